@@ -1,0 +1,134 @@
+import { Decimal, maxDecimal, minDecimal, roundToCent, sum, ZERO } from './money.js'
+import type {
+  AgreementYearInput, AgreementYearResult, BandResult, BaseDerivation, BaseInput, BaseRule, GroupInput, GroupResult,
+} from './types.js'
+
+/*
+ * The engine of calculation-rules.md §4–§6. Every function is pure: Decimals in, Decimals out.
+ * Rounding (half up, to the cent) happens only where the rules name it:
+ * the escalated base (§4), each band's share (§5.4), the deducted share (§5.5), basis total (§5).
+ */
+
+/** Σ adjustments that apply to year Y. */
+function adjustmentsFor (rule: BaseRule, fiscalYear: number) {
+  // prior_year takes only the adjustments made for Y itself: earlier ones are already in A(Y−1).
+  return rule.adjustments.filter((a) => rule.mode === 'prior_year' ? a.fromYear === fiscalYear : a.fromYear <= fiscalYear)
+}
+
+/** B(Y), the verified base (核定基数) for fiscal year Y. §4 */
+export function baseForYear (base: BaseInput, fiscalYear: number): BaseDerivation {
+  if (base.kind === 'amount') return { mode: 'given', adjustments: [], base: base.amount }
+  const { rule } = base
+  const adjustments = adjustmentsFor(rule, fiscalYear)
+  const adjustmentTotal = sum(adjustments.map((a) => a.amount))
+  switch (rule.mode) {
+    case 'fixed': {
+      const amount = rule.amount ?? ZERO
+      return { mode: 'fixed', baseYear: rule.baseYear, amount, adjustments, base: amount.plus(adjustmentTotal) }
+    }
+    case 'escalating': {
+      const amount = rule.amount ?? ZERO
+      const growthRate = rule.growthRate ?? ZERO
+      const years = fiscalYear - rule.baseYear
+      // The power is exact (the Decimal precision covers it) and rounded once; adjustments do not grow.
+      const escalated = roundToCent(amount.times(new Decimal(1).plus(growthRate).pow(years)))
+      return {
+        mode: 'escalating', baseYear: rule.baseYear, amount, growthRate, years, escalated, adjustments,
+        base: escalated.plus(adjustmentTotal),
+      }
+    }
+    case 'prior_year': {
+      const priorYearActual = rule.priorYearActual ?? ZERO
+      return { mode: 'prior_year', baseYear: rule.baseYear, priorYearActual, adjustments, base: priorYearActual.plus(adjustmentTotal) }
+    }
+  }
+}
+
+/**
+ * Splits a non-negative shareable increment S over marginal bands. §5 step 4
+ * L₀ = 0, L_k = max(0, B) × upToGrowth_k, L_n = ∞; portion_k = min(S, L_k) − min(S, L_{k−1});
+ * bandShare_k = round(rate_k × portion_k).
+ *
+ * The printed `amount` of a band is round(min(S, L_k)) − round(min(S, L_{k−1})): it equals the
+ * exact portion whenever the limits are whole cents, and the printed amounts always add up to S.
+ */
+export function splitIntoBands (shareable: Decimal, base: Decimal, group: GroupInput): BandResult[] {
+  const limitBase = maxDecimal(ZERO, base)
+  let previousReach = ZERO
+  return group.rates.map((band) => {
+    const limit = band.upToGrowth === undefined ? undefined : limitBase.times(band.upToGrowth)
+    const reach = limit === undefined ? shareable : minDecimal(shareable, limit)
+    const portion = reach.minus(previousReach)
+    const amount = roundToCent(reach).minus(roundToCent(previousReach))
+    previousReach = reach
+    return {
+      rate: band.rate,
+      ...(limit === undefined ? {} : { limit, upToGrowth: band.upToGrowth }),
+      amount,
+      portion,
+      zoneShare: roundToCent(band.rate.times(portion)),
+    }
+  })
+}
+
+function firstRate (group: GroupInput): Decimal {
+  const band = group.rates[0]
+  if (band === undefined) throw new Error(`group ${group.name} has no rate band`)
+  return band.rate
+}
+
+/** One group in year Y. §5 */
+export function computeGroup (group: GroupInput, fiscalYear: number): GroupResult {
+  const actual = group.actual
+  if (group.basis === 'total') {
+    const rate = firstRate(group)
+    const zoneShare = roundToCent(rate.times(actual))
+    return {
+      name: group.name, basis: 'total', shortfall: group.shortfall, actual,
+      bands: [{ rate, amount: actual, portion: actual, zoneShare }],
+      zoneShare, districtShare: actual.minus(zoneShare),
+    }
+  }
+  if (group.base === undefined) throw new Error(`group ${group.name}: basis increment needs a base`)
+  const baseDerivation = baseForYear(group.base, fiscalYear)
+  const base = baseDerivation.base
+  const increment = actual.minus(base)
+  const carriedShortfallIn = group.shortfall === 'carry_forward' ? group.carriedShortfall : ZERO
+  const shareable = increment.minus(carriedShortfallIn)
+
+  let bands: BandResult[] = []
+  let zoneShare = ZERO
+  let carriedShortfallOut = ZERO
+  if (shareable.greaterThanOrEqualTo(0)) {
+    bands = splitIntoBands(shareable, base, group)
+    zoneShare = sum(bands.map((b) => b.zoneShare))
+  } else if (group.shortfall === 'deduct') {
+    const rate = firstRate(group)
+    zoneShare = roundToCent(rate.times(shareable))
+    bands = [{ rate, amount: shareable, portion: shareable, zoneShare }]
+  } else if (group.shortfall === 'carry_forward') {
+    carriedShortfallOut = shareable.negated()
+  }
+  return {
+    name: group.name, basis: 'increment', shortfall: group.shortfall,
+    base, baseDerivation, actual, increment, carriedShortfallIn, shareable,
+    bands, zoneShare, districtShare: actual.minus(zoneShare), carriedShortfallOut,
+  }
+}
+
+/** The agreement in year Y: totals, advances and the balance due. §6 */
+export function computeAgreementYear (input: AgreementYearInput): AgreementYearResult {
+  const groups = input.groups.map((g) => computeGroup(g, input.fiscalYear))
+  const revenueTotal = sum(groups.map((g) => g.actual))
+  const zoneShare = sum(groups.map((g) => g.zoneShare))
+  return {
+    fiscalYear: input.fiscalYear,
+    minimumRate: input.minimumRate,
+    revenueTotal,
+    zoneShare,
+    districtShare: revenueTotal.minus(zoneShare),
+    advancesPaid: input.advancesPaid,
+    balanceDue: zoneShare.minus(input.advancesPaid),
+    groups,
+  }
+}

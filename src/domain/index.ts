@@ -1,0 +1,7 @@
+export * from './money.js'
+export * from './types.js'
+export * from './errors.js'
+export * from './engine.js'
+export * from './explanation.js'
+export * from './presentation.js'
+export * from './calculation-request.js'

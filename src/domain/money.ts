@@ -1,0 +1,68 @@
+import * as decimalModule from 'decimal.js'
+
+// decimal.js ships ESM whose only export is the default constructor, with CommonJS-style types;
+// take the constructor from wherever this module system put it.
+const DecimalJs: typeof decimalModule.Decimal =
+  (decimalModule as unknown as { default?: typeof decimalModule.Decimal }).default ?? decimalModule.Decimal
+
+/**
+ * The one Decimal constructor of the service (calculation-rules.md §1).
+ *
+ * The precision is far above what any figure needs: amounts have at most 17 digits and rates
+ * six decimals, and the engine never divides, so every product and power is exact
+ * (an escalating base over 100 years at a six-decimal growth rate has at most 600 decimals).
+ * Rounding is half up, away from zero, and happens only where `roundToCent` is called.
+ */
+export const Decimal = DecimalJs.clone({
+  precision: 1000,
+  rounding: DecimalJs.ROUND_HALF_UP,
+  toExpNeg: -1000,
+  toExpPos: 1000,
+})
+export type Decimal = InstanceType<typeof Decimal>
+
+/** Amounts in JSON: a string, at most 15 integer digits and two decimals (§1). */
+export const MONEY_PATTERN = '^-?\\d{1,15}(\\.\\d{1,2})?$'
+/** Amounts that may not be negative (carried shortfall). */
+export const NON_NEGATIVE_MONEY_PATTERN = '^\\d{1,15}(\\.\\d{1,2})?$'
+/** Rates: a string between 0 and 1 with at most six decimals (§1). */
+export const RATE_PATTERN = '^(0(\\.\\d{1,6})?|1(\\.0{1,6})?)$'
+/** Growth ratios (band limits, escalation): at most six decimals, sign allowed for escalation. */
+export const GROWTH_PATTERN = '^-?\\d{1,3}(\\.\\d{1,6})?$'
+
+export const ZERO = new Decimal(0)
+
+/** Half up, away from zero, to 0.01 yuan (§1): 0.005 → 0.01, −0.005 → −0.01. */
+export function roundToCent (value: Decimal): Decimal {
+  return value.toDecimalPlaces(2, Decimal.ROUND_HALF_UP)
+}
+
+/** Every printed amount has exactly two decimals (§1). Callers round first where §4/§5 say. */
+export function formatMoney (value: Decimal): string {
+  if (value.decimalPlaces() > 2) {
+    throw new Error(`formatMoney: ${value.toString()} has more than two decimals; round it where the rules say first`)
+  }
+  // toFixed would print "-0.00" for negative zero.
+  return value.isZero() ? '0.00' : value.toFixed(2)
+}
+
+/** Rates print with at least two decimals and no trailing zeros beyond that: "0.60", "0.625". */
+export function formatRate (value: Decimal): string {
+  return value.toFixed(Math.max(2, value.decimalPlaces()))
+}
+
+export function money (text: string): Decimal {
+  return new Decimal(text)
+}
+
+export function sum (values: readonly Decimal[]): Decimal {
+  return values.reduce((acc, v) => acc.plus(v), ZERO)
+}
+
+export function maxDecimal (a: Decimal, b: Decimal): Decimal {
+  return a.greaterThan(b) ? a : b
+}
+
+export function minDecimal (a: Decimal, b: Decimal): Decimal {
+  return a.lessThan(b) ? a : b
+}

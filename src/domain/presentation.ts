@@ -1,0 +1,76 @@
+import { type Language, explainGroup } from './explanation.js'
+import { formatMoney, formatRate } from './money.js'
+import type { AgreementYearResult, GroupResult } from './types.js'
+
+/*
+ * The printed form of the engine's results (api-contract.md, the calculation response):
+ * every amount a string with exactly two decimals, rates with at least two.
+ * Settlement lines and statements print through these same functions.
+ */
+
+export interface BandJson {
+  rate: string
+  amount: string
+  zoneShare: string
+}
+
+export interface GroupResultJson {
+  name: string
+  basis: 'increment' | 'total'
+  base?: string
+  actual: string
+  increment?: string
+  carriedShortfallIn?: string
+  shareable?: string
+  bands: BandJson[]
+  zoneShare: string
+  districtShare: string
+  carriedShortfallOut?: string
+  explanation: string[]
+}
+
+export interface AgreementYearResultJson {
+  fiscalYear: number
+  minimumRate: string
+  revenueTotal: string
+  zoneShare: string
+  districtShare: string
+  advancesPaid: string
+  balanceDue: string
+  groups: GroupResultJson[]
+}
+
+export function presentGroup (g: GroupResult, lang: Language): GroupResultJson {
+  const bands = g.bands.map((b) => ({ rate: formatRate(b.rate), amount: formatMoney(b.amount), zoneShare: formatMoney(b.zoneShare) }))
+  const common = { zoneShare: formatMoney(g.zoneShare), districtShare: formatMoney(g.districtShare), explanation: explainGroup(g, lang) }
+  if (g.basis === 'total') {
+    return { name: g.name, basis: g.basis, actual: formatMoney(g.actual), bands, ...common }
+  }
+  return {
+    name: g.name,
+    basis: g.basis,
+    base: formatMoney(g.base!),
+    actual: formatMoney(g.actual),
+    increment: formatMoney(g.increment!),
+    carriedShortfallIn: formatMoney(g.carriedShortfallIn!),
+    shareable: formatMoney(g.shareable!),
+    bands,
+    zoneShare: common.zoneShare,
+    districtShare: common.districtShare,
+    carriedShortfallOut: formatMoney(g.carriedShortfallOut!),
+    explanation: common.explanation,
+  }
+}
+
+export function presentAgreementYear (result: AgreementYearResult, lang: Language): AgreementYearResultJson {
+  return {
+    fiscalYear: result.fiscalYear,
+    minimumRate: formatRate(result.minimumRate),
+    revenueTotal: formatMoney(result.revenueTotal),
+    zoneShare: formatMoney(result.zoneShare),
+    districtShare: formatMoney(result.districtShare),
+    advancesPaid: formatMoney(result.advancesPaid),
+    balanceDue: formatMoney(result.balanceDue),
+    groups: result.groups.map((g) => presentGroup(g, lang)),
+  }
+}

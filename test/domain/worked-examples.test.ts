@@ -1,0 +1,152 @@
+import t from 'tap'
+import {
+  baseForYear, computeAgreementYear, computeGroup, formatMoney, type GroupInput, money, parseCalculationRequest,
+  presentAgreementYear, ZERO,
+} from '../../src/domain/index.js'
+
+// calculation-rules.md §8: every worked example, figure by figure.
+
+const floor = money('0.60')
+
+function incrementGroup (base: string, actual: string, rates: Array<[string | undefined, string]>, extra: Partial<GroupInput> = {}): GroupInput {
+  return {
+    name: 'g',
+    basis: 'increment',
+    base: { kind: 'amount', amount: money(base) },
+    actual: money(actual),
+    rates: rates.map(([up, rate]) => up === undefined ? { rate: money(rate) } : { upToGrowth: money(up), rate: money(rate) }),
+    shortfall: 'none',
+    carriedShortfall: ZERO,
+    ...extra,
+  }
+}
+
+const f = (d: { toString (): string } | undefined) => d === undefined ? undefined : formatMoney(money(d.toString()))
+
+t.test('§8.1 高新区 4:6 — B 1000.00, A 1050.00, rate 0.60: I 50.00, Z 30.00, D 1020.00', async (t) => {
+  const g = computeGroup(incrementGroup('1000.00', '1050.00', [[undefined, '0.60']]), 2021)
+  t.equal(f(g.increment), '50.00')
+  t.equal(f(g.zoneShare), '30.00')
+  t.equal(f(g.districtShare), '1020.00')
+})
+
+t.test('§8.2 fees, basis total, A 80000.00, rate 0.60: Z 48000.00, D 32000.00', async (t) => {
+  const g = computeGroup({
+    name: 'fees', basis: 'total', actual: money('80000.00'), rates: [{ rate: money('0.60') }], shortfall: 'none', carriedShortfall: ZERO,
+  }, 2021)
+  t.equal(f(g.zoneShare), '48000.00')
+  t.equal(f(g.districtShare), '32000.00')
+  t.equal(g.increment, undefined)
+})
+
+t.test('§8.3 two bands: portions 100000.00 + 150000.00, shares 60000.00 + 120000.00', async (t) => {
+  const g = computeGroup(incrementGroup('1000000.00', '1250000.00', [['0.10', '0.60'], [undefined, '0.80']]), 2021)
+  t.equal(f(g.shareable), '250000.00')
+  t.same(g.bands.map((b) => [f(b.limit), f(b.amount), f(b.zoneShare)]), [
+    ['100000.00', '100000.00', '60000.00'],
+    [undefined, '150000.00', '120000.00'],
+  ])
+  t.equal(f(g.zoneShare), '180000.00')
+  t.equal(f(g.districtShare), '1070000.00')
+})
+
+t.test('§8.4 shortfall B 1000.00, A 900.00, rate 0.60 under each policy', async (t) => {
+  const none = computeGroup(incrementGroup('1000.00', '900.00', [[undefined, '0.60']]), 2021)
+  t.equal(f(none.zoneShare), '0.00')
+  t.equal(f(none.districtShare), '900.00')
+  t.same(none.bands, [])
+
+  const deduct = computeGroup(incrementGroup('1000.00', '900.00', [[undefined, '0.60']], { shortfall: 'deduct' }), 2021)
+  t.equal(f(deduct.zoneShare), '-60.00')
+  t.equal(f(deduct.districtShare), '960.00')
+  t.same(deduct.bands.map((b) => f(b.amount)), ['-100.00'])
+
+  const carry = computeGroup(incrementGroup('1000.00', '900.00', [[undefined, '0.60']], { shortfall: 'carry_forward' }), 2021)
+  t.equal(f(carry.zoneShare), '0.00')
+  t.equal(f(carry.carriedShortfallOut), '100.00')
+
+  const next = computeGroup(incrementGroup('1000.00', '1250.00', [[undefined, '0.60']],
+    { shortfall: 'carry_forward', carriedShortfall: carry.carriedShortfallOut! }), 2022)
+  t.equal(f(next.shareable), '150.00')
+  t.equal(f(next.zoneShare), '90.00')
+  t.equal(f(next.carriedShortfallOut), '0.00')
+})
+
+t.test('§8.5 rounding half up, away from zero, per band', async (t) => {
+  t.equal(f(computeGroup(incrementGroup('0.00', '0.05', [[undefined, '0.65']]), 2021).zoneShare), '0.03', '0.0325 → 0.03')
+  t.equal(f(computeGroup(incrementGroup('0.00', '0.10', [[undefined, '0.65']]), 2021).zoneShare), '0.07', '0.065 → 0.07')
+  const deduct = computeGroup(incrementGroup('0.10', '0.00', [[undefined, '0.65']], { shortfall: 'deduct' }), 2021)
+  t.equal(f(deduct.shareable), '-0.10')
+  t.equal(f(deduct.zoneShare), '-0.07', '−0.065 → −0.07')
+})
+
+t.test('§8.6 escalating base 1000000.00 from 2019 at 0.05, for 2022, with an adjustment', async (t) => {
+  const rule = { amount: money('1000000.00'), baseYear: 2019, mode: 'escalating' as const, growthRate: money('0.05'), adjustments: [] }
+  t.equal(f(baseForYear({ kind: 'rule', rule }, 2022).base), '1157625.00')
+  const adjusted = baseForYear({ kind: 'rule', rule: { ...rule, adjustments: [{ fromYear: 2021, amount: money('-50000.00') }] } }, 2022)
+  t.equal(f(adjusted.escalated), '1157625.00')
+  t.equal(f(adjusted.base), '1107625.00')
+  // The adjustment applies from its year on, and does not grow.
+  const in2020 = baseForYear({ kind: 'rule', rule: { ...rule, adjustments: [{ fromYear: 2021, amount: money('-50000.00') }] } }, 2020)
+  t.equal(f(in2020.base), '1050000.00')
+})
+
+t.test('§4 fixed and prior_year bases with adjustments', async (t) => {
+  const adjustments = [{ fromYear: 2021, amount: money('200.00') }, { fromYear: 2022, amount: money('-50.00') }]
+  const fixed = baseForYear({ kind: 'rule', rule: { amount: money('1000.00'), baseYear: 2019, mode: 'fixed', adjustments } }, 2022)
+  t.equal(f(fixed.base), '1150.00', 'fixed: amount + every adjustment with fromYear ≤ Y')
+  const prior = baseForYear({ kind: 'rule', rule: { baseYear: 2019, mode: 'prior_year', adjustments, priorYearActual: money('1300.00') } }, 2022)
+  t.equal(f(prior.base), '1250.00', 'prior_year: A(Y−1) + only the adjustments with fromYear = Y')
+})
+
+t.test('the contract example of POST /v1/calculations, end to end through the domain', async (t) => {
+  const input = parseCalculationRequest({
+    fiscalYear: 2021,
+    minimumRate: '0.60',
+    groups: [
+      {
+        name: 'taxes', basis: 'increment', base: '1000000.00', actual: '1250000.00',
+        rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', carriedShortfall: '0.00',
+      },
+      { name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] },
+    ],
+    advancesPaid: '100000.00',
+  }, floor)
+  const out = presentAgreementYear(computeAgreementYear(input), 'zh')
+  t.match(out, {
+    fiscalYear: 2021,
+    minimumRate: '0.60',
+    revenueTotal: '1330000.00',
+    zoneShare: '228000.00',
+    districtShare: '1102000.00',
+    advancesPaid: '100000.00',
+    balanceDue: '128000.00',
+  })
+  t.same(out.groups[0]!.bands, [
+    { rate: '0.60', amount: '100000.00', zoneShare: '60000.00' },
+    { rate: '0.80', amount: '150000.00', zoneShare: '120000.00' },
+  ])
+  t.equal(out.groups[0]!.explanation[1], '增量 = 实际 1250000.00 − 基数 1000000.00 = 250000.00')
+  t.same(Object.keys(out.groups[1]!).sort(), ['actual', 'bands', 'basis', 'districtShare', 'explanation', 'name', 'zoneShare'])
+  const en = presentAgreementYear(computeAgreementYear(input), 'en')
+  t.equal(en.groups[0]!.explanation[1], 'Increment = actual 1250000.00 − base 1000000.00 = 250000.00')
+})
+
+t.test('band amounts print to the cent and add up to S even when a limit has fractions of a cent', async (t) => {
+  // L₁ = 1000.01 × 0.333333 = 333.33666333: the share is computed on the exact portion (§5),
+  // the printed portions telescope so that they add up to S.
+  const g = computeGroup(incrementGroup('1000.01', '2000.00', [['0.333333', '0.60'], [undefined, '0.70']]), 2021)
+  t.same(g.bands.map((b) => f(b.amount)), ['333.34', '666.65'])
+  t.equal(f(g.bands[0]!.zoneShare), '200.00', '0.6 × 333.33666333 = 200.002 → 200.00')
+  t.equal(f(g.bands[1]!.zoneShare), '466.66', '0.7 × 666.65333667 = 466.657… → 466.66')
+  t.equal(f(g.zoneShare), '666.66')
+})
+
+t.test('§5 per-band rounding against §7 "raising B never raises Z": a one-cent counterexample, kept as found', async (t) => {
+  // Two bands at the same rate: the exact share falls by 0.006 as B rises by 0.01, but band 1's
+  // rounded share goes up a cent while band 2's stays. §5 (round every band on its own) wins;
+  // the property test bounds the effect at one cent per extra band.
+  const z = (base: string) => computeGroup(incrementGroup(base, '2000.00', [['0.10', '0.60'], [undefined, '0.60']]), 2021).zoneShare
+  t.equal(f(z('1000.24')), '599.85')
+  t.equal(f(z('1000.25')), '599.86')
+})
