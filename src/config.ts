@@ -1,0 +1,70 @@
+import { resolve } from 'node:path'
+import { RATE_PATTERN } from './domain/money.js'
+
+/*
+ * The service's settings (api-contract.md, Running), parsed once from an environment given as
+ * a plain record. Only src/server.ts passes process.env in; everything else receives values.
+ */
+
+export interface ServerConfig {
+  port: number
+  host: string
+  /** PostgreSQL connection string; undefined runs the embedded PGlite in dataDir. */
+  databaseUrl: string | undefined
+  dataDir: string
+  adminToken: string | undefined
+  minZoneRate: string
+  demoData: boolean
+  logLevel: string
+  bodyLimit: number
+}
+
+export class ConfigError extends Error {
+  constructor (readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+function integer (problems: string[], name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined || text === '') return fallback
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    problems.push(`${name} must be a whole number from ${min} to ${max}, got "${text}"`)
+    return fallback
+  }
+  return Number(text)
+}
+
+export function parseConfig (env: Record<string, string | undefined>): ServerConfig {
+  const problems: string[] = []
+  const minZoneRate = env.MIN_ZONE_RATE === undefined || env.MIN_ZONE_RATE === '' ? '0.60' : env.MIN_ZONE_RATE
+  if (!new RegExp(RATE_PATTERN).test(minZoneRate)) {
+    problems.push(`MIN_ZONE_RATE must be a rate between 0 and 1 with at most six decimals, e.g. "0.60", got "${minZoneRate}"`)
+  }
+  const demo = env.DEMO_DATA ?? '0'
+  if (!['0', '1', ''].includes(demo)) problems.push(`DEMO_DATA must be 0 or 1, got "${demo}"`)
+  const adminToken = env.ADMIN_TOKEN === '' ? undefined : env.ADMIN_TOKEN
+  if (adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(adminToken)) {
+    problems.push('ADMIN_TOKEN must be 16 to 512 printable characters without spaces')
+  }
+  const databaseUrl = env.DATABASE_URL === '' ? undefined : env.DATABASE_URL
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string')
+  }
+  const config: ServerConfig = {
+    port: integer(problems, 'PORT', env.PORT, 3000, 0, 65535),
+    host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
+    databaseUrl,
+    dataDir: resolve(env.DATA_DIR === undefined || env.DATA_DIR === '' ? './data' : env.DATA_DIR),
+    adminToken,
+    minZoneRate,
+    demoData: demo === '1',
+    logLevel: env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? 'info' : env.LOG_LEVEL,
+    bodyLimit: integer(problems, 'BODY_LIMIT', env.BODY_LIMIT, 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  }
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
+    problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${config.logLevel}"`)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
+}

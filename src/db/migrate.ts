@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { DatabaseHandle, ScriptRunner } from './connect.js'
+
+/*
+ * Plain, numbered SQL migrations from sql/ (001_name.sql, 002_name.sql, …), applied in order,
+ * each in its own transaction together with its row in schema_migrations, under an advisory
+ * lock so that two processes starting at once do not both apply one. An applied file whose
+ * text has changed is an error: migrations are frozen in time.
+ */
+
+const MIGRATION_LOCK = 7301202001
+const FILE_PATTERN = /^(\d{3,})_[a-z0-9_]+\.sql$/
+
+/** sql/ beside package.json, found from this module whether it runs from src/ or dist/src/. */
+export function defaultMigrationsDir (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'sql'))) return join(dir, 'sql')
+    const parent = resolve(dir, '..')
+    if (parent === dir) throw new Error('migrations: no sql/ folder found beside package.json')
+    dir = parent
+  }
+}
+
+export interface MigrationFile {
+  name: string
+  text: string
+  checksum: string
+}
+
+export async function readMigrations (dir: string): Promise<MigrationFile[]> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.sql')).sort()
+  const bad = names.filter((n) => !FILE_PATTERN.test(n))
+  if (bad.length > 0) throw new Error(`migrations: badly named file(s) in ${dir}: ${bad.join(', ')} (want 001_name.sql)`)
+  return Promise.all(names.map(async (name) => {
+    const text = await readFile(join(dir, name), 'utf8')
+    return { name, text, checksum: createHash('sha256').update(text).digest('hex') }
+  }))
+}
+
+function literal (value: string): string {
+  return `'${value.replaceAll("'", "''")}'`
+}
+
+async function applyPending (run: ScriptRunner, files: MigrationFile[]): Promise<string[]> {
+  await run(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+  const applied = new Map((await run('SELECT name, checksum FROM schema_migrations'))
+    .map((row) => [String(row.name), String(row.checksum)]))
+  const done: string[] = []
+  for (const file of files) {
+    const checksum = applied.get(file.name)
+    if (checksum !== undefined) {
+      if (checksum !== file.checksum) throw new Error(`migrations: ${file.name} was changed after it was applied; add a new migration instead`)
+      continue
+    }
+    // One simple-protocol script runs as one implicit transaction: all of it, or none of it.
+    await run(`${file.text}\n;\nINSERT INTO schema_migrations (name, checksum) VALUES (${literal(file.name)}, ${literal(file.checksum)});`)
+    done.push(file.name)
+  }
+  return done
+}
+
+/** Applies every pending migration; answers the names it applied, in order. */
+export async function migrate (handle: DatabaseHandle, dir: string = defaultMigrationsDir()): Promise<string[]> {
+  const files = await readMigrations(dir)
+  return handle.withScriptSession(async (run) => {
+    await run(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`)
+    try {
+      return await applyPending(run, files)
+    } finally {
+      await run(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`)
+    }
+  })
+}

@@ -1,0 +1,41 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import type { DatabaseHandle } from '../../db/connect.js'
+import { HttpProblem } from '../problem.js'
+import { problemResponses } from '../schemas/common.js'
+
+/* GET /health and GET /ready (api-contract.md, Public endpoints). */
+
+export interface HealthRoutesOptions {
+  database: DatabaseHandle
+  readyTimeoutMs: number
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { database, readyTimeoutMs }) => {
+  app.get('/health', {
+    schema: {
+      operationId: 'health',
+      summary: '存活 the process is running',
+      tags: ['operations'],
+      response: { 200: Type.Object({ status: Type.Literal('ok', { description: '状态 always "ok" while the process runs' }) }, { additionalProperties: false }) },
+    },
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/ready', {
+    schema: {
+      operationId: 'ready',
+      summary: '就绪 the database answers',
+      description: '200 when the database answers within a short timeout, 503 problem+json when it does not.',
+      tags: ['operations'],
+      response: {
+        200: Type.Object({ status: Type.Literal('ready', { description: '状态 "ready": the database answers' }) }, { additionalProperties: false }),
+        ...problemResponses(503),
+      },
+    },
+  }, async () => {
+    if (!(await database.ping(readyTimeoutMs))) {
+      throw new HttpProblem(503, 'database-unavailable', 'The database does not answer.', undefined, { 'retry-after': '5' })
+    }
+    return { status: 'ready' as const }
+  })
+}

@@ -1,0 +1,69 @@
+import Type from 'typebox'
+import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../../domain/money.js'
+
+/*
+ * Building blocks of the route schemas. One schema per route validates the request, types the
+ * handler, serializes the response and documents the operation; every description gives the
+ * Chinese term first (api-contract.md).
+ */
+
+/** 金额: yuan as a string, at most two decimals (calculation-rules.md §1). */
+export const Money = (description: string) =>
+  Type.String({ pattern: MONEY_PATTERN, maxLength: 19, description: `${description} (元, string, at most two decimals)`, examples: ['1000000.00'] })
+
+export const NonNegativeMoney = (description: string) =>
+  Type.String({ pattern: NON_NEGATIVE_MONEY_PATTERN, maxLength: 18, description: `${description} (元, string, ≥ 0, at most two decimals)`, examples: ['0.00'] })
+
+/** Printed amounts always have exactly two decimals. */
+export const MoneyOut = (description: string) =>
+  Type.String({ pattern: '^-?\\d+\\.\\d{2}$', maxLength: 24, description: `${description} (元, exactly two decimals)` })
+
+/** 比例: a rate between 0 and 1, at most six decimals. */
+export const Rate = (description: string) =>
+  Type.String({ pattern: RATE_PATTERN, maxLength: 8, description: `${description} (string between 0 and 1, at most six decimals)`, examples: ['0.60'] })
+
+export const RateOut = (description: string) =>
+  Type.String({ pattern: '^\\d\\.\\d{2,6}$', maxLength: 8, description })
+
+export const Growth = (description: string) =>
+  Type.String({ pattern: GROWTH_PATTERN, maxLength: 11, description: `${description} (string, at most six decimals)`, examples: ['0.10'] })
+
+/** 财政年度 */
+export const FiscalYear = (description = '财政年度 fiscal year') =>
+  Type.Integer({ minimum: 1990, maximum: 2100, description, examples: [2021] })
+
+export const StringEnum = <T extends string[]>(values: [...T], description: string) =>
+  Type.Enum(values, { type: 'string', description })
+
+/** RFC 9457 problem details (application/problem+json). */
+export const Problem = Type.Object({
+  type: Type.String({ maxLength: 200, description: '问题类型 problem type URI' }),
+  title: Type.String({ maxLength: 200, description: '标题 short summary of the problem type' }),
+  status: Type.Integer({ minimum: 400, maximum: 599, description: '状态码 HTTP status code' }),
+  detail: Type.String({ maxLength: 10000, description: '详情 what is wrong, in words' }),
+  instance: Type.Optional(Type.String({ maxLength: 2000, description: '请求路径 the request path' })),
+  requestId: Type.Optional(Type.String({ maxLength: 100, description: '请求编号 request id, also in the server log' })),
+  errors: Type.Optional(Type.Array(Type.Object({
+    pointer: Type.String({ maxLength: 500, description: '位置 JSON pointer (RFC 6901) to the offending field' }),
+    message: Type.String({ maxLength: 1000, description: '说明 what is wrong with it' }),
+  }, { additionalProperties: false }), { maxItems: 1000, description: '字段错误 one entry per offending field' })),
+}, { additionalProperties: false, description: '错误 RFC 9457 problem details' })
+
+/** The problem responses every /v1 operation can give, for the OpenAPI document. */
+export function problemResponses (...statuses: number[]): Record<number, unknown> {
+  const titles: Record<number, string> = {
+    400: '请求格式错误 malformed or schema-invalid input',
+    401: '未认证 no or bad bearer token',
+    403: '无权限 the role may not do this',
+    404: '不存在 unknown, or outside the caller\'s scope',
+    409: '冲突 conflict',
+    413: '请求体过大 body too large',
+    415: '不支持的媒体类型 unsupported content type',
+    422: '违反规则 well-formed input that breaks a rule',
+    503: '服务不可用 the database does not answer',
+  }
+  return Object.fromEntries(statuses.map((s) => [s, {
+    description: titles[s] ?? 'problem',
+    content: { 'application/problem+json': { schema: Problem } },
+  }]))
+}

@@ -1,0 +1,78 @@
+import { join } from 'node:path'
+import closeWithGrace from 'close-with-grace'
+import { type Logger, pino } from 'pino'
+import { resolveAdminToken } from './admin-token.js'
+import { buildApp } from './app.js'
+import { ConfigError, parseConfig, type ServerConfig } from './config.js'
+import { type DatabaseHandle, openDatabase } from './db/connect.js'
+import { migrate } from './db/migrate.js'
+
+/*
+ * The process entry point, and the only module that reads the environment.
+ *   node dist/src/server.js           migrate, then serve the API
+ *   node dist/src/server.js migrate   apply pending migrations and exit
+ */
+
+
+function open (config: ServerConfig): DatabaseHandle {
+  return config.databaseUrl === undefined
+    ? openDatabase({ kind: 'pglite', dataDir: join(config.dataDir, 'pglite') })
+    : openDatabase({ kind: 'postgres', url: config.databaseUrl })
+}
+
+async function runMigrations (log: Logger, database: DatabaseHandle): Promise<void> {
+  const applied = await migrate(database)
+  log.info({ database: database.kind }, applied.length === 0 ? 'database schema is up to date' : `applied migrations: ${applied.join(', ')}`)
+}
+
+async function serve (log: Logger, config: ServerConfig): Promise<void> {
+  const database = open(config)
+  await runMigrations(log, database)
+  const admin = await resolveAdminToken(config.dataDir, config.adminToken)
+  if (admin.origin === 'generated') {
+    log.warn(`generated the admin token (kept in ${admin.file}; set ADMIN_TOKEN to choose your own): ${admin.token}`)
+  } else if (admin.origin === 'file') {
+    log.info(`admin token read from ${admin.file}`)
+  }
+  if (config.demoData) {
+    log.warn('DEMO_DATA=1: this version stores no registry data yet (districts, zones, agreements), so there is nothing to load')
+  }
+  const app = await buildApp({
+    database,
+    adminToken: admin.token,
+    minZoneRate: config.minZoneRate,
+    bodyLimit: config.bodyLimit,
+    logger: log,
+  })
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+    else app.log.info({ signal }, 'shutting down: finishing requests in flight')
+    await app.close()
+    await database.close()
+  })
+  await app.listen({ port: config.port, host: config.host })
+  app.log.info(`Swagger UI at http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/docs`)
+}
+
+async function main (): Promise<void> {
+  const config = parseConfig(process.env)
+  const log = pino({ level: config.logLevel })
+  const command = process.argv[2] ?? 'serve'
+  if (command === 'migrate') {
+    const database = open(config)
+    try {
+      await runMigrations(log, database)
+    } finally {
+      await database.close()
+    }
+  } else if (command === 'serve') {
+    await serve(log, config)
+  } else {
+    throw new Error(`unknown command "${command}": use "serve" (the default) or "migrate"`)
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  process.exitCode = 1
+})

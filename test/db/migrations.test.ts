@@ -1,0 +1,74 @@
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'kysely'
+import t from 'tap'
+import { openDatabase } from '../../src/db/connect.js'
+import { defaultMigrationsDir, migrate, readMigrations } from '../../src/db/migrate.js'
+import { createPostgresDatabase, emptyDatabase, onPostgres } from '../helpers.js'
+
+// The SQL migrations in sql/, on whichever database this run uses (CI runs the suite on PGlite
+// and again on PostgreSQL).
+
+t.test('a fresh database gets every migration once, and the seeded classification', async (t) => {
+  const database = await emptyDatabase(t)
+  const files = await readMigrations(defaultMigrationsDir())
+  t.same(await migrate(database), files.map((f) => f.name), 'all applied, in order')
+  t.same(await migrate(database), [], 'a second run applies nothing')
+
+  const rows = await database.db.selectFrom('revenue_categories').selectAll().orderBy('code').execute()
+  t.equal(rows.length, 26, 'every line of revenue-categories.csv')
+  const vat = rows.find((r) => r.code === '10101')!
+  t.match(vat, { parent_code: '101', name_zh: '增值税', name_en: 'Value-added tax', kind: 'tax', local_share: '0.500000', origin: 'national' })
+  t.equal(typeof vat.local_share, 'string', 'numeric arrives as a string')
+  t.match(rows.find((r) => r.code === '10304'), { name_zh: '行政事业性收费收入', kind: 'fee', local_share: '1.000000' })
+  t.match(rows.find((r) => r.code === '101'), { parent_code: null, local_share: null, note: 'class' })
+  t.same([...new Set(rows.map((r) => r.kind))].sort(), ['fee', 'non_tax', 'tax'])
+})
+
+t.test('§1/§7 amounts go to the database and back as strings, exactly', async (t) => {
+  const database = await emptyDatabase(t)
+  const { rows } = await sql<{ big: string, half: string, negativeHalf: string }>`
+    select ${'999999999999999.99'}::numeric(17,2) as big,
+           ${'0.005'}::numeric(17,2) as half,
+           ${'-0.005'}::numeric(17,2) as "negativeHalf"`.execute(database.db)
+  t.same(rows[0], { big: '999999999999999.99', half: '0.01', negativeHalf: '-0.01' },
+    'numeric(17,2) keeps 17 digits and rounds half away from zero, as §1 does')
+})
+
+t.test('a migration that fails leaves nothing behind', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'migrations-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  for (const file of await readMigrations(defaultMigrationsDir())) await copyFile(join(defaultMigrationsDir(), file.name), join(dir, file.name))
+  await writeFile(join(dir, '900_broken.sql'), 'CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n')
+  const database = await emptyDatabase(t)
+  await t.rejects(migrate(database, dir), /division by zero/)
+  const tables = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_name in ('half_done', 'revenue_categories')`.execute(database.db)
+  t.same(tables.rows.map((r) => r.name), ['revenue_categories'], 'the good migration stays, the broken one left no table')
+  const applied = await database.db.selectFrom('schema_migrations').select('name').execute()
+  t.notOk(applied.some((r) => r.name === '900_broken.sql'), 'and no record of it')
+})
+
+t.test('an applied migration whose file changed is refused', async (t) => {
+  const database = await emptyDatabase(t)
+  await migrate(database)
+  await database.db.updateTable('schema_migrations').set({ checksum: 'edited' }).where('name', '=', '001_revenue_categories.sql').execute()
+  await t.rejects(migrate(database), /001_revenue_categories\.sql was changed after it was applied/)
+})
+
+t.test('two migrations started at once apply each file once', async (t) => {
+  // On PostgreSQL: two processes' pools on one new database; on PGlite: two calls on its one connection.
+  let a = await emptyDatabase(t)
+  let b = a
+  if (onPostgres) {
+    const { url, drop } = await createPostgresDatabase()
+    a = openDatabase({ kind: 'postgres', url, poolSize: 2 })
+    b = openDatabase({ kind: 'postgres', url, poolSize: 2 })
+    t.teardown(async () => { await a.close(); await b.close(); await drop() })
+  }
+  const [first, second] = await Promise.all([migrate(a), migrate(b)])
+  const files = (await readMigrations(defaultMigrationsDir())).map((f) => f.name)
+  t.same([...first, ...second].sort(), files, 'between them, each file exactly once')
+  const count = await a.db.selectFrom('revenue_categories').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+  t.equal(String(count.n), '26')
+})

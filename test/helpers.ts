@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import type { Test } from 'tap'
+import { buildApp, type AppConfig } from '../src/app.js'
+import { type DatabaseHandle, openDatabase } from '../src/db/connect.js'
+import { migrate } from '../src/db/migrate.js'
+
+/*
+ * Every test file gets a database of its own, so files run in parallel:
+ * with DATABASE_URL, a new PostgreSQL database on that server (dropped afterwards);
+ * without it, an in-memory PGlite. Open one per file (PGlite takes ~2 s to start), not per test.
+ */
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
+export const onPostgres = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== ''
+
+/** Creates an empty database named for this test file; answers its URL and how to drop it. */
+export async function createPostgresDatabase (): Promise<{ url: string, drop: () => Promise<void> }> {
+  const serverUrl = process.env.DATABASE_URL!
+  const name = `t_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: serverUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop () {
+      const client = new pg.Client({ connectionString: serverUrl })
+      await client.connect()
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await client.end()
+    },
+  }
+}
+
+/** An empty, unmigrated database for this file, closed (and dropped) when the test ends. */
+export async function emptyDatabase (t: Test): Promise<DatabaseHandle> {
+  if (!onPostgres) {
+    const handle = openDatabase({ kind: 'pglite' })
+    t.teardown(() => handle.close())
+    return handle
+  }
+  const { url, drop } = await createPostgresDatabase()
+  const handle = openDatabase({ kind: 'postgres', url, poolSize: 4 })
+  t.teardown(async () => { await handle.close(); await drop() })
+  return handle
+}
+
+/** A migrated database for this file. */
+export async function testDatabase (t: Test): Promise<DatabaseHandle> {
+  const handle = await emptyDatabase(t)
+  await migrate(handle)
+  return handle
+}
+
+/** An app on the given database, closed when the test ends. */
+export async function testApp (t: Test, database: DatabaseHandle, overrides: Partial<AppConfig> = {}) {
+  const app = await buildApp({ database, adminToken: ADMIN_TOKEN, minZoneRate: '0.60', ...overrides })
+  t.teardown(() => app.close())
+  await app.ready()
+  return app
+}
+
+export const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
+
+/** Asserts an RFC 9457 problem body with the status, and answers it. */
+export function expectProblem (t: Test, response: { statusCode: number, headers: Record<string, unknown>, body: string }, status: number) {
+  t.equal(response.statusCode, status, `status ${status}`)
+  t.match(String(response.headers['content-type']), /^application\/problem\+json/, 'problem+json')
+  const body = JSON.parse(response.body) as { type: string, title: string, status: number, detail: string, errors?: Array<{ pointer: string, message: string }> }
+  t.equal(body.status, status, 'status in the body')
+  t.type(body.title, 'string')
+  t.type(body.detail, 'string')
+  t.notMatch(response.body, /at .+\.(ts|js):\d+/, 'no stack trace')
+  return body
+}

@@ -1,0 +1,219 @@
+import fc from 'fast-check'
+import t from 'tap'
+import { openDatabase } from '../../src/db/connect.js'
+import { CalculationRequest } from '../../src/http/routes/calculations.js'
+import { auth, expectProblem, testApp } from '../helpers.js'
+
+// POST /v1/calculations (api-contract.md) through app.inject. The endpoint stores nothing, so
+// the app runs on an embedded database that is never opened.
+const app = await testApp(t, openDatabase({ kind: 'pglite' }))
+
+const contractRequest = {
+  fiscalYear: 2021,
+  minimumRate: '0.60',
+  groups: [
+    {
+      name: 'taxes', basis: 'increment', base: '1000000.00', actual: '1250000.00',
+      rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', carriedShortfall: '0.00',
+    },
+    { name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] },
+  ],
+  advancesPaid: '100000.00',
+}
+
+function calculate (body: unknown, headers: Record<string, string> = {}) {
+  return app.inject({ method: 'POST', url: '/v1/calculations', headers: { ...auth, ...headers }, payload: body as object })
+}
+
+/** The contract request with one group's fields replaced. */
+function withGroup (index: number, patch: Record<string, unknown>, base: Record<string, unknown> = contractRequest) {
+  const groups = (base.groups as Array<Record<string, unknown>>).map((g, i) => i === index ? { ...g, ...patch } : g)
+  return { ...base, groups }
+}
+
+t.test('the contract example answers the contract response, figure by figure', async (t) => {
+  const response = await calculate(contractRequest)
+  t.equal(response.statusCode, 200)
+  const body = response.json()
+  t.match(body, {
+    fiscalYear: 2021, minimumRate: '0.60', revenueTotal: '1330000.00', zoneShare: '228000.00',
+    districtShare: '1102000.00', advancesPaid: '100000.00', balanceDue: '128000.00',
+  })
+  const [taxes, fees] = body.groups
+  t.same({ ...taxes, explanation: undefined }, {
+    name: 'taxes', basis: 'increment', base: '1000000.00', actual: '1250000.00', increment: '250000.00',
+    carriedShortfallIn: '0.00', shareable: '250000.00',
+    bands: [{ rate: '0.60', amount: '100000.00', zoneShare: '60000.00' }, { rate: '0.80', amount: '150000.00', zoneShare: '120000.00' }],
+    zoneShare: '180000.00', districtShare: '1070000.00', carriedShortfallOut: '0.00', explanation: undefined,
+  })
+  t.ok(taxes.explanation.includes('增量 = 实际 1250000.00 − 基数 1000000.00 = 250000.00'), 'Chinese explanation by default')
+  t.same({ ...fees, explanation: undefined }, {
+    name: 'fees', basis: 'total', actual: '80000.00',
+    bands: [{ rate: '0.60', amount: '80000.00', zoneShare: '48000.00' }],
+    zoneShare: '48000.00', districtShare: '32000.00', explanation: undefined,
+  }, 'basis total has no base, increment, carried shortfall or shareable')
+  t.equal(response.headers['content-language'], 'zh-CN')
+})
+
+t.test('Accept-Language: en gives English explanations', async (t) => {
+  const response = await calculate(contractRequest, { 'accept-language': 'en-GB,en;q=0.9,zh;q=0.5' })
+  t.equal(response.statusCode, 200)
+  t.ok(response.json().groups[0].explanation.includes('Increment = actual 1250000.00 − base 1000000.00 = 250000.00'))
+  t.equal(response.headers['content-language'], 'en')
+  const chinese = await calculate(contractRequest, { 'accept-language': 'zh-CN,en;q=0.8' })
+  t.match(chinese.json().groups[1].explanation[0], /^全额分成/)
+})
+
+t.test('the Swagger UI example runs as-is', async (t) => {
+  const example = (CalculationRequest as unknown as { examples: unknown[] }).examples[0]
+  const response = await calculate(example)
+  t.equal(response.statusCode, 200)
+  const body = response.json()
+  // escalating: round(500000.00 × 1.05²) − 20000.00 = 551250.00 − 20000.00 = 531250.00; I = 28750.00; Z = 17250.00
+  t.match(body.groups[2], { base: '531250.00', increment: '28750.00', zoneShare: '17250.00', districtShare: '542750.00' })
+  t.equal(body.zoneShare, '245250.00')
+  t.equal(body.balanceDue, '145250.00')
+})
+
+t.test('§8 worked examples through the endpoint', async (t) => {
+  const one = (group: Record<string, unknown>, fiscalYear = 2021) => calculate({ fiscalYear, groups: [{ name: 'g', ...group }] })
+  t.match((await one({ basis: 'increment', base: '1000.00', actual: '1050.00', rates: [{ rate: '0.60' }] })).json().groups[0],
+    { increment: '50.00', zoneShare: '30.00', districtShare: '1020.00' }, '§8.1')
+  t.match((await one({ basis: 'increment', base: '1000.00', actual: '900.00', rates: [{ rate: '0.60' }], shortfall: 'deduct' })).json().groups[0],
+    { zoneShare: '-60.00', districtShare: '960.00', bands: [{ rate: '0.60', amount: '-100.00', zoneShare: '-60.00' }] }, '§8.4 deduct')
+  t.match((await one({ basis: 'increment', base: '1000.00', actual: '900.00', rates: [{ rate: '0.60' }], shortfall: 'none' })).json().groups[0],
+    { zoneShare: '0.00', districtShare: '900.00', bands: [] }, '§8.4 none')
+  t.match((await one({ basis: 'increment', base: '1000.00', actual: '1250.00', rates: [{ rate: '0.60' }], shortfall: 'carry_forward', carriedShortfall: '100.00' })).json().groups[0],
+    { shareable: '150.00', zoneShare: '90.00', carriedShortfallIn: '100.00' }, '§8.4 carried next year')
+  t.match((await one({ basis: 'increment', base: '0.00', actual: '0.10', rates: [{ rate: '0.65' }] })).json().groups[0],
+    { zoneShare: '0.07' }, '§8.5 0.065 → 0.07')
+  t.match((await one({
+    basis: 'increment', actual: '1200000.00', rates: [{ rate: '0.60' }],
+    base: { amount: '1000000.00', baseYear: 2019, mode: 'escalating', growthRate: '0.05', adjustments: [{ fromYear: 2021, amount: '-50000.00' }] },
+  }, 2022)).json().groups[0], { base: '1107625.00', increment: '92375.00', zoneShare: '55425.00' }, '§8.6')
+  t.match((await one({
+    basis: 'increment', actual: '1300.00', rates: [{ rate: '0.60' }],
+    base: { baseYear: 2019, mode: 'prior_year', priorYearActual: '1100.00', adjustments: [{ fromYear: 2022, amount: '100.00' }, { fromYear: 2021, amount: '999.00' }] },
+  }, 2022)).json().groups[0], { base: '1200.00', zoneShare: '60.00' }, '§4 prior_year: A(Y−1) + adjustments from Y only')
+})
+
+t.test('§7 no amount passes through a JavaScript number: 15-digit amounts come back exact', async (t) => {
+  const response = await calculate({
+    fiscalYear: 2021,
+    groups: [
+      { name: 'huge', basis: 'total', actual: '999999999999999.99', rates: [{ rate: '1' }] },
+      { name: 'odd', basis: 'total', actual: '123456789012345.67', rates: [{ rate: '0.600001' }] },
+    ],
+    advancesPaid: '-999999999999999.99',
+  })
+  t.equal(response.statusCode, 200)
+  const body = response.json()
+  t.equal(body.groups[0].zoneShare, '999999999999999.99')
+  // 123456789012345.67 × 0.600001 = 74074196864196.41434567 → 74074196864196.41 (a double would say …196.4)
+  t.equal(body.groups[1].zoneShare, '74074196864196.41')
+  t.equal(body.groups[1].districtShare, '49382592148149.26')
+  t.equal(body.revenueTotal, '1123456789012345.66')
+  t.equal(body.zoneShare, '1074074196864196.40')
+  t.equal(body.balanceDue, '2074074196864196.39')
+
+  await fc.assert(fc.asyncProperty(fc.bigInt({ min: 0n, max: 10n ** 17n - 1n }), async (cents) => {
+    const amount = `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`
+    const r = await calculate({ fiscalYear: 2021, groups: [{ name: 'g', basis: 'total', actual: amount, rates: [{ rate: '1.000000' }] }] })
+    const g = r.json().groups[0]
+    return g.actual === amount && g.zoneShare === amount && g.districtShare === '0.00'
+  }), { numRuns: 200, seed: 7 })
+})
+
+t.test('bad input: each answers its status with problem+json and a pointer', async (t) => {
+  const cases: Array<[string, unknown, number, string]> = [
+    ['money as a JSON number', withGroup(0, { actual: 1250000 }), 400, '/groups/0/actual'],
+    ['three decimals', withGroup(0, { actual: '1250000.005' }), 400, '/groups/0/actual'],
+    ['an exponent', withGroup(0, { base: '1e6' }), 400, '/groups/0/base'],
+    ['NaN as a string', withGroup(1, { actual: 'NaN' }), 400, '/groups/1/actual'],
+    ['an empty amount', { ...contractRequest, advancesPaid: '' }, 400, '/advancesPaid'],
+    ['a rate as a number', withGroup(1, { rates: [{ rate: 0.6 }] }), 400, '/groups/1/rates/0/rate'],
+    ['a rate above 1', withGroup(1, { rates: [{ rate: '1.5' }] }), 400, '/groups/1/rates/0/rate'],
+    ['a rate with seven decimals', withGroup(1, { rates: [{ rate: '0.6000001' }] }), 400, '/groups/1/rates/0/rate'],
+    ['the fiscal year as a string', { ...contractRequest, fiscalYear: '2021' }, 400, '/fiscalYear'],
+    ['missing base for basis increment', withGroup(0, { base: undefined }), 400, '/groups/0/base'],
+    ['a base for basis total', withGroup(1, { base: '1.00' }), 400, '/groups/1/base'],
+    ['no groups', { ...contractRequest, groups: [] }, 400, '/groups'],
+    ['too many groups (51)', { ...contractRequest, groups: Array.from({ length: 51 }, (_, i) => ({ name: `f${i}`, basis: 'total', actual: '1.00', rates: [{ rate: '0.60' }] })) }, 400, '/groups'],
+    ['an unknown field', { ...contractRequest, zoneShare: '1.00' }, 400, '/zoneShare'],
+    ['an unknown basis', withGroup(1, { basis: 'gross' }), 400, '/groups/1/basis'],
+    ['missing upToGrowth on a band before the last', withGroup(0, { rates: [{ rate: '0.60' }, { rate: '0.80' }] }), 400, '/groups/0/rates/0/upToGrowth'],
+    ['upToGrowth on the last band', withGroup(1, { rates: [{ upToGrowth: '0.10', rate: '0.60' }] }), 400, '/groups/1/rates/0/upToGrowth'],
+    ['carriedShortfall without carry_forward', withGroup(0, { shortfall: 'none', carriedShortfall: '5.00' }), 400, '/groups/0/carriedShortfall'],
+    ['a negative carried shortfall', withGroup(0, { carriedShortfall: '-5.00' }), 400, '/groups/0/carriedShortfall'],
+    ['escalating without growthRate', withGroup(0, { base: { amount: '1.00', baseYear: 2019, mode: 'escalating' } }), 400, '/groups/0/base/growthRate'],
+    ['rate below the floor', withGroup(0, { rates: [{ upToGrowth: '0.10', rate: '0.59' }, { rate: '0.80' }] }), 422, '/groups/0/rates/0/rate'],
+    ['minimumRate below the deployment floor', { ...contractRequest, minimumRate: '0.50' }, 422, '/minimumRate'],
+    ['a rate below a raised minimumRate', { ...contractRequest, minimumRate: '0.70' }, 422, '/groups/0/rates/0/rate'],
+    ['bands out of order', withGroup(0, { rates: [{ upToGrowth: '0.20', rate: '0.60' }, { upToGrowth: '0.10', rate: '0.70' }, { rate: '0.80' }] }), 422, '/groups/0/rates/1/upToGrowth'],
+    ['a rate that falls from one band to the next', withGroup(0, { rates: [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.60' }] }), 422, '/groups/0/rates/1/rate'],
+    ['upToGrowth of zero', withGroup(0, { rates: [{ upToGrowth: '0', rate: '0.60' }, { rate: '0.80' }] }), 422, '/groups/0/rates/0/upToGrowth'],
+    ['basis total with two bands', withGroup(1, { rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }] }), 422, '/groups/1/rates'],
+    ['two groups of one name', withGroup(1, { name: 'taxes' }), 422, '/groups/1/name'],
+    ['prior_year without last year\'s actual', withGroup(0, { base: { baseYear: 2019, mode: 'prior_year' } }), 422, '/groups/0/base/priorYearActual'],
+    ['a base year after the fiscal year', withGroup(0, { base: { amount: '1.00', baseYear: 2022, mode: 'fixed' } }), 422, '/groups/0/base/baseYear'],
+  ]
+  for (const [what, body, status, pointer] of cases) {
+    const response = await calculate(body)
+    const problem = expectProblem(t, response, status)
+    t.ok(problem.errors?.some((e) => e.pointer === pointer), `${what}: ${status} pointing at ${pointer}`, { errors: problem.errors })
+  }
+})
+
+t.test('the floor violation names the floor', async (t) => {
+  const problem = expectProblem(t, await calculate(withGroup(1, { rates: [{ rate: '0.55' }] })), 422)
+  t.match(problem.errors?.[0]?.message, /below the floor of 0\.60/)
+  const raised = await app.inject({ method: 'POST', url: '/v1/calculations', headers: auth, payload: { ...withGroup(1, { rates: [{ rate: '0.65' }] }), minimumRate: '0.70' } })
+  t.match(expectProblem(t, raised, 422).errors?.map((e) => e.message).join(' '), /below the floor of 0\.70/)
+})
+
+t.test('a deployment with a higher MIN_ZONE_RATE enforces it', async (t) => {
+  const strict = await testApp(t, openDatabase({ kind: 'pglite' }), { minZoneRate: '0.65' })
+  const response = await strict.inject({ method: 'POST', url: '/v1/calculations', headers: auth, payload: contractRequest })
+  const problem = expectProblem(t, response, 422)
+  t.ok(problem.errors?.some((e) => e.pointer === '/minimumRate'), 'the request\'s 0.60 is below the deployment\'s 0.65')
+  const ok = await strict.inject({ method: 'POST', url: '/v1/calculations', headers: auth, payload: { ...contractRequest, minimumRate: undefined, groups: [{ name: 'f', basis: 'total', actual: '100.00', rates: [{ rate: '0.65' }] }] } })
+  t.equal(ok.statusCode, 200)
+  t.equal(ok.json().minimumRate, '0.65')
+})
+
+t.test('malformed bodies', async (t) => {
+  const raw = (payload: string, contentType = 'application/json') =>
+    app.inject({ method: 'POST', url: '/v1/calculations', headers: { ...auth, 'content-type': contentType }, payload })
+  expectProblem(t, await raw('{"fiscalYear": 2021, "groups": [{"name": "g", "basis": "total", "actual": NaN, "rates": [{"rate": "0.6"}]}]}'), 400)
+  expectProblem(t, await raw('{"fiscalYear": 2021,'), 400)
+  expectProblem(t, await raw('fiscalYear=2021', 'text/plain'), 415)
+  expectProblem(t, await raw('<fiscalYear>2021</fiscalYear>', 'application/xml'), 415)
+  expectProblem(t, await raw('{"__proto__": {"x": 1}, "fiscalYear": 2021, "groups": []}'), 400)
+})
+
+t.test('a body over the limit answers 413', async (t) => {
+  const big = { ...contractRequest, groups: [{ ...contractRequest.groups[1], name: 'x'.repeat(2 * 1024 * 1024) }] }
+  const problem = expectProblem(t, await calculate(big), 413)
+  t.match(problem.detail, /too large/i)
+})
+
+t.test('the bearer token', async (t) => {
+  const call = (headers: Record<string, string>) => app.inject({ method: 'POST', url: '/v1/calculations', headers, payload: contractRequest })
+  const missing = await call({})
+  expectProblem(t, missing, 401)
+  t.match(missing.headers['www-authenticate'], /^Bearer/)
+  expectProblem(t, await call({ authorization: 'Bearer wrong-token-wrong-token' }), 401)
+  expectProblem(t, await call({ authorization: 'Basic dXNlcjpwYXNz' }), 401)
+  expectProblem(t, await call({ authorization: 'Bearer ' }), 401)
+  // The token is checked before the body: an unauthenticated caller learns nothing about validation.
+  const unauthenticatedBad = await app.inject({ method: 'POST', url: '/v1/calculations', payload: { groups: 1 } })
+  expectProblem(t, unauthenticatedBad, 401)
+})
+
+t.test('unknown routes answer 404 problem+json; public endpoints need no token', async (t) => {
+  expectProblem(t, await app.inject({ method: 'GET', url: '/v1/nothing-here', headers: auth }), 404)
+  const health = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(health.statusCode, 200)
+  t.same(health.json(), { status: 'ok' })
+  t.ok(health.headers['x-request-id'], 'every response carries its request id')
+})
