@@ -31,9 +31,10 @@ export function baseForYear (base: BaseInput, fiscalYear: number): BaseDerivatio
       const growthRate = rule.growthRate ?? ZERO
       const years = fiscalYear - rule.baseYear
       // The power is exact (the Decimal precision covers it) and rounded once; adjustments do not grow.
-      const escalated = roundToCent(amount.times(new Decimal(1).plus(growthRate).pow(years)))
+      const exactEscalated = amount.times(new Decimal(1).plus(growthRate).pow(years))
+      const escalated = roundToCent(exactEscalated)
       return {
-        mode: 'escalating', baseYear: rule.baseYear, amount, growthRate, years, escalated, adjustments,
+        mode: 'escalating', baseYear: rule.baseYear, amount, growthRate, years, exactEscalated, escalated, adjustments,
         base: escalated.plus(adjustmentTotal),
       }
     }
@@ -61,12 +62,14 @@ export function splitIntoBands (shareable: Decimal, base: Decimal, group: GroupI
     const portion = reach.minus(previousReach)
     const amount = roundToCent(reach).minus(roundToCent(previousReach))
     previousReach = reach
+    const exactShare = band.rate.times(portion)
     return {
       rate: band.rate,
       ...(limit === undefined ? {} : { limit, upToGrowth: band.upToGrowth }),
       amount,
       portion,
-      zoneShare: roundToCent(band.rate.times(portion)),
+      exactShare,
+      zoneShare: roundToCent(exactShare),
     }
   })
 }
@@ -82,10 +85,11 @@ export function computeGroup (group: GroupInput, fiscalYear: number): GroupResul
   const actual = group.actual
   if (group.basis === 'total') {
     const rate = firstRate(group)
-    const zoneShare = roundToCent(rate.times(actual))
+    const exactShare = rate.times(actual)
+    const zoneShare = roundToCent(exactShare)
     return {
       name: group.name, basis: 'total', shortfall: group.shortfall, actual,
-      bands: [{ rate, amount: actual, portion: actual, zoneShare }],
+      bands: [{ rate, amount: actual, portion: actual, exactShare, zoneShare }],
       zoneShare, districtShare: actual.minus(zoneShare),
     }
   }
@@ -104,8 +108,9 @@ export function computeGroup (group: GroupInput, fiscalYear: number): GroupResul
     zoneShare = sum(bands.map((b) => b.zoneShare))
   } else if (group.shortfall === 'deduct') {
     const rate = firstRate(group)
-    zoneShare = roundToCent(rate.times(shareable))
-    bands = [{ rate, amount: shareable, portion: shareable, zoneShare }]
+    const exactShare = rate.times(shareable)
+    zoneShare = roundToCent(exactShare)
+    bands = [{ rate, amount: shareable, portion: shareable, exactShare, zoneShare }]
   } else if (group.shortfall === 'carry_forward') {
     carriedShortfallOut = shareable.negated()
   }

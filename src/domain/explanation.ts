@@ -7,11 +7,10 @@ export type Language = 'zh' | 'en'
 const m = formatMoney
 const r = formatRate
 
-/** A product rate × amount, with its rounding shown when the exact product has more than two decimals. */
-function product (amount: Decimal, rate: Decimal, share: Decimal): string {
-  const exact = amount.times(rate)
-  const shown = exact.decimalPlaces() > 2 ? `${exact.toString()} → ${m(share)}` : m(share)
-  return `${exactAmount(amount)} × ${r(rate)} = ${shown}`
+/** A band's product rate × amount, with its rounding shown when the exact product has more than two decimals. */
+function product (band: BandResult): string {
+  const shown = band.exactShare.decimalPlaces() > 2 ? `${band.exactShare.toString()} → ${m(band.zoneShare)}` : m(band.zoneShare)
+  return `${exactAmount(band.portion)} × ${r(band.rate)} = ${shown}`
 }
 
 /** An amount that is whole cents prints as money; a fractional band limit prints exactly. */
@@ -41,7 +40,7 @@ function baseLine (d: BaseDerivation, lang: Language): string {
         : `Base (fixed) = verified base ${m(d.amount!)} (${d.baseYear})${adj} = ${m(d.base)}`
     case 'escalating': {
       const power = `${m(d.amount!)} × (1 + ${r(d.growthRate!)})^${d.years}`
-      const exact = d.amount!.times(d.growthRate!.plus(1).pow(d.years!))
+      const exact = d.exactEscalated!
       const rounding = exact.decimalPlaces() > 2 ? ` = ${exact.toString()} → ${m(d.escalated!)}` : ` = ${m(d.escalated!)}`
       return zh
         ? `基数（递增）= 核定基数 ${power}${rounding}${adj} = ${m(d.base)}`
@@ -55,7 +54,7 @@ function baseLine (d: BaseDerivation, lang: Language): string {
 }
 
 function bandLine (band: BandResult, k: number, count: number, lang: Language): string {
-  const calc = product(band.portion, band.rate, band.zoneShare)
+  const calc = product(band)
   if (count === 1) return lang === 'zh' ? `分成：${calc}` : `Share: ${calc}`
   if (band.limit !== undefined && band.upToGrowth !== undefined) {
     return lang === 'zh'
@@ -76,8 +75,8 @@ function shortfallLines (g: GroupResult, lang: Language): string[] {
     case 'deduct': {
       const band = g.bands[0]!
       return [zh
-        ? `可分成增量为负，功能区按第1档比例承担：${product(band.portion, band.rate, band.zoneShare)}`
-        : `The shareable increment is negative; the zone bears its part at the first band's rate: ${product(band.portion, band.rate, band.zoneShare)}`]
+        ? `可分成增量为负，功能区按第1档比例承担：${product(band)}`
+        : `The shareable increment is negative; the zone bears its part at the first band's rate: ${product(band)}`]
     }
     case 'carry_forward':
       return [zh
@@ -93,8 +92,8 @@ export function explainGroup (g: GroupResult, lang: Language): string[] {
   if (g.basis === 'total') {
     const band = g.bands[0]!
     lines.push(zh
-      ? `全额分成：实际 ${product(band.portion, band.rate, band.zoneShare)}`
-      : `Whole amount shared: actual ${product(band.portion, band.rate, band.zoneShare)}`)
+      ? `全额分成：实际 ${product(band)}`
+      : `Whole amount shared: actual ${product(band)}`)
   } else {
     lines.push(baseLine(g.baseDerivation!, lang))
     lines.push(zh

@@ -39,16 +39,23 @@ export function roundToCent (value: Decimal): Decimal {
 
 /** Every printed amount has exactly two decimals (§1). Callers round first where §4/§5 say. */
 export function formatMoney (value: Decimal): string {
-  if (value.decimalPlaces() > 2) {
-    throw new Error(`formatMoney: ${value.toString()} has more than two decimals; round it where the rules say first`)
-  }
-  // toFixed would print "-0.00" for negative zero.
-  return value.isZero() ? '0.00' : value.toFixed(2)
+  // toString prints plain notation (toExpNeg/toExpPos above) and never "-0"; padding it is
+  // several times cheaper than toFixed, and refuses a value that would need rounding.
+  const text = value.toString()
+  const dot = text.indexOf('.')
+  if (dot === -1) return `${text}.00`
+  const decimals = text.length - dot - 1
+  if (decimals === 2) return text
+  if (decimals === 1) return `${text}0`
+  throw new Error(`formatMoney: ${text} has more than two decimals; round it where the rules say first`)
 }
 
 /** Rates print with at least two decimals and no trailing zeros beyond that: "0.60", "0.625". */
 export function formatRate (value: Decimal): string {
-  return value.toFixed(Math.max(2, value.decimalPlaces()))
+  const text = value.toString()
+  const dot = text.indexOf('.')
+  if (dot === -1) return `${text}.00`
+  return text.length - dot - 1 === 1 ? `${text}0` : text
 }
 
 export function money (text: string): Decimal {

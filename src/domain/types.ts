@@ -70,6 +70,8 @@ export interface BaseDerivation {
   amount?: Decimal
   growthRate?: Decimal
   years?: number
+  /** amount × (1 + growthRate)^years, exact. */
+  exactEscalated?: Decimal
   /** The escalated base before adjustments, rounded once. */
   escalated?: Decimal
   priorYearActual?: Decimal
@@ -86,6 +88,8 @@ export interface BandResult {
   amount: Decimal
   /** The exact portion the share is computed from (equals amount unless a limit has fractions of a cent). */
   portion: Decimal
+  /** rate × exact portion, before rounding (shown in the explanation when it has fractions of a cent). */
+  exactShare: Decimal
   /** round(rate × exact portion), §5 step 4. */
   zoneShare: Decimal
 }

@@ -1,0 +1,101 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+
+/*
+ * `npm run bench`: POST /v1/calculations with a three-group body against a bare Fastify
+ * "hello world", both on this machine, driven by autocannon with the same connections,
+ * duration and pipelining. The two alternate for several rounds; medians and their ratio print.
+ * Target (issue 2): the calculation at ≥ 50% of hello-world req/s, p99 < 20 ms at 100 connections.
+ *
+ * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (100),
+ * BENCH_LOG_LEVEL (the app's LOG_LEVEL, default warn: request logging is measured separately).
+ */
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const seconds = Number(process.env.BENCH_SECONDS ?? 10)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 100)
+const logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn'
+const TOKEN = 'bench-admin-token-0123456789abcdef'
+const root = new URL('..', import.meta.url).pathname
+
+const body = JSON.stringify({
+  fiscalYear: 2022,
+  groups: [
+    { name: 'taxes', basis: 'increment', base: '1000000.00', actual: '1250000.00', rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', carriedShortfall: '12345.67' },
+    { name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] },
+    { name: 'escalating', basis: 'increment', base: { amount: '500000.00', baseYear: 2019, mode: 'escalating', growthRate: '0.05', adjustments: [{ fromYear: 2021, amount: '-20000.00' }] }, actual: '560000.00', rates: [{ rate: '0.65' }], shortfall: 'deduct' },
+  ],
+  advancesPaid: '100000.00',
+})
+
+/** Starts a server process and resolves once `readyUrl` answers. */
+async function start (args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
+  const child = spawn('node', args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  let exited = false
+  child.once('exit', () => { exited = true })
+  for (let i = 0; i < 300 && !exited; i++) {
+    if (await fetch(readyUrl).then((r) => r.ok, () => false)) return child
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`${args.join(' ')} did not answer at ${readyUrl}`)
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM') })
+}
+
+interface Sample { reqPerSec: number, p99: number, non2xx: number, errors: number }
+
+async function drive (options: autocannon.Options): Promise<Sample> {
+  await autocannon({ ...options, duration: 2 }) // warm-up: JIT, connection pools
+  const result = await autocannon({ ...options, duration: seconds })
+  return { reqPerSec: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+async function main (): Promise<void> {
+  process.stdout.write(`building… `)
+  await new Promise<void>((resolve, reject) => spawn('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' }).on('exit', (c) => c === 0 ? resolve() : reject(new Error('build failed'))))
+  const dataDir = await mkdtemp(join(tmpdir(), 'bench-'))
+  const hello: Sample[] = []
+  const calc: Sample[] = []
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      process.stdout.write(`\nround ${round}/${rounds}: hello world… `)
+      const h = await start(['--import', 'tsx', 'bench/hello-server.ts'], { PORT: '3101' }, 'http://127.0.0.1:3101/')
+      hello.push(await drive({ url: 'http://127.0.0.1:3101/', connections, pipelining: 1 }))
+      await stop(h)
+      process.stdout.write(`${Math.round(hello.at(-1)!.reqPerSec)} req/s; calculations… `)
+      const app = await start(['dist/src/server.js'], { PORT: '3102', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: logLevel }, 'http://127.0.0.1:3102/health')
+      calc.push(await drive({
+        url: 'http://127.0.0.1:3102/v1/calculations', method: 'POST', connections, pipelining: 1, body,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      }))
+      await stop(app)
+      process.stdout.write(`${Math.round(calc.at(-1)!.reqPerSec)} req/s`)
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true })
+  }
+  const row = (name: string, s: Sample[]) => ({
+    target: name,
+    'req/s (median)': Math.round(median(s.map((x) => x.reqPerSec))),
+    'p99 ms (median)': median(s.map((x) => x.p99)),
+    'req/s per round': s.map((x) => Math.round(x.reqPerSec)).join(' / '),
+    'non-2xx': s.reduce((a, x) => a + x.non2xx, 0),
+    errors: s.reduce((a, x) => a + x.errors, 0),
+  })
+  process.stdout.write(`\n\n${connections} connections, pipelining 1, ${seconds} s per run, ${rounds} alternating rounds, app LOG_LEVEL=${logLevel}\n`)
+  console.table([row('GET / (bare Fastify hello world)', hello), row('POST /v1/calculations (3 groups)', calc)])
+  const ratio = median(calc.map((x) => x.reqPerSec)) / median(hello.map((x) => x.reqPerSec))
+  const p99 = median(calc.map((x) => x.p99))
+  process.stdout.write(`ratio calculations / hello world: ${(ratio * 100).toFixed(1)}% (target ≥ 50%); calculations p99 ${p99} ms (target < 20 ms)\n`)
+  if (calc.some((x) => x.non2xx > 0 || x.errors > 0)) { process.stdout.write('calculations answered non-2xx or errors\n'); process.exitCode = 1 }
+}
+
+await main()

@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises'
+import t from 'tap'
+import { openDatabase } from '../../src/db/connect.js'
+import { expectProblem, testApp, testDatabase } from '../helpers.js'
+
+// The OpenAPI document, /docs, /health and /ready (api-contract.md, Public endpoints).
+
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+const committed = JSON.parse(await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'))
+
+type Schema = { description?: string, properties?: Record<string, Schema>, items?: Schema, anyOf?: Schema[], type?: string }
+type Operation = { summary?: string, tags?: string[], requestBody?: { content: Record<string, { example?: unknown }> }, security?: unknown[], responses: Record<string, { content?: Record<string, { schema: Schema }> }> }
+
+t.test('GET /openapi.json is the committed openapi/openapi.json, OpenAPI 3.1', async (t) => {
+  const response = await app.inject({ method: 'GET', url: '/openapi.json' })
+  t.equal(response.statusCode, 200)
+  t.same(response.json(), committed)
+  t.equal(committed.openapi, '3.1.0')
+})
+
+/** Every property of a schema, with its path, recursively. */
+function* properties (schema: Schema | undefined, path: string): Generator<[string, Schema]> {
+  if (schema === undefined) return
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    yield [`${path}.${name}`, property]
+    yield * properties(property, `${path}.${name}`)
+  }
+  yield * properties(schema.items, `${path}[]`)
+  for (const [i, branch] of (schema.anyOf ?? []).entries()) yield * properties(branch, `${path}|${i}`)
+}
+
+t.test('every property has a description that gives the Chinese term first; every operation a summary, tags, an example', async (t) => {
+  const operations = Object.entries(committed.paths as Record<string, Record<string, Operation>>)
+    .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [`${method.toUpperCase()} ${path}`, op] as const))
+  t.ok(operations.length >= 3)
+  let checked = 0
+  for (const [name, op] of operations) {
+    t.ok(op.summary, `${name} has a summary`)
+    t.ok((op.tags ?? []).length > 0, `${name} has tags`)
+    if (op.requestBody !== undefined) t.ok(op.requestBody.content['application/json']?.example, `${name} has a request example`)
+    if (name.includes(' /v1/')) t.same(op.security, [{ bearerAuth: [] }], `${name} declares bearer security`)
+    const schemas = [
+      ...Object.values(op.requestBody?.content ?? {}).map((c) => (c as { schema: Schema }).schema),
+      ...Object.values(op.responses).flatMap((r) => Object.values(r.content ?? {}).map((c) => c.schema)),
+    ]
+    for (const schema of schemas) {
+      for (const [path, property] of properties(schema, name)) {
+        checked++
+        if (!/^[\u4e00-\u9fff]/.test(property.description ?? '')) t.fail(`${path} needs a description starting with the Chinese term`, { description: property.description })
+      }
+    }
+  }
+  t.ok(checked > 50, `checked ${checked} properties`)
+})
+
+t.test('Swagger UI is served at /docs', async (t) => {
+  const response = await app.inject({ method: 'GET', url: '/docs/' })
+  t.equal(response.statusCode, 200)
+  t.match(response.headers['content-type'], /text\/html/)
+  t.match(response.body, /swagger/i)
+})
+
+t.test('/health and /ready', async (t) => {
+  t.same((await app.inject({ method: 'GET', url: '/health' })).json(), { status: 'ok' })
+  const ready = await app.inject({ method: 'GET', url: '/ready' })
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { status: 'ready' })
+})
+
+t.test('/ready answers 503 problem+json when the database does not answer', async (t) => {
+  // Nothing listens on port 1: the connection is refused at once.
+  const unreachable = openDatabase({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:1/none' })
+  t.teardown(() => unreachable.close())
+  const down = await testApp(t, unreachable)
+  const response = await down.inject({ method: 'GET', url: '/ready' })
+  const problem = expectProblem(t, response, 503)
+  t.match(problem.detail, /database/)
+  t.equal(response.headers['retry-after'], '5')
+  t.equal((await down.inject({ method: 'GET', url: '/health' })).statusCode, 200, '/health still answers: the process runs')
+})
