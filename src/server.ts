@@ -27,8 +27,14 @@ async function runMigrations (log: Logger, database: DatabaseHandle): Promise<vo
 
 async function serve (log: Logger, config: ServerConfig): Promise<void> {
   const database = open(config)
-  await runMigrations(log, database)
-  const admin = await resolveAdminToken(config.dataDir, config.adminToken)
+  let admin
+  try {
+    await runMigrations(log, database)
+    admin = await resolveAdminToken(config.dataDir, config.adminToken)
+  } catch (error) {
+    await database.close()
+    throw error
+  }
   if (admin.origin === 'generated') {
     log.warn(`generated the admin token (kept in ${admin.file}; set ADMIN_TOKEN to choose your own): ${admin.token}`)
   } else if (admin.origin === 'file') {
@@ -44,13 +50,20 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     bodyLimit: config.bodyLimit,
     logger: log,
   })
+  try {
+    await app.listen({ port: config.port, host: config.host })
+  } catch (error) {
+    // Nothing may keep a process that failed to start alive.
+    await app.close()
+    await database.close()
+    throw error
+  }
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down: finishing requests in flight')
     await app.close()
     await database.close()
   })
-  await app.listen({ port: config.port, host: config.host })
   app.log.info(`Swagger UI at http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/docs`)
 }
 

@@ -1,0 +1,133 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { request } from 'node:http'
+import { createServer } from 'node:net'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { createPostgresDatabase, onPostgres } from './helpers.js'
+
+// src/server.ts as a process: the generated admin token, graceful shutdown, failing to start.
+
+const root = new URL('..', import.meta.url).pathname
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+interface Running { child: ChildProcess, port: number, output: () => string, exited: Promise<number | null> }
+
+async function startServer (env: Record<string, string>): Promise<Running> {
+  const port = await freePort()
+  const childEnv: Record<string, string | undefined> = { ...process.env, PORT: String(port), LOG_LEVEL: 'info', ...env }
+  if (env.DATABASE_URL === undefined) delete childEnv.DATABASE_URL
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (c: Buffer) => { output += c.toString() })
+  child.stderr!.on('data', (c: Buffer) => { output += c.toString() })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  for (let i = 0; i < 300; i++) {
+    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return { child, port, output: () => output, exited }
+    if (child.exitCode !== null) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`the server did not start:\n${output}`)
+}
+
+async function databaseEnv (t: Test): Promise<Record<string, string>> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'server-test-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  if (!onPostgres) return { DATA_DIR: dataDir }
+  const { url, drop } = await createPostgresDatabase()
+  t.teardown(drop)
+  return { DATA_DIR: dataDir, DATABASE_URL: url }
+}
+
+t.test('first start generates the admin token, keeps it, logs it once; the next start reuses it', async (t) => {
+  const env = await databaseEnv(t)
+  const first = await startServer(env)
+  const token = (await readFile(join(env.DATA_DIR!, 'admin-token'), 'utf8')).trim()
+  t.ok(token.length >= 40, 'a long random token')
+  t.equal(first.output().split(token).length - 1, 1, 'the token appears in the log exactly once')
+  const ok = await fetch(`http://127.0.0.1:${first.port}/v1/calculations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ fiscalYear: 2021, groups: [{ name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] }] }),
+  })
+  t.equal(ok.status, 200)
+  t.equal((await ok.json() as { zoneShare: string }).zoneShare, '48000.00')
+  first.child.kill('SIGTERM')
+  t.equal(await first.exited, 0, 'SIGTERM: exit 0')
+
+  const second = await startServer(env)
+  t.notOk(second.output().includes(token), 'the second start does not print the token')
+  t.match(second.output(), /admin token read from/)
+  second.child.kill('SIGTERM')
+  t.equal(await second.exited, 0)
+})
+
+t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
+  const env = await databaseEnv(t)
+  const server = await startServer({ ...env, ADMIN_TOKEN: 'shutdown-test-token-0123456789' })
+  const body = JSON.stringify({ fiscalYear: 2021, groups: [{ name: 'fees', basis: 'total', actual: '100.00', rates: [{ rate: '0.60' }] }] })
+  const req = request({
+    host: '127.0.0.1', port: server.port, path: '/v1/calculations', method: 'POST',
+    headers: { authorization: 'Bearer shutdown-test-token-0123456789', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' },
+  })
+  const answered = new Promise<{ status: number, text: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => { text += c.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    req.on('error', reject)
+  })
+  // Half the body is sent, so the request is in flight when the signal arrives.
+  req.write(body.slice(0, 20))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  server.child.kill('SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(server.child.exitCode, null, 'still running while the request is in flight')
+  req.end(body.slice(20))
+  const { status, text } = await answered
+  t.equal(status, 200, 'the request in flight completed')
+  t.equal(JSON.parse(text).zoneShare, '60.00')
+  t.equal(await server.exited, 0, 'then exit 0')
+  t.match(server.output(), /shutting down: finishing requests in flight/)
+})
+
+t.test('a server that cannot listen exits 1 instead of hanging', async (t) => {
+  const env = await databaseEnv(t)
+  const blocker = createServer().listen(0, '127.0.0.1')
+  await once(blocker, 'listening')
+  t.teardown(() => blocker.close())
+  const port = (blocker.address() as { port: number }).port
+  const childEnv: Record<string, string | undefined> = { ...process.env, ...env, PORT: String(port) }
+  if (env.DATABASE_URL === undefined) delete childEnv.DATABASE_URL
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString() })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1)
+  t.match(stderr, /EADDRINUSE/)
+})
+
+t.test('a bad setting stops the start with a message naming it', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: root, env: { ...process.env, MIN_ZONE_RATE: '0.5x', PORT: 'eighty' }, stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString() })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1)
+  t.match(stderr, /MIN_ZONE_RATE must be a rate/)
+  t.match(stderr, /PORT must be a whole number/)
+})
