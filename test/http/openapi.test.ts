@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
-import { expectProblem, testApp, testDatabase } from '../helpers.js'
+import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
 
 // The OpenAPI document, /docs, /health and /ready (api-contract.md, Public endpoints).
 
@@ -39,6 +39,7 @@ t.test('every property has a description that gives the Chinese term first; ever
     t.ok(op.summary, `${name} has a summary`)
     t.ok((op.tags ?? []).length > 0, `${name} has tags`)
     if (op.requestBody !== undefined) t.ok(op.requestBody.content['application/json']?.example, `${name} has a request example`)
+    t.ok((op.responses['200']?.content?.['application/json'] as { example?: unknown } | undefined)?.example, `${name} has a response example`)
     if (name.includes(' /v1/')) t.same(op.security, [{ bearerAuth: [] }], `${name} declares bearer security`)
     const schemas = [
       ...Object.values(op.requestBody?.content ?? {}).map((c) => (c as { schema: Schema }).schema),
@@ -52,6 +53,15 @@ t.test('every property has a description that gives the Chinese term first; ever
     }
   }
   t.ok(checked > 50, `checked ${checked} properties`)
+})
+
+t.test('the documented example request gives the documented example response', async (t) => {
+  const op = committed.paths['/v1/calculations'].post
+  const response = await app.inject({
+    method: 'POST', url: '/v1/calculations', headers: auth, payload: op.requestBody.content['application/json'].example,
+  })
+  t.equal(response.statusCode, 200)
+  t.same(response.json(), op.responses['200'].content['application/json'].example)
 })
 
 t.test('Swagger UI is served at /docs', async (t) => {

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { parseCalculationRequest } from '../../domain/calculation-request.js'
+import { type CalculationRequestJson, parseCalculationRequest } from '../../domain/calculation-request.js'
 import { computeAgreementYear } from '../../domain/engine.js'
-import type { Decimal } from '../../domain/money.js'
+import { type Decimal, money } from '../../domain/money.js'
 import { presentAgreementYear } from '../../domain/presentation.js'
 import { languageOf } from '../language.js'
 import {
@@ -100,6 +100,10 @@ const GroupOut = Type.Object({
   explanation: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 200, description: '计算说明 each step in words (Chinese; English with Accept-Language: en)' }),
 }, { additionalProperties: false, description: '口径组结果 one group\'s result' })
 
+/** The documented answer to the example is computed by the engine itself, so the two cannot drift. */
+const exampleResponse = presentAgreementYear(
+  computeAgreementYear(parseCalculationRequest(example as CalculationRequestJson, money('0.60'))), 'zh')
+
 export const CalculationResponse = Type.Object({
   fiscalYear: FiscalYear('财政年度 fiscal year'),
   minimumRate: RateOut('分成比例下限 the floor applied'),
@@ -109,7 +113,7 @@ export const CalculationResponse = Type.Object({
   advancesPaid: MoneyOut('预拨 advances paid'),
   balanceDue: MoneyOut('应补(扣)金额 zone share − advances: positive, the district still owes the zone (补拨); negative, the zone returns the excess (扣回)'),
   groups: Type.Array(GroupOut, { maxItems: 50, description: '口径组结果 per group, in request order' }),
-}, { additionalProperties: false, description: '试算结果 the calculation result' })
+}, { additionalProperties: false, description: '试算结果 the calculation result', examples: [exampleResponse] })
 
 export interface CalculationRoutesOptions {
   /** MIN_ZONE_RATE, the deployment floor (calculation-rules.md §3). */

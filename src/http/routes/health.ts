@@ -17,7 +17,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       operationId: 'health',
       summary: '存活 the process is running',
       tags: ['operations'],
-      response: { 200: Type.Object({ status: Type.Literal('ok', { description: '状态 always "ok" while the process runs' }) }, { additionalProperties: false }) },
+      response: { 200: Type.Object({ status: Type.Literal('ok', { description: '状态 always "ok" while the process runs' }) }, { additionalProperties: false, examples: [{ status: 'ok' }] }) },
     },
   }, async () => ({ status: 'ok' as const }))
 
@@ -28,7 +28,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       description: '200 when the database answers within a short timeout, 503 problem+json when it does not.',
       tags: ['operations'],
       response: {
-        200: Type.Object({ status: Type.Literal('ready', { description: '状态 "ready": the database answers' }) }, { additionalProperties: false }),
+        200: Type.Object({ status: Type.Literal('ready', { description: '状态 "ready": the database answers' }) }, { additionalProperties: false, examples: [{ status: 'ready' }] }),
         ...problemResponses(503),
       },
     },
