@@ -63,14 +63,17 @@ async function main (): Promise<void> {
   await new Promise<void>((resolve, reject) => spawn('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' }).on('exit', (c) => c === 0 ? resolve() : reject(new Error('build failed'))))
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-'))
   const hello: Sample[] = []
+  const echo: Sample[] = []
   const calc: Sample[] = []
   try {
     for (let round = 1; round <= rounds; round++) {
       process.stdout.write(`\nround ${round}/${rounds}: hello world… `)
       const h = await start(['--import', 'tsx', 'bench/hello-server.ts'], { PORT: '3101' }, 'http://127.0.0.1:3101/')
       hello.push(await drive({ url: 'http://127.0.0.1:3101/', connections, pipelining: 1 }))
+      process.stdout.write(`${Math.round(hello.at(-1)!.reqPerSec)} req/s; bare POST… `)
+      echo.push(await drive({ url: 'http://127.0.0.1:3101/echo', method: 'POST', connections, pipelining: 1, body, headers: { 'content-type': 'application/json' } }))
       await stop(h)
-      process.stdout.write(`${Math.round(hello.at(-1)!.reqPerSec)} req/s; calculations… `)
+      process.stdout.write(`${Math.round(echo.at(-1)!.reqPerSec)} req/s; calculations… `)
       const app = await start(['dist/src/server.js'], { PORT: '3102', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: logLevel }, 'http://127.0.0.1:3102/health')
       calc.push(await drive({
         url: 'http://127.0.0.1:3102/v1/calculations', method: 'POST', connections, pipelining: 1, body,
@@ -91,10 +94,15 @@ async function main (): Promise<void> {
     errors: s.reduce((a, x) => a + x.errors, 0),
   })
   process.stdout.write(`\n\n${connections} connections, pipelining 1, ${seconds} s per run, ${rounds} alternating rounds, app LOG_LEVEL=${logLevel}\n`)
-  console.table([row('GET / (bare Fastify hello world)', hello), row('POST /v1/calculations (3 groups)', calc)])
-  const ratio = median(calc.map((x) => x.reqPerSec)) / median(hello.map((x) => x.reqPerSec))
+  console.table([
+    row('GET / (bare Fastify hello world)', hello),
+    row('POST /echo (bare Fastify, same body parsed)', echo),
+    row('POST /v1/calculations (3 groups)', calc),
+  ])
+  const rate = (s: Sample[]) => median(s.map((x) => x.reqPerSec))
   const p99 = median(calc.map((x) => x.p99))
-  process.stdout.write(`ratio calculations / hello world: ${(ratio * 100).toFixed(1)}% (target ≥ 50%); calculations p99 ${p99} ms (target < 20 ms)\n`)
+  process.stdout.write(`ratio calculations / hello world: ${(rate(calc) / rate(hello) * 100).toFixed(1)}% (target ≥ 50%); ` +
+    `calculations / bare POST: ${(rate(calc) / rate(echo) * 100).toFixed(1)}%; calculations p99 ${p99} ms (target < 20 ms)\n`)
   if (calc.some((x) => x.non2xx > 0 || x.errors > 0)) { process.stdout.write('calculations answered non-2xx or errors\n'); process.exitCode = 1 }
 }
 
