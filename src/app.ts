@@ -34,7 +34,7 @@ export interface AppConfig {
  * nature, are coerced to the schema's types.
  */
 function validatorCompilers () {
-  const options = { allErrors: true, strict: false, removeAdditional: false, useDefaults: false } as const
+  const options = { allErrors: true, verbose: true, strict: false, removeAdditional: false, useDefaults: false } as const
   const exact = addFormats.default(new Ajv({ ...options, coerceTypes: false }))
   const coercing = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }))
   return ({ schema, httpPart }: { schema: object, httpPart?: string }) =>

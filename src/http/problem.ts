@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InputError } from '../domain/errors.js'
+import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../domain/money.js'
 
 /*
  * Every 4xx/5xx answer is RFC 9457 problem+json (api-contract.md, Errors). Handlers throw
@@ -64,25 +65,54 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, probl
   return reply.code(problem.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(body))
 }
 
-/** Ajv's errors as JSON pointers to the offending field. */
+/** What a value of each documented string format must look like, by its pattern. */
+const FORMAT_MESSAGES: Record<string, string> = {
+  [MONEY_PATTERN]: 'must be an amount in yuan written as a string with at most two decimals, e.g. "1000.00"',
+  [NON_NEGATIVE_MONEY_PATTERN]: 'must be an amount of at least zero written as a string with at most two decimals, e.g. "0.00"',
+  [RATE_PATTERN]: 'must be a rate between 0 and 1 written as a string with at most six decimals, e.g. "0.60"',
+  [GROWTH_PATTERN]: 'must be a ratio written as a string with at most six decimals, e.g. "0.10"',
+}
+
+interface AjvError {
+  keyword: string
+  instancePath: string
+  params: Record<string, unknown>
+  message?: string
+  parentSchema?: { pattern?: string, description?: string }
+}
+
+/**
+ * Ajv's errors (verbose, so each carries the schema that failed) as one message per field,
+ * each with a JSON pointer to it. A value that fits no branch of an anyOf gets one message
+ * naming the alternatives instead of one per branch.
+ */
 function validationFields (error: FastifyError): ProblemField[] {
   const part = error.validationContext ?? 'body'
   const prefix = part === 'body' ? '' : `/${part}`
-  return (error.validation ?? []).map((v) => {
-    const params = v.params as Record<string, unknown>
-    let pointer = v.instancePath
-    if (typeof params.missingProperty === 'string') pointer += `/${params.missingProperty}`
-    if (typeof params.additionalProperty === 'string') pointer += `/${params.additionalProperty}`
-    let message = v.message ?? 'is invalid'
-    if (typeof params.additionalProperty === 'string') message = 'is not a known field'
-    if (v.keyword === 'pattern' && typeof params.pattern === 'string' && params.pattern.includes('\\d{1,2}')) {
-      message = 'must be an amount in yuan written as a string with at most two decimals, e.g. "1000.00"'
+  const errors = (error.validation ?? []) as unknown as AjvError[]
+  const alternatives = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath))
+  const fields = new Map<string, string>()
+  for (const e of errors) {
+    let pointer = e.instancePath
+    if (typeof e.params.missingProperty === 'string') pointer += `/${e.params.missingProperty}`
+    if (typeof e.params.additionalProperty === 'string') pointer += `/${e.params.additionalProperty}`
+    let message: string
+    if (alternatives.has(e.instancePath) && e.keyword !== 'required' && e.keyword !== 'additionalProperties') {
+      if (e.keyword !== 'anyOf') continue
+      const expected = e.parentSchema?.description
+      message = expected === undefined ? 'matches none of the allowed forms' : `matches none of the allowed forms: ${expected}`
+    } else if (typeof e.params.additionalProperty === 'string') {
+      message = 'is not a known field'
+    } else {
+      const format = e.parentSchema?.pattern === undefined ? undefined : FORMAT_MESSAGES[e.parentSchema.pattern]
+      message = format === undefined
+        ? e.message ?? 'is invalid'
+        : e.keyword === 'type' ? `${format}; a JSON number is not accepted` : format
     }
-    if (v.keyword === 'type' && params.type === 'string' && /(amount|actual|base|Shortfall|advances)/i.test(pointer)) {
-      message = 'must be a string: amounts are written "1000.00", never as JSON numbers'
-    }
-    return { pointer: `${prefix}${pointer}`, message }
-  })
+    // One message per field: the first, most specific one.
+    if (!fields.has(pointer)) fields.set(pointer, message)
+  }
+  return [...fields].map(([pointer, message]) => ({ pointer: `${prefix}${pointer}`, message }))
 }
 
 function titleFor (status: number): string {

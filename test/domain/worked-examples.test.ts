@@ -3,6 +3,7 @@ import {
   baseForYear, computeAgreementYear, computeGroup, formatMoney, type GroupInput, money, parseCalculationRequest,
   presentAgreementYear, ZERO,
 } from '../../src/domain/index.js'
+import { contractRequest } from '../fixtures.js'
 
 // calculation-rules.md §8: every worked example, figure by figure.
 
@@ -100,18 +101,7 @@ t.test('§4 fixed and prior_year bases with adjustments', async (t) => {
 })
 
 t.test('the contract example of POST /v1/calculations, end to end through the domain', async (t) => {
-  const input = parseCalculationRequest({
-    fiscalYear: 2021,
-    minimumRate: '0.60',
-    groups: [
-      {
-        name: 'taxes', basis: 'increment', base: '1000000.00', actual: '1250000.00',
-        rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', carriedShortfall: '0.00',
-      },
-      { name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] },
-    ],
-    advancesPaid: '100000.00',
-  }, floor)
+  const input = parseCalculationRequest(contractRequest, floor)
   const out = presentAgreementYear(computeAgreementYear(input), 'zh')
   t.match(out, {
     fiscalYear: 2021,

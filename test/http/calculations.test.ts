@@ -2,24 +2,12 @@ import fc from 'fast-check'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
 import { CalculationRequest } from '../../src/http/routes/calculations.js'
+import { contractRequest } from '../fixtures.js'
 import { auth, expectProblem, testApp } from '../helpers.js'
 
 // POST /v1/calculations (api-contract.md) through app.inject. The endpoint stores nothing, so
 // the app runs on an embedded database that is never opened.
 const app = await testApp(t, openDatabase({ kind: 'pglite' }))
-
-const contractRequest = {
-  fiscalYear: 2021,
-  minimumRate: '0.60',
-  groups: [
-    {
-      name: 'taxes', basis: 'increment', base: '1000000.00', actual: '1250000.00',
-      rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', carriedShortfall: '0.00',
-    },
-    { name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] },
-  ],
-  advancesPaid: '100000.00',
-}
 
 function calculate (body: unknown, headers: Record<string, string> = {}) {
   return app.inject({ method: 'POST', url: '/v1/calculations', headers: { ...auth, ...headers }, payload: body as object })
