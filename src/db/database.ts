@@ -27,9 +27,153 @@ export interface SchemaMigrationsTable {
   applied_at: Generated<Date>
 }
 
+export interface DistrictsTable {
+  code: string
+  name: string
+  created_at: Generated<Date>
+}
+
+export interface ZonesTable {
+  code: string
+  name: string
+  host_district_code: string
+  created_at: Generated<Date>
+}
+
+export interface AgreementsTable {
+  id: Generated<number>
+  zone_code: string
+  district_code: string
+  document_no: string
+  base_year: number
+  effective_from: number
+  effective_to: number | null
+  created_at: Generated<Date>
+}
+
+export interface AgreementGroupsTable {
+  agreement_id: number
+  position: number
+  name: string
+  basis: 'increment' | 'total'
+  base_amount: NumericString | null
+  base_mode: 'fixed' | 'escalating' | 'prior_year' | null
+  growth_rate: NumericString | null
+  shortfall: 'none' | 'deduct' | 'carry_forward'
+}
+
+export interface AgreementGroupCategoriesTable {
+  agreement_id: number
+  group_position: number
+  category_code: string
+}
+
+export interface AgreementBandsTable {
+  agreement_id: number
+  group_position: number
+  position: number
+  up_to_growth: NumericString | null
+  rate: NumericString
+}
+
+export interface BaseAdjustmentsTable {
+  id: Generated<number>
+  agreement_id: number
+  group_position: number
+  from_year: number
+  amount: NumericString
+  reason: string
+  document_no: string
+  created_at: Generated<Date>
+}
+
+export interface RevenueRecordsTable {
+  zone_code: string
+  district_code: string
+  category_code: string
+  year: number
+  month: number
+  amount: NumericString
+  revision: number
+  updated_at: Generated<Date>
+}
+
+export interface RevenueRevisionsTable {
+  zone_code: string
+  district_code: string
+  category_code: string
+  year: number
+  month: number
+  revision: number
+  amount: NumericString
+  recorded_at: Generated<Date>
+  key_id: string
+  request_id: string
+}
+
+export interface AdvancesTable {
+  id: Generated<number>
+  agreement_id: number
+  fiscal_year: number
+  paid_on: ColumnType<string, string, string>
+  amount: NumericString
+  document_no: string
+  created_at: Generated<Date>
+}
+
+export interface ApiKeysTable {
+  id: string
+  role: 'admin' | 'district' | 'zone'
+  district_code: string | null
+  zone_code: string | null
+  label: string
+  token_hash: string
+  created_at: Generated<Date>
+  created_by: string
+  revoked_at: Date | null
+}
+
+export interface IdempotencyKeysTable {
+  key_id: string
+  idempotency_key: string
+  request_hash: string
+  response_status: number
+  response_body: string
+  created_at: Generated<Date>
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>
+  occurred_at: Generated<Date>
+  key_id: string
+  role: string
+  action: string
+  entity_type: string
+  entity_id: string
+  request_id: string
+  details: string | null
+}
+
 export interface Database {
   revenue_categories: RevenueCategoriesTable
   schema_migrations: SchemaMigrationsTable
+  districts: DistrictsTable
+  zones: ZonesTable
+  agreements: AgreementsTable
+  agreement_groups: AgreementGroupsTable
+  agreement_group_categories: AgreementGroupCategoriesTable
+  agreement_bands: AgreementBandsTable
+  base_adjustments: BaseAdjustmentsTable
+  revenue_records: RevenueRecordsTable
+  revenue_revisions: RevenueRevisionsTable
+  advances: AdvancesTable
+  api_keys: ApiKeysTable
+  idempotency_keys: IdempotencyKeysTable
+  audit_events: AuditEventsTable
 }
 
 export type RevenueCategoryRow = Selectable<RevenueCategoriesTable>
+export type DistrictRow = Selectable<DistrictsTable>
+export type ZoneRow = Selectable<ZonesTable>
+export type AgreementRow = Selectable<AgreementsTable>
+export type ApiKeyRow = Selectable<ApiKeysTable>

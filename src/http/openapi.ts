@@ -16,6 +16,11 @@ export const openapiOptions: FastifyDynamicSwaggerOptions = {
     },
     tags: [
       { name: 'calculations', description: '试算 stateless calculations' },
+      { name: 'registry', description: '登记 revenue categories, districts and zones' },
+      { name: 'agreements', description: '分成办法 agreements and base adjustments' },
+      { name: 'revenue', description: '实际收入 monthly revenue records, their revisions and CSV imports' },
+      { name: 'advances', description: '预拨 advances paid to zones' },
+      { name: 'access', description: '权限 API keys and the audit log' },
       { name: 'operations', description: '运行 health and readiness' },
     ],
     components: {

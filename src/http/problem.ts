@@ -140,6 +140,14 @@ export function registerProblemHandlers (app: FastifyInstance): void {
         errors: [...error.issues],
       })
     }
+    // A race that the explicit checks before a write could not see: the database's constraints decide.
+    const databaseCode = (error as { code?: unknown }).code
+    if (databaseCode === '23505') {
+      return sendProblem(request, reply, { type: problemType('already-exists'), title: titleFor(409), status: 409, detail: 'A record with this key already exists.' })
+    }
+    if (databaseCode === '23503') {
+      return sendProblem(request, reply, { type: problemType('unknown-reference'), title: titleFor(422), status: 422, detail: 'The request refers to a record that does not exist.' })
+    }
     const fastifyError = error as FastifyError
     if (fastifyError.validation !== undefined) {
       return sendProblem(request, reply, {

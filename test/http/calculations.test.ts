@@ -1,13 +1,11 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { openDatabase } from '../../src/db/connect.js'
 import { CalculationRequest } from '../../src/http/routes/calculations.js'
 import { contractRequest } from '../fixtures.js'
-import { auth, expectProblem, testApp } from '../helpers.js'
+import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
 
-// POST /v1/calculations (api-contract.md) through app.inject. The endpoint stores nothing, so
-// the app runs on an embedded database that is never opened.
-const app = await testApp(t, openDatabase({ kind: 'pglite' }))
+// POST /v1/calculations (api-contract.md) through app.inject.
+const app = await testApp(t, await testDatabase(t))
 
 function calculate (body: unknown, headers: Record<string, string> = {}) {
   return app.inject({ method: 'POST', url: '/v1/calculations', headers: { ...auth, ...headers }, payload: body as object })
@@ -160,7 +158,7 @@ t.test('the floor violation names the floor', async (t) => {
 })
 
 t.test('a deployment with a higher MIN_ZONE_RATE enforces it', async (t) => {
-  const strict = await testApp(t, openDatabase({ kind: 'pglite' }), { minZoneRate: '0.65' })
+  const strict = await testApp(t, await testDatabase(t), { minZoneRate: '0.65' })
   const response = await strict.inject({ method: 'POST', url: '/v1/calculations', headers: auth, payload: contractRequest })
   const problem = expectProblem(t, response, 422)
   t.ok(problem.errors?.some((e) => e.pointer === '/minimumRate'), 'the request\'s 0.60 is below the deployment\'s 0.65')

@@ -4,6 +4,7 @@ import { type CalculationRequestJson, parseCalculationRequest } from '../../doma
 import { computeAgreementYear } from '../../domain/engine.js'
 import { type Decimal, money } from '../../domain/money.js'
 import { presentAgreementYear } from '../../domain/presentation.js'
+import { EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
 import {
   FiscalYear, Growth, Money, MoneyOut, NonNegativeMoney, problemResponses, Rate, RateOut, StringEnum,
@@ -122,6 +123,7 @@ export interface CalculationRoutesOptions {
 
 export const calculationRoutes: FastifyPluginAsyncTypebox<CalculationRoutesOptions> = async (app, { minZoneRate }) => {
   app.post('/calculations', {
+    config: { access: EVERY_ROLE },
     schema: {
       operationId: 'calculate',
       summary: '试算 compute the zone–district split for one year',

@@ -67,3 +67,30 @@ export function problemResponses (...statuses: number[]): Record<number, unknown
     content: { 'application/problem+json': { schema: Problem } },
   }]))
 }
+
+/** ?limit=&cursor= of every list (api-contract.md, Lists). */
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: '每页条数 page size, default 100, at most 1000' })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: '游标 nextCursor of the previous page' })),
+}
+
+export const pageLimit = (limit: number | undefined) => limit ?? 100
+
+/** { items, nextCursor } of every list. */
+export const PageOf = <T extends Type.TSchema>(item: T, description: string) => {
+  const examples = (item as { examples?: unknown[] }).examples
+  return Type.Object({
+    items: Type.Array(item, { maxItems: 1000, description }),
+    nextCursor: Type.Union([Type.String({ maxLength: 200 }), Type.Null()], { description: '下一页游标 cursor of the next page; null on the last page' }),
+  }, { additionalProperties: false, ...(examples === undefined ? {} : { examples: [{ items: examples.slice(0, 1), nextCursor: null }] }) })
+}
+
+export const Timestamp = (description: string) => Type.String({ format: 'date-time', maxLength: 40, description })
+export const DistrictCode = (description = '行政区划代码 6-digit GB/T 2260 division code of the district') =>
+  Type.String({ pattern: '^[1-9][0-9]{5}$', maxLength: 6, description, examples: ['370214'] })
+export const ZoneCode = (description = '功能区代码 the zone\'s code') =>
+  Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$', maxLength: 32, description, examples: ['QD-HT'] })
+export const CategoryCode = (description = '科目编码 government revenue classification code (政府收支分类科目)') =>
+  Type.String({ pattern: '^[0-9A-Za-z][0-9A-Za-z.-]{0,31}$', maxLength: 32, description, examples: ['10101'] })
+export const DateString = (description: string) =>
+  Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description, examples: ['2021-06-30'] })

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import type { DatabaseHandle } from '../../db/connect.js'
+import { insertApiKey, listApiKeys, listAuditEvents, revokeApiKey } from '../../db/keys-and-audit.js'
+import { findDistrict, findZone } from '../../db/registry.js'
+import { ALL } from '../../db/scope.js'
+import { ADMIN_ONLY, tokenHash } from '../access.js'
+import { HttpProblem } from '../problem.js'
+import { DistrictCode, PageOf, pageLimit, PageQuery, problemResponses, StringEnum, Timestamp, ZoneCode } from '../schemas/common.js'
+import { runWrite } from '../write.js'
+
+/* API keys and the audit log (api-contract.md, Roles and scope). Admins only. */
+
+const RoleSchema = StringEnum(['admin', 'district', 'zone'], '角色 admin (市财政局), district (区财政局, one district) or zone (功能区管委, one zone)')
+
+const ApiKeyProps = {
+  id: Type.String({ maxLength: 40, description: '密钥编号 the key\'s id (not the token)' }),
+  role: RoleSchema,
+  districtCode: Type.Union([DistrictCode('所属属地政府 the district of a district key'), Type.Null()], { description: '所属属地政府 the district of a district key, else null' }),
+  zoneCode: Type.Union([ZoneCode('所属功能区 the zone of a zone key'), Type.Null()], { description: '所属功能区 the zone of a zone key, else null' }),
+  label: Type.String({ maxLength: 200, description: '标签 what the key is for' }),
+  createdAt: Timestamp('创建时间 when it was issued'),
+  createdBy: Type.String({ maxLength: 40, description: '创建者 the key id that issued it' }),
+  revokedAt: Type.Union([Timestamp('吊销时间 when it was revoked'), Type.Null()], { description: '吊销时间 when it was revoked, null while valid' }),
+}
+const ApiKey = Type.Object(ApiKeyProps, { additionalProperties: false, description: 'API 密钥 an API key (never its token)' , examples: [{ id: 'key_0123456789abcdef', role: 'district', districtCode: '370214', zoneCode: null, label: '城阳区财政局', createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'bootstrap', revokedAt: null }] })
+const IssuedApiKey = Type.Object({
+  ...ApiKeyProps,
+  token: Type.String({ maxLength: 100, description: '令牌 the bearer token: shown only in this response, stored only as a hash' }),
+}, { additionalProperties: false, description: '新密钥 the issued key with its token' , examples: [{ id: 'key_0123456789abcdef', role: 'district', districtCode: '370214', zoneCode: null, label: '城阳区财政局', createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'bootstrap', revokedAt: null, token: 'rss_…' }] })
+
+const NewApiKey = Type.Object({
+  role: RoleSchema,
+  districtCode: Type.Optional(DistrictCode('所属属地政府 required for a district key')),
+  zoneCode: Type.Optional(ZoneCode('所属功能区 required for a zone key')),
+  label: Type.String({ minLength: 1, maxLength: 200, description: '标签 what the key is for, e.g. 城阳区财政局结算岗' }),
+}, { additionalProperties: false, description: '新增密钥 a new API key', examples: [{ role: 'district', districtCode: '370214', label: '城阳区财政局 settlement desk' }] })
+
+const AuditEvent = Type.Object({
+  id: Type.Integer({ description: '编号 event id' }),
+  occurredAt: Timestamp('时间 when it happened'),
+  keyId: Type.String({ maxLength: 40, description: '密钥 the key that wrote' }),
+  role: Type.String({ maxLength: 20, description: '角色 its role' }),
+  action: Type.String({ maxLength: 50, description: '操作 what was done' }),
+  entityType: Type.String({ maxLength: 50, description: '对象类型 what kind of record' }),
+  entityId: Type.String({ maxLength: 200, description: '对象 which record' }),
+  requestId: Type.String({ maxLength: 100, description: '请求编号 the request id, as in the server log' }),
+  details: Type.Unknown({ description: '详情 what was written' }),
+}, { additionalProperties: false, description: '审计事件 an audit event' , examples: [{ id: 1, occurredAt: '2026-01-01T00:00:00.000Z', keyId: 'bootstrap', role: 'admin', action: 'create', entityType: 'zone', entityId: 'QD-HT', requestId: '6f1c…', details: { code: 'QD-HT' } }] })
+
+const security = [{ bearerAuth: [] }]
+
+export const keysAndAuditRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = async (app, { database }) => {
+  const { db } = database
+
+  app.post('/api-keys', {
+    config: { access: ADMIN_ONLY },
+    schema: {
+      operationId: 'createApiKey', summary: '签发密钥 issue an API key (admin)', tags: ['access'], security,
+      description: 'The token is random (256 bits), shown only in this response and stored only as its SHA-256 hash.',
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '幂等键 Idempotency-Key' })) }),
+      body: NewApiKey,
+      response: { 201: IssuedApiKey, ...problemResponses(400, 401, 403, 409, 422) },
+    },
+  }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
+    const { role, districtCode, zoneCode, label } = request.body
+    if ((role === 'district') !== (districtCode !== undefined)) {
+      throw new HttpProblem(400, 'invalid-input', 'districtCode goes with role district, and only with it.', [{ pointer: '/districtCode', message: role === 'district' ? 'is required for role district' : `is not allowed for role ${role}` }])
+    }
+    if ((role === 'zone') !== (zoneCode !== undefined)) {
+      throw new HttpProblem(400, 'invalid-input', 'zoneCode goes with role zone, and only with it.', [{ pointer: '/zoneCode', message: role === 'zone' ? 'is required for role zone' : `is not allowed for role ${role}` }])
+    }
+    if (districtCode !== undefined && await findDistrict(tx, ALL, districtCode) === undefined) {
+      throw new HttpProblem(422, 'unknown-reference', `District ${districtCode} is not registered.`, [{ pointer: '/districtCode', message: 'no such district' }])
+    }
+    if (zoneCode !== undefined && await findZone(tx, ALL, zoneCode) === undefined) {
+      throw new HttpProblem(422, 'unknown-reference', `Zone ${zoneCode} is not registered.`, [{ pointer: '/zoneCode', message: 'no such zone' }])
+    }
+    const token = `rss_${randomBytes(32).toString('base64url')}`
+    const key = await insertApiKey(tx, {
+      id: `key_${randomBytes(8).toString('hex')}`, role, districtCode: districtCode ?? null, zoneCode: zoneCode ?? null, label,
+      tokenHash: tokenHash(token), createdBy: request.principal.keyId,
+    })
+    return { status: 201, body: { ...key, token }, audit: [{ action: 'create', entityType: 'api_key', entityId: key.id, details: { role, districtCode, zoneCode, label } }] }
+  }))
+
+  app.get('/api-keys', {
+    config: { access: ADMIN_ONLY },
+    schema: {
+      operationId: 'listApiKeys', summary: '密钥列表 list API keys (admin)', tags: ['access'], security,
+      querystring: Type.Object(PageQuery, { additionalProperties: false }),
+      response: { 200: PageOf(ApiKey, '密钥 keys by id'), ...problemResponses(400, 401, 403) },
+    },
+  }, async (request) => listApiKeys(db, { limit: pageLimit(request.query.limit), cursor: request.query.cursor }))
+
+  app.delete('/api-keys/:id', {
+    config: { access: ADMIN_ONLY },
+    schema: {
+      operationId: 'revokeApiKey', summary: '吊销密钥 revoke an API key at once (admin)', tags: ['access'], security,
+      params: Type.Object({ id: Type.String({ maxLength: 40, description: '密钥编号 the key id' }) }),
+      response: { 200: ApiKey, ...problemResponses(401, 403, 404) },
+    },
+  }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
+    const key = await revokeApiKey(tx, request.params.id)
+    if (key === undefined) throw new HttpProblem(404, 'not-found', `No API key ${request.params.id}.`)
+    return { status: 200, body: key, audit: [{ action: 'revoke', entityType: 'api_key', entityId: key.id }] }
+  }))
+
+  app.get('/audit-events', {
+    config: { access: ADMIN_ONLY },
+    schema: {
+      operationId: 'listAuditEvents', summary: '审计日志 the audit log, newest first (admin)', tags: ['access'], security,
+      querystring: Type.Object({
+        ...PageQuery,
+        entityType: Type.Optional(Type.String({ maxLength: 50, description: '对象类型 e.g. agreement, zone, revenue_import' })),
+        entityId: Type.Optional(Type.String({ maxLength: 200, description: '对象 the record\'s id or code' })),
+      }, { additionalProperties: false }),
+      response: { 200: PageOf(AuditEvent, '审计事件 events, newest first'), ...problemResponses(400, 401, 403) },
+    },
+  }, async (request) => listAuditEvents(db, { limit: pageLimit(request.query.limit), cursor: request.query.cursor }, request.query))
+}
