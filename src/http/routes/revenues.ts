@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { Transform, type Readable } from 'node:stream'
+import { Readable, Transform } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { parse } from 'csv-parse'
 import Type from 'typebox'
@@ -143,6 +143,9 @@ export const revenueRoutes: FastifyPluginAsyncTypebox<RevenueRoutesOptions> = as
       response: { 200: ImportResult, ...problemResponses(400, 401, 403, 409, 413, 415, 422) },
     },
   }, async (request, reply) => {
+    if (!((request.body as unknown) instanceof Readable)) {
+      throw new HttpProblem(415, 'unsupported-media-type', 'Send the file as Content-Type: text/csv; JSON records go to POST /v1/revenues.')
+    }
     const source = request.body as unknown as Readable
     const hash = createHash('sha256')
     let bytes = 0

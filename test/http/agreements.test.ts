@@ -1,0 +1,94 @@
+import t from 'tap'
+import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
+import { agreementBody, created, post } from '../world.js'
+
+// Agreements and base adjustments (api-contract.md, Registry; calculation-rules.md §2–§4).
+
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+const get = (url: string) => app.inject({ method: 'GET', url, headers: auth })
+
+await created(t, app, '/v1/districts', { code: '370214', name: '城阳区' })
+await created(t, app, '/v1/zones', { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' })
+
+const agreementCount = async () => (await database.db.selectFrom('agreements').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n
+
+t.test('an agreement is stored with its groups, categories and bands, and read back as sent', async (t) => {
+  const agreement = await created(t, app, '/v1/agreements', agreementBody('QD-HT', '370214', { effectiveTo: 2022 }))
+  t.match(agreement, { zoneCode: 'QD-HT', districtCode: '370214', documentNo: '青政字〔2020〕12号', baseYear: 2019, effectiveFrom: 2020, effectiveTo: 2022 })
+  t.same(agreement.groups, [
+    { name: 'taxes', basis: 'increment', categories: ['10101', '10104'], base: { amount: '1000.00', mode: 'fixed', growthRate: null }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', adjustments: [] },
+    { name: 'fees', basis: 'total', categories: ['10304'], base: null, rates: [{ rate: '0.60' }], shortfall: 'none', adjustments: [] },
+  ])
+  t.same((await get(`/v1/agreements/${agreement.id}`)).json(), agreement)
+  t.same((await get('/v1/agreements?zoneCode=QD-HT&year=2021')).json().items.map((a: { id: number }) => a.id), [agreement.id])
+  t.same((await get('/v1/agreements?year=2023')).json().items, [], 'not in force in 2023')
+})
+
+t.test('each rule of §2–§3 answers its status with a pointer, and stores nothing', async (t) => {
+  const before = await agreementCount()
+  const taxes = agreementBody('QD-HT', '370214').groups[0]!
+  const cases: Array<[string, Record<string, unknown>, number, string]> = [
+    ['rate below the floor', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, rates: [{ upToGrowth: '0.10', rate: '0.55' }, { rate: '0.80' }] }] }, 422, '/groups/0/rates/0/rate'],
+    ['bands out of order', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, rates: [{ upToGrowth: '0.20', rate: '0.60' }, { upToGrowth: '0.10', rate: '0.70' }, { rate: '0.80' }] }] }, 422, '/groups/0/rates/1/upToGrowth'],
+    ['a category in two groups', { effectiveFrom: 2030, baseYear: 2029, groups: [taxes, { name: 'fees', basis: 'total', categories: ['10101'], rates: [{ rate: '0.60' }] }] }, 422, '/groups/1/categories/0'],
+    ['baseYear not before effectiveFrom', { effectiveFrom: 2030, baseYear: 2030 }, 422, '/baseYear'],
+    ['effectiveTo before effectiveFrom', { effectiveFrom: 2030, baseYear: 2029, effectiveTo: 2029 }, 422, '/effectiveTo'],
+    ['years overlapping an agreement of the same pair', { effectiveFrom: 2022, baseYear: 2019 }, 422, '/effectiveFrom'],
+    ['an unknown category', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, categories: ['99999'] }] }, 422, '/groups/0/categories/0'],
+    ['an unknown zone', { zoneCode: 'QD-NONE', effectiveFrom: 2030, baseYear: 2029 }, 422, '/zoneCode'],
+    ['a base missing for basis increment', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, base: undefined }] }, 400, '/groups/0/base'],
+    ['escalating without growthRate', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, base: { amount: '1.00', mode: 'escalating' } }] }, 400, '/groups/0/base/growthRate'],
+    ['an amount as a JSON number', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, base: { amount: 1000, mode: 'fixed' } }] }, 400, '/groups/0/base/amount'],
+    ['no categories', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, categories: [] }] }, 400, '/groups/0/categories'],
+  ]
+  for (const [what, overrides, status, pointer] of cases) {
+    const problem = expectProblem(t, await post(app, '/v1/agreements', agreementBody('QD-HT', '370214', overrides)), status)
+    t.ok(problem.errors?.some((e) => e.pointer === pointer), `${what}: ${status} at ${pointer}`, { errors: problem.errors })
+  }
+  t.equal(await agreementCount(), before, 'no refused agreement was stored')
+})
+
+t.test('base for any year: fixed, escalating and prior_year, with adjustments (§4)', async (t) => {
+  await created(t, app, '/v1/districts', { code: '370203', name: '市北区' })
+  const agreement = await created(t, app, '/v1/agreements', {
+    zoneCode: 'QD-HT', districtCode: '370203', documentNo: '青财预〔2020〕1号', effectiveFrom: 2020, baseYear: 2019,
+    groups: [
+      { name: 'vat', basis: 'increment', categories: ['10101'], base: { amount: '1000000.00', mode: 'escalating', growthRate: '0.05' }, rates: [{ rate: '0.60' }] },
+      { name: 'cit', basis: 'increment', categories: ['10104'], base: { amount: '500.00', mode: 'fixed' }, rates: [{ rate: '0.60' }] },
+      { name: 'iit', basis: 'increment', categories: ['10106'], base: { mode: 'prior_year' }, rates: [{ rate: '0.60' }] },
+    ],
+  })
+  const adjustment = await created(t, app, `/v1/agreements/${agreement.id}/base-adjustments`, { group: 'vat', fromYear: 2021, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2021〕3号' })
+  t.match(adjustment, { fromYear: 2021, amount: '-50000.00', reason: '教育事权划转功能区' })
+  await created(t, app, `/v1/agreements/${agreement.id}/base-adjustments`, { group: 'iit', fromYear: 2022, amount: '100.00', reason: '企业迁入', documentNo: 'x' })
+  await created(t, app, '/v1/revenues', { records: [
+    { zoneCode: 'QD-HT', districtCode: '370203', category: '10106', year: 2021, month: 1, amount: '700.00' },
+    { zoneCode: 'QD-HT', districtCode: '370203', category: '10106', year: 2021, month: 2, amount: '400.00' },
+  ] }, 200)
+
+  const y2022 = (await get(`/v1/agreements/${agreement.id}?year=2022`)).json()
+  t.equal(y2022.inForce, true)
+  t.same(y2022.groups.map((g: { baseForYear: string | null }) => g.baseForYear), ['1107625.00', '500.00', '1200.00'],
+    'escalating: round(1000000 × 1.05³) − 50000; fixed; prior_year: A(2021) 1100.00 + 100.00 from 2022')
+  const y2020 = (await get(`/v1/agreements/${agreement.id}?year=2020`)).json()
+  t.equal(y2020.groups[0].baseForYear, '1050000.00', 'the adjustment applies from 2021 only')
+  t.equal(y2020.groups[2].baseForYear, null, 'no revenue recorded for 2019')
+  t.match(y2020.groups[2].baseNote, /2019/)
+
+  const wrongGroup = expectProblem(t, await post(app, `/v1/agreements/${agreement.id}/base-adjustments`, { group: 'nope', fromYear: 2021, amount: '1.00', reason: 'x', documentNo: 'x' }), 422)
+  t.equal(wrongGroup.errors?.[0]?.pointer, '/group')
+  expectProblem(t, await post(app, '/v1/agreements/999999/base-adjustments', { group: 'vat', fromYear: 2021, amount: '1.00', reason: 'x', documentNo: 'x' }), 404)
+})
+
+t.test('a change is a new agreement from a later year: end the old one, then add the new one', async (t) => {
+  const old = await created(t, app, '/v1/agreements', agreementBody('QD-HT', '370214', { effectiveFrom: 2023, baseYear: 2022, documentNo: '旧' }))
+  expectProblem(t, await post(app, '/v1/agreements', agreementBody('QD-HT', '370214', { effectiveFrom: 2025, baseYear: 2024 })), 422)
+  const ended = await app.inject({ method: 'PATCH', url: `/v1/agreements/${old.id}`, headers: auth, payload: { effectiveTo: 2024 } })
+  t.equal(ended.statusCode, 200)
+  t.equal(ended.json().effectiveTo, 2024)
+  const next = await created(t, app, '/v1/agreements', agreementBody('QD-HT', '370214', { effectiveFrom: 2025, baseYear: 2024, documentNo: '新' }))
+  t.same((await get('/v1/agreements?zoneCode=QD-HT&districtCode=370214&year=2025')).json().items.map((a: { id: number }) => a.id), [next.id])
+  const reopen = expectProblem(t, await app.inject({ method: 'PATCH', url: `/v1/agreements/${old.id}`, headers: auth, payload: { effectiveTo: null } }), 422)
+  t.equal(reopen.errors?.[0]?.pointer, '/effectiveTo')
+})

@@ -1,0 +1,93 @@
+import t from 'tap'
+import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
+import { bearer, created, post } from '../world.js'
+
+// Registry lifecycle (api-contract.md, Registry; Roles and scope; Lists): categories, districts,
+// zones and API keys, each through app.inject with the rows it stores.
+
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+const get = (url: string, headers = auth) => app.inject({ method: 'GET', url, headers })
+
+t.test('revenue categories: the seeded classification, paged; an admin adds a local code', async (t) => {
+  const first = (await get('/v1/revenue-categories?limit=10')).json()
+  t.equal(first.items.length, 10)
+  t.equal(first.items[0].code, '101')
+  t.type(first.nextCursor, 'string')
+  const seen = [...first.items]
+  let cursor: string | null = first.nextCursor
+  while (cursor !== null) {
+    const page = (await get(`/v1/revenue-categories?limit=10&cursor=${cursor}`)).json()
+    seen.push(...page.items)
+    cursor = page.nextCursor
+  }
+  t.equal(seen.length, 26, 'the pages together are the 26 seeded codes, each once')
+  t.equal(new Set(seen.map((c) => c.code)).size, 26)
+  t.match(seen.find((c) => c.code === '10304'), { nameZh: '行政事业性收费收入', kind: 'fee', localShare: '1.000000', origin: 'national' })
+  t.same((await get('/v1/revenue-categories?kind=fee')).json().items.map((c: { code: string }) => c.code), ['10304'])
+
+  const local = await created(t, app, '/v1/revenue-categories', { code: '1030499', parentCode: '10304', nameZh: '功能区其他收费', nameEn: 'Other zone fees', kind: 'fee', localShare: '1.00' })
+  t.match(local, { code: '1030499', origin: 'local', localShare: '1.00' })
+  expectProblem(t, await post(app, '/v1/revenue-categories', { code: '1030499', nameZh: 'x', nameEn: 'x', kind: 'fee' }), 409)
+  const orphan = expectProblem(t, await post(app, '/v1/revenue-categories', { code: '1030498', parentCode: '99999', nameZh: 'x', nameEn: 'x', kind: 'fee' }), 422)
+  t.same(orphan.errors?.map((e) => e.pointer), ['/parentCode'])
+  expectProblem(t, await get('/v1/revenue-categories?cursor=not-a-cursor'), 400)
+  expectProblem(t, await get('/v1/revenue-categories?limit=1001'), 400)
+})
+
+t.test('districts and zones: create, read, list, duplicates and unknown hosts', async (t) => {
+  const district = await created(t, app, '/v1/districts', { code: '370214', name: '城阳区' })
+  t.match(district, { code: '370214', name: '城阳区' })
+  t.match(district.createdAt, /^\d{4}-\d{2}-\d{2}T/)
+  const duplicate = expectProblem(t, await post(app, '/v1/districts', { code: '370214', name: '又一个' }), 409)
+  t.same(duplicate.errors?.[0]?.pointer, '/code')
+  const badCode = expectProblem(t, await post(app, '/v1/districts', { code: '37021', name: 'x' }), 400)
+  t.equal(badCode.errors?.[0]?.pointer, '/code')
+  t.equal((await get('/v1/districts/370214')).json().name, '城阳区')
+  expectProblem(t, await get('/v1/districts/370299'), 404)
+
+  const zone = await created(t, app, '/v1/zones', { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' })
+  t.match(zone, { code: 'QD-HT', hostDistrictCode: '370214' })
+  const unknownHost = expectProblem(t, await post(app, '/v1/zones', { code: 'QD-X', name: 'x', hostDistrictCode: '370299' }), 422)
+  t.equal(unknownHost.errors?.[0]?.pointer, '/hostDistrictCode')
+  expectProblem(t, await post(app, '/v1/zones', { code: 'QD-HT', name: 'again', hostDistrictCode: '370214' }), 409)
+  t.same((await get('/v1/zones')).json(), { items: [zone], nextCursor: null })
+  const rows = await database.db.selectFrom('zones').selectAll().execute()
+  t.same(rows.map((r) => [r.code, r.host_district_code]), [['QD-HT', '370214']], 'the refused zones stored nothing')
+})
+
+t.test('API keys: the token is shown once, stored as a hash, and revoked at once', async (t) => {
+  const key = await created(t, app, '/v1/api-keys', { role: 'district', districtCode: '370214', label: '城阳区财政局' })
+  t.match(key, { role: 'district', districtCode: '370214', zoneCode: null, revokedAt: null, createdBy: 'bootstrap' })
+  t.match(key.token, /^rss_[A-Za-z0-9_-]{43}$/, '256 random bits')
+  const row = await database.db.selectFrom('api_keys').selectAll().where('id', '=', key.id).executeTakeFirstOrThrow()
+  t.not(row.token_hash, key.token)
+  t.notOk(Object.values(row).includes(key.token), 'the token itself is stored nowhere')
+  t.notOk((await get('/v1/api-keys')).body.includes(key.token), 'the list never shows a token')
+
+  t.equal((await get('/v1/districts/370214', bearer(key.token))).statusCode, 200, 'the key works')
+  const revoked = await app.inject({ method: 'DELETE', url: `/v1/api-keys/${key.id}`, headers: auth })
+  t.equal(revoked.statusCode, 200)
+  t.type(revoked.json().revokedAt, 'string')
+  expectProblem(t, await get('/v1/districts/370214', bearer(key.token)), 401)
+  expectProblem(t, await app.inject({ method: 'DELETE', url: '/v1/api-keys/key_nonexistent', headers: auth }), 404)
+
+  const missingScope = expectProblem(t, await post(app, '/v1/api-keys', { role: 'district', label: 'x' }), 400)
+  t.equal(missingScope.errors?.[0]?.pointer, '/districtCode')
+  const extraScope = expectProblem(t, await post(app, '/v1/api-keys', { role: 'admin', zoneCode: 'QD-HT', label: 'x' }), 400)
+  t.equal(extraScope.errors?.[0]?.pointer, '/zoneCode')
+  const unknownZone = expectProblem(t, await post(app, '/v1/api-keys', { role: 'zone', zoneCode: 'QD-NONE', label: 'x' }), 422)
+  t.equal(unknownZone.errors?.[0]?.pointer, '/zoneCode')
+})
+
+t.test('every write is audited with the key, the action and the request id', async (t) => {
+  const response = await post(app, '/v1/districts', { code: '370203', name: '市北区' })
+  t.equal(response.statusCode, 201)
+  const events = (await get('/v1/audit-events?entityType=district&entityId=370203')).json().items
+  t.equal(events.length, 1)
+  t.match(events[0], { keyId: 'bootstrap', role: 'admin', action: 'create', entityType: 'district', entityId: '370203', requestId: response.headers['x-request-id'], details: { code: '370203', name: '市北区' } })
+  const all = (await get('/v1/audit-events?limit=2')).json()
+  t.equal(all.items.length, 2)
+  t.ok(all.items[0].id > all.items[1].id, 'newest first')
+  t.type(all.nextCursor, 'string')
+})
