@@ -66,7 +66,7 @@ export async function runWrite<T> (
     const { status, text } = await db.transaction().execute(async (tx) => {
       let stored: { request_hash: string, response_status: number, response_body: string } | undefined
       if (idempotencyKey !== undefined) {
-        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`${principal.keyId}\u0000${idempotencyKey}`}, 7301)) as locked`.execute(tx)
+        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`${principal.keyId}|${idempotencyKey}`}, 7301)) as locked`.execute(tx)
         if (rows[0]?.locked !== true) {
           throw new HttpProblem(409, 'idempotency-key-in-use', `A request with Idempotency-Key "${idempotencyKey}" is still running; retry when it has finished.`)
         }

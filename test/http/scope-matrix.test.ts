@@ -1,0 +1,107 @@
+import t from 'tap'
+import { testApp, testDatabase } from '../helpers.js'
+import { agreementBody, bearer, buildWorld, created } from '../world.js'
+
+// api-contract.md, Roles and scope, as a matrix: every /v1 route × every role × in and out of
+// scope. Out of scope reads answer 404, forbidden operations 403, lists are filtered.
+// The world: 城阳区 370214 hosts QD-HT (agreement ht); 市北区 370203 hosts QD-BL (agreement bl).
+
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+const world = await buildWorld(t, app)
+await created(t, app, '/v1/revenues', { records: [
+  { zoneCode: 'QD-HT', category: '10101', year: 2021, month: 1, amount: '1000.00' },
+  { zoneCode: 'QD-BL', category: '10101', year: 2021, month: 1, amount: '2000.00' },
+] }, 200)
+await created(t, app, '/v1/advances', { agreementId: world.agreements.ht, fiscalYear: 2021, paidOn: '2021-06-30', amount: '1.00', documentNo: 'x' })
+await created(t, app, '/v1/advances', { agreementId: world.agreements.bl, fiscalYear: 2021, paidOn: '2021-06-30', amount: '2.00', documentNo: 'x' })
+// A third zone of 城阳区, for the agreements the matrix creates.
+await created(t, app, '/v1/zones', { code: 'QD-X', name: '测试功能区', hostDistrictCode: '370214' })
+
+type Who = 'admin' | 'district214' | 'district203' | 'zoneHT' | 'zoneBL'
+const WHO: Who[] = ['admin', 'district214', 'district203', 'zoneHT', 'zoneBL']
+
+interface Case {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
+  /** The route as the OpenAPI document names it. */
+  route: string
+  url: (who: Who, n: number) => string
+  body?: (who: Who, n: number) => unknown
+  contentType?: string
+  expect: Record<Who, number>
+}
+
+/** A read of something on the QD-HT / 370214 side. */
+const HT_READ: Record<Who, number> = { admin: 200, district214: 200, district203: 404, zoneHT: 200, zoneBL: 404 }
+const EVERYONE = (status: number): Record<Who, number> => ({ admin: status, district214: status, district203: status, zoneHT: status, zoneBL: status })
+const ADMIN_ONLY = (status: number): Record<Who, number> => ({ admin: status, district214: 403, district203: 403, zoneHT: 403, zoneBL: 403 })
+/** Recording something on the QD-HT / 370214 side: admins and 城阳区 only. */
+const HT_WRITE = (status: number): Record<Who, number> => ({ admin: status, district214: status, district203: 422, zoneHT: 403, zoneBL: 403 })
+
+let serial = 0
+const cases: Case[] = [
+  { method: 'POST', route: '/v1/calculations', url: () => '/v1/calculations', body: () => ({ fiscalYear: 2021, groups: [{ name: 'f', basis: 'total', actual: '1.00', rates: [{ rate: '0.60' }] }] }), expect: EVERYONE(200) },
+  { method: 'GET', route: '/v1/revenue-categories', url: () => '/v1/revenue-categories', expect: EVERYONE(200) },
+  { method: 'POST', route: '/v1/revenue-categories', url: () => '/v1/revenue-categories', body: (_w, n) => ({ code: `99${n}`, nameZh: '测试', nameEn: 'test', kind: 'fee' }), expect: ADMIN_ONLY(201) },
+  { method: 'GET', route: '/v1/districts', url: () => '/v1/districts', expect: EVERYONE(200) },
+  { method: 'GET', route: '/v1/districts/{code}', url: () => '/v1/districts/370214', expect: HT_READ },
+  { method: 'POST', route: '/v1/districts', url: () => '/v1/districts', body: (_w, n) => ({ code: `3799${String(n).padStart(2, '0')}`, name: '测试区' }), expect: ADMIN_ONLY(201) },
+  { method: 'GET', route: '/v1/zones', url: () => '/v1/zones', expect: EVERYONE(200) },
+  { method: 'GET', route: '/v1/zones/{code}', url: () => '/v1/zones/QD-HT', expect: HT_READ },
+  { method: 'POST', route: '/v1/zones', url: () => '/v1/zones', body: (_w, n) => ({ code: `QD-T${n}`, name: '测试', hostDistrictCode: '370214' }), expect: ADMIN_ONLY(201) },
+  { method: 'GET', route: '/v1/agreements', url: () => '/v1/agreements', expect: EVERYONE(200) },
+  { method: 'GET', route: '/v1/agreements/{id}', url: () => `/v1/agreements/${world.agreements.ht}?year=2021`, expect: HT_READ },
+  { method: 'POST', route: '/v1/agreements', url: () => '/v1/agreements', body: (_w, n) => agreementBody('QD-X', '370214', { effectiveFrom: 2040 + n, effectiveTo: 2040 + n, baseYear: 2030 }), expect: ADMIN_ONLY(201) },
+  { method: 'PATCH', route: '/v1/agreements/{id}', url: () => `/v1/agreements/${world.agreements.ht}`, body: () => ({ effectiveTo: 2035 }), expect: ADMIN_ONLY(200) },
+  { method: 'POST', route: '/v1/agreements/{id}/base-adjustments', url: () => `/v1/agreements/${world.agreements.ht}/base-adjustments`, body: () => ({ group: 'taxes', fromYear: 2022, amount: '1.00', reason: 'x', documentNo: 'x' }), expect: ADMIN_ONLY(201) },
+  { method: 'GET', route: '/v1/revenues', url: () => '/v1/revenues', expect: EVERYONE(200) },
+  { method: 'POST', route: '/v1/revenues', url: () => '/v1/revenues', body: (_w, n) => ({ records: [{ zoneCode: 'QD-HT', category: '10104', year: 2021, month: 1, amount: `${n}.00` }] }), expect: HT_WRITE(200) },
+  { method: 'POST', route: '/v1/revenues/import', url: () => '/v1/revenues/import', contentType: 'text/csv', body: (_w, n) => `zoneCode,districtCode,category,year,month,amount\nQD-HT,370214,10104,2021,2,${n}.00\n`, expect: HT_WRITE(200) },
+  { method: 'GET', route: '/v1/revenues/{zoneCode}/{districtCode}/{category}/{year}/{month}/history', url: () => '/v1/revenues/QD-HT/370214/10101/2021/1/history', expect: HT_READ },
+  { method: 'GET', route: '/v1/advances', url: () => '/v1/advances', expect: EVERYONE(200) },
+  { method: 'POST', route: '/v1/advances', url: () => '/v1/advances', body: () => ({ agreementId: world.agreements.ht, fiscalYear: 2021, paidOn: '2021-07-01', amount: '1.00', documentNo: 'x' }), expect: HT_WRITE(201) },
+  { method: 'POST', route: '/v1/api-keys', url: () => '/v1/api-keys', body: () => ({ role: 'zone', zoneCode: 'QD-HT', label: 'x' }), expect: ADMIN_ONLY(201) },
+  { method: 'GET', route: '/v1/api-keys', url: () => '/v1/api-keys', expect: ADMIN_ONLY(200) },
+  { method: 'DELETE', route: '/v1/api-keys/{id}', url: () => '/v1/api-keys/key_matrix_nonexistent', expect: ADMIN_ONLY(404) },
+  { method: 'GET', route: '/v1/audit-events', url: () => '/v1/audit-events', expect: ADMIN_ONLY(200) },
+]
+
+t.test('the matrix covers every /v1 operation of the OpenAPI document', async (t) => {
+  const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> }
+  const operations = Object.entries(document.paths).filter(([path]) => path.startsWith('/v1/'))
+    .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`)).sort()
+  t.same(cases.map((c) => `${c.method} ${c.route}`).sort(), operations)
+})
+
+t.test('every route × every role: the status the contract gives', async (t) => {
+  for (const c of cases) {
+    for (const who of WHO) {
+      const n = ++serial
+      const body = c.body?.(who, n)
+      const response = await app.inject({
+        method: c.method, url: c.url(who, n),
+        headers: { ...bearer(world.tokens[who]), ...(c.contentType === undefined ? {} : { 'content-type': c.contentType }) },
+        ...(body === undefined ? {} : { payload: body as string }),
+      })
+      t.equal(response.statusCode, c.expect[who], `${c.method} ${c.route} as ${who}`, { body: response.statusCode >= 400 ? response.body : undefined })
+    }
+  }
+})
+
+t.test('lists are filtered to the caller\'s scope', async (t) => {
+  const list = async (url: string, who: Who, key: (item: Record<string, unknown>) => unknown) =>
+    ((await app.inject({ method: 'GET', url, headers: bearer(world.tokens[who]) })).json().items as Array<Record<string, unknown>>).map(key)
+  const codes = (i: Record<string, unknown>) => i.code
+  t.same(await list('/v1/districts', 'district214', codes), ['370214'])
+  t.same(await list('/v1/districts', 'zoneBL', codes), ['370203'], 'a zone sees its host district')
+  t.same(await list('/v1/zones', 'district203', codes), ['QD-BL'])
+  t.same(await list('/v1/zones', 'zoneHT', codes), ['QD-HT'])
+  t.same(await list('/v1/agreements', 'district203', (i) => i.id), [world.agreements.bl])
+  t.same(await list('/v1/agreements', 'zoneHT', (i) => i.zoneCode).then((z) => [...new Set(z)]), ['QD-HT'])
+  t.same(await list('/v1/revenues', 'district214', (i) => i.zoneCode).then((z) => [...new Set(z)]), ['QD-HT'])
+  t.same(await list('/v1/revenues', 'zoneBL', (i) => i.amount), ['2000.00'])
+  t.same(await list('/v1/advances', 'district203', (i) => i.amount), ['2.00'])
+  t.ok((await list('/v1/districts', 'admin', codes)).length > 2, 'an admin sees every district')
+  // A filter cannot widen the scope.
+  t.same(await list('/v1/revenues?zoneCode=QD-BL', 'district214', (i) => i.zoneCode), [])
+})
