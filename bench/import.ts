@@ -1,0 +1,163 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import pg from 'pg'
+
+/*
+ * `npm run bench:import`: a 600,000-row revenue CSV (2,500 zone–district pairs × 20 categories
+ * × 12 months) streamed to POST /v1/revenues/import of a server on PostgreSQL, beside
+ * PostgreSQL's own `\copy` of the same file into a bare table (the floor). Prints rows/s for
+ * both, their ratio, and the server's resident memory before, at its peak and after.
+ * Target (issue 3): ≥ 40,000 rows/s through the API, memory flat.
+ *
+ * Environment: DATABASE_URL (a server to create a scratch database on; default
+ * postgres://postgres@127.0.0.1:5432/test), BENCH_ZONES (2500).
+ */
+
+const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const zones = Number(process.env.BENCH_ZONES ?? 2500)
+const root = new URL('..', import.meta.url).pathname
+const TOKEN = `bench-${randomBytes(16).toString('hex')}`
+const CATEGORIES = ['10101', '1010101', '10102', '10103', '10104', '10105', '10106', '10107', '10109', '10110',
+  '10111', '10112', '10113', '10114', '10118', '10119', '10302', '10304', '10305', '10307']
+const log = (text: string) => process.stdout.write(`${text}\n`)
+const run = promisify(execFile)
+
+async function withClient<T> (url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try { return await fn(client) } finally { await client.end() }
+}
+
+/** Whole cents as a yuan string, without a JavaScript number in sight of the amount. */
+function amountFor (i: bigint): string {
+  const cents = (i * 7919n) % 100_000_000n + 100n
+  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`
+}
+
+async function writeCsv (file: string): Promise<number> {
+  const out = createWriteStream(file)
+  out.write('zoneCode,districtCode,category,year,month,amount\n')
+  let rows = 0
+  for (let z = 0; z < zones; z++) {
+    const zone = `Z${String(z).padStart(5, '0')}`
+    const district = String(110101 + (z % 50))
+    let chunk = ''
+    for (const category of CATEGORIES) {
+      for (let month = 1; month <= 12; month++) {
+        chunk += `${zone},${district},${category},2021,${month},${amountFor(BigInt(rows))}\n`
+        rows++
+      }
+    }
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
+    if (z % 500 === 499) process.stdout.write(`  generated ${rows.toLocaleString('en')} rows\n`)
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => error ? reject(error) : resolve()))
+  return rows
+}
+
+function rssOf (pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024, () => 0)
+}
+
+async function startServer (databaseUrl: string, port: number): Promise<ChildProcess> {
+  const child = spawn('node', ['dist/src/server.js'], {
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', DATA_DIR: join(tmpdir(), 'bench-import-data') },
+  })
+  for (let i = 0; i < 300; i++) {
+    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return child
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error('the server did not start')
+}
+
+async function upload (file: string, port: number, size: number): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1', port, path: '/v1/revenues/import', method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/csv', 'content-length': size },
+    }, (res) => {
+      let body = ''
+      res.on('data', (c: Buffer) => { body += c.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    let sent = 0
+    let shown = -10
+    const stream = createReadStream(file)
+    stream.on('data', (chunk) => {
+      sent += chunk.length
+      const percent = Math.floor(100 * sent / size)
+      if (percent >= shown + 10) {
+        shown = percent
+        process.stdout.write(`  sent ${percent}% of ${(size / 1e6).toFixed(1)} MB\n`)
+      }
+    })
+    stream.pipe(req)
+  })
+}
+
+async function main (): Promise<void> {
+  log('building…')
+  await run('npm', ['run', '-s', 'build'], { cwd: root })
+  const name = `bench_import_${randomBytes(4).toString('hex')}`
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`))
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  const databaseUrl = url.toString()
+  const dir = await mkdtemp(join(tmpdir(), 'bench-import-'))
+  const file = join(dir, 'revenue.csv')
+  let server: ChildProcess | undefined
+  try {
+    log(`generating ${(zones * CATEGORIES.length * 12).toLocaleString('en')} rows…`)
+    const rows = await writeCsv(file)
+    const { size } = await stat(file)
+
+    const port = 3200 + Math.floor(Math.random() * 500)
+    server = await startServer(databaseUrl, port) // migrates the scratch database
+    await withClient(databaseUrl, async (c) => {
+      await c.query(`INSERT INTO districts (code, name) SELECT (110101 + i)::text, 'bench ' || i FROM generate_series(0, 49) i`)
+      await c.query(`INSERT INTO zones (code, name, host_district_code) SELECT 'Z' || lpad(i::text, 5, '0'), 'bench zone ' || i, (110101 + i % 50)::text FROM generate_series(0, ${zones - 1}) i`)
+    })
+
+    const rssBefore = await rssOf(server.pid!)
+    let rssPeak = rssBefore
+    const sampler = setInterval(() => { void rssOf(server!.pid!).then((r) => { rssPeak = Math.max(rssPeak, r) }) }, 100)
+    log('importing through the API…')
+    const started = process.hrtime.bigint()
+    const answer = await upload(file, port, size)
+    const apiSeconds = Number(process.hrtime.bigint() - started) / 1e9
+    clearInterval(sampler)
+    if (answer.status !== 200) throw new Error(`the import answered ${answer.status}: ${answer.body.slice(0, 500)}`)
+    const result = JSON.parse(answer.body) as { loaded: number, created: number }
+    const rssAfter = await rssOf(server.pid!)
+
+    log('PostgreSQL\'s own \\copy of the same file…')
+    await withClient(databaseUrl, (c) => c.query(`CREATE TABLE copy_floor (zone_code text, district_code text, category_code text, year int, month int, amount numeric(17,2))`))
+    const copyStarted = process.hrtime.bigint()
+    await run('psql', [databaseUrl, '-q', '-c', `\\copy copy_floor FROM '${file}' WITH (FORMAT csv, HEADER true)`])
+    const copySeconds = Number(process.hrtime.bigint() - copyStarted) / 1e9
+
+    log('')
+    console.table([
+      { path: 'POST /v1/revenues/import (validate, stage, merge revisions)', rows: result.loaded, seconds: apiSeconds.toFixed(2), 'rows/s': Math.round(result.loaded / apiSeconds) },
+      { path: 'psql \\copy into a bare table (floor)', rows, seconds: copySeconds.toFixed(2), 'rows/s': Math.round(rows / copySeconds) },
+    ])
+    log(`API / \\copy: ${(copySeconds / apiSeconds * 100).toFixed(0)}% of the floor's rate; target ≥ 40,000 rows/s through the API`)
+    log(`server RSS: ${rssBefore.toFixed(0)} MB before, ${rssPeak.toFixed(0)} MB at the peak, ${rssAfter.toFixed(0)} MB after (file ${(size / 1e6).toFixed(1)} MB)`)
+    if (result.created !== rows) throw new Error(`expected ${rows} created, got ${result.created}`)
+  } finally {
+    server?.kill('SIGTERM')
+    if (server !== undefined) await new Promise((resolve) => server!.once('exit', resolve))
+    await rm(dir, { recursive: true, force: true })
+    await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  }
+}
+
+await main()
