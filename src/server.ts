@@ -6,6 +6,8 @@ import { buildApp } from './app.js'
 import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connect.js'
 import { migrate } from './db/migrate.js'
+import { loadDemoData } from './demo.js'
+import { money } from './domain/money.js'
 
 /*
  * The process entry point, and the only module that reads the environment.
@@ -41,7 +43,10 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     log.info(`admin token read from ${admin.file}`)
   }
   if (config.demoData) {
-    log.warn('DEMO_DATA=1: this version stores no registry data yet (districts, zones, agreements), so there is nothing to load')
+    const loaded = await loadDemoData(database.db, money(config.minZoneRate))
+    log.warn(loaded
+      ? 'DEMO_DATA=1: loaded the illustrative data set (示例数据: two districts, three zones, agreements, 2020–2021 revenue, advances)'
+      : 'DEMO_DATA=1: the database already holds districts, so the illustrative data set was not loaded')
   }
   const app = await buildApp({
     database,

@@ -201,7 +201,7 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     config: { access: EVERY_ROLE },
     schema: {
       operationId: 'getAgreement', summary: '分成办法 one agreement; with ?year= the base each group has that year', tags: ['agreements'], security,
-      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 agreement id' }) }),
+      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 agreement id', examples: [1] }) }),
       querystring: Type.Object({ year: Type.Optional(FiscalYear('财政年度 show B(Y) of each increment group for this year')) }, { additionalProperties: false }),
       response: { 200: AgreementOut, ...problemResponses(400, 401, 404) },
     },
@@ -229,10 +229,10 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     schema: {
       operationId: 'endAgreement', summary: '调整有效期 set the last year an agreement is in force (admin)', tags: ['agreements'], security,
       description: 'Agreements are not edited in place: a change is a new agreement from a later year. This ends (or reopens) the old one so that the new one does not overlap it.',
-      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 agreement id' }) }),
+      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 agreement id', examples: [1] }) }),
       body: Type.Object({
         effectiveTo: Type.Union([FiscalYear('终止年度 last fiscal year in force'), Type.Null()], { description: '终止年度 last fiscal year in force; null for open-ended' }),
-      }, { additionalProperties: false, examples: [{ effectiveTo: 2031 }] }),
+      }, { additionalProperties: false, examples: [{ effectiveTo: 2024 }] }),
       response: { 200: AgreementOut, ...problemResponses(400, 401, 403, 404, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
@@ -258,7 +258,7 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     config: { access: ADMIN_ONLY },
     schema: {
       operationId: 'createBaseAdjustment', summary: '基数调整 record a base adjustment (财随事走, admin)', tags: ['agreements'], security,
-      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 agreement id' }) }),
+      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 agreement id', examples: [1] }) }),
       headers: IdempotencyHeaders,
       body: Type.Object({
         group: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 the group whose base moves (basis increment)' }),

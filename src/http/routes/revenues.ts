@@ -23,7 +23,7 @@ const STAGE_BATCH = 5000
 /** Bad lines listed in an import's answer; all of them are counted. */
 const MAX_LISTED_ERRORS = 10_000
 
-const Month = Type.Integer({ minimum: 1, maximum: 12, description: '月份 month, 1–12' })
+const Month = Type.Integer({ minimum: 1, maximum: 12, description: '月份 month, 1–12', examples: [12] })
 
 const RecordIn = Type.Object({
   zoneCode: ZoneCode(),

@@ -1,0 +1,94 @@
+import type { Kysely } from 'kysely'
+import { insertAdvance } from './db/advances.js'
+import { insertAgreement, insertBaseAdjustment } from './db/agreements.js'
+import type { Database } from './db/database.js'
+import { insertDistrict, insertZone } from './db/registry.js'
+import { createStaging, mergeStaging, type StagedRevenue, stageRows } from './db/revenue.js'
+import { parseAgreement } from './domain/agreement.js'
+import { money } from './domain/money.js'
+
+/*
+ * DEMO_DATA=1: an illustrative data set on an empty database, so that every example in
+ * Swagger UI runs as it is. Every figure here is made up (示例数据, illustrative only): the
+ * names are real places, the amounts and document numbers are not.
+ *   城阳区 370214 hosts 青岛高新区 QD-HT; 黄岛区 370211 hosts QD-BS and QD-DJK.
+ *   One agreement per zone for 2020–2025 (base year 2019) under the 60% rule; two years
+ *   (2020, 2021) of monthly revenue in four categories; quarterly advances for 2021.
+ */
+
+const NOTE = '（示例数据）'
+const DEMO_KEY = 'demo-data'
+
+interface DemoZone { code: string, name: string, district: string, scale: bigint }
+
+const ZONES: DemoZone[] = [
+  { code: 'QD-HT', name: `青岛高新区${NOTE}`, district: '370214', scale: 100n },
+  { code: 'QD-BS', name: `青岛前湾保税港区${NOTE}`, district: '370211', scale: 70n },
+  { code: 'QD-DJK', name: `董家口经济区${NOTE}`, district: '370211', scale: 40n },
+]
+
+/** Monthly local-level revenue in yuan, as a string: a made-up, deterministic figure. */
+function monthly (zone: DemoZone, category: string, year: number, month: number): string {
+  const base = { 10101: 52_000n, 10104: 31_000n, 10106: 9_000n, 10304: 4_000n }[category as '10101'] ?? 1_000n
+  const growth = year === 2021 ? 108n : 100n
+  const seasonal = 90n + BigInt((month * 7) % 21)
+  const cents = base * zone.scale * growth * seasonal / 100n + BigInt(month * 37 + category.length)
+  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`
+}
+
+/** Loads the demo data when the database holds no district yet; answers whether it did. */
+export async function loadDemoData (db: Kysely<Database>, floor = money('0.60')): Promise<boolean> {
+  return db.transaction().execute(async (tx) => {
+    if (await tx.selectFrom('districts').select('code').limit(1).executeTakeFirst() !== undefined) return false
+    await insertDistrict(tx, { code: '370214', name: `城阳区${NOTE}` })
+    await insertDistrict(tx, { code: '370211', name: `黄岛区${NOTE}` })
+    for (const z of ZONES) await insertZone(tx, { code: z.code, name: z.name, hostDistrictCode: z.district })
+
+    const fees = { name: 'fees', basis: 'total' as const, categories: ['10304'], rates: [{ rate: '0.60' }] }
+    const taxes = ['10101', '10104', '10106']
+    const agreements = [
+      { zoneCode: 'QD-HT', districtCode: '370214', documentNo: `示例〔2020〕1号${NOTE}`, groups: [
+        { name: 'taxes', basis: 'increment' as const, categories: taxes, base: { amount: '100000000.00', mode: 'fixed' as const }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward' as const },
+        fees,
+      ] },
+      { zoneCode: 'QD-BS', districtCode: '370211', documentNo: `示例〔2020〕2号${NOTE}`, groups: [
+        { name: 'taxes', basis: 'increment' as const, categories: taxes, base: { amount: '65000000.00', mode: 'escalating' as const, growthRate: '0.03' }, rates: [{ rate: '0.60' }], shortfall: 'deduct' as const },
+        { ...fees, rates: [{ rate: '0.65' }] },
+      ] },
+      { zoneCode: 'QD-DJK', districtCode: '370211', documentNo: `示例〔2020〕3号${NOTE}`, groups: [
+        { name: 'taxes', basis: 'increment' as const, categories: taxes, base: { mode: 'prior_year' as const }, rates: [{ rate: '0.60' }], shortfall: 'none' as const },
+        fees,
+      ] },
+    ]
+    const ids: number[] = []
+    for (const a of agreements) {
+      ids.push(await insertAgreement(tx, parseAgreement({ ...a, effectiveFrom: 2020, effectiveTo: 2025, baseYear: 2019 }, floor)))
+    }
+    await insertBaseAdjustment(tx, ids[0]!, 0, { fromYear: 2021, amount: '-5000000.00', reason: `教育事权划转功能区${NOTE}`, documentNo: `示例〔2021〕3号${NOTE}` })
+
+    const rows: StagedRevenue[] = []
+    for (const zone of ZONES) {
+      for (const year of [2020, 2021]) {
+        for (const category of [...taxes, '10304']) {
+          for (let month = 1; month <= 12; month++) {
+            rows.push({ line: rows.length, zoneCode: zone.code, districtCode: zone.district, categoryCode: category, year, month, amount: monthly(zone, category, year, month) })
+          }
+        }
+      }
+    }
+    await createStaging(tx)
+    await stageRows(tx, rows)
+    await mergeStaging(tx, DEMO_KEY, DEMO_KEY)
+
+    for (const [i, id] of ids.entries()) {
+      for (const [quarter, paidOn] of ['2021-03-31', '2021-06-30', '2021-09-30', '2021-12-20'].entries()) {
+        await insertAdvance(tx, { agreementId: id, fiscalYear: 2021, paidOn, amount: `${BigInt(3 - i) * 1_500_000n + BigInt(quarter) * 100_000n}.00`, documentNo: `示例预拨〔2021〕${i * 4 + quarter + 1}号${NOTE}` })
+      }
+    }
+    await tx.insertInto('audit_events').values({
+      key_id: DEMO_KEY, role: 'admin', action: 'load', entity_type: 'demo_data', entity_id: 'DEMO_DATA', request_id: DEMO_KEY,
+      details: JSON.stringify({ districts: 2, zones: ZONES.length, agreements: ids.length, revenueRecords: rows.length, illustrative: true }),
+    }).execute()
+    return true
+  })
+}
