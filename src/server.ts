@@ -7,6 +7,7 @@ import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connect.js'
 import { migrate } from './db/migrate.js'
 import { loadDemoData } from './demo.js'
+import { pruneIdempotencyKeys } from './http/write.js'
 import { money } from './domain/money.js'
 
 /*
@@ -25,6 +26,8 @@ function open (config: ServerConfig): DatabaseHandle {
 async function runMigrations (log: Logger, database: DatabaseHandle): Promise<void> {
   const applied = await migrate(database)
   log.info({ database: database.kind }, applied.length === 0 ? 'database schema is up to date' : `applied migrations: ${applied.join(', ')}`)
+  // Idempotency keys are kept at least 24 hours (api-contract.md); older ones go at each start.
+  await pruneIdempotencyKeys(database.db)
 }
 
 async function serve (log: Logger, config: ServerConfig): Promise<void> {

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
 import { migrate } from '../../src/db/migrate.js'
+import { pruneIdempotencyKeys } from '../../src/http/write.js'
 import { auth, createPostgresDatabase, expectProblem, onPostgres, testApp, testDatabase } from '../helpers.js'
 
 // api-contract.md, Idempotency: the same key and body replay the first response and change
@@ -92,4 +93,14 @@ if (onPostgres) t.test('a retry while the first request still runs answers 409',
   })
   const after = await pgApp.inject({ method: 'POST', url: '/v1/districts', headers: { ...auth, 'idempotency-key': 'busy-key' }, payload: { code: '370211', name: '黄岛区' } })
   t.equal(after.statusCode, 201, 'once the first has finished, the key works')
+})
+
+t.test('keys are kept at least 24 hours; older than the retention they are pruned', async (t) => {
+  await database.db.insertInto('idempotency_keys').values([
+    { key_id: 'bootstrap', idempotency_key: 'old', request_hash: 'x', response_status: 201, response_body: '{}', created_at: sql<Date>`now() - interval '73 hours'` },
+    { key_id: 'bootstrap', idempotency_key: 'day-old', request_hash: 'x', response_status: 201, response_body: '{}', created_at: sql<Date>`now() - interval '25 hours'` },
+  ]).execute()
+  await pruneIdempotencyKeys(database.db)
+  const kept = await database.db.selectFrom('idempotency_keys').select('idempotency_key').where('idempotency_key', 'in', ['old', 'day-old']).execute()
+  t.same(kept.map((k) => k.idempotency_key), ['day-old'])
 })

@@ -90,3 +90,19 @@ t.test('/ready answers 503 problem+json when the database does not answer', asyn
   t.equal(response.headers['retry-after'], '5')
   t.equal((await down.inject({ method: 'GET', url: '/health' })).statusCode, 200, '/health still answers: the process runs')
 })
+
+t.test('every string has a maxLength and every array a maxItems (api-contract.md; issue 3)', async (t) => {
+  type Node = { type?: string | string[], maxLength?: number, maxItems?: number, enum?: unknown[], const?: unknown, [k: string]: unknown }
+  const unbounded: string[] = []
+  const walk = (node: unknown, path: string) => {
+    if (node === null || typeof node !== 'object') return
+    if (Array.isArray(node)) { node.forEach((n, i) => walk(n, `${path}/${i}`)); return }
+    const schema = node as Node
+    const types = Array.isArray(schema.type) ? schema.type : [schema.type]
+    if (types.includes('string') && schema.maxLength === undefined && schema.enum === undefined && schema.const === undefined) unbounded.push(`${path} (string)`)
+    if (types.includes('array') && schema.maxItems === undefined) unbounded.push(`${path} (array)`)
+    for (const [key, value] of Object.entries(schema)) if (key !== 'example' && key !== 'examples') walk(value, `${path}/${key}`)
+  }
+  walk(committed.paths, '#/paths')
+  t.same(unbounded, [], 'no unbounded string or array')
+})
