@@ -15,6 +15,7 @@ import { healthRoutes } from './http/routes/health.js'
 import { keysAndAuditRoutes } from './http/routes/keys-and-audit.js'
 import { registryRoutes } from './http/routes/registry.js'
 import { revenueRoutes } from './http/routes/revenues.js'
+import { settlementRoutes } from './http/routes/settlements.js'
 import { validatorCompiler } from './http/validation.js'
 
 export interface AppConfig {
@@ -63,6 +64,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     await v1.register(agreementRoutes, { database: config.database, minZoneRate: money(config.minZoneRate) })
     await v1.register(revenueRoutes, { database: config.database, importLimit: config.importLimit ?? 512 * 1024 * 1024 })
     await v1.register(advanceRoutes, { database: config.database })
+    await v1.register(settlementRoutes, { database: config.database, minZoneRate: money(config.minZoneRate) })
     await v1.register(keysAndAuditRoutes, { database: config.database })
   }, { prefix: '/v1' })
   return app

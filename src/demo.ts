@@ -6,6 +6,7 @@ import { insertDistrict, insertZone } from './db/registry.js'
 import { createStaging, mergeStaging, type StagedRevenue, stageRows } from './db/revenue.js'
 import { parseAgreement } from './domain/agreement.js'
 import { money } from './domain/money.js'
+import { createSettlementRun, finalizeSettlementRun } from './services/settlement.js'
 
 /*
  * DEMO_DATA=1: an illustrative data set on an empty database, so that every example in
@@ -13,7 +14,8 @@ import { money } from './domain/money.js'
  * names are real places, the amounts and document numbers are not.
  *   城阳区 370214 hosts 青岛高新区 QD-HT; 黄岛区 370211 hosts QD-BS and QD-DJK.
  *   One agreement per zone for 2020–2025 (base year 2019) under the 60% rule; two years
- *   (2020, 2021) of monthly revenue in four categories; quarterly advances for 2021.
+ *   (2020, 2021) of monthly revenue in four categories; quarterly advances for 2021; the 2020
+ *   settlement finalized (run 1) and 2021's computed as a draft (run 2).
  */
 
 const NOTE = '（示例数据）'
@@ -62,7 +64,9 @@ export async function loadDemoData (db: Kysely<Database>, floor = money('0.60'))
     ]
     const ids: number[] = []
     for (const a of agreements) {
-      ids.push(await insertAgreement(tx, parseAgreement({ ...a, effectiveFrom: 2020, effectiveTo: 2025, baseYear: 2019 }, floor)))
+      // prior_year bases need last year's revenue: QD-DJK's agreement starts in 2021, on 2020's.
+      const years = a.zoneCode === 'QD-DJK' ? { effectiveFrom: 2021, baseYear: 2020 } : { effectiveFrom: 2020, baseYear: 2019 }
+      ids.push(await insertAgreement(tx, parseAgreement({ ...a, ...years, effectiveTo: 2025 }, floor)))
     }
     await insertBaseAdjustment(tx, ids[0]!, 0, { fromYear: 2021, amount: '-5000000.00', reason: `教育事权划转功能区${NOTE}`, documentNo: `示例〔2021〕3号${NOTE}` })
 
@@ -85,6 +89,9 @@ export async function loadDemoData (db: Kysely<Database>, floor = money('0.60'))
         await insertAdvance(tx, { agreementId: id, fiscalYear: 2021, paidOn, amount: `${BigInt(3 - i) * 1_500_000n + BigInt(quarter) * 100_000n}.00`, documentNo: `示例预拨〔2021〕${i * 4 + quarter + 1}号${NOTE}` })
       }
     }
+    // 2020 settled and finalized (run 1), 2021 computed as a draft (run 2).
+    await finalizeSettlementRun(tx, await createSettlementRun(tx, { fiscalYear: 2020, minimumRate: floor }, DEMO_KEY), DEMO_KEY)
+    await createSettlementRun(tx, { fiscalYear: 2021, minimumRate: floor }, DEMO_KEY)
     await tx.insertInto('audit_events').values({
       key_id: DEMO_KEY, role: 'admin', action: 'load', entity_type: 'demo_data', entity_id: 'DEMO_DATA', request_id: DEMO_KEY,
       details: JSON.stringify({ districts: 2, zones: ZONES.length, agreements: ids.length, revenueRecords: rows.length, illustrative: true }),

@@ -135,6 +135,22 @@ export async function findAgreement (db: Db, scope: Scope, id: number): Promise<
   return row === undefined ? undefined : (await assemble(db, [row]))[0]
 }
 
+/** Every agreement in force in fiscal year Y (or those of `ids` among them), by id. */
+export async function agreementsInForce (db: Db, year: number, ids?: readonly number[]): Promise<StoredAgreement[]> {
+  let query = db.selectFrom('agreements').selectAll()
+    .where('effective_from', '<=', year).where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>=', year)]))
+    .orderBy('id')
+  if (ids !== undefined) query = query.where('id', 'in', ids.length === 0 ? [0] : [...ids])
+  return assemble(db, await query.execute())
+}
+
+/** The latest fiscal year a finalized settlement of the agreement covers, if any. */
+export async function lastFinalizedYear (db: Db, agreementId: number): Promise<number | undefined> {
+  const row = await db.selectFrom('settlement_lines').select((eb) => eb.fn.max('fiscal_year').as('year'))
+    .where('agreement_id', '=', agreementId).where('finalized', '=', true).executeTakeFirst()
+  return row?.year ?? undefined
+}
+
 export interface AgreementFilter {
   zoneCode?: string | undefined
   districtCode?: string | undefined

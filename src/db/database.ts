@@ -154,7 +154,57 @@ export interface AuditEventsTable {
   details: string | null
 }
 
+export interface SettlementRunsTable {
+  id: Generated<number>
+  fiscal_year: number
+  status: 'draft' | 'finalized'
+  minimum_rate: NumericString
+  created_at: Generated<Date>
+  created_by: string
+  finalized_at: Date | null
+  finalized_by: string | null
+}
+
+export interface SettlementLinesTable {
+  run_id: number
+  agreement_id: number
+  fiscal_year: number
+  kind: 'annual' | 'supplementary'
+  finalized: Generated<boolean>
+  zone_code: string
+  district_code: string
+  revenue_total: NumericString
+  zone_share: NumericString
+  district_share: NumericString
+  advances_paid: NumericString
+  balance_due: NumericString
+  previous_zone_share: NumericString | null
+  adjustment: NumericString | null
+}
+
+export interface SettlementGroupsTable {
+  run_id: number
+  agreement_id: number
+  position: number
+  name: string
+  basis: 'increment' | 'total'
+  base: NumericString | null
+  actual: NumericString
+  increment: NumericString | null
+  carried_shortfall_in: NumericString | null
+  shareable: NumericString | null
+  zone_share: NumericString
+  district_share: NumericString
+  carried_shortfall_out: NumericString | null
+  bands: string
+  explanation_zh: string
+  explanation_en: string
+}
+
 export interface Database {
+  settlement_runs: SettlementRunsTable
+  settlement_lines: SettlementLinesTable
+  settlement_groups: SettlementGroupsTable
   revenue_categories: RevenueCategoriesTable
   schema_migrations: SchemaMigrationsTable
   districts: DistrictsTable

@@ -20,6 +20,7 @@ export const openapiOptions: FastifyDynamicSwaggerOptions = {
       { name: 'agreements', description: '分成办法 agreements and base adjustments' },
       { name: 'revenue', description: '实际收入 monthly revenue records, their revisions and CSV imports' },
       { name: 'advances', description: '预拨 advances paid to zones' },
+      { name: 'settlements', description: '年度结算 annual settlement runs and statements' },
       { name: 'access', description: '权限 API keys and the audit log' },
       { name: 'operations', description: '运行 health and readiness' },
     ],

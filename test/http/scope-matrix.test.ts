@@ -15,6 +15,8 @@ await created(t, app, '/v1/revenues', { records: [
 ] }, 200)
 await created(t, app, '/v1/advances', { agreementId: world.agreements.ht, fiscalYear: 2021, paidOn: '2021-06-30', amount: '1.00', documentNo: 'x' })
 await created(t, app, '/v1/advances', { agreementId: world.agreements.bl, fiscalYear: 2021, paidOn: '2021-06-30', amount: '2.00', documentNo: 'x' })
+// Run 1: the 2020 settlement of both agreements.
+await created(t, app, '/v1/settlement-runs', { fiscalYear: 2020 })
 // A third zone of 城阳区, for the agreements the matrix creates.
 await created(t, app, '/v1/zones', { code: 'QD-X', name: '测试功能区', hostDistrictCode: '370214' })
 
@@ -64,6 +66,12 @@ const cases: Case[] = [
   { method: 'GET', route: '/v1/api-keys', url: () => '/v1/api-keys', expect: ADMIN_ONLY(200) },
   { method: 'DELETE', route: '/v1/api-keys/{id}', url: () => '/v1/api-keys/key_matrix_nonexistent', expect: ADMIN_ONLY(404) },
   { method: 'GET', route: '/v1/audit-events', url: () => '/v1/audit-events', expect: ADMIN_ONLY(200) },
+  { method: 'POST', route: '/v1/settlement-runs', url: () => '/v1/settlement-runs', body: () => ({ fiscalYear: 2020 }), expect: ADMIN_ONLY(201) },
+  { method: 'GET', route: '/v1/settlement-runs', url: () => '/v1/settlement-runs', expect: EVERYONE(200) },
+  // Run 1 settles 2020 for both agreements: every scoped key sees its own line of it.
+  { method: 'GET', route: '/v1/settlement-runs/{id}', url: () => '/v1/settlement-runs/1', expect: EVERYONE(200) },
+  { method: 'GET', route: '/v1/settlement-runs/{id}/statement', url: () => '/v1/settlement-runs/1/statement', expect: EVERYONE(200) },
+  { method: 'POST', route: '/v1/settlement-runs/{id}/finalize', url: () => '/v1/settlement-runs/1/finalize', expect: { admin: 200, district214: 403, district203: 403, zoneHT: 403, zoneBL: 403 } },
 ]
 
 t.test('the matrix covers every /v1 operation of the OpenAPI document', async (t) => {
@@ -102,6 +110,12 @@ t.test('lists are filtered to the caller\'s scope', async (t) => {
   t.same(await list('/v1/revenues', 'zoneBL', (i) => i.amount), ['2000.00'])
   t.same(await list('/v1/advances', 'district203', (i) => i.amount), ['2.00'])
   t.ok((await list('/v1/districts', 'admin', codes)).length > 2, 'an admin sees every district')
+  const runLines = async (who: Who) => ((await app.inject({ method: 'GET', url: '/v1/settlement-runs/1', headers: bearer(world.tokens[who]) })).json().lines as Array<{ zoneCode: string }>).map((l) => l.zoneCode)
+  t.same(await runLines('district214'), ['QD-HT'], 'a district sees its own line of a run')
+  t.same(await runLines('zoneBL'), ['QD-BL'])
+  t.same((await runLines('admin')).sort(), ['QD-BL', 'QD-HT'])
+  const statement = (await app.inject({ method: 'GET', url: '/v1/settlement-runs/1/statement', headers: bearer(world.tokens.district203) })).body
+  t.ok(statement.includes('QD-BL') && !statement.includes('QD-HT'), 'and only its own rows of the statement')
   // A filter cannot widen the scope.
   t.same(await list('/v1/revenues?zoneCode=QD-BL', 'district214', (i) => i.zoneCode), [])
 })

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import {
-  findAgreement, insertAgreement, insertBaseAdjustment, listAgreements, lockAgreementPair, overlappingAgreements, revenueTotal,
+  findAgreement, insertAgreement, insertBaseAdjustment, lastFinalizedYear, listAgreements, lockAgreementPair, overlappingAgreements, revenueTotal,
   setEffectiveTo, type StoredAgreement, type StoredGroup, unknownCategories,
 } from '../../db/agreements.js'
 import type { DatabaseHandle } from '../../db/connect.js'
@@ -242,6 +242,11 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     if (effectiveTo !== null && effectiveTo < agreement.effectiveFrom) {
       throw new HttpProblem(422, 'rule-violated', `effectiveTo ${effectiveTo} is before effectiveFrom ${agreement.effectiveFrom}.`, [{ pointer: '/effectiveTo', message: 'before effectiveFrom' }])
     }
+    const settled = await lastFinalizedYear(tx, agreement.id)
+    if (settled !== undefined && effectiveTo !== null && effectiveTo < settled) {
+      throw new HttpProblem(409, 'agreement-settled', `Agreement ${agreement.id} is in a finalized settlement of ${settled}; it cannot end before that year.`,
+        [{ pointer: '/effectiveTo', message: `must be ${settled} or later` }])
+    }
     await lockAgreementPair(tx, agreement.zoneCode, agreement.districtCode)
     const overlapping = await overlappingAgreements(tx, agreement.zoneCode, agreement.districtCode, agreement.effectiveFrom, effectiveTo, agreement.id)
     if (overlapping.length > 0) {
@@ -278,6 +283,12 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     }
     if (group.basis !== 'increment') {
       throw new HttpProblem(422, 'rule-violated', `Group "${group.name}" shares the whole amount (basis total): it has no base to adjust.`, [{ pointer: '/group', message: 'basis total has no base' }])
+    }
+    const settled = await lastFinalizedYear(tx, agreement.id)
+    if (settled !== undefined && request.body.fromYear <= settled) {
+      throw new HttpProblem(409, 'agreement-settled', `Agreement ${agreement.id} is in a finalized settlement of ${settled}: ` +
+        `an adjustment from ${request.body.fromYear} would change a settled year. Adjust from ${settled + 1} on, or record a new agreement.`,
+        [{ pointer: '/fromYear', message: `must be after ${settled}` }])
     }
     if (request.body.fromYear <= agreement.baseYear) {
       throw new HttpProblem(422, 'rule-violated', `fromYear must be after the base year ${agreement.baseYear}.`, [{ pointer: '/fromYear', message: `must be after ${agreement.baseYear}` }])

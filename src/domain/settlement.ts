@@ -1,0 +1,123 @@
+import { formatMoney, money, sum } from './money.js'
+
+/*
+ * Figures of a settlement run beyond its lines (calculation-rules.md §6): the run's totals and
+ * the settlement statement (结算单). Every total is the sum of the printed figures above it, so
+ * a statement adds up to the cent however it is read.
+ */
+
+export interface LineFigures {
+  revenueTotal: string
+  zoneShare: string
+  districtShare: string
+  advancesPaid: string
+  balanceDue: string
+  adjustment: string | null
+}
+
+export interface RunTotals {
+  revenueTotal: string
+  zoneShare: string
+  districtShare: string
+  advancesPaid: string
+  balanceDue: string
+  adjustment: string
+}
+
+export function runTotals (lines: readonly LineFigures[]): RunTotals {
+  const total = (pick: (l: LineFigures) => string | null) => formatMoney(sum(lines.map((l) => money(pick(l) ?? '0'))))
+  return {
+    revenueTotal: total((l) => l.revenueTotal),
+    zoneShare: total((l) => l.zoneShare),
+    districtShare: total((l) => l.districtShare),
+    advancesPaid: total((l) => l.advancesPaid),
+    balanceDue: total((l) => l.balanceDue),
+    adjustment: total((l) => l.adjustment),
+  }
+}
+
+export interface StatementLine extends LineFigures {
+  agreementId: number
+  zoneCode: string
+  zoneName: string
+  districtCode: string
+  districtName: string
+  documentNo: string
+  kind: 'annual' | 'supplementary'
+  previousZoneShare: string | null
+  groups: ReadonlyArray<{
+    name: string
+    basis: 'increment' | 'total'
+    base: string | null
+    actual: string
+    increment: string | null
+    carriedShortfallIn: string | null
+    shareable: string | null
+    zoneShare: string
+    districtShare: string
+    carriedShortfallOut: string | null
+  }>
+}
+
+/** The statement's columns, Chinese title first. Money columns hold yuan to the cent. */
+export const STATEMENT_COLUMNS = [
+  { key: 'row', title: '行类型 row', money: false },
+  { key: 'zoneCode', title: '功能区代码 zone', money: false },
+  { key: 'zoneName', title: '功能区 zone name', money: false },
+  { key: 'districtCode', title: '属地政府代码 district', money: false },
+  { key: 'districtName', title: '属地政府 district name', money: false },
+  { key: 'documentNo', title: '分成办法文号 agreement', money: false },
+  { key: 'group', title: '口径组 group', money: false },
+  { key: 'basis', title: '分成口径 basis', money: false },
+  { key: 'base', title: '核定基数 base', money: true },
+  { key: 'actual', title: '实际收入 actual revenue', money: true },
+  { key: 'increment', title: '增量 increment', money: true },
+  { key: 'carriedShortfallIn', title: '上年结转短收 shortfall carried in', money: true },
+  { key: 'shareable', title: '可分成增量 shareable', money: true },
+  { key: 'zoneShare', title: '功能区分成 zone share', money: true },
+  { key: 'districtShare', title: '属地政府留成 district share', money: true },
+  { key: 'carriedShortfallOut', title: '结转下年短收 shortfall carried out', money: true },
+  { key: 'advancesPaid', title: '已预拨 advances paid', money: true },
+  { key: 'balanceDue', title: '应补(扣) balance due', money: true },
+  { key: 'previousZoneShare', title: '原结算功能区分成 previously settled zone share', money: true },
+  { key: 'adjustment', title: '补充结算调整 supplementary adjustment', money: true },
+] as const
+
+export type StatementColumn = typeof STATEMENT_COLUMNS[number]['key']
+export type StatementRow = Partial<Record<StatementColumn, string>>
+
+/**
+ * One row per agreement and group, a subtotal row per agreement (小计) and a total row (合计):
+ * every subtotal is the sum of its group rows and the total the sum of the subtotals.
+ */
+export function statementRows (lines: readonly StatementLine[]): StatementRow[] {
+  const rows: StatementRow[] = []
+  for (const line of lines) {
+    const who = { zoneCode: line.zoneCode, zoneName: line.zoneName, districtCode: line.districtCode, districtName: line.districtName, documentNo: line.documentNo }
+    for (const g of line.groups) {
+      rows.push({
+        row: '口径组 group', ...who, group: g.name, basis: g.basis === 'increment' ? '增量 increment' : '全额 total',
+        ...(g.base === null ? {} : { base: g.base }), actual: g.actual,
+        ...(g.increment === null ? {} : { increment: g.increment }),
+        ...(g.carriedShortfallIn === null ? {} : { carriedShortfallIn: g.carriedShortfallIn }),
+        ...(g.shareable === null ? {} : { shareable: g.shareable }),
+        zoneShare: g.zoneShare, districtShare: g.districtShare,
+        ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
+      })
+    }
+    const groupSum = (pick: (g: StatementLine['groups'][number]) => string) => formatMoney(sum(line.groups.map((g) => money(pick(g)))))
+    rows.push({
+      row: line.kind === 'annual' ? '小计 subtotal' : '小计(补充结算) subtotal (supplementary)', ...who,
+      actual: groupSum((g) => g.actual), zoneShare: groupSum((g) => g.zoneShare), districtShare: groupSum((g) => g.districtShare),
+      advancesPaid: line.advancesPaid, balanceDue: line.balanceDue,
+      ...(line.previousZoneShare === null ? {} : { previousZoneShare: line.previousZoneShare }),
+      ...(line.adjustment === null ? {} : { adjustment: line.adjustment }),
+    })
+  }
+  const totals = runTotals(lines)
+  rows.push({
+    row: '合计 total', actual: totals.revenueTotal, zoneShare: totals.zoneShare, districtShare: totals.districtShare,
+    advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue, adjustment: totals.adjustment,
+  })
+  return rows
+}
