@@ -70,7 +70,7 @@ const AdjustmentOut = Type.Object({
   reason: Type.String({ maxLength: 500, description: '调整原因 why the base moved' }),
   documentNo: Type.String({ maxLength: 100, description: '文号 the document that decided it' }),
   createdAt: Timestamp('登记时间 when it was recorded'),
-}, { additionalProperties: false, description: '基数调整 a base adjustment' , examples: [{ id: 1, fromYear: 2021, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2021〕3号', createdAt: '2026-01-01T00:00:00.000Z' }] })
+}, { additionalProperties: false, description: '基数调整 a base adjustment', examples: [{ id: 1, fromYear: 2021, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2021〕3号', createdAt: '2026-01-01T00:00:00.000Z' }] })
 
 const GroupOut = Type.Object({
   name: Type.String({ maxLength: 100, description: '口径组名称 group name' }),
@@ -271,7 +271,7 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
         amount: Money('调整金额 + a function handed to the district, − a power or cost handed to the zone'),
         reason: Type.String({ minLength: 1, maxLength: 500, description: '调整原因 why the base moves' }),
         documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the document that decided it' }),
-      }, { additionalProperties: false, examples: [{ group: 'taxes', fromYear: 2021, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2021〕3号' }] }),
+      }, { additionalProperties: false, examples: [{ group: 'taxes', fromYear: 2022, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2022〕3号' }] }),
       response: { 201: AdjustmentOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
