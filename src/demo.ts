@@ -86,7 +86,7 @@ export async function loadDemoData (db: Kysely<Database>, floor = money('0.60'))
 
     for (const [i, id] of ids.entries()) {
       for (const [quarter, paidOn] of ['2021-03-31', '2021-06-30', '2021-09-30', '2021-12-20'].entries()) {
-        await insertAdvance(tx, { agreementId: id, fiscalYear: 2021, paidOn, amount: `${BigInt(3 - i) * 1_500_000n + BigInt(quarter) * 100_000n}.00`, documentNo: `示例预拨〔2021〕${i * 4 + quarter + 1}号${NOTE}` })
+        await insertAdvance(tx, { agreementId: id, fiscalYear: 2021, paidOn, amount: `${BigInt(3 - i) * 1_000_000n + BigInt(quarter) * 100_000n}.00`, documentNo: `示例预拨〔2021〕${i * 4 + quarter + 1}号${NOTE}` })
       }
     }
     // 2020 settled and finalized (run 1), 2021 computed as a draft (run 2).

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import { type Logger, pino } from 'pino'
 import { resolveAdminToken } from './admin-token.js'
+import { settleCommand } from './cli/settle.js'
 import { buildApp } from './app.js'
 import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connect.js'
@@ -14,6 +15,7 @@ import { money } from './domain/money.js'
  * The process entry point, and the only module that reads the environment.
  *   node dist/src/server.js           migrate, then serve the API
  *   node dist/src/server.js migrate   apply pending migrations and exit
+ *   node dist/src/server.js settle --year 2021 [--finalize]   the annual settlement (npm run settle)
  */
 
 
@@ -86,10 +88,20 @@ async function main (): Promise<void> {
     } finally {
       await database.close()
     }
+  } else if (command === 'settle') {
+    const database = open(config)
+    try {
+      await runMigrations(log, database)
+      process.exitCode = await settleCommand(database.db, process.argv.slice(3), money(config.minZoneRate), {
+        write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true,
+      })
+    } finally {
+      await database.close()
+    }
   } else if (command === 'serve') {
     await serve(log, config)
   } else {
-    throw new Error(`unknown command "${command}": use "serve" (the default) or "migrate"`)
+    throw new Error(`unknown command "${command}": use "serve" (the default), "migrate" or "settle"`)
   }
 }
 
