@@ -85,15 +85,26 @@ export async function insertBaseAdjustment (tx: Db, agreementId: number, groupPo
   return { id: row.id, fromYear: row.from_year, amount: money(row.amount), reason: row.reason, documentNo: row.document_no, createdAt: row.created_at.toISOString() }
 }
 
-/** Loads whole agreements (groups, categories, bands, adjustments) for the given rows. */
-async function assemble (db: Db, rows: Array<{ id: number, zone_code: string, district_code: string, document_no: string, base_year: number, effective_from: number, effective_to: number | null, created_at: Date }>): Promise<StoredAgreement[]> {
+type AgreementRowOf = { id: number, zone_code: string, district_code: string, document_no: string, base_year: number, effective_from: number, effective_to: number | null, created_at: Date }
+
+/**
+ * Loads whole agreements (groups, categories, bands, adjustments) for the given rows. `inForce`
+ * selects the parts by the agreements' years instead of by a list of ids, for whole-year loads.
+ */
+async function assemble (db: Db, rows: AgreementRowOf[], inForce?: number): Promise<StoredAgreement[]> {
   if (rows.length === 0) return []
   const ids = rows.map((r) => r.id)
+  const ofAgreements = inForce === undefined
+    ? sql<boolean>`agreement_id = ANY(${ids}::integer[])`
+    : sql<boolean>`agreement_id IN (SELECT id FROM agreements WHERE effective_from <= ${inForce} AND (effective_to IS NULL OR effective_to >= ${inForce}))`
   const [groups, categories, bands, adjustments] = await Promise.all([
-    db.selectFrom('agreement_groups').selectAll().where('agreement_id', 'in', ids).orderBy('agreement_id').orderBy('position').execute(),
-    db.selectFrom('agreement_group_categories').selectAll().where('agreement_id', 'in', ids).orderBy('category_code').execute(),
-    db.selectFrom('agreement_bands').selectAll().where('agreement_id', 'in', ids).orderBy('position').execute(),
-    db.selectFrom('base_adjustments').selectAll().where('agreement_id', 'in', ids).orderBy('from_year').orderBy('id').execute(),
+    db.selectFrom('agreement_groups').selectAll().where(ofAgreements).orderBy('agreement_id').orderBy('position').execute(),
+    // One row per group with its codes: a fiftieth of the rows of one per category.
+    db.selectFrom('agreement_group_categories')
+      .select(['agreement_id', 'group_position', sql<string[]>`array_agg(category_code ORDER BY category_code)`.as('codes')])
+      .where(ofAgreements).groupBy(['agreement_id', 'group_position']).execute(),
+    db.selectFrom('agreement_bands').selectAll().where(ofAgreements).orderBy('position').execute(),
+    db.selectFrom('base_adjustments').selectAll().where(ofAgreements).orderBy('from_year').orderBy('id').execute(),
   ])
   const key = (agreementId: number, position: number) => `${agreementId}/${position}`
   const groupMap = new Map<string, StoredGroup>()
@@ -112,7 +123,7 @@ async function assemble (db: Db, rows: Array<{ id: number, zone_code: string, di
     groupMap.set(key(g.agreement_id, g.position), group)
     byAgreement.set(g.agreement_id, [...(byAgreement.get(g.agreement_id) ?? []), group])
   }
-  for (const c of categories) groupMap.get(key(c.agreement_id, c.group_position))?.categories.push(c.category_code)
+  for (const c of categories) groupMap.get(key(c.agreement_id, c.group_position))?.categories.push(...c.codes)
   for (const b of bands) {
     groupMap.get(key(b.agreement_id, b.group_position))?.rates.push(b.up_to_growth === null
       ? { rate: money(b.rate) }
@@ -141,7 +152,7 @@ export async function agreementsInForce (db: Db, year: number, ids?: readonly nu
     .where('effective_from', '<=', year).where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>=', year)]))
     .orderBy('id')
   if (ids !== undefined) query = query.where('id', 'in', ids.length === 0 ? [0] : [...ids])
-  return assemble(db, await query.execute())
+  return assemble(db, await query.execute(), ids === undefined ? year : undefined)
 }
 
 /** The latest fiscal year a finalized settlement of the agreement covers, if any. */

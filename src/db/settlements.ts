@@ -14,17 +14,24 @@ export async function tryLockYear (tx: Db, year: number): Promise<boolean> {
   return rows[0]?.locked === true
 }
 
-/** Σ amount and the number of monthly records per zone, district, category and year. */
-export async function revenueSums (db: Db, years: readonly number[]): Promise<Map<string, { total: string, records: number }>> {
-  const rows = await db.selectFrom('revenue_records')
-    .select(['zone_code', 'district_code', 'category_code', 'year', sql<string>`sum(amount)::text`.as('total'), sql<number>`count(*)::int`.as('records')])
-    .where('year', 'in', [...years])
-    .groupBy(['zone_code', 'district_code', 'category_code', 'year'])
-    .execute()
-  return new Map(rows.map((r) => [revenueKey(r.zone_code, r.district_code, r.category_code, r.year), { total: r.total, records: r.records }]))
+/**
+ * A(Y) and A(Y−1) of every group of the agreements in force in Y: the sum of the latest revision
+ * of each month over the group's categories (calculation-rules.md §5), and how many monthly
+ * records there are (none recorded is not the same as zero).
+ */
+export async function groupRevenueSums (db: Db, year: number): Promise<Map<string, { total: string, records: number }>> {
+  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number }>`
+    SELECT gc.agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records
+    FROM agreements a
+    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+    JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
+    WHERE r.year IN (${year - 1}, ${year})
+      AND a.effective_from <= ${year} AND (a.effective_to IS NULL OR a.effective_to >= ${year})
+    GROUP BY gc.agreement_id, gc.group_position, r.year`.execute(db)
+  return new Map(rows.map((r) => [groupKey(r.agreement_id, r.group_position, r.year), { total: r.total, records: r.records }]))
 }
 
-export const revenueKey = (zone: string, district: string, category: string, year: number) => `${zone}|${district}|${category}|${year}`
+export const groupKey = (agreementId: number, position: number, year: number) => `${agreementId}|${position}|${year}`
 
 /** Σ advances per agreement for the year. */
 export async function advanceSums (db: Db, year: number): Promise<Map<number, string>> {
@@ -93,27 +100,38 @@ export interface NewSettlementLine {
   }>
 }
 
-const CHUNK = 1000
-
-export async function insertRun (tx: Db, run: { fiscalYear: number, minimumRate: string, createdBy: string }, lines: readonly NewSettlementLine[]): Promise<number> {
+export async function insertRun (tx: Db, run: { fiscalYear: number, minimumRate: string, createdBy: string }): Promise<number> {
   const { id } = await tx.insertInto('settlement_runs').values({
     fiscal_year: run.fiscalYear, status: 'draft', minimum_rate: run.minimumRate, created_by: run.createdBy,
   }).returning('id').executeTakeFirstOrThrow()
-  for (let i = 0; i < lines.length; i += CHUNK) {
-    const chunk = lines.slice(i, i + CHUNK)
-    await tx.insertInto('settlement_lines').values(chunk.map((l) => ({
-      run_id: id, agreement_id: l.agreementId, fiscal_year: run.fiscalYear, kind: l.kind, zone_code: l.zoneCode, district_code: l.districtCode,
-      revenue_total: l.revenueTotal, zone_share: l.zoneShare, district_share: l.districtShare, advances_paid: l.advancesPaid,
-      balance_due: l.balanceDue, previous_zone_share: l.previousZoneShare, adjustment: l.adjustment,
-    }))).execute()
-    await tx.insertInto('settlement_groups').values(chunk.flatMap((l) => l.groups.map((g, position) => ({
-      run_id: id, agreement_id: l.agreementId, position, name: g.name, basis: g.basis, base: g.base, actual: g.actual,
-      increment: g.increment, carried_shortfall_in: g.carriedShortfallIn, shareable: g.shareable, zone_share: g.zoneShare,
-      district_share: g.districtShare, carried_shortfall_out: g.carriedShortfallOut, bands: g.bands,
-      explanation_zh: g.explanationZh, explanation_en: g.explanationEn,
-    })))).execute()
-  }
   return id
+}
+
+/** Stores lines and their groups: column arrays through unnest, two statements whatever the number of lines. */
+export async function insertLines (tx: Db, id: number, fiscalYear: number, chunk: readonly NewSettlementLine[]): Promise<void> {
+  if (chunk.length === 0) return
+  {
+    const col = <T>(pick: (l: NewSettlementLine) => T) => chunk.map(pick)
+    await sql`INSERT INTO settlement_lines (run_id, agreement_id, fiscal_year, kind, zone_code, district_code, revenue_total, zone_share,
+        district_share, advances_paid, balance_due, previous_zone_share, adjustment)
+      SELECT ${id}, u.agreement_id, ${fiscalYear}, u.kind, u.zone_code, u.district_code, u.revenue_total, u.zone_share, u.district_share,
+        u.advances_paid, u.balance_due, u.previous_zone_share, u.adjustment
+      FROM unnest(${col((l) => l.agreementId)}::integer[], ${col((l) => l.kind)}::text[], ${col((l) => l.zoneCode)}::text[],
+        ${col((l) => l.districtCode)}::text[], ${col((l) => l.revenueTotal)}::numeric[], ${col((l) => l.zoneShare)}::numeric[],
+        ${col((l) => l.districtShare)}::numeric[], ${col((l) => l.advancesPaid)}::numeric[], ${col((l) => l.balanceDue)}::numeric[],
+        ${col((l) => l.previousZoneShare)}::numeric[], ${col((l) => l.adjustment)}::numeric[])
+        AS u(agreement_id, kind, zone_code, district_code, revenue_total, zone_share, district_share, advances_paid, balance_due, previous_zone_share, adjustment)`.execute(tx)
+    const groups = chunk.flatMap((l) => l.groups.map((g, position) => ({ agreementId: l.agreementId, position, ...g })))
+    const gcol = <T>(pick: (g: typeof groups[number]) => T) => groups.map(pick)
+    await sql`INSERT INTO settlement_groups (run_id, agreement_id, position, name, basis, base, actual, increment, carried_shortfall_in, shareable,
+        zone_share, district_share, carried_shortfall_out, bands, explanation_zh, explanation_en)
+      SELECT ${id}, u.*
+      FROM unnest(${gcol((g) => g.agreementId)}::integer[], ${gcol((g) => g.position)}::integer[], ${gcol((g) => g.name)}::text[],
+        ${gcol((g) => g.basis)}::text[], ${gcol((g) => g.base)}::numeric[], ${gcol((g) => g.actual)}::numeric[], ${gcol((g) => g.increment)}::numeric[],
+        ${gcol((g) => g.carriedShortfallIn)}::numeric[], ${gcol((g) => g.shareable)}::numeric[], ${gcol((g) => g.zoneShare)}::numeric[],
+        ${gcol((g) => g.districtShare)}::numeric[], ${gcol((g) => g.carriedShortfallOut)}::numeric[], ${gcol((g) => g.bands)}::text[],
+        ${gcol((g) => g.explanationZh)}::text[], ${gcol((g) => g.explanationEn)}::text[]) AS u`.execute(tx)
+  }
 }
 
 export interface StoredRun {

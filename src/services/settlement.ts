@@ -2,13 +2,13 @@ import type { Kysely } from 'kysely'
 import { agreementsInForce, type StoredAgreement } from '../db/agreements.js'
 import type { Database } from '../db/database.js'
 import {
-  advanceSums, changedSince, findRun, type FinalizedLine, insertRun, latestFinalizedLines, markFinalized, type NewSettlementLine,
-  revenueKey, revenueSums, tryLockYear,
+  advanceSums, changedSince, findRun, type FinalizedLine, groupKey, groupRevenueSums, insertLines, insertRun, latestFinalizedLines, markFinalized,
+  type NewSettlementLine, tryLockYear,
 } from '../db/settlements.js'
 import { ALL } from '../db/scope.js'
 import { computeAgreementYear } from '../domain/engine.js'
 import { explainGroup } from '../domain/explanation.js'
-import { type Decimal, formatMoney, money, sum, ZERO } from '../domain/money.js'
+import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { presentGroup } from '../domain/presentation.js'
 import type { GroupInput } from '../domain/types.js'
 import { HttpProblem, type ProblemField } from '../http/problem.js'
@@ -31,6 +31,9 @@ export interface SettlementRequest {
 
 export type Progress = (done: number, total: number) => void
 
+/** Lines computed before they are sent to the database together. */
+const LINE_CHUNK = 1000
+
 function yearBusy (year: number): HttpProblem {
   return new HttpProblem(409, 'settlement-running', `A settlement run for ${year} is in progress; try again when it has finished.`)
 }
@@ -40,20 +43,20 @@ function groupInputs (
   a: StoredAgreement, year: number, revenue: Map<string, { total: string, records: number }>, carriedFrom: FinalizedLine | undefined,
   problems: ProblemField[], conflicts: ProblemField[],
 ): GroupInput[] {
-  const actualOf = (categories: readonly string[], y: number) => {
-    const parts = categories.map((c) => revenue.get(revenueKey(a.zoneCode, a.districtCode, c, y)))
-    return { total: sum(parts.map((p) => p === undefined ? ZERO : money(p.total))), records: parts.reduce((n, p) => n + (p?.records ?? 0), 0) }
+  const actualOf = (position: number, y: number) => {
+    const found = revenue.get(groupKey(a.id, position, y))
+    return found === undefined ? { total: ZERO, records: 0 } : { total: money(found.total), records: found.records }
   }
   const needsCarry = a.groups.some((g) => g.shortfall === 'carry_forward') && year - 1 >= a.effectiveFrom
   if (needsCarry && carriedFrom === undefined) {
     conflicts.push({ pointer: `/agreements/${a.id}`, message: `agreement ${a.id} (${a.zoneCode}–${a.districtCode}) carries shortfalls forward and ${year - 1} is not finalized: finalize the ${year - 1} settlement first` })
   }
   return a.groups.map((g): GroupInput => {
-    const actual = actualOf(g.categories, year).total
+    const actual = actualOf(g.position, year).total
     if (g.basis === 'total') return { name: g.name, basis: 'total', actual, rates: g.rates, shortfall: 'none', carriedShortfall: ZERO }
     let priorYearActual: Decimal | undefined
     if (g.base?.mode === 'prior_year') {
-      const prior = actualOf(g.categories, year - 1)
+      const prior = actualOf(g.position, year - 1)
       if (prior.records === 0) problems.push({ pointer: `/agreements/${a.id}/groups/${g.position}`, message: `agreement ${a.id} group "${g.name}" bases ${year} on ${year - 1}'s revenue, and none is recorded (calculation-rules.md §4)` })
       else priorYearActual = prior.total
     }
@@ -93,16 +96,25 @@ export async function createSettlementRun (tx: Db, request: SettlementRequest, c
   }
   if (agreements.length === 0) throw new HttpProblem(422, 'nothing-to-settle', `No agreement is in force in ${year}.`, [{ pointer: '/fiscalYear', message: 'no agreement in force' }])
 
-  const [revenue, advances, finalized] = await Promise.all([revenueSums(tx, [year - 1, year]), advanceSums(tx, year), latestFinalizedLines(tx, [year - 1, year])])
+  const [revenue, advances, finalized] = await Promise.all([groupRevenueSums(tx, year), advanceSums(tx, year), latestFinalizedLines(tx, [year - 1, year])])
   const problems: ProblemField[] = []
   const conflicts: ProblemField[] = []
-  const lines: NewSettlementLine[] = []
-  agreements.forEach((a, index) => {
+  const id = await insertRun(tx, { fiscalYear: year, minimumRate: request.minimumRate.toString(), createdBy })
+  // Lines are computed in chunks and each chunk is sent to the database while the next one is
+  // computed; a problem anywhere throws, and the transaction takes every line back with it.
+  let stored = Promise.resolve()
+  let chunk: NewSettlementLine[] = []
+  const flush = () => {
+    const lines = chunk
+    chunk = []
+    stored = stored.then(() => insertLines(tx, id, year, lines))
+  }
+  for (const [index, a] of agreements.entries()) {
     const groups = groupInputs(a, year, revenue, finalized.get(`${a.id}|${year - 1}`), problems, conflicts)
     if (problems.length === 0 && conflicts.length === 0) {
       const result = computeAgreementYear({ fiscalYear: year, minimumRate: request.minimumRate, groups, advancesPaid: money(advances.get(a.id) ?? '0') })
       const previous = finalized.get(`${a.id}|${year}`)
-      lines.push({
+      chunk.push({
         agreementId: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, kind: previous === undefined ? 'annual' : 'supplementary',
         revenueTotal: formatMoney(result.revenueTotal), zoneShare: formatMoney(result.zoneShare), districtShare: formatMoney(result.districtShare),
         advancesPaid: formatMoney(result.advancesPaid), balanceDue: formatMoney(result.balanceDue),
@@ -120,10 +132,18 @@ export async function createSettlementRun (tx: Db, request: SettlementRequest, c
       })
     }
     onProgress?.(index + 1, agreements.length)
-  })
+    if (chunk.length >= LINE_CHUNK) {
+      flush()
+      // Let the chunk go out before computing the next one.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+  flush()
+  // Settle the stored chunks either way, so that no insert is left running when this throws.
+  await stored
   if (conflicts.length > 0) throw new HttpProblem(409, 'prior-year-not-finalized', conflicts[0]!.message + (conflicts.length > 1 ? ` (and ${conflicts.length - 1} more)` : ''), conflicts)
   if (problems.length > 0) throw new HttpProblem(422, 'cannot-settle', problems[0]!.message + (problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''), problems)
-  return insertRun(tx, { fiscalYear: year, minimumRate: request.minimumRate.toString(), createdBy }, lines)
+  return id
 }
 
 /** Finalizes a draft run: from then on nothing can change it, the database included. */

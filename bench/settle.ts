@@ -1,0 +1,126 @@
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { promisify } from 'node:util'
+import { sql } from 'kysely'
+import pg from 'pg'
+import { openDatabase } from '../src/db/connect.js'
+import { migrate } from '../src/db/migrate.js'
+import { money } from '../src/domain/money.js'
+import { createSettlementRun } from '../src/services/settlement.js'
+
+/*
+ * `npm run bench:settle`: national scale on PostgreSQL. For each size (default 250, 2,500 and
+ * 25,000 zone–district agreements; 20 categories × 12 months of revenue each, so 2,500 is
+ * 600,000 rows) it times one settlement run with its lines persisted (median of BENCH_RUNS),
+ * beside a single SQL aggregate over the same rows (the floor: reading the data once), and the
+ * peak resident memory of `npm run settle` doing the same run as its own process.
+ * Target (issue 4): 2,500 agreements in ≤ 5 s and ≤ 3× the aggregate; peak RSS ≤ 300 MB;
+ * time linear in the number of agreements.
+ *
+ * Environment: DATABASE_URL (server for scratch databases; default
+ * postgres://postgres@127.0.0.1:5432/test), BENCH_SIZES (250,2500,25000), BENCH_RUNS (3).
+ */
+
+const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const sizes = (process.env.BENCH_SIZES ?? '250,2500,25000').split(',').map(Number)
+const runs = Number(process.env.BENCH_RUNS ?? 3)
+const root = new URL('..', import.meta.url).pathname
+const TAX = ['10101', '1010101', '10102', '10103', '10104', '10105', '10106', '10107', '10109', '10110']
+const FEES = ['10111', '10112', '10113', '10114', '10118', '10119', '10302', '10304', '10305', '10307']
+const log = (text: string) => process.stdout.write(`${text}\n`)
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+async function admin<T> (fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl })
+  await client.connect()
+  try { return await fn(client) } finally { await client.end() }
+}
+
+async function seed (url: string, agreements: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const q = (text: string) => client.query(text)
+    await q(`INSERT INTO districts (code, name) SELECT (110101 + i)::text, 'bench ' || i FROM generate_series(0, 49) i`)
+    await q(`INSERT INTO zones (code, name, host_district_code) SELECT 'Z' || lpad(i::text, 6, '0'), 'bench zone ' || i, (110101 + i % 50)::text FROM generate_series(0, ${agreements - 1}) i`)
+    await q(`INSERT INTO agreements (zone_code, district_code, document_no, base_year, effective_from)
+      SELECT 'Z' || lpad(i::text, 6, '0'), (110101 + i % 50)::text, 'bench-' || i, 2019, 2020 FROM generate_series(0, ${agreements - 1}) i`)
+    await q(`INSERT INTO agreement_groups (agreement_id, position, name, basis, base_amount, base_mode, growth_rate, shortfall)
+      SELECT id, 0, 'taxes', 'increment', (5000000 + (id % 97) * 100000)::numeric(17,2), CASE WHEN id % 2 = 0 THEN 'fixed' ELSE 'escalating' END,
+             CASE WHEN id % 2 = 0 THEN NULL ELSE 0.03 END, CASE WHEN id % 3 = 0 THEN 'deduct' ELSE 'none' END FROM agreements
+      UNION ALL SELECT id, 1, 'fees', 'total', NULL, NULL, NULL, 'none' FROM agreements`)
+    await q(`INSERT INTO agreement_group_categories (agreement_id, group_position, category_code)
+      SELECT a.id, 0, c FROM agreements a, unnest(ARRAY['${TAX.join("','")}']) c
+      UNION ALL SELECT a.id, 1, c FROM agreements a, unnest(ARRAY['${FEES.join("','")}']) c`)
+    await q(`INSERT INTO agreement_bands (agreement_id, group_position, position, up_to_growth, rate)
+      SELECT id, 0, 0, 0.10, 0.60 FROM agreements UNION ALL SELECT id, 0, 1, 0.30, 0.70 FROM agreements
+      UNION ALL SELECT id, 0, 2, NULL, 0.80 FROM agreements UNION ALL SELECT id, 1, 0, NULL, 0.60 FROM agreements`)
+    await q(`INSERT INTO revenue_records (zone_code, district_code, category_code, year, month, amount, revision)
+      SELECT a.zone_code, a.district_code, c, 2021, m, ((a.id * 7919 + m * 104729 + ascii(right(c, 1))) % 90000000 + 1000000)::numeric / 100, 1
+      FROM agreements a, unnest(ARRAY['${[...TAX, ...FEES].join("','")}']) c, generate_series(1, 12) m`)
+    await q('ANALYZE')
+  } finally {
+    await client.end()
+  }
+}
+
+async function peakRssOfCli (url: string): Promise<{ mb: number, seconds: number }> {
+  await promisify(execFile)('npm', ['run', '-s', 'build'], { cwd: root })
+  const child = spawn('node', ['dist/src/server.js', 'settle', '--year', '2021'], { cwd: root, env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' }, stdio: 'ignore' })
+  let peak = 0
+  const started = process.hrtime.bigint()
+  const timer = setInterval(() => {
+    void readFile(`/proc/${child.pid}/status`, 'utf8').then((s) => { peak = Math.max(peak, Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024) }, () => {})
+  }, 50)
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  clearInterval(timer)
+  if (code !== 0) throw new Error(`npm run settle exited with ${code}`)
+  return { mb: peak, seconds: Number(process.hrtime.bigint() - started) / 1e9 }
+}
+
+interface Row { agreements: number, revenueRows: number, aggregateMs: number, runMs: number, ratio: string, 'ms per 1,000 agreements': number, cliPeakRssMb: number }
+
+async function measure (agreements: number): Promise<Row> {
+  const name = `bench_settle_${randomBytes(4).toString('hex')}`
+  await admin((c) => c.query(`CREATE DATABASE ${name}`))
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  const database = openDatabase({ kind: 'postgres', url: url.toString(), poolSize: 4 })
+  try {
+    await migrate(database)
+    process.stdout.write(`  ${agreements.toLocaleString('en')} agreements: seeding ${(agreements * 240).toLocaleString('en')} revenue rows… `)
+    await seed(url.toString(), agreements)
+    const aggregate: number[] = []
+    const run: number[] = []
+    for (let i = 0; i < runs; i++) {
+      let started = process.hrtime.bigint()
+      await sql`SELECT zone_code, district_code, category_code, sum(amount) FROM revenue_records WHERE year = 2021 GROUP BY 1, 2, 3`.execute(database.db)
+      aggregate.push(Number(process.hrtime.bigint() - started) / 1e6)
+      started = process.hrtime.bigint()
+      await database.db.transaction().execute((tx) => createSettlementRun(tx, { fiscalYear: 2021, minimumRate: money('0.60') }, 'bench'))
+      run.push(Number(process.hrtime.bigint() - started) / 1e6)
+      process.stdout.write(`run ${i + 1}: ${run.at(-1)!.toFixed(0)} ms; `)
+    }
+    const lines = await database.db.selectFrom('settlement_lines').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+    if (Number(lines.n) !== agreements * runs) throw new Error(`expected ${agreements * runs} lines, found ${lines.n}`)
+    const cli = await peakRssOfCli(url.toString())
+    process.stdout.write(`npm run settle: ${cli.seconds.toFixed(1)} s, peak ${cli.mb.toFixed(0)} MB\n`)
+    const runMs = median(run)
+    const aggregateMs = median(aggregate)
+    return {
+      agreements, revenueRows: agreements * 240, aggregateMs: Math.round(aggregateMs), runMs: Math.round(runMs),
+      ratio: `${(runMs / aggregateMs).toFixed(1)}×`, 'ms per 1,000 agreements': Math.round(runMs / agreements * 1000), cliPeakRssMb: Math.round(cli.mb),
+    }
+  } finally {
+    await database.close()
+    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  }
+}
+
+log(`settlement runs on PostgreSQL, median of ${runs}; sizes ${sizes.join(', ')}`)
+const rows: Row[] = []
+for (const size of sizes) rows.push(await measure(size))
+console.table(rows)
+log('target: 2,500 agreements ≤ 5,000 ms and ≤ 3× the aggregate; peak RSS ≤ 300 MB; ms per 1,000 agreements flat across sizes')
