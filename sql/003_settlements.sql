@@ -54,8 +54,9 @@ CREATE TABLE settlement_groups (
   district_share         numeric(17, 2) NOT NULL,
   carried_shortfall_out  numeric(17, 2),
   bands                  text NOT NULL,
-  explanation_zh         text NOT NULL,
-  explanation_en         text NOT NULL,
+  -- The engine's whole result for the group (exact figures, base derivation, bands), from which
+  -- the explanation is written in the reader's language.
+  result                 text NOT NULL,
   PRIMARY KEY (run_id, agreement_id, position),
   FOREIGN KEY (run_id, agreement_id) REFERENCES settlement_lines (run_id, agreement_id)
 );

@@ -197,8 +197,7 @@ export interface SettlementGroupsTable {
   district_share: NumericString
   carried_shortfall_out: NumericString | null
   bands: string
-  explanation_zh: string
-  explanation_en: string
+  result: string
 }
 
 export interface Database {

@@ -95,8 +95,8 @@ export interface NewSettlementLine {
     districtShare: string
     carriedShortfallOut: string | null
     bands: string
-    explanationZh: string
-    explanationEn: string
+    /** The engine's GroupResult, serialized. */
+    result: string
   }>
 }
 
@@ -124,13 +124,13 @@ export async function insertLines (tx: Db, id: number, fiscalYear: number, chunk
     const groups = chunk.flatMap((l) => l.groups.map((g, position) => ({ agreementId: l.agreementId, position, ...g })))
     const gcol = <T>(pick: (g: typeof groups[number]) => T) => groups.map(pick)
     await sql`INSERT INTO settlement_groups (run_id, agreement_id, position, name, basis, base, actual, increment, carried_shortfall_in, shareable,
-        zone_share, district_share, carried_shortfall_out, bands, explanation_zh, explanation_en)
+        zone_share, district_share, carried_shortfall_out, bands, result)
       SELECT ${id}, u.*
       FROM unnest(${gcol((g) => g.agreementId)}::integer[], ${gcol((g) => g.position)}::integer[], ${gcol((g) => g.name)}::text[],
         ${gcol((g) => g.basis)}::text[], ${gcol((g) => g.base)}::numeric[], ${gcol((g) => g.actual)}::numeric[], ${gcol((g) => g.increment)}::numeric[],
         ${gcol((g) => g.carriedShortfallIn)}::numeric[], ${gcol((g) => g.shareable)}::numeric[], ${gcol((g) => g.zoneShare)}::numeric[],
         ${gcol((g) => g.districtShare)}::numeric[], ${gcol((g) => g.carriedShortfallOut)}::numeric[], ${gcol((g) => g.bands)}::text[],
-        ${gcol((g) => g.explanationZh)}::text[], ${gcol((g) => g.explanationEn)}::text[]) AS u`.execute(tx)
+        ${gcol((g) => g.result)}::text[]) AS u`.execute(tx)
   }
 }
 
@@ -169,7 +169,7 @@ export async function findRun (db: Db, scope: Scope, id: number): Promise<{ run:
     list.push({
       name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
       shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out,
-      bands: g.bands, explanationZh: g.explanation_zh, explanationEn: g.explanation_en,
+      bands: g.bands, result: g.result,
     })
     groups.set(g.agreement_id, list)
   }

@@ -1,4 +1,4 @@
-import { type Decimal, formatMoney, formatRate, sum } from './money.js'
+import { Decimal, formatMoney, formatRate, sum } from './money.js'
 import type { BandResult, BaseDerivation, GroupResult } from './types.js'
 
 /** Explanations are Chinese by default and English on request (Accept-Language: en). */
@@ -120,4 +120,21 @@ export function explainGroup (g: GroupResult, lang: Language): string[] {
     ? `功能区分成 ${m(g.zoneShare)}；属地政府留成 = 实际 ${m(g.actual)} − ${m(g.zoneShare)} = ${m(g.districtShare)}`
     : `Zone share ${m(g.zoneShare)}; the district keeps actual ${m(g.actual)} − ${m(g.zoneShare)} = ${m(g.districtShare)}`)
   return lines
+}
+
+const DECIMAL_KEYS = new Set([
+  'base', 'actual', 'increment', 'carriedShortfallIn', 'shareable', 'zoneShare', 'districtShare', 'carriedShortfallOut', 'amount',
+  'growthRate', 'exactEscalated', 'escalated', 'priorYearActual', 'rate', 'limit', 'upToGrowth', 'portion', 'exactShare',
+])
+
+/**
+ * A group's result as text to keep (Decimals as exact strings), and back: a stored settlement
+ * explains itself in either language from the very figures it computed.
+ */
+export function serializeGroupResult (g: GroupResult): string {
+  return JSON.stringify(g)
+}
+
+export function deserializeGroupResult (text: string): GroupResult {
+  return JSON.parse(text, (key, value: unknown) => DECIMAL_KEYS.has(key) && typeof value === 'string' ? new Decimal(value) : value) as GroupResult
 }

@@ -40,9 +40,15 @@ export interface AgreementYearResultJson {
   groups: GroupResultJson[]
 }
 
-export function presentGroup (g: GroupResult, lang: Language): GroupResultJson {
+/** A group's printed figures without the explanation (what a settlement line stores). */
+export function presentGroupFigures (g: GroupResult): Omit<GroupResultJson, 'explanation'> {
+  const { explanation: _explanation, ...figures } = presentGroup(g, 'zh', false)
+  return figures
+}
+
+export function presentGroup (g: GroupResult, lang: Language, explain = true): GroupResultJson {
   const bands = g.bands.map((b) => ({ rate: formatRate(b.rate), amount: formatMoney(b.amount), zoneShare: formatMoney(b.zoneShare) }))
-  const common = { zoneShare: formatMoney(g.zoneShare), districtShare: formatMoney(g.districtShare), explanation: explainGroup(g, lang) }
+  const common = { zoneShare: formatMoney(g.zoneShare), districtShare: formatMoney(g.districtShare), explanation: explain ? explainGroup(g, lang) : [] }
   if (g.basis === 'total') {
     return { name: g.name, basis: g.basis, actual: formatMoney(g.actual), bands, ...common }
   }

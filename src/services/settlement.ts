@@ -7,9 +7,9 @@ import {
 } from '../db/settlements.js'
 import { ALL } from '../db/scope.js'
 import { computeAgreementYear } from '../domain/engine.js'
-import { explainGroup } from '../domain/explanation.js'
+import { serializeGroupResult } from '../domain/explanation.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
-import { presentGroup } from '../domain/presentation.js'
+import { presentGroupFigures } from '../domain/presentation.js'
 import type { GroupInput } from '../domain/types.js'
 import { HttpProblem, type ProblemField } from '../http/problem.js'
 
@@ -121,12 +121,12 @@ export async function createSettlementRun (tx: Db, request: SettlementRequest, c
         previousZoneShare: previous === undefined ? null : previous.zoneShare,
         adjustment: previous === undefined ? null : formatMoney(result.zoneShare.minus(money(previous.zoneShare))),
         groups: result.groups.map((g) => {
-          const printed = presentGroup(g, 'zh')
+          const printed = presentGroupFigures(g)
           return {
             name: g.name, basis: g.basis, base: printed.base ?? null, actual: printed.actual, increment: printed.increment ?? null,
             carriedShortfallIn: printed.carriedShortfallIn ?? null, shareable: printed.shareable ?? null, zoneShare: printed.zoneShare,
             districtShare: printed.districtShare, carriedShortfallOut: printed.carriedShortfallOut ?? null, bands: JSON.stringify(printed.bands),
-            explanationZh: JSON.stringify(printed.explanation), explanationEn: JSON.stringify(explainGroup(g, 'en')),
+            result: serializeGroupResult(g),
           }
         }),
       })

@@ -4,7 +4,7 @@ import Type from 'typebox'
 import type { DatabaseHandle } from '../../db/connect.js'
 import type { Database } from '../../db/database.js'
 import { findRun, listRuns, type StoredLine, type StoredRun } from '../../db/settlements.js'
-import type { Language } from '../../domain/explanation.js'
+import { deserializeGroupResult, explainGroup, type Language } from '../../domain/explanation.js'
 import { formatRate, money, type Decimal } from '../../domain/money.js'
 import { runTotals, statementRows } from '../../domain/settlement.js'
 import { createSettlementRun, finalizeSettlementRun } from '../../services/settlement.js'
@@ -118,7 +118,7 @@ function presentLine (l: StoredLine, lang: Language) {
       bands: JSON.parse(g.bands) as Array<{ rate: string, amount: string, zoneShare: string }>,
       zoneShare: g.zoneShare, districtShare: g.districtShare,
       ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
-      explanation: JSON.parse(lang === 'en' ? g.explanationEn : g.explanationZh) as string[],
+      explanation: explainGroup(deserializeGroupResult(g.result), lang),
     })),
   }
 }
