@@ -9,6 +9,7 @@ import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
 import { money } from '../src/domain/money.js'
 import { createSettlementRun } from '../src/services/settlement.js'
+import { seedSettlementData } from './seed.js'
 
 /*
  * `npm run bench:settle`: national scale on PostgreSQL. For each size (default 250, 2,500 and
@@ -27,8 +28,6 @@ const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:543
 const sizes = (process.env.BENCH_SIZES ?? '250,2500,25000').split(',').map(Number)
 const runs = Number(process.env.BENCH_RUNS ?? 3)
 const root = new URL('..', import.meta.url).pathname
-const TAX = ['10101', '1010101', '10102', '10103', '10104', '10105', '10106', '10107', '10109', '10110']
-const FEES = ['10111', '10112', '10113', '10114', '10118', '10119', '10302', '10304', '10305', '10307']
 const log = (text: string) => process.stdout.write(`${text}\n`)
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
@@ -36,34 +35,6 @@ async function admin<T> (fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: serverUrl })
   await client.connect()
   try { return await fn(client) } finally { await client.end() }
-}
-
-async function seed (url: string, agreements: number): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    const q = (text: string) => client.query(text)
-    await q(`INSERT INTO districts (code, name) SELECT (110101 + i)::text, 'bench ' || i FROM generate_series(0, 49) i`)
-    await q(`INSERT INTO zones (code, name, host_district_code) SELECT 'Z' || lpad(i::text, 6, '0'), 'bench zone ' || i, (110101 + i % 50)::text FROM generate_series(0, ${agreements - 1}) i`)
-    await q(`INSERT INTO agreements (zone_code, district_code, document_no, base_year, effective_from)
-      SELECT 'Z' || lpad(i::text, 6, '0'), (110101 + i % 50)::text, 'bench-' || i, 2019, 2020 FROM generate_series(0, ${agreements - 1}) i`)
-    await q(`INSERT INTO agreement_groups (agreement_id, position, name, basis, base_amount, base_mode, growth_rate, shortfall)
-      SELECT id, 0, 'taxes', 'increment', (5000000 + (id % 97) * 100000)::numeric(17,2), CASE WHEN id % 2 = 0 THEN 'fixed' ELSE 'escalating' END,
-             CASE WHEN id % 2 = 0 THEN NULL ELSE 0.03 END, CASE WHEN id % 3 = 0 THEN 'deduct' ELSE 'none' END FROM agreements
-      UNION ALL SELECT id, 1, 'fees', 'total', NULL, NULL, NULL, 'none' FROM agreements`)
-    await q(`INSERT INTO agreement_group_categories (agreement_id, group_position, category_code)
-      SELECT a.id, 0, c FROM agreements a, unnest(ARRAY['${TAX.join("','")}']) c
-      UNION ALL SELECT a.id, 1, c FROM agreements a, unnest(ARRAY['${FEES.join("','")}']) c`)
-    await q(`INSERT INTO agreement_bands (agreement_id, group_position, position, up_to_growth, rate)
-      SELECT id, 0, 0, 0.10, 0.60 FROM agreements UNION ALL SELECT id, 0, 1, 0.30, 0.70 FROM agreements
-      UNION ALL SELECT id, 0, 2, NULL, 0.80 FROM agreements UNION ALL SELECT id, 1, 0, NULL, 0.60 FROM agreements`)
-    await q(`INSERT INTO revenue_records (zone_code, district_code, category_code, year, month, amount, revision)
-      SELECT a.zone_code, a.district_code, c, 2021, m, ((a.id * 7919 + m * 104729 + ascii(right(c, 1))) % 90000000 + 1000000)::numeric / 100, 1
-      FROM agreements a, unnest(ARRAY['${[...TAX, ...FEES].join("','")}']) c, generate_series(1, 12) m`)
-    await q('ANALYZE')
-  } finally {
-    await client.end()
-  }
 }
 
 async function peakRssOfCli (url: string): Promise<{ mb: number, seconds: number }> {
@@ -91,7 +62,7 @@ async function measure (agreements: number): Promise<Row> {
   try {
     await migrate(database)
     process.stdout.write(`  ${agreements.toLocaleString('en')} agreements: seeding ${(agreements * 240).toLocaleString('en')} revenue rows… `)
-    await seed(url.toString(), agreements)
+    await database.withScriptSession((run) => seedSettlementData(run, agreements))
     const aggregate: number[] = []
     const run: number[] = []
     for (let i = 0; i < runs; i++) {

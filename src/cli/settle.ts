@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
-import { ALL } from '../db/scope.js'
-import { findRun } from '../db/settlements.js'
+import { findRunHeader, runLineFigures } from '../db/settlements.js'
 import type { Decimal } from '../domain/money.js'
 import { runTotals } from '../domain/settlement.js'
 import { HttpProblem } from '../http/problem.js'
@@ -73,9 +72,17 @@ export async function settleCommand (db: Kysely<Database>, args: string[], minim
         await audit(tx, 'finalize', id, { fiscalYear: year, via: 'npm run settle' })
       })
     }
-    const { run, lines } = (await findRun(db, ALL, id))!
+    const run = (await findRunHeader(db, id))!
+    const lines = (await runLineFigures(db, id)).map((l) => ({
+      districtCode: l.district_code, revenueTotal: l.revenue_total, zoneShare: l.zone_share, districtShare: l.district_share,
+      advancesPaid: l.advances_paid, balanceDue: l.balance_due, adjustment: l.adjustment,
+    }))
     const byDistrict = new Map<string, typeof lines>()
-    for (const line of lines) byDistrict.set(line.districtCode, [...(byDistrict.get(line.districtCode) ?? []), line])
+    for (const line of lines) {
+      const list = byDistrict.get(line.districtCode)
+      if (list === undefined) byDistrict.set(line.districtCode, [line])
+      else list.push(line)
+    }
     const rows = [...byDistrict].sort(([a], [b]) => a.localeCompare(b)).map(([district, ls]) => ({ district, lines: ls.length, ...runTotals(ls) }))
     rows.push({ district: 'total', lines: lines.length, ...runTotals(lines) })
     out.write(`\nrun ${run.id}, ${run.fiscalYear}: ${run.status}${run.status === 'finalized' ? ` at ${run.finalizedAt}` : ' (finalize with --finalize or POST /v1/settlement-runs/{id}/finalize)'}\n`)

@@ -197,6 +197,18 @@ export async function listRuns (db: Db, scope: Scope, fiscalYear: number | undef
   return toPage(await query.execute(), page.limit, (r) => r.id, toRun)
 }
 
+/** A run's line figures by district (no groups): what a summary needs, whatever the size of the run. */
+export async function runLineFigures (db: Db, id: number) {
+  return db.selectFrom('settlement_lines')
+    .select(['district_code', 'revenue_total', 'zone_share', 'district_share', 'advances_paid', 'balance_due', 'adjustment'])
+    .where('run_id', '=', id).orderBy('district_code').execute()
+}
+
+export async function findRunHeader (db: Db, id: number): Promise<StoredRun | undefined> {
+  const run = await db.selectFrom('settlement_runs').selectAll().where('id', '=', id).executeTakeFirst()
+  return run === undefined ? undefined : toRun(run)
+}
+
 export async function markFinalized (tx: Db, id: number, keyId: string): Promise<void> {
   await tx.updateTable('settlement_lines').set({ finalized: true }).where('run_id', '=', id).execute()
   await tx.updateTable('settlement_runs').set({ status: 'finalized', finalized_at: sql<Date>`now()`, finalized_by: keyId }).where('id', '=', id).execute()
