@@ -214,8 +214,10 @@ export async function markFinalized (tx: Db, id: number, keyId: string): Promise
   await tx.updateTable('settlement_runs').set({ status: 'finalized', finalized_at: sql<Date>`now()`, finalized_by: keyId }).where('id', '=', id).execute()
 }
 
-/** Whether anything a run read has changed since it was computed (revenue, advances, base adjustments). */
-export async function changedSince (db: Db, fiscalYear: number, since: Date): Promise<string[]> {
+/** What a run read that has changed since it was computed: revenue, advances, base adjustments, agreements. */
+export async function changedSince (db: Db, runId: number, fiscalYear: number): Promise<string[]> {
+  // Compared in the database, at its own (microsecond) precision.
+  const since = sql<Date>`(SELECT created_at FROM settlement_runs WHERE id = ${runId})`
   const changes: string[] = []
   const revenue = await db.selectFrom('revenue_revisions').select('zone_code').where('year', 'in', [fiscalYear - 1, fiscalYear]).where('recorded_at', '>', since).limit(1).executeTakeFirst()
   if (revenue !== undefined) changes.push('revenue')

@@ -153,7 +153,7 @@ export async function finalizeSettlementRun (tx: Db, id: number, keyId: string):
   const { run } = found
   if (run.status === 'finalized') throw new HttpProblem(409, 'already-finalized', `Settlement run ${id} was finalized on ${run.finalizedAt}; it can no longer change.`)
   if (!(await tryLockYear(tx, run.fiscalYear))) throw yearBusy(run.fiscalYear)
-  const changes = await changedSince(tx, run.fiscalYear, new Date(run.createdAt))
+  const changes = await changedSince(tx, run.id, run.fiscalYear)
   if (changes.length > 0) {
     throw new HttpProblem(409, 'settlement-stale', `The ${changes.join(', ')} of ${run.fiscalYear} changed after run ${id} was computed; ` +
       'create a new run and finalize that one.')
