@@ -11,6 +11,7 @@ import { registerProblemHandlers } from './http/problem.js'
 import { advanceRoutes } from './http/routes/advances.js'
 import { agreementRoutes } from './http/routes/agreements.js'
 import { calculationRoutes } from './http/routes/calculations.js'
+import { debtRoutes } from './http/routes/debts.js'
 import { healthRoutes } from './http/routes/health.js'
 import { keysAndAuditRoutes } from './http/routes/keys-and-audit.js'
 import { registryRoutes } from './http/routes/registry.js'
@@ -65,6 +66,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     await v1.register(revenueRoutes, { database: config.database, importLimit: config.importLimit ?? 512 * 1024 * 1024 })
     await v1.register(advanceRoutes, { database: config.database })
     await v1.register(settlementRoutes, { database: config.database, minZoneRate: money(config.minZoneRate) })
+    await v1.register(debtRoutes, { database: config.database })
     await v1.register(keysAndAuditRoutes, { database: config.database })
   }, { prefix: '/v1' })
   return app

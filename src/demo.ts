@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { insertAdvance } from './db/advances.js'
 import { insertAgreement, insertBaseAdjustment } from './db/agreements.js'
+import { insertDebt, insertDebtEvent } from './db/debts.js'
 import type { Database } from './db/database.js'
 import { insertDistrict, insertZone } from './db/registry.js'
 import { createStaging, mergeStaging, type StagedRevenue, stageRows } from './db/revenue.js'
@@ -15,7 +16,7 @@ import { createSettlementRun, finalizeSettlementRun } from './services/settlemen
  *   城阳区 370214 hosts 青岛高新区 QD-HT; 黄岛区 370211 hosts QD-BS and QD-DJK.
  *   One agreement per zone for 2020–2025 (base year 2019) under the 60% rule; two years
  *   (2020, 2021) of monthly revenue in four categories; quarterly advances for 2021; the 2020
- *   settlement finalized (run 1) and 2021's computed as a draft (run 2).
+ *   settlement finalized (run 1) and 2021's computed as a draft (run 2); three legacy debts.
  */
 
 const NOTE = '（示例数据）'
@@ -89,6 +90,15 @@ export async function loadDemoData (db: Kysely<Database>, floor = money('0.60'))
         await insertAdvance(tx, { agreementId: id, fiscalYear: 2021, paidOn, amount: `${BigInt(3 - i) * 1_000_000n + BigInt(quarter) * 100_000n}.00`, documentNo: `示例预拨〔2021〕${i * 4 + quarter + 1}号${NOTE}` })
       }
     }
+    // Legacy debts: QD-HT's bank loan transferred to 城阳区 and partly repaid; QD-BS's bond still
+    // with the zone; QD-DJK's project payable transferred to 黄岛区.
+    const loan = await insertDebt(tx, { zoneCode: 'QD-HT', reference: 'HT-2016-001', creditor: `示例银行${NOTE}`, kind: 'bank_loan', principal: '30000000.00', outstanding: '20000000.00', interestRate: '0.049', incurredOn: '2016-05-01', maturityDate: '2026-05-01', registeredOn: '2020-12-31' })
+    await insertDebtEvent(tx, { debtId: loan, kind: 'transfer', occurredOn: '2021-03-31', districtCode: '370214', documentNo: `示例划转〔2021〕1号${NOTE}`, keyId: DEMO_KEY })
+    await insertDebtEvent(tx, { debtId: loan, kind: 'repayment', occurredOn: '2021-06-30', principal: '500000.00', interest: '12000.00', keyId: DEMO_KEY })
+    await insertDebt(tx, { zoneCode: 'QD-BS', reference: 'BS-2018-003', creditor: `示例证券${NOTE}`, kind: 'bond', principal: '10000000.00', outstanding: '10000000.00', interestRate: '0.038', maturityDate: '2023-12-31', registeredOn: '2020-12-31' })
+    const payable = await insertDebt(tx, { zoneCode: 'QD-DJK', reference: 'DJK-2019-002', creditor: `示例建设公司${NOTE}`, kind: 'project_payable', principal: '2000000.00', outstanding: '1500000.00', registeredOn: '2020-12-31' })
+    await insertDebtEvent(tx, { debtId: payable, kind: 'transfer', occurredOn: '2021-06-30', districtCode: '370211', documentNo: `示例划转〔2021〕2号${NOTE}`, keyId: DEMO_KEY })
+
     // 2020 settled and finalized (run 1), 2021 computed as a draft (run 2).
     await finalizeSettlementRun(tx, await createSettlementRun(tx, { fiscalYear: 2020, minimumRate: floor }, DEMO_KEY), DEMO_KEY)
     await createSettlementRun(tx, { fiscalYear: 2021, minimumRate: floor }, DEMO_KEY)

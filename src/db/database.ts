@@ -200,7 +200,40 @@ export interface SettlementGroupsTable {
   result: string
 }
 
+export interface DebtsTable {
+  id: Generated<number>
+  zone_code: string
+  reference: string
+  creditor: string
+  kind: 'bank_loan' | 'bond' | 'project_payable' | 'ppp' | 'other'
+  principal: NumericString
+  outstanding_at_registration: NumericString
+  interest_rate: NumericString | null
+  incurred_on: ColumnType<string | null, string | null, string | null>
+  maturity_date: ColumnType<string | null, string | null, string | null>
+  registered_on: ColumnType<string, string, string>
+  notes: string | null
+  created_at: Generated<Date>
+}
+
+export interface DebtEventsTable {
+  id: Generated<number>
+  debt_id: number
+  kind: 'transfer' | 'repayment' | 'reversal'
+  occurred_on: ColumnType<string, string, string>
+  district_code: string | null
+  document_no: string | null
+  principal: NumericString
+  interest: NumericString
+  reverses_event_id: number | null
+  note: string | null
+  key_id: string
+  created_at: Generated<Date>
+}
+
 export interface Database {
+  debts: DebtsTable
+  debt_events: DebtEventsTable
   settlement_runs: SettlementRunsTable
   settlement_lines: SettlementLinesTable
   settlement_groups: SettlementGroupsTable

@@ -18,11 +18,22 @@ function csvField (value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value
 }
 
+export interface TableColumn<K extends string> { key: K, title: string, money: boolean }
+
 export function statementCsv (title: string, rows: readonly StatementRow[]): string {
+  return tableCsv(title, STATEMENT_COLUMNS, rows)
+}
+
+export function statementXlsx (title: string, rows: readonly StatementRow[]): Promise<Buffer> {
+  return tableXlsx(title, '结算单', STATEMENT_COLUMNS, rows)
+}
+
+/** A titled table as CSV: UTF-8 with a BOM, CRLF lines, text neutralized, amounts as they are. */
+export function tableCsv<K extends string> (title: string, columns: ReadonlyArray<TableColumn<K>>, rows: ReadonlyArray<Partial<Record<K, string>>>): string {
   const lines = [
     csvField(neutralize(title)),
-    STATEMENT_COLUMNS.map((c) => csvField(c.title)).join(','),
-    ...rows.map((row) => STATEMENT_COLUMNS.map((c) => {
+    columns.map((c) => csvField(c.title)).join(','),
+    ...rows.map((row) => columns.map((c) => {
       const value = row[c.key] ?? ''
       return csvField(c.money ? value : neutralize(value))
     }).join(',')),
@@ -33,30 +44,32 @@ export function statementCsv (title: string, rows: readonly StatementRow[]): str
 /** More than 15 significant digits would not survive a spreadsheet's floating point: keep those as text. */
 const SPREADSHEET_EXACT = /^-?\d{1,13}\.\d{2}$/
 
-export async function statementXlsx (title: string, rows: readonly StatementRow[]): Promise<Buffer> {
+/** A titled table as xlsx: frozen header, yuan formatting, a bold total row (the one whose first cell starts 合计). */
+export async function tableXlsx<K extends string> (title: string, sheetName: string, columns: ReadonlyArray<TableColumn<K>>, rows: ReadonlyArray<Partial<Record<K, string>>>): Promise<Buffer> {
   const workbook = new ExcelJS.Workbook()
   workbook.creator = 'revenue-sharing settlement service'
-  const sheet = workbook.addWorksheet('结算单', { views: [{ state: 'frozen', ySplit: 2 }] })
+  const sheet = workbook.addWorksheet(sheetName, { views: [{ state: 'frozen', ySplit: 2 }] })
   sheet.addRow([neutralize(title)]).font = { bold: true, size: 14 }
-  const header = sheet.addRow(STATEMENT_COLUMNS.map((c) => c.title))
+  const header = sheet.addRow(columns.map((c) => c.title))
   header.font = { bold: true }
   header.alignment = { wrapText: true, vertical: 'middle' }
   header.height = 32
-  STATEMENT_COLUMNS.forEach((c, i) => {
+  columns.forEach((c, i) => {
     const column = sheet.getColumn(i + 1)
     column.width = c.money ? 18 : c.key === 'documentNo' || c.key.endsWith('Name') ? 24 : 14
     if (c.money) column.numFmt = '#,##0.00;[Red]-#,##0.00'
   })
   for (const row of rows) {
-    const added = sheet.addRow(STATEMENT_COLUMNS.map((c) => {
+    const added = sheet.addRow(columns.map((c) => {
       const value = row[c.key]
       if (value === undefined) return null
       if (!c.money) return neutralize(value)
       // A cell a spreadsheet can add up: its own number type holds every amount of up to 15 digits exactly.
       return SPREADSHEET_EXACT.test(value) ? Number(value) : value
     }))
-    if (row.row?.startsWith('合计') === true) added.font = { bold: true }
-    if (row.row?.startsWith('小计') === true) added.font = { italic: true }
+    const first = row[columns[0]!.key] ?? ''
+    if (first.startsWith('合计')) added.font = { bold: true }
+    if (first.startsWith('小计')) added.font = { italic: true }
   }
   return Buffer.from(await workbook.xlsx.writeBuffer())
 }

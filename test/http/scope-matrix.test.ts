@@ -15,6 +15,10 @@ await created(t, app, '/v1/revenues', { records: [
 ] }, 200)
 await created(t, app, '/v1/advances', { agreementId: world.agreements.ht, fiscalYear: 2021, paidOn: '2021-06-30', amount: '1.00', documentNo: 'x' })
 await created(t, app, '/v1/advances', { agreementId: world.agreements.bl, fiscalYear: 2021, paidOn: '2021-06-30', amount: '2.00', documentNo: 'x' })
+// Debts: 1 of QD-HT, transferred to 370214, with a repayment (event 2); 2 of QD-HT, not transferred.
+const debt = await created(t, app, '/v1/debts', { zoneCode: 'QD-HT', reference: 'M-1', creditor: '银行', kind: 'bank_loan', principal: '1000.00', outstanding: '1000.00', registeredOn: '2020-01-01', transfer: { districtCode: '370214', transferredOn: '2020-06-30', documentNo: 'x' } })
+const repayment = await created(t, app, `/v1/debts/${debt.id}/repayments`, { paidOn: '2020-07-01', principal: '10.00', interest: '1.00' })
+const untransferred = await created(t, app, '/v1/debts', { zoneCode: 'QD-HT', reference: 'M-2', creditor: '银行', kind: 'bond', principal: '1000.00', outstanding: '1000.00', registeredOn: '2020-01-01' })
 // Run 1: the 2020 settlement of both agreements.
 await created(t, app, '/v1/settlement-runs', { fiscalYear: 2020 })
 // A third zone of 城阳区, for the agreements the matrix creates.
@@ -66,6 +70,15 @@ const cases: Case[] = [
   { method: 'GET', route: '/v1/api-keys', url: () => '/v1/api-keys', expect: ADMIN_ONLY(200) },
   { method: 'DELETE', route: '/v1/api-keys/{id}', url: () => '/v1/api-keys/key_matrix_nonexistent', expect: ADMIN_ONLY(404) },
   { method: 'GET', route: '/v1/audit-events', url: () => '/v1/audit-events', expect: ADMIN_ONLY(200) },
+  { method: 'POST', route: '/v1/debts', url: () => '/v1/debts', body: (_w, n) => ({ zoneCode: 'QD-BL', reference: `N-${n}`, creditor: '银行', kind: 'other', principal: '5.00', outstanding: '5.00' }), expect: ADMIN_ONLY(201) },
+  { method: 'GET', route: '/v1/debts', url: () => '/v1/debts', expect: EVERYONE(200) },
+  { method: 'GET', route: '/v1/debts/summary', url: () => '/v1/debts/summary?asOf=2021-12-31&groupBy=zone', expect: EVERYONE(200) },
+  { method: 'GET', route: '/v1/debts/maturities', url: () => '/v1/debts/maturities?from=2020-01-01&to=2030-12-31', expect: EVERYONE(200) },
+  { method: 'GET', route: '/v1/debts/{id}', url: () => `/v1/debts/${debt.id}?asOf=2020-12-31`, expect: HT_READ },
+  { method: 'POST', route: '/v1/debts/{id}/transfer', url: () => `/v1/debts/${untransferred.id}/transfer`, body: () => ({ districtCode: '370214', transferredOn: '2021-01-01', documentNo: 'x' }), expect: ADMIN_ONLY(200) },
+  // Repayments: admins, and the district the debt was transferred to; another district cannot see it.
+  { method: 'POST', route: '/v1/debts/{id}/repayments', url: () => `/v1/debts/${debt.id}/repayments`, body: () => ({ paidOn: '2021-01-01', principal: '1.00', interest: '0.00' }), expect: { admin: 201, district214: 201, district203: 404, zoneHT: 403, zoneBL: 403 } },
+  { method: 'POST', route: '/v1/debts/{id}/repayments/{eventId}/reversal', url: () => `/v1/debts/${debt.id}/repayments/${repayment.id}/reversal`, body: () => ({ reversedOn: '2021-01-02', reason: 'x' }), expect: { admin: 201, district214: 409, district203: 404, zoneHT: 403, zoneBL: 403 } },
   { method: 'POST', route: '/v1/settlement-runs', url: () => '/v1/settlement-runs', body: () => ({ fiscalYear: 2020 }), expect: ADMIN_ONLY(201) },
   { method: 'GET', route: '/v1/settlement-runs', url: () => '/v1/settlement-runs', expect: EVERYONE(200) },
   // Run 1 settles 2020 for both agreements: every scoped key sees its own line of it.

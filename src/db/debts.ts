@@ -1,0 +1,135 @@
+import { type Kysely, sql } from 'kysely'
+import type { DebtEvent, DebtKind, DebtRecord } from '../domain/debt.js'
+import { money } from '../domain/money.js'
+import type { Database } from './database.js'
+import { decodeCursor, type Page, toPage } from './pagination.js'
+import type { PageRequest } from './registry.js'
+import type { Scope } from './scope.js'
+
+/* The legacy debt register (历史遗留债务) and its append-only events. */
+
+type Db = Kysely<Database>
+
+export interface StoredDebt extends DebtRecord {
+  id: number
+  reference: string
+  creditor: string
+  principal: string
+  interestRate: string | null
+  incurredOn: string | null
+  maturityDate: string | null
+  notes: string | null
+  createdAt: string
+  events: Array<DebtEvent & { note?: string | undefined, createdAt: string, keyId: string }>
+}
+
+/** A district sees the debts transferred to it; a zone its own. */
+function debtScope (scope: Scope) {
+  switch (scope.kind) {
+    case 'all': return sql<boolean>`true`
+    case 'zone': return sql<boolean>`debts.zone_code = ${scope.zoneCode}`
+    case 'district': return sql<boolean>`EXISTS (SELECT 1 FROM debt_events t WHERE t.debt_id = debts.id AND t.kind = 'transfer' AND t.district_code = ${scope.districtCode})`
+  }
+}
+
+const DEBT_COLUMNS = [
+  'debts.id', 'debts.zone_code', 'debts.reference', 'debts.creditor', 'debts.kind', 'debts.principal', 'debts.outstanding_at_registration',
+  'debts.interest_rate', 'debts.notes', 'debts.created_at',
+] as const
+const DEBT_DATES = [
+  sql<string | null>`debts.incurred_on::text`.as('incurred_on'), sql<string | null>`debts.maturity_date::text`.as('maturity_date'),
+  sql<string>`debts.registered_on::text`.as('registered_on'),
+] as const
+
+type DebtRow = {
+  id: number, zone_code: string, reference: string, creditor: string, kind: DebtKind, principal: string, outstanding_at_registration: string,
+  interest_rate: string | null, notes: string | null, created_at: Date, incurred_on: string | null, maturity_date: string | null, registered_on: string
+}
+
+async function withEvents (db: Db, rows: DebtRow[]): Promise<StoredDebt[]> {
+  if (rows.length === 0) return []
+  const events = await db.selectFrom('debt_events')
+    .select(['id', 'debt_id', 'kind', sql<string>`occurred_on::text`.as('occurred_on'), 'district_code', 'document_no', 'principal', 'interest', 'reverses_event_id', 'note', 'key_id', 'created_at'])
+    .where(sql<boolean>`debt_id = ANY(${rows.map((r) => r.id)}::integer[])`).orderBy('occurred_on').orderBy('id').execute()
+  const byDebt = new Map<number, StoredDebt['events']>()
+  for (const e of events) {
+    const list = byDebt.get(e.debt_id) ?? []
+    list.push({
+      id: e.id, kind: e.kind, occurredOn: e.occurred_on, districtCode: e.district_code ?? undefined, documentNo: e.document_no ?? undefined,
+      principal: money(e.principal), interest: money(e.interest), reversesEventId: e.reverses_event_id ?? undefined, note: e.note ?? undefined,
+      createdAt: e.created_at.toISOString(), keyId: e.key_id,
+    })
+    byDebt.set(e.debt_id, list)
+  }
+  return rows.map((r) => ({
+    id: r.id, zoneCode: r.zone_code, reference: r.reference, creditor: r.creditor, kind: r.kind, principal: r.principal,
+    outstandingAtRegistration: money(r.outstanding_at_registration), interestRate: r.interest_rate, incurredOn: r.incurred_on,
+    maturityDate: r.maturity_date, registeredOn: r.registered_on, notes: r.notes, createdAt: r.created_at.toISOString(), events: byDebt.get(r.id) ?? [],
+  }))
+}
+
+export async function findDebt (db: Db, scope: Scope, id: number, forUpdate = false): Promise<StoredDebt | undefined> {
+  let query = db.selectFrom('debts').select([...DEBT_COLUMNS, ...DEBT_DATES]).where('debts.id', '=', id).where(debtScope(scope))
+  if (forUpdate) query = query.forUpdate()
+  const row = await query.executeTakeFirst()
+  return row === undefined ? undefined : (await withEvents(db, [row]))[0]
+}
+
+export interface DebtFilter { zoneCode?: string | undefined, districtCode?: string | undefined, maturingFrom?: string | undefined, maturingTo?: string | undefined }
+
+function filtered (db: Db, scope: Scope, filter: DebtFilter) {
+  let query = db.selectFrom('debts').select([...DEBT_COLUMNS, ...DEBT_DATES]).where(debtScope(scope))
+  if (filter.zoneCode !== undefined) query = query.where('debts.zone_code', '=', filter.zoneCode)
+  if (filter.districtCode !== undefined) {
+    const code = filter.districtCode
+    query = query.where(sql<boolean>`EXISTS (SELECT 1 FROM debt_events t WHERE t.debt_id = debts.id AND t.kind = 'transfer' AND t.district_code = ${code})`)
+  }
+  if (filter.maturingFrom !== undefined) query = query.where(sql<boolean>`debts.maturity_date >= ${filter.maturingFrom}::date`)
+  if (filter.maturingTo !== undefined) query = query.where(sql<boolean>`debts.maturity_date <= ${filter.maturingTo}::date`)
+  return query
+}
+
+export async function listDebts (db: Db, scope: Scope, filter: DebtFilter, page: PageRequest): Promise<Page<StoredDebt>> {
+  const after = decodeCursor<number>(page.cursor, 'number')
+  let query = filtered(db, scope, filter).orderBy('debts.id').limit(page.limit + 1)
+  if (after !== undefined) query = query.where('debts.id', '>', after)
+  const rows = await query.execute()
+  const p = toPage(rows, page.limit, (r) => r.id, (r) => r)
+  return { items: await withEvents(db, p.items), nextCursor: p.nextCursor }
+}
+
+/** Every debt in scope (for summaries and maturity schedules), with its events. */
+export async function allDebts (db: Db, scope: Scope, filter: DebtFilter = {}): Promise<StoredDebt[]> {
+  return withEvents(db, await filtered(db, scope, filter).orderBy('debts.id').execute())
+}
+
+export async function referenceTaken (db: Db, zoneCode: string, reference: string): Promise<boolean> {
+  return (await db.selectFrom('debts').select('id').where('zone_code', '=', zoneCode).where('reference', '=', reference).executeTakeFirst()) !== undefined
+}
+
+export async function insertDebt (tx: Db, d: {
+  zoneCode: string, reference: string, creditor: string, kind: DebtKind, principal: string, outstanding: string,
+  interestRate?: string | undefined, incurredOn?: string | undefined, maturityDate?: string | undefined, registeredOn: string, notes?: string | undefined
+}): Promise<number> {
+  const { id } = await tx.insertInto('debts').values({
+    zone_code: d.zoneCode, reference: d.reference, creditor: d.creditor, kind: d.kind, principal: d.principal, outstanding_at_registration: d.outstanding,
+    interest_rate: d.interestRate ?? null, incurred_on: d.incurredOn ?? null, maturity_date: d.maturityDate ?? null, registered_on: d.registeredOn, notes: d.notes ?? null,
+  }).returning('id').executeTakeFirstOrThrow()
+  return id
+}
+
+export async function insertDebtEvent (tx: Db, e: {
+  debtId: number, kind: DebtEvent['kind'], occurredOn: string, districtCode?: string | undefined, documentNo?: string | undefined,
+  principal?: string, interest?: string, reversesEventId?: number | undefined, note?: string | undefined, keyId: string
+}): Promise<number> {
+  const { id } = await tx.insertInto('debt_events').values({
+    debt_id: e.debtId, kind: e.kind, occurred_on: e.occurredOn, district_code: e.districtCode ?? null, document_no: e.documentNo ?? null,
+    principal: e.principal ?? '0', interest: e.interest ?? '0', reverses_event_id: e.reversesEventId ?? null, note: e.note ?? null, key_id: e.keyId,
+  }).returning('id').executeTakeFirstOrThrow()
+  return id
+}
+
+export async function today (db: Db): Promise<string> {
+  const { rows } = await sql<{ today: string }>`select current_date::text as today`.execute(db)
+  return rows[0]!.today
+}
