@@ -66,7 +66,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     await v1.register(revenueRoutes, { database: config.database, importLimit: config.importLimit ?? 512 * 1024 * 1024 })
     await v1.register(advanceRoutes, { database: config.database })
     await v1.register(settlementRoutes, { database: config.database, minZoneRate: money(config.minZoneRate) })
-    await v1.register(debtRoutes, { database: config.database })
+    await v1.register(debtRoutes, { database: config.database, importLimit: config.importLimit ?? 512 * 1024 * 1024 })
     await v1.register(keysAndAuditRoutes, { database: config.database })
   }, { prefix: '/v1' })
   return app

@@ -125,6 +125,28 @@ t.test('summary as of a date, grouped, totals to the cent; maturities; exports',
   t.equal(last.font?.bold, true)
 })
 
+t.test('bulk registration by CSV: every bad line with its number, nothing registered unless all are good or ?partial=true', async (t) => {
+  const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+  const file = [
+    header,
+    'QD-HT,CSV-1,示例银行,bank_loan,1000.00,800.00,0.045,2017-01-01,2027-01-01,2020-12-31,',
+    'QD-HT,CSV-2,示例银行,mortgage,1000.00,800.00,,,,2020-12-31,',
+    'QD-HT,CSV-3,示例银行,bond,1000.00,1200.00,,,2027-02-30,,',
+    'QD-HT,CSV-1,示例银行,bond,1.00,1.00,,,,,',
+    'QD-BL,"CSV-5","示例, 证券",ppp,50.00,50.00,,,,2021-01-01,"含逗号, 的备注"',
+  ].join('\n')
+  const csv = (body: string, query = '') => app.inject({ method: 'POST', url: `/v1/debts/import${query}`, headers: { ...auth, 'content-type': 'text/csv' }, payload: body })
+  const refused = expectProblem(t, await csv(file), 422)
+  t.same(refused.errors?.map((e) => e.pointer), ['/line/3/kind', '/line/4/outstanding', '/line/4/maturityDate', '/line/5/reference'])
+  t.equal(String((await sql<{ n: string }>`SELECT count(*) AS n FROM debts WHERE reference LIKE 'CSV-%'`.execute(database.db)).rows[0]!.n), '0')
+  const partial = await csv(file, '?partial=true')
+  t.equal(partial.statusCode, 200)
+  t.match(partial.json(), { rows: 5, registered: 2, rejected: 3 })
+  const stored = await database.db.selectFrom('debts').select(['reference', 'creditor', 'notes']).where('reference', 'like', 'CSV-%').orderBy('reference').execute()
+  t.same(stored, [{ reference: 'CSV-1', creditor: '示例银行', notes: null }, { reference: 'CSV-5', creditor: '示例, 证券', notes: '含逗号, 的备注' }])
+  expectProblem(t, await csv('zone,reference\n'), 422)
+})
+
 t.test('text a spreadsheet would run as a formula is neutralized in exports', async (t) => {
   const { neutralize } = await import('../../src/http/statement.js')
   t.equal(neutralize('=cmd|/c calc'), "'=cmd|/c calc")

@@ -71,6 +71,7 @@ const cases: Case[] = [
   { method: 'DELETE', route: '/v1/api-keys/{id}', url: () => '/v1/api-keys/key_matrix_nonexistent', expect: ADMIN_ONLY(404) },
   { method: 'GET', route: '/v1/audit-events', url: () => '/v1/audit-events', expect: ADMIN_ONLY(200) },
   { method: 'POST', route: '/v1/debts', url: () => '/v1/debts', body: (_w, n) => ({ zoneCode: 'QD-BL', reference: `N-${n}`, creditor: '银行', kind: 'other', principal: '5.00', outstanding: '5.00' }), expect: ADMIN_ONLY(201) },
+  { method: 'POST', route: '/v1/debts/import', url: () => '/v1/debts/import', contentType: 'text/csv', body: (_w, n) => `zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes\nQD-BL,C-${n},银行,other,5.00,5.00,,,,2020-01-01,\n`, expect: ADMIN_ONLY(200) },
   { method: 'GET', route: '/v1/debts', url: () => '/v1/debts', expect: EVERYONE(200) },
   { method: 'GET', route: '/v1/debts/summary', url: () => '/v1/debts/summary?asOf=2021-12-31&groupBy=zone', expect: EVERYONE(200) },
   { method: 'GET', route: '/v1/debts/maturities', url: () => '/v1/debts/maturities?from=2020-01-01&to=2030-12-31', expect: EVERYONE(200) },

@@ -4,14 +4,16 @@ import type { DatabaseHandle } from '../../db/connect.js'
 import { allDebts, findDebt, insertDebt, insertDebtEvent, listDebts, referenceTaken, type StoredDebt, today } from '../../db/debts.js'
 import { findDistrict, findZone } from '../../db/registry.js'
 import { ALL } from '../../db/scope.js'
-import { DEBT_KINDS, type DebtGroupBy, maxRepayable, positionAsOf, summarizeDebts } from '../../domain/debt.js'
-import { formatMoney, formatRate, money } from '../../domain/money.js'
+import { DEBT_KINDS, type DebtGroupBy, type DebtKind, maxRepayable, positionAsOf, summarizeDebts } from '../../domain/debt.js'
+import { formatMoney, formatRate, money, MONEY_PATTERN, RATE_PATTERN } from '../../domain/money.js'
 import { ADMIN_ONLY, ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
+import { openCsvImport } from '../csv-import.js'
 import { HttpProblem } from '../problem.js'
 import {
   DateString, DistrictCode, Money, MoneyOut, NonNegativeMoney, PageOf, pageLimit, PageQuery, problemResponses, Rate, StringEnum, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { tableCsv, tableXlsx } from '../statement.js'
+import { validatorCompiler } from '../validation.js'
 import { runWrite } from '../write.js'
 
 /* The legacy debt register (历史遗留债务) — api-contract.md, Legacy debts. */
@@ -112,8 +114,42 @@ const SummaryRow = Type.Object({
   transferredOutstanding: MoneyOut('已划转余额 Σ outstanding of the transferred debts'),
 }, { additionalProperties: false, description: '汇总行 one group' })
 
-export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = async (app, { database }) => {
+export const DEBT_CSV_HEADER = ['zoneCode', 'reference', 'creditor', 'kind', 'principal', 'outstanding', 'interestRate', 'incurredOn', 'maturityDate', 'registeredOn', 'notes'] as const
+
+const MONEY = new RegExp(MONEY_PATTERN)
+const RATE = new RegExp(RATE_PATTERN)
+
+/** A real calendar day written YYYY-MM-DD. */
+function isDay (text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false
+  const date = new Date(`${text}T00:00:00Z`)
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text
+}
+
+/** The problems of one CSV line of debts (none when it can be registered). */
+function checkDebtLine (l: Record<(typeof DEBT_CSV_HEADER)[number], string>, zones: ReadonlySet<string>, taken: ReadonlySet<string>) {
+  const problems: Array<{ field: string, message: string }> = []
+  if (!zones.has(l.zoneCode)) problems.push({ field: 'zoneCode', message: `no zone ${l.zoneCode} is registered` })
+  if (l.reference === '' || l.reference.length > 100) problems.push({ field: 'reference', message: 'is required, at most 100 characters' })
+  else if (taken.has(`${l.zoneCode}|${l.reference}`)) problems.push({ field: 'reference', message: `zone ${l.zoneCode} already has a debt ${l.reference}` })
+  if (l.creditor === '' || l.creditor.length > 200) problems.push({ field: 'creditor', message: 'is required, at most 200 characters' })
+  if (!(DEBT_KINDS as readonly string[]).includes(l.kind)) problems.push({ field: 'kind', message: `must be one of ${DEBT_KINDS.join(', ')}` })
+  const principalOk = MONEY.test(l.principal) && money(l.principal).greaterThan(0)
+  if (!principalOk) problems.push({ field: 'principal', message: 'must be an amount above 0.00 with at most two decimals' })
+  if (!MONEY.test(l.outstanding) || money(l.outstanding).isNegative()) problems.push({ field: 'outstanding', message: 'must be an amount of at least 0.00 with at most two decimals' })
+  else if (principalOk && money(l.outstanding).greaterThan(money(l.principal))) problems.push({ field: 'outstanding', message: 'is more than the principal' })
+  if (l.interestRate !== '' && !RATE.test(l.interestRate)) problems.push({ field: 'interestRate', message: 'must be a rate between 0 and 1 with at most six decimals' })
+  for (const field of ['incurredOn', 'maturityDate', 'registeredOn'] as const) {
+    if (l[field] !== '' && !isDay(l[field])) problems.push({ field, message: 'must be a date written YYYY-MM-DD' })
+  }
+  if (l.notes.length > 2000) problems.push({ field: 'notes', message: 'at most 2000 characters' })
+  return problems
+}
+
+export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, importLimit: number }> = async (app, { database, importLimit }) => {
   const { db } = database
+  app.addContentTypeParser('text/csv', (_request, payload, done) => { done(null, payload) })
+  const compile = validatorCompiler()
 
   app.post('/debts', {
     config: { access: ADMIN_ONLY },
@@ -158,6 +194,61 @@ export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }>
     const debt = (await findDebt(tx, ALL, id))!
     return { status: 201, body: presentDebt(debt, await today(tx)), audit: [{ action: 'register', entityType: 'debt', entityId: String(id), details: b }] }
   }))
+
+  app.post('/debts/import', {
+    config: { access: ADMIN_ONLY },
+    validatorCompiler: ({ schema, httpPart }) => httpPart === 'body' ? () => true : compile({ schema, httpPart }),
+    schema: {
+      operationId: 'importDebts', summary: '批量登记 register debts from CSV (admin)', tags: ['debts'], security,
+      description: `Content-Type: text/csv, header \`${DEBT_CSV_HEADER.join(',')}\` (optional columns may be empty), the conventions of the revenue import: ` +
+        'every bad line with its line number (the header is line 1), nothing registered unless the whole file is good or ?partial=true.',
+      consumes: ['text/csv'],
+      headers: IdempotencyHeaders,
+      querystring: Type.Object({ partial: Type.Optional(Type.Boolean({ description: '部分导入 register the good lines even when some are bad' })) }, { additionalProperties: false }),
+      body: Type.String({ maxLength: 1024 * 1024 * 1024, description: 'CSV 文件 the file', examples: [`${DEBT_CSV_HEADER.join(',')}\nQD-HT,HT-2017-004,示例银行,bank_loan,8000000.00,6000000.00,0.045,2017-03-01,2027-03-01,2020-12-31,\n`] }),
+      response: {
+        200: Type.Object({
+          rows: Type.Integer({ description: '数据行 data lines read' }),
+          registered: Type.Integer({ description: '已登记 debts registered' }),
+          rejected: Type.Integer({ description: '错误行数 bad lines' }),
+          errors: Type.Array(Type.Object({
+            line: Type.Integer({ description: '行号 line in the file' }),
+            field: Type.String({ maxLength: 20, description: '字段 the column at fault' }),
+            message: Type.String({ maxLength: 500, description: '说明 what is wrong' }),
+          }, { additionalProperties: false }), { maxItems: 10_000, description: '错误行 the bad lines' }),
+        }, { additionalProperties: false, examples: [{ rows: 1, registered: 1, rejected: 0, errors: [] }] }),
+        ...problemResponses(400, 401, 403, 409, 413, 415, 422),
+      },
+    },
+  }, async (request, reply) => {
+    const file = openCsvImport(request.body, DEBT_CSV_HEADER, importLimit, 'one debt as JSON goes to POST /v1/debts')
+    return runWrite(db, request, reply, async (tx) => {
+      const zones = new Set((await tx.selectFrom('zones').select('code').execute()).map((z) => z.code))
+      const taken = new Set((await tx.selectFrom('debts').select(['zone_code', 'reference']).execute()).map((d) => `${d.zone_code}|${d.reference}`))
+      const day = await today(tx)
+      const good: Array<Parameters<typeof insertDebt>[1]> = []
+      for await (const { line, fields } of file.lines) {
+        const [zoneCode, reference, creditor, kind, principal, outstanding, interestRate, incurredOn, maturityDate, registeredOn, notes] = fields as string[] as [string, string, string, string, string, string, string, string, string, string, string]
+        const problems = checkDebtLine({ zoneCode, reference, creditor, kind, principal, outstanding, interestRate, incurredOn, maturityDate, registeredOn, notes }, zones, taken)
+        if (problems.length > 0) {
+          for (const p of problems) file.reject(line, p.field, p.message)
+          continue
+        }
+        taken.add(`${zoneCode}|${reference}`)
+        good.push({
+          zoneCode, reference, creditor, kind: kind as DebtKind, principal, outstanding, registeredOn: registeredOn === '' ? day : registeredOn,
+          ...(interestRate === '' ? {} : { interestRate }), ...(incurredOn === '' ? {} : { incurredOn }),
+          ...(maturityDate === '' ? {} : { maturityDate }), ...(notes === '' ? {} : { notes }),
+        })
+      }
+      const { rows, rejected, errors } = file.finish(request.query.partial === true, good.length)
+      for (const debt of good) await insertDebt(tx, debt)
+      return {
+        status: 200, body: { rows, registered: good.length, rejected, errors },
+        audit: [{ action: 'import', entityType: 'debt_import', entityId: String(request.id), details: { rows, registered: good.length, rejected } }],
+      }
+    }, { lateBodyHash: file.digest })
+  })
 
   app.get('/debts', {
     config: { access: EVERY_ROLE },

@@ -1,7 +1,4 @@
-import { createHash } from 'node:crypto'
-import { Readable, Transform } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { parse } from 'csv-parse'
 import Type from 'typebox'
 import type { DatabaseHandle } from '../../db/connect.js'
 import {
@@ -9,6 +6,7 @@ import {
 } from '../../db/revenue.js'
 import { checkRevenueRow } from '../../domain/revenue-row.js'
 import { ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
+import { MAX_LISTED_ERRORS, openCsvImport } from '../csv-import.js'
 import { HttpProblem, type ProblemField } from '../problem.js'
 import {
   CategoryCode, DistrictCode, FiscalYear, Money, MoneyOut, PageOf, pageLimit, PageQuery, problemResponses, Timestamp, ZoneCode,
@@ -20,8 +18,6 @@ import { runWrite } from '../write.js'
 
 export const CSV_HEADER = ['zoneCode', 'districtCode', 'category', 'year', 'month', 'amount'] as const
 const STAGE_BATCH = 5000
-/** Bad lines listed in an import's answer; all of them are counted. */
-const MAX_LISTED_ERRORS = 10_000
 
 const Month = Type.Integer({ minimum: 1, maximum: 12, description: '月份 month, 1–12', examples: [12] })
 
@@ -143,61 +139,19 @@ export const revenueRoutes: FastifyPluginAsyncTypebox<RevenueRoutesOptions> = as
       response: { 200: ImportResult, ...problemResponses(400, 401, 403, 409, 413, 415, 422) },
     },
   }, async (request, reply) => {
-    if (!((request.body as unknown) instanceof Readable)) {
-      throw new HttpProblem(415, 'unsupported-media-type', 'Send the file as Content-Type: text/csv; JSON records go to POST /v1/revenues.')
-    }
-    const source = request.body as unknown as Readable
-    const hash = createHash('sha256')
-    let bytes = 0
-    let digest: string | undefined
-    const metered = new Transform({
-      transform (chunk: Buffer, _encoding, callback) {
-        bytes += chunk.length
-        if (bytes > importLimit) {
-          callback(new HttpProblem(413, 'body-too-large', `The file is larger than the import limit of ${importLimit} bytes.`))
-          return
-        }
-        hash.update(chunk)
-        callback(null, chunk)
-      },
-    })
+    const file = openCsvImport(request.body, CSV_HEADER, importLimit, 'JSON records go to POST /v1/revenues')
     const partial = request.query.partial === true
     return runWrite(db, request, reply, async (tx) => {
       const refs = await loadRevenueReferences(tx)
       const onlyDistrict = request.principal.role === 'district' ? request.principal.districtCode : undefined
       await createStaging(tx)
-      const parser = source.pipe(metered).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, info: true }))
-      source.on('error', (error) => parser.destroy(error))
-      metered.on('error', (error) => parser.destroy(error))
-      const errors: Array<{ line: number, field: string, message: string }> = []
-      let rejected = 0
-      let rows = 0
       let loaded = 0
       let batch: StagedRevenue[] = []
-      const reject = (line: number, field: string, message: string) => {
-        if (errors.length < MAX_LISTED_ERRORS) errors.push({ line, field, message })
-      }
-      let headerSeen = false
-      for await (const { record, info } of parser as AsyncIterable<{ record: string[], info: { lines: number } }>) {
-        const line = info.lines
-        if (!headerSeen) {
-          headerSeen = true
-          if (record.join(',') !== CSV_HEADER.join(',')) {
-            throw new HttpProblem(422, 'invalid-csv-header', `Line 1 must be the header ${CSV_HEADER.join(',')}.`, [{ pointer: '/line/1', message: `found: ${record.join(',').slice(0, 200)}` }])
-          }
-          continue
-        }
-        rows++
-        if (record.length !== CSV_HEADER.length) {
-          rejected++
-          reject(line, 'line', `has ${record.length} fields, expected ${CSV_HEADER.length}`)
-          continue
-        }
-        const [zoneCode, districtCode, category, year, month, amount] = record as [string, string, string, string, string, string]
+      for await (const { line, fields } of file.lines) {
+        const [zoneCode, districtCode, category, year, month, amount] = fields as [string, string, string, string, string, string]
         const checked = checkRevenueRow({ zoneCode, districtCode, category, year, month, amount }, refs, onlyDistrict)
         if (!checked.ok) {
-          rejected++
-          for (const p of checked.problems) reject(line, p.field, p.message)
+          for (const p of checked.problems) file.reject(line, p.field, p.message)
           continue
         }
         loaded++
@@ -207,20 +161,14 @@ export const revenueRoutes: FastifyPluginAsyncTypebox<RevenueRoutesOptions> = as
           batch = []
         }
       }
-      if (!headerSeen) throw new HttpProblem(422, 'invalid-csv-header', `The file is empty: line 1 must be the header ${CSV_HEADER.join(',')}.`, [{ pointer: '/line/1', message: 'missing' }])
-      if (rejected > 0 && !partial) {
-        throw new HttpProblem(422, 'invalid-rows',
-          `${rejected} of ${rows} line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the ${loaded} good line(s).`,
-          errors.map((e) => ({ pointer: `/line/${e.line}/${e.field}`, message: `line ${e.line}, ${e.field}: ${e.message}` })))
-      }
+      const { rows, rejected, errors } = file.finish(partial, loaded)
       await stageRows(tx, batch)
       const counts = await mergeStaging(tx, request.principal.keyId, String(request.id))
-      const body = { rows, loaded, rejected, ...counts, errors }
       return {
-        status: 200, body,
+        status: 200, body: { rows, loaded, rejected, ...counts, errors },
         audit: [{ action: 'import', entityType: 'revenue_import', entityId: String(request.id), details: { rows, loaded, rejected, ...counts, partial } }],
       }
-    }, { lateBodyHash: () => (digest ??= hash.digest('hex')) })
+    }, { lateBodyHash: file.digest })
   })
 
   app.get('/revenues', {

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto'
+import { Readable, Transform } from 'node:stream'
+import { parse } from 'csv-parse'
+import { HttpProblem } from './problem.js'
+
+/*
+ * The conventions of every CSV import (api-contract.md, Revenue): Content-Type text/csv, UTF-8
+ * (a BOM is fine), a fixed header on line 1, streamed as it arrives, every bad line reported with
+ * its line number as a spreadsheet shows it (the header is line 1), nothing loaded unless the
+ * whole file is good or the caller asked for ?partial=true. The file's bytes are hashed for
+ * Idempotency-Key and capped at the import limit (413).
+ */
+
+/** Bad lines listed in an import's answer; all of them are counted. */
+export const MAX_LISTED_ERRORS = 10_000
+
+export interface ImportError { line: number, field: string, message: string }
+
+export interface CsvImport {
+  /** The data lines with the header's number of fields, in order. */
+  lines: AsyncIterable<{ line: number, fields: string[] }>
+  /** Reports a problem of a line; the line then counts as rejected. */
+  reject: (line: number, field: string, message: string) => void
+  /** After the lines: the counts, or 422 when lines were rejected and the import is not partial. */
+  finish: (partial: boolean, loaded: number) => { rows: number, rejected: number, errors: ImportError[] }
+  /** SHA-256 of the bytes read, once they are all read. */
+  digest: () => string
+}
+
+export function openCsvImport (body: unknown, header: readonly string[], limit: number, instead: string): CsvImport {
+  if (!(body instanceof Readable)) throw new HttpProblem(415, 'unsupported-media-type', `Send the file as Content-Type: text/csv; ${instead}.`)
+  const hash = createHash('sha256')
+  let bytes = 0
+  let digest: string | undefined
+  const metered = new Transform({
+    transform (chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length
+      if (bytes > limit) {
+        callback(new HttpProblem(413, 'body-too-large', `The file is larger than the import limit of ${limit} bytes.`))
+        return
+      }
+      hash.update(chunk)
+      callback(null, chunk)
+    },
+  })
+  const parser = body.pipe(metered).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, info: true }))
+  body.on('error', (error) => parser.destroy(error))
+  metered.on('error', (error) => parser.destroy(error))
+
+  const errors: ImportError[] = []
+  // Lines come in order: a line's second problem finds it already counted.
+  let lastRejected = -1
+  let rejected = 0
+  let rows = 0
+  const reject = (line: number, field: string, message: string) => {
+    if (line !== lastRejected) {
+      rejected++
+      lastRejected = line
+    }
+    if (errors.length < MAX_LISTED_ERRORS) errors.push({ line, field, message })
+  }
+  async function * lines () {
+    let headerSeen = false
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[], info: { lines: number } }>) {
+      if (!headerSeen) {
+        headerSeen = true
+        if (record.join(',') !== header.join(',')) {
+          throw new HttpProblem(422, 'invalid-csv-header', `Line 1 must be the header ${header.join(',')}.`, [{ pointer: '/line/1', message: `found: ${record.join(',').slice(0, 200)}` }])
+        }
+        continue
+      }
+      rows++
+      if (record.length !== header.length) {
+        reject(info.lines, 'line', `has ${record.length} fields, expected ${header.length}`)
+        continue
+      }
+      yield { line: info.lines, fields: record }
+    }
+    if (!headerSeen) throw new HttpProblem(422, 'invalid-csv-header', `The file is empty: line 1 must be the header ${header.join(',')}.`, [{ pointer: '/line/1', message: 'missing' }])
+  }
+  return {
+    lines: lines(),
+    reject,
+    finish (partial, loaded) {
+      if (rejected > 0 && !partial) {
+        throw new HttpProblem(422, 'invalid-rows',
+          `${rejected} of ${rows} line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the ${loaded} good line(s).`,
+          errors.map((e) => ({ pointer: `/line/${e.line}/${e.field}`, message: `line ${e.line}, ${e.field}: ${e.message}` })))
+      }
+      return { rows, rejected, errors }
+    },
+    digest: () => (digest ??= hash.digest('hex')),
+  }
+}
