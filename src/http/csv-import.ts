@@ -43,9 +43,13 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       callback(null, chunk)
     },
   })
-  const parser = body.pipe(metered).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, info: true }))
-  body.on('error', (error) => parser.destroy(error))
-  metered.on('error', (error) => parser.destroy(error))
+  // The file is read only once someone iterates the lines (inside the write's transaction).
+  const openParser = () => {
+    const parser = body.pipe(metered).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, info: true }))
+    body.on('error', (error) => parser.destroy(error))
+    metered.on('error', (error) => parser.destroy(error))
+    return parser
+  }
 
   const errors: ImportError[] = []
   // Lines come in order: a line's second problem finds it already counted.
@@ -61,7 +65,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   }
   async function * lines () {
     let headerSeen = false
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[], info: { lines: number } }>) {
+    for await (const { record, info } of openParser() as AsyncIterable<{ record: string[], info: { lines: number } }>) {
       if (!headerSeen) {
         headerSeen = true
         if (record.join(',') !== header.join(',')) {
