@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import { InputError } from '../domain/errors.js'
+import type { CheckedRevenueRow } from '../domain/revenue-row.js'
 import type { Database } from './database.js'
 import { decodeCursor, type Page, toPage } from './pagination.js'
 import type { PageRequest } from './registry.js'
@@ -15,15 +16,9 @@ import { type Scope, scopeFilter } from './scope.js'
 
 type Db = Kysely<Database>
 
-export interface StagedRevenue {
+export interface StagedRevenue extends CheckedRevenueRow {
   /** Where the row came from: its index in a JSON batch, or its line in a CSV file. */
   line: number
-  zoneCode: string
-  districtCode: string
-  categoryCode: string
-  year: number
-  month: number
-  amount: string
 }
 
 export async function createStaging (tx: Db): Promise<void> {

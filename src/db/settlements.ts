@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely'
+import type { SettledGroupFigures } from '../domain/settlement.js'
 import type { Database } from './database.js'
 import { decodeCursor, type Page, toPage } from './pagination.js'
 import type { PageRequest } from './registry.js'
@@ -83,17 +84,8 @@ export interface NewSettlementLine {
   balanceDue: string
   previousZoneShare: string | null
   adjustment: string | null
-  groups: Array<{
-    name: string
-    basis: 'increment' | 'total'
-    base: string | null
-    actual: string
-    increment: string | null
-    carriedShortfallIn: string | null
-    shareable: string | null
-    zoneShare: string
-    districtShare: string
-    carriedShortfallOut: string | null
+  groups: Array<SettledGroupFigures & {
+    /** The printed bands, as JSON. */
     bands: string
     /** The engine's GroupResult, serialized. */
     result: string

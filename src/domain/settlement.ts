@@ -36,6 +36,20 @@ export function runTotals (lines: readonly LineFigures[]): RunTotals {
   }
 }
 
+/** A settled group's printed figures (null where basis total has none). */
+export interface SettledGroupFigures {
+  name: string
+  basis: 'increment' | 'total'
+  base: string | null
+  actual: string
+  increment: string | null
+  carriedShortfallIn: string | null
+  shareable: string | null
+  zoneShare: string
+  districtShare: string
+  carriedShortfallOut: string | null
+}
+
 export interface StatementLine extends LineFigures {
   agreementId: number
   zoneCode: string
@@ -45,18 +59,7 @@ export interface StatementLine extends LineFigures {
   documentNo: string
   kind: 'annual' | 'supplementary'
   previousZoneShare: string | null
-  groups: ReadonlyArray<{
-    name: string
-    basis: 'increment' | 'total'
-    base: string | null
-    actual: string
-    increment: string | null
-    carriedShortfallIn: string | null
-    shareable: string | null
-    zoneShare: string
-    districtShare: string
-    carriedShortfallOut: string | null
-  }>
+  groups: readonly SettledGroupFigures[]
 }
 
 /** The statement's columns, Chinese title first. Money columns hold yuan to the cent. */

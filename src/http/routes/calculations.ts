@@ -86,7 +86,8 @@ const BandOut = Type.Object({
   zoneShare: MoneyOut('功能区分成 the zone\'s share of this band, rounded half up to the cent'),
 }, { additionalProperties: false, description: '分档结果 one band' })
 
-const GroupOut = Type.Object({
+/** One group's result: the calculation response's and every settlement line's. */
+export const CalculationGroup = Type.Object({
   name: Type.String({ maxLength: 100, description: '口径组名称 group name' }),
   basis: StringEnum(['increment', 'total'], '分成口径 basis'),
   base: Type.Optional(MoneyOut('核定基数 the base for the fiscal year, after adjustments (increment only)')),
@@ -113,7 +114,7 @@ export const CalculationResponse = Type.Object({
   districtShare: MoneyOut('属地政府留成合计 revenue total − zone share'),
   advancesPaid: MoneyOut('预拨 advances paid'),
   balanceDue: MoneyOut('应补(扣)金额 zone share − advances: positive, the district still owes the zone (补拨); negative, the zone returns the excess (扣回)'),
-  groups: Type.Array(GroupOut, { maxItems: 50, description: '口径组结果 per group, in request order' }),
+  groups: Type.Array(CalculationGroup, { maxItems: 50, description: '口径组结果 per group, in request order' }),
 }, { additionalProperties: false, description: '试算结果 the calculation result', examples: [exampleResponse] })
 
 export interface CalculationRoutesOptions {

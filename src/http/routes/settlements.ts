@@ -12,6 +12,7 @@ import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
 import { HttpProblem } from '../problem.js'
 import { DistrictCode, FiscalYear, MoneyOut, PageOf, pageLimit, PageQuery, problemResponses, RateOut, StringEnum, Timestamp, ZoneCode } from '../schemas/common.js'
+import { CalculationGroup } from './calculations.js'
 import { statementCsv, statementXlsx } from '../statement.js'
 import { runWrite } from '../write.js'
 
@@ -20,27 +21,6 @@ import { runWrite } from '../write.js'
 const RunId = Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 run id', examples: [1] })
 /** The demo data's draft run (2021) is the one its example finalizes. */
 const DraftRunId = Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 the id of a draft run', examples: [2] })
-
-const BandOut = Type.Object({
-  rate: RateOut('分成比例 the band\'s rate'),
-  amount: MoneyOut('分档金额 the part in this band'),
-  zoneShare: MoneyOut('功能区分成 the zone\'s share of this band'),
-}, { additionalProperties: false, description: '分档结果 one band' })
-
-const GroupOut = Type.Object({
-  name: Type.String({ maxLength: 100, description: '口径组名称 group name' }),
-  basis: StringEnum(['increment', 'total'], '分成口径 basis'),
-  base: Type.Optional(MoneyOut('核定基数 the base for the year after adjustments')),
-  actual: MoneyOut('实际收入 actual revenue of the year (latest revisions)'),
-  increment: Type.Optional(MoneyOut('增量 actual − base')),
-  carriedShortfallIn: Type.Optional(MoneyOut('上年结转短收 carried in from last year\'s finalized settlement')),
-  shareable: Type.Optional(MoneyOut('可分成增量 increment − carried shortfall')),
-  bands: Type.Array(BandOut, { maxItems: 10, description: '分档 bands' }),
-  zoneShare: MoneyOut('功能区分成 the zone\'s share'),
-  districtShare: MoneyOut('属地政府留成 what the district keeps'),
-  carriedShortfallOut: Type.Optional(MoneyOut('结转下年短收 carried to next year')),
-  explanation: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 200, description: '计算说明 each step in words' }),
-}, { additionalProperties: false, description: '口径组结果 a group, shaped as in the calculation response' })
 
 const LineOut = Type.Object({
   agreementId: Type.Integer({ description: '分成办法 agreement id' }),
@@ -54,7 +34,7 @@ const LineOut = Type.Object({
   balanceDue: MoneyOut('应补(扣) zone share − advances'),
   previousZoneShare: Type.Optional(MoneyOut('原结算功能区分成 the zone share of the finalized settlement (supplementary only)')),
   adjustment: Type.Optional(MoneyOut('补充结算调整 zone share − previous zone share (supplementary only)')),
-  groups: Type.Array(GroupOut, { maxItems: 50, description: '口径组 groups' }),
+  groups: Type.Array(CalculationGroup, { maxItems: 50, description: '口径组 groups, shaped as in the calculation response' }),
 }, { additionalProperties: false, description: '结算行 one agreement\'s line' })
 
 const TotalsOut = Type.Object({
