@@ -38,7 +38,7 @@ const WHOLE = /^\d{1,4}$/
 
 function whole (value: string | number): number | undefined {
   const text = String(value)
-  return WHOLE.test(text) ? Number(text) : undefined
+  return WHOLE.test(text) ? Number.parseInt(text, 10) : undefined
 }
 
 /** `onlyDistrict`: the district a district key is scoped to, if any. */
