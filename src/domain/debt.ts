@@ -65,6 +65,11 @@ export function maxRepayable (debt: DebtRecord, date: string): Decimal {
   return [date, ...later].map((d) => positionAsOf(debt, d).outstanding).reduce((a, b) => (a.lessThan(b) ? a : b))
 }
 
+/** A reversing entry (冲正) carries the negated amounts of the repayment it corrects. */
+export function reversalAmounts (repayment: DebtEvent): { principal: string, interest: string } {
+  return { principal: formatMoney(repayment.principal.negated()), interest: formatMoney(repayment.interest.negated()) }
+}
+
 export type DebtGroupBy = 'district' | 'zone' | 'kind'
 
 export interface DebtSummaryRow {

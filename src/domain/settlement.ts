@@ -1,4 +1,4 @@
-import { formatMoney, money, sum } from './money.js'
+import { type Decimal, formatMoney, money, sum } from './money.js'
 
 /*
  * Figures of a settlement run beyond its lines (calculation-rules.md §6): the run's totals and
@@ -22,6 +22,11 @@ export interface RunTotals {
   advancesPaid: string
   balanceDue: string
   adjustment: string
+}
+
+/** 补充结算: how much a revised settlement moves the zone's share from the finalized one. */
+export function supplementaryAdjustment (zoneShare: Decimal, previousZoneShare: string): string {
+  return formatMoney(zoneShare.minus(money(previousZoneShare)))
 }
 
 export function runTotals (lines: readonly LineFigures[]): RunTotals {

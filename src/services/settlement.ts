@@ -10,6 +10,7 @@ import { computeAgreementYear } from '../domain/engine.js'
 import { serializeGroupResult } from '../domain/explanation.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { presentGroupFigures } from '../domain/presentation.js'
+import { supplementaryAdjustment } from '../domain/settlement.js'
 import type { GroupInput } from '../domain/types.js'
 import { HttpProblem, type ProblemField } from '../http/problem.js'
 
@@ -119,7 +120,7 @@ export async function createSettlementRun (tx: Db, request: SettlementRequest, c
         revenueTotal: formatMoney(result.revenueTotal), zoneShare: formatMoney(result.zoneShare), districtShare: formatMoney(result.districtShare),
         advancesPaid: formatMoney(result.advancesPaid), balanceDue: formatMoney(result.balanceDue),
         previousZoneShare: previous === undefined ? null : previous.zoneShare,
-        adjustment: previous === undefined ? null : formatMoney(result.zoneShare.minus(money(previous.zoneShare))),
+        adjustment: previous === undefined ? null : supplementaryAdjustment(result.zoneShare, previous.zoneShare),
         groups: result.groups.map((g) => {
           const printed = presentGroupFigures(g)
           return {

@@ -4,7 +4,7 @@ import type { DatabaseHandle } from '../../db/connect.js'
 import { allDebts, findDebt, insertDebt, insertDebtEvent, listDebts, referenceTaken, type StoredDebt, today } from '../../db/debts.js'
 import { findDistrict, findZone } from '../../db/registry.js'
 import { ALL } from '../../db/scope.js'
-import { DEBT_KINDS, type DebtGroupBy, type DebtKind, maxRepayable, positionAsOf, summarizeDebts } from '../../domain/debt.js'
+import { DEBT_KINDS, type DebtGroupBy, type DebtKind, maxRepayable, positionAsOf, reversalAmounts, summarizeDebts } from '../../domain/debt.js'
 import { formatMoney, formatRate, money, MONEY_PATTERN, RATE_PATTERN } from '../../domain/money.js'
 import { ADMIN_ONLY, ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
 import { openCsvImport } from '../csv-import.js'
@@ -426,8 +426,8 @@ export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, i
       throw new HttpProblem(422, 'rule-violated', `The repayment is dated ${target.occurredOn}; its reversal cannot be earlier.`, [{ pointer: '/reversedOn', message: `on or after ${target.occurredOn}` }])
     }
     const id = await insertDebtEvent(tx, {
-      debtId: debt.id, kind: 'reversal', occurredOn: request.body.reversedOn, principal: target.principal.negated().toFixed(2),
-      interest: target.interest.negated().toFixed(2), reversesEventId: target.id, note: request.body.reason, keyId: request.principal.keyId,
+      debtId: debt.id, kind: 'reversal', occurredOn: request.body.reversedOn, ...reversalAmounts(target),
+      reversesEventId: target.id, note: request.body.reason, keyId: request.principal.keyId,
     })
     const event = (await findDebt(tx, ALL, debt.id))!.events.find((e) => e.id === id)!
     return {
