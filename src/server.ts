@@ -50,7 +50,7 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
   if (config.demoData) {
     const loaded = await loadDemoData(database.db, money(config.minZoneRate))
     log.warn(loaded
-      ? 'DEMO_DATA=1: loaded the illustrative data set (示例数据: two districts, three zones, agreements, 2020–2021 revenue, advances)'
+      ? 'DEMO_DATA=1: loaded the illustrative data set (示例数据: two districts, three zones, agreements, 2020–2021 revenue, advances, the 2020 settlement, legacy debts)'
       : 'DEMO_DATA=1: the database already holds districts, so the illustrative data set was not loaded')
   }
   const app = await buildApp({
