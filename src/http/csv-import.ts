@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
 import { Readable, Transform } from 'node:stream'
 import { parse } from 'csv-parse'
+import type { FastifyInstance } from 'fastify'
 import { HttpProblem } from './problem.js'
+import { validatorCompiler } from './validation.js'
 
 /*
  * The conventions of every CSV import (api-contract.md, Revenue): Content-Type text/csv, UTF-8
@@ -10,6 +12,16 @@ import { HttpProblem } from './problem.js'
  * whole file is good or the caller asked for ?partial=true. The file's bytes are hashed for
  * Idempotency-Key and capped at the import limit (413).
  */
+
+/**
+ * Lets the routes of `app` take text/csv bodies as streams, and answers the validator compiler
+ * such a route uses: its body is checked line by line by the import, its query string as usual.
+ */
+export function acceptCsvBodies (app: FastifyInstance) {
+  app.addContentTypeParser('text/csv', (_request, payload, done) => { done(null, payload) })
+  const compile = validatorCompiler()
+  return ({ schema, httpPart }: { schema: object, httpPart?: string }) => httpPart === 'body' ? () => true : compile({ schema, httpPart })
+}
 
 /** Bad lines listed in an import's answer; all of them are counted. */
 export const MAX_LISTED_ERRORS = 10_000

@@ -6,7 +6,9 @@ import type { DatabaseHandle } from '../../db/connect.js'
 import { inForce } from '../../domain/agreement.js'
 import { ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
 import { HttpProblem } from '../problem.js'
-import { DateString, FiscalYear, Money, MoneyOut, PageOf, pageLimit, PageQuery, problemResponses, Timestamp } from '../schemas/common.js'
+import {
+  DateString, FiscalYear, IdempotencyHeaders, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, security, Timestamp,
+} from '../schemas/common.js'
 import { runWrite } from '../write.js'
 
 /* Advances (预拨) — api-contract.md, Advances. */
@@ -23,7 +25,6 @@ const Advance = Type.Object({
   createdAt: Timestamp('登记时间 when it was recorded'),
 }, { additionalProperties: false, description: '预拨 an advance' , examples: [{ id: 1, agreementId: 1, fiscalYear: 2021, paidOn: '2021-06-30', amount: '100000.00', documentNo: '青财预〔2021〕45号', createdAt: '2026-01-01T00:00:00.000Z' }] })
 
-const security = [{ bearerAuth: [] }]
 
 export const advanceRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = async (app, { database }) => {
   const { db } = database
@@ -33,7 +34,7 @@ export const advanceRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle
     schema: {
       operationId: 'recordAdvance', summary: '录入预拨 record an advance paid to a zone', tags: ['advances'], security,
       description: 'A district key records advances under its own district\'s agreements only. The fiscal year must be one the agreement is in force.',
-      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '幂等键 Idempotency-Key' })) }),
+      headers: IdempotencyHeaders,
       body: Type.Object({
         agreementId: AgreementId(),
         fiscalYear: FiscalYear('财政年度 the fiscal year it is an advance on'),

@@ -12,8 +12,7 @@ import { type Decimal, formatMoney, formatRate, money } from '../../domain/money
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { HttpProblem, type ProblemField } from '../problem.js'
 import {
-  CategoryCode, DistrictCode, FiscalYear, Growth, Money, MoneyOut, PageOf, pageLimit, PageQuery, problemResponses, Rate, RateOut,
-  StringEnum, Timestamp, ZoneCode,
+  CategoryCode, DistrictCode, FiscalYear, Growth, IdempotencyHeaders, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, Rate, RateOut, security, StringEnum, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { runWrite } from '../write.js'
 
@@ -112,8 +111,6 @@ const AgreementOut = Type.Object({
     ],
   }] })
 
-const security = [{ bearerAuth: [] }]
-const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '幂等键 Idempotency-Key' })) })
 
 function presentGroup (g: StoredGroup, year?: { value: number, base: Decimal | null, note?: string }) {
   return {

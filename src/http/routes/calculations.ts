@@ -7,7 +7,7 @@ import { presentAgreementYear } from '../../domain/presentation.js'
 import { EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
 import {
-  FiscalYear, Growth, Money, MoneyOut, NonNegativeMoney, problemResponses, Rate, RateOut, StringEnum,
+  FiscalYear, Growth, Money, MoneyOut, NonNegativeMoney, problemResponses, Rate, RateOut, security, StringEnum,
 } from '../schemas/common.js'
 
 /* POST /v1/calculations — 试算: the engine on inputs given in full, nothing stored. */
@@ -132,7 +132,7 @@ export const calculationRoutes: FastifyPluginAsyncTypebox<CalculationRoutesOptio
         'the increment, the bands, the shortfall policy, the shares and the balance after advances. Nothing is stored. ' +
         'Explanations are in Chinese, or English with `Accept-Language: en`.',
       tags: ['calculations'],
-      security: [{ bearerAuth: [] }],
+      security,
       body: CalculationRequest,
       response: { 200: CalculationResponse, ...problemResponses(400, 401, 413, 415, 422) },
     },

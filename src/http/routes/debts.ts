@@ -7,13 +7,12 @@ import { ALL } from '../../db/scope.js'
 import { DEBT_KINDS, type DebtGroupBy, type DebtKind, maxRepayable, positionAsOf, reversalAmounts, summarizeDebts } from '../../domain/debt.js'
 import { formatMoney, formatRate, money, MONEY_PATTERN, RATE_PATTERN } from '../../domain/money.js'
 import { ADMIN_ONLY, ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
-import { openCsvImport } from '../csv-import.js'
+import { acceptCsvBodies, openCsvImport } from '../csv-import.js'
 import { HttpProblem } from '../problem.js'
 import {
-  DateString, DistrictCode, Money, MoneyOut, NonNegativeMoney, PageOf, pageLimit, PageQuery, problemResponses, Rate, StringEnum, Timestamp, ZoneCode,
+  DateString, DistrictCode, IdempotencyHeaders, Money, MoneyOut, NonNegativeMoney, pageLimit, PageOf, PageQuery, problemResponses, Rate, security, StringEnum, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { tableCsv, tableXlsx } from '../statement.js'
-import { validatorCompiler } from '../validation.js'
 import { runWrite } from '../write.js'
 
 /* The legacy debt register (历史遗留债务) — api-contract.md, Legacy debts. */
@@ -22,8 +21,6 @@ const DebtKindSchema = StringEnum([...DEBT_KINDS], '债务类型 bank_loan (银�
 const DebtId = Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 debt id', examples: [1] })
 /** The demo data's debt that is not transferred yet. */
 const UntransferredDebtId = Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 the id of a debt not transferred yet', examples: [2] })
-const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '幂等键 Idempotency-Key' })) })
-const security = [{ bearerAuth: [] }]
 
 const TransferIn = Type.Object({
   districtCode: DistrictCode('承接属地政府 the district that takes the debt over'),
@@ -148,8 +145,7 @@ function checkDebtLine (l: Record<(typeof DEBT_CSV_HEADER)[number], string>, zon
 
 export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, importLimit: number }> = async (app, { database, importLimit }) => {
   const { db } = database
-  app.addContentTypeParser('text/csv', (_request, payload, done) => { done(null, payload) })
-  const compile = validatorCompiler()
+  const csvRoute = acceptCsvBodies(app)
 
   app.post('/debts', {
     config: { access: ADMIN_ONLY },
@@ -197,7 +193,7 @@ export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, i
 
   app.post('/debts/import', {
     config: { access: ADMIN_ONLY },
-    validatorCompiler: ({ schema, httpPart }) => httpPart === 'body' ? () => true : compile({ schema, httpPart }),
+    validatorCompiler: csvRoute,
     schema: {
       operationId: 'importDebts', summary: '批量登记 register debts from CSV (admin)', tags: ['debts'], security,
       description: `Content-Type: text/csv, header \`${DEBT_CSV_HEADER.join(',')}\` (optional columns may be empty), the conventions of the revenue import: ` +

@@ -7,7 +7,9 @@ import { findDistrict, findZone } from '../../db/registry.js'
 import { ALL } from '../../db/scope.js'
 import { ADMIN_ONLY, tokenHash } from '../access.js'
 import { HttpProblem } from '../problem.js'
-import { DistrictCode, PageOf, pageLimit, PageQuery, problemResponses, StringEnum, Timestamp, ZoneCode } from '../schemas/common.js'
+import {
+  DistrictCode, IdempotencyHeaders, pageLimit, PageOf, PageQuery, problemResponses, security, StringEnum, Timestamp, ZoneCode,
+} from '../schemas/common.js'
 import { runWrite } from '../write.js'
 
 /* API keys and the audit log (api-contract.md, Roles and scope). Admins only. */
@@ -49,7 +51,6 @@ const AuditEvent = Type.Object({
   details: Type.Unknown({ description: '详情 what was written' }),
 }, { additionalProperties: false, description: '审计事件 an audit event' , examples: [{ id: 1, occurredAt: '2026-01-01T00:00:00.000Z', keyId: 'bootstrap', role: 'admin', action: 'create', entityType: 'zone', entityId: 'QD-HT', requestId: '6f1c…', details: { code: 'QD-HT' } }] })
 
-const security = [{ bearerAuth: [] }]
 
 export const keysAndAuditRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = async (app, { database }) => {
   const { db } = database
@@ -59,7 +60,7 @@ export const keysAndAuditRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseH
     schema: {
       operationId: 'createApiKey', summary: '签发密钥 issue an API key (admin)', tags: ['access'], security,
       description: 'The token is random (256 bits), shown only in this response and stored only as its SHA-256 hash.',
-      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '幂等键 Idempotency-Key' })) }),
+      headers: IdempotencyHeaders,
       body: NewApiKey,
       response: { 201: IssuedApiKey, ...problemResponses(400, 401, 403, 409, 422) },
     },

@@ -8,7 +8,7 @@ import { ALL } from '../../db/scope.js'
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { HttpProblem } from '../problem.js'
 import {
-  CategoryCode, DistrictCode, PageOf, pageLimit, PageQuery, problemResponses, Rate, StringEnum, Timestamp, ZoneCode,
+  CategoryCode, DistrictCode, IdempotencyHeaders, pageLimit, PageOf, PageQuery, problemResponses, Rate, security, StringEnum, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { runWrite } from '../write.js'
 
@@ -61,10 +61,6 @@ const NewZone = Type.Object({
   hostDistrictCode: DistrictCode('属地政府 the host district\'s code (registered first)'),
 }, { additionalProperties: false, description: '新增功能区 a new zone', examples: [{ code: 'QD-NEW', name: '示例功能区', hostDistrictCode: '370214' }] })
 
-const security = [{ bearerAuth: [] }]
-const withIdempotency = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '幂等键 Idempotency-Key: a retry with the same key and body replays the first response' })),
-})
 
 export const registryRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = async (app, { database }) => {
   const { db } = database
@@ -82,7 +78,7 @@ export const registryRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandl
     config: { access: ADMIN_ONLY },
     schema: {
       operationId: 'createRevenueCategory', summary: '新增科目 add a local revenue category (admin)', tags: ['registry'], security,
-      headers: withIdempotency, body: NewRevenueCategory,
+      headers: IdempotencyHeaders, body: NewRevenueCategory,
       response: { 201: RevenueCategory, ...problemResponses(400, 401, 403, 409, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
@@ -123,7 +119,7 @@ export const registryRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandl
     config: { access: ADMIN_ONLY },
     schema: {
       operationId: 'createDistrict', summary: '新增属地政府 register a district (admin)', tags: ['registry'], security,
-      headers: withIdempotency, body: NewDistrict,
+      headers: IdempotencyHeaders, body: NewDistrict,
       response: { 201: District, ...problemResponses(400, 401, 403, 409, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
@@ -160,7 +156,7 @@ export const registryRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandl
     config: { access: ADMIN_ONLY },
     schema: {
       operationId: 'createZone', summary: '新增功能区 register a zone (admin)', tags: ['registry'], security,
-      headers: withIdempotency, body: NewZone,
+      headers: IdempotencyHeaders, body: NewZone,
       response: { 201: Zone, ...problemResponses(400, 401, 403, 409, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {

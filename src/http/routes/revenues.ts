@@ -6,12 +6,11 @@ import {
 } from '../../db/revenue.js'
 import { checkRevenueRow } from '../../domain/revenue-row.js'
 import { ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
-import { MAX_LISTED_ERRORS, openCsvImport } from '../csv-import.js'
+import { acceptCsvBodies, MAX_LISTED_ERRORS, openCsvImport } from '../csv-import.js'
 import { HttpProblem, type ProblemField } from '../problem.js'
 import {
-  CategoryCode, DistrictCode, FiscalYear, Money, MoneyOut, PageOf, pageLimit, PageQuery, problemResponses, Timestamp, ZoneCode,
+  CategoryCode, DistrictCode, FiscalYear, IdempotencyHeaders, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, security, Timestamp, ZoneCode,
 } from '../schemas/common.js'
-import { validatorCompiler } from '../validation.js'
 import { runWrite } from '../write.js'
 
 /* Revenue records (实际收入): JSON batches, streamed CSV imports, lists and revision history (api-contract.md, Revenue). */
@@ -74,8 +73,6 @@ const Revision = Type.Object({
   requestId: Type.String({ maxLength: 100, description: '请求编号 the request that recorded it' }),
 }, { additionalProperties: false, description: '修订 one revision' })
 
-const security = [{ bearerAuth: [] }]
-const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '幂等键 Idempotency-Key' })) })
 
 export interface RevenueRoutesOptions {
   database: DatabaseHandle
@@ -86,8 +83,7 @@ export interface RevenueRoutesOptions {
 export const revenueRoutes: FastifyPluginAsyncTypebox<RevenueRoutesOptions> = async (app, { database, importLimit }) => {
   const { db } = database
   // CSV bodies reach the import handler as a stream: they are parsed while they arrive.
-  app.addContentTypeParser('text/csv', (_request, payload, done) => { done(null, payload) })
-  const compile = validatorCompiler()
+  const csvRoute = acceptCsvBodies(app)
 
   app.post('/revenues', {
     config: { access: ADMIN_OR_DISTRICT },
@@ -123,8 +119,7 @@ export const revenueRoutes: FastifyPluginAsyncTypebox<RevenueRoutesOptions> = as
 
   app.post('/revenues/import', {
     config: { access: ADMIN_OR_DISTRICT },
-    // The body is a stream, validated line by line below; the query string as usual.
-    validatorCompiler: ({ schema, httpPart }) => httpPart === 'body' ? () => true : compile({ schema, httpPart }),
+    validatorCompiler: csvRoute,
     schema: {
       operationId: 'importRevenue', summary: '导入收入 import monthly revenue from CSV (streamed)', tags: ['revenue'], security,
       description: `Content-Type: text/csv, UTF-8, header line \`${CSV_HEADER.join(',')}\` (districtCode may be empty: the zone's host). ` +

@@ -11,7 +11,9 @@ import { createSettlementRun, finalizeSettlementRun } from '../../services/settl
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
 import { HttpProblem } from '../problem.js'
-import { DistrictCode, FiscalYear, MoneyOut, PageOf, pageLimit, PageQuery, problemResponses, RateOut, StringEnum, Timestamp, ZoneCode } from '../schemas/common.js'
+import {
+  DistrictCode, FiscalYear, IdempotencyHeaders, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, RateOut, security, StringEnum, Timestamp, ZoneCode,
+} from '../schemas/common.js'
 import { CalculationGroup } from './calculations.js'
 import { statementCsv, statementXlsx } from '../statement.js'
 import { runWrite } from '../write.js'
@@ -120,7 +122,6 @@ async function statementNames (db: Kysely<Database>, lines: StoredLine[]) {
   }
 }
 
-const security = [{ bearerAuth: [] }]
 
 export interface SettlementRoutesOptions { database: DatabaseHandle, minZoneRate: Decimal }
 
@@ -134,7 +135,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<SettlementRoutesOptions
       description: 'One line per agreement in force that year (or per agreementIds), computed by the engine of POST /v1/calculations from the latest ' +
         'revenue revisions, the advances and the shortfall carried out of last year\'s finalized settlement. A second run for a year while one runs is 409; ' +
         'a carry_forward agreement whose previous year is not finalized is 409. After a year is finalized, a new run is a supplementary settlement (补充结算).',
-      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '幂等键 Idempotency-Key' })) }),
+      headers: IdempotencyHeaders,
       body: Type.Object({
         fiscalYear: FiscalYear('财政年度 the fiscal year to settle'),
         agreementIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 2147483647 }), { minItems: 1, maxItems: 100_000, uniqueItems: true, description: '分成办法 only these agreements (all in force when absent)' })),

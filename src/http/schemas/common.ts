@@ -94,3 +94,11 @@ export const CategoryCode = (description = '科目编码 government revenue clas
   Type.String({ pattern: '^[0-9A-Za-z][0-9A-Za-z.-]{0,31}$', maxLength: 32, description, examples: ['10101'] })
 export const DateString = (description: string) =>
   Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description, examples: ['2021-06-30'] })
+
+/** Every /v1 operation: Authorization: Bearer <token>. */
+export const security = [{ bearerAuth: [] }]
+
+/** The Idempotency-Key header of every creating POST (api-contract.md, Idempotency). */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: '幂等键 Idempotency-Key: a retry with the same key and body replays the first response' })),
+})
