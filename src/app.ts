@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { DatabaseHandle } from './db/connect.js'
 import { money } from './domain/money.js'
 import { registerAccessControl } from './http/access.js'
+import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
 import { openapiOptions } from './http/openapi.js'
 import { registerProblemHandlers } from './http/problem.js'
 import { advanceRoutes } from './http/routes/advances.js'
@@ -32,6 +33,12 @@ export interface AppConfig {
   importLimit?: number
   /** Longest time a request may take to arrive, in ms. */
   requestTimeoutMs?: number
+  /** Requests per token per window; false turns rate limiting off. Default DEFAULT_RATE_LIMIT. */
+  rateLimit?: RateLimitConfig | false
+  /** The origin browsers may call the API from (Access-Control-Allow-Origin); default "*". */
+  corsOrigin?: string
+  /** When to shed load with 503. Default DEFAULT_PRESSURE. */
+  pressure?: PressureConfig
   /** A pino logger to log requests with; none by default (tests). */
   logger?: FastifyBaseLogger
 }
@@ -49,6 +56,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain')
   registerProblemHandlers(app)
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
+  await registerDefences(app, { rateLimit: config.rateLimit ?? DEFAULT_RATE_LIMIT, pressure: config.pressure ?? DEFAULT_PRESSURE, corsOrigin: config.corsOrigin ?? '*' })
 
   await app.register(swagger, openapiOptions)
   await app.register(swaggerUi, {

@@ -17,6 +17,12 @@ export interface ServerConfig {
   demoData: boolean
   logLevel: string
   bodyLimit: number
+  /** Requests per minute per bearer token; 0 turns rate limiting off. */
+  rateLimitPerMinute: number
+  /** Longest time a request may take to arrive, in ms. */
+  requestTimeoutMs: number
+  /** The origin browsers may call the API from: "*" or one https?:// origin. */
+  corsOrigin: string
 }
 
 export class ConfigError extends Error {
@@ -61,6 +67,12 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
     demoData: demo === '1',
     logLevel: env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? 'info' : env.LOG_LEVEL,
     bodyLimit: integer(problems, 'BODY_LIMIT', env.BODY_LIMIT, 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    rateLimitPerMinute: integer(problems, 'RATE_LIMIT', env.RATE_LIMIT, 1200, 0, 10_000_000),
+    corsOrigin: env.CORS_ORIGIN === undefined || env.CORS_ORIGIN === '' ? '*' : env.CORS_ORIGIN,
+    requestTimeoutMs: integer(problems, 'REQUEST_TIMEOUT_MS', env.REQUEST_TIMEOUT_MS, 120_000, 1000, 3_600_000),
+  }
+  if (!/^(\*|https?:\/\/[^\s/]+)$/.test(config.corsOrigin)) {
+    problems.push(`CORS_ORIGIN must be "*" or one origin such as https://czj.qingdao.gov.cn, got "${config.corsOrigin}"`)
   }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${config.logLevel}"`)

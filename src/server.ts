@@ -58,6 +58,9 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     adminToken: admin.token,
     minZoneRate: config.minZoneRate,
     bodyLimit: config.bodyLimit,
+    requestTimeoutMs: config.requestTimeoutMs,
+    corsOrigin: config.corsOrigin,
+    rateLimit: config.rateLimitPerMinute === 0 ? false : { max: config.rateLimitPerMinute, timeWindowMs: 60_000 },
     logger: log,
   })
   try {

@@ -1,7 +1,42 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger'
+import { CORS_HEADERS, RATE_LIMIT_HEADERS, RETRY_HEADERS } from './defences.js'
+import { problemResponses } from './schemas/common.js'
+
+type RouteSchema = Record<string, unknown> & { response?: Record<string, Record<string, unknown>>, body?: unknown, consumes?: unknown, params?: unknown, querystring?: unknown, headers?: unknown }
+
+/**
+ * What every operation can answer besides what its route declares, for the document: the
+ * problems the shared machinery gives (a bad token, a bad body, the rate limit, an unavailable
+ * database or shed load, a defect), and the rate-limit headers that come with every 2xx and 4xx.
+ */
+function documentSharedResponses (schema: RouteSchema, url: string): RouteSchema {
+  const response: Record<string, Record<string, unknown>> = { ...(schema.response ?? {}) }
+  const statuses = [429, 500, 503]
+  if (url.startsWith('/v1/')) statuses.push(401)
+  if (schema.body !== undefined || schema.consumes !== undefined) statuses.push(400, 413, 415)
+  if (schema.params !== undefined || schema.querystring !== undefined || schema.headers !== undefined) statuses.push(400)
+  for (const [status, entry] of Object.entries(problemResponses(...statuses))) {
+    response[status] ??= entry as Record<string, unknown>
+  }
+  for (const [status, entry] of Object.entries(response)) {
+    response[status] = {
+      ...entry,
+      headers: {
+        ...CORS_HEADERS,
+        ...(/^[24]/.test(status) ? RATE_LIMIT_HEADERS : {}),
+        ...(status === '429' || status === '503' ? RETRY_HEADERS : {}),
+      },
+    }
+  }
+  return { ...schema, response }
+}
 
 /** The OpenAPI 3.1 document's frame; the paths come from the route schemas. */
 export const openapiOptions: FastifyDynamicSwaggerOptions = {
+  transform: ({ schema, url }) => ({
+    schema: (schema === undefined || (schema as { hide?: boolean }).hide === true ? schema : documentSharedResponses(schema as RouteSchema, url)) as never,
+    url,
+  }),
   openapi: {
     openapi: '3.1.0',
     info: {

@@ -7,16 +7,16 @@ import { inForce } from '../../domain/agreement.js'
 import { ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
 import { HttpProblem } from '../problem.js'
 import {
-  DateString, FiscalYear, IdempotencyHeaders, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, security, Timestamp,
+  DateString, FiscalYear, IdempotencyHeaders, IdParam, idFromParam, RecordId, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, security, Timestamp,
 } from '../schemas/common.js'
 import { runWrite } from '../write.js'
 
 /* Advances (预拨) — api-contract.md, Advances. */
 
-const AgreementId = (description = '分成办法 the agreement\'s id') => Type.Integer({ minimum: 1, maximum: 2147483647, description })
+const AgreementId = () => RecordId('分成办法 the agreement\'s id')
 
 const Advance = Type.Object({
-  id: Type.Integer({ description: '编号 advance id' }),
+  id: RecordId('编号 advance id'),
   agreementId: AgreementId(),
   fiscalYear: FiscalYear('财政年度 the fiscal year it is an advance on'),
   paidOn: DateString('拨付日期 the day it was paid'),
@@ -61,11 +61,12 @@ export const advanceRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle
     config: { access: EVERY_ROLE },
     schema: {
       operationId: 'listAdvances', summary: '预拨列表 advances in the caller\'s scope', tags: ['advances'], security,
-      querystring: Type.Object({ ...PageQuery, agreementId: Type.Optional(AgreementId()), fiscalYear: Type.Optional(FiscalYear()) }, { additionalProperties: false }),
+      querystring: Type.Object({ ...PageQuery, agreementId: Type.Optional(IdParam('分成办法 only this agreement\'s advances', 1)), fiscalYear: Type.Optional(FiscalYear()) }, { additionalProperties: false }),
       response: { 200: PageOf(Advance, '预拨 advances by id'), ...problemResponses(400, 401) },
     },
   }, async (request) => {
-    const { limit, cursor, ...filter } = request.query
+    const { limit, cursor, agreementId, fiscalYear } = request.query
+    const filter = { fiscalYear, agreementId: agreementId === undefined ? undefined : idFromParam(agreementId) }
     return listAdvances(db, request.scope, filter, { limit: pageLimit(limit), cursor })
   })
 }

@@ -12,7 +12,7 @@ import { type Decimal, formatMoney, formatRate, money } from '../../domain/money
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { HttpProblem, type ProblemField } from '../problem.js'
 import {
-  CategoryCode, DistrictCode, FiscalYear, Growth, IdempotencyHeaders, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, Rate, RateOut, security, StringEnum, Timestamp, ZoneCode,
+  CategoryCode, DistrictCode, FiscalYear, Growth, IdempotencyHeaders, idFromParam, IdParam, RecordId, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, Rate, RateOut, security, StringEnum, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { runWrite } from '../write.js'
 
@@ -63,7 +63,7 @@ const AgreementIn = Type.Object({
 }, { additionalProperties: false, description: '新增分成办法 a new agreement', examples: [agreementExample] })
 
 const AdjustmentOut = Type.Object({
-  id: Type.Integer({ description: '编号 adjustment id' }),
+  id: RecordId('编号 adjustment id'),
   fromYear: FiscalYear('起始年度 first fiscal year it applies to'),
   amount: MoneyOut('调整金额 signed amount'),
   reason: Type.String({ maxLength: 500, description: '调整原因 why the base moved' }),
@@ -92,7 +92,7 @@ const GroupOut = Type.Object({
 }, { additionalProperties: false, description: '分成口径组 a group' })
 
 const AgreementOut = Type.Object({
-  id: Type.Integer({ description: '编号 agreement id' }),
+  id: RecordId('编号 agreement id'),
   zoneCode: ZoneCode(),
   districtCode: DistrictCode(),
   documentNo: Type.String({ maxLength: 100, description: '文号 document number' }),
@@ -198,12 +198,12 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     config: { access: EVERY_ROLE },
     schema: {
       operationId: 'getAgreement', summary: '分成办法 one agreement; with ?year= the base each group has that year', tags: ['agreements'], security,
-      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 agreement id', examples: [1] }) }),
+      params: Type.Object({ id: IdParam('编号 agreement id', 1) }),
       querystring: Type.Object({ year: Type.Optional(FiscalYear('财政年度 show B(Y) of each increment group for this year')) }, { additionalProperties: false }),
       response: { 200: AgreementOut, ...problemResponses(400, 401, 404) },
     },
   }, async (request) => {
-    const agreement = await findAgreement(db, request.scope, request.params.id)
+    const agreement = await findAgreement(db, request.scope, idFromParam(request.params.id))
     if (agreement === undefined) throw new HttpProblem(404, 'not-found', `No agreement ${request.params.id}.`)
     const year = request.query.year
     if (year === undefined) return presentAgreement(agreement)
@@ -226,14 +226,14 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     schema: {
       operationId: 'endAgreement', summary: '调整有效期 set the last year an agreement is in force (admin)', tags: ['agreements'], security,
       description: 'Agreements are not edited in place: a change is a new agreement from a later year. This ends (or reopens) the old one so that the new one does not overlap it.',
-      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 agreement id', examples: [1] }) }),
+      params: Type.Object({ id: IdParam('编号 agreement id', 1) }),
       body: Type.Object({
         effectiveTo: Type.Union([FiscalYear('终止年度 last fiscal year in force'), Type.Null()], { description: '终止年度 last fiscal year in force; null for open-ended' }),
       }, { additionalProperties: false, examples: [{ effectiveTo: 2024 }] }),
       response: { 200: AgreementOut, ...problemResponses(400, 401, 403, 404, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
-    const agreement = await findAgreement(tx, ALL, request.params.id)
+    const agreement = await findAgreement(tx, ALL, idFromParam(request.params.id))
     if (agreement === undefined) throw new HttpProblem(404, 'not-found', `No agreement ${request.params.id}.`)
     const { effectiveTo } = request.body
     if (effectiveTo !== null && effectiveTo < agreement.effectiveFrom) {
@@ -260,7 +260,7 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     config: { access: ADMIN_ONLY },
     schema: {
       operationId: 'createBaseAdjustment', summary: '基数调整 record a base adjustment (财随事走, admin)', tags: ['agreements'], security,
-      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 agreement id', examples: [1] }) }),
+      params: Type.Object({ id: IdParam('编号 agreement id', 1) }),
       headers: IdempotencyHeaders,
       body: Type.Object({
         group: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 the group whose base moves (basis increment)' }),
@@ -272,7 +272,7 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
       response: { 201: AdjustmentOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
-    const agreement = await findAgreement(tx, ALL, request.params.id)
+    const agreement = await findAgreement(tx, ALL, idFromParam(request.params.id))
     if (agreement === undefined) throw new HttpProblem(404, 'not-found', `No agreement ${request.params.id}.`)
     const group = agreement.groups.find((g) => g.name === request.body.group)
     if (group === undefined) {

@@ -10,7 +10,7 @@ import { ADMIN_ONLY, ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
 import { acceptCsvBodies, openCsvImport } from '../csv-import.js'
 import { HttpProblem } from '../problem.js'
 import {
-  DateString, DistrictCode, IdempotencyHeaders, Money, MoneyOut, NonNegativeMoney, pageLimit, PageOf, PageQuery, problemResponses, Rate, security, StringEnum, Timestamp, ZoneCode,
+  Count, DateString, DistrictCode, IdempotencyHeaders, idFromParam, IdParam, RecordId, Money, MoneyOut, NonNegativeMoney, pageLimit, PageOf, PageQuery, problemResponses, Rate, security, StringEnum, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { tableCsv, tableXlsx } from '../statement.js'
 import { runWrite } from '../write.js'
@@ -18,9 +18,9 @@ import { runWrite } from '../write.js'
 /* The legacy debt register (历史遗留债务) — api-contract.md, Legacy debts. */
 
 const DebtKindSchema = StringEnum([...DEBT_KINDS], '债务类型 bank_loan (银行贷款), bond (债券), project_payable (工程欠款), ppp, other')
-const DebtId = Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 debt id', examples: [1] })
+const DebtId = IdParam('编号 debt id', 1)
 /** The demo data's debt that is not transferred yet. */
-const UntransferredDebtId = Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 the id of a debt not transferred yet', examples: [2] })
+const UntransferredDebtId = IdParam('编号 the id of a debt not transferred yet', 2)
 
 const TransferIn = Type.Object({
   districtCode: DistrictCode('承接属地政府 the district that takes the debt over'),
@@ -29,21 +29,21 @@ const TransferIn = Type.Object({
 }, { additionalProperties: false, description: '划转 transfer to the host district', examples: [{ districtCode: '370211', transferredOn: '2021-09-30', documentNo: '青政办字〔2021〕8号' }] })
 
 const EventOut = Type.Object({
-  id: Type.Integer({ description: '编号 event id' }),
+  id: RecordId('编号 event id'),
   kind: StringEnum(['transfer', 'repayment', 'reversal'], '事件 transfer (划转), repayment (偿还) or reversal (冲正)'),
   occurredOn: DateString('日期 the day it took effect'),
   districtCode: Type.Optional(DistrictCode('承接属地政府 the district (transfer)')),
   documentNo: Type.Optional(Type.String({ maxLength: 100, description: '文号 document number' })),
   principal: MoneyOut('本金 principal repaid (negative in a reversal)'),
   interest: MoneyOut('利息 interest paid (negative in a reversal)'),
-  reversesEventId: Type.Optional(Type.Integer({ description: '冲正对象 the repayment this reversal corrects' })),
+  reversesEventId: Type.Optional(RecordId('冲正对象 the repayment this reversal corrects')),
   note: Type.Optional(Type.String({ maxLength: 500, description: '说明 note' })),
   keyId: Type.String({ maxLength: 40, description: '经办 the key that recorded it' }),
   createdAt: Timestamp('记录时间 when it was recorded'),
 }, { additionalProperties: false, description: '债务事件 an event of the debt\'s history', examples: [{ id: 1, kind: 'repayment', occurredOn: '2021-06-30', principal: '500000.00', interest: '12000.00', keyId: 'bootstrap', createdAt: '2026-01-01T00:00:00.000Z' }] })
 
 const DebtOut = Type.Object({
-  id: DebtId,
+  id: RecordId('编号 debt id', [1]),
   zoneCode: ZoneCode(),
   reference: Type.String({ maxLength: 100, description: '债务编号 the zone\'s reference for the debt' }),
   creditor: Type.String({ maxLength: 200, description: '债权人 creditor' }),
@@ -102,12 +102,12 @@ const SUMMARY_COLUMNS = [
 
 const SummaryRow = Type.Object({
   key: Type.Union([Type.String({ maxLength: 50 }), Type.Null()], { description: '分组 the district (null: not transferred, the zone carries it), zone or kind' }),
-  debts: Type.Integer({ description: '笔数 debts registered by asOf' }),
+  debts: Count('笔数 debts registered by asOf'),
   registeredOutstanding: MoneyOut('登记余额 Σ outstanding at registration'),
   principalRepaid: MoneyOut('已还本金 Σ principal repaid up to asOf'),
   interestPaid: MoneyOut('已付利息 Σ interest paid up to asOf'),
   outstanding: MoneyOut('余额 Σ outstanding on asOf'),
-  transferred: Type.Integer({ description: '已划转笔数 debts transferred by asOf' }),
+  transferred: Count('已划转笔数 debts transferred by asOf'),
   transferredOutstanding: MoneyOut('已划转余额 Σ outstanding of the transferred debts'),
 }, { additionalProperties: false, description: '汇总行 one group' })
 
@@ -204,11 +204,11 @@ export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, i
       body: Type.String({ maxLength: 1024 * 1024 * 1024, description: 'CSV 文件 the file', examples: [`${DEBT_CSV_HEADER.join(',')}\nQD-HT,HT-2017-004,示例银行,bank_loan,8000000.00,6000000.00,0.045,2017-03-01,2027-03-01,2020-12-31,\n`] }),
       response: {
         200: Type.Object({
-          rows: Type.Integer({ description: '数据行 data lines read' }),
-          registered: Type.Integer({ description: '已登记 debts registered' }),
-          rejected: Type.Integer({ description: '错误行数 bad lines' }),
+          rows: Count('数据行 data lines read'),
+          registered: Count('已登记 debts registered'),
+          rejected: Count('错误行数 bad lines'),
           errors: Type.Array(Type.Object({
-            line: Type.Integer({ description: '行号 line in the file' }),
+            line: Count('行号 line in the file', 1),
             field: Type.String({ maxLength: 20, description: '字段 the column at fault' }),
             message: Type.String({ maxLength: 500, description: '说明 what is wrong' }),
           }, { additionalProperties: false }), { maxItems: 10_000, description: '错误行 the bad lines' }),
@@ -336,7 +336,7 @@ export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, i
       response: { 200: DebtOut, ...problemResponses(400, 401, 404) },
     },
   }, async (request) => {
-    const debt = await findDebt(db, request.scope, request.params.id)
+    const debt = await findDebt(db, request.scope, idFromParam(request.params.id))
     if (debt === undefined) throw new HttpProblem(404, 'not-found', `No debt ${request.params.id}.`)
     return presentDebt(debt, request.query.asOf ?? await today(db))
   })
@@ -349,7 +349,7 @@ export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, i
       response: { 200: DebtOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
-    const debt = await findDebt(tx, ALL, request.params.id, true)
+    const debt = await findDebt(tx, ALL, idFromParam(request.params.id), true)
     if (debt === undefined) throw new HttpProblem(404, 'not-found', `No debt ${request.params.id}.`)
     const done = debt.events.find((e) => e.kind === 'transfer')
     if (done !== undefined) throw new HttpProblem(409, 'already-transferred', `Debt ${debt.id} was transferred to ${done.districtCode} on ${done.occurredOn}; a debt is transferred once.`)
@@ -378,7 +378,7 @@ export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, i
       response: { 201: EventOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
-    const debt = await findDebt(tx, request.scope, request.params.id, true)
+    const debt = await findDebt(tx, request.scope, idFromParam(request.params.id), true)
     if (debt === undefined) throw new HttpProblem(404, 'not-found', `No debt ${request.params.id}.`)
     const b = request.body
     if (money(b.principal).isZero() && money(b.interest).isZero()) throw new HttpProblem(422, 'rule-violated', 'A repayment pays some principal or interest.', [{ pointer: '/principal', message: 'principal and interest are both zero' }])
@@ -403,7 +403,7 @@ export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, i
     config: { access: ADMIN_OR_DISTRICT },
     schema: {
       operationId: 'reverseRepayment', summary: '冲正 correct a repayment with a reversing entry (never an edit)', tags: ['debts'], security,
-      params: Type.Object({ id: DebtId, eventId: Type.Integer({ minimum: 1, maximum: 2147483647, description: '事件编号 the repayment to correct', examples: [2] }) }),
+      params: Type.Object({ id: DebtId, eventId: IdParam('事件编号 the repayment to correct', 2) }),
       headers: IdempotencyHeaders,
       body: Type.Object({
         reversedOn: DateString('冲正日期 the day the correction takes effect'),
@@ -412,9 +412,9 @@ export const debtRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle, i
       response: { 201: EventOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
-    const debt = await findDebt(tx, request.scope, request.params.id, true)
+    const debt = await findDebt(tx, request.scope, idFromParam(request.params.id), true)
     if (debt === undefined) throw new HttpProblem(404, 'not-found', `No debt ${request.params.id}.`)
-    const target = debt.events.find((e) => e.id === request.params.eventId)
+    const target = debt.events.find((e) => e.id === idFromParam(request.params.eventId))
     if (target === undefined) throw new HttpProblem(404, 'not-found', `Debt ${debt.id} has no event ${request.params.eventId}.`)
     if (target.kind !== 'repayment') throw new HttpProblem(422, 'rule-violated', `Event ${target.id} is a ${target.kind}; only repayments are reversed.`)
     if (debt.events.some((e) => e.reversesEventId === target.id)) throw new HttpProblem(409, 'already-reversed', `Repayment ${target.id} was already reversed.`)

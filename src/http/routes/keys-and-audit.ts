@@ -8,7 +8,7 @@ import { ALL } from '../../db/scope.js'
 import { ADMIN_ONLY, tokenHash } from '../access.js'
 import { HttpProblem } from '../problem.js'
 import {
-  DistrictCode, IdempotencyHeaders, pageLimit, PageOf, PageQuery, problemResponses, security, StringEnum, Timestamp, ZoneCode,
+  DistrictCode, IdempotencyHeaders, RecordId, pageLimit, PageOf, PageQuery, problemResponses, security, StringEnum, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { runWrite } from '../write.js'
 
@@ -40,7 +40,7 @@ const NewApiKey = Type.Object({
 }, { additionalProperties: false, description: '新增密钥 a new API key', examples: [{ role: 'district', districtCode: '370214', label: '城阳区财政局 settlement desk' }] })
 
 const AuditEvent = Type.Object({
-  id: Type.Integer({ description: '编号 event id' }),
+  id: RecordId('编号 event id'),
   occurredAt: Timestamp('时间 when it happened'),
   keyId: Type.String({ maxLength: 40, description: '密钥 the key that wrote' }),
   role: Type.String({ maxLength: 20, description: '角色 its role' }),

@@ -9,7 +9,7 @@ import { ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
 import { acceptCsvBodies, MAX_LISTED_ERRORS, openCsvImport } from '../csv-import.js'
 import { HttpProblem, type ProblemField } from '../problem.js'
 import {
-  CategoryCode, DistrictCode, FiscalYear, IdempotencyHeaders, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, security, Timestamp, ZoneCode,
+  CategoryCode, Count, DistrictCode, FiscalYear, IdempotencyHeaders, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, security, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { runWrite } from '../write.js'
 
@@ -18,7 +18,7 @@ import { runWrite } from '../write.js'
 export const CSV_HEADER = ['zoneCode', 'districtCode', 'category', 'year', 'month', 'amount'] as const
 const STAGE_BATCH = 5000
 
-const Month = Type.Integer({ minimum: 1, maximum: 12, description: '月份 month, 1–12', examples: [12] })
+const Month = Type.Integer({ minimum: 1, maximum: 12, format: 'int32', description: '月份 month, 1–12', examples: [12] })
 
 const RecordIn = Type.Object({
   zoneCode: ZoneCode(),
@@ -30,26 +30,26 @@ const RecordIn = Type.Object({
 }, { additionalProperties: false, description: '月度收入 one month of one category' })
 
 const MergeResult = {
-  created: Type.Integer({ description: '新增 months recorded for the first time' }),
-  revised: Type.Integer({ description: '修订 months whose amount changed (a new revision; the old one stays readable)' }),
-  unchanged: Type.Integer({ description: '未变 months whose amount was already the one sent' }),
+  created: Count('新增 months recorded for the first time'),
+  revised: Count('修订 months whose amount changed (a new revision; the old one stays readable)'),
+  unchanged: Count('未变 months whose amount was already the one sent'),
 }
 
 const BatchResult = Type.Object({
-  records: Type.Integer({ description: '记录数 records in the request' }),
+  records: Count('记录数 records in the request'),
   ...MergeResult,
 }, { additionalProperties: false, description: '导入结果 what the batch changed' , examples: [{ records: 1, created: 1, revised: 0, unchanged: 0 }] })
 
 const ImportError = Type.Object({
-  line: Type.Integer({ description: '行号 line in the file; the header is line 1' }),
+  line: Count('行号 line in the file; the header is line 1', 1),
   field: Type.String({ maxLength: 20, description: '字段 the column at fault' }),
   message: Type.String({ maxLength: 500, description: '说明 what is wrong' }),
 }, { additionalProperties: false, description: '错误行 a bad line' })
 
 const ImportResult = Type.Object({
-  rows: Type.Integer({ description: '数据行 data lines read (the header not counted)' }),
-  loaded: Type.Integer({ description: '已导入 lines loaded' }),
-  rejected: Type.Integer({ description: '错误行数 bad lines (not loaded)' }),
+  rows: Count('数据行 data lines read (the header not counted)'),
+  loaded: Count('已导入 lines loaded'),
+  rejected: Count('错误行数 bad lines (not loaded)'),
   ...MergeResult,
   errors: Type.Array(ImportError, { maxItems: MAX_LISTED_ERRORS, description: `错误行 the bad lines (the first ${MAX_LISTED_ERRORS})` }),
 }, { additionalProperties: false, description: '导入结果 what the import changed' , examples: [{ rows: 3, loaded: 2, rejected: 1, created: 1, revised: 1, unchanged: 0, errors: [{ line: 4, field: 'month', message: 'must be a month from 1 to 12' }] }] })
@@ -61,12 +61,12 @@ const RevenueRecord = Type.Object({
   year: FiscalYear(),
   month: Month,
   amount: MoneyOut('金额 the current amount (latest revision)'),
-  revision: Type.Integer({ minimum: 1, description: '修订号 revision number of the current amount' }),
+  revision: Count('修订号 revision number of the current amount', 1),
   updatedAt: Timestamp('更新时间 when the current amount was recorded'),
 }, { additionalProperties: false, description: '月度收入 a month\'s current record' , examples: [{ zoneCode: 'QD-HT', districtCode: '370214', category: '10101', year: 2021, month: 12, amount: '1250000.00', revision: 2, updatedAt: '2026-01-01T00:00:00.000Z' }] })
 
 const Revision = Type.Object({
-  revision: Type.Integer({ minimum: 1, description: '修订号 revision number' }),
+  revision: Count('修订号 revision number', 1),
   amount: MoneyOut('金额 the amount of this revision'),
   recordedAt: Timestamp('记录时间 when it was recorded'),
   keyId: Type.String({ maxLength: 40, description: '密钥 the key that recorded it' }),

@@ -12,7 +12,7 @@ import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
 import { HttpProblem } from '../problem.js'
 import {
-  DistrictCode, FiscalYear, IdempotencyHeaders, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, RateOut, security, StringEnum, Timestamp, ZoneCode,
+  DistrictCode, FiscalYear, IdempotencyHeaders, idFromParam, IdParam, RecordId, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, RateOut, security, StringEnum, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { CalculationGroup } from './calculations.js'
 import { statementCsv, statementXlsx } from '../statement.js'
@@ -20,12 +20,12 @@ import { runWrite } from '../write.js'
 
 /* Settlement runs (年度结算) — api-contract.md, Settlement runs; calculation-rules.md §4–§6. */
 
-const RunId = Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 run id', examples: [1] })
+const RunId = IdParam('编号 run id', 1)
 /** The demo data's draft run (2021) is the one its example finalizes. */
-const DraftRunId = Type.Integer({ minimum: 1, maximum: 2147483647, description: '编号 the id of a draft run', examples: [2] })
+const DraftRunId = IdParam('编号 the id of a draft run', 2)
 
 const LineOut = Type.Object({
-  agreementId: Type.Integer({ description: '分成办法 agreement id' }),
+  agreementId: RecordId('分成办法 agreement id'),
   zoneCode: ZoneCode(),
   districtCode: DistrictCode(),
   kind: StringEnum(['annual', 'supplementary'], '结算类型 annual (年度结算) or supplementary (补充结算: the year was already finalized)'),
@@ -49,7 +49,7 @@ const TotalsOut = Type.Object({
 }, { additionalProperties: false, description: '合计 totals of the lines shown' })
 
 const RunProps = {
-  id: RunId,
+  id: RecordId('编号 run id', [1]),
   fiscalYear: FiscalYear('财政年度 fiscal year settled'),
   status: StringEnum(['draft', 'finalized'], '状态 draft, or finalized (immutable)'),
   minimumRate: RateOut('分成比例下限 the floor in force'),
@@ -138,7 +138,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<SettlementRoutesOptions
       headers: IdempotencyHeaders,
       body: Type.Object({
         fiscalYear: FiscalYear('财政年度 the fiscal year to settle'),
-        agreementIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 2147483647 }), { minItems: 1, maxItems: 100_000, uniqueItems: true, description: '分成办法 only these agreements (all in force when absent)' })),
+        agreementIds: Type.Optional(Type.Array(RecordId('分成办法 agreement id'), { minItems: 1, maxItems: 100_000, uniqueItems: true, description: '分成办法 only these agreements (all in force when absent)' })),
       }, { additionalProperties: false, examples: [{ fiscalYear: 2021 }] }),
       response: { 201: RunOut, ...problemResponses(400, 401, 403, 409, 422) },
     },
@@ -171,7 +171,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<SettlementRoutesOptions
       response: { 200: RunOut, ...problemResponses(400, 401, 404) },
     },
   }, async (request) => {
-    const found = await findRun(db, request.scope, request.params.id)
+    const found = await findRun(db, request.scope, idFromParam(request.params.id))
     if (found === undefined) throw new HttpProblem(404, 'not-found', `No settlement run ${request.params.id}.`)
     return presentRun(found.run, found.lines, languageOf(request.headers['accept-language']))
   })
@@ -188,8 +188,8 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<SettlementRoutesOptions
   }, async (request, reply) => {
     const lang = languageOf(request.headers['accept-language'])
     return runWrite(db, request, reply, async (tx) => {
-      await finalizeSettlementRun(tx, request.params.id, request.principal.keyId)
-      const found = (await findRun(tx, request.scope, request.params.id))!
+      await finalizeSettlementRun(tx, idFromParam(request.params.id), request.principal.keyId)
+      const found = (await findRun(tx, request.scope, idFromParam(request.params.id)))!
       return {
         status: 200, body: presentRun(found.run, found.lines, lang),
         audit: [{ action: 'finalize', entityType: 'settlement_run', entityId: String(request.params.id), details: { fiscalYear: found.run.fiscalYear, totals: runTotals(found.lines) } }],
@@ -211,7 +211,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<SettlementRoutesOptions
       },
     },
   }, async (request, reply) => {
-    const found = await findRun(db, request.scope, request.params.id)
+    const found = await findRun(db, request.scope, idFromParam(request.params.id))
     if (found === undefined) throw new HttpProblem(404, 'not-found', `No settlement run ${request.params.id}.`)
     const { run, lines } = found
     const names = await statementNames(db, lines)

@@ -30,7 +30,7 @@ export const Growth = (description: string) =>
 
 /** 财政年度 */
 export const FiscalYear = (description = '财政年度 fiscal year') =>
-  Type.Integer({ minimum: 1990, maximum: 2100, description, examples: [2021] })
+  Type.Integer({ minimum: 1990, maximum: 2100, format: 'int32', description, examples: [2021] })
 
 export const StringEnum = <T extends string[]>(values: [...T], description: string) =>
   Type.Enum(values, { type: 'string', description })
@@ -39,7 +39,7 @@ export const StringEnum = <T extends string[]>(values: [...T], description: stri
 export const Problem = Type.Object({
   type: Type.String({ maxLength: 200, description: '问题类型 problem type URI' }),
   title: Type.String({ maxLength: 200, description: '标题 short summary of the problem type' }),
-  status: Type.Integer({ minimum: 400, maximum: 599, description: '状态码 HTTP status code' }),
+  status: Type.Integer({ minimum: 400, maximum: 599, format: 'int32', description: '状态码 HTTP status code' }),
   detail: Type.String({ maxLength: 10000, description: '详情 what is wrong, in words' }),
   instance: Type.Optional(Type.String({ maxLength: 2000, description: '请求路径 the request path' })),
   requestId: Type.Optional(Type.String({ maxLength: 100, description: '请求编号 request id, also in the server log' })),
@@ -60,7 +60,9 @@ export function problemResponses (...statuses: number[]): Record<number, unknown
     413: '请求体过大 body too large',
     415: '不支持的媒体类型 unsupported content type',
     422: '违反规则 well-formed input that breaks a rule',
-    503: '服务不可用 the database does not answer',
+    429: '请求过多 more requests than the token\'s budget; see Retry-After',
+    500: '内部错误 a defect in the service; quote the request id to the operators',
+    503: '服务不可用 the database does not answer, or the service sheds load; see Retry-After',
   }
   return Object.fromEntries(statuses.map((s) => [s, {
     description: titles[s] ?? 'problem',
@@ -70,7 +72,7 @@ export function problemResponses (...statuses: number[]): Record<number, unknown
 
 /** ?limit=&cursor= of every list (api-contract.md, Lists). */
 export const PageQuery = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: '每页条数 page size, default 100, at most 1000' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, format: 'int32', description: '每页条数 page size, default 100, at most 1000' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: '游标 nextCursor of the previous page' })),
 }
 
@@ -94,6 +96,30 @@ export const CategoryCode = (description = '科目编码 government revenue clas
   Type.String({ pattern: '^[0-9A-Za-z][0-9A-Za-z.-]{0,31}$', maxLength: 32, description, examples: ['10101'] })
 export const DateString = (description: string) =>
   Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description, examples: ['2021-06-30'] })
+
+/** The largest id PostgreSQL's integer identity columns hold. */
+const INT4_MAX = 2147483647
+
+/** 编号 a record's id in a body or a response (an integer identity column). */
+export const RecordId = (description: string, examples?: number[]) =>
+  Type.Integer({ minimum: 1, maximum: INT4_MAX, format: 'int32', description, ...(examples === undefined ? {} : { examples }) })
+
+/** 条数 a count of rows or lines, or a line number. */
+export const Count = (description: string, minimum = 0) =>
+  Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER, format: 'int64', description })
+
+/**
+ * A record's id in a path or a query string: decimal digits, typed as text as OWASP API1 asks of
+ * identifiers in URLs. Read it with `idFromParam`.
+ */
+export const IdParam = (description: string, example: number) =>
+  Type.String({ pattern: '^[1-9][0-9]{0,9}$', maxLength: 10, description, examples: [String(example)] })
+
+/** The id an IdParam names; one beyond any identity column's range names no record (0). */
+export function idFromParam (text: string): number {
+  const id = Number(text)
+  return id <= INT4_MAX ? id : 0
+}
 
 /** Every /v1 operation: Authorization: Bearer <token>. */
 export const security = [{ bearerAuth: [] }]

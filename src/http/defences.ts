@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto'
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import underPressure from '@fastify/under-pressure'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { HttpProblem } from './problem.js'
+
+/*
+ * What stands between the routes and a hostile or overloaded world: security headers (helmet),
+ * a request budget per bearer token (rate limit), and load shedding (under-pressure). Every
+ * refusal is the same problem+json as any other error, with Retry-After.
+ */
+
+export interface RateLimitConfig {
+  /** Requests a token (or, without one, an address) may make per window. */
+  max: number
+  timeWindowMs: number
+}
+
+export interface PressureConfig {
+  /** Event-loop delay, in ms, above which requests are shed with 503; 0 turns the check off. */
+  maxEventLoopDelayMs: number
+  /** Heap in use, in bytes, above which requests are shed with 503; 0 turns the check off. */
+  maxHeapUsedBytes: number
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitConfig = { max: 1200, timeWindowMs: 60_000 }
+export const DEFAULT_PRESSURE: PressureConfig = { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 }
+
+/** The headers every answer carries, for the document. */
+export const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': { type: 'string', maxLength: 200, pattern: '^(\\*|https?://[^\\s]+)$', description: '跨域来源 the origin browsers may call from (CORS_ORIGIN)' },
+} as const
+
+/** The headers a refusal that should be retried later carries (429, 503). */
+export const RETRY_HEADERS = {
+  'Retry-After': { type: 'integer', format: 'int32', minimum: 1, maximum: 86400, description: '重试等待 seconds to wait before retrying' },
+} as const
+
+/** The response headers every rate-limited answer carries (documented on every 2xx and 4xx). */
+export const RATE_LIMIT_HEADERS = {
+  'X-RateLimit-Limit': { type: 'integer', format: 'int32', minimum: 1, maximum: 2147483647, description: '限额 requests allowed per window for this token' },
+  'X-RateLimit-Remaining': { type: 'integer', format: 'int32', minimum: 0, maximum: 2147483647, description: '剩余 requests left in this window' },
+  'X-RateLimit-Reset': { type: 'integer', format: 'int32', minimum: 0, maximum: 2147483647, description: '重置 seconds until the window starts again' },
+} as const
+
+/**
+ * The budget is kept per bearer token, so that two offices behind one address do not share it;
+ * a request without a token counts against its address. Only a digest of the token is kept.
+ */
+function rateLimitKey (request: FastifyRequest): string {
+  const header = request.headers.authorization
+  if (typeof header === 'string' && /^Bearer\s+\S/i.test(header)) {
+    return `token:${createHash('sha256').update(header.slice(7).trim()).digest('base64url').slice(0, 22)}`
+  }
+  return `address:${request.ip}`
+}
+
+export async function registerDefences (app: FastifyInstance, options: { rateLimit: RateLimitConfig | false, pressure: PressureConfig, corsOrigin: string }): Promise<void> {
+  // Tokens travel in the Authorization header, never in cookies, so a page on another origin
+  // can call the service only with a token its user gave it: no credentials are allowed.
+  await app.register(cors, { origin: options.corsOrigin, credentials: false, strictPreflight: false })
+  await app.register(helmet, {
+    // Swagger UI (/docs) loads its own scripts and styles from this origin and shows inline images.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        upgradeInsecureRequests: null,
+      },
+    },
+    // A JSON API on plain HTTP behind the office's own proxy: HSTS is the proxy's to send.
+    strictTransportSecurity: false,
+  })
+
+  if (options.rateLimit !== false) {
+    const { max, timeWindowMs } = options.rateLimit
+    await app.register(rateLimit, {
+      global: true,
+      max,
+      timeWindow: timeWindowMs,
+      keyGenerator: rateLimitKey,
+      errorResponseBuilder: (_request, context) => new HttpProblem(429, 'rate-limited',
+        `More than ${context.max} requests in ${Math.round(timeWindowMs / 1000)} s with this token; retry in ${context.after}.`,
+        undefined, { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }),
+    })
+  }
+
+  await app.register(underPressure, {
+    maxEventLoopDelay: options.pressure.maxEventLoopDelayMs,
+    maxHeapUsedBytes: options.pressure.maxHeapUsedBytes,
+    retryAfter: 10,
+    // A rejected promise reaches the error handler, which answers problem+json.
+    pressureHandler: async (_request, _reply, type, value) => {
+      throw new HttpProblem(503, 'overloaded', `The service is overloaded (${type} at ${String(value)}); retry shortly.`, undefined, { 'retry-after': '10' })
+    },
+  })
+}
