@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { Test } from 'tap'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp, type AppConfig } from '../src/app.js'
 import { type DatabaseHandle, openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
+import { contractViolation } from './contract.js'
 
 /*
  * Every test file gets a database of its own, so files run in parallel:
@@ -57,10 +59,35 @@ export async function testDatabase (t: Test): Promise<DatabaseHandle> {
 
 /** An app on the given database, closed when the test ends. */
 export async function testApp (t: Test, database: DatabaseHandle, overrides: Partial<AppConfig> = {}) {
-  const app = await buildApp({ database, adminToken: ADMIN_TOKEN, minZoneRate: '0.60', ...overrides })
+  // Rate limiting stays on (its headers are part of every answer) with a budget no test reaches.
+  // Load shedding is off: an in-memory PGlite starting inside a test blocks the event loop for
+  // seconds, which would shed the next requests; test/http/defences.test.ts turns it on.
+  const app = await buildApp({
+    database, adminToken: ADMIN_TOKEN, minZoneRate: '0.60',
+    rateLimit: { max: 1_000_000, timeWindowMs: 60_000 },
+    pressure: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0 },
+    ...overrides,
+  })
+  holdToContract(app)
   t.teardown(() => app.close())
   await app.ready()
   return app
+}
+
+/**
+ * Every response app.inject gives is checked against the committed OpenAPI document
+ * (test/contract.ts); a response that breaks it rejects, failing the test that sent it.
+ */
+export function holdToContract (app: FastifyInstance): void {
+  const inject = app.inject.bind(app) as (options: InjectOptions) => Promise<LightMyRequestResponse>
+  app.inject = (async (options: InjectOptions | string) => {
+    const opts: InjectOptions = typeof options === 'string' ? { url: options } : options
+    const response = await inject(opts)
+    const url = typeof opts.url === 'string' ? opts.url : String(opts.path ?? '')
+    const violation = contractViolation(opts.method ?? 'GET', url, response)
+    if (violation !== undefined) throw new Error(`response breaks openapi/openapi.json: ${violation}`)
+    return response
+  }) as typeof app.inject
 }
 
 export const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
@@ -69,7 +96,7 @@ export const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 export function expectProblem (t: Test, response: { statusCode: number, headers: Record<string, unknown>, body: string }, status: number) {
   t.equal(response.statusCode, status, `status ${status}`)
   t.match(String(response.headers['content-type']), /^application\/problem\+json/, 'problem+json')
-  const body = JSON.parse(response.body) as { type: string, title: string, status: number, detail: string, errors?: Array<{ pointer: string, message: string }> }
+  const body = JSON.parse(response.body) as { type: string, title: string, status: number, detail: string, requestId?: string, errors?: Array<{ pointer: string, message: string }> }
   t.equal(body.status, status, 'status in the body')
   t.type(body.title, 'string')
   t.type(body.detail, 'string')

@@ -1,0 +1,35 @@
+import t from 'tap'
+import { contractViolation } from '../contract.js'
+import Fastify from 'fastify'
+import { auth, holdToContract, testApp, testDatabase } from '../helpers.js'
+
+/* The contract check that testApp applies to every response (issue 6, part 1). */
+
+const json = { 'content-type': 'application/json; charset=utf-8' }
+
+t.test('a documented answer passes', async (t) => {
+  t.equal(contractViolation('GET', '/health', { statusCode: 200, headers: json, body: '{"status":"ok"}' }), undefined)
+  t.equal(contractViolation('GET', '/v1/debts/summary?asOf=2021-12-31', {
+    statusCode: 401, headers: { 'content-type': 'application/problem+json' },
+    body: '{"type":"urn:x","title":"Unauthorized","status":401,"detail":"no token"}',
+  }), undefined, 'a literal segment (summary) is matched before {id}')
+})
+
+t.test('an undocumented status, field, value or content type fails', async (t) => {
+  t.match(contractViolation('GET', '/health', { statusCode: 201, headers: json, body: '{"status":"ok"}' }), /GET \/health → 201: status not documented/)
+  t.match(contractViolation('GET', '/health', { statusCode: 200, headers: json, body: '{"status":"ok","uptime":3}' }), /must NOT have additional properties/)
+  t.match(contractViolation('GET', '/health', { statusCode: 200, headers: json, body: '{"status":"fine"}' }), /data\/status must be equal to one of the allowed values/)
+  t.match(contractViolation('GET', '/health', { statusCode: 200, headers: { 'content-type': 'text/html' }, body: '<p>ok</p>' }), /content type text\/html not documented/)
+  t.match(contractViolation('GET', '/v1/debts/7', { statusCode: 404, headers: json, body: '{}' }), /GET \/v1\/debts\/\{id\} → 404: content type application\/json not documented/)
+})
+
+t.test('testApp holds every injected response to the document', async (t) => {
+  const app = await testApp(t, await testDatabase(t))
+  t.equal((await app.inject({ method: 'GET', url: '/v1/districts', headers: auth })).statusCode, 200, 'a conforming answer passes through')
+  // The same wrapper on an app that answers /health outside its documentation.
+  const rogue = Fastify()
+  rogue.get('/health', async () => ({ status: 'ok', uptime: 3 }))
+  holdToContract(rogue)
+  t.teardown(() => rogue.close())
+  await t.rejects(rogue.inject({ method: 'GET', url: '/health' }), /response breaks openapi\/openapi.json: GET \/health → 200: body does not match/)
+})

@@ -1,0 +1,80 @@
+import t from 'tap'
+import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
+import { bearer, buildWorld } from '../world.js'
+
+/*
+ * Issue 6, part 6 (defences): security headers, a request budget per token, load shedding and
+ * CORS — each refusal a problem+json with Retry-After, as api-contract.md (Errors) asks of every 4xx/5xx.
+ */
+
+const database = await testDatabase(t)
+
+t.test('security headers on every answer, the API and Swagger UI alike', async (t) => {
+  const app = await testApp(t, database)
+  for (const url of ['/health', '/v1/districts', '/docs/']) {
+    const response = await app.inject({ method: 'GET', url, headers: auth })
+    t.equal(response.headers['x-content-type-options'], 'nosniff', `${url}: nosniff`)
+    t.equal(response.headers['x-frame-options'], 'SAMEORIGIN', `${url}: no framing by other sites`)
+    t.match(String(response.headers['content-security-policy']), /default-src 'self'.*frame-ancestors 'none'/, `${url}: a content security policy`)
+    t.equal(response.headers['referrer-policy'], 'no-referrer', `${url}: no referrer`)
+    t.equal(response.headers['access-control-allow-origin'], '*', `${url}: CORS without credentials`)
+    t.equal(response.headers['access-control-allow-credentials'], undefined, `${url}: never credentials`)
+  }
+})
+
+t.test('CORS_ORIGIN narrows the origin browsers may call from', async (t) => {
+  const app = await testApp(t, database, { corsOrigin: 'https://czj.example.gov.cn' })
+  const response = await app.inject({ method: 'GET', url: '/health', headers: { origin: 'https://czj.example.gov.cn' } })
+  t.equal(response.headers['access-control-allow-origin'], 'https://czj.example.gov.cn')
+})
+
+t.test('rate limit: a budget per token, 429 problem+json with Retry-After beyond it', async (t) => {
+  const world = await buildWorld(t, await testApp(t, database))
+  const app = await testApp(t, database, { rateLimit: { max: 5, timeWindowMs: 60_000 } })
+  for (let i = 1; i <= 5; i++) {
+    const response = await app.inject({ method: 'GET', url: '/v1/districts', headers: auth })
+    t.equal(response.statusCode, 200, `request ${i} of 5 passes`)
+    t.equal(response.headers['x-ratelimit-remaining'], String(5 - i), `${5 - i} left`)
+  }
+  const over = await app.inject({ method: 'GET', url: '/v1/districts', headers: auth })
+  const problem = expectProblem(t, over, 429)
+  t.match(problem.detail, /More than 5 requests in 60 s with this token/)
+  t.ok(Number(over.headers['retry-after']) >= 1, 'Retry-After in seconds')
+  t.equal(over.headers['x-ratelimit-limit'], '5')
+  t.equal(over.headers['x-ratelimit-remaining'], '0')
+  t.type(problem.requestId, 'string', 'the request id, as in the log')
+
+  // Another token has a budget of its own, and its answers count it down.
+  const first = await app.inject({ method: 'GET', url: '/v1/districts', headers: bearer(world.tokens.district214) })
+  t.equal(first.statusCode, 200, 'a district key is not limited by the admin\'s use')
+  t.equal(first.headers['x-ratelimit-remaining'], '4')
+
+  // A refused request changes nothing.
+  const refused = await app.inject({ method: 'POST', url: '/v1/districts', headers: auth, payload: { code: '370211', name: '黄岛区' } })
+  expectProblem(t, refused, 429)
+  const districts = await app.inject({ method: 'GET', url: '/v1/districts', headers: bearer(world.tokens.district203) })
+  t.notOk((districts.json() as { items: Array<{ code: string }> }).items.some((d) => d.code === '370211'), 'the refused district was not created')
+})
+
+t.test('under pressure: 503 problem+json with Retry-After, and the service answers again when it eases', async (t) => {
+  // A heap threshold every process exceeds stands in for memory pressure.
+  const app = await testApp(t, database, { pressure: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 1 } })
+  await new Promise((resolve) => setTimeout(resolve, 1100)) // one sample of the heap
+  const shed = await app.inject({ method: 'POST', url: '/v1/calculations', headers: auth, payload: { fiscalYear: 2021, groups: [] } })
+  const problem = expectProblem(t, shed, 503)
+  t.match(problem.detail, /overloaded \(heapUsedBytes at \d+\)/)
+  t.equal(shed.headers['retry-after'], '10')
+
+  const calm = await testApp(t, database, { pressure: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 } })
+  t.equal((await calm.inject({ method: 'GET', url: '/health' })).statusCode, 200, 'with room to spare, requests pass')
+})
+
+t.test('a body over the limit is 413 problem+json, and nothing is stored', async (t) => {
+  const app = await testApp(t, database, { bodyLimit: 2048 })
+  const response = await app.inject({
+    method: 'POST', url: '/v1/districts', headers: { ...auth, 'content-type': 'application/json' },
+    payload: JSON.stringify({ code: '370212', name: '崂山区'.repeat(1000) }),
+  })
+  expectProblem(t, response, 413)
+  t.equal((await app.inject({ method: 'GET', url: '/v1/districts/370212', headers: auth })).statusCode, 404)
+})
