@@ -45,6 +45,9 @@ export interface MergeCounts {
 }
 
 export async function mergeStaging (tx: Db, keyId: string, requestId: string): Promise<MergeCounts> {
+  // Merges take turns (staging does not): two writes of one month at once must both land, as
+  // revisions n+1 and n+2, not as the same revision twice. The lock ends with the transaction.
+  await sql`select pg_advisory_xact_lock(hashtextextended('revenue-merge', 7304))`.execute(tx)
   await sql`CREATE TEMP TABLE revenue_changes ON COMMIT DROP AS
     WITH latest AS (
       SELECT DISTINCT ON (zone_code, district_code, category_code, year, month) zone_code, district_code, category_code, year, month, amount

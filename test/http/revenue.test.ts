@@ -36,6 +36,17 @@ t.test('a batch records months; a new amount is a new revision and the old one s
   expectProblem(t, await get('/v1/revenues/QD-HT/370214/10101/2021/2/history'), 404)
 })
 
+t.test('writes of one month at once all land, each as its own revision (found by the soak bench)', async (t) => {
+  const amounts = Array.from({ length: 8 }, (_, i) => `${5000 + i}.00`)
+  const answers = await Promise.all(amounts.map((amount) => post(app, '/v1/revenues', { records: [{ zoneCode: 'QD-HT', category: '10101', year: 2021, month: 11, amount }] })))
+  t.same(answers.map((a) => a.statusCode), amounts.map(() => 200), 'no write refused as a conflict')
+  const history = (await get('/v1/revenues/QD-HT/370214/10101/2021/11/history')).json().items as Array<{ revision: number, amount: string }>
+  t.same(history.map((h) => h.revision), [1, 2, 3, 4, 5, 6, 7, 8], 'revisions 1 to 8, none lost or repeated')
+  t.same(new Set(history.map((h) => h.amount)), new Set(amounts), 'every amount sent is in the history')
+  const current = (await get('/v1/revenues?zoneCode=QD-HT&year=2021&category=10101')).json().items.find((r: { month: number }) => r.month === 11)
+  t.match(current, { revision: 8, amount: history[7]!.amount }, 'the current amount is the last revision')
+})
+
 t.test('one bad record rejects the whole batch with a pointer to it', async (t) => {
   const before = await stored()
   const problem = expectProblem(t, await post(app, '/v1/revenues', { records: [
