@@ -118,7 +118,8 @@ t.test('agreements: 分成办法 of both zones, and a base adjustment (基数调
     body: { zoneCode: 'QD-BL', districtCode: '370203', documentNo: 'x', effectiveFrom: 2030, baseYear: 2029, groups: [{ name: 'fees', basis: 'total', categories: ['10304'], rates: [{ rate: '0.55' }] }] },
   }))
   t.same(low.errors?.map((e) => e.pointer), ['/groups/0/rates/0/rate'])
-  t.match(low.errors?.[0]?.message, /0\.6/, 'the message names the floor')
+  t.match(low.errors?.[0]?.message, /below the floor of 0\.60/, 'the field\'s message names the floor')
+  t.match(low.detail, /below the floor of 0\.60/, 'and so does the detail (§3)')
 
   // A cost handed to the zone lowers the base (§4).
   await expectStatus(t, 'base adjustment', 201, admin.POST('/v1/agreements/{id}/base-adjustments', {
