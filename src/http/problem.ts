@@ -119,6 +119,17 @@ function titleFor (status: number): string {
   return TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error')
 }
 
+/**
+ * The detail of a 422 for broken rules names the first rule broken (calculation-rules.md §3: a rate
+ * below the floor is rejected "with a detail that names the floor"), and how many more there are.
+ */
+function ruleViolatedDetail (issues: ReadonlyArray<{ message: string }>): string {
+  const [first, ...more] = issues
+  if (first === undefined) return 'The request breaks a rule of the calculation rules: see errors for each field.'
+  const others = more.length === 0 ? '' : ` (and ${more.length} more)`
+  return `The request breaks a rule of the calculation rules: ${first.message}${others}. See errors for each field.`
+}
+
 export function registerProblemHandlers (app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof HttpProblem) {
@@ -136,7 +147,7 @@ export function registerProblemHandlers (app: FastifyInstance): void {
         status,
         detail: error.kind === 'malformed'
           ? 'The request is not well-formed: see errors for each field.'
-          : 'The request breaks a rule of the calculation rules: see errors for each field.',
+          : ruleViolatedDetail(error.issues),
         errors: [...error.issues],
       })
     }
