@@ -22,6 +22,7 @@ interface PathEntry {
 
 const document = JSON.parse(readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8')) as {
   paths: Record<string, Record<string, Operation>>
+  components?: { schemas?: Record<string, object> }
 }
 
 // Literal segments win over parameters: /v1/debts/summary before /v1/debts/{id}.
@@ -33,12 +34,14 @@ const paths: PathEntry[] = Object.entries(document.paths).map(([template, operat
 })).sort((a, b) => a.parameters - b.parameters)
 
 const ajv = addFormats.default(new Ajv({ strict: false, allErrors: true, validateFormats: true }))
+// Shared schemas (the problem body) are referred to as #/components/schemas/…: resolved from the document.
+ajv.addSchema({ $id: 'openapi.json', components: document.components ?? {} })
 const validators = new Map<string, ValidateFunction>()
 
 function validatorFor (key: string, schema: object): ValidateFunction {
   let validate = validators.get(key)
   if (validate === undefined) {
-    validate = ajv.compile(schema)
+    validate = ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('"$ref":"#/components/', '"$ref":"openapi.json#/components/')) as object)
     validators.set(key, validate)
   }
   return validate

@@ -31,8 +31,42 @@ function documentSharedResponses (schema: RouteSchema, url: string): RouteSchema
   return { ...schema, response }
 }
 
+type Json = Record<string, unknown>
+type DocumentResponse = { content?: Record<string, { schema?: unknown }>, headers?: Record<string, unknown> }
+
+/**
+ * The document with what every operation shares stated once: the problem body as
+ * components.schemas.Problem and the shared headers as components.headers, referred to from
+ * each response instead of being repeated in every one of them.
+ */
+function shareCommonParts (document: Json): Json {
+  const components = (document.components ?? {}) as { schemas?: Json, headers?: Json }
+  const schemas: Json = { ...(components.schemas ?? {}) }
+  const headers: Json = { ...(components.headers ?? {}) }
+  const shared = new Set(Object.keys({ ...CORS_HEADERS, ...RATE_LIMIT_HEADERS, ...RETRY_HEADERS }))
+  const paths = document.paths as Record<string, Record<string, { responses?: Record<string, DocumentResponse> }>>
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      for (const response of Object.values(operation.responses ?? {})) {
+        const problem = response.content?.['application/problem+json']
+        if (problem?.schema !== undefined) {
+          schemas.Problem ??= problem.schema
+          problem.schema = { $ref: '#/components/schemas/Problem' }
+        }
+        for (const name of Object.keys(response.headers ?? {})) {
+          if (!shared.has(name)) continue
+          headers[name] ??= response.headers![name]
+          response.headers![name] = { $ref: `#/components/headers/${name}` }
+        }
+      }
+    }
+  }
+  return { ...document, components: { ...components, schemas, headers } }
+}
+
 /** The OpenAPI 3.1 document's frame; the paths come from the route schemas. */
 export const openapiOptions: FastifyDynamicSwaggerOptions = {
+  transformObject: (documentObject) => shareCommonParts(('openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject) as Json) as never,
   transform: ({ schema, url }) => ({
     schema: (schema === undefined || (schema as { hide?: boolean }).hide === true ? schema : documentSharedResponses(schema as RouteSchema, url)) as never,
     url,

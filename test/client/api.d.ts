@@ -571,11 +571,48 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** @description 错误 RFC 9457 problem details */
+        Problem: {
+            /** @description 问题类型 problem type URI */
+            type: string;
+            /** @description 标题 short summary of the problem type */
+            title: string;
+            /**
+             * Format: int32
+             * @description 状态码 HTTP status code
+             */
+            status: number;
+            /** @description 详情 what is wrong, in words */
+            detail: string;
+            /** @description 请求路径 the request path */
+            instance?: string;
+            /** @description 请求编号 request id, also in the server log */
+            requestId?: string;
+            /** @description 字段错误 one entry per offending field */
+            errors?: {
+                /** @description 位置 JSON pointer (RFC 6901) to the offending field */
+                pointer: string;
+                /** @description 说明 what is wrong with it */
+                message: string;
+            }[];
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
+        "Access-Control-Allow-Origin": string;
+        /** @description 限额 requests allowed per window for this token */
+        "X-RateLimit-Limit": number;
+        /** @description 剩余 requests left in this window */
+        "X-RateLimit-Remaining": number;
+        /** @description 重置 seconds until the window starts again */
+        "X-RateLimit-Reset": number;
+        /** @description 重试等待 seconds to wait before retrying */
+        "Retry-After": number;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -592,14 +629,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -620,113 +653,36 @@ export interface operations {
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -743,14 +699,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -771,113 +723,36 @@ export interface operations {
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1062,14 +937,10 @@ export interface operations {
             /** @description 试算结果 the calculation result */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1224,313 +1095,101 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1554,14 +1213,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1619,193 +1274,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1867,14 +1391,10 @@ export interface operations {
             /** @description 收入科目 a revenue category */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1922,393 +1442,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2330,14 +1584,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2377,193 +1627,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2602,14 +1721,10 @@ export interface operations {
             /** @description 属地政府 a district */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2639,393 +1754,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3048,14 +1897,10 @@ export interface operations {
             /** @description 属地政府 a district */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3085,233 +1930,75 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3333,14 +2020,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3386,193 +2069,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3617,14 +2169,10 @@ export interface operations {
             /** @description 功能区 a functional zone */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3660,393 +2208,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4069,14 +2351,10 @@ export interface operations {
             /** @description 功能区 a functional zone */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4112,233 +2390,75 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4375,14 +2495,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4565,193 +2681,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4901,14 +2886,10 @@ export interface operations {
             /** @description 分成办法 an agreement */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5081,393 +3062,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5496,14 +3211,10 @@ export interface operations {
             /** @description 分成办法 an agreement */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5676,233 +3387,75 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5937,14 +3490,10 @@ export interface operations {
             /** @description 分成办法 an agreement */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6117,393 +3666,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6560,14 +3843,10 @@ export interface operations {
             /** @description 基数调整 a base adjustment */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6610,433 +3889,140 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7078,14 +4064,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7157,193 +4139,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7416,14 +4267,10 @@ export interface operations {
             /** @description 导入结果 what the batch changed */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7462,393 +4309,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7880,14 +4461,10 @@ export interface operations {
             /** @description 导入结果 what the import changed */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7957,393 +4534,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8386,14 +4697,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8443,233 +4750,75 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8701,14 +4850,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8771,193 +4916,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9015,14 +5029,10 @@ export interface operations {
             /** @description 预拨 an advance */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9075,393 +5085,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9488,14 +5232,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9558,193 +5298,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9782,14 +5391,10 @@ export interface operations {
             /** @description 结算批次 a settlement run with its lines */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9998,393 +5603,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10407,14 +5746,10 @@ export interface operations {
             /** @description 结算批次 a settlement run with its lines */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10623,233 +5958,75 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10872,14 +6049,10 @@ export interface operations {
             /** @description 结算批次 a settlement run with its lines */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11088,313 +6261,101 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11420,14 +6381,10 @@ export interface operations {
             /** @description 结算单 the statement file */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11440,233 +6397,75 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11705,14 +6504,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11857,193 +6652,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12154,14 +6818,10 @@ export interface operations {
             /** @description 历史遗留债务 a legacy debt */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12296,393 +6956,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12714,14 +7108,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12767,393 +7157,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13180,14 +7304,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13469,193 +7589,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13683,14 +7672,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13810,193 +7795,62 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14025,14 +7879,10 @@ export interface operations {
             /** @description 历史遗留债务 a legacy debt */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -14167,233 +8017,75 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14445,14 +8137,10 @@ export interface operations {
             /** @description 历史遗留债务 a legacy debt */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -14587,433 +8275,140 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15069,14 +8464,10 @@ export interface operations {
             /** @description 债务事件 an event of the debt's history */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -15139,433 +8530,140 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15615,14 +8713,10 @@ export interface operations {
             /** @description 债务事件 an event of the debt's history */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -15685,433 +8779,140 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16133,14 +8934,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -16195,233 +8992,75 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16471,14 +9110,10 @@ export interface operations {
             /** @description 新密钥 the issued key with its token */
             201: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -16526,393 +9161,127 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 冲突 conflict */
             409: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求体过大 body too large */
             413: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不支持的媒体类型 unsupported content type */
             415: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16932,14 +9301,10 @@ export interface operations {
             /** @description API 密钥 an API key (never its token) */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -16984,273 +9349,88 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 不存在 unknown, or outside the caller's scope */
             404: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17276,14 +9456,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -17343,233 +9519,75 @@ export interface operations {
             /** @description 请求格式错误 malformed or schema-invalid input */
             400: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 未认证 no or bad bearer token */
             401: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 无权限 the role may not do this */
             403: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 限额 requests allowed per window for this token */
-                    "X-RateLimit-Limit"?: number;
-                    /** @description 剩余 requests left in this window */
-                    "X-RateLimit-Remaining"?: number;
-                    /** @description 重置 seconds until the window starts again */
-                    "X-RateLimit-Reset"?: number;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 内部错误 a defect in the service; quote the request id to the operators */
             500: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
             503: {
                 headers: {
-                    /** @description 跨域来源 the origin browsers may call from (CORS_ORIGIN) */
-                    "Access-Control-Allow-Origin"?: string;
-                    /** @description 重试等待 seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description 问题类型 problem type URI */
-                        type: string;
-                        /** @description 标题 short summary of the problem type */
-                        title: string;
-                        /**
-                         * Format: int32
-                         * @description 状态码 HTTP status code
-                         */
-                        status: number;
-                        /** @description 详情 what is wrong, in words */
-                        detail: string;
-                        /** @description 请求路径 the request path */
-                        instance?: string;
-                        /** @description 请求编号 request id, also in the server log */
-                        requestId?: string;
-                        /** @description 字段错误 one entry per offending field */
-                        errors?: {
-                            /** @description 位置 JSON pointer (RFC 6901) to the offending field */
-                            pointer: string;
-                            /** @description 说明 what is wrong with it */
-                            message: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -21,6 +21,8 @@ t.test('an undocumented status, field, value or content type fails', async (t) =
   t.match(contractViolation('GET', '/health', { statusCode: 200, headers: json, body: '{"status":"fine"}' }), /data\/status must be equal to one of the allowed values/)
   t.match(contractViolation('GET', '/health', { statusCode: 200, headers: { 'content-type': 'text/html' }, body: '<p>ok</p>' }), /content type text\/html not documented/)
   t.match(contractViolation('GET', '/v1/debts/7', { statusCode: 404, headers: json, body: '{}' }), /GET \/v1\/debts\/\{id\} → 404: content type application\/json not documented/)
+  t.match(contractViolation('GET', '/v1/debts/7', { statusCode: 404, headers: { 'content-type': 'application/problem+json' }, body: '{"type":"urn:x","title":"Not Found","status":404}' }),
+    /must have required property 'detail'/, 'the shared problem schema (components.schemas.Problem) is enforced through its $ref')
 })
 
 t.test('testApp holds every injected response to the document', async (t) => {

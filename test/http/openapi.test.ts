@@ -104,5 +104,6 @@ t.test('every string has a maxLength and every array a maxItems (api-contract.md
     for (const [key, value] of Object.entries(schema)) if (key !== 'example' && key !== 'examples') walk(value, `${path}/${key}`)
   }
   walk(committed.paths, '#/paths')
+  walk(committed.components, '#/components')
   t.same(unbounded, [], 'no unbounded string or array')
 })
