@@ -1,14 +1,19 @@
 import { execFile } from 'node:child_process'
 import { chown, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
-import { onPostgres } from './helpers.js'
+import { createPostgresDatabase, onPostgres } from './helpers.js'
 import { freePort, startServer } from './spawn.js'
 
 /*
- * Fault drill (issue 6): the database stops in the middle of traffic and comes back.
+ * Fault drills (issue 6). SIGTERM while requests are in flight, in both passes (on the embedded
+ * PGlite, or on a database of the shared PostgreSQL). The SIGKILL drill during a settlement run
+ * is in settlement-crash.test.ts.
+ *
+ * The database stops in the middle of traffic and comes back, in the PostgreSQL pass.
  * The shared PostgreSQL of the machine is never touched: the drill runs a private cluster of
  * its own (initdb into a temporary folder, its own port and socket folder), points a real
  * server process at it, drives real HTTP traffic and stops the cluster under it, first with
@@ -219,3 +224,129 @@ if (onPostgres) {
     t.equal(await server.exited, 0, 'and it still shuts down cleanly')
   })
 }
+
+/** One HTTP/1.1 answer read off a raw socket. */
+interface RawResponse { status: number, headers: Record<string, string>, body: string }
+
+/**
+ * A client connection that writes bytes exactly when told and parses the answers that come back,
+ * so the drill decides which requests share a keep-alive connection and when each one is sent.
+ */
+class RawConnection {
+  readonly socket: Socket
+  readonly responses: RawResponse[] = []
+  private buffer = ''
+  closed = false
+  error: string | undefined
+  readonly connected: Promise<boolean>
+
+  constructor (port: number) {
+    this.socket = connect(port, '127.0.0.1')
+    this.connected = new Promise((resolve) => {
+      this.socket.once('connect', () => resolve(true))
+      this.socket.once('error', () => resolve(false))
+    })
+    this.socket.on('data', (chunk: Buffer) => { this.buffer += chunk.toString('latin1'); this.parse() })
+    this.socket.on('error', (error: NodeJS.ErrnoException) => { this.error = error.code ?? error.message })
+    this.socket.on('close', () => { this.closed = true })
+  }
+
+  write (text: string) { this.socket.write(Buffer.from(text, 'utf8')) }
+
+  private parse () {
+    for (;;) {
+      const end = this.buffer.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const [statusLine, ...lines] = this.buffer.slice(0, end).split('\r\n')
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]))
+      const length = Number(headers['content-length'] ?? 0)
+      if (this.buffer.length < end + 4 + length) return
+      const body = Buffer.from(this.buffer.slice(end + 4, end + 4 + length), 'latin1').toString('utf8')
+      this.buffer = this.buffer.slice(end + 4 + length)
+      this.responses.push({ status: Number(statusLine!.split(' ')[1]), headers, body })
+    }
+  }
+
+  async waitFor (count: number, limitMs = 10_000): Promise<RawResponse[]> {
+    await waitFor(`${count} answers on a connection`, async () => this.responses.length >= count || this.closed, limitMs)
+    return this.responses
+  }
+}
+
+const SHUTDOWN_TOKEN = 'shutdown-drill-token-0123456789'
+
+function rawRequest (method: string, path: string, body?: string, extra: Record<string, string> = {}): { head: string, body: string } {
+  const lines = [`${method} ${path} HTTP/1.1`, 'host: 127.0.0.1', `authorization: Bearer ${SHUTDOWN_TOKEN}`,
+    ...(body === undefined ? [] : ['content-type: application/json', `content-length: ${Buffer.byteLength(body)}`]),
+    ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`)]
+  return { head: `${lines.join('\r\n')}\r\n\r\n`, body: body ?? '' }
+}
+
+t.test('SIGTERM during requests: those in flight complete, later ones get 503 or a refused connection, exit 0', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'shutdown-drill-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const env: Record<string, string> = { DATA_DIR: dataDir, ADMIN_TOKEN: SHUTDOWN_TOKEN }
+  if (onPostgres) {
+    const { url, drop } = await createPostgresDatabase()
+    t.teardown(drop)
+    env.DATABASE_URL = url
+  }
+  const server = await startServer(env)
+  t.teardown(() => { server.child.kill('SIGKILL') })
+
+  // An idle keep-alive connection: one request answered before the signal.
+  const idle = new RawConnection(server.port)
+  idle.write(rawRequest('GET', '/health').head)
+  t.equal((await idle.waitFor(1))[0]?.status, 200, 'the idle connection answered once')
+  t.equal(idle.responses[0]?.headers.connection, 'keep-alive', 'and stays open')
+
+  // Two requests in flight when the signal comes (half their body sent): a database write and
+  // a calculation, each on a keep-alive connection of its own.
+  const write = new RawConnection(server.port)
+  const district = rawRequest('POST', '/v1/districts', JSON.stringify({ code: '370214', name: '城阳区' }))
+  write.write(district.head + district.body.slice(0, 10))
+  const calc = new RawConnection(server.port)
+  const calculation = rawRequest('POST', '/v1/calculations', JSON.stringify({ fiscalYear: 2021, groups: [{ name: 'fees', basis: 'total', actual: '100.00', rates: [{ rate: '0.60' }] }] }))
+  calc.write(calculation.head + calculation.body.slice(0, 10))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+
+  server.child.kill('SIGTERM')
+  await waitFor('the shutdown log line', async () => /shutting down: finishing requests in flight/.test(server.output()), 5000)
+
+  // The listener is closed at once: a new connection is refused.
+  const late = new RawConnection(server.port)
+  t.equal(await late.connected, false, 'a new connection is refused')
+  t.equal(late.error, 'ECONNREFUSED')
+  // The idle keep-alive connection is closed by the server.
+  await waitFor('the idle connection closes', async () => idle.closed, 2000)
+  t.ok(idle.closed, 'the idle keep-alive connection was closed by the server')
+  t.equal(server.child.exitCode, null, 'still running while requests are in flight')
+
+  // The write completes; a request pipelined right behind it on the same connection gets 503.
+  const pipelined = rawRequest('GET', '/v1/districts')
+  write.write(district.body.slice(10) + pipelined.head)
+  const [created, refused] = await write.waitFor(2)
+  t.equal(created?.status, 201, 'the write in flight completed')
+  t.equal(JSON.parse(created?.body ?? '{}').code, '370214')
+  t.equal(refused?.status, 503, 'the request pipelined behind it: 503')
+  t.match(refused?.headers['content-type'], /^application\/problem\+json/, 'problem+json')
+  t.match(JSON.parse(refused?.body ?? '{}'), { status: 503, type: /shutting-down$/ })
+  t.equal(refused?.headers.connection, 'close', 'with Connection: close')
+  t.ok(refused?.headers['retry-after'], 'and Retry-After')
+
+  // The calculation completes; a request sent on its connection after the answer gets 503 too.
+  calc.write(calculation.body.slice(10))
+  const [calculated] = await calc.waitFor(1)
+  t.equal(calculated?.status, 200, 'the calculation in flight completed')
+  t.equal(JSON.parse(calculated?.body ?? '{}').zoneShare, '60.00')
+  t.equal(calculated?.headers.connection, 'keep-alive', 'its answer (started before the signal) still offers keep-alive')
+  calc.write(rawRequest('GET', '/health').head)
+  const [, after] = await calc.waitFor(2)
+  t.equal(after?.status, 503, 'the next request on that connection: 503')
+  t.match(after?.headers['content-type'], /^application\/problem\+json/)
+  t.equal(after?.headers.connection, 'close')
+
+  t.equal(await server.exited, 0, 'exit code 0')
+  t.ok(write.closed && calc.closed, 'every connection closed')
+  t.notMatch(server.output(), /unexpected error|"level":50/, 'nothing logged as an error')
+})

@@ -204,6 +204,21 @@ export function registerProblemHandlers (app: FastifyInstance): void {
     })
   })
 
+  // While the server shuts down (SIGTERM), requests still arriving on keep-alive connections that
+  // were busy at the signal get a 503 problem and Connection: close; new connections are refused
+  // once the listener is closed. (Fastify's own 503 for this, return503OnClosing, is plain JSON:
+  // app.ts turns it off in favour of this one.)
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async (request, reply) => {
+    if (!closing) return
+    reply.header('connection', 'close').header('retry-after', RETRY_AFTER_SECONDS)
+    return sendProblem(request, reply, {
+      type: problemType('shutting-down'), title: titleFor(503), status: 503,
+      detail: 'The service is shutting down; send the request again, it will reach a running instance.',
+    })
+  })
+
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, {
     type: problemType('not-found'), title: titleFor(404), status: 404, detail: `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`,
   }))
