@@ -38,9 +38,9 @@ const OUTAGE_BOUND_MS = 3000
 const RECOVERY_BOUND_MS = 3000
 
 async function postgresBin (): Promise<string> {
+  if (process.env.PG_BIN !== undefined) return process.env.PG_BIN
   const base = '/usr/lib/postgresql'
   const versions = (await readdir(base).catch(() => [] as string[])).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))
-  if (process.env.PG_BIN !== undefined) return process.env.PG_BIN
   if (versions[0] === undefined) throw new Error(`no PostgreSQL server binaries under ${base} (set PG_BIN to their folder)`)
   return join(base, versions[0], 'bin')
 }
@@ -164,6 +164,9 @@ if (onPostgres) {
     const server = await startServer({ DATABASE_URL: cluster.url, DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn' })
     t.teardown(() => { server.child.kill('SIGKILL') })
     const base = `http://127.0.0.1:${server.port}`
+    const alive = () => {
+      if (server.child.exitCode !== null) throw new Error(`the server exited (${server.child.exitCode}):\n${server.output().slice(-3000)}`)
+    }
     for (const [path, body] of [['/v1/districts', { code: '370214', name: '城阳区' }], ['/v1/zones', { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' }]] as const) {
       t.equal((await call(base, 'setup', 'POST', path, body)).status, 201, `set up ${path}`)
     }
@@ -179,7 +182,7 @@ if (onPostgres) {
         const stopFrom = performance.now()
         await cluster.stop(mode)
         const stopped = performance.now()
-        const firstUnavailable = await waitFor('/ready answers 503', async () => (await call(base, 'probe', 'GET', '/ready')).status === 503, OUTAGE_BOUND_MS)
+        const firstUnavailable = await waitFor('/ready answers 503', async () => { alive(); return (await call(base, 'probe', 'GET', '/ready')).status === 503 }, OUTAGE_BOUND_MS)
         await new Promise((resolve) => setTimeout(resolve, 1500))
         const outage = load.since(stopped)
         const ready = await call(base, 'probe', 'GET', '/ready')
@@ -188,7 +191,7 @@ if (onPostgres) {
         const restartFrom = performance.now()
         await cluster.start()
         const started = performance.now()
-        const recovery = await waitFor('/ready answers 200 again', async () => (await call(base, 'probe', 'GET', '/ready')).status === 200, RECOVERY_BOUND_MS)
+        const recovery = await waitFor('/ready answers 200 again', async () => { alive(); return (await call(base, 'probe', 'GET', '/ready')).status === 200 }, RECOVERY_BOUND_MS)
         const recovered = performance.now()
         await new Promise((resolve) => setTimeout(resolve, 500))
         await load.stop()

@@ -35,6 +35,8 @@ function openPostgres (url: string, poolSize: number): DatabaseHandle {
     // most this long for a connection, then answers 503 database-unavailable (src/http/problem.ts).
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     // A peer that vanished without closing (a dead host, a cut network) is noticed eventually.
+    // Until then a query on a connection already open to a frozen database waits: there is no
+    // per-query client timeout (pg's query_timeout leaves the connection busy behind it).
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   })
