@@ -50,6 +50,8 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimit ?? 1024 * 1024,
     requestTimeout: config.requestTimeoutMs ?? 120_000,
     genReqId: () => randomUUID(),
+    // Requests that arrive while closing get a problem+json 503 instead (src/http/problem.ts).
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler())
   // Requests are JSON; a route that takes another type (CSV imports) registers its own parser.

@@ -40,15 +40,18 @@ async function startServer (url: string) {
   throw new Error('the server did not start')
 }
 
-function postRun (port: number): Promise<{ status: number, body: string }> {
+interface Answer { status: number, headers: Record<string, string | string[] | undefined>, body: string }
+
+function call (port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/v1/settlement-runs', method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
-      let body = ''
-      res.on('data', (c: Buffer) => { body += c.toString() })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    const req = request({ host: '127.0.0.1', port, path, method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers } }, (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => { text += c.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }))
     })
-    req.on('error', () => resolve({ status: 0, body: '' }))
-    req.end(JSON.stringify({ fiscalYear: 2021 }))
+    // No answer at all (the process was killed): status 0.
+    req.on('error', () => resolve({ status: 0, headers: {}, body: '' }))
+    req.end(body === undefined ? undefined : JSON.stringify(body))
   })
 }
 
@@ -68,7 +71,7 @@ t.test('a run that fails after storing some of its lines leaves none of them', a
   t.same(counts, [0, 0, 0], 'the transaction took the stored lines back')
 })
 
-if (onPostgres) t.test('SIGKILL during a settlement run: nothing half-written, and the run repeats', async (t) => {
+if (onPostgres) t.test('SIGKILL during a settlement run: after a restart no partial run is visible, and the run repeats', async (t) => {
   const { url, drop } = await createPostgresDatabase()
   t.teardown(drop)
   const database = openDatabase({ kind: 'postgres', url, poolSize: 2 })
@@ -79,28 +82,57 @@ if (onPostgres) t.test('SIGKILL during a settlement run: nothing half-written, a
   await watcher.connect()
   t.teardown(() => watcher.end())
   const count = async (table: string) => Number((await watcher.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
+  const counts = async () => {
+    const found: number[] = []
+    for (const table of ['settlement_runs', 'settlement_lines', 'settlement_groups', 'idempotency_keys']) found.push(await count(table))
+    return found
+  }
+  // Locks in this test's database only: other test files share the server.
+  const locks = async (where: string) => Number((await watcher.query(`SELECT count(*) AS n FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+    WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.pid <> pg_backend_pid() AND ${where}`)).rows[0].n)
+  // The client sends an Idempotency-Key, as a careful client of a yearly job does, and will retry with it.
+  const key = { 'idempotency-key': 'settle-2021-crash-drill' }
 
   const first = await startServer(url)
-  const answered = postRun(first.port)
-  // The run holds its year with a transaction-scoped advisory lock: once it is held, the run is under way.
-  let held = false
-  for (let i = 0; i < 2000 && !held; i++) {
-    held = Number((await watcher.query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted`)).rows[0].n) > 0
+  t.teardown(() => { first.child.kill('SIGKILL') })
+  const answered = call(first.port, 'POST', '/v1/settlement-runs', { fiscalYear: 2021 }, key)
+  // Kill it while its transaction is storing lines: the run's backend holds a row lock on settlement_lines.
+  let writing = false
+  for (let i = 0; i < 5000 && !writing; i++) {
+    writing = await locks(`c.relname = 'settlement_lines' AND l.mode = 'RowExclusiveLock' AND l.granted`) > 0
   }
-  t.ok(held, 'caught the run in the middle')
+  t.ok(writing, 'caught the run in the middle, while it was storing its lines')
   first.child.kill('SIGKILL')
   await once(first.child, 'exit')
   t.equal((await answered).status, 0, 'the caller got no answer')
-  // PostgreSQL rolls the transaction back when its connection drops.
-  for (let i = 0; i < 100 && Number((await watcher.query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'`)).rows[0].n) > 0; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
+  // PostgreSQL rolls the transaction back when it notices its connection is gone.
+  let released = false
+  for (let i = 0; i < 200 && !released; i++) {
+    released = await locks(`(l.locktype = 'advisory' OR c.relname LIKE 'settlement%')`) === 0
+    if (!released) await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  t.same([await count('settlement_runs'), await count('settlement_lines'), await count('settlement_groups')], [0, 0, 0], 'no partial run is visible')
+  t.ok(released, 'the killed run\'s transaction ended and let go of its locks')
+  t.same(await counts(), [0, 0, 0, 0], 'nothing of the run is stored, nor its idempotency key')
 
   const second = await startServer(url)
   t.teardown(() => { second.child.kill('SIGKILL') })
-  const rerun = await postRun(second.port)
-  t.equal(rerun.status, 201, 'the run repeats')
-  t.equal(JSON.parse(rerun.body).lines.length, AGREEMENTS)
-  t.same([await count('settlement_runs'), await count('settlement_lines'), await count('settlement_groups')], [1, AGREEMENTS, 2 * AGREEMENTS])
+  const listed = await call(second.port, 'GET', '/v1/settlement-runs?fiscalYear=2021')
+  t.equal(listed.status, 200)
+  t.same(JSON.parse(listed.body).items, [], 'after the restart the API lists no run for the year')
+
+  const rerun = await call(second.port, 'POST', '/v1/settlement-runs', { fiscalYear: 2021 }, key)
+  t.equal(rerun.status, 201, 'the run repeats, with the same Idempotency-Key')
+  t.equal(rerun.headers['idempotent-replayed'], undefined, 'as a new run, not a replay of something half-done')
+  const run = JSON.parse(rerun.body) as { id: number, status: string, lines: unknown[] }
+  t.equal(run.status, 'draft')
+  t.equal(run.lines.length, AGREEMENTS, 'one line per agreement')
+  const again = await call(second.port, 'POST', '/v1/settlement-runs', { fiscalYear: 2021 }, key)
+  t.equal(again.status, 201)
+  t.equal(again.headers['idempotent-replayed'], 'true', 'a further retry replays it')
+  t.equal(JSON.parse(again.body).id, run.id)
+  const after = JSON.parse((await call(second.port, 'GET', '/v1/settlement-runs?fiscalYear=2021')).body) as { items: Array<{ id: number }> }
+  t.same(after.items.map((r) => r.id), [run.id], 'exactly one run for the year')
+  const fetched = await call(second.port, 'GET', `/v1/settlement-runs/${run.id}`)
+  t.equal(JSON.parse(fetched.body).lines.length, AGREEMENTS, 'with all its lines')
+  t.same(await counts(), [1, AGREEMENTS, 2 * AGREEMENTS, 1])
 })

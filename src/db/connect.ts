@@ -24,10 +24,29 @@ export interface DatabaseHandle {
 
 type Rows = Array<Record<string, unknown>>
 
+/** How long a request waits for a PostgreSQL connection before it is answered 503. */
+export const CONNECT_TIMEOUT_MS = 2000
+
 function openPostgres (url: string, poolSize: number): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 })
-  // A connection that breaks while idle must not crash the process; the pool replaces it.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    // When the database is down or unreachable, or every connection is busy, a request waits at
+    // most this long for a connection, then answers 503 database-unavailable (src/http/problem.ts).
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    // A peer that vanished without closing (a dead host, a cut network) is noticed eventually.
+    // Until then a query on a connection already open to a frozen database waits: there is no
+    // per-query client timeout (pg's query_timeout leaves the connection busy behind it).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  })
+  // A connection that breaks while idle in the pool must not crash the process; the pool drops
+  // it and opens a new one on the next request.
   pool.on('error', () => {})
+  // Nor may one that breaks while checked out but between two queries (inside a transaction,
+  // say): pg emits 'error' on the client then, with no listener of the pool's attached. The
+  // query that runs next on it fails, and the pool discards the broken client on release.
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return {
     kind: 'postgres',

@@ -115,6 +115,30 @@ function validationFields (error: FastifyError): ProblemField[] {
   return [...fields].map(([pointer, message]) => ({ pointer: `${prefix}${pointer}`, message }))
 }
 
+/** Retry-After, in seconds, of a 503 database-unavailable answer. */
+export const RETRY_AFTER_SECONDS = '5'
+
+/** Socket errors of a connection to the database that could not be made or broke. */
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+/**
+ * SQLSTATEs of a database that is going away or not taking connections: class 08 (connection
+ * exception), 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up,
+ * shutting down, in recovery) and 53300 too_many_connections.
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
+/** What pg and its pool say, with no code, when a connection ends or cannot be had in time. */
+const CONNECTION_ERROR_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/
+
+/** Whether an error says the database could not be reached, rather than that a statement failed. */
+export function isDatabaseUnavailable (error: unknown, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 3) return false
+  const { code, message, errors } = error as { code?: unknown, message?: unknown, errors?: unknown }
+  if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
+  if (typeof message === 'string' && CONNECTION_ERROR_MESSAGES.test(message)) return true
+  // Node answers an AggregateError when every address of a host name refused.
+  return Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))
+}
+
 function titleFor (status: number): string {
   return TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error')
 }
@@ -151,6 +175,16 @@ export function registerProblemHandlers (app: FastifyInstance): void {
         errors: [...error.issues],
       })
     }
+    if (isDatabaseUnavailable(error)) {
+      // Not a bug of the service: the database is down, restarting or unreachable. The client
+      // may retry; /ready answers 503 as well until it is back.
+      request.log.warn({ err: error }, 'database unavailable')
+      reply.header('retry-after', RETRY_AFTER_SECONDS)
+      return sendProblem(request, reply, {
+        type: problemType('database-unavailable'), title: titleFor(503), status: 503,
+        detail: 'The database is not available at the moment; try again shortly.',
+      })
+    }
     // A race that the explicit checks before a write could not see: the database's constraints decide.
     const databaseCode = (error as { code?: unknown }).code
     if (databaseCode === '23505') {
@@ -178,6 +212,21 @@ export function registerProblemHandlers (app: FastifyInstance): void {
     return sendProblem(request, reply, {
       type: problemType('internal'), title: titleFor(500), status: 500,
       detail: `An unexpected error occurred; quote request id ${String(request.id)} to the operators.`,
+    })
+  })
+
+  // While the server shuts down (SIGTERM), requests still arriving on keep-alive connections that
+  // were busy at the signal get a 503 problem and Connection: close; new connections are refused
+  // once the listener is closed. (Fastify's own 503 for this, return503OnClosing, is plain JSON:
+  // app.ts turns it off in favour of this one.)
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async (request, reply) => {
+    if (!closing) return
+    reply.header('connection', 'close').header('retry-after', RETRY_AFTER_SECONDS)
+    return sendProblem(request, reply, {
+      type: problemType('shutting-down'), title: titleFor(503), status: 503,
+      detail: 'The service is shutting down; send the request again, it will reach a running instance.',
     })
   })
 
