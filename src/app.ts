@@ -7,7 +7,7 @@ import type { DatabaseHandle } from './db/connect.js'
 import { money } from './domain/money.js'
 import { registerAccessControl } from './http/access.js'
 import { openapiOptions } from './http/openapi.js'
-import { registerProblemHandlers } from './http/problem.js'
+import { frameworkProblem, registerProblemHandlers } from './http/problem.js'
 import { advanceRoutes } from './http/routes/advances.js'
 import { agreementRoutes } from './http/routes/agreements.js'
 import { calculationRoutes } from './http/routes/calculations.js'
@@ -43,6 +43,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimit ?? 1024 * 1024,
     requestTimeout: config.requestTimeoutMs ?? 120_000,
     genReqId: () => randomUUID(),
+    frameworkErrors: frameworkProblem,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler())
   // Requests are JSON; a route that takes another type (CSV imports) registers its own parser.

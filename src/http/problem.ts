@@ -32,6 +32,7 @@ const TITLES: Record<number, string> = {
   406: 'Not Acceptable',
   408: 'Request Timeout',
   409: 'Conflict',
+  414: 'URI Too Long',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
@@ -117,6 +118,24 @@ function validationFields (error: FastifyError): ProblemField[] {
 
 function titleFor (status: number): string {
   return TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error')
+}
+
+/** What the errors Fastify raises while routing, before any handler, mean to a client. */
+const FRAMEWORK_DETAILS: Record<string, string> = {
+  FST_ERR_BAD_URL: 'The URL is not valid: a percent-encoded sequence in it does not decode to UTF-8.',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter of the URL is longer than any valid value.',
+}
+
+/**
+ * Fastify's `frameworkErrors`: the errors raised while routing, before the error handler can see
+ * them (a URL that does not decode, a path parameter over maxParamLength), as problems too.
+ */
+export function frameworkProblem (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400
+  return sendProblem(request, reply, {
+    type: problemType(error.code.toLowerCase().replaceAll('_', '-')), title: titleFor(status), status,
+    detail: FRAMEWORK_DETAILS[error.code] ?? 'The request could not be routed.',
+  })
 }
 
 export function registerProblemHandlers (app: FastifyInstance): void {
