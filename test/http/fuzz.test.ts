@@ -12,8 +12,8 @@ import { bearer, buildWorld, created } from '../world.js'
  * operation's schemas (types, patterns, enums, maxLength, maxItems, required, minimum/maximum),
  * and sent with valid and invalid credentials. For every response (api-contract.md, Errors):
  *   - no 5xx;
- *   - every 4xx is application/problem+json with `status` equal to the HTTP status, `title` and
- *     `detail` strings and no stack trace;
+ *   - every 4xx is application/problem+json with `status` equal to the HTTP status, `type`,
+ *     `title` and `detail` strings and no stack trace; a 2xx in JSON parses;
  *   - with no valid credential, a secured operation never succeeds (Roles and scope: 401);
  *   - a refused request (>= 400) leaves every table as it was (a fingerprint of all rows of all
  *     tables, audit_events and idempotency_keys included, taken after every request).
@@ -713,11 +713,14 @@ async function send (endpoint: Endpoint, who: string, mutations: Mutation[]): Pr
   if (status >= 400) {
     const contentType = String(response.headers['content-type'])
     if (!/^application\/problem\+json/.test(contentType)) throw new Error(`a ${status} that is not problem+json (${contentType}): ${what()}`)
-    let problem: { status?: unknown, title?: unknown, detail?: unknown }
+    let problem: { type?: unknown, status?: unknown, title?: unknown, detail?: unknown }
     try { problem = JSON.parse(response.body) } catch { throw new Error(`a problem body that is not JSON: ${what()}`) }
     if (problem.status !== status) throw new Error(`problem status ${String(problem.status)} is not the HTTP status: ${what()}`)
-    if (typeof problem.title !== 'string' || typeof problem.detail !== 'string') throw new Error(`a problem without title or detail strings: ${what()}`)
+    if (typeof problem.type !== 'string' || typeof problem.title !== 'string' || typeof problem.detail !== 'string') throw new Error(`a problem without type, title or detail strings: ${what()}`)
     if (/\bat .+\.(ts|js|mjs|cjs):\d+|node_modules|\/work\//.test(response.body)) throw new Error(`a stack trace or a file path in a problem: ${what()}`)
+  }
+  if (status < 300 && /^application\/json/.test(String(response.headers['content-type']))) {
+    try { JSON.parse(response.body) } catch { throw new Error(`a ${status} whose JSON body does not parse: ${what()}`) }
   }
   if (endpoint.secured && !(who in VALID_CREDENTIALS) && status < 400) throw new Error(`a secured operation answered without a valid credential: ${what()}`)
 
