@@ -8,7 +8,7 @@ import { money } from './domain/money.js'
 import { registerAccessControl } from './http/access.js'
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
 import { openapiOptions } from './http/openapi.js'
-import { registerProblemHandlers } from './http/problem.js'
+import { frameworkProblem, registerProblemHandlers } from './http/problem.js'
 import { advanceRoutes } from './http/routes/advances.js'
 import { agreementRoutes } from './http/routes/agreements.js'
 import { calculationRoutes } from './http/routes/calculations.js'
@@ -52,6 +52,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     // Requests that arrive while closing get a problem+json 503 instead (src/http/problem.ts).
     return503OnClosing: false,
+    frameworkErrors: frameworkProblem,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler())
   // Requests are JSON; a route that takes another type (CSV imports) registers its own parser.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Readable, Transform } from 'node:stream'
-import { parse } from 'csv-parse'
+import { CsvError, parse } from 'csv-parse'
 import type { FastifyInstance } from 'fastify'
 import { HttpProblem } from './problem.js'
 import { validatorCompiler } from './validation.js'
@@ -75,9 +75,20 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
     }
     if (errors.length < MAX_LISTED_ERRORS) errors.push({ line, field, message })
   }
+  /** The parser's records; a file that is not CSV at all (an unbalanced quote, …) is malformed input: 400. */
+  async function * records () {
+    try {
+      yield * openParser() as AsyncIterable<{ record: string[], info: { lines: number } }>
+    } catch (error) {
+      if (!(error instanceof CsvError)) throw error
+      const line = typeof error.lines === 'number' ? error.lines : 1
+      throw new HttpProblem(400, 'invalid-csv', `The file is not valid CSV (line ${line}): ${error.message.slice(0, 200)}`,
+        [{ pointer: `/line/${line}`, message: error.message.slice(0, 500) }])
+    }
+  }
   async function * lines () {
     let headerSeen = false
-    for await (const { record, info } of openParser() as AsyncIterable<{ record: string[], info: { lines: number } }>) {
+    for await (const { record, info } of records()) {
       if (!headerSeen) {
         headerSeen = true
         if (record.join(',') !== header.join(',')) {
@@ -88,6 +99,11 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       rows++
       if (record.length !== header.length) {
         reject(info.lines, 'line', `has ${record.length} fields, expected ${header.length}`)
+        continue
+      }
+      // PostgreSQL text cannot hold U+0000.
+      if (record.some((field) => field.includes('\u0000'))) {
+        reject(info.lines, 'line', 'contains the NUL character (U+0000)')
         continue
       }
       yield { line: info.lines, fields: record }

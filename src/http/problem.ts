@@ -32,6 +32,7 @@ const TITLES: Record<number, string> = {
   406: 'Not Acceptable',
   408: 'Request Timeout',
   409: 'Conflict',
+  414: 'URI Too Long',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
@@ -152,6 +153,24 @@ function ruleViolatedDetail (issues: ReadonlyArray<{ message: string }>): string
   if (first === undefined) return 'The request breaks a rule of the calculation rules: see errors for each field.'
   const others = more.length === 0 ? '' : ` (and ${more.length} more)`
   return `The request breaks a rule of the calculation rules: ${first.message}${others}. See errors for each field.`
+}
+
+/** What the errors Fastify raises while routing, before any handler, mean to a client. */
+const FRAMEWORK_DETAILS: Record<string, string> = {
+  FST_ERR_BAD_URL: 'The URL is not valid: a percent-encoded sequence in it does not decode to UTF-8.',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter of the URL is longer than any valid value.',
+}
+
+/**
+ * Fastify's `frameworkErrors`: the errors raised while routing, before the error handler can see
+ * them (a URL that does not decode, a path parameter over maxParamLength), as problems too.
+ */
+export function frameworkProblem (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400
+  return sendProblem(request, reply, {
+    type: problemType(error.code.toLowerCase().replaceAll('_', '-')), title: titleFor(status), status,
+    detail: FRAMEWORK_DETAILS[error.code] ?? 'The request could not be routed.',
+  })
 }
 
 export function registerProblemHandlers (app: FastifyInstance): void {

@@ -56,6 +56,25 @@ t.test('districts and zones: create, read, list, duplicates and unknown hosts', 
   t.same(rows.map((r) => [r.code, r.host_district_code]), [['QD-HT', '370214']], 'the refused zones stored nothing')
 })
 
+t.test('a URL that does not decode, or a path parameter over the length limit, answers problem+json (api-contract.md, Errors; issue 6 fuzzing)', async (t) => {
+  // Fastify refuses these while routing, before the error handler: they once answered plain JSON.
+  for (const url of ['/v1/districts/%ED%A0%80', '/v1/zones/%C0%AF', '/v1/agreements/%zz', '/v1/debts/%']) {
+    const problem = expectProblem(t, await get(url), 400)
+    t.match(problem.detail, /not valid/, url)
+  }
+  expectProblem(t, await get(`/v1/zones/${'x'.repeat(200)}`), 414)
+})
+
+t.test('a string holding U+0000 is a 400 with a pointer, never a database error (api-contract.md, Errors; issue 6 fuzzing)', async (t) => {
+  const before = await database.db.selectFrom('districts').selectAll().execute()
+  const body = expectProblem(t, await post(app, '/v1/districts', { code: '370281', name: '胶州\u0000市' }), 400)
+  t.same(body.errors, [{ pointer: '/name', message: 'must not contain the NUL character (U+0000)' }])
+  const param = expectProblem(t, await app.inject({ method: 'DELETE', url: '/v1/api-keys/%00', headers: auth }), 400)
+  t.equal(param.errors?.[0]?.pointer, '/params/id')
+  expectProblem(t, await get('/v1/revenues?zoneCode=QD%00'), 400)
+  t.same(await database.db.selectFrom('districts').selectAll().execute(), before, 'nothing stored')
+})
+
 t.test('API keys: the token is shown once, stored as a hash, and revoked at once', async (t) => {
   const key = await created(t, app, '/v1/api-keys', { role: 'district', districtCode: '370214', label: '城阳区财政局' })
   t.match(key, { role: 'district', districtCode: '370214', zoneCode: null, revokedAt: null, createdBy: 'bootstrap' })

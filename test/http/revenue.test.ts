@@ -116,6 +116,19 @@ t.test('CSV import: header, BOM, empty files, revisions and the last line winnin
   t.match(outOfScope.errors?.[0]?.message, /outside this key's scope/)
 })
 
+t.test('CSV import: a file that is not CSV is a 400, a line holding U+0000 a bad line (api-contract.md, Errors; issue 6 fuzzing)', async (t) => {
+  const before = await stored()
+  for (const text of ['{"records":[]}', '<?xml version="1.0"?><x/>', `${header}\nQD-HT,,10101,2022,1,"1.00\n`]) {
+    const problem = expectProblem(t, await csv(text), 400)
+    t.match(problem.detail, /not valid CSV \(line \d+\)/)
+  }
+  const nul = expectProblem(t, await csv(`${header}\nQD-HT,,10101,2022,2,1.00\nQD-HT,,10101\u0000,2022,3,1.00\n`), 422)
+  t.same(nul.errors?.map((e) => e.pointer), ['/line/3/line'])
+  t.same(await stored(), before, 'nothing loaded')
+  const partial = await csv(`${header}\nQD-HT,,10101,2022,2,1.00\nQD-HT,,10101\u0000,2022,3,1.00\n`, '?partial=true')
+  t.match(partial.json(), { rows: 2, loaded: 1, rejected: 1 })
+})
+
 t.test('an import over the size limit answers 413 and loads nothing', async (t) => {
   const small = await testApp(t, database, { importLimit: 200 })
   const before = await stored()
