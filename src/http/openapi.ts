@@ -9,12 +9,17 @@ type RouteSchema = Record<string, unknown> & { response?: Record<string, Record<
  * problems the shared machinery gives (a bad token, a bad body, the rate limit, an unavailable
  * database or shed load, a defect), and the rate-limit headers that come with every 2xx and 4xx.
  */
-function documentSharedResponses (schema: RouteSchema, url: string): RouteSchema {
+function documentSharedResponses (schema: RouteSchema, url: string, method: string): RouteSchema {
   const response: Record<string, Record<string, unknown>> = { ...(schema.response ?? {}) }
   const statuses = [429, 500, 503]
   if (url.startsWith('/v1/')) statuses.push(401)
-  if (schema.body !== undefined || schema.consumes !== undefined) statuses.push(400, 413, 415)
-  if (schema.params !== undefined || schema.querystring !== undefined || schema.headers !== undefined) statuses.push(400)
+  // A method that may carry a body gets it parsed, whether or not the operation reads one.
+  if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) statuses.push(400, 413, 415)
+  if (schema.querystring !== undefined || schema.headers !== undefined) statuses.push(400)
+  // Idempotency-Key (api-contract.md, Idempotency): reused with another body 422, still running 409.
+  if ((schema.headers as { properties?: Record<string, unknown> } | undefined)?.properties?.['idempotency-key'] !== undefined) statuses.push(409, 422)
+  // A path parameter longer than the router takes is 414 before validation sees it.
+  if (schema.params !== undefined) statuses.push(400, 414)
   for (const [status, entry] of Object.entries(problemResponses(...statuses))) {
     response[status] ??= entry as Record<string, unknown>
   }
@@ -67,8 +72,10 @@ function shareCommonParts (document: Json): Json {
 /** The OpenAPI 3.1 document's frame; the paths come from the route schemas. */
 export const openapiOptions: FastifyDynamicSwaggerOptions = {
   transformObject: (documentObject) => shareCommonParts(('openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject) as Json) as never,
-  transform: ({ schema, url }) => ({
-    schema: (schema === undefined || (schema as { hide?: boolean }).hide === true ? schema : documentSharedResponses(schema as RouteSchema, url)) as never,
+  transform: ({ schema, url, route }) => ({
+    schema: (schema === undefined || (schema as { hide?: boolean }).hide === true
+      ? schema
+      : documentSharedResponses(schema as RouteSchema, url, String(route.method))) as never,
     url,
   }),
   openapi: {

@@ -61,8 +61,25 @@ function problemType (slug: string): string {
   return `urn:problem-type:revenue-sharing:${slug}`
 }
 
+/** Text cut to the length the document promises, marked with an ellipsis when cut. */
+function bounded (text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}
+
+/**
+ * A problem body within the bounds the document gives every field (components.schemas.Problem):
+ * a pointer or a message can echo a client's field name or value, which may be of any length.
+ */
 export function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: Omit<ProblemBody, 'instance' | 'requestId'>): FastifyReply {
-  const body: ProblemBody = { ...problem, instance: request.url.split('?')[0] ?? request.url, requestId: String(request.id) }
+  const body: ProblemBody = {
+    ...problem,
+    detail: bounded(problem.detail, 10_000),
+    instance: bounded(request.url.split('?')[0] ?? request.url, 2000),
+    requestId: String(request.id),
+    ...(problem.errors === undefined
+      ? {}
+      : { errors: problem.errors.slice(0, 1000).map((e) => ({ pointer: bounded(e.pointer, 500), message: bounded(e.message, 1000) })) }),
+  }
   return reply.code(problem.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(body))
 }
 

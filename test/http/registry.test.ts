@@ -75,6 +75,15 @@ t.test('a string holding U+0000 is a 400 with a pointer, never a database error 
   t.same(await database.db.selectFrom('districts').selectAll().execute(), before, 'nothing stored')
 })
 
+t.test('a problem echoing an absurdly long field name stays within the documented bounds (issue 6 fuzzing)', async (t) => {
+  const name = 'x'.repeat(3000)
+  const response = await get(`/v1/districts?${name}=1`)
+  const problem = expectProblem(t, response, 400)
+  t.equal(problem.errors?.length, 1)
+  t.equal(problem.errors![0]!.pointer.length, 500, 'the pointer is cut to 500 characters')
+  t.ok(problem.errors![0]!.pointer.startsWith('/querystring/xxx') && problem.errors![0]!.pointer.endsWith('…'), 'and marked as cut')
+})
+
 t.test('API keys: the token is shown once, stored as a hash, and revoked at once', async (t) => {
   const key = await created(t, app, '/v1/api-keys', { role: 'district', districtCode: '370214', label: '城阳区财政局' })
   t.match(key, { role: 'district', districtCode: '370214', zoneCode: null, revokedAt: null, createdBy: 'bootstrap' })

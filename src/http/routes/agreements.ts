@@ -226,7 +226,7 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     schema: {
       operationId: 'endAgreement', summary: '调整有效期 set the last year an agreement is in force (admin)', tags: ['agreements'], security,
       description: 'Agreements are not edited in place: a change is a new agreement from a later year. This ends (or reopens) the old one so that the new one does not overlap it.',
-      params: Type.Object({ id: IdParam('编号 agreement id', 1) }),
+      params: Type.Object({ id: IdParam('编号 agreement id', 1) }), headers: IdempotencyHeaders,
       body: Type.Object({
         effectiveTo: Type.Union([FiscalYear('终止年度 last fiscal year in force'), Type.Null()], { description: '终止年度 last fiscal year in force; null for open-ended' }),
       }, { additionalProperties: false, examples: [{ effectiveTo: 2024 }] }),

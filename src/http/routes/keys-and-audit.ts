@@ -99,7 +99,7 @@ export const keysAndAuditRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseH
     config: { access: ADMIN_ONLY },
     schema: {
       operationId: 'revokeApiKey', summary: '吊销密钥 revoke an API key at once (admin)', tags: ['access'], security,
-      params: Type.Object({ id: Type.String({ maxLength: 40, description: '密钥编号 the key id' }) }),
+      params: Type.Object({ id: Type.String({ maxLength: 40, description: '密钥编号 the key id' }) }), headers: IdempotencyHeaders,
       response: { 200: ApiKey, ...problemResponses(401, 403, 404) },
     },
   }, async (request, reply) => runWrite(db, request, reply, async (tx) => {

@@ -182,7 +182,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<SettlementRoutesOptions
       operationId: 'finalizeSettlementRun', summary: '定稿 finalize a draft run (admin): it can no longer change', tags: ['settlements'], security,
       description: 'Refused (409) when the run is already finalized, when the year\'s revenue, advances, base adjustments or agreements changed after it ' +
         'was computed, or when another run already finalized the year for one of its annual lines.',
-      params: Type.Object({ id: DraftRunId }),
+      params: Type.Object({ id: DraftRunId }), headers: IdempotencyHeaders,
       response: { 200: RunOut, ...problemResponses(400, 401, 403, 404, 409) },
     },
   }, async (request, reply) => {

@@ -58,6 +58,7 @@ export function problemResponses (...statuses: number[]): Record<number, unknown
     404: '不存在 unknown, or outside the caller\'s scope',
     409: '冲突 conflict',
     413: '请求体过大 body too large',
+    414: '路径过长 a path parameter longer than any valid value',
     415: '不支持的媒体类型 unsupported content type',
     422: '违反规则 well-formed input that breaks a rule',
     429: '请求过多 more requests than the token\'s budget; see Retry-After',
