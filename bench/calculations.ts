@@ -11,7 +11,9 @@ import autocannon from 'autocannon'
  * Target (issue 2): the calculation at ≥ 50% of hello-world req/s, p99 < 20 ms at 100 connections.
  *
  * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (100),
- * BENCH_LOG_LEVEL (the app's LOG_LEVEL, default warn: request logging is measured separately).
+ * BENCH_LOG_LEVEL (the app's LOG_LEVEL, default warn: request logging is measured separately),
+ * BENCH_RATE_LIMIT (the app's RATE_LIMIT: by default a budget the run cannot reach, so that the
+ * limiter's cost is measured without refusals; 0 takes the limiter out).
  */
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -74,7 +76,7 @@ async function main (): Promise<void> {
       echo.push(await drive({ url: 'http://127.0.0.1:3101/echo', method: 'POST', connections, pipelining: 1, body, headers: { 'content-type': 'application/json' } }))
       await stop(h)
       process.stdout.write(`${Math.round(echo.at(-1)!.reqPerSec)} req/s; calculations… `)
-      const app = await start(['dist/src/server.js'], { PORT: '3102', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: logLevel, RATE_LIMIT: '10000000' }, 'http://127.0.0.1:3102/health')
+      const app = await start(['dist/src/server.js'], { PORT: '3102', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: logLevel, RATE_LIMIT: process.env.BENCH_RATE_LIMIT ?? '10000000' }, 'http://127.0.0.1:3102/health')
       calc.push(await drive({
         url: 'http://127.0.0.1:3102/v1/calculations', method: 'POST', connections, pipelining: 1, body,
         headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
