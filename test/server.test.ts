@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
@@ -7,40 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { createPostgresDatabase, onPostgres } from './helpers.js'
+import { startServer } from './spawn.js'
 
 // src/server.ts as a process: the generated admin token, graceful shutdown, failing to start.
 
 const root = new URL('..', import.meta.url).pathname
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-interface Running { child: ChildProcess, port: number, output: () => string, exited: Promise<number | null> }
-
-async function startServer (env: Record<string, string>): Promise<Running> {
-  const port = await freePort()
-  const childEnv: Record<string, string | undefined> = { ...process.env, PORT: String(port), LOG_LEVEL: 'info', ...env }
-  if (env.DATABASE_URL === undefined) delete childEnv.DATABASE_URL
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout!.on('data', (c: Buffer) => { output += c.toString() })
-  child.stderr!.on('data', (c: Buffer) => { output += c.toString() })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  for (let i = 0; i < 300; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return { child, port, output: () => output, exited }
-    if (child.exitCode !== null) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error(`the server did not start:\n${output}`)
-}
 
 async function databaseEnv (t: Test): Promise<Record<string, string>> {
   const dataDir = await mkdtemp(join(tmpdir(), 'server-test-'))
