@@ -11,20 +11,33 @@ export function validatorCompiler () {
   const options = { allErrors: true, verbose: true, strict: false, removeAdditional: false, useDefaults: false } as const
   const exact = addFormats.default(new Ajv({ ...options, coerceTypes: false }))
   const coercing = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }))
-  return ({ schema, httpPart }: { schema: object, httpPart?: string }) => withoutNul((httpPart === 'body' ? exact : coercing).compile(schema))
+  return ({ schema, httpPart }: { schema: object, httpPart?: string }) => storableText((httpPart === 'body' ? exact : coercing).compile(schema))
 }
 
-/** The pointer to a string (or object key) in `data` that holds U+0000, if any; iterative, for deeply nested input. */
-function nulAt (data: unknown): string | undefined {
+/** Half of a UTF-16 surrogate pair without its other half: no character, so no text can hold it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** Why PostgreSQL text could not hold `text` as it is, if it could not. */
+function unstorable (text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain the NUL character (U+0000)'
+  // Stored, it would silently become U+FFFD: refused instead of changed.
+  if (LONE_SURROGATE.test(text)) return 'must not contain a lone UTF-16 surrogate (\\ud800–\\udfff without its pair)'
+  return undefined
+}
+
+/** The pointer to the first string (or object key) in `data` that text cannot hold, and why; iterative, for deeply nested input. */
+function unstorableAt (data: unknown): { pointer: string, message: string } | undefined {
   const pending: Array<[unknown, string]> = [[data, '']]
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [value, pointer] = next
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) return pointer
+      const message = unstorable(value)
+      if (message !== undefined) return { pointer, message }
     } else if (value !== null && typeof value === 'object') {
       for (const [key, child] of Object.entries(value)) {
         const path = `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`
-        if (key.includes('\u0000')) return path
+        const message = unstorable(key)
+        if (message !== undefined) return { pointer: path, message }
         pending.push([child, path])
       }
     }
@@ -33,14 +46,14 @@ function nulAt (data: unknown): string | undefined {
 }
 
 /**
- * PostgreSQL text cannot hold U+0000, so no request string may: refused as a schema error (400)
- * before the schema's own checks, in every part of the request.
+ * PostgreSQL text cannot hold U+0000 or half a surrogate pair, so no request string may: refused
+ * as a schema error (400) before the schema's own checks, in every part of the request.
  */
-function withoutNul (validate: ValidateFunction): ValidateFunction {
+function storableText (validate: ValidateFunction): ValidateFunction {
   const checked = ((data: unknown) => {
-    const pointer = nulAt(data)
-    if (pointer !== undefined) {
-      checked.errors = [{ keyword: 'nul', instancePath: pointer, schemaPath: '#', params: {}, message: 'must not contain the NUL character (U+0000)' }]
+    const found = unstorableAt(data)
+    if (found !== undefined) {
+      checked.errors = [{ keyword: 'text', instancePath: found.pointer, schemaPath: '#', params: {}, message: found.message }]
       return false
     }
     const valid = validate(data)

@@ -75,6 +75,17 @@ t.test('a string holding U+0000 is a 400 with a pointer, never a database error 
   t.same(await database.db.selectFrom('districts').selectAll().execute(), before, 'nothing stored')
 })
 
+t.test('half a surrogate pair is refused, not stored as U+FFFD; a whole pair (a CJK Extension B character) is stored as sent (issue 6 fuzzing)', async (t) => {
+  const before = await database.db.selectFrom('districts').selectAll().execute()
+  const body = expectProblem(t, await post(app, '/v1/districts', { code: '370282', name: '胶\ud800州' }), 400)
+  t.same(body.errors, [{ pointer: '/name', message: 'must not contain a lone UTF-16 surrogate (\\ud800–\\udfff without its pair)' }])
+  expectProblem(t, await post(app, '/v1/districts', { code: '370282', name: '胶\udc00州' }), 400)
+  t.same(await database.db.selectFrom('districts').selectAll().execute(), before, 'nothing stored')
+  const rare = '\u{20000}村'
+  t.equal((await post(app, '/v1/districts', { code: '370283', name: rare })).statusCode, 201)
+  t.equal((await get('/v1/districts/370283')).json().name, rare, 'the character comes back as it was sent')
+})
+
 t.test('a problem echoing an absurdly long field name stays within the documented bounds (issue 6 fuzzing)', async (t) => {
   const name = 'x'.repeat(3000)
   const response = await get(`/v1/districts?${name}=1`)
