@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { Readable, Transform } from 'node:stream'
 import { CsvError, parse } from 'csv-parse'
@@ -44,6 +45,24 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   const hash = createHash('sha256')
   let bytes = 0
   let digest: string | undefined
+  // UTF-8 is checked as the bytes arrive: decoded leniently, a file saved in GBK (what a
+  // spreadsheet often writes for "CSV") would load with its Chinese text turned into U+FFFD.
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
+  let linesBefore = 0
+  let partialLine = Buffer.alloc(0)
+  const notUtf8 = (chunk: Buffer) => {
+    // The first line (counting from the one the chunk continues) whose bytes are not UTF-8.
+    const text = Buffer.concat([partialLine, chunk])
+    let line = linesBefore + 1
+    for (let start = 0; start <= text.length; line++) {
+      const end = text.indexOf(0x0a, start)
+      if (!isUtf8(text.subarray(start, end === -1 ? text.length : end))) break
+      if (end === -1) break
+      start = end + 1
+    }
+    return new HttpProblem(400, 'not-utf8', `The file is not UTF-8 text (line ${line}). Save it as "CSV UTF-8": a file in GBK or GB18030 cannot be read as it is.`,
+      [{ pointer: `/line/${line}`, message: 'holds bytes that are not UTF-8' }])
+  }
   const metered = new Transform({
     transform (chunk: Buffer, _encoding, callback) {
       bytes += chunk.length
@@ -51,8 +70,30 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
         callback(new HttpProblem(413, 'body-too-large', `The file is larger than the import limit of ${limit} bytes.`))
         return
       }
+      try {
+        utf8.decode(chunk, { stream: true })
+      } catch {
+        callback(notUtf8(chunk))
+        return
+      }
+      const lastNewline = chunk.lastIndexOf(0x0a)
+      if (lastNewline === -1) {
+        partialLine = Buffer.concat([partialLine, chunk])
+      } else {
+        for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) linesBefore++
+        partialLine = Buffer.from(chunk.subarray(lastNewline + 1))
+      }
       hash.update(chunk)
       callback(null, chunk)
+    },
+    flush (callback) {
+      try {
+        utf8.decode()
+      } catch {
+        callback(notUtf8(Buffer.alloc(0)))
+        return
+      }
+      callback()
     },
   })
   // The file is read only once someone iterates the lines (inside the write's transaction).

@@ -147,6 +147,25 @@ t.test('bulk registration by CSV: every bad line with its number, nothing regist
   expectProblem(t, await csv('zone,reference\n'), 422)
 })
 
+t.test('a CSV saved in GBK is refused naming its first non-UTF-8 line, not loaded with its Chinese turned into U+FFFD', async (t) => {
+  const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+  // 示例银行 in GBK (what a spreadsheet often writes for "CSV") on line 3; line 2 is plain ASCII.
+  const gbk = Buffer.from([0xca, 0xbe, 0xc0, 0xfd, 0xd2, 0xf8, 0xd0, 0xd0])
+  const file = Buffer.concat([
+    Buffer.from(`${header}\nQD-HT,GBK-1,bank,bank_loan,1.00,1.00,,,,,\nQD-HT,GBK-2,`), gbk, Buffer.from(',bank_loan,1.00,1.00,,,,,\n'),
+  ])
+  const response = await app.inject({ method: 'POST', url: '/v1/debts/import?partial=true', headers: { ...auth, 'content-type': 'text/csv' }, payload: file })
+  const problem = expectProblem(t, response, 400)
+  t.match(problem.detail, /not UTF-8 text \(line 3\)/)
+  t.same(problem.errors, [{ pointer: '/line/3', message: 'holds bytes that are not UTF-8' }])
+  t.equal(String((await sql<{ n: string }>`SELECT count(*) AS n FROM debts WHERE reference LIKE 'GBK-%'`.execute(database.db)).rows[0]!.n), '0', 'not even the good line, with ?partial=true')
+  // The same file in UTF-8 loads.
+  const utf8 = Buffer.from(`${header}\nQD-HT,GBK-1,bank,bank_loan,1.00,1.00,,,,,\nQD-HT,GBK-2,示例银行,bank_loan,1.00,1.00,,,,,\n`)
+  const loaded = await app.inject({ method: 'POST', url: '/v1/debts/import', headers: { ...auth, 'content-type': 'text/csv' }, payload: utf8 })
+  t.equal(loaded.statusCode, 200)
+  t.match(loaded.json(), { registered: 2 })
+})
+
 t.test('text a spreadsheet would run as a formula is neutralized in exports', async (t) => {
   const { neutralize } = await import('../../src/http/statement.js')
   t.equal(neutralize('=cmd|/c calc'), "'=cmd|/c calc")
