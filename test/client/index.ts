@@ -1,6 +1,7 @@
-import createClient from 'openapi-fetch'
+import createClient, { type Middleware } from 'openapi-fetch'
 import type { Test } from 'tap'
 import type { DatabaseHandle } from '../../src/db/connect.js'
+import { contractViolation } from '../contract.js'
 import { testApp, testDatabase } from '../helpers.js'
 import type { paths } from './api.js'
 
@@ -13,9 +14,25 @@ import type { paths } from './api.js'
 export type { paths } from './api.js'
 export type ApiClient = ReturnType<typeof apiClient>
 
+/**
+ * Every answer the client receives is held against the committed document too, as test/helpers.ts
+ * does for app.inject: a status, content type or body it does not describe fails the call.
+ */
+const holdToContract: Middleware = {
+  async onResponse ({ request, response }) {
+    const headers = Object.fromEntries(response.headers.entries())
+    const body = await response.clone().text()
+    const violation = contractViolation(request.method, new URL(request.url).pathname, { statusCode: response.status, headers, body })
+    if (violation !== undefined) throw new Error(`response breaks openapi/openapi.json: ${violation}`)
+    return undefined
+  },
+}
+
 /** A client of the server at baseUrl with the bearer token given. */
 export function apiClient (baseUrl: string, token: string) {
-  return createClient<paths>({ baseUrl, headers: { authorization: `Bearer ${token}` } })
+  const client = createClient<paths>({ baseUrl, headers: { authorization: `Bearer ${token}` } })
+  client.use(holdToContract)
+  return client
 }
 
 /** The service on a migrated test database, listening on a free port of 127.0.0.1; closed when the test ends. */

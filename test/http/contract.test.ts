@@ -1,6 +1,7 @@
 import t from 'tap'
 import { contractViolation } from '../contract.js'
 import Fastify from 'fastify'
+import { apiClient } from '../client/index.js'
 import { auth, holdToContract, testApp, testDatabase } from '../helpers.js'
 
 /* The contract check that testApp applies to every response (issue 6, part 1). */
@@ -34,4 +35,12 @@ t.test('testApp holds every injected response to the document', async (t) => {
   holdToContract(rogue)
   t.teardown(() => rogue.close())
   await t.rejects(rogue.inject({ method: 'GET', url: '/health' }), /response breaks openapi\/openapi.json: GET \/health → 200: body does not match/)
+})
+
+t.test('the typed client (test/e2e) holds every answer to the document as well', async (t) => {
+  const rogue = Fastify()
+  rogue.get('/health', async () => ({ status: 'ok', uptime: 3 }))
+  t.teardown(() => rogue.close())
+  const client = apiClient(await rogue.listen({ port: 0, host: '127.0.0.1' }), 'any-token')
+  await t.rejects(client.GET('/health'), /response breaks openapi\/openapi.json: GET \/health → 200: body does not match/)
 })
