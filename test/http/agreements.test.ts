@@ -79,6 +79,16 @@ t.test('base for any year: fixed, escalating and prior_year, with adjustments (�
   const wrongGroup = expectProblem(t, await post(app, `/v1/agreements/${agreement.id}/base-adjustments`, { group: 'nope', fromYear: 2021, amount: '1.00', reason: 'x', documentNo: 'x' }), 422)
   t.equal(wrongGroup.errors?.[0]?.pointer, '/group')
   expectProblem(t, await post(app, '/v1/agreements/999999/base-adjustments', { group: 'vat', fromYear: 2021, amount: '1.00', reason: 'x', documentNo: 'x' }), 404)
+
+  // A group holds at most 100 adjustments, as many as a calculation takes (it has 1 already).
+  for (let i = 2; i <= 100; i++) {
+    const response = await post(app, `/v1/agreements/${agreement.id}/base-adjustments`, { group: 'vat', fromYear: 2030, amount: '1.00', reason: `第${i}次`, documentNo: 'x' })
+    if (response.statusCode !== 201) t.fail(`adjustment ${i} answered ${response.statusCode}`)
+  }
+  const full = expectProblem(t, await post(app, `/v1/agreements/${agreement.id}/base-adjustments`, { group: 'vat', fromYear: 2030, amount: '1.00', reason: '第101次', documentNo: 'x' }), 422)
+  t.same(full.errors, [{ pointer: '/group', message: 'at most 100 adjustments per group' }])
+  const stored = (await get(`/v1/agreements/${agreement.id}?year=2030`)).json()
+  t.equal(stored.groups[0].adjustments.length, 100, 'the 101st was not stored')
 })
 
 t.test('a change is a new agreement from a later year: end the old one, then add the new one', async (t) => {

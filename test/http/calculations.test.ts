@@ -110,6 +110,19 @@ t.test('§7 no amount passes through a JavaScript number: 15-digit amounts come 
   }), { numRuns: 200, seed: 7 })
 })
 
+t.test('the longest base line (100 adjustments, each with the longest document number) stays within the documented bound (issue 6 fuzzing)', async (t) => {
+  const adjustments = Array.from({ length: 100 }, (_, i) => ({ fromYear: 2020 + (i % 2), amount: i % 2 === 0 ? '-999999999999999.99' : '999999999999999.99', documentNo: '号'.repeat(100) }))
+  for (const language of ['zh', 'en']) {
+    const response = await app.inject({
+      method: 'POST', url: '/v1/calculations', headers: { ...auth, 'accept-language': language },
+      payload: { fiscalYear: 2021, groups: [{ name: 'taxes', basis: 'increment', base: { amount: '1000000.00', baseYear: 2019, mode: 'fixed', adjustments }, actual: '1250000.00', rates: [{ rate: '0.60' }] }] },
+    })
+    t.equal(response.statusCode, 200, `${language}: answered, and the answer holds to the document (testApp checks it)`)
+    const baseLine = (response.json().groups[0].explanation as string[])[0]!
+    t.ok(baseLine.length > 2000 && baseLine.length <= 20_000, `${language}: the base line lists all 100 adjustments in ${baseLine.length} characters`)
+  }
+})
+
 t.test('bad input: each answers its status with problem+json and a pointer', async (t) => {
   const cases: Array<[string, unknown, number, string]> = [
     ['money as a JSON number', withGroup(0, { actual: 1250000 }), 400, '/groups/0/actual'],

@@ -12,7 +12,7 @@ import { type Decimal, formatMoney, formatRate, money } from '../../domain/money
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { HttpProblem, type ProblemField } from '../problem.js'
 import {
-  CategoryCode, DistrictCode, FiscalYear, Growth, IdempotencyHeaders, idFromParam, IdParam, RecordId, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, Rate, RateOut, security, StringEnum, Timestamp, ZoneCode,
+  CategoryCode, DistrictCode, FiscalYear, Growth, IdempotencyHeaders, idFromParam, IdParam, MAX_BASE_ADJUSTMENTS, RecordId, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, Rate, RateOut, security, StringEnum, Timestamp, ZoneCode,
 } from '../schemas/common.js'
 import { runWrite } from '../write.js'
 
@@ -85,7 +85,7 @@ const GroupOut = Type.Object({
     rate: RateOut('分成比例 the band\'s rate'),
   }, { additionalProperties: false }), { maxItems: 10, description: '分档比例 bands' }),
   shortfall: ShortfallSchema,
-  adjustments: Type.Array(AdjustmentOut, { maxItems: 1000, description: '基数调整 base adjustments by fromYear' }),
+  adjustments: Type.Array(AdjustmentOut, { maxItems: MAX_BASE_ADJUSTMENTS, description: '基数调整 base adjustments by fromYear' }),
   baseForYear: Type.Optional(Type.Union([MoneyOut('当年基数 the base for the requested year after adjustments'), Type.Null()],
     { description: '当年基数 B(Y) for ?year= (increment groups); null when it cannot be computed (see baseNote)' })),
   baseNote: Type.Optional(Type.String({ maxLength: 500, description: '说明 why baseForYear is null' })),
@@ -280,6 +280,10 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRoutesOptions> 
     }
     if (group.basis !== 'increment') {
       throw new HttpProblem(422, 'rule-violated', `Group "${group.name}" shares the whole amount (basis total): it has no base to adjust.`, [{ pointer: '/group', message: 'basis total has no base' }])
+    }
+    if (group.adjustments.length >= MAX_BASE_ADJUSTMENTS) {
+      throw new HttpProblem(422, 'rule-violated', `Group "${group.name}" already holds ${group.adjustments.length} base adjustments, the most a group may hold; ` +
+        'record a new agreement with the base as it now stands.', [{ pointer: '/group', message: `at most ${MAX_BASE_ADJUSTMENTS} adjustments per group` }])
     }
     const settled = await lastFinalizedYear(tx, agreement.id)
     if (settled !== undefined && request.body.fromYear <= settled) {

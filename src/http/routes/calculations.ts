@@ -7,7 +7,7 @@ import { presentAgreementYear } from '../../domain/presentation.js'
 import { EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
 import {
-  FiscalYear, Growth, Money, MoneyOut, NonNegativeMoney, problemResponses, Rate, RateOut, security, StringEnum,
+  EXPLANATION_LINE_MAX, MAX_BASE_ADJUSTMENTS, FiscalYear, Growth, Money, MoneyOut, NonNegativeMoney, problemResponses, Rate, RateOut, security, StringEnum,
 } from '../schemas/common.js'
 
 /* POST /v1/calculations — 试算: the engine on inputs given in full, nothing stored. */
@@ -24,7 +24,7 @@ const BaseRule = Type.Object({
   baseYear: FiscalYear('基期年度 base year, before the fiscal year'),
   mode: StringEnum(['fixed', 'escalating', 'prior_year'], '基数口径 how the base moves: fixed, escalating by growthRate, or last year\'s actual'),
   growthRate: Type.Optional(Growth('基数递增率 yearly growth of an escalating base (escalating only), e.g. "0.05"')),
-  adjustments: Type.Optional(Type.Array(BaseAdjustment, { maxItems: 100, description: '基数调整 base adjustments (财随事走)' })),
+  adjustments: Type.Optional(Type.Array(BaseAdjustment, { maxItems: MAX_BASE_ADJUSTMENTS, description: '基数调整 base adjustments (财随事走)' })),
   priorYearActual: Type.Optional(Money('上年实际收入 the group\'s actual revenue of the previous year (prior_year only)')),
 }, { additionalProperties: false, description: '基数规则 a base rule evaluated for the fiscal year (calculation-rules.md §4)' })
 
@@ -99,7 +99,7 @@ export const CalculationGroup = Type.Object({
   zoneShare: MoneyOut('功能区分成 the zone\'s share'),
   districtShare: MoneyOut('属地政府留成 what the district keeps: actual − zone share'),
   carriedShortfallOut: Type.Optional(MoneyOut('结转下年短收 shortfall carried to next year (increment only)')),
-  explanation: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 200, description: '计算说明 each step in words (Chinese; English with Accept-Language: en)' }),
+  explanation: Type.Array(Type.String({ maxLength: EXPLANATION_LINE_MAX }), { maxItems: 200, description: '计算说明 each step in words (Chinese; English with Accept-Language: en)' }),
 }, { additionalProperties: false, description: '口径组结果 one group\'s result' })
 
 /** The documented answer to the example is computed by the engine itself, so the two cannot drift. */

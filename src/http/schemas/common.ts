@@ -98,6 +98,18 @@ export const CategoryCode = (description = '科目编码 government revenue clas
 export const DateString = (description: string) =>
   Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description, examples: ['2021-06-30'] })
 
+/**
+ * Base adjustments a group may hold (基数调整): as many as a calculation takes, and what bounds the
+ * length of the explanation line that lists them (EXPLANATION_LINE_MAX).
+ */
+export const MAX_BASE_ADJUSTMENTS = 100
+
+/**
+ * The longest explanation line: the base line lists every adjustment, each at most
+ * " + adjustment <19 characters> (from <year>, <documentNo of 100>)" ≈ 150 characters.
+ */
+export const EXPLANATION_LINE_MAX = 20_000
+
 /** The largest id PostgreSQL's integer identity columns hold. */
 const INT4_MAX = 2147483647
 
