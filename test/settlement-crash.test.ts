@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { request } from 'node:http'
-import { createServer } from 'node:net'
 import { sql } from 'kysely'
 import pg from 'pg'
 import t from 'tap'
@@ -9,36 +7,14 @@ import { seedSettlementData } from '../bench/seed.js'
 import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
 import { auth, createPostgresDatabase, onPostgres, testApp, testDatabase } from './helpers.js'
+import { startServer } from './spawn.js'
 
 // Issue 4: a run is one transaction, so a process killed in the middle of one leaves nothing
 // half-written, and the run can simply be repeated. On PostgreSQL, with a real process and
 // SIGKILL while the run holds its year (the embedded database dies with its process).
 
-const root = new URL('..', import.meta.url).pathname
 const TOKEN = 'crash-drill-token-0123456789'
 const AGREEMENTS = 1500
-
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-async function startServer (url: string) {
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root, stdio: 'ignore', env: { ...process.env, DATABASE_URL: url, PORT: String(port), ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn' },
-  })
-  for (let i = 0; i < 300; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return { child, port }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error('the server did not start')
-}
 
 interface Answer { status: number, headers: Record<string, string | string[] | undefined>, body: string }
 
@@ -93,7 +69,7 @@ if (onPostgres) t.test('SIGKILL during a settlement run: after a restart no part
   // The client sends an Idempotency-Key, as a careful client of a yearly job does, and will retry with it.
   const key = { 'idempotency-key': 'settle-2021-crash-drill' }
 
-  const first = await startServer(url)
+  const first = await startServer({ DATABASE_URL: url, ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn' })
   t.teardown(() => { first.child.kill('SIGKILL') })
   const answered = call(first.port, 'POST', '/v1/settlement-runs', { fiscalYear: 2021 }, key)
   // Kill it while its transaction is storing lines: the run's backend holds a row lock on settlement_lines.
@@ -114,7 +90,7 @@ if (onPostgres) t.test('SIGKILL during a settlement run: after a restart no part
   t.ok(released, 'the killed run\'s transaction ended and let go of its locks')
   t.same(await counts(), [0, 0, 0, 0], 'nothing of the run is stored, nor its idempotency key')
 
-  const second = await startServer(url)
+  const second = await startServer({ DATABASE_URL: url, ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn' })
   t.teardown(() => { second.child.kill('SIGKILL') })
   const listed = await call(second.port, 'GET', '/v1/settlement-runs?fiscalYear=2021')
   t.equal(listed.status, 200)

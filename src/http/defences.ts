@@ -26,6 +26,9 @@ export interface PressureConfig {
 }
 
 export const DEFAULT_RATE_LIMIT: RateLimitConfig = { max: 1200, timeWindowMs: 60_000 }
+/** Retry-After, in seconds, of a 503 that sheds load. */
+const SHED_RETRY_AFTER_SECONDS = 10
+
 export const DEFAULT_PRESSURE: PressureConfig = { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 }
 
 /** The headers every answer carries, for the document. */
@@ -94,10 +97,10 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
   await app.register(underPressure, {
     maxEventLoopDelay: options.pressure.maxEventLoopDelayMs,
     maxHeapUsedBytes: options.pressure.maxHeapUsedBytes,
-    retryAfter: 10,
+    retryAfter: SHED_RETRY_AFTER_SECONDS,
     // A rejected promise reaches the error handler, which answers problem+json.
     pressureHandler: async (_request, _reply, type, value) => {
-      throw new HttpProblem(503, 'overloaded', `The service is overloaded (${type} at ${String(value)}); retry shortly.`, undefined, { 'retry-after': '10' })
+      throw new HttpProblem(503, 'overloaded', `The service is overloaded (${type} at ${String(value)}); retry shortly.`, undefined, { 'retry-after': String(SHED_RETRY_AFTER_SECONDS) })
     },
   })
 }

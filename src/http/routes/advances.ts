@@ -13,11 +13,11 @@ import { runWrite } from '../write.js'
 
 /* Advances (预拨) — api-contract.md, Advances. */
 
-const AgreementId = () => RecordId('分成办法 the agreement\'s id')
+const AgreementId = RecordId('分成办法 the agreement\'s id')
 
 const Advance = Type.Object({
   id: RecordId('编号 advance id'),
-  agreementId: AgreementId(),
+  agreementId: AgreementId,
   fiscalYear: FiscalYear('财政年度 the fiscal year it is an advance on'),
   paidOn: DateString('拨付日期 the day it was paid'),
   amount: MoneyOut('金额 the amount paid to the zone'),
@@ -36,7 +36,7 @@ export const advanceRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle
       description: 'A district key records advances under its own district\'s agreements only. The fiscal year must be one the agreement is in force.',
       headers: IdempotencyHeaders,
       body: Type.Object({
-        agreementId: AgreementId(),
+        agreementId: AgreementId,
         fiscalYear: FiscalYear('财政年度 the fiscal year it is an advance on'),
         paidOn: DateString('拨付日期 the day it was paid (YYYY-MM-DD)'),
         amount: Money('金额 the amount paid to the zone; a recovered advance is negative'),
