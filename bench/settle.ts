@@ -8,7 +8,8 @@ import pg from 'pg'
 import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
 import { money } from '../src/domain/money.js'
-import { createSettlementRun } from '../src/services/settlement.js'
+import { ALL } from '../src/domain/principal.js'
+import { createRun } from '../src/services/settlements.js'
 import { seedSettlementData } from './seed.js'
 
 /*
@@ -70,7 +71,9 @@ async function measure (agreements: number): Promise<Row> {
       await sql`SELECT zone_code, district_code, category_code, sum(amount) FROM revenue_records WHERE year = 2021 GROUP BY 1, 2, 3`.execute(database.db)
       aggregate.push(Number(process.hrtime.bigint() - started) / 1e6)
       started = process.hrtime.bigint()
-      await database.db.transaction().execute((tx) => createSettlementRun(tx, { fiscalYear: 2021, minimumRate: money('0.60') }, 'bench'))
+      await createRun({
+        db: database.db, settings: { minZoneRate: money('0.60'), importLimit: 0 }, actor: { principal: { role: 'admin', keyId: 'bench' }, scope: ALL, requestId: 'bench' },
+      }, { fiscalYear: 2021 })
       run.push(Number(process.hrtime.bigint() - started) / 1e6)
       process.stdout.write(`run ${i + 1}: ${run.at(-1)!.toFixed(0)} ms; `)
     }

@@ -9,12 +9,12 @@ import { registerAccessControl } from './http/access.js'
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
 import { openapiOptions } from './http/openapi.js'
 import { frameworkProblem, registerProblemHandlers } from './http/problem.js'
+import { accessRoutes } from './http/routes/access.js'
 import { advanceRoutes } from './http/routes/advances.js'
 import { agreementRoutes } from './http/routes/agreements.js'
 import { calculationRoutes } from './http/routes/calculations.js'
 import { debtRoutes } from './http/routes/debts.js'
 import { healthRoutes } from './http/routes/health.js'
-import { keysAndAuditRoutes } from './http/routes/keys-and-audit.js'
 import { registryRoutes } from './http/routes/registry.js'
 import { revenueRoutes } from './http/routes/revenues.js'
 import { settlementRoutes } from './http/routes/settlements.js'
@@ -69,16 +69,20 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.register(healthRoutes, { database: config.database, readyTimeoutMs: 2000 })
+  const deps = {
+    db: config.database.db,
+    settings: { minZoneRate: money(config.minZoneRate), importLimit: config.importLimit ?? 512 * 1024 * 1024 },
+  }
   await app.register(async (v1) => {
-    registerAccessControl(v1, { adminToken: config.adminToken, database: config.database })
-    await v1.register(calculationRoutes, { minZoneRate: money(config.minZoneRate) })
-    await v1.register(registryRoutes, { database: config.database })
-    await v1.register(agreementRoutes, { database: config.database, minZoneRate: money(config.minZoneRate) })
-    await v1.register(revenueRoutes, { database: config.database, importLimit: config.importLimit ?? 512 * 1024 * 1024 })
-    await v1.register(advanceRoutes, { database: config.database })
-    await v1.register(settlementRoutes, { database: config.database, minZoneRate: money(config.minZoneRate) })
-    await v1.register(debtRoutes, { database: config.database, importLimit: config.importLimit ?? 512 * 1024 * 1024 })
-    await v1.register(keysAndAuditRoutes, { database: config.database })
+    registerAccessControl(v1, { adminToken: config.adminToken, db: deps.db })
+    await v1.register(calculationRoutes, deps)
+    await v1.register(registryRoutes, deps)
+    await v1.register(agreementRoutes, deps)
+    await v1.register(revenueRoutes, deps)
+    await v1.register(advanceRoutes, deps)
+    await v1.register(settlementRoutes, deps)
+    await v1.register(debtRoutes, deps)
+    await v1.register(accessRoutes, deps)
   }, { prefix: '/v1' })
   return app
 }

@@ -1,13 +1,13 @@
-import type { Kysely } from 'kysely'
-import { insertAdvance } from './db/advances.js'
-import { insertAgreement, insertBaseAdjustment } from './db/agreements.js'
-import { insertDebt, insertDebtEvent } from './db/debts.js'
-import type { Database } from './db/database.js'
-import { insertDistrict, insertZone } from './db/registry.js'
-import { createStaging, mergeStaging, type StagedRevenue, stageRows } from './db/revenue.js'
-import { parseAgreement } from './domain/agreement.js'
+import type { Db } from './db/database.js'
 import { money } from './domain/money.js'
-import { createSettlementRun, finalizeSettlementRun } from './services/settlement.js'
+import { ALL } from './domain/principal.js'
+import { recordAdvance } from './services/advances.js'
+import { addBaseAdjustment, createAgreement } from './services/agreements.js'
+import type { Context } from './services/context.js'
+import { recordRepayment, registerDebt, transferDebt } from './services/debts.js'
+import { createDistrict, createZone, districts } from './services/registry.js'
+import { recordRevenue } from './services/revenue.js'
+import { createRun, finalizeRun } from './services/settlements.js'
 
 /*
  * DEMO_DATA=1: an illustrative data set on an empty database, so that every example in
@@ -39,13 +39,18 @@ function monthly (zone: DemoZone, category: string, year: number, month: number)
   return `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`
 }
 
-/** Loads the demo data when the database holds no district yet; answers whether it did. */
-export async function loadDemoData (db: Kysely<Database>, floor = money('0.60')): Promise<boolean> {
+/** Loads the demo data when the database holds no district yet; answers whether it did. Every record goes through the services. */
+export async function loadDemoData (db: Db, floor = money('0.60')): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
-    if (await tx.selectFrom('districts').select('code').limit(1).executeTakeFirst() !== undefined) return false
-    await insertDistrict(tx, { code: '370214', name: `城阳区${NOTE}` })
-    await insertDistrict(tx, { code: '370211', name: `黄岛区${NOTE}` })
-    for (const z of ZONES) await insertZone(tx, { code: z.code, name: z.name, hostDistrictCode: z.district })
+    // Every service call below joins this one transaction: all of the data set, or none of it.
+    const ctx: Context = {
+      db: tx, settings: { minZoneRate: floor, importLimit: 0 },
+      actor: { principal: { role: 'admin', keyId: DEMO_KEY }, scope: ALL, requestId: DEMO_KEY },
+    }
+    if ((await districts(ctx, { limit: 1 })).items.length > 0) return false
+    await createDistrict(ctx, { code: '370214', name: `城阳区${NOTE}` })
+    await createDistrict(ctx, { code: '370211', name: `黄岛区${NOTE}` })
+    for (const z of ZONES) await createZone(ctx, { code: z.code, name: z.name, hostDistrictCode: z.district })
 
     const fees = { name: 'fees', basis: 'total' as const, categories: ['10304'], rates: [{ rate: '0.60' }] }
     const taxes = ['10101', '10104', '10106']
@@ -67,45 +72,32 @@ export async function loadDemoData (db: Kysely<Database>, floor = money('0.60'))
     for (const a of agreements) {
       // prior_year bases need last year's revenue: QD-DJK's agreement starts in 2021, on 2020's.
       const years = a.zoneCode === 'QD-DJK' ? { effectiveFrom: 2021, baseYear: 2020 } : { effectiveFrom: 2020, baseYear: 2019 }
-      ids.push(await insertAgreement(tx, parseAgreement({ ...a, ...years, effectiveTo: 2025 }, floor)))
+      ids.push((await createAgreement(ctx, { ...a, ...years, effectiveTo: 2025 })).id)
     }
-    await insertBaseAdjustment(tx, ids[0]!, 0, { fromYear: 2021, amount: '-5000000.00', reason: `教育事权划转功能区${NOTE}`, documentNo: `示例〔2021〕3号${NOTE}` })
+    const [htAgreement = 0] = ids
+    await addBaseAdjustment(ctx, htAgreement, { group: 'taxes', fromYear: 2021, amount: '-5000000.00', reason: `教育事权划转功能区${NOTE}`, documentNo: `示例〔2021〕3号${NOTE}` })
 
-    const rows: StagedRevenue[] = []
-    for (const zone of ZONES) {
-      for (const year of [2020, 2021]) {
-        for (const category of [...taxes, '10304']) {
-          for (let month = 1; month <= 12; month++) {
-            rows.push({ line: rows.length, zoneCode: zone.code, districtCode: zone.district, categoryCode: category, year, month, amount: monthly(zone, category, year, month) })
-          }
-        }
-      }
-    }
-    await createStaging(tx)
-    await stageRows(tx, rows)
-    await mergeStaging(tx, DEMO_KEY, DEMO_KEY)
+    const records = ZONES.flatMap((zone) => [2020, 2021].flatMap((year) => [...taxes, '10304'].flatMap((category) =>
+      Array.from({ length: 12 }, (_, m) => ({ zoneCode: zone.code, districtCode: zone.district, category, year, month: m + 1, amount: monthly(zone, category, year, m + 1) })))))
+    await recordRevenue(ctx, records)
 
     for (const [i, id] of ids.entries()) {
       for (const [quarter, paidOn] of ['2021-03-31', '2021-06-30', '2021-09-30', '2021-12-20'].entries()) {
-        await insertAdvance(tx, { agreementId: id, fiscalYear: 2021, paidOn, amount: `${BigInt(3 - i) * 1_000_000n + BigInt(quarter) * 100_000n}.00`, documentNo: `示例预拨〔2021〕${i * 4 + quarter + 1}号${NOTE}` })
+        await recordAdvance(ctx, { agreementId: id, fiscalYear: 2021, paidOn, amount: `${BigInt(3 - i) * 1_000_000n + BigInt(quarter) * 100_000n}.00`, documentNo: `示例预拨〔2021〕${i * 4 + quarter + 1}号${NOTE}` })
       }
     }
     // Legacy debts: QD-HT's bank loan transferred to 城阳区 and partly repaid; QD-BS's bond still
     // with the zone; QD-DJK's project payable transferred to 黄岛区.
-    const loan = await insertDebt(tx, { zoneCode: 'QD-HT', reference: 'HT-2016-001', creditor: `示例银行${NOTE}`, kind: 'bank_loan', principal: '30000000.00', outstanding: '20000000.00', interestRate: '0.049', incurredOn: '2016-05-01', maturityDate: '2026-05-01', registeredOn: '2020-12-31' })
-    await insertDebtEvent(tx, { debtId: loan, kind: 'transfer', occurredOn: '2021-03-31', districtCode: '370214', documentNo: `示例划转〔2021〕1号${NOTE}`, keyId: DEMO_KEY })
-    await insertDebtEvent(tx, { debtId: loan, kind: 'repayment', occurredOn: '2021-06-30', principal: '500000.00', interest: '12000.00', keyId: DEMO_KEY })
-    await insertDebt(tx, { zoneCode: 'QD-BS', reference: 'BS-2018-003', creditor: `示例证券${NOTE}`, kind: 'bond', principal: '10000000.00', outstanding: '10000000.00', interestRate: '0.038', maturityDate: '2023-12-31', registeredOn: '2020-12-31' })
-    const payable = await insertDebt(tx, { zoneCode: 'QD-DJK', reference: 'DJK-2019-002', creditor: `示例建设公司${NOTE}`, kind: 'project_payable', principal: '2000000.00', outstanding: '1500000.00', registeredOn: '2020-12-31' })
-    await insertDebtEvent(tx, { debtId: payable, kind: 'transfer', occurredOn: '2021-06-30', districtCode: '370211', documentNo: `示例划转〔2021〕2号${NOTE}`, keyId: DEMO_KEY })
+    const loan = await registerDebt(ctx, { zoneCode: 'QD-HT', reference: 'HT-2016-001', creditor: `示例银行${NOTE}`, kind: 'bank_loan', principal: '30000000.00', outstanding: '20000000.00', interestRate: '0.049', incurredOn: '2016-05-01', maturityDate: '2026-05-01', registeredOn: '2020-12-31' })
+    await transferDebt(ctx, loan.debt.id, { districtCode: '370214', transferredOn: '2021-03-31', documentNo: `示例划转〔2021〕1号${NOTE}` })
+    await recordRepayment(ctx, loan.debt.id, { paidOn: '2021-06-30', principal: '500000.00', interest: '12000.00' })
+    await registerDebt(ctx, { zoneCode: 'QD-BS', reference: 'BS-2018-003', creditor: `示例证券${NOTE}`, kind: 'bond', principal: '10000000.00', outstanding: '10000000.00', interestRate: '0.038', maturityDate: '2023-12-31', registeredOn: '2020-12-31' })
+    const payable = await registerDebt(ctx, { zoneCode: 'QD-DJK', reference: 'DJK-2019-002', creditor: `示例建设公司${NOTE}`, kind: 'project_payable', principal: '2000000.00', outstanding: '1500000.00', registeredOn: '2020-12-31' })
+    await transferDebt(ctx, payable.debt.id, { districtCode: '370211', transferredOn: '2021-06-30', documentNo: `示例划转〔2021〕2号${NOTE}` })
 
     // 2020 settled and finalized (run 1), 2021 computed as a draft (run 2).
-    await finalizeSettlementRun(tx, await createSettlementRun(tx, { fiscalYear: 2020, minimumRate: floor }, DEMO_KEY), DEMO_KEY)
-    await createSettlementRun(tx, { fiscalYear: 2021, minimumRate: floor }, DEMO_KEY)
-    await tx.insertInto('audit_events').values({
-      key_id: DEMO_KEY, role: 'admin', action: 'load', entity_type: 'demo_data', entity_id: 'DEMO_DATA', request_id: DEMO_KEY,
-      details: JSON.stringify({ districts: 2, zones: ZONES.length, agreements: ids.length, revenueRecords: rows.length, illustrative: true }),
-    }).execute()
+    await finalizeRun(ctx, (await createRun(ctx, { fiscalYear: 2020 })).run.id)
+    await createRun(ctx, { fiscalYear: 2021 })
     return true
   })
 }

@@ -8,7 +8,7 @@ import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connect.js'
 import { migrate } from './db/migrate.js'
 import { loadDemoData } from './demo.js'
-import { pruneIdempotencyKeys } from './http/write.js'
+import { pruneIdempotencyKeys } from './db/idempotency.js'
 import { money } from './domain/money.js'
 
 /*
@@ -95,7 +95,7 @@ async function main (): Promise<void> {
     const database = open(config)
     try {
       await runMigrations(log, database)
-      process.exitCode = await settleCommand(database.db, process.argv.slice(3), money(config.minZoneRate), {
+      process.exitCode = await settleCommand(database.db, process.argv.slice(3), { minZoneRate: money(config.minZoneRate), importLimit: 0 }, {
         write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true,
       })
     } finally {

@@ -1,14 +1,12 @@
-import { type Kysely, sql } from 'kysely'
-import type { AgreementGroupTerms, AgreementTerms } from '../domain/agreement.js'
+import { sql } from 'kysely'
+import type { AgreementGroupTerms, AgreementTerms, BaseTerms } from '../domain/agreement.js'
 import { type Decimal, money } from '../domain/money.js'
-import type { Database } from './database.js'
-import { decodeCursor, type Page, toPage } from './pagination.js'
-import type { PageRequest } from './registry.js'
+import type { AgreementGroupRow, AgreementRow, BaseAdjustmentRow, Db } from './database.js'
+import { LockSpace, lock } from './locks.js'
+import { fetchPage, mapPageAsync, type Page, type PageRequest } from './pagination.js'
 import { type Scope, scopeFilter } from './scope.js'
 
 /* Agreements (分成办法) with their groups, categories, bands and base adjustments (基数调整). */
-
-type Db = Kysely<Database>
 
 export interface StoredAdjustment {
   id: number
@@ -19,7 +17,7 @@ export interface StoredAdjustment {
   createdAt: string
 }
 
-export interface StoredGroup extends AgreementGroupTerms {
+export type StoredGroup = AgreementGroupTerms & {
   position: number
   adjustments: StoredAdjustment[]
 }
@@ -32,10 +30,10 @@ export interface StoredAgreement extends Omit<AgreementTerms, 'groups'> {
 
 /** Serializes writes that could make one zone–district pair's agreements overlap. */
 export async function lockAgreementPair (tx: Db, zoneCode: string, districtCode: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`agreement-pair:${zoneCode}|${districtCode}`}, 7302))`.execute(tx)
+  await lock(tx, LockSpace.agreementPair, `agreement-pair:${zoneCode}|${districtCode}`)
 }
 
-/** Agreements of the pair whose years meet [from, to] (to null: open-ended). */
+/** Agreements of the pair whose years meet [from, to] (to null: open-ended), by id. */
 export async function overlappingAgreements (db: Db, zoneCode: string, districtCode: string, from: number, to: number | null, exceptId?: number) {
   let query = db.selectFrom('agreements').select(['id', 'effective_from', 'effective_to', 'document_no'])
     .where('zone_code', '=', zoneCode).where('district_code', '=', districtCode)
@@ -43,15 +41,8 @@ export async function overlappingAgreements (db: Db, zoneCode: string, districtC
     .orderBy('id')
   if (to !== null) query = query.where('effective_from', '<=', to)
   if (exceptId !== undefined) query = query.where('id', '<>', exceptId)
-  return query.execute()
-}
-
-/** The codes among `codes` that are not registered revenue categories. */
-export async function unknownCategories (db: Db, codes: readonly string[]): Promise<Set<string>> {
-  if (codes.length === 0) return new Set()
-  const known = await db.selectFrom('revenue_categories').select('code').where('code', 'in', [...new Set(codes)]).execute()
-  const knownSet = new Set(known.map((r) => r.code))
-  return new Set(codes.filter((c) => !knownSet.has(c)))
+  const rows = await query.execute()
+  return rows.map((r) => ({ id: r.id, effectiveFrom: r.effective_from, effectiveTo: r.effective_to, documentNo: r.document_no }))
 }
 
 export async function insertAgreement (tx: Db, terms: AgreementTerms): Promise<number> {
@@ -61,8 +52,10 @@ export async function insertAgreement (tx: Db, terms: AgreementTerms): Promise<n
   }).returning('id').executeTakeFirstOrThrow()
   await tx.insertInto('agreement_groups').values(terms.groups.map((g, position) => ({
     agreement_id: id, position, name: g.name, basis: g.basis,
-    base_amount: g.base?.amount?.toFixed(2) ?? null, base_mode: g.base?.mode ?? null,
-    growth_rate: g.base?.growthRate?.toString() ?? null, shortfall: g.shortfall,
+    base_amount: g.basis === 'increment' ? g.base.amount?.toFixed(2) ?? null : null,
+    base_mode: g.basis === 'increment' ? g.base.mode : null,
+    growth_rate: g.basis === 'increment' && g.base.mode === 'escalating' ? g.base.growthRate.toString() : null,
+    shortfall: g.shortfall,
   }))).execute()
   await tx.insertInto('agreement_group_categories').values(terms.groups.flatMap((g, position) =>
     g.categories.map((category_code) => ({ agreement_id: id, group_position: position, category_code })))).execute()
@@ -77,21 +70,44 @@ export async function setEffectiveTo (tx: Db, id: number, effectiveTo: number | 
   await tx.updateTable('agreements').set({ effective_to: effectiveTo }).where('id', '=', id).execute()
 }
 
+const toAdjustment = (a: BaseAdjustmentRow): StoredAdjustment => ({
+  id: a.id, fromYear: a.from_year, amount: money(a.amount), reason: a.reason, documentNo: a.document_no, createdAt: a.created_at.toISOString(),
+})
+
 export async function insertBaseAdjustment (tx: Db, agreementId: number, groupPosition: number,
   a: { fromYear: number, amount: string, reason: string, documentNo: string }): Promise<StoredAdjustment> {
   const row = await tx.insertInto('base_adjustments').values({
     agreement_id: agreementId, group_position: groupPosition, from_year: a.fromYear, amount: a.amount, reason: a.reason, document_no: a.documentNo,
   }).returningAll().executeTakeFirstOrThrow()
-  return { id: row.id, fromYear: row.from_year, amount: money(row.amount), reason: row.reason, documentNo: row.document_no, createdAt: row.created_at.toISOString() }
+  return toAdjustment(row)
 }
 
-type AgreementRowOf = { id: number, zone_code: string, district_code: string, document_no: string, base_year: number, effective_from: number, effective_to: number | null, created_at: Date }
+/** The base rule a stored increment group holds; an increment group without one is a corrupt row. */
+function baseTermsOf (g: AgreementGroupRow): BaseTerms {
+  const amount = g.base_amount === null ? undefined : money(g.base_amount)
+  switch (g.base_mode) {
+    case 'fixed': if (amount !== undefined) return { mode: 'fixed', amount }
+      break
+    case 'escalating': if (amount !== undefined && g.growth_rate !== null) return { mode: 'escalating', amount, growthRate: money(g.growth_rate) }
+      break
+    case 'prior_year': return amount === undefined ? { mode: 'prior_year' } : { mode: 'prior_year', amount }
+    case null: break
+  }
+  throw new Error(`agreement ${g.agreement_id} group ${g.position}: an increment group without a complete base rule`)
+}
+
+function groupOf (g: AgreementGroupRow): StoredGroup {
+  const common = { position: g.position, name: g.name, categories: [], rates: [], adjustments: [] }
+  return g.basis === 'total'
+    ? { ...common, basis: 'total', shortfall: 'none' }
+    : { ...common, basis: 'increment', base: baseTermsOf(g), shortfall: g.shortfall }
+}
 
 /**
  * Loads whole agreements (groups, categories, bands, adjustments) for the given rows. `inForce`
  * selects the parts by the agreements' years instead of by a list of ids, for whole-year loads.
  */
-async function assemble (db: Db, rows: AgreementRowOf[], inForce?: number): Promise<StoredAgreement[]> {
+async function assemble (db: Db, rows: AgreementRow[], inForce?: number): Promise<StoredAgreement[]> {
   if (rows.length === 0) return []
   const ids = rows.map((r) => r.id)
   const ofAgreements = inForce === undefined
@@ -110,16 +126,7 @@ async function assemble (db: Db, rows: AgreementRowOf[], inForce?: number): Prom
   const groupMap = new Map<string, StoredGroup>()
   const byAgreement = new Map<number, StoredGroup[]>()
   for (const g of groups) {
-    const group: StoredGroup = {
-      position: g.position, name: g.name, basis: g.basis, categories: [], rates: [], shortfall: g.shortfall, adjustments: [],
-      ...(g.base_mode === null ? {} : {
-        base: {
-          mode: g.base_mode,
-          ...(g.base_amount === null ? {} : { amount: money(g.base_amount) }),
-          ...(g.growth_rate === null ? {} : { growthRate: money(g.growth_rate) }),
-        },
-      }),
-    }
+    const group = groupOf(g)
     groupMap.set(key(g.agreement_id, g.position), group)
     byAgreement.set(g.agreement_id, [...(byAgreement.get(g.agreement_id) ?? []), group])
   }
@@ -129,11 +136,7 @@ async function assemble (db: Db, rows: AgreementRowOf[], inForce?: number): Prom
       ? { rate: money(b.rate) }
       : { upToGrowth: money(b.up_to_growth), rate: money(b.rate) })
   }
-  for (const a of adjustments) {
-    groupMap.get(key(a.agreement_id, a.group_position))?.adjustments.push({
-      id: a.id, fromYear: a.from_year, amount: money(a.amount), reason: a.reason, documentNo: a.document_no, createdAt: a.created_at.toISOString(),
-    })
-  }
+  for (const a of adjustments) groupMap.get(key(a.agreement_id, a.group_position))?.adjustments.push(toAdjustment(a))
   return rows.map((r) => ({
     id: r.id, zoneCode: r.zone_code, districtCode: r.district_code, documentNo: r.document_no, baseYear: r.base_year,
     effectiveFrom: r.effective_from, effectiveTo: r.effective_to, createdAt: r.created_at.toISOString(), groups: byAgreement.get(r.id) ?? [],
@@ -155,13 +158,6 @@ export async function agreementsInForce (db: Db, year: number, ids?: readonly nu
   return assemble(db, await query.execute(), ids === undefined ? year : undefined)
 }
 
-/** The latest fiscal year a finalized settlement of the agreement covers, if any. */
-export async function lastFinalizedYear (db: Db, agreementId: number): Promise<number | undefined> {
-  const row = await db.selectFrom('settlement_lines').select((eb) => eb.fn.max('fiscal_year').as('year'))
-    .where('agreement_id', '=', agreementId).where('finalized', '=', true).executeTakeFirst()
-  return row?.year ?? undefined
-}
-
 export interface AgreementFilter {
   zoneCode?: string | undefined
   districtCode?: string | undefined
@@ -170,32 +166,14 @@ export interface AgreementFilter {
 }
 
 export async function listAgreements (db: Db, scope: Scope, filter: AgreementFilter, page: PageRequest): Promise<Page<StoredAgreement>> {
-  const after = decodeCursor<number>(page.cursor, 'number')
   let query = db.selectFrom('agreements').selectAll()
     .where(scopeFilter(scope, { zone: 'agreements.zone_code', district: 'agreements.district_code' }))
-    .orderBy('id').limit(page.limit + 1)
-  if (after !== undefined) query = query.where('id', '>', after)
   if (filter.zoneCode !== undefined) query = query.where('zone_code', '=', filter.zoneCode)
   if (filter.districtCode !== undefined) query = query.where('district_code', '=', filter.districtCode)
   if (filter.year !== undefined) {
     const year = filter.year
     query = query.where('effective_from', '<=', year).where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>=', year)]))
   }
-  const rows = await query.execute()
-  const page1 = toPage(rows, page.limit, (r) => r.id, (r) => r)
-  return { items: await assemble(db, page1.items), nextCursor: page1.nextCursor }
-}
-
-/**
- * A(Y) of a zone in a district over some categories: the sum of the latest revision of each
- * month (calculation-rules.md §5), and how many monthly records there are (0: none recorded).
- */
-export async function revenueTotal (db: Db, zoneCode: string, districtCode: string, categories: readonly string[], year: number): Promise<{ total: string, records: number }> {
-  if (categories.length === 0) return { total: '0.00', records: 0 }
-  const row = await db.selectFrom('revenue_records')
-    .select([sql<string>`coalesce(sum(amount), 0)::text`.as('total'), sql<number>`count(*)::int`.as('records')])
-    .where('zone_code', '=', zoneCode).where('district_code', '=', districtCode)
-    .where('category_code', 'in', [...categories]).where('year', '=', year)
-    .executeTakeFirstOrThrow()
-  return { total: row.total, records: row.records }
+  const rows = await fetchPage(query, page, { columns: ['id'], types: ['int'], of: (r) => [r.id] })
+  return mapPageAsync(rows, (items) => assemble(db, items))
 }

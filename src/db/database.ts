@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Selectable } from 'kysely'
+import type { ColumnType, Generated, Kysely, Selectable } from 'kysely'
 
 /*
  * The database as Kysely sees it: one interface per table, named as in sql/.
@@ -254,8 +254,23 @@ export interface Database {
   audit_events: AuditEventsTable
 }
 
+/** The database, or a transaction on it: every repository function takes one first. */
+export type Db = Kysely<Database>
+
 export type RevenueCategoryRow = Selectable<RevenueCategoriesTable>
 export type DistrictRow = Selectable<DistrictsTable>
 export type ZoneRow = Selectable<ZonesTable>
 export type AgreementRow = Selectable<AgreementsTable>
 export type ApiKeyRow = Selectable<ApiKeysTable>
+export type AuditEventRow = Selectable<AuditEventsTable>
+export type AdvanceRow = Selectable<AdvancesTable>
+export type RevenueRecordRow = Selectable<RevenueRecordsTable>
+export type RevenueRevisionRow = Selectable<RevenueRevisionsTable>
+export type AgreementGroupRow = Selectable<AgreementGroupsTable>
+export type AgreementBandRow = Selectable<AgreementBandsTable>
+export type BaseAdjustmentRow = Selectable<BaseAdjustmentsTable>
+export type SettlementRunRow = Selectable<SettlementRunsTable>
+export type SettlementLineRow = Selectable<SettlementLinesTable>
+export type SettlementGroupRow = Selectable<SettlementGroupsTable>
+export type DebtRow = Selectable<DebtsTable>
+export type DebtEventRow = Selectable<DebtEventsTable>

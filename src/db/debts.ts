@@ -1,14 +1,11 @@
-import { type Kysely, sql } from 'kysely'
+import { sql } from 'kysely'
 import type { DebtEvent, DebtKind, DebtRecord } from '../domain/debt.js'
 import { money } from '../domain/money.js'
-import type { Database } from './database.js'
-import { decodeCursor, type Page, toPage } from './pagination.js'
-import type { PageRequest } from './registry.js'
+import type { Db, DebtRow } from './database.js'
+import { fetchPage, mapPageAsync, type Page, type PageRequest } from './pagination.js'
 import type { Scope } from './scope.js'
 
 /* The legacy debt register (历史遗留债务) and its append-only events. */
-
-type Db = Kysely<Database>
 
 export interface StoredDebt extends DebtRecord {
   id: number
@@ -41,12 +38,10 @@ const DEBT_DATES = [
   sql<string>`debts.registered_on::text`.as('registered_on'),
 ] as const
 
-type DebtRow = {
-  id: number, zone_code: string, reference: string, creditor: string, kind: DebtKind, principal: string, outstanding_at_registration: string,
-  interest_rate: string | null, notes: string | null, created_at: Date, incurred_on: string | null, maturity_date: string | null, registered_on: string
-}
+/** A debts row with its dates read as the days they name (YYYY-MM-DD). */
+type DebtDays = Omit<DebtRow, 'incurred_on' | 'maturity_date' | 'registered_on'> & { incurred_on: string | null, maturity_date: string | null, registered_on: string }
 
-async function withEvents (db: Db, rows: DebtRow[]): Promise<StoredDebt[]> {
+async function withEvents (db: Db, rows: DebtDays[]): Promise<StoredDebt[]> {
   if (rows.length === 0) return []
   const events = await db.selectFrom('debt_events')
     .select(['id', 'debt_id', 'kind', sql<string>`occurred_on::text`.as('occurred_on'), 'district_code', 'document_no', 'principal', 'interest', 'reverses_event_id', 'note', 'key_id', 'created_at'])
@@ -90,12 +85,8 @@ function filtered (db: Db, scope: Scope, filter: DebtFilter) {
 }
 
 export async function listDebts (db: Db, scope: Scope, filter: DebtFilter, page: PageRequest): Promise<Page<StoredDebt>> {
-  const after = decodeCursor<number>(page.cursor, 'number')
-  let query = filtered(db, scope, filter).orderBy('debts.id').limit(page.limit + 1)
-  if (after !== undefined) query = query.where('debts.id', '>', after)
-  const rows = await query.execute()
-  const p = toPage(rows, page.limit, (r) => r.id, (r) => r)
-  return { items: await withEvents(db, p.items), nextCursor: p.nextCursor }
+  const rows = await fetchPage(filtered(db, scope, filter), page, { columns: ['debts.id'], types: ['int'], of: (r) => [r.id] })
+  return mapPageAsync(rows, (items) => withEvents(db, items))
 }
 
 /** Every debt in scope (for summaries and maturity schedules), with its events. */
@@ -103,8 +94,16 @@ export async function allDebts (db: Db, scope: Scope, filter: DebtFilter = {}): 
   return withEvents(db, await filtered(db, scope, filter).orderBy('debts.id').execute())
 }
 
-export async function referenceTaken (db: Db, zoneCode: string, reference: string): Promise<boolean> {
-  return (await db.selectFrom('debts').select('id').where('zone_code', '=', zoneCode).where('reference', '=', reference).executeTakeFirst()) !== undefined
+/** The registered zones and the references their debts already use (of one zone, or of all). */
+export async function debtRegister (db: Db, zoneCode?: string): Promise<{ zones: Set<string>, references: Set<string> }> {
+  let zones = db.selectFrom('zones').select('code')
+  let debts = db.selectFrom('debts').select(['zone_code', 'reference'])
+  if (zoneCode !== undefined) {
+    zones = zones.where('code', '=', zoneCode)
+    debts = debts.where('zone_code', '=', zoneCode)
+  }
+  const [zoneRows, debtRows] = await Promise.all([zones.execute(), debts.execute()])
+  return { zones: new Set(zoneRows.map((z) => z.code)), references: new Set(debtRows.map((d) => `${d.zone_code}|${d.reference}`)) }
 }
 
 export async function insertDebt (tx: Db, d: {
@@ -129,7 +128,10 @@ export async function insertDebtEvent (tx: Db, e: {
   return id
 }
 
+/** The database's date today: what "today" means for every default date. */
 export async function today (db: Db): Promise<string> {
   const { rows } = await sql<{ today: string }>`select current_date::text as today`.execute(db)
-  return rows[0]!.today
+  const [row] = rows
+  if (row === undefined) throw new Error('current_date answered no row')
+  return row.today
 }

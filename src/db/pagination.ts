@@ -1,8 +1,11 @@
-import { InputError } from '../domain/errors.js'
+import { type SelectQueryBuilder, sql } from 'kysely'
+import { Problems } from '../domain/errors.js'
+import type { Database } from './database.js'
 
 /*
- * Lists answer { items, nextCursor } in a stable order (api-contract.md, Lists). The cursor is
- * the last key of the page, opaque to callers (base64url JSON).
+ * Every list answers { items, nextCursor } in a stable order (api-contract.md, Lists), paged by
+ * keyset: the cursor is the key of the last row of the page (base64url JSON, opaque to callers),
+ * and the next page starts after it. A cursor no list gave out is a 400, whatever it holds.
  */
 
 export interface Page<T> {
@@ -10,23 +13,67 @@ export interface Page<T> {
   nextCursor: string | null
 }
 
-export function encodeCursor (key: string | number): string {
+export interface PageRequest {
+  limit: number
+  cursor?: string | undefined
+}
+
+/** How a list is ordered: its key columns (unique together), the type of each, and the direction. */
+export interface Keyset<R> {
+  columns: readonly string[]
+  /** text columns hold strings; int columns PostgreSQL integers. */
+  types: ReadonlyArray<'text' | 'int'>
+  /** The key of a row, in the order of `columns`. */
+  of: (row: R) => ReadonlyArray<string | number>
+  descending?: boolean
+}
+
+const INT4 = 2 ** 31
+
+function encodeCursor (key: ReadonlyArray<string | number>): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url')
 }
 
-export function decodeCursor<K extends string | number> (cursor: string | undefined, kind: 'string' | 'number'): K | undefined {
-  if (cursor === undefined) return undefined
+function decodeCursor (cursor: string, types: Keyset<unknown>['types']): Array<string | number> {
+  let key: unknown
   try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (typeof value === kind) return value as K
-  } catch { /* reported below */ }
-  throw new InputError('malformed', [{ pointer: '/querystring/cursor', message: 'is not a cursor this list gave out' }])
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw Problems.badCursor()
+  }
+  const fits = Array.isArray(key) && key.length === types.length && key.every((part: unknown, i) => types[i] === 'text'
+    ? typeof part === 'string' && part.length <= 200
+    : Number.isInteger(part) && Math.abs(part as number) < INT4)
+  if (!fits) throw Problems.badCursor()
+  return key as Array<string | number>
 }
 
-/** Rows fetched with limit + 1 become a page and the cursor after it. */
-export function toPage<R, T> (rows: R[], limit: number, keyOf: (row: R) => string | number, map: (row: R) => T): Page<T> {
-  const more = rows.length > limit
-  const pageRows = more ? rows.slice(0, limit) : rows
-  const last = pageRows[pageRows.length - 1]
-  return { items: pageRows.map(map), nextCursor: more && last !== undefined ? encodeCursor(keyOf(last)) : null }
+/** One page of `query` after the cursor, in keyset order, with the cursor of the next page. */
+export async function fetchPage<TB extends keyof Database, O> (
+  query: SelectQueryBuilder<Database, TB, O>, page: PageRequest, keyset: Keyset<O>,
+): Promise<Page<O>> {
+  const direction = keyset.descending === true ? 'desc' : 'asc'
+  let q = query
+  for (const column of keyset.columns) q = q.orderBy(sql.ref(column), direction)
+  if (page.cursor !== undefined) {
+    const after = decodeCursor(page.cursor, keyset.types)
+    const columns = sql.join(keyset.columns.map((c) => sql.ref(c)))
+    const values = sql.join(after.map((v) => sql.val(v)))
+    q = q.where(keyset.descending === true ? sql<boolean>`(${columns}) < (${values})` : sql<boolean>`(${columns}) > (${values})`)
+  }
+  const rows = await q.limit(page.limit + 1).execute()
+  const more = rows.length > page.limit
+  const items = more ? rows.slice(0, page.limit) : rows
+  const last = items[items.length - 1]
+  return { items, nextCursor: more && last !== undefined ? encodeCursor(keyset.of(last)) : null }
+}
+
+/** The same page with its items mapped. */
+export function mapPage<R, T> (page: Page<R>, map: (row: R) => T): Page<T> {
+  return { items: page.items.map(map), nextCursor: page.nextCursor }
+}
+
+/** The same page with its items mapped by a function of the whole list (loading their parts at once). */
+export async function mapPageAsync<R, T> (page: Page<R>, map: (rows: R[]) => Promise<T[]>): Promise<Page<T>> {
+  return { items: await map(page.items), nextCursor: page.nextCursor }
 }

@@ -1,38 +1,42 @@
-import type { Kysely } from 'kysely'
-import type { Database } from './database.js'
-import { decodeCursor, type Page, toPage } from './pagination.js'
+import type { Db, DistrictRow, RevenueCategoryRow, ZoneRow } from './database.js'
+import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
 import { districtFilter, type Scope, zoneFilter } from './scope.js'
 
 /* Revenue categories, districts and zones (api-contract.md, Registry). */
-
-type Db = Kysely<Database>
-
-export interface PageRequest { limit: number, cursor?: string | undefined }
 
 export interface RevenueCategory {
   code: string
   parentCode: string | null
   nameZh: string
   nameEn: string
-  kind: 'tax' | 'fee' | 'non_tax'
+  kind: RevenueCategoryRow['kind']
   localShare: string | null
   note: string | null
   origin: 'national' | 'local'
 }
 
+const toCategory = (r: RevenueCategoryRow): RevenueCategory => ({
+  code: r.code, parentCode: r.parent_code, nameZh: r.name_zh, nameEn: r.name_en, kind: r.kind, localShare: r.local_share, note: r.note, origin: r.origin,
+})
+
+const BY_CODE = { columns: ['code'], types: ['text'], of: (r: { code: string }) => [r.code] } as const
+
 export async function listRevenueCategories (db: Db, page: PageRequest, kind?: RevenueCategory['kind']): Promise<Page<RevenueCategory>> {
-  const after = decodeCursor<string>(page.cursor, 'string')
-  let query = db.selectFrom('revenue_categories').selectAll().orderBy('code').limit(page.limit + 1)
-  if (after !== undefined) query = query.where('code', '>', after)
+  let query = db.selectFrom('revenue_categories').selectAll()
   if (kind !== undefined) query = query.where('kind', '=', kind)
-  return toPage(await query.execute(), page.limit, (r) => r.code, (r) => ({
-    code: r.code, parentCode: r.parent_code, nameZh: r.name_zh, nameEn: r.name_en, kind: r.kind,
-    localShare: r.local_share, note: r.note, origin: r.origin,
-  }))
+  return mapPage(await fetchPage(query, page, BY_CODE), toCategory)
 }
 
 export async function categoryExists (db: Db, code: string): Promise<boolean> {
   return (await db.selectFrom('revenue_categories').select('code').where('code', '=', code).executeTakeFirst()) !== undefined
+}
+
+/** The codes among `codes` that are not registered revenue categories. */
+export async function unknownCategories (db: Db, codes: readonly string[]): Promise<Set<string>> {
+  if (codes.length === 0) return new Set()
+  const known = await db.selectFrom('revenue_categories').select('code').where('code', 'in', [...new Set(codes)]).execute()
+  const knownSet = new Set(known.map((r) => r.code))
+  return new Set(codes.filter((c) => !knownSet.has(c)))
 }
 
 export async function insertRevenueCategory (db: Db, c: Omit<RevenueCategory, 'origin'>): Promise<RevenueCategory> {
@@ -45,33 +49,29 @@ export async function insertRevenueCategory (db: Db, c: Omit<RevenueCategory, 'o
 
 export interface District { code: string, name: string, createdAt: string }
 
+const toDistrict = (r: DistrictRow): District => ({ code: r.code, name: r.name, createdAt: r.created_at.toISOString() })
+
 export async function listDistricts (db: Db, scope: Scope, page: PageRequest): Promise<Page<District>> {
-  const after = decodeCursor<string>(page.cursor, 'string')
-  let query = db.selectFrom('districts').selectAll().where(districtFilter(scope, 'districts.code')).orderBy('code').limit(page.limit + 1)
-  if (after !== undefined) query = query.where('code', '>', after)
-  return toPage(await query.execute(), page.limit, (r) => r.code, (r) => ({ code: r.code, name: r.name, createdAt: r.created_at.toISOString() }))
+  const query = db.selectFrom('districts').selectAll().where(districtFilter(scope, 'districts.code'))
+  return mapPage(await fetchPage(query, page, BY_CODE), toDistrict)
 }
 
 export async function findDistrict (db: Db, scope: Scope, code: string): Promise<District | undefined> {
   const row = await db.selectFrom('districts').selectAll().where('code', '=', code).where(districtFilter(scope, 'districts.code')).executeTakeFirst()
-  return row === undefined ? undefined : { code: row.code, name: row.name, createdAt: row.created_at.toISOString() }
+  return row === undefined ? undefined : toDistrict(row)
 }
 
 export async function insertDistrict (db: Db, d: { code: string, name: string }): Promise<District> {
-  const row = await db.insertInto('districts').values(d).returningAll().executeTakeFirstOrThrow()
-  return { code: row.code, name: row.name, createdAt: row.created_at.toISOString() }
+  return toDistrict(await db.insertInto('districts').values(d).returningAll().executeTakeFirstOrThrow())
 }
 
 export interface Zone { code: string, name: string, hostDistrictCode: string, createdAt: string }
 
-const toZone = (r: { code: string, name: string, host_district_code: string, created_at: Date }): Zone =>
-  ({ code: r.code, name: r.name, hostDistrictCode: r.host_district_code, createdAt: r.created_at.toISOString() })
+const toZone = (r: ZoneRow): Zone => ({ code: r.code, name: r.name, hostDistrictCode: r.host_district_code, createdAt: r.created_at.toISOString() })
 
 export async function listZones (db: Db, scope: Scope, page: PageRequest): Promise<Page<Zone>> {
-  const after = decodeCursor<string>(page.cursor, 'string')
-  let query = db.selectFrom('zones').selectAll().where(zoneFilter(scope, 'zones.code', 'zones.host_district_code')).orderBy('code').limit(page.limit + 1)
-  if (after !== undefined) query = query.where('code', '>', after)
-  return toPage(await query.execute(), page.limit, (r) => r.code, toZone)
+  const query = db.selectFrom('zones').selectAll().where(zoneFilter(scope, 'zones.code', 'zones.host_district_code'))
+  return mapPage(await fetchPage(query, page, BY_CODE), toZone)
 }
 
 export async function findZone (db: Db, scope: Scope, code: string): Promise<Zone | undefined> {
@@ -81,6 +81,19 @@ export async function findZone (db: Db, scope: Scope, code: string): Promise<Zon
 }
 
 export async function insertZone (db: Db, z: { code: string, name: string, hostDistrictCode: string }): Promise<Zone> {
-  const row = await db.insertInto('zones').values({ code: z.code, name: z.name, host_district_code: z.hostDistrictCode }).returningAll().executeTakeFirstOrThrow()
-  return toZone(row)
+  return toZone(await db.insertInto('zones').values({ code: z.code, name: z.name, host_district_code: z.hostDistrictCode }).returningAll().executeTakeFirstOrThrow())
+}
+
+/** Names of zones, districts and agreements' documents, for statements. */
+export async function registryNames (db: Db, agreementIds: readonly number[]) {
+  const [zones, districts, agreements] = await Promise.all([
+    db.selectFrom('zones').select(['code', 'name']).execute(),
+    db.selectFrom('districts').select(['code', 'name']).execute(),
+    agreementIds.length === 0 ? [] : db.selectFrom('agreements').select(['id', 'document_no']).where('id', 'in', [...agreementIds]).execute(),
+  ])
+  return {
+    zone: new Map(zones.map((z) => [z.code, z.name])),
+    district: new Map(districts.map((d) => [d.code, d.name])),
+    documentNo: new Map(agreements.map((a) => [a.id, a.document_no])),
+  }
 }

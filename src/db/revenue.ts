@@ -1,9 +1,10 @@
-import { type Kysely, sql } from 'kysely'
-import { InputError } from '../domain/errors.js'
+import { sql } from 'kysely'
+import { NOTHING_RECORDED, type RecordedActual } from '../domain/agreement.js'
+import { money } from '../domain/money.js'
 import type { CheckedRevenueRow } from '../domain/revenue-row.js'
-import type { Database } from './database.js'
-import { decodeCursor, type Page, toPage } from './pagination.js'
-import type { PageRequest } from './registry.js'
+import type { Db } from './database.js'
+import { LockSpace, lock } from './locks.js'
+import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
 import { type Scope, scopeFilter } from './scope.js'
 
 /*
@@ -13,8 +14,6 @@ import { type Scope, scopeFilter } from './scope.js'
  * amount changed gets a new revision in revenue_revisions and its current amount in
  * revenue_records; an unchanged amount adds nothing. The last line wins within one request.
  */
-
-type Db = Kysely<Database>
 
 export interface StagedRevenue extends CheckedRevenueRow {
   /** Where the row came from: its index in a JSON batch, or its line in a CSV file. */
@@ -47,7 +46,7 @@ export interface MergeCounts {
 export async function mergeStaging (tx: Db, keyId: string, requestId: string): Promise<MergeCounts> {
   // Merges take turns (staging does not): two writes of one month at once must both land, as
   // revisions n+1 and n+2, not as the same revision twice. The lock ends with the transaction.
-  await sql`select pg_advisory_xact_lock(hashtextextended('revenue-merge', 7304))`.execute(tx)
+  await lock(tx, LockSpace.revenueMerge, 'revenue-merge')
   await sql`CREATE TEMP TABLE revenue_changes ON COMMIT DROP AS
     WITH latest AS (
       SELECT DISTINCT ON (zone_code, district_code, category_code, year, month) zone_code, district_code, category_code, year, month, amount
@@ -107,36 +106,49 @@ export interface RevenueFilter {
   category?: string | undefined
 }
 
-type Key = [string, string, string, number, number]
-
-function parseKey (text: string): Key {
-  try {
-    const key = JSON.parse(text) as unknown
-    if (Array.isArray(key) && key.length === 5 && key.slice(0, 3).every((k) => typeof k === 'string') && key.slice(3).every((k) => Number.isInteger(k))) return key as Key
-  } catch { /* reported below */ }
-  throw new InputError('malformed', [{ pointer: '/querystring/cursor', message: 'is not a cursor this list gave out' }])
-}
-
 export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, page: PageRequest): Promise<Page<RevenueRecord>> {
-  const after = decodeCursor<string>(page.cursor, 'string')
   let query = db.selectFrom('revenue_records').selectAll()
     .where(scopeFilter(scope, { zone: 'revenue_records.zone_code', district: 'revenue_records.district_code' }))
-    .orderBy('zone_code').orderBy('district_code').orderBy('category_code').orderBy('year').orderBy('month')
-    .limit(page.limit + 1)
-  if (after !== undefined) {
-    const [z, d, c, y, m] = parseKey(after)
-    query = query.where(sql<boolean>`(zone_code, district_code, category_code, year, month) > (${z}, ${d}, ${c}, ${y}, ${m})`)
-  }
   if (filter.zoneCode !== undefined) query = query.where('zone_code', '=', filter.zoneCode)
   if (filter.districtCode !== undefined) query = query.where('district_code', '=', filter.districtCode)
   if (filter.year !== undefined) query = query.where('year', '=', filter.year)
   if (filter.category !== undefined) query = query.where('category_code', '=', filter.category)
-  return toPage(await query.execute(), page.limit,
-    (r) => JSON.stringify([r.zone_code, r.district_code, r.category_code, r.year, r.month]),
-    (r) => ({
-      zoneCode: r.zone_code, districtCode: r.district_code, category: r.category_code, year: r.year, month: r.month,
-      amount: r.amount, revision: r.revision, updatedAt: r.updated_at.toISOString(),
-    }))
+  const rows = await fetchPage(query, page, {
+    columns: ['zone_code', 'district_code', 'category_code', 'year', 'month'],
+    types: ['text', 'text', 'text', 'int', 'int'],
+    of: (r) => [r.zone_code, r.district_code, r.category_code, r.year, r.month],
+  })
+  return mapPage(rows, (r) => ({
+    zoneCode: r.zone_code, districtCode: r.district_code, category: r.category_code, year: r.year, month: r.month,
+    amount: r.amount, revision: r.revision, updatedAt: r.updated_at.toISOString(),
+  }))
+}
+
+/**
+ * A(y) of agreement groups (calculation-rules.md §5): the sum of the latest revision of each month
+ * of the zone's revenue in the agreement's district over the group's categories, and how many
+ * monthly records there are (none recorded is not the same as zero). Either the groups of the
+ * agreements in force in `inForceIn`, or those of `agreementIds`.
+ */
+export async function groupActuals (db: Db, years: readonly number[], agreements: { inForceIn: number } | { ids: readonly number[] }): Promise<GroupActuals> {
+  const which = 'ids' in agreements
+    ? sql<boolean>`a.id = ANY(${[...agreements.ids]}::integer[])`
+    : sql<boolean>`a.effective_from <= ${agreements.inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${agreements.inForceIn})`
+  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number }>`
+    SELECT gc.agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records
+    FROM agreements a
+    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+    JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
+    WHERE r.year = ANY(${[...years]}::integer[]) AND ${which}
+    GROUP BY gc.agreement_id, gc.group_position, r.year`.execute(db)
+  const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records }]))
+  return { of: (agreementId, position, year) => found.get(actualKey(agreementId, position, year)) ?? NOTHING_RECORDED }
+}
+
+const actualKey = (agreementId: number, position: number, year: number) => `${agreementId}|${position}|${year}`
+
+export interface GroupActuals {
+  of: (agreementId: number, position: number, year: number) => RecordedActual
 }
 
 export interface RevenueRevision {

@@ -1,17 +1,13 @@
 import { type RawBuilder, sql } from 'kysely'
+import type { Scope } from '../domain/principal.js'
 
-/**
- * What a caller may see (api-contract.md, Roles and scope): everything (admin), what concerns
- * one district (区财政局), or what concerns one zone (功能区管委). Every repository read that
- * can return scoped rows takes a Scope and filters with `scopeFilter`, so an out-of-scope row is
- * simply not found (404) and lists are filtered.
+export { ALL, type Scope } from '../domain/principal.js'
+
+/*
+ * What a caller may see (api-contract.md, Roles and scope) as SQL: every repository read that
+ * can return scoped rows takes a Scope and filters with these, so an out-of-scope row is simply
+ * not found (404) and lists are filtered.
  */
-export type Scope =
-  | { kind: 'all' }
-  | { kind: 'district', districtCode: string }
-  | { kind: 'zone', zoneCode: string }
-
-export const ALL: Scope = { kind: 'all' }
 
 /**
  * A WHERE condition for rows that belong to a zone and a district (agreements, revenue):

@@ -1,52 +1,24 @@
-import { type Kysely, sql } from 'kysely'
-import type { SettledGroupFigures } from '../domain/settlement.js'
-import type { Database } from './database.js'
-import { decodeCursor, type Page, toPage } from './pagination.js'
-import type { PageRequest } from './registry.js'
+import { sql } from 'kysely'
+import { type Decimal, money } from '../domain/money.js'
+import type { RunStatus, SettledGroupFigures, SettlementKind } from '../domain/settlement.js'
+import type { Db, SettlementRunRow } from './database.js'
+import { LockSpace, tryLock } from './locks.js'
+import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
 import { type Scope, scopeFilter } from './scope.js'
 
 /* Settlement runs (年度结算), their lines and groups. */
 
-type Db = Kysely<Database>
-
 /** Only one run (or finalize) per fiscal year at a time: false when another holds the year. */
-export async function tryLockYear (tx: Db, year: number): Promise<boolean> {
-  const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${`settlement-year:${year}`}, 7303)) as locked`.execute(tx)
-  return rows[0]?.locked === true
-}
-
-/**
- * A(Y) and A(Y−1) of every group of the agreements in force in Y: the sum of the latest revision
- * of each month over the group's categories (calculation-rules.md §5), and how many monthly
- * records there are (none recorded is not the same as zero).
- */
-export async function groupRevenueSums (db: Db, year: number): Promise<Map<string, { total: string, records: number }>> {
-  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number }>`
-    SELECT gc.agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records
-    FROM agreements a
-    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-    JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
-    WHERE r.year IN (${year - 1}, ${year})
-      AND a.effective_from <= ${year} AND (a.effective_to IS NULL OR a.effective_to >= ${year})
-    GROUP BY gc.agreement_id, gc.group_position, r.year`.execute(db)
-  return new Map(rows.map((r) => [groupKey(r.agreement_id, r.group_position, r.year), { total: r.total, records: r.records }]))
-}
-
-export const groupKey = (agreementId: number, position: number, year: number) => `${agreementId}|${position}|${year}`
-
-/** Σ advances per agreement for the year. */
-export async function advanceSums (db: Db, year: number): Promise<Map<number, string>> {
-  const rows = await db.selectFrom('advances').select(['agreement_id', sql<string>`sum(amount)::text`.as('total')])
-    .where('fiscal_year', '=', year).groupBy('agreement_id').execute()
-  return new Map(rows.map((r) => [r.agreement_id, r.total]))
+export function tryLockYear (tx: Db, year: number): Promise<boolean> {
+  return tryLock(tx, LockSpace.settlementYear, `settlement-year:${year}`)
 }
 
 export interface FinalizedLine {
   agreementId: number
   fiscalYear: number
   zoneShare: string
-  /** C_out per group position. */
-  carriedOut: Map<number, string | null>
+  /** C_out per group position (increment groups only). */
+  carriedOut: Map<number, Decimal>
 }
 
 /** The latest finalized line (annual or supplementary) of each agreement for each of the years. */
@@ -67,7 +39,9 @@ export async function latestFinalizedLines (db: Db, years: readonly number[]): P
     const groups = await db.selectFrom('settlement_groups').select(['run_id', 'agreement_id', 'position', 'carried_shortfall_out'])
       .where('run_id', 'in', runIds).execute()
     const byRunAgreement = new Map([...latest.values()].map((l) => [`${l.runId}|${l.agreementId}`, l]))
-    for (const g of groups) byRunAgreement.get(`${g.run_id}|${g.agreement_id}`)?.carriedOut.set(g.position, g.carried_shortfall_out)
+    for (const g of groups) {
+      if (g.carried_shortfall_out !== null) byRunAgreement.get(`${g.run_id}|${g.agreement_id}`)?.carriedOut.set(g.position, money(g.carried_shortfall_out))
+    }
   }
   return latest
 }
@@ -76,7 +50,7 @@ export interface NewSettlementLine {
   agreementId: number
   zoneCode: string
   districtCode: string
-  kind: 'annual' | 'supplementary'
+  kind: SettlementKind
   revenueTotal: string
   zoneShare: string
   districtShare: string
@@ -129,7 +103,7 @@ export async function insertLines (tx: Db, id: number, fiscalYear: number, chunk
 export interface StoredRun {
   id: number
   fiscalYear: number
-  status: 'draft' | 'finalized'
+  status: RunStatus
   minimumRate: string
   createdAt: string
   createdBy: string
@@ -137,7 +111,7 @@ export interface StoredRun {
   finalizedBy: string | null
 }
 
-const toRun = (r: { id: number, fiscal_year: number, status: 'draft' | 'finalized', minimum_rate: string, created_at: Date, created_by: string, finalized_at: Date | null, finalized_by: string | null }): StoredRun => ({
+const toRun = (r: SettlementRunRow): StoredRun => ({
   id: r.id, fiscalYear: r.fiscal_year, status: r.status, minimumRate: r.minimum_rate, createdAt: r.created_at.toISOString(),
   createdBy: r.created_by, finalizedAt: r.finalized_at?.toISOString() ?? null, finalizedBy: r.finalized_by,
 })
@@ -177,16 +151,14 @@ export async function findRun (db: Db, scope: Scope, id: number): Promise<{ run:
 
 /** Runs with at least one line in the caller's scope (all runs for admins), newest first. */
 export async function listRuns (db: Db, scope: Scope, fiscalYear: number | undefined, page: PageRequest): Promise<Page<StoredRun>> {
-  const before = decodeCursor<number>(page.cursor, 'number')
-  let query = db.selectFrom('settlement_runs').selectAll().orderBy('id', 'desc').limit(page.limit + 1)
+  let query = db.selectFrom('settlement_runs').selectAll()
   if (scope.kind !== 'all') {
     query = query.where((eb) => eb.exists(eb.selectFrom('settlement_lines').select('run_id')
       .whereRef('settlement_lines.run_id', '=', 'settlement_runs.id')
       .where(scopeFilter(scope, { zone: 'settlement_lines.zone_code', district: 'settlement_lines.district_code' }))))
   }
-  if (before !== undefined) query = query.where('id', '<', before)
   if (fiscalYear !== undefined) query = query.where('fiscal_year', '=', fiscalYear)
-  return toPage(await query.execute(), page.limit, (r) => r.id, toRun)
+  return mapPage(await fetchPage(query, page, { columns: ['id'], types: ['int'], of: (r) => [r.id], descending: true }), toRun)
 }
 
 /** A run's line figures by district (no groups): what a summary needs, whatever the size of the run. */
@@ -222,4 +194,11 @@ export async function changedSince (db: Db, runId: number, fiscalYear: number): 
     .limit(1).executeTakeFirst()
   if (agreement !== undefined) changes.push('agreements')
   return changes
+}
+
+/** The latest fiscal year a finalized settlement of the agreement covers, if any. */
+export async function lastFinalizedYear (db: Db, agreementId: number): Promise<number | undefined> {
+  const row = await db.selectFrom('settlement_lines').select((eb) => eb.fn.max('fiscal_year').as('year'))
+    .where('agreement_id', '=', agreementId).where('finalized', '=', true).executeTakeFirst()
+  return row?.year ?? undefined
 }

@@ -1,14 +1,15 @@
 import { parseRateBands, type RateBandJson } from './calculation-request.js'
-import { baseForYear } from './engine.js'
-import { IssueCollector } from './errors.js'
-import { type Decimal, money } from './money.js'
-import type { BaseAdjustment, BaseDerivation, BaseMode, Basis, RateBand, ShortfallPolicy } from './types.js'
+import { baseForYear, priorYearRevenueMissing } from './engine.js'
+import { type InputIssue, IssueCollector } from './errors.js'
+import { type Decimal, money, ZERO } from './money.js'
+import type { AgreementYearInput, BaseAdjustment, BaseDerivation, BaseMode, BaseRule, Basis, GroupInput, RateBand, ShortfallPolicy } from './types.js'
 
 /*
  * The agreement (分成办法) of calculation-rules.md §2, checked on the way in: the floor (§3),
  * bands strictly increasing, a category in at most one group, baseYear < effectiveFrom.
  * Overlapping years of one zone–district pair and unknown codes need the database: the
- * repository checks those.
+ * agreements service checks those. And the agreement in year Y (§4–§6): the engine's input
+ * from the agreement's terms and the year's facts.
  */
 
 export interface AgreementGroupJson {
@@ -30,15 +31,29 @@ export interface AgreementJson {
   groups: readonly AgreementGroupJson[]
 }
 
-export interface AgreementGroupTerms {
+/**
+ * Base adjustments a group may hold (基数调整): as many as a calculation takes, and what bounds the
+ * length of the explanation line that lists them.
+ */
+export const MAX_BASE_ADJUSTMENTS = 100
+
+/** 基数规则: how an increment group's base moves (§4). */
+export type BaseTerms =
+  | { mode: 'fixed', amount: Decimal }
+  | { mode: 'escalating', amount: Decimal, growthRate: Decimal }
+  /** An amount may be recorded with a prior_year base; it takes no part in the computation. */
+  | { mode: 'prior_year', amount?: Decimal }
+
+interface GroupTermsCommon {
   name: string
-  basis: Basis
   categories: string[]
-  /** Increment groups only. */
-  base?: { amount?: Decimal, mode: BaseMode, growthRate?: Decimal }
   rates: RateBand[]
-  shortfall: ShortfallPolicy
 }
+
+/** 分成口径组: a netting group, sharing the whole amount (全额) or what exceeds its base (增量). */
+export type AgreementGroupTerms =
+  | GroupTermsCommon & { basis: 'total', shortfall: 'none' }
+  | GroupTermsCommon & { basis: 'increment', base: BaseTerms, shortfall: ShortfallPolicy }
 
 export interface AgreementTerms {
   zoneCode: string
@@ -48,6 +63,20 @@ export interface AgreementTerms {
   effectiveTo: number | null
   baseYear: number
   groups: AgreementGroupTerms[]
+}
+
+function parseBaseTerms (issues: IssueCollector, at: string, base: NonNullable<AgreementGroupJson['base']>): BaseTerms | undefined {
+  const { mode } = base
+  if (mode !== 'prior_year' && base.amount === undefined) issues.malformedAt(`${at}/base/amount`, `the verified base amount is required for mode ${mode}`)
+  if (mode === 'escalating' && base.growthRate === undefined) issues.malformedAt(`${at}/base/growthRate`, 'growthRate is required for mode escalating')
+  if (mode !== 'escalating' && base.growthRate !== undefined) issues.malformedAt(`${at}/base/growthRate`, `growthRate applies to mode escalating only, not ${mode}`)
+  if (base.growthRate !== undefined && !money(base.growthRate).greaterThan(-1)) issues.ruleAt(`${at}/base/growthRate`, 'growthRate must be greater than −1')
+  const amount = base.amount === undefined ? undefined : money(base.amount)
+  switch (mode) {
+    case 'fixed': return amount === undefined ? undefined : { mode, amount }
+    case 'escalating': return amount === undefined || base.growthRate === undefined ? undefined : { mode, amount, growthRate: money(base.growthRate) }
+    case 'prior_year': return amount === undefined ? { mode } : { mode, amount }
+  }
 }
 
 export function parseAgreement (json: AgreementJson, floor: Decimal): AgreementTerms {
@@ -60,7 +89,7 @@ export function parseAgreement (json: AgreementJson, floor: Decimal): AgreementT
   }
   const names = new Map<string, number>()
   const categoryOwner = new Map<string, number>()
-  const groups = json.groups.map((group, i): AgreementGroupTerms => {
+  const groups = json.groups.map((group, i): AgreementGroupTerms | undefined => {
     const at = `/groups/${i}`
     const earlier = names.get(group.name)
     if (earlier !== undefined) issues.ruleAt(`${at}/name`, `group name "${group.name}" is already used by /groups/${earlier}`)
@@ -74,34 +103,18 @@ export function parseAgreement (json: AgreementJson, floor: Decimal): AgreementT
       }
     })
     const shortfall = group.shortfall ?? 'none'
-    let base: AgreementGroupTerms['base']
+    const common = { name: group.name, categories: [...group.categories], rates: parseRateBands(issues, `${at}/rates`, group.rates, group.basis, floor) }
     if (group.basis === 'increment') {
       if (group.base === undefined) {
         issues.malformedAt(`${at}/base`, 'base is required for basis increment')
-      } else {
-        const { mode } = group.base
-        if (mode !== 'prior_year' && group.base.amount === undefined) issues.malformedAt(`${at}/base/amount`, `the verified base amount is required for mode ${mode}`)
-        if (mode === 'escalating' && group.base.growthRate === undefined) issues.malformedAt(`${at}/base/growthRate`, 'growthRate is required for mode escalating')
-        if (mode !== 'escalating' && group.base.growthRate !== undefined) issues.malformedAt(`${at}/base/growthRate`, `growthRate applies to mode escalating only, not ${mode}`)
-        if (group.base.growthRate !== undefined && !money(group.base.growthRate).greaterThan(-1)) issues.ruleAt(`${at}/base/growthRate`, 'growthRate must be greater than −1')
-        base = {
-          mode,
-          ...(group.base.amount === undefined ? {} : { amount: money(group.base.amount) }),
-          ...(group.base.growthRate === undefined ? {} : { growthRate: money(group.base.growthRate) }),
-        }
+        return undefined
       }
-    } else {
-      if (group.base !== undefined) issues.malformedAt(`${at}/base`, 'base is forbidden for basis total')
-      if (shortfall !== 'none') issues.malformedAt(`${at}/shortfall`, 'a shortfall policy applies to basis increment only')
+      const base = parseBaseTerms(issues, at, group.base)
+      return base === undefined ? undefined : { ...common, basis: 'increment', base, shortfall }
     }
-    return {
-      name: group.name,
-      basis: group.basis,
-      categories: [...group.categories],
-      ...(base === undefined ? {} : { base }),
-      rates: parseRateBands(issues, `${at}/rates`, group.rates, group.basis, floor),
-      shortfall,
-    }
+    if (group.base !== undefined) issues.malformedAt(`${at}/base`, 'base is forbidden for basis total')
+    if (shortfall !== 'none') issues.malformedAt(`${at}/shortfall`, 'a shortfall policy applies to basis increment only')
+    return { ...common, basis: 'total', shortfall: 'none' }
   })
   issues.throwIfAny()
   return {
@@ -111,7 +124,7 @@ export function parseAgreement (json: AgreementJson, floor: Decimal): AgreementT
     effectiveFrom: json.effectiveFrom,
     effectiveTo: json.effectiveTo ?? null,
     baseYear: json.baseYear,
-    groups,
+    groups: groups.filter((g) => g !== undefined),
   }
 }
 
@@ -120,25 +133,94 @@ export function inForce (terms: { effectiveFrom: number, effectiveTo: number | n
   return year >= terms.effectiveFrom && (terms.effectiveTo === null || year <= terms.effectiveTo)
 }
 
-/**
- * B(Y) of an increment group under its agreement (calculation-rules.md §4), with the
- * adjustments recorded for it. `priorYearActual` is A(Y−1) for mode prior_year; undefined
- * there means no revenue was recorded for Y−1, and the base cannot be computed.
- */
+/** The rule that gives an increment group's base for any year, with the adjustments recorded for it (§4). */
+export function baseRuleOf (base: BaseTerms, baseYear: number, adjustments: readonly BaseAdjustment[], priorYearActual?: Decimal): BaseRule {
+  return {
+    baseYear,
+    mode: base.mode,
+    adjustments,
+    ...(base.amount === undefined ? {} : { amount: base.amount }),
+    ...(base.mode === 'escalating' ? { growthRate: base.growthRate } : {}),
+    ...(priorYearActual === undefined ? {} : { priorYearActual }),
+  }
+}
+
+/** A(Y) of a group as recorded: the sum and how many monthly records there are (none recorded is not zero). */
+export interface RecordedActual {
+  total: Decimal
+  records: number
+}
+
+export const NOTHING_RECORDED: RecordedActual = { total: ZERO, records: 0 }
+
+/** B(Y) of an increment group, or why it cannot be computed (§4: prior_year without revenue in Y−1). */
+export type GroupBaseForYear = { ok: true, derivation: BaseDerivation } | { ok: false, reason: string }
+
 export function groupBaseForYear (
-  group: AgreementGroupTerms, baseYear: number, adjustments: readonly BaseAdjustment[], year: number, priorYearActual?: Decimal,
-): BaseDerivation | undefined {
-  if (group.base === undefined) return undefined
-  if (group.base.mode === 'prior_year' && priorYearActual === undefined) return undefined
-  return baseForYear({
-    kind: 'rule',
-    rule: {
-      baseYear,
-      mode: group.base.mode,
-      adjustments,
-      ...(group.base.amount === undefined ? {} : { amount: group.base.amount }),
-      ...(group.base.growthRate === undefined ? {} : { growthRate: group.base.growthRate }),
-      ...(priorYearActual === undefined ? {} : { priorYearActual }),
-    },
-  }, year)
+  base: BaseTerms, baseYear: number, adjustments: readonly BaseAdjustment[], year: number, priorYear: RecordedActual,
+): GroupBaseForYear {
+  if (base.mode === 'prior_year' && priorYear.records === 0) return { ok: false, reason: priorYearRevenueMissing(year) }
+  const rule = baseRuleOf(base, baseYear, adjustments, base.mode === 'prior_year' ? priorYear.total : undefined)
+  return { ok: true, derivation: baseForYear({ kind: 'rule', rule }, year) }
+}
+
+/** An agreement as the engine needs it: its terms, and each group's base adjustments. */
+export interface AgreementForYear {
+  id: number
+  zoneCode: string
+  districtCode: string
+  effectiveFrom: number
+  baseYear: number
+  groups: ReadonlyArray<AgreementGroupTerms & { adjustments: readonly BaseAdjustment[] }>
+}
+
+/** What the year's records say of one agreement (§5–§6). */
+export interface AgreementYearFacts {
+  /** A(y) of the group at `position`, for y = Y and Y−1. */
+  actual: (position: number, year: number) => RecordedActual
+  /** C_out of each group (by position) in the latest finalized settlement of Y−1; undefined when Y−1 has none. */
+  carriedIn: ReadonlyMap<number, Decimal> | undefined
+  /** Σ advances (预拨) paid under the agreement for Y. */
+  advancesPaid: Decimal
+}
+
+/**
+ * The engine's input for one agreement in year Y, or why it cannot be settled:
+ * `conflicts` — a carry_forward agreement whose Y−1 (≥ effectiveFrom) is not finalized (§6, 409);
+ * `problems` — a prior_year base without revenue recorded for Y−1 (§4, 422).
+ */
+export type AgreementYearSetup =
+  | { ok: true, input: AgreementYearInput }
+  | { ok: false, conflicts: InputIssue[], problems: InputIssue[] }
+
+export function agreementYearInput (a: AgreementForYear, year: number, minimumRate: Decimal, facts: AgreementYearFacts): AgreementYearSetup {
+  const conflicts: InputIssue[] = []
+  const problems: InputIssue[] = []
+  const carries = a.groups.some((g) => g.shortfall === 'carry_forward')
+  if (carries && year - 1 >= a.effectiveFrom && facts.carriedIn === undefined) {
+    conflicts.push({
+      pointer: `/agreements/${a.id}`,
+      message: `agreement ${a.id} (${a.zoneCode}–${a.districtCode}) carries shortfalls forward and ${year - 1} is not finalized: finalize the ${year - 1} settlement first`,
+    })
+  }
+  const groups = a.groups.map((g, position): GroupInput | undefined => {
+    const actual = facts.actual(position, year).total
+    if (g.basis === 'total') return { name: g.name, basis: 'total', actual, rates: g.rates, shortfall: 'none', carriedShortfall: ZERO }
+    const priorYear = g.base.mode === 'prior_year' ? facts.actual(position, year - 1) : NOTHING_RECORDED
+    if (g.base.mode === 'prior_year' && priorYear.records === 0) {
+      problems.push({ pointer: `/agreements/${a.id}/groups/${position}`, message: `agreement ${a.id} group "${g.name}": ${priorYearRevenueMissing(year)}` })
+      return undefined
+    }
+    return {
+      name: g.name,
+      basis: 'increment',
+      base: { kind: 'rule', rule: baseRuleOf(g.base, a.baseYear, g.adjustments, g.base.mode === 'prior_year' ? priorYear.total : undefined) },
+      actual,
+      rates: g.rates,
+      shortfall: g.shortfall,
+      carriedShortfall: g.shortfall === 'carry_forward' ? facts.carriedIn?.get(position) ?? ZERO : ZERO,
+    }
+  })
+  if (conflicts.length > 0 || problems.length > 0) return { ok: false, conflicts, problems }
+  return { ok: true, input: { fiscalYear: year, minimumRate, groups: groups.filter((g) => g !== undefined), advancesPaid: facts.advancesPaid } }
 }

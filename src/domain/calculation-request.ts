@@ -1,3 +1,4 @@
+import { priorYearRevenueMissing } from './engine.js'
 import { IssueCollector } from './errors.js'
 import { type Decimal, formatRate, money, ZERO } from './money.js'
 import type {
@@ -104,8 +105,7 @@ function parseBase (
   }
   if (mode === 'prior_year') {
     if (base.priorYearActual === undefined) {
-      issues.ruleAt(`${pointer}/priorYearActual`,
-        `mode prior_year needs the group's actual revenue of ${fiscalYear - 1}; none was given (calculation-rules.md §4)`)
+      issues.ruleAt(`${pointer}/priorYearActual`, priorYearRevenueMissing(fiscalYear))
     }
   } else if (base.priorYearActual !== undefined) {
     issues.malformedAt(`${pointer}/priorYearActual`, 'priorYearActual applies to mode prior_year only')

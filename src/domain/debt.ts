@@ -1,4 +1,4 @@
-import { type Decimal, formatMoney, sum, ZERO } from './money.js'
+import { type Decimal, formatMoney, money, MONEY_PATTERN, RATE_PATTERN, sum, ZERO } from './money.js'
 
 /*
  * Legacy debts (历史遗留债务) as an event history: a debt is registered with what was outstanding
@@ -10,9 +10,13 @@ import { type Decimal, formatMoney, sum, ZERO } from './money.js'
 export type DebtKind = 'bank_loan' | 'bond' | 'project_payable' | 'ppp' | 'other'
 export const DEBT_KINDS: readonly DebtKind[] = ['bank_loan', 'bond', 'project_payable', 'ppp', 'other']
 
+/** 划转, 偿还, 冲正 */
+export type DebtEventKind = 'transfer' | 'repayment' | 'reversal'
+export const DEBT_EVENT_KINDS: readonly DebtEventKind[] = ['transfer', 'repayment', 'reversal']
+
 export interface DebtEvent {
   id: number
-  kind: 'transfer' | 'repayment' | 'reversal'
+  kind: DebtEventKind
   occurredOn: string
   districtCode?: string | undefined
   documentNo?: string | undefined
@@ -52,8 +56,18 @@ export function positionAsOf (debt: DebtRecord, asOf: string): DebtPosition {
     outstanding: debt.outstandingAtRegistration.minus(principalRepaid),
     principalRepaid,
     interestPaid: sum(payments.map((e) => e.interest)),
-    ...(transfer === undefined ? {} : { transfer: { districtCode: transfer.districtCode!, on: transfer.occurredOn, documentNo: transfer.documentNo } }),
+    ...(transfer === undefined ? {} : { transfer: { districtCode: transfer.districtCode ?? '', on: transfer.occurredOn, documentNo: transfer.documentNo } }),
   }
+}
+
+/** 状态: who carries the debt on the day, or that it is repaid or not registered yet. */
+export type DebtStatus = 'zone' | 'transferred' | 'repaid' | 'not_registered'
+export const DEBT_STATUSES: readonly DebtStatus[] = ['zone', 'transferred', 'repaid', 'not_registered']
+
+export function debtStatus (position: DebtPosition): DebtStatus {
+  if (!position.registered) return 'not_registered'
+  if (position.outstanding.isZero()) return 'repaid'
+  return position.transfer === undefined ? 'zone' : 'transferred'
 }
 
 /**
@@ -71,6 +85,7 @@ export function reversalAmounts (repayment: DebtEvent): { principal: string, int
 }
 
 export type DebtGroupBy = 'district' | 'zone' | 'kind'
+export const DEBT_GROUPINGS: readonly DebtGroupBy[] = ['district', 'zone', 'kind']
 
 export interface DebtSummaryRow {
   /** The district (or null while the zone still carries the debt), the zone or the kind. */
@@ -109,5 +124,80 @@ export function summarizeDebts (debts: readonly DebtRecord[], asOf: string, grou
     }
   }
   const keys = [...groups.keys()].sort((a, b) => (a ?? '').localeCompare(b ?? ''))
-  return { rows: keys.map((k) => row(k, groups.get(k)!)), total: row(null, [...groups.values()].flat()) }
+  return { rows: keys.map((k) => row(k, groups.get(k) ?? [])), total: row(null, [...groups.values()].flat()) }
+}
+
+/** A debt to register, as text (a JSON body's fields or a CSV line's); an empty string is a field left out. */
+export interface DebtRegistrationText {
+  zoneCode: string
+  reference: string
+  creditor: string
+  kind: string
+  principal: string
+  outstanding: string
+  interestRate: string
+  incurredOn: string
+  maturityDate: string
+  registeredOn: string
+  notes: string
+}
+
+/** What the register already holds that a new debt must fit. */
+export interface DebtRegister {
+  zoneExists: (zoneCode: string) => boolean
+  referenceTaken: (zoneCode: string, reference: string) => boolean
+}
+
+/**
+ * One thing wrong with a debt to register. `rule` says which rule it breaks: the zone must be
+ * registered, the reference unique in the zone, principal above zero, outstanding at most the
+ * principal; `format` is a field that is not what its column holds.
+ */
+export interface DebtRegistrationIssue {
+  field: keyof DebtRegistrationText
+  rule: 'unknown-zone' | 'reference-taken' | 'principal-not-positive' | 'outstanding-above-principal' | 'format'
+  message: string
+}
+
+const MONEY = new RegExp(MONEY_PATTERN)
+const RATE = new RegExp(RATE_PATTERN)
+
+/** A real calendar day written YYYY-MM-DD. */
+export function isDay (text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false
+  const date = new Date(`${text}T00:00:00Z`)
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text
+}
+
+/** The registration rules of a legacy debt (api-contract.md, Legacy debts), for one JSON body or one CSV line alike. */
+export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRegister): DebtRegistrationIssue[] {
+  const issues: DebtRegistrationIssue[] = []
+  const issue = (field: DebtRegistrationIssue['field'], rule: DebtRegistrationIssue['rule'], message: string) => issues.push({ field, rule, message })
+  if (!register.zoneExists(d.zoneCode)) issue('zoneCode', 'unknown-zone', `no zone ${d.zoneCode} is registered`)
+  if (d.reference === '' || d.reference.length > 100) issue('reference', 'format', 'is required, at most 100 characters')
+  else if (register.referenceTaken(d.zoneCode, d.reference)) issue('reference', 'reference-taken', `zone ${d.zoneCode} already has a debt ${d.reference}`)
+  if (d.creditor === '' || d.creditor.length > 200) issue('creditor', 'format', 'is required, at most 200 characters')
+  if (!(DEBT_KINDS as readonly string[]).includes(d.kind)) issue('kind', 'format', `must be one of ${DEBT_KINDS.join(', ')}`)
+  const principalIsMoney = MONEY.test(d.principal)
+  const principalOk = principalIsMoney && money(d.principal).greaterThan(0)
+  if (!principalIsMoney) issue('principal', 'format', 'must be an amount above 0.00 with at most two decimals')
+  else if (!principalOk) issue('principal', 'principal-not-positive', 'must be an amount above 0.00 with at most two decimals')
+  if (!MONEY.test(d.outstanding) || money(d.outstanding).isNegative()) issue('outstanding', 'format', 'must be an amount of at least 0.00 with at most two decimals')
+  else if (principalOk && money(d.outstanding).greaterThan(money(d.principal))) issue('outstanding', 'outstanding-above-principal', 'is more than the principal')
+  if (d.interestRate !== '' && !RATE.test(d.interestRate)) issue('interestRate', 'format', 'must be a rate between 0 and 1 with at most six decimals')
+  for (const field of ['incurredOn', 'maturityDate', 'registeredOn'] as const) {
+    if (d[field] !== '' && !isDay(d[field])) issue(field, 'format', 'must be a date written YYYY-MM-DD')
+  }
+  if (d.notes.length > 2000) issue('notes', 'format', 'at most 2000 characters')
+  return issues
+}
+
+/** A debt's last repayment or reversal day, if any: a transfer may not be dated before it. */
+export function lastPaymentDay (debt: DebtRecord): string | undefined {
+  return debt.events.filter((e) => e.kind !== 'transfer').map((e) => e.occurredOn).sort().at(-1)
+}
+
+/** The transfer (划转) of a debt, if it has one. */
+export function transferOf (debt: DebtRecord): DebtEvent | undefined {
+  return debt.events.find((e) => e.kind === 'transfer')
 }

@@ -15,6 +15,11 @@ function adjustmentsFor (rule: BaseRule, fiscalYear: number) {
   return rule.adjustments.filter((a) => rule.mode === 'prior_year' ? a.fromYear === fiscalYear : a.fromYear <= fiscalYear)
 }
 
+/** Why a prior_year base cannot be computed for Y: no revenue of the group is recorded for Y−1 (§4). */
+export function priorYearRevenueMissing (year: number): string {
+  return `mode prior_year bases ${year} on ${year - 1}'s revenue, and none is recorded (calculation-rules.md §4)`
+}
+
 /** B(Y), the verified base (核定基数) for fiscal year Y. §4 */
 export function baseForYear (base: BaseInput, fiscalYear: number): BaseDerivation {
   if (base.kind === 'amount') return { mode: 'given', adjustments: [], base: base.amount }

@@ -1,21 +1,64 @@
+/*
+ * The one catalogue of what the service refuses, and why (api-contract.md, Errors). Every 4xx
+ * (and the few 503s that are not bugs) is an entry below: its problem type, its status and a
+ * message built from its arguments. Services and the domain throw these; src/http maps any
+ * Problem to an RFC 9457 problem+json body in one place. Nothing here knows about HTTP beyond
+ * the status number the contract pins for each problem.
+ */
+
 /** One thing wrong with an input, located by a JSON pointer into it (RFC 6901). */
 export interface InputIssue {
   pointer: string
   message: string
 }
 
+/** A refusal: its type (a short slug), its status, what is wrong in words, and where. */
+export class Problem extends Error {
+  readonly status: number
+  readonly type: string
+  readonly errors: readonly InputIssue[] | undefined
+  /** Headers the answer carries (WWW-Authenticate, Retry-After). */
+  readonly headers: Readonly<Record<string, string>>
+
+  constructor (status: number, type: string, detail: string, errors?: readonly InputIssue[], headers: Readonly<Record<string, string>> = {}) {
+    super(detail)
+    this.name = 'Problem'
+    this.status = status
+    this.type = type
+    this.errors = errors
+    this.headers = headers
+  }
+}
+
 /**
- * `malformed`: the input's shape is wrong (a field missing or forbidden): HTTP 400.
- * `rule`: well-formed, but it breaks a rule of calculation-rules.md (the floor, band order): 422.
+ * `malformed`: the input's shape is wrong (a field missing or forbidden): 400 invalid-input.
+ * `rule`: well-formed, but it breaks a rule of calculation-rules.md (the floor, band order): 422 rule-violated.
  */
 export type IssueKind = 'malformed' | 'rule'
 
-export class InputError extends Error {
+/**
+ * The detail of a 422 for broken rules names the first rule broken (calculation-rules.md §3: a rate
+ * below the floor is rejected "with a detail that names the floor"), and how many more there are.
+ */
+function ruleViolatedDetail (issues: readonly InputIssue[]): string {
+  const [first, ...more] = issues
+  if (first === undefined) return 'The request breaks a rule of the calculation rules: see errors for each field.'
+  const others = more.length === 0 ? '' : ` (and ${more.length} more)`
+  return `The request breaks a rule of the calculation rules: ${first.message}${others}. See errors for each field.`
+}
+
+/** Input the domain's parsers refuse, field by field. */
+export class InputError extends Problem {
   readonly kind: IssueKind
   readonly issues: readonly InputIssue[]
 
   constructor (kind: IssueKind, issues: readonly InputIssue[]) {
-    super(issues.map((i) => `${i.pointer}: ${i.message}`).join('; '))
+    super(
+      kind === 'malformed' ? 400 : 422,
+      kind === 'malformed' ? 'invalid-input' : 'rule-violated',
+      kind === 'malformed' ? 'The request is not well-formed: see errors for each field.' : ruleViolatedDetail(issues),
+      issues,
+    )
     this.name = 'InputError'
     this.kind = kind
     this.issues = issues
@@ -40,3 +83,160 @@ export class IssueCollector {
     if (this.rules.length > 0) throw new InputError('rule', this.rules)
   }
 }
+
+/** Seconds a client waits before retrying when the database does not answer. */
+export const RETRY_AFTER_SECONDS = 5
+/** Seconds a client waits before retrying when the service sheds load. */
+export const SHED_RETRY_AFTER_SECONDS = 10
+
+const at = (pointer: string, message: string): InputIssue[] => [{ pointer, message }]
+
+/** The first of several issues, and how many more there are. */
+function firstOf (issues: readonly InputIssue[]): string {
+  const [first] = issues
+  return `${first?.message ?? ''}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`
+}
+
+/** Agreement years as printed: "2020–open". */
+const years = (from: number, to: number | null) => `${from}–${to ?? 'open'}`
+
+export const Problems = {
+  // —— 400: malformed input ————————————————————————————————————————————————
+  /** A list's cursor that no list gave out. */
+  badCursor: () => new InputError('malformed', at('/querystring/cursor', 'is not a cursor this list gave out')),
+  idempotencyKeyMalformed: () => new Problem(400, 'invalid-input', 'Idempotency-Key must be 1 to 255 printable characters without spaces.',
+    at('/headers/idempotency-key', 'must be 1 to 255 printable characters')),
+  /** A field that goes with one role only (an API key's districtCode or zoneCode). */
+  scopeFieldMismatch: (field: 'districtCode' | 'zoneCode', role: string) => {
+    const owner = field === 'districtCode' ? 'district' : 'zone'
+    return new Problem(400, 'invalid-input', `${field} goes with role ${owner}, and only with it.`,
+      at(`/${field}`, role === owner ? `is required for role ${owner}` : `is not allowed for role ${role}`))
+  },
+  /** A request part that does not match its schema; `part` is body, querystring, params or headers. */
+  schemaMismatch: (part: string, issues: readonly InputIssue[]) => new Problem(400, 'invalid-input',
+    `The request ${part} does not match the schema: see errors for each field.`, issues),
+  /** What the framework refuses before a handler runs (a body that is not JSON, too large, of another type; a URL that does not decode). */
+  unacceptedRequest: (status: number, code: string, detail: string) => new Problem(status, code.toLowerCase().replaceAll('_', '-'), detail),
+  dateRangeReversed: () => new Problem(400, 'invalid-input', 'from is after to.', at('/querystring/from', 'must not be after to')),
+  notUtf8: (line: number) => new Problem(400, 'not-utf8',
+    `The file is not UTF-8 text (line ${line}). Save it as "CSV UTF-8": a file in GBK or GB18030 cannot be read as it is.`,
+    at(`/line/${line}`, 'holds bytes that are not UTF-8')),
+  invalidCsv: (line: number, reason: string) => new Problem(400, 'invalid-csv', `The file is not valid CSV (line ${line}): ${reason.slice(0, 200)}`,
+    at(`/line/${line}`, reason.slice(0, 500))),
+
+  // —— 401, 403: who is calling ——————————————————————————————————————————————
+  unauthorized: (detail: string) => new Problem(401, 'unauthorized', detail, undefined, { 'www-authenticate': 'Bearer realm="revenue-sharing"' }),
+  forbidden: (role: string, operation: string, roles: readonly string[]) => new Problem(403, 'forbidden',
+    `A ${role} key may not ${operation}; it is for ${roles.join(' or ')} keys.`),
+
+  // —— 404: unknown, or outside the caller's scope ——————————————————————————————
+  /** `what` names the record: "debt 12", "settlement run 3". */
+  notFound: (what: string) => new Problem(404, 'not-found', `No ${what}.`),
+  debtEventNotFound: (debtId: number, eventId: string) => new Problem(404, 'not-found', `Debt ${debtId} has no event ${eventId}.`),
+  revenueMonthNotFound: () => new Problem(404, 'not-found', 'No revenue is recorded for that zone, district, category and month.'),
+  routeNotFound: (method: string, path: string) => new Problem(404, 'not-found', `No route ${method} ${path}.`),
+
+  // —— 409: conflicts ——————————————————————————————————————————————————————
+  alreadyExists: (what: string, pointer: string, message = 'already exists') => new Problem(409, 'already-exists', `${what} already exists.`, at(pointer, message)),
+  debtReferenceTaken: (zoneCode: string, reference: string) => new Problem(409, 'already-exists', `Zone ${zoneCode} already has a debt ${reference}.`,
+    at('/reference', 'already registered for this zone')),
+  /** A unique key of the database refused a write that the checks before it could not see coming (a race). */
+  duplicateKey: () => new Problem(409, 'already-exists', 'A record with this key already exists.'),
+  idempotencyKeyInUse: (key: string) => new Problem(409, 'idempotency-key-in-use', `A request with Idempotency-Key "${key}" is still running; retry when it has finished.`),
+  settlementRunning: (year: number) => new Problem(409, 'settlement-running', `A settlement run for ${year} is in progress; try again when it has finished.`),
+  /** calculation-rules.md §6: a carry_forward agreement settles Y only after Y−1 is finalized. */
+  priorYearNotFinalized: (conflicts: readonly InputIssue[]) => new Problem(409, 'prior-year-not-finalized', firstOf(conflicts), conflicts),
+  runAlreadyFinalized: (runId: number, finalizedAt: string | null) => new Problem(409, 'already-finalized',
+    `Settlement run ${runId} was finalized on ${finalizedAt}; it can no longer change.`),
+  settlementStale: (changes: readonly string[], year: number, runId: number) => new Problem(409, 'settlement-stale',
+    `The ${changes.join(', ')} of ${year} changed after run ${runId} was computed; create a new run and finalize that one.`),
+  alreadySettled: (agreementId: number, year: number) => new Problem(409, 'already-settled',
+    `Agreement ${agreementId} already has a finalized ${year} settlement; create a new run: it will be a supplementary settlement (补充结算).`),
+  /** An agreement in a finalized settlement of `settled` may not end before it. */
+  agreementSettledEnd: (agreementId: number, settled: number) => new Problem(409, 'agreement-settled',
+    `Agreement ${agreementId} is in a finalized settlement of ${settled}; it cannot end before that year.`, at('/effectiveTo', `must be ${settled} or later`)),
+  /** A base adjustment may not reach back into a settled year. */
+  agreementSettledAdjustment: (agreementId: number, settled: number, fromYear: number) => new Problem(409, 'agreement-settled',
+    `Agreement ${agreementId} is in a finalized settlement of ${settled}: an adjustment from ${fromYear} would change a settled year. ` +
+    `Adjust from ${settled + 1} on, or record a new agreement.`, at('/fromYear', `must be after ${settled}`)),
+  alreadyTransferred: (debtId: number, districtCode: string | undefined, on: string) => new Problem(409, 'already-transferred',
+    `Debt ${debtId} was transferred to ${districtCode ?? ''} on ${on}; a debt is transferred once.`),
+  alreadyReversed: (eventId: number) => new Problem(409, 'already-reversed', `Repayment ${eventId} was already reversed.`),
+
+  // —— 413, 415: the body —————————————————————————————————————————————————
+  fileTooLarge: (limit: number) => new Problem(413, 'body-too-large', `The file is larger than the import limit of ${limit} bytes.`),
+  notCsv: (instead: string) => new Problem(415, 'unsupported-media-type', `Send the file as Content-Type: text/csv; ${instead}.`),
+
+  // —— 422: well-formed input that breaks a rule ————————————————————————————————
+  unknownReferences: (detail: string, issues: readonly InputIssue[]) => new Problem(422, 'unknown-reference', detail, issues),
+  zoneNotRegistered: (code: string, pointer: string) => new Problem(422, 'unknown-reference', `No zone ${code} is registered.`, at(pointer, 'no such zone')),
+  districtNotRegistered: (code: string, pointer: string) => new Problem(422, 'unknown-reference', `No district ${code} is registered.`, at(pointer, 'no such district')),
+  parentCategoryUnknown: (code: string) => new Problem(422, 'unknown-reference', `Parent category ${code} does not exist.`, at('/parentCode', 'no such category')),
+  agreementNotInScope: (id: number) => new Problem(422, 'unknown-reference', `No agreement ${id}.`, at('/agreementId', 'no such agreement in your scope')),
+  effectiveToBeforeFrom: (effectiveTo: number, effectiveFrom: number) => new Problem(422, 'rule-violated',
+    `effectiveTo ${effectiveTo} is before effectiveFrom ${effectiveFrom}.`, at('/effectiveTo', 'before effectiveFrom')),
+  totalGroupHasNoBase: (group: string) => new Problem(422, 'rule-violated',
+    `Group "${group}" shares the whole amount (basis total): it has no base to adjust.`, at('/group', 'basis total has no base')),
+  tooManyAdjustments: (group: string, held: number, max: number) => new Problem(422, 'rule-violated',
+    `Group "${group}" already holds ${held} base adjustments, the most a group may hold; record a new agreement with the base as it now stands.`,
+    at('/group', `at most ${max} adjustments per group`)),
+  adjustmentNotAfterBaseYear: (baseYear: number) => new Problem(422, 'rule-violated', `fromYear must be after the base year ${baseYear}.`,
+    at('/fromYear', `must be after ${baseYear}`)),
+  agreementNotInForce: (agreement: { id: number, effectiveFrom: number, effectiveTo: number | null }, year: number) => new Problem(422, 'rule-violated',
+    `Agreement ${agreement.id} is not in force in ${year} (${years(agreement.effectiveFrom, agreement.effectiveTo)}).`,
+    at('/fiscalYear', 'outside the agreement\'s years')),
+  agreementGroupUnknown: (agreementId: number, group: string, names: readonly string[]) => new Problem(422, 'unknown-reference',
+    `Agreement ${agreementId} has no group "${group}".`, at('/group', `one of: ${names.join(', ')}`)),
+  /** A foreign key of the database refused a write (a race with a deletion the checks could not see). */
+  danglingReference: () => new Problem(422, 'unknown-reference', 'The request refers to a record that does not exist.'),
+  agreementsNotInForce: (year: number, missing: ReadonlyArray<{ id: number, index: number }>) => new Problem(422, 'unknown-reference',
+    `${missing.length} agreement(s) are unknown or not in force in ${year}.`,
+    missing.map(({ id, index }) => ({ pointer: `/agreementIds/${index}`, message: `agreement ${id} is unknown or not in force in ${year}` }))),
+  nothingToSettle: (year: number) => new Problem(422, 'nothing-to-settle', `No agreement is in force in ${year}.`, at('/fiscalYear', 'no agreement in force')),
+  /** calculation-rules.md §4: a prior_year base needs revenue recorded for Y−1. */
+  cannotSettle: (issues: readonly InputIssue[]) => new Problem(422, 'cannot-settle', firstOf(issues), issues),
+  overlappingAgreement: (other: { id: number, documentNo: string, effectiveFrom: number, effectiveTo: number | null },
+    wanted: { zoneCode: string, districtCode: string, effectiveFrom: number, effectiveTo: number | null }) => new Problem(422, 'overlapping-agreement',
+    `Agreement ${other.id} (${other.documentNo}, ${years(other.effectiveFrom, other.effectiveTo)}) already covers some of ` +
+    `${years(wanted.effectiveFrom, wanted.effectiveTo)} for ${wanted.zoneCode} and ${wanted.districtCode}; end it first (PATCH effectiveTo) or start this one later.`,
+    at('/effectiveFrom', `overlaps agreement ${other.id}`)),
+  endOverlaps: (otherId: number) => new Problem(422, 'overlapping-agreement', `Agreement ${otherId} already covers some of those years.`,
+    at('/effectiveTo', `overlaps agreement ${otherId}`)),
+  invalidRecords: (issues: readonly InputIssue[]) => new Problem(422, 'invalid-records', `${issues.length} problem(s) in the records; nothing was recorded.`, issues),
+  csvHeaderExpected: (header: readonly string[], found: string[] | undefined) => new Problem(422, 'invalid-csv-header',
+    found === undefined ? `The file is empty: line 1 must be the header ${header.join(',')}.` : `Line 1 must be the header ${header.join(',')}.`,
+    at('/line/1', found === undefined ? 'missing' : `found: ${found.join(',').slice(0, 200)}`)),
+  invalidRows: (rejected: number, rows: number, loaded: number, errors: ReadonlyArray<{ line: number, field: string, message: string }>) => new Problem(422, 'invalid-rows',
+    `${rejected} of ${rows} line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the ${loaded} good line(s).`,
+    errors.map((e) => ({ pointer: `/line/${e.line}/${e.field}`, message: `line ${e.line}, ${e.field}: ${e.message}` }))),
+  principalNotPositive: () => new Problem(422, 'rule-violated', 'The principal must be more than zero.', at('/principal', 'must be more than 0.00')),
+  outstandingAbovePrincipal: (outstanding: string, principal: string) => new Problem(422, 'rule-violated',
+    `The outstanding ${outstanding} is more than the principal ${principal}.`, at('/outstanding', 'at most the principal')),
+  transferBeforeRepayments: (lastPayment: string) => new Problem(422, 'rule-violated',
+    `Repayments were recorded up to ${lastPayment}; the transfer cannot be dated before them.`, at('/transferredOn', `on or after ${lastPayment}`)),
+  repaymentEmpty: () => new Problem(422, 'rule-violated', 'A repayment pays some principal or interest.', at('/principal', 'principal and interest are both zero')),
+  repaymentBeforeRegistration: (registeredOn: string) => new Problem(422, 'rule-violated',
+    `The debt was registered on ${registeredOn}; a repayment cannot be dated before.`, at('/paidOn', `on or after ${registeredOn}`)),
+  repaymentBeforeTransfer: (debtId: number, districtCode: string | undefined, on: string) => new Problem(422, 'rule-violated',
+    `Debt ${debtId} was transferred to ${districtCode ?? ''} on ${on}; a repayment by the district cannot be dated before the transfer.`, at('/paidOn', `on or after ${on}`)),
+  notARepayment: (eventId: number, kind: string) => new Problem(422, 'rule-violated', `Event ${eventId} is a ${kind}; only repayments are reversed.`),
+  reversalBeforeRepayment: (repaidOn: string) => new Problem(422, 'rule-violated',
+    `The repayment is dated ${repaidOn}; its reversal cannot be earlier.`, at('/reversedOn', `on or after ${repaidOn}`)),
+  repaymentExceedsOutstanding: (principal: string, limit: string, paidOn: string) => new Problem(422, 'repayment-exceeds-outstanding',
+    `Principal ${principal} is more than the ${limit} outstanding on ${paidOn} (or after).`, at('/principal', `at most ${limit}`)),
+  idempotencyKeyReused: (key: string) => new Problem(422, 'idempotency-key-reused',
+    `Idempotency-Key "${key}" was used before with another request body; use a new key for a new request.`,
+    at('/headers/idempotency-key', 'already used with another body')),
+
+  // —— 429, 503: try again later ——————————————————————————————————————————————
+  rateLimited: (max: number, windowSeconds: number, after: string, retryAfterSeconds: number) => new Problem(429, 'rate-limited',
+    `More than ${max} requests in ${windowSeconds} s with this token; retry in ${after}.`, undefined, { 'retry-after': String(retryAfterSeconds) }),
+  overloaded: (what: string, value: string) => new Problem(503, 'overloaded', `The service is overloaded (${what} at ${value}); retry shortly.`,
+    undefined, { 'retry-after': String(SHED_RETRY_AFTER_SECONDS) }),
+  databaseUnavailable: (detail = 'The database is not available at the moment; try again shortly.') => new Problem(503, 'database-unavailable', detail,
+    undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
+  shuttingDown: () => new Problem(503, 'shutting-down', 'The service is shutting down; send the request again, it will reach a running instance.',
+    undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
+  /** A defect of the service, never the client's fault: the request id leads the operators to the log. */
+  defect: (requestId: string) => new Problem(500, 'internal', `An unexpected error occurred; quote request id ${requestId} to the operators.`),
+} as const

@@ -6,6 +6,14 @@ import { type Decimal, formatMoney, money, sum } from './money.js'
  * a statement adds up to the cent however it is read.
  */
 
+/** 年度结算 (the year's first) or 补充结算 (after the year was finalized). */
+export type SettlementKind = 'annual' | 'supplementary'
+export const SETTLEMENT_KINDS: readonly SettlementKind[] = ['annual', 'supplementary']
+
+/** A run is a draft until it is finalized (定稿); a finalized run never changes. */
+export type RunStatus = 'draft' | 'finalized'
+export const RUN_STATUSES: readonly RunStatus[] = ['draft', 'finalized']
+
 export interface LineFigures {
   revenueTotal: string
   zoneShare: string
@@ -62,7 +70,7 @@ export interface StatementLine extends LineFigures {
   districtCode: string
   districtName: string
   documentNo: string
-  kind: 'annual' | 'supplementary'
+  kind: SettlementKind
   previousZoneShare: string | null
   groups: readonly SettledGroupFigures[]
 }

@@ -4,7 +4,7 @@ import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { HttpProblem } from './problem.js'
+import { Problems, SHED_RETRY_AFTER_SECONDS } from '../domain/errors.js'
 
 /*
  * What stands between the routes and a hostile or overloaded world: security headers (helmet),
@@ -26,9 +26,6 @@ export interface PressureConfig {
 }
 
 export const DEFAULT_RATE_LIMIT: RateLimitConfig = { max: 1200, timeWindowMs: 60_000 }
-/** Retry-After, in seconds, of a 503 that sheds load. */
-const SHED_RETRY_AFTER_SECONDS = 10
-
 export const DEFAULT_PRESSURE: PressureConfig = { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 }
 
 /** The headers every answer carries, for the document. */
@@ -88,9 +85,7 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
       max,
       timeWindow: timeWindowMs,
       keyGenerator: rateLimitKey,
-      errorResponseBuilder: (_request, context) => new HttpProblem(429, 'rate-limited',
-        `More than ${context.max} requests in ${Math.round(timeWindowMs / 1000)} s with this token; retry in ${context.after}.`,
-        undefined, { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }),
+      errorResponseBuilder: (_request, context) => Problems.rateLimited(context.max, Math.round(timeWindowMs / 1000), context.after, Math.max(1, Math.ceil(context.ttl / 1000))),
     })
   }
 
@@ -100,7 +95,7 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
     retryAfter: SHED_RETRY_AFTER_SECONDS,
     // A rejected promise reaches the error handler, which answers problem+json.
     pressureHandler: async (_request, _reply, type, value) => {
-      throw new HttpProblem(503, 'overloaded', `The service is overloaded (${type} at ${String(value)}); retry shortly.`, undefined, { 'retry-after': String(SHED_RETRY_AFTER_SECONDS) })
+      throw Problems.overloaded(type, String(value))
     },
   })
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { CalculationRequest } from '../../src/http/routes/calculations.js'
+import { CalculationRequest } from '../../src/http/schemas/calculations.js'
 import { contractRequest } from '../fixtures.js'
 import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
 

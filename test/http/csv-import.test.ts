@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import t from 'tap'
-import { openCsvImport } from '../../src/http/csv-import.js'
+import { openCsvImport } from '../../src/services/csv-file.js'
 
 /* The CSV import's UTF-8 check as bytes arrive in chunks (api-contract.md, Revenue: CSV is UTF-8). */
 

@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import { isDatabaseUnavailable, registerProblemHandlers } from '../../src/http/problem.js'
+import { isDatabaseUnavailable } from '../../src/db/errors.js'
+import { registerProblemHandlers } from '../../src/http/problem.js'
 import { expectProblem } from '../helpers.js'
 
 // Which database errors answer 503 database-unavailable (the fault drills in test/faults.test.ts

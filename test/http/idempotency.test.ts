@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
 import { migrate } from '../../src/db/migrate.js'
-import { pruneIdempotencyKeys } from '../../src/http/write.js'
+import { pruneIdempotencyKeys } from '../../src/db/idempotency.js'
 import { auth, createPostgresDatabase, expectProblem, onPostgres, testApp, testDatabase } from '../helpers.js'
 
 // api-contract.md, Idempotency: the same key and body replay the first response and change

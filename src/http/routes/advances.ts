@@ -1,72 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import Type from 'typebox'
-import { insertAdvance, listAdvances } from '../../db/advances.js'
-import { findAgreement } from '../../db/agreements.js'
-import type { DatabaseHandle } from '../../db/connect.js'
-import { inForce } from '../../domain/agreement.js'
+import * as advances from '../../services/advances.js'
 import { ADMIN_OR_DISTRICT, EVERY_ROLE } from '../access.js'
-import { HttpProblem } from '../problem.js'
-import {
-  DateString, FiscalYear, IdempotencyHeaders, IdParam, idFromParam, RecordId, Money, MoneyOut, pageLimit, PageOf, PageQuery, problemResponses, security, Timestamp,
-} from '../schemas/common.js'
-import { runWrite } from '../write.js'
+import { answerWrite, asIs, contextOf, documentOperations, pageOf, type RouteDeps } from '../routing.js'
+import * as schemas from '../schemas/advances.js'
+import { idFromParam } from '../schemas/common.js'
 
 /* Advances (预拨) — api-contract.md, Advances. */
 
-const AgreementId = RecordId('分成办法 the agreement\'s id')
+export const advanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  documentOperations(app, 'advances')
 
-const Advance = Type.Object({
-  id: RecordId('编号 advance id'),
-  agreementId: AgreementId,
-  fiscalYear: FiscalYear('财政年度 the fiscal year it is an advance on'),
-  paidOn: DateString('拨付日期 the day it was paid'),
-  amount: MoneyOut('金额 the amount paid to the zone'),
-  documentNo: Type.String({ maxLength: 100, description: '文号 the payment document' }),
-  createdAt: Timestamp('登记时间 when it was recorded'),
-}, { additionalProperties: false, description: '预拨 an advance' , examples: [{ id: 1, agreementId: 1, fiscalYear: 2021, paidOn: '2021-06-30', amount: '100000.00', documentNo: '青财预〔2021〕45号', createdAt: '2026-01-01T00:00:00.000Z' }] })
+  app.post('/advances', { config: { access: ADMIN_OR_DISTRICT }, schema: schemas.recordAdvanceSchema },
+    async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => advances.recordAdvance(ctx, request.body), asIs))
 
-
-export const advanceRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = async (app, { database }) => {
-  const { db } = database
-
-  app.post('/advances', {
-    config: { access: ADMIN_OR_DISTRICT },
-    schema: {
-      operationId: 'recordAdvance', summary: '录入预拨 record an advance paid to a zone', tags: ['advances'], security,
-      description: 'A district key records advances under its own district\'s agreements only. The fiscal year must be one the agreement is in force.',
-      headers: IdempotencyHeaders,
-      body: Type.Object({
-        agreementId: AgreementId,
-        fiscalYear: FiscalYear('财政年度 the fiscal year it is an advance on'),
-        paidOn: DateString('拨付日期 the day it was paid (YYYY-MM-DD)'),
-        amount: Money('金额 the amount paid to the zone; a recovered advance is negative'),
-        documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the payment document' }),
-      }, { additionalProperties: false, examples: [{ agreementId: 1, fiscalYear: 2021, paidOn: '2021-06-30', amount: '100000.00', documentNo: '青财预〔2021〕45号' }] }),
-      response: { 201: Advance, ...problemResponses(400, 401, 403, 409, 422) },
-    },
-  }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
-    const agreement = await findAgreement(tx, request.scope, request.body.agreementId)
-    if (agreement === undefined) {
-      throw new HttpProblem(422, 'unknown-reference', `No agreement ${request.body.agreementId}.`, [{ pointer: '/agreementId', message: 'no such agreement in your scope' }])
-    }
-    if (!inForce(agreement, request.body.fiscalYear)) {
-      throw new HttpProblem(422, 'rule-violated', `Agreement ${agreement.id} is not in force in ${request.body.fiscalYear} ` +
-        `(${agreement.effectiveFrom}–${agreement.effectiveTo ?? 'open'}).`, [{ pointer: '/fiscalYear', message: 'outside the agreement\'s years' }])
-    }
-    const advance = await insertAdvance(tx, request.body)
-    return { status: 201, body: advance, audit: [{ action: 'create', entityType: 'advance', entityId: String(advance.id), details: request.body }] }
-  }))
-
-  app.get('/advances', {
-    config: { access: EVERY_ROLE },
-    schema: {
-      operationId: 'listAdvances', summary: '预拨列表 advances in the caller\'s scope', tags: ['advances'], security,
-      querystring: Type.Object({ ...PageQuery, agreementId: Type.Optional(IdParam('分成办法 only this agreement\'s advances', 1)), fiscalYear: Type.Optional(FiscalYear()) }, { additionalProperties: false }),
-      response: { 200: PageOf(Advance, '预拨 advances by id'), ...problemResponses(400, 401) },
-    },
-  }, async (request) => {
-    const { limit, cursor, agreementId, fiscalYear } = request.query
+  app.get('/advances', { config: { access: EVERY_ROLE }, schema: schemas.listAdvancesSchema }, async (request) => {
+    const { agreementId, fiscalYear } = request.query
     const filter = { fiscalYear, agreementId: agreementId === undefined ? undefined : idFromParam(agreementId) }
-    return listAdvances(db, request.scope, filter, { limit: pageLimit(limit), cursor })
+    return advances.advances(contextOf(request, deps), filter, pageOf(request.query))
   })
 }

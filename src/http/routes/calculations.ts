@@ -1,145 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import Type from 'typebox'
-import { type CalculationRequestJson, parseCalculationRequest } from '../../domain/calculation-request.js'
-import { computeAgreementYear } from '../../domain/engine.js'
-import { type Decimal, money } from '../../domain/money.js'
 import { presentAgreementYear } from '../../domain/presentation.js'
+import { calculate } from '../../services/calculations.js'
 import { EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
-import {
-  EXPLANATION_LINE_MAX, MAX_BASE_ADJUSTMENTS, FiscalYear, Growth, Money, MoneyOut, NonNegativeMoney, problemResponses, Rate, RateOut, security, StringEnum,
-} from '../schemas/common.js'
+import { documentOperations, type RouteDeps } from '../routing.js'
+import { calculateSchema } from '../schemas/calculations.js'
 
 /* POST /v1/calculations — 试算: the engine on inputs given in full, nothing stored. */
 
-const BaseAdjustment = Type.Object({
-  fromYear: FiscalYear('起始年度 the first fiscal year the adjustment applies to'),
-  amount: Money('调整金额 base adjustment (基数调整, 财随事走): + when a function moves to the district, − when it moves to the zone'),
-  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '调整原因 why the base moves' })),
-  documentNo: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: '文号 the document that decided it' })),
-}, { additionalProperties: false, description: '基数调整 a signed base adjustment from a fiscal year on (calculation-rules.md §4)' })
+export const calculationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  documentOperations(app, 'calculations')
 
-const BaseRule = Type.Object({
-  amount: Type.Optional(Money('核定基数 verified base for the base year (required for fixed and escalating)')),
-  baseYear: FiscalYear('基期年度 base year, before the fiscal year'),
-  mode: StringEnum(['fixed', 'escalating', 'prior_year'], '基数口径 how the base moves: fixed, escalating by growthRate, or last year\'s actual'),
-  growthRate: Type.Optional(Growth('基数递增率 yearly growth of an escalating base (escalating only), e.g. "0.05"')),
-  adjustments: Type.Optional(Type.Array(BaseAdjustment, { maxItems: MAX_BASE_ADJUSTMENTS, description: '基数调整 base adjustments (财随事走)' })),
-  priorYearActual: Type.Optional(Money('上年实际收入 the group\'s actual revenue of the previous year (prior_year only)')),
-}, { additionalProperties: false, description: '基数规则 a base rule evaluated for the fiscal year (calculation-rules.md §4)' })
-
-const BandIn = Type.Object({
-  upToGrowth: Type.Optional(Growth('档次上限 the band covers growth up to this share of the base, e.g. "0.10" for 10%; absent on the last band')),
-  rate: Rate('分成比例 the zone\'s marginal share in this band, at least the floor'),
-}, { additionalProperties: false, description: '分档 a marginal band' })
-
-const GroupIn = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 group name, unique in the request' }),
-  basis: StringEnum(['increment', 'total'], '分成口径 increment: share what exceeds the base; total: share the whole amount'),
-  base: Type.Optional(Type.Union([
-    Money('核定基数 the base for this fiscal year'),
-    BaseRule,
-  ], { description: '基数 the base for the year as an amount, or a base rule; required for increment, forbidden for total' })),
-  actual: Money('实际收入 the group\'s local-level revenue for the year'),
-  rates: Type.Array(BandIn, { minItems: 1, maxItems: 10, description: '分档比例 one to ten marginal bands; basis total takes one' }),
-  shortfall: Type.Optional(StringEnum(['none', 'deduct', 'carry_forward'],
-    '短收处理 when actual falls short of the base: none (the district bears it), deduct (the zone bears its share), carry_forward (deducted from later increments); default none')),
-  carriedShortfall: Type.Optional(NonNegativeMoney('上年结转短收 shortfall carried in from the previous year (carry_forward only)')),
-}, { additionalProperties: false, description: '分成口径组 a netting group' })
-
-const example = {
-  fiscalYear: 2021,
-  minimumRate: '0.60',
-  groups: [
-    {
-      name: 'taxes',
-      basis: 'increment',
-      base: '1000000.00',
-      actual: '1250000.00',
-      rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }],
-      shortfall: 'carry_forward',
-      carriedShortfall: '0.00',
-    },
-    { name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] },
-    {
-      name: 'escalating',
-      basis: 'increment',
-      base: { amount: '500000.00', baseYear: 2019, mode: 'escalating', growthRate: '0.05', adjustments: [{ fromYear: 2021, amount: '-20000.00', reason: '教育事权划转属地', documentNo: '青政字〔2020〕12号' }] },
-      actual: '560000.00',
-      rates: [{ rate: '0.60' }],
-      shortfall: 'deduct',
-    },
-  ],
-  advancesPaid: '100000.00',
-}
-
-export const CalculationRequest = Type.Object({
-  fiscalYear: FiscalYear('财政年度 the fiscal year computed'),
-  minimumRate: Type.Optional(Rate('分成比例下限 the floor for this computation; defaults to the deployment floor (MIN_ZONE_RATE), never lower')),
-  groups: Type.Array(GroupIn, { minItems: 1, maxItems: 50, description: '分成口径组 one to fifty netting groups' }),
-  advancesPaid: Type.Optional(Money('预拨 advances already paid to the zone for the year; default "0.00"')),
-}, { additionalProperties: false, description: '试算请求 a stateless calculation', examples: [example] })
-
-const BandOut = Type.Object({
-  rate: RateOut('分成比例 the band\'s rate'),
-  amount: MoneyOut('分档金额 the part of the shareable amount in this band'),
-  zoneShare: MoneyOut('功能区分成 the zone\'s share of this band, rounded half up to the cent'),
-}, { additionalProperties: false, description: '分档结果 one band' })
-
-/** One group's result: the calculation response's and every settlement line's. */
-export const CalculationGroup = Type.Object({
-  name: Type.String({ maxLength: 100, description: '口径组名称 group name' }),
-  basis: StringEnum(['increment', 'total'], '分成口径 basis'),
-  base: Type.Optional(MoneyOut('核定基数 the base for the fiscal year, after adjustments (increment only)')),
-  actual: MoneyOut('实际收入 actual revenue'),
-  increment: Type.Optional(MoneyOut('增量 actual − base (increment only)')),
-  carriedShortfallIn: Type.Optional(MoneyOut('上年结转短收 shortfall carried in (increment only)')),
-  shareable: Type.Optional(MoneyOut('可分成增量 increment − carried shortfall (increment only)')),
-  bands: Type.Array(BandOut, { maxItems: 10, description: '分档 how the shareable amount falls into bands' }),
-  zoneShare: MoneyOut('功能区分成 the zone\'s share'),
-  districtShare: MoneyOut('属地政府留成 what the district keeps: actual − zone share'),
-  carriedShortfallOut: Type.Optional(MoneyOut('结转下年短收 shortfall carried to next year (increment only)')),
-  explanation: Type.Array(Type.String({ maxLength: EXPLANATION_LINE_MAX }), { maxItems: 200, description: '计算说明 each step in words (Chinese; English with Accept-Language: en)' }),
-}, { additionalProperties: false, description: '口径组结果 one group\'s result' })
-
-/** The documented answer to the example is computed by the engine itself, so the two cannot drift. */
-const exampleResponse = presentAgreementYear(
-  computeAgreementYear(parseCalculationRequest(example as CalculationRequestJson, money('0.60'))), 'zh')
-
-export const CalculationResponse = Type.Object({
-  fiscalYear: FiscalYear('财政年度 fiscal year'),
-  minimumRate: RateOut('分成比例下限 the floor applied'),
-  revenueTotal: MoneyOut('收入合计 Σ actual over the groups'),
-  zoneShare: MoneyOut('功能区分成合计 Σ zone share'),
-  districtShare: MoneyOut('属地政府留成合计 revenue total − zone share'),
-  advancesPaid: MoneyOut('预拨 advances paid'),
-  balanceDue: MoneyOut('应补(扣)金额 zone share − advances: positive, the district still owes the zone (补拨); negative, the zone returns the excess (扣回)'),
-  groups: Type.Array(CalculationGroup, { maxItems: 50, description: '口径组结果 per group, in request order' }),
-}, { additionalProperties: false, description: '试算结果 the calculation result', examples: [exampleResponse] })
-
-export interface CalculationRoutesOptions {
-  /** MIN_ZONE_RATE, the deployment floor (calculation-rules.md §3). */
-  minZoneRate: Decimal
-}
-
-export const calculationRoutes: FastifyPluginAsyncTypebox<CalculationRoutesOptions> = async (app, { minZoneRate }) => {
-  app.post('/calculations', {
-    config: { access: EVERY_ROLE },
-    schema: {
-      operationId: 'calculate',
-      summary: '试算 compute the zone–district split for one year',
-      description: 'Applies calculation-rules.md §4–§6 to the inputs given (核定基数、增量分成): the base for the year, ' +
-        'the increment, the bands, the shortfall policy, the shares and the balance after advances. Nothing is stored. ' +
-        'Explanations are in Chinese, or English with `Accept-Language: en`.',
-      tags: ['calculations'],
-      security,
-      body: CalculationRequest,
-      response: { 200: CalculationResponse, ...problemResponses(400, 401, 413, 415, 422) },
-    },
-  }, async (request, reply) => {
+  app.post('/calculations', { config: { access: EVERY_ROLE }, schema: calculateSchema }, async (request, reply) => {
     const language = languageOf(request.headers['accept-language'])
-    const input = parseCalculationRequest(request.body, minZoneRate)
+    const result = calculate(deps.settings, request.body)
     reply.header('content-language', language === 'en' ? 'en' : 'zh-CN').header('vary', 'Accept-Language')
-    return presentAgreementYear(computeAgreementYear(input), language)
+    return presentAgreementYear(result, language)
   })
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import type { DatabaseHandle } from '../../db/connect.js'
-import { HttpProblem, RETRY_AFTER_SECONDS } from '../problem.js'
+import { Problems } from '../../domain/errors.js'
 import { problemResponses } from '../schemas/common.js'
 
 /* GET /health and GET /ready (api-contract.md, Public endpoints). */
@@ -34,7 +34,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     },
   }, async () => {
     if (!(await database.ping(readyTimeoutMs))) {
-      throw new HttpProblem(503, 'database-unavailable', 'The database does not answer.', undefined, { 'retry-after': RETRY_AFTER_SECONDS })
+      throw Problems.databaseUnavailable('The database does not answer.')
     }
     return { status: 'ready' as const }
   })

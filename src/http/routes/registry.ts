@@ -1,172 +1,35 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import Type from 'typebox'
-import type { DatabaseHandle } from '../../db/connect.js'
-import {
-  categoryExists, findDistrict, findZone, insertDistrict, insertRevenueCategory, insertZone, listDistricts, listRevenueCategories, listZones,
-} from '../../db/registry.js'
-import { ALL } from '../../db/scope.js'
+import * as registry from '../../services/registry.js'
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
-import { HttpProblem } from '../problem.js'
-import {
-  CategoryCode, DistrictCode, IdempotencyHeaders, pageLimit, PageOf, PageQuery, problemResponses, Rate, security, StringEnum, Timestamp, ZoneCode,
-} from '../schemas/common.js'
-import { runWrite } from '../write.js'
+import { answerWrite, asIs, contextOf, documentOperations, pageOf, type RouteDeps } from '../routing.js'
+import * as schemas from '../schemas/registry.js'
 
 /* Revenue categories, districts and zones (api-contract.md, Registry). */
 
-const CategoryKind = StringEnum(['tax', 'fee', 'non_tax'], '收入类型 tax (税收), fee (行政事业性收费) or non_tax (其他非税)')
+export const registryRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  documentOperations(app, 'registry')
 
-const RevenueCategory = Type.Object({
-  code: CategoryCode(),
-  parentCode: Type.Union([CategoryCode('上级科目 the parent code'), Type.Null()], { description: '上级科目 the parent code, null for a class' }),
-  nameZh: Type.String({ maxLength: 200, description: '中文名称 Chinese name' }),
-  nameEn: Type.String({ maxLength: 200, description: '英文名称 English name' }),
-  kind: CategoryKind,
-  localShare: Type.Union([Type.String({ maxLength: 10 }), Type.Null()], { description: '地方级分享比例 the local level\'s default share, null for a class' }),
-  note: Type.Union([Type.String({ maxLength: 500 }), Type.Null()], { description: '备注 note' }),
-  origin: StringEnum(['national', 'local'], '来源 national: the seeded classification; local: added by an admin'),
-}, { additionalProperties: false, description: '收入科目 a revenue category' , examples: [{ code: '10101', parentCode: '101', nameZh: '增值税', nameEn: 'Value-added tax', kind: 'tax', localShare: '0.500000', note: 'local 50% since 2016-05-01 (国发〔2016〕26号)', origin: 'national' }] })
+  app.get('/revenue-categories', { config: { access: EVERY_ROLE }, schema: schemas.listRevenueCategoriesSchema },
+    async (request) => registry.listCategories(contextOf(request, deps), pageOf(request.query), request.query.kind))
 
-const NewRevenueCategory = Type.Object({
-  code: CategoryCode('科目编码 the new local code'),
-  parentCode: Type.Optional(CategoryCode('上级科目 an existing parent code')),
-  nameZh: Type.String({ minLength: 1, maxLength: 200, description: '中文名称 Chinese name' }),
-  nameEn: Type.String({ minLength: 1, maxLength: 200, description: '英文名称 English name' }),
-  kind: CategoryKind,
-  localShare: Type.Optional(Rate('地方级分享比例 the local level\'s default share')),
-  note: Type.Optional(Type.String({ maxLength: 500, description: '备注 note' })),
-}, { additionalProperties: false, description: '新增科目 a local revenue category', examples: [{ code: '1030499', parentCode: '10304', nameZh: '功能区其他收费', nameEn: 'Other zone fees', kind: 'fee', localShare: '1.00' }] })
+  app.post('/revenue-categories', { config: { access: ADMIN_ONLY }, schema: schemas.createRevenueCategorySchema },
+    async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => registry.createCategory(ctx, request.body), asIs))
 
-const District = Type.Object({
-  code: DistrictCode(),
-  name: Type.String({ maxLength: 100, description: '名称 name, e.g. 城阳区' }),
-  createdAt: Timestamp('创建时间 when it was registered'),
-}, { additionalProperties: false, description: '属地政府 a district', examples: [{ code: '370214', name: '城阳区', createdAt: '2026-01-01T00:00:00.000Z' }] })
+  app.get('/districts', { config: { access: EVERY_ROLE }, schema: schemas.listDistrictsSchema },
+    async (request) => registry.districts(contextOf(request, deps), pageOf(request.query)))
 
-const NewDistrict = Type.Object({
-  code: DistrictCode(),
-  name: Type.String({ minLength: 1, maxLength: 100, description: '名称 name, e.g. 城阳区' }),
-}, { additionalProperties: false, description: '新增属地政府 a new district', examples: [{ code: '370299', name: '示例区' }] })
+  app.get('/districts/:code', { config: { access: EVERY_ROLE }, schema: schemas.getDistrictSchema },
+    async (request) => registry.district(contextOf(request, deps), request.params.code))
 
-const Zone = Type.Object({
-  code: ZoneCode(),
-  name: Type.String({ maxLength: 100, description: '名称 name, e.g. 青岛高新区' }),
-  hostDistrictCode: DistrictCode('属地政府 the host district\'s code'),
-  createdAt: Timestamp('创建时间 when it was registered'),
-}, { additionalProperties: false, description: '功能区 a functional zone', examples: [{ code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214', createdAt: '2026-01-01T00:00:00.000Z' }] })
+  app.post('/districts', { config: { access: ADMIN_ONLY }, schema: schemas.createDistrictSchema },
+    async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => registry.createDistrict(ctx, request.body), asIs))
 
-const NewZone = Type.Object({
-  code: ZoneCode(),
-  name: Type.String({ minLength: 1, maxLength: 100, description: '名称 name' }),
-  hostDistrictCode: DistrictCode('属地政府 the host district\'s code (registered first)'),
-}, { additionalProperties: false, description: '新增功能区 a new zone', examples: [{ code: 'QD-NEW', name: '示例功能区', hostDistrictCode: '370214' }] })
+  app.get('/zones', { config: { access: EVERY_ROLE }, schema: schemas.listZonesSchema },
+    async (request) => registry.zones(contextOf(request, deps), pageOf(request.query)))
 
+  app.get('/zones/:code', { config: { access: EVERY_ROLE }, schema: schemas.getZoneSchema },
+    async (request) => registry.zone(contextOf(request, deps), request.params.code))
 
-export const registryRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = async (app, { database }) => {
-  const { db } = database
-
-  app.get('/revenue-categories', {
-    config: { access: EVERY_ROLE },
-    schema: {
-      operationId: 'listRevenueCategories', summary: '收入科目列表 list the revenue classification', tags: ['registry'], security,
-      querystring: Type.Object({ ...PageQuery, kind: Type.Optional(CategoryKind) }, { additionalProperties: false }),
-      response: { 200: PageOf(RevenueCategory, '收入科目 categories by code'), ...problemResponses(400, 401) },
-    },
-  }, async (request) => listRevenueCategories(db, { limit: pageLimit(request.query.limit), cursor: request.query.cursor }, request.query.kind))
-
-  app.post('/revenue-categories', {
-    config: { access: ADMIN_ONLY },
-    schema: {
-      operationId: 'createRevenueCategory', summary: '新增科目 add a local revenue category (admin)', tags: ['registry'], security,
-      headers: IdempotencyHeaders, body: NewRevenueCategory,
-      response: { 201: RevenueCategory, ...problemResponses(400, 401, 403, 409, 422) },
-    },
-  }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
-    const c = request.body
-    if (await categoryExists(tx, c.code)) throw new HttpProblem(409, 'already-exists', `Revenue category ${c.code} already exists.`, [{ pointer: '/code', message: 'already exists' }])
-    if (c.parentCode !== undefined && !(await categoryExists(tx, c.parentCode))) {
-      throw new HttpProblem(422, 'unknown-reference', `Parent category ${c.parentCode} does not exist.`, [{ pointer: '/parentCode', message: 'no such category' }])
-    }
-    const created = await insertRevenueCategory(tx, {
-      code: c.code, parentCode: c.parentCode ?? null, nameZh: c.nameZh, nameEn: c.nameEn, kind: c.kind, localShare: c.localShare ?? null, note: c.note ?? null,
-    })
-    return { status: 201, body: created, audit: [{ action: 'create', entityType: 'revenue_category', entityId: c.code, details: c }] }
-  }))
-
-  app.get('/districts', {
-    config: { access: EVERY_ROLE },
-    schema: {
-      operationId: 'listDistricts', summary: '属地政府列表 list districts in the caller\'s scope', tags: ['registry'], security,
-      querystring: Type.Object(PageQuery, { additionalProperties: false }),
-      response: { 200: PageOf(District, '属地政府 districts by code'), ...problemResponses(400, 401) },
-    },
-  }, async (request) => listDistricts(db, request.scope, { limit: pageLimit(request.query.limit), cursor: request.query.cursor }))
-
-  app.get('/districts/:code', {
-    config: { access: EVERY_ROLE },
-    schema: {
-      operationId: 'getDistrict', summary: '属地政府 one district', tags: ['registry'], security,
-      params: Type.Object({ code: DistrictCode() }),
-      response: { 200: District, ...problemResponses(400, 401, 404) },
-    },
-  }, async (request) => {
-    const district = await findDistrict(db, request.scope, request.params.code)
-    if (district === undefined) throw new HttpProblem(404, 'not-found', `No district ${request.params.code}.`)
-    return district
-  })
-
-  app.post('/districts', {
-    config: { access: ADMIN_ONLY },
-    schema: {
-      operationId: 'createDistrict', summary: '新增属地政府 register a district (admin)', tags: ['registry'], security,
-      headers: IdempotencyHeaders, body: NewDistrict,
-      response: { 201: District, ...problemResponses(400, 401, 403, 409, 422) },
-    },
-  }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
-    if (await findDistrict(tx, ALL, request.body.code) !== undefined) {
-      throw new HttpProblem(409, 'already-exists', `District ${request.body.code} already exists.`, [{ pointer: '/code', message: 'already exists' }])
-    }
-    const district = await insertDistrict(tx, request.body)
-    return { status: 201, body: district, audit: [{ action: 'create', entityType: 'district', entityId: district.code, details: request.body }] }
-  }))
-
-  app.get('/zones', {
-    config: { access: EVERY_ROLE },
-    schema: {
-      operationId: 'listZones', summary: '功能区列表 list zones in the caller\'s scope', tags: ['registry'], security,
-      querystring: Type.Object(PageQuery, { additionalProperties: false }),
-      response: { 200: PageOf(Zone, '功能区 zones by code'), ...problemResponses(400, 401) },
-    },
-  }, async (request) => listZones(db, request.scope, { limit: pageLimit(request.query.limit), cursor: request.query.cursor }))
-
-  app.get('/zones/:code', {
-    config: { access: EVERY_ROLE },
-    schema: {
-      operationId: 'getZone', summary: '功能区 one zone', tags: ['registry'], security,
-      params: Type.Object({ code: ZoneCode() }),
-      response: { 200: Zone, ...problemResponses(400, 401, 404) },
-    },
-  }, async (request) => {
-    const zone = await findZone(db, request.scope, request.params.code)
-    if (zone === undefined) throw new HttpProblem(404, 'not-found', `No zone ${request.params.code}.`)
-    return zone
-  })
-
-  app.post('/zones', {
-    config: { access: ADMIN_ONLY },
-    schema: {
-      operationId: 'createZone', summary: '新增功能区 register a zone (admin)', tags: ['registry'], security,
-      headers: IdempotencyHeaders, body: NewZone,
-      response: { 201: Zone, ...problemResponses(400, 401, 403, 409, 422) },
-    },
-  }, async (request, reply) => runWrite(db, request, reply, async (tx) => {
-    if (await findZone(tx, ALL, request.body.code) !== undefined) {
-      throw new HttpProblem(409, 'already-exists', `Zone ${request.body.code} already exists.`, [{ pointer: '/code', message: 'already exists' }])
-    }
-    if (await findDistrict(tx, ALL, request.body.hostDistrictCode) === undefined) {
-      throw new HttpProblem(422, 'unknown-reference', `District ${request.body.hostDistrictCode} is not registered.`, [{ pointer: '/hostDistrictCode', message: 'no such district' }])
-    }
-    const zone = await insertZone(tx, request.body)
-    return { status: 201, body: zone, audit: [{ action: 'create', entityType: 'zone', entityId: zone.code, details: request.body }] }
-  }))
+  app.post('/zones', { config: { access: ADMIN_ONLY }, schema: schemas.createZoneSchema },
+    async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => registry.createZone(ctx, request.body), asIs))
 }

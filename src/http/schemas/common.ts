@@ -98,11 +98,7 @@ export const CategoryCode = (description = '科目编码 government revenue clas
 export const DateString = (description: string) =>
   Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description, examples: ['2021-06-30'] })
 
-/**
- * Base adjustments a group may hold (基数调整): as many as a calculation takes, and what bounds the
- * length of the explanation line that lists them (EXPLANATION_LINE_MAX).
- */
-export const MAX_BASE_ADJUSTMENTS = 100
+export { MAX_BASE_ADJUSTMENTS } from '../../domain/agreement.js'
 
 /**
  * The longest explanation line: the base line lists every adjustment, each at most
@@ -133,6 +129,9 @@ export function idFromParam (text: string): number {
   const id = Number(text)
   return id <= INT4_MAX ? id : 0
 }
+
+/** The formats a table downloads as (statements, summaries). */
+export const TABLE_FORMATS = ['csv', 'xlsx'] as const
 
 /** Every /v1 operation: Authorization: Bearer <token>. */
 export const security = [{ bearerAuth: [] }]

@@ -2,9 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { Readable, Transform } from 'node:stream'
 import { CsvError, parse } from 'csv-parse'
-import type { FastifyInstance } from 'fastify'
-import { HttpProblem } from './problem.js'
-import { validatorCompiler } from './validation.js'
+import { Problems } from '../domain/errors.js'
 
 /*
  * The conventions of every CSV import (api-contract.md, Revenue): Content-Type text/csv, UTF-8
@@ -13,16 +11,6 @@ import { validatorCompiler } from './validation.js'
  * whole file is good or the caller asked for ?partial=true. The file's bytes are hashed for
  * Idempotency-Key and capped at the import limit (413).
  */
-
-/**
- * Lets the routes of `app` take text/csv bodies as streams, and answers the validator compiler
- * such a route uses: its body is checked line by line by the import, its query string as usual.
- */
-export function acceptCsvBodies (app: FastifyInstance) {
-  app.addContentTypeParser('text/csv', (_request, payload, done) => { done(null, payload) })
-  const compile = validatorCompiler()
-  return ({ schema, httpPart }: { schema: object, httpPart?: string }) => httpPart === 'body' ? () => true : compile({ schema, httpPart })
-}
 
 /** Bad lines listed in an import's answer; all of them are counted. */
 export const MAX_LISTED_ERRORS = 10_000
@@ -41,7 +29,7 @@ export interface CsvImport {
 }
 
 export function openCsvImport (body: unknown, header: readonly string[], limit: number, instead: string): CsvImport {
-  if (!(body instanceof Readable)) throw new HttpProblem(415, 'unsupported-media-type', `Send the file as Content-Type: text/csv; ${instead}.`)
+  if (!(body instanceof Readable)) throw Problems.notCsv(instead)
   const hash = createHash('sha256')
   let bytes = 0
   let digest: string | undefined
@@ -60,14 +48,13 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       if (end === -1) break
       start = end + 1
     }
-    return new HttpProblem(400, 'not-utf8', `The file is not UTF-8 text (line ${line}). Save it as "CSV UTF-8": a file in GBK or GB18030 cannot be read as it is.`,
-      [{ pointer: `/line/${line}`, message: 'holds bytes that are not UTF-8' }])
+    return Problems.notUtf8(line)
   }
   const metered = new Transform({
     transform (chunk: Buffer, _encoding, callback) {
       bytes += chunk.length
       if (bytes > limit) {
-        callback(new HttpProblem(413, 'body-too-large', `The file is larger than the import limit of ${limit} bytes.`))
+        callback(Problems.fileTooLarge(limit))
         return
       }
       try {
@@ -123,8 +110,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
     } catch (error) {
       if (!(error instanceof CsvError)) throw error
       const line = typeof error.lines === 'number' ? error.lines : 1
-      throw new HttpProblem(400, 'invalid-csv', `The file is not valid CSV (line ${line}): ${error.message.slice(0, 200)}`,
-        [{ pointer: `/line/${line}`, message: error.message.slice(0, 500) }])
+      throw Problems.invalidCsv(line, error.message)
     }
   }
   async function * lines () {
@@ -133,7 +119,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       if (!headerSeen) {
         headerSeen = true
         if (record.join(',') !== header.join(',')) {
-          throw new HttpProblem(422, 'invalid-csv-header', `Line 1 must be the header ${header.join(',')}.`, [{ pointer: '/line/1', message: `found: ${record.join(',').slice(0, 200)}` }])
+          throw Problems.csvHeaderExpected(header, record)
         }
         continue
       }
@@ -149,16 +135,14 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       }
       yield { line: info.lines, fields: record }
     }
-    if (!headerSeen) throw new HttpProblem(422, 'invalid-csv-header', `The file is empty: line 1 must be the header ${header.join(',')}.`, [{ pointer: '/line/1', message: 'missing' }])
+    if (!headerSeen) throw Problems.csvHeaderExpected(header, undefined)
   }
   return {
     lines: lines(),
     reject,
     finish (partial, loaded) {
       if (rejected > 0 && !partial) {
-        throw new HttpProblem(422, 'invalid-rows',
-          `${rejected} of ${rows} line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the ${loaded} good line(s).`,
-          errors.map((e) => ({ pointer: `/line/${e.line}/${e.field}`, message: `line ${e.line}, ${e.field}: ${e.message}` })))
+        throw Problems.invalidRows(rejected, rows, loaded, errors)
       }
       return { rows, rejected, errors }
     },

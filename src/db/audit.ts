@@ -1,0 +1,51 @@
+import type { AuditEventRow, Db } from './database.js'
+import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
+
+/* The audit log: who wrote what, written in the same transaction as the write itself. */
+
+export interface AuditEntry {
+  action: string
+  entityType: string
+  entityId: string
+  details?: unknown
+}
+
+/** Who wrote: the key, its role and the request (or command run) it came with. */
+export interface AuditAuthor {
+  keyId: string
+  role: string
+  requestId: string
+}
+
+export async function insertAuditEvents (tx: Db, author: AuditAuthor, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return
+  await tx.insertInto('audit_events').values(entries.map((a) => ({
+    key_id: author.keyId, role: author.role, action: a.action, entity_type: a.entityType, entity_id: a.entityId,
+    request_id: author.requestId, details: a.details === undefined ? null : JSON.stringify(a.details),
+  }))).execute()
+}
+
+export interface AuditEvent {
+  id: number
+  occurredAt: string
+  keyId: string
+  role: string
+  action: string
+  entityType: string
+  entityId: string
+  requestId: string
+  details: unknown
+}
+
+const toEvent = (r: AuditEventRow): AuditEvent => ({
+  id: r.id, occurredAt: r.occurred_at.toISOString(), keyId: r.key_id, role: r.role, action: r.action,
+  entityType: r.entity_type, entityId: r.entity_id, requestId: r.request_id, details: r.details === null ? null : JSON.parse(r.details) as unknown,
+})
+
+/** Newest first. */
+export async function listAuditEvents (db: Db, page: PageRequest, filter: { entityType?: string | undefined, entityId?: string | undefined }): Promise<Page<AuditEvent>> {
+  let query = db.selectFrom('audit_events').selectAll()
+  if (filter.entityType !== undefined) query = query.where('entity_type', '=', filter.entityType)
+  if (filter.entityId !== undefined) query = query.where('entity_id', '=', filter.entityId)
+  return mapPage(await fetchPage(query, page, { columns: ['id'], types: ['int'], of: (r) => [r.id], descending: true }), toEvent)
+}

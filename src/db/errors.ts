@@ -1,0 +1,37 @@
+/*
+ * What an error from pg or PGlite means, told apart in one place: the database could not be
+ * reached (a 503 the client may retry), or one of its constraints refused a write that the
+ * checks before it could not see coming (a race).
+ */
+
+/** Socket errors of a connection to the database that could not be made or broke. */
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+/**
+ * SQLSTATEs of a database that is going away or not taking connections: class 08 (connection
+ * exception), 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up,
+ * shutting down, in recovery) and 53300 too_many_connections.
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
+/** What pg and its pool say, with no code, when a connection ends or cannot be had in time. */
+const CONNECTION_ERROR_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/
+
+/** Whether an error says the database could not be reached, rather than that a statement failed. */
+export function isDatabaseUnavailable (error: unknown, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 3) return false
+  const { code, message, errors } = error as { code?: unknown, message?: unknown, errors?: unknown }
+  if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
+  if (typeof message === 'string' && CONNECTION_ERROR_MESSAGES.test(message)) return true
+  // Node answers an AggregateError when every address of a host name refused.
+  return Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))
+}
+
+export type DatabaseErrorKind = 'unavailable' | 'unique-violation' | 'foreign-key-violation'
+
+/** What kind of database error `error` is, if it is one the service answers other than with a 500. */
+export function classifyDatabaseError (error: unknown): DatabaseErrorKind | undefined {
+  if (isDatabaseUnavailable(error)) return 'unavailable'
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined
+  if (code === '23505') return 'unique-violation'
+  if (code === '23503') return 'foreign-key-violation'
+  return undefined
+}

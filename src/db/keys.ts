@@ -1,0 +1,47 @@
+import { sql } from 'kysely'
+import type { ApiKeyRow, Db } from './database.js'
+import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
+
+/* API keys, stored only as the SHA-256 hash of their token (api-contract.md, Roles and scope). */
+
+export interface ApiKey {
+  id: string
+  role: ApiKeyRow['role']
+  districtCode: string | null
+  zoneCode: string | null
+  label: string
+  createdAt: string
+  createdBy: string
+  revokedAt: string | null
+}
+
+const KEY_COLUMNS = ['id', 'role', 'district_code', 'zone_code', 'label', 'created_at', 'created_by', 'revoked_at'] as const
+
+const toKey = (r: Omit<ApiKeyRow, 'token_hash'>): ApiKey => ({
+  id: r.id, role: r.role, districtCode: r.district_code, zoneCode: r.zone_code, label: r.label,
+  createdAt: r.created_at.toISOString(), createdBy: r.created_by, revokedAt: r.revoked_at === null ? null : r.revoked_at.toISOString(),
+})
+
+export async function insertApiKey (db: Db, key: { id: string, role: ApiKey['role'], districtCode: string | null, zoneCode: string | null, label: string, tokenHash: string, createdBy: string }): Promise<ApiKey> {
+  const row = await db.insertInto('api_keys').values({
+    id: key.id, role: key.role, district_code: key.districtCode, zone_code: key.zoneCode, label: key.label, token_hash: key.tokenHash, created_by: key.createdBy,
+  }).returning(KEY_COLUMNS).executeTakeFirstOrThrow()
+  return toKey(row)
+}
+
+export async function listApiKeys (db: Db, page: PageRequest): Promise<Page<ApiKey>> {
+  const rows = await fetchPage(db.selectFrom('api_keys').select(KEY_COLUMNS), page, { columns: ['id'], types: ['text'], of: (r) => [r.id] })
+  return mapPage(rows, toKey)
+}
+
+/** Revokes a key at once; answers the key, or undefined when there is none. */
+export async function revokeApiKey (db: Db, id: string): Promise<ApiKey | undefined> {
+  const row = await db.updateTable('api_keys').set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` }).where('id', '=', id).returning(KEY_COLUMNS).executeTakeFirst()
+  return row === undefined ? undefined : toKey(row)
+}
+
+/** The key a token's hash belongs to, while it is not revoked. */
+export async function findActiveKey (db: Db, tokenHash: string): Promise<Pick<ApiKeyRow, 'id' | 'role' | 'district_code' | 'zone_code'> | undefined> {
+  return db.selectFrom('api_keys').select(['id', 'role', 'district_code', 'zone_code'])
+    .where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).executeTakeFirst()
+}

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Db } from '../db/database.js'
+import type { PageRequest } from '../db/pagination.js'
+import { Problems } from '../domain/errors.js'
+import type { Context, Settings } from '../services/context.js'
+import { Replay } from '../services/write.js'
+import { security } from './schemas/common.js'
+
+/*
+ * What every route repeats, said once: the service context of a request, a write answered with
+ * the bytes its Idempotency-Key replays, a page request, a file download, and the tag and
+ * security every operation of a plugin carries in the document.
+ */
+
+/** What the route plugins are given: the database and the deployment's settings. */
+export interface RouteDeps {
+  db: Db
+  settings: Settings
+}
+
+/** The service context of a request: its database, its caller (set by src/http/access.ts), the settings. */
+export function contextOf (request: FastifyRequest, deps: RouteDeps): Context {
+  return { db: deps.db, actor: request.actor, settings: deps.settings }
+}
+
+/** ?limit=&cursor= (api-contract.md, Lists: 100 by default). */
+export function pageOf (query: { limit?: number | undefined, cursor?: string | undefined }): PageRequest {
+  return { limit: query.limit ?? 100, cursor: query.cursor }
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
+
+function hashOf (...parts: string[]): string {
+  const hash = createHash('sha256')
+  for (const part of parts) hash.update(part).update('\u0000')
+  return hash.digest('hex')
+}
+
+/** The presentation of a value the response schema serializes as it is. */
+export const asIs = <T>(value: T): T => value
+
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+/**
+ * Runs a write and answers `status` with `present(value)`. With an Idempotency-Key, the write stores the
+ * very bytes sent (api-contract.md, Idempotency), and a retry gets them again.
+ */
+export async function answerWrite<T> (
+  request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, status: number,
+  write: (ctx: Context) => Promise<T>, present: (value: T) => unknown,
+): Promise<FastifyReply> {
+  const header = request.headers['idempotency-key']
+  if (header !== undefined && (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header))) throw Problems.idempotencyKeyMalformed()
+  let text: string | undefined
+  const answer = (value: T) => (text ??= String(reply.code(status).serialize(present(value))))
+  const ctx: Context = {
+    ...contextOf(request, deps),
+    idempotency: header === undefined
+      ? undefined
+      : {
+          key: header,
+          requestHash: (streamedBodyDigest) => hashOf(request.method, request.routeOptions.url ?? request.url, JSON.stringify(request.params ?? {}),
+            streamedBodyDigest ?? JSON.stringify(request.body ?? null)),
+          answer: (value) => ({ status, text: answer(value as T) }),
+        },
+  }
+  try {
+    const value = await write(ctx)
+    return reply.code(status).type(JSON_TYPE).send(answer(value))
+  } catch (error) {
+    if (error instanceof Replay) return reply.code(error.status).header('idempotent-replayed', 'true').type(JSON_TYPE).send(error.text)
+    throw error
+  }
+}
+
+export const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
+
+/** A table as a download: CSV (the default) or xlsx, named `filename` with its extension. */
+export async function sendTable (reply: FastifyReply, format: 'csv' | 'xlsx', filename: string, files: { csv: () => string, xlsx: () => Promise<Buffer> }): Promise<FastifyReply> {
+  if (format === 'xlsx') {
+    return reply.type(XLSX_TYPE).header('content-disposition', `attachment; filename="${filename}.xlsx"`).send(await files.xlsx() as unknown as string)
+  }
+  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}.csv"`).send(files.csv())
+}
+
+/** Every operation the plugin registers is tagged `tag` and needs a bearer token, in the document. */
+export function documentOperations (app: FastifyInstance, tag: string): void {
+  app.addHook('onRoute', (route) => {
+    if (route.schema === undefined) return
+    route.schema.tags ??= [tag]
+    route.schema.security ??= security
+  })
+}

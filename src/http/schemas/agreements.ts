@@ -1,0 +1,185 @@
+import Type from 'typebox'
+import type { StoredAgreement, StoredGroup } from '../../db/agreements.js'
+import { formatMoney, formatRate } from '../../domain/money.js'
+import type { GroupBaseInYear } from '../../services/agreements.js'
+import {
+  CategoryCode, DistrictCode, FiscalYear, Growth, IdempotencyHeaders, IdParam, MAX_BASE_ADJUSTMENTS, Money, MoneyOut, PageOf, PageQuery, problemResponses,
+  RateOut, RecordId, Timestamp, ZoneCode,
+} from './common.js'
+import { BaseModeEnum, BasisEnum, RATE_BANDS_DESCRIPTION, RateBandIn, ShortfallEnum } from './terms.js'
+
+/* Agreements (分成办法) and base adjustments (基数调整) — api-contract.md, Registry; calculation-rules.md §2–§4. */
+
+const BasisSchema = BasisEnum()
+const ModeSchema = BaseModeEnum('基数口径 fixed, escalating by growthRate, or last year\'s actual')
+const ShortfallSchema = ShortfallEnum('短收处理 none (the district bears it), deduct (the zone bears its share) or carry_forward')
+const BandIn = RateBandIn('档次上限 growth up to this share of the base; absent on the last band')
+
+const GroupIn = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 group name, unique in the agreement' }),
+  basis: BasisSchema,
+  categories: Type.Array(CategoryCode(), { minItems: 1, maxItems: 200, description: '收入科目 the revenue categories of the group; a category belongs to at most one group' }),
+  base: Type.Optional(Type.Object({
+    amount: Type.Optional(Money('核定基数 verified base for the base year (fixed and escalating)')),
+    mode: ModeSchema,
+    growthRate: Type.Optional(Growth('基数递增率 yearly growth (escalating only)')),
+  }, { additionalProperties: false, description: '基数 the base rule (basis increment only)' })),
+  rates: Type.Array(BandIn, { minItems: 1, maxItems: 10, description: RATE_BANDS_DESCRIPTION }),
+  shortfall: Type.Optional(ShortfallSchema),
+}, { additionalProperties: false, description: '分成口径组 a netting group' })
+
+const agreementExample = {
+  zoneCode: 'QD-HT',
+  districtCode: '370214',
+  documentNo: '青政字〔2020〕12号',
+  effectiveFrom: 2030,
+  baseYear: 2029,
+  groups: [
+    { name: 'taxes', basis: 'increment', categories: ['10101', '10104', '10106'], base: { amount: '1000000.00', mode: 'fixed' }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward' },
+    { name: 'fees', basis: 'total', categories: ['10304'], rates: [{ rate: '0.60' }] },
+  ],
+}
+
+export const AgreementIn = Type.Object({
+  zoneCode: ZoneCode(),
+  districtCode: DistrictCode(),
+  documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the document that set the agreement, e.g. 青政字〔2020〕12号' }),
+  effectiveFrom: FiscalYear('起始年度 first fiscal year in force'),
+  effectiveTo: Type.Optional(FiscalYear('终止年度 last fiscal year in force; open-ended when absent')),
+  baseYear: FiscalYear('基期年度 the year of the verified base, before effectiveFrom'),
+  groups: Type.Array(GroupIn, { minItems: 1, maxItems: 50, description: '分成口径组 one to fifty netting groups' }),
+}, { additionalProperties: false, description: '新增分成办法 a new agreement', examples: [agreementExample] })
+
+const AdjustmentOut = Type.Object({
+  id: RecordId('编号 adjustment id'),
+  fromYear: FiscalYear('起始年度 first fiscal year it applies to'),
+  amount: MoneyOut('调整金额 signed amount'),
+  reason: Type.String({ maxLength: 500, description: '调整原因 why the base moved' }),
+  documentNo: Type.String({ maxLength: 100, description: '文号 the document that decided it' }),
+  createdAt: Timestamp('登记时间 when it was recorded'),
+}, { additionalProperties: false, description: '基数调整 a base adjustment', examples: [{ id: 1, fromYear: 2021, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2021〕3号', createdAt: '2026-01-01T00:00:00.000Z' }] })
+
+const GroupOut = Type.Object({
+  name: Type.String({ maxLength: 100, description: '口径组名称 group name' }),
+  basis: BasisSchema,
+  categories: Type.Array(CategoryCode(), { maxItems: 200, description: '收入科目 categories' }),
+  base: Type.Union([Type.Object({
+    amount: Type.Union([MoneyOut('核定基数 verified base for the base year'), Type.Null()], { description: '核定基数 verified base for the base year (null for prior_year)' }),
+    mode: ModeSchema,
+    growthRate: Type.Union([RateOut('基数递增率 yearly growth'), Type.Null()], { description: '基数递增率 yearly growth (escalating only)' }),
+  }, { additionalProperties: false }), Type.Null()], { description: '基数 the base rule, null for basis total' }),
+  rates: Type.Array(Type.Object({
+    upToGrowth: Type.Optional(RateOut('档次上限 band limit as a share of the base')),
+    rate: RateOut('分成比例 the band\'s rate'),
+  }, { additionalProperties: false }), { maxItems: 10, description: '分档比例 bands' }),
+  shortfall: ShortfallSchema,
+  adjustments: Type.Array(AdjustmentOut, { maxItems: MAX_BASE_ADJUSTMENTS, description: '基数调整 base adjustments by fromYear' }),
+  baseForYear: Type.Optional(Type.Union([MoneyOut('当年基数 the base for the requested year after adjustments'), Type.Null()],
+    { description: '当年基数 B(Y) for ?year= (increment groups); null when it cannot be computed (see baseNote)' })),
+  baseNote: Type.Optional(Type.String({ maxLength: 500, description: '说明 why baseForYear is null' })),
+}, { additionalProperties: false, description: '分成口径组 a group' })
+
+export const AgreementOut = Type.Object({
+  id: RecordId('编号 agreement id'),
+  zoneCode: ZoneCode(),
+  districtCode: DistrictCode(),
+  documentNo: Type.String({ maxLength: 100, description: '文号 document number' }),
+  baseYear: FiscalYear('基期年度 base year'),
+  effectiveFrom: FiscalYear('起始年度 first fiscal year in force'),
+  effectiveTo: Type.Union([FiscalYear('终止年度 last fiscal year in force'), Type.Null()], { description: '终止年度 last fiscal year in force, null when open-ended' }),
+  createdAt: Timestamp('登记时间 when it was recorded'),
+  year: Type.Optional(FiscalYear('查询年度 the year of ?year=')),
+  inForce: Type.Optional(Type.Boolean({ description: '当年有效 whether the agreement is in force in ?year=' })),
+  groups: Type.Array(GroupOut, { maxItems: 50, description: '分成口径组 groups in order' }),
+}, { additionalProperties: false, description: '分成办法 an agreement' , examples: [{
+    id: 1, zoneCode: 'QD-HT', districtCode: '370214', documentNo: '青政字〔2020〕12号', baseYear: 2019, effectiveFrom: 2020, effectiveTo: null, createdAt: '2026-01-01T00:00:00.000Z',
+    groups: [
+      { name: 'taxes', basis: 'increment', categories: ['10101', '10104'], base: { amount: '1000000.00', mode: 'fixed', growthRate: null }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', adjustments: [] },
+      { name: 'fees', basis: 'total', categories: ['10304'], base: null, rates: [{ rate: '0.60' }], shortfall: 'none', adjustments: [] },
+    ],
+  }] })
+
+const AgreementIdParam = IdParam('编号 agreement id', 1)
+
+export const createAgreementSchema = {
+  operationId: 'createAgreement', summary: '新增分成办法 record an agreement (admin)',
+  description: 'Checked on the way in (calculation-rules.md §2–§3): rates at or above the floor, bands in order, a category in at most one group, ' +
+    'baseYear before effectiveFrom, and no two agreements of one zone–district pair covering the same year (422).',
+  headers: IdempotencyHeaders, body: AgreementIn,
+  response: { 201: AgreementOut, ...problemResponses(400, 401, 403, 409, 422) },
+}
+
+export const listAgreementsSchema = {
+  operationId: 'listAgreements', summary: '分成办法列表 list agreements in the caller\'s scope',
+  querystring: Type.Object({
+    ...PageQuery,
+    zoneCode: Type.Optional(ZoneCode()),
+    districtCode: Type.Optional(DistrictCode()),
+    year: Type.Optional(FiscalYear('财政年度 only agreements in force this year')),
+  }, { additionalProperties: false }),
+  response: { 200: PageOf(AgreementOut, '分成办法 agreements by id'), ...problemResponses(400, 401) },
+}
+
+export const getAgreementSchema = {
+  operationId: 'getAgreement', summary: '分成办法 one agreement; with ?year= the base each group has that year',
+  params: Type.Object({ id: AgreementIdParam }),
+  querystring: Type.Object({ year: Type.Optional(FiscalYear('财政年度 show B(Y) of each increment group for this year')) }, { additionalProperties: false }),
+  response: { 200: AgreementOut, ...problemResponses(400, 401, 404) },
+}
+
+export const endAgreementSchema = {
+  operationId: 'endAgreement', summary: '调整有效期 set the last year an agreement is in force (admin)',
+  description: 'Agreements are not edited in place: a change is a new agreement from a later year. This ends (or reopens) the old one so that the new one does not overlap it.',
+  params: Type.Object({ id: AgreementIdParam }), headers: IdempotencyHeaders,
+  body: Type.Object({
+    effectiveTo: Type.Union([FiscalYear('终止年度 last fiscal year in force'), Type.Null()], { description: '终止年度 last fiscal year in force; null for open-ended' }),
+  }, { additionalProperties: false, examples: [{ effectiveTo: 2024 }] }),
+  response: { 200: AgreementOut, ...problemResponses(400, 401, 403, 404, 422) },
+}
+
+export const createBaseAdjustmentSchema = {
+  operationId: 'createBaseAdjustment', summary: '基数调整 record a base adjustment (财随事走, admin)',
+  params: Type.Object({ id: AgreementIdParam }),
+  headers: IdempotencyHeaders,
+  body: Type.Object({
+    group: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 the group whose base moves (basis increment)' }),
+    fromYear: FiscalYear('起始年度 first fiscal year the adjustment applies to'),
+    amount: Money('调整金额 + a function handed to the district, − a power or cost handed to the zone'),
+    reason: Type.String({ minLength: 1, maxLength: 500, description: '调整原因 why the base moves' }),
+    documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the document that decided it' }),
+  }, { additionalProperties: false, examples: [{ group: 'taxes', fromYear: 2022, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2022〕3号' }] }),
+  response: { 201: AdjustmentOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
+}
+
+export function presentAdjustment (a: StoredAgreement['groups'][number]['adjustments'][number]) {
+  return { ...a, amount: formatMoney(a.amount) }
+}
+
+function presentGroup (g: StoredGroup, year?: GroupBaseInYear) {
+  return {
+    name: g.name,
+    basis: g.basis,
+    categories: g.categories,
+    base: g.basis === 'total'
+      ? null
+      : {
+          amount: g.base.amount === undefined ? null : formatMoney(g.base.amount),
+          mode: g.base.mode,
+          growthRate: g.base.mode === 'escalating' ? formatRate(g.base.growthRate) : null,
+        },
+    rates: g.rates.map((b) => b.upToGrowth === undefined ? { rate: formatRate(b.rate) } : { upToGrowth: formatRate(b.upToGrowth), rate: formatRate(b.rate) }),
+    shortfall: g.shortfall,
+    adjustments: g.adjustments.map(presentAdjustment),
+    ...(year === undefined ? {} : { baseForYear: year.base === null ? null : formatMoney(year.base) }),
+    ...(year?.note === undefined ? {} : { baseNote: year.note }),
+  }
+}
+
+export function presentAgreement (a: StoredAgreement, inYear?: { year: number, inForce: boolean, bases: ReadonlyArray<GroupBaseInYear | undefined> }) {
+  return {
+    id: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, documentNo: a.documentNo, baseYear: a.baseYear,
+    effectiveFrom: a.effectiveFrom, effectiveTo: a.effectiveTo, createdAt: a.createdAt,
+    ...(inYear === undefined ? {} : { year: inYear.year, inForce: inYear.inForce }),
+    groups: a.groups.map((g, i) => presentGroup(g, inYear?.bases[i])),
+  }
+}

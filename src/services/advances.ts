@@ -1,0 +1,32 @@
+import { type Advance, insertAdvance, listAdvances } from '../db/advances.js'
+import { findAgreement } from '../db/agreements.js'
+import type { PageRequest } from '../db/pagination.js'
+import { inForce } from '../domain/agreement.js'
+import { Problems } from '../domain/errors.js'
+import type { Context } from './context.js'
+import { inWriteTransaction } from './write.js'
+
+/* Advances (预拨) paid to a zone before its year is settled (api-contract.md, Advances; calculation-rules.md §6). */
+
+export interface NewAdvance {
+  agreementId: number
+  fiscalYear: number
+  paidOn: string
+  amount: string
+  documentNo: string
+}
+
+/** An advance under an agreement in the caller's scope, for a year the agreement is in force. */
+export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advance> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const agreement = await findAgreement(tx, ctx.actor.scope, advance.agreementId)
+    if (agreement === undefined) throw Problems.agreementNotInScope(advance.agreementId)
+    if (!inForce(agreement, advance.fiscalYear)) throw Problems.agreementNotInForce(agreement, advance.fiscalYear)
+    const recorded = await insertAdvance(tx, advance)
+    return { value: recorded, audit: [{ action: 'create', entityType: 'advance', entityId: String(recorded.id), details: advance }] }
+  })
+}
+
+export function advances (ctx: Context, filter: { agreementId?: number | undefined, fiscalYear?: number | undefined }, page: PageRequest) {
+  return listAdvances(ctx.db, ctx.actor.scope, filter, page)
+}

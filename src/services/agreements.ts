@@ -1,0 +1,129 @@
+import {
+  type AgreementFilter, findAgreement, insertAgreement, insertBaseAdjustment, listAgreements, lockAgreementPair, overlappingAgreements, setEffectiveTo,
+  type StoredAdjustment, type StoredAgreement,
+} from '../db/agreements.js'
+import type { PageRequest } from '../db/pagination.js'
+import { findDistrict, findZone, unknownCategories } from '../db/registry.js'
+import { groupActuals } from '../db/revenue.js'
+import { lastFinalizedYear } from '../db/settlements.js'
+import { type AgreementJson, groupBaseForYear, inForce, MAX_BASE_ADJUSTMENTS, parseAgreement } from '../domain/agreement.js'
+import { type InputIssue, Problems } from '../domain/errors.js'
+import type { Decimal } from '../domain/money.js'
+import { ALL } from '../domain/principal.js'
+import type { Context } from './context.js'
+import { inWriteTransaction } from './write.js'
+
+/*
+ * Agreements (分成办法) and their base adjustments (基数调整): calculation-rules.md §2–§4,
+ * api-contract.md (Registry). An agreement is checked on the way in; once a finalized settlement
+ * uses it, it may be ended (for a new version to follow) but no settled year may change.
+ */
+
+/** Records an agreement (admins): codes registered, and no other agreement of the pair covering its years. */
+export function createAgreement (ctx: Context, json: AgreementJson): Promise<StoredAgreement> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const terms = parseAgreement(json, ctx.settings.minZoneRate)
+    const problems: InputIssue[] = []
+    if (await findZone(tx, ALL, terms.zoneCode) === undefined) problems.push({ pointer: '/zoneCode', message: `no zone ${terms.zoneCode} is registered` })
+    if (await findDistrict(tx, ALL, terms.districtCode) === undefined) problems.push({ pointer: '/districtCode', message: `no district ${terms.districtCode} is registered` })
+    const unknown = await unknownCategories(tx, terms.groups.flatMap((g) => g.categories))
+    terms.groups.forEach((g, i) => g.categories.forEach((c, j) => {
+      if (unknown.has(c)) problems.push({ pointer: `/groups/${i}/categories/${j}`, message: `no revenue category ${c}` })
+    }))
+    if (problems.length > 0) throw Problems.unknownReferences('The agreement refers to codes that are not registered.', problems)
+    await lockAgreementPair(tx, terms.zoneCode, terms.districtCode)
+    const [other] = await overlappingAgreements(tx, terms.zoneCode, terms.districtCode, terms.effectiveFrom, terms.effectiveTo)
+    if (other !== undefined) throw Problems.overlappingAgreement(other, terms)
+    const id = await insertAgreement(tx, terms)
+    return { value: await stored(tx, id), audit: [{ action: 'create', entityType: 'agreement', entityId: String(id), details: json }] }
+  })
+}
+
+async function stored (db: Context['db'], id: number): Promise<StoredAgreement> {
+  const found = await findAgreement(db, ALL, id)
+  if (found === undefined) throw new Error(`agreement ${id} vanished inside its own transaction`)
+  return found
+}
+
+export function agreements (ctx: Context, filter: AgreementFilter, page: PageRequest) {
+  return listAgreements(ctx.db, ctx.actor.scope, filter, page)
+}
+
+export async function agreement (ctx: Context, id: number): Promise<StoredAgreement> {
+  const found = await findAgreement(ctx.db, ctx.actor.scope, id)
+  if (found === undefined) throw Problems.notFound(`agreement ${id}`)
+  return found
+}
+
+/** An increment group's base in a year: B(Y), or null with the reason it cannot be computed. */
+export interface GroupBaseInYear {
+  base: Decimal | null
+  note?: string
+}
+
+export interface AgreementInYear {
+  agreement: StoredAgreement
+  year: number
+  inForce: boolean
+  /** By group position; absent for basis total. */
+  bases: ReadonlyArray<GroupBaseInYear | undefined>
+}
+
+/** The agreement with each increment group's base for `year` (calculation-rules.md §4). */
+export async function agreementInYear (ctx: Context, id: number, year: number): Promise<AgreementInYear> {
+  const found = await agreement(ctx, id)
+  const actuals = await groupActuals(ctx.db, [year - 1], { ids: [found.id] })
+  const bases = found.groups.map((g, position): GroupBaseInYear | undefined => {
+    if (g.basis === 'total') return undefined
+    const base = groupBaseForYear(g.base, found.baseYear, g.adjustments, year, actuals.of(found.id, position, year - 1))
+    return base.ok ? { base: base.derivation.base } : { base: null, note: base.reason }
+  })
+  return { agreement: found, year, inForce: inForce(found, year), bases }
+}
+
+/** Ends (or reopens) an agreement so that a new version can follow it; never before a settled year. */
+export function endAgreement (ctx: Context, id: number, effectiveTo: number | null): Promise<StoredAgreement> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const found = await findAgreement(tx, ALL, id)
+    if (found === undefined) throw Problems.notFound(`agreement ${id}`)
+    if (effectiveTo !== null && effectiveTo < found.effectiveFrom) throw Problems.effectiveToBeforeFrom(effectiveTo, found.effectiveFrom)
+    const settled = await lastFinalizedYear(tx, found.id)
+    if (settled !== undefined && effectiveTo !== null && effectiveTo < settled) throw Problems.agreementSettledEnd(found.id, settled)
+    await lockAgreementPair(tx, found.zoneCode, found.districtCode)
+    const [other] = await overlappingAgreements(tx, found.zoneCode, found.districtCode, found.effectiveFrom, effectiveTo, found.id)
+    if (other !== undefined) throw Problems.endOverlaps(other.id)
+    await setEffectiveTo(tx, found.id, effectiveTo)
+    return {
+      value: { ...found, effectiveTo },
+      audit: [{ action: 'set_effective_to', entityType: 'agreement', entityId: String(found.id), details: { from: found.effectiveTo, to: effectiveTo } }],
+    }
+  })
+}
+
+export interface NewBaseAdjustment {
+  group: string
+  fromYear: number
+  amount: string
+  reason: string
+  documentNo: string
+}
+
+/** 基数调整 (财随事走): moves an increment group's base from a year on, never into a settled year (§4). */
+export function addBaseAdjustment (ctx: Context, id: number, adjustment: NewBaseAdjustment): Promise<StoredAdjustment> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const found = await findAgreement(tx, ALL, id)
+    if (found === undefined) throw Problems.notFound(`agreement ${id}`)
+    const group = found.groups.find((g) => g.name === adjustment.group)
+    if (group === undefined) throw Problems.agreementGroupUnknown(found.id, adjustment.group, found.groups.map((g) => g.name))
+    if (group.basis !== 'increment') throw Problems.totalGroupHasNoBase(group.name)
+    if (group.adjustments.length >= MAX_BASE_ADJUSTMENTS) throw Problems.tooManyAdjustments(group.name, group.adjustments.length, MAX_BASE_ADJUSTMENTS)
+    const settled = await lastFinalizedYear(tx, found.id)
+    if (settled !== undefined && adjustment.fromYear <= settled) throw Problems.agreementSettledAdjustment(found.id, settled, adjustment.fromYear)
+    if (adjustment.fromYear <= found.baseYear) throw Problems.adjustmentNotAfterBaseYear(found.baseYear)
+    const recorded = await insertBaseAdjustment(tx, found.id, group.position, adjustment)
+    return {
+      value: recorded,
+      audit: [{ action: 'create', entityType: 'base_adjustment', entityId: String(recorded.id), details: { agreementId: found.id, ...adjustment } }],
+    }
+  })
+}

@@ -1,0 +1,231 @@
+import {
+  allDebts, debtRegister, type DebtFilter, findDebt, insertDebt, insertDebtEvent, listDebts, type StoredDebt, today,
+} from '../db/debts.js'
+import type { Db } from '../db/database.js'
+import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
+import { findDistrict } from '../db/registry.js'
+import {
+  checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, debtStatus, lastPaymentDay, maxRepayable,
+  positionAsOf, reversalAmounts, summarizeDebts, transferOf,
+} from '../domain/debt.js'
+import { Problems } from '../domain/errors.js'
+import { formatMoney, money } from '../domain/money.js'
+import { ALL } from '../domain/principal.js'
+import type { Context } from './context.js'
+import { type ImportError, openCsvImport } from './csv-file.js'
+import { inWriteTransaction } from './write.js'
+
+/*
+ * The legacy debt register (历史遗留债务, api-contract.md, Legacy debts): debts registered with
+ * what was outstanding on a day, then transferred to the host district once (划转), repaid, and
+ * corrected only by reversing entries (冲正). Every balance is computed from the events up to a day.
+ */
+
+export const DEBT_CSV_HEADER = ['zoneCode', 'reference', 'creditor', 'kind', 'principal', 'outstanding', 'interestRate', 'incurredOn', 'maturityDate', 'registeredOn', 'notes'] as const
+
+/** A debt with the day its balances are read as of. */
+export interface DebtAsOf {
+  debt: StoredDebt
+  asOf: string
+}
+
+export interface DebtTransfer {
+  districtCode: string
+  transferredOn: string
+  documentNo: string
+}
+
+export interface NewDebt {
+  zoneCode: string
+  reference: string
+  creditor: string
+  kind: DebtKind
+  principal: string
+  outstanding: string
+  interestRate?: string | undefined
+  incurredOn?: string | undefined
+  maturityDate?: string | undefined
+  registeredOn?: string | undefined
+  notes?: string | undefined
+  /** A debt already transferred to its district (a historical entry). */
+  transfer?: DebtTransfer | undefined
+}
+
+const asText = (d: NewDebt): DebtRegistrationText => ({
+  zoneCode: d.zoneCode, reference: d.reference, creditor: d.creditor, kind: d.kind, principal: d.principal, outstanding: d.outstanding,
+  interestRate: d.interestRate ?? '', incurredOn: d.incurredOn ?? '', maturityDate: d.maturityDate ?? '', registeredOn: d.registeredOn ?? '', notes: d.notes ?? '',
+})
+
+async function reread (db: Db, id: number): Promise<StoredDebt> {
+  const debt = await findDebt(db, ALL, id)
+  if (debt === undefined) throw new Error(`debt ${id} vanished inside its own transaction`)
+  return debt
+}
+
+/** Registers one debt (admins): the registration rules, then the transfer if it comes with one. */
+export function registerDebt (ctx: Context, d: NewDebt): Promise<DebtAsOf> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const register = await debtRegister(tx, d.zoneCode)
+    const issues = checkDebtRegistration(asText(d), {
+      zoneExists: (code) => register.zones.has(code), referenceTaken: (zone, reference) => register.references.has(`${zone}|${reference}`),
+    })
+    const broken = (rule: (typeof issues)[number]['rule']) => issues.some((i) => i.rule === rule)
+    if (broken('principal-not-positive')) throw Problems.principalNotPositive()
+    if (broken('outstanding-above-principal')) throw Problems.outstandingAbovePrincipal(d.outstanding, d.principal)
+    if (broken('unknown-zone')) throw Problems.zoneNotRegistered(d.zoneCode, '/zoneCode')
+    if (d.transfer !== undefined && await findDistrict(tx, ALL, d.transfer.districtCode) === undefined) {
+      throw Problems.districtNotRegistered(d.transfer.districtCode, '/transfer/districtCode')
+    }
+    if (broken('reference-taken')) throw Problems.debtReferenceTaken(d.zoneCode, d.reference)
+    const day = await today(tx)
+    const id = await insertDebt(tx, { ...d, registeredOn: d.registeredOn ?? day })
+    if (d.transfer !== undefined) {
+      const { districtCode, transferredOn, documentNo } = d.transfer
+      await insertDebtEvent(tx, { debtId: id, kind: 'transfer', occurredOn: transferredOn, districtCode, documentNo, keyId: ctx.actor.principal.keyId })
+    }
+    return { value: { debt: await reread(tx, id), asOf: day }, audit: [{ action: 'register', entityType: 'debt', entityId: String(id), details: d }] }
+  })
+}
+
+export interface DebtImportResult {
+  rows: number
+  registered: number
+  rejected: number
+  errors: ImportError[]
+}
+
+/** Registers debts from a CSV file (admins), a line at a time by the same rules as one debt. */
+export function importDebts (ctx: Context, body: unknown, partial: boolean): Promise<DebtImportResult> {
+  const file = openCsvImport(body, DEBT_CSV_HEADER, ctx.settings.importLimit, 'one debt as JSON goes to POST /v1/debts')
+  return inWriteTransaction(ctx, async (tx) => {
+    const { zones, references } = await debtRegister(tx)
+    const day = await today(tx)
+    const good: Array<Parameters<typeof insertDebt>[1]> = []
+    for await (const { line, fields } of file.lines) {
+      const [zoneCode = '', reference = '', creditor = '', kind = '', principal = '', outstanding = '', interestRate = '', incurredOn = '', maturityDate = '', registeredOn = '', notes = ''] = fields
+      const text = { zoneCode, reference, creditor, kind, principal, outstanding, interestRate, incurredOn, maturityDate, registeredOn, notes }
+      const issues = checkDebtRegistration(text, { zoneExists: (code) => zones.has(code), referenceTaken: (zone, ref) => references.has(`${zone}|${ref}`) })
+      if (issues.length > 0) {
+        for (const issue of issues) file.reject(line, issue.field, issue.message)
+        continue
+      }
+      // A reference used twice in one file: the second line finds it taken.
+      references.add(`${zoneCode}|${reference}`)
+      good.push({
+        zoneCode, reference, creditor, kind: kind as DebtKind, principal, outstanding, registeredOn: registeredOn === '' ? day : registeredOn,
+        ...(interestRate === '' ? {} : { interestRate }), ...(incurredOn === '' ? {} : { incurredOn }),
+        ...(maturityDate === '' ? {} : { maturityDate }), ...(notes === '' ? {} : { notes }),
+      })
+    }
+    const { rows, rejected, errors } = file.finish(partial, good.length)
+    for (const debt of good) await insertDebt(tx, debt)
+    return {
+      value: { rows, registered: good.length, rejected, errors },
+      audit: [{ action: 'import', entityType: 'debt_import', entityId: ctx.actor.requestId, details: { rows, registered: good.length, rejected } }],
+    }
+  }, { streamedBodyDigest: file.digest })
+}
+
+/** The day balances are read as of: the one asked for, or the database's today. */
+async function dayOf (ctx: Context, asOf: string | undefined): Promise<string> {
+  return asOf ?? await today(ctx.db)
+}
+
+/** Debts in scope by id, with their balances as of a day; `status` keeps those in that state on the day. */
+export async function debts (ctx: Context, filter: DebtFilter, page: PageRequest, asOf?: string, status?: DebtStatus): Promise<Page<DebtAsOf>> {
+  const found = await listDebts(ctx.db, ctx.actor.scope, filter, page)
+  const day = await dayOf(ctx, asOf)
+  const items = mapPage(found, (debt) => ({ debt, asOf: day }))
+  return { items: items.items.filter(({ debt }) => status === undefined || debtStatus(positionAsOf(debt, day)) === status), nextCursor: items.nextCursor }
+}
+
+export async function debt (ctx: Context, id: number, asOf?: string): Promise<DebtAsOf> {
+  const found = await findDebt(ctx.db, ctx.actor.scope, id)
+  if (found === undefined) throw Problems.notFound(`debt ${id}`)
+  return { debt: found, asOf: await dayOf(ctx, asOf) }
+}
+
+/** Balances as of a day, grouped, with a total row (every total the sum of the rows above it). */
+export async function summary (ctx: Context, asOf: string | undefined, groupBy: DebtGroupBy) {
+  const day = await dayOf(ctx, asOf)
+  return { asOf: day, groupBy, ...summarizeDebts(await allDebts(ctx.db, ctx.actor.scope), day, groupBy) }
+}
+
+/** Debts falling due between two days with principal still outstanding today, by maturity date. */
+export async function maturities (ctx: Context, from: string, to: string): Promise<DebtAsOf[]> {
+  if (from > to) throw Problems.dateRangeReversed()
+  const day = await today(ctx.db)
+  const found = await allDebts(ctx.db, ctx.actor.scope, { maturingFrom: from, maturingTo: to })
+  return found.filter((d) => !positionAsOf(d, day).outstanding.isZero())
+    .sort((a, b) => (a.maturityDate ?? '').localeCompare(b.maturityDate ?? '') || a.id - b.id)
+    .map((d) => ({ debt: d, asOf: day }))
+}
+
+/** 划转: the district becomes responsible (admins), once, not dated before a repayment. */
+export function transferDebt (ctx: Context, id: number, transfer: DebtTransfer): Promise<DebtAsOf> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const found = await findDebt(tx, ALL, id, true)
+    if (found === undefined) throw Problems.notFound(`debt ${id}`)
+    const done = transferOf(found)
+    if (done !== undefined) throw Problems.alreadyTransferred(found.id, done.districtCode, done.occurredOn)
+    if (await findDistrict(tx, ALL, transfer.districtCode) === undefined) throw Problems.districtNotRegistered(transfer.districtCode, '/districtCode')
+    const lastPayment = lastPaymentDay(found)
+    if (lastPayment !== undefined && transfer.transferredOn < lastPayment) throw Problems.transferBeforeRepayments(lastPayment)
+    await insertDebtEvent(tx, {
+      debtId: found.id, kind: 'transfer', occurredOn: transfer.transferredOn, districtCode: transfer.districtCode, documentNo: transfer.documentNo, keyId: ctx.actor.principal.keyId,
+    })
+    return { value: { debt: await reread(tx, found.id), asOf: await today(tx) }, audit: [{ action: 'transfer', entityType: 'debt', entityId: String(found.id), details: transfer }] }
+  })
+}
+
+export interface Repayment {
+  paidOn: string
+  principal: string
+  interest: string
+  documentNo?: string | undefined
+}
+
+export type RecordedEvent = StoredDebt['events'][number]
+
+/** A repayment by the responsible district (or an admin): never more principal than is outstanding then or later. */
+export function recordRepayment (ctx: Context, id: number, repayment: Repayment): Promise<RecordedEvent> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const found = await findDebt(tx, ctx.actor.scope, id, true)
+    if (found === undefined) throw Problems.notFound(`debt ${id}`)
+    if (money(repayment.principal).isZero() && money(repayment.interest).isZero()) throw Problems.repaymentEmpty()
+    if (repayment.paidOn < found.registeredOn) throw Problems.repaymentBeforeRegistration(found.registeredOn)
+    const transfer = transferOf(found)
+    if (transfer !== undefined && repayment.paidOn < transfer.occurredOn) throw Problems.repaymentBeforeTransfer(found.id, transfer.districtCode, transfer.occurredOn)
+    const limit = maxRepayable(found, repayment.paidOn)
+    if (money(repayment.principal).greaterThan(limit)) throw Problems.repaymentExceedsOutstanding(repayment.principal, formatMoney(limit), repayment.paidOn)
+    const eventId = await insertDebtEvent(tx, {
+      debtId: found.id, kind: 'repayment', occurredOn: repayment.paidOn, documentNo: repayment.documentNo, principal: repayment.principal, interest: repayment.interest,
+      keyId: ctx.actor.principal.keyId,
+    })
+    return { value: await recorded(tx, found.id, eventId), audit: [{ action: 'repay', entityType: 'debt', entityId: String(found.id), details: repayment }] }
+  })
+}
+
+/** 冲正: a reversing entry for a repayment, never an edit; once, not dated before the repayment. */
+export function reverseRepayment (ctx: Context, id: number, eventId: number, reversal: { reversedOn: string, reason: string }): Promise<RecordedEvent> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const found = await findDebt(tx, ctx.actor.scope, id, true)
+    if (found === undefined) throw Problems.notFound(`debt ${id}`)
+    const target = found.events.find((e) => e.id === eventId)
+    if (target === undefined) throw Problems.debtEventNotFound(found.id, String(eventId))
+    if (target.kind !== 'repayment') throw Problems.notARepayment(target.id, target.kind)
+    if (found.events.some((e) => e.reversesEventId === target.id)) throw Problems.alreadyReversed(target.id)
+    if (reversal.reversedOn < target.occurredOn) throw Problems.reversalBeforeRepayment(target.occurredOn)
+    const reversalId = await insertDebtEvent(tx, {
+      debtId: found.id, kind: 'reversal', occurredOn: reversal.reversedOn, ...reversalAmounts(target),
+      reversesEventId: target.id, note: reversal.reason, keyId: ctx.actor.principal.keyId,
+    })
+    return { value: await recorded(tx, found.id, reversalId), audit: [{ action: 'reverse', entityType: 'debt', entityId: String(found.id), details: { eventId: target.id, ...reversal } }] }
+  })
+}
+
+async function recorded (tx: Db, debtId: number, eventId: number): Promise<RecordedEvent> {
+  const event = (await reread(tx, debtId)).events.find((e) => e.id === eventId)
+  if (event === undefined) throw new Error(`debt ${debtId} event ${eventId} vanished inside its own transaction`)
+  return event
+}

@@ -1,0 +1,95 @@
+import type { PageRequest } from '../db/pagination.js'
+import {
+  createStaging, listRevenue, loadRevenueReferences, type MergeCounts, mergeStaging, revenueHistory, type RevenueFilter, type RevenueRevision,
+  type StagedRevenue, stageRows,
+} from '../db/revenue.js'
+import { type InputIssue, Problems } from '../domain/errors.js'
+import { onlyDistrictOf } from '../domain/principal.js'
+import { checkRevenueRow, type RevenueRowInput } from '../domain/revenue-row.js'
+import type { Context } from './context.js'
+import { type ImportError, openCsvImport } from './csv-file.js'
+import { inWriteTransaction } from './write.js'
+
+/*
+ * Revenue records (实际收入, api-contract.md, Revenue): JSON batches and streamed CSV imports go
+ * the same way — every row checked against the registry and the key's district, staged, then
+ * merged as new revisions; an unchanged month adds nothing. All or nothing, unless a CSV import
+ * asks for ?partial=true.
+ */
+
+export const REVENUE_CSV_HEADER = ['zoneCode', 'districtCode', 'category', 'year', 'month', 'amount'] as const
+
+/** Rows sent to the staging table at once. */
+const STAGE_BATCH = 5000
+
+/** A JSON batch: one bad record rejects it, with a pointer to each problem. */
+export function recordRevenue (ctx: Context, records: readonly RevenueRowInput[]): Promise<{ records: number } & MergeCounts> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const refs = await loadRevenueReferences(tx)
+    const onlyDistrict = onlyDistrictOf(ctx.actor.principal)
+    const problems: InputIssue[] = []
+    const rows: StagedRevenue[] = []
+    records.forEach((record, i) => {
+      const checked = checkRevenueRow(record, refs, onlyDistrict)
+      if (checked.ok) rows.push({ line: i, ...checked.row })
+      else problems.push(...checked.problems.map((p) => ({ pointer: `/records/${i}/${p.field}`, message: p.message })))
+    })
+    if (problems.length > 0) throw Problems.invalidRecords(problems)
+    await createStaging(tx)
+    for (let i = 0; i < rows.length; i += STAGE_BATCH) await stageRows(tx, rows.slice(i, i + STAGE_BATCH))
+    const counts = await mergeStaging(tx, ctx.actor.principal.keyId, ctx.actor.requestId)
+    const result = { records: rows.length, ...counts }
+    return { value: result, audit: [{ action: 'record', entityType: 'revenue_batch', entityId: ctx.actor.requestId, details: result }] }
+  })
+}
+
+export interface RevenueImportResult extends MergeCounts {
+  rows: number
+  loaded: number
+  rejected: number
+  errors: ImportError[]
+}
+
+/** A CSV file (text/csv, header REVENUE_CSV_HEADER), read as it arrives. */
+export function importRevenue (ctx: Context, body: unknown, partial: boolean): Promise<RevenueImportResult> {
+  const file = openCsvImport(body, REVENUE_CSV_HEADER, ctx.settings.importLimit, 'JSON records go to POST /v1/revenues')
+  return inWriteTransaction(ctx, async (tx) => {
+    const refs = await loadRevenueReferences(tx)
+    const onlyDistrict = onlyDistrictOf(ctx.actor.principal)
+    await createStaging(tx)
+    let loaded = 0
+    let batch: StagedRevenue[] = []
+    for await (const { line, fields } of file.lines) {
+      const [zoneCode = '', districtCode = '', category = '', year = '', month = '', amount = ''] = fields
+      const checked = checkRevenueRow({ zoneCode, districtCode, category, year, month, amount }, refs, onlyDistrict)
+      if (!checked.ok) {
+        for (const p of checked.problems) file.reject(line, p.field, p.message)
+        continue
+      }
+      loaded++
+      batch.push({ line, ...checked.row })
+      if (batch.length >= STAGE_BATCH) {
+        await stageRows(tx, batch)
+        batch = []
+      }
+    }
+    const { rows, rejected, errors } = file.finish(partial, loaded)
+    await stageRows(tx, batch)
+    const counts = await mergeStaging(tx, ctx.actor.principal.keyId, ctx.actor.requestId)
+    return {
+      value: { rows, loaded, rejected, ...counts, errors },
+      audit: [{ action: 'import', entityType: 'revenue_import', entityId: ctx.actor.requestId, details: { rows, loaded, rejected, ...counts, partial } }],
+    }
+  }, { streamedBodyDigest: file.digest })
+}
+
+export function revenue (ctx: Context, filter: RevenueFilter, page: PageRequest) {
+  return listRevenue(ctx.db, ctx.actor.scope, filter, page)
+}
+
+/** Every revision of one month's record, oldest first. */
+export async function history (ctx: Context, key: { zoneCode: string, districtCode: string, category: string, year: number, month: number }): Promise<RevenueRevision[]> {
+  const items = await revenueHistory(ctx.db, ctx.actor.scope, key)
+  if (items.length === 0) throw Problems.revenueMonthNotFound()
+  return items
+}

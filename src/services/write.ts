@@ -1,0 +1,64 @@
+import type { AuditEntry } from '../db/audit.js'
+import { insertAuditEvents } from '../db/audit.js'
+import type { Db } from '../db/database.js'
+import { findStoredAnswer, type StoredAnswer, storeAnswer, tryLockIdempotencyKey } from '../db/idempotency.js'
+import { Problems } from '../domain/errors.js'
+import type { Context } from './context.js'
+
+/*
+ * Every write is one transaction holding the change, its audit events and, when the caller sent
+ * an Idempotency-Key, the first answer to replay to retries (api-contract.md, Idempotency). A
+ * retry with the same key and request gets the stored answer and changes nothing; the same key
+ * with another request is 422; a retry while the first is still running is 409 (an advisory lock
+ * on the key, held by the transaction).
+ */
+
+export type { AuditEntry } from '../db/audit.js'
+
+/** What a write produced, and what the audit log says of it. */
+export interface Outcome<T> {
+  value: T
+  audit: readonly AuditEntry[]
+}
+
+/** Thrown out of a write whose request is a retry: the answer stored for it, to send again. */
+export class Replay {
+  constructor (readonly status: number, readonly text: string) {}
+}
+
+export interface WriteOptions {
+  /** For streamed bodies (CSV imports): the digest of the bytes, once the write has read them all. */
+  streamedBodyDigest?: () => string
+}
+
+function replayOrConflict (stored: StoredAnswer, hash: string, key: string): never {
+  if (stored.requestHash !== hash) throw Problems.idempotencyKeyReused(key)
+  throw new Replay(stored.status, stored.body)
+}
+
+/**
+ * Runs `work` in a transaction of its own, or in the caller's when `ctx.db` already is one (the
+ * demo loader loads everything in one), with the audit events and the idempotency record.
+ */
+export async function inWriteTransaction<T> (ctx: Context, work: (tx: Db) => Promise<Outcome<T>>, options: WriteOptions = {}): Promise<T> {
+  const { actor, idempotency } = ctx
+  const keyId = actor.principal.keyId
+  const run = async (tx: Db): Promise<T> => {
+    let stored: StoredAnswer | undefined
+    if (idempotency !== undefined) {
+      if (!(await tryLockIdempotencyKey(tx, keyId, idempotency.key))) throw Problems.idempotencyKeyInUse(idempotency.key)
+      stored = await findStoredAnswer(tx, keyId, idempotency.key)
+      if (stored !== undefined && options.streamedBodyDigest === undefined) replayOrConflict(stored, idempotency.requestHash(), idempotency.key)
+    }
+    const outcome = await work(tx)
+    if (idempotency !== undefined) {
+      const requestHash = idempotency.requestHash(options.streamedBodyDigest?.())
+      if (stored !== undefined) replayOrConflict(stored, requestHash, idempotency.key)
+      const { status, text } = idempotency.answer(outcome.value)
+      await storeAnswer(tx, keyId, idempotency.key, { requestHash, status, body: text })
+    }
+    await insertAuditEvents(tx, { keyId, role: actor.principal.role, requestId: actor.requestId }, outcome.audit)
+    return outcome.value
+  }
+  return ctx.db.isTransaction ? run(ctx.db) : ctx.db.transaction().execute(run)
+}
