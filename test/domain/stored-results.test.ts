@@ -173,3 +173,18 @@ for (const [label, [input, year]] of Object.entries(inputs)) {
     t.same(explainGroup(read, 'en'), expected.en)
   })
 }
+
+t.test('a stored text that is not a result of its basis and mode is an error naming the field', async (t) => {
+  type StoredJson = { basis: unknown, shareable?: unknown, bands: unknown[], baseDerivation: { mode: unknown, escalated?: unknown } }
+  const edited = (label: string, edit: (g: StoredJson) => void) => {
+    const g: StoredJson = JSON.parse(stored[label]!.stored)
+    edit(g)
+    return JSON.stringify(g)
+  }
+  t.throws(() => deserializeGroupResult(edited('given, carry forward out', (g) => { delete g.shareable })), /\/shareable is not a decimal string/)
+  t.throws(() => deserializeGroupResult(edited('escalating, whole cents, deduct', (g) => { delete g.baseDerivation.escalated })),
+    /\/baseDerivation\/escalated is not a decimal string/)
+  t.throws(() => deserializeGroupResult(edited('fixed, adjustments, carried in', (g) => { g.baseDerivation.mode = 'rising' })), /\/baseDerivation\/mode is not one of/)
+  t.throws(() => deserializeGroupResult(edited('total', (g) => { g.bands.push(g.bands[0]) })), /\/bands is not one band/)
+  t.throws(() => deserializeGroupResult(edited('total', (g) => { g.basis = 'whole' })), /\/basis is not one of/)
+})
