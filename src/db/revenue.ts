@@ -65,7 +65,7 @@ export async function mergeStaging (tx: Db, keyId: string, requestId: string): P
       count(*) FILTER (WHERE NOT is_new AND NOT same)::int AS revised,
       count(*) FILTER (WHERE same)::int AS unchanged
     FROM revenue_changes`.execute(tx)
-  return rows[0]!
+  return rows[0] ?? { created: 0, revised: 0, unchanged: 0 }
 }
 
 /** What a row may refer to: loaded once per request, so that validating a row is a lookup. */

@@ -44,6 +44,12 @@ export interface DebtPosition {
   transfer?: { districtCode: string, on: string, documentNo?: string | undefined }
 }
 
+/** A transfer event as the position shows it; the register holds a transfer only with its district (004_debts.sql checks it). */
+function transferPosition (event: DebtEvent): NonNullable<DebtPosition['transfer']> {
+  if (event.districtCode === undefined) throw new Error(`debt event ${event.id}: a transfer names no district`)
+  return { districtCode: event.districtCode, on: event.occurredOn, documentNo: event.documentNo }
+}
+
 /** The debt as it stood at the end of `asOf`. */
 export function positionAsOf (debt: DebtRecord, asOf: string): DebtPosition {
   if (asOf < debt.registeredOn) return { registered: false, outstanding: ZERO, principalRepaid: ZERO, interestPaid: ZERO }
@@ -56,7 +62,7 @@ export function positionAsOf (debt: DebtRecord, asOf: string): DebtPosition {
     outstanding: debt.outstandingAtRegistration.minus(principalRepaid),
     principalRepaid,
     interestPaid: sum(payments.map((e) => e.interest)),
-    ...(transfer === undefined ? {} : { transfer: { districtCode: transfer.districtCode ?? '', on: transfer.occurredOn, documentNo: transfer.documentNo } }),
+    ...(transfer === undefined ? {} : { transfer: transferPosition(transfer) }),
   }
 }
 
@@ -123,8 +129,8 @@ export function summarizeDebts (debts: readonly DebtRecord[], asOf: string, grou
       transferredOutstanding: formatMoney(sum(transferred.map((i) => i.position.outstanding))),
     }
   }
-  const keys = [...groups.keys()].sort((a, b) => (a ?? '').localeCompare(b ?? ''))
-  return { rows: keys.map((k) => row(k, groups.get(k) ?? [])), total: row(null, [...groups.values()].flat()) }
+  const sorted = [...groups.entries()].sort(([a], [b]) => (a ?? '').localeCompare(b ?? ''))
+  return { rows: sorted.map(([key, items]) => row(key, items)), total: row(null, [...groups.values()].flat()) }
 }
 
 /** A debt to register, as text (a JSON body's fields or a CSV line's); an empty string is a field left out. */

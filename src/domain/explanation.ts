@@ -1,5 +1,7 @@
 import { Decimal, formatMoney, formatRate, sum } from './money.js'
-import type { BandResult, BaseDerivation, GroupResult } from './types.js'
+import {
+  BASE_MODES, BASES, type BandResult, type BaseAdjustment, type BaseDerivation, type GroupResult, type IncrementGroupResult, SHORTFALL_POLICIES,
+} from './types.js'
 
 /** Explanations are Chinese by default and English on request (Accept-Language: en). */
 export type Language = 'zh' | 'en'
@@ -36,20 +38,20 @@ function baseLine (d: BaseDerivation, lang: Language): string {
       return zh ? `基数 = ${m(d.base)}` : `Base = ${m(d.base)}`
     case 'fixed':
       return zh
-        ? `基数（固定）= 核定基数 ${m(d.amount!)}（${d.baseYear}年）${adj} = ${m(d.base)}`
-        : `Base (fixed) = verified base ${m(d.amount!)} (${d.baseYear})${adj} = ${m(d.base)}`
+        ? `基数（固定）= 核定基数 ${m(d.amount)}（${d.baseYear}年）${adj} = ${m(d.base)}`
+        : `Base (fixed) = verified base ${m(d.amount)} (${d.baseYear})${adj} = ${m(d.base)}`
     case 'escalating': {
-      const power = `${m(d.amount!)} × (1 + ${r(d.growthRate!)})^${d.years}`
-      const exact = d.exactEscalated!
-      const rounding = exact.decimalPlaces() > 2 ? ` = ${exact.toString()} → ${m(d.escalated!)}` : ` = ${m(d.escalated!)}`
+      const power = `${m(d.amount)} × (1 + ${r(d.growthRate)})^${d.years}`
+      const exact = d.exactEscalated
+      const rounding = exact.decimalPlaces() > 2 ? ` = ${exact.toString()} → ${m(d.escalated)}` : ` = ${m(d.escalated)}`
       return zh
         ? `基数（递增）= 核定基数 ${power}${rounding}${adj} = ${m(d.base)}`
         : `Base (escalating) = verified base ${power}${rounding}${adj} = ${m(d.base)}`
     }
     case 'prior_year':
       return zh
-        ? `基数（上年实际）= 上年实际收入 ${m(d.priorYearActual!)}${adj} = ${m(d.base)}`
-        : `Base (prior year) = last year's actual revenue ${m(d.priorYearActual!)}${adj} = ${m(d.base)}`
+        ? `基数（上年实际）= 上年实际收入 ${m(d.priorYearActual)}${adj} = ${m(d.base)}`
+        : `Base (prior year) = last year's actual revenue ${m(d.priorYearActual)}${adj} = ${m(d.base)}`
   }
 }
 
@@ -64,8 +66,8 @@ function bandLine (band: BandResult, k: number, count: number, lang: Language): 
   return lang === 'zh' ? `第${k + 1}档（超出部分）：${calc}` : `Band ${k + 1} (the rest): ${calc}`
 }
 
-function shortfallLines (g: GroupResult, lang: Language): string[] {
-  const shortfall = m(g.shareable!.negated())
+function shortfallLines (g: IncrementGroupResult, lang: Language): string[] {
+  const shortfall = m(g.shareable.negated())
   const zh = lang === 'zh'
   switch (g.shortfall) {
     case 'none':
@@ -73,15 +75,17 @@ function shortfallLines (g: GroupResult, lang: Language): string[] {
         ? `可分成增量为负（短收 ${shortfall}），由属地政府承担：功能区分成 0.00`
         : `The shareable increment is negative (shortfall ${shortfall}); the district bears it: zone share 0.00`]
     case 'deduct': {
-      const band = g.bands[0]!
+      // A deducted shortfall is one band: round(rate₁ × S), §5 step 5.
+      const [band] = g.bands
+      if (band === undefined) throw new Error(`group ${g.name}: a deducted shortfall has its band`)
       return [zh
         ? `可分成增量为负，功能区按第1档比例承担：${product(band)}`
         : `The shareable increment is negative; the zone bears its part at the first band's rate: ${product(band)}`]
     }
     case 'carry_forward':
       return [zh
-        ? `可分成增量为负，短收 ${m(g.carriedShortfallOut!)} 结转以后年度增量抵扣：功能区分成 0.00`
-        : `The shareable increment is negative; the shortfall of ${m(g.carriedShortfallOut!)} is carried forward against later increments: zone share 0.00`]
+        ? `可分成增量为负，短收 ${m(g.carriedShortfallOut)} 结转以后年度增量抵扣：功能区分成 0.00`
+        : `The shareable increment is negative; the shortfall of ${m(g.carriedShortfallOut)} is carried forward against later increments: zone share 0.00`]
   }
 }
 
@@ -90,21 +94,21 @@ export function explainGroup (g: GroupResult, lang: Language): string[] {
   const zh = lang === 'zh'
   const lines: string[] = []
   if (g.basis === 'total') {
-    const band = g.bands[0]!
+    const [band] = g.bands
     lines.push(zh
       ? `全额分成：实际 ${product(band)}`
       : `Whole amount shared: actual ${product(band)}`)
   } else {
-    lines.push(baseLine(g.baseDerivation!, lang))
+    lines.push(baseLine(g.baseDerivation, lang))
     lines.push(zh
-      ? `增量 = 实际 ${m(g.actual)} − 基数 ${m(g.base!)} = ${m(g.increment!)}`
-      : `Increment = actual ${m(g.actual)} − base ${m(g.base!)} = ${m(g.increment!)}`)
+      ? `增量 = 实际 ${m(g.actual)} − 基数 ${m(g.base)} = ${m(g.increment)}`
+      : `Increment = actual ${m(g.actual)} − base ${m(g.base)} = ${m(g.increment)}`)
     if (g.shortfall === 'carry_forward') {
       lines.push(zh
-        ? `可分成增量 = 增量 ${m(g.increment!)} − 上年结转短收 ${m(g.carriedShortfallIn!)} = ${m(g.shareable!)}`
-        : `Shareable increment = increment ${m(g.increment!)} − shortfall carried in ${m(g.carriedShortfallIn!)} = ${m(g.shareable!)}`)
+        ? `可分成增量 = 增量 ${m(g.increment)} − 上年结转短收 ${m(g.carriedShortfallIn)} = ${m(g.shareable)}`
+        : `Shareable increment = increment ${m(g.increment)} − shortfall carried in ${m(g.carriedShortfallIn)} = ${m(g.shareable)}`)
     }
-    if (g.shareable!.isNegative()) {
+    if (g.shareable.isNegative()) {
       lines.push(...shortfallLines(g, lang))
     } else {
       g.bands.forEach((band, k) => lines.push(bandLine(band, k, g.bands.length, lang)))
@@ -122,11 +126,6 @@ export function explainGroup (g: GroupResult, lang: Language): string[] {
   return lines
 }
 
-const DECIMAL_KEYS = new Set([
-  'base', 'actual', 'increment', 'carriedShortfallIn', 'shareable', 'zoneShare', 'districtShare', 'carriedShortfallOut', 'amount',
-  'growthRate', 'exactEscalated', 'escalated', 'priorYearActual', 'rate', 'limit', 'upToGrowth', 'portion', 'exactShare',
-])
-
 /**
  * A group's result as text to keep (Decimals as exact strings), and back: a stored settlement
  * explains itself in either language from the very figures it computed.
@@ -135,6 +134,128 @@ export function serializeGroupResult (g: GroupResult): string {
   return JSON.stringify(g)
 }
 
+/**
+ * Reads the text back field by field: a result of its `basis`, with the base derivation of its
+ * `mode`, every figure a Decimal again; text that is not what serializeGroupResult wrote is an
+ * error naming the field, never a result with figures missing.
+ */
 export function deserializeGroupResult (text: string): GroupResult {
-  return JSON.parse(text, (key, value: unknown) => DECIMAL_KEYS.has(key) && typeof value === 'string' ? new Decimal(value) : value) as GroupResult
+  const g = objectAt(JSON.parse(text), '')
+  const name = stringAt(g, 'name', '')
+  const basis = oneOfAt(g, 'basis', BASES, '')
+  const shortfall = oneOfAt(g, 'shortfall', SHORTFALL_POLICIES, '')
+  const actual = decimalAt(g, 'actual', '')
+  const bands = arrayAt(g, 'bands', '').map((b, k) => readBand(b, `/bands/${k}`))
+  const zoneShare = decimalAt(g, 'zoneShare', '')
+  const districtShare = decimalAt(g, 'districtShare', '')
+  if (basis === 'total') {
+    const [band, ...more] = bands
+    if (band === undefined || more.length > 0) throw malformed('/bands', 'one band (basis total)')
+    return { name, basis, shortfall, actual, bands: [band], zoneShare, districtShare }
+  }
+  return {
+    name, basis, shortfall,
+    base: decimalAt(g, 'base', ''),
+    baseDerivation: readBaseDerivation(g['baseDerivation'], '/baseDerivation'),
+    actual,
+    increment: decimalAt(g, 'increment', ''),
+    carriedShortfallIn: decimalAt(g, 'carriedShortfallIn', ''),
+    shareable: decimalAt(g, 'shareable', ''),
+    bands, zoneShare, districtShare,
+    carriedShortfallOut: decimalAt(g, 'carriedShortfallOut', ''),
+  }
+}
+
+const DERIVATION_MODES: readonly BaseDerivation['mode'][] = ['given', ...BASE_MODES]
+
+function readBaseDerivation (value: unknown, at: string): BaseDerivation {
+  const d = objectAt(value, at)
+  const mode = oneOfAt(d, 'mode', DERIVATION_MODES, at)
+  const adjustments = arrayAt(d, 'adjustments', at).map((a, i) => readAdjustment(a, `${at}/adjustments/${i}`))
+  const base = decimalAt(d, 'base', at)
+  switch (mode) {
+    case 'given':
+      return { mode, adjustments, base }
+    case 'fixed':
+      return { mode, baseYear: integerAt(d, 'baseYear', at), amount: decimalAt(d, 'amount', at), adjustments, base }
+    case 'escalating':
+      return {
+        mode, baseYear: integerAt(d, 'baseYear', at), amount: decimalAt(d, 'amount', at), growthRate: decimalAt(d, 'growthRate', at),
+        years: integerAt(d, 'years', at), exactEscalated: decimalAt(d, 'exactEscalated', at), escalated: decimalAt(d, 'escalated', at),
+        adjustments, base,
+      }
+    case 'prior_year':
+      return { mode, baseYear: integerAt(d, 'baseYear', at), priorYearActual: decimalAt(d, 'priorYearActual', at), adjustments, base }
+  }
+}
+
+/** An adjustment as the explanation reads it (stored ones may carry more, e.g. their id). */
+function readAdjustment (value: unknown, at: string): BaseAdjustment {
+  const a = objectAt(value, at)
+  return {
+    fromYear: integerAt(a, 'fromYear', at),
+    amount: decimalAt(a, 'amount', at),
+    ...(a['reason'] === undefined ? {} : { reason: stringAt(a, 'reason', at) }),
+    ...(a['documentNo'] === undefined ? {} : { documentNo: stringAt(a, 'documentNo', at) }),
+  }
+}
+
+function readBand (value: unknown, at: string): BandResult {
+  const b = objectAt(value, at)
+  return {
+    rate: decimalAt(b, 'rate', at),
+    ...(b['limit'] === undefined ? {} : { limit: decimalAt(b, 'limit', at) }),
+    ...(b['upToGrowth'] === undefined ? {} : { upToGrowth: decimalAt(b, 'upToGrowth', at) }),
+    amount: decimalAt(b, 'amount', at),
+    portion: decimalAt(b, 'portion', at),
+    exactShare: decimalAt(b, 'exactShare', at),
+    zoneShare: decimalAt(b, 'zoneShare', at),
+  }
+}
+
+type JsonObject = Readonly<Record<string, unknown>>
+
+function malformed (at: string, what: string): Error {
+  return new Error(`stored group result: ${at === '' ? 'the result' : at} is not ${what}`)
+}
+
+function objectAt (value: unknown, at: string): JsonObject {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed(at, 'an object')
+  // A JSON object: string keys, values still to be checked.
+  return value as JsonObject
+}
+
+function arrayAt (o: JsonObject, key: string, at: string): unknown[] {
+  const value = o[key]
+  if (!Array.isArray(value)) throw malformed(`${at}/${key}`, 'an array')
+  return value
+}
+
+function stringAt (o: JsonObject, key: string, at: string): string {
+  const value = o[key]
+  if (typeof value !== 'string') throw malformed(`${at}/${key}`, 'a string')
+  return value
+}
+
+function integerAt (o: JsonObject, key: string, at: string): number {
+  const value = o[key]
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw malformed(`${at}/${key}`, 'an integer')
+  return value
+}
+
+/** Decimals are stored as their exact strings (Decimal's toJSON). */
+function decimalAt (o: JsonObject, key: string, at: string): Decimal {
+  const value = o[key]
+  if (typeof value !== 'string') throw malformed(`${at}/${key}`, 'a decimal string')
+  try {
+    return new Decimal(value)
+  } catch {
+    throw malformed(`${at}/${key}`, 'a decimal string')
+  }
+}
+
+function oneOfAt<T extends string> (o: JsonObject, key: string, values: readonly T[], at: string): T {
+  const value = values.find((v) => v === o[key])
+  if (value === undefined) throw malformed(`${at}/${key}`, `one of ${values.join(', ')}`)
+  return value
 }

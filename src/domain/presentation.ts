@@ -55,15 +55,15 @@ export function presentGroup (g: GroupResult, lang: Language, explain = true): G
   return {
     name: g.name,
     basis: g.basis,
-    base: formatMoney(g.base!),
+    base: formatMoney(g.base),
     actual: formatMoney(g.actual),
-    increment: formatMoney(g.increment!),
-    carriedShortfallIn: formatMoney(g.carriedShortfallIn!),
-    shareable: formatMoney(g.shareable!),
+    increment: formatMoney(g.increment),
+    carriedShortfallIn: formatMoney(g.carriedShortfallIn),
+    shareable: formatMoney(g.shareable),
     bands,
     zoneShare: common.zoneShare,
     districtShare: common.districtShare,
-    carriedShortfallOut: formatMoney(g.carriedShortfallOut!),
+    carriedShortfallOut: formatMoney(g.carriedShortfallOut),
     explanation: common.explanation,
   }
 }

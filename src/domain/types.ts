@@ -63,21 +63,60 @@ export interface AgreementYearInput {
   advancesPaid: Decimal
 }
 
-/** How the base for the year was found, for the explanation. */
-export interface BaseDerivation {
-  mode: BaseMode | 'given'
-  baseYear?: number
-  amount?: Decimal
-  growthRate?: Decimal
-  years?: number
-  /** amount × (1 + growthRate)^years, exact. */
-  exactEscalated?: Decimal
-  /** The escalated base before adjustments, rounded once. */
-  escalated?: Decimal
-  priorYearActual?: Decimal
+/**
+ * A discriminated union whose variants are closed against one another's fields: code that holds
+ * the union (a property test over any group, say) may read a field only some variants have and
+ * gets `Decimal | undefined`, the other variants never holding it; narrowing on the discriminant
+ * gives the field as required. Each variant's own interface lists exactly its fields.
+ */
+type Exclusive<U, K extends PropertyKey = U extends unknown ? keyof U : never> =
+  U extends unknown ? U & { [P in Exclude<K, keyof U>]?: never } : never
+
+interface BaseDerivationCommon {
+  /** The adjustments (基数调整) that apply to the year. */
   adjustments: readonly BaseAdjustment[]
+  /** B(Y). */
   base: Decimal
 }
+
+/** The base was given for the year (a calculation request's amount): nothing to derive. */
+export interface GivenBaseDerivation extends BaseDerivationCommon {
+  mode: 'given'
+}
+
+/** 固定基数: B(Y) = amount + Σ adjustments with fromYear ≤ Y. §4 */
+export interface FixedBaseDerivation extends BaseDerivationCommon {
+  mode: 'fixed'
+  baseYear: number
+  /** 核定基数 for baseYear. */
+  amount: Decimal
+}
+
+/** 递增基数: B(Y) = round(amount × (1 + growthRate)^(Y − baseYear)) + Σ adjustments with fromYear ≤ Y. §4 */
+export interface EscalatingBaseDerivation extends BaseDerivationCommon {
+  mode: 'escalating'
+  baseYear: number
+  /** 核定基数 for baseYear. */
+  amount: Decimal
+  growthRate: Decimal
+  /** Y − baseYear. */
+  years: number
+  /** amount × (1 + growthRate)^years, exact. */
+  exactEscalated: Decimal
+  /** The escalated base before adjustments, rounded once. */
+  escalated: Decimal
+}
+
+/** 上年实际: B(Y) = A(Y−1) + Σ adjustments with fromYear = Y. §4 */
+export interface PriorYearBaseDerivation extends BaseDerivationCommon {
+  mode: 'prior_year'
+  baseYear: number
+  /** A(Y−1) of the same group. */
+  priorYearActual: Decimal
+}
+
+/** How the base for the year was found, for the explanation: one variant per `mode`. */
+export type BaseDerivation = Exclusive<GivenBaseDerivation | FixedBaseDerivation | EscalatingBaseDerivation | PriorYearBaseDerivation>
 
 export interface BandResult {
   rate: Decimal
@@ -94,21 +133,43 @@ export interface BandResult {
   zoneShare: Decimal
 }
 
-export interface GroupResult {
+interface GroupResultCommon {
   name: string
-  basis: Basis
   shortfall: ShortfallPolicy
-  base?: Decimal
-  baseDerivation?: BaseDerivation
+  /** 实际收入 A(Y). */
   actual: Decimal
-  increment?: Decimal
-  carriedShortfallIn?: Decimal
-  shareable?: Decimal
   bands: BandResult[]
+  /** Z, 功能区分成. */
   zoneShare: Decimal
+  /** D = A − Z, 属地政府留成. */
   districtShare: Decimal
-  carriedShortfallOut?: Decimal
 }
+
+/** 全额分成: the whole amount is shared, Z = round(rate × A); no base, no increment, no shortfall. §5 */
+export interface TotalGroupResult extends GroupResultCommon {
+  basis: 'total'
+  /** The one band of basis total (§2): the whole of A at the group's rate. */
+  bands: [BandResult]
+}
+
+/** 增量分成: what exceeds the base is shared, band by band; a shortfall is treated by the group's policy. §4–§5 */
+export interface IncrementGroupResult extends GroupResultCommon {
+  basis: 'increment'
+  /** B(Y), 核定基数 for the year. */
+  base: Decimal
+  baseDerivation: BaseDerivation
+  /** I = A − B, 增量 (may be negative). */
+  increment: Decimal
+  /** C_in, 上年结转短收 (zero unless carry_forward). */
+  carriedShortfallIn: Decimal
+  /** S = I − C_in, 可分成增量. */
+  shareable: Decimal
+  /** C_out, 结转下年短收 (zero unless carry_forward and S < 0). */
+  carriedShortfallOut: Decimal
+}
+
+/** One group's result for the year, by `basis`. */
+export type GroupResult = Exclusive<TotalGroupResult | IncrementGroupResult>
 
 export interface AgreementYearResult {
   fiscalYear: number

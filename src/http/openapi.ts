@@ -58,10 +58,11 @@ function shareCommonParts (document: Json): Json {
           schemas.Problem ??= problem.schema
           problem.schema = { $ref: '#/components/schemas/Problem' }
         }
-        for (const name of Object.keys(response.headers ?? {})) {
+        const own = response.headers ?? {}
+        for (const name of Object.keys(own)) {
           if (!shared.has(name)) continue
-          headers[name] ??= response.headers![name]
-          response.headers![name] = { $ref: `#/components/headers/${name}` }
+          headers[name] ??= own[name]
+          own[name] = { $ref: `#/components/headers/${name}` }
         }
       }
     }

@@ -67,7 +67,8 @@ export async function tableXlsx<K extends string> (title: string, sheetName: str
       // A cell a spreadsheet can add up: its own number type holds every amount of up to 15 digits exactly.
       return SPREADSHEET_EXACT.test(value) ? Number(value) : value
     }))
-    const first = row[columns[0]!.key] ?? ''
+    const [firstColumn] = columns
+    const first = firstColumn === undefined ? '' : row[firstColumn.key] ?? ''
     if (first.startsWith('合计')) added.font = { bold: true }
     if (first.startsWith('小计')) added.font = { italic: true }
   }
