@@ -8,7 +8,8 @@ import { migrate } from '../src/db/migrate.js'
 import { loadDemoData } from '../src/demo.js'
 import { createPostgresDatabase, onPostgres } from './helpers.js'
 
-// `npm run settle -- --year 2021 [--finalize]`: the annual job from the command line (issue 4).
+// `npm run settle -- --year 2021 [--finalize]`: the annual job from the command line
+// (api-contract.md, Settlement runs; calculation-rules.md §9).
 
 const root = new URL('..', import.meta.url).pathname
 

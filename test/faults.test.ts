@@ -9,7 +9,7 @@ import { createPostgresDatabase, onPostgres } from './helpers.js'
 import { freePort, startServer } from './spawn.js'
 
 /*
- * Fault drills (issue 6). SIGTERM while requests are in flight, in both passes (on the embedded
+ * Fault drills (api-contract.md, Public endpoints: /ready; Errors: problem+json, never a hang). SIGTERM while requests are in flight, in both passes (on the embedded
  * PGlite, or on a database of the shared PostgreSQL). The SIGKILL drill during a settlement run
  * is in settlement-crash.test.ts.
  *

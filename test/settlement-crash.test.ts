@@ -9,9 +9,10 @@ import { migrate } from '../src/db/migrate.js'
 import { auth, createPostgresDatabase, onPostgres, testApp, testDatabase } from './helpers.js'
 import { startServer } from './spawn.js'
 
-// Issue 4: a run is one transaction, so a process killed in the middle of one leaves nothing
-// half-written, and the run can simply be repeated. On PostgreSQL, with a real process and
-// SIGKILL while the run holds its year (the embedded database dies with its process).
+// A settlement run (api-contract.md, Settlement runs; calculation-rules.md §9) is one
+// transaction, so a process killed in the middle of one leaves nothing half-written, and the
+// run can simply be repeated. On PostgreSQL, with a real process and SIGKILL while the run
+// holds its year (the embedded database dies with its process).
 
 const TOKEN = 'crash-drill-token-0123456789'
 const AGREEMENTS = 1500

@@ -2,7 +2,8 @@ import fc from 'fast-check'
 import t from 'tap'
 import { type DebtEvent, type DebtRecord, maxRepayable, money, positionAsOf, sum, summarizeDebts } from '../../src/domain/index.js'
 
-// Issue 5: the debt event history, as properties (fast-check, 1,000 runs, fixed seed).
+// api-contract.md, Legacy debts: the debt event history (repayments never above what is
+// outstanding, reversals, balances as of any date), as properties (fast-check, 1,000 runs, fixed seed).
 
 const RUNS = { numRuns: 1000, seed: 20210331 } as const
 const DAYS = Array.from({ length: 60 }, (_, i) => new Date(Date.UTC(2021, 0, 1 + i * 6)).toISOString().slice(0, 10))

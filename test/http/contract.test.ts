@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import { apiClient } from '../client/index.js'
 import { auth, holdToContract, testApp, testDatabase } from '../helpers.js'
 
-/* The contract check that testApp applies to every response (issue 6, part 1). */
+/* The contract check that testApp applies to every response: each answer as the published document describes it (api-contract.md, Public endpoints: /openapi.json; Errors). */
 
 const json = { 'content-type': 'application/json; charset=utf-8' }
 

@@ -4,7 +4,7 @@ import t from 'tap'
 import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
 import { bearer, buildWorld, created, post } from '../world.js'
 
-// The legacy debt register (api-contract.md, Legacy debts; issue 5): register, transfer once,
+// The legacy debt register (api-contract.md, Legacy debts): register, transfer once,
 // repay within what is outstanding, correct by reversal, balances as of any date, summaries,
 // maturities, exports, and an append-only history.
 

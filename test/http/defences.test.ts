@@ -3,7 +3,7 @@ import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
 import { bearer, buildWorld } from '../world.js'
 
 /*
- * Issue 6, part 6 (defences): security headers, a request budget per token, load shedding and
+ * Defences of the service: security headers, a request budget per token, load shedding and
  * CORS — each refusal a problem+json with Retry-After, as api-contract.md (Errors) asks of every 4xx/5xx.
  */
 

@@ -7,7 +7,7 @@ import { ADMIN_TOKEN, testApp, testDatabase } from '../helpers.js'
 import { bearer, buildWorld, created } from '../world.js'
 
 /*
- * Fuzzing from the document (issue 6): for EVERY operation of the committed openapi/openapi.json,
+ * Fuzzing from the document (api-contract.md, Errors; Roles and scope): for EVERY operation of the committed openapi/openapi.json,
  * a valid request is built from the document's examples and then broken, generically from the
  * operation's schemas (types, patterns, enums, maxLength, maxItems, required, minimum/maximum),
  * and sent with valid and invalid credentials. For every response (api-contract.md, Errors):

@@ -91,7 +91,7 @@ t.test('/ready answers 503 problem+json when the database does not answer', asyn
   t.equal((await down.inject({ method: 'GET', url: '/health' })).statusCode, 200, '/health still answers: the process runs')
 })
 
-t.test('every string has a maxLength and every array a maxItems (api-contract.md; issue 3)', async (t) => {
+t.test('every string has a maxLength and every array a maxItems in the published document (api-contract.md, Public endpoints: /openapi.json)', async (t) => {
   type Node = { type?: string | string[], maxLength?: number, maxItems?: number, enum?: unknown[], const?: unknown, [k: string]: unknown }
   const unbounded: string[] = []
   const walk = (node: unknown, path: string) => {

@@ -56,7 +56,7 @@ t.test('districts and zones: create, read, list, duplicates and unknown hosts', 
   t.same(rows.map((r) => [r.code, r.host_district_code]), [['QD-HT', '370214']], 'the refused zones stored nothing')
 })
 
-t.test('a URL that does not decode, or a path parameter over the length limit, answers problem+json (api-contract.md, Errors; issue 6 fuzzing)', async (t) => {
+t.test('a URL that does not decode, or a path parameter over the length limit, answers problem+json (api-contract.md, Errors; found by the fuzzer)', async (t) => {
   // Fastify refuses these while routing, before the error handler: they once answered plain JSON.
   for (const url of ['/v1/districts/%ED%A0%80', '/v1/zones/%C0%AF', '/v1/agreements/%zz', '/v1/debts/%']) {
     const problem = expectProblem(t, await get(url), 400)
@@ -65,7 +65,7 @@ t.test('a URL that does not decode, or a path parameter over the length limit, a
   expectProblem(t, await get(`/v1/zones/${'x'.repeat(200)}`), 414)
 })
 
-t.test('a string holding U+0000 is a 400 with a pointer, never a database error (api-contract.md, Errors; issue 6 fuzzing)', async (t) => {
+t.test('a string holding U+0000 is a 400 with a pointer, never a database error (api-contract.md, Errors; found by the fuzzer)', async (t) => {
   const before = await database.db.selectFrom('districts').selectAll().execute()
   const body = expectProblem(t, await post(app, '/v1/districts', { code: '370281', name: '胶州\u0000市' }), 400)
   t.same(body.errors, [{ pointer: '/name', message: 'must not contain the NUL character (U+0000)' }])
@@ -75,7 +75,7 @@ t.test('a string holding U+0000 is a 400 with a pointer, never a database error 
   t.same(await database.db.selectFrom('districts').selectAll().execute(), before, 'nothing stored')
 })
 
-t.test('half a surrogate pair is refused, not stored as U+FFFD; a whole pair (a CJK Extension B character) is stored as sent (issue 6 fuzzing)', async (t) => {
+t.test('half a surrogate pair is refused, not stored as U+FFFD; a whole pair (a CJK Extension B character) is stored as sent (api-contract.md, Registry; Errors: 400 malformed input; found by the fuzzer)', async (t) => {
   const before = await database.db.selectFrom('districts').selectAll().execute()
   const body = expectProblem(t, await post(app, '/v1/districts', { code: '370282', name: '胶\ud800州' }), 400)
   t.same(body.errors, [{ pointer: '/name', message: 'must not contain a lone UTF-16 surrogate (\\ud800–\\udfff without its pair)' }])
@@ -86,7 +86,7 @@ t.test('half a surrogate pair is refused, not stored as U+FFFD; a whole pair (a 
   t.equal((await get('/v1/districts/370283')).json().name, rare, 'the character comes back as it was sent')
 })
 
-t.test('a problem echoing an absurdly long field name stays within the documented bounds (issue 6 fuzzing)', async (t) => {
+t.test('a problem echoing an absurdly long field name stays within the documented bounds (api-contract.md, Errors; found by the fuzzer)', async (t) => {
   const name = 'x'.repeat(3000)
   const response = await get(`/v1/districts?${name}=1`)
   const problem = expectProblem(t, response, 400)

@@ -116,7 +116,7 @@ t.test('CSV import: header, BOM, empty files, revisions and the last line winnin
   t.match(outOfScope.errors?.[0]?.message, /outside this key's scope/)
 })
 
-t.test('CSV import: a file that is not CSV is a 400, a line holding U+0000 a bad line (api-contract.md, Errors; issue 6 fuzzing)', async (t) => {
+t.test('CSV import: a file that is not CSV is a 400, a line holding U+0000 a bad line (api-contract.md, Revenue; Errors; found by the fuzzer)', async (t) => {
   const before = await stored()
   for (const text of ['{"records":[]}', '<?xml version="1.0"?><x/>', `${header}\nQD-HT,,10101,2022,1,"1.00\n`]) {
     const problem = expectProblem(t, await csv(text), 400)
