@@ -92,8 +92,8 @@ t.test('a finalized run cannot change by any path, the database included', async
   t.same(again.lines, run2020.lines, 'still as finalized')
   // A draft is not protected that way: it is a working copy.
   const draft = await database.db.selectFrom('settlement_runs').select('id').where('status', '=', 'draft').executeTakeFirstOrThrow()
-  await sql`UPDATE settlement_lines SET zone_share = zone_share WHERE run_id = ${draft.id}`.execute(database.db)
-  t.pass('a draft line can be touched')
+  const touched = await sql`UPDATE settlement_lines SET zone_share = zone_share WHERE run_id = ${draft.id}`.execute(database.db)
+  t.equal(touched.numAffectedRows, 2n, 'a draft line can be touched: the UPDATE refused on the finalized run changes both lines of the draft')
 })
 
 t.test('an agreement a finalized settlement used is not edited into that year', async (t) => {
