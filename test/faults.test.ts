@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
-import { createPostgresDatabase, onPostgres } from './helpers.js'
-import { freePort, startServer } from './spawn.js'
+import { onPostgres, temporaryDirectory } from './helpers.js'
+import { freePort, serverEnvironment, startServer } from './spawn.js'
 
 /*
  * Fault drills (api-contract.md, Public endpoints: /ready; Errors: problem+json, never a hang). SIGTERM while requests are in flight, in both passes (on the embedded
@@ -159,8 +159,7 @@ if (onPostgres) {
     const cluster = await PrivateCluster.create(t)
     await cluster.start()
     t.comment(`private cluster: initdb and start in ${Math.round(performance.now() - setupFrom)} ms`)
-    const dataDir = await mkdtemp(join(tmpdir(), 'fault-drill-data-'))
-    t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+    const dataDir = await temporaryDirectory(t, 'fault-drill-data-')
     const server = await startServer({ DATABASE_URL: cluster.url, DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', RATE_LIMIT: '10000000' }) // the drill's traffic is far over a token's budget
     t.teardown(() => { server.child.kill('SIGKILL') })
     const base = `http://127.0.0.1:${server.port}`
@@ -286,15 +285,7 @@ function rawRequest (method: string, path: string, body?: string, extra: Record<
 }
 
 t.test('SIGTERM during requests: those in flight complete, later ones get 503 or a refused connection, exit 0', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'shutdown-drill-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const env: Record<string, string> = { DATA_DIR: dataDir, ADMIN_TOKEN: SHUTDOWN_TOKEN }
-  if (onPostgres) {
-    const { url, drop } = await createPostgresDatabase()
-    t.teardown(drop)
-    env.DATABASE_URL = url
-  }
-  const server = await startServer(env)
+  const server = await startServer({ ...await serverEnvironment(t, 'shutdown-drill-'), ADMIN_TOKEN: SHUTDOWN_TOKEN })
   t.teardown(() => { server.child.kill('SIGKILL') })
 
   // An idle keep-alive connection: one request answered before the signal.

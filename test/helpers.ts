@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pg from 'pg'
 import type { Test } from 'tap'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
@@ -35,6 +38,13 @@ export async function createPostgresDatabase (): Promise<{ url: string, drop: ()
       await client.end()
     },
   }
+}
+
+/** A new folder under the system's temporary one, removed with everything in it when the test ends. */
+export async function temporaryDirectory (t: Test, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
 }
 
 /** An empty, unmigrated database for this file, closed (and dropped) when the test ends. */

@@ -1,11 +1,10 @@
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { copyFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
 import { defaultMigrationsDir, migrate, readMigrations } from '../../src/db/migrate.js'
-import { createPostgresDatabase, emptyDatabase, onPostgres } from '../helpers.js'
+import { createPostgresDatabase, emptyDatabase, onPostgres, temporaryDirectory } from '../helpers.js'
 
 // The SQL migrations in sql/, on whichever database this run uses (CI runs the suite on PGlite
 // and again on PostgreSQL).
@@ -37,8 +36,7 @@ t.test('§1/§7 amounts go to the database and back as strings, exactly', async 
 })
 
 t.test('a migration that fails leaves nothing behind', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'migrations-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const dir = await temporaryDirectory(t, 'migrations-')
   for (const file of await readMigrations(defaultMigrationsDir())) await copyFile(join(defaultMigrationsDir(), file.name), join(dir, file.name))
   await writeFile(join(dir, '900_broken.sql'), 'CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n')
   const database = await emptyDatabase(t)
