@@ -100,8 +100,6 @@ export function holdToContract (app: FastifyInstance): void {
   }) as typeof app.inject
 }
 
-export const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
-
 /** Asserts an RFC 9457 problem body with the status, and answers it. */
 export function expectProblem (t: Test, response: { statusCode: number, headers: Record<string, unknown>, body: string }, status: number) {
   t.equal(response.statusCode, status, `status ${status}`)

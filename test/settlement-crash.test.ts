@@ -6,8 +6,9 @@ import t from 'tap'
 import { seedSettlementData } from '../bench/seed.js'
 import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
-import { auth, createPostgresDatabase, onPostgres, testApp, testDatabase } from './helpers.js'
+import { createPostgresDatabase, onPostgres, testApp, testDatabase } from './helpers.js'
 import { startServer } from './spawn.js'
+import { post } from './world.js'
 
 // A settlement run (api-contract.md, Settlement runs; calculation-rules.md §9) is one
 // transaction, so a process killed in the middle of one leaves nothing half-written, and the
@@ -40,7 +41,7 @@ t.test('a run that fails after storing some of its lines leaves none of them', a
   await sql`UPDATE agreement_groups SET base_mode = 'prior_year', base_amount = NULL, growth_rate = NULL
     WHERE position = 0 AND agreement_id = (SELECT max(id) FROM agreements)`.execute(database.db)
   const app = await testApp(t, database)
-  const response = await app.inject({ method: 'POST', url: '/v1/settlement-runs', headers: auth, payload: { fiscalYear: 2021 } })
+  const response = await post(app, '/v1/settlement-runs', { fiscalYear: 2021 })
   t.equal(response.statusCode, 422)
   t.match(response.json().detail, /2020's revenue, and none is recorded/)
   const counts = await Promise.all(['settlement_runs', 'settlement_lines', 'settlement_groups'].map(async (table) =>

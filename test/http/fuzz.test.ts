@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import t from 'tap'
 import { ADMIN_TOKEN, testApp, testDatabase } from '../helpers.js'
-import { bearer, buildWorld, created } from '../world.js'
+import { buildWorld, created, injector } from '../world.js'
 
 /*
  * Fuzzing from the document (api-contract.md, Errors; Roles and scope): for EVERY operation of the committed openapi/openapi.json,
@@ -621,7 +621,8 @@ const world = await buildWorld(t, app)
 // The transfer example hands a debt to 黄岛区 370211.
 await created(t, app, '/v1/districts', { code: '370211', name: '黄岛区' })
 const revoked = await created(t, app, '/v1/api-keys', { role: 'zone', zoneCode: 'QD-HT', label: 'revoked' }) as { id: string, token: string }
-const revocation = (await app.inject({ method: 'DELETE', url: `/v1/api-keys/${revoked.id}`, headers: bearer(ADMIN_TOKEN) })).statusCode
+const injectAs = injector(app, world)
+const revocation = (await injectAs('admin', { method: 'DELETE', url: `/v1/api-keys/${revoked.id}` })).statusCode
 
 const VALID_CREDENTIALS: Record<string, string> = {
   admin: `Bearer ${world.tokens.admin}`,

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
-import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
+import { expectProblem, testApp, testDatabase } from '../helpers.js'
+import { post } from '../world.js'
 
 // The OpenAPI document, /docs, /health and /ready (api-contract.md, Public endpoints).
 
@@ -58,9 +59,7 @@ t.test('every property has a description that gives the Chinese term first; ever
 
 t.test('the documented example request gives the documented example response', async (t) => {
   const op = committed.paths['/v1/calculations'].post
-  const response = await app.inject({
-    method: 'POST', url: '/v1/calculations', headers: auth, payload: op.requestBody.content['application/json'].example,
-  })
+  const response = await post(app, '/v1/calculations', op.requestBody.content['application/json'].example)
   t.equal(response.statusCode, 200)
   t.same(response.json(), op.responses['200'].content['application/json'].example)
 })
