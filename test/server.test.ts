@@ -4,7 +4,7 @@ import { createServer } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { serverEnvironment, spawnServer, startServer } from './spawn.js'
+import { send, serverEnvironment, spawnServer, startServer } from './spawn.js'
 
 // src/server.ts as a process: the generated admin token, graceful shutdown, failing to start.
 
@@ -14,13 +14,11 @@ t.test('first start generates the admin token, keeps it, logs it once; the next 
   const token = (await readFile(join(env.DATA_DIR, 'admin-token'), 'utf8')).trim()
   t.ok(token.length >= 40, 'a long random token')
   t.equal(first.output().split(token).length - 1, 1, 'the token appears in the log exactly once')
-  const ok = await fetch(`http://127.0.0.1:${first.port}/v1/calculations`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ fiscalYear: 2021, groups: [{ name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] }] }),
+  const ok = await send(first.port, token, 'POST', '/v1/calculations', {
+    body: { fiscalYear: 2021, groups: [{ name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] }] },
   })
   t.equal(ok.status, 200)
-  t.equal((await ok.json() as { zoneShare: string }).zoneShare, '48000.00')
+  t.equal((JSON.parse(ok.body) as { zoneShare: string }).zoneShare, '48000.00')
   first.child.kill('SIGTERM')
   t.equal(await first.exited, 0, 'SIGTERM: exit 0')
 

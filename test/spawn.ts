@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import type { Test } from 'tap'
-import { createPostgresDatabase, onPostgres, temporaryDirectory } from './helpers.js'
+import { onPostgres, postgresDatabase, temporaryDirectory } from './helpers.js'
 
 /* src/server.ts as a real process, for the tests that run its commands, signal, starve or kill it. */
 
@@ -68,10 +68,31 @@ export async function startServer (env: Record<string, string>): Promise<Running
  */
 export async function serverEnvironment (t: Test, prefix: string): Promise<Record<string, string> & { DATA_DIR: string }> {
   const env: Record<string, string> & { DATA_DIR: string } = { DATA_DIR: await temporaryDirectory(t, prefix) }
-  if (onPostgres) {
-    const { url, drop } = await createPostgresDatabase()
-    t.teardown(drop)
-    env.DATABASE_URL = url
-  }
+  if (onPostgres) env.DATABASE_URL = (await postgresDatabase(t)).url
   return env
+}
+
+export interface Answer {
+  /** 0 when no answer came at all: refused, reset, the process killed, or timeoutMs passed. */
+  status: number
+  headers: Record<string, string>
+  body: string
+  /** Why there was no answer. */
+  error?: string
+}
+
+/** One request to a server process on 127.0.0.1, as the bearer of `token`, with a JSON body if one is given. */
+export async function send (port: number, token: string, method: string, path: string,
+  options: { body?: unknown, headers?: Record<string, string>, timeoutMs?: number } = {}): Promise<Answer> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...options.headers },
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) }),
+    })
+    return { status: response.status, headers: Object.fromEntries(response.headers.entries()), body: await response.text() }
+  } catch (error) {
+    return { status: 0, headers: {}, body: '', error: String(error) }
+  }
 }

@@ -2,9 +2,8 @@ import { copyFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
-import { openDatabase } from '../../src/db/connect.js'
 import { defaultMigrationsDir, migrate, readMigrations } from '../../src/db/migrate.js'
-import { createPostgresDatabase, emptyDatabase, onPostgres, temporaryDirectory } from '../helpers.js'
+import { emptyDatabase, onPostgres, postgresDatabase, rowCount, temporaryDirectory } from '../helpers.js'
 
 // The SQL migrations in sql/, on whichever database this run uses (CI runs the suite on PGlite
 // and again on PostgreSQL).
@@ -59,14 +58,12 @@ t.test('two migrations started at once apply each file once', async (t) => {
   let a = await emptyDatabase(t)
   let b = a
   if (onPostgres) {
-    const { url, drop } = await createPostgresDatabase()
-    a = openDatabase({ kind: 'postgres', url, poolSize: 2 })
-    b = openDatabase({ kind: 'postgres', url, poolSize: 2 })
-    t.teardown(async () => { await a.close(); await b.close(); await drop() })
+    const own = await postgresDatabase(t)
+    a = own.open(2)
+    b = own.open(2)
   }
   const [first, second] = await Promise.all([migrate(a), migrate(b)])
   const files = (await readMigrations(defaultMigrationsDir())).map((f) => f.name)
   t.same([...first, ...second].sort(), files, 'between them, each file exactly once')
-  const count = await a.db.selectFrom('revenue_categories').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
-  t.equal(String(count.n), '26')
+  t.equal(await rowCount(a, 'revenue_categories'), 26)
 })

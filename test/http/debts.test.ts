@@ -1,7 +1,7 @@
 import ExcelJS from 'exceljs'
 import { sql } from 'kysely'
 import t from 'tap'
-import { expectProblem, testApp, testDatabase } from '../helpers.js'
+import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
 import { buildWorld, created, get, injector, post } from '../world.js'
 
 // The legacy debt register (api-contract.md, Legacy debts): register, transfer once,
@@ -69,8 +69,7 @@ t.test('corrections are reversing entries, and the history is append-only even i
 })
 
 t.test('bad input: each a clear 4xx that changes nothing', async (t) => {
-  const count = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM debts`.execute(database.db)).rows[0]!.n)
-  const before = await count()
+  const before = await rowCount(database, 'debts')
   const cases: Array<[string, Record<string, unknown>, number, string]> = [
     ['an unknown kind', { ...loanBody, reference: 'X1', kind: 'mortgage' }, 400, '/kind'],
     ['a negative principal', { ...loanBody, reference: 'X2', principal: '-5.00' }, 422, '/principal'],
@@ -91,7 +90,7 @@ t.test('bad input: each a clear 4xx that changes nothing', async (t) => {
   expectProblem(t, await get(app, '/v1/debts/summary?asOf=2021-13-01'), 400)
   expectProblem(t, await get(app, '/v1/debts/summary?groupBy=creditor'), 400)
   expectProblem(t, await get(app, '/v1/debts/maturities?from=2022-01-01&to=2021-01-01'), 400)
-  t.equal(await count(), before, 'nothing registered')
+  t.equal(await rowCount(database, 'debts'), before, 'nothing registered')
 })
 
 t.test('summary as of a date, grouped, totals to the cent; maturities; exports', async (t) => {

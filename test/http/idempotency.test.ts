@@ -1,9 +1,8 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { openDatabase } from '../../src/db/connect.js'
 import { migrate } from '../../src/db/migrate.js'
 import { pruneIdempotencyKeys } from '../../src/http/write.js'
-import { createPostgresDatabase, expectProblem, onPostgres, testApp, testDatabase } from '../helpers.js'
+import { expectProblem, onPostgres, postgresDatabase, rowCount, testApp, testDatabase } from '../helpers.js'
 import { injector } from '../world.js'
 
 // api-contract.md, Idempotency: the same key and body replay the first response and change
@@ -14,19 +13,17 @@ const app = await testApp(t, database)
 const injectAs = injector(app)
 const send = (url: string, payload: unknown, key: string) =>
   injectAs('admin', { method: 'POST', url, headers: { 'idempotency-key': key }, payload: payload as object })
-const count = async (table: 'districts' | 'advances' | 'audit_events' | 'revenue_revisions') =>
-  Number((await database.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n)
 
 t.test('a retry with the same key and body gets the first response and changes nothing', async (t) => {
   const first = await send('/v1/districts', { code: '370214', name: '城阳区' }, 'create-370214')
   t.equal(first.statusCode, 201)
-  const audits = await count('audit_events')
+  const audits = await rowCount(database, 'audit_events')
   const retry = await send('/v1/districts', { code: '370214', name: '城阳区' }, 'create-370214')
   t.equal(retry.statusCode, 201, 'not 409: the same answer as the first time')
   t.equal(retry.body, first.body, 'byte for byte')
   t.equal(retry.headers['idempotent-replayed'], 'true')
-  t.equal(await count('districts'), 1)
-  t.equal(await count('audit_events'), audits, 'a replay writes no audit event')
+  t.equal(await rowCount(database, 'districts'), 1)
+  t.equal(await rowCount(database, 'audit_events'), audits, 'a replay writes no audit event')
   // Without the key, the same request is a new one, and a duplicate.
   expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/districts', payload: { code: '370214', name: '城阳区' } }), 409)
 })
@@ -34,7 +31,7 @@ t.test('a retry with the same key and body gets the first response and changes n
 t.test('the same key with another body is 422 and changes nothing', async (t) => {
   const problem = expectProblem(t, await send('/v1/districts', { code: '370203', name: '市北区' }, 'create-370214'), 422)
   t.equal(problem.errors?.[0]?.pointer, '/headers/idempotency-key')
-  t.equal(await count('districts'), 1)
+  t.equal(await rowCount(database, 'districts'), 1)
 })
 
 t.test('keys belong to the caller: another key may use the same Idempotency-Key for its own request', async (t) => {
@@ -59,12 +56,12 @@ t.test('CSV imports: the key covers the file\'s bytes', async (t) => {
   const put = (body: string) => injectAs('admin', { method: 'POST', url: '/v1/revenues/import', headers: { 'content-type': 'text/csv', 'idempotency-key': 'import-1' }, payload: body })
   const first = await put(file)
   t.equal(first.statusCode, 200)
-  const revisions = await count('revenue_revisions')
+  const revisions = await rowCount(database, 'revenue_revisions')
   const again = await put(file)
   t.equal(again.body, first.body)
-  t.equal(await count('revenue_revisions'), revisions)
+  t.equal(await rowCount(database, 'revenue_revisions'), revisions)
   expectProblem(t, await put(file.replace('5.00', '6.00')), 422)
-  t.equal(await count('revenue_revisions'), revisions, 'the other file was not loaded')
+  t.equal(await rowCount(database, 'revenue_revisions'), revisions, 'the other file was not loaded')
 })
 
 t.test('concurrent retries never double a write', async (t) => {
@@ -82,9 +79,7 @@ t.test('concurrent retries never double a write', async (t) => {
 // (the test above); on PostgreSQL a retry can meet the first one running.
 if (onPostgres) t.test('a retry while the first request still runs answers 409', async (t) => {
   // Hold the key's lock from another connection, as a first request still inside its transaction would.
-  const { url, drop } = await createPostgresDatabase()
-  const holder = openDatabase({ kind: 'postgres', url, poolSize: 3 })
-  t.teardown(async () => { await holder.close(); await drop() })
+  const holder = (await postgresDatabase(t)).open(3)
   await migrate(holder)
   const injectAsPg = injector(await testApp(t, holder))
   await holder.db.transaction().execute(async (tx) => {
