@@ -1,45 +1,29 @@
-import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
 import { loadDemoData } from '../src/demo.js'
-import { createPostgresDatabase, onPostgres } from './helpers.js'
+import { serverEnvironment, spawnServer } from './spawn.js'
 
-// `npm run settle -- --year 2021 [--finalize]`: the annual job from the command line (issue 4).
-
-const root = new URL('..', import.meta.url).pathname
+// `npm run settle -- --year 2021 [--finalize]`: the annual job from the command line
+// (api-contract.md, Settlement runs; calculation-rules.md §9).
 
 /** A database with the demo data (2020 finalized, 2021 drafted), as the environment of a child process. */
 async function demoEnvironment (t: Test): Promise<Record<string, string>> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'cli-test-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  let env: Record<string, string> = { DATA_DIR: dataDir }
-  let database
-  if (onPostgres) {
-    const { url, drop } = await createPostgresDatabase()
-    t.teardown(drop)
-    env = { ...env, DATABASE_URL: url }
-    database = openDatabase({ kind: 'postgres', url, poolSize: 2 })
-  } else {
-    database = openDatabase({ kind: 'pglite', dataDir: join(dataDir, 'pglite') })
-  }
+  const env = await serverEnvironment(t, 'cli-test-')
+  // Where the server process finds it: DATABASE_URL, or the embedded database in DATA_DIR.
+  const database = env.DATABASE_URL === undefined
+    ? openDatabase({ kind: 'pglite', dataDir: join(env.DATA_DIR, 'pglite') })
+    : openDatabase({ kind: 'postgres', url: env.DATABASE_URL, poolSize: 2 })
   await migrate(database)
   await loadDemoData(database.db)
   await database.close()
   return env
 }
 
-function settle (env: Record<string, string>, args: string[]): Promise<{ code: number | null, output: string }> {
-  const childEnv: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'warn', ...env }
-  if (env.DATABASE_URL === undefined) delete childEnv.DATABASE_URL
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', 'settle', ...args], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (c: Buffer) => { output += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { output += c.toString() })
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, output })))
+async function settle (env: Record<string, string>, args: string[]): Promise<{ code: number | null, output: string }> {
+  const run = spawnServer(['settle', ...args], { LOG_LEVEL: 'warn', ...env })
+  return { code: await run.exited, output: run.output() }
 }
 
 t.test('settles and finalizes a year, with a progress bar and a summary per district', async (t) => {

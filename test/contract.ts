@@ -3,7 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 
 /*
- * The published contract checks itself (issue 6): every response a test receives through
+ * The published contract checks itself (api-contract.md, Public endpoints: /openapi.json): every response a test receives through
  * testApp is held against the committed openapi/openapi.json. A status the operation does not
  * document, a content type it does not list, or a JSON body its schema refuses (an unknown field
  * included: every object is closed) fails the test that sent the request.

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
-import { createPostgresDatabase, onPostgres } from './helpers.js'
-import { freePort, startServer } from './spawn.js'
+import { onPostgres, temporaryDirectory } from './helpers.js'
+import { freePort, send, serverEnvironment, startServer } from './spawn.js'
 
 /*
- * Fault drills (issue 6). SIGTERM while requests are in flight, in both passes (on the embedded
+ * Fault drills (api-contract.md, Public endpoints: /ready; Errors: problem+json, never a hang). SIGTERM while requests are in flight, in both passes (on the embedded
  * PGlite, or on a database of the shared PostgreSQL). The SIGKILL drill during a settlement run
  * is in settlement-crash.test.ts.
  *
@@ -26,7 +26,6 @@ import { freePort, startServer } from './spawn.js'
 
 const run = promisify(execFile)
 const TOKEN = 'fault-drill-token-0123456789abcdef'
-const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
 /**
  * No answer during the outage may take longer than this. The pool waits at most 2 s for a
  * connection (CONNECT_TIMEOUT_MS in src/db/connect.ts) and /ready pings for at most 2 s; the
@@ -99,24 +98,24 @@ interface Outcome {
 }
 
 /** One request with a hard client-side limit, so a hung request is a failure, not a hung test. */
-async function call (base: string, name: string, method: string, path: string, body?: unknown): Promise<Outcome> {
+async function call (port: number, name: string, method: string, path: string, body?: unknown): Promise<Outcome> {
   const startedAt = performance.now()
+  const answer = await send(port, TOKEN, method, path, { body, timeoutMs: 15_000 })
+  const ms = performance.now() - startedAt
+  const failed = (error: string | undefined): Outcome => ({ name, startedAt, ms, status: 0, contentType: '', retryAfter: null, error })
+  if (answer.status === 0) return failed(answer.error)
+  const contentType = answer.headers['content-type'] ?? ''
+  let type: string | undefined
   try {
-    const response = await fetch(`${base}${path}`, {
-      method, headers, signal: AbortSignal.timeout(15_000), ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    const text = await response.text()
-    const contentType = response.headers.get('content-type') ?? ''
-    let type: string | undefined
-    if (contentType.startsWith('application/problem+json')) type = (JSON.parse(text) as { type: string }).type
-    return { name, startedAt, ms: performance.now() - startedAt, status: response.status, contentType, retryAfter: response.headers.get('retry-after'), ...(type === undefined ? {} : { type }) }
+    if (contentType.startsWith('application/problem+json')) type = (JSON.parse(answer.body) as { type: string }).type
   } catch (error) {
-    return { name, startedAt, ms: performance.now() - startedAt, status: 0, contentType: '', retryAfter: null, error: String(error) }
+    return failed(String(error))
   }
+  return { name, startedAt, ms, status: answer.status, contentType, retryAfter: answer.headers['retry-after'] ?? null, ...(type === undefined ? {} : { type }) }
 }
 
 /** Workers sending a mix of readiness checks, reads and writes, one request at a time each. */
-function traffic (base: string, workers = 4) {
+function traffic (port: number, workers = 4) {
   const outcomes: Outcome[] = []
   let running = true
   let month = 0
@@ -124,10 +123,10 @@ function traffic (base: string, workers = 4) {
     for (let i = 0; running; i++) {
       const kind = (i + worker) % 3
       const outcome = kind === 0
-        ? await call(base, 'ready', 'GET', '/ready')
+        ? await call(port, 'ready', 'GET', '/ready')
         : kind === 1
-          ? await call(base, 'read', 'GET', '/v1/revenues?zoneCode=QD-HT&year=2021')
-          : await call(base, 'write', 'POST', '/v1/revenues', { records: [{ zoneCode: 'QD-HT', category: '10101', year: 2021, month: (month++ % 12) + 1, amount: `${100 + i}.00` }] })
+          ? await call(port, 'read', 'GET', '/v1/revenues?zoneCode=QD-HT&year=2021')
+          : await call(port, 'write', 'POST', '/v1/revenues', { records: [{ zoneCode: 'QD-HT', category: '10101', year: 2021, month: (month++ % 12) + 1, amount: `${100 + i}.00` }] })
       outcomes.push(outcome)
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
@@ -159,21 +158,20 @@ if (onPostgres) {
     const cluster = await PrivateCluster.create(t)
     await cluster.start()
     t.comment(`private cluster: initdb and start in ${Math.round(performance.now() - setupFrom)} ms`)
-    const dataDir = await mkdtemp(join(tmpdir(), 'fault-drill-data-'))
-    t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+    const dataDir = await temporaryDirectory(t, 'fault-drill-data-')
     const server = await startServer({ DATABASE_URL: cluster.url, DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', RATE_LIMIT: '10000000' }) // the drill's traffic is far over a token's budget
     t.teardown(() => { server.child.kill('SIGKILL') })
-    const base = `http://127.0.0.1:${server.port}`
+    const port = server.port
     const alive = () => {
       if (server.child.exitCode !== null) throw new Error(`the server exited (${server.child.exitCode}):\n${server.output().slice(-3000)}`)
     }
     for (const [path, body] of [['/v1/districts', { code: '370214', name: '城阳区' }], ['/v1/zones', { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' }]] as const) {
-      t.equal((await call(base, 'setup', 'POST', path, body)).status, 201, `set up ${path}`)
+      t.equal((await call(port, 'setup', 'POST', path, body)).status, 201, `set up ${path}`)
     }
 
     for (const mode of ['fast', 'immediate'] as const) {
       await t.test(`pg_ctl stop -m ${mode}`, async (t) => {
-        const load = traffic(base)
+        const load = traffic(port)
         t.teardown(() => load.stop())
         await new Promise((resolve) => setTimeout(resolve, 500))
         const healthy = [...load.outcomes]
@@ -182,16 +180,16 @@ if (onPostgres) {
         const stopFrom = performance.now()
         await cluster.stop(mode)
         const stopped = performance.now()
-        const firstUnavailable = await waitFor('/ready answers 503', async () => { alive(); return (await call(base, 'probe', 'GET', '/ready')).status === 503 }, OUTAGE_BOUND_MS)
+        const firstUnavailable = await waitFor('/ready answers 503', async () => { alive(); return (await call(port, 'probe', 'GET', '/ready')).status === 503 }, OUTAGE_BOUND_MS)
         await new Promise((resolve) => setTimeout(resolve, 1500))
         const outage = load.since(stopped)
-        const ready = await call(base, 'probe', 'GET', '/ready')
+        const ready = await call(port, 'probe', 'GET', '/ready')
         t.ok(isUnavailable(ready), '/ready: 503 problem+json database-unavailable with Retry-After', { ready })
 
         const restartFrom = performance.now()
         await cluster.start()
         const started = performance.now()
-        const recovery = await waitFor('/ready answers 200 again', async () => { alive(); return (await call(base, 'probe', 'GET', '/ready')).status === 200 }, RECOVERY_BOUND_MS)
+        const recovery = await waitFor('/ready answers 200 again', async () => { alive(); return (await call(port, 'probe', 'GET', '/ready')).status === 200 }, RECOVERY_BOUND_MS)
         const recovered = performance.now()
         await new Promise((resolve) => setTimeout(resolve, 500))
         await load.stop()
@@ -215,11 +213,11 @@ if (onPostgres) {
         t.ok(afterRecovery.length > 0 && afterRecovery.every(isOk), `after recovery every answer is 2xx again (${afterRecovery.length} requests)`, { failures: describe(afterRecovery.filter((o) => !isOk(o))) })
 
         t.equal(server.child.exitCode, null, 'the process stayed up')
-        const write = await call(base, 'check', 'POST', '/v1/revenues', { records: [{ zoneCode: 'QD-HT', category: '10104', year: 2022, month: 12, amount: mode === 'fast' ? '1.00' : '2.00' }] })
+        const write = await call(port, 'check', 'POST', '/v1/revenues', { records: [{ zoneCode: 'QD-HT', category: '10104', year: 2022, month: 12, amount: mode === 'fast' ? '1.00' : '2.00' }] })
         t.equal(write.status, 200, 'a write succeeds on the same process')
-        const read = await fetch(`${base}/v1/revenues?zoneCode=QD-HT&year=2022&category=10104`, { headers })
+        const read = await send(port, TOKEN, 'GET', '/v1/revenues?zoneCode=QD-HT&year=2022&category=10104')
         t.equal(read.status, 200, 'and so does a read')
-        t.equal(((await read.json()) as { items: Array<{ amount: string }> }).items[0]?.amount, mode === 'fast' ? '1.00' : '2.00', 'which sees the write')
+        t.equal((JSON.parse(read.body) as { items: Array<{ amount: string }> }).items[0]?.amount, mode === 'fast' ? '1.00' : '2.00', 'which sees the write')
       })
     }
     t.notMatch(server.output(), /unexpected error/, 'no error was logged as unexpected')
@@ -286,15 +284,7 @@ function rawRequest (method: string, path: string, body?: string, extra: Record<
 }
 
 t.test('SIGTERM during requests: those in flight complete, later ones get 503 or a refused connection, exit 0', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'shutdown-drill-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const env: Record<string, string> = { DATA_DIR: dataDir, ADMIN_TOKEN: SHUTDOWN_TOKEN }
-  if (onPostgres) {
-    const { url, drop } = await createPostgresDatabase()
-    t.teardown(drop)
-    env.DATABASE_URL = url
-  }
-  const server = await startServer(env)
+  const server = await startServer({ ...await serverEnvironment(t, 'shutdown-drill-'), ADMIN_TOKEN: SHUTDOWN_TOKEN })
   t.teardown(() => { server.child.kill('SIGKILL') })
 
   // An idle keep-alive connection: one request answered before the signal.

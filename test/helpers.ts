@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'kysely'
 import pg from 'pg'
 import type { Test } from 'tap'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp, type AppConfig } from '../src/app.js'
 import { type DatabaseHandle, openDatabase } from '../src/db/connect.js'
+import type { Database } from '../src/db/database.js'
 import { migrate } from '../src/db/migrate.js'
 import { contractViolation } from './contract.js'
 
@@ -16,8 +21,12 @@ import { contractViolation } from './contract.js'
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
 export const onPostgres = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== ''
 
-/** Creates an empty database named for this test file; answers its URL and how to drop it. */
-export async function createPostgresDatabase (): Promise<{ url: string, drop: () => Promise<void> }> {
+/**
+ * In the PostgreSQL pass, an empty database of its own on DATABASE_URL's server: its URL, for a
+ * server process, and `open` for handles on it in this process. When the test ends the handles
+ * are closed (closing one earlier is fine) and the database is dropped.
+ */
+export async function postgresDatabase (t: Test): Promise<{ url: string, open: (poolSize: number) => DatabaseHandle }> {
   const serverUrl = process.env.DATABASE_URL!
   const name = `t_${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: serverUrl })
@@ -26,15 +35,29 @@ export async function createPostgresDatabase (): Promise<{ url: string, drop: ()
   await admin.end()
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
+  const handles: DatabaseHandle[] = []
+  t.teardown(async () => {
+    for (const handle of handles) await handle.close()
+    const client = new pg.Client({ connectionString: serverUrl })
+    await client.connect()
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await client.end()
+  })
   return {
     url: url.toString(),
-    async drop () {
-      const client = new pg.Client({ connectionString: serverUrl })
-      await client.connect()
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await client.end()
+    open (poolSize) {
+      const handle = openDatabase({ kind: 'postgres', url: url.toString(), poolSize })
+      handles.push(handle)
+      return handle
     },
   }
+}
+
+/** A new folder under the system's temporary one, removed with everything in it when the test ends. */
+export async function temporaryDirectory (t: Test, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
 }
 
 /** An empty, unmigrated database for this file, closed (and dropped) when the test ends. */
@@ -44,10 +67,7 @@ export async function emptyDatabase (t: Test): Promise<DatabaseHandle> {
     t.teardown(() => handle.close())
     return handle
   }
-  const { url, drop } = await createPostgresDatabase()
-  const handle = openDatabase({ kind: 'postgres', url, poolSize: 4 })
-  t.teardown(async () => { await handle.close(); await drop() })
-  return handle
+  return (await postgresDatabase(t)).open(4)
 }
 
 /** A migrated database for this file. */
@@ -55,6 +75,12 @@ export async function testDatabase (t: Test): Promise<DatabaseHandle> {
   const handle = await emptyDatabase(t)
   await migrate(handle)
   return handle
+}
+
+/** How many rows a table holds. */
+export async function rowCount (database: DatabaseHandle, table: keyof Database): Promise<number> {
+  const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(database.db)
+  return Number(rows[0]!.n)
 }
 
 /** An app on the given database, closed when the test ends. */
@@ -89,8 +115,6 @@ export function holdToContract (app: FastifyInstance): void {
     return response
   }) as typeof app.inject
 }
-
-export const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 
 /** Asserts an RFC 9457 problem body with the status, and answers it. */
 export function expectProblem (t: Test, response: { statusCode: number, headers: Record<string, unknown>, body: string }, status: number) {

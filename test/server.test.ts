@@ -1,40 +1,24 @@
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
-import { createPostgresDatabase, onPostgres } from './helpers.js'
-import { startServer } from './spawn.js'
+import t from 'tap'
+import { send, serverEnvironment, spawnServer, startServer } from './spawn.js'
 
 // src/server.ts as a process: the generated admin token, graceful shutdown, failing to start.
 
-const root = new URL('..', import.meta.url).pathname
-
-async function databaseEnv (t: Test): Promise<Record<string, string>> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'server-test-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  if (!onPostgres) return { DATA_DIR: dataDir }
-  const { url, drop } = await createPostgresDatabase()
-  t.teardown(drop)
-  return { DATA_DIR: dataDir, DATABASE_URL: url }
-}
-
 t.test('first start generates the admin token, keeps it, logs it once; the next start reuses it', async (t) => {
-  const env = await databaseEnv(t)
+  const env = await serverEnvironment(t, 'server-test-')
   const first = await startServer(env)
-  const token = (await readFile(join(env.DATA_DIR!, 'admin-token'), 'utf8')).trim()
+  const token = (await readFile(join(env.DATA_DIR, 'admin-token'), 'utf8')).trim()
   t.ok(token.length >= 40, 'a long random token')
   t.equal(first.output().split(token).length - 1, 1, 'the token appears in the log exactly once')
-  const ok = await fetch(`http://127.0.0.1:${first.port}/v1/calculations`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ fiscalYear: 2021, groups: [{ name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] }] }),
+  const ok = await send(first.port, token, 'POST', '/v1/calculations', {
+    body: { fiscalYear: 2021, groups: [{ name: 'fees', basis: 'total', actual: '80000.00', rates: [{ rate: '0.60' }] }] },
   })
   t.equal(ok.status, 200)
-  t.equal((await ok.json() as { zoneShare: string }).zoneShare, '48000.00')
+  t.equal((JSON.parse(ok.body) as { zoneShare: string }).zoneShare, '48000.00')
   first.child.kill('SIGTERM')
   t.equal(await first.exited, 0, 'SIGTERM: exit 0')
 
@@ -46,7 +30,7 @@ t.test('first start generates the admin token, keeps it, logs it once; the next 
 })
 
 t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
-  const env = await databaseEnv(t)
+  const env = await serverEnvironment(t, 'server-test-')
   const server = await startServer({ ...env, ADMIN_TOKEN: 'shutdown-test-token-0123456789' })
   const body = JSON.stringify({ fiscalYear: 2021, groups: [{ name: 'fees', basis: 'total', actual: '100.00', rates: [{ rate: '0.60' }] }] })
   const req = request({
@@ -76,29 +60,19 @@ t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
 })
 
 t.test('a server that cannot listen exits 1 instead of hanging', async (t) => {
-  const env = await databaseEnv(t)
+  const env = await serverEnvironment(t, 'server-test-')
   const blocker = createServer().listen(0, '127.0.0.1')
   await once(blocker, 'listening')
   t.teardown(() => blocker.close())
   const port = (blocker.address() as { port: number }).port
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env, PORT: String(port) }
-  if (env.DATABASE_URL === undefined) delete childEnv.DATABASE_URL
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString() })
-  const [code] = await once(child, 'exit')
-  t.equal(code, 1)
-  t.match(stderr, /EADDRINUSE/)
+  const server = spawnServer([], { ...env, PORT: String(port) })
+  t.equal(await server.exited, 1)
+  t.match(server.stderr(), /EADDRINUSE/)
 })
 
 t.test('a bad setting stops the start with a message naming it', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root, env: { ...process.env, MIN_ZONE_RATE: '0.5x', PORT: 'eighty' }, stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  let stderr = ''
-  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString() })
-  const [code] = await once(child, 'exit')
-  t.equal(code, 1)
-  t.match(stderr, /MIN_ZONE_RATE must be a rate/)
-  t.match(stderr, /PORT must be a whole number/)
+  const server = spawnServer([], { MIN_ZONE_RATE: '0.5x', PORT: 'eighty' })
+  t.equal(await server.exited, 1)
+  t.match(server.stderr(), /MIN_ZONE_RATE must be a rate/)
+  t.match(server.stderr(), /PORT must be a whole number/)
 })

@@ -1,35 +1,23 @@
 import { once } from 'node:events'
-import { request } from 'node:http'
 import { sql } from 'kysely'
-import pg from 'pg'
 import t from 'tap'
 import { seedSettlementData } from '../bench/seed.js'
-import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
-import { auth, createPostgresDatabase, onPostgres, testApp, testDatabase } from './helpers.js'
-import { startServer } from './spawn.js'
+import { onPostgres, postgresDatabase, rowCount, testApp, testDatabase } from './helpers.js'
+import { send, startServer } from './spawn.js'
+import { post } from './world.js'
 
-// Issue 4: a run is one transaction, so a process killed in the middle of one leaves nothing
-// half-written, and the run can simply be repeated. On PostgreSQL, with a real process and
-// SIGKILL while the run holds its year (the embedded database dies with its process).
+// A settlement run (api-contract.md, Settlement runs; calculation-rules.md §9) is one
+// transaction, so a process killed in the middle of one leaves nothing half-written, and the
+// run can simply be repeated. On PostgreSQL, with a real process and SIGKILL while the run
+// holds its year (the embedded database dies with its process).
 
 const TOKEN = 'crash-drill-token-0123456789'
 const AGREEMENTS = 1500
 
-interface Answer { status: number, headers: Record<string, string | string[] | undefined>, body: string }
-
-function call (port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers } }, (res) => {
-      let text = ''
-      res.on('data', (c: Buffer) => { text += c.toString() })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }))
-    })
-    // No answer at all (the process was killed): status 0.
-    req.on('error', () => resolve({ status: 0, headers: {}, body: '' }))
-    req.end(body === undefined ? undefined : JSON.stringify(body))
-  })
-}
+/** A request to the drill's server; no answer at all (the process was killed) is status 0. */
+const call = (port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  send(port, TOKEN, method, path, { body, headers })
 
 t.test('a run that fails after storing some of its lines leaves none of them', async (t) => {
   // 1,200 agreements: the first thousand lines are stored before the last agreement, a prior_year
@@ -39,33 +27,29 @@ t.test('a run that fails after storing some of its lines leaves none of them', a
   await sql`UPDATE agreement_groups SET base_mode = 'prior_year', base_amount = NULL, growth_rate = NULL
     WHERE position = 0 AND agreement_id = (SELECT max(id) FROM agreements)`.execute(database.db)
   const app = await testApp(t, database)
-  const response = await app.inject({ method: 'POST', url: '/v1/settlement-runs', headers: auth, payload: { fiscalYear: 2021 } })
+  const response = await post(app, '/v1/settlement-runs', { fiscalYear: 2021 })
   t.equal(response.statusCode, 422)
   t.match(response.json().detail, /2020's revenue, and none is recorded/)
-  const counts = await Promise.all(['settlement_runs', 'settlement_lines', 'settlement_groups'].map(async (table) =>
-    Number((await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(database.db)).rows[0]!.n)))
+  const counts = await Promise.all((['settlement_runs', 'settlement_lines', 'settlement_groups'] as const).map((table) => rowCount(database, table)))
   t.same(counts, [0, 0, 0], 'the transaction took the stored lines back')
 })
 
 if (onPostgres) t.test('SIGKILL during a settlement run: after a restart no partial run is visible, and the run repeats', async (t) => {
-  const { url, drop } = await createPostgresDatabase()
-  t.teardown(drop)
-  const database = openDatabase({ kind: 'postgres', url, poolSize: 2 })
+  const { url, open } = await postgresDatabase(t)
+  const database = open(2)
   await migrate(database)
   await database.withScriptSession((run) => seedSettlementData(run, AGREEMENTS))
   await database.close()
-  const watcher = new pg.Client({ connectionString: url })
-  await watcher.connect()
-  t.teardown(() => watcher.end())
-  const count = async (table: string) => Number((await watcher.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
+  // One connection that watches the server process's work from outside.
+  const watcher = open(1)
   const counts = async () => {
     const found: number[] = []
-    for (const table of ['settlement_runs', 'settlement_lines', 'settlement_groups', 'idempotency_keys']) found.push(await count(table))
+    for (const table of ['settlement_runs', 'settlement_lines', 'settlement_groups', 'idempotency_keys'] as const) found.push(await rowCount(watcher, table))
     return found
   }
   // Locks in this test's database only: other test files share the server.
-  const locks = async (where: string) => Number((await watcher.query(`SELECT count(*) AS n FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
-    WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.pid <> pg_backend_pid() AND ${where}`)).rows[0].n)
+  const locks = async (where: string) => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+    WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.pid <> pg_backend_pid() AND ${sql.raw(where)}`.execute(watcher.db)).rows[0]!.n)
   // The client sends an Idempotency-Key, as a careful client of a yearly job does, and will retry with it.
   const key = { 'idempotency-key': 'settle-2021-crash-drill' }
 

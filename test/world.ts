@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
-import { auth } from './helpers.js'
+import { ADMIN_TOKEN } from './helpers.js'
 
 /*
  * A small registry for endpoint tests: two districts, a zone hosted by each, one agreement per
@@ -14,10 +14,38 @@ export interface World {
   keyIds: Record<'district214' | 'district203' | 'zoneHT' | 'zoneBL', string>
 }
 
-export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+/** A principal of World.tokens. */
+export type Principal = keyof World['tokens']
+/** Who a request is sent as: a principal of the world, or the token of a key the test issued itself. */
+export type Caller = Principal | { token: string }
+export type InjectAs = (who: Caller, request: InjectOptions) => Promise<LightMyRequestResponse>
 
-export async function post (app: FastifyInstance, url: string, payload: unknown, headers: Record<string, string> = auth) {
-  return app.inject({ method: 'POST', url, headers, payload: payload as object })
+/**
+ * Requests sent as someone, through app.inject (so testApp holds every answer to the committed
+ * OpenAPI document): `const injectAs = injector(app, world)`, then
+ * `injectAs('district214', { method: 'GET', url: '/v1/districts' })` or
+ * `injectAs({ token: key.token }, { … })`. The request's own headers go along; the Authorization
+ * header is the caller's. Without a world, 'admin' and explicit tokens only. Tests of missing or
+ * bad credentials send their Authorization header themselves, with app.inject.
+ */
+export function injector (app: FastifyInstance, world?: Pick<World, 'tokens'>): InjectAs {
+  const tokens: Partial<World['tokens']> = { admin: ADMIN_TOKEN, ...world?.tokens }
+  return async (who, request) => {
+    const token = typeof who === 'object' ? who.token : tokens[who]
+    if (token === undefined) throw new Error(`no token for ${String(who)}: give injector() the world`)
+    if (request.headers?.authorization !== undefined) throw new Error('injectAs sets Authorization itself: send other credentials with app.inject')
+    return app.inject({ ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } })
+  }
+}
+
+/** GET as the admin. */
+export async function get (app: FastifyInstance, url: string) {
+  return injector(app)('admin', { method: 'GET', url })
+}
+
+/** POST as the admin. */
+export async function post (app: FastifyInstance, url: string, payload: unknown) {
+  return injector(app)('admin', { method: 'POST', url, payload: payload as object })
 }
 
 /** POSTs and asserts the status, answering the parsed body. */
@@ -56,7 +84,7 @@ export async function buildWorld (t: Test, app: FastifyInstance): Promise<World>
   const zBL = await key({ role: 'zone', zoneCode: 'QD-BL' })
   return {
     agreements: { ht, bl },
-    tokens: { admin: auth.authorization.slice('Bearer '.length), district214: d214.token, district203: d203.token, zoneHT: zHT.token, zoneBL: zBL.token },
+    tokens: { admin: ADMIN_TOKEN, district214: d214.token, district203: d203.token, zoneHT: zHT.token, zoneBL: zBL.token },
     keyIds: { district214: d214.id, district203: d203.id, zoneHT: zHT.id, zoneBL: zBL.id },
   }
 }

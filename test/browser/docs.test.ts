@@ -101,7 +101,8 @@ t.test('Swagger UI: Authorize, Try it out and Execute POST /v1/calculations in a
   t.match(await page.locator('.swagger-ui .information-container .title').innerText(), new RegExp(escape(document.info.title)), 'the document\'s title is rendered')
 
   await step('Authorize with the bearer token', async () => authorize(page, ADMIN_TOKEN))
-  t.pass('authorized in the dialog')
+  t.match(await page.locator('.scheme-container button.authorize').getAttribute('class'), /(^|\s)locked(\s|$)/,
+    'authorized: the Authorize button shows a closed padlock')
 
   const block = page.locator('#operations-calculations-calculate')
   await step('open POST /v1/calculations', async () => {

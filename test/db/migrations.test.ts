@@ -1,11 +1,9 @@
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { copyFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
-import { openDatabase } from '../../src/db/connect.js'
 import { defaultMigrationsDir, migrate, readMigrations } from '../../src/db/migrate.js'
-import { createPostgresDatabase, emptyDatabase, onPostgres } from '../helpers.js'
+import { emptyDatabase, onPostgres, postgresDatabase, rowCount, temporaryDirectory } from '../helpers.js'
 
 // The SQL migrations in sql/, on whichever database this run uses (CI runs the suite on PGlite
 // and again on PostgreSQL).
@@ -37,8 +35,7 @@ t.test('§1/§7 amounts go to the database and back as strings, exactly', async 
 })
 
 t.test('a migration that fails leaves nothing behind', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'migrations-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const dir = await temporaryDirectory(t, 'migrations-')
   for (const file of await readMigrations(defaultMigrationsDir())) await copyFile(join(defaultMigrationsDir(), file.name), join(dir, file.name))
   await writeFile(join(dir, '900_broken.sql'), 'CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n')
   const database = await emptyDatabase(t)
@@ -61,14 +58,12 @@ t.test('two migrations started at once apply each file once', async (t) => {
   let a = await emptyDatabase(t)
   let b = a
   if (onPostgres) {
-    const { url, drop } = await createPostgresDatabase()
-    a = openDatabase({ kind: 'postgres', url, poolSize: 2 })
-    b = openDatabase({ kind: 'postgres', url, poolSize: 2 })
-    t.teardown(async () => { await a.close(); await b.close(); await drop() })
+    const own = await postgresDatabase(t)
+    a = own.open(2)
+    b = own.open(2)
   }
   const [first, second] = await Promise.all([migrate(a), migrate(b)])
   const files = (await readMigrations(defaultMigrationsDir())).map((f) => f.name)
   t.same([...first, ...second].sort(), files, 'between them, each file exactly once')
-  const count = await a.db.selectFrom('revenue_categories').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
-  t.equal(String(count.n), '26')
+  t.equal(await rowCount(a, 'revenue_categories'), 26)
 })

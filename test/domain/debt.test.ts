@@ -1,8 +1,10 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { type DebtEvent, type DebtRecord, maxRepayable, money, positionAsOf, sum, summarizeDebts } from '../../src/domain/index.js'
+import { holds } from '../properties.js'
 
-// Issue 5: the debt event history, as properties (fast-check, 1,000 runs, fixed seed).
+// api-contract.md, Legacy debts: the debt event history (repayments never above what is
+// outstanding, reversals, balances as of any date), as properties (fast-check, 1,000 runs, fixed seed).
 
 const RUNS = { numRuns: 1000, seed: 20210331 } as const
 const DAYS = Array.from({ length: 60 }, (_, i) => new Date(Date.UTC(2021, 0, 1 + i * 6)).toISOString().slice(0, 10))
@@ -24,26 +26,23 @@ const history = fc.record({
 })
 
 t.test('outstanding = registered − Σ principal repaid, at every date', async (t) => {
-  fc.assert(fc.property(history, (debt) => DAYS.every((day) => {
+  holds(t, fc.property(history, (debt) => DAYS.every((day) => {
     const p = positionAsOf(debt, day)
     const repaid = sum(debt.events.filter((e) => e.occurredOn <= day).map((e) => e.principal))
     return p.outstanding.equals(debt.outstandingAtRegistration.minus(repaid)) && p.principalRepaid.equals(repaid)
-  })), RUNS)
-  t.pass(`held on ${RUNS.numRuns} histories`)
+  })), RUNS, 'histories')
 })
 
 t.test('never negative, whatever order the repayments were recorded in', async (t) => {
-  fc.assert(fc.property(history, (debt) => DAYS.every((day) => !positionAsOf(debt, day).outstanding.isNegative())), RUNS)
-  t.pass(`held on ${RUNS.numRuns} histories`)
+  holds(t, fc.property(history, (debt) => DAYS.every((day) => !positionAsOf(debt, day).outstanding.isNegative())), RUNS, 'histories')
 })
 
 t.test('under repayments only, the balance as of a later date is never higher', async (t) => {
-  fc.assert(fc.property(history, (debt) => DAYS.every((day, i) => i === 0 || positionAsOf(debt, day).outstanding.lessThanOrEqualTo(positionAsOf(debt, DAYS[i - 1]!).outstanding))), RUNS)
-  t.pass(`held on ${RUNS.numRuns} histories`)
+  holds(t, fc.property(history, (debt) => DAYS.every((day, i) => i === 0 || positionAsOf(debt, day).outstanding.lessThanOrEqualTo(positionAsOf(debt, DAYS[i - 1]!).outstanding))), RUNS, 'histories')
 })
 
 t.test('a reversal restores the balance from its date on', async (t) => {
-  fc.assert(fc.property(history, fc.nat(), (debt, pick) => {
+  holds(t, fc.property(history, fc.nat(), (debt, pick) => {
     const repayments = debt.events.filter((e) => e.kind === 'repayment')
     fc.pre(repayments.length > 0)
     const target = repayments[pick % repayments.length]!
@@ -51,12 +50,11 @@ t.test('a reversal restores the balance from its date on', async (t) => {
     const end = DAYS.at(-1)!
     return positionAsOf(reversed, end).outstanding.equals(positionAsOf(debt, end).outstanding.plus(target.principal)) &&
       positionAsOf(reversed, DAYS.at(-2)!).outstanding.equals(positionAsOf(debt, DAYS.at(-2)!).outstanding)
-  }), RUNS)
-  t.pass(`held on ${RUNS.numRuns} histories`)
+  }), RUNS, 'histories')
 })
 
 t.test('summaries: every total is the sum of its rows, to the cent', async (t) => {
-  fc.assert(fc.property(fc.array(history, { minLength: 1, maxLength: 6 }), fc.constantFrom(...DAYS), fc.constantFrom('district' as const, 'zone' as const, 'kind' as const), (debts, asOf, groupBy) => {
+  holds(t, fc.property(fc.array(history, { minLength: 1, maxLength: 6 }), fc.constantFrom(...DAYS), fc.constantFrom('district' as const, 'zone' as const, 'kind' as const), (debts, asOf, groupBy) => {
     const named = debts.map((d, i) => ({ ...d, zoneCode: `Z${i % 3}` }))
     const { rows, total } = summarizeDebts(named, asOf, groupBy)
     const add = (key: 'outstanding' | 'principalRepaid' | 'interestPaid' | 'registeredOutstanding') => sum(rows.map((r) => money(r[key])))
@@ -64,8 +62,7 @@ t.test('summaries: every total is the sum of its rows, to the cent', async (t) =
       add('interestPaid').equals(money(total.interestPaid)) && add('registeredOutstanding').equals(money(total.registeredOutstanding)) &&
       rows.reduce((n, r) => n + r.debts, 0) === total.debts &&
       money(total.outstanding).equals(sum(named.map((d) => positionAsOf(d, asOf).outstanding)))
-  }), RUNS)
-  t.pass(`held on ${RUNS.numRuns} registers`)
+  }), RUNS, 'registers')
 })
 
 t.test('before its registration date a debt is not in the register', async (t) => {

@@ -1,19 +1,15 @@
 import fc from 'fast-check'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import {
   computeAgreementYear, computeGroup, type Decimal, type GroupInput, money, presentAgreementYear, type RateBand,
   type ShortfallPolicy, sum, ZERO,
 } from '../../src/domain/index.js'
+import { holds } from '../properties.js'
 
 // calculation-rules.md §7: every invariant, asserted on random inputs (≥ 1,000 runs, fixed seed).
 
 const RUNS = { numRuns: 1000, seed: 20200607 } as const
 
-/** Asserts a property on RUNS.numRuns inputs; fast-check's report names the seed and the counterexample. */
-function holds<Ts extends [unknown, ...unknown[]]> (t: Test, property: fc.IProperty<Ts>): void {
-  fc.assert(property, RUNS)
-  t.pass(`held on ${RUNS.numRuns} random inputs (seed ${RUNS.seed})`)
-}
 const FLOOR = money('0.60')
 
 /** An amount in yuan built from whole cents, as a string: no amount passes through a JS number. */
@@ -71,7 +67,7 @@ t.test('§7 conservation: Z + D = A per group and in total; Σ bandShare = Z; pr
     return result.zoneShare.plus(result.districtShare).equals(result.revenueTotal) &&
       result.revenueTotal.equals(sum(named.map((g) => g.actual))) &&
       result.balanceDue.equals(result.zoneShare.minus(advancesPaid))
-  }))
+  }), RUNS)
 })
 
 t.test('§7 floor: for S ≥ 0, Z ≥ floor × S − 0.005 × (number of bands)', async (t) => {
@@ -79,12 +75,12 @@ t.test('§7 floor: for S ≥ 0, Z ≥ floor × S − 0.005 × (number of bands)'
     const g = computeGroup(group, 2021)
     fc.pre(g.shareable!.greaterThanOrEqualTo(0))
     return g.zoneShare.greaterThanOrEqualTo(FLOOR.times(g.shareable!).minus(money('0.005').times(group.rates.length)))
-  }))
+  }), RUNS)
   holds(t, fc.property(totalGroup, (group) => {
     const g = computeGroup(group, 2021)
     fc.pre(g.actual.greaterThanOrEqualTo(0))
     return g.zoneShare.greaterThanOrEqualTo(FLOOR.times(g.actual).minus('0.005'))
-  }))
+  }), RUNS)
 })
 
 t.test('§7 monotonicity: raising any rate never lowers Z (of a non-negative amount to share; ' +
@@ -100,20 +96,20 @@ t.test('§7 monotonicity: raising any rate never lowers Z (of a non-negative amo
       return { ...b, rate: r.greaterThan(1) ? money('1') : r }
     })
     return zoneShareOf({ ...group, rates: raised }).greaterThanOrEqualTo(zoneShareOf(group))
-  }))
+  }), RUNS)
 })
 
 t.test('§7 monotonicity: raising A never lowers Z', async (t) => {
   holds(t, fc.property(anyGroup, nonNegative, (group, raise) => {
     return zoneShareOf({ ...group, actual: group.actual.plus(raise) }).greaterThanOrEqualTo(zoneShareOf(group))
-  }))
+  }), RUNS)
 })
 
 t.test('§7 monotonicity: raising B never raises Z (one band: exactly)', async (t) => {
   const oneBand = incrementGroup.map((g) => ({ ...g, rates: [{ rate: g.rates[0]!.rate }] }))
   holds(t, fc.property(oneBand, nonNegative, (group, raise) => {
     return zoneShareOf(withBase(group, baseOf(group).plus(raise))).lessThanOrEqualTo(zoneShareOf(group))
-  }))
+  }), RUNS)
 })
 
 t.test('§7 monotonicity: raising B never raises Z (several bands: the exact share never rises; ' +
@@ -128,7 +124,7 @@ t.test('§7 monotonicity: raising B never raises Z (several bands: the exact sha
     const slack = money('0.01').times(group.rates.length - 1)
     return exactShare(raised).lessThanOrEqualTo(exactShare(group)) &&
       zoneShareOf(raised).lessThanOrEqualTo(zoneShareOf(group).plus(slack))
-  }))
+  }), RUNS)
 })
 
 t.test('§7 determinism: the same inputs give byte-identical output', async (t) => {
@@ -138,5 +134,5 @@ t.test('§7 determinism: the same inputs give byte-identical output', async (t) 
     const copy = named.map((g) => ({ ...g, actual: money(g.actual.toString()), rates: g.rates.map((b) => ({ ...b })) }))
     const twice = JSON.stringify(presentAgreementYear(computeAgreementYear({ fiscalYear: 2021, minimumRate: FLOOR, groups: copy, advancesPaid }), 'zh'))
     return once === twice
-  }))
+  }), RUNS)
 })

@@ -1,17 +1,15 @@
 import t from 'tap'
-import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
-import { agreementBody, created, post } from '../world.js'
+import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
+import { agreementBody, created, get, injector, post } from '../world.js'
 
 // Agreements and base adjustments (api-contract.md, Registry; calculation-rules.md §2–§4).
 
 const database = await testDatabase(t)
 const app = await testApp(t, database)
-const get = (url: string) => app.inject({ method: 'GET', url, headers: auth })
+const injectAs = injector(app)
 
 await created(t, app, '/v1/districts', { code: '370214', name: '城阳区' })
 await created(t, app, '/v1/zones', { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' })
-
-const agreementCount = async () => (await database.db.selectFrom('agreements').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n
 
 t.test('an agreement is stored with its groups, categories and bands, and read back as sent', async (t) => {
   const agreement = await created(t, app, '/v1/agreements', agreementBody('QD-HT', '370214', { effectiveTo: 2022 }))
@@ -20,13 +18,13 @@ t.test('an agreement is stored with its groups, categories and bands, and read b
     { name: 'taxes', basis: 'increment', categories: ['10101', '10104'], base: { amount: '1000.00', mode: 'fixed', growthRate: null }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', adjustments: [] },
     { name: 'fees', basis: 'total', categories: ['10304'], base: null, rates: [{ rate: '0.60' }], shortfall: 'none', adjustments: [] },
   ])
-  t.same((await get(`/v1/agreements/${agreement.id}`)).json(), agreement)
-  t.same((await get('/v1/agreements?zoneCode=QD-HT&year=2021')).json().items.map((a: { id: number }) => a.id), [agreement.id])
-  t.same((await get('/v1/agreements?year=2023')).json().items, [], 'not in force in 2023')
+  t.same((await get(app, `/v1/agreements/${agreement.id}`)).json(), agreement)
+  t.same((await get(app, '/v1/agreements?zoneCode=QD-HT&year=2021')).json().items.map((a: { id: number }) => a.id), [agreement.id])
+  t.same((await get(app, '/v1/agreements?year=2023')).json().items, [], 'not in force in 2023')
 })
 
 t.test('each rule of §2–§3 answers its status with a pointer, and stores nothing', async (t) => {
-  const before = await agreementCount()
+  const before = await rowCount(database, 'agreements')
   const taxes = agreementBody('QD-HT', '370214').groups[0]!
   const cases: Array<[string, Record<string, unknown>, number, string]> = [
     ['rate below the floor', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, rates: [{ upToGrowth: '0.10', rate: '0.55' }, { rate: '0.80' }] }] }, 422, '/groups/0/rates/0/rate'],
@@ -46,7 +44,7 @@ t.test('each rule of §2–§3 answers its status with a pointer, and stores not
     const problem = expectProblem(t, await post(app, '/v1/agreements', agreementBody('QD-HT', '370214', overrides)), status)
     t.ok(problem.errors?.some((e) => e.pointer === pointer), `${what}: ${status} at ${pointer}`, { errors: problem.errors })
   }
-  t.equal(await agreementCount(), before, 'no refused agreement was stored')
+  t.equal(await rowCount(database, 'agreements'), before, 'no refused agreement was stored')
 })
 
 t.test('base for any year: fixed, escalating and prior_year, with adjustments (§4)', async (t) => {
@@ -67,11 +65,11 @@ t.test('base for any year: fixed, escalating and prior_year, with adjustments (�
     { zoneCode: 'QD-HT', districtCode: '370203', category: '10106', year: 2021, month: 2, amount: '400.00' },
   ] }, 200)
 
-  const y2022 = (await get(`/v1/agreements/${agreement.id}?year=2022`)).json()
+  const y2022 = (await get(app, `/v1/agreements/${agreement.id}?year=2022`)).json()
   t.equal(y2022.inForce, true)
   t.same(y2022.groups.map((g: { baseForYear: string | null }) => g.baseForYear), ['1107625.00', '500.00', '1200.00'],
     'escalating: round(1000000 × 1.05³) − 50000; fixed; prior_year: A(2021) 1100.00 + 100.00 from 2022')
-  const y2020 = (await get(`/v1/agreements/${agreement.id}?year=2020`)).json()
+  const y2020 = (await get(app, `/v1/agreements/${agreement.id}?year=2020`)).json()
   t.equal(y2020.groups[0].baseForYear, '1050000.00', 'the adjustment applies from 2021 only')
   t.equal(y2020.groups[2].baseForYear, null, 'no revenue recorded for 2019')
   t.match(y2020.groups[2].baseNote, /2019/)
@@ -87,18 +85,18 @@ t.test('base for any year: fixed, escalating and prior_year, with adjustments (�
   }
   const full = expectProblem(t, await post(app, `/v1/agreements/${agreement.id}/base-adjustments`, { group: 'vat', fromYear: 2030, amount: '1.00', reason: '第101次', documentNo: 'x' }), 422)
   t.same(full.errors, [{ pointer: '/group', message: 'at most 100 adjustments per group' }])
-  const stored = (await get(`/v1/agreements/${agreement.id}?year=2030`)).json()
+  const stored = (await get(app, `/v1/agreements/${agreement.id}?year=2030`)).json()
   t.equal(stored.groups[0].adjustments.length, 100, 'the 101st was not stored')
 })
 
 t.test('a change is a new agreement from a later year: end the old one, then add the new one', async (t) => {
   const old = await created(t, app, '/v1/agreements', agreementBody('QD-HT', '370214', { effectiveFrom: 2023, baseYear: 2022, documentNo: '旧' }))
   expectProblem(t, await post(app, '/v1/agreements', agreementBody('QD-HT', '370214', { effectiveFrom: 2025, baseYear: 2024 })), 422)
-  const ended = await app.inject({ method: 'PATCH', url: `/v1/agreements/${old.id}`, headers: auth, payload: { effectiveTo: 2024 } })
+  const ended = await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old.id}`, payload: { effectiveTo: 2024 } })
   t.equal(ended.statusCode, 200)
   t.equal(ended.json().effectiveTo, 2024)
   const next = await created(t, app, '/v1/agreements', agreementBody('QD-HT', '370214', { effectiveFrom: 2025, baseYear: 2024, documentNo: '新' }))
-  t.same((await get('/v1/agreements?zoneCode=QD-HT&districtCode=370214&year=2025')).json().items.map((a: { id: number }) => a.id), [next.id])
-  const reopen = expectProblem(t, await app.inject({ method: 'PATCH', url: `/v1/agreements/${old.id}`, headers: auth, payload: { effectiveTo: null } }), 422)
+  t.same((await get(app, '/v1/agreements?zoneCode=QD-HT&districtCode=370214&year=2025')).json().items.map((a: { id: number }) => a.id), [next.id])
+  const reopen = expectProblem(t, await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old.id}`, payload: { effectiveTo: null } }), 422)
   t.equal(reopen.errors?.[0]?.pointer, '/effectiveTo')
 })

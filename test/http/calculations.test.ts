@@ -2,13 +2,15 @@ import fc from 'fast-check'
 import t from 'tap'
 import { CalculationRequest } from '../../src/http/schemas/calculations.js'
 import { contractRequest } from '../fixtures.js'
-import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
+import { expectProblem, testApp, testDatabase } from '../helpers.js'
+import { injector } from '../world.js'
 
 // POST /v1/calculations (api-contract.md) through app.inject.
 const app = await testApp(t, await testDatabase(t))
+const injectAs = injector(app)
 
 function calculate (body: unknown, headers: Record<string, string> = {}) {
-  return app.inject({ method: 'POST', url: '/v1/calculations', headers: { ...auth, ...headers }, payload: body as object })
+  return injectAs('admin', { method: 'POST', url: '/v1/calculations', headers, payload: body as object })
 }
 
 /** The contract request with one group's fields replaced. */
@@ -110,11 +112,11 @@ t.test('§7 no amount passes through a JavaScript number: 15-digit amounts come 
   }), { numRuns: 200, seed: 7 })
 })
 
-t.test('the longest base line (100 adjustments, each with the longest document number) stays within the documented bound (issue 6 fuzzing)', async (t) => {
+t.test('the longest base line (100 adjustments, each with the longest document number) stays within the documented bound (api-contract.md, POST /v1/calculations: explanation; calculation-rules.md §4; found by the fuzzer)', async (t) => {
   const adjustments = Array.from({ length: 100 }, (_, i) => ({ fromYear: 2020 + (i % 2), amount: i % 2 === 0 ? '-999999999999999.99' : '999999999999999.99', documentNo: '号'.repeat(100) }))
   for (const language of ['zh', 'en']) {
-    const response = await app.inject({
-      method: 'POST', url: '/v1/calculations', headers: { ...auth, 'accept-language': language },
+    const response = await injectAs('admin', {
+      method: 'POST', url: '/v1/calculations', headers: { 'accept-language': language },
       payload: { fiscalYear: 2021, groups: [{ name: 'taxes', basis: 'increment', base: { amount: '1000000.00', baseYear: 2019, mode: 'fixed', adjustments }, actual: '1250000.00', rates: [{ rate: '0.60' }] }] },
     })
     t.equal(response.statusCode, 200, `${language}: answered, and the answer holds to the document (testApp checks it)`)
@@ -166,23 +168,23 @@ t.test('bad input: each answers its status with problem+json and a pointer', asy
 t.test('the floor violation names the floor', async (t) => {
   const problem = expectProblem(t, await calculate(withGroup(1, { rates: [{ rate: '0.55' }] })), 422)
   t.match(problem.errors?.[0]?.message, /below the floor of 0\.60/)
-  const raised = await app.inject({ method: 'POST', url: '/v1/calculations', headers: auth, payload: { ...withGroup(1, { rates: [{ rate: '0.65' }] }), minimumRate: '0.70' } })
+  const raised = await injectAs('admin', { method: 'POST', url: '/v1/calculations', payload: { ...withGroup(1, { rates: [{ rate: '0.65' }] }), minimumRate: '0.70' } })
   t.match(expectProblem(t, raised, 422).errors?.map((e) => e.message).join(' '), /below the floor of 0\.70/)
 })
 
 t.test('a deployment with a higher MIN_ZONE_RATE enforces it', async (t) => {
-  const strict = await testApp(t, await testDatabase(t), { minZoneRate: '0.65' })
-  const response = await strict.inject({ method: 'POST', url: '/v1/calculations', headers: auth, payload: contractRequest })
+  const injectAsStrict = injector(await testApp(t, await testDatabase(t), { minZoneRate: '0.65' }))
+  const response = await injectAsStrict('admin', { method: 'POST', url: '/v1/calculations', payload: contractRequest })
   const problem = expectProblem(t, response, 422)
   t.ok(problem.errors?.some((e) => e.pointer === '/minimumRate'), 'the request\'s 0.60 is below the deployment\'s 0.65')
-  const ok = await strict.inject({ method: 'POST', url: '/v1/calculations', headers: auth, payload: { ...contractRequest, minimumRate: undefined, groups: [{ name: 'f', basis: 'total', actual: '100.00', rates: [{ rate: '0.65' }] }] } })
+  const ok = await injectAsStrict('admin', { method: 'POST', url: '/v1/calculations', payload: { ...contractRequest, minimumRate: undefined, groups: [{ name: 'f', basis: 'total', actual: '100.00', rates: [{ rate: '0.65' }] }] } })
   t.equal(ok.statusCode, 200)
   t.equal(ok.json().minimumRate, '0.65')
 })
 
 t.test('malformed bodies', async (t) => {
   const raw = (payload: string, contentType = 'application/json') =>
-    app.inject({ method: 'POST', url: '/v1/calculations', headers: { ...auth, 'content-type': contentType }, payload })
+    injectAs('admin', { method: 'POST', url: '/v1/calculations', headers: { 'content-type': contentType }, payload })
   expectProblem(t, await raw('{"fiscalYear": 2021, "groups": [{"name": "g", "basis": "total", "actual": NaN, "rates": [{"rate": "0.6"}]}]}'), 400)
   expectProblem(t, await raw('{"fiscalYear": 2021,'), 400)
   expectProblem(t, await raw('fiscalYear=2021', 'text/plain'), 415)
@@ -210,7 +212,7 @@ t.test('the bearer token', async (t) => {
 })
 
 t.test('unknown routes answer 404 problem+json; public endpoints need no token', async (t) => {
-  expectProblem(t, await app.inject({ method: 'GET', url: '/v1/nothing-here', headers: auth }), 404)
+  expectProblem(t, await injectAs('admin', { method: 'GET', url: '/v1/nothing-here' }), 404)
   const health = await app.inject({ method: 'GET', url: '/health' })
   t.equal(health.statusCode, 200)
   t.same(health.json(), { status: 'ok' })

@@ -1,17 +1,17 @@
 import ExcelJS from 'exceljs'
 import { sql } from 'kysely'
 import t from 'tap'
-import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
-import { bearer, buildWorld, created, post } from '../world.js'
+import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
+import { buildWorld, created, get, injector, post } from '../world.js'
 
-// The legacy debt register (api-contract.md, Legacy debts; issue 5): register, transfer once,
+// The legacy debt register (api-contract.md, Legacy debts): register, transfer once,
 // repay within what is outstanding, correct by reversal, balances as of any date, summaries,
 // maturities, exports, and an append-only history.
 
 const database = await testDatabase(t)
 const app = await testApp(t, database)
 const world = await buildWorld(t, app)
-const get = (url: string, headers: Record<string, string> = auth) => app.inject({ method: 'GET', url, headers })
+const injectAs = injector(app, world)
 const loanBody = { zoneCode: 'QD-HT', reference: 'HT-2016-001', creditor: '示例银行', kind: 'bank_loan', principal: '3000.00', outstanding: '2000.00', interestRate: '0.049', incurredOn: '2016-05-01', maturityDate: '2026-05-01', registeredOn: '2020-12-31' }
 let loan: { id: number }
 
@@ -20,19 +20,19 @@ t.test('register, transfer once, repay, and read the balances as of any date', a
   t.match(loan, { zoneCode: 'QD-HT', kind: 'bank_loan', principal: '3000.00', outstandingAtRegistration: '2000.00', interestRate: '0.049', status: 'zone', responsibleDistrictCode: null, outstanding: '2000.00', events: [] })
   expectProblem(t, await post(app, '/v1/debts', loanBody), 409)
 
-  const transferred = await app.inject({ method: 'POST', url: `/v1/debts/${loan.id}/transfer`, headers: auth, payload: { districtCode: '370214', transferredOn: '2021-03-31', documentNo: '青政办字〔2021〕8号' } })
+  const transferred = await injectAs('admin', { method: 'POST', url: `/v1/debts/${loan.id}/transfer`, payload: { districtCode: '370214', transferredOn: '2021-03-31', documentNo: '青政办字〔2021〕8号' } })
   t.equal(transferred.statusCode, 200)
   t.match(transferred.json(), { status: 'transferred', responsibleDistrictCode: '370214' })
-  expectProblem(t, await app.inject({ method: 'POST', url: `/v1/debts/${loan.id}/transfer`, headers: auth, payload: { districtCode: '370203', transferredOn: '2021-04-01', documentNo: 'x' } }), 409)
+  expectProblem(t, await injectAs('admin', { method: 'POST', url: `/v1/debts/${loan.id}/transfer`, payload: { districtCode: '370203', transferredOn: '2021-04-01', documentNo: 'x' } }), 409)
 
-  const early = expectProblem(t, await post(app, `/v1/debts/${loan.id}/repayments`, { paidOn: '2021-03-30', principal: '100.00', interest: '0.00' }, bearer(world.tokens.district214)), 422)
+  const early = expectProblem(t, await injectAs('district214', { method: 'POST', url: `/v1/debts/${loan.id}/repayments`, payload: { paidOn: '2021-03-30', principal: '100.00', interest: '0.00' } }), 422)
   t.equal(early.errors?.[0]?.pointer, '/paidOn', 'a repayment before the transfer date')
-  const first = await post(app, `/v1/debts/${loan.id}/repayments`, { paidOn: '2021-06-30', principal: '500.00', interest: '12.00' }, bearer(world.tokens.district214))
+  const first = await injectAs('district214', { method: 'POST', url: `/v1/debts/${loan.id}/repayments`, payload: { paidOn: '2021-06-30', principal: '500.00', interest: '12.00' } })
   t.equal(first.statusCode, 201)
   t.match(first.json(), { kind: 'repayment', occurredOn: '2021-06-30', principal: '500.00', interest: '12.00', keyId: world.keyIds.district214 })
   await created(t, app, `/v1/debts/${loan.id}/repayments`, { paidOn: '2021-12-20', principal: '300.00', interest: '8.00' })
 
-  const asOf = async (day: string) => (await get(`/v1/debts/${loan.id}?asOf=${day}`)).json()
+  const asOf = async (day: string) => (await get(app, `/v1/debts/${loan.id}?asOf=${day}`)).json()
   t.match(await asOf('2020-12-30'), { status: 'not_registered', outstanding: '0.00' })
   t.match(await asOf('2021-03-30'), { status: 'zone', outstanding: '2000.00', responsibleDistrictCode: null })
   t.match(await asOf('2021-06-30'), { status: 'transferred', outstanding: '1500.00', principalRepaid: '500.00', interestPaid: '12.00' })
@@ -47,11 +47,11 @@ t.test('principal never exceeds what is outstanding, then or later', async (t) =
   const backdated = expectProblem(t, await post(app, `/v1/debts/${loan.id}/repayments`, { paidOn: '2021-07-01', principal: '1500.00', interest: '0.00' }), 422)
   t.match(backdated.errors?.[0]?.message, /at most 1200\.00/)
   t.equal((await post(app, `/v1/debts/${loan.id}/repayments`, { paidOn: '2022-01-10', principal: '1200.00', interest: '5.00' })).statusCode, 201)
-  t.match((await get(`/v1/debts/${loan.id}?asOf=2022-12-31`)).json(), { status: 'repaid', outstanding: '0.00' })
+  t.match((await get(app, `/v1/debts/${loan.id}?asOf=2022-12-31`)).json(), { status: 'repaid', outstanding: '0.00' })
 })
 
 t.test('corrections are reversing entries, and the history is append-only even in SQL', async (t) => {
-  const events = (await get(`/v1/debts/${loan.id}`)).json().events as Array<{ id: number, kind: string, principal: string }>
+  const events = (await get(app, `/v1/debts/${loan.id}`)).json().events as Array<{ id: number, kind: string, principal: string }>
   const last = events.filter((e) => e.kind === 'repayment').at(-1)!
   const reversal = await post(app, `/v1/debts/${loan.id}/repayments/${last.id}/reversal`, { reversedOn: '2022-01-15', reason: '重复录入' })
   t.equal(reversal.statusCode, 201)
@@ -59,18 +59,17 @@ t.test('corrections are reversing entries, and the history is append-only even i
   expectProblem(t, await post(app, `/v1/debts/${loan.id}/repayments/${last.id}/reversal`, { reversedOn: '2022-01-16', reason: 'again' }), 409)
   const transfer = events.find((e) => e.kind === 'transfer')!
   expectProblem(t, await post(app, `/v1/debts/${loan.id}/repayments/${transfer.id}/reversal`, { reversedOn: '2022-01-16', reason: 'x' }), 422)
-  t.match((await get(`/v1/debts/${loan.id}?asOf=2022-01-14`)).json(), { outstanding: '0.00' }, 'before the reversal: as recorded then')
-  t.match((await get(`/v1/debts/${loan.id}?asOf=2022-01-15`)).json(), { outstanding: '1200.00', status: 'transferred' })
+  t.match((await get(app, `/v1/debts/${loan.id}?asOf=2022-01-14`)).json(), { outstanding: '0.00' }, 'before the reversal: as recorded then')
+  t.match((await get(app, `/v1/debts/${loan.id}?asOf=2022-01-15`)).json(), { outstanding: '1200.00', status: 'transferred' })
 
   await t.rejects(sql`UPDATE debt_events SET principal = 0 WHERE debt_id = ${loan.id}`.execute(database.db), /append-only/)
   await t.rejects(sql`DELETE FROM debt_events WHERE debt_id = ${loan.id}`.execute(database.db), /append-only/)
   await t.rejects(sql`TRUNCATE debt_events`.execute(database.db), /append-only/)
-  t.equal((await get(`/v1/debts/${loan.id}`)).json().events.length, 5)
+  t.equal((await get(app, `/v1/debts/${loan.id}`)).json().events.length, 5)
 })
 
 t.test('bad input: each a clear 4xx that changes nothing', async (t) => {
-  const count = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM debts`.execute(database.db)).rows[0]!.n)
-  const before = await count()
+  const before = await rowCount(database, 'debts')
   const cases: Array<[string, Record<string, unknown>, number, string]> = [
     ['an unknown kind', { ...loanBody, reference: 'X1', kind: 'mortgage' }, 400, '/kind'],
     ['a negative principal', { ...loanBody, reference: 'X2', principal: '-5.00' }, 422, '/principal'],
@@ -88,34 +87,34 @@ t.test('bad input: each a clear 4xx that changes nothing', async (t) => {
   const zero = expectProblem(t, await post(app, `/v1/debts/${loan.id}/repayments`, { paidOn: '2022-02-01', principal: '0.00', interest: '0.00' }), 422)
   t.equal(zero.errors?.[0]?.pointer, '/principal')
   expectProblem(t, await post(app, `/v1/debts/${loan.id}/repayments`, { paidOn: '2022-02-01', principal: '-1.00', interest: '0.00' }), 400)
-  expectProblem(t, await get('/v1/debts/summary?asOf=2021-13-01'), 400)
-  expectProblem(t, await get('/v1/debts/summary?groupBy=creditor'), 400)
-  expectProblem(t, await get('/v1/debts/maturities?from=2022-01-01&to=2021-01-01'), 400)
-  t.equal(await count(), before, 'nothing registered')
+  expectProblem(t, await get(app, '/v1/debts/summary?asOf=2021-13-01'), 400)
+  expectProblem(t, await get(app, '/v1/debts/summary?groupBy=creditor'), 400)
+  expectProblem(t, await get(app, '/v1/debts/maturities?from=2022-01-01&to=2021-01-01'), 400)
+  t.equal(await rowCount(database, 'debts'), before, 'nothing registered')
 })
 
 t.test('summary as of a date, grouped, totals to the cent; maturities; exports', async (t) => {
   await created(t, app, '/v1/debts', { zoneCode: 'QD-BL', reference: 'BL-1', creditor: '示例证券', kind: 'bond', principal: '1000.00', outstanding: '1000.00', maturityDate: '2023-12-31', registeredOn: '2021-01-01' })
   await created(t, app, '/v1/debts', { zoneCode: 'QD-BL', reference: 'BL-2', creditor: '=cmd|/c calc', kind: 'ppp', principal: '700.00', outstanding: '600.50', maturityDate: '2022-06-30', registeredOn: '2021-01-01', transfer: { districtCode: '370203', transferredOn: '2021-06-30', documentNo: 'x' } })
-  const summary = (await get('/v1/debts/summary?asOf=2021-12-31&groupBy=district')).json()
+  const summary = (await get(app, '/v1/debts/summary?asOf=2021-12-31&groupBy=district')).json()
   t.same(summary.rows.map((r: { key: string | null, outstanding: string }) => [r.key, r.outstanding]), [[null, '1000.00'], ['370203', '600.50'], ['370214', '1200.00']])
   t.match(summary.total, { debts: 3, outstanding: '2800.50', registeredOutstanding: '3600.50', principalRepaid: '800.00', interestPaid: '20.00', transferred: 2, transferredOutstanding: '1800.50' })
-  const byKind = (await get('/v1/debts/summary?asOf=2021-12-31&groupBy=kind')).json()
+  const byKind = (await get(app, '/v1/debts/summary?asOf=2021-12-31&groupBy=kind')).json()
   t.same(byKind.rows.map((r: { key: string }) => r.key), ['bank_loan', 'bond', 'ppp'])
   t.equal(byKind.total.outstanding, summary.total.outstanding, 'the same total, however grouped')
 
-  const scoped = (await get('/v1/debts/summary?asOf=2021-12-31', bearer(world.tokens.district203))).json()
+  const scoped = (await injectAs('district203', { method: 'GET', url: '/v1/debts/summary?asOf=2021-12-31' })).json()
   t.same(scoped.rows.map((r: { key: string }) => r.key), ['370203'], 'a district sees the debts transferred to it')
-  t.same((await get('/v1/debts', bearer(world.tokens.zoneBL))).json().items.map((d: { reference: string }) => d.reference), ['BL-1', 'BL-2'])
+  t.same((await injectAs('zoneBL', { method: 'GET', url: '/v1/debts' })).json().items.map((d: { reference: string }) => d.reference), ['BL-1', 'BL-2'])
 
-  const due = (await get('/v1/debts/maturities?from=2022-01-01&to=2023-12-31')).json().items
+  const due = (await get(app, '/v1/debts/maturities?from=2022-01-01&to=2023-12-31')).json().items
   t.same(due.map((d: { reference: string, maturityDate: string }) => [d.reference, d.maturityDate]), [['BL-2', '2022-06-30'], ['BL-1', '2023-12-31']])
 
-  const csv = await get('/v1/debts/summary?asOf=2021-12-31&groupBy=zone&format=csv')
+  const csv = await get(app, '/v1/debts/summary?asOf=2021-12-31&groupBy=zone&format=csv')
   t.equal(csv.statusCode, 200)
   t.same([...csv.rawPayload.subarray(0, 3)], [0xef, 0xbb, 0xbf])
   t.match(csv.body, /合计 total,3,3600\.50,800\.00,20\.00,2800\.50,2,1800\.50/)
-  const xlsx = await get('/v1/debts/summary?asOf=2021-12-31&groupBy=zone&format=xlsx')
+  const xlsx = await get(app, '/v1/debts/summary?asOf=2021-12-31&groupBy=zone&format=xlsx')
   const workbook = new ExcelJS.Workbook()
   await workbook.xlsx.load(xlsx.rawPayload as unknown as ArrayBuffer)
   const sheet = workbook.getWorksheet('债务汇总')!
@@ -135,7 +134,7 @@ t.test('bulk registration by CSV: every bad line with its number, nothing regist
     'QD-HT,CSV-1,示例银行,bond,1.00,1.00,,,,,',
     'QD-BL,"CSV-5","示例, 证券",ppp,50.00,50.00,,,,2021-01-01,"含逗号, 的备注"',
   ].join('\n')
-  const csv = (body: string, query = '') => app.inject({ method: 'POST', url: `/v1/debts/import${query}`, headers: { ...auth, 'content-type': 'text/csv' }, payload: body })
+  const csv = (body: string, query = '') => injectAs('admin', { method: 'POST', url: `/v1/debts/import${query}`, headers: { 'content-type': 'text/csv' }, payload: body })
   const refused = expectProblem(t, await csv(file), 422)
   t.same(refused.errors?.map((e) => e.pointer), ['/line/3/kind', '/line/4/outstanding', '/line/4/maturityDate', '/line/5/reference'])
   t.equal(String((await sql<{ n: string }>`SELECT count(*) AS n FROM debts WHERE reference LIKE 'CSV-%'`.execute(database.db)).rows[0]!.n), '0')
@@ -154,14 +153,14 @@ t.test('a CSV saved in GBK is refused naming its first non-UTF-8 line, not loade
   const file = Buffer.concat([
     Buffer.from(`${header}\nQD-HT,GBK-1,bank,bank_loan,1.00,1.00,,,,,\nQD-HT,GBK-2,`), gbk, Buffer.from(',bank_loan,1.00,1.00,,,,,\n'),
   ])
-  const response = await app.inject({ method: 'POST', url: '/v1/debts/import?partial=true', headers: { ...auth, 'content-type': 'text/csv' }, payload: file })
+  const response = await injectAs('admin', { method: 'POST', url: '/v1/debts/import?partial=true', headers: { 'content-type': 'text/csv' }, payload: file })
   const problem = expectProblem(t, response, 400)
   t.match(problem.detail, /not UTF-8 text \(line 3\)/)
   t.same(problem.errors, [{ pointer: '/line/3', message: 'holds bytes that are not UTF-8' }])
   t.equal(String((await sql<{ n: string }>`SELECT count(*) AS n FROM debts WHERE reference LIKE 'GBK-%'`.execute(database.db)).rows[0]!.n), '0', 'not even the good line, with ?partial=true')
   // The same file in UTF-8 loads.
   const utf8 = Buffer.from(`${header}\nQD-HT,GBK-1,bank,bank_loan,1.00,1.00,,,,,\nQD-HT,GBK-2,示例银行,bank_loan,1.00,1.00,,,,,\n`)
-  const loaded = await app.inject({ method: 'POST', url: '/v1/debts/import', headers: { ...auth, 'content-type': 'text/csv' }, payload: utf8 })
+  const loaded = await injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' }, payload: utf8 })
   t.equal(loaded.statusCode, 200)
   t.match(loaded.json(), { registered: 2 })
 })

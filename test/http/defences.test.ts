@@ -1,18 +1,18 @@
 import t from 'tap'
-import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
-import { bearer, buildWorld } from '../world.js'
+import { expectProblem, testApp, testDatabase } from '../helpers.js'
+import { buildWorld, injector } from '../world.js'
 
 /*
- * Issue 6, part 6 (defences): security headers, a request budget per token, load shedding and
+ * Defences of the service: security headers, a request budget per token, load shedding and
  * CORS — each refusal a problem+json with Retry-After, as api-contract.md (Errors) asks of every 4xx/5xx.
  */
 
 const database = await testDatabase(t)
 
 t.test('security headers on every answer, the API and Swagger UI alike', async (t) => {
-  const app = await testApp(t, database)
+  const injectAs = injector(await testApp(t, database))
   for (const url of ['/health', '/v1/districts', '/docs/']) {
-    const response = await app.inject({ method: 'GET', url, headers: auth })
+    const response = await injectAs('admin', { method: 'GET', url })
     t.equal(response.headers['x-content-type-options'], 'nosniff', `${url}: nosniff`)
     t.equal(response.headers['x-frame-options'], 'SAMEORIGIN', `${url}: no framing by other sites`)
     t.match(String(response.headers['content-security-policy']), /default-src 'self'.*frame-ancestors 'none'/, `${url}: a content security policy`)
@@ -30,13 +30,13 @@ t.test('CORS_ORIGIN narrows the origin browsers may call from', async (t) => {
 
 t.test('rate limit: a budget per token, 429 problem+json with Retry-After beyond it', async (t) => {
   const world = await buildWorld(t, await testApp(t, database))
-  const app = await testApp(t, database, { rateLimit: { max: 5, timeWindowMs: 60_000 } })
+  const injectAs = injector(await testApp(t, database, { rateLimit: { max: 5, timeWindowMs: 60_000 } }), world)
   for (let i = 1; i <= 5; i++) {
-    const response = await app.inject({ method: 'GET', url: '/v1/districts', headers: auth })
+    const response = await injectAs('admin', { method: 'GET', url: '/v1/districts' })
     t.equal(response.statusCode, 200, `request ${i} of 5 passes`)
     t.equal(response.headers['x-ratelimit-remaining'], String(5 - i), `${5 - i} left`)
   }
-  const over = await app.inject({ method: 'GET', url: '/v1/districts', headers: auth })
+  const over = await injectAs('admin', { method: 'GET', url: '/v1/districts' })
   const problem = expectProblem(t, over, 429)
   t.match(problem.detail, /More than 5 requests in 60 s with this token/)
   t.ok(Number(over.headers['retry-after']) >= 1, 'Retry-After in seconds')
@@ -45,22 +45,22 @@ t.test('rate limit: a budget per token, 429 problem+json with Retry-After beyond
   t.type(problem.requestId, 'string', 'the request id, as in the log')
 
   // Another token has a budget of its own, and its answers count it down.
-  const first = await app.inject({ method: 'GET', url: '/v1/districts', headers: bearer(world.tokens.district214) })
+  const first = await injectAs('district214', { method: 'GET', url: '/v1/districts' })
   t.equal(first.statusCode, 200, 'a district key is not limited by the admin\'s use')
   t.equal(first.headers['x-ratelimit-remaining'], '4')
 
   // A refused request changes nothing.
-  const refused = await app.inject({ method: 'POST', url: '/v1/districts', headers: auth, payload: { code: '370211', name: '黄岛区' } })
+  const refused = await injectAs('admin', { method: 'POST', url: '/v1/districts', payload: { code: '370211', name: '黄岛区' } })
   expectProblem(t, refused, 429)
-  const districts = await app.inject({ method: 'GET', url: '/v1/districts', headers: bearer(world.tokens.district203) })
+  const districts = await injectAs('district203', { method: 'GET', url: '/v1/districts' })
   t.notOk((districts.json() as { items: Array<{ code: string }> }).items.some((d) => d.code === '370211'), 'the refused district was not created')
 })
 
 t.test('under pressure: 503 problem+json with Retry-After, and the service answers again when it eases', async (t) => {
   // A heap threshold every process exceeds stands in for memory pressure.
-  const app = await testApp(t, database, { pressure: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 1 } })
+  const injectAs = injector(await testApp(t, database, { pressure: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 1 } }))
   await new Promise((resolve) => setTimeout(resolve, 1100)) // one sample of the heap
-  const shed = await app.inject({ method: 'POST', url: '/v1/calculations', headers: auth, payload: { fiscalYear: 2021, groups: [] } })
+  const shed = await injectAs('admin', { method: 'POST', url: '/v1/calculations', payload: { fiscalYear: 2021, groups: [] } })
   const problem = expectProblem(t, shed, 503)
   t.match(problem.detail, /overloaded \(heapUsedBytes at \d+\)/)
   t.equal(shed.headers['retry-after'], '10')
@@ -70,11 +70,11 @@ t.test('under pressure: 503 problem+json with Retry-After, and the service answe
 })
 
 t.test('a body over the limit is 413 problem+json, and nothing is stored', async (t) => {
-  const app = await testApp(t, database, { bodyLimit: 2048 })
-  const response = await app.inject({
-    method: 'POST', url: '/v1/districts', headers: { ...auth, 'content-type': 'application/json' },
+  const injectAs = injector(await testApp(t, database, { bodyLimit: 2048 }))
+  const response = await injectAs('admin', {
+    method: 'POST', url: '/v1/districts', headers: { 'content-type': 'application/json' },
     payload: JSON.stringify({ code: '370212', name: '崂山区'.repeat(1000) }),
   })
   expectProblem(t, response, 413)
-  t.equal((await app.inject({ method: 'GET', url: '/v1/districts/370212', headers: auth })).statusCode, 404)
+  t.equal((await injectAs('admin', { method: 'GET', url: '/v1/districts/370212' })).statusCode, 404)
 })

@@ -1,45 +1,44 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { openDatabase } from '../../src/db/connect.js'
 import { migrate } from '../../src/db/migrate.js'
 import { pruneIdempotencyKeys } from '../../src/db/idempotency.js'
-import { auth, createPostgresDatabase, expectProblem, onPostgres, testApp, testDatabase } from '../helpers.js'
+import { expectProblem, onPostgres, postgresDatabase, rowCount, testApp, testDatabase } from '../helpers.js'
+import { injector } from '../world.js'
 
 // api-contract.md, Idempotency: the same key and body replay the first response and change
 // nothing; another body is 422; a retry while the first still runs is 409.
 
 const database = await testDatabase(t)
 const app = await testApp(t, database)
+const injectAs = injector(app)
 const send = (url: string, payload: unknown, key: string) =>
-  app.inject({ method: 'POST', url, headers: { ...auth, 'idempotency-key': key }, payload: payload as object })
-const count = async (table: 'districts' | 'advances' | 'audit_events' | 'revenue_revisions') =>
-  Number((await database.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n)
+  injectAs('admin', { method: 'POST', url, headers: { 'idempotency-key': key }, payload: payload as object })
 
 t.test('a retry with the same key and body gets the first response and changes nothing', async (t) => {
   const first = await send('/v1/districts', { code: '370214', name: '城阳区' }, 'create-370214')
   t.equal(first.statusCode, 201)
-  const audits = await count('audit_events')
+  const audits = await rowCount(database, 'audit_events')
   const retry = await send('/v1/districts', { code: '370214', name: '城阳区' }, 'create-370214')
   t.equal(retry.statusCode, 201, 'not 409: the same answer as the first time')
   t.equal(retry.body, first.body, 'byte for byte')
   t.equal(retry.headers['idempotent-replayed'], 'true')
-  t.equal(await count('districts'), 1)
-  t.equal(await count('audit_events'), audits, 'a replay writes no audit event')
+  t.equal(await rowCount(database, 'districts'), 1)
+  t.equal(await rowCount(database, 'audit_events'), audits, 'a replay writes no audit event')
   // Without the key, the same request is a new one, and a duplicate.
-  expectProblem(t, await app.inject({ method: 'POST', url: '/v1/districts', headers: auth, payload: { code: '370214', name: '城阳区' } }), 409)
+  expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/districts', payload: { code: '370214', name: '城阳区' } }), 409)
 })
 
 t.test('the same key with another body is 422 and changes nothing', async (t) => {
   const problem = expectProblem(t, await send('/v1/districts', { code: '370203', name: '市北区' }, 'create-370214'), 422)
   t.equal(problem.errors?.[0]?.pointer, '/headers/idempotency-key')
-  t.equal(await count('districts'), 1)
+  t.equal(await rowCount(database, 'districts'), 1)
 })
 
 t.test('keys belong to the caller: another key may use the same Idempotency-Key for its own request', async (t) => {
-  await app.inject({ method: 'POST', url: '/v1/zones', headers: auth, payload: { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' } })
-  const issued = (await app.inject({ method: 'POST', url: '/v1/api-keys', headers: auth, payload: { role: 'district', districtCode: '370214', label: 'x' } })).json()
+  await injectAs('admin', { method: 'POST', url: '/v1/zones', payload: { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' } })
+  const issued = (await injectAs('admin', { method: 'POST', url: '/v1/api-keys', payload: { role: 'district', districtCode: '370214', label: 'x' } })).json()
   const records = { records: [{ zoneCode: 'QD-HT', category: '10101', year: 2021, month: 1, amount: '10.00' }] }
-  const byDistrict = await app.inject({ method: 'POST', url: '/v1/revenues', headers: { authorization: `Bearer ${issued.token}`, 'idempotency-key': 'create-370214' }, payload: records })
+  const byDistrict = await injectAs({ token: issued.token }, { method: 'POST', url: '/v1/revenues', headers: { 'idempotency-key': 'create-370214' }, payload: records })
   t.equal(byDistrict.statusCode, 200)
   t.equal(byDistrict.json().created, 1)
 })
@@ -47,22 +46,22 @@ t.test('keys belong to the caller: another key may use the same Idempotency-Key 
 t.test('a failed request stores no response: the retry runs again', async (t) => {
   const bad = await send('/v1/zones', { code: 'QD-BL', name: '保税区', hostDistrictCode: '370203' }, 'zone-bl')
   expectProblem(t, bad, 422)
-  await app.inject({ method: 'POST', url: '/v1/districts', headers: auth, payload: { code: '370203', name: '市北区' } })
+  await injectAs('admin', { method: 'POST', url: '/v1/districts', payload: { code: '370203', name: '市北区' } })
   const retry = await send('/v1/zones', { code: 'QD-BL', name: '保税区', hostDistrictCode: '370203' }, 'zone-bl')
   t.equal(retry.statusCode, 201, 'once the district exists, the same key and body succeed')
 })
 
 t.test('CSV imports: the key covers the file\'s bytes', async (t) => {
   const file = 'zoneCode,districtCode,category,year,month,amount\nQD-HT,,10104,2021,1,5.00\n'
-  const put = (body: string) => app.inject({ method: 'POST', url: '/v1/revenues/import', headers: { ...auth, 'content-type': 'text/csv', 'idempotency-key': 'import-1' }, payload: body })
+  const put = (body: string) => injectAs('admin', { method: 'POST', url: '/v1/revenues/import', headers: { 'content-type': 'text/csv', 'idempotency-key': 'import-1' }, payload: body })
   const first = await put(file)
   t.equal(first.statusCode, 200)
-  const revisions = await count('revenue_revisions')
+  const revisions = await rowCount(database, 'revenue_revisions')
   const again = await put(file)
   t.equal(again.body, first.body)
-  t.equal(await count('revenue_revisions'), revisions)
+  t.equal(await rowCount(database, 'revenue_revisions'), revisions)
   expectProblem(t, await put(file.replace('5.00', '6.00')), 422)
-  t.equal(await count('revenue_revisions'), revisions, 'the other file was not loaded')
+  t.equal(await rowCount(database, 'revenue_revisions'), revisions, 'the other file was not loaded')
 })
 
 t.test('concurrent retries never double a write', async (t) => {
@@ -80,18 +79,16 @@ t.test('concurrent retries never double a write', async (t) => {
 // (the test above); on PostgreSQL a retry can meet the first one running.
 if (onPostgres) t.test('a retry while the first request still runs answers 409', async (t) => {
   // Hold the key's lock from another connection, as a first request still inside its transaction would.
-  const { url, drop } = await createPostgresDatabase()
-  const holder = openDatabase({ kind: 'postgres', url, poolSize: 3 })
-  t.teardown(async () => { await holder.close(); await drop() })
+  const holder = (await postgresDatabase(t)).open(3)
   await migrate(holder)
-  const pgApp = await testApp(t, holder)
+  const injectAsPg = injector(await testApp(t, holder))
   await holder.db.transaction().execute(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended(${'bootstrap|busy-key'}, 7301))`.execute(tx)
-    const response = await pgApp.inject({ method: 'POST', url: '/v1/districts', headers: { ...auth, 'idempotency-key': 'busy-key' }, payload: { code: '370211', name: '黄岛区' } })
+    const response = await injectAsPg('admin', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': 'busy-key' }, payload: { code: '370211', name: '黄岛区' } })
     const problem = expectProblem(t, response, 409)
     t.match(problem.detail, /still running/)
   })
-  const after = await pgApp.inject({ method: 'POST', url: '/v1/districts', headers: { ...auth, 'idempotency-key': 'busy-key' }, payload: { code: '370211', name: '黄岛区' } })
+  const after = await injectAsPg('admin', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': 'busy-key' }, payload: { code: '370211', name: '黄岛区' } })
   t.equal(after.statusCode, 201, 'once the first has finished, the key works')
 })
 

@@ -1,38 +1,38 @@
 import t from 'tap'
-import { auth, expectProblem, testApp, testDatabase } from '../helpers.js'
-import { bearer, created, post } from '../world.js'
+import { expectProblem, testApp, testDatabase } from '../helpers.js'
+import { created, get, injector, post } from '../world.js'
 
 // Registry lifecycle (api-contract.md, Registry; Roles and scope; Lists): categories, districts,
 // zones and API keys, each through app.inject with the rows it stores.
 
 const database = await testDatabase(t)
 const app = await testApp(t, database)
-const get = (url: string, headers = auth) => app.inject({ method: 'GET', url, headers })
+const injectAs = injector(app)
 
 t.test('revenue categories: the seeded classification, paged; an admin adds a local code', async (t) => {
-  const first = (await get('/v1/revenue-categories?limit=10')).json()
+  const first = (await get(app, '/v1/revenue-categories?limit=10')).json()
   t.equal(first.items.length, 10)
   t.equal(first.items[0].code, '101')
   t.type(first.nextCursor, 'string')
   const seen = [...first.items]
   let cursor: string | null = first.nextCursor
   while (cursor !== null) {
-    const page = (await get(`/v1/revenue-categories?limit=10&cursor=${cursor}`)).json()
+    const page = (await get(app, `/v1/revenue-categories?limit=10&cursor=${cursor}`)).json()
     seen.push(...page.items)
     cursor = page.nextCursor
   }
   t.equal(seen.length, 26, 'the pages together are the 26 seeded codes, each once')
   t.equal(new Set(seen.map((c) => c.code)).size, 26)
   t.match(seen.find((c) => c.code === '10304'), { nameZh: '行政事业性收费收入', kind: 'fee', localShare: '1.000000', origin: 'national' })
-  t.same((await get('/v1/revenue-categories?kind=fee')).json().items.map((c: { code: string }) => c.code), ['10304'])
+  t.same((await get(app, '/v1/revenue-categories?kind=fee')).json().items.map((c: { code: string }) => c.code), ['10304'])
 
   const local = await created(t, app, '/v1/revenue-categories', { code: '1030499', parentCode: '10304', nameZh: '功能区其他收费', nameEn: 'Other zone fees', kind: 'fee', localShare: '1.00' })
   t.match(local, { code: '1030499', origin: 'local', localShare: '1.00' })
   expectProblem(t, await post(app, '/v1/revenue-categories', { code: '1030499', nameZh: 'x', nameEn: 'x', kind: 'fee' }), 409)
   const orphan = expectProblem(t, await post(app, '/v1/revenue-categories', { code: '1030498', parentCode: '99999', nameZh: 'x', nameEn: 'x', kind: 'fee' }), 422)
   t.same(orphan.errors?.map((e) => e.pointer), ['/parentCode'])
-  expectProblem(t, await get('/v1/revenue-categories?cursor=not-a-cursor'), 400)
-  expectProblem(t, await get('/v1/revenue-categories?limit=1001'), 400)
+  expectProblem(t, await get(app, '/v1/revenue-categories?cursor=not-a-cursor'), 400)
+  expectProblem(t, await get(app, '/v1/revenue-categories?limit=1001'), 400)
 })
 
 t.test('districts and zones: create, read, list, duplicates and unknown hosts', async (t) => {
@@ -43,39 +43,39 @@ t.test('districts and zones: create, read, list, duplicates and unknown hosts', 
   t.same(duplicate.errors?.[0]?.pointer, '/code')
   const badCode = expectProblem(t, await post(app, '/v1/districts', { code: '37021', name: 'x' }), 400)
   t.equal(badCode.errors?.[0]?.pointer, '/code')
-  t.equal((await get('/v1/districts/370214')).json().name, '城阳区')
-  expectProblem(t, await get('/v1/districts/370299'), 404)
+  t.equal((await get(app, '/v1/districts/370214')).json().name, '城阳区')
+  expectProblem(t, await get(app, '/v1/districts/370299'), 404)
 
   const zone = await created(t, app, '/v1/zones', { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' })
   t.match(zone, { code: 'QD-HT', hostDistrictCode: '370214' })
   const unknownHost = expectProblem(t, await post(app, '/v1/zones', { code: 'QD-X', name: 'x', hostDistrictCode: '370299' }), 422)
   t.equal(unknownHost.errors?.[0]?.pointer, '/hostDistrictCode')
   expectProblem(t, await post(app, '/v1/zones', { code: 'QD-HT', name: 'again', hostDistrictCode: '370214' }), 409)
-  t.same((await get('/v1/zones')).json(), { items: [zone], nextCursor: null })
+  t.same((await get(app, '/v1/zones')).json(), { items: [zone], nextCursor: null })
   const rows = await database.db.selectFrom('zones').selectAll().execute()
   t.same(rows.map((r) => [r.code, r.host_district_code]), [['QD-HT', '370214']], 'the refused zones stored nothing')
 })
 
-t.test('a URL that does not decode, or a path parameter over the length limit, answers problem+json (api-contract.md, Errors; issue 6 fuzzing)', async (t) => {
+t.test('a URL that does not decode, or a path parameter over the length limit, answers problem+json (api-contract.md, Errors; found by the fuzzer)', async (t) => {
   // Fastify refuses these while routing, before the error handler: they once answered plain JSON.
   for (const url of ['/v1/districts/%ED%A0%80', '/v1/zones/%C0%AF', '/v1/agreements/%zz', '/v1/debts/%']) {
-    const problem = expectProblem(t, await get(url), 400)
+    const problem = expectProblem(t, await get(app, url), 400)
     t.match(problem.detail, /not valid/, url)
   }
-  expectProblem(t, await get(`/v1/zones/${'x'.repeat(200)}`), 414)
+  expectProblem(t, await get(app, `/v1/zones/${'x'.repeat(200)}`), 414)
 })
 
-t.test('a string holding U+0000 is a 400 with a pointer, never a database error (api-contract.md, Errors; issue 6 fuzzing)', async (t) => {
+t.test('a string holding U+0000 is a 400 with a pointer, never a database error (api-contract.md, Errors; found by the fuzzer)', async (t) => {
   const before = await database.db.selectFrom('districts').selectAll().execute()
   const body = expectProblem(t, await post(app, '/v1/districts', { code: '370281', name: '胶州\u0000市' }), 400)
   t.same(body.errors, [{ pointer: '/name', message: 'must not contain the NUL character (U+0000)' }])
-  const param = expectProblem(t, await app.inject({ method: 'DELETE', url: '/v1/api-keys/%00', headers: auth }), 400)
+  const param = expectProblem(t, await injectAs('admin', { method: 'DELETE', url: '/v1/api-keys/%00' }), 400)
   t.equal(param.errors?.[0]?.pointer, '/params/id')
-  expectProblem(t, await get('/v1/revenues?zoneCode=QD%00'), 400)
+  expectProblem(t, await get(app, '/v1/revenues?zoneCode=QD%00'), 400)
   t.same(await database.db.selectFrom('districts').selectAll().execute(), before, 'nothing stored')
 })
 
-t.test('half a surrogate pair is refused, not stored as U+FFFD; a whole pair (a CJK Extension B character) is stored as sent (issue 6 fuzzing)', async (t) => {
+t.test('half a surrogate pair is refused, not stored as U+FFFD; a whole pair (a CJK Extension B character) is stored as sent (api-contract.md, Registry; Errors: 400 malformed input; found by the fuzzer)', async (t) => {
   const before = await database.db.selectFrom('districts').selectAll().execute()
   const body = expectProblem(t, await post(app, '/v1/districts', { code: '370282', name: '胶\ud800州' }), 400)
   t.same(body.errors, [{ pointer: '/name', message: 'must not contain a lone UTF-16 surrogate (\\ud800–\\udfff without its pair)' }])
@@ -83,12 +83,12 @@ t.test('half a surrogate pair is refused, not stored as U+FFFD; a whole pair (a 
   t.same(await database.db.selectFrom('districts').selectAll().execute(), before, 'nothing stored')
   const rare = '\u{20000}村'
   t.equal((await post(app, '/v1/districts', { code: '370283', name: rare })).statusCode, 201)
-  t.equal((await get('/v1/districts/370283')).json().name, rare, 'the character comes back as it was sent')
+  t.equal((await get(app, '/v1/districts/370283')).json().name, rare, 'the character comes back as it was sent')
 })
 
-t.test('a problem echoing an absurdly long field name stays within the documented bounds (issue 6 fuzzing)', async (t) => {
+t.test('a problem echoing an absurdly long field name stays within the documented bounds (api-contract.md, Errors; found by the fuzzer)', async (t) => {
   const name = 'x'.repeat(3000)
-  const response = await get(`/v1/districts?${name}=1`)
+  const response = await get(app, `/v1/districts?${name}=1`)
   const problem = expectProblem(t, response, 400)
   t.equal(problem.errors?.length, 1)
   t.equal(problem.errors![0]!.pointer.length, 500, 'the pointer is cut to 500 characters')
@@ -102,14 +102,14 @@ t.test('API keys: the token is shown once, stored as a hash, and revoked at once
   const row = await database.db.selectFrom('api_keys').selectAll().where('id', '=', key.id).executeTakeFirstOrThrow()
   t.not(row.token_hash, key.token)
   t.notOk(Object.values(row).includes(key.token), 'the token itself is stored nowhere')
-  t.notOk((await get('/v1/api-keys')).body.includes(key.token), 'the list never shows a token')
+  t.notOk((await get(app, '/v1/api-keys')).body.includes(key.token), 'the list never shows a token')
 
-  t.equal((await get('/v1/districts/370214', bearer(key.token))).statusCode, 200, 'the key works')
-  const revoked = await app.inject({ method: 'DELETE', url: `/v1/api-keys/${key.id}`, headers: auth })
+  t.equal((await injectAs({ token: key.token }, { method: 'GET', url: '/v1/districts/370214' })).statusCode, 200, 'the key works')
+  const revoked = await injectAs('admin', { method: 'DELETE', url: `/v1/api-keys/${key.id}` })
   t.equal(revoked.statusCode, 200)
   t.type(revoked.json().revokedAt, 'string')
-  expectProblem(t, await get('/v1/districts/370214', bearer(key.token)), 401)
-  expectProblem(t, await app.inject({ method: 'DELETE', url: '/v1/api-keys/key_nonexistent', headers: auth }), 404)
+  expectProblem(t, await injectAs({ token: key.token }, { method: 'GET', url: '/v1/districts/370214' }), 401)
+  expectProblem(t, await injectAs('admin', { method: 'DELETE', url: '/v1/api-keys/key_nonexistent' }), 404)
 
   const missingScope = expectProblem(t, await post(app, '/v1/api-keys', { role: 'district', label: 'x' }), 400)
   t.equal(missingScope.errors?.[0]?.pointer, '/districtCode')
@@ -122,10 +122,10 @@ t.test('API keys: the token is shown once, stored as a hash, and revoked at once
 t.test('every write is audited with the key, the action and the request id', async (t) => {
   const response = await post(app, '/v1/districts', { code: '370203', name: '市北区' })
   t.equal(response.statusCode, 201)
-  const events = (await get('/v1/audit-events?entityType=district&entityId=370203')).json().items
+  const events = (await get(app, '/v1/audit-events?entityType=district&entityId=370203')).json().items
   t.equal(events.length, 1)
   t.match(events[0], { keyId: 'bootstrap', role: 'admin', action: 'create', entityType: 'district', entityId: '370203', requestId: response.headers['x-request-id'], details: { code: '370203', name: '市北区' } })
-  const all = (await get('/v1/audit-events?limit=2')).json()
+  const all = (await get(app, '/v1/audit-events?limit=2')).json()
   t.equal(all.items.length, 2)
   t.ok(all.items[0].id > all.items[1].id, 'newest first')
   t.type(all.nextCursor, 'string')

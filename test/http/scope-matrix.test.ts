@@ -1,6 +1,6 @@
 import t from 'tap'
 import { testApp, testDatabase } from '../helpers.js'
-import { agreementBody, bearer, buildWorld, created } from '../world.js'
+import { agreementBody, buildWorld, created, injector, type Principal } from '../world.js'
 
 // api-contract.md, Roles and scope, as a matrix: every /v1 route × every role × in and out of
 // scope. Out of scope reads answer 404, forbidden operations 403, lists are filtered.
@@ -9,6 +9,7 @@ import { agreementBody, bearer, buildWorld, created } from '../world.js'
 const database = await testDatabase(t)
 const app = await testApp(t, database)
 const world = await buildWorld(t, app)
+const injectAs = injector(app, world)
 await created(t, app, '/v1/revenues', { records: [
   { zoneCode: 'QD-HT', category: '10101', year: 2021, month: 1, amount: '1000.00' },
   { zoneCode: 'QD-BL', category: '10101', year: 2021, month: 1, amount: '2000.00' },
@@ -24,25 +25,24 @@ await created(t, app, '/v1/settlement-runs', { fiscalYear: 2020 })
 // A third zone of 城阳区, for the agreements the matrix creates.
 await created(t, app, '/v1/zones', { code: 'QD-X', name: '测试功能区', hostDistrictCode: '370214' })
 
-type Who = 'admin' | 'district214' | 'district203' | 'zoneHT' | 'zoneBL'
-const WHO: Who[] = ['admin', 'district214', 'district203', 'zoneHT', 'zoneBL']
+const PRINCIPALS: Principal[] = ['admin', 'district214', 'district203', 'zoneHT', 'zoneBL']
 
 interface Case {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
   /** The route as the OpenAPI document names it. */
   route: string
-  url: (who: Who, n: number) => string
-  body?: (who: Who, n: number) => unknown
+  url: (who: Principal, n: number) => string
+  body?: (who: Principal, n: number) => unknown
   contentType?: string
-  expect: Record<Who, number>
+  expect: Record<Principal, number>
 }
 
 /** A read of something on the QD-HT / 370214 side. */
-const HT_READ: Record<Who, number> = { admin: 200, district214: 200, district203: 404, zoneHT: 200, zoneBL: 404 }
-const EVERYONE = (status: number): Record<Who, number> => ({ admin: status, district214: status, district203: status, zoneHT: status, zoneBL: status })
-const ADMIN_ONLY = (status: number): Record<Who, number> => ({ admin: status, district214: 403, district203: 403, zoneHT: 403, zoneBL: 403 })
+const HT_READ: Record<Principal, number> = { admin: 200, district214: 200, district203: 404, zoneHT: 200, zoneBL: 404 }
+const EVERYONE = (status: number): Record<Principal, number> => ({ admin: status, district214: status, district203: status, zoneHT: status, zoneBL: status })
+const ADMIN_ONLY = (status: number): Record<Principal, number> => ({ admin: status, district214: 403, district203: 403, zoneHT: 403, zoneBL: 403 })
 /** Recording something on the QD-HT / 370214 side: admins and 城阳区 only. */
-const HT_WRITE = (status: number): Record<Who, number> => ({ admin: status, district214: status, district203: 422, zoneHT: 403, zoneBL: 403 })
+const HT_WRITE = (status: number): Record<Principal, number> => ({ admin: status, district214: status, district203: 422, zoneHT: 403, zoneBL: 403 })
 
 let serial = 0
 const cases: Case[] = [
@@ -97,12 +97,12 @@ t.test('the matrix covers every /v1 operation of the OpenAPI document', async (t
 
 t.test('every route × every role: the status the contract gives', async (t) => {
   for (const c of cases) {
-    for (const who of WHO) {
+    for (const who of PRINCIPALS) {
       const n = ++serial
       const body = c.body?.(who, n)
-      const response = await app.inject({
+      const response = await injectAs(who, {
         method: c.method, url: c.url(who, n),
-        headers: { ...bearer(world.tokens[who]), ...(c.contentType === undefined ? {} : { 'content-type': c.contentType }) },
+        ...(c.contentType === undefined ? {} : { headers: { 'content-type': c.contentType } }),
         ...(body === undefined ? {} : { payload: body as string }),
       })
       t.equal(response.statusCode, c.expect[who], `${c.method} ${c.route} as ${who}`, { body: response.statusCode >= 400 ? response.body : undefined })
@@ -111,8 +111,8 @@ t.test('every route × every role: the status the contract gives', async (t) => 
 })
 
 t.test('lists are filtered to the caller\'s scope', async (t) => {
-  const list = async (url: string, who: Who, key: (item: Record<string, unknown>) => unknown) =>
-    ((await app.inject({ method: 'GET', url, headers: bearer(world.tokens[who]) })).json().items as Array<Record<string, unknown>>).map(key)
+  const list = async (url: string, who: Principal, key: (item: Record<string, unknown>) => unknown) =>
+    ((await injectAs(who, { method: 'GET', url })).json().items as Array<Record<string, unknown>>).map(key)
   const codes = (i: Record<string, unknown>) => i.code
   t.same(await list('/v1/districts', 'district214', codes), ['370214'])
   t.same(await list('/v1/districts', 'zoneBL', codes), ['370203'], 'a zone sees its host district')
@@ -124,11 +124,11 @@ t.test('lists are filtered to the caller\'s scope', async (t) => {
   t.same(await list('/v1/revenues', 'zoneBL', (i) => i.amount), ['2000.00'])
   t.same(await list('/v1/advances', 'district203', (i) => i.amount), ['2.00'])
   t.ok((await list('/v1/districts', 'admin', codes)).length > 2, 'an admin sees every district')
-  const runLines = async (who: Who) => ((await app.inject({ method: 'GET', url: '/v1/settlement-runs/1', headers: bearer(world.tokens[who]) })).json().lines as Array<{ zoneCode: string }>).map((l) => l.zoneCode)
+  const runLines = async (who: Principal) => ((await injectAs(who, { method: 'GET', url: '/v1/settlement-runs/1' })).json().lines as Array<{ zoneCode: string }>).map((l) => l.zoneCode)
   t.same(await runLines('district214'), ['QD-HT'], 'a district sees its own line of a run')
   t.same(await runLines('zoneBL'), ['QD-BL'])
   t.same((await runLines('admin')).sort(), ['QD-BL', 'QD-HT'])
-  const statement = (await app.inject({ method: 'GET', url: '/v1/settlement-runs/1/statement', headers: bearer(world.tokens.district203) })).body
+  const statement = (await injectAs('district203', { method: 'GET', url: '/v1/settlement-runs/1/statement' })).body
   t.ok(statement.includes('QD-BL') && !statement.includes('QD-HT'), 'and only its own rows of the statement')
   // A filter cannot widen the scope.
   t.same(await list('/v1/revenues?zoneCode=QD-BL', 'district214', (i) => i.zoneCode), [])

@@ -1,8 +1,8 @@
 import ExcelJS from 'exceljs'
 import { sql } from 'kysely'
 import t from 'tap'
-import { auth, expectProblem, onPostgres, testApp, testDatabase } from '../helpers.js'
-import { agreementBody, buildWorld, created, post } from '../world.js'
+import { expectProblem, onPostgres, testApp, testDatabase } from '../helpers.js'
+import { agreementBody, buildWorld, created, get, injector, post } from '../world.js'
 
 // Annual settlement runs (api-contract.md, Settlement runs; calculation-rules.md §4–§6):
 // draft, carry-forward, finalize, immutability, supplementary settlement and statements.
@@ -12,7 +12,7 @@ import { agreementBody, buildWorld, created, post } from '../world.js'
 const database = await testDatabase(t)
 const app = await testApp(t, database)
 const world = await buildWorld(t, app)
-const get = (url: string, headers: Record<string, string> = auth) => app.inject({ method: 'GET', url, headers })
+const injectAs = injector(app, world)
 const record = (records: Array<[string, string, number, number, string]>) => created(t, app, '/v1/revenues',
   { records: records.map(([zoneCode, category, year, month, amount]) => ({ zoneCode, category, year, month, amount })) }, 200)
 type Line = { agreementId: number, zoneCode: string, districtCode: string, kind: string, zoneShare: string, previousZoneShare?: string, adjustment?: string, groups: Array<Record<string, unknown>> }
@@ -50,7 +50,7 @@ t.test('a draft run: one line per agreement, every figure from the engine of /v1
   const { agreementId: _a, zoneCode: _z, districtCode: _d, kind: _k, groups: lineGroups, ...lineTotals } = ht
   t.same(lineTotals, calculatedTotals, 'line totals = calculation totals')
   t.same(lineGroups, calculatedGroups, 'groups = calculation groups, explanation included')
-  const english = (await get(`/v1/settlement-runs/${run2020.id}`, { ...auth, 'accept-language': 'en' })).json()
+  const english = (await injectAs('admin', { method: 'GET', url: `/v1/settlement-runs/${run2020.id}`, headers: { 'accept-language': 'en' } })).json()
   t.match(lineOf(english, world.agreements.ht).groups[0]!.explanation, [/^Base \(fixed\)/])
 })
 
@@ -88,18 +88,18 @@ t.test('a finalized run cannot change by any path, the database included', async
   await refused('DELETE its groups', sql`DELETE FROM settlement_groups WHERE run_id = ${id}`)
   await refused('TRUNCATE', sql`TRUNCATE settlement_groups`)
   await refused('TRUNCATE … CASCADE', sql`TRUNCATE settlement_runs CASCADE`)
-  const again = (await get(`/v1/settlement-runs/${id}`)).json()
+  const again = (await get(app, `/v1/settlement-runs/${id}`)).json()
   t.same(again.lines, run2020.lines, 'still as finalized')
   // A draft is not protected that way: it is a working copy.
   const draft = await database.db.selectFrom('settlement_runs').select('id').where('status', '=', 'draft').executeTakeFirstOrThrow()
-  await sql`UPDATE settlement_lines SET zone_share = zone_share WHERE run_id = ${draft.id}`.execute(database.db)
-  t.pass('a draft line can be touched')
+  const touched = await sql`UPDATE settlement_lines SET zone_share = zone_share WHERE run_id = ${draft.id}`.execute(database.db)
+  t.equal(touched.numAffectedRows, 2n, 'a draft line can be touched: the UPDATE refused on the finalized run changes both lines of the draft')
 })
 
 t.test('an agreement a finalized settlement used is not edited into that year', async (t) => {
   const adjustment = expectProblem(t, await post(app, `/v1/agreements/${world.agreements.ht}/base-adjustments`, { group: 'taxes', fromYear: 2020, amount: '1.00', reason: 'x', documentNo: 'x' }), 409)
   t.equal(adjustment.errors?.[0]?.pointer, '/fromYear')
-  const end = await app.inject({ method: 'PATCH', url: `/v1/agreements/${world.agreements.ht}`, headers: auth, payload: { effectiveTo: 2019 } })
+  const end = await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${world.agreements.ht}`, payload: { effectiveTo: 2019 } })
   expectProblem(t, end, 400 <= end.statusCode && end.statusCode < 500 ? end.statusCode : 409)
 })
 
@@ -113,7 +113,7 @@ t.test('supplementary settlement (补充结算): revised revenue for a finalized
   t.equal(supplementary.totals.adjustment, '30.00')
   const finalized = await post(app, `/v1/settlement-runs/${supplementary.id}/finalize`, undefined)
   t.equal(finalized.statusCode, 200)
-  t.same((await get(`/v1/settlement-runs/${run2020.id}`)).json().lines, run2020.lines, 'the first run is untouched')
+  t.same((await get(app, `/v1/settlement-runs/${run2020.id}`)).json().lines, run2020.lines, 'the first run is untouched')
   const stale = expectProblem(t, await post(app, `/v1/settlement-runs/${staleDraft.id}/finalize`, undefined), 409)
   t.match(stale.detail, /revenue of 2021 changed|changed after run/, 'the 2021 draft read 2020\'s carried shortfall before the revision: it must be run again')
 
@@ -160,7 +160,7 @@ t.test('runs at once never corrupt or double anything', async (t) => {
 })
 
 t.test('the statement: CSV with a BOM and xlsx, one row per agreement and group, totals to the cent', async (t) => {
-  const csv = await get(`/v1/settlement-runs/${run2020.id}/statement?format=csv`)
+  const csv = await get(app, `/v1/settlement-runs/${run2020.id}/statement?format=csv`)
   t.equal(csv.statusCode, 200)
   t.match(csv.headers['content-type'], /^text\/csv; charset=utf-8/)
   t.match(csv.headers['content-disposition'], /attachment; filename="settlement-2020-run-\d+\.csv"/)
@@ -177,7 +177,7 @@ t.test('the statement: CSV with a BOM and xlsx, one row per agreement and group,
   const cents = groupRows.reduce((acc, r) => acc + BigInt(r[zoneShareColumn]!.replace('.', '')), 0n)
   t.equal(cents, 20000n, 'the group rows add up to the total, to the cent')
 
-  const xlsx = await get(`/v1/settlement-runs/${run2020.id}/statement?format=xlsx`)
+  const xlsx = await get(app, `/v1/settlement-runs/${run2020.id}/statement?format=xlsx`)
   t.equal(xlsx.statusCode, 200)
   t.match(xlsx.headers['content-type'], /spreadsheetml/)
   const workbook = new ExcelJS.Workbook()
