@@ -38,9 +38,12 @@ export async function listAdvances (db: Db, scope: Scope, filter: { agreementId?
   return mapPage(await fetchPage(query, page, { columns: ['advances.id'], types: ['int'], of: (r) => [r.id] }), toAdvance)
 }
 
-/** Σ advances per agreement for the year. */
-export async function advanceSums (db: Db, year: number): Promise<Map<number, string>> {
-  const rows = await db.selectFrom('advances').select(['agreement_id', sql<string>`sum(amount)::text`.as('total')])
-    .where('fiscal_year', '=', year).groupBy('agreement_id').execute()
-  return new Map(rows.map((r) => [r.agreement_id, r.total]))
+/** Σ advances per agreement for the year, with a digest of which advances they are (read in one statement). */
+export async function advanceSums (db: Db, year: number, agreementIds?: readonly number[]): Promise<Map<number, { total: string, digest: string }>> {
+  let query = db.selectFrom('advances')
+    .select(['agreement_id', sql<string>`sum(amount)::text`.as('total'), sql<string>`md5(string_agg(id::text, ',' ORDER BY id))`.as('digest')])
+    .where('fiscal_year', '=', year).groupBy('agreement_id')
+  if (agreementIds !== undefined) query = query.where(sql<boolean>`agreement_id = ANY(${[...agreementIds]}::integer[])`)
+  const rows = await query.execute()
+  return new Map(rows.map((r) => [r.agreement_id, { total: r.total, digest: r.digest }]))
 }

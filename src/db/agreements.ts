@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { AgreementGroupTerms, AgreementTerms, BaseTerms } from '../domain/agreement.js'
+import type { CarryTerms } from '../domain/ledger.js'
 import { type Decimal, money } from '../domain/money.js'
 import type { AgreementGroupRow, AgreementRow, BaseAdjustmentRow, Db } from './database.js'
 import { LockSpace, lock } from './locks.js'
@@ -176,4 +177,49 @@ export async function listAgreements (db: Db, scope: Scope, filter: AgreementFil
   }
   const rows = await fetchPage(query, page, { columns: ['id'], types: ['int'], of: (r) => [r.id] })
   return mapPageAsync(rows, (items) => assemble(db, items))
+}
+
+/**
+ * The previous (or next) version of each agreement among `ids`: the agreement of the same
+ * zone–district pair that ends the year before it starts (or starts the year after it ends),
+ * with its groups' names and shortfall policies (calculation-rules.md §6).
+ */
+export async function adjacentVersions (db: Db, ids: readonly number[], which: 'previous' | 'next'): Promise<Map<number, CarryTerms>> {
+  if (ids.length === 0) return new Map()
+  const meets = which === 'previous' ? sql<boolean>`v.effective_to = a.effective_from - 1` : sql<boolean>`v.effective_from = a.effective_to + 1`
+  const { rows } = await sql<{ agreement_id: number, id: number, effective_from: number, effective_to: number | null, name: string | null, shortfall: CarryTerms['groups'][number]['shortfall'] | null }>`
+    SELECT a.id AS agreement_id, v.id, v.effective_from, v.effective_to, g.name, g.shortfall
+    FROM agreements a
+    JOIN agreements v ON v.zone_code = a.zone_code AND v.district_code = a.district_code AND v.id <> a.id AND ${meets}
+    LEFT JOIN agreement_groups g ON g.agreement_id = v.id
+    WHERE a.id = ANY(${[...ids]}::integer[])
+    ORDER BY a.id, g.position`.execute(db)
+  const versions = new Map<number, CarryTerms & { groups: Array<CarryTerms['groups'][number]> }>()
+  for (const r of rows) {
+    let version = versions.get(r.agreement_id)
+    if (version === undefined) {
+      version = { id: r.id, effectiveFrom: r.effective_from, effectiveTo: r.effective_to, groups: [] }
+      versions.set(r.agreement_id, version)
+    }
+    if (r.name !== null && r.shortfall !== null) version.groups.push({ name: r.name, shortfall: r.shortfall })
+  }
+  return versions
+}
+
+/** The carry terms (years, groups' names and shortfall policies) of the agreements `ids`. */
+export async function carryTermsOf (db: Db, ids: readonly number[]): Promise<Map<number, CarryTerms>> {
+  if (ids.length === 0) return new Map()
+  const rows = await db.selectFrom('agreements').leftJoin('agreement_groups', 'agreement_groups.agreement_id', 'agreements.id')
+    .select(['agreements.id', 'agreements.effective_from', 'agreements.effective_to', 'agreement_groups.name', 'agreement_groups.shortfall'])
+    .where(sql<boolean>`agreements.id = ANY(${[...new Set(ids)]}::integer[])`).orderBy('agreements.id').orderBy('agreement_groups.position').execute()
+  const terms = new Map<number, CarryTerms & { groups: Array<CarryTerms['groups'][number]> }>()
+  for (const r of rows) {
+    let t = terms.get(r.id)
+    if (t === undefined) {
+      t = { id: r.id, effectiveFrom: r.effective_from, effectiveTo: r.effective_to, groups: [] }
+      terms.set(r.id, t)
+    }
+    if (r.name !== null && r.shortfall !== null) t.groups.push({ name: r.name, shortfall: r.shortfall })
+  }
+  return terms
 }

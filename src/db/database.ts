@@ -6,7 +6,7 @@ import type { ColumnType, Generated, Kysely, Selectable } from 'kysely'
  * become Decimals in the domain: never a JavaScript number.
  */
 
-/** numeric(17,2) or numeric(7,6): read as a string, written as a string. */
+/** numeric(17,2), numeric(20,2) or numeric(7,6): read as a string, written as a string. */
 export type NumericString = ColumnType<string, string, string>
 
 export interface RevenueCategoriesTable {
@@ -180,6 +180,11 @@ export interface SettlementLinesTable {
   balance_due: NumericString
   previous_zone_share: NumericString | null
   adjustment: NumericString | null
+  /** The run of the finalized line (same agreement and year) a supplementary line follows. */
+  follows_run_id: number | null
+  balance_adjustment: NumericString | null
+  /** What the line was computed from: LineInputs as JSON ('' for lines from before the ledger). */
+  inputs: Generated<string>
 }
 
 export interface SettlementGroupsTable {

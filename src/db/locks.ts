@@ -11,6 +11,7 @@ export const LockSpace = {
   agreementPair: 7302,
   settlementYear: 7303,
   revenueMerge: 7304,
+  settlementInputs: 7305,
 } as const
 
 /** Waits for the lock. */
@@ -22,4 +23,19 @@ export async function lock (tx: Db, space: number, name: string): Promise<void> 
 export async function tryLock (tx: Db, space: number, name: string): Promise<boolean> {
   const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${name}, ${sql.lit(space)})) as locked`.execute(tx)
   return rows[0]?.locked === true
+}
+
+/**
+ * What a settlement reads (revenue, advances, agreements and their base adjustments, finalized
+ * lines) changes only under this lock: every writer of those holds it shared until it commits,
+ * and finalizing a run holds it exclusively while it checks the run against them
+ * (calculation-rules.md §9). So no write can commit between the check and the finalization,
+ * and a write that started before the run and commits after it is seen by the check.
+ */
+export async function holdSettlementInputs (tx: Db): Promise<void> {
+  await sql`select pg_advisory_xact_lock_shared(hashtextextended('settlement-inputs', ${sql.lit(LockSpace.settlementInputs)}))`.execute(tx)
+}
+
+export async function lockSettlementInputs (tx: Db): Promise<void> {
+  await lock(tx, LockSpace.settlementInputs, 'settlement-inputs')
 }

@@ -127,28 +127,35 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
 /**
  * A(y) of agreement groups (calculation-rules.md §5): the sum of the latest revision of each month
  * of the zone's revenue in the agreement's district over the group's categories, and how many
- * monthly records there are (none recorded is not the same as zero). Either the groups of the
- * agreements in force in `inForceIn`, or those of `agreementIds`.
+ * monthly records there are (none recorded is not the same as zero), read in one statement with a
+ * digest of the records it summed. Either the groups of the agreements in force in `inForceIn`,
+ * or those of `agreementIds`.
  */
 export async function groupActuals (db: Db, years: readonly number[], agreements: { inForceIn: number } | { ids: readonly number[] }): Promise<GroupActuals> {
   const which = 'ids' in agreements
     ? sql<boolean>`a.id = ANY(${[...agreements.ids]}::integer[])`
     : sql<boolean>`a.effective_from <= ${agreements.inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${agreements.inForceIn})`
-  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number }>`
-    SELECT gc.agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records
+  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, digest: string }>`
+    SELECT gc.agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records,
+      md5(string_agg(r.category_code || '/' || r.month || '/' || r.revision, ',' ORDER BY r.category_code, r.month)) AS digest
     FROM agreements a
     JOIN agreement_group_categories gc ON gc.agreement_id = a.id
     JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
     WHERE r.year = ANY(${[...years]}::integer[]) AND ${which}
     GROUP BY gc.agreement_id, gc.group_position, r.year`.execute(db)
-  const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records }]))
-  return { of: (agreementId, position, year) => found.get(actualKey(agreementId, position, year)) ?? NOTHING_RECORDED }
+  const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, digest: r.digest }]))
+  return {
+    of: (agreementId, position, year) => found.get(actualKey(agreementId, position, year)) ?? NOTHING_RECORDED,
+    digestOf: (agreementId, position, year) => found.get(actualKey(agreementId, position, year))?.digest ?? '',
+  }
 }
 
 const actualKey = (agreementId: number, position: number, year: number) => `${agreementId}|${position}|${year}`
 
 export interface GroupActuals {
   of: (agreementId: number, position: number, year: number) => RecordedActual
+  /** Which records (category, month, revision) make up A(y): a digest, '' when none are recorded. */
+  digestOf: (agreementId: number, position: number, year: number) => string
 }
 
 export interface RevenueRevision {

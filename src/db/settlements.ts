@@ -1,51 +1,66 @@
 import { sql } from 'kysely'
+import type { LineInputs } from '../domain/ledger.js'
 import { type Decimal, money } from '../domain/money.js'
-import type { RunStatus, SettledGroupFigures, SettlementKind } from '../domain/settlement.js'
-import type { Db, SettlementRunRow } from './database.js'
+import type { LineFigures, RunStatus, SettledGroupFigures, SettlementKind } from '../domain/settlement.js'
+import type { Db, SettlementGroupRow, SettlementLineRow, SettlementRunRow } from './database.js'
 import { LockSpace, tryLock } from './locks.js'
 import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
 import { type Scope, scopeFilter } from './scope.js'
 
-/* Settlement runs (年度结算), their lines and groups. */
+/* Settlement runs (年度结算), their lines and groups, and the chains of finalized lines (calculation-rules.md §9). */
 
 /** Only one run (or finalize) per fiscal year at a time: false when another holds the year. */
 export function tryLockYear (tx: Db, year: number): Promise<boolean> {
   return tryLock(tx, LockSpace.settlementYear, `settlement-year:${year}`)
 }
 
-export interface FinalizedLine {
+/** The last finalized line of an agreement's chain for a year: the one no finalized line follows. */
+export interface ChainHead {
+  runId: number
   agreementId: number
   fiscalYear: number
-  zoneShare: string
-  /** C_out per group position (increment groups only). */
-  carriedOut: Map<number, Decimal>
+  zoneShare: Decimal
+  balanceDue: Decimal
+  /** C_out by group name (increment groups). */
+  carriedOut: Map<string, Decimal>
 }
 
-/** The latest finalized line (annual or supplementary) of each agreement for each of the years. */
-export async function latestFinalizedLines (db: Db, years: readonly number[]): Promise<Map<string, FinalizedLine>> {
-  const lines = await db.selectFrom('settlement_lines').innerJoin('settlement_runs', 'settlement_runs.id', 'settlement_lines.run_id')
-    .select(['settlement_lines.run_id', 'settlement_lines.agreement_id', 'settlement_lines.fiscal_year', 'settlement_lines.zone_share'])
-    .where('settlement_lines.finalized', '=', true).where('settlement_lines.fiscal_year', 'in', [...years])
-    .orderBy('settlement_lines.agreement_id').orderBy('settlement_lines.fiscal_year')
-    .orderBy('settlement_runs.finalized_at', 'desc').orderBy('settlement_runs.id', 'desc')
-    .execute()
-  const latest = new Map<string, FinalizedLine & { runId: number }>()
-  for (const l of lines) {
-    const key = `${l.agreement_id}|${l.fiscal_year}`
-    if (!latest.has(key)) latest.set(key, { runId: l.run_id, agreementId: l.agreement_id, fiscalYear: l.fiscal_year, zoneShare: l.zone_share, carriedOut: new Map() })
+const headKey = (agreementId: number, year: number) => `${agreementId}|${year}`
+
+export interface ChainHeads {
+  of: (agreementId: number, year: number) => ChainHead | undefined
+}
+
+/** The chain heads of every agreement (or those of `agreementIds`) for the years. */
+export async function chainHeads (db: Db, years: readonly number[], agreementIds?: readonly number[]): Promise<ChainHeads> {
+  const { rows } = await sql<{ run_id: number, agreement_id: number, fiscal_year: number, zone_share: string, balance_due: string }>`
+    SELECT l.run_id, l.agreement_id, l.fiscal_year, l.zone_share, l.balance_due
+    FROM settlement_lines l
+    WHERE l.finalized AND l.fiscal_year = ANY(${[...years]}::integer[])
+      ${agreementIds === undefined ? sql`` : sql`AND l.agreement_id = ANY(${[...agreementIds]}::integer[])`}
+      AND NOT EXISTS (SELECT 1 FROM settlement_lines n
+        WHERE n.finalized AND n.agreement_id = l.agreement_id AND n.fiscal_year = l.fiscal_year AND n.follows_run_id = l.run_id)`.execute(db)
+  const heads = new Map<string, ChainHead>()
+  for (const r of rows) {
+    heads.set(headKey(r.agreement_id, r.fiscal_year), {
+      runId: r.run_id, agreementId: r.agreement_id, fiscalYear: r.fiscal_year, zoneShare: money(r.zone_share), balanceDue: money(r.balance_due), carriedOut: new Map(),
+    })
   }
-  if (latest.size > 0) {
-    const runIds = [...new Set([...latest.values()].map((l) => l.runId))]
-    const groups = await db.selectFrom('settlement_groups').select(['run_id', 'agreement_id', 'position', 'carried_shortfall_out'])
-      .where('run_id', 'in', runIds).execute()
-    const byRunAgreement = new Map([...latest.values()].map((l) => [`${l.runId}|${l.agreementId}`, l]))
+  if (heads.size > 0) {
+    const runIds = [...new Set([...heads.values()].map((h) => h.runId))]
+    const groups = await db.selectFrom('settlement_groups').innerJoin('settlement_lines', (join) => join
+      .onRef('settlement_lines.run_id', '=', 'settlement_groups.run_id').onRef('settlement_lines.agreement_id', '=', 'settlement_groups.agreement_id'))
+      .select(['settlement_groups.agreement_id', 'settlement_lines.fiscal_year', 'settlement_groups.name', 'settlement_groups.carried_shortfall_out', 'settlement_groups.run_id'])
+      .where(sql<boolean>`settlement_groups.run_id = ANY(${runIds}::integer[])`).where('settlement_groups.carried_shortfall_out', 'is not', null).execute()
     for (const g of groups) {
-      if (g.carried_shortfall_out !== null) byRunAgreement.get(`${g.run_id}|${g.agreement_id}`)?.carriedOut.set(g.position, money(g.carried_shortfall_out))
+      const head = heads.get(headKey(g.agreement_id, g.fiscal_year))
+      if (head?.runId === g.run_id && g.carried_shortfall_out !== null) head.carriedOut.set(g.name, money(g.carried_shortfall_out))
     }
   }
-  return latest
+  return { of: (agreementId, year) => heads.get(headKey(agreementId, year)) }
 }
 
+/** A computed line as it is stored: its printed figures, its groups, and what it was computed from. */
 export interface NewSettlementLine {
   agreementId: number
   zoneCode: string
@@ -56,8 +71,12 @@ export interface NewSettlementLine {
   districtShare: string
   advancesPaid: string
   balanceDue: string
+  /** Supplementary lines: the finalized line followed (its run), and the figures against it. */
+  follows: number | null
   previousZoneShare: string | null
   adjustment: string | null
+  balanceAdjustment: string | null
+  inputs: LineInputs
   groups: Array<SettledGroupFigures & {
     /** The printed bands, as JSON. */
     bands: string
@@ -76,28 +95,28 @@ export async function insertRun (tx: Db, run: { fiscalYear: number, minimumRate:
 /** Stores lines and their groups: column arrays through unnest, two statements whatever the number of lines. */
 export async function insertLines (tx: Db, id: number, fiscalYear: number, chunk: readonly NewSettlementLine[]): Promise<void> {
   if (chunk.length === 0) return
-  {
-    const col = <T>(pick: (l: NewSettlementLine) => T) => chunk.map(pick)
-    await sql`INSERT INTO settlement_lines (run_id, agreement_id, fiscal_year, kind, zone_code, district_code, revenue_total, zone_share,
-        district_share, advances_paid, balance_due, previous_zone_share, adjustment)
-      SELECT ${id}, u.agreement_id, ${fiscalYear}, u.kind, u.zone_code, u.district_code, u.revenue_total, u.zone_share, u.district_share,
-        u.advances_paid, u.balance_due, u.previous_zone_share, u.adjustment
-      FROM unnest(${col((l) => l.agreementId)}::integer[], ${col((l) => l.kind)}::text[], ${col((l) => l.zoneCode)}::text[],
-        ${col((l) => l.districtCode)}::text[], ${col((l) => l.revenueTotal)}::numeric[], ${col((l) => l.zoneShare)}::numeric[],
-        ${col((l) => l.districtShare)}::numeric[], ${col((l) => l.advancesPaid)}::numeric[], ${col((l) => l.balanceDue)}::numeric[],
-        ${col((l) => l.previousZoneShare)}::numeric[], ${col((l) => l.adjustment)}::numeric[])
-        AS u(agreement_id, kind, zone_code, district_code, revenue_total, zone_share, district_share, advances_paid, balance_due, previous_zone_share, adjustment)`.execute(tx)
-    const groups = chunk.flatMap((l) => l.groups.map((g, position) => ({ agreementId: l.agreementId, position, ...g })))
-    const gcol = <T>(pick: (g: typeof groups[number]) => T) => groups.map(pick)
-    await sql`INSERT INTO settlement_groups (run_id, agreement_id, position, name, basis, base, actual, increment, carried_shortfall_in, shareable,
-        zone_share, district_share, carried_shortfall_out, bands, result)
-      SELECT ${id}, u.*
-      FROM unnest(${gcol((g) => g.agreementId)}::integer[], ${gcol((g) => g.position)}::integer[], ${gcol((g) => g.name)}::text[],
-        ${gcol((g) => g.basis)}::text[], ${gcol((g) => g.base)}::numeric[], ${gcol((g) => g.actual)}::numeric[], ${gcol((g) => g.increment)}::numeric[],
-        ${gcol((g) => g.carriedShortfallIn)}::numeric[], ${gcol((g) => g.shareable)}::numeric[], ${gcol((g) => g.zoneShare)}::numeric[],
-        ${gcol((g) => g.districtShare)}::numeric[], ${gcol((g) => g.carriedShortfallOut)}::numeric[], ${gcol((g) => g.bands)}::text[],
-        ${gcol((g) => g.result)}::text[]) AS u`.execute(tx)
-  }
+  const col = <T>(pick: (l: NewSettlementLine) => T) => chunk.map(pick)
+  await sql`INSERT INTO settlement_lines (run_id, agreement_id, fiscal_year, kind, zone_code, district_code, revenue_total, zone_share,
+      district_share, advances_paid, balance_due, follows_run_id, previous_zone_share, adjustment, balance_adjustment, inputs)
+    SELECT ${id}, u.agreement_id, ${fiscalYear}, u.kind, u.zone_code, u.district_code, u.revenue_total, u.zone_share, u.district_share,
+      u.advances_paid, u.balance_due, u.follows_run_id, u.previous_zone_share, u.adjustment, u.balance_adjustment, u.inputs
+    FROM unnest(${col((l) => l.agreementId)}::integer[], ${col((l) => l.kind)}::text[], ${col((l) => l.zoneCode)}::text[],
+      ${col((l) => l.districtCode)}::text[], ${col((l) => l.revenueTotal)}::numeric[], ${col((l) => l.zoneShare)}::numeric[],
+      ${col((l) => l.districtShare)}::numeric[], ${col((l) => l.advancesPaid)}::numeric[], ${col((l) => l.balanceDue)}::numeric[],
+      ${col((l) => l.follows)}::integer[], ${col((l) => l.previousZoneShare)}::numeric[], ${col((l) => l.adjustment)}::numeric[],
+      ${col((l) => l.balanceAdjustment)}::numeric[], ${col((l) => JSON.stringify(l.inputs))}::text[])
+      AS u(agreement_id, kind, zone_code, district_code, revenue_total, zone_share, district_share, advances_paid, balance_due, follows_run_id,
+        previous_zone_share, adjustment, balance_adjustment, inputs)`.execute(tx)
+  const groups = chunk.flatMap((l) => l.groups.map((g, position) => ({ agreementId: l.agreementId, position, ...g })))
+  const gcol = <T>(pick: (g: typeof groups[number]) => T) => groups.map(pick)
+  await sql`INSERT INTO settlement_groups (run_id, agreement_id, position, name, basis, base, actual, increment, carried_shortfall_in, shareable,
+      zone_share, district_share, carried_shortfall_out, bands, result)
+    SELECT ${id}, u.*
+    FROM unnest(${gcol((g) => g.agreementId)}::integer[], ${gcol((g) => g.position)}::integer[], ${gcol((g) => g.name)}::text[],
+      ${gcol((g) => g.basis)}::text[], ${gcol((g) => g.base)}::numeric[], ${gcol((g) => g.actual)}::numeric[], ${gcol((g) => g.increment)}::numeric[],
+      ${gcol((g) => g.carriedShortfallIn)}::numeric[], ${gcol((g) => g.shareable)}::numeric[], ${gcol((g) => g.zoneShare)}::numeric[],
+      ${gcol((g) => g.districtShare)}::numeric[], ${gcol((g) => g.carriedShortfallOut)}::numeric[], ${gcol((g) => g.bands)}::text[],
+      ${gcol((g) => g.result)}::text[]) AS u`.execute(tx)
 }
 
 export interface StoredRun {
@@ -116,37 +135,87 @@ const toRun = (r: SettlementRunRow): StoredRun => ({
   createdBy: r.created_by, finalizedAt: r.finalized_at?.toISOString() ?? null, finalizedBy: r.finalized_by,
 })
 
-export interface StoredLine extends Omit<NewSettlementLine, 'groups'> {
+export interface StoredLine extends Omit<NewSettlementLine, 'groups' | 'inputs'> {
   groups: Array<NewSettlementLine['groups'][number]>
 }
 
-/** A run with the lines the caller may see; undefined when none (out of scope reads as absent). */
-export async function findRun (db: Db, scope: Scope, id: number): Promise<{ run: StoredRun, lines: StoredLine[] } | undefined> {
-  const run = await db.selectFrom('settlement_runs').selectAll().where('id', '=', id).executeTakeFirst()
-  if (run === undefined) return undefined
-  const lineRows = await db.selectFrom('settlement_lines').selectAll().where('run_id', '=', id)
-    .where(scopeFilter(scope, { zone: 'settlement_lines.zone_code', district: 'settlement_lines.district_code' }))
-    .orderBy('zone_code').orderBy('district_code').orderBy('agreement_id').execute()
-  if (lineRows.length === 0 && scope.kind !== 'all') return undefined
-  const groupRows = await db.selectFrom('settlement_groups').selectAll().where('run_id', '=', id).orderBy('agreement_id').orderBy('position').execute()
+const toGroup = (g: SettlementGroupRow): StoredLine['groups'][number] => ({
+  name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
+  shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out,
+  bands: g.bands, result: g.result,
+})
+
+/** Lines with their groups (two statements for any number of lines). */
+async function withGroups (db: Db, runId: number, lines: SettlementLineRow[]): Promise<StoredLine[]> {
+  if (lines.length === 0) return []
+  const groupRows = await db.selectFrom('settlement_groups').selectAll().where('run_id', '=', runId)
+    .where(sql<boolean>`agreement_id = ANY(${lines.map((l) => l.agreement_id)}::integer[])`).orderBy('agreement_id').orderBy('position').execute()
   const groups = new Map<number, StoredLine['groups']>()
-  for (const g of groupRows) {
-    const list = groups.get(g.agreement_id) ?? []
-    list.push({
-      name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
-      shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out,
-      bands: g.bands, result: g.result,
-    })
-    groups.set(g.agreement_id, list)
-  }
-  return {
-    run: toRun(run),
-    lines: lineRows.map((l) => ({
-      agreementId: l.agreement_id, zoneCode: l.zone_code, districtCode: l.district_code, kind: l.kind, revenueTotal: l.revenue_total,
-      zoneShare: l.zone_share, districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due,
-      previousZoneShare: l.previous_zone_share, adjustment: l.adjustment, groups: groups.get(l.agreement_id) ?? [],
-    })),
-  }
+  for (const g of groupRows) groups.set(g.agreement_id, [...(groups.get(g.agreement_id) ?? []), toGroup(g)])
+  return lines.map((l) => ({
+    agreementId: l.agreement_id, zoneCode: l.zone_code, districtCode: l.district_code, kind: l.kind, revenueTotal: l.revenue_total,
+    zoneShare: l.zone_share, districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due,
+    follows: l.follows_run_id, previousZoneShare: l.previous_zone_share, adjustment: l.adjustment, balanceAdjustment: l.balance_adjustment,
+    groups: groups.get(l.agreement_id) ?? [],
+  }))
+}
+
+const lineScope = (scope: Scope) => scopeFilter(scope, { zone: 'settlement_lines.zone_code', district: 'settlement_lines.district_code' })
+
+export async function findRunHeader (db: Db, id: number): Promise<StoredRun | undefined> {
+  const run = await db.selectFrom('settlement_runs').selectAll().where('id', '=', id).executeTakeFirst()
+  return run === undefined ? undefined : toRun(run)
+}
+
+export interface LineFilter {
+  districtCode?: string | undefined
+  zoneCode?: string | undefined
+}
+
+/** A page of a run's lines in the caller's scope, by zone, district and agreement. */
+export async function runLinesPage (db: Db, scope: Scope, runId: number, filter: LineFilter, page: PageRequest): Promise<Page<StoredLine>> {
+  let query = db.selectFrom('settlement_lines').selectAll().where('run_id', '=', runId).where(lineScope(scope))
+  if (filter.districtCode !== undefined) query = query.where('district_code', '=', filter.districtCode)
+  if (filter.zoneCode !== undefined) query = query.where('zone_code', '=', filter.zoneCode)
+  const rows = await fetchPage(query, page, {
+    columns: ['zone_code', 'district_code', 'agreement_id'], types: ['text', 'text', 'int'], of: (r) => [r.zone_code, r.district_code, r.agreement_id],
+  })
+  return { items: await withGroups(db, runId, rows.items), nextCursor: rows.nextCursor }
+}
+
+/** Every line of a run in the caller's scope, with groups (the statement), by zone, district and agreement. */
+export async function allRunLines (db: Db, scope: Scope, runId: number): Promise<StoredLine[]> {
+  const rows = await db.selectFrom('settlement_lines').selectAll().where('run_id', '=', runId).where(lineScope(scope))
+    .orderBy('zone_code').orderBy('district_code').orderBy('agreement_id').execute()
+  return withGroups(db, runId, rows)
+}
+
+/** A run's line figures in the caller's scope (no groups): what totals and summaries need, whatever the size of the run. */
+export async function runLineFigures (db: Db, scope: Scope, id: number): Promise<Array<LineFigures & { districtCode: string }>> {
+  const rows = await db.selectFrom('settlement_lines')
+    .select(['district_code', 'revenue_total', 'zone_share', 'district_share', 'advances_paid', 'balance_due', 'adjustment', 'balance_adjustment'])
+    .where('run_id', '=', id).where(lineScope(scope)).orderBy('district_code').execute()
+  return rows.map((l) => ({
+    districtCode: l.district_code, revenueTotal: l.revenue_total, zoneShare: l.zone_share, districtShare: l.district_share,
+    advancesPaid: l.advances_paid, balanceDue: l.balance_due, adjustment: l.adjustment, balanceAdjustment: l.balance_adjustment,
+  }))
+}
+
+/** Whether the agreement has a finalized settlement of the year. */
+export async function yearFinalized (db: Db, agreementId: number, year: number): Promise<boolean> {
+  const row = await db.selectFrom('settlement_lines').select('run_id')
+    .where('agreement_id', '=', agreementId).where('fiscal_year', '=', year).where('finalized', '=', true).limit(1).executeTakeFirst()
+  return row !== undefined
+}
+
+/** What each line of a run was computed from, and the line it follows: what finalizing checks. */
+export async function runLineInputs (db: Db, id: number) {
+  const rows = await db.selectFrom('settlement_lines').select(['agreement_id', 'zone_code', 'district_code', 'kind', 'follows_run_id', 'inputs'])
+    .where('run_id', '=', id).orderBy('agreement_id').execute()
+  return rows.map((r) => ({
+    agreementId: r.agreement_id, zoneCode: r.zone_code, districtCode: r.district_code, kind: r.kind, follows: r.follows_run_id,
+    inputs: r.inputs === '' ? undefined : JSON.parse(r.inputs) as LineInputs,
+  }))
 }
 
 /** Runs with at least one line in the caller's scope (all runs for admins), newest first. */
@@ -154,46 +223,15 @@ export async function listRuns (db: Db, scope: Scope, fiscalYear: number | undef
   let query = db.selectFrom('settlement_runs').selectAll()
   if (scope.kind !== 'all') {
     query = query.where((eb) => eb.exists(eb.selectFrom('settlement_lines').select('run_id')
-      .whereRef('settlement_lines.run_id', '=', 'settlement_runs.id')
-      .where(scopeFilter(scope, { zone: 'settlement_lines.zone_code', district: 'settlement_lines.district_code' }))))
+      .whereRef('settlement_lines.run_id', '=', 'settlement_runs.id').where(lineScope(scope))))
   }
   if (fiscalYear !== undefined) query = query.where('fiscal_year', '=', fiscalYear)
   return mapPage(await fetchPage(query, page, { columns: ['id'], types: ['int'], of: (r) => [r.id], descending: true }), toRun)
 }
 
-/** A run's line figures by district (no groups): what a summary needs, whatever the size of the run. */
-export async function runLineFigures (db: Db, id: number) {
-  return db.selectFrom('settlement_lines')
-    .select(['district_code', 'revenue_total', 'zone_share', 'district_share', 'advances_paid', 'balance_due', 'adjustment'])
-    .where('run_id', '=', id).orderBy('district_code').execute()
-}
-
-export async function findRunHeader (db: Db, id: number): Promise<StoredRun | undefined> {
-  const run = await db.selectFrom('settlement_runs').selectAll().where('id', '=', id).executeTakeFirst()
-  return run === undefined ? undefined : toRun(run)
-}
-
 export async function markFinalized (tx: Db, id: number, keyId: string): Promise<void> {
   await tx.updateTable('settlement_lines').set({ finalized: true }).where('run_id', '=', id).execute()
   await tx.updateTable('settlement_runs').set({ status: 'finalized', finalized_at: sql<Date>`now()`, finalized_by: keyId }).where('id', '=', id).execute()
-}
-
-/** What a run read that has changed since it was computed: revenue, advances, base adjustments, agreements. */
-export async function changedSince (db: Db, runId: number, fiscalYear: number): Promise<string[]> {
-  // Compared in the database, at its own (microsecond) precision.
-  const since = sql<Date>`(SELECT created_at FROM settlement_runs WHERE id = ${runId})`
-  const changes: string[] = []
-  const revenue = await db.selectFrom('revenue_revisions').select('zone_code').where('year', 'in', [fiscalYear - 1, fiscalYear]).where('recorded_at', '>', since).limit(1).executeTakeFirst()
-  if (revenue !== undefined) changes.push('revenue')
-  const advance = await db.selectFrom('advances').select('id').where('fiscal_year', '=', fiscalYear).where('created_at', '>', since).limit(1).executeTakeFirst()
-  if (advance !== undefined) changes.push('advances')
-  const adjustment = await db.selectFrom('base_adjustments').select('id').where('from_year', '<=', fiscalYear).where('created_at', '>', since).limit(1).executeTakeFirst()
-  if (adjustment !== undefined) changes.push('base adjustments')
-  const agreement = await db.selectFrom('agreements').select('id').where('created_at', '>', since)
-    .where('effective_from', '<=', fiscalYear).where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>=', fiscalYear)]))
-    .limit(1).executeTakeFirst()
-  if (agreement !== undefined) changes.push('agreements')
-  return changes
 }
 
 /** The latest fiscal year a finalized settlement of the agreement covers, if any. */

@@ -1,8 +1,10 @@
 import { parseRateBands, type RateBandJson } from './calculation-request.js'
-import { baseForYear, priorYearRevenueMissing } from './engine.js'
+import { baseForYear, computeAgreementYear, priorYearRevenueMissing } from './engine.js'
 import { type InputIssue, IssueCollector } from './errors.js'
 import { type Decimal, money, ZERO } from './money.js'
-import type { AgreementYearInput, BaseAdjustment, BaseDerivation, BaseMode, BaseRule, Basis, GroupInput, RateBand, ShortfallPolicy } from './types.js'
+import { type CarrySource, carryNotFinalized } from './ledger.js'
+import { magnitudeIssues } from './magnitudes.js'
+import type { AgreementYearInput, AgreementYearResult, BaseAdjustment, BaseDerivation, BaseMode, BaseRule, Basis, GroupInput, RateBand, ShortfallPolicy } from './types.js'
 
 /*
  * The agreement (分成办法) of calculation-rules.md §2, checked on the way in: the floor (§3),
@@ -178,30 +180,29 @@ export interface AgreementForYear {
 export interface AgreementYearFacts {
   /** A(y) of the group at `position`, for y = Y and Y−1. */
   actual: (position: number, year: number) => RecordedActual
-  /** C_out of each group (by position) in the latest finalized settlement of Y−1; undefined when Y−1 has none. */
-  carriedIn: ReadonlyMap<number, Decimal> | undefined
+  /** Where shortfalls are carried in from (§6). */
+  carry: CarrySource
+  /** C_out by group name of the finalized Y−1 line the carry comes from; undefined when it is not finalized. */
+  carriedIn: ReadonlyMap<string, Decimal> | undefined
   /** Σ advances (预拨) paid under the agreement for Y. */
   advancesPaid: Decimal
 }
 
 /**
- * The engine's input for one agreement in year Y, or why it cannot be settled:
- * `conflicts` — a carry_forward agreement whose Y−1 (≥ effectiveFrom) is not finalized (§6, 409);
- * `problems` — a prior_year base without revenue recorded for Y−1 (§4, 422).
+ * The agreement settled for year Y (§4–§6), or why it cannot be:
+ * `conflicts` — shortfalls to carry in from a Y−1 that is not finalized (§6, 409);
+ * `problems` — a prior_year base without revenue recorded for Y−1 (§4), or a figure beyond
+ * 18 integer digits (§1), each naming the input (422).
  */
-export type AgreementYearSetup =
-  | { ok: true, input: AgreementYearInput }
+export type AgreementYearSettlement =
+  | { ok: true, input: AgreementYearInput, result: AgreementYearResult }
   | { ok: false, conflicts: InputIssue[], problems: InputIssue[] }
 
-export function agreementYearInput (a: AgreementForYear, year: number, minimumRate: Decimal, facts: AgreementYearFacts): AgreementYearSetup {
+export function settleAgreementYear (a: AgreementForYear, year: number, minimumRate: Decimal, facts: AgreementYearFacts): AgreementYearSettlement {
   const conflicts: InputIssue[] = []
   const problems: InputIssue[] = []
-  const carries = a.groups.some((g) => g.shortfall === 'carry_forward')
-  if (carries && year - 1 >= a.effectiveFrom && facts.carriedIn === undefined) {
-    conflicts.push({
-      pointer: `/agreements/${a.id}`,
-      message: `agreement ${a.id} (${a.zoneCode}–${a.districtCode}) carries shortfalls forward and ${year - 1} is not finalized: finalize the ${year - 1} settlement first`,
-    })
+  if (facts.carry.kind !== 'none' && facts.carriedIn === undefined) {
+    conflicts.push({ pointer: `/agreements/${a.id}`, message: carryNotFinalized(a, year, facts.carry) })
   }
   const groups = a.groups.map((g, position): GroupInput | undefined => {
     const actual = facts.actual(position, year).total
@@ -218,9 +219,32 @@ export function agreementYearInput (a: AgreementForYear, year: number, minimumRa
       actual,
       rates: g.rates,
       shortfall: g.shortfall,
-      carriedShortfall: g.shortfall === 'carry_forward' ? facts.carriedIn?.get(position) ?? ZERO : ZERO,
+      carriedShortfall: g.shortfall === 'carry_forward' ? facts.carriedIn?.get(g.name) ?? ZERO : ZERO,
     }
   })
   if (conflicts.length > 0 || problems.length > 0) return { ok: false, conflicts, problems }
-  return { ok: true, input: { fiscalYear: year, minimumRate, groups: groups.filter((g) => g !== undefined), advancesPaid: facts.advancesPaid } }
+  const input: AgreementYearInput = { fiscalYear: year, minimumRate, groups: groups.filter((g) => g !== undefined), advancesPaid: facts.advancesPaid }
+  const result = computeAgreementYear(input)
+  const at = `/agreements/${a.id}/groups`
+  const tooLarge = magnitudeIssues(result, (i) => ({ actual: `${at}/${i}/actual`, base: `${at}/${i}/base`, growth: `${at}/${i}/base/growthRate` }), `/agreements/${a.id}`,
+    (what, i) => `agreement ${a.id}${i === undefined ? '' : ` group "${a.groups[i]?.name ?? ''}"`}: ${year} gives ${what} (calculation-rules.md §1)`)
+  if (tooLarge.length > 0) return { ok: false, conflicts, problems: tooLarge }
+  return { ok: true, input, result }
+}
+
+/**
+ * The agreement's terms as one canonical text (calculation-rules.md §9: "the agreement's terms or
+ * years" and its base adjustments): the same terms always give the same text, any change another.
+ */
+export function agreementTermsText (a: Omit<AgreementTerms, 'groups'> & { id: number, groups: ReadonlyArray<AgreementGroupTerms & { adjustments: ReadonlyArray<BaseAdjustment & { id?: number }> }> }): string {
+  return JSON.stringify({
+    id: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, documentNo: a.documentNo,
+    effectiveFrom: a.effectiveFrom, effectiveTo: a.effectiveTo, baseYear: a.baseYear,
+    groups: a.groups.map((g) => ({
+      name: g.name, basis: g.basis, categories: [...g.categories].sort(), shortfall: g.shortfall,
+      base: g.basis === 'increment' ? { mode: g.base.mode, amount: g.base.amount?.toString() ?? null, growthRate: g.base.mode === 'escalating' ? g.base.growthRate.toString() : null } : null,
+      rates: g.rates.map((b) => [b.upToGrowth?.toString() ?? null, b.rate.toString()]),
+      adjustments: g.adjustments.map((x) => [x.id ?? null, x.fromYear, x.amount.toString()]),
+    })),
+  })
 }

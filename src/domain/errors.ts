@@ -148,8 +148,19 @@ export const Problems = {
   priorYearNotFinalized: (conflicts: readonly InputIssue[]) => new Problem(409, 'prior-year-not-finalized', firstOf(conflicts), conflicts),
   runAlreadyFinalized: (runId: number, finalizedAt: string | null) => new Problem(409, 'already-finalized',
     `Settlement run ${runId} was finalized on ${finalizedAt}; it can no longer change.`),
-  settlementStale: (changes: readonly string[], year: number, runId: number) => new Problem(409, 'settlement-stale',
-    `The ${changes.join(', ')} of ${year} changed after run ${runId} was computed; create a new run and finalize that one.`),
+  /** calculation-rules.md §9: what the run read changed after it was computed (committed by any transaction). */
+  settlementStale: (runId: number, year: number, stale: ReadonlyArray<{ agreementId: number, zoneCode: string, districtCode: string, changed: readonly string[] }>) => {
+    const [first] = stale
+    const more = stale.length > 1 ? ` (and ${stale.length - 1} more agreement(s))` : ''
+    return new Problem(409, 'settlement-stale',
+      `What run ${runId} read for ${year} changed after run ${runId} was computed: agreement ${first?.agreementId ?? ''} (${first?.zoneCode ?? ''}–${first?.districtCode ?? ''}): ` +
+      `${first?.changed.join('; ') ?? ''}${more}. Create a new run and finalize that one.`,
+      stale.map((s) => ({ pointer: `/agreements/${s.agreementId}`, message: `agreement ${s.agreementId} (${s.zoneCode}–${s.districtCode}): ${s.changed.join('; ')}` })))
+  },
+  /** calculation-rules.md §9: advances are paid before the year is settled; afterwards money moves through the balance and supplementary settlements. */
+  yearSettled: (agreementId: number, year: number) => new Problem(409, 'year-settled',
+    `Agreement ${agreementId} has a finalized ${year} settlement: advances for ${year} are paid before the year is settled; ` +
+    'what is still owed moves through the balance due and supplementary settlements (补充结算).', at('/fiscalYear', `${year} is settled`)),
   alreadySettled: (agreementId: number, year: number) => new Problem(409, 'already-settled',
     `Agreement ${agreementId} already has a finalized ${year} settlement; create a new run: it will be a supplementary settlement (补充结算).`),
   /** An agreement in a finalized settlement of `settled` may not end before it. */

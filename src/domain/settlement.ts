@@ -1,4 +1,4 @@
-import { type Decimal, formatMoney, money, sum } from './money.js'
+import { formatMoney, money, sum } from './money.js'
 
 /*
  * Figures of a settlement run beyond its lines (calculation-rules.md §6): the run's totals and
@@ -21,6 +21,7 @@ export interface LineFigures {
   advancesPaid: string
   balanceDue: string
   adjustment: string | null
+  balanceAdjustment: string | null
 }
 
 export interface RunTotals {
@@ -30,11 +31,7 @@ export interface RunTotals {
   advancesPaid: string
   balanceDue: string
   adjustment: string
-}
-
-/** 补充结算: how much a revised settlement moves the zone's share from the finalized one. */
-export function supplementaryAdjustment (zoneShare: Decimal, previousZoneShare: string): string {
-  return formatMoney(zoneShare.minus(money(previousZoneShare)))
+  balanceAdjustment: string
 }
 
 export function runTotals (lines: readonly LineFigures[]): RunTotals {
@@ -46,6 +43,7 @@ export function runTotals (lines: readonly LineFigures[]): RunTotals {
     advancesPaid: total((l) => l.advancesPaid),
     balanceDue: total((l) => l.balanceDue),
     adjustment: total((l) => l.adjustment),
+    balanceAdjustment: total((l) => l.balanceAdjustment),
   }
 }
 
@@ -72,7 +70,8 @@ export interface StatementLine extends LineFigures {
   documentNo: string
   kind: SettlementKind
   previousZoneShare: string | null
-  groups: readonly SettledGroupFigures[]
+  /** Each group, with the shortfall written off (核销) in the agreement's last year when no next version carries it (§6). */
+  groups: ReadonlyArray<SettledGroupFigures & { writtenOff?: string | undefined }>
 }
 
 /** The statement's columns, Chinese title first. Money columns hold yuan to the cent. */
@@ -93,10 +92,12 @@ export const STATEMENT_COLUMNS = [
   { key: 'zoneShare', title: '功能区分成 zone share', money: true },
   { key: 'districtShare', title: '属地政府留成 district share', money: true },
   { key: 'carriedShortfallOut', title: '结转下年短收 shortfall carried out', money: true },
+  { key: 'writtenOff', title: '核销短收 shortfall written off', money: true },
   { key: 'advancesPaid', title: '已预拨 advances paid', money: true },
   { key: 'balanceDue', title: '应补(扣) balance due', money: true },
   { key: 'previousZoneShare', title: '原结算功能区分成 previously settled zone share', money: true },
   { key: 'adjustment', title: '补充结算调整 supplementary adjustment', money: true },
+  { key: 'balanceAdjustment', title: '补充结算应补(扣)调整 supplementary balance adjustment', money: true },
 ] as const
 
 export type StatementColumn = typeof STATEMENT_COLUMNS[number]['key']
@@ -119,6 +120,7 @@ export function statementRows (lines: readonly StatementLine[]): StatementRow[] 
         ...(g.shareable === null ? {} : { shareable: g.shareable }),
         zoneShare: g.zoneShare, districtShare: g.districtShare,
         ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
+        ...(g.writtenOff === undefined ? {} : { writtenOff: g.writtenOff }),
       })
     }
     const groupSum = (pick: (g: StatementLine['groups'][number]) => string) => formatMoney(sum(line.groups.map((g) => money(pick(g)))))
@@ -128,12 +130,13 @@ export function statementRows (lines: readonly StatementLine[]): StatementRow[] 
       advancesPaid: line.advancesPaid, balanceDue: line.balanceDue,
       ...(line.previousZoneShare === null ? {} : { previousZoneShare: line.previousZoneShare }),
       ...(line.adjustment === null ? {} : { adjustment: line.adjustment }),
+      ...(line.balanceAdjustment === null ? {} : { balanceAdjustment: line.balanceAdjustment }),
     })
   }
   const totals = runTotals(lines)
   rows.push({
     row: '合计 total', actual: totals.revenueTotal, zoneShare: totals.zoneShare, districtShare: totals.districtShare,
-    advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue, adjustment: totals.adjustment,
+    advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue, adjustment: totals.adjustment, balanceAdjustment: totals.balanceAdjustment,
   })
   return rows
 }

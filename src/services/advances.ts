@@ -1,6 +1,8 @@
 import { type Advance, insertAdvance, listAdvances } from '../db/advances.js'
 import { findAgreement } from '../db/agreements.js'
+import { holdSettlementInputs } from '../db/locks.js'
 import type { PageRequest } from '../db/pagination.js'
+import { yearFinalized } from '../db/settlements.js'
 import { inForce } from '../domain/agreement.js'
 import { Problems } from '../domain/errors.js'
 import type { Context } from './context.js'
@@ -16,12 +18,17 @@ export interface NewAdvance {
   documentNo: string
 }
 
-/** An advance under an agreement in the caller's scope, for a year the agreement is in force. */
+/**
+ * An advance under an agreement in the caller's scope, for a year the agreement is in force and
+ * that is not settled yet (calculation-rules.md §9: afterwards money moves through the balance due).
+ */
 export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advance> {
   return inWriteTransaction(ctx, async (tx) => {
     const agreement = await findAgreement(tx, ctx.actor.scope, advance.agreementId)
     if (agreement === undefined) throw Problems.agreementNotInScope(advance.agreementId)
     if (!inForce(agreement, advance.fiscalYear)) throw Problems.agreementNotInForce(agreement, advance.fiscalYear)
+    await holdSettlementInputs(tx)
+    if (await yearFinalized(tx, agreement.id, advance.fiscalYear)) throw Problems.yearSettled(agreement.id, advance.fiscalYear)
     const recorded = await insertAdvance(tx, advance)
     return { value: recorded, audit: [{ action: 'create', entityType: 'advance', entityId: String(recorded.id), details: advance }] }
   })

@@ -2,12 +2,14 @@ import {
   type AgreementFilter, findAgreement, insertAgreement, insertBaseAdjustment, listAgreements, lockAgreementPair, overlappingAgreements, setEffectiveTo,
   type StoredAdjustment, type StoredAgreement,
 } from '../db/agreements.js'
+import { holdSettlementInputs } from '../db/locks.js'
 import type { PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone, unknownCategories } from '../db/registry.js'
 import { groupActuals } from '../db/revenue.js'
 import { lastFinalizedYear } from '../db/settlements.js'
 import { type AgreementJson, groupBaseForYear, inForce, MAX_BASE_ADJUSTMENTS, parseAgreement } from '../domain/agreement.js'
-import { type InputIssue, Problems } from '../domain/errors.js'
+import { InputError, type InputIssue, Problems } from '../domain/errors.js'
+import { fitsFigure, MAX_FIGURE_DIGITS } from '../domain/magnitudes.js'
 import type { Decimal } from '../domain/money.js'
 import { ALL } from '../domain/principal.js'
 import type { Context } from './context.js'
@@ -31,6 +33,7 @@ export function createAgreement (ctx: Context, json: AgreementJson): Promise<Sto
       if (unknown.has(c)) problems.push({ pointer: `/groups/${i}/categories/${j}`, message: `no revenue category ${c}` })
     }))
     if (problems.length > 0) throw Problems.unknownReferences('The agreement refers to codes that are not registered.', problems)
+    await holdSettlementInputs(tx)
     await lockAgreementPair(tx, terms.zoneCode, terms.districtCode)
     const [other] = await overlappingAgreements(tx, terms.zoneCode, terms.districtCode, terms.effectiveFrom, terms.effectiveTo)
     if (other !== undefined) throw Problems.overlappingAgreement(other, terms)
@@ -69,15 +72,28 @@ export interface AgreementInYear {
   bases: ReadonlyArray<GroupBaseInYear | undefined>
 }
 
-/** The agreement with each increment group's base for `year` (calculation-rules.md §4). */
+/**
+ * The agreement with each increment group's base for `year` (calculation-rules.md §4); a base
+ * beyond 18 integer digits (§1, an escalating base compounded over many years) is refused, naming
+ * the rule that led there.
+ */
 export async function agreementInYear (ctx: Context, id: number, year: number): Promise<AgreementInYear> {
   const found = await agreement(ctx, id)
   const actuals = await groupActuals(ctx.db, [year - 1], { ids: [found.id] })
+  const tooLarge: InputIssue[] = []
   const bases = found.groups.map((g, position): GroupBaseInYear | undefined => {
     if (g.basis === 'total') return undefined
     const base = groupBaseForYear(g.base, found.baseYear, g.adjustments, year, actuals.of(found.id, position, year - 1))
-    return base.ok ? { base: base.derivation.base } : { base: null, note: base.reason }
+    if (!base.ok) return { base: null, note: base.reason }
+    if (!fitsFigure(base.derivation.base)) {
+      tooLarge.push({
+        pointer: `/groups/${position}/base${g.base.mode === 'escalating' ? '/growthRate' : ''}`,
+        message: `group "${g.name}": the base of ${year} has more than ${MAX_FIGURE_DIGITS} integer digits (calculation-rules.md §1)`,
+      })
+    }
+    return { base: base.derivation.base }
   })
+  if (tooLarge.length > 0) throw new InputError('rule', tooLarge)
   return { agreement: found, year, inForce: inForce(found, year), bases }
 }
 
@@ -87,6 +103,7 @@ export function endAgreement (ctx: Context, id: number, effectiveTo: number | nu
     const found = await findAgreement(tx, ALL, id)
     if (found === undefined) throw Problems.notFound(`agreement ${id}`)
     if (effectiveTo !== null && effectiveTo < found.effectiveFrom) throw Problems.effectiveToBeforeFrom(effectiveTo, found.effectiveFrom)
+    await holdSettlementInputs(tx)
     const settled = await lastFinalizedYear(tx, found.id)
     if (settled !== undefined && effectiveTo !== null && effectiveTo < settled) throw Problems.agreementSettledEnd(found.id, settled)
     await lockAgreementPair(tx, found.zoneCode, found.districtCode)
@@ -117,6 +134,7 @@ export function addBaseAdjustment (ctx: Context, id: number, adjustment: NewBase
     if (group === undefined) throw Problems.agreementGroupUnknown(found.id, adjustment.group, found.groups.map((g) => g.name))
     if (group.basis !== 'increment') throw Problems.totalGroupHasNoBase(group.name)
     if (group.adjustments.length >= MAX_BASE_ADJUSTMENTS) throw Problems.tooManyAdjustments(group.name, group.adjustments.length, MAX_BASE_ADJUSTMENTS)
+    await holdSettlementInputs(tx)
     const settled = await lastFinalizedYear(tx, found.id)
     if (settled !== undefined && adjustment.fromYear <= settled) throw Problems.agreementSettledAdjustment(found.id, settled, adjustment.fromYear)
     if (adjustment.fromYear <= found.baseYear) throw Problems.adjustmentNotAfterBaseYear(found.baseYear)

@@ -1,8 +1,10 @@
+import type { Db } from '../db/database.js'
 import type { PageRequest } from '../db/pagination.js'
 import {
   createStaging, listRevenue, loadRevenueReferences, type MergeCounts, mergeStaging, revenueHistory, type RevenueFilter, type RevenueRevision,
   type StagedRevenue, stageRows,
 } from '../db/revenue.js'
+import { holdSettlementInputs } from '../db/locks.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
 import { onlyDistrictOf } from '../domain/principal.js'
 import { checkRevenueRow, type RevenueRowInput } from '../domain/revenue-row.js'
@@ -22,6 +24,12 @@ export const REVENUE_CSV_HEADER = ['zoneCode', 'districtCode', 'category', 'year
 /** Rows sent to the staging table at once. */
 const STAGE_BATCH = 5000
 
+/** The staged rows become revisions, under the lock that finalizing a settlement checks against (calculation-rules.md §9). */
+async function merge (tx: Db, ctx: Context): Promise<MergeCounts> {
+  await holdSettlementInputs(tx)
+  return mergeStaging(tx, ctx.actor.principal.keyId, ctx.actor.requestId)
+}
+
 /** A JSON batch: one bad record rejects it, with a pointer to each problem. */
 export function recordRevenue (ctx: Context, records: readonly RevenueRowInput[]): Promise<{ records: number } & MergeCounts> {
   return inWriteTransaction(ctx, async (tx) => {
@@ -37,7 +45,7 @@ export function recordRevenue (ctx: Context, records: readonly RevenueRowInput[]
     if (problems.length > 0) throw Problems.invalidRecords(problems)
     await createStaging(tx)
     for (let i = 0; i < rows.length; i += STAGE_BATCH) await stageRows(tx, rows.slice(i, i + STAGE_BATCH))
-    const counts = await mergeStaging(tx, ctx.actor.principal.keyId, ctx.actor.requestId)
+    const counts = await merge(tx, ctx)
     const result = { records: rows.length, ...counts }
     return { value: result, audit: [{ action: 'record', entityType: 'revenue_batch', entityId: ctx.actor.requestId, details: result }] }
   })
@@ -75,7 +83,7 @@ export function importRevenue (ctx: Context, body: unknown, partial: boolean): P
     }
     const { rows, rejected, errors } = file.finish(partial, loaded)
     await stageRows(tx, batch)
-    const counts = await mergeStaging(tx, ctx.actor.principal.keyId, ctx.actor.requestId)
+    const counts = await merge(tx, ctx)
     return {
       value: { rows, loaded, rejected, ...counts, errors },
       audit: [{ action: 'import', entityType: 'revenue_import', entityId: ctx.actor.requestId, details: { rows, loaded, rejected, ...counts, partial } }],

@@ -298,7 +298,7 @@ export interface paths {
         put?: never;
         /**
          * 年度结算 compute a draft settlement for a fiscal year (admin)
-         * @description One line per agreement in force that year (or per agreementIds), computed by the engine of POST /v1/calculations from the latest revenue revisions, the advances and the shortfall carried out of last year's finalized settlement. A second run for a year while one runs is 409; a carry_forward agreement whose previous year is not finalized is 409. After a year is finalized, a new run is a supplementary settlement (补充结算).
+         * @description One line per agreement in force that year (or per agreementIds), computed by the engine of POST /v1/calculations from the latest revenue revisions, the advances and the shortfall carried out of last year's finalized settlement. A second run for a year while one runs is 409; a carry_forward agreement whose previous year is not finalized is 409; a figure beyond 18 integer digits is 422 naming the input. After a year is finalized, a new run is a supplementary settlement (补充结算) against the last finalized line. The answer gives the number and totals of the lines; GET …/lines pages through them.
          */
         post: operations["createSettlementRun"];
         delete?: never;
@@ -314,8 +314,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 结算批次 a run with the lines in the caller's scope */
+        /** 结算批次 a run, with the number and totals of its lines in the caller's scope */
         get: operations["getSettlementRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settlement-runs/{id}/lines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 结算行 the run's lines in the caller's scope, a page at a time
+         * @description One line per agreement, by zone, district and agreement, with its groups shaped as in the calculation response; supplementary lines name the finalized line they follow and the adjustments against it (calculation-rules.md §9).
+         */
+        get: operations["listSettlementRunLines"];
         put?: never;
         post?: never;
         delete?: never;
@@ -335,7 +355,7 @@ export interface paths {
         put?: never;
         /**
          * 定稿 finalize a draft run (admin): it can no longer change
-         * @description Refused (409) when the run is already finalized, when the year's revenue, advances, base adjustments or agreements changed after it was computed, or when another run already finalized the year for one of its annual lines.
+         * @description Refused (409) when the run is already finalized; when anything a line was computed from changed after the run was computed, whichever transaction committed it (settlement-stale: the revenue of the year in the agreement's categories, its advances, base adjustments, terms or years, the finalized previous-year figures it carried in, or the finalized line it follows); or when another run already finalized the year for one of its annual lines. Each line then follows the last finalized line of its agreement and year (calculation-rules.md §9).
          */
         post: operations["finalizeSettlementRun"];
         delete?: never;
@@ -3462,6 +3482,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description 违反规则 well-formed input that breaks a rule */
+            422: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description 请求过多 more requests than the token's budget; see Retry-After */
             429: {
                 headers: {
@@ -5085,10 +5118,10 @@ export interface operations {
                 /**
                  * @example {
                  *       "agreementId": 1,
-                 *       "fiscalYear": 2021,
-                 *       "paidOn": "2021-06-30",
+                 *       "fiscalYear": 2022,
+                 *       "paidOn": "2022-06-30",
                  *       "amount": "100000.00",
-                 *       "documentNo": "青财预〔2021〕45号"
+                 *       "documentNo": "青财预〔2022〕45号"
                  *     }
                  */
                 "application/json": {
@@ -5482,7 +5515,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description 结算批次 a settlement run with its lines */
+            /** @description 结算批次 a settlement run with the number and totals of its lines */
             201: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -5502,73 +5535,16 @@ export interface operations {
                      *       "createdBy": "bootstrap",
                      *       "finalizedAt": null,
                      *       "finalizedBy": null,
+                     *       "lineCount": 1,
                      *       "totals": {
                      *         "revenueTotal": "1330000.00",
                      *         "zoneShare": "228000.00",
                      *         "districtShare": "1102000.00",
                      *         "advancesPaid": "100000.00",
                      *         "balanceDue": "128000.00",
-                     *         "adjustment": "0.00"
-                     *       },
-                     *       "lines": [
-                     *         {
-                     *           "agreementId": 1,
-                     *           "zoneCode": "QD-HT",
-                     *           "districtCode": "370214",
-                     *           "kind": "annual",
-                     *           "revenueTotal": "1330000.00",
-                     *           "zoneShare": "228000.00",
-                     *           "districtShare": "1102000.00",
-                     *           "advancesPaid": "100000.00",
-                     *           "balanceDue": "128000.00",
-                     *           "groups": [
-                     *             {
-                     *               "name": "taxes",
-                     *               "basis": "increment",
-                     *               "base": "1000000.00",
-                     *               "actual": "1250000.00",
-                     *               "increment": "250000.00",
-                     *               "carriedShortfallIn": "0.00",
-                     *               "shareable": "250000.00",
-                     *               "bands": [
-                     *                 {
-                     *                   "rate": "0.60",
-                     *                   "amount": "100000.00",
-                     *                   "zoneShare": "60000.00"
-                     *                 },
-                     *                 {
-                     *                   "rate": "0.80",
-                     *                   "amount": "150000.00",
-                     *                   "zoneShare": "120000.00"
-                     *                 }
-                     *               ],
-                     *               "zoneShare": "180000.00",
-                     *               "districtShare": "1070000.00",
-                     *               "carriedShortfallOut": "0.00",
-                     *               "explanation": [
-                     *                 "增量 = 实际 1250000.00 − 基数 1000000.00 = 250000.00"
-                     *               ]
-                     *             },
-                     *             {
-                     *               "name": "fees",
-                     *               "basis": "total",
-                     *               "actual": "80000.00",
-                     *               "bands": [
-                     *                 {
-                     *                   "rate": "0.60",
-                     *                   "amount": "80000.00",
-                     *                   "zoneShare": "48000.00"
-                     *                 }
-                     *               ],
-                     *               "zoneShare": "48000.00",
-                     *               "districtShare": "32000.00",
-                     *               "explanation": [
-                     *                 "全额分成：实际 80000.00 × 0.60 = 48000.00"
-                     *               ]
-                     *             }
-                     *           ]
-                     *         }
-                     *       ]
+                     *         "adjustment": "0.00",
+                     *         "balanceAdjustment": "0.00"
+                     *       }
                      *     }
                      */
                     "application/json": {
@@ -5602,7 +5578,12 @@ export interface operations {
                         finalizedAt: string | null;
                         /** @description 定稿人 the key that finalized it */
                         finalizedBy: string | null;
-                        /** @description 合计 totals of the lines shown */
+                        /**
+                         * Format: int64
+                         * @description 结算行数 the lines in the caller's scope (GET …/lines pages through them)
+                         */
+                        lineCount: number;
+                        /** @description 合计 totals of the lines in the caller's scope */
                         totals: {
                             /** @description 收入合计 Σ line revenue (元, exactly two decimals) */
                             revenueTotal: string;
@@ -5616,81 +5597,9 @@ export interface operations {
                             balanceDue: string;
                             /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals) */
                             adjustment: string;
+                            /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals) */
+                            balanceAdjustment: string;
                         };
-                        /** @description 结算行 one line per agreement in the caller's scope */
-                        lines: {
-                            /**
-                             * Format: int32
-                             * @description 分成办法 agreement id
-                             */
-                            agreementId: number;
-                            /**
-                             * @description 功能区代码 the zone's code
-                             * @example QD-HT
-                             */
-                            zoneCode: string;
-                            /**
-                             * @description 行政区划代码 6-digit GB/T 2260 division code of the district
-                             * @example 370214
-                             */
-                            districtCode: string;
-                            /**
-                             * @description 结算类型 annual (年度结算) or supplementary (补充结算: the year was already finalized)
-                             * @enum {string}
-                             */
-                            kind: "annual" | "supplementary";
-                            /** @description 收入合计 Σ actual (元, exactly two decimals) */
-                            revenueTotal: string;
-                            /** @description 功能区分成 Σ zone share (元, exactly two decimals) */
-                            zoneShare: string;
-                            /** @description 属地政府留成 revenue total − zone share (元, exactly two decimals) */
-                            districtShare: string;
-                            /** @description 已预拨 advances paid for the year (元, exactly two decimals) */
-                            advancesPaid: string;
-                            /** @description 应补(扣) zone share − advances (元, exactly two decimals) */
-                            balanceDue: string;
-                            /** @description 原结算功能区分成 the zone share of the finalized settlement (supplementary only) (元, exactly two decimals) */
-                            previousZoneShare?: string;
-                            /** @description 补充结算调整 zone share − previous zone share (supplementary only) (元, exactly two decimals) */
-                            adjustment?: string;
-                            /** @description 口径组 groups, shaped as in the calculation response */
-                            groups: {
-                                /** @description 口径组名称 group name */
-                                name: string;
-                                /**
-                                 * @description 分成口径 basis
-                                 * @enum {string}
-                                 */
-                                basis: "increment" | "total";
-                                /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
-                                base?: string;
-                                /** @description 实际收入 actual revenue (元, exactly two decimals) */
-                                actual: string;
-                                /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
-                                increment?: string;
-                                /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
-                                carriedShortfallIn?: string;
-                                /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
-                                shareable?: string;
-                                /** @description 分档 how the shareable amount falls into bands */
-                                bands: {
-                                    /** @description 分成比例 the band's rate */
-                                    rate: string;
-                                    /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
-                                    amount: string;
-                                    /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
-                                    zoneShare: string;
-                                }[];
-                                /** @description 功能区分成 the zone's share (元, exactly two decimals) */
-                                zoneShare: string;
-                                /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
-                                districtShare: string;
-                                /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
-                                carriedShortfallOut?: string;
-                                /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
-                                explanation: string[];
-                            }[];
-                        }[];
                     };
                 };
             };
@@ -5837,7 +5746,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description 结算批次 a settlement run with its lines */
+            /** @description 结算批次 a settlement run with the number and totals of its lines */
             200: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -5857,15 +5766,206 @@ export interface operations {
                      *       "createdBy": "bootstrap",
                      *       "finalizedAt": null,
                      *       "finalizedBy": null,
+                     *       "lineCount": 1,
                      *       "totals": {
                      *         "revenueTotal": "1330000.00",
                      *         "zoneShare": "228000.00",
                      *         "districtShare": "1102000.00",
                      *         "advancesPaid": "100000.00",
                      *         "balanceDue": "128000.00",
-                     *         "adjustment": "0.00"
-                     *       },
-                     *       "lines": [
+                     *         "adjustment": "0.00",
+                     *         "balanceAdjustment": "0.00"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: int32
+                         * @description 编号 run id
+                         * @example 1
+                         */
+                        id: number;
+                        /**
+                         * Format: int32
+                         * @description 财政年度 fiscal year settled
+                         * @example 2021
+                         */
+                        fiscalYear: number;
+                        /**
+                         * @description 状态 draft, or finalized (immutable)
+                         * @enum {string}
+                         */
+                        status: "draft" | "finalized";
+                        /** @description 分成比例下限 the floor in force */
+                        minimumRate: string;
+                        /**
+                         * Format: date-time
+                         * @description 计算时间 when it was computed
+                         */
+                        createdAt: string;
+                        /** @description 经办 the key that ran it */
+                        createdBy: string;
+                        /** @description 定稿时间 when it was finalized, null for a draft */
+                        finalizedAt: string | null;
+                        /** @description 定稿人 the key that finalized it */
+                        finalizedBy: string | null;
+                        /**
+                         * Format: int64
+                         * @description 结算行数 the lines in the caller's scope (GET …/lines pages through them)
+                         */
+                        lineCount: number;
+                        /** @description 合计 totals of the lines in the caller's scope */
+                        totals: {
+                            /** @description 收入合计 Σ line revenue (元, exactly two decimals) */
+                            revenueTotal: string;
+                            /** @description 功能区分成合计 Σ line zone share (元, exactly two decimals) */
+                            zoneShare: string;
+                            /** @description 属地政府留成合计 Σ line district share (元, exactly two decimals) */
+                            districtShare: string;
+                            /** @description 已预拨合计 Σ advances (元, exactly two decimals) */
+                            advancesPaid: string;
+                            /** @description 应补(扣)合计 Σ balance due (元, exactly two decimals) */
+                            balanceDue: string;
+                            /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals) */
+                            adjustment: string;
+                            /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals) */
+                            balanceAdjustment: string;
+                        };
+                    };
+                };
+            };
+            /** @description 请求格式错误 malformed or schema-invalid input */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 未认证 no or bad bearer token */
+            401: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 不存在 unknown, or outside the caller's scope */
+            404: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 路径过长 a path parameter longer than any valid value */
+            414: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求过多 more requests than the token's budget; see Retry-After */
+            429: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 内部错误 a defect in the service; quote the request id to the operators */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
+            503: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSettlementRunLines: {
+        parameters: {
+            query?: {
+                /** @description 每页条数 page size, default 100, at most 1000 */
+                limit?: number;
+                /** @description 游标 nextCursor of the previous page */
+                cursor?: string;
+                /**
+                 * @description 行政区划代码 6-digit GB/T 2260 division code of the district
+                 * @example 370214
+                 */
+                districtCode?: string;
+                /**
+                 * @description 功能区代码 the zone's code
+                 * @example QD-HT
+                 */
+                zoneCode?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description 编号 run id
+                 * @example 1
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
                      *         {
                      *           "agreementId": 1,
                      *           "zoneCode": "QD-HT",
@@ -5923,57 +6023,13 @@ export interface operations {
                      *             }
                      *           ]
                      *         }
-                     *       ]
+                     *       ],
+                     *       "nextCursor": null
                      *     }
                      */
                     "application/json": {
-                        /**
-                         * Format: int32
-                         * @description 编号 run id
-                         * @example 1
-                         */
-                        id: number;
-                        /**
-                         * Format: int32
-                         * @description 财政年度 fiscal year settled
-                         * @example 2021
-                         */
-                        fiscalYear: number;
-                        /**
-                         * @description 状态 draft, or finalized (immutable)
-                         * @enum {string}
-                         */
-                        status: "draft" | "finalized";
-                        /** @description 分成比例下限 the floor in force */
-                        minimumRate: string;
-                        /**
-                         * Format: date-time
-                         * @description 计算时间 when it was computed
-                         */
-                        createdAt: string;
-                        /** @description 经办 the key that ran it */
-                        createdBy: string;
-                        /** @description 定稿时间 when it was finalized, null for a draft */
-                        finalizedAt: string | null;
-                        /** @description 定稿人 the key that finalized it */
-                        finalizedBy: string | null;
-                        /** @description 合计 totals of the lines shown */
-                        totals: {
-                            /** @description 收入合计 Σ line revenue (元, exactly two decimals) */
-                            revenueTotal: string;
-                            /** @description 功能区分成合计 Σ line zone share (元, exactly two decimals) */
-                            zoneShare: string;
-                            /** @description 属地政府留成合计 Σ line district share (元, exactly two decimals) */
-                            districtShare: string;
-                            /** @description 已预拨合计 Σ advances (元, exactly two decimals) */
-                            advancesPaid: string;
-                            /** @description 应补(扣)合计 Σ balance due (元, exactly two decimals) */
-                            balanceDue: string;
-                            /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals) */
-                            adjustment: string;
-                        };
-                        /** @description 结算行 one line per agreement in the caller's scope */
-                        lines: {
+                        /** @description 结算行 lines by zone, district and agreement */
+                        items: {
                             /**
                              * Format: int32
                              * @description 分成办法 agreement id
@@ -6004,10 +6060,17 @@ export interface operations {
                             advancesPaid: string;
                             /** @description 应补(扣) zone share − advances (元, exactly two decimals) */
                             balanceDue: string;
-                            /** @description 原结算功能区分成 the zone share of the finalized settlement (supplementary only) (元, exactly two decimals) */
+                            /**
+                             * Format: int32
+                             * @description 所依据的定稿结算 the run of the finalized line (same agreement and year) this supplementary line follows (calculation-rules.md §9)
+                             */
+                            follows?: number;
+                            /** @description 原结算功能区分成 the zone share of the finalized line it follows (supplementary only) (元, exactly two decimals) */
                             previousZoneShare?: string;
                             /** @description 补充结算调整 zone share − previous zone share (supplementary only) (元, exactly two decimals) */
                             adjustment?: string;
+                            /** @description 补充结算应补(扣)调整 balance due − the balance due of the line it follows (supplementary only) (元, exactly two decimals) */
+                            balanceAdjustment?: string;
                             /** @description 口径组 groups, shaped as in the calculation response */
                             groups: {
                                 /** @description 口径组名称 group name */
@@ -6044,8 +6107,17 @@ export interface operations {
                                 carriedShortfallOut?: string;
                                 /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
                                 explanation: string[];
+                                /** @description 核销短收 the shortfall carried out of the agreement's last year that no next version carries: written off (calculation-rules.md §6) (元, exactly two decimals) */
+                                writtenOff?: string;
+                                /**
+                                 * Format: int32
+                                 * @description 结转至 the next version of the agreement, whose group of the same name carries the shortfall in (calculation-rules.md §6)
+                                 */
+                                carriedToAgreementId?: number;
                             }[];
                         }[];
+                        /** @description 下一页游标 cursor of the next page; null on the last page */
+                        nextCursor: string | null;
                     };
                 };
             };
@@ -6156,7 +6228,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description 结算批次 a settlement run with its lines */
+            /** @description 结算批次 a settlement run with the number and totals of its lines */
             200: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -6176,73 +6248,16 @@ export interface operations {
                      *       "createdBy": "bootstrap",
                      *       "finalizedAt": null,
                      *       "finalizedBy": null,
+                     *       "lineCount": 1,
                      *       "totals": {
                      *         "revenueTotal": "1330000.00",
                      *         "zoneShare": "228000.00",
                      *         "districtShare": "1102000.00",
                      *         "advancesPaid": "100000.00",
                      *         "balanceDue": "128000.00",
-                     *         "adjustment": "0.00"
-                     *       },
-                     *       "lines": [
-                     *         {
-                     *           "agreementId": 1,
-                     *           "zoneCode": "QD-HT",
-                     *           "districtCode": "370214",
-                     *           "kind": "annual",
-                     *           "revenueTotal": "1330000.00",
-                     *           "zoneShare": "228000.00",
-                     *           "districtShare": "1102000.00",
-                     *           "advancesPaid": "100000.00",
-                     *           "balanceDue": "128000.00",
-                     *           "groups": [
-                     *             {
-                     *               "name": "taxes",
-                     *               "basis": "increment",
-                     *               "base": "1000000.00",
-                     *               "actual": "1250000.00",
-                     *               "increment": "250000.00",
-                     *               "carriedShortfallIn": "0.00",
-                     *               "shareable": "250000.00",
-                     *               "bands": [
-                     *                 {
-                     *                   "rate": "0.60",
-                     *                   "amount": "100000.00",
-                     *                   "zoneShare": "60000.00"
-                     *                 },
-                     *                 {
-                     *                   "rate": "0.80",
-                     *                   "amount": "150000.00",
-                     *                   "zoneShare": "120000.00"
-                     *                 }
-                     *               ],
-                     *               "zoneShare": "180000.00",
-                     *               "districtShare": "1070000.00",
-                     *               "carriedShortfallOut": "0.00",
-                     *               "explanation": [
-                     *                 "增量 = 实际 1250000.00 − 基数 1000000.00 = 250000.00"
-                     *               ]
-                     *             },
-                     *             {
-                     *               "name": "fees",
-                     *               "basis": "total",
-                     *               "actual": "80000.00",
-                     *               "bands": [
-                     *                 {
-                     *                   "rate": "0.60",
-                     *                   "amount": "80000.00",
-                     *                   "zoneShare": "48000.00"
-                     *                 }
-                     *               ],
-                     *               "zoneShare": "48000.00",
-                     *               "districtShare": "32000.00",
-                     *               "explanation": [
-                     *                 "全额分成：实际 80000.00 × 0.60 = 48000.00"
-                     *               ]
-                     *             }
-                     *           ]
-                     *         }
-                     *       ]
+                     *         "adjustment": "0.00",
+                     *         "balanceAdjustment": "0.00"
+                     *       }
                      *     }
                      */
                     "application/json": {
@@ -6276,7 +6291,12 @@ export interface operations {
                         finalizedAt: string | null;
                         /** @description 定稿人 the key that finalized it */
                         finalizedBy: string | null;
-                        /** @description 合计 totals of the lines shown */
+                        /**
+                         * Format: int64
+                         * @description 结算行数 the lines in the caller's scope (GET …/lines pages through them)
+                         */
+                        lineCount: number;
+                        /** @description 合计 totals of the lines in the caller's scope */
                         totals: {
                             /** @description 收入合计 Σ line revenue (元, exactly two decimals) */
                             revenueTotal: string;
@@ -6290,81 +6310,9 @@ export interface operations {
                             balanceDue: string;
                             /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals) */
                             adjustment: string;
+                            /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals) */
+                            balanceAdjustment: string;
                         };
-                        /** @description 结算行 one line per agreement in the caller's scope */
-                        lines: {
-                            /**
-                             * Format: int32
-                             * @description 分成办法 agreement id
-                             */
-                            agreementId: number;
-                            /**
-                             * @description 功能区代码 the zone's code
-                             * @example QD-HT
-                             */
-                            zoneCode: string;
-                            /**
-                             * @description 行政区划代码 6-digit GB/T 2260 division code of the district
-                             * @example 370214
-                             */
-                            districtCode: string;
-                            /**
-                             * @description 结算类型 annual (年度结算) or supplementary (补充结算: the year was already finalized)
-                             * @enum {string}
-                             */
-                            kind: "annual" | "supplementary";
-                            /** @description 收入合计 Σ actual (元, exactly two decimals) */
-                            revenueTotal: string;
-                            /** @description 功能区分成 Σ zone share (元, exactly two decimals) */
-                            zoneShare: string;
-                            /** @description 属地政府留成 revenue total − zone share (元, exactly two decimals) */
-                            districtShare: string;
-                            /** @description 已预拨 advances paid for the year (元, exactly two decimals) */
-                            advancesPaid: string;
-                            /** @description 应补(扣) zone share − advances (元, exactly two decimals) */
-                            balanceDue: string;
-                            /** @description 原结算功能区分成 the zone share of the finalized settlement (supplementary only) (元, exactly two decimals) */
-                            previousZoneShare?: string;
-                            /** @description 补充结算调整 zone share − previous zone share (supplementary only) (元, exactly two decimals) */
-                            adjustment?: string;
-                            /** @description 口径组 groups, shaped as in the calculation response */
-                            groups: {
-                                /** @description 口径组名称 group name */
-                                name: string;
-                                /**
-                                 * @description 分成口径 basis
-                                 * @enum {string}
-                                 */
-                                basis: "increment" | "total";
-                                /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
-                                base?: string;
-                                /** @description 实际收入 actual revenue (元, exactly two decimals) */
-                                actual: string;
-                                /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
-                                increment?: string;
-                                /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
-                                carriedShortfallIn?: string;
-                                /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
-                                shareable?: string;
-                                /** @description 分档 how the shareable amount falls into bands */
-                                bands: {
-                                    /** @description 分成比例 the band's rate */
-                                    rate: string;
-                                    /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
-                                    amount: string;
-                                    /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
-                                    zoneShare: string;
-                                }[];
-                                /** @description 功能区分成 the zone's share (元, exactly two decimals) */
-                                zoneShare: string;
-                                /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
-                                districtShare: string;
-                                /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
-                                carriedShortfallOut?: string;
-                                /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
-                                explanation: string[];
-                            }[];
-                        }[];
                     };
                 };
             };

@@ -6,29 +6,31 @@ import { languageOf } from '../language.js'
 import { answerWrite, contextOf, documentOperations, pageOf, type RouteDeps, sendTable } from '../routing.js'
 import { idFromParam } from '../schemas/common.js'
 import * as schemas from '../schemas/settlements.js'
-import { presentRun } from '../schemas/settlements.js'
+import { presentLines, presentRun } from '../schemas/settlements.js'
 import { statementCsv, statementXlsx } from '../statement.js'
 
-/* Settlement runs (年度结算) — api-contract.md, Settlement runs; calculation-rules.md §4–§6. */
+/* Settlement runs (年度结算) — api-contract.md, Settlement runs; calculation-rules.md §4–§6 and §9. */
 
 export const settlementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   documentOperations(app, 'settlements')
 
-  app.post('/settlement-runs', { config: { access: ADMIN_ONLY }, schema: schemas.createSettlementRunSchema }, async (request, reply) => {
-    const lang = languageOf(request.headers['accept-language'])
-    return answerWrite(request, reply, deps, 201, (ctx) => settlements.createRun(ctx, request.body), (run) => presentRun(run, lang))
-  })
+  app.post('/settlement-runs', { config: { access: ADMIN_ONLY }, schema: schemas.createSettlementRunSchema },
+    async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => settlements.createRun(ctx, request.body), presentRun))
 
   app.get('/settlement-runs', { config: { access: EVERY_ROLE }, schema: schemas.listSettlementRunsSchema },
     async (request) => settlements.runs(contextOf(request, deps), request.query.fiscalYear, pageOf(request.query)))
 
   app.get('/settlement-runs/:id', { config: { access: EVERY_ROLE }, schema: schemas.getSettlementRunSchema },
-    async (request) => presentRun(await settlements.run(contextOf(request, deps), idFromParam(request.params.id)), languageOf(request.headers['accept-language'])))
+    async (request) => presentRun(await settlements.run(contextOf(request, deps), idFromParam(request.params.id))))
 
-  app.post('/settlement-runs/:id/finalize', { config: { access: ADMIN_ONLY }, schema: schemas.finalizeSettlementRunSchema }, async (request, reply) => {
-    const lang = languageOf(request.headers['accept-language'])
-    return answerWrite(request, reply, deps, 200, (ctx) => settlements.finalizeRun(ctx, idFromParam(request.params.id)), (run) => presentRun(run, lang))
+  app.get('/settlement-runs/:id/lines', { config: { access: EVERY_ROLE }, schema: schemas.listSettlementRunLinesSchema }, async (request) => {
+    const { limit, cursor, ...filter } = request.query
+    const lines = await settlements.runLines(contextOf(request, deps), idFromParam(request.params.id), filter, pageOf({ limit, cursor }))
+    return presentLines(lines, languageOf(request.headers['accept-language']))
   })
+
+  app.post('/settlement-runs/:id/finalize', { config: { access: ADMIN_ONLY }, schema: schemas.finalizeSettlementRunSchema },
+    async (request, reply) => answerWrite(request, reply, deps, 200, (ctx) => settlements.finalizeRun(ctx, idFromParam(request.params.id)), presentRun))
 
   app.get('/settlement-runs/:id/statement', { config: { access: EVERY_ROLE }, schema: schemas.settlementStatementSchema }, async (request, reply) => {
     const { run, lines } = await settlements.statement(contextOf(request, deps), idFromParam(request.params.id))

@@ -124,7 +124,7 @@ export const getAgreementSchema = {
   operationId: 'getAgreement', summary: '分成办法 one agreement; with ?year= the base each group has that year',
   params: Type.Object({ id: AgreementIdParam }),
   querystring: Type.Object({ year: Type.Optional(FiscalYear('财政年度 show B(Y) of each increment group for this year')) }, { additionalProperties: false }),
-  response: { 200: AgreementOut, ...problemResponses(400, 401, 404) },
+  response: { 200: AgreementOut, ...problemResponses(400, 401, 404, 422) },
 }
 
 export const endAgreementSchema = {

@@ -1,12 +1,12 @@
 import Type from 'typebox'
-import type { StoredLine } from '../../db/settlements.js'
+import type { Page } from '../../db/pagination.js'
 import { deserializeGroupResult, explainGroup, type Language } from '../../domain/explanation.js'
-import { formatRate, money } from '../../domain/money.js'
-import { RUN_STATUSES, runTotals, SETTLEMENT_KINDS } from '../../domain/settlement.js'
-import type { RunWithLines } from '../../services/settlements.js'
+import { formatMoney, formatRate, money } from '../../domain/money.js'
+import { RUN_STATUSES, SETTLEMENT_KINDS } from '../../domain/settlement.js'
+import type { RunOverview, SettledLine } from '../../services/settlements.js'
 import { CalculationGroup } from './calculations.js'
 import {
-  DistrictCode, FiscalYear, IdempotencyHeaders, IdParam, MoneyOut, PageOf, PageQuery, problemResponses, RateOut, RecordId, StringEnum, TABLE_FORMATS, Timestamp,
+  Count, DistrictCode, FiscalYear, IdempotencyHeaders, IdParam, MoneyOut, PageOf, PageQuery, problemResponses, RateOut, RecordId, StringEnum, TABLE_FORMATS, Timestamp,
   ZoneCode,
 } from './common.js'
 
@@ -15,6 +15,12 @@ import {
 const RunId = IdParam('编号 run id', 1)
 /** The demo data's draft run (2021) is the one its example finalizes. */
 const DraftRunId = IdParam('编号 the id of a draft run', 2)
+
+const SettledGroup = Type.Object({
+  ...CalculationGroup.properties,
+  writtenOff: Type.Optional(MoneyOut('核销短收 the shortfall carried out of the agreement\'s last year that no next version carries: written off (calculation-rules.md §6)')),
+  carriedToAgreementId: Type.Optional(RecordId('结转至 the next version of the agreement, whose group of the same name carries the shortfall in (calculation-rules.md §6)')),
+}, { additionalProperties: false, description: '口径组结果 one group\'s result, shaped as in the calculation response' })
 
 const LineOut = Type.Object({
   agreementId: RecordId('分成办法 agreement id'),
@@ -26,10 +32,26 @@ const LineOut = Type.Object({
   districtShare: MoneyOut('属地政府留成 revenue total − zone share'),
   advancesPaid: MoneyOut('已预拨 advances paid for the year'),
   balanceDue: MoneyOut('应补(扣) zone share − advances'),
-  previousZoneShare: Type.Optional(MoneyOut('原结算功能区分成 the zone share of the finalized settlement (supplementary only)')),
+  follows: Type.Optional(RecordId('所依据的定稿结算 the run of the finalized line (same agreement and year) this supplementary line follows (calculation-rules.md §9)')),
+  previousZoneShare: Type.Optional(MoneyOut('原结算功能区分成 the zone share of the finalized line it follows (supplementary only)')),
   adjustment: Type.Optional(MoneyOut('补充结算调整 zone share − previous zone share (supplementary only)')),
-  groups: Type.Array(CalculationGroup, { maxItems: 50, description: '口径组 groups, shaped as in the calculation response' }),
-}, { additionalProperties: false, description: '结算行 one agreement\'s line' })
+  balanceAdjustment: Type.Optional(MoneyOut('补充结算应补(扣)调整 balance due − the balance due of the line it follows (supplementary only)')),
+  groups: Type.Array(SettledGroup, { maxItems: 50, description: '口径组 groups, shaped as in the calculation response' }),
+}, {
+  additionalProperties: false,
+  description: '结算行 one agreement\'s line',
+  examples: [{
+    agreementId: 1, zoneCode: 'QD-HT', districtCode: '370214', kind: 'annual', revenueTotal: '1330000.00', zoneShare: '228000.00',
+    districtShare: '1102000.00', advancesPaid: '100000.00', balanceDue: '128000.00',
+    groups: [
+      { name: 'taxes', basis: 'increment', base: '1000000.00', actual: '1250000.00', increment: '250000.00', carriedShortfallIn: '0.00', shareable: '250000.00',
+        bands: [{ rate: '0.60', amount: '100000.00', zoneShare: '60000.00' }, { rate: '0.80', amount: '150000.00', zoneShare: '120000.00' }],
+        zoneShare: '180000.00', districtShare: '1070000.00', carriedShortfallOut: '0.00', explanation: ['增量 = 实际 1250000.00 − 基数 1000000.00 = 250000.00'] },
+      { name: 'fees', basis: 'total', actual: '80000.00', bands: [{ rate: '0.60', amount: '80000.00', zoneShare: '48000.00' }],
+        zoneShare: '48000.00', districtShare: '32000.00', explanation: ['全额分成：实际 80000.00 × 0.60 = 48000.00'] },
+    ],
+  }],
+})
 
 const TotalsOut = Type.Object({
   revenueTotal: MoneyOut('收入合计 Σ line revenue'),
@@ -38,7 +60,8 @@ const TotalsOut = Type.Object({
   advancesPaid: MoneyOut('已预拨合计 Σ advances'),
   balanceDue: MoneyOut('应补(扣)合计 Σ balance due'),
   adjustment: MoneyOut('补充结算调整合计 Σ supplementary adjustments'),
-}, { additionalProperties: false, description: '合计 totals of the lines shown' })
+  balanceAdjustment: MoneyOut('补充结算应补(扣)调整合计 Σ supplementary balance adjustments'),
+}, { additionalProperties: false, description: '合计 totals of the lines in the caller\'s scope' })
 
 const RunProps = {
   id: RecordId('编号 run id', [1]),
@@ -54,58 +77,63 @@ export const RunSummary = Type.Object(RunProps, { additionalProperties: false, d
   examples: [{ id: 1, fiscalYear: 2021, status: 'draft', minimumRate: '0.60', createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'bootstrap', finalizedAt: null, finalizedBy: null }] })
 export const RunOut = Type.Object({
   ...RunProps,
+  lineCount: Count('结算行数 the lines in the caller\'s scope (GET …/lines pages through them)'),
   totals: TotalsOut,
-  lines: Type.Array(LineOut, { maxItems: 100_000, description: '结算行 one line per agreement in the caller\'s scope' }),
 }, {
   additionalProperties: false,
-  description: '结算批次 a settlement run with its lines',
+  description: '结算批次 a settlement run with the number and totals of its lines',
   examples: [{
     id: 2, fiscalYear: 2021, status: 'draft', minimumRate: '0.60', createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'bootstrap', finalizedAt: null, finalizedBy: null,
-    totals: { revenueTotal: '1330000.00', zoneShare: '228000.00', districtShare: '1102000.00', advancesPaid: '100000.00', balanceDue: '128000.00', adjustment: '0.00' },
-    lines: [{
-      agreementId: 1, zoneCode: 'QD-HT', districtCode: '370214', kind: 'annual', revenueTotal: '1330000.00', zoneShare: '228000.00',
-      districtShare: '1102000.00', advancesPaid: '100000.00', balanceDue: '128000.00',
-      groups: [
-        { name: 'taxes', basis: 'increment', base: '1000000.00', actual: '1250000.00', increment: '250000.00', carriedShortfallIn: '0.00', shareable: '250000.00',
-          bands: [{ rate: '0.60', amount: '100000.00', zoneShare: '60000.00' }, { rate: '0.80', amount: '150000.00', zoneShare: '120000.00' }],
-          zoneShare: '180000.00', districtShare: '1070000.00', carriedShortfallOut: '0.00', explanation: ['增量 = 实际 1250000.00 − 基数 1000000.00 = 250000.00'] },
-        { name: 'fees', basis: 'total', actual: '80000.00', bands: [{ rate: '0.60', amount: '80000.00', zoneShare: '48000.00' }],
-          zoneShare: '48000.00', districtShare: '32000.00', explanation: ['全额分成：实际 80000.00 × 0.60 = 48000.00'] },
-      ],
-    }],
+    lineCount: 1,
+    totals: { revenueTotal: '1330000.00', zoneShare: '228000.00', districtShare: '1102000.00', advancesPaid: '100000.00', balanceDue: '128000.00', adjustment: '0.00', balanceAdjustment: '0.00' },
   }],
 })
 
-function presentLine (l: StoredLine, lang: Language) {
+const LinesPage = PageOf(LineOut, '结算行 lines by zone, district and agreement')
+
+function presentLine (l: SettledLine, lang: Language) {
   return {
     agreementId: l.agreementId, zoneCode: l.zoneCode, districtCode: l.districtCode, kind: l.kind,
     revenueTotal: l.revenueTotal, zoneShare: l.zoneShare, districtShare: l.districtShare, advancesPaid: l.advancesPaid, balanceDue: l.balanceDue,
+    ...(l.follows === null ? {} : { follows: l.follows }),
     ...(l.previousZoneShare === null ? {} : { previousZoneShare: l.previousZoneShare }),
     ...(l.adjustment === null ? {} : { adjustment: l.adjustment }),
-    groups: l.groups.map((g) => ({
-      name: g.name, basis: g.basis,
-      ...(g.base === null ? {} : { base: g.base }),
-      actual: g.actual,
-      ...(g.increment === null ? {} : { increment: g.increment }),
-      ...(g.carriedShortfallIn === null ? {} : { carriedShortfallIn: g.carriedShortfallIn }),
-      ...(g.shareable === null ? {} : { shareable: g.shareable }),
-      bands: JSON.parse(g.bands) as Array<{ rate: string, amount: string, zoneShare: string }>,
-      zoneShare: g.zoneShare, districtShare: g.districtShare,
-      ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
-      explanation: explainGroup(deserializeGroupResult(g.result), lang),
-    })),
+    ...(l.balanceAdjustment === null ? {} : { balanceAdjustment: l.balanceAdjustment }),
+    groups: l.groups.map((g) => {
+      const disposition = l.dispositions.get(g.name)
+      return {
+        name: g.name, basis: g.basis,
+        ...(g.base === null ? {} : { base: g.base }),
+        actual: g.actual,
+        ...(g.increment === null ? {} : { increment: g.increment }),
+        ...(g.carriedShortfallIn === null ? {} : { carriedShortfallIn: g.carriedShortfallIn }),
+        ...(g.shareable === null ? {} : { shareable: g.shareable }),
+        bands: JSON.parse(g.bands) as Array<{ rate: string, amount: string, zoneShare: string }>,
+        zoneShare: g.zoneShare, districtShare: g.districtShare,
+        ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
+        ...(disposition?.kind === 'written_off' ? { writtenOff: formatMoney(disposition.amount) } : {}),
+        ...(disposition?.kind === 'carried' ? { carriedToAgreementId: disposition.agreementId } : {}),
+        explanation: explainGroup(deserializeGroupResult(g.result), lang),
+      }
+    }),
   }
 }
 
-export function presentRun ({ run, lines }: RunWithLines, lang: Language) {
-  return { ...run, minimumRate: formatRate(money(run.minimumRate)), totals: runTotals(lines), lines: lines.map((l) => presentLine(l, lang)) }
+export function presentLines (page: Page<SettledLine>, lang: Language) {
+  return { items: page.items.map((l) => presentLine(l, lang)), nextCursor: page.nextCursor }
+}
+
+export function presentRun ({ run, lineCount, totals }: RunOverview) {
+  return { ...run, minimumRate: formatRate(money(run.minimumRate)), lineCount, totals }
 }
 
 export const createSettlementRunSchema = {
   operationId: 'createSettlementRun', summary: '年度结算 compute a draft settlement for a fiscal year (admin)',
   description: 'One line per agreement in force that year (or per agreementIds), computed by the engine of POST /v1/calculations from the latest ' +
     'revenue revisions, the advances and the shortfall carried out of last year\'s finalized settlement. A second run for a year while one runs is 409; ' +
-    'a carry_forward agreement whose previous year is not finalized is 409. After a year is finalized, a new run is a supplementary settlement (补充结算).',
+    'a carry_forward agreement whose previous year is not finalized is 409; a figure beyond 18 integer digits is 422 naming the input. After a year is ' +
+    'finalized, a new run is a supplementary settlement (补充结算) against the last finalized line. The answer gives the number and totals of the lines; ' +
+    'GET …/lines pages through them.',
   headers: IdempotencyHeaders,
   body: Type.Object({
     fiscalYear: FiscalYear('财政年度 the fiscal year to settle'),
@@ -121,15 +149,17 @@ export const listSettlementRunsSchema = {
 }
 
 export const getSettlementRunSchema = {
-  operationId: 'getSettlementRun', summary: '结算批次 a run with the lines in the caller\'s scope',
+  operationId: 'getSettlementRun', summary: '结算批次 a run, with the number and totals of its lines in the caller\'s scope',
   params: Type.Object({ id: RunId }),
   response: { 200: RunOut, ...problemResponses(400, 401, 404) },
 }
 
 export const finalizeSettlementRunSchema = {
   operationId: 'finalizeSettlementRun', summary: '定稿 finalize a draft run (admin): it can no longer change',
-  description: 'Refused (409) when the run is already finalized, when the year\'s revenue, advances, base adjustments or agreements changed after it ' +
-    'was computed, or when another run already finalized the year for one of its annual lines.',
+  description: 'Refused (409) when the run is already finalized; when anything a line was computed from changed after the run was computed, ' +
+    'whichever transaction committed it (settlement-stale: the revenue of the year in the agreement\'s categories, its advances, base adjustments, ' +
+    'terms or years, the finalized previous-year figures it carried in, or the finalized line it follows); or when another run already finalized ' +
+    'the year for one of its annual lines. Each line then follows the last finalized line of its agreement and year (calculation-rules.md §9).',
   params: Type.Object({ id: DraftRunId }), headers: IdempotencyHeaders,
   response: { 200: RunOut, ...problemResponses(400, 401, 403, 404, 409) },
 }
@@ -146,3 +176,12 @@ export const settlementStatementSchema = {
   },
 }
 
+
+export const listSettlementRunLinesSchema = {
+  operationId: 'listSettlementRunLines', summary: '结算行 the run\'s lines in the caller\'s scope, a page at a time',
+  description: 'One line per agreement, by zone, district and agreement, with its groups shaped as in the calculation response; ' +
+    'supplementary lines name the finalized line they follow and the adjustments against it (calculation-rules.md §9).',
+  params: Type.Object({ id: RunId }),
+  querystring: Type.Object({ ...PageQuery, districtCode: Type.Optional(DistrictCode()), zoneCode: Type.Optional(ZoneCode()) }, { additionalProperties: false }),
+  response: { 200: LinesPage, ...problemResponses(400, 401, 404) },
+}

@@ -1,0 +1,99 @@
+import type { Decimal } from './money.js'
+import type { ShortfallPolicy } from './types.js'
+
+/*
+ * The settlement ledger (calculation-rules.md §9) and the carry of shortfalls across years and
+ * agreement versions (§6). A finalized line is a signed figure: the finalized lines of an
+ * agreement and year form a chain (the annual line, then each supplementary line naming the
+ * line it follows), and a line may be finalized only on exactly what it was computed from.
+ */
+
+/** What the carry rules need to know of an agreement: its years and its groups' shortfall policies. */
+export interface CarryTerms {
+  id: number
+  effectiveFrom: number
+  effectiveTo: number | null
+  groups: ReadonlyArray<{ name: string, shortfall: ShortfallPolicy }>
+}
+
+/**
+ * Where the shortfall carried into Y comes from (§6): the agreement's own Y−1; or, in the first
+ * year of a new version, the previous version of the same zone–district pair that ended with
+ * Y−1, for its carry_forward groups of the same name; or nowhere.
+ */
+export type CarrySource =
+  | { kind: 'none' }
+  | { kind: 'own' }
+  | { kind: 'predecessor', agreementId: number }
+
+export function carrySource (agreement: CarryTerms, year: number, predecessor: CarryTerms | undefined): CarrySource {
+  const carriers = agreement.groups.filter((g) => g.shortfall === 'carry_forward').map((g) => g.name)
+  if (carriers.length === 0) return { kind: 'none' }
+  if (year - 1 >= agreement.effectiveFrom) return { kind: 'own' }
+  if (predecessor === undefined || predecessor.effectiveTo !== year - 1) return { kind: 'none' }
+  const carried = predecessor.groups.some((g) => g.shortfall === 'carry_forward' && carriers.includes(g.name))
+  return carried ? { kind: 'predecessor', agreementId: predecessor.id } : { kind: 'none' }
+}
+
+/** Why settling Y must wait for Y−1 to be finalized (a 409), in words. */
+export function carryNotFinalized (agreement: { id: number, zoneCode: string, districtCode: string }, year: number, source: CarrySource): string {
+  return source.kind === 'predecessor'
+    ? `agreement ${agreement.id} (${agreement.zoneCode}–${agreement.districtCode}) carries in the shortfalls of agreement ${source.agreementId}, its previous version, ` +
+      `and ${year - 1} is not finalized: finalize agreement ${source.agreementId}'s ${year - 1} settlement first (calculation-rules.md §6)`
+    : `agreement ${agreement.id} (${agreement.zoneCode}–${agreement.districtCode}) carries shortfalls forward and ${year - 1} is not finalized: finalize the ${year - 1} settlement first`
+}
+
+/**
+ * What becomes of a shortfall carried out of an agreement's last year (§6): the next version of
+ * the pair carries it in a carry_forward group of the same name, or it is written off (核销).
+ */
+export type ShortfallDisposition =
+  | { kind: 'carried', agreementId: number }
+  | { kind: 'written_off', amount: Decimal }
+
+/** The disposition of a group's C_out in `year`, when `year` is the agreement's last; undefined while the agreement goes on or nothing is carried out. */
+export function shortfallDisposition (
+  agreement: CarryTerms, year: number, group: string, carriedOut: Decimal, successor: CarryTerms | undefined,
+): ShortfallDisposition | undefined {
+  if (agreement.effectiveTo !== year || !carriedOut.greaterThan(0)) return undefined
+  const carrier = successor !== undefined && successor.effectiveFrom === year + 1
+    ? successor.groups.find((g) => g.name === group && g.shortfall === 'carry_forward')
+    : undefined
+  return carrier !== undefined && successor !== undefined ? { kind: 'carried', agreementId: successor.id } : { kind: 'written_off', amount: carriedOut }
+}
+
+/** A supplementary line's figures against the finalized line it follows (§9). */
+export function supplementaryFigures (line: { zoneShare: Decimal, balanceDue: Decimal }, followed: { zoneShare: Decimal, balanceDue: Decimal }) {
+  return {
+    previousZoneShare: followed.zoneShare,
+    adjustment: line.zoneShare.minus(followed.zoneShare),
+    balanceAdjustment: line.balanceDue.minus(followed.balanceDue),
+  }
+}
+
+/**
+ * What a line was computed from, each kind of input as a digest (or, for finalized lines it
+ * built on, the run they belong to): the agreement's terms, years and base adjustments; the
+ * revenue it read; the advances of the year; the finalized Y−1 line that carried shortfalls in;
+ * the finalized line of the year it follows.
+ */
+export interface LineInputs {
+  terms: string
+  revenue: string
+  advances: string
+  carriedFrom: string | null
+  follows: number | null
+}
+
+/** What changed between the inputs a line was computed from and those of today, in words; empty when nothing did. */
+export function changedInputs (year: number, before: LineInputs | undefined, now: LineInputs | undefined): string[] {
+  if (now === undefined) return [`the agreement is no longer in force in ${year}`]
+  if (before === undefined) return ['what it was computed from is not on record (a run from before the ledger): compute it again']
+  const changed: string[] = []
+  if (before.terms !== now.terms) changed.push('the agreement\'s terms, years or base adjustments')
+  if (before.revenue !== now.revenue) changed.push(`its revenue of ${year}`)
+  if (before.advances !== now.advances) changed.push(`its advances for ${year}`)
+  if (before.carriedFrom !== now.carriedFrom) changed.push(`the finalized ${year - 1} figures it carried shortfalls in from`)
+  if (before.follows !== now.follows) changed.push(`the finalized ${year} line it follows`)
+  return changed
+}

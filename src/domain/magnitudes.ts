@@ -1,0 +1,65 @@
+import type { InputIssue } from './errors.js'
+import type { Decimal } from './money.js'
+import type { AgreementYearResult } from './types.js'
+
+/*
+ * Magnitudes (calculation-rules.md §1): an amount given has at most 15 integer digits; a figure
+ * computed from them (a sum, a base, a share, a balance) may have up to 18, which is what the
+ * documented schemas print and PostgreSQL stores (numeric(20,2)). A computation that would
+ * print a figure beyond that is refused, naming the input that led there: never a 500, never a
+ * figure longer than the schema.
+ */
+
+export const MAX_FIGURE_DIGITS = 18
+
+/** Whether a computed figure fits: at most 18 integer digits. */
+export function fitsFigure (value: Decimal): boolean {
+  return value.abs().lessThan('1e18')
+}
+
+/** Where, in the caller's terms, each input of a group lives (a request's fields, or a stored agreement's). */
+export interface GroupPointers {
+  actual: string
+  base: string
+  /** The escalating base's growth (base rule growthRate), when the base escalates. */
+  growth?: string
+}
+
+const TOO_LARGE = `more than ${MAX_FIGURE_DIGITS} integer digits`
+
+/** The input of a group that made one of its figures too large, if any. */
+function groupIssue (result: AgreementYearResult['groups'][number], at: GroupPointers, describe: (what: string) => string): InputIssue | undefined {
+  if (!fitsFigure(result.actual)) return { pointer: at.actual, message: describe(`the actual revenue ${TOO_LARGE}`) }
+  if (result.basis === 'increment') {
+    if (!fitsFigure(result.base)) {
+      const escalating = result.baseDerivation.mode === 'escalating' && at.growth !== undefined
+      return escalating
+        ? { pointer: at.growth ?? at.base, message: describe(`an escalated base of ${TOO_LARGE} (the growth compounds over ${result.baseDerivation.years ?? 0} years)`) }
+        : { pointer: at.base, message: describe(`a base of ${TOO_LARGE}`) }
+    }
+    const figures = [result.increment, result.shareable, result.carriedShortfallOut, result.zoneShare, result.districtShare, ...result.bands.map((b) => b.amount)]
+    if (!figures.every(fitsFigure)) {
+      const actualIsLarger = result.actual.abs().greaterThanOrEqualTo(result.base.abs())
+      return { pointer: actualIsLarger ? at.actual : at.base, message: describe(`an increment of ${TOO_LARGE} between actual and base`) }
+    }
+  }
+  return undefined
+}
+
+/**
+ * The inputs whose figures would not fit, each with its pointer; `describe` words a message for
+ * the caller (which group of which agreement). Empty when every figure fits.
+ */
+export function magnitudeIssues (
+  result: AgreementYearResult, pointers: (index: number) => GroupPointers, totals: string, describe: (what: string, index?: number) => string,
+): InputIssue[] {
+  const issues: InputIssue[] = []
+  result.groups.forEach((g, i) => {
+    const issue = groupIssue(g, pointers(i), (what) => describe(what, i))
+    if (issue !== undefined) issues.push(issue)
+  })
+  if (issues.length === 0 && ![result.revenueTotal, result.zoneShare, result.districtShare, result.balanceDue].every(fitsFigure)) {
+    issues.push({ pointer: totals, message: describe(`totals over the groups of ${TOO_LARGE}`) })
+  }
+  return issues
+}
