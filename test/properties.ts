@@ -12,3 +12,8 @@ export interface Runs { numRuns: number, seed: number }
 export function holds<Ts extends [unknown, ...unknown[]]> (t: Test, property: fc.IProperty<Ts>, runs: Runs, inputs = 'random inputs'): void {
   t.doesNotThrow(() => fc.assert(property, runs), `held on ${runs.numRuns} ${inputs} (seed ${runs.seed})`)
 }
+
+/** The same for a property that awaits (requests through the API). */
+export async function holdsAsync<Ts extends [unknown, ...unknown[]]> (t: Test, property: fc.IAsyncProperty<Ts>, runs: Runs, inputs = 'random inputs'): Promise<void> {
+  await t.resolves(fc.assert(property, runs), `held on ${runs.numRuns} ${inputs} (seed ${runs.seed})`)
+}

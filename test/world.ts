@@ -48,6 +48,23 @@ export async function post (app: FastifyInstance, url: string, payload: unknown)
   return injector(app)('admin', { method: 'POST', url, payload: payload as object })
 }
 
+/**
+ * Every line of a settlement run the caller may see, page by page through
+ * GET /v1/settlement-runs/{id}/lines (api-contract.md, Settlement runs).
+ */
+export async function linesOf (injectAs: InjectAs, runId: number, who: Caller = 'admin', headers: Record<string, string> = {}) {
+  const lines: Array<Record<string, unknown> & { agreementId: number }> = []
+  let cursor: string | null = null
+  do {
+    const response = await injectAs(who, { method: 'GET', url: `/v1/settlement-runs/${runId}/lines?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`, headers })
+    if (response.statusCode !== 200) throw new Error(`GET …/lines answered ${response.statusCode}: ${response.body}`)
+    const page = response.json() as { items: typeof lines, nextCursor: string | null }
+    lines.push(...page.items)
+    cursor = page.nextCursor
+  } while (cursor !== null)
+  return lines
+}
+
 /** POSTs and asserts the status, answering the parsed body. */
 export async function created (t: Test, app: FastifyInstance, url: string, payload: unknown, status = 201) {
   const response = await post(app, url, payload)

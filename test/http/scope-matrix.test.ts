@@ -1,6 +1,6 @@
 import t from 'tap'
 import { testApp, testDatabase } from '../helpers.js'
-import { agreementBody, buildWorld, created, injector, type Principal } from '../world.js'
+import { agreementBody, buildWorld, created, injector, linesOf, type Principal } from '../world.js'
 
 // api-contract.md, Roles and scope, as a matrix: every /v1 route × every role × in and out of
 // scope. Out of scope reads answer 404, forbidden operations 403, lists are filtered.
@@ -84,8 +84,11 @@ const cases: Case[] = [
   { method: 'GET', route: '/v1/settlement-runs', url: () => '/v1/settlement-runs', expect: EVERYONE(200) },
   // Run 1 settles 2020 for both agreements: every scoped key sees its own line of it.
   { method: 'GET', route: '/v1/settlement-runs/{id}', url: () => '/v1/settlement-runs/1', expect: EVERYONE(200) },
+  { method: 'GET', route: '/v1/settlement-runs/{id}/lines', url: () => '/v1/settlement-runs/1/lines', expect: EVERYONE(200) },
   { method: 'GET', route: '/v1/settlement-runs/{id}/statement', url: () => '/v1/settlement-runs/1/statement', expect: EVERYONE(200) },
-  { method: 'POST', route: '/v1/settlement-runs/{id}/finalize', url: () => '/v1/settlement-runs/1/finalize', expect: { admin: 200, district214: 403, district203: 403, zoneHT: 403, zoneBL: 403 } },
+  // Run 2 is the admin's run above, computed after the agreement cases changed agreement ht's terms: run 1 read
+  // them as they were and can no longer be finalized (calculation-rules.md §9); run 2 can.
+  { method: 'POST', route: '/v1/settlement-runs/{id}/finalize', url: () => '/v1/settlement-runs/2/finalize', expect: { admin: 200, district214: 403, district203: 403, zoneHT: 403, zoneBL: 403 } },
 ]
 
 t.test('the matrix covers every /v1 operation of the OpenAPI document', async (t) => {
@@ -124,7 +127,7 @@ t.test('lists are filtered to the caller\'s scope', async (t) => {
   t.same(await list('/v1/revenues', 'zoneBL', (i) => i.amount), ['2000.00'])
   t.same(await list('/v1/advances', 'district203', (i) => i.amount), ['2.00'])
   t.ok((await list('/v1/districts', 'admin', codes)).length > 2, 'an admin sees every district')
-  const runLines = async (who: Principal) => ((await injectAs(who, { method: 'GET', url: '/v1/settlement-runs/1' })).json().lines as Array<{ zoneCode: string }>).map((l) => l.zoneCode)
+  const runLines = async (who: Principal) => (await linesOf(injectAs, 1, who)).map((l) => l.zoneCode)
   t.same(await runLines('district214'), ['QD-HT'], 'a district sees its own line of a run')
   t.same(await runLines('zoneBL'), ['QD-BL'])
   t.same((await runLines('admin')).sort(), ['QD-BL', 'QD-HT'])

@@ -2,7 +2,7 @@ import ExcelJS from 'exceljs'
 import { sql } from 'kysely'
 import t from 'tap'
 import { expectProblem, onPostgres, testApp, testDatabase } from '../helpers.js'
-import { agreementBody, buildWorld, created, get, injector, post } from '../world.js'
+import { agreementBody, buildWorld, created, get, injector, linesOf, post } from '../world.js'
 
 // Annual settlement runs (api-contract.md, Settlement runs; calculation-rules.md §4–§6):
 // draft, carry-forward, finalize, immutability, supplementary settlement and statements.
@@ -17,6 +17,9 @@ const record = (records: Array<[string, string, number, number, string]>) => cre
   { records: records.map(([zoneCode, category, year, month, amount]) => ({ zoneCode, category, year, month, amount })) }, 200)
 type Line = { agreementId: number, zoneCode: string, districtCode: string, kind: string, zoneShare: string, previousZoneShare?: string, adjustment?: string, groups: Array<Record<string, unknown>> }
 const lineOf = (run: { lines: Line[] }, agreementId: number) => run.lines.find((l) => l.agreementId === agreementId)!
+/** A run as answered (its line count and totals), with its lines read a page at a time. */
+const withLines = async (run: { id: number, totals: Record<string, string> }, headers: Record<string, string> = {}) => ({ ...run, lines: await linesOf(injectAs, run.id, 'admin', headers) as unknown as Line[] })
+const runOf = async (fiscalYear: number) => withLines(await created(t, app, '/v1/settlement-runs', { fiscalYear }))
 
 await record([
   ['QD-HT', '10101', 2020, 1, '600.00'], ['QD-HT', '10101', 2020, 2, '300.00'], ['QD-HT', '10104', 2020, 1, '50.00'], ['QD-HT', '10304', 2020, 6, '100.00'],
@@ -27,14 +30,14 @@ await created(t, app, '/v1/advances', { agreementId: world.agreements.ht, fiscal
 let run2020: { id: number, lines: Line[], totals: Record<string, string> }
 
 t.test('a draft run: one line per agreement, every figure from the engine of /v1/calculations', async (t) => {
-  run2020 = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2020 })
-  t.match(run2020, { fiscalYear: 2020, status: 'draft', minimumRate: '0.60', finalizedAt: null })
+  run2020 = await runOf(2020)
+  t.match(run2020, { fiscalYear: 2020, status: 'draft', minimumRate: '0.60', finalizedAt: null, lineCount: 2 })
   const ht = lineOf(run2020, world.agreements.ht)
   t.match(ht, { zoneCode: 'QD-HT', districtCode: '370214', kind: 'annual', revenueTotal: '1050.00', zoneShare: '60.00', districtShare: '990.00', advancesPaid: '20.00', balanceDue: '40.00' })
   t.match(ht.groups[0], { name: 'taxes', base: '1000.00', actual: '950.00', increment: '-50.00', shareable: '-50.00', zoneShare: '0.00', carriedShortfallOut: '50.00', bands: [] })
   const bl = lineOf(run2020, world.agreements.bl)
   t.match(bl, { revenueTotal: '1200.00', zoneShare: '140.00', balanceDue: '140.00' })
-  t.same(run2020.totals, { revenueTotal: '2250.00', zoneShare: '200.00', districtShare: '2050.00', advancesPaid: '20.00', balanceDue: '180.00', adjustment: '0.00' })
+  t.same(run2020.totals, { revenueTotal: '2250.00', zoneShare: '200.00', districtShare: '2050.00', advancesPaid: '20.00', balanceDue: '180.00', adjustment: '0.00', balanceAdjustment: '0.00' })
 
   // The same inputs through POST /v1/calculations give the same figures and the same explanation.
   const taxes = agreementBody('QD-HT', '370214').groups[0]!
@@ -50,7 +53,7 @@ t.test('a draft run: one line per agreement, every figure from the engine of /v1
   const { agreementId: _a, zoneCode: _z, districtCode: _d, kind: _k, groups: lineGroups, ...lineTotals } = ht
   t.same(lineTotals, calculatedTotals, 'line totals = calculation totals')
   t.same(lineGroups, calculatedGroups, 'groups = calculation groups, explanation included')
-  const english = (await injectAs('admin', { method: 'GET', url: `/v1/settlement-runs/${run2020.id}`, headers: { 'accept-language': 'en' } })).json()
+  const english = await withLines(run2020, { 'accept-language': 'en' })
   t.match(lineOf(english, world.agreements.ht).groups[0]!.explanation, [/^Base \(fixed\)/])
 })
 
@@ -69,7 +72,7 @@ t.test('finalize: admin only, once; the shortfall carried out of 2020 goes into 
   expectProblem(t, await post(app, `/v1/settlement-runs/${run2020.id}/finalize`, undefined), 409)
   expectProblem(t, await post(app, '/v1/settlement-runs/999999/finalize', undefined), 404)
 
-  const run2021 = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2021 })
+  const run2021 = await runOf(2021)
   const taxes = lineOf(run2021, world.agreements.ht).groups[0]!
   t.match(taxes, { base: '1000.00', actual: '1250.00', increment: '250.00', carriedShortfallIn: '50.00', shareable: '200.00', zoneShare: '140.00', carriedShortfallOut: '0.00' },
     'S = 250.00 − 50.00 = 200.00 → 100.00 × 0.60 + 100.00 × 0.80')
@@ -88,7 +91,7 @@ t.test('a finalized run cannot change by any path, the database included', async
   await refused('DELETE its groups', sql`DELETE FROM settlement_groups WHERE run_id = ${id}`)
   await refused('TRUNCATE', sql`TRUNCATE settlement_groups`)
   await refused('TRUNCATE … CASCADE', sql`TRUNCATE settlement_runs CASCADE`)
-  const again = (await get(app, `/v1/settlement-runs/${id}`)).json()
+  const again = await withLines((await get(app, `/v1/settlement-runs/${id}`)).json())
   t.same(again.lines, run2020.lines, 'still as finalized')
   // A draft is not protected that way: it is a working copy.
   const draft = await database.db.selectFrom('settlement_runs').select('id').where('status', '=', 'draft').executeTakeFirstOrThrow()
@@ -106,19 +109,20 @@ t.test('an agreement a finalized settlement used is not edited into that year', 
 t.test('supplementary settlement (补充结算): revised revenue for a finalized year; the first run stays as it was', async (t) => {
   const staleDraft = await database.db.selectFrom('settlement_runs').select('id').where('fiscal_year', '=', 2021).where('status', '=', 'draft').executeTakeFirstOrThrow()
   await record([['QD-HT', '10104', 2020, 1, '150.00']])
-  const supplementary = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2020 })
+  const supplementary = await runOf(2020)
   const ht = lineOf(supplementary, world.agreements.ht)
-  t.match(ht, { kind: 'supplementary', zoneShare: '90.00', previousZoneShare: '60.00', adjustment: '30.00' }, 'taxes now 1050.00: S 50.00 → 30.00; fees 60.00')
-  t.match(lineOf(supplementary, world.agreements.bl), { kind: 'supplementary', previousZoneShare: '140.00', adjustment: '0.00' })
+  t.match(ht, { kind: 'supplementary', zoneShare: '90.00', previousZoneShare: '60.00', adjustment: '30.00', follows: run2020.id, balanceAdjustment: '30.00' },
+    'taxes now 1050.00: S 50.00 → 30.00; fees 60.00; it follows the finalized 2020 line (calculation-rules.md §9)')
+  t.match(lineOf(supplementary, world.agreements.bl), { kind: 'supplementary', previousZoneShare: '140.00', adjustment: '0.00', follows: run2020.id, balanceAdjustment: '0.00' })
   t.equal(supplementary.totals.adjustment, '30.00')
   const finalized = await post(app, `/v1/settlement-runs/${supplementary.id}/finalize`, undefined)
   t.equal(finalized.statusCode, 200)
-  t.same((await get(app, `/v1/settlement-runs/${run2020.id}`)).json().lines, run2020.lines, 'the first run is untouched')
+  t.same((await withLines(run2020)).lines, run2020.lines, 'the first run is untouched')
   const stale = expectProblem(t, await post(app, `/v1/settlement-runs/${staleDraft.id}/finalize`, undefined), 409)
   t.match(stale.detail, /revenue of 2021 changed|changed after run/, 'the 2021 draft read 2020\'s carried shortfall before the revision: it must be run again')
 
   // 2021 again: now the carried shortfall is the supplementary settlement's (none).
-  const rerun = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2021 })
+  const rerun = await runOf(2021)
   t.match(lineOf(rerun, world.agreements.ht).groups[0], { carriedShortfallIn: '0.00', shareable: '250.00', zoneShare: '180.00' })
 })
 

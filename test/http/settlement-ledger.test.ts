@@ -1,0 +1,352 @@
+import { Readable } from 'node:stream'
+import { sql } from 'kysely'
+import t from 'tap'
+import { insertAdvance } from '../../src/db/advances.js'
+import { holdSettlementInputs } from '../../src/db/locks.js'
+import { expectProblem, onPostgres, testApp, testDatabase } from '../helpers.js'
+import { created, get, injector, post } from '../world.js'
+
+/*
+ * The settlement ledger, calculation-rules.md §9 (what has been settled is settled once), the
+ * carry of shortfalls across agreement versions (§6) and magnitudes (§1), through the API.
+ * Each case has zones and agreements of its own and a year of its own, and runs only its own
+ * agreements (agreementIds), so the cases do not read one another's data.
+ * An agreement here: one group `taxes` (category 10101, basis increment, fixed base 1000.00, one
+ * band at 0.60, carry_forward) unless a case says otherwise; revenue is recorded for January.
+ */
+
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+const injectAs = injector(app)
+await created(t, app, '/v1/districts', { code: '370214', name: '城阳区' })
+await created(t, app, '/v1/districts', { code: '370203', name: '市北区' })
+
+let zones = 0
+/** A zone of its own, hosted by 城阳区 unless said otherwise. */
+async function zone (host = '370214'): Promise<string> {
+  const code = `L-${++zones}`
+  await created(t, app, '/v1/zones', { code, name: `账本测试${zones}`, hostDistrictCode: host })
+  return code
+}
+
+type Group = Record<string, unknown>
+const taxes = (overrides: Group = {}): Group => ({ name: 'taxes', basis: 'increment', categories: ['10101'], base: { amount: '1000.00', mode: 'fixed' }, rates: [{ rate: '0.60' }], shortfall: 'carry_forward', ...overrides })
+
+async function agreement (zoneCode: string, effectiveFrom: number, overrides: Record<string, unknown> = {}, districtCode = '370214'): Promise<number> {
+  const body = { zoneCode, districtCode, documentNo: `账〔${effectiveFrom}〕${zoneCode}`, effectiveFrom, baseYear: effectiveFrom - 1, groups: [taxes()], ...overrides }
+  return (await created(t, app, '/v1/agreements', body)).id as number
+}
+
+/** January's revenue of the zone in 10101 (a new amount is a new revision). */
+async function revenue (zoneCode: string, year: number, amount: string, districtCode?: string): Promise<void> {
+  await created(t, app, '/v1/revenues', { records: [{ zoneCode, districtCode, category: '10101', year, month: 1, amount }] }, 200)
+}
+
+interface Run { id: number, status: string, lineCount: number, totals: Record<string, string> }
+async function run (year: number, ...agreementIds: number[]): Promise<Run> {
+  return created(t, app, '/v1/settlement-runs', { fiscalYear: year, agreementIds }) as Promise<Run>
+}
+const finalize = (id: number) => post(app, `/v1/settlement-runs/${id}/finalize`, undefined)
+
+interface Line {
+  agreementId: number, kind: string, zoneShare: string, balanceDue: string, revenueTotal: string, follows?: number, previousZoneShare?: string,
+  adjustment?: string, balanceAdjustment?: string, groups: Array<Group & { carriedShortfallIn?: string, carriedShortfallOut?: string, writtenOff?: string, carriedToAgreementId?: number }>
+}
+/** The line of an agreement in a run. */
+async function line (runId: number, agreementId: number): Promise<Line> {
+  const page = (await get(app, `/v1/settlement-runs/${runId}/lines?limit=1000`)).json() as { items: Line[] }
+  const found = page.items.find((l) => l.agreementId === agreementId)
+  if (found === undefined) throw new Error(`run ${runId} has no line of agreement ${agreementId}`)
+  return found
+}
+
+/** The finalized lines of an agreement and year, as the database holds them. */
+const finalizedLines = (agreementId: number, year: number) => database.db.selectFrom('settlement_lines')
+  .select(['run_id', 'follows_run_id', 'zone_share', 'adjustment']).where('agreement_id', '=', agreementId).where('fiscal_year', '=', year)
+  .where('finalized', '=', true).orderBy('run_id').execute()
+
+/** A year finalized once at A = 2000.00 (Z 600.00), revised to 3000.00 (Z 1200.00), and two supplementary runs prepared against the first line. */
+async function twoSupplementaryRuns (year: number) {
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, year)
+  await revenue(zoneCode, year, '2000.00')
+  const annual = await run(year, id)
+  t.equal((await finalize(annual.id)).statusCode, 200)
+  t.match(await line(annual.id, id), { kind: 'annual', zoneShare: '600.00' })
+  await revenue(zoneCode, year, '3000.00')
+  const b = await run(year, id)
+  const c = await run(year, id)
+  for (const draft of [b, c]) {
+    t.match(await line(draft.id, id), { kind: 'supplementary', follows: annual.id, previousZoneShare: '600.00', zoneShare: '1200.00', adjustment: '600.00', balanceAdjustment: '600.00' },
+      'each prepared against the finalized annual line')
+  }
+  return { id, annual, b, c }
+}
+
+t.test('§9 a difference is paid once: of two supplementary runs against one finalized line, only one is finalized', async (t) => {
+  for (const [year, order] of [[2031, 'b, then c'], [2032, 'c, then b']] as const) {
+    const { id, annual, b, c } = await twoSupplementaryRuns(year)
+    const [first, second] = order === 'b, then c' ? [b, c] : [c, b]
+    t.equal((await finalize(first.id)).statusCode, 200, `${order}: the first is finalized`)
+    const refused = expectProblem(t, await finalize(second.id), 409)
+    t.match(refused.type, /settlement-stale$/)
+    t.match(refused.detail, new RegExp(`agreement ${id} .*the finalized ${year} line it follows`), 'naming the agreement and what changed')
+    const chain = await finalizedLines(id, year)
+    t.same(chain.map((l) => [l.run_id, l.follows_run_id]), [[annual.id, null], [first.id, annual.id]], 'one chain: the annual line, then one successor')
+    t.same(chain.map((l) => l.adjustment), [null, '600.00'], 'the difference of 600.00 is paid once, not 1200.00')
+    // The second is run again against the new head: nothing more to pay.
+    const again = await run(year, id)
+    t.match(await line(again.id, id), { follows: first.id, previousZoneShare: '1200.00', adjustment: '0.00' })
+  }
+})
+
+if (onPostgres) {
+  t.test('§9 two finalizations at once: one succeeds, the other is refused (PostgreSQL)', async (t) => {
+    const { id, annual, b, c } = await twoSupplementaryRuns(2033)
+    const answers = await Promise.all([finalize(b.id), finalize(c.id)])
+    t.same(answers.map((a) => a.statusCode).sort(), [200, 409], 'one 200, one 409')
+    const chain = await finalizedLines(id, 2033)
+    t.equal(chain.length, 2, 'the annual line and one successor')
+    t.equal(chain[1]?.follows_run_id, annual.id)
+  })
+
+  t.test('§9 a revenue import still running when the run is computed, committed after: finalizing is refused (PostgreSQL)', async (t) => {
+    const zoneCode = await zone()
+    const id = await agreement(zoneCode, 2032)
+    await revenue(zoneCode, 2032, '2000.00')
+    // The file arrives slowly: its transaction is open (the import is reading it) while the run is computed.
+    let reading: () => void = () => {}
+    const started = new Promise<void>((resolve) => { reading = resolve })
+    let header = true
+    const file = new Readable({
+      read () {
+        if (header) {
+          header = false
+          this.push('zoneCode,districtCode,category,year,month,amount\n')
+          reading()
+        }
+      },
+    })
+    const importing = injectAs('admin', { method: 'POST', url: '/v1/revenues/import', headers: { 'content-type': 'text/csv' }, payload: file })
+    await started
+    const draft = await run(2032, id)
+    t.match(await line(draft.id, id), { revenueTotal: '2000.00', zoneShare: '600.00' }, 'the run reads the amount committed so far')
+    file.push(`${zoneCode},,10101,2032,1,2500.00\n`)
+    file.push(null)
+    const imported = await importing
+    t.equal(imported.statusCode, 200)
+    t.match(imported.json(), { loaded: 1, revised: 1 })
+    const stale = expectProblem(t, await finalize(draft.id), 409)
+    t.match(stale.detail, new RegExp(`agreement ${id} .*its revenue of 2032`))
+    t.same(stale.errors?.map((e) => e.pointer), [`/agreements/${id}`])
+    t.same(await finalizedLines(id, 2032), [], 'nothing finalized')
+  })
+
+  t.test('§9 finalizing waits for a writer of what the run read, and then sees its change (PostgreSQL)', async (t) => {
+    const zoneCode = await zone()
+    const id = await agreement(zoneCode, 2035)
+    await revenue(zoneCode, 2035, '2000.00')
+    const draft = await run(2035, id)
+    let release: () => void = () => {}
+    const released = new Promise<void>((resolve) => { release = resolve })
+    let wrote: () => void = () => {}
+    const written = new Promise<void>((resolve) => { wrote = resolve })
+    // A writer as every writer of settlement inputs is: the lock shared, then the write; it commits when released.
+    const writer = database.db.transaction().execute(async (tx) => {
+      await holdSettlementInputs(tx)
+      await insertAdvance(tx, { agreementId: id, fiscalYear: 2035, paidOn: '2035-06-30', amount: '100.00', documentNo: '在途' })
+      wrote()
+      await released
+    })
+    await written
+    const finalizing = finalize(draft.id)
+    let waiting = false
+    for (let i = 0; i < 200 && !waiting; i++) {
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`.execute(database.db)
+      waiting = (rows[0]?.n ?? 0) > 0
+      if (!waiting) await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    t.ok(waiting, 'finalizing waits for the writer to commit')
+    release()
+    await writer
+    const stale = expectProblem(t, await finalizing, 409)
+    t.match(stale.detail, /its advances for 2035/, 'and then sees the advance the run did not read')
+  })
+}
+
+t.test('§9 a change in another district\'s data does not block a run that did not read it', async (t) => {
+  const mine = await zone()
+  const theirs = await zone('370203')
+  const id = await agreement(mine, 2036)
+  const other = await agreement(theirs, 2036, {}, '370203')
+  await revenue(mine, 2036, '2000.00')
+  await revenue(theirs, 2036, '5000.00', '370203')
+  const draft = await run(2036, id)
+  await revenue(theirs, 2036, '6000.00', '370203')
+  await post(app, '/v1/advances', { agreementId: other, fiscalYear: 2036, paidOn: '2036-06-30', amount: '10.00', documentNo: '他区' })
+  t.equal((await finalize(draft.id)).statusCode, 200, 'the other district\'s revision and advance are not what this run read')
+})
+
+t.test('§9 an agreement ended after its draft run: finalizing is refused, and the next version settles the year once', async (t) => {
+  const zoneCode = await zone()
+  const old = await agreement(zoneCode, 2033)
+  await revenue(zoneCode, 2033, '1500.00')
+  await revenue(zoneCode, 2034, '2000.00')
+  const first = await run(2033, old)
+  t.equal((await finalize(first.id)).statusCode, 200)
+  const draft = await run(2034, old)
+  const ended = await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old}`, payload: { effectiveTo: 2033 } })
+  t.equal(ended.statusCode, 200)
+  const stale = expectProblem(t, await finalize(draft.id), 409)
+  t.match(stale.detail, new RegExp(`agreement ${old} .*no longer in force in 2034`))
+  const next = await agreement(zoneCode, 2034, { documentNo: '新版' })
+  const settled = await run(2034, next)
+  t.equal((await finalize(settled.id)).statusCode, 200)
+  const lines = await database.db.selectFrom('settlement_lines').select('agreement_id').where('zone_code', '=', zoneCode).where('fiscal_year', '=', 2034).where('finalized', '=', true).execute()
+  t.same(lines.map((l) => l.agreement_id), [next], 'one finalized 2034 settlement for the zone and district, under the agreement in force')
+})
+
+t.test('§9 §6 a supplementary Y−1 finalized after the Y draft: finalizing Y is refused; Y again carries in the new figure', async (t) => {
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2038)
+  await revenue(zoneCode, 2038, '900.00')
+  const y1 = await run(2038, id)
+  t.equal((await finalize(y1.id)).statusCode, 200)
+  t.match((await line(y1.id, id)).groups[0], { carriedShortfallOut: '100.00' })
+  await revenue(zoneCode, 2039, '1500.00')
+  const draft = await run(2039, id)
+  t.match((await line(draft.id, id)).groups[0], { carriedShortfallIn: '100.00', shareable: '400.00', zoneShare: '240.00' })
+  await revenue(zoneCode, 2038, '950.00')
+  const supplementary = await run(2038, id)
+  t.equal((await finalize(supplementary.id)).statusCode, 200)
+  t.match((await line(supplementary.id, id)).groups[0], { carriedShortfallOut: '50.00' })
+  const stale = expectProblem(t, await finalize(draft.id), 409)
+  t.match(stale.detail, /the finalized 2038 figures it carried shortfalls in from/)
+  const again = await run(2039, id)
+  t.match((await line(again.id, id)).groups[0], { carriedShortfallIn: '50.00', shareable: '450.00', zoneShare: '270.00' }, 'the carry-out of the latest finalized 2038 line')
+  t.equal((await finalize(again.id)).statusCode, 200)
+})
+
+t.test('§6 a shortfall carries into the next version of the agreement, or is written off (核销) on the old one\'s last line', async (t) => {
+  // Carried: the next version has a carry_forward group of the same name.
+  const carriedZone = await zone()
+  const old = await agreement(carriedZone, 2040)
+  await revenue(carriedZone, 2040, '900.00')
+  const last = await run(2040, old)
+  t.equal((await finalize(last.id)).statusCode, 200)
+  t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old}`, payload: { effectiveTo: 2040 } })).statusCode, 200)
+  const next = await agreement(carriedZone, 2041, { documentNo: '第二版' })
+  await revenue(carriedZone, 2041, '1500.00')
+  const first = await run(2041, next)
+  t.match((await line(first.id, next)).groups[0], { carriedShortfallIn: '100.00', shareable: '400.00', zoneShare: '240.00' }, 'the old version\'s 100.00 carried in')
+  t.match((await line(last.id, old)).groups[0], { carriedShortfallOut: '100.00', carriedToAgreementId: next })
+  t.notOk('writtenOff' in ((await line(last.id, old)).groups[0] ?? {}), 'not written off')
+
+  // Written off: the next version's group of that name does not carry shortfalls.
+  const writtenZone = await zone()
+  const ended = await agreement(writtenZone, 2040, { effectiveTo: 2040 })
+  await revenue(writtenZone, 2040, '900.00')
+  const endedRun = await run(2040, ended)
+  t.equal((await finalize(endedRun.id)).statusCode, 200)
+  const replacement = await agreement(writtenZone, 2041, { groups: [taxes({ shortfall: 'none' })] })
+  await revenue(writtenZone, 2041, '1500.00')
+  t.match((await line((await run(2041, replacement)).id, replacement)).groups[0], { carriedShortfallIn: '0.00', zoneShare: '300.00' }, 'nothing carried in')
+  t.match((await line(endedRun.id, ended)).groups[0], { carriedShortfallOut: '100.00', writtenOff: '100.00' }, 'the old line says it is written off')
+  const csv = (await get(app, `/v1/settlement-runs/${endedRun.id}/statement`)).body.split('\r\n').map((row) => row.split(','))
+  const column = csv[1]?.indexOf('核销短收 shortfall written off') ?? -1
+  t.ok(column > 0, 'the statement has a column for it')
+  t.same(csv.filter((row) => row[0]?.startsWith('口径组')).map((row) => row[column]), ['100.00'], 'with the amount on the group\'s row')
+
+  // The next version's first year waits for the old version's last year to be finalized.
+  const waitingZone = await zone()
+  const unfinished = await agreement(waitingZone, 2040, { effectiveTo: 2040 })
+  const successor = await agreement(waitingZone, 2041)
+  await revenue(waitingZone, 2041, '1500.00')
+  const problem = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2041, agreementIds: [successor] }), 409)
+  t.match(problem.detail, new RegExp(`agreement ${successor} .*shortfalls of agreement ${unfinished}, its previous version, and 2040 is not finalized`))
+})
+
+t.test('§9 an advance for a year with a finalized settlement is refused; the year before settling takes it', async (t) => {
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2042)
+  await revenue(zoneCode, 2042, '2000.00')
+  const draft = await run(2042, id)
+  const before = await post(app, '/v1/advances', { agreementId: id, fiscalYear: 2042, paidOn: '2042-06-30', amount: '100.00', documentNo: '预拨1' })
+  t.equal(before.statusCode, 201, 'while the year is not settled, an advance is taken')
+  t.equal((await finalize((await run(2042, id)).id)).statusCode, 200)
+  const refused = expectProblem(t, await post(app, '/v1/advances', { agreementId: id, fiscalYear: 2042, paidOn: '2042-12-30', amount: '50.00', documentNo: '预拨2' }), 409)
+  t.match(refused.detail, /finalized 2042 settlement/)
+  t.same(refused.errors?.map((e) => e.pointer), ['/fiscalYear'])
+  const advances = await database.db.selectFrom('advances').select('amount').where('agreement_id', '=', id).execute()
+  t.same(advances.map((a) => a.amount), ['100.00'], 'nothing stored')
+  expectProblem(t, await finalize(draft.id), 409)
+})
+
+t.test('§1 magnitudes: computed figures of up to 18 integer digits are stored; beyond, 422 naming the input, never a 500', async (t) => {
+  // Twelve months of the largest amount: A = 11999999999999999.88, more than numeric(17,2) holds.
+  const bigZone = await zone()
+  const big = await agreement(bigZone, 2044, { groups: [taxes({ shortfall: 'none' })] })
+  await created(t, app, '/v1/revenues', { records: Array.from({ length: 12 }, (_, m) => ({ zoneCode: bigZone, category: '10101', year: 2044, month: m + 1, amount: '999999999999999.99' })) }, 200)
+  const bigRun = await run(2044, big)
+  t.match(await line(bigRun.id, big), { revenueTotal: '11999999999999999.88', zoneShare: '7199999999999399.93', districtShare: '4800000000000599.95' })
+
+  // An escalating base compounded at 90% a year: B(2030) = round(999999999999999.99 × 1.9¹¹) has 19 integer digits.
+  const growingZone = await zone()
+  const growing = await agreement(growingZone, 2020, {
+    baseYear: 2019, groups: [taxes({ base: { amount: '999999999999999.99', mode: 'escalating', growthRate: '0.90' }, shortfall: 'none' })],
+  })
+  t.equal((await get(app, `/v1/agreements/${growing}?year=2029`)).json().groups[0].baseForYear, '613106625780099993.87', '18 digits in 2029')
+  const view = expectProblem(t, await get(app, `/v1/agreements/${growing}?year=2030`), 422)
+  t.same(view.errors?.map((e) => e.pointer), ['/groups/0/base/growthRate'])
+  t.match(view.detail, /more than 18 integer digits/)
+  await revenue(growingZone, 2030, '1000.00')
+  const settle = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2030, agreementIds: [growing] }), 422)
+  t.same(settle.errors?.map((e) => e.pointer), [`/agreements/${growing}/groups/0/base/growthRate`])
+  t.equal(await database.db.selectFrom('settlement_runs').select('id').where('fiscal_year', '=', 2030).execute().then((runs) => runs.length), 0, 'no run stored')
+
+  // The stateless calculation likewise, instead of printing hundreds of digits.
+  const calculation = expectProblem(t, await post(app, '/v1/calculations', {
+    fiscalYear: 2100,
+    groups: [{ name: 'g', basis: 'increment', actual: '1.00', rates: [{ rate: '0.60' }], base: { amount: '999999999999999.99', baseYear: 1990, mode: 'escalating', growthRate: '999' } }],
+  }), 422)
+  t.same(calculation.errors?.map((e) => e.pointer), ['/groups/0/base/growthRate'])
+})
+
+t.test('a run answers its line count and totals; its lines come a page at a time, filtered, each caller seeing its own', async (t) => {
+  const here = [await zone(), await zone()]
+  const there = await zone('370203')
+  const ids = [await agreement(here[0] ?? '', 2046), await agreement(here[1] ?? '', 2046), await agreement(there, 2046, {}, '370203')]
+  await revenue(here[0] ?? '', 2046, '2000.00')
+  await revenue(here[1] ?? '', 2046, '1500.00')
+  await revenue(there, 2046, '3000.00', '370203')
+  const created2046 = await run(2046, ...ids)
+  t.match(created2046, { lineCount: 3, totals: { revenueTotal: '6500.00', zoneShare: '2100.00', districtShare: '4400.00', balanceDue: '2100.00' } })
+  t.notOk('lines' in created2046, 'no lines in the run itself')
+
+  const seen: number[] = []
+  let cursor: string | null = null
+  let pages = 0
+  do {
+    const response = await get(app, `/v1/settlement-runs/${created2046.id}/lines?limit=1${cursor === null ? '' : `&cursor=${cursor}`}`)
+    const page = response.json() as { items: Line[], nextCursor: string | null }
+    t.equal(page.items.length, 1)
+    seen.push(...page.items.map((l) => l.agreementId))
+    cursor = page.nextCursor
+    pages++
+  } while (cursor !== null && pages < 10)
+  t.equal(pages, 3, 'three pages of one')
+  t.same([...seen].sort((a, b) => a - b), [...ids].sort((a, b) => a - b), 'every line once')
+
+  const byDistrict = (await get(app, `/v1/settlement-runs/${created2046.id}/lines?districtCode=370203`)).json() as { items: Line[] }
+  t.same(byDistrict.items.map((l) => l.agreementId), [ids[2]])
+  const byZone = (await get(app, `/v1/settlement-runs/${created2046.id}/lines?zoneCode=${here[1] ?? ''}`)).json() as { items: Line[] }
+  t.same(byZone.items.map((l) => l.agreementId), [ids[1]])
+
+  const key = await created(t, app, '/v1/api-keys', { role: 'district', districtCode: '370203', label: '市北区' }) as { token: string }
+  const asDistrict = { token: key.token }
+  const scoped = (await injectAs(asDistrict, { method: 'GET', url: `/v1/settlement-runs/${created2046.id}` })).json() as Run
+  t.match(scoped, { lineCount: 1, totals: { revenueTotal: '3000.00', zoneShare: '1200.00' } }, 'a district sees the count and totals of its own lines')
+  const scopedLines = (await injectAs(asDistrict, { method: 'GET', url: `/v1/settlement-runs/${created2046.id}/lines` })).json() as { items: Line[] }
+  t.same(scopedLines.items.map((l) => l.agreementId), [ids[2]], 'and only its own lines')
+  expectProblem(t, await get(app, '/v1/settlement-runs/999999/lines'), 404)
+})
