@@ -72,7 +72,7 @@ async function measure (agreements: number): Promise<Row> {
       aggregate.push(Number(process.hrtime.bigint() - started) / 1e6)
       started = process.hrtime.bigint()
       await createRun({
-        db: database.db, settings: { minZoneRate: money('0.60'), importLimit: 0 }, actor: { principal: { role: 'admin', keyId: 'bench' }, scope: ALL, requestId: 'bench' },
+        db: database.db, settings: { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false }, actor: { principal: { role: 'admin', keyId: 'bench' }, scope: ALL, requestId: 'bench' },
       }, { fiscalYear: 2021 })
       run.push(Number(process.hrtime.bigint() - started) / 1e6)
       process.stdout.write(`run ${i + 1}: ${run.at(-1)!.toFixed(0)} ms; `)

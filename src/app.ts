@@ -10,6 +10,7 @@ import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLim
 import { openapiOptions } from './http/openapi.js'
 import { frameworkProblem, registerProblemHandlers } from './http/problem.js'
 import { accessRoutes } from './http/routes/access.js'
+import { assetRoutes } from './http/routes/assets.js'
 import { advanceRoutes } from './http/routes/advances.js'
 import { agreementRoutes } from './http/routes/agreements.js'
 import { calculationRoutes } from './http/routes/calculations.js'
@@ -18,6 +19,7 @@ import { healthRoutes } from './http/routes/health.js'
 import { registryRoutes } from './http/routes/registry.js'
 import { revenueRoutes } from './http/routes/revenues.js'
 import { settlementRoutes } from './http/routes/settlements.js'
+import { loadStatementAssets } from './http/statement-html.js'
 import { validatorCompiler } from './http/validation.js'
 
 export interface AppConfig {
@@ -39,6 +41,8 @@ export interface AppConfig {
   corsOrigin?: string
   /** When to shed load with 503. Default DEFAULT_PRESSURE. */
   pressure?: PressureConfig
+  /** REQUIRE_TWO_ADMINS: finalizing needs another admin key than the one that computed the run; default false. */
+  requireTwoAdmins?: boolean
   /** A pino logger to log requests with; none by default (tests). */
   logger?: FastifyBaseLogger
 }
@@ -69,9 +73,11 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.register(healthRoutes, { database: config.database, readyTimeoutMs: 2000 })
+  const statementAssets = await loadStatementAssets()
+  await app.register(assetRoutes, { assets: statementAssets })
   const deps = {
     db: config.database.db,
-    settings: { minZoneRate: money(config.minZoneRate), importLimit: config.importLimit ?? 512 * 1024 * 1024 },
+    settings: { minZoneRate: money(config.minZoneRate), importLimit: config.importLimit ?? 512 * 1024 * 1024, requireTwoAdmins: config.requireTwoAdmins ?? false },
   }
   await app.register(async (v1) => {
     registerAccessControl(v1, { adminToken: config.adminToken, db: deps.db })
@@ -80,7 +86,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     await v1.register(agreementRoutes, deps)
     await v1.register(revenueRoutes, deps)
     await v1.register(advanceRoutes, deps)
-    await v1.register(settlementRoutes, deps)
+    await v1.register(settlementRoutes, { ...deps, statementStylesheet: statementAssets.stylesheet })
     await v1.register(debtRoutes, deps)
     await v1.register(accessRoutes, deps)
   }, { prefix: '/v1' })

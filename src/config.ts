@@ -23,6 +23,8 @@ export interface ServerConfig {
   requestTimeoutMs: number
   /** The origin browsers may call the API from: "*" or one https?:// origin. */
   corsOrigin: string
+  /** REQUIRE_TWO_ADMINS=1: the admin key that finalizes a settlement run must not be the one that computed it. */
+  requireTwoAdmins: boolean
 }
 
 export class ConfigError extends Error {
@@ -49,6 +51,8 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
   }
   const demo = env.DEMO_DATA ?? '0'
   if (!['0', '1', ''].includes(demo)) problems.push(`DEMO_DATA must be 0 or 1, got "${demo}"`)
+  const twoAdmins = env.REQUIRE_TWO_ADMINS ?? '0'
+  if (!['0', '1', ''].includes(twoAdmins)) problems.push(`REQUIRE_TWO_ADMINS must be 0 or 1, got "${twoAdmins}"`)
   const adminToken = env.ADMIN_TOKEN === '' ? undefined : env.ADMIN_TOKEN
   if (adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(adminToken)) {
     problems.push('ADMIN_TOKEN must be 16 to 512 printable characters without spaces')
@@ -70,6 +74,7 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
     rateLimitPerMinute: integer(problems, 'RATE_LIMIT', env.RATE_LIMIT, 1200, 0, 10_000_000),
     corsOrigin: env.CORS_ORIGIN === undefined || env.CORS_ORIGIN === '' ? '*' : env.CORS_ORIGIN,
     requestTimeoutMs: integer(problems, 'REQUEST_TIMEOUT_MS', env.REQUEST_TIMEOUT_MS, 120_000, 1000, 3_600_000),
+    requireTwoAdmins: twoAdmins === '1',
   }
   if (!/^(\*|https?:\/\/[^\s/]+)$/.test(config.corsOrigin)) {
     problems.push(`CORS_ORIGIN must be "*" or one origin such as https://czj.qingdao.gov.cn, got "${config.corsOrigin}"`)

@@ -1,13 +1,14 @@
 import type { Db } from './db/database.js'
 import { money } from './domain/money.js'
-import { ALL } from './domain/principal.js'
+import { ALL, type Principal, scopeOf } from './domain/principal.js'
 import { recordAdvance } from './services/advances.js'
 import { addBaseAdjustment, createAgreement } from './services/agreements.js'
 import type { Context } from './services/context.js'
 import { recordRepayment, registerDebt, transferDebt } from './services/debts.js'
 import { createDistrict, createZone, districts } from './services/registry.js'
 import { recordRevenue } from './services/revenue.js'
-import { createRun, finalizeRun } from './services/settlements.js'
+import { issueKey, revokeKey } from './services/keys.js'
+import { createRun, finalizeRun, reviewLine } from './services/settlements.js'
 
 /*
  * DEMO_DATA=1: an illustrative data set on an empty database, so that every example in
@@ -16,7 +17,10 @@ import { createRun, finalizeRun } from './services/settlements.js'
  *   城阳区 370214 hosts 青岛高新区 QD-HT; 黄岛区 370211 hosts QD-BS and QD-DJK.
  *   One agreement per zone for 2020–2025 (base year 2019) under the 60% rule; two years
  *   (2020, 2021) of monthly revenue in four categories; quarterly advances for 2021; the 2020
- *   settlement finalized (run 1) and 2021's computed as a draft (run 2); three legacy debts.
+ *   settlement reviewed and finalized (run 1: QD-HT's line confirmed by 城阳区 and the zone;
+ *   QD-BS's disputed by the zone, then confirmed, and 黄岛区's confirmation recorded by the city
+ *   on its behalf), and 2021's computed as a draft (run 2, QD-HT's line confirmed by 城阳区);
+ *   three legacy debts. The district and zone keys that recorded the reviews are revoked.
  */
 
 const NOTE = '（示例数据）'
@@ -39,12 +43,18 @@ function monthly (zone: DemoZone, category: string, year: number, month: number)
   return `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`
 }
 
+/** A key of a district bureau or a zone's committee to record its reviews with (its token is never shown). */
+async function reviewer (ctx: Context, key: { role: 'district', districtCode: string, label: string } | { role: 'zone', zoneCode: string, label: string }): Promise<Principal> {
+  const issued = await issueKey(ctx, key)
+  return key.role === 'district' ? { role: 'district', keyId: issued.id, districtCode: key.districtCode } : { role: 'zone', keyId: issued.id, zoneCode: key.zoneCode }
+}
+
 /** Loads the demo data when the database holds no district yet; answers whether it did. Every record goes through the services. */
 export async function loadDemoData (db: Db, floor = money('0.60')): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
     // Every service call below joins this one transaction: all of the data set, or none of it.
     const ctx: Context = {
-      db: tx, settings: { minZoneRate: floor, importLimit: 0 },
+      db: tx, settings: { minZoneRate: floor, importLimit: 0, requireTwoAdmins: false },
       actor: { principal: { role: 'admin', keyId: DEMO_KEY }, scope: ALL, requestId: DEMO_KEY },
     }
     if ((await districts(ctx, { limit: 1 })).items.length > 0) return false
@@ -95,9 +105,24 @@ export async function loadDemoData (db: Db, floor = money('0.60')): Promise<bool
     const payable = await registerDebt(ctx, { zoneCode: 'QD-DJK', reference: 'DJK-2019-002', creditor: `示例建设公司${NOTE}`, kind: 'project_payable', principal: '2000000.00', outstanding: '1500000.00', registeredOn: '2020-12-31' })
     await transferDebt(ctx, payable.debt.id, { districtCode: '370211', transferredOn: '2021-06-30', documentNo: `示例划转〔2021〕2号${NOTE}` })
 
-    // 2020 settled and finalized (run 1), 2021 computed as a draft (run 2).
-    await finalizeRun(ctx, (await createRun(ctx, { fiscalYear: 2020 })).run.id)
-    await createRun(ctx, { fiscalYear: 2021 })
+    // 2020 settled, reviewed and finalized (run 1); 2021 computed as a draft (run 2).
+    const [, bsAgreement = 0] = ids
+    const reviewers = {
+      district370214: await reviewer(ctx, { role: 'district', districtCode: '370214', label: `城阳区财政局${NOTE}` }),
+      zoneHT: await reviewer(ctx, { role: 'zone', zoneCode: 'QD-HT', label: `青岛高新区管委会${NOTE}` }),
+      zoneBS: await reviewer(ctx, { role: 'zone', zoneCode: 'QD-BS', label: `前湾保税港区管委会${NOTE}` }),
+    }
+    const as = (principal: Principal): Context => ({ ...ctx, actor: { principal, scope: scopeOf(principal), requestId: DEMO_KEY } })
+    const run2020 = (await createRun(ctx, { fiscalYear: 2020 })).run.id
+    await reviewLine(as(reviewers.district370214), run2020, htAgreement, { decision: 'confirm' })
+    await reviewLine(as(reviewers.zoneHT), run2020, htAgreement, { decision: 'confirm', note: `经管委会财政金融局核对无误${NOTE}` })
+    await reviewLine(as(reviewers.zoneBS), run2020, bsAgreement, { decision: 'dispute', note: `12月入库数与国库对账单不符，待核对${NOTE}` })
+    await reviewLine(as(reviewers.zoneBS), run2020, bsAgreement, { decision: 'confirm', note: `已与国库对账，差异为在途款，确认${NOTE}` })
+    await reviewLine(ctx, run2020, bsAgreement, { decision: 'confirm', party: 'district', note: `黄岛区财政局书面确认函${NOTE}` })
+    await finalizeRun(ctx, run2020)
+    const run2021 = (await createRun(ctx, { fiscalYear: 2021 })).run.id
+    await reviewLine(as(reviewers.district370214), run2021, htAgreement, { decision: 'confirm' })
+    for (const principal of Object.values(reviewers)) await revokeKey(ctx, principal.keyId)
     return true
   })
 }

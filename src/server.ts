@@ -60,6 +60,7 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     bodyLimit: config.bodyLimit,
     requestTimeoutMs: config.requestTimeoutMs,
     corsOrigin: config.corsOrigin,
+    requireTwoAdmins: config.requireTwoAdmins,
     rateLimit: config.rateLimitPerMinute === 0 ? false : { max: config.rateLimitPerMinute, timeWindowMs: 60_000 },
     logger: log,
   })
@@ -95,7 +96,7 @@ async function main (): Promise<void> {
     const database = open(config)
     try {
       await runMigrations(log, database)
-      process.exitCode = await settleCommand(database.db, process.argv.slice(3), { minZoneRate: money(config.minZoneRate), importLimit: 0 }, {
+      process.exitCode = await settleCommand(database.db, process.argv.slice(3), { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, {
         write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true,
       })
     } finally {

@@ -163,6 +163,10 @@ export interface SettlementRunsTable {
   created_by: string
   finalized_at: Date | null
   finalized_by: string | null
+  /** SHA-256 (hex) of the run's canonical content, stored when it is finalized (sql/006). */
+  digest: string | null
+  /** 强制定稿理由: why it was finalized although a line was disputed. */
+  override_reason: string | null
 }
 
 export interface SettlementLinesTable {
@@ -205,6 +209,20 @@ export interface SettlementGroupsTable {
   result: string
 }
 
+/** 审核确认: a party's decision on a line of a draft run, kept as recorded (sql/006). */
+export interface SettlementReviewsTable {
+  id: Generated<number>
+  run_id: number
+  agreement_id: number
+  party: 'district' | 'zone'
+  decision: 'confirm' | 'dispute'
+  note: string | null
+  recorded_by: string
+  recorded_by_role: 'admin' | 'district' | 'zone'
+  recorded_by_label: string | null
+  recorded_at: Generated<Date>
+}
+
 export interface DebtsTable {
   id: Generated<number>
   zone_code: string
@@ -242,6 +260,7 @@ export interface Database {
   settlement_runs: SettlementRunsTable
   settlement_lines: SettlementLinesTable
   settlement_groups: SettlementGroupsTable
+  settlement_reviews: SettlementReviewsTable
   revenue_categories: RevenueCategoriesTable
   schema_migrations: SchemaMigrationsTable
   districts: DistrictsTable
@@ -277,5 +296,6 @@ export type BaseAdjustmentRow = Selectable<BaseAdjustmentsTable>
 export type SettlementRunRow = Selectable<SettlementRunsTable>
 export type SettlementLineRow = Selectable<SettlementLinesTable>
 export type SettlementGroupRow = Selectable<SettlementGroupsTable>
+export type SettlementReviewRow = Selectable<SettlementReviewsTable>
 export type DebtRow = Selectable<DebtsTable>
 export type DebtEventRow = Selectable<DebtEventsTable>

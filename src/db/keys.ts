@@ -45,3 +45,9 @@ export async function findActiveKey (db: Db, tokenHash: string): Promise<Pick<Ap
   return db.selectFrom('api_keys').select(['id', 'role', 'district_code', 'zone_code'])
     .where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).executeTakeFirst()
 }
+
+/** The label a key was issued with (undefined for the bootstrap admin, which is no stored key). */
+export async function keyLabel (db: Db, id: string): Promise<string | undefined> {
+  const row = await db.selectFrom('api_keys').select('label').where('id', '=', id).executeTakeFirst()
+  return row?.label
+}

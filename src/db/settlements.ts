@@ -2,7 +2,9 @@ import { sql } from 'kysely'
 import type { LineInputs } from '../domain/ledger.js'
 import { type Decimal, money } from '../domain/money.js'
 import type { LineFigures, RunStatus, SettledGroupFigures, SettlementKind } from '../domain/settlement.js'
-import type { Db, SettlementGroupRow, SettlementLineRow, SettlementRunRow } from './database.js'
+import type { Review } from '../domain/review.js'
+import type { GroupContent, LineContent, ReviewContent } from '../domain/verification.js'
+import type { Db, SettlementGroupRow, SettlementLineRow, SettlementReviewRow, SettlementRunRow } from './database.js'
 import { LockSpace, tryLock } from './locks.js'
 import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
 import { type Scope, scopeFilter } from './scope.js'
@@ -128,11 +130,16 @@ export interface StoredRun {
   createdBy: string
   finalizedAt: string | null
   finalizedBy: string | null
+  /** SHA-256 of the run's canonical content, stored when it was finalized (null for drafts and runs finalized before sql/006). */
+  digest: string | null
+  /** 强制定稿理由: why it was finalized although a line was disputed. */
+  overrideReason: string | null
 }
 
 const toRun = (r: SettlementRunRow): StoredRun => ({
   id: r.id, fiscalYear: r.fiscal_year, status: r.status, minimumRate: r.minimum_rate, createdAt: r.created_at.toISOString(),
   createdBy: r.created_by, finalizedAt: r.finalized_at?.toISOString() ?? null, finalizedBy: r.finalized_by,
+  digest: r.digest, overrideReason: r.override_reason,
 })
 
 export interface StoredLine extends Omit<NewSettlementLine, 'groups' | 'inputs'> {
@@ -229,9 +236,128 @@ export async function listRuns (db: Db, scope: Scope, fiscalYear: number | undef
   return mapPage(await fetchPage(query, page, { columns: ['id'], types: ['int'], of: (r) => [r.id], descending: true }), toRun)
 }
 
-export async function markFinalized (tx: Db, id: number, keyId: string): Promise<void> {
+/**
+ * Marks the run and its lines finalized, with the digest of its content and the override reason
+ * if any, in the UPDATE that finalizes it (the 003 triggers allow no change after it). finalized_at
+ * is the transaction's now(), the instant `transactionNow` answers and the digest was taken with.
+ */
+export async function markFinalized (tx: Db, id: number, finalized: { keyId: string, digest: string, overrideReason: string | null }): Promise<void> {
   await tx.updateTable('settlement_lines').set({ finalized: true }).where('run_id', '=', id).execute()
-  await tx.updateTable('settlement_runs').set({ status: 'finalized', finalized_at: sql<Date>`now()`, finalized_by: keyId }).where('id', '=', id).execute()
+  await tx.updateTable('settlement_runs').set({
+    status: 'finalized', finalized_at: sql<Date>`now()`, finalized_by: finalized.keyId, digest: finalized.digest, override_reason: finalized.overrideReason,
+  }).where('id', '=', id).execute()
+}
+
+/** The transaction's now() (what markFinalized stores as finalized_at), to the millisecond as every timestamp is read back. */
+export async function transactionNow (tx: Db): Promise<string> {
+  const { rows } = await sql<{ now: Date }>`SELECT now() AS now`.execute(tx)
+  const now = rows[0]?.now
+  if (now === undefined) throw new Error('SELECT now() answered no row')
+  return now.toISOString()
+}
+
+/**
+ * The run's header, locked until the transaction ends: FOR UPDATE by finalizing, FOR SHARE by a
+ * review. So a review waits for a finalization under way (and then sees the run finalized), and a
+ * finalization waits for the reviews under way (and then takes them into its digest).
+ */
+export async function lockRunHeader (tx: Db, id: number, mode: 'update' | 'share'): Promise<StoredRun | undefined> {
+  const query = tx.selectFrom('settlement_runs').selectAll().where('id', '=', id)
+  const run = await (mode === 'update' ? query.forUpdate() : query.forShare()).executeTakeFirst()
+  return run === undefined ? undefined : toRun(run)
+}
+
+/** A line of the run in the caller's scope (who it concerns), if there is one. */
+export async function findLineParties (db: Db, scope: Scope, runId: number, agreementId: number) {
+  const row = await db.selectFrom('settlement_lines').select(['agreement_id', 'zone_code', 'district_code'])
+    .where('run_id', '=', runId).where('agreement_id', '=', agreementId).where(lineScope(scope)).executeTakeFirst()
+  return row === undefined ? undefined : { agreementId: row.agreement_id, zoneCode: row.zone_code, districtCode: row.district_code }
+}
+
+const toReview = (r: SettlementReviewRow): ReviewContent => ({
+  id: r.id, agreementId: r.agreement_id, party: r.party, decision: r.decision, note: r.note, by: r.recorded_by, byRole: r.recorded_by_role,
+  byLabel: r.recorded_by_label, at: r.recorded_at.toISOString(),
+})
+
+/** Records a party's decision on a line of a draft run (the 006 trigger refuses one on a finalized run). */
+export async function insertReview (tx: Db, runId: number, agreementId: number, review: Omit<Review, 'at'>): Promise<ReviewContent> {
+  const row = await tx.insertInto('settlement_reviews').values({
+    run_id: runId, agreement_id: agreementId, party: review.party, decision: review.decision, note: review.note,
+    recorded_by: review.by, recorded_by_role: review.byRole, recorded_by_label: review.byLabel,
+  }).returningAll().executeTakeFirstOrThrow()
+  return toReview(row)
+}
+
+/** The review history of the run's lines (of `agreementIds`, or all), oldest first, by agreement. */
+export async function reviewHistory (db: Db, runId: number, agreementIds?: readonly number[]): Promise<Map<number, ReviewContent[]>> {
+  const history = new Map<number, ReviewContent[]>()
+  if (agreementIds?.length === 0) return history
+  let query = db.selectFrom('settlement_reviews').selectAll().where('run_id', '=', runId)
+  if (agreementIds !== undefined) query = query.where(sql<boolean>`agreement_id = ANY(${[...agreementIds]}::integer[])`)
+  for (const row of await query.orderBy('id').execute()) history.set(row.agreement_id, [...(history.get(row.agreement_id) ?? []), toReview(row)])
+  return history
+}
+
+/** The lines whose district or zone disputes them (the latest decision of the party is a dispute), by agreement. */
+export async function disputedLines (db: Db, runId: number) {
+  const { rows } = await sql<{ agreement_id: number, zone_code: string, district_code: string, party: 'district' | 'zone', note: string | null }>`
+    SELECT l.agreement_id, l.zone_code, l.district_code, r.party, r.note
+    FROM (SELECT DISTINCT ON (agreement_id, party) agreement_id, party, decision, note
+          FROM settlement_reviews WHERE run_id = ${runId} ORDER BY agreement_id, party, id DESC) r
+    JOIN settlement_lines l ON l.run_id = ${runId} AND l.agreement_id = r.agreement_id
+    WHERE r.decision = 'dispute'
+    ORDER BY l.agreement_id, r.party`.execute(db)
+  const lines = new Map<number, { agreementId: number, zoneCode: string, districtCode: string, parties: Array<'district' | 'zone'>, notes: string[] }>()
+  for (const r of rows) {
+    const line = lines.get(r.agreement_id) ?? { agreementId: r.agreement_id, zoneCode: r.zone_code, districtCode: r.district_code, parties: [], notes: [] }
+    line.parties.push(r.party)
+    if (r.note !== null) line.notes.push(r.note)
+    lines.set(r.agreement_id, line)
+  }
+  return [...lines.values()]
+}
+
+const toGroupContent = (g: SettlementGroupRow): GroupContent => ({
+  position: g.position, name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
+  shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out, bands: g.bands, result: g.result,
+})
+
+/** A page of the run's lines as stored, every column and every group, by agreement id (the order of the digest). */
+export async function runContentPage (db: Db, runId: number, page: PageRequest): Promise<Page<LineContent>> {
+  const rows = await fetchPage(db.selectFrom('settlement_lines').selectAll().where('run_id', '=', runId), page,
+    { columns: ['agreement_id'], types: ['int'], of: (r) => [r.agreement_id] })
+  const ids = rows.items.map((l) => l.agreement_id)
+  const groups = new Map<number, GroupContent[]>()
+  if (ids.length > 0) {
+    const groupRows = await db.selectFrom('settlement_groups').selectAll().where('run_id', '=', runId)
+      .where(sql<boolean>`agreement_id = ANY(${ids}::integer[])`).orderBy('agreement_id').orderBy('position').execute()
+    for (const g of groupRows) groups.set(g.agreement_id, [...(groups.get(g.agreement_id) ?? []), toGroupContent(g)])
+  }
+  return mapPage(rows, (l) => ({
+    agreementId: l.agreement_id, zoneCode: l.zone_code, districtCode: l.district_code, kind: l.kind, follows: l.follows_run_id,
+    revenueTotal: l.revenue_total, zoneShare: l.zone_share, districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due,
+    previousZoneShare: l.previous_zone_share, adjustment: l.adjustment, balanceAdjustment: l.balance_adjustment, inputs: l.inputs,
+    groups: groups.get(l.agreement_id) ?? [],
+  }))
+}
+
+/** A page of the run's reviews, in the order they were recorded. */
+export async function runReviewsPage (db: Db, runId: number, page: PageRequest): Promise<Page<ReviewContent>> {
+  return mapPage(await fetchPage(db.selectFrom('settlement_reviews').selectAll().where('run_id', '=', runId), page,
+    { columns: ['id'], types: ['int'], of: (r) => [r.id] }), toReview)
+}
+
+/** The stored zone share and balance due of the lines that supplementary lines follow: (run, agreement) → figures. */
+export async function followedFigures (db: Db, lines: ReadonlyArray<{ agreementId: number, follows: number | null }>) {
+  const followed = lines.filter((l) => l.follows !== null)
+  const figures = new Map<string, { zoneShare: string, balanceDue: string }>()
+  if (followed.length === 0) return figures
+  const { rows } = await sql<{ run_id: number, agreement_id: number, zone_share: string, balance_due: string }>`
+    SELECT l.run_id, l.agreement_id, l.zone_share, l.balance_due FROM settlement_lines l
+    JOIN unnest(${followed.map((f) => f.follows)}::integer[], ${followed.map((f) => f.agreementId)}::integer[]) AS u(run_id, agreement_id)
+      ON l.run_id = u.run_id AND l.agreement_id = u.agreement_id`.execute(db)
+  for (const r of rows) figures.set(`${r.run_id}/${r.agreement_id}`, { zoneShare: r.zone_share, balanceDue: r.balance_due })
+  return figures
 }
 
 /** The latest fiscal year a finalized settlement of the agreement covers, if any. */

@@ -128,6 +128,13 @@ export const Problems = {
   unauthorized: (detail: string) => new Problem(401, 'unauthorized', detail, undefined, { 'www-authenticate': 'Bearer realm="revenue-sharing"' }),
   forbidden: (role: string, operation: string, roles: readonly string[]) => new Problem(403, 'forbidden',
     `A ${role} key may not ${operation}; it is for ${roles.join(' or ')} keys.`),
+  /** 审核确认: a district or zone key records its own party's decision only (an admin may record either's). */
+  reviewForOtherParty: (role: 'district' | 'zone', party: string) => new Problem(403, 'forbidden',
+    `A ${role} key records the ${role}'s own decision on a settlement line, not the ${party}'s; the ${party}'s key records it (or an admin on its behalf).`,
+    at('/party', `a ${role} key may only record the ${role}'s decision`)),
+  /** REQUIRE_TWO_ADMINS=1: the key that computed a run may not also finalize it. */
+  secondAdminRequired: (runId: number, createdBy: string) => new Problem(403, 'second-admin-required',
+    `Settlement run ${runId} was computed with key ${createdBy}; this deployment requires another admin key to finalize it (REQUIRE_TWO_ADMINS=1).`),
 
   // —— 404: unknown, or outside the caller's scope ——————————————————————————————
   /** `what` names the record: "debt 12", "settlement run 3". */
@@ -161,6 +168,22 @@ export const Problems = {
   yearSettled: (agreementId: number, year: number) => new Problem(409, 'year-settled',
     `Agreement ${agreementId} has a finalized ${year} settlement: advances for ${year} are paid before the year is settled; ` +
     'what is still owed moves through the balance due and supplementary settlements (补充结算).', at('/fiscalYear', `${year} is settled`)),
+  /** A finalized run takes no more reviews. */
+  reviewAfterFinalizing: (runId: number, finalizedAt: string | null) => new Problem(409, 'already-finalized',
+    `Settlement run ${runId} was finalized on ${finalizedAt}: its lines take no more reviews.`),
+  /** 审核确认: a line whose district or zone disputes it stops finalizing, unless an admin overrides it with a reason. */
+  settlementDisputed: (runId: number, disputed: ReadonlyArray<{ agreementId: number, zoneCode: string, districtCode: string, parties: readonly string[], notes: readonly string[] }>) => {
+    const [first] = disputed
+    const more = disputed.length > 1 ? ` (and ${disputed.length - 1} more line(s))` : ''
+    const line = (d: NonNullable<typeof first>) => `agreement ${d.agreementId} (${d.zoneCode}–${d.districtCode}) disputed by the ${d.parties.join(' and the ')}: ${d.notes.join('; ')}`
+    return new Problem(409, 'settlement-disputed',
+      `Settlement run ${runId} has ${disputed.length} disputed line(s): ${first === undefined ? '' : line(first)}${more}. ` +
+      'Settle the dispute (the party confirms), compute a new run, or finalize with an override giving the reason, which every statement prints.',
+      disputed.map((d) => ({ pointer: `/agreements/${d.agreementId}`, message: line(d) })))
+  },
+  /** Verification compares a finalized run with the digest stored when it was finalized: a draft has none yet. */
+  runNotFinalized: (runId: number) => new Problem(409, 'not-finalized',
+    `Settlement run ${runId} is a draft: its digest is stored when it is finalized, and verification checks a finalized run against it.`),
   alreadySettled: (agreementId: number, year: number) => new Problem(409, 'already-settled',
     `Agreement ${agreementId} already has a finalized ${year} settlement; create a new run: it will be a supplementary settlement (补充结算).`),
   /** An agreement in a finalized settlement of `settled` may not end before it. */
@@ -203,6 +226,9 @@ export const Problems = {
   agreementsNotInForce: (year: number, missing: ReadonlyArray<{ id: number, index: number }>) => new Problem(422, 'unknown-reference',
     `${missing.length} agreement(s) are unknown or not in force in ${year}.`,
     missing.map(({ id, index }) => ({ pointer: `/agreementIds/${index}`, message: `agreement ${id} is unknown or not in force in ${year}` }))),
+  /** An override sets aside disputes: with none to set aside it would print a reason for nothing. */
+  overrideWithoutDispute: (runId: number) => new Problem(422, 'rule-violated',
+    `No line of settlement run ${runId} is disputed: finalize it without an override.`, at('/override', 'no disputed line to override')),
   nothingToSettle: (year: number) => new Problem(422, 'nothing-to-settle', `No agreement is in force in ${year}.`, at('/fiscalYear', 'no agreement in force')),
   /** calculation-rules.md §4: a prior_year base needs revenue recorded for Y−1. */
   cannotSettle: (issues: readonly InputIssue[]) => new Problem(422, 'cannot-settle', firstOf(issues), issues),

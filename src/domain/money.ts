@@ -73,3 +73,16 @@ export function maxDecimal (a: Decimal, b: Decimal): Decimal {
 export function minDecimal (a: Decimal, b: Decimal): Decimal {
   return a.lessThan(b) ? a : b
 }
+
+/** An amount as a printed statement shows it: 元 with thousands separators, "1,234,567.89", "-12,000.00". */
+export function formatYuan (amount: string): string {
+  const match = /^(-?)(\d+)\.(\d{2})$/.exec(amount)
+  if (match === null) throw new Error(`formatYuan: "${amount}" is not an amount with two decimals`)
+  const [, sign = '', whole = '', cents = ''] = match
+  return `${sign}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${cents}`
+}
+
+/** A rate as a percentage: "0.60" → "60%", "0.625" → "62.5%". */
+export function formatPercent (rate: string): string {
+  return `${new Decimal(rate).times(100).toString()}%`
+}

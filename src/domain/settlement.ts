@@ -1,4 +1,6 @@
 import { formatMoney, money, sum } from './money.js'
+import type { BandJson } from './presentation.js'
+import { DECISION_TITLES, latestReviews, type Review, UNREVIEWED } from './review.js'
 
 /*
  * Figures of a settlement run beyond its lines (calculation-rules.md §6): the run's totals and
@@ -69,9 +71,13 @@ export interface StatementLine extends LineFigures {
   districtName: string
   documentNo: string
   kind: SettlementKind
+  /** The run of the finalized line a supplementary line follows. */
+  follows: number | null
   previousZoneShare: string | null
-  /** Each group, with the shortfall written off (核销) in the agreement's last year when no next version carries it (§6). */
-  groups: ReadonlyArray<SettledGroupFigures & { writtenOff?: string | undefined }>
+  /** Each group, with its printed bands and the shortfall written off (核销) in the agreement's last year when no next version carries it (§6). */
+  groups: ReadonlyArray<SettledGroupFigures & { bands: readonly BandJson[], writtenOff?: string | undefined }>
+  /** Every decision of the district and the zone on the line, oldest first (审核确认). */
+  reviewHistory: readonly Review[]
 }
 
 /** The statement's columns, Chinese title first. Money columns hold yuan to the cent. */
@@ -98,6 +104,8 @@ export const STATEMENT_COLUMNS = [
   { key: 'previousZoneShare', title: '原结算功能区分成 previously settled zone share', money: true },
   { key: 'adjustment', title: '补充结算调整 supplementary adjustment', money: true },
   { key: 'balanceAdjustment', title: '补充结算应补(扣)调整 supplementary balance adjustment', money: true },
+  { key: 'districtReview', title: '区财政局审核 district review', money: false },
+  { key: 'zoneReview', title: '功能区管委会审核 zone review', money: false },
 ] as const
 
 export type StatementColumn = typeof STATEMENT_COLUMNS[number]['key']
@@ -124,6 +132,7 @@ export function statementRows (lines: readonly StatementLine[]): StatementRow[] 
       })
     }
     const groupSum = (pick: (g: StatementLine['groups'][number]) => string) => formatMoney(sum(line.groups.map((g) => money(pick(g)))))
+    const reviews = latestReviews(line.reviewHistory)
     rows.push({
       row: line.kind === 'annual' ? '小计 subtotal' : '小计(补充结算) subtotal (supplementary)', ...who,
       actual: groupSum((g) => g.actual), zoneShare: groupSum((g) => g.zoneShare), districtShare: groupSum((g) => g.districtShare),
@@ -131,6 +140,7 @@ export function statementRows (lines: readonly StatementLine[]): StatementRow[] 
       ...(line.previousZoneShare === null ? {} : { previousZoneShare: line.previousZoneShare }),
       ...(line.adjustment === null ? {} : { adjustment: line.adjustment }),
       ...(line.balanceAdjustment === null ? {} : { balanceAdjustment: line.balanceAdjustment }),
+      districtReview: reviewText(reviews.district), zoneReview: reviewText(reviews.zone),
     })
   }
   const totals = runTotals(lines)
@@ -139,4 +149,42 @@ export function statementRows (lines: readonly StatementLine[]): StatementRow[] 
     advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue, adjustment: totals.adjustment, balanceAdjustment: totals.balanceAdjustment,
   })
   return rows
+}
+
+/** An instant as a statement prints it: Beijing time (UTC+8, no daylight saving), to the minute. */
+export function beijingTime (iso: string): string {
+  const shifted = new Date(new Date(iso).getTime() + 8 * 3600_000).toISOString()
+  return `${shifted.slice(0, 10)} ${shifted.slice(11, 16)}`
+}
+
+/** Who recorded a decision: the key's label (or id), and whether the city recorded it on the party's behalf. */
+export function reviewerText (review: Review): string {
+  const who = review.byLabel ?? review.by
+  return review.byRole === 'admin' ? `市财政局代为登记 recorded by the city for the ${review.party} (${who})` : who
+}
+
+/** A party's decision in force, in one cell: 确认 / 有异议 with who, when (北京时间) and the note; 未确认 when none. */
+export function reviewText (review: Review | null): string {
+  if (review === null) return `${UNREVIEWED} unreviewed`
+  const note = review.note === null ? '' : `: ${review.note}`
+  return `${DECISION_TITLES[review.decision]} ${review.decision} — ${reviewerText(review)}, ${beijingTime(review.at)} 北京时间${note}`
+}
+
+/** What a statement's title says of its run. */
+export interface StatementRun {
+  id: number
+  fiscalYear: number
+  status: RunStatus
+  finalizedAt: string | null
+  digest: string | null
+  overrideReason: string | null
+}
+
+/** The first line of a CSV or xlsx statement: the year, the run, its status, its digest and the override reason if any. */
+export function statementTitle (run: StatementRun, lines: readonly StatementLine[]): string {
+  const kind = lines.some((l) => l.kind === 'supplementary') ? '（含补充结算）' : ''
+  const status = run.status === 'finalized' ? `定稿 finalized ${run.finalizedAt ?? ''}` : '草稿 draft'
+  const digest = run.digest === null ? '' : ` — 校验码 SHA-256 digest ${run.digest}`
+  const override = run.overrideReason === null ? '' : ` — 强制定稿理由 override: ${run.overrideReason}`
+  return `${run.fiscalYear}年度${kind}结算单 settlement statement — run ${run.id}, ${status}${digest}${override}`
 }

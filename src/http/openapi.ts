@@ -1,5 +1,6 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import { CORS_HEADERS, RATE_LIMIT_HEADERS, RETRY_HEADERS } from './defences.js'
+import { OPTIONAL_BODY } from './routing.js'
 import { problemResponses } from './schemas/common.js'
 
 type RouteSchema = Record<string, unknown> & { response?: Record<string, Record<string, unknown>>, body?: unknown, consumes?: unknown, params?: unknown, querystring?: unknown, headers?: unknown }
@@ -49,9 +50,12 @@ function shareCommonParts (document: Json): Json {
   const schemas: Json = { ...(components.schemas ?? {}) }
   const headers: Json = { ...(components.headers ?? {}) }
   const shared = new Set(Object.keys({ ...CORS_HEADERS, ...RATE_LIMIT_HEADERS, ...RETRY_HEADERS }))
-  const paths = document.paths as Record<string, Record<string, { responses?: Record<string, DocumentResponse> }>>
+  const paths = document.paths as Record<string, Record<string, { responses?: Record<string, DocumentResponse>, requestBody?: { required?: boolean }, [OPTIONAL_BODY]?: boolean }>>
   for (const operations of Object.values(paths)) {
     for (const operation of Object.values(operations)) {
+      // A body the operation reads if one is sent (routing.ts, optionalBody).
+      if (operation[OPTIONAL_BODY] === true && operation.requestBody !== undefined) operation.requestBody.required = false
+      delete operation[OPTIONAL_BODY]
       for (const response of Object.values(operation.responses ?? {})) {
         const problem = response.content?.['application/problem+json']
         if (problem?.schema !== undefined) {

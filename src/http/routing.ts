@@ -84,6 +84,18 @@ export async function sendTable (reply: FastifyReply, format: 'csv' | 'xlsx', fi
   return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}.csv"`).send(files.csv())
 }
 
+/** The schema key that marks a body as optional: the document says requestBody.required: false. */
+export const OPTIONAL_BODY = 'x-optional-body'
+
+/**
+ * For an operation whose whole body is optional (POST …/finalize without an override): a request
+ * without a body is read as {} (Fastify validates a body schema against whatever arrived). Its
+ * schema carries [OPTIONAL_BODY]: true so that the document says so.
+ */
+export async function emptyBodyIsObject (request: FastifyRequest): Promise<void> {
+  request.body ??= {}
+}
+
 /** Every operation the plugin registers is tagged `tag` and needs a bearer token, in the document. */
 export function documentOperations (app: FastifyInstance, tag: string): void {
   app.addHook('onRoute', (route) => {

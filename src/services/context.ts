@@ -21,6 +21,8 @@ export interface Settings {
   minZoneRate: Decimal
   /** Largest CSV import in bytes (413 above). */
   importLimit: number
+  /** REQUIRE_TWO_ADMINS: the admin key that finalizes a run must not be the one that computed it (four eyes). */
+  requireTwoAdmins: boolean
 }
 
 /**

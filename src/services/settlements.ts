@@ -6,19 +6,26 @@ import { lockSettlementInputs } from '../db/locks.js'
 import type { PageRequest } from '../db/pagination.js'
 import { registryNames } from '../db/registry.js'
 import { type GroupActuals, groupActuals } from '../db/revenue.js'
+import { keyLabel } from '../db/keys.js'
+import type { Page } from '../db/pagination.js'
 import {
-  type ChainHeads, chainHeads, findRunHeader, insertLines, insertRun, type LineFilter, listRuns, markFinalized, type NewSettlementLine, runLineFigures,
-  runLineInputs, runLinesPage, type StoredLine, type StoredRun, tryLockYear, allRunLines,
+  type ChainHeads, chainHeads, disputedLines, findLineParties, findRunHeader, followedFigures, insertLines, insertReview, insertRun, type LineFilter,
+  listRuns, lockRunHeader, markFinalized, type NewSettlementLine, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
+  runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, allRunLines,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
-import { type InputIssue, Problems } from '../domain/errors.js'
+import { type InputIssue, InputError, Problems } from '../domain/errors.js'
+import { latestReviews, type LineReviews, noteOf, type ReviewRequest, reviewingParty } from '../domain/review.js'
+import {
+  canonicalHeader, canonicalLine, canonicalReview, type LineContent, type Mismatch, type ReviewContent, type RunContent, verifyLine,
+} from '../domain/verification.js'
 import { serializeGroupResult } from '../domain/explanation.js'
 import {
   type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures,
 } from '../domain/ledger.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
-import { presentGroupFigures } from '../domain/presentation.js'
+import { type BandJson, presentGroupFigures } from '../domain/presentation.js'
 import { runTotals, type RunTotals, type StatementLine } from '../domain/settlement.js'
 import type { AgreementYearResult } from '../domain/types.js'
 import type { Context } from './context.js'
@@ -207,16 +214,53 @@ async function staleLines (tx: Db, run: StoredRun) {
   return { overtaken, stale }
 }
 
+/** 定稿 with an override: the reason a run is finalized although a line is disputed, printed on every statement. */
+export interface FinalizeRequest {
+  override?: { reason: string } | undefined
+}
+
+/** The run's digest: SHA-256 over its canonical content (src/domain/verification.ts), read a page at a time. */
+async function runDigest (db: Db, header: RunContent): Promise<string> {
+  const hash = createHash('sha256').update(canonicalHeader(header))
+  for (let cursor: string | undefined; ;) {
+    const lines = await runContentPage(db, header.id, { limit: DIGEST_PAGE, cursor })
+    for (const line of lines.items) hash.update(canonicalLine(line))
+    if (lines.nextCursor === null) break
+    cursor = lines.nextCursor
+  }
+  for (let cursor: string | undefined; ;) {
+    const reviews = await runReviewsPage(db, header.id, { limit: DIGEST_PAGE, cursor })
+    for (const review of reviews.items) hash.update(canonicalReview(review))
+    if (reviews.nextCursor === null) break
+    cursor = reviews.nextCursor
+  }
+  return hash.digest('hex')
+}
+
+/** Lines read at a time for the digest and the verification. */
+const DIGEST_PAGE = 1000
+
 /**
  * 定稿: finalizes a draft run on exactly what it was computed from; from then on nothing can change
- * it, the database included, and each line is the next link of its agreement's chain.
+ * it, the database included, and each line is the next link of its agreement's chain. A disputed
+ * line stops it (409) unless the request overrides the disputes with a reason; with
+ * REQUIRE_TWO_ADMINS the key that computed the run may not finalize it (403). The run's digest and
+ * the override reason are stored with the finalization.
  */
-export function finalizeRun (ctx: Context, id: number): Promise<RunOverview> {
+export function finalizeRun (ctx: Context, id: number, request: FinalizeRequest = {}): Promise<RunOverview> {
   return inWriteTransaction(ctx, async (tx) => {
-    const run = await findRunHeader(tx, id)
+    const keyId = ctx.actor.principal.keyId
+    const found = await findRunHeader(tx, id)
+    if (found === undefined) throw Problems.notFound(`settlement run ${id}`)
+    if (found.status === 'finalized') throw Problems.runAlreadyFinalized(id, found.finalizedAt)
+    if (ctx.settings.requireTwoAdmins && found.createdBy === keyId) throw Problems.secondAdminRequired(id, found.createdBy)
+    const reason = request.override === undefined ? undefined : noteOf(request.override.reason)
+    if (reason === null) throw new InputError('malformed', [{ pointer: '/override/reason', message: 'an override says why the disputes are set aside' }])
+    if (!(await tryLockYear(tx, found.fiscalYear))) throw Problems.settlementRunning(found.fiscalYear)
+    // Reviews under way finish first (and are in the digest); later ones find the run finalized.
+    const run = await lockRunHeader(tx, id, 'update')
     if (run === undefined) throw Problems.notFound(`settlement run ${id}`)
     if (run.status === 'finalized') throw Problems.runAlreadyFinalized(id, run.finalizedAt)
-    if (!(await tryLockYear(tx, run.fiscalYear))) throw Problems.settlementRunning(run.fiscalYear)
     // No writer of what the run read can commit from here until this transaction ends.
     await lockSettlementInputs(tx)
     const { overtaken, stale } = await staleLines(tx, run)
@@ -224,10 +268,112 @@ export function finalizeRun (ctx: Context, id: number): Promise<RunOverview> {
     if (stale.length > 0) {
       throw Problems.settlementStale(run.id, run.fiscalYear, stale.map(({ line, changed }) => ({ agreementId: line.agreementId, zoneCode: line.zoneCode, districtCode: line.districtCode, changed })))
     }
-    await markFinalized(tx, id, ctx.actor.principal.keyId)
+    const disputed = await disputedLines(tx, id)
+    if (disputed.length > 0 && reason === undefined) throw Problems.settlementDisputed(id, disputed)
+    if (disputed.length === 0 && reason !== undefined) throw Problems.overrideWithoutDispute(id)
+    const overrideReason = reason ?? null
+    const digest = await runDigest(tx, {
+      id, fiscalYear: run.fiscalYear, minimumRate: run.minimumRate, createdAt: run.createdAt, createdBy: run.createdBy,
+      finalizedAt: await transactionNow(tx), finalizedBy: keyId, overrideReason,
+    })
+    await markFinalized(tx, id, { keyId, digest, overrideReason })
     const after = await overview(tx, ctx.actor.scope, id)
-    return { value: after, audit: [{ action: 'finalize', entityType: 'settlement_run', entityId: String(id), details: { fiscalYear: run.fiscalYear, totals: after.totals } }] }
+    return {
+      value: after,
+      audit: [{
+        action: 'finalize', entityType: 'settlement_run', entityId: String(id),
+        details: {
+          fiscalYear: run.fiscalYear, totals: after.totals, digest,
+          ...(overrideReason === null ? {} : { override: { reason: overrideReason, disputed: disputed.map((d) => ({ agreementId: d.agreementId, parties: d.parties })) } }),
+        },
+      }],
+    }
   })
+}
+
+/** A party's decision as recorded, and the decisions in force on the line after it. */
+export interface RecordedReview {
+  runId: number
+  review: ReviewContent
+  reviews: LineReviews
+}
+
+/**
+ * 审核确认: the district's or the zone's decision on a line of a draft run, by its own key, or by an
+ * admin on its behalf. A line outside the caller's scope answers 404 as if absent; a key naming
+ * the other party 403; a finalized run takes no more reviews (409).
+ */
+export function reviewLine (ctx: Context, runId: number, agreementId: number, request: ReviewRequest): Promise<RecordedReview> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const { principal, scope } = ctx.actor
+    // A finalization under way finishes first: this then finds the run finalized.
+    const run = await lockRunHeader(tx, runId, 'share')
+    const line = run === undefined ? undefined : await findLineParties(tx, scope, runId, agreementId)
+    if (run === undefined || line === undefined) throw Problems.notFound(`line of agreement ${agreementId} in settlement run ${runId}`)
+    const { party, note } = reviewingParty(principal, request)
+    if (run.status === 'finalized') throw Problems.reviewAfterFinalizing(runId, run.finalizedAt)
+    const label = principal.keyId === 'bootstrap' ? undefined : await keyLabel(tx, principal.keyId)
+    const review = await insertReview(tx, runId, agreementId, { party, decision: request.decision, note, by: principal.keyId, byRole: principal.role, byLabel: label ?? null })
+    const reviews = latestReviews((await reviewHistory(tx, runId, [agreementId])).get(agreementId) ?? [])
+    return {
+      value: { runId, review, reviews },
+      audit: [{
+        action: 'review', entityType: 'settlement_line', entityId: `${runId}/${agreementId}`,
+        details: { runId, agreementId, zoneCode: line.zoneCode, districtCode: line.districtCode, party, decision: request.decision, note, onBehalf: principal.role === 'admin' },
+      }],
+    }
+  })
+}
+
+/** What verifying a finalized run found. */
+export interface Verification {
+  run: StoredRun
+  recomputedDigest: string
+  digestMatches: boolean
+  linesChecked: number
+  mismatches: Mismatch[]
+  /** All mismatches found (the list holds at most MAX_MISMATCHES). */
+  mismatchCount: number
+}
+
+const MAX_MISMATCHES = 1000
+
+/**
+ * Verifies a finalized run: the digest again from the stored rows, compared with the one stored
+ * when it was finalized; and every line in the caller's scope computed again from its stored
+ * inputs with today's engine, each stored figure compared with the engine's.
+ */
+export async function verifyRun (ctx: Context, id: number): Promise<Verification> {
+  const { run } = await overview(ctx.db, ctx.actor.scope, id)
+  if (run.status !== 'finalized' || run.finalizedAt === null || run.finalizedBy === null) throw Problems.runNotFinalized(id)
+  const recomputedDigest = await runDigest(ctx.db, {
+    id, fiscalYear: run.fiscalYear, minimumRate: run.minimumRate, createdAt: run.createdAt, createdBy: run.createdBy,
+    finalizedAt: run.finalizedAt, finalizedBy: run.finalizedBy, overrideReason: run.overrideReason,
+  })
+  const mismatches: Mismatch[] = []
+  let mismatchCount = 0
+  if (run.digest !== recomputedDigest) {
+    mismatchCount++
+    mismatches.push({ field: 'digest', stored: run.digest, recomputed: recomputedDigest })
+  }
+  const { scope } = ctx.actor
+  const inScope = (l: LineContent) => scope.kind === 'all' || (scope.kind === 'district' ? l.districtCode === scope.districtCode : l.zoneCode === scope.zoneCode)
+  const floor = money(run.minimumRate)
+  let linesChecked = 0
+  for (let cursor: string | undefined; ;) {
+    const page = await runContentPage(ctx.db, id, { limit: DIGEST_PAGE, cursor })
+    const lines = page.items.filter(inScope)
+    const followed = await followedFigures(ctx.db, lines)
+    for (const line of lines) {
+      const found = verifyLine(run.fiscalYear, floor, line, line.follows === null ? undefined : followed.get(`${line.follows}/${line.agreementId}`))
+      mismatchCount += found.length
+      mismatches.push(...found.slice(0, Math.max(0, MAX_MISMATCHES - mismatches.length)))
+    }
+    linesChecked += lines.length
+    if (page.nextCursor === null) break
+    cursor = page.nextCursor
+  }
+  return { run, recomputedDigest, digestMatches: run.digest === recomputedDigest, linesChecked, mismatches, mismatchCount }
 }
 
 export function runs (ctx: Context, fiscalYear: number | undefined, page: PageRequest) {
@@ -238,13 +384,14 @@ export function run (ctx: Context, id: number): Promise<RunOverview> {
   return overview(ctx.db, ctx.actor.scope, id)
 }
 
-/** A settled line with what becomes of the shortfall its groups carry out, in the agreement's last year (§6). */
+/** A settled line with what becomes of the shortfall its groups carry out, in the agreement's last year (§6), and the parties' decisions in force. */
 export interface SettledLine extends StoredLine {
   dispositions: ReadonlyMap<string, ShortfallDisposition>
+  reviews: LineReviews
 }
 
 /** What becomes of each line's carried-out shortfalls: carried into the next version, or written off. */
-async function withDispositions (db: Db, year: number, lines: StoredLine[]): Promise<SettledLine[]> {
+async function withDispositions (db: Db, year: number, lines: StoredLine[]): Promise<Array<Omit<SettledLine, 'reviews'>>> {
   const ending = lines.filter((l) => l.groups.some((g) => g.carriedShortfallOut !== null && money(g.carriedShortfallOut).greaterThan(ZERO)))
   const ids = ending.map((l) => l.agreementId)
   const [terms, next] = await Promise.all([carryTermsOf(db, ids), adjacentVersions(db, ids, 'next')])
@@ -261,24 +408,32 @@ async function withDispositions (db: Db, year: number, lines: StoredLine[]): Pro
 }
 
 /** A page of the run's lines in the caller's scope (a national run has tens of thousands). */
-export async function runLines (ctx: Context, id: number, filter: LineFilter, page: PageRequest) {
+export async function runLines (ctx: Context, id: number, filter: LineFilter, page: PageRequest): Promise<Page<SettledLine>> {
   const { run: header } = await overview(ctx.db, ctx.actor.scope, id)
   const lines = await runLinesPage(ctx.db, ctx.actor.scope, id, filter, page)
-  return { items: await withDispositions(ctx.db, header.fiscalYear, lines.items), nextCursor: lines.nextCursor }
+  const history = await reviewHistory(ctx.db, id, lines.items.map((l) => l.agreementId))
+  const settled = await withDispositions(ctx.db, header.fiscalYear, lines.items)
+  return { items: settled.map((l) => ({ ...l, reviews: latestReviews(history.get(l.agreementId) ?? []) })), nextCursor: lines.nextCursor }
 }
 
-/** The settlement statement (结算单): the run's lines in the caller's scope, with the names a reader needs. */
+/**
+ * The settlement statement (结算单): the run's lines in the caller's scope, with the names a reader
+ * needs, each group's printed bands, and each line's review record (the whole history; the latest
+ * of each party is the decision in force). The run carries its digest and override reason.
+ */
 export async function statement (ctx: Context, id: number): Promise<{ run: StoredRun, lines: StatementLine[] }> {
   const { run: header } = await overview(ctx.db, ctx.actor.scope, id)
   const lines = await withDispositions(ctx.db, header.fiscalYear, await allRunLines(ctx.db, ctx.actor.scope, id))
-  const names = await registryNames(ctx.db, lines.map((l) => l.agreementId))
+  const [names, history] = await Promise.all([registryNames(ctx.db, lines.map((l) => l.agreementId)), reviewHistory(ctx.db, id, lines.map((l) => l.agreementId))])
   return {
     run: header,
     lines: lines.map((l) => ({
       ...l, zoneName: names.zone.get(l.zoneCode) ?? '', districtName: names.district.get(l.districtCode) ?? '', documentNo: names.documentNo.get(l.agreementId) ?? '',
+      reviewHistory: history.get(l.agreementId) ?? [],
       groups: l.groups.map((g) => {
         const disposition = l.dispositions.get(g.name)
-        return disposition?.kind === 'written_off' ? { ...g, writtenOff: formatMoney(disposition.amount) } : g
+        const bands = JSON.parse(g.bands) as BandJson[]
+        return disposition?.kind === 'written_off' ? { ...g, bands, writtenOff: formatMoney(disposition.amount) } : { ...g, bands }
       }),
     })),
   }

@@ -355,9 +355,49 @@ export interface paths {
         put?: never;
         /**
          * 定稿 finalize a draft run (admin): it can no longer change
-         * @description Refused (409) when the run is already finalized; when anything a line was computed from changed after the run was computed, whichever transaction committed it (settlement-stale: the revenue of the year in the agreement's categories, its advances, base adjustments, terms or years, the finalized previous-year figures it carried in, or the finalized line it follows); or when another run already finalized the year for one of its annual lines. Each line then follows the last finalized line of its agreement and year (calculation-rules.md §9).
+         * @description Refused (409) when the run is already finalized; when anything a line was computed from changed after the run was computed, whichever transaction committed it (settlement-stale: the revenue of the year in the agreement's categories, its advances, base adjustments, terms or years, the finalized previous-year figures it carried in, or the finalized line it follows); when another run already finalized the year for one of its annual lines; or while a line is disputed by its district or zone (settlement-disputed, naming the lines), unless `override.reason` says why the disputes are set aside: the reason is stored and printed on every statement (an override with no disputed line is 422). Lines nobody reviewed are finalized as unreviewed (未确认). With REQUIRE_TWO_ADMINS=1 the key that computed the run may not finalize it (403). The answer carries the run's digest: SHA-256 of its canonical content, printed on every statement and checked by GET …/verification. Each line then follows the last finalized line of its agreement and year (calculation-rules.md §9).
          */
         post: operations["finalizeSettlementRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settlement-runs/{id}/lines/{agreementId}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 审核确认 confirm or dispute a line of a draft run (its district or zone; an admin on a party's behalf)
+         * @description The district key of the line's district records the district's decision (区财政局), the zone key of its zone the zone's (功能区管委会); an admin (市财政局) may record either party's decision on its behalf, naming `party` and giving a `note`. A dispute needs a note. Every decision is kept (and in the audit log); the latest of each party is the one in force, shown on the line (GET …/lines) and on the statement. A line outside the key's scope answers 404 as if absent; a key recording the other party's decision 403; a finalized run takes no reviews (409). A disputed line stops finalizing until its party confirms it, or an admin overrides the dispute with a reason.
+         */
+        post: operations["reviewSettlementLine"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settlement-runs/{id}/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 核验 verify a finalized run: its digest and every line, recomputed from the stored rows
+         * @description Recomputes the SHA-256 digest from the stored rows of the run (every line, group, figure and review, and the override) and compares it with the digest stored when the run was finalized, printed on every statement; and recomputes every line in the caller's scope from its stored inputs (each group's actual, base derivation, bands, rates, carried shortfall and policy, and the line's advances) with today's engine, listing every stored figure that differs. A draft has no digest yet (409).
+         */
+        get: operations["verifySettlementRun"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -372,8 +412,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * 结算单 the settlement statement as CSV or xlsx
-         * @description One row per agreement and group, a subtotal per agreement and a total, adding up to the cent. CSV is UTF-8 with a BOM; xlsx has Chinese column titles, yuan formatting and a frozen header.
+         * 结算单 the settlement statement as CSV, xlsx or a print-ready HTML page
+         * @description One row per agreement and group, a subtotal per agreement (with the district's and the zone's review) and a total, adding up to the cent; the title names the run, its status, its digest (SHA-256, see GET …/verification) and the override reason if any. CSV is UTF-8 with a BOM; xlsx has Chinese column titles, yuan formatting and a frozen header. html is a page to print and stamp: A4 landscape, one agreement a page, each group's base, actual, increment, bands, zone and district shares, the advances and balance due in 元 with thousands separators, the review record, the override reason, the digest, and signature and seal blocks for 市财政局, 区财政局 and 功能区管委会; no script, its own web font, served under a Content-Security-Policy that allows only its stylesheet and font.
          */
         get: operations["settlementStatement"];
         put?: never;
@@ -5377,7 +5417,9 @@ export interface operations {
                      *           "createdAt": "2026-01-01T00:00:00.000Z",
                      *           "createdBy": "bootstrap",
                      *           "finalizedAt": null,
-                     *           "finalizedBy": null
+                     *           "finalizedBy": null,
+                     *           "digest": null,
+                     *           "overrideReason": null
                      *         }
                      *       ],
                      *       "nextCursor": null
@@ -5416,6 +5458,10 @@ export interface operations {
                             finalizedAt: string | null;
                             /** @description 定稿人 the key that finalized it */
                             finalizedBy: string | null;
+                            /** @description 校验码 SHA-256 (hex) of the run's canonical content (every line, group, figure, review and the override), stored when it was finalized and printed on every statement; null for a draft */
+                            digest: string | null;
+                            /** @description 强制定稿理由 why the run was finalized although a line was disputed; null when no dispute was overridden */
+                            overrideReason: string | null;
                         }[];
                         /** @description 下一页游标 cursor of the next page; null on the last page */
                         nextCursor: string | null;
@@ -5535,6 +5581,8 @@ export interface operations {
                      *       "createdBy": "bootstrap",
                      *       "finalizedAt": null,
                      *       "finalizedBy": null,
+                     *       "digest": null,
+                     *       "overrideReason": null,
                      *       "lineCount": 1,
                      *       "totals": {
                      *         "revenueTotal": "1330000.00",
@@ -5578,6 +5626,10 @@ export interface operations {
                         finalizedAt: string | null;
                         /** @description 定稿人 the key that finalized it */
                         finalizedBy: string | null;
+                        /** @description 校验码 SHA-256 (hex) of the run's canonical content (every line, group, figure, review and the override), stored when it was finalized and printed on every statement; null for a draft */
+                        digest: string | null;
+                        /** @description 强制定稿理由 why the run was finalized although a line was disputed; null when no dispute was overridden */
+                        overrideReason: string | null;
                         /**
                          * Format: int64
                          * @description 结算行数 the lines in the caller's scope (GET …/lines pages through them)
@@ -5766,6 +5818,8 @@ export interface operations {
                      *       "createdBy": "bootstrap",
                      *       "finalizedAt": null,
                      *       "finalizedBy": null,
+                     *       "digest": null,
+                     *       "overrideReason": null,
                      *       "lineCount": 1,
                      *       "totals": {
                      *         "revenueTotal": "1330000.00",
@@ -5809,6 +5863,10 @@ export interface operations {
                         finalizedAt: string | null;
                         /** @description 定稿人 the key that finalized it */
                         finalizedBy: string | null;
+                        /** @description 校验码 SHA-256 (hex) of the run's canonical content (every line, group, figure, review and the override), stored when it was finalized and printed on every statement; null for a draft */
+                        digest: string | null;
+                        /** @description 强制定稿理由 why the run was finalized although a line was disputed; null when no dispute was overridden */
+                        overrideReason: string | null;
                         /**
                          * Format: int64
                          * @description 结算行数 the lines in the caller's scope (GET …/lines pages through them)
@@ -6021,7 +6079,18 @@ export interface operations {
                      *                 "全额分成：实际 80000.00 × 0.60 = 48000.00"
                      *               ]
                      *             }
-                     *           ]
+                     *           ],
+                     *           "reviews": {
+                     *             "district": {
+                     *               "decision": "confirm",
+                     *               "note": null,
+                     *               "by": "key_3f9a1c2b4d5e6f70",
+                     *               "byRole": "district",
+                     *               "byLabel": "城阳区财政局",
+                     *               "at": "2026-01-05T02:00:00.000Z"
+                     *             },
+                     *             "zone": null
+                     *           }
                      *         }
                      *       ],
                      *       "nextCursor": null
@@ -6115,6 +6184,57 @@ export interface operations {
                                  */
                                 carriedToAgreementId?: number;
                             }[];
+                            /** @description 审核确认 the latest decision of each party (every decision is kept, and in the audit log) */
+                            reviews: {
+                                /** @description 区财政局 the decision in force of the district's finance bureau; null while unreviewed (未确认) */
+                                district: {
+                                    /**
+                                     * @description 审核结论 confirm (确认) or dispute (有异议)
+                                     * @enum {string}
+                                     */
+                                    decision: "confirm" | "dispute";
+                                    /** @description 说明 the note: why a line is disputed, or on what grounds an admin recorded the decision */
+                                    note: string | null;
+                                    /** @description 登记人 the key that recorded the decision */
+                                    by: string;
+                                    /**
+                                     * @description 登记人角色 district or zone for the party itself; admin when the city (市财政局) recorded it on the party's behalf
+                                     * @enum {string}
+                                     */
+                                    byRole: "admin" | "district" | "zone";
+                                    /** @description 登记人名称 the label of that key (null for the bootstrap admin) */
+                                    byLabel: string | null;
+                                    /**
+                                     * Format: date-time
+                                     * @description 登记时间 when it was recorded
+                                     */
+                                    at: string;
+                                } | null;
+                                /** @description 功能区管委会 the decision in force of the zone's management committee; null while unreviewed (未确认) */
+                                zone: {
+                                    /**
+                                     * @description 审核结论 confirm (确认) or dispute (有异议)
+                                     * @enum {string}
+                                     */
+                                    decision: "confirm" | "dispute";
+                                    /** @description 说明 the note: why a line is disputed, or on what grounds an admin recorded the decision */
+                                    note: string | null;
+                                    /** @description 登记人 the key that recorded the decision */
+                                    by: string;
+                                    /**
+                                     * @description 登记人角色 district or zone for the party itself; admin when the city (市财政局) recorded it on the party's behalf
+                                     * @enum {string}
+                                     */
+                                    byRole: "admin" | "district" | "zone";
+                                    /** @description 登记人名称 the label of that key (null for the bootstrap admin) */
+                                    byLabel: string | null;
+                                    /**
+                                     * Format: date-time
+                                     * @description 登记时间 when it was recorded
+                                     */
+                                    at: string;
+                                } | null;
+                            };
                         }[];
                         /** @description 下一页游标 cursor of the next page; null on the last page */
                         nextCursor: string | null;
@@ -6226,7 +6346,18 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description 强制定稿 finalize although lines are disputed */
+                    override?: {
+                        /** @description 强制定稿理由 why the disputed lines are finalized as they stand (printed on every statement) */
+                        reason: string;
+                    };
+                };
+            };
+        };
         responses: {
             /** @description 结算批次 a settlement run with the number and totals of its lines */
             200: {
@@ -6248,6 +6379,8 @@ export interface operations {
                      *       "createdBy": "bootstrap",
                      *       "finalizedAt": null,
                      *       "finalizedBy": null,
+                     *       "digest": null,
+                     *       "overrideReason": null,
                      *       "lineCount": 1,
                      *       "totals": {
                      *         "revenueTotal": "1330000.00",
@@ -6291,6 +6424,10 @@ export interface operations {
                         finalizedAt: string | null;
                         /** @description 定稿人 the key that finalized it */
                         finalizedBy: string | null;
+                        /** @description 校验码 SHA-256 (hex) of the run's canonical content (every line, group, figure, review and the override), stored when it was finalized and printed on every statement; null for a draft */
+                        digest: string | null;
+                        /** @description 强制定稿理由 why the run was finalized although a line was disputed; null when no dispute was overridden */
+                        overrideReason: string | null;
                         /**
                          * Format: int64
                          * @description 结算行数 the lines in the caller's scope (GET …/lines pages through them)
@@ -6470,11 +6607,516 @@ export interface operations {
             };
         };
     };
+    reviewSettlementLine: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 幂等键 Idempotency-Key: a retry with the same key and body replays the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /**
+                 * @description 编号 the id of a draft run
+                 * @example 2
+                 */
+                id: string;
+                /**
+                 * @description 分成办法 the agreement id of the line
+                 * @example 1
+                 */
+                agreementId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "decision": "confirm",
+                 *       "party": "zone",
+                 *       "note": "功能区管委会2026年1月5日书面确认（示例）"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description 审核结论 confirm (确认) or dispute (有异议)
+                     * @enum {string}
+                     */
+                    decision: "confirm" | "dispute";
+                    /** @description 说明 why the line is disputed (required for a dispute), or on what grounds an admin records the decision (required for an admin) */
+                    note?: string;
+                    /**
+                     * @description 当事方 the party whose decision it is: district (区财政局) or zone (功能区管委会); an admin names it, a district or zone key may only name its own
+                     * @enum {string}
+                     */
+                    party?: "district" | "zone";
+                };
+            };
+        };
+        responses: {
+            /** @description 审核结论 the decision as recorded, and the decisions in force on the line */
+            201: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "runId": 2,
+                     *       "agreementId": 1,
+                     *       "party": "zone",
+                     *       "decision": "confirm",
+                     *       "note": "功能区管委会2026年1月5日书面确认（示例）",
+                     *       "by": "bootstrap",
+                     *       "byRole": "admin",
+                     *       "byLabel": null,
+                     *       "at": "2026-01-05T02:00:00.000Z",
+                     *       "reviews": {
+                     *         "district": null,
+                     *         "zone": {
+                     *           "decision": "confirm",
+                     *           "note": "功能区管委会2026年1月5日书面确认（示例）",
+                     *           "by": "bootstrap",
+                     *           "byRole": "admin",
+                     *           "byLabel": null,
+                     *           "at": "2026-01-05T02:00:00.000Z"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: int32
+                         * @description 结算批次 the run
+                         */
+                        runId: number;
+                        /**
+                         * Format: int32
+                         * @description 分成办法 the agreement of the line
+                         */
+                        agreementId: number;
+                        /**
+                         * @description 当事方 whose decision it is
+                         * @enum {string}
+                         */
+                        party: "district" | "zone";
+                        /**
+                         * @description 审核结论 confirm (确认) or dispute (有异议)
+                         * @enum {string}
+                         */
+                        decision: "confirm" | "dispute";
+                        /** @description 说明 the note: why a line is disputed, or on what grounds an admin recorded the decision */
+                        note: string | null;
+                        /** @description 登记人 the key that recorded the decision */
+                        by: string;
+                        /**
+                         * @description 登记人角色 district or zone for the party itself; admin when the city (市财政局) recorded it on the party's behalf
+                         * @enum {string}
+                         */
+                        byRole: "admin" | "district" | "zone";
+                        /** @description 登记人名称 the label of that key (null for the bootstrap admin) */
+                        byLabel: string | null;
+                        /**
+                         * Format: date-time
+                         * @description 登记时间 when it was recorded
+                         */
+                        at: string;
+                        /** @description 审核确认 the latest decision of each party (every decision is kept, and in the audit log) */
+                        reviews: {
+                            /** @description 区财政局 the decision in force of the district's finance bureau; null while unreviewed (未确认) */
+                            district: {
+                                /**
+                                 * @description 审核结论 confirm (确认) or dispute (有异议)
+                                 * @enum {string}
+                                 */
+                                decision: "confirm" | "dispute";
+                                /** @description 说明 the note: why a line is disputed, or on what grounds an admin recorded the decision */
+                                note: string | null;
+                                /** @description 登记人 the key that recorded the decision */
+                                by: string;
+                                /**
+                                 * @description 登记人角色 district or zone for the party itself; admin when the city (市财政局) recorded it on the party's behalf
+                                 * @enum {string}
+                                 */
+                                byRole: "admin" | "district" | "zone";
+                                /** @description 登记人名称 the label of that key (null for the bootstrap admin) */
+                                byLabel: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description 登记时间 when it was recorded
+                                 */
+                                at: string;
+                            } | null;
+                            /** @description 功能区管委会 the decision in force of the zone's management committee; null while unreviewed (未确认) */
+                            zone: {
+                                /**
+                                 * @description 审核结论 confirm (确认) or dispute (有异议)
+                                 * @enum {string}
+                                 */
+                                decision: "confirm" | "dispute";
+                                /** @description 说明 the note: why a line is disputed, or on what grounds an admin recorded the decision */
+                                note: string | null;
+                                /** @description 登记人 the key that recorded the decision */
+                                by: string;
+                                /**
+                                 * @description 登记人角色 district or zone for the party itself; admin when the city (市财政局) recorded it on the party's behalf
+                                 * @enum {string}
+                                 */
+                                byRole: "admin" | "district" | "zone";
+                                /** @description 登记人名称 the label of that key (null for the bootstrap admin) */
+                                byLabel: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description 登记时间 when it was recorded
+                                 */
+                                at: string;
+                            } | null;
+                        };
+                    };
+                };
+            };
+            /** @description 请求格式错误 malformed or schema-invalid input */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 未认证 no or bad bearer token */
+            401: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 无权限 the role may not do this */
+            403: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 不存在 unknown, or outside the caller's scope */
+            404: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 冲突 conflict */
+            409: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求体过大 body too large */
+            413: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 路径过长 a path parameter longer than any valid value */
+            414: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 不支持的媒体类型 unsupported content type */
+            415: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 违反规则 well-formed input that breaks a rule */
+            422: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求过多 more requests than the token's budget; see Retry-After */
+            429: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 内部错误 a defect in the service; quote the request id to the operators */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
+            503: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifySettlementRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description 编号 the id of a finalized run
+                 * @example 1
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 核验结果 what the verification found */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "runId": 1,
+                     *       "digest": "3b0c4f1e9a7d2c5b8e6f0a1d4c7b2e5f8a3d6c9b0e2f4a7c1d5b8e3f6a9c0d2b",
+                     *       "recomputedDigest": "3b0c4f1e9a7d2c5b8e6f0a1d4c7b2e5f8a3d6c9b0e2f4a7c1d5b8e3f6a9c0d2b",
+                     *       "digestMatches": true,
+                     *       "linesChecked": 3,
+                     *       "mismatchCount": 0,
+                     *       "mismatches": []
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: int32
+                         * @description 结算批次 the run
+                         */
+                        runId: number;
+                        /** @description 校验码 the digest stored when the run was finalized (null for a run finalized before digests were kept) */
+                        digest: string | null;
+                        /** @description 重算校验码 the digest of the rows as they are stored now */
+                        recomputedDigest: string;
+                        /** @description 校验码一致 whether the stored rows are exactly those finalized */
+                        digestMatches: boolean;
+                        /**
+                         * Format: int64
+                         * @description 核验行数 the lines recomputed (those in the caller's scope)
+                         */
+                        linesChecked: number;
+                        /**
+                         * Format: int64
+                         * @description 不符项数 how many mismatches were found
+                         */
+                        mismatchCount: number;
+                        /** @description 不符 each mismatch (the first 1000) */
+                        mismatches: {
+                            /**
+                             * Format: int32
+                             * @description 分成办法 the line's agreement (absent for the digest)
+                             */
+                            agreementId?: number;
+                            /** @description 口径组 the group, for a group's figure */
+                            group?: string;
+                            /** @description 项目 the figure: a line's or group's field, result/<field> for a figure inside the stored engine result, or digest */
+                            field: string;
+                            /** @description 存储值 what is stored */
+                            stored: string | null;
+                            /** @description 重算值 what the stored inputs give today */
+                            recomputed: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description 请求格式错误 malformed or schema-invalid input */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 未认证 no or bad bearer token */
+            401: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 不存在 unknown, or outside the caller's scope */
+            404: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 冲突 conflict */
+            409: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 路径过长 a path parameter longer than any valid value */
+            414: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求过多 more requests than the token's budget; see Retry-After */
+            429: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 内部错误 a defect in the service; quote the request id to the operators */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
+            503: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     settlementStatement: {
         parameters: {
             query?: {
-                /** @description 格式 csv (default) or xlsx */
-                format?: "csv" | "xlsx";
+                /** @description 格式 csv (default), xlsx or html */
+                format?: "csv" | "xlsx" | "html";
             };
             header?: never;
             path: {
@@ -6502,6 +7144,8 @@ export interface operations {
                     "text/csv": string;
                     /** @example 2021年度结算单… */
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    /** @example 2021年度结算单… */
+                    "text/html": string;
                 };
             };
             /** @description 请求格式错误 malformed or schema-invalid input */

@@ -27,16 +27,36 @@ t.test('the demo data loads once, on an empty database, labelled as illustrative
   t.equal(agreement.groups[0].baseForYear, '95000000.00', '100000000.00 fixed, −5000000.00 from 2021')
 })
 
+t.test('the demo\'s 2020 is a finalized, reviewed year (api-contract.md, Settlement runs: review, finalize, verification)', async (t) => {
+  const run = (await get(app, '/v1/settlement-runs/1')).json()
+  t.match(run, { fiscalYear: 2020, status: 'finalized', digest: /^[0-9a-f]{64}$/, overrideReason: null, lineCount: 2 })
+  const lines = (await get(app, '/v1/settlement-runs/1/lines')).json().items as Array<{ zoneCode: string, reviews: Record<string, { decision: string, byRole: string, byLabel: string | null } | null> }>
+  t.same(lines.map((l) => [l.zoneCode, l.reviews.district?.decision, l.reviews.district?.byRole, l.reviews.zone?.decision, l.reviews.zone?.byRole]), [
+    ['QD-BS', 'confirm', 'admin', 'confirm', 'zone'],
+    ['QD-HT', 'confirm', 'district', 'confirm', 'zone'],
+  ], 'both lines confirmed by both parties (黄岛区\'s recorded by the city on its behalf)')
+  t.match(lines[1]?.reviews.district?.byLabel, /^城阳区财政局/, 'by the key labelled for 城阳区财政局')
+  const history = await database.db.selectFrom('settlement_reviews').select(['agreement_id', 'party', 'decision']).where('run_id', '=', 1).orderBy('id').execute()
+  t.same(history.map((r) => `${r.party} ${r.decision}`), ['district confirm', 'zone confirm', 'zone dispute', 'zone confirm', 'district confirm'], 'QD-BS\'s dispute is kept in the history')
+  t.match((await get(app, '/v1/settlement-runs/1/verification')).json(), { runId: 1, digestMatches: true, linesChecked: 2, mismatchCount: 0, mismatches: [] }, 'and it verifies')
+  const keys = await database.db.selectFrom('api_keys').select(['label', 'revoked_at']).execute()
+  t.ok(keys.length === 3 && keys.every((k) => k.revoked_at !== null), 'the keys that recorded the reviews are revoked')
+  t.match((await get(app, '/v1/settlement-runs/2')).json(), { fiscalYear: 2021, status: 'draft', digest: null })
+})
+
 type Parameter = { in: string, name: string, required?: boolean, example?: unknown, schema?: { examples?: unknown[] } }
 type Operation = { operationId: string, parameters?: Parameter[], requestBody?: { content: Record<string, { example?: unknown }> } }
 
 t.test('every example in the OpenAPI document runs as-is on the demo data', async (t) => {
   const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, Operation>> }
   let ran = 0
-  // In document order, but finalizing the demo's draft run first: the revenue examples revise
-  // 2021 afterwards, and a run computed before a revision is (rightly) refused.
+  // In document order, but reviewing a line of the demo's draft run and then finalizing it first:
+  // the revenue examples revise 2021 afterwards, and a run computed before a revision is (rightly)
+  // refused; a finalized run takes no reviews.
+  const first = ['reviewSettlementLine', 'finalizeSettlementRun']
+  const rank = (op: Operation) => first.includes(op.operationId) ? first.indexOf(op.operationId) : first.length
   const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [path, method, op] as const))
-    .sort(([, , a], [, , b]) => Number(b.operationId === 'finalizeSettlementRun') - Number(a.operationId === 'finalizeSettlementRun'))
+    .sort(([, , a], [, , b]) => rank(a) - rank(b))
   {
     for (const [path, method, op] of operations) {
       // Revoking needs the id of a key issued at run time; the registry tests cover it.

@@ -44,6 +44,9 @@ const ADMIN_ONLY = (status: number): Record<Principal, number> => ({ admin: stat
 /** Recording something on the QD-HT / 370214 side: admins and 城阳区 only. */
 const HT_WRITE = (status: number): Record<Principal, number> => ({ admin: status, district214: status, district203: 422, zoneHT: 403, zoneBL: 403 })
 
+/** Reviewing a line on the QD-HT / 370214 side: admins, 城阳区 and QD-HT; the others do not see it. */
+const HT_WRITE_REVIEW: Record<Principal, number> = { admin: 201, district214: 201, district203: 404, zoneHT: 201, zoneBL: 404 }
+
 let serial = 0
 const cases: Case[] = [
   { method: 'POST', route: '/v1/calculations', url: () => '/v1/calculations', body: () => ({ fiscalYear: 2021, groups: [{ name: 'f', basis: 'total', actual: '1.00', rates: [{ rate: '0.60' }] }] }), expect: EVERYONE(200) },
@@ -88,7 +91,12 @@ const cases: Case[] = [
   { method: 'GET', route: '/v1/settlement-runs/{id}/statement', url: () => '/v1/settlement-runs/1/statement', expect: EVERYONE(200) },
   // Run 2 is the admin's run above, computed after the agreement cases changed agreement ht's terms: run 1 read
   // them as they were and can no longer be finalized (calculation-rules.md §9); run 2 can.
+  // 审核确认 of QD-HT's line of run 1 (a draft): its district and its zone for themselves, an admin for a party; the others cannot see it.
+  { method: 'POST', route: '/v1/settlement-runs/{id}/lines/{agreementId}/review', url: () => `/v1/settlement-runs/1/lines/${world.agreements.ht}/review`,
+    body: (who) => who === 'admin' ? { decision: 'confirm', party: 'zone', note: '书面确认' } : { decision: 'confirm' }, expect: HT_WRITE_REVIEW },
   { method: 'POST', route: '/v1/settlement-runs/{id}/finalize', url: () => '/v1/settlement-runs/2/finalize', expect: { admin: 200, district214: 403, district203: 403, zoneHT: 403, zoneBL: 403 } },
+  // Run 2, finalized just above, has a line of each side: every key verifies it, within its scope.
+  { method: 'GET', route: '/v1/settlement-runs/{id}/verification', url: () => '/v1/settlement-runs/2/verification', expect: EVERYONE(200) },
 ]
 
 t.test('the matrix covers every /v1 operation of the OpenAPI document', async (t) => {

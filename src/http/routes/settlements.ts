@@ -1,17 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { statementRows } from '../../domain/settlement.js'
+import { statementRows, statementTitle } from '../../domain/settlement.js'
 import * as settlements from '../../services/settlements.js'
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
-import { answerWrite, contextOf, documentOperations, pageOf, type RouteDeps, sendTable } from '../routing.js'
+import { answerWrite, contextOf, documentOperations, emptyBodyIsObject, pageOf, type RouteDeps, sendTable } from '../routing.js'
 import { idFromParam } from '../schemas/common.js'
 import * as schemas from '../schemas/settlements.js'
-import { presentLines, presentRun } from '../schemas/settlements.js'
+import { presentLines, presentRecordedReview, presentRun, presentVerification } from '../schemas/settlements.js'
 import { statementCsv, statementXlsx } from '../statement.js'
+import { STATEMENT_CSP, statementHtml } from '../statement-html.js'
 
 /* Settlement runs (年度结算) — api-contract.md, Settlement runs; calculation-rules.md §4–§6 and §9. */
 
-export const settlementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+/** The statement page's stylesheet, as a path from /v1/settlement-runs/{id}/statement (so a proxy may mount the service under a prefix). */
+export interface SettlementRouteDeps extends RouteDeps {
+  statementStylesheet: string
+}
+
+export const settlementRoutes: FastifyPluginAsyncTypebox<SettlementRouteDeps> = async (app, deps) => {
   documentOperations(app, 'settlements')
 
   app.post('/settlement-runs', { config: { access: ADMIN_ONLY }, schema: schemas.createSettlementRunSchema },
@@ -29,15 +35,26 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     return presentLines(lines, languageOf(request.headers['accept-language']))
   })
 
-  app.post('/settlement-runs/:id/finalize', { config: { access: ADMIN_ONLY }, schema: schemas.finalizeSettlementRunSchema },
-    async (request, reply) => answerWrite(request, reply, deps, 200, (ctx) => settlements.finalizeRun(ctx, idFromParam(request.params.id)), presentRun))
+  app.post('/settlement-runs/:id/finalize', { config: { access: ADMIN_ONLY }, schema: schemas.finalizeSettlementRunSchema, preValidation: emptyBodyIsObject },
+    async (request, reply) => answerWrite(request, reply, deps, 200, (ctx) => settlements.finalizeRun(ctx, idFromParam(request.params.id), request.body ?? {}), presentRun))
+
+  app.post('/settlement-runs/:id/lines/:agreementId/review', { config: { access: EVERY_ROLE }, schema: schemas.reviewSettlementLineSchema },
+    async (request, reply) => answerWrite(request, reply, deps, 201,
+      (ctx) => settlements.reviewLine(ctx, idFromParam(request.params.id), idFromParam(request.params.agreementId), request.body), presentRecordedReview))
+
+  app.get('/settlement-runs/:id/verification', { config: { access: EVERY_ROLE }, schema: schemas.verifySettlementRunSchema },
+    async (request) => presentVerification(await settlements.verifyRun(contextOf(request, deps), idFromParam(request.params.id))))
 
   app.get('/settlement-runs/:id/statement', { config: { access: EVERY_ROLE }, schema: schemas.settlementStatementSchema }, async (request, reply) => {
     const { run, lines } = await settlements.statement(contextOf(request, deps), idFromParam(request.params.id))
+    const format = request.query.format ?? 'csv'
+    if (format === 'html') {
+      return reply.type('text/html; charset=utf-8').header('content-security-policy', STATEMENT_CSP)
+        .send(statementHtml(run, lines, `../../../assets/${deps.statementStylesheet}`))
+    }
     const rows = statementRows(lines)
-    const title = `${run.fiscalYear}年度${lines.some((l) => l.kind === 'supplementary') ? '（含补充结算）' : ''}结算单 settlement statement — run ${run.id}, ` +
-      `${run.status === 'finalized' ? `定稿 finalized ${run.finalizedAt}` : '草稿 draft'}`
-    return sendTable(reply, request.query.format ?? 'csv', `settlement-${run.fiscalYear}-run-${run.id}`, {
+    const title = statementTitle(run, lines)
+    return sendTable(reply, format, `settlement-${run.fiscalYear}-run-${run.id}`, {
       csv: () => statementCsv(title, rows),
       xlsx: () => statementXlsx(title, rows),
     })

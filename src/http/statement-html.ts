@@ -1,0 +1,215 @@
+import { createHash } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import type { StoredRun } from '../db/settlements.js'
+import { formatPercent, formatYuan } from '../domain/money.js'
+import { DECISION_TITLES, latestReviews, PARTY_TITLES, REVIEW_PARTIES, type Review, UNREVIEWED } from '../domain/review.js'
+import { beijingTime, reviewerText, type StatementLine } from '../domain/settlement.js'
+
+/*
+ * The settlement statement (结算单) as a page to print, stamp and sign (api-contract.md,
+ * Settlement runs: statement ?format=html). One agreement a page (A4 landscape): the parties, each
+ * group's base, actual, increment, shortfalls, zone and district shares, the bands, the advances
+ * and the balance due in 元 with thousands separators, the review record of the district and the
+ * zone, the override reason, the run's digest, and signature and seal blocks for 市财政局,
+ * 区财政局 and 功能区管委会. Every figure is the stored one, formatted by the domain.
+ *
+ * No script. The stylesheet and the CJK web font (Noto Sans SC, a variable font split by Unicode
+ * range, from the npm package @fontsource-variable/noto-sans-sc) are served by the service itself
+ * under /assets/, cacheable for a year (their URLs change with their content), so the statement
+ * prints the same on every machine whatever fonts it has. The page's Content-Security-Policy
+ * allows nothing but that stylesheet and that font.
+ */
+
+const FONT_PACKAGE = '@fontsource-variable/noto-sans-sc'
+const FONT_FAMILY = 'Noto Sans SC Variable'
+
+/** What the statement page may load: its stylesheet and its font, from this origin; nothing else. */
+export const STATEMENT_CSP = "default-src 'none'; style-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+const STATEMENT_CSS = `
+@page { size: A4 landscape; margin: 11mm 13mm; }
+html { font-family: '${FONT_FAMILY}', sans-serif; font-size: 8.6pt; line-height: 1.35; color: #000; }
+body { margin: 0; }
+.agreement { break-after: page; page-break-after: always; }
+.agreement:last-of-type { break-after: auto; page-break-after: auto; }
+header { display: grid; grid-template-columns: 1fr auto 1fr; align-items: end; margin-bottom: 2.5mm; }
+header .meta { margin: 0; font-size: 8pt; }
+header .status { margin: 0; text-align: right; font-size: 8pt; }
+h1 { margin: 0; font-size: 17pt; font-weight: 700; letter-spacing: 0.12em; text-align: center; }
+h1 small { display: block; font-size: 8pt; font-weight: 400; letter-spacing: 0; }
+h2 { margin: 2.6mm 0 1mm; font-size: 9.5pt; font-weight: 700; }
+.draft { font-weight: 700; font-size: 11pt; letter-spacing: 0.2em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 0.5pt solid #000; padding: 0.8mm 1.4mm; vertical-align: middle; }
+th { font-weight: 600; background: #f1f1f1; text-align: center; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.empty { text-align: center; color: #555; }
+tr.subtotal td, tr.subtotal th { font-weight: 700; }
+.parties th { width: 12%; }
+.parties td { width: 38%; }
+.unit { margin: 1.2mm 0 0.6mm; text-align: right; font-size: 8pt; }
+.pair { display: grid; grid-template-columns: 1.1fr 0.9fr; gap: 5mm; }
+.balance th { text-align: left; width: 45%; }
+.review td.decision { white-space: nowrap; text-align: center; }
+.note { margin: 1.2mm 0 0; }
+.override { margin: 2mm 0 0; padding: 1.2mm 2mm; border: 1pt solid #000; font-weight: 600; }
+.digest { margin: 2mm 0 0; font-size: 8pt; }
+.digest code { font-family: inherit; letter-spacing: 0.02em; word-break: break-all; }
+.signatures { display: grid; grid-template-columns: repeat(3, 1fr); gap: 5mm; margin-top: 3mm; }
+.seal { border: 0.5pt solid #000; height: 30mm; padding: 1.6mm 2.4mm; display: flex; flex-direction: column; }
+.seal h3 { margin: 0; font-size: 10pt; font-weight: 700; }
+.seal .name { margin: 0; font-size: 8pt; }
+.seal .stamp { flex: 1; text-align: right; color: #666; margin: 0; padding-top: 6mm; }
+.seal .line { margin: 0; }
+footer { margin-top: 2mm; display: flex; justify-content: space-between; font-size: 7.5pt; color: #333; }
+@media screen {
+  body { background: #d9d9d9; padding: 6mm 0; }
+  .agreement { box-sizing: border-box; width: 297mm; min-height: 210mm; margin: 0 auto 6mm; padding: 11mm 13mm; background: #fff; box-shadow: 0 0.5mm 2mm rgba(0, 0, 0, 0.35); }
+}
+`
+
+/** The statement's stylesheet and font files, as the service serves them. */
+export interface StatementAssets {
+  /** The stylesheet's file name under /assets/ (its content's hash in it). */
+  stylesheet: string
+  css: string
+  /** The font folder under /assets/ (the package's version in it). */
+  fontFolder: string
+  /** File name → path on disk, of every font file the stylesheet names. */
+  fonts: ReadonlyMap<string, string>
+  /** The font package's name, version and unpacked size of the files served. */
+  font: { package: string, version: string, bytes: number }
+}
+
+/** Reads the font package's @font-face rules, points them at /assets/fonts/…, and adds the statement's own rules. */
+export async function loadStatementAssets (): Promise<StatementAssets> {
+  const manifest = createRequire(import.meta.url).resolve(`${FONT_PACKAGE}/package.json`)
+  const folder = dirname(manifest)
+  const { version } = JSON.parse(await readFile(manifest, 'utf8')) as { version: string }
+  const fontFolder = `noto-sans-sc-${version}`
+  const available = new Set(await readdir(join(folder, 'files')))
+  const fonts = new Map<string, string>()
+  const faces = (await readFile(join(folder, 'index.css'), 'utf8'))
+    .replace(/url\(\.\/files\/([A-Za-z0-9.-]+\.woff2)\)/g, (_, file: string) => {
+      if (!available.has(file)) throw new Error(`${FONT_PACKAGE}: index.css names ${file}, which the package does not hold`)
+      fonts.set(file, join(folder, 'files', file))
+      return `url(fonts/${fontFolder}/${file})`
+    })
+    // Printing waits for the font rather than showing another one first.
+    .replaceAll('font-display: swap;', 'font-display: block;')
+  if (fonts.size === 0) throw new Error(`${FONT_PACKAGE}: index.css names no woff2 file`)
+  const css = `${faces}\n${STATEMENT_CSS}`
+  const hash = createHash('sha256').update(css).digest('hex').slice(0, 16)
+  let bytes = 0
+  for (const path of fonts.values()) bytes += (await readFile(path)).length
+  return { stylesheet: `statement-${hash}.css`, css, fontFolder, fonts, font: { package: FONT_PACKAGE, version, bytes } }
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+/** Text as HTML: every character that markup could read escaped. */
+export function escapeHtml (text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c)
+}
+
+const h = escapeHtml
+const yuan = (amount: string | null | undefined) => amount === null || amount === undefined ? '<td class="empty">—</td>' : `<td class="num">${formatYuan(amount)}</td>`
+const BASIS_TITLES = { increment: '增量分成', total: '全额分成' } as const
+
+function groupsTable (line: StatementLine): string {
+  const rows = line.groups.map((g) => `<tr><td>${h(g.name)}</td><td>${BASIS_TITLES[g.basis]}</td>${yuan(g.base)}${yuan(g.actual)}${yuan(g.increment)}` +
+    `${yuan(g.carriedShortfallIn)}${yuan(g.shareable)}${yuan(g.zoneShare)}${yuan(g.districtShare)}${yuan(g.carriedShortfallOut)}</tr>`)
+  return `<table class="figures"><thead><tr><th>口径组</th><th>分成口径</th><th>核定基数</th><th>实际收入</th><th>增量</th><th>上年结转短收</th>` +
+    '<th>可分成增量</th><th>功能区分成</th><th>属地政府留成</th><th>结转下年短收</th></tr></thead>' +
+    `<tbody>${rows.join('')}<tr class="subtotal"><th colspan="3">小计</th>${yuan(line.revenueTotal)}<td colspan="3"></td>${yuan(line.zoneShare)}` +
+    `${yuan(line.districtShare)}<td></td></tr></tbody></table>`
+}
+
+function bandsTable (line: StatementLine): string {
+  const rows = line.groups.flatMap((g) => g.bands.length === 0
+    ? [`<tr><td>${h(g.name)}</td><td colspan="4" class="empty">可分成增量为负，不分成</td></tr>`]
+    : g.bands.map((b, k) => `<tr><td>${h(g.name)}</td><td>${g.basis === 'total' ? '全额' : g.bands.length === 1 ? '—' : `第${k + 1}档`}</td>` +
+      `<td class="num">${formatPercent(b.rate)}</td>${yuan(b.amount)}${yuan(b.zoneShare)}</tr>`))
+  return '<table class="bands"><thead><tr><th>口径组</th><th>档次</th><th>分成比例</th><th>分档金额</th><th>功能区分成</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table>`
+}
+
+function balanceTable (line: StatementLine): string {
+  const rows: Array<[string, string | null]> = [
+    ['收入合计 revenue', line.revenueTotal],
+    ['功能区分成 zone share', line.zoneShare],
+    ['属地政府留成 district share', line.districtShare],
+    ['已预拨 advances paid', line.advancesPaid],
+    ['应补(扣) balance due', line.balanceDue],
+  ]
+  if (line.kind === 'supplementary') {
+    rows.push(['原结算功能区分成 previously settled', line.previousZoneShare], ['补充结算调整 adjustment', line.adjustment], ['应补(扣)调整 balance adjustment', line.balanceAdjustment])
+  }
+  return `<table class="balance"><tbody>${rows.map(([title, amount]) => `<tr><th>${title}</th>${yuan(amount)}</tr>`).join('')}</tbody></table>`
+}
+
+function reviewRows (history: readonly Review[]): string {
+  const latest = latestReviews(history)
+  return REVIEW_PARTIES.map((party) => {
+    const own = history.filter((r) => r.party === party)
+    if (own.length === 0) return `<tr><td>${PARTY_TITLES[party]}</td><td class="decision">${UNREVIEWED}</td><td colspan="3" class="empty">尚未审核</td></tr>`
+    return own.map((r) => `<tr><td>${PARTY_TITLES[party]}</td><td class="decision">${DECISION_TITLES[r.decision]}${r === latest[party] ? '' : '（已更正）'}</td>` +
+      `<td>${h(reviewerText(r))}</td><td>${beijingTime(r.at)}</td><td>${r.note === null ? '' : h(r.note)}</td></tr>`).join('')
+  }).join('')
+}
+
+function sealBlock (title: string, name: string): string {
+  return `<div class="seal"><h3>${title}</h3><p class="name">${h(name)}</p><p class="stamp">（盖章）</p>` +
+    '<p class="line">负责人：</p><p class="line">经办人：</p><p class="line">日　期：　　　年　　月　　日</p></div>'
+}
+
+function page (run: StoredRun, line: StatementLine, index: number, count: number): string {
+  const finalized = run.status === 'finalized'
+  const status = finalized
+    ? `定稿 ${run.finalizedAt === null ? '' : `${beijingTime(run.finalizedAt)} 北京时间`}`
+    : '<span class="draft">草稿 DRAFT</span> 未定稿，不作结算依据'
+  const kind = line.kind === 'annual' ? '年度结算' : `补充结算（依据结算批次 ${line.follows ?? ''}）`
+  const writtenOff = line.groups.filter((g) => g.writtenOff !== undefined)
+    .map((g) => `<p class="note">注：口径组 ${h(g.name)} 结转下年短收 ${formatYuan(g.writtenOff ?? '0.00')} 元，分成办法期满无后续办法承接，予以核销。</p>`).join('')
+  const override = run.overrideReason === null ? '' : `<p class="override">强制定稿理由（存在异议时定稿）：${h(run.overrideReason)}</p>`
+  const digest = run.digest !== null
+    ? `<p class="digest">校验码 SHA-256：<code>${run.digest}</code>（核验：GET /v1/settlement-runs/${run.id}/verification）</p>`
+    : `<p class="digest">校验码 SHA-256：${finalized ? '无（本批次定稿早于校验码功能）' : '定稿时生成'}</p>`
+  return `<section class="agreement" data-agreement-id="${line.agreementId}">
+<header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度 · ${kind}</p><h1>${run.fiscalYear}年度功能区收入分成结算单<small>settlement statement</small></h1><p class="status">${status}</p></header>
+<table class="parties"><tbody>
+<tr><th>功能区</th><td>${h(line.zoneName)}（${h(line.zoneCode)}）</td><th>属地政府</th><td>${h(line.districtName)}（${h(line.districtCode)}）</td></tr>
+<tr><th>分成办法</th><td>${h(line.documentNo)}（编号 ${line.agreementId}）</td><th>分成比例下限</th><td>${formatPercent(run.minimumRate)}</td></tr>
+</tbody></table>
+<p class="unit">金额单位：元</p>
+${groupsTable(line)}${writtenOff}
+<div class="pair"><div><h2>分档明细</h2>${bandsTable(line)}</div><div><h2>结算</h2>${balanceTable(line)}</div></div>
+<h2>审核确认</h2>
+<table class="review"><thead><tr><th>当事方</th><th>结论</th><th>登记人</th><th>时间（北京时间）</th><th>说明</th></tr></thead><tbody>${reviewRows(line.reviewHistory)}</tbody></table>
+${override}${digest}
+<div class="signatures">${sealBlock('市财政局', '')}${sealBlock('区财政局', line.districtName)}${sealBlock('功能区管委会', line.zoneName)}</div>
+<footer><span>结算批次 ${run.id} · 分成办法 ${line.agreementId}</span><span>第 ${index + 1} 页，共 ${count} 页</span></footer>
+</section>`
+}
+
+/** The statement as one HTML document: a page per agreement, in the order of the lines. */
+export function statementHtml (run: StoredRun, lines: readonly StatementLine[], stylesheetHref: string): string {
+  const body = lines.length === 0
+    ? '<p>本结算批次在您的范围内没有结算行。</p>'
+    : lines.map((line, i) => page(run, line, i, lines.length)).join('\n')
+  return `<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${run.fiscalYear}年度结算单 — 结算批次 ${run.id}</title>
+<link rel="stylesheet" href="${h(stylesheetHref)}">
+</head>
+<body>
+${body}
+</body>
+</html>
+`
+}
