@@ -160,14 +160,14 @@ export function beijingTime (iso: string): string {
 /** Who recorded a decision: the key's label (or id), and whether the city recorded it on the party's behalf. */
 export function reviewerText (review: Review): string {
   const who = review.byLabel ?? review.by
-  return review.byRole === 'admin' ? `市财政局代为登记 recorded by the city for the ${review.party} (${who})` : who
+  return review.byRole === 'admin' ? `市财政局代为登记（${who}）` : who
 }
 
 /** A party's decision in force, in one cell: 确认 / 有异议 with who, when (北京时间) and the note; 未确认 when none. */
 export function reviewText (review: Review | null): string {
   if (review === null) return `${UNREVIEWED} unreviewed`
-  const note = review.note === null ? '' : `: ${review.note}`
-  return `${DECISION_TITLES[review.decision]} ${review.decision} — ${reviewerText(review)}, ${beijingTime(review.at)} 北京时间${note}`
+  const note = review.note === null ? '' : ` · ${review.note}`
+  return `${DECISION_TITLES[review.decision]} ${review.decision} · ${reviewerText(review)} · ${beijingTime(review.at)} 北京时间${note}`
 }
 
 /** What a statement's title says of its run. */

@@ -58,7 +58,7 @@ tr.subtotal td, tr.subtotal th { font-weight: 700; }
 .digest { margin: 2mm 0 0; font-size: 8pt; }
 .digest code { font-family: inherit; letter-spacing: 0.02em; word-break: break-all; }
 .signatures { display: grid; grid-template-columns: repeat(3, 1fr); gap: 5mm; margin-top: 3mm; }
-.seal { border: 0.5pt solid #000; height: 30mm; padding: 1.6mm 2.4mm; display: flex; flex-direction: column; }
+.seal { border: 0.5pt solid #000; height: 36mm; padding: 1.6mm 2.4mm; display: flex; flex-direction: column; }
 .seal h3 { margin: 0; font-size: 10pt; font-weight: 700; }
 .seal .name { margin: 0; font-size: 8pt; }
 .seal .stamp { flex: 1; text-align: right; color: #666; margin: 0; padding-top: 6mm; }
@@ -161,7 +161,7 @@ function reviewRows (history: readonly Review[]): string {
 }
 
 function sealBlock (title: string, name: string): string {
-  return `<div class="seal"><h3>${title}</h3><p class="name">${h(name)}</p><p class="stamp">（盖章）</p>` +
+  return `<div class="seal"><h3>${title}</h3><p class="name">${name === '' ? '&#12288;' : h(name)}</p><p class="stamp">（盖章）</p>` +
     '<p class="line">负责人：</p><p class="line">经办人：</p><p class="line">日　期：　　　年　　月　　日</p></div>'
 }
 

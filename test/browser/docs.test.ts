@@ -1,13 +1,14 @@
-import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
 import { ADMIN_TOKEN } from '../helpers.js'
 import { listeningServer } from '../client/index.js'
+import { launchChromium } from './chromium.js'
 
 /*
- * Swagger UI in a real browser (Debian's chromium driven by playwright-core), as the README tells a
+ * Swagger UI in a real browser (chromium driven by playwright-core: Debian's, or the one npm
+ * delivers, see ./chromium.ts), as the README tells a
  * new user to try the service: open /docs, Authorize with the bearer token, open
  * POST /v1/calculations, Try it out, Execute the example as it is, and read the 200 answer on the
  * page. A Content-Security-Policy that blocks Swagger UI's scripts or styles, a broken example or a
@@ -15,7 +16,6 @@ import { listeningServer } from '../client/index.js'
  * saved as test-artifacts/docs-try-it-out.png (or docs-failure.png) either way.
  */
 
-const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 const STEP_TIMEOUT_MS = 20_000
 
@@ -40,11 +40,6 @@ const EXPECTED = {
 }
 
 t.test('Swagger UI: Authorize, Try it out and Execute POST /v1/calculations in a real browser', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`${CHROMIUM} is missing: this test drives Debian's chromium. Install it with ` +
-      '`apt-get install -y --no-install-recommends chromium` (.ci/run does so when it is absent).')
-    return
-  }
   const document = JSON.parse(await readFile(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'))
   const operation = document.paths['/v1/calculations'].post
   const exampleRequest = operation.requestBody.content['application/json'].example
@@ -52,17 +47,7 @@ t.test('Swagger UI: Authorize, Try it out and Execute POST /v1/calculations in a
   t.match(exampleResponse, EXPECTED, 'the documented example response has the figures worked out from the rules')
 
   const { baseUrl } = await listeningServer(t)
-  const launched = Date.now()
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 60_000,
-    // Playwright gives every launch a fresh temporary profile (user-data-dir).
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--disable-quic', '--no-first-run'],
-  })
-  t.teardown(() => browser.close())
-  t.comment(`chromium launched in ${Date.now() - launched} ms`)
+  const browser = await launchChromium(t)
   const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } })
   page.setDefaultTimeout(STEP_TIMEOUT_MS)
   const browserErrors: string[] = []

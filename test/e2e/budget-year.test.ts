@@ -1,3 +1,4 @@
+import ExcelJS from 'exceljs'
 import t, { type Test } from 'tap'
 import { ADMIN_TOKEN } from '../helpers.js'
 import { apiClient, listeningServer } from '../client/index.js'
@@ -8,7 +9,9 @@ import { apiClient, listeningServer } from '../client/index.js'
  * listening server: the municipal finance bureau (市财政局, admin) registers two districts and two
  * zones, signs their agreements (分成办法) and a base adjustment, imports the year's revenue from a
  * spreadsheet; the district bureau (区财政局) records its advances (预拨); the municipal bureau runs
- * and finalizes the settlement (年度结算) and takes the statement (结算单); then the legacy debts
+ * the settlement (年度结算), the district bureau and the zone's management committee (功能区管委会)
+ * review their line (the zone disputes, then confirms), the municipal bureau finalizes it, takes
+ * the statement (结算单) as CSV, xlsx and a printable page, and verifies it; then the legacy debts
  * (历史遗留债务) are registered, transferred (划转) and repaid, and summarized.
  *
  * Every figure below is worked out by hand from calculation-rules.md (the § is cited) before it is
@@ -62,6 +65,7 @@ function csvFields (line: string): string[] {
 let agreementHT: number
 let agreementBL: number
 let districtToken: string
+let zoneToken: string
 
 t.test('registry: the municipal bureau registers districts, zones and an API key for a district bureau', async (t) => {
   await expectStatus(t, 'district 城阳区', 201, admin.POST('/v1/districts', { body: { code: '370214', name: '城阳区' } }))
@@ -78,6 +82,9 @@ t.test('registry: the municipal bureau registers districts, zones and an API key
   const key = await expectStatus(t, 'a key for 城阳区财政局', 201, admin.POST('/v1/api-keys', { body: { role: 'district', districtCode: '370214', label: '城阳区财政局' } }))
   t.match(key, { role: 'district', districtCode: '370214' })
   districtToken = key.token
+  const zoneKey = await expectStatus(t, 'a key for 青岛高新区管委会', 201, admin.POST('/v1/api-keys', { body: { role: 'zone', zoneCode: 'QD-HT', label: '青岛高新区管委会' } }))
+  t.match(zoneKey, { role: 'zone', zoneCode: 'QD-HT' })
+  zoneToken = zoneKey.token
 })
 
 t.test('agreements: 分成办法 of both zones, and a base adjustment (基数调整)', async (t) => {
@@ -192,6 +199,7 @@ t.test('advances (预拨): the district bureau records its own; a retried POST i
 })
 
 let runId: number
+let digest: string
 
 t.test('the settlement run (年度结算): a draft with the figures worked out by hand, then finalized', async (t) => {
   const run = await expectStatus(t, 'settlement run 2021', 201, admin.POST('/v1/settlement-runs', { body: { fiscalYear: 2021 } }))
@@ -238,14 +246,45 @@ t.test('the settlement run (年度结算): a draft with the figures worked out b
     for (const g of line.groups) t.equal(cents(g.zoneShare) + cents(g.districtShare), cents(g.actual), `agreement ${line.agreementId} ${g.name}: Z + D = A`)
   }
 
+  // 审核确认: 城阳区财政局 confirms QD-HT's line; 青岛高新区管委会 disputes it, then confirms it.
+  const district = apiClient(baseUrl, districtToken)
+  const zone = apiClient(baseUrl, zoneToken)
+  const line = (agreementId: number) => ({ params: { path: { id: String(runId), agreementId: String(agreementId) } } })
+  const confirmed = await expectStatus(t, '城阳区 confirms', 201, district.POST('/v1/settlement-runs/{id}/lines/{agreementId}/review', { ...line(agreementHT), body: { decision: 'confirm' } }))
+  t.match(confirmed, { party: 'district', decision: 'confirm', byRole: 'district', byLabel: '城阳区财政局', reviews: { district: { decision: 'confirm' }, zone: null } })
+  const disputed = await expectStatus(t, 'the zone disputes', 201, zone.POST('/v1/settlement-runs/{id}/lines/{agreementId}/review', {
+    ...line(agreementHT), body: { decision: 'dispute', note: '12月增值税入库数待与国库核对' },
+  }))
+  t.match(disputed.reviews, { district: { decision: 'confirm' }, zone: { decision: 'dispute', note: '12月增值税入库数待与国库核对', byLabel: '青岛高新区管委会' } })
+  // Neither may review the other district's line (404, as if absent), nor record the other party's decision (403).
+  await expectProblem(t, 'the zone reviewing QD-BL\'s line', 404, zone.POST('/v1/settlement-runs/{id}/lines/{agreementId}/review', { ...line(agreementBL), body: { decision: 'confirm' } }))
+  await expectProblem(t, '城阳区 reviewing QD-BL\'s line', 404, district.POST('/v1/settlement-runs/{id}/lines/{agreementId}/review', { ...line(agreementBL), body: { decision: 'confirm' } }))
+  await expectProblem(t, 'the zone recording the district\'s decision', 403, zone.POST('/v1/settlement-runs/{id}/lines/{agreementId}/review', { ...line(agreementHT), body: { decision: 'confirm', party: 'district' } }))
+  await expectProblem(t, '城阳区 recording the zone\'s decision', 403, district.POST('/v1/settlement-runs/{id}/lines/{agreementId}/review', { ...line(agreementHT), body: { decision: 'confirm', party: 'zone' } }))
+
   // The district bureau may read the run but not finalize it: only the municipal bureau does (403).
-  await expectProblem(t, 'a district finalizing', 403, apiClient(baseUrl, districtToken).POST('/v1/settlement-runs/{id}/finalize', { params: { path: { id: String(runId) } } }))
+  await expectProblem(t, 'a district finalizing', 403, district.POST('/v1/settlement-runs/{id}/finalize', { params: { path: { id: String(runId) } } }))
+  const refused = await expectProblem(t, 'finalizing a disputed run', 409, admin.POST('/v1/settlement-runs/{id}/finalize', { params: { path: { id: String(runId) } } }))
+  t.match(refused.detail, /disputed by the zone: 12月增值税入库数待与国库核对/)
+  t.same(refused.errors?.map((e) => e.pointer), [`/agreements/${agreementHT}`], 'naming the disputed line')
+  await expectStatus(t, 'the zone confirms', 201, zone.POST('/v1/settlement-runs/{id}/lines/{agreementId}/review', {
+    ...line(agreementHT), body: { decision: 'confirm', note: '已核对：差异为跨年在途款' },
+  }))
+  const reviewed = await expectStatus(t, 'the reviewed lines', 200, admin.GET('/v1/settlement-runs/{id}/lines', { params: { path: { id: String(runId) } } }))
+  t.same(reviewed.items.map((l) => [l.zoneCode, l.reviews.district?.decision ?? '未确认', l.reviews.zone?.decision ?? '未确认']),
+    [['QD-BL', '未确认', '未确认'], ['QD-HT', 'confirm', 'confirm']], 'QD-HT confirmed by both; QD-BL unreviewed, which does not stop finalizing')
+
   const finalized = await expectStatus(t, 'finalize', 200, admin.POST('/v1/settlement-runs/{id}/finalize', { params: { path: { id: String(runId) } } }))
   t.equal(finalized.status, 'finalized')
   t.type(finalized.finalizedAt, 'string')
+  t.match(finalized.digest, /^[0-9a-f]{64}$/, 'with the digest of what was signed')
+  t.equal(finalized.overrideReason, null)
+  digest = finalized.digest!
   t.same(finalized.totals, run.totals, 'finalizing changes no figure')
   const finalizedLines = await expectStatus(t, 'the finalized lines', 200, admin.GET('/v1/settlement-runs/{id}/lines', { params: { path: { id: String(runId) } } }))
-  t.same(finalizedLines.items, lines, 'not one line')
+  t.same(finalizedLines.items.map(({ reviews: _reviews, ...figures }) => figures), lines.map(({ reviews: _reviews, ...figures }) => figures), 'not one figure')
+  t.same(finalizedLines.items.map((l) => l.reviews), reviewed.items.map((l) => l.reviews), 'and the reviews as they were')
+  await expectProblem(t, 'a review after finalizing', 409, district.POST('/v1/settlement-runs/{id}/lines/{agreementId}/review', { ...line(agreementHT), body: { decision: 'confirm' } }))
   const again = await expectProblem(t, 'finalizing twice', 409, admin.POST('/v1/settlement-runs/{id}/finalize', { params: { path: { id: String(runId) } } }))
   t.equal(again.status, 409)
   const runs = await expectStatus(t, 'runs of 2021', 200, admin.GET('/v1/settlement-runs', { params: { query: { fiscalYear: 2021 } } }))
@@ -304,6 +343,38 @@ t.test('the statement (结算单) as CSV: every figure as signed, and the total 
   for (const index of [advances, balance]) t.equal(sum(subtotals, index), cents(total[0]![index]), `${head![index]}: subtotals = total`)
   for (const r of [...groupRows, ...subtotals, ...total]) t.equal(cents(r[zoneShare]) + cents(r[districtShare]), cents(r[actual]), `${r[kind]} ${r[zone]} ${r[group]}: zone + district = actual`)
   t.equal(cents(total[0]![zoneShare]) - cents(total[0]![advances]), cents(total[0]![balance]), 'balance due = zone share − advances (§6)')
+})
+
+t.test('the statement as xlsx and as a printable page, and the verification: the digest and every line recomputed', async (t) => {
+  const path = { params: { path: { id: String(runId) } } }
+  const { data: xlsx, response: xlsxResponse } = await admin.GET('/v1/settlement-runs/{id}/statement', { params: { ...path.params, query: { format: 'xlsx' } }, parseAs: 'arrayBuffer' })
+  t.equal(xlsxResponse.status, 200)
+  if (xlsx === undefined) throw new Error('no xlsx')
+  const workbook = new ExcelJS.Workbook()
+  await workbook.xlsx.load(xlsx)
+  const sheet = workbook.getWorksheet('结算单')!
+  t.match(String(sheet.getRow(1).getCell(1).value), `校验码 SHA-256 digest ${digest}`, 'the digest in the xlsx title')
+  const header = (sheet.getRow(2).values as unknown[]).map(String)
+  const zoneReview = header.indexOf('功能区管委会审核 zone review')
+  const htSubtotal = sheet.getRows(3, sheet.rowCount - 2)!.find((r) => String(r.getCell(1).value).startsWith('小计') && r.getCell(2).value === 'QD-HT')!
+  t.match(String(htSubtotal.getCell(zoneReview).value), /^确认 confirm · 青岛高新区管委会 · .* · 已核对：差异为跨年在途款$/, 'the zone\'s decision in force on QD-HT\'s subtotal')
+  t.equal(sheet.getRow(sheet.rowCount).getCell(header.indexOf('功能区分成 zone share')).value, 192224.65, 'the total zone share, a number to add up')
+
+  const { data: html, response } = await admin.GET('/v1/settlement-runs/{id}/statement', { params: { ...path.params, query: { format: 'html' } }, parseAs: 'text' })
+  t.equal(response.status, 200)
+  t.match(response.headers.get('content-type'), /^text\/html; charset=utf-8/)
+  t.match(response.headers.get('content-security-policy'), /^default-src 'none'; style-src 'self'; font-src 'self';/)
+  if (html === undefined) throw new Error('no html')
+  t.equal(html.match(/<section class="agreement"/g)?.length, 2, 'a page per agreement')
+  for (const figure of ['1,302,345.62', '203,624.65', '1,098,720.97', '140,000.00', '63,624.65', '-21,400.00', '134,399.96']) t.match(html, `>${figure}<`, `${figure} in 元 with thousands separators`)
+  t.equal(html.split(digest).length - 1, 2, 'the digest on both pages')
+  for (const seal of ['市财政局', '区财政局', '功能区管委会']) t.match(html, `<h3>${seal}</h3>`, `a seal block for ${seal}`)
+  t.match(html, '未确认', 'QD-BL\'s line printed as unreviewed')
+
+  const verification = await expectStatus(t, 'verification', 200, admin.GET('/v1/settlement-runs/{id}/verification', path))
+  t.same(verification, { runId, digest, recomputedDigest: digest, digestMatches: true, linesChecked: 2, mismatchCount: 0, mismatches: [] }, 'clean')
+  const districtView = await expectStatus(t, '城阳区\'s verification', 200, apiClient(baseUrl, districtToken).GET('/v1/settlement-runs/{id}/verification', path))
+  t.match(districtView, { digest, digestMatches: true, linesChecked: 1, mismatches: [] }, 'a district verifies the digest on its paper and its own line')
 })
 
 t.test('legacy debts (历史遗留债务): register, transfer (划转), repay, and the summary as of the year end', async (t) => {
