@@ -19,7 +19,9 @@ import { beijingTime, reviewerText, type StatementLine } from '../domain/settlem
  * range, from the npm package @fontsource-variable/noto-sans-sc) are served by the service itself
  * under /assets/, cacheable for a year (their URLs change with their content), so the statement
  * prints the same on every machine whatever fonts it has. The page's Content-Security-Policy
- * allows nothing but that stylesheet and that font.
+ * allows nothing but that stylesheet and that font. (A copy saved to disk and opened from there
+ * cannot reach them through its relative links; it falls back to the office machine's own CJK
+ * fonts, named after the web font.)
  */
 
 const FONT_PACKAGE = '@fontsource-variable/noto-sans-sc'
@@ -30,7 +32,7 @@ export const STATEMENT_CSP = "default-src 'none'; style-src 'self'; font-src 'se
 
 const STATEMENT_CSS = `
 @page { size: A4 landscape; margin: 11mm 13mm; }
-html { font-family: '${FONT_FAMILY}', sans-serif; font-size: 8.6pt; line-height: 1.35; color: #000; }
+html { font-family: '${FONT_FAMILY}', 'Microsoft YaHei', 'PingFang SC', 'Noto Sans CJK SC', sans-serif; font-size: 8.6pt; line-height: 1.35; color: #000; }
 body { margin: 0; }
 .agreement { break-after: page; page-break-after: always; }
 .agreement:last-of-type { break-after: auto; page-break-after: auto; }
