@@ -93,3 +93,11 @@ export function reviewingParty (principal: Principal, request: ReviewRequest): {
   if (party === undefined || issues.length > 0) throw new InputError('malformed', issues)
   return { party, note }
 }
+
+/** The reason of an override (强制定稿理由) as kept, trimmed; none without an override. A blank reason is malformed (400). */
+export function overrideReasonOf (override: { reason: string } | undefined): string | undefined {
+  if (override === undefined) return undefined
+  const reason = noteOf(override.reason)
+  if (reason === null) throw new InputError('malformed', [{ pointer: '/override/reason', message: 'an override says why the disputes are set aside' }])
+  return reason
+}

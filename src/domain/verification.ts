@@ -1,11 +1,11 @@
 import { computeAgreementYear, computeGroup } from './engine.js'
 import { deserializeGroupResult } from './explanation.js'
 import { supplementaryFigures } from './ledger.js'
-import { type Decimal, formatMoney, money } from './money.js'
+import { type Decimal, formatMoney, money, ZERO } from './money.js'
 import { presentGroupFigures } from './presentation.js'
 import type { Review } from './review.js'
 import type { SettlementKind } from './settlement.js'
-import type { BaseInput, BaseRule, GroupInput, GroupResult } from './types.js'
+import type { BaseDerivation, BaseInput, BaseRule, GroupInput, GroupResult } from './types.js'
 
 /*
  * What a finalized settlement run is, as one canonical text whose SHA-256 is its digest
@@ -120,7 +120,7 @@ export interface Mismatch {
   recomputed: string | null
 }
 
-function baseRule (d: Exclude<GroupResult['baseDerivation'], undefined>): BaseInput {
+function baseRule (d: BaseDerivation): BaseInput {
   const rule = (r: Omit<BaseRule, 'adjustments'>): BaseInput => ({ kind: 'rule', rule: { ...r, adjustments: d.adjustments } })
   switch (d.mode) {
     case 'given': return { kind: 'amount', amount: d.base }
@@ -138,7 +138,7 @@ function baseRule (d: Exclude<GroupResult['baseDerivation'], undefined>): BaseIn
  */
 export function engineInputOf (g: GroupResult): GroupInput {
   const rates = g.bands.map((b) => b.upToGrowth === undefined ? { rate: b.rate } : { rate: b.rate, upToGrowth: b.upToGrowth })
-  if (g.basis === 'total') return { name: g.name, basis: 'total', actual: g.actual, rates, shortfall: g.shortfall, carriedShortfall: money('0') }
+  if (g.basis === 'total') return { name: g.name, basis: 'total', actual: g.actual, rates, shortfall: g.shortfall, carriedShortfall: ZERO }
   return {
     name: g.name, basis: 'increment', base: baseRule(g.baseDerivation), actual: g.actual, rates, shortfall: g.shortfall, carriedShortfall: g.carriedShortfallIn,
   }

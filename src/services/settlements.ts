@@ -3,19 +3,18 @@ import { advanceSums } from '../db/advances.js'
 import { adjacentVersions, agreementsInForce, carryTermsOf, type StoredAgreement } from '../db/agreements.js'
 import type { Db } from '../db/database.js'
 import { lockSettlementInputs } from '../db/locks.js'
-import type { PageRequest } from '../db/pagination.js'
+import { keyLabel } from '../db/keys.js'
+import type { Page, PageRequest } from '../db/pagination.js'
 import { registryNames } from '../db/registry.js'
 import { type GroupActuals, groupActuals } from '../db/revenue.js'
-import { keyLabel } from '../db/keys.js'
-import type { Page } from '../db/pagination.js'
 import {
   type ChainHeads, chainHeads, disputedLines, findLineParties, findRunHeader, followedFigures, insertLines, insertReview, insertRun, type LineFilter,
   listRuns, lockRunHeader, markFinalized, type NewSettlementLine, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
   runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, allRunLines,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
-import { type InputIssue, InputError, Problems } from '../domain/errors.js'
-import { latestReviews, type LineReviews, noteOf, type ReviewRequest, reviewingParty } from '../domain/review.js'
+import { type InputIssue, Problems } from '../domain/errors.js'
+import { latestReviews, type LineReviews, overrideReasonOf, type ReviewRequest, reviewingParty } from '../domain/review.js'
 import {
   canonicalHeader, canonicalLine, canonicalReview, type LineContent, type Mismatch, type ReviewContent, type RunContent, verifyLine,
 } from '../domain/verification.js'
@@ -219,6 +218,9 @@ export interface FinalizeRequest {
   override?: { reason: string } | undefined
 }
 
+/** Lines read at a time for the digest and the verification. */
+const DIGEST_PAGE = 1000
+
 /** The run's digest: SHA-256 over its canonical content (src/domain/verification.ts), read a page at a time. */
 async function runDigest (db: Db, header: RunContent): Promise<string> {
   const hash = createHash('sha256').update(canonicalHeader(header))
@@ -237,9 +239,6 @@ async function runDigest (db: Db, header: RunContent): Promise<string> {
   return hash.digest('hex')
 }
 
-/** Lines read at a time for the digest and the verification. */
-const DIGEST_PAGE = 1000
-
 /**
  * 定稿: finalizes a draft run on exactly what it was computed from; from then on nothing can change
  * it, the database included, and each line is the next link of its agreement's chain. A disputed
@@ -254,8 +253,7 @@ export function finalizeRun (ctx: Context, id: number, request: FinalizeRequest 
     if (found === undefined) throw Problems.notFound(`settlement run ${id}`)
     if (found.status === 'finalized') throw Problems.runAlreadyFinalized(id, found.finalizedAt)
     if (ctx.settings.requireTwoAdmins && found.createdBy === keyId) throw Problems.secondAdminRequired(id, found.createdBy)
-    const reason = request.override === undefined ? undefined : noteOf(request.override.reason)
-    if (reason === null) throw new InputError('malformed', [{ pointer: '/override/reason', message: 'an override says why the disputes are set aside' }])
+    const reason = overrideReasonOf(request.override)
     if (!(await tryLockYear(tx, found.fiscalYear))) throw Problems.settlementRunning(found.fiscalYear)
     // Reviews under way finish first (and are in the digest); later ones find the run finalized.
     const run = await lockRunHeader(tx, id, 'update')

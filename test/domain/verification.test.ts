@@ -1,0 +1,119 @@
+import fc from 'fast-check'
+import t from 'tap'
+import {
+  type AgreementYearResult, type BaseInput, computeAgreementYear, formatMoney, type GroupInput, money, presentGroupFigures, type RateBand,
+  serializeGroupResult, type ShortfallPolicy, ZERO,
+} from '../../src/domain/index.js'
+import { canonicalLine, engineInputOf, type LineContent, verifyLine } from '../../src/domain/verification.js'
+import { holds } from '../properties.js'
+
+// GET /v1/settlement-runs/{id}/verification (api-contract.md, Settlement runs) recomputes every
+// stored line from the inputs its stored groups hold (calculation-rules.md §4–§6): a line as the
+// engine stored it verifies clean, whatever the kind of base, bands and shortfall; any stored
+// figure changed is reported as what it is and what the engine makes of the stored inputs.
+
+const RUNS = { numRuns: 500, seed: 20260105 } as const
+const FLOOR = money('0.60')
+
+/** A line as settlement runs store it (src/services/settlements.ts, lineOf): printed figures, the engine's result per group. */
+function stored (result: AgreementYearResult, agreementId = 7): LineContent {
+  return {
+    agreementId, zoneCode: 'QD-HT', districtCode: '370214', kind: 'annual', follows: null,
+    revenueTotal: formatMoney(result.revenueTotal), zoneShare: formatMoney(result.zoneShare), districtShare: formatMoney(result.districtShare),
+    advancesPaid: formatMoney(result.advancesPaid), balanceDue: formatMoney(result.balanceDue), previousZoneShare: null, adjustment: null, balanceAdjustment: null,
+    inputs: '{}',
+    groups: result.groups.map((g, position) => {
+      const p = presentGroupFigures(g)
+      return {
+        position, name: g.name, basis: g.basis, base: p.base ?? null, actual: p.actual, increment: p.increment ?? null, carriedShortfallIn: p.carriedShortfallIn ?? null,
+        shareable: p.shareable ?? null, zoneShare: p.zoneShare, districtShare: p.districtShare, carriedShortfallOut: p.carriedShortfallOut ?? null,
+        bands: JSON.stringify(p.bands), result: serializeGroupResult(g),
+      }
+    }),
+  }
+}
+
+const settle = (year: number, groups: GroupInput[], advancesPaid = '0.00') =>
+  computeAgreementYear({ fiscalYear: year, minimumRate: FLOOR, groups, advancesPaid: money(advancesPaid) })
+
+const adjustments = [{ fromYear: 2020, amount: money('200.00') }, { fromYear: 2021, amount: money('-50.00') }]
+const KINDS: Record<string, GroupInput> = {
+  'total': { name: 'fees', basis: 'total', actual: money('80000.05'), rates: [{ rate: money('0.65') }], shortfall: 'none', carriedShortfall: ZERO },
+  'given base, two bands': { name: 'a', basis: 'increment', base: { kind: 'amount', amount: money('1000000.00') }, actual: money('1250000.00'),
+    rates: [{ upToGrowth: money('0.1'), rate: money('0.6') }, { rate: money('0.8') }], shortfall: 'none', carriedShortfall: ZERO },
+  'fixed base, adjustments, shortfall carried in': { name: 'b', basis: 'increment', base: { kind: 'rule', rule: { amount: money('1000.00'), baseYear: 2019, mode: 'fixed', adjustments } },
+    actual: money('1400.00'), rates: [{ rate: money('0.7') }], shortfall: 'carry_forward', carriedShortfall: money('50.00') },
+  'escalating base, fractional band limit': { name: 'c', basis: 'increment',
+    base: { kind: 'rule', rule: { amount: money('1000.01'), baseYear: 2019, mode: 'escalating', growthRate: money('0.033'), adjustments } },
+    actual: money('3000.00'), rates: [{ upToGrowth: money('0.333333'), rate: money('0.6') }, { upToGrowth: money('0.5'), rate: money('0.75') }, { rate: money('0.8') }],
+    shortfall: 'none', carriedShortfall: ZERO },
+  'prior-year base, shortfall deducted': { name: 'd', basis: 'increment',
+    base: { kind: 'rule', rule: { baseYear: 2019, mode: 'prior_year', priorYearActual: money('1300.00'), adjustments: [{ fromYear: 2021, amount: money('200.00') }] } },
+    actual: money('1000.00'), rates: [{ upToGrowth: money('0.2'), rate: money('0.65') }, { rate: money('0.9') }], shortfall: 'deduct', carriedShortfall: ZERO },
+  'shortfall carried out': { name: 'e', basis: 'increment', base: { kind: 'amount', amount: money('500.00') }, actual: money('300.00'),
+    rates: [{ rate: money('0.6') }], shortfall: 'carry_forward', carriedShortfall: money('20.00') },
+  'shortfall borne by the district': { name: 'f', basis: 'increment', base: { kind: 'amount', amount: money('500.00') }, actual: money('300.00'),
+    rates: [{ upToGrowth: money('0.1'), rate: money('0.6') }, { rate: money('0.7') }], shortfall: 'none', carriedShortfall: ZERO },
+}
+
+t.test('every kind of stored group verifies clean: its inputs rebuilt from its result give the same figures (§4–§6)', async (t) => {
+  for (const [kind, group] of Object.entries(KINDS)) {
+    const result = settle(2021, [group], '123.45')
+    t.same(verifyLine(2021, FLOOR, stored(result), undefined), [], kind)
+    const again = computeAgreementYear({ fiscalYear: 2021, minimumRate: FLOOR, groups: result.groups.map(engineInputOf), advancesPaid: result.advancesPaid })
+    t.equal(serializeGroupResult(again.groups[0]!), serializeGroupResult(result.groups[0]!), `${kind}: the very same result, exact figures and derivation included`)
+  }
+})
+
+t.test('a stored figure changed is reported with what the stored inputs give', async (t) => {
+  const line = stored(settle(2021, [KINDS['given base, two bands']!, KINDS.total!], '100000.00'))
+  // given base: I = S = 250000.00; 0.6 × 100000.00 + 0.8 × 150000.00 = 180000.00; fees round(0.65 × 80000.05) = 52000.03.
+  t.match(line, { zoneShare: '232000.03', balanceDue: '132000.03' })
+  const changed = { ...line, balanceDue: '132000.04', groups: line.groups.map((g) => g.name === 'fees' ? { ...g, zoneShare: '52000.00' } : g) }
+  t.same(verifyLine(2021, FLOOR, changed, undefined), [
+    { agreementId: 7, group: 'fees', field: 'zoneShare', stored: '52000.00', recomputed: '52000.03' },
+    { agreementId: 7, field: 'balanceDue', stored: '132000.04', recomputed: '132000.03' },
+  ])
+  const unreadable = { ...line, groups: line.groups.map((g, i) => i === 0 ? { ...g, result: '{"basis":"increment"}' } : g) }
+  t.match(verifyLine(2021, FLOOR, unreadable, undefined), [{ group: 'a', field: 'result', stored: /^unreadable: stored group result: \/name is not a string/, recomputed: null }],
+    'a result that cannot be read is reported, not thrown')
+  const supplementary = { ...line, kind: 'supplementary' as const, follows: 3, previousZoneShare: '230000.00', adjustment: '2000.03', balanceAdjustment: '2000.03' }
+  t.same(verifyLine(2021, FLOOR, supplementary, { zoneShare: '230000.00', balanceDue: '130000.00' }), [], 'a supplementary line against the line it follows (§9)')
+  t.same(verifyLine(2021, FLOOR, supplementary, { zoneShare: '230000.01', balanceDue: '130000.00' }), [
+    { agreementId: 7, field: 'previousZoneShare', stored: '230000.00', recomputed: '230000.01' },
+    { agreementId: 7, field: 'adjustment', stored: '2000.03', recomputed: '2000.02' },
+  ])
+  t.not(canonicalLine(changed), canonicalLine(line), 'and the digest\'s text of the line differs')
+})
+
+/** An amount in yuan built from whole cents, as a string. */
+const cents = (max: bigint) => fc.bigInt({ min: -max, max }).map((c) => money(`${c < 0n ? '-' : ''}${(c < 0n ? -c : c) / 100n}.${((c < 0n ? -c : c) % 100n).toString().padStart(2, '0')}`))
+const amount = cents(10n ** 12n)
+const rate = fc.integer({ min: 600000, max: 1000000 }).map((micro) => money(micro.toString()).dividedBy(1000000))
+const bands: fc.Arbitrary<RateBand[]> = fc.array(fc.tuple(fc.integer({ min: 1, max: 500000 }), rate), { minLength: 1, maxLength: 5 }).map((raw) => {
+  const rates = raw.map(([, r]) => r).sort((a, b) => a.comparedTo(b))
+  let limit = 0
+  return rates.map((r, k) => {
+    if (k === rates.length - 1) return { rate: r }
+    limit += raw[k]![0]
+    return { upToGrowth: money(limit.toString()).dividedBy(1000000), rate: r }
+  })
+})
+const base: fc.Arbitrary<BaseInput> = fc.oneof(
+  amount.map((a): BaseInput => ({ kind: 'amount', amount: a })),
+  fc.record({ amount: amount.map((a) => a.abs()), mode: fc.constantFrom('fixed' as const, 'escalating' as const), growth: fc.integer({ min: 0, max: 100000 }), adjust: amount })
+    .map(({ amount, mode, growth, adjust }): BaseInput => ({ kind: 'rule', rule: { amount, baseYear: 2015, mode, growthRate: money(String(growth)).dividedBy(1000000), adjustments: [{ fromYear: 2018, amount: adjust }] } })),
+  fc.record({ prior: amount, adjust: amount }).map(({ prior, adjust }): BaseInput => ({ kind: 'rule', rule: { baseYear: 2015, mode: 'prior_year', priorYearActual: prior, adjustments: [{ fromYear: 2021, amount: adjust }] } })),
+)
+const group: fc.Arbitrary<GroupInput> = fc.oneof(
+  fc.record({ base, actual: amount, rates: bands, shortfall: fc.constantFrom<ShortfallPolicy>('none', 'deduct', 'carry_forward'), carried: amount.map((a) => a.abs()) })
+    .map(({ base, actual, rates, shortfall, carried }): GroupInput => ({ name: 'g', basis: 'increment', base, actual, rates, shortfall, carriedShortfall: shortfall === 'carry_forward' ? carried : ZERO })),
+  fc.record({ actual: amount, rate }).map(({ actual, rate }): GroupInput => ({ name: 'g', basis: 'total', actual, rates: [{ rate }], shortfall: 'none', carriedShortfall: ZERO })),
+)
+
+t.test('any line the engine computes verifies clean from what it stores', async (t) => {
+  holds(t, fc.property(fc.array(group, { minLength: 1, maxLength: 5 }), amount, (groups, advances) => {
+    const result = settle(2021, groups.map((g, i) => ({ ...g, name: `g${i}` })), formatMoney(advances))
+    return verifyLine(2021, FLOOR, stored(result), undefined).length === 0
+  }), RUNS)
+})
