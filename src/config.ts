@@ -19,6 +19,8 @@ export interface ServerConfig {
   bodyLimit: number
   /** Requests per minute per bearer token; 0 turns rate limiting off. */
   rateLimitPerMinute: number
+  /** Failed authentications per minute per address before 429; 0 turns the budget off. */
+  authFailuresPerMinute: number
   /** Longest time a request may take to arrive, in ms. */
   requestTimeoutMs: number
   /** The origin browsers may call the API from: "*" or one https?:// origin. */
@@ -68,6 +70,7 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
     logLevel: env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? 'info' : env.LOG_LEVEL,
     bodyLimit: integer(problems, 'BODY_LIMIT', env.BODY_LIMIT, 1024 * 1024, 1024, 1024 * 1024 * 1024),
     rateLimitPerMinute: integer(problems, 'RATE_LIMIT', env.RATE_LIMIT, 1200, 0, 10_000_000),
+    authFailuresPerMinute: integer(problems, 'AUTH_FAILURE_LIMIT', env.AUTH_FAILURE_LIMIT, 30, 0, 10_000_000),
     corsOrigin: env.CORS_ORIGIN === undefined || env.CORS_ORIGIN === '' ? '*' : env.CORS_ORIGIN,
     requestTimeoutMs: integer(problems, 'REQUEST_TIMEOUT_MS', env.REQUEST_TIMEOUT_MS, 120_000, 1000, 3_600_000),
   }

@@ -61,6 +61,7 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     requestTimeoutMs: config.requestTimeoutMs,
     corsOrigin: config.corsOrigin,
     rateLimit: config.rateLimitPerMinute === 0 ? false : { max: config.rateLimitPerMinute, timeWindowMs: 60_000 },
+    authFailures: config.authFailuresPerMinute === 0 ? false : { max: config.authFailuresPerMinute, timeWindowMs: 60_000 },
     logger: log,
   })
   try {

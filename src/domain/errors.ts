@@ -242,6 +242,10 @@ export const Problems = {
   // —— 429, 503: try again later ——————————————————————————————————————————————
   rateLimited: (max: number, windowSeconds: number, after: string, retryAfterSeconds: number) => new Problem(429, 'rate-limited',
     `More than ${max} requests in ${windowSeconds} s with this token; retry in ${after}.`, undefined, { 'retry-after': String(retryAfterSeconds) }),
+  /** An address that failed to authenticate more often than its budget allows, until its window ends. */
+  authenticationFailuresExceeded: (max: number, windowSeconds: number, retryAfterSeconds: number) => new Problem(429, 'authentication-failures-exceeded',
+    `More than ${max} failed authentications in ${windowSeconds} s from this address; retry in ${retryAfterSeconds} s with a valid token.`,
+    undefined, { 'retry-after': String(retryAfterSeconds) }),
   overloaded: (what: string, value: string) => new Problem(503, 'overloaded', `The service is overloaded (${what} at ${value}); retry shortly.`,
     undefined, { 'retry-after': String(SHED_RETRY_AFTER_SECONDS) }),
   databaseUnavailable: (detail = 'The database is not available at the moment; try again shortly.') => new Problem(503, 'database-unavailable', detail,

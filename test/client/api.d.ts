@@ -545,7 +545,7 @@ export interface paths {
         put?: never;
         /**
          * 签发密钥 issue an API key (admin)
-         * @description The token is random (256 bits), shown only in this response and stored only as its SHA-256 hash.
+         * @description The token is random (256 bits), shown only in this response and stored only as its SHA-256 hash. A retry with the same Idempotency-Key replays the answer without the token (`tokenWithheld: true`): it is stored nowhere, the idempotency record included.
          */
         post: operations["createApiKey"];
         delete?: never;
@@ -9282,7 +9282,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description 新密钥 the issued key with its token */
+            /** @description 新密钥 the issued key with its token (first answer), or without it (tokenWithheld: a replay) */
             201: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -9328,8 +9328,10 @@ export interface operations {
                         createdBy: string;
                         /** @description 吊销时间 when it was revoked, null while valid */
                         revokedAt: string | null;
-                        /** @description 令牌 the bearer token: shown only in this response, stored only as a hash */
-                        token: string;
+                        /** @description 令牌 the bearer token: shown only in the first answer, stored only as a hash; absent from a replay */
+                        token?: string;
+                        /** @description 令牌不再显示 true in a replay of the first answer (Idempotency-Key, Idempotent-Replayed: true): the token was shown once and is not kept, so the replay answers the key without it; a token that was lost is replaced by revoking the key and issuing another */
+                        tokenWithheld?: boolean;
                     };
                 };
             };
