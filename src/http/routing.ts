@@ -63,8 +63,8 @@ export function canonicalJson (value: unknown): string {
  * request with another query string (`?partial=true`) is another one. A streamed body (CSV) is its bytes' digest.
  */
 export function requestHashOf (request: FastifyRequest, streamedBodyDigest?: string): string {
-  return hashOf(request.method, request.routeOptions.url ?? request.url.split('?')[0] ?? '', canonicalJson(request.params ?? {}),
-    canonicalJson(request.query ?? {}), streamedBodyDigest ?? canonicalJson(request.body ?? null))
+  const head = hashOf(request.method, request.routeOptions.url ?? request.url.split('?')[0] ?? '', canonicalJson(request.params ?? {}), canonicalJson(request.query ?? {}))
+  return `${head}:${hashOf(streamedBodyDigest ?? canonicalJson(request.body ?? null))}`
 }
 
 export interface AnswerOptions<T> {
