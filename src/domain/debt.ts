@@ -1,3 +1,4 @@
+import { type Problem, Problems } from './errors.js'
 import { type Decimal, formatMoney, money, MONEY_PATTERN, RATE_PATTERN, sum, ZERO } from './money.js'
 
 /*
@@ -206,4 +207,58 @@ export function lastPaymentDay (debt: DebtRecord): string | undefined {
 /** The transfer (划转) of a debt, if it has one. */
 export function transferOf (debt: DebtRecord): DebtEvent | undefined {
   return debt.events.find((e) => e.kind === 'transfer')
+}
+
+/*
+ * When and by whom a debt's events may be recorded (api-contract.md, Legacy debts). One rule for
+ * every date: nothing about the debt — transfer, repayment, reversal — is dated before its
+ * registration. A transfer goes to the zone's host district (属地政府) unless the request says why
+ * not. A district reverses only its own repayments (those made since the debt was transferred to
+ * it), never dated before the repayment it corrects or before the transfer.
+ */
+
+export interface TransferRequest {
+  districtCode: string
+  transferredOn: string
+  reason?: string | undefined
+}
+
+/**
+ * Why a transfer (划转) cannot be recorded, if it cannot: `at` is the pointer of the transfer in
+ * the request ('' for POST …/transfer, '/transfer' inside a registration).
+ */
+export function transferProblem (debt: DebtRecord & { id: number }, transfer: TransferRequest, hostDistrictCode: string, at = ''): Problem | undefined {
+  if (transfer.transferredOn < debt.registeredOn) return Problems.datedBeforeRegistration(debt.registeredOn, 'transfer', `${at}/transferredOn`)
+  const lastPayment = lastPaymentDay(debt)
+  if (lastPayment !== undefined && transfer.transferredOn < lastPayment) return Problems.transferBeforeRepayments(lastPayment)
+  if (transfer.districtCode !== hostDistrictCode && (transfer.reason === undefined || transfer.reason.trim() === '')) {
+    return Problems.transferReasonRequired(debt.id, debt.zoneCode, hostDistrictCode, transfer.districtCode, `${at}/reason`)
+  }
+  return undefined
+}
+
+/** Why a repayment dated `paidOn` cannot be recorded, if it cannot (principal and amounts aside). */
+export function repaymentDateProblem (debt: DebtRecord & { id: number }, paidOn: string): Problem | undefined {
+  if (paidOn < debt.registeredOn) return Problems.repaymentBeforeRegistration(debt.registeredOn)
+  const transfer = transferOf(debt)
+  if (transfer !== undefined && paidOn < transfer.occurredOn) return Problems.repaymentBeforeTransfer(debt.id, transfer.districtCode, transfer.occurredOn)
+  return undefined
+}
+
+/**
+ * Why `target` cannot be reversed on `reversedOn`, if it cannot. `byDistrict`: the district of a
+ * district key, which reverses only repayments made since the debt was transferred to it.
+ */
+export function reversalProblem (debt: DebtRecord & { id: number }, target: DebtEvent, reversedOn: string, byDistrict?: string): Problem | undefined {
+  if (target.kind !== 'repayment') return Problems.notARepayment(target.id, target.kind)
+  if (debt.events.some((e) => e.reversesEventId === target.id)) return Problems.alreadyReversed(target.id)
+  if (reversedOn < debt.registeredOn) return Problems.datedBeforeRegistration(debt.registeredOn, 'reversal', '/reversedOn')
+  if (reversedOn < target.occurredOn) return Problems.reversalBeforeRepayment(target.occurredOn)
+  if (byDistrict !== undefined) {
+    const transfer = transferOf(debt)
+    if (transfer === undefined || transfer.districtCode !== byDistrict || target.occurredOn < transfer.occurredOn) {
+      return Problems.notOwnRepayment(target.id, target.occurredOn, byDistrict, transfer?.occurredOn)
+    }
+  }
+  return undefined
 }

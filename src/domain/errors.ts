@@ -225,6 +225,17 @@ export const Problems = {
     `The outstanding ${outstanding} is more than the principal ${principal}.`, at('/outstanding', 'at most the principal')),
   transferBeforeRepayments: (lastPayment: string) => new Problem(422, 'rule-violated',
     `Repayments were recorded up to ${lastPayment}; the transfer cannot be dated before them.`, at('/transferredOn', `on or after ${lastPayment}`)),
+  /** api-contract.md, Legacy debts: nothing about a debt is dated before its registration. */
+  datedBeforeRegistration: (registeredOn: string, what: 'transfer' | 'reversal', pointer: string) => new Problem(422, 'rule-violated',
+    `The debt was registered on ${registeredOn}; nothing about it — a ${what} included — is dated before.`, at(pointer, `on or after ${registeredOn}`)),
+  /** A transfer (划转) to a district other than the zone's host needs a reason. */
+  transferReasonRequired: (debtId: number, zoneCode: string, hostDistrictCode: string, districtCode: string, pointer: string) => new Problem(422, 'rule-violated',
+    `Debt ${debtId} of zone ${zoneCode} goes to its host district ${hostDistrictCode}; a transfer to ${districtCode} needs a reason saying why.`,
+    at(pointer, `required: ${districtCode} is not the host district ${hostDistrictCode}`)),
+  /** A district reverses only the repayments made since the debt was transferred to it. */
+  notOwnRepayment: (eventId: number, paidOn: string, districtCode: string, transferredOn: string | undefined) => new Problem(422, 'rule-violated',
+    `Repayment ${eventId} of ${paidOn} was made before the debt was transferred to ${districtCode}${transferredOn === undefined ? '' : ` on ${transferredOn}`}: ` +
+    'a district reverses only its own repayments; an admin may reverse this one.', at('/params/eventId', `not a repayment of ${districtCode}`)),
   repaymentEmpty: () => new Problem(422, 'rule-violated', 'A repayment pays some principal or interest.', at('/principal', 'principal and interest are both zero')),
   repaymentBeforeRegistration: (registeredOn: string) => new Problem(422, 'rule-violated',
     `The debt was registered on ${registeredOn}; a repayment cannot be dated before.`, at('/paidOn', `on or after ${registeredOn}`)),

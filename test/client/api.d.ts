@@ -6610,7 +6610,7 @@ export interface operations {
                  * @example 370214
                  */
                 districtCode?: string;
-                /** @description 状态 only debts in this state today */
+                /** @description 状态 only debts in this state on asOf (today by default); filtered before paging, so every page but the last is full */
                 status?: "zone" | "transferred" | "repaid";
                 /**
                  * @description 截至日期 balances as of this day; today by default
@@ -6756,7 +6756,7 @@ export interface operations {
                                  * @description 冲正对象 the repayment this reversal corrects
                                  */
                                 reversesEventId?: number;
-                                /** @description 说明 note */
+                                /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                                 note?: string;
                                 /** @description 经办 the key that recorded it */
                                 keyId: string;
@@ -6912,7 +6912,7 @@ export interface operations {
                     /** @description 备注 notes */
                     notes?: string;
                     /**
-                     * @description 划转 transfer to the host district
+                     * @description 划转 transfer to the host district (another district only with a reason)
                      * @example {
                      *       "districtCode": "370211",
                      *       "transferredOn": "2021-09-30",
@@ -6921,18 +6921,20 @@ export interface operations {
                      */
                     transfer?: {
                         /**
-                         * @description 承接属地政府 the district that takes the debt over
+                         * @description 承接属地政府 the district that takes the debt over: the zone's host district, or another with a reason
                          * @example 370214
                          */
                         districtCode: string;
                         /**
                          * Format: date
-                         * @description 划转日期 the day of the transfer
+                         * @description 划转日期 the day of the transfer, not before the registration or a repayment
                          * @example 2021-06-30
                          */
                         transferredOn: string;
                         /** @description 文号 the transfer document */
                         documentNo: string;
+                        /** @description 划转原因 why the debt goes to a district other than the zone's host (required then, 422 without it); shown as the transfer event's note */
+                        reason?: string;
                     };
                 };
             };
@@ -7063,7 +7065,7 @@ export interface operations {
                              * @description 冲正对象 the repayment this reversal corrects
                              */
                             reversesEventId?: number;
-                            /** @description 说明 note */
+                            /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                             note?: string;
                             /** @description 经办 the key that recorded it */
                             keyId: string;
@@ -7901,7 +7903,7 @@ export interface operations {
                                  * @description 冲正对象 the repayment this reversal corrects
                                  */
                                 reversesEventId?: number;
-                                /** @description 说明 note */
+                                /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                                 note?: string;
                                 /** @description 经办 the key that recorded it */
                                 keyId: string;
@@ -8124,7 +8126,7 @@ export interface operations {
                              * @description 冲正对象 the repayment this reversal corrects
                              */
                             reversesEventId?: number;
-                            /** @description 说明 note */
+                            /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                             note?: string;
                             /** @description 经办 the key that recorded it */
                             keyId: string;
@@ -8242,7 +8244,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description 划转 transfer to the host district */
+        /** @description 划转 transfer to the host district (another district only with a reason) */
         requestBody: {
             content: {
                 /**
@@ -8254,18 +8256,20 @@ export interface operations {
                  */
                 "application/json": {
                     /**
-                     * @description 承接属地政府 the district that takes the debt over
+                     * @description 承接属地政府 the district that takes the debt over: the zone's host district, or another with a reason
                      * @example 370214
                      */
                     districtCode: string;
                     /**
                      * Format: date
-                     * @description 划转日期 the day of the transfer
+                     * @description 划转日期 the day of the transfer, not before the registration or a repayment
                      * @example 2021-06-30
                      */
                     transferredOn: string;
                     /** @description 文号 the transfer document */
                     documentNo: string;
+                    /** @description 划转原因 why the debt goes to a district other than the zone's host (required then, 422 without it); shown as the transfer event's note */
+                    reason?: string;
                 };
             };
         };
@@ -8395,7 +8399,7 @@ export interface operations {
                              * @description 冲正对象 the repayment this reversal corrects
                              */
                             reversesEventId?: number;
-                            /** @description 说明 note */
+                            /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                             note?: string;
                             /** @description 经办 the key that recorded it */
                             keyId: string;
@@ -8664,7 +8668,7 @@ export interface operations {
                          * @description 冲正对象 the repayment this reversal corrects
                          */
                         reversesEventId?: number;
-                        /** @description 说明 note */
+                        /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                         note?: string;
                         /** @description 经办 the key that recorded it */
                         keyId: string;
@@ -8926,7 +8930,7 @@ export interface operations {
                          * @description 冲正对象 the repayment this reversal corrects
                          */
                         reversesEventId?: number;
-                        /** @description 说明 note */
+                        /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                         note?: string;
                         /** @description 经办 the key that recorded it */
                         keyId: string;
