@@ -9,7 +9,7 @@ import { money } from './domain/money.js'
 import { type AuthFailureBudget, DEFAULT_AUTH_FAILURE_BUDGET, registerAccessControl } from './http/access.js'
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
 import { openapiOptions } from './http/openapi.js'
-import { frameworkProblem, registerProblemHandlers } from './http/problem.js'
+import { clientErrorProblem, frameworkProblem, registerProblemHandlers } from './http/problem.js'
 import { accessRoutes } from './http/routes/access.js'
 import { advanceRoutes } from './http/routes/advances.js'
 import { agreementRoutes } from './http/routes/agreements.js'
@@ -61,6 +61,8 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     // Requests that arrive while closing get a problem+json 503 instead (src/http/problem.ts).
     return503OnClosing: false,
     frameworkErrors: frameworkProblem,
+    // A request the HTTP parser refuses (431, 408, 400) is answered problem+json too.
+    clientErrorHandler: clientErrorProblem,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler())
   // Requests are JSON; a route that takes another type (CSV imports) registers its own parser.

@@ -23,6 +23,8 @@ export interface ServerConfig {
   authFailuresPerMinute: number
   /** Longest time a request may take to arrive, in ms. */
   requestTimeoutMs: number
+  /** PostgreSQL statement_timeout of the service's connections, in ms (a query with no answer 5 s later loses its connection); 0 turns both off. */
+  statementTimeoutMs: number
   /** The origin browsers may call the API from: "*" or one https?:// origin. */
   corsOrigin: string
 }
@@ -73,6 +75,7 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
     authFailuresPerMinute: integer(problems, 'AUTH_FAILURE_LIMIT', env.AUTH_FAILURE_LIMIT, 30, 0, 10_000_000),
     corsOrigin: env.CORS_ORIGIN === undefined || env.CORS_ORIGIN === '' ? '*' : env.CORS_ORIGIN,
     requestTimeoutMs: integer(problems, 'REQUEST_TIMEOUT_MS', env.REQUEST_TIMEOUT_MS, 120_000, 1000, 3_600_000),
+    statementTimeoutMs: integer(problems, 'DB_STATEMENT_TIMEOUT_MS', env.DB_STATEMENT_TIMEOUT_MS, 120_000, 0, 86_400_000),
   }
   if (!/^(\*|https?:\/\/[^\s/]+)$/.test(config.corsOrigin)) {
     problems.push(`CORS_ORIGIN must be "*" or one origin such as https://czj.qingdao.gov.cn, got "${config.corsOrigin}"`)

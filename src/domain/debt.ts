@@ -1,3 +1,4 @@
+import { isDay } from './days.js'
 import { type Problem, Problems } from './errors.js'
 import { type Decimal, formatMoney, money, MONEY_PATTERN, RATE_PATTERN, sum, ZERO } from './money.js'
 
@@ -169,12 +170,8 @@ export interface DebtRegistrationIssue {
 const MONEY = new RegExp(MONEY_PATTERN)
 const RATE = new RegExp(RATE_PATTERN)
 
-/** A real calendar day written YYYY-MM-DD. */
-export function isDay (text: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false
-  const date = new Date(`${text}T00:00:00Z`)
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text
-}
+/** A real calendar day written YYYY-MM-DD (src/domain/days.ts). */
+export { isDay } from './days.js'
 
 /** The registration rules of a legacy debt (api-contract.md, Legacy debts), for one JSON body or one CSV line alike. */
 export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRegister): DebtRegistrationIssue[] {
@@ -193,7 +190,7 @@ export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRe
   else if (principalOk && money(d.outstanding).greaterThan(money(d.principal))) issue('outstanding', 'outstanding-above-principal', 'is more than the principal')
   if (d.interestRate !== '' && !RATE.test(d.interestRate)) issue('interestRate', 'format', 'must be a rate between 0 and 1 with at most six decimals')
   for (const field of ['incurredOn', 'maturityDate', 'registeredOn'] as const) {
-    if (d[field] !== '' && !isDay(d[field])) issue(field, 'format', 'must be a date written YYYY-MM-DD')
+    if (d[field] !== '' && !isDay(d[field])) issue(field, 'format', 'must be a date written YYYY-MM-DD, from 1900-01-01 to 2199-12-31')
   }
   if (d.notes.length > 2000) issue('notes', 'format', 'at most 2000 characters')
   return issues

@@ -203,6 +203,10 @@ export const Problems = {
   agreementsNotInForce: (year: number, missing: ReadonlyArray<{ id: number, index: number }>) => new Problem(422, 'unknown-reference',
     `${missing.length} agreement(s) are unknown or not in force in ${year}.`,
     missing.map(({ id, index }) => ({ pointer: `/agreementIds/${index}`, message: `agreement ${id} is unknown or not in force in ${year}` }))),
+  /** An advance (预拨) for a year is paid from the year before to the year after it. */
+  advancePaidOutsideYear: (fiscalYear: number, paidOn: string) => new Problem(422, 'rule-violated',
+    `An advance for ${fiscalYear} paid on ${paidOn} cannot be right: advances for ${fiscalYear} are paid from ${fiscalYear - 1} to ${fiscalYear + 1}.`,
+    at('/paidOn', `a day from ${fiscalYear - 1}-01-01 to ${fiscalYear + 1}-12-31`)),
   nothingToSettle: (year: number) => new Problem(422, 'nothing-to-settle', `No agreement is in force in ${year}.`, at('/fiscalYear', 'no agreement in force')),
   /** calculation-rules.md §4: a prior_year base needs revenue recorded for Y−1. */
   cannotSettle: (issues: readonly InputIssue[]) => new Problem(422, 'cannot-settle', firstOf(issues), issues),
@@ -260,6 +264,11 @@ export const Problems = {
   overloaded: (what: string, value: string) => new Problem(503, 'overloaded', `The service is overloaded (${what} at ${value}); retry shortly.`,
     undefined, { 'retry-after': String(SHED_RETRY_AFTER_SECONDS) }),
   databaseUnavailable: (detail = 'The database is not available at the moment; try again shortly.') => new Problem(503, 'database-unavailable', detail,
+    undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
+  /** A statement ran past its time limit, or the database sent nothing back in time. */
+  databaseTimedOut: () => new Problem(503, 'database-unavailable',
+    'The database did not answer in time and the request was abandoned; try again shortly. A write whose time ran out while it was being committed may have been saved: ' +
+    'repeat it with the same Idempotency-Key, which answers it either way.',
     undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
   shuttingDown: () => new Problem(503, 'shutting-down', 'The service is shutting down; send the request again, it will reach a running instance.',
     undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),

@@ -2678,7 +2678,7 @@ export interface operations {
                                 } | null;
                                 /** @description 分档比例 bands */
                                 rates: {
-                                    /** @description 档次上限 band limit as a share of the base */
+                                    /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                     upToGrowth?: string;
                                     /** @description 分成比例 the band's rate */
                                     rate: string;
@@ -3062,7 +3062,7 @@ export interface operations {
                             } | null;
                             /** @description 分档比例 bands */
                             rates: {
-                                /** @description 档次上限 band limit as a share of the base */
+                                /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                 upToGrowth?: string;
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
@@ -3387,7 +3387,7 @@ export interface operations {
                             } | null;
                             /** @description 分档比例 bands */
                             rates: {
-                                /** @description 档次上限 band limit as a share of the base */
+                                /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                 upToGrowth?: string;
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
@@ -3695,7 +3695,7 @@ export interface operations {
                             } | null;
                             /** @description 分档比例 bands */
                             rates: {
-                                /** @description 档次上限 band limit as a share of the base */
+                                /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                 upToGrowth?: string;
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
@@ -5138,7 +5138,7 @@ export interface operations {
                     fiscalYear: number;
                     /**
                      * Format: date
-                     * @description 拨付日期 the day it was paid (YYYY-MM-DD)
+                     * @description 拨付日期 the day it was paid (YYYY-MM-DD), from the year before the fiscal year to the year after it (422 otherwise)
                      * @example 2021-06-30
                      */
                     paidOn: string;
@@ -5509,7 +5509,7 @@ export interface operations {
                      * @example 2021
                      */
                     fiscalYear: number;
-                    /** @description 分成办法 only these agreements (all in force when absent) */
+                    /** @description 分成办法 only these agreements, at most 10,000 (all in force when absent) */
                     agreementIds?: number[];
                 };
             };

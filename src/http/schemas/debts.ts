@@ -194,8 +194,8 @@ export const debtSummarySchema = {
 export const debtMaturitiesSchema = {
   operationId: 'debtMaturities', summary: '到期计划 debts falling due between two dates, with what is still outstanding',
   querystring: Type.Object({
-    from: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description: '起 from (inclusive)', examples: ['2021-01-01'] }),
-    to: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description: '止 to (inclusive)', examples: ['2026-12-31'] }),
+    from: { ...DateString('起 from (inclusive)'), examples: ['2021-01-01'] },
+    to: { ...DateString('止 to (inclusive)'), examples: ['2026-12-31'] },
   }, { additionalProperties: false }),
   response: { 200: Type.Object({ items: Type.Array(DebtOut, { maxItems: 100_000, description: '债务 by maturity date' }) }, { additionalProperties: false, examples: [{ items: [] }] }), ...problemResponses(400, 401) },
 }
