@@ -125,8 +125,13 @@ export function presentLines (page: Page<SettledLine>, lang: Language) {
   return { items: page.items.map((l) => presentLine(l, lang)), nextCursor: page.nextCursor }
 }
 
+/** A run as the list shows it: the floor printed as the run itself prints it ("0.60"). */
+export function presentRunSummary (run: RunOverview['run']) {
+  return { ...run, minimumRate: formatRate(money(run.minimumRate)) }
+}
+
 export function presentRun ({ run, lineCount, totals }: RunOverview) {
-  return { ...run, minimumRate: formatRate(money(run.minimumRate)), lineCount, totals }
+  return { ...presentRunSummary(run), lineCount, totals }
 }
 
 export const createSettlementRunSchema = {
