@@ -222,9 +222,9 @@ export interface TransferRequest {
 
 /**
  * Why a transfer (划转) cannot be recorded, if it cannot: `at` is the pointer of the transfer in
- * the request ('' for POST …/transfer, '/transfer' inside a registration).
+ * the request ('' for POST …/transfer, '/transfer' inside a registration, where the debt has no id yet).
  */
-export function transferProblem (debt: DebtRecord & { id: number }, transfer: TransferRequest, hostDistrictCode: string, at = ''): Problem | undefined {
+export function transferProblem (debt: DebtRecord & { id?: number }, transfer: TransferRequest, hostDistrictCode: string, at = ''): Problem | undefined {
   if (transfer.transferredOn < debt.registeredOn) return Problems.datedBeforeRegistration(debt.registeredOn, 'transfer', `${at}/transferredOn`)
   const lastPayment = lastPaymentDay(debt)
   if (lastPayment !== undefined && transfer.transferredOn < lastPayment) return Problems.transferBeforeRepayments(lastPayment)

@@ -233,8 +233,8 @@ export const Problems = {
   datedBeforeRegistration: (registeredOn: string, what: 'transfer' | 'reversal', pointer: string) => new Problem(422, 'rule-violated',
     `The debt was registered on ${registeredOn}; nothing about it — a ${what} included — is dated before.`, at(pointer, `on or after ${registeredOn}`)),
   /** A transfer (划转) to a district other than the zone's host needs a reason. */
-  transferReasonRequired: (debtId: number, zoneCode: string, hostDistrictCode: string, districtCode: string, pointer: string) => new Problem(422, 'rule-violated',
-    `Debt ${debtId} of zone ${zoneCode} goes to its host district ${hostDistrictCode}; a transfer to ${districtCode} needs a reason saying why.`,
+  transferReasonRequired: (debtId: number | undefined, zoneCode: string, hostDistrictCode: string, districtCode: string, pointer: string) => new Problem(422, 'rule-violated',
+    `${debtId === undefined ? 'A debt' : `Debt ${debtId}`} of zone ${zoneCode} goes to its host district ${hostDistrictCode}; a transfer to ${districtCode} needs a reason saying why.`,
     at(pointer, `required: ${districtCode} is not the host district ${hostDistrictCode}`)),
   /** A district reverses only the repayments made since the debt was transferred to it. */
   notOwnRepayment: (eventId: number, paidOn: string, districtCode: string, transferredOn: string | undefined) => new Problem(422, 'rule-violated',

@@ -82,7 +82,7 @@ export function registerDebt (ctx: Context, d: NewDebt): Promise<DebtAsOf> {
     const day = await today(tx)
     const registeredOn = d.registeredOn ?? day
     if (d.transfer !== undefined) {
-      const unrecorded = { id: 0, zoneCode: d.zoneCode, kind: d.kind, registeredOn, outstandingAtRegistration: money(d.outstanding), events: [] }
+      const unrecorded = { zoneCode: d.zoneCode, kind: d.kind, registeredOn, outstandingAtRegistration: money(d.outstanding), events: [] }
       const refused = transferProblem(unrecorded, d.transfer, await hostOf(tx, d.zoneCode), '/transfer')
       if (refused !== undefined) throw refused
     }

@@ -79,7 +79,7 @@ export function authenticator (db: Db, adminToken: string, options: KeyCacheOpti
   const adminDigest = createHash('sha256').update(adminToken, 'utf8').digest()
   const invalid = new BoundedSet(options.negativeEntries ?? 100_000)
   const recent = new BoundedSet(options.recentEntries ?? 10_000)
-  const recentMs = options.recentMs ?? 15 * 60_000
+  const recentMs = options.recentMs ?? 24 * 60 * 60_000
   const principalOf = (key: NonNullable<Awaited<ReturnType<typeof findActiveKey>>>): Principal | undefined => {
     switch (key.role) {
       case 'admin': return { role: 'admin', keyId: key.id }

@@ -78,6 +78,7 @@ t.test('Legacy debts: a transfer to a district other than the zone\'s host needs
 
   const registered = expectProblem(t, await post(app, '/v1/debts', debtBody({ transfer: { districtCode: '370203', transferredOn: '2021-03-31', documentNo: 'x' } })), 422)
   t.equal(registered.errors?.[0]?.pointer, '/transfer/reason', 'registered with its transfer: the same rule')
+  t.match(registered.detail, /^A debt of zone QD-HT goes to its host district 370214; a transfer to 370203 needs a reason/)
 
   const reason = '市政府决定由市北区承接（青政字〔2021〕9号）'
   const done = await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370203', transferredOn: '2021-03-31', documentNo: '划转2号', reason })
