@@ -4,11 +4,12 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { DatabaseHandle } from './db/connect.js'
+import { pruneIdempotencyKeys } from './db/idempotency.js'
 import { money } from './domain/money.js'
-import { registerAccessControl } from './http/access.js'
+import { type AuthFailureBudget, DEFAULT_AUTH_FAILURE_BUDGET, registerAccessControl } from './http/access.js'
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
 import { openapiOptions } from './http/openapi.js'
-import { frameworkProblem, registerProblemHandlers } from './http/problem.js'
+import { clientErrorProblem, frameworkProblem, registerProblemHandlers } from './http/problem.js'
 import { accessRoutes } from './http/routes/access.js'
 import { assetRoutes } from './http/routes/assets.js'
 import { advanceRoutes } from './http/routes/advances.js'
@@ -37,6 +38,8 @@ export interface AppConfig {
   requestTimeoutMs?: number
   /** Requests per token per window; false turns rate limiting off. Default DEFAULT_RATE_LIMIT. */
   rateLimit?: RateLimitConfig | false
+  /** Failed authentications per address per window before 429; false turns it off. Default DEFAULT_AUTH_FAILURE_BUDGET. */
+  authFailures?: AuthFailureBudget | false
   /** The origin browsers may call the API from (Access-Control-Allow-Origin); default "*". */
   corsOrigin?: string
   /** When to shed load with 503. Default DEFAULT_PRESSURE. */
@@ -45,7 +48,12 @@ export interface AppConfig {
   requireTwoAdmins?: boolean
   /** A pino logger to log requests with; none by default (tests). */
   logger?: FastifyBaseLogger
+  /** How often expired Idempotency-Key records are pruned while the service runs, in ms; 0 never. Default hourly. */
+  idempotencyPruneEveryMs?: number
 }
+
+/** Expired Idempotency-Key records go every hour while the service runs, not only at start. */
+export const IDEMPOTENCY_PRUNE_EVERY_MS = 60 * 60 * 1000
 
 /** An isolated instance of the service: no module-level state, so every test builds its own. */
 export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
@@ -57,6 +65,8 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     // Requests that arrive while closing get a problem+json 503 instead (src/http/problem.ts).
     return503OnClosing: false,
     frameworkErrors: frameworkProblem,
+    // A request the HTTP parser refuses (431, 408, 400) is answered problem+json too.
+    clientErrorHandler: clientErrorProblem,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler())
   // Requests are JSON; a route that takes another type (CSV imports) registers its own parser.
@@ -80,7 +90,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     settings: { minZoneRate: money(config.minZoneRate), importLimit: config.importLimit ?? 512 * 1024 * 1024, requireTwoAdmins: config.requireTwoAdmins ?? false },
   }
   await app.register(async (v1) => {
-    registerAccessControl(v1, { adminToken: config.adminToken, db: deps.db })
+    registerAccessControl(v1, { adminToken: config.adminToken, db: deps.db, authFailures: config.authFailures ?? DEFAULT_AUTH_FAILURE_BUDGET })
     await v1.register(calculationRoutes, deps)
     await v1.register(registryRoutes, deps)
     await v1.register(agreementRoutes, deps)
@@ -90,5 +100,26 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     await v1.register(debtRoutes, deps)
     await v1.register(accessRoutes, deps)
   }, { prefix: '/v1' })
+  prunePeriodically(app, config.database, config.idempotencyPruneEveryMs ?? IDEMPOTENCY_PRUNE_EVERY_MS)
   return app
+}
+
+/**
+ * Prunes expired idempotency records every `everyMs` while the app is open (each instance does;
+ * the delete is the same whoever runs it). A failure (the database away) is logged and tried again next time.
+ */
+function prunePeriodically (app: FastifyInstance, database: DatabaseHandle, everyMs: number): void {
+  if (everyMs <= 0) return
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> = Promise.resolve()
+  app.addHook('onReady', async () => {
+    timer = setInterval(() => {
+      running = pruneIdempotencyKeys(database.db).catch((error: unknown) => { app.log.warn({ err: error }, 'pruning idempotency records failed') })
+    }, everyMs)
+    timer.unref()
+  })
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    await running
+  })
 }

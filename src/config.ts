@@ -19,8 +19,12 @@ export interface ServerConfig {
   bodyLimit: number
   /** Requests per minute per bearer token; 0 turns rate limiting off. */
   rateLimitPerMinute: number
+  /** Failed authentications per minute per address before 429; 0 turns the budget off. */
+  authFailuresPerMinute: number
   /** Longest time a request may take to arrive, in ms. */
   requestTimeoutMs: number
+  /** PostgreSQL statement_timeout of the service's connections, in ms (a query with no answer 5 s later loses its connection); 0 turns both off. */
+  statementTimeoutMs: number
   /** The origin browsers may call the API from: "*" or one https?:// origin. */
   corsOrigin: string
   /** REQUIRE_TWO_ADMINS=1: the admin key that finalizes a settlement run must not be the one that computed it. */
@@ -72,9 +76,11 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
     logLevel: env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? 'info' : env.LOG_LEVEL,
     bodyLimit: integer(problems, 'BODY_LIMIT', env.BODY_LIMIT, 1024 * 1024, 1024, 1024 * 1024 * 1024),
     rateLimitPerMinute: integer(problems, 'RATE_LIMIT', env.RATE_LIMIT, 1200, 0, 10_000_000),
+    authFailuresPerMinute: integer(problems, 'AUTH_FAILURE_LIMIT', env.AUTH_FAILURE_LIMIT, 30, 0, 10_000_000),
     corsOrigin: env.CORS_ORIGIN === undefined || env.CORS_ORIGIN === '' ? '*' : env.CORS_ORIGIN,
     requestTimeoutMs: integer(problems, 'REQUEST_TIMEOUT_MS', env.REQUEST_TIMEOUT_MS, 120_000, 1000, 3_600_000),
     requireTwoAdmins: twoAdmins === '1',
+    statementTimeoutMs: integer(problems, 'DB_STATEMENT_TIMEOUT_MS', env.DB_STATEMENT_TIMEOUT_MS, 120_000, 0, 86_400_000),
   }
   if (!/^(\*|https?:\/\/[^\s/]+)$/.test(config.corsOrigin)) {
     problems.push(`CORS_ORIGIN must be "*" or one origin such as https://czj.qingdao.gov.cn, got "${config.corsOrigin}"`)

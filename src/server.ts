@@ -19,10 +19,17 @@ import { money } from './domain/money.js'
  */
 
 
+/** How much longer than the statement timeout a query waits for any answer before its connection is destroyed. */
+const ANSWER_GRACE_MS = 5000
+
 function open (config: ServerConfig): DatabaseHandle {
   return config.databaseUrl === undefined
     ? openDatabase({ kind: 'pglite', dataDir: join(config.dataDir, 'pglite') })
-    : openDatabase({ kind: 'postgres', url: config.databaseUrl })
+    : openDatabase({
+      kind: 'postgres',
+      url: config.databaseUrl,
+      timeouts: { statementMs: config.statementTimeoutMs, answerMs: config.statementTimeoutMs === 0 ? 0 : config.statementTimeoutMs + ANSWER_GRACE_MS },
+    })
 }
 
 async function runMigrations (log: Logger, database: DatabaseHandle): Promise<void> {
@@ -62,6 +69,7 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     corsOrigin: config.corsOrigin,
     requireTwoAdmins: config.requireTwoAdmins,
     rateLimit: config.rateLimitPerMinute === 0 ? false : { max: config.rateLimitPerMinute, timeWindowMs: 60_000 },
+    authFailures: config.authFailuresPerMinute === 0 ? false : { max: config.authFailuresPerMinute, timeWindowMs: 60_000 },
     logger: log,
   })
   try {

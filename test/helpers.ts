@@ -91,6 +91,7 @@ export async function testApp (t: Test, database: DatabaseHandle, overrides: Par
   const app = await buildApp({
     database, adminToken: ADMIN_TOKEN, minZoneRate: '0.60',
     rateLimit: { max: 1_000_000, timeWindowMs: 60_000 },
+    authFailures: { max: 1_000_000, timeWindowMs: 60_000 },
     pressure: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0 },
     ...overrides,
   })

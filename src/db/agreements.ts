@@ -155,7 +155,8 @@ export async function agreementsInForce (db: Db, year: number, ids?: readonly nu
   let query = db.selectFrom('agreements').selectAll()
     .where('effective_from', '<=', year).where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>=', year)]))
     .orderBy('id')
-  if (ids !== undefined) query = query.where('id', 'in', ids.length === 0 ? [0] : [...ids])
+  // One array parameter, whatever the number of ids (an IN list takes one bind parameter per id, at most 65,535).
+  if (ids !== undefined) query = query.where(sql<boolean>`id = ANY(${[...ids]}::integer[])`)
   return assemble(db, await query.execute(), ids === undefined ? year : undefined)
 }
 

@@ -3,11 +3,26 @@ import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Database } from './database.js'
+import { QUERY_TIMEOUT_CODE } from './errors.js'
 
 /** Where the data lives: PostgreSQL by URL, or the embedded PGlite in a folder (or in memory). */
 export type DatabaseTarget =
-  | { kind: 'postgres', url: string, poolSize?: number }
+  | { kind: 'postgres', url: string, poolSize?: number, timeouts?: QueryTimeouts }
   | { kind: 'pglite', dataDir?: string }
+
+/** How long a statement may run on PostgreSQL; 0 turns a bound off. */
+export interface QueryTimeouts {
+  /** PostgreSQL's statement_timeout for the service's connections (57014 beyond it: 503). */
+  statementMs: number
+  /**
+   * How long a query waits for the database to answer at all before its connection is destroyed
+   * (503): what bounds a query on a database that froze without closing its connections.
+   */
+  answerMs: number
+}
+
+/** Statements are bounded at 2 minutes; a query with no answer 5 s after that loses its connection. */
+export const DEFAULT_TIMEOUTS: QueryTimeouts = { statementMs: 120_000, answerMs: 125_000 }
 
 /** Runs a script of several statements on one connection and gives the last statement's rows. */
 export type ScriptRunner = (script: string) => Promise<Array<Record<string, unknown>>>
@@ -27,16 +42,43 @@ type Rows = Array<Record<string, unknown>>
 /** How long a request waits for a PostgreSQL connection before it is answered 503. */
 export const CONNECT_TIMEOUT_MS = 2000
 
-function openPostgres (url: string, poolSize: number): DatabaseHandle {
+/**
+ * Bounds every query of a client: when the database sends nothing back within `ms`, the query
+ * fails with QUERY_TIMEOUT and the connection is destroyed (pg's own query_timeout leaves the
+ * connection busy behind the abandoned query); the pool discards the client when it is released.
+ * Scripts (migrations) may lift the bound on their session.
+ */
+function boundQueries (client: pg.PoolClient, ms: number): void {
+  if (ms <= 0) return
+  const bounded = client as pg.PoolClient & { unbounded?: boolean }
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const result = query(...args)
+    if (bounded.unbounded === true || !(result instanceof Promise)) return result
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(Object.assign(new Error(`the database sent nothing back within ${ms} ms; the connection was closed`), { code: QUERY_TIMEOUT_CODE }))
+        // With a query under way, end() destroys the socket at once and marks the client ending,
+        // so the pool discards it when it comes back instead of lending it again.
+        client.end().catch(() => {})
+      }, ms)
+    })
+    return Promise.race([result, timeout]).finally(() => clearTimeout(timer))
+  }
+}
+
+function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
+    // Every statement is bounded on the server (57014 beyond it: 503 database-unavailable).
+    ...(timeouts.statementMs > 0 ? { statement_timeout: timeouts.statementMs } : {}),
     // When the database is down or unreachable, or every connection is busy, a request waits at
     // most this long for a connection, then answers 503 database-unavailable (src/http/problem.ts).
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    // A peer that vanished without closing (a dead host, a cut network) is noticed eventually.
-    // Until then a query on a connection already open to a frozen database waits: there is no
-    // per-query client timeout (pg's query_timeout leaves the connection busy behind it).
+    // A peer that vanished without closing (a dead host, a cut network) is noticed eventually;
+    // a query on a connection to a frozen database is bounded by boundQueries below.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   })
@@ -46,21 +88,35 @@ function openPostgres (url: string, poolSize: number): DatabaseHandle {
   // Nor may one that breaks while checked out but between two queries (inside a transaction,
   // say): pg emits 'error' on the client then, with no listener of the pool's attached. The
   // query that runs next on it fails, and the pool discards the broken client on release.
-  pool.on('connect', (client) => { client.on('error', () => {}) })
+  pool.on('connect', (client) => {
+    client.on('error', () => {})
+    boundQueries(client, timeouts.answerMs)
+  })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return {
     kind: 'postgres',
     db,
     async withScriptSession (fn) {
       const client = await pool.connect()
+      // A migration may rewrite large tables: its session is not bounded (reset before the pool reuses it).
+      const session = client as pg.PoolClient & { unbounded?: boolean }
+      session.unbounded = true
+      let lifted = false
       try {
+        if (timeouts.statementMs > 0) {
+          await client.query('SET statement_timeout = 0')
+          lifted = true
+        }
         return await fn(async (script) => {
           const result = await client.query(script) as unknown as pg.QueryResult | pg.QueryResult[]
           const last = Array.isArray(result) ? result[result.length - 1] : result
           return (last?.rows ?? []) as Rows
         })
       } finally {
-        client.release()
+        session.unbounded = false
+        // A session whose bound could not be put back is not reused.
+        const reset = lifted ? await client.query('RESET statement_timeout').then(() => undefined, (error: unknown) => error as Error) : undefined
+        client.release(reset)
       }
     },
     ping: (timeoutMs) => pingWith(db, timeoutMs),
@@ -117,5 +173,5 @@ async function pingWith (db: Kysely<Database>, timeoutMs: number): Promise<boole
 }
 
 export function openDatabase (target: DatabaseTarget): DatabaseHandle {
-  return target.kind === 'postgres' ? openPostgres(target.url, target.poolSize ?? 10) : openPglite(target.dataDir)
+  return target.kind === 'postgres' ? openPostgres(target.url, target.poolSize ?? 10, target.timeouts ?? DEFAULT_TIMEOUTS) : openPglite(target.dataDir)
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { DebtEvent, DebtKind, DebtRecord } from '../domain/debt.js'
+import type { DebtEvent, DebtKind, DebtRecord, DebtStatus } from '../domain/debt.js'
 import { money } from '../domain/money.js'
 import type { Db, DebtRow } from './database.js'
 import { fetchPage, mapPageAsync, type Page, type PageRequest } from './pagination.js'
@@ -70,7 +70,28 @@ export async function findDebt (db: Db, scope: Scope, id: number, forUpdate = fa
   return row === undefined ? undefined : (await withEvents(db, [row]))[0]
 }
 
-export interface DebtFilter { zoneCode?: string | undefined, districtCode?: string | undefined, maturingFrom?: string | undefined, maturingTo?: string | undefined }
+export interface DebtFilter {
+  zoneCode?: string | undefined
+  districtCode?: string | undefined
+  maturingFrom?: string | undefined
+  maturingTo?: string | undefined
+  /** Only debts in this state at the end of `asOf` (debtStatus of src/domain/debt.ts, in SQL). */
+  status?: { is: DebtStatus, asOf: string } | undefined
+}
+
+/**
+ * A debt's state at the end of a day, as debtStatus(positionAsOf(debt, day)) tells it: not yet
+ * registered; repaid when the outstanding at registration less the principal of every repayment
+ * and reversal up to the day is zero; transferred once a transfer is dated on or before the day.
+ */
+function statusAsOf (day: string) {
+  return sql<DebtStatus>`CASE
+    WHEN debts.registered_on > ${day}::date THEN 'not_registered'
+    WHEN debts.outstanding_at_registration - coalesce((SELECT sum(p.principal) FROM debt_events p
+      WHERE p.debt_id = debts.id AND p.kind <> 'transfer' AND p.occurred_on <= ${day}::date), 0) = 0 THEN 'repaid'
+    WHEN EXISTS (SELECT 1 FROM debt_events t WHERE t.debt_id = debts.id AND t.kind = 'transfer' AND t.occurred_on <= ${day}::date) THEN 'transferred'
+    ELSE 'zone' END`
+}
 
 function filtered (db: Db, scope: Scope, filter: DebtFilter) {
   let query = db.selectFrom('debts').select([...DEBT_COLUMNS, ...DEBT_DATES]).where(debtScope(scope))
@@ -81,6 +102,7 @@ function filtered (db: Db, scope: Scope, filter: DebtFilter) {
   }
   if (filter.maturingFrom !== undefined) query = query.where(sql<boolean>`debts.maturity_date >= ${filter.maturingFrom}::date`)
   if (filter.maturingTo !== undefined) query = query.where(sql<boolean>`debts.maturity_date <= ${filter.maturingTo}::date`)
+  if (filter.status !== undefined) query = query.where(sql<boolean>`${statusAsOf(filter.status.asOf)} = ${filter.status.is}`)
   return query
 }
 

@@ -9,9 +9,15 @@ const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABOR
 /**
  * SQLSTATEs of a database that is going away or not taking connections: class 08 (connection
  * exception), 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up,
- * shutting down, in recovery) and 53300 too_many_connections.
+ * shutting down, in recovery), 53300 too_many_connections, and 3D000 invalid_catalog_name (the
+ * database was dropped or renamed under the service).
  */
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '3D000'])
+/** 57014 query_canceled: a statement ran past statement_timeout (or was cancelled by an operator). */
+const TIMED_OUT_SQLSTATE = '57014'
+
+/** The code of the error a query gets when the database sent nothing back in time (src/db/connect.ts). */
+export const QUERY_TIMEOUT_CODE = 'QUERY_TIMEOUT'
 /** What pg and its pool say, with no code, when a connection ends or cannot be had in time. */
 const CONNECTION_ERROR_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/
 
@@ -25,12 +31,13 @@ export function isDatabaseUnavailable (error: unknown, depth = 0): boolean {
   return Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))
 }
 
-export type DatabaseErrorKind = 'unavailable' | 'unique-violation' | 'foreign-key-violation'
+export type DatabaseErrorKind = 'unavailable' | 'timed-out' | 'unique-violation' | 'foreign-key-violation'
 
 /** What kind of database error `error` is, if it is one the service answers other than with a 500. */
 export function classifyDatabaseError (error: unknown): DatabaseErrorKind | undefined {
   if (isDatabaseUnavailable(error)) return 'unavailable'
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined
+  if (code === TIMED_OUT_SQLSTATE || code === QUERY_TIMEOUT_CODE) return 'timed-out'
   if (code === '23505') return 'unique-violation'
   if (code === '23503') return 'foreign-key-violation'
   return undefined

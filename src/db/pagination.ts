@@ -5,7 +5,9 @@ import type { Database } from './database.js'
 /*
  * Every list answers { items, nextCursor } in a stable order (api-contract.md, Lists), paged by
  * keyset: the cursor is the key of the last row of the page (base64url JSON, opaque to callers),
- * and the next page starts after it. A cursor no list gave out is a 400, whatever it holds.
+ * and the next page starts after it. A cursor no list gave out is a 400, whatever it holds: its key
+ * must have the list's shape (text columns text PostgreSQL can hold, int columns integers of int4)
+ * and encode back to the same cursor.
  */
 
 export interface Page<T> {
@@ -29,6 +31,10 @@ export interface Keyset<R> {
 }
 
 const INT4 = 2 ** 31
+/** Half a UTF-16 surrogate pair, which no text can hold. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+/** What PostgreSQL text cannot hold: U+0000, and half a surrogate pair. */
+const unstorable = (text: string) => text.includes('\u0000') || LONE_SURROGATE.test(text)
 
 function encodeCursor (key: ReadonlyArray<string | number>): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url')
@@ -42,9 +48,11 @@ function decodeCursor (cursor: string, types: Keyset<unknown>['types']): Array<s
     throw Problems.badCursor()
   }
   const fits = Array.isArray(key) && key.length === types.length && key.every((part: unknown, i) => types[i] === 'text'
-    ? typeof part === 'string' && part.length <= 200
+    ? typeof part === 'string' && part.length <= 200 && !unstorable(part)
     : Number.isInteger(part) && Math.abs(part as number) < INT4)
-  if (!fits) throw Problems.badCursor()
+  // Only the very text a list gave out: the key written back must give the cursor again, byte for
+  // byte (so no other spelling of a number, no lone surrogate, no stray base64 character gets through).
+  if (!fits || encodeCursor(key as Array<string | number>) !== cursor) throw Problems.badCursor()
   return key as Array<string | number>
 }
 

@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Db, DistrictRow, RevenueCategoryRow, ZoneRow } from './database.js'
 import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
 import { districtFilter, type Scope, zoneFilter } from './scope.js'
@@ -34,7 +35,7 @@ export async function categoryExists (db: Db, code: string): Promise<boolean> {
 /** The codes among `codes` that are not registered revenue categories. */
 export async function unknownCategories (db: Db, codes: readonly string[]): Promise<Set<string>> {
   if (codes.length === 0) return new Set()
-  const known = await db.selectFrom('revenue_categories').select('code').where('code', 'in', [...new Set(codes)]).execute()
+  const known = await db.selectFrom('revenue_categories').select('code').where(sql<boolean>`code = ANY(${[...new Set(codes)]}::text[])`).execute()
   const knownSet = new Set(known.map((r) => r.code))
   return new Set(codes.filter((c) => !knownSet.has(c)))
 }
@@ -89,7 +90,7 @@ export async function registryNames (db: Db, agreementIds: readonly number[]) {
   const [zones, districts, agreements] = await Promise.all([
     db.selectFrom('zones').select(['code', 'name']).execute(),
     db.selectFrom('districts').select(['code', 'name']).execute(),
-    agreementIds.length === 0 ? [] : db.selectFrom('agreements').select(['id', 'document_no']).where('id', 'in', [...agreementIds]).execute(),
+    agreementIds.length === 0 ? [] : db.selectFrom('agreements').select(['id', 'document_no']).where(sql<boolean>`id = ANY(${[...agreementIds]}::integer[])`).execute(),
   ])
   return {
     zone: new Map(zones.map((z) => [z.code, z.name])),

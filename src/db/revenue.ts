@@ -5,14 +5,15 @@ import type { CheckedRevenueRow } from '../domain/revenue-row.js'
 import type { Db } from './database.js'
 import { LockSpace, lock } from './locks.js'
 import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
-import { type Scope, scopeFilter } from './scope.js'
+import { type Scope, scopeFilter, zoneFilter } from './scope.js'
 
 /*
  * Revenue records (实际收入) and their revisions. Every write, a JSON batch or a CSV import of
  * any size, goes the same way: rows are staged in a temporary table in batches (one multi-row
  * INSERT … SELECT FROM unnest(…) per batch), then merged with set-based SQL: a month whose
  * amount changed gets a new revision in revenue_revisions and its current amount in
- * revenue_records; an unchanged amount adds nothing. The last line wins within one request.
+ * revenue_records; an unchanged amount adds nothing. A month given twice in one request is refused
+ * (repeatedMonths), never silently resolved.
  */
 
 export interface StagedRevenue extends CheckedRevenueRow {
@@ -73,19 +74,54 @@ export interface RevenueReferences {
   zoneHosts: Map<string, string>
   districts: Set<string>
   categories: Set<string>
+  /** For a district key: the zones it may see (src/db/scope.ts zoneFilter). */
+  zonesInScope?: Set<string> | undefined
 }
 
-export async function loadRevenueReferences (db: Db): Promise<RevenueReferences> {
-  const [zones, districts, categories] = await Promise.all([
+/** `onlyDistrict`: a district key's district, whose zones in scope are loaded too. */
+export async function loadRevenueReferences (db: Db, onlyDistrict?: string): Promise<RevenueReferences> {
+  const [zones, districts, categories, inScope] = await Promise.all([
     db.selectFrom('zones').select(['code', 'host_district_code']).execute(),
     db.selectFrom('districts').select('code').execute(),
     db.selectFrom('revenue_categories').select('code').execute(),
+    onlyDistrict === undefined
+      ? undefined
+      : db.selectFrom('zones').select('code').where(zoneFilter({ kind: 'district', districtCode: onlyDistrict }, 'zones.code', 'zones.host_district_code')).execute(),
   ])
   return {
     zoneHosts: new Map(zones.map((z) => [z.code, z.host_district_code])),
     districts: new Set(districts.map((d) => d.code)),
     categories: new Set(categories.map((c) => c.code)),
+    zonesInScope: inScope === undefined ? undefined : new Set(inScope.map((z) => z.code)),
   }
+}
+
+/** Staged rows for one zone, district, category, year and month given more than once. */
+export interface RepeatedMonth {
+  /** The lines (JSON indexes or CSV line numbers) in order; at most `perMonth` of them. */
+  lines: number[]
+}
+
+/**
+ * The months staged more than once in this request, by their first line (at most `limit` months),
+ * and how many staged lines repeat a month in all.
+ */
+export async function repeatedMonths (tx: Db, limit: number, perMonth = 1000): Promise<{ months: RepeatedMonth[], lines: number }> {
+  const { rows } = await sql<{ lines: number[] }>`
+    SELECT (array_agg(line ORDER BY line))[1:${perMonth}::int] AS lines FROM revenue_staging
+    GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1
+    ORDER BY min(line) LIMIT ${limit}::int`.execute(tx)
+  const { rows: [total] } = await sql<{ lines: number }>`SELECT coalesce(sum(n), 0)::int AS lines FROM (
+    SELECT count(*) AS n FROM revenue_staging GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1) repeated`.execute(tx)
+  return { months: rows.map((r) => ({ lines: r.lines })), lines: total?.lines ?? 0 }
+}
+
+/** Takes every staged row of a month staged more than once out of the staging table; answers how many. */
+export async function unstageRepeatedMonths (tx: Db): Promise<number> {
+  const result = await sql`DELETE FROM revenue_staging s WHERE (zone_code, district_code, category_code, year, month) IN (
+    SELECT zone_code, district_code, category_code, year, month FROM revenue_staging
+    GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1)`.execute(tx)
+  return Number(result.numAffectedRows ?? 0n)
 }
 
 export interface RevenueRecord {

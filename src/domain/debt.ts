@@ -1,3 +1,5 @@
+import { isDay } from './days.js'
+import { type Problem, Problems } from './errors.js'
 import { type Decimal, formatMoney, money, MONEY_PATTERN, RATE_PATTERN, sum, ZERO } from './money.js'
 
 /*
@@ -168,12 +170,8 @@ export interface DebtRegistrationIssue {
 const MONEY = new RegExp(MONEY_PATTERN)
 const RATE = new RegExp(RATE_PATTERN)
 
-/** A real calendar day written YYYY-MM-DD. */
-export function isDay (text: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false
-  const date = new Date(`${text}T00:00:00Z`)
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text
-}
+/** A real calendar day written YYYY-MM-DD (src/domain/days.ts). */
+export { isDay } from './days.js'
 
 /** The registration rules of a legacy debt (api-contract.md, Legacy debts), for one JSON body or one CSV line alike. */
 export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRegister): DebtRegistrationIssue[] {
@@ -192,7 +190,7 @@ export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRe
   else if (principalOk && money(d.outstanding).greaterThan(money(d.principal))) issue('outstanding', 'outstanding-above-principal', 'is more than the principal')
   if (d.interestRate !== '' && !RATE.test(d.interestRate)) issue('interestRate', 'format', 'must be a rate between 0 and 1 with at most six decimals')
   for (const field of ['incurredOn', 'maturityDate', 'registeredOn'] as const) {
-    if (d[field] !== '' && !isDay(d[field])) issue(field, 'format', 'must be a date written YYYY-MM-DD')
+    if (d[field] !== '' && !isDay(d[field])) issue(field, 'format', 'must be a date written YYYY-MM-DD, from 1900-01-01 to 2199-12-31')
   }
   if (d.notes.length > 2000) issue('notes', 'format', 'at most 2000 characters')
   return issues
@@ -206,4 +204,58 @@ export function lastPaymentDay (debt: DebtRecord): string | undefined {
 /** The transfer (划转) of a debt, if it has one. */
 export function transferOf (debt: DebtRecord): DebtEvent | undefined {
   return debt.events.find((e) => e.kind === 'transfer')
+}
+
+/*
+ * When and by whom a debt's events may be recorded (api-contract.md, Legacy debts). One rule for
+ * every date: nothing about the debt — transfer, repayment, reversal — is dated before its
+ * registration. A transfer goes to the zone's host district (属地政府) unless the request says why
+ * not. A district reverses only its own repayments (those made since the debt was transferred to
+ * it), never dated before the repayment it corrects or before the transfer.
+ */
+
+export interface TransferRequest {
+  districtCode: string
+  transferredOn: string
+  reason?: string | undefined
+}
+
+/**
+ * Why a transfer (划转) cannot be recorded, if it cannot: `at` is the pointer of the transfer in
+ * the request ('' for POST …/transfer, '/transfer' inside a registration, where the debt has no id yet).
+ */
+export function transferProblem (debt: DebtRecord & { id?: number }, transfer: TransferRequest, hostDistrictCode: string, at = ''): Problem | undefined {
+  if (transfer.transferredOn < debt.registeredOn) return Problems.datedBeforeRegistration(debt.registeredOn, 'transfer', `${at}/transferredOn`)
+  const lastPayment = lastPaymentDay(debt)
+  if (lastPayment !== undefined && transfer.transferredOn < lastPayment) return Problems.transferBeforeRepayments(lastPayment)
+  if (transfer.districtCode !== hostDistrictCode && (transfer.reason === undefined || transfer.reason.trim() === '')) {
+    return Problems.transferReasonRequired(debt.id, debt.zoneCode, hostDistrictCode, transfer.districtCode, `${at}/reason`)
+  }
+  return undefined
+}
+
+/** Why a repayment dated `paidOn` cannot be recorded, if it cannot (principal and amounts aside). */
+export function repaymentDateProblem (debt: DebtRecord & { id: number }, paidOn: string): Problem | undefined {
+  if (paidOn < debt.registeredOn) return Problems.repaymentBeforeRegistration(debt.registeredOn)
+  const transfer = transferOf(debt)
+  if (transfer !== undefined && paidOn < transfer.occurredOn) return Problems.repaymentBeforeTransfer(debt.id, transfer.districtCode, transfer.occurredOn)
+  return undefined
+}
+
+/**
+ * Why `target` cannot be reversed on `reversedOn`, if it cannot. `byDistrict`: the district of a
+ * district key, which reverses only repayments made since the debt was transferred to it.
+ */
+export function reversalProblem (debt: DebtRecord & { id: number }, target: DebtEvent, reversedOn: string, byDistrict?: string): Problem | undefined {
+  if (target.kind !== 'repayment') return Problems.notARepayment(target.id, target.kind)
+  if (debt.events.some((e) => e.reversesEventId === target.id)) return Problems.alreadyReversed(target.id)
+  if (reversedOn < debt.registeredOn) return Problems.datedBeforeRegistration(debt.registeredOn, 'reversal', '/reversedOn')
+  if (reversedOn < target.occurredOn) return Problems.reversalBeforeRepayment(target.occurredOn)
+  if (byDistrict !== undefined) {
+    const transfer = transferOf(debt)
+    if (transfer === undefined || transfer.districtCode !== byDistrict || target.occurredOn < transfer.occurredOn) {
+      return Problems.notOwnRepayment(target.id, target.occurredOn, byDistrict, transfer?.occurredOn)
+    }
+  }
+  return undefined
 }

@@ -229,6 +229,10 @@ export const Problems = {
   /** An override sets aside disputes: with none to set aside it would print a reason for nothing. */
   overrideWithoutDispute: (runId: number) => new Problem(422, 'rule-violated',
     `No line of settlement run ${runId} is disputed: finalize it without an override.`, at('/override', 'no disputed line to override')),
+  /** An advance (预拨) for a year is paid from the year before to the year after it. */
+  advancePaidOutsideYear: (fiscalYear: number, paidOn: string) => new Problem(422, 'rule-violated',
+    `An advance for ${fiscalYear} paid on ${paidOn} cannot be right: advances for ${fiscalYear} are paid from ${fiscalYear - 1} to ${fiscalYear + 1}.`,
+    at('/paidOn', `a day from ${fiscalYear - 1}-01-01 to ${fiscalYear + 1}-12-31`)),
   nothingToSettle: (year: number) => new Problem(422, 'nothing-to-settle', `No agreement is in force in ${year}.`, at('/fiscalYear', 'no agreement in force')),
   /** calculation-rules.md §4: a prior_year base needs revenue recorded for Y−1. */
   cannotSettle: (issues: readonly InputIssue[]) => new Problem(422, 'cannot-settle', firstOf(issues), issues),
@@ -251,6 +255,17 @@ export const Problems = {
     `The outstanding ${outstanding} is more than the principal ${principal}.`, at('/outstanding', 'at most the principal')),
   transferBeforeRepayments: (lastPayment: string) => new Problem(422, 'rule-violated',
     `Repayments were recorded up to ${lastPayment}; the transfer cannot be dated before them.`, at('/transferredOn', `on or after ${lastPayment}`)),
+  /** api-contract.md, Legacy debts: nothing about a debt is dated before its registration. */
+  datedBeforeRegistration: (registeredOn: string, what: 'transfer' | 'reversal', pointer: string) => new Problem(422, 'rule-violated',
+    `The debt was registered on ${registeredOn}; nothing about it — a ${what} included — is dated before.`, at(pointer, `on or after ${registeredOn}`)),
+  /** A transfer (划转) to a district other than the zone's host needs a reason. */
+  transferReasonRequired: (debtId: number | undefined, zoneCode: string, hostDistrictCode: string, districtCode: string, pointer: string) => new Problem(422, 'rule-violated',
+    `${debtId === undefined ? 'A debt' : `Debt ${debtId}`} of zone ${zoneCode} goes to its host district ${hostDistrictCode}; a transfer to ${districtCode} needs a reason saying why.`,
+    at(pointer, `required: ${districtCode} is not the host district ${hostDistrictCode}`)),
+  /** A district reverses only the repayments made since the debt was transferred to it. */
+  notOwnRepayment: (eventId: number, paidOn: string, districtCode: string, transferredOn: string | undefined) => new Problem(422, 'rule-violated',
+    `Repayment ${eventId} of ${paidOn} was made before the debt was transferred to ${districtCode}${transferredOn === undefined ? '' : ` on ${transferredOn}`}: ` +
+    'a district reverses only its own repayments; an admin may reverse this one.', at('/params/eventId', `not a repayment of ${districtCode}`)),
   repaymentEmpty: () => new Problem(422, 'rule-violated', 'A repayment pays some principal or interest.', at('/principal', 'principal and interest are both zero')),
   repaymentBeforeRegistration: (registeredOn: string) => new Problem(422, 'rule-violated',
     `The debt was registered on ${registeredOn}; a repayment cannot be dated before.`, at('/paidOn', `on or after ${registeredOn}`)),
@@ -268,9 +283,18 @@ export const Problems = {
   // —— 429, 503: try again later ——————————————————————————————————————————————
   rateLimited: (max: number, windowSeconds: number, after: string, retryAfterSeconds: number) => new Problem(429, 'rate-limited',
     `More than ${max} requests in ${windowSeconds} s with this token; retry in ${after}.`, undefined, { 'retry-after': String(retryAfterSeconds) }),
+  /** An address that failed to authenticate more often than its budget allows, until its window ends. */
+  authenticationFailuresExceeded: (max: number, windowSeconds: number, retryAfterSeconds: number) => new Problem(429, 'authentication-failures-exceeded',
+    `More than ${max} failed authentications in ${windowSeconds} s from this address; retry in ${retryAfterSeconds} s with a valid token.`,
+    undefined, { 'retry-after': String(retryAfterSeconds) }),
   overloaded: (what: string, value: string) => new Problem(503, 'overloaded', `The service is overloaded (${what} at ${value}); retry shortly.`,
     undefined, { 'retry-after': String(SHED_RETRY_AFTER_SECONDS) }),
   databaseUnavailable: (detail = 'The database is not available at the moment; try again shortly.') => new Problem(503, 'database-unavailable', detail,
+    undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
+  /** A statement ran past its time limit, or the database sent nothing back in time. */
+  databaseTimedOut: () => new Problem(503, 'database-unavailable',
+    'The database did not answer in time and the request was abandoned; try again shortly. A write whose time ran out while it was being committed may have been saved: ' +
+    'repeat it with the same Idempotency-Key, which answers it either way.',
     undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
   shuttingDown: () => new Problem(503, 'shutting-down', 'The service is shutting down; send the request again, it will reach a running instance.',
     undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),

@@ -20,6 +20,8 @@ export interface RevenueRowReferences {
   zoneHosts: ReadonlyMap<string, string>
   districts: ReadonlySet<string>
   categories: ReadonlySet<string>
+  /** For a district key: the zones it may see (hosted by its district, or bound to it by an agreement). */
+  zonesInScope?: ReadonlySet<string> | undefined
 }
 
 export interface CheckedRevenueRow {
@@ -41,16 +43,22 @@ function whole (value: string | number): number | undefined {
   return WHOLE.test(text) ? Number.parseInt(text, 10) : undefined
 }
 
-/** `onlyDistrict`: the district a district key is scoped to, if any. */
+/**
+ * `onlyDistrict`: the district a district key is scoped to, if any. For such a key a zone or a
+ * district outside its scope reads exactly as one that does not exist (api-contract.md, Roles and
+ * scope): "no zone X in this key's scope", "no district X in this key's scope" — and a zone it may
+ * not see lends no host district to check either, so nothing tells the two apart.
+ */
 export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferences, onlyDistrict?: string): RowCheck {
   const problems: Array<{ field: string, message: string }> = []
-  const host = refs.zoneHosts.get(input.zoneCode)
-  if (host === undefined) problems.push({ field: 'zoneCode', message: `no zone ${input.zoneCode} is registered` })
+  const scoped = onlyDistrict !== undefined
+  const missing = (what: 'zone' | 'district', code: string) => scoped ? `no ${what} ${code} in this key's scope` : `no ${what} ${code} is registered`
+  const zoneSeen = refs.zoneHosts.has(input.zoneCode) && (!scoped || refs.zonesInScope?.has(input.zoneCode) === true)
+  const host = zoneSeen ? refs.zoneHosts.get(input.zoneCode) : undefined
+  if (!zoneSeen) problems.push({ field: 'zoneCode', message: missing('zone', input.zoneCode) })
   const districtCode = input.districtCode === undefined || input.districtCode === '' ? host : input.districtCode
-  if (districtCode !== undefined && !refs.districts.has(districtCode)) {
-    problems.push({ field: 'districtCode', message: `no district ${districtCode} is registered` })
-  } else if (districtCode !== undefined && onlyDistrict !== undefined && districtCode !== onlyDistrict) {
-    problems.push({ field: 'districtCode', message: `district ${districtCode} is outside this key's scope (${onlyDistrict})` })
+  if (districtCode !== undefined && (!refs.districts.has(districtCode) || (scoped && districtCode !== onlyDistrict))) {
+    problems.push({ field: 'districtCode', message: missing('district', districtCode) })
   }
   if (!refs.categories.has(input.category)) problems.push({ field: 'category', message: `no revenue category ${input.category}` })
   const year = whole(input.year)
@@ -60,4 +68,20 @@ export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferen
   if (!MONEY.test(input.amount)) problems.push({ field: 'amount', message: 'must be an amount in yuan with at most two decimals, e.g. 1000.00' })
   if (problems.length > 0 || districtCode === undefined || year === undefined || month === undefined) return { ok: false, problems }
   return { ok: true, row: { zoneCode: input.zoneCode, districtCode, categoryCode: input.category, year, month, amount: input.amount } }
+}
+
+/**
+ * What a batch says of the records it holds twice (the same zone, district, category, year and
+ * month): one amount per month, so each of them is refused naming the others, and none is
+ * dropped without a word. `lines` are the records' indexes (JSON) or line numbers (CSV), in order.
+ */
+export function repeatedMonthMessages (lines: readonly number[], noun: 'record' | 'line'): Array<{ line: number, message: string }> {
+  const [first, ...others] = lines
+  if (first === undefined) return []
+  const names = (list: readonly number[]) => `${noun}${list.length > 1 ? 's' : ''} ${list.join(', ')}`
+  const same = 'the same zone, district, category, year and month: one amount per month, in one record'
+  return [
+    { line: first, message: `is repeated by ${names(others)} (${same})` },
+    ...others.map((line) => ({ line, message: `repeats ${noun} ${first} (${same})` })),
+  ]
 }

@@ -1,6 +1,8 @@
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { classifyDatabaseError } from '../db/errors.js'
 import { type InputIssue, Problem, Problems } from '../domain/errors.js'
+import { DAY_PATTERN } from '../domain/days.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../domain/money.js'
 
 /*
@@ -31,6 +33,7 @@ const TITLES: Record<number, string> = {
   413: 'Content Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -55,19 +58,47 @@ function bounded (text: string, max: number): string {
  * (components.schemas.Problem): a pointer or a message can echo a client's field name or value,
  * which may be of any length.
  */
-export function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
-  const body: ProblemBody = {
+function problemBody (problem: Problem, request?: { url: string, id: unknown }): ProblemBody {
+  return {
     type: problemType(problem.type),
     title: titleFor(problem.status),
     status: problem.status,
     detail: bounded(problem.message, 10_000),
-    instance: bounded(request.url.split('?')[0] ?? request.url, 2000),
-    requestId: String(request.id),
+    ...(request === undefined ? {} : { instance: bounded(request.url.split('?')[0] ?? request.url, 2000), requestId: String(request.id) }),
     ...(problem.errors === undefined
       ? {}
       : { errors: problem.errors.slice(0, 1000).map((e) => ({ pointer: bounded(e.pointer, 500), message: bounded(e.message, 1000) })) }),
   }
-  return reply.code(problem.status).headers(problem.headers).type('application/problem+json; charset=utf-8').send(JSON.stringify(body))
+}
+
+const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
+
+export function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply.code(problem.status).headers(problem.headers).type(PROBLEM_TYPE).send(JSON.stringify(problemBody(problem, request)))
+}
+
+/** What the HTTP parser refuses before there is a request at all, by Node's error code. */
+const CLIENT_ERRORS: Record<string, { status: number, detail: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, detail: 'The request\'s headers are larger than the server accepts (16 KiB in all).' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, detail: 'The request did not arrive in full within the time allowed (REQUEST_TIMEOUT_MS).' },
+  ERR_HTTP_REQUEST_HEADERS_TIMEOUT: { status: 408, detail: 'The request\'s headers did not arrive in full within the time allowed.' },
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request the HTTP parser refuses (headers too large, a request
+ * that never arrives in full, bytes that are not HTTP) gets a problem+json answer like every other
+ * error (api-contract.md, Errors) instead of Fastify's plain JSON, and the connection is closed.
+ */
+export function clientErrorProblem (error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const known = CLIENT_ERRORS[error.code ?? '']
+  const problem = Problems.unacceptedRequest(known?.status ?? 400, error.code ?? 'HTTP_400', known?.detail ?? 'The request is not valid HTTP.')
+  if (socket.writable) {
+    const body = JSON.stringify(problemBody(problem))
+    socket.write(`HTTP/1.1 ${problem.status} ${titleFor(problem.status)}\r\nContent-Type: ${PROBLEM_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(error)
 }
 
 /** What a value of each documented string format must look like, by its pattern. */
@@ -76,6 +107,7 @@ const FORMAT_MESSAGES: Record<string, string> = {
   [NON_NEGATIVE_MONEY_PATTERN]: 'must be an amount of at least zero written as a string with at most two decimals, e.g. "0.00"',
   [RATE_PATTERN]: 'must be a rate between 0 and 1 written as a string with at most six decimals, e.g. "0.60"',
   [GROWTH_PATTERN]: 'must be a ratio written as a string with at most six decimals, e.g. "0.10"',
+  [DAY_PATTERN]: 'must be a day written YYYY-MM-DD, from 1900-01-01 to 2199-12-31',
 }
 
 interface AjvError {
@@ -142,6 +174,9 @@ function problemOf (error: FastifyError | Error): Problem | undefined {
     // Not a bug of the service: the database is down, restarting or unreachable. The client
     // may retry; /ready answers 503 as well until it is back.
     case 'unavailable': return Problems.databaseUnavailable()
+    // A statement that ran past its time limit, or a database that sent nothing back in time
+    // (src/db/connect.ts): the connection is gone, and the client may retry.
+    case 'timed-out': return Problems.databaseTimedOut()
     // A race that the explicit checks before a write could not see: the database's constraints decide.
     case 'unique-violation': return Problems.duplicateKey()
     case 'foreign-key-violation': return Problems.danglingReference()

@@ -43,26 +43,59 @@ export const asIs = <T>(value: T): T => value
 const JSON_TYPE = 'application/json; charset=utf-8'
 
 /**
+ * A JSON value written with the keys of every object in order, so that two bodies that say the same
+ * thing (`{"a":1,"b":2}` and `{"b":2,"a":1}`) have one text. Arrays keep their order.
+ */
+export function canonicalJson (value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value ?? null)
+}
+
+/**
+ * What an Idempotency-Key binds a request to (api-contract.md, Idempotency): its method, its route
+ * with the path parameters, its query and its body — the query and the body as parsed, in canonical
+ * form, so that the same request written with its keys in another order is the same request, and a
+ * request with another query string (`?partial=true`) is another one. A streamed body (CSV) is its bytes' digest.
+ */
+export function requestHashOf (request: FastifyRequest, streamedBodyDigest?: string): string {
+  const head = hashOf(request.method, request.routeOptions.url ?? request.url.split('?')[0] ?? '', canonicalJson(request.params ?? {}), canonicalJson(request.query ?? {}))
+  return `${head}:${hashOf(streamedBodyDigest ?? canonicalJson(request.body ?? null))}`
+}
+
+export interface AnswerOptions<T> {
+  /**
+   * What the stored answer, and so every replay of it, holds instead of `present(value)`: for an
+   * answer with a secret shown once (a new API key's token), which is never stored.
+   */
+  replay?: (value: T) => unknown
+}
+
+/**
  * Runs a write and answers `status` with `present(value)`. With an Idempotency-Key, the write stores the
- * very bytes sent (api-contract.md, Idempotency), and a retry gets them again.
+ * very bytes sent (api-contract.md, Idempotency), or those of `options.replay(value)`, and a retry gets them again.
  */
 export async function answerWrite<T> (
   request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, status: number,
-  write: (ctx: Context) => Promise<T>, present: (value: T) => unknown,
+  write: (ctx: Context) => Promise<T>, present: (value: T) => unknown, options: AnswerOptions<T> = {},
 ): Promise<FastifyReply> {
   const header = request.headers['idempotency-key']
   if (header !== undefined && (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header))) throw Problems.idempotencyKeyMalformed()
   let text: string | undefined
   const answer = (value: T) => (text ??= String(reply.code(status).serialize(present(value))))
+  const stored = (value: T) => options.replay === undefined ? answer(value) : String(reply.code(status).serialize(options.replay(value)))
   const ctx: Context = {
     ...contextOf(request, deps),
     idempotency: header === undefined
       ? undefined
       : {
           key: header,
-          requestHash: (streamedBodyDigest) => hashOf(request.method, request.routeOptions.url ?? request.url, JSON.stringify(request.params ?? {}),
-            streamedBodyDigest ?? JSON.stringify(request.body ?? null)),
-          answer: (value) => ({ status, text: answer(value as T) }),
+          requestHash: (streamedBodyDigest) => requestHashOf(request, streamedBodyDigest),
+          answer: (value) => ({ status, text: stored(value as T) }),
         },
   }
   try {

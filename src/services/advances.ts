@@ -4,6 +4,7 @@ import { holdSettlementInputs } from '../db/locks.js'
 import type { PageRequest } from '../db/pagination.js'
 import { yearFinalized } from '../db/settlements.js'
 import { inForce } from '../domain/agreement.js'
+import { advancePaidInWindow } from '../domain/days.js'
 import { Problems } from '../domain/errors.js'
 import type { Context } from './context.js'
 import { inWriteTransaction } from './write.js'
@@ -20,13 +21,15 @@ export interface NewAdvance {
 
 /**
  * An advance under an agreement in the caller's scope, for a year the agreement is in force and
- * that is not settled yet (calculation-rules.md §9: afterwards money moves through the balance due).
+ * that is not settled yet (calculation-rules.md §9: afterwards money moves through the balance due),
+ * paid from the year before to the year after it.
  */
 export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advance> {
   return inWriteTransaction(ctx, async (tx) => {
     const agreement = await findAgreement(tx, ctx.actor.scope, advance.agreementId)
     if (agreement === undefined) throw Problems.agreementNotInScope(advance.agreementId)
     if (!inForce(agreement, advance.fiscalYear)) throw Problems.agreementNotInForce(agreement, advance.fiscalYear)
+    if (!advancePaidInWindow(advance.fiscalYear, advance.paidOn)) throw Problems.advancePaidOutsideYear(advance.fiscalYear, advance.paidOn)
     await holdSettlementInputs(tx)
     if (await yearFinalized(tx, agreement.id, advance.fiscalYear)) throw Problems.yearSettled(agreement.id, advance.fiscalYear)
     const recorded = await insertAdvance(tx, advance)

@@ -31,7 +31,10 @@ export interface Settings {
  */
 export interface Idempotency {
   key: string
-  /** The request's hash; a streamed body's digest is known only once the write has read it. */
+  /**
+   * The request's hash, `<head>:<body>`: the head covers the method, the route and its parameters and
+   * the query, the body part the body; a streamed body's digest is known only once the write has read it.
+   */
   requestHash: (streamedBodyDigest?: string) => string
   answer: (value: unknown) => { status: number, text: string }
 }

@@ -22,6 +22,8 @@ export interface CsvImport {
   lines: AsyncIterable<{ line: number, fields: string[] }>
   /** Reports a problem of a line; the line then counts as rejected. */
   reject: (line: number, field: string, message: string) => void
+  /** Counts more rejected lines without listing them (beyond what an answer lists). */
+  rejectUnlisted: (lines: number) => void
   /** After the lines: the counts, or 422 when lines were rejected and the import is not partial. */
   finish: (partial: boolean, loaded: number) => { rows: number, rejected: number, errors: ImportError[] }
   /** SHA-256 of the bytes read, once they are all read. */
@@ -140,7 +142,10 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   return {
     lines: lines(),
     reject,
+    rejectUnlisted (count) { rejected += count },
     finish (partial, loaded) {
+      // Lines found bad after reading (a month given twice) are listed in line order with the others.
+      errors.sort((a, b) => a.line - b.line)
       if (rejected > 0 && !partial) {
         throw Problems.invalidRows(rejected, rows, loaded, errors)
       }

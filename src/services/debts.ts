@@ -3,14 +3,14 @@ import {
 } from '../db/debts.js'
 import type { Db } from '../db/database.js'
 import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
-import { findDistrict } from '../db/registry.js'
+import { findDistrict, findZone } from '../db/registry.js'
 import {
-  checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, debtStatus, lastPaymentDay, maxRepayable,
-  positionAsOf, reversalAmounts, summarizeDebts, transferOf,
+  checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, maxRepayable,
+  positionAsOf, repaymentDateProblem, reversalAmounts, reversalProblem, summarizeDebts, transferOf, transferProblem,
 } from '../domain/debt.js'
 import { Problems } from '../domain/errors.js'
 import { formatMoney, money } from '../domain/money.js'
-import { ALL } from '../domain/principal.js'
+import { ALL, onlyDistrictOf } from '../domain/principal.js'
 import type { Context } from './context.js'
 import { type ImportError, openCsvImport } from './csv-file.js'
 import { inWriteTransaction } from './write.js'
@@ -33,6 +33,8 @@ export interface DebtTransfer {
   districtCode: string
   transferredOn: string
   documentNo: string
+  /** Why the debt goes to a district other than the zone's host (required then; shown as the transfer's note). */
+  reason?: string | undefined
 }
 
 export interface NewDebt {
@@ -78,11 +80,14 @@ export function registerDebt (ctx: Context, d: NewDebt): Promise<DebtAsOf> {
     }
     if (broken('reference-taken')) throw Problems.debtReferenceTaken(d.zoneCode, d.reference)
     const day = await today(tx)
-    const id = await insertDebt(tx, { ...d, registeredOn: d.registeredOn ?? day })
+    const registeredOn = d.registeredOn ?? day
     if (d.transfer !== undefined) {
-      const { districtCode, transferredOn, documentNo } = d.transfer
-      await insertDebtEvent(tx, { debtId: id, kind: 'transfer', occurredOn: transferredOn, districtCode, documentNo, keyId: ctx.actor.principal.keyId })
+      const unrecorded = { zoneCode: d.zoneCode, kind: d.kind, registeredOn, outstandingAtRegistration: money(d.outstanding), events: [] }
+      const refused = transferProblem(unrecorded, d.transfer, await hostOf(tx, d.zoneCode), '/transfer')
+      if (refused !== undefined) throw refused
     }
+    const id = await insertDebt(tx, { ...d, registeredOn })
+    if (d.transfer !== undefined) await recordTransfer(tx, ctx, id, d.transfer)
     return { value: { debt: await reread(tx, id), asOf: day }, audit: [{ action: 'register', entityType: 'debt', entityId: String(id), details: d }] }
   })
 }
@@ -126,6 +131,21 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
   }, { streamedBodyDigest: file.digest })
 }
 
+/** The host district (属地政府) of a registered zone. */
+async function hostOf (tx: Db, zoneCode: string): Promise<string> {
+  const zone = await findZone(tx, ALL, zoneCode)
+  if (zone === undefined) throw Problems.zoneNotRegistered(zoneCode, '/zoneCode')
+  return zone.hostDistrictCode
+}
+
+function recordTransfer (tx: Db, ctx: Context, debtId: number, transfer: DebtTransfer): Promise<number> {
+  const { districtCode, transferredOn, documentNo, reason } = transfer
+  return insertDebtEvent(tx, {
+    debtId, kind: 'transfer', occurredOn: transferredOn, districtCode, documentNo, keyId: ctx.actor.principal.keyId,
+    ...(reason === undefined ? {} : { note: reason }),
+  })
+}
+
 /** The day balances are read as of: the one asked for, or the database's today. */
 async function dayOf (ctx: Context, asOf: string | undefined): Promise<string> {
   return asOf ?? await today(ctx.db)
@@ -133,10 +153,10 @@ async function dayOf (ctx: Context, asOf: string | undefined): Promise<string> {
 
 /** Debts in scope by id, with their balances as of a day; `status` keeps those in that state on the day. */
 export async function debts (ctx: Context, filter: DebtFilter, page: PageRequest, asOf?: string, status?: DebtStatus): Promise<Page<DebtAsOf>> {
-  const found = await listDebts(ctx.db, ctx.actor.scope, filter, page)
   const day = await dayOf(ctx, asOf)
-  const items = mapPage(found, (debt) => ({ debt, asOf: day }))
-  return { items: items.items.filter(({ debt }) => status === undefined || debtStatus(positionAsOf(debt, day)) === status), nextCursor: items.nextCursor }
+  // The state is filtered in the query, so that every page is full and the last one ends the list.
+  const found = await listDebts(ctx.db, ctx.actor.scope, { ...filter, ...(status === undefined ? {} : { status: { is: status, asOf: day } }) }, page)
+  return mapPage(found, (debt) => ({ debt, asOf: day }))
 }
 
 export async function debt (ctx: Context, id: number, asOf?: string): Promise<DebtAsOf> {
@@ -161,7 +181,10 @@ export async function maturities (ctx: Context, from: string, to: string): Promi
     .map((d) => ({ debt: d, asOf: day }))
 }
 
-/** 划转: the district becomes responsible (admins), once, not dated before a repayment. */
+/**
+ * 划转: the district becomes responsible (admins), once, not dated before the registration or a
+ * repayment; a district other than the zone's host only with a reason.
+ */
 export function transferDebt (ctx: Context, id: number, transfer: DebtTransfer): Promise<DebtAsOf> {
   return inWriteTransaction(ctx, async (tx) => {
     const found = await findDebt(tx, ALL, id, true)
@@ -169,11 +192,9 @@ export function transferDebt (ctx: Context, id: number, transfer: DebtTransfer):
     const done = transferOf(found)
     if (done !== undefined) throw Problems.alreadyTransferred(found.id, done.districtCode, done.occurredOn)
     if (await findDistrict(tx, ALL, transfer.districtCode) === undefined) throw Problems.districtNotRegistered(transfer.districtCode, '/districtCode')
-    const lastPayment = lastPaymentDay(found)
-    if (lastPayment !== undefined && transfer.transferredOn < lastPayment) throw Problems.transferBeforeRepayments(lastPayment)
-    await insertDebtEvent(tx, {
-      debtId: found.id, kind: 'transfer', occurredOn: transfer.transferredOn, districtCode: transfer.districtCode, documentNo: transfer.documentNo, keyId: ctx.actor.principal.keyId,
-    })
+    const refused = transferProblem(found, transfer, await hostOf(tx, found.zoneCode))
+    if (refused !== undefined) throw refused
+    await recordTransfer(tx, ctx, found.id, transfer)
     return { value: { debt: await reread(tx, found.id), asOf: await today(tx) }, audit: [{ action: 'transfer', entityType: 'debt', entityId: String(found.id), details: transfer }] }
   })
 }
@@ -193,9 +214,8 @@ export function recordRepayment (ctx: Context, id: number, repayment: Repayment)
     const found = await findDebt(tx, ctx.actor.scope, id, true)
     if (found === undefined) throw Problems.notFound(`debt ${id}`)
     if (money(repayment.principal).isZero() && money(repayment.interest).isZero()) throw Problems.repaymentEmpty()
-    if (repayment.paidOn < found.registeredOn) throw Problems.repaymentBeforeRegistration(found.registeredOn)
-    const transfer = transferOf(found)
-    if (transfer !== undefined && repayment.paidOn < transfer.occurredOn) throw Problems.repaymentBeforeTransfer(found.id, transfer.districtCode, transfer.occurredOn)
+    const misdated = repaymentDateProblem(found, repayment.paidOn)
+    if (misdated !== undefined) throw misdated
     const limit = maxRepayable(found, repayment.paidOn)
     if (money(repayment.principal).greaterThan(limit)) throw Problems.repaymentExceedsOutstanding(repayment.principal, formatMoney(limit), repayment.paidOn)
     const eventId = await insertDebtEvent(tx, {
@@ -206,16 +226,18 @@ export function recordRepayment (ctx: Context, id: number, repayment: Repayment)
   })
 }
 
-/** 冲正: a reversing entry for a repayment, never an edit; once, not dated before the repayment. */
+/**
+ * 冲正: a reversing entry for a repayment, never an edit; once, not dated before the repayment; a
+ * district reverses only its own repayments (those since the transfer to it).
+ */
 export function reverseRepayment (ctx: Context, id: number, eventId: number, reversal: { reversedOn: string, reason: string }): Promise<RecordedEvent> {
   return inWriteTransaction(ctx, async (tx) => {
     const found = await findDebt(tx, ctx.actor.scope, id, true)
     if (found === undefined) throw Problems.notFound(`debt ${id}`)
     const target = found.events.find((e) => e.id === eventId)
     if (target === undefined) throw Problems.debtEventNotFound(found.id, String(eventId))
-    if (target.kind !== 'repayment') throw Problems.notARepayment(target.id, target.kind)
-    if (found.events.some((e) => e.reversesEventId === target.id)) throw Problems.alreadyReversed(target.id)
-    if (reversal.reversedOn < target.occurredOn) throw Problems.reversalBeforeRepayment(target.occurredOn)
+    const refused = reversalProblem(found, target, reversal.reversedOn, onlyDistrictOf(ctx.actor.principal))
+    if (refused !== undefined) throw refused
     const reversalId = await insertDebtEvent(tx, {
       debtId: found.id, kind: 'reversal', occurredOn: reversal.reversedOn, ...reversalAmounts(target),
       reversesEventId: target.id, note: reversal.reason, keyId: ctx.actor.principal.keyId,

@@ -10,30 +10,98 @@ import { inWriteTransaction } from './write.js'
 
 /*
  * API keys (api-contract.md, Roles and scope): a token of 256 random bits, shown once and kept
- * only as its SHA-256 hash; revoked at once. The bootstrap ADMIN_TOKEN is compared in constant time.
+ * only as its SHA-256 hash (never in an idempotency record either: a replay answers the key
+ * without it); revoked at once, on every instance. The bootstrap ADMIN_TOKEN is compared in constant time.
  */
 
 export function tokenHash (token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex')
 }
 
+/** What authenticating a bearer token came to. */
+export type Authentication =
+  | { kind: 'ok', principal: Principal }
+  /** Unknown or revoked. */
+  | { kind: 'invalid' }
+  /** Not looked up: the caller said not to spend a lookup on a token not known to be good. */
+  | { kind: 'not-looked-up' }
+
 export interface Authenticator {
-  /** The principal a bearer token stands for, or undefined when it is unknown or revoked. */
-  authenticate: (token: string) => Promise<Principal | undefined>
+  /**
+   * The principal a bearer token stands for. `lookUp: false` (an address over its budget of failed
+   * authentications) spends no database lookup on a token this instance has not recently seen valid.
+   */
+  authenticate: (token: string, options?: { lookUp?: boolean }) => Promise<Authentication>
 }
 
-export function authenticator (db: Db, adminToken: string): Authenticator {
+export interface KeyCacheOptions {
+  /** Token hashes remembered as not authenticating (unknown or revoked). */
+  negativeEntries?: number
+  /** Token hashes remembered as recently valid, and for how long (only a hint; never trusted to authenticate). */
+  recentEntries?: number
+  recentMs?: number
+}
+
+/** A set of strings holding at most `max`, forgetting the oldest first. */
+class BoundedSet {
+  private readonly entries = new Map<string, number>()
+  constructor (private readonly max: number) {}
+  has (value: string, now = 0): boolean {
+    const until = this.entries.get(value)
+    if (until === undefined) return false
+    if (until !== 0 && until < now) {
+      this.entries.delete(value)
+      return false
+    }
+    return true
+  }
+
+  add (value: string, until = 0): void {
+    this.entries.delete(value)
+    this.entries.set(value, until)
+    if (this.entries.size > this.max) {
+      const oldest = this.entries.keys().next()
+      if (oldest.done !== true) this.entries.delete(oldest.value)
+    }
+  }
+}
+
+/**
+ * Authentication with a cache of key lookups. A token that does not authenticate (unknown or
+ * revoked) is remembered and refused again without a lookup: that answer never changes, since a
+ * revoked key stays revoked and a new key's token is random and never shown before its key exists.
+ * A token that does authenticate is looked up every time (one indexed read): instances share only
+ * PostgreSQL, so a revocation committed by any instance is refused by every instance at once,
+ * with nothing to invalidate. Tokens seen valid recently are remembered only as a hint that a
+ * lookup is worth spending on them while their address is over its budget of failures.
+ */
+export function authenticator (db: Db, adminToken: string, options: KeyCacheOptions = {}): Authenticator {
   const adminDigest = createHash('sha256').update(adminToken, 'utf8').digest()
+  const invalid = new BoundedSet(options.negativeEntries ?? 100_000)
+  const recent = new BoundedSet(options.recentEntries ?? 10_000)
+  const recentMs = options.recentMs ?? 24 * 60 * 60_000
+  const principalOf = (key: NonNullable<Awaited<ReturnType<typeof findActiveKey>>>): Principal | undefined => {
+    switch (key.role) {
+      case 'admin': return { role: 'admin', keyId: key.id }
+      case 'district': return key.district_code === null ? undefined : { role: 'district', keyId: key.id, districtCode: key.district_code }
+      case 'zone': return key.zone_code === null ? undefined : { role: 'zone', keyId: key.id, zoneCode: key.zone_code }
+    }
+  }
   return {
-    async authenticate (token) {
-      if (timingSafeEqual(createHash('sha256').update(token, 'utf8').digest(), adminDigest)) return { role: 'admin', keyId: 'bootstrap' }
-      const key = await findActiveKey(db, tokenHash(token))
-      if (key === undefined) return undefined
-      switch (key.role) {
-        case 'admin': return { role: 'admin', keyId: key.id }
-        case 'district': return key.district_code === null ? undefined : { role: 'district', keyId: key.id, districtCode: key.district_code }
-        case 'zone': return key.zone_code === null ? undefined : { role: 'zone', keyId: key.id, zoneCode: key.zone_code }
+    async authenticate (token, { lookUp = true } = {}) {
+      const digest = createHash('sha256').update(token, 'utf8').digest()
+      if (timingSafeEqual(digest, adminDigest)) return { kind: 'ok', principal: { role: 'admin', keyId: 'bootstrap' } }
+      const hash = digest.toString('hex')
+      if (invalid.has(hash)) return { kind: 'invalid' }
+      if (!lookUp && !recent.has(hash, Date.now())) return { kind: 'not-looked-up' }
+      const key = await findActiveKey(db, hash)
+      const principal = key === undefined ? undefined : principalOf(key)
+      if (principal === undefined) {
+        invalid.add(hash)
+        return { kind: 'invalid' }
       }
+      recent.add(hash, Date.now() + recentMs)
+      return { kind: 'ok', principal }
     },
   }
 }

@@ -1,22 +1,22 @@
 import type { Db } from '../db/database.js'
 import type { PageRequest } from '../db/pagination.js'
 import {
-  createStaging, listRevenue, loadRevenueReferences, type MergeCounts, mergeStaging, revenueHistory, type RevenueFilter, type RevenueRevision,
-  type StagedRevenue, stageRows,
+  createStaging, listRevenue, loadRevenueReferences, type MergeCounts, mergeStaging, repeatedMonths, revenueHistory, type RevenueFilter, type RevenueRevision,
+  type StagedRevenue, stageRows, unstageRepeatedMonths,
 } from '../db/revenue.js'
 import { holdSettlementInputs } from '../db/locks.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
 import { onlyDistrictOf } from '../domain/principal.js'
-import { checkRevenueRow, type RevenueRowInput } from '../domain/revenue-row.js'
+import { checkRevenueRow, repeatedMonthMessages, type RevenueRowInput } from '../domain/revenue-row.js'
 import type { Context } from './context.js'
-import { type ImportError, openCsvImport } from './csv-file.js'
+import { type ImportError, MAX_LISTED_ERRORS, openCsvImport } from './csv-file.js'
 import { inWriteTransaction } from './write.js'
 
 /*
  * Revenue records (实际收入, api-contract.md, Revenue): JSON batches and streamed CSV imports go
  * the same way — every row checked against the registry and the key's district, staged, then
- * merged as new revisions; an unchanged month adds nothing. All or nothing, unless a CSV import
- * asks for ?partial=true.
+ * merged as new revisions; an unchanged month adds nothing; a month given twice in one request is
+ * refused, naming every line that gives it. All or nothing, unless a CSV import asks for ?partial=true.
  */
 
 export const REVENUE_CSV_HEADER = ['zoneCode', 'districtCode', 'category', 'year', 'month', 'amount'] as const
@@ -33,8 +33,8 @@ async function merge (tx: Db, ctx: Context): Promise<MergeCounts> {
 /** A JSON batch: one bad record rejects it, with a pointer to each problem. */
 export function recordRevenue (ctx: Context, records: readonly RevenueRowInput[]): Promise<{ records: number } & MergeCounts> {
   return inWriteTransaction(ctx, async (tx) => {
-    const refs = await loadRevenueReferences(tx)
     const onlyDistrict = onlyDistrictOf(ctx.actor.principal)
+    const refs = await loadRevenueReferences(tx, onlyDistrict)
     const problems: InputIssue[] = []
     const rows: StagedRevenue[] = []
     records.forEach((record, i) => {
@@ -45,6 +45,12 @@ export function recordRevenue (ctx: Context, records: readonly RevenueRowInput[]
     if (problems.length > 0) throw Problems.invalidRecords(problems)
     await createStaging(tx)
     for (let i = 0; i < rows.length; i += STAGE_BATCH) await stageRows(tx, rows.slice(i, i + STAGE_BATCH))
+    // One amount per month in a batch: a month given twice is refused with both records, never half-dropped.
+    const repeated = await repeatedMonths(tx, rows.length)
+    if (repeated.months.length > 0) {
+      throw Problems.invalidRecords(repeated.months.flatMap((m) => repeatedMonthMessages(m.lines, 'record'))
+        .map(({ line, message }) => ({ pointer: `/records/${line}`, message })))
+    }
     const counts = await merge(tx, ctx)
     const result = { records: rows.length, ...counts }
     return { value: result, audit: [{ action: 'record', entityType: 'revenue_batch', entityId: ctx.actor.requestId, details: result }] }
@@ -62,8 +68,8 @@ export interface RevenueImportResult extends MergeCounts {
 export function importRevenue (ctx: Context, body: unknown, partial: boolean): Promise<RevenueImportResult> {
   const file = openCsvImport(body, REVENUE_CSV_HEADER, ctx.settings.importLimit, 'JSON records go to POST /v1/revenues')
   return inWriteTransaction(ctx, async (tx) => {
-    const refs = await loadRevenueReferences(tx)
     const onlyDistrict = onlyDistrictOf(ctx.actor.principal)
+    const refs = await loadRevenueReferences(tx, onlyDistrict)
     await createStaging(tx)
     let loaded = 0
     let batch: StagedRevenue[] = []
@@ -81,8 +87,16 @@ export function importRevenue (ctx: Context, body: unknown, partial: boolean): P
         batch = []
       }
     }
-    const { rows, rejected, errors } = file.finish(partial, loaded)
     await stageRows(tx, batch)
+    // One amount per month in a file: every line of a month given twice is a bad line, naming the others.
+    const repeated = await repeatedMonths(tx, MAX_LISTED_ERRORS)
+    if (repeated.lines > 0) {
+      const listed = repeated.months.flatMap((m) => repeatedMonthMessages(m.lines, 'line'))
+      for (const { line, message } of listed) file.reject(line, 'line', message)
+      file.rejectUnlisted(repeated.lines - listed.length)
+      loaded -= partial ? await unstageRepeatedMonths(tx) : repeated.lines
+    }
+    const { rows, rejected, errors } = file.finish(partial, loaded)
     const counts = await merge(tx, ctx)
     return {
       value: { rows, loaded, rejected, ...counts, errors },

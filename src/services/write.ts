@@ -36,6 +36,9 @@ function replayOrConflict (stored: StoredAnswer, hash: string, key: string): nev
   throw new Replay(stored.status, stored.body)
 }
 
+/** The head of a request hash (method, route, parameters, query): known before a streamed body is read. */
+const headOf = (hash: string) => hash.split(':')[0]
+
 /**
  * Runs `work` in a transaction of its own, or in the caller's when `ctx.db` already is one (the
  * demo loader loads everything in one), with the audit events and the idempotency record.
@@ -49,6 +52,8 @@ export async function inWriteTransaction<T> (ctx: Context, work: (tx: Db) => Pro
       if (!(await tryLockIdempotencyKey(tx, keyId, idempotency.key))) throw Problems.idempotencyKeyInUse(idempotency.key)
       stored = await findStoredAnswer(tx, keyId, idempotency.key)
       if (stored !== undefined && options.streamedBodyDigest === undefined) replayOrConflict(stored, idempotency.requestHash(), idempotency.key)
+      // A streamed body is read by the work; another method, route or query is known to differ before it.
+      if (stored !== undefined && headOf(stored.requestHash) !== headOf(idempotency.requestHash(''))) throw Problems.idempotencyKeyReused(idempotency.key)
     }
     const outcome = await work(tx)
     if (idempotency !== undefined) {

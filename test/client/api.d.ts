@@ -585,7 +585,7 @@ export interface paths {
         put?: never;
         /**
          * 签发密钥 issue an API key (admin)
-         * @description The token is random (256 bits), shown only in this response and stored only as its SHA-256 hash.
+         * @description The token is random (256 bits), shown only in this response and stored only as its SHA-256 hash. A retry with the same Idempotency-Key replays the answer without the token (`tokenWithheld: true`): it is stored nowhere, the idempotency record included.
          */
         post: operations["createApiKey"];
         delete?: never;
@@ -2718,7 +2718,7 @@ export interface operations {
                                 } | null;
                                 /** @description 分档比例 bands */
                                 rates: {
-                                    /** @description 档次上限 band limit as a share of the base */
+                                    /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                     upToGrowth?: string;
                                     /** @description 分成比例 the band's rate */
                                     rate: string;
@@ -3102,7 +3102,7 @@ export interface operations {
                             } | null;
                             /** @description 分档比例 bands */
                             rates: {
-                                /** @description 档次上限 band limit as a share of the base */
+                                /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                 upToGrowth?: string;
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
@@ -3427,7 +3427,7 @@ export interface operations {
                             } | null;
                             /** @description 分档比例 bands */
                             rates: {
-                                /** @description 档次上限 band limit as a share of the base */
+                                /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                 upToGrowth?: string;
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
@@ -3735,7 +3735,7 @@ export interface operations {
                             } | null;
                             /** @description 分档比例 bands */
                             rates: {
-                                /** @description 档次上限 band limit as a share of the base */
+                                /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                 upToGrowth?: string;
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
@@ -5178,7 +5178,7 @@ export interface operations {
                     fiscalYear: number;
                     /**
                      * Format: date
-                     * @description 拨付日期 the day it was paid (YYYY-MM-DD)
+                     * @description 拨付日期 the day it was paid (YYYY-MM-DD), from the year before the fiscal year to the year after it (422 otherwise)
                      * @example 2021-06-30
                      */
                     paidOn: string;
@@ -5555,7 +5555,7 @@ export interface operations {
                      * @example 2021
                      */
                     fiscalYear: number;
-                    /** @description 分成办法 only these agreements (all in force when absent) */
+                    /** @description 分成办法 only these agreements, at most 10,000 (all in force when absent) */
                     agreementIds?: number[];
                 };
             };
@@ -7254,7 +7254,7 @@ export interface operations {
                  * @example 370214
                  */
                 districtCode?: string;
-                /** @description 状态 only debts in this state today */
+                /** @description 状态 only debts in this state on asOf (today by default); filtered before paging, so every page but the last is full */
                 status?: "zone" | "transferred" | "repaid";
                 /**
                  * @description 截至日期 balances as of this day; today by default
@@ -7400,7 +7400,7 @@ export interface operations {
                                  * @description 冲正对象 the repayment this reversal corrects
                                  */
                                 reversesEventId?: number;
-                                /** @description 说明 note */
+                                /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                                 note?: string;
                                 /** @description 经办 the key that recorded it */
                                 keyId: string;
@@ -7556,7 +7556,7 @@ export interface operations {
                     /** @description 备注 notes */
                     notes?: string;
                     /**
-                     * @description 划转 transfer to the host district
+                     * @description 划转 transfer to the host district (another district only with a reason)
                      * @example {
                      *       "districtCode": "370211",
                      *       "transferredOn": "2021-09-30",
@@ -7565,18 +7565,20 @@ export interface operations {
                      */
                     transfer?: {
                         /**
-                         * @description 承接属地政府 the district that takes the debt over
+                         * @description 承接属地政府 the district that takes the debt over: the zone's host district, or another with a reason
                          * @example 370214
                          */
                         districtCode: string;
                         /**
                          * Format: date
-                         * @description 划转日期 the day of the transfer
+                         * @description 划转日期 the day of the transfer, not before the registration or a repayment
                          * @example 2021-06-30
                          */
                         transferredOn: string;
                         /** @description 文号 the transfer document */
                         documentNo: string;
+                        /** @description 划转原因 why the debt goes to a district other than the zone's host (required then, 422 without it); shown as the transfer event's note */
+                        reason?: string;
                     };
                 };
             };
@@ -7707,7 +7709,7 @@ export interface operations {
                              * @description 冲正对象 the repayment this reversal corrects
                              */
                             reversesEventId?: number;
-                            /** @description 说明 note */
+                            /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                             note?: string;
                             /** @description 经办 the key that recorded it */
                             keyId: string;
@@ -8545,7 +8547,7 @@ export interface operations {
                                  * @description 冲正对象 the repayment this reversal corrects
                                  */
                                 reversesEventId?: number;
-                                /** @description 说明 note */
+                                /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                                 note?: string;
                                 /** @description 经办 the key that recorded it */
                                 keyId: string;
@@ -8768,7 +8770,7 @@ export interface operations {
                              * @description 冲正对象 the repayment this reversal corrects
                              */
                             reversesEventId?: number;
-                            /** @description 说明 note */
+                            /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                             note?: string;
                             /** @description 经办 the key that recorded it */
                             keyId: string;
@@ -8886,7 +8888,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description 划转 transfer to the host district */
+        /** @description 划转 transfer to the host district (another district only with a reason) */
         requestBody: {
             content: {
                 /**
@@ -8898,18 +8900,20 @@ export interface operations {
                  */
                 "application/json": {
                     /**
-                     * @description 承接属地政府 the district that takes the debt over
+                     * @description 承接属地政府 the district that takes the debt over: the zone's host district, or another with a reason
                      * @example 370214
                      */
                     districtCode: string;
                     /**
                      * Format: date
-                     * @description 划转日期 the day of the transfer
+                     * @description 划转日期 the day of the transfer, not before the registration or a repayment
                      * @example 2021-06-30
                      */
                     transferredOn: string;
                     /** @description 文号 the transfer document */
                     documentNo: string;
+                    /** @description 划转原因 why the debt goes to a district other than the zone's host (required then, 422 without it); shown as the transfer event's note */
+                    reason?: string;
                 };
             };
         };
@@ -9039,7 +9043,7 @@ export interface operations {
                              * @description 冲正对象 the repayment this reversal corrects
                              */
                             reversesEventId?: number;
-                            /** @description 说明 note */
+                            /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                             note?: string;
                             /** @description 经办 the key that recorded it */
                             keyId: string;
@@ -9308,7 +9312,7 @@ export interface operations {
                          * @description 冲正对象 the repayment this reversal corrects
                          */
                         reversesEventId?: number;
-                        /** @description 说明 note */
+                        /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                         note?: string;
                         /** @description 经办 the key that recorded it */
                         keyId: string;
@@ -9570,7 +9574,7 @@ export interface operations {
                          * @description 冲正对象 the repayment this reversal corrects
                          */
                         reversesEventId?: number;
-                        /** @description 说明 note */
+                        /** @description 说明 the reason of a reversal, or of a transfer to a district other than the zone's host */
                         note?: string;
                         /** @description 经办 the key that recorded it */
                         keyId: string;
@@ -9926,7 +9930,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description 新密钥 the issued key with its token */
+            /** @description 新密钥 the issued key with its token (first answer), or without it (tokenWithheld: a replay) */
             201: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -9972,8 +9976,10 @@ export interface operations {
                         createdBy: string;
                         /** @description 吊销时间 when it was revoked, null while valid */
                         revokedAt: string | null;
-                        /** @description 令牌 the bearer token: shown only in this response, stored only as a hash */
-                        token: string;
+                        /** @description 令牌 the bearer token: shown only in the first answer, stored only as a hash; absent from a replay */
+                        token?: string;
+                        /** @description 令牌不再显示 true in a replay of the first answer (Idempotency-Key, Idempotent-Replayed: true): the token was shown once and is not kept, so the replay answers the key without it; a token that was lost is replaced by revoking the key and issuing another */
+                        tokenWithheld?: boolean;
                     };
                 };
             };

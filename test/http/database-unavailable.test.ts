@@ -25,19 +25,26 @@ const unavailable: Array<[string, unknown]> = [
   ['the connection timed out while connecting', new Error('Connection terminated due to connection timeout')],
   ['the pool waited too long for a connection', new Error('timeout exceeded when trying to connect')],
   ['a client that broke before', new Error('Client has encountered a connection error and is not queryable')],
+  ['3D000 invalid_catalog_name (the database was dropped or renamed)', withCode('3D000', 'database "fiscal" does not exist')],
+]
+
+// A statement past its time limit, or a database that sent nothing back in time: 503 as well (databaseTimedOut).
+const timedOut: Array<[string, unknown]> = [
+  ['57014 query_canceled (statement_timeout)', withCode('57014', 'canceling statement due to statement timeout')],
+  ['no answer within the query bound (src/db/connect.ts)', withCode('QUERY_TIMEOUT', 'the database sent nothing back within 1000 ms')],
 ]
 
 const notUnavailable: Array<[string, unknown, number]> = [
   ['unique violation', withCode('23505'), 409],
   ['foreign key violation', withCode('23503'), 422],
   ['invalid text representation', withCode('22P02'), 500],
-  ['57014 query_canceled (a statement timeout, not an outage)', withCode('57014'), 500],
   ['a plain error', new Error('something else'), 500],
 ]
 
 t.test('isDatabaseUnavailable', async (t) => {
   for (const [name, error] of unavailable) t.ok(isDatabaseUnavailable(error), name)
   for (const [name, error] of notUnavailable) t.notOk(isDatabaseUnavailable(error), name)
+  for (const [name, error] of timedOut) t.notOk(isDatabaseUnavailable(error), `${name}: not an outage, a timeout`)
   t.notOk(isDatabaseUnavailable(undefined), 'undefined')
   t.notOk(isDatabaseUnavailable('ECONNREFUSED'), 'a string')
 })
@@ -45,7 +52,7 @@ t.test('isDatabaseUnavailable', async (t) => {
 t.test('the error handler answers 503 problem+json with Retry-After for each, and leaves the others alone', async (t) => {
   const app = Fastify({ logger: false })
   registerProblemHandlers(app)
-  const errors = [...unavailable.map(([, e]) => e), ...notUnavailable.map(([, e]) => e)]
+  const errors = [...unavailable.map(([, e]) => e), ...notUnavailable.map(([, e]) => e), ...timedOut.map(([, e]) => e)]
   app.get<{ Params: { n: string } }>('/fail/:n', async (request) => { throw errors[Number(request.params.n)] })
   t.teardown(() => app.close())
   for (const [i, [name]] of unavailable.entries()) {
@@ -58,5 +65,12 @@ t.test('the error handler answers 503 problem+json with Retry-After for each, an
     const response = await app.inject({ url: `/fail/${unavailable.length + i}` })
     t.equal(response.statusCode, status, name)
     t.equal(response.headers['retry-after'], undefined)
+  }
+  for (const [i, [name]] of timedOut.entries()) {
+    const response = await app.inject({ url: `/fail/${unavailable.length + notUnavailable.length + i}` })
+    const body = expectProblem(t, response, 503)
+    t.match(body.type, /database-unavailable$/, name)
+    t.match(body.detail, /did not answer in time/)
+    t.equal(response.headers['retry-after'], '5')
   }
 })

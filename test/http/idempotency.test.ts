@@ -101,3 +101,32 @@ t.test('keys are kept at least 24 hours; older than the retention they are prune
   const kept = await database.db.selectFrom('idempotency_keys').select('idempotency_key').where('idempotency_key', 'in', ['old', 'day-old']).execute()
   t.same(kept.map((k) => k.idempotency_key), ['day-old'])
 })
+
+t.test('the key binds the request as parsed: the same JSON with its keys in another order replays; another query string is another request (422)', async (t) => {
+  const body = '{"code":"370202","name":"市南区"}'
+  const reordered = '{"name":"市南区","code":"370202"}'
+  const sendRaw = (payload: string, key: string) => injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': key, 'content-type': 'application/json' }, payload })
+  const first = await sendRaw(body, 'order-1')
+  t.equal(first.statusCode, 201)
+  const retry = await sendRaw(reordered, 'order-1')
+  t.equal(retry.statusCode, 201, 'not 422: the same request')
+  t.equal(retry.headers['idempotent-replayed'], 'true')
+  t.equal(retry.body, first.body)
+  const spaced = await sendRaw(' { "name" : "市南区" ,\n "code" : "370202" } ', 'order-1')
+  t.equal(spaced.headers['idempotent-replayed'], 'true', 'whitespace does not matter either')
+  expectProblem(t, await sendRaw('{"code":"370202","name":"市南区 "}', 'order-1'), 422)
+
+  const file = 'zoneCode,districtCode,category,year,month,amount\nQD-HT,,10104,2021,2,5.00\nQD-NONE,,10104,2021,3,6.00\n'
+  const put = (url: string) => injectAs('admin', { method: 'POST', url, headers: { 'content-type': 'text/csv', 'idempotency-key': 'import-query' }, payload: file })
+  const partial = await put('/v1/revenues/import?partial=true')
+  t.equal(partial.statusCode, 200)
+  t.match(partial.json(), { loaded: 1, rejected: 1 })
+  const revisions = await rowCount(database, 'revenue_revisions')
+  const whole = await put('/v1/revenues/import')
+  const problem = expectProblem(t, whole, 422)
+  t.equal(problem.errors?.[0]?.pointer, '/headers/idempotency-key', 'without ?partial=true it is another request, not a replay of the partial one')
+  t.equal(await rowCount(database, 'revenue_revisions'), revisions, 'and changes nothing')
+  const again = await put('/v1/revenues/import?partial=true')
+  t.equal(again.headers['idempotent-replayed'], 'true', 'the same query and file: a replay')
+  t.equal(again.body, partial.body)
+})

@@ -11,7 +11,8 @@ export const accessRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   documentOperations(app, 'access')
 
   app.post('/api-keys', { config: { access: ADMIN_ONLY }, schema: schemas.createApiKeySchema },
-    async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => keys.issueKey(ctx, request.body), asIs))
+    async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => keys.issueKey(ctx, request.body), schemas.presentIssuedKey,
+      { replay: schemas.presentReplayedKey }))
 
   app.get('/api-keys', { config: { access: ADMIN_ONLY }, schema: schemas.listApiKeysSchema },
     async (request) => keys.keys(contextOf(request, deps), pageOf(request.query)))

@@ -6,7 +6,7 @@ import { languageOf } from '../language.js'
 import { answerWrite, contextOf, documentOperations, emptyBodyIsObject, pageOf, type RouteDeps, sendTable } from '../routing.js'
 import { idFromParam } from '../schemas/common.js'
 import * as schemas from '../schemas/settlements.js'
-import { presentLines, presentRecordedReview, presentRun, presentVerification } from '../schemas/settlements.js'
+import { presentLines, presentRecordedReview, presentRun, presentRunSummary, presentVerification } from '../schemas/settlements.js'
 import { statementCsv, statementXlsx } from '../statement.js'
 import { STATEMENT_CSP, statementHtml } from '../statement-html.js'
 
@@ -24,7 +24,10 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<SettlementRouteDeps> = 
     async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => settlements.createRun(ctx, request.body), presentRun))
 
   app.get('/settlement-runs', { config: { access: EVERY_ROLE }, schema: schemas.listSettlementRunsSchema },
-    async (request) => settlements.runs(contextOf(request, deps), request.query.fiscalYear, pageOf(request.query)))
+    async (request) => {
+      const page = await settlements.runs(contextOf(request, deps), request.query.fiscalYear, pageOf(request.query))
+      return { items: page.items.map(presentRunSummary), nextCursor: page.nextCursor }
+    })
 
   app.get('/settlement-runs/:id', { config: { access: EVERY_ROLE }, schema: schemas.getSettlementRunSchema },
     async (request) => presentRun(await settlements.run(contextOf(request, deps), idFromParam(request.params.id))))

@@ -19,8 +19,20 @@ const ApiKeyProps = {
 export const ApiKey = Type.Object(ApiKeyProps, { additionalProperties: false, description: 'API 密钥 an API key (never its token)' , examples: [{ id: 'key_0123456789abcdef', role: 'district', districtCode: '370214', zoneCode: null, label: '城阳区财政局', createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'bootstrap', revokedAt: null }] })
 export const IssuedApiKey = Type.Object({
   ...ApiKeyProps,
-  token: Type.String({ maxLength: 100, description: '令牌 the bearer token: shown only in this response, stored only as a hash' }),
-}, { additionalProperties: false, description: '新密钥 the issued key with its token' , examples: [{ id: 'key_0123456789abcdef', role: 'district', districtCode: '370214', zoneCode: null, label: '城阳区财政局', createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'bootstrap', revokedAt: null, token: 'rss_…' }] })
+  token: Type.Optional(Type.String({ maxLength: 100, description: '令牌 the bearer token: shown only in the first answer, stored only as a hash; absent from a replay' })),
+  tokenWithheld: Type.Optional(Type.Boolean({
+    description: '令牌不再显示 true in a replay of the first answer (Idempotency-Key, Idempotent-Replayed: true): the token was shown once and is not kept, ' +
+      'so the replay answers the key without it; a token that was lost is replaced by revoking the key and issuing another',
+  })),
+}, { additionalProperties: false, description: '新密钥 the issued key with its token (first answer), or without it (tokenWithheld: a replay)', examples: [{ id: 'key_0123456789abcdef', role: 'district', districtCode: '370214', zoneCode: null, label: '城阳区财政局', createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'bootstrap', revokedAt: null, token: 'rss_…' }] })
+
+/** A new key as it is answered the first time: with its token. */
+export const presentIssuedKey = <K extends { token: string }>(key: K) => key
+
+/** A new key as a replay answers it: the token, shown once, is never stored, so the replay says it is withheld. */
+export function presentReplayedKey<K extends { token: string }> ({ token: _token, ...key }: K) {
+  return { ...key, tokenWithheld: true }
+}
 
 export const NewApiKey = Type.Object({
   role: RoleSchema,
@@ -43,7 +55,8 @@ export const AuditEvent = Type.Object({
 
 export const createApiKeySchema = {
   operationId: 'createApiKey', summary: '签发密钥 issue an API key (admin)',
-  description: 'The token is random (256 bits), shown only in this response and stored only as its SHA-256 hash.',
+  description: 'The token is random (256 bits), shown only in this response and stored only as its SHA-256 hash. ' +
+    'A retry with the same Idempotency-Key replays the answer without the token (`tokenWithheld: true`): it is stored nowhere, the idempotency record included.',
   headers: IdempotencyHeaders,
   body: NewApiKey,
   response: { 201: IssuedApiKey, ...problemResponses(400, 401, 403, 409, 422) },

@@ -24,7 +24,7 @@ export const recordAdvanceSchema = {
   body: Type.Object({
     agreementId: AgreementId,
     fiscalYear: FiscalYear('财政年度 the fiscal year it is an advance on'),
-    paidOn: DateString('拨付日期 the day it was paid (YYYY-MM-DD)'),
+    paidOn: DateString('拨付日期 the day it was paid (YYYY-MM-DD), from the year before the fiscal year to the year after it (422 otherwise)'),
     amount: Money('金额 the amount paid to the zone; a recovered advance is negative'),
     documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the payment document' }),
   }, { additionalProperties: false, examples: [{ agreementId: 1, fiscalYear: 2022, paidOn: '2022-06-30', amount: '100000.00', documentNo: '青财预〔2022〕45号' }] }),

@@ -3,7 +3,7 @@ import type { StoredAgreement, StoredGroup } from '../../db/agreements.js'
 import { formatMoney, formatRate } from '../../domain/money.js'
 import type { GroupBaseInYear } from '../../services/agreements.js'
 import {
-  CategoryCode, DistrictCode, FiscalYear, Growth, IdempotencyHeaders, IdParam, MAX_BASE_ADJUSTMENTS, Money, MoneyOut, PageOf, PageQuery, problemResponses,
+  CategoryCode, DistrictCode, FiscalYear, Growth, GrowthOut, IdempotencyHeaders, IdParam, MAX_BASE_ADJUSTMENTS, Money, MoneyOut, PageOf, PageQuery, problemResponses,
   RateOut, RecordId, Timestamp, ZoneCode,
 } from './common.js'
 import { BaseModeEnum, BasisEnum, RATE_BANDS_DESCRIPTION, RateBandIn, ShortfallEnum } from './terms.js'
@@ -66,10 +66,10 @@ const GroupOut = Type.Object({
   base: Type.Union([Type.Object({
     amount: Type.Union([MoneyOut('核定基数 verified base for the base year'), Type.Null()], { description: '核定基数 verified base for the base year (null for prior_year)' }),
     mode: ModeSchema,
-    growthRate: Type.Union([RateOut('基数递增率 yearly growth'), Type.Null()], { description: '基数递增率 yearly growth (escalating only)' }),
+    growthRate: Type.Union([GrowthOut('基数递增率 yearly growth, printed as agreed (e.g. "0.05", "-0.50", "10.00")'), Type.Null()], { description: '基数递增率 yearly growth (escalating only)' }),
   }, { additionalProperties: false }), Type.Null()], { description: '基数 the base rule, null for basis total' }),
   rates: Type.Array(Type.Object({
-    upToGrowth: Type.Optional(RateOut('档次上限 band limit as a share of the base')),
+    upToGrowth: Type.Optional(GrowthOut('档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%)')),
     rate: RateOut('分成比例 the band\'s rate'),
   }, { additionalProperties: false }), { maxItems: 10, description: '分档比例 bands' }),
   shortfall: ShortfallSchema,

@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import { DAY_PATTERN } from '../../domain/days.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../../domain/money.js'
 
 /*
@@ -24,6 +25,10 @@ export const Rate = (description: string) =>
 
 export const RateOut = (description: string) =>
   Type.String({ pattern: '^\\d\\.\\d{2,6}$', maxLength: 8, description })
+
+/** Growth ratios as printed (an escalating base's growthRate, a band's upToGrowth): at least two decimals, the sign and up to three integer digits the input allows. */
+export const GrowthOut = (description: string) =>
+  Type.String({ pattern: '^-?\\d{1,3}\\.\\d{2,6}$', maxLength: 11, description })
 
 export const Growth = (description: string) =>
   Type.String({ pattern: GROWTH_PATTERN, maxLength: 11, description: `${description} (string, at most six decimals)`, examples: ['0.10'] })
@@ -95,8 +100,9 @@ export const ZoneCode = (description = '功能区代码 the zone\'s code') =>
   Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$', maxLength: 32, description, examples: ['QD-HT'] })
 export const CategoryCode = (description = '科目编码 government revenue classification code (政府收支分类科目)') =>
   Type.String({ pattern: '^[0-9A-Za-z][0-9A-Za-z.-]{0,31}$', maxLength: 32, description, examples: ['10101'] })
+/** 日期 a real day written YYYY-MM-DD, from 1900-01-01 to 2199-12-31 (src/domain/days.ts). */
 export const DateString = (description: string) =>
-  Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description, examples: ['2021-06-30'] })
+  Type.String({ pattern: DAY_PATTERN, format: 'date', maxLength: 10, description, examples: ['2021-06-30'] })
 
 export { MAX_BASE_ADJUSTMENTS } from '../../domain/agreement.js'
 

@@ -15,10 +15,11 @@ const DebtId = IdParam('编号 debt id', 1)
 const UntransferredDebtId = IdParam('编号 the id of a debt not transferred yet', 2)
 
 const TransferIn = Type.Object({
-  districtCode: DistrictCode('承接属地政府 the district that takes the debt over'),
-  transferredOn: DateString('划转日期 the day of the transfer'),
+  districtCode: DistrictCode('承接属地政府 the district that takes the debt over: the zone\'s host district, or another with a reason'),
+  transferredOn: DateString('划转日期 the day of the transfer, not before the registration or a repayment'),
   documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the transfer document' }),
-}, { additionalProperties: false, description: '划转 transfer to the host district', examples: [{ districtCode: '370211', transferredOn: '2021-09-30', documentNo: '青政办字〔2021〕8号' }] })
+  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '划转原因 why the debt goes to a district other than the zone\'s host (required then, 422 without it); shown as the transfer event\'s note' })),
+}, { additionalProperties: false, description: '划转 transfer to the host district (another district only with a reason)', examples: [{ districtCode: '370211', transferredOn: '2021-09-30', documentNo: '青政办字〔2021〕8号' }] })
 
 const EventOut = Type.Object({
   id: RecordId('编号 event id'),
@@ -29,7 +30,7 @@ const EventOut = Type.Object({
   principal: MoneyOut('本金 principal repaid (negative in a reversal)'),
   interest: MoneyOut('利息 interest paid (negative in a reversal)'),
   reversesEventId: Type.Optional(RecordId('冲正对象 the repayment this reversal corrects')),
-  note: Type.Optional(Type.String({ maxLength: 500, description: '说明 note' })),
+  note: Type.Optional(Type.String({ maxLength: 500, description: '说明 the reason of a reversal, or of a transfer to a district other than the zone\'s host' })),
   keyId: Type.String({ maxLength: 40, description: '经办 the key that recorded it' }),
   createdAt: Timestamp('记录时间 when it was recorded'),
 }, { additionalProperties: false, description: '债务事件 an event of the debt\'s history', examples: [{ id: 1, kind: 'repayment', occurredOn: '2021-06-30', principal: '500000.00', interest: '12000.00', keyId: 'bootstrap', createdAt: '2026-01-01T00:00:00.000Z' }] })
@@ -164,7 +165,7 @@ export const listDebtsSchema = {
     ...PageQuery,
     zoneCode: Type.Optional(ZoneCode()),
     districtCode: Type.Optional(DistrictCode('承接属地政府 only debts transferred to this district')),
-    status: Type.Optional(StringEnum(DEBT_STATUSES.filter((s): s is Exclude<typeof s, 'not_registered'> => s !== 'not_registered'), '状态 only debts in this state today')),
+    status: Type.Optional(StringEnum(DEBT_STATUSES.filter((s): s is Exclude<typeof s, 'not_registered'> => s !== 'not_registered'), '状态 only debts in this state on asOf (today by default); filtered before paging, so every page but the last is full')),
     asOf: Type.Optional(DateString('截至日期 balances as of this day; today by default')),
   }, { additionalProperties: false }),
   response: { 200: PageOf(DebtOut, '债务 debts by id'), ...problemResponses(400, 401) },
@@ -193,8 +194,8 @@ export const debtSummarySchema = {
 export const debtMaturitiesSchema = {
   operationId: 'debtMaturities', summary: '到期计划 debts falling due between two dates, with what is still outstanding',
   querystring: Type.Object({
-    from: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description: '起 from (inclusive)', examples: ['2021-01-01'] }),
-    to: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', maxLength: 10, description: '止 to (inclusive)', examples: ['2026-12-31'] }),
+    from: { ...DateString('起 from (inclusive)'), examples: ['2021-01-01'] },
+    to: { ...DateString('止 to (inclusive)'), examples: ['2026-12-31'] },
   }, { additionalProperties: false }),
   response: { 200: Type.Object({ items: Type.Array(DebtOut, { maxItems: 100_000, description: '债务 by maturity date' }) }, { additionalProperties: false, examples: [{ items: [] }] }), ...problemResponses(400, 401) },
 }

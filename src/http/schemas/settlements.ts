@@ -16,6 +16,8 @@ import {
 /* Settlement runs (年度结算) — api-contract.md, Settlement runs; calculation-rules.md §4–§6. */
 
 const RunId = IdParam('编号 run id', 1)
+/** The most agreements a run may name: a selection; a run of every agreement in force names none. */
+export const MAX_RUN_AGREEMENT_IDS = 10_000
 /** The demo data's draft run (2021) is the one its example finalizes. */
 const DraftRunId = IdParam('编号 the id of a draft run', 2)
 
@@ -156,8 +158,13 @@ export function presentLines (page: Page<SettledLine>, lang: Language) {
   return { items: page.items.map((l) => presentLine(l, lang)), nextCursor: page.nextCursor }
 }
 
+/** A run as the list shows it: the floor printed as the run itself prints it ("0.60"). */
+export function presentRunSummary (run: RunOverview['run']) {
+  return { ...run, minimumRate: formatRate(money(run.minimumRate)) }
+}
+
 export function presentRun ({ run, lineCount, totals }: RunOverview) {
-  return { ...run, minimumRate: formatRate(money(run.minimumRate)), lineCount, totals }
+  return { ...presentRunSummary(run), lineCount, totals }
 }
 
 export const createSettlementRunSchema = {
@@ -170,7 +177,7 @@ export const createSettlementRunSchema = {
   headers: IdempotencyHeaders,
   body: Type.Object({
     fiscalYear: FiscalYear('财政年度 the fiscal year to settle'),
-    agreementIds: Type.Optional(Type.Array(RecordId('分成办法 agreement id'), { minItems: 1, maxItems: 100_000, uniqueItems: true, description: '分成办法 only these agreements (all in force when absent)' })),
+    agreementIds: Type.Optional(Type.Array(RecordId('分成办法 agreement id'), { minItems: 1, maxItems: MAX_RUN_AGREEMENT_IDS, uniqueItems: true, description: `分成办法 only these agreements, at most ${MAX_RUN_AGREEMENT_IDS.toLocaleString('en')} (all in force when absent)` })),
   }, { additionalProperties: false, examples: [{ fiscalYear: 2021 }] }),
   response: { 201: RunOut, ...problemResponses(400, 401, 403, 409, 422) },
 }

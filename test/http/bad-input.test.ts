@@ -1,0 +1,141 @@
+import { once } from 'node:events'
+import { connect } from 'node:net'
+import t from 'tap'
+import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
+import { agreementBody, buildWorld, created, get, injector, post } from '../world.js'
+
+/*
+ * Input a careless clerk or an attacker sends that used to reach a 500 or the wrong 5xx: every one
+ * a 4xx problem+json saying what and where, changing nothing (api-contract.md, Errors).
+ * The world: 城阳区 370214 hosts QD-HT (agreement ht), 市北区 370203 hosts QD-BL (agreement bl).
+ */
+
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+const world = await buildWorld(t, app)
+const injectAs = injector(app, world)
+await created(t, app, '/v1/zones', { code: 'QD-G', name: '增长测试区', hostDistrictCode: '370214' })
+
+t.test('calculation-rules.md §4, §1: an escalating growthRate of -0.5 or 10 is accepted and printed as agreed, and the agreement and the calculation give the same base', async (t) => {
+  for (const [growthRate, printed, base2021, from] of [['-0.5', '-0.50', '250.00', 2030], ['10', '10.00', '121000.00', 2040], ['12.5', '12.50', '182250.00', 2050]] as const) {
+    const group = { name: 'taxes', basis: 'increment', categories: ['10101'], base: { amount: '1000.00', mode: 'escalating', growthRate }, rates: [{ upToGrowth: '12.5', rate: '0.60' }, { rate: '0.80' }] }
+    const response = await post(app, '/v1/agreements', agreementBody('QD-G', '370214', { baseYear: 2019, effectiveFrom: from, effectiveTo: from + 5, groups: [group] }))
+    t.equal(response.statusCode, 201, `growthRate ${growthRate}: created`)
+    const agreement = response.json() as { id: number, groups: Array<{ base: { growthRate: string }, rates: Array<{ upToGrowth?: string }> }> }
+    t.equal(agreement.groups[0]?.base.growthRate, printed, `printed as "${printed}"`)
+    t.equal(agreement.groups[0]?.rates[0]?.upToGrowth, '12.50', 'a band limit above 1 prints too')
+    const inYear = (await get(app, `/v1/agreements/${agreement.id}?year=2021`)).json() as { groups: Array<{ baseForYear: string }> }
+    t.equal(inYear.groups[0]?.baseForYear, base2021, `B(2021) = round(1000.00 × (1 + ${growthRate})²) = ${base2021}`)
+    const calculation = await post(app, '/v1/calculations', {
+      fiscalYear: 2021, groups: [{ name: 'taxes', basis: 'increment', base: { amount: '1000.00', baseYear: 2019, mode: 'escalating', growthRate }, actual: '1000000.00', rates: [{ rate: '0.60' }] }],
+    })
+    t.equal(calculation.statusCode, 200)
+    t.equal((calculation.json() as { groups: Array<{ base: string }> }).groups[0]?.base, base2021, 'the calculation uses the same base')
+  }
+  // At −1 or below the base would vanish or flip sign: refused in both, 422 at the same field.
+  const agreements = await rowCount(database, 'agreements')
+  const refused = expectProblem(t, await post(app, '/v1/agreements', agreementBody('QD-G', '370214', { effectiveFrom: 2060, baseYear: 2059, groups: [{ name: 'taxes', basis: 'increment', categories: ['10101'], base: { amount: '1000.00', mode: 'escalating', growthRate: '-1' }, rates: [{ rate: '0.60' }] }] })), 422)
+  t.equal(refused.errors?.[0]?.pointer, '/groups/0/base/growthRate')
+  const calc = expectProblem(t, await post(app, '/v1/calculations', { fiscalYear: 2021, groups: [{ name: 'taxes', basis: 'increment', base: { amount: '1000.00', baseYear: 2019, mode: 'escalating', growthRate: '-1' }, actual: '1.00', rates: [{ rate: '0.60' }] }] }), 422)
+  t.equal(calc.errors?.[0]?.pointer, '/groups/0/base/growthRate')
+  t.equal(await rowCount(database, 'agreements'), agreements)
+  // §1: a growth that compounds past 18 integer digits is refused naming it, in both.
+  const huge = { amount: '999999999999999.99', mode: 'escalating', growthRate: '999.999999' }
+  const created2 = await post(app, '/v1/agreements', agreementBody('QD-G', '370214', { effectiveFrom: 2070, baseYear: 1990, groups: [{ name: 'taxes', basis: 'increment', categories: ['10101'], base: huge, rates: [{ rate: '0.60' }] }] }))
+  t.equal(created2.statusCode, 201, 'the terms themselves are well-formed')
+  const inYear = expectProblem(t, await get(app, `/v1/agreements/${(created2.json() as { id: number }).id}?year=2070`), 422)
+  t.equal(inYear.errors?.[0]?.pointer, '/groups/0/base/growthRate')
+  const farCalc = expectProblem(t, await post(app, '/v1/calculations', { fiscalYear: 2070, groups: [{ name: 'taxes', basis: 'increment', base: { ...huge, baseYear: 1990 }, actual: '1.00', rates: [{ rate: '0.60' }] }] }), 422)
+  t.equal(farCalc.errors?.[0]?.pointer, '/groups/0/base/growthRate')
+})
+
+t.test('api-contract.md, Lists: a tampered cursor is 400 at /querystring/cursor on every list, whatever it holds', async (t) => {
+  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url')
+  const lists = ['/v1/revenues', '/v1/agreements', '/v1/districts', '/v1/zones', '/v1/revenue-categories', '/v1/settlement-runs', '/v1/debts', '/v1/advances', '/v1/api-keys', '/v1/audit-events']
+  const tampered = [
+    b64('1.5'), b64('123456789012345'), b64('[123456789012345]'), b64('[1.5]'), b64('[1e300]'), b64('["QD-HT","370214","10101",1e300,1]'),
+    b64('["QD-HT","370214","10101",2021,1.0]'), b64('["QD-HT","370214","10101",2021,-0]'), b64('["\\u0000","370214","10101",2021,1]'), b64('["\\u0000"]'),
+    b64('["\\ud800"]'), b64('["QD-HT","370214","\\ud800",2021,1]'), b64('[ 1]'), b64('[1] '), `${b64('[1]')}=`, `${b64('["370214"]')}!`, b64('[[1]]'), b64('[{"a":1}]'),
+    b64('[null]'), b64('[true]'), b64('{}'), b64('"x"'), b64('[]'), b64('[1,2,3,4,5,6]'), '%00', 'AAAA',
+  ]
+  for (const url of lists) {
+    for (const cursor of tampered) {
+      const response = await get(app, `${url}?cursor=${encodeURIComponent(cursor)}`)
+      if (response.statusCode !== 400) {
+        t.fail(`${url} with cursor ${cursor} (${Buffer.from(cursor, 'base64url').toString('utf8')}) answered ${response.statusCode}`, { body: response.body })
+        continue
+      }
+      const problem = JSON.parse(response.body) as { errors?: Array<{ pointer: string }> }
+      if (problem.errors?.[0]?.pointer !== '/querystring/cursor') t.fail(`${url} ${cursor}: pointer ${problem.errors?.[0]?.pointer}`)
+    }
+  }
+  t.pass(`${lists.length} lists × ${tampered.length} tampered cursors, each 400 at /querystring/cursor`)
+  // The cursors the lists give out still work.
+  const page = (await get(app, '/v1/revenue-categories?limit=2')).json() as { nextCursor: string }
+  t.equal((await get(app, `/v1/revenue-categories?limit=2&cursor=${page.nextCursor}`)).statusCode, 200)
+})
+
+t.test('dates in year 0000 (or centuries away) are 400 at the field, not a 500', async (t) => {
+  const before = { advances: await rowCount(database, 'advances'), debts: await rowCount(database, 'debts') }
+  const cases: Array<[string, () => Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }>, string]> = [
+    ['advance paidOn 0000-06-30', () => post(app, '/v1/advances', { agreementId: world.agreements.ht, fiscalYear: 2021, paidOn: '0000-06-30', amount: '1.00', documentNo: 'x' }), '/paidOn'],
+    ['debt maturityDate 0000-01-01', () => post(app, '/v1/debts', { zoneCode: 'QD-HT', reference: 'D-0', creditor: 'c', kind: 'bank_loan', principal: '10.00', outstanding: '10.00', maturityDate: '0000-01-01' }), '/maturityDate'],
+    ['debt registeredOn 0001-01-01', () => post(app, '/v1/debts', { zoneCode: 'QD-HT', reference: 'D-1', creditor: 'c', kind: 'bank_loan', principal: '10.00', outstanding: '10.00', registeredOn: '0001-01-01' }), '/registeredOn'],
+    ['maturities from 0000-01-01', () => get(app, '/v1/debts/maturities?from=0000-01-01&to=2030-12-31'), '/querystring/from'],
+    ['debt summary asOf 0000-12-31', () => get(app, '/v1/debts/summary?asOf=0000-12-31'), '/querystring/asOf'],
+    ['debts asOf 9999-12-31', () => get(app, '/v1/debts?asOf=9999-12-31'), '/querystring/asOf'],
+  ]
+  for (const [name, send, pointer] of cases) {
+    const problem = expectProblem(t, await send(), 400)
+    t.equal(problem.errors?.[0]?.pointer, pointer, name)
+    t.match(problem.errors?.[0]?.message, /YYYY-MM-DD, from 1900-01-01 to 2199-12-31/)
+  }
+  const csv = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes\nQD-HT,D-2,c,bank_loan,10.00,10.00,,0000-05-01,,,\n'
+  const imported = expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' }, payload: csv }), 422)
+  t.equal(imported.errors?.[0]?.pointer, '/line/2/incurredOn', 'a debt file with a day of year 0000: the line and the field')
+  t.same({ advances: await rowCount(database, 'advances'), debts: await rowCount(database, 'debts') }, before, 'nothing was recorded')
+})
+
+t.test('calculation-rules.md §6, §9: an advance paid years away from its fiscal year cannot be right (422)', async (t) => {
+  const before = await rowCount(database, 'advances')
+  for (const paidOn of ['1995-01-01', '2019-12-31', '2023-01-01', '2100-06-30']) {
+    const problem = expectProblem(t, await post(app, '/v1/advances', { agreementId: world.agreements.ht, fiscalYear: 2021, paidOn, amount: '1.00', documentNo: 'x' }), 422)
+    t.equal(problem.errors?.[0]?.pointer, '/paidOn', paidOn)
+    t.match(problem.detail, /advances for 2021 are paid from 2020 to 2022/)
+  }
+  t.equal(await rowCount(database, 'advances'), before, 'none was recorded')
+  for (const paidOn of ['2020-12-20', '2021-06-30', '2022-03-31']) {
+    t.equal((await post(app, '/v1/advances', { agreementId: world.agreements.ht, fiscalYear: 2021, paidOn, amount: '1.00', documentNo: 'x' })).statusCode, 201, `${paidOn}: from the year before to the year after`)
+  }
+})
+
+t.test('api-contract.md, Settlement runs: agreementIds is bounded (400 above 10,000) and 10,000 ids are one query parameter, not a 503', async (t) => {
+  const runs = await rowCount(database, 'settlement_runs')
+  const tooMany = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: Array.from({ length: 70_000 }, (_, i) => i + 1) }), 400)
+  t.equal(tooMany.errors?.[0]?.pointer, '/agreementIds')
+  const unknown = Array.from({ length: 10_000 }, (_, i) => 100_000 + i)
+  const ids = [world.agreements.ht, ...unknown.slice(1)]
+  const missing = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: ids }), 422)
+  t.match(missing.detail, /9999 agreement\(s\) are unknown or not in force in 2020/)
+  t.equal(missing.errors?.[0]?.pointer, '/agreementIds/1')
+  t.equal(await rowCount(database, 'settlement_runs'), runs, 'no run was stored')
+  t.equal((await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: [world.agreements.ht, world.agreements.bl] })).statusCode, 201, 'a selection that is in force runs')
+})
+
+t.test('api-contract.md, Errors: headers too large (431) are problem+json, on a listening server', async (t) => {
+  const server = await testApp(t, database)
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = server.server.address() as { port: number }
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  let raw = ''
+  socket.on('data', (chunk: Buffer) => { raw += chunk.toString('utf8') })
+  socket.write(`GET /v1/districts HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`)
+  await once(socket, 'close')
+  const [head = '', body = ''] = raw.split('\r\n\r\n')
+  t.match(head, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
+  t.match(head, /\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/i)
+  const problem = JSON.parse(body) as Record<string, unknown>
+  t.match(problem, { status: 431, title: 'Request Header Fields Too Large', type: /hpe-header-overflow$/, detail: /headers are larger than the server accepts/ })
+  t.same(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type'], 'the fields of components.schemas.Problem, nothing else')
+})

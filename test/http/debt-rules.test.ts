@@ -1,0 +1,142 @@
+import t from 'tap'
+import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
+import { buildWorld, created, get, injector, post } from '../world.js'
+
+/*
+ * The rules of a legacy debt's events (api-contract.md, Legacy debts; Roles and scope): nothing
+ * about a debt — transfer, repayment, reversal — is dated before its registration; a transfer goes
+ * to the zone's host district unless the request says why not; a district reverses only its own
+ * repayments, never dated before them or the transfer; ?status= is filtered before paging.
+ * The world: 城阳区 370214 hosts QD-HT, 市北区 370203 hosts QD-BL.
+ */
+
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+const world = await buildWorld(t, app)
+const injectAs = injector(app, world)
+let n = 0
+const debtBody = (overrides: Record<string, unknown> = {}) => ({
+  zoneCode: 'QD-HT', reference: `R-${++n}`, creditor: '示例银行', kind: 'bank_loan', principal: '1000.00', outstanding: '1000.00', registeredOn: '2021-01-01', ...overrides,
+})
+const events = async () => rowCount(database, 'debt_events')
+
+t.test('Legacy debts: a district reverses only its own repayments, dated on or after the repayment and the transfer', async (t) => {
+  const debt = await created(t, app, '/v1/debts', debtBody({ registeredOn: '2020-12-31' })) as { id: number }
+  // The zone repaid in January, before the transfer (recorded by the municipal bureau).
+  const zoneRepayment = await created(t, app, `/v1/debts/${debt.id}/repayments`, { paidOn: '2021-01-15', principal: '100.00', interest: '5.00' }) as { id: number }
+  t.equal((await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370214', transferredOn: '2021-03-31', documentNo: '划转1号' })).statusCode, 200)
+  const own = await injectAs('district214', { method: 'POST', url: `/v1/debts/${debt.id}/repayments`, payload: { paidOn: '2021-06-30', principal: '200.00', interest: '8.00' } })
+  t.equal(own.statusCode, 201)
+  const ownId = (own.json() as { id: number }).id
+  const balance = async (day: string) => ((await get(app, `/v1/debts/${debt.id}?asOf=${day}`)).json() as { outstanding: string }).outstanding
+  t.equal(await balance('2021-02-01'), '900.00')
+  const before = await events()
+
+  const notOwn = expectProblem(t, await injectAs('district214', { method: 'POST', url: `/v1/debts/${debt.id}/repayments/${zoneRepayment.id}/reversal`, payload: { reversedOn: '2021-02-01', reason: '冲正' } }), 422)
+  t.match(notOwn.detail, /made before the debt was transferred to 370214 on 2021-03-31: a district reverses only its own repayments/)
+  t.equal(notOwn.errors?.[0]?.pointer, '/params/eventId')
+  expectProblem(t, await injectAs('district214', { method: 'POST', url: `/v1/debts/${debt.id}/repayments/${zoneRepayment.id}/reversal`, payload: { reversedOn: '2021-07-01', reason: '冲正' } }), 422)
+  t.equal(await balance('2021-02-01'), '900.00', 'the balance as of an earlier date did not change')
+
+  const backdated = expectProblem(t, await injectAs('district214', { method: 'POST', url: `/v1/debts/${debt.id}/repayments/${ownId}/reversal`, payload: { reversedOn: '2021-03-30', reason: '冲正' } }), 422)
+  t.equal(backdated.errors?.[0]?.pointer, '/reversedOn', 'its own repayment, but dated before it (and the transfer)')
+  t.equal(await events(), before, 'nothing was recorded')
+
+  const reversed = await injectAs('district214', { method: 'POST', url: `/v1/debts/${debt.id}/repayments/${ownId}/reversal`, payload: { reversedOn: '2021-07-05', reason: '重复录入' } })
+  t.equal(reversed.statusCode, 201, 'its own repayment, on or after it')
+  t.match(reversed.json(), { kind: 'reversal', principal: '-200.00', reversesEventId: ownId })
+  const byAdmin = await post(app, `/v1/debts/${debt.id}/repayments/${zoneRepayment.id}/reversal`, { reversedOn: '2021-01-20', reason: '退回' })
+  t.equal(byAdmin.statusCode, 201, 'the municipal bureau may reverse the zone\'s repayment')
+  t.equal(await balance('2021-02-01'), '1000.00')
+})
+
+t.test('Legacy debts: one rule for every date — nothing is dated before the registration (transfers included)', async (t) => {
+  const debt = await created(t, app, '/v1/debts', debtBody({ registeredOn: '2021-01-01' })) as { id: number }
+  const before = await events()
+  const transfer = expectProblem(t, await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370214', transferredOn: '2020-12-31', documentNo: 'x' }), 422)
+  t.equal(transfer.errors?.[0]?.pointer, '/transferredOn')
+  t.match(transfer.detail, /registered on 2021-01-01; nothing about it — a transfer included — is dated before/)
+  const repayment = expectProblem(t, await post(app, `/v1/debts/${debt.id}/repayments`, { paidOn: '2020-12-31', principal: '1.00', interest: '0.00' }), 422)
+  t.equal(repayment.errors?.[0]?.pointer, '/paidOn')
+  t.equal(await events(), before, 'nothing was recorded')
+
+  const debts = await rowCount(database, 'debts')
+  const registered = expectProblem(t, await post(app, '/v1/debts', debtBody({ registeredOn: '2021-01-01', transfer: { districtCode: '370214', transferredOn: '2020-06-30', documentNo: 'x' } })), 422)
+  t.equal(registered.errors?.[0]?.pointer, '/transfer/transferredOn', 'a debt registered with its transfer: the same rule')
+  t.equal(await rowCount(database, 'debts'), debts, 'and the debt was not registered')
+
+  t.equal((await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370214', transferredOn: '2021-01-01', documentNo: 'x' })).statusCode, 200, 'on the registration day itself: accepted')
+})
+
+t.test('Legacy debts: a transfer to a district other than the zone\'s host needs a reason, shown on the debt', async (t) => {
+  const debt = await created(t, app, '/v1/debts', debtBody()) as { id: number }
+  const before = await events()
+  const refused = expectProblem(t, await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370203', transferredOn: '2021-03-31', documentNo: '划转2号' }), 422)
+  t.equal(refused.errors?.[0]?.pointer, '/reason')
+  t.match(refused.detail, /zone QD-HT goes to its host district 370214; a transfer to 370203 needs a reason/)
+  t.equal(await events(), before, 'nothing was recorded')
+
+  const registered = expectProblem(t, await post(app, '/v1/debts', debtBody({ transfer: { districtCode: '370203', transferredOn: '2021-03-31', documentNo: 'x' } })), 422)
+  t.equal(registered.errors?.[0]?.pointer, '/transfer/reason', 'registered with its transfer: the same rule')
+  t.match(registered.detail, /^A debt of zone QD-HT goes to its host district 370214; a transfer to 370203 needs a reason/)
+
+  const reason = '市政府决定由市北区承接（青政字〔2021〕9号）'
+  const done = await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370203', transferredOn: '2021-03-31', documentNo: '划转2号', reason })
+  t.equal(done.statusCode, 200)
+  t.match(done.json(), { status: 'transferred', responsibleDistrictCode: '370203', events: [{ kind: 'transfer', districtCode: '370203', note: reason }] })
+  t.match((await injectAs('district203', { method: 'GET', url: `/v1/debts/${debt.id}` })).json(), { events: [{ kind: 'transfer', note: reason }] }, 'the district sees why')
+
+  const withReason = await created(t, app, '/v1/debts', debtBody({ zoneCode: 'QD-BL', transfer: { districtCode: '370214', transferredOn: '2021-02-01', documentNo: 'y', reason: '事权划转' } }))
+  t.match(withReason, { responsibleDistrictCode: '370214', events: [{ kind: 'transfer', note: '事权划转' }] })
+  const host = await created(t, app, '/v1/debts', debtBody({ transfer: { districtCode: '370214', transferredOn: '2021-02-01', documentNo: 'z' } }))
+  t.match(host, { responsibleDistrictCode: '370214' }, 'to the host district no reason is needed')
+})
+
+t.test('Legacy debts: ?status= is filtered in the query — every page is full, the last ends the list — and agrees with each debt\'s own status', async (t) => {
+  const own = await testDatabase(t)
+  const ownApp = await testApp(t, own)
+  await buildWorld(t, ownApp)
+  const make = async (body: Record<string, unknown>, then: (id: number) => Promise<void> = async () => {}) => {
+    const { id } = await created(t, ownApp, '/v1/debts', debtBody(body)) as { id: number }
+    await then(id)
+    return id
+  }
+  const repay = (id: number, paidOn: string, principal: string) => created(t, ownApp, `/v1/debts/${id}/repayments`, { paidOn, principal, interest: '0.00' })
+  const transfer = (id: number, transferredOn: string) => created(t, ownApp, `/v1/debts/${id}/transfer`, { districtCode: '370214', transferredOn, documentNo: 'x' }, 200)
+  // Many debts the zone still carries, between the few of each other state, so that filtering after paging gives short pages.
+  const ids = []
+  for (let i = 0; i < 4; i++) ids.push(await make({}))
+  ids.push(await make({}, async (id) => { await transfer(id, '2021-06-30') }))
+  ids.push(await make({}, async (id) => { await repay(id, '2021-06-30', '1000.00') }))
+  for (let i = 0; i < 4; i++) ids.push(await make({}))
+  ids.push(await make({}, async (id) => { await transfer(id, '2021-03-31'); await repay(id, '2021-06-30', '400.00') }))
+  ids.push(await make({}, async (id) => {
+    const { id: eventId } = await repay(id, '2021-05-01', '1000.00') as { id: number }
+    await created(t, ownApp, `/v1/debts/${id}/repayments/${eventId}/reversal`, { reversedOn: '2021-09-01', reason: '退回' })
+  }))
+  ids.push(await make({ registeredOn: '2021-12-31' }))
+  ids.push(await make({ outstanding: '0.00' }))
+  for (let i = 0; i < 4; i++) ids.push(await make({}))
+
+  for (const asOf of ['2021-01-01', '2021-03-31', '2021-06-30', '2021-08-31', '2021-09-01', '2021-12-31']) {
+    const statuses = new Map<number, string>()
+    for (const id of ids) statuses.set(id, ((await get(ownApp, `/v1/debts/${id}?asOf=${asOf}`)).json() as { status: string }).status)
+    for (const status of ['zone', 'transferred', 'repaid']) {
+      const expected = ids.filter((id) => statuses.get(id) === status)
+      const seen: number[] = []
+      let cursor: string | null = null
+      let pages = 0
+      do {
+        const response = await get(ownApp, `/v1/debts?status=${status}&asOf=${asOf}&limit=2${cursor === null ? '' : `&cursor=${cursor}`}`)
+        const page = response.json() as { items: Array<{ id: number, status: string }>, nextCursor: string | null }
+        if (page.nextCursor !== null) t.equal(page.items.length, 2, `${asOf} ${status}: a page with a next one is full`)
+        if (page.nextCursor === null && expected.length > 0) t.ok(page.items.length >= 1, `${asOf} ${status}: the last page is not empty`)
+        seen.push(...page.items.map((d) => d.id))
+        t.ok(page.items.every((d) => d.status === status), `${asOf} ${status}: every item is in that state`)
+        cursor = page.nextCursor
+        pages++
+      } while (cursor !== null && pages < 50)
+      t.same(seen, expected, `as of ${asOf}, ${status}: exactly the debts whose own status says so, in order`)
+    }
+  }
+})

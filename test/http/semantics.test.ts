@@ -1,0 +1,102 @@
+import t from 'tap'
+import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
+import { buildWorld, created, get, injector, post } from '../world.js'
+
+/*
+ * What the service says must mean one thing (api-contract.md, Revenue; Roles and scope; Settlement
+ * runs): a month given twice in one batch is refused naming both, never half-dropped; a code
+ * outside the key's scope reads exactly as one that does not exist; one format for the floor.
+ * The world: 城阳区 370214 hosts QD-HT (agreement ht), 市北区 370203 hosts QD-BL (agreement bl).
+ */
+
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+const world = await buildWorld(t, app)
+const injectAs = injector(app, world)
+const header = 'zoneCode,districtCode,category,year,month,amount'
+const csv = (text: string, query = '', who: 'admin' | 'district214' = 'admin') =>
+  injectAs(who, { method: 'POST', url: `/v1/revenues/import${query}`, headers: { 'content-type': 'text/csv' }, payload: text })
+const revisions = () => rowCount(database, 'revenue_revisions')
+
+t.test('api-contract.md, Revenue: two records of one month in one batch are refused (422) naming both, and nothing is recorded', async (t) => {
+  const before = await revisions()
+  const problem = expectProblem(t, await post(app, '/v1/revenues', { records: [
+    { zoneCode: 'QD-HT', category: '10101', year: 2021, month: 1, amount: '100.00' },
+    { zoneCode: 'QD-HT', category: '10101', year: 2021, month: 2, amount: '50.00' },
+    { zoneCode: 'QD-HT', districtCode: '370214', category: '10101', year: 2021, month: 1, amount: '120.00' },
+    { zoneCode: 'QD-BL', category: '10304', year: 2021, month: 3, amount: '1.00' },
+    { zoneCode: 'QD-BL', category: '10304', year: 2021, month: 3, amount: '2.00' },
+    { zoneCode: 'QD-BL', category: '10304', year: 2021, month: 3, amount: '3.00' },
+  ] }), 422)
+  t.match(problem.type, /invalid-records$/)
+  t.same(problem.errors, [
+    { pointer: '/records/0', message: 'is repeated by record 2 (the same zone, district, category, year and month: one amount per month, in one record)' },
+    { pointer: '/records/2', message: 'repeats record 0 (the same zone, district, category, year and month: one amount per month, in one record)' },
+    { pointer: '/records/3', message: 'is repeated by records 4, 5 (the same zone, district, category, year and month: one amount per month, in one record)' },
+    { pointer: '/records/4', message: 'repeats record 3 (the same zone, district, category, year and month: one amount per month, in one record)' },
+    { pointer: '/records/5', message: 'repeats record 3 (the same zone, district, category, year and month: one amount per month, in one record)' },
+  ], 'the district given or defaulted to the host is the same month')
+  t.equal(await revisions(), before, 'nothing was recorded')
+  const one = await post(app, '/v1/revenues', { records: [{ zoneCode: 'QD-HT', category: '10101', year: 2021, month: 1, amount: '120.00' }, { zoneCode: 'QD-HT', category: '10101', year: 2021, month: 2, amount: '50.00' }] })
+  t.match(one.json(), { records: 2, created: 2 }, 'one record per month: recorded')
+})
+
+t.test('api-contract.md, Revenue: a CSV file giving a month twice lists both lines; with ?partial=true neither is loaded, the rest is', async (t) => {
+  const file = `${header}\nQD-HT,,10104,2022,1,10.00\nQD-HT,,10104,2022,2,20.00\nQD-HT,,10104,2022,3,30.00\nQD-HT,370214,10104,2022,1,11.00\nBAD,,10104,2022,4,1.00\n`
+  const before = await revisions()
+  const problem = expectProblem(t, await csv(file), 422)
+  t.match(problem.detail, /^3 of 5 line\(s\) are bad; nothing was loaded\. Correct them, or send \?partial=true to load the 2 good line\(s\)\.$/)
+  t.same(problem.errors?.map((e) => e.pointer), ['/line/2/line', '/line/5/line', '/line/6/zoneCode'], 'both lines of the month, in line order with the other bad line')
+  t.match(problem.errors?.[0]?.message, /line 2, line: is repeated by line 5 \(the same zone, district, category, year and month/)
+  t.match(problem.errors?.[1]?.message, /line 5, line: repeats line 2 /)
+  t.equal(await revisions(), before, 'nothing was loaded')
+
+  const partial = await csv(file, '?partial=true')
+  t.equal(partial.statusCode, 200)
+  t.match(partial.json(), { rows: 5, loaded: 2, rejected: 3, created: 2 })
+  const months = ((await get(app, '/v1/revenues?zoneCode=QD-HT&year=2022&category=10104')).json() as { items: Array<{ month: number, amount: string }> }).items
+  t.same(months.map((m) => [m.month, m.amount]), [[2, '20.00'], [3, '30.00']], 'January, given twice, was not loaded either way')
+})
+
+/** A problem as the caller reads it, with the code it named replaced and the request id left out. */
+const reading = (body: string, code: string) => {
+  const { requestId: _requestId, ...problem } = JSON.parse(body) as Record<string, unknown>
+  return JSON.stringify(problem).replaceAll(code, '<code>')
+}
+
+t.test('api-contract.md, Roles and scope: a district or zone outside the key\'s scope reads exactly as one that does not exist', async (t) => {
+  const before = await revisions()
+  const record = (fields: Record<string, unknown>) => ({ records: [{ category: '10101', year: 2021, month: 6, amount: '1.00', ...fields }] })
+  const asDistrict = (body: unknown) => injectAs('district214', { method: 'POST', url: '/v1/revenues', payload: body as object })
+
+  const otherDistrict = await asDistrict(record({ zoneCode: 'QD-HT', districtCode: '370203' }))
+  const noDistrict = await asDistrict(record({ zoneCode: 'QD-HT', districtCode: '370299' }))
+  t.equal(otherDistrict.statusCode, 422)
+  t.equal(reading(otherDistrict.body, '370203'), reading(noDistrict.body, '370299'), 'another district\'s code and a code that does not exist: the same answer')
+  t.match(JSON.parse(noDistrict.body), { errors: [{ pointer: '/records/0/districtCode', message: 'no district 370299 in this key\'s scope' }] })
+
+  const otherZone = await asDistrict(record({ zoneCode: 'QD-BL' }))
+  const noZone = await asDistrict(record({ zoneCode: 'QD-XX' }))
+  t.equal(reading(otherZone.body, 'QD-BL'), reading(noZone.body, 'QD-XX'), 'a zone the key may not see and one that does not exist: the same answer (no host district named)')
+  t.match(JSON.parse(noZone.body), { errors: [{ pointer: '/records/0/zoneCode', message: 'no zone QD-XX in this key\'s scope' }] })
+
+  const fileOther = await csv(`${header}\nQD-HT,370203,10101,2021,6,1.00\n`, '', 'district214')
+  const fileNone = await csv(`${header}\nQD-HT,370299,10101,2021,6,1.00\n`, '', 'district214')
+  t.equal(reading(fileOther.body, '370203'), reading(fileNone.body, '370299'), 'in a CSV file too')
+  t.equal(await revisions(), before, 'nothing was recorded')
+
+  const byAdmin = expectProblem(t, await post(app, '/v1/revenues', record({ zoneCode: 'QD-XX', districtCode: '370299' })), 422)
+  t.same(byAdmin.errors?.map((e) => e.message), ['no zone QD-XX is registered', 'no district 370299 is registered'], 'an admin sees the whole registry: "not registered"')
+  const own = await injectAs('district214', { method: 'POST', url: '/v1/revenues', payload: record({ zoneCode: 'QD-HT' }) })
+  t.equal(own.statusCode, 200, 'the key\'s own zone and district: recorded')
+})
+
+t.test('api-contract.md, Settlement runs: the run list prints minimumRate as the run does ("0.60")', async (t) => {
+  const run = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2020 }) as { id: number, minimumRate: string }
+  t.equal(run.minimumRate, '0.60')
+  const list = (await get(app, '/v1/settlement-runs')).json() as { items: Array<{ id: number, minimumRate: string }> }
+  t.equal(list.items.find((r) => r.id === run.id)?.minimumRate, '0.60', 'the list, as the run')
+  const listed = (await get(app, '/v1/settlement-runs?fiscalYear=2020')).json() as { items: Array<{ minimumRate: string }> }
+  t.ok(listed.items.every((r) => r.minimumRate === '0.60'), 'every run of the list')
+  t.equal(((await get(app, `/v1/settlement-runs/${run.id}`)).json() as { minimumRate: string }).minimumRate, '0.60')
+})
