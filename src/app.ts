@@ -18,6 +18,7 @@ import { healthRoutes } from './http/routes/health.js'
 import { registryRoutes } from './http/routes/registry.js'
 import { revenueRoutes } from './http/routes/revenues.js'
 import { settlementRoutes } from './http/routes/settlements.js'
+import { transferRoutes } from './http/routes/transfers.js'
 import { validatorCompiler } from './http/validation.js'
 
 export interface AppConfig {
@@ -83,6 +84,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     await v1.register(settlementRoutes, deps)
     await v1.register(debtRoutes, deps)
     await v1.register(accessRoutes, deps)
+    await v1.register(transferRoutes, deps)
   }, { prefix: '/v1' })
   return app
 }

@@ -70,8 +70,11 @@ export interface StatementLine extends LineFigures {
   documentNo: string
   kind: SettlementKind
   previousZoneShare: string | null
-  /** Each group, with the shortfall written off (核销) in the agreement's last year when no next version carries it (§6). */
-  groups: ReadonlyArray<SettledGroupFigures & { writtenOff?: string | undefined }>
+  /**
+   * Each group, with the shortfall written off (核销) in the agreement's last year when no next version carries it (§6),
+   * and the responsibility transfers (事权划转) behind its base (§4).
+   */
+  groups: ReadonlyArray<SettledGroupFigures & { writtenOff?: string | undefined, transfers?: string | undefined }>
 }
 
 /** The statement's columns, Chinese title first. Money columns hold yuan to the cent. */
@@ -98,6 +101,7 @@ export const STATEMENT_COLUMNS = [
   { key: 'previousZoneShare', title: '原结算功能区分成 previously settled zone share', money: true },
   { key: 'adjustment', title: '补充结算调整 supplementary adjustment', money: true },
   { key: 'balanceAdjustment', title: '补充结算应补(扣)调整 supplementary balance adjustment', money: true },
+  { key: 'transfers', title: '事权划转 responsibility transfers behind the base', money: false },
 ] as const
 
 export type StatementColumn = typeof STATEMENT_COLUMNS[number]['key']
@@ -121,6 +125,7 @@ export function statementRows (lines: readonly StatementLine[]): StatementRow[] 
         zoneShare: g.zoneShare, districtShare: g.districtShare,
         ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
         ...(g.writtenOff === undefined ? {} : { writtenOff: g.writtenOff }),
+        ...(g.transfers === undefined || g.transfers === '' ? {} : { transfers: g.transfers }),
       })
     }
     const groupSum = (pick: (g: StatementLine['groups'][number]) => string) => formatMoney(sum(line.groups.map((g) => money(pick(g)))))

@@ -24,7 +24,7 @@ t.test('the demo data loads once, on an empty database, labelled as illustrative
   t.ok(rates.every((r) => Number(r.rate) >= 0.6), 'every band at or above the 60% floor')
   const agreement = (await get(app, '/v1/agreements/1?year=2021')).json()
   t.match(agreement, { zoneCode: 'QD-HT', districtCode: '370214', inForce: true })
-  t.equal(agreement.groups[0].baseForYear, '95000000.00', '100000000.00 fixed, −5000000.00 from 2021')
+  t.equal(agreement.groups[0].baseForYear, '97160000.00', '100000000.00 fixed, −5000000.00 from 2021, + 12 staff × 180000.00 of 卫生健康 from 2021')
 })
 
 type Parameter = { in: string, name: string, required?: boolean, example?: unknown, schema?: { examples?: unknown[] } }

@@ -4,7 +4,8 @@ import { deserializeGroupResult, explainGroup, type Language } from '../../domai
 import { formatMoney, formatRate, money } from '../../domain/money.js'
 import { RUN_STATUSES, SETTLEMENT_KINDS } from '../../domain/settlement.js'
 import type { RunOverview, SettledLine } from '../../services/settlements.js'
-import { CalculationGroup } from './calculations.js'
+import { requestTakes } from '../../domain/calculation-request.js'
+import { CalculationGroup, CalculationRequestOut } from './calculations.js'
 import {
   Count, DistrictCode, FiscalYear, IdempotencyHeaders, IdParam, MoneyOut, PageOf, PageQuery, problemResponses, RateOut, RecordId, StringEnum, TABLE_FORMATS, Timestamp,
   ZoneCode,
@@ -37,6 +38,7 @@ const LineOut = Type.Object({
   adjustment: Type.Optional(MoneyOut('补充结算调整 zone share − previous zone share (supplementary only)')),
   balanceAdjustment: Type.Optional(MoneyOut('补充结算应补(扣)调整 balance due − the balance due of the line it follows (supplementary only)')),
   groups: Type.Array(SettledGroup, { maxItems: 50, description: '口径组 groups, shaped as in the calculation response' }),
+  calculationRequest: Type.Optional(CalculationRequestOut),
 }, {
   additionalProperties: false,
   description: '结算行 one agreement\'s line',
@@ -91,7 +93,24 @@ export const RunOut = Type.Object({
 
 const LinesPage = PageOf(LineOut, '结算行 lines by zone, district and agreement')
 
+/**
+ * The request that gives the line's figures from POST /v1/calculations: the run's year and floor, each
+ * group as the engine took it, the line's advances. Absent for lines settled before it was kept, and
+ * when a sum is longer than a request's amounts may be (§1).
+ */
+function calculationRequestOf (l: SettledLine): Type.Static<typeof CalculationRequestOut> | undefined {
+  const groups: Array<Type.Static<typeof CalculationRequestOut>['groups'][number]> = []
+  for (const g of l.groups) {
+    if (g.input === null) return undefined
+    // Written by groupJson (src/domain/calculation-request.ts) when the line was computed.
+    groups.push(JSON.parse(g.input) as Type.Static<typeof CalculationRequestOut>['groups'][number])
+  }
+  const request = { fiscalYear: l.run.fiscalYear, minimumRate: formatRate(money(l.run.minimumRate)), groups, advancesPaid: l.advancesPaid }
+  return requestTakes(request) ? request : undefined
+}
+
 function presentLine (l: SettledLine, lang: Language) {
+  const calculationRequest = calculationRequestOf(l)
   return {
     agreementId: l.agreementId, zoneCode: l.zoneCode, districtCode: l.districtCode, kind: l.kind,
     revenueTotal: l.revenueTotal, zoneShare: l.zoneShare, districtShare: l.districtShare, advancesPaid: l.advancesPaid, balanceDue: l.balanceDue,
@@ -101,6 +120,7 @@ function presentLine (l: SettledLine, lang: Language) {
     ...(l.balanceAdjustment === null ? {} : { balanceAdjustment: l.balanceAdjustment }),
     groups: l.groups.map((g) => {
       const disposition = l.dispositions.get(g.name)
+      const result = deserializeGroupResult(g.result)
       return {
         name: g.name, basis: g.basis,
         ...(g.base === null ? {} : { base: g.base }),
@@ -113,9 +133,11 @@ function presentLine (l: SettledLine, lang: Language) {
         ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
         ...(disposition?.kind === 'written_off' ? { writtenOff: formatMoney(disposition.amount) } : {}),
         ...(disposition?.kind === 'carried' ? { carriedToAgreementId: disposition.agreementId } : {}),
-        explanation: explainGroup(deserializeGroupResult(g.result), lang),
+        ...(result.period === undefined ? {} : { period: result.period }),
+        explanation: explainGroup(result, lang),
       }
     }),
+    ...(calculationRequest === undefined ? {} : { calculationRequest }),
   }
 }
 
