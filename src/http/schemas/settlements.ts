@@ -179,7 +179,7 @@ export const getSettlementRunSchema = {
 export const finalizeSettlementRunSchema = {
   operationId: 'finalizeSettlementRun', summary: '定稿 finalize a draft run (admin): it can no longer change',
   description: 'Refused (409) when the run is already finalized; when anything a line was computed from changed after the run was computed, ' +
-    'whichever transaction committed it (settlement-stale: the revenue of the year in the agreement\'s categories, its advances, base adjustments, ' +
+    'whichever transaction committed it (settlement-stale: the revenue of the year in the agreement\'s categories, its advances, base adjustments, responsibility transfers, ' +
     'terms or years, the finalized previous-year figures it carried in, or the finalized line it follows); or when another run already finalized ' +
     'the year for one of its annual lines. Each line then follows the last finalized line of its agreement and year (calculation-rules.md §9).',
   params: Type.Object({ id: DraftRunId }), headers: IdempotencyHeaders,
