@@ -139,6 +139,11 @@ t.test('§2 falling rates and a rate schedule (分段期限) are stored as writt
   const y2024 = (await get(app, `/v1/agreements/${agreement.id}?year=2024`)).json()
   t.same(y2024.groups[0].ratesForYear, [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.60' }])
   t.same(y2024.groups[0].periodForYear, { fromYear: 2023, toYear: null, number: 2, of: 2 })
+  const shrinking = await created(t, app, '/v1/agreements', {
+    zoneCode: 'QD-SC', districtCode: '370214', documentNo: '青政字〔2026〕1号', effectiveFrom: 2026, baseYear: 2025,
+    groups: [{ name: 'taxes', basis: 'increment', categories: ['10101'], base: { amount: '1000.00', mode: 'escalating', growthRate: '-0.02' }, rates: [{ rate: '0.60' }] }],
+  })
+  t.same(shrinking.groups[0].base, { amount: '1000.00', mode: 'escalating', growthRate: '-0.02' }, 'a shrinking base prints its negative growth (and holds to the document)')
   const before = (await get(app, `/v1/agreements/${agreement.id}?year=2019`)).json()
   t.equal(before.inForce, false)
   t.equal(before.groups[0].ratesForYear, undefined, 'no bands before the schedule starts')

@@ -87,7 +87,7 @@ const GroupOut = Type.Object({
   base: Type.Union([Type.Object({
     amount: Type.Union([MoneyOut('核定基数 verified base for the base year'), Type.Null()], { description: '核定基数 verified base for the base year (null for prior_year)' }),
     mode: ModeSchema,
-    growthRate: Type.Union([RateOut('基数递增率 yearly growth'), Type.Null()], { description: '基数递增率 yearly growth (escalating only)' }),
+    growthRate: Type.Union([GrowthOut('基数递增率 yearly growth, may be negative'), Type.Null()], { description: '基数递增率 yearly growth (escalating only)' }),
   }, { additionalProperties: false }), Type.Null()], { description: '基数 the base rule, null for basis total' }),
   rates: Type.Optional(BandsOut('分档比例 bands (absent when the group has a schedule)')),
   schedule: Type.Optional(Type.Array(Type.Object({
