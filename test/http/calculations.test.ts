@@ -187,6 +187,26 @@ t.test('§1 a base that responsibility transfers move beyond 18 integer digits i
   t.match(problem.detail, /responsibility transfers/)
 })
 
+t.test('the longest base line (100 adjustments and 100 responsibility transfers, each with the longest texts and an exact F(Y) of some 650 decimals) ' +
+  'stays within the documented bound (api-contract.md, POST /v1/calculations: explanation; calculation-rules.md §4)', async (t) => {
+  const adjustments = Array.from({ length: 100 }, (_, i) => ({ fromYear: 2020 + (i % 2), amount: i % 2 === 0 ? '-999999999999999.99' : '999999999999999.99', documentNo: '号'.repeat(100) }))
+  // Opposite transfers of the same funding cancel out: the base stays small while each F(Y) prints in full.
+  const transfers = Array.from({ length: 100 }, (_, i) => ({
+    function: '事'.repeat(200), direction: i % 2 === 0 ? 'to_zone' : 'to_district', fromYear: 1991, documentNo: '号'.repeat(100),
+    funding: { method: 'indexed', amount: '999999999999999.99', growthRate: '-0.999999' },
+  }))
+  for (const language of ['zh', 'en']) {
+    const response = await injectAs('admin', {
+      method: 'POST', url: '/v1/calculations', headers: { 'accept-language': language },
+      payload: { fiscalYear: 2100, groups: [{ name: 'taxes', basis: 'increment', base: { amount: '1000000.00', baseYear: 1990, mode: 'fixed', adjustments, transfers }, actual: '1250000.00', rates: [{ rate: '0.60' }] }] },
+    })
+    t.equal(response.statusCode, 200, `${language}: answered, and the answer holds to the document (testApp checks it)`)
+    const group = response.json().groups[0]
+    t.equal(group.base, '1000000.00', 'the transfers cancel out')
+    t.ok(group.explanation[0].length > 100_000, `${language}: the base line cites all 100 transfers in ${group.explanation[0].length as number} characters`)
+  }
+})
+
 t.test('bad input: each answers its status with problem+json and a pointer', async (t) => {
   const cases: Array<[string, unknown, number, string]> = [
     ['money as a JSON number', withGroup(0, { actual: 1250000 }), 400, '/groups/0/actual'],
