@@ -307,7 +307,6 @@ export function parseCalculationRequest (request: CalculationRequestJson, deploy
   }
 }
 
-
 /*
  * And back: the engine's input as a calculation request (POST /v1/calculations). A settlement line
  * shows the request its figures come from, so that anyone can post it and get the same figures.
@@ -360,16 +359,6 @@ export function groupJson (g: GroupInput): GroupJson {
     ...(g.schedule === undefined ? { rates: bandsJson(g.rates) } : { schedule: g.schedule.map((p) => ({ fromYear: p.fromYear, rates: bandsJson(p.rates) })) }),
     ...(g.basis === 'increment' ? { shortfall: g.shortfall } : {}),
     ...(g.shortfall === 'carry_forward' ? { carriedShortfall: formatMoney(g.carriedShortfall) } : {}),
-  }
-}
-
-/** The engine's input for a year as a calculation request. */
-export function calculationRequestJson (input: AgreementYearInput): Required<CalculationRequestJson> {
-  return {
-    fiscalYear: input.fiscalYear,
-    minimumRate: formatRate(input.minimumRate),
-    groups: input.groups.map(groupJson),
-    advancesPaid: formatMoney(input.advancesPaid),
   }
 }
 
