@@ -34,6 +34,11 @@ export interface CheckedRevenueRow {
 export type RowCheck = { ok: true, row: CheckedRevenueRow } | { ok: false, problems: Array<{ field: string, message: string }> }
 
 const MONEY = new RegExp(MONEY_PATTERN)
+
+/** A code as a message quotes it: a CSV cell may be any length, a message is at most 500 characters. */
+function quoted (value: string): string {
+  return value.length > 64 ? `${value.slice(0, 64)}…` : value
+}
 const WHOLE = /^\d{1,4}$/
 
 function whole (value: string | number): number | undefined {
@@ -45,14 +50,14 @@ function whole (value: string | number): number | undefined {
 export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferences, onlyDistrict?: string): RowCheck {
   const problems: Array<{ field: string, message: string }> = []
   const host = refs.zoneHosts.get(input.zoneCode)
-  if (host === undefined) problems.push({ field: 'zoneCode', message: `no zone ${input.zoneCode} is registered` })
+  if (host === undefined) problems.push({ field: 'zoneCode', message: `no zone ${quoted(input.zoneCode)} is registered` })
   const districtCode = input.districtCode === undefined || input.districtCode === '' ? host : input.districtCode
   if (districtCode !== undefined && !refs.districts.has(districtCode)) {
-    problems.push({ field: 'districtCode', message: `no district ${districtCode} is registered` })
+    problems.push({ field: 'districtCode', message: `no district ${quoted(districtCode)} is registered` })
   } else if (districtCode !== undefined && onlyDistrict !== undefined && districtCode !== onlyDistrict) {
-    problems.push({ field: 'districtCode', message: `district ${districtCode} is outside this key's scope (${onlyDistrict})` })
+    problems.push({ field: 'districtCode', message: `district ${quoted(districtCode)} is outside this key's scope (${onlyDistrict})` })
   }
-  if (!refs.categories.has(input.category)) problems.push({ field: 'category', message: `no revenue category ${input.category}` })
+  if (!refs.categories.has(input.category)) problems.push({ field: 'category', message: `no revenue category ${quoted(input.category)}` })
   const year = whole(input.year)
   if (year === undefined || year < 1990 || year > 2100) problems.push({ field: 'year', message: 'must be a year from 1990 to 2100' })
   const month = whole(input.month)
