@@ -21,6 +21,7 @@ import { registryRoutes } from './http/routes/registry.js'
 import { revenueRoutes } from './http/routes/revenues.js'
 import { settlementRoutes } from './http/routes/settlements.js'
 import { loadStatementAssets } from './http/statement-html.js'
+import { transferRoutes } from './http/routes/transfers.js'
 import { validatorCompiler } from './http/validation.js'
 
 export interface AppConfig {
@@ -99,6 +100,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     await v1.register(settlementRoutes, { ...deps, statementStylesheet: statementAssets.stylesheet })
     await v1.register(debtRoutes, deps)
     await v1.register(accessRoutes, deps)
+    await v1.register(transferRoutes, deps)
   }, { prefix: '/v1' })
   prunePeriodically(app, config.database, config.idempotencyPruneEveryMs ?? IDEMPOTENCY_PRUNE_EVERY_MS)
   return app

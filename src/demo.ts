@@ -9,6 +9,7 @@ import { createDistrict, createZone, districts } from './services/registry.js'
 import { recordRevenue } from './services/revenue.js'
 import { issueKey, revokeKey } from './services/keys.js'
 import { createRun, finalizeRun, reviewLine } from './services/settlements.js'
+import { recordTransfer } from './services/transfers.js'
 
 /*
  * DEMO_DATA=1: an illustrative data set on an empty database, so that every example in
@@ -16,7 +17,8 @@ import { createRun, finalizeRun, reviewLine } from './services/settlements.js'
  * names are real places, the amounts and document numbers are not.
  *   城阳区 370214 hosts 青岛高新区 QD-HT; 黄岛区 370211 hosts QD-BS and QD-DJK.
  *   One agreement per zone for 2020–2025 (base year 2019) under the 60% rule; two years
- *   (2020, 2021) of monthly revenue in four categories; quarterly advances for 2021; the 2020
+ *   (2020, 2021) of monthly revenue in four categories; QD-HT's base moved by an adjustment and by a
+ *   responsibility transfer (卫生健康 to 城阳区 from 2021, 12 staff); quarterly advances for 2021; the 2020
  *   settlement reviewed and finalized (run 1: QD-HT's line confirmed by 城阳区 and the zone;
  *   QD-BS's disputed by the zone, then confirmed, and 黄岛区's confirmation recorded by the city
  *   on its behalf), and 2021's computed as a draft (run 2, QD-HT's line confirmed by 城阳区);
@@ -86,6 +88,11 @@ export async function loadDemoData (db: Db, floor = money('0.60')): Promise<bool
     }
     const [htAgreement = 0] = ids
     await addBaseAdjustment(ctx, htAgreement, { group: 'taxes', fromYear: 2021, amount: '-5000000.00', reason: `教育事权划转功能区${NOTE}`, documentNo: `示例〔2021〕3号${NOTE}` })
+    // 财随事走: 卫生健康 handed to 城阳区 with its 12 staff; the district pays for it, so QD-HT's base rises by 12 × 180000.00 a year.
+    await recordTransfer(ctx, {
+      agreementId: htAgreement, group: 'taxes', function: `卫生健康${NOTE}`, direction: 'to_district', fromYear: 2021, documentNo: `示例〔2021〕5号${NOTE}`,
+      funding: { method: 'headcount', headcount: 12, unitCost: '180000.00' },
+    })
 
     const records = ZONES.flatMap((zone) => [2020, 2021].flatMap((year) => [...taxes, '10304'].flatMap((category) =>
       Array.from({ length: 12 }, (_, m) => ({ zoneCode: zone.code, districtCode: zone.district, category, year, month: m + 1, amount: monthly(zone, category, year, m + 1) })))))

@@ -2,12 +2,17 @@ import { sql } from 'kysely'
 import type { AgreementGroupTerms, AgreementTerms, BaseTerms } from '../domain/agreement.js'
 import type { CarryTerms } from '../domain/ledger.js'
 import { type Decimal, money } from '../domain/money.js'
+import type { RateBand, RatePeriod } from '../domain/types.js'
 import type { AgreementGroupRow, AgreementRow, BaseAdjustmentRow, Db } from './database.js'
 import { LockSpace, lock } from './locks.js'
 import { fetchPage, mapPageAsync, type Page, type PageRequest } from './pagination.js'
 import { type Scope, scopeFilter } from './scope.js'
+import { type StoredTransfer, toTransfer } from './transfers.js'
 
-/* Agreements (分成办法) with their groups, categories, bands and base adjustments (基数调整). */
+/*
+ * Agreements (分成办法) with their groups, categories, bands or rate schedules (分段期限), base
+ * adjustments (基数调整) and responsibility transfers (事权划转).
+ */
 
 export interface StoredAdjustment {
   id: number
@@ -21,6 +26,7 @@ export interface StoredAdjustment {
 export type StoredGroup = AgreementGroupTerms & {
   position: number
   adjustments: StoredAdjustment[]
+  transfers: StoredTransfer[]
 }
 
 export interface StoredAgreement extends Omit<AgreementTerms, 'groups'> {
@@ -60,10 +66,16 @@ export async function insertAgreement (tx: Db, terms: AgreementTerms): Promise<n
   }))).execute()
   await tx.insertInto('agreement_group_categories').values(terms.groups.flatMap((g, position) =>
     g.categories.map((category_code) => ({ agreement_id: id, group_position: position, category_code })))).execute()
-  await tx.insertInto('agreement_bands').values(terms.groups.flatMap((g, position) => g.rates.map((band, k) => ({
+  const bands = terms.groups.flatMap((g, position) => (g.rates ?? []).map((band, k) => ({
     agreement_id: id, group_position: position, position: k,
     up_to_growth: band.upToGrowth?.toString() ?? null, rate: band.rate.toString(),
-  })))).execute()
+  })))
+  if (bands.length > 0) await tx.insertInto('agreement_bands').values(bands).execute()
+  const scheduled = terms.groups.flatMap((g, position) => (g.schedule ?? []).flatMap((period) => period.rates.map((band, k) => ({
+    agreement_id: id, group_position: position, from_year: period.fromYear, position: k,
+    up_to_growth: band.upToGrowth?.toString() ?? null, rate: band.rate.toString(),
+  }))))
+  if (scheduled.length > 0) await tx.insertInto('agreement_schedule_bands').values(scheduled).execute()
   return id
 }
 
@@ -97,8 +109,21 @@ function baseTermsOf (g: AgreementGroupRow): BaseTerms {
   throw new Error(`agreement ${g.agreement_id} group ${g.position}: an increment group without a complete base rule`)
 }
 
-function groupOf (g: AgreementGroupRow): StoredGroup {
-  const common = { position: g.position, name: g.name, categories: [], rates: [], adjustments: [] }
+const bandOf = (b: { up_to_growth: string | null, rate: string }): RateBand =>
+  b.up_to_growth === null ? { rate: money(b.rate) } : { upToGrowth: money(b.up_to_growth), rate: money(b.rate) }
+
+/** The group's bands: its schedule's periods when it has one, else its one set of bands. */
+interface GroupParts {
+  categories: string[]
+  rates: RateBand[]
+  schedule: RatePeriod[]
+  adjustments: StoredAdjustment[]
+  transfers: StoredTransfer[]
+}
+
+function groupOf (g: AgreementGroupRow, parts: GroupParts): StoredGroup {
+  const rates = parts.schedule.length > 0 ? { schedule: parts.schedule } : { rates: parts.rates }
+  const common = { position: g.position, name: g.name, categories: parts.categories, ...rates, adjustments: parts.adjustments, transfers: parts.transfers }
   return g.basis === 'total'
     ? { ...common, basis: 'total', shortfall: 'none' }
     : { ...common, basis: 'increment', base: baseTermsOf(g), shortfall: g.shortfall }
@@ -114,30 +139,40 @@ async function assemble (db: Db, rows: AgreementRow[], inForce?: number): Promis
   const ofAgreements = inForce === undefined
     ? sql<boolean>`agreement_id = ANY(${ids}::integer[])`
     : sql<boolean>`agreement_id IN (SELECT id FROM agreements WHERE effective_from <= ${inForce} AND (effective_to IS NULL OR effective_to >= ${inForce}))`
-  const [groups, categories, bands, adjustments] = await Promise.all([
+  const [groups, categories, bands, scheduled, adjustments, transfers] = await Promise.all([
     db.selectFrom('agreement_groups').selectAll().where(ofAgreements).orderBy('agreement_id').orderBy('position').execute(),
     // One row per group with its codes: a fiftieth of the rows of one per category.
     db.selectFrom('agreement_group_categories')
       .select(['agreement_id', 'group_position', sql<string[]>`array_agg(category_code ORDER BY category_code)`.as('codes')])
       .where(ofAgreements).groupBy(['agreement_id', 'group_position']).execute(),
     db.selectFrom('agreement_bands').selectAll().where(ofAgreements).orderBy('position').execute(),
+    db.selectFrom('agreement_schedule_bands').selectAll().where(ofAgreements).orderBy('from_year').orderBy('position').execute(),
     db.selectFrom('base_adjustments').selectAll().where(ofAgreements).orderBy('from_year').orderBy('id').execute(),
+    db.selectFrom('responsibility_transfers').selectAll().where(ofAgreements).orderBy('from_year').orderBy('id').execute(),
   ])
   const key = (agreementId: number, position: number) => `${agreementId}/${position}`
-  const groupMap = new Map<string, StoredGroup>()
+  const parts = new Map<string, GroupParts>()
+  const partsOf = (agreementId: number, position: number) => {
+    let p = parts.get(key(agreementId, position))
+    if (p === undefined) {
+      p = { categories: [], rates: [], schedule: [], adjustments: [], transfers: [] }
+      parts.set(key(agreementId, position), p)
+    }
+    return p
+  }
+  const names = new Map(groups.map((g) => [key(g.agreement_id, g.position), g.name]))
+  for (const c of categories) partsOf(c.agreement_id, c.group_position).categories.push(...c.codes)
+  for (const b of bands) partsOf(b.agreement_id, b.group_position).rates.push(bandOf(b))
+  for (const b of scheduled) {
+    const { schedule } = partsOf(b.agreement_id, b.group_position)
+    const last = schedule[schedule.length - 1]
+    if (last?.fromYear === b.from_year) schedule[schedule.length - 1] = { fromYear: last.fromYear, rates: [...last.rates, bandOf(b)] }
+    else schedule.push({ fromYear: b.from_year, rates: [bandOf(b)] })
+  }
+  for (const a of adjustments) partsOf(a.agreement_id, a.group_position).adjustments.push(toAdjustment(a))
+  for (const x of transfers) partsOf(x.agreement_id, x.group_position).transfers.push(toTransfer(x, names.get(key(x.agreement_id, x.group_position)) ?? ''))
   const byAgreement = new Map<number, StoredGroup[]>()
-  for (const g of groups) {
-    const group = groupOf(g)
-    groupMap.set(key(g.agreement_id, g.position), group)
-    byAgreement.set(g.agreement_id, [...(byAgreement.get(g.agreement_id) ?? []), group])
-  }
-  for (const c of categories) groupMap.get(key(c.agreement_id, c.group_position))?.categories.push(...c.codes)
-  for (const b of bands) {
-    groupMap.get(key(b.agreement_id, b.group_position))?.rates.push(b.up_to_growth === null
-      ? { rate: money(b.rate) }
-      : { upToGrowth: money(b.up_to_growth), rate: money(b.rate) })
-  }
-  for (const a of adjustments) groupMap.get(key(a.agreement_id, a.group_position))?.adjustments.push(toAdjustment(a))
+  for (const g of groups) byAgreement.set(g.agreement_id, [...(byAgreement.get(g.agreement_id) ?? []), groupOf(g, partsOf(g.agreement_id, g.position))])
   return rows.map((r) => ({
     id: r.id, zoneCode: r.zone_code, districtCode: r.district_code, documentNo: r.document_no, baseYear: r.base_year,
     effectiveFrom: r.effective_from, effectiveTo: r.effective_to, createdAt: r.created_at.toISOString(), groups: byAgreement.get(r.id) ?? [],

@@ -207,6 +207,8 @@ export interface SettlementGroupsTable {
   carried_shortfall_out: NumericString | null
   bands: string
   result: string
+  /** The group as a POST /v1/calculations request (GroupJson); null for groups settled before 008. */
+  input: ColumnType<string | null, string | null | undefined, never>
 }
 
 /** 审核确认: a party's decision on a line of a draft run, kept as recorded (sql/006). */
@@ -254,6 +256,34 @@ export interface DebtEventsTable {
   created_at: Generated<Date>
 }
 
+/** 分段期限: the bands of a group's rate schedule, by the period they start. */
+export interface AgreementScheduleBandsTable {
+  agreement_id: number
+  group_position: number
+  from_year: number
+  position: number
+  up_to_growth: NumericString | null
+  rate: NumericString
+}
+
+/** 事权划转: a function moved between zone and district, with its funding. */
+export interface ResponsibilityTransfersTable {
+  id: Generated<number>
+  agreement_id: number
+  group_position: number
+  function: string
+  direction: 'to_district' | 'to_zone'
+  from_year: number
+  to_year: number | null
+  document_no: string
+  method: 'fixed' | 'headcount' | 'indexed'
+  amount: NumericString | null
+  headcount: number | null
+  unit_cost: NumericString | null
+  growth_rate: NumericString | null
+  created_at: Generated<Date>
+}
+
 export interface Database {
   debts: DebtsTable
   debt_events: DebtEventsTable
@@ -276,6 +306,8 @@ export interface Database {
   api_keys: ApiKeysTable
   idempotency_keys: IdempotencyKeysTable
   audit_events: AuditEventsTable
+  agreement_schedule_bands: AgreementScheduleBandsTable
+  responsibility_transfers: ResponsibilityTransfersTable
 }
 
 /** The database, or a transaction on it: every repository function takes one first. */
@@ -299,3 +331,4 @@ export type SettlementGroupRow = Selectable<SettlementGroupsTable>
 export type SettlementReviewRow = Selectable<SettlementReviewsTable>
 export type DebtRow = Selectable<DebtsTable>
 export type DebtEventRow = Selectable<DebtEventsTable>
+export type ResponsibilityTransferRow = Selectable<ResponsibilityTransfersTable>

@@ -84,6 +84,8 @@ export interface NewSettlementLine {
     bands: string
     /** The engine's GroupResult, serialized. */
     result: string
+    /** The group as a POST /v1/calculations request (GroupJson); null for groups settled before it was kept. */
+    input: string | null
   }>
 }
 
@@ -112,13 +114,13 @@ export async function insertLines (tx: Db, id: number, fiscalYear: number, chunk
   const groups = chunk.flatMap((l) => l.groups.map((g, position) => ({ agreementId: l.agreementId, position, ...g })))
   const gcol = <T>(pick: (g: typeof groups[number]) => T) => groups.map(pick)
   await sql`INSERT INTO settlement_groups (run_id, agreement_id, position, name, basis, base, actual, increment, carried_shortfall_in, shareable,
-      zone_share, district_share, carried_shortfall_out, bands, result)
+      zone_share, district_share, carried_shortfall_out, bands, result, input)
     SELECT ${id}, u.*
     FROM unnest(${gcol((g) => g.agreementId)}::integer[], ${gcol((g) => g.position)}::integer[], ${gcol((g) => g.name)}::text[],
       ${gcol((g) => g.basis)}::text[], ${gcol((g) => g.base)}::numeric[], ${gcol((g) => g.actual)}::numeric[], ${gcol((g) => g.increment)}::numeric[],
       ${gcol((g) => g.carriedShortfallIn)}::numeric[], ${gcol((g) => g.shareable)}::numeric[], ${gcol((g) => g.zoneShare)}::numeric[],
       ${gcol((g) => g.districtShare)}::numeric[], ${gcol((g) => g.carriedShortfallOut)}::numeric[], ${gcol((g) => g.bands)}::text[],
-      ${gcol((g) => g.result)}::text[]) AS u`.execute(tx)
+      ${gcol((g) => g.result)}::text[], ${gcol((g) => g.input)}::text[]) AS u`.execute(tx)
 }
 
 export interface StoredRun {
@@ -149,7 +151,7 @@ export interface StoredLine extends Omit<NewSettlementLine, 'groups' | 'inputs'>
 const toGroup = (g: SettlementGroupRow): StoredLine['groups'][number] => ({
   name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
   shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out,
-  bands: g.bands, result: g.result,
+  bands: g.bands, result: g.result, input: g.input,
 })
 
 /** Lines with their groups (two statements for any number of lines). */

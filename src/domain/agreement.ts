@@ -1,14 +1,18 @@
-import { parseRateBands, type RateBandJson } from './calculation-request.js'
+import { parseGroupRates, type RateBandJson, type RatePeriodJson } from './calculation-request.js'
 import { baseForYear, computeAgreementYear, priorYearRevenueMissing } from './engine.js'
 import { type InputIssue, IssueCollector } from './errors.js'
 import { type Decimal, money, ZERO } from './money.js'
 import { type CarrySource, carryNotFinalized } from './ledger.js'
 import { magnitudeIssues } from './magnitudes.js'
-import type { AgreementYearInput, AgreementYearResult, BaseAdjustment, BaseDerivation, BaseMode, BaseRule, Basis, GroupInput, RateBand, ShortfallPolicy } from './types.js'
+import type {
+  AgreementYearInput, AgreementYearResult, BaseAdjustment, BaseDerivation, BaseMode, BaseRule, Basis, GroupInput, GroupRates, ResponsibilityTransfer,
+  ShortfallPolicy,
+} from './types.js'
 
 /*
  * The agreement (分成办法) of calculation-rules.md §2, checked on the way in: the floor (§3),
- * bands strictly increasing, a category in at most one group, baseYear < effectiveFrom.
+ * band limits strictly increasing, rate schedules (分段期限) from effectiveFrom with periods in
+ * order, a category in at most one group, baseYear < effectiveFrom.
  * Overlapping years of one zone–district pair and unknown codes need the database: the
  * agreements service checks those. And the agreement in year Y (§4–§6): the engine's input
  * from the agreement's terms and the year's facts.
@@ -19,7 +23,8 @@ export interface AgreementGroupJson {
   basis: Basis
   categories: readonly string[]
   base?: { amount?: string, mode: BaseMode, growthRate?: string }
-  rates: readonly RateBandJson[]
+  rates?: readonly RateBandJson[]
+  schedule?: readonly RatePeriodJson[]
   shortfall?: ShortfallPolicy
 }
 
@@ -39,6 +44,12 @@ export interface AgreementJson {
  */
 export const MAX_BASE_ADJUSTMENTS = 100
 
+/** Responsibility transfers (事权划转) a group may hold, and a calculation's base rule take. */
+export const MAX_TRANSFERS = 100
+
+/** Periods a rate schedule (分段期限) may have. */
+export const MAX_SCHEDULE_PERIODS = 20
+
 /** 基数规则: how an increment group's base moves (§4). */
 export type BaseTerms =
   | { mode: 'fixed', amount: Decimal }
@@ -46,16 +57,24 @@ export type BaseTerms =
   /** An amount may be recorded with a prior_year base; it takes no part in the computation. */
   | { mode: 'prior_year', amount?: Decimal }
 
-interface GroupTermsCommon {
+/** The group's name, categories and bands (one set, or a schedule by period). */
+type GroupTermsCommon = GroupRates & {
   name: string
   categories: string[]
-  rates: RateBand[]
 }
 
 /** 分成口径组: a netting group, sharing the whole amount (全额) or what exceeds its base (增量). */
 export type AgreementGroupTerms =
   | GroupTermsCommon & { basis: 'total', shortfall: 'none' }
   | GroupTermsCommon & { basis: 'increment', base: BaseTerms, shortfall: ShortfallPolicy }
+
+/** A responsibility transfer as recorded for a group (its id once stored). */
+export type RecordedTransfer = ResponsibilityTransfer & { id?: number }
+
+/** The bands of a group's terms, as the engine takes them: `rates` or `schedule`. */
+export function ratesOf (g: GroupRates): GroupRates {
+  return g.schedule === undefined ? { rates: g.rates } : { schedule: g.schedule }
+}
 
 export interface AgreementTerms {
   zoneCode: string
@@ -105,7 +124,8 @@ export function parseAgreement (json: AgreementJson, floor: Decimal): AgreementT
       }
     })
     const shortfall = group.shortfall ?? 'none'
-    const common = { name: group.name, categories: [...group.categories], rates: parseRateBands(issues, `${at}/rates`, group.rates, group.basis, floor) }
+    const rates = parseGroupRates(issues, at, group, floor, { firstYear: json.effectiveFrom, lastYear: json.effectiveTo ?? null })
+    const common = { name: group.name, categories: [...group.categories], ...rates }
     if (group.basis === 'increment') {
       if (group.base === undefined) {
         issues.malformedAt(`${at}/base`, 'base is required for basis increment')
@@ -135,12 +155,18 @@ export function inForce (terms: { effectiveFrom: number, effectiveTo: number | n
   return year >= terms.effectiveFrom && (terms.effectiveTo === null || year <= terms.effectiveTo)
 }
 
-/** The rule that gives an increment group's base for any year, with the adjustments recorded for it (§4). */
-export function baseRuleOf (base: BaseTerms, baseYear: number, adjustments: readonly BaseAdjustment[], priorYearActual?: Decimal): BaseRule {
+/**
+ * The rule that gives an increment group's base for any year, with the adjustments and the
+ * responsibility transfers recorded for it (§4).
+ */
+export function baseRuleOf (
+  base: BaseTerms, baseYear: number, adjustments: readonly BaseAdjustment[], transfers: readonly ResponsibilityTransfer[], priorYearActual?: Decimal,
+): BaseRule {
   return {
     baseYear,
     mode: base.mode,
     adjustments,
+    ...(transfers.length === 0 ? {} : { transfers }),
     ...(base.amount === undefined ? {} : { amount: base.amount }),
     ...(base.mode === 'escalating' ? { growthRate: base.growthRate } : {}),
     ...(priorYearActual === undefined ? {} : { priorYearActual }),
@@ -159,21 +185,21 @@ export const NOTHING_RECORDED: RecordedActual = { total: ZERO, records: 0 }
 export type GroupBaseForYear = { ok: true, derivation: BaseDerivation } | { ok: false, reason: string }
 
 export function groupBaseForYear (
-  base: BaseTerms, baseYear: number, adjustments: readonly BaseAdjustment[], year: number, priorYear: RecordedActual,
+  base: BaseTerms, baseYear: number, adjustments: readonly BaseAdjustment[], transfers: readonly ResponsibilityTransfer[], year: number, priorYear: RecordedActual,
 ): GroupBaseForYear {
   if (base.mode === 'prior_year' && priorYear.records === 0) return { ok: false, reason: priorYearRevenueMissing(year) }
-  const rule = baseRuleOf(base, baseYear, adjustments, base.mode === 'prior_year' ? priorYear.total : undefined)
+  const rule = baseRuleOf(base, baseYear, adjustments, transfers, base.mode === 'prior_year' ? priorYear.total : undefined)
   return { ok: true, derivation: baseForYear({ kind: 'rule', rule }, year) }
 }
 
-/** An agreement as the engine needs it: its terms, and each group's base adjustments. */
+/** An agreement as the engine needs it: its terms, and each group's base adjustments and responsibility transfers. */
 export interface AgreementForYear {
   id: number
   zoneCode: string
   districtCode: string
   effectiveFrom: number
   baseYear: number
-  groups: ReadonlyArray<AgreementGroupTerms & { adjustments: readonly BaseAdjustment[] }>
+  groups: ReadonlyArray<AgreementGroupTerms & { adjustments: readonly BaseAdjustment[], transfers: readonly ResponsibilityTransfer[] }>
 }
 
 /** What the year's records say of one agreement (§5–§6). */
@@ -206,7 +232,7 @@ export function settleAgreementYear (a: AgreementForYear, year: number, minimumR
   }
   const groups = a.groups.map((g, position): GroupInput | undefined => {
     const actual = facts.actual(position, year).total
-    if (g.basis === 'total') return { name: g.name, basis: 'total', actual, rates: g.rates, shortfall: 'none', carriedShortfall: ZERO }
+    if (g.basis === 'total') return { name: g.name, basis: 'total', actual, ...ratesOf(g), shortfall: 'none', carriedShortfall: ZERO }
     const priorYear = g.base.mode === 'prior_year' ? facts.actual(position, year - 1) : NOTHING_RECORDED
     if (g.base.mode === 'prior_year' && priorYear.records === 0) {
       problems.push({ pointer: `/agreements/${a.id}/groups/${position}`, message: `agreement ${a.id} group "${g.name}": ${priorYearRevenueMissing(year)}` })
@@ -215,9 +241,9 @@ export function settleAgreementYear (a: AgreementForYear, year: number, minimumR
     return {
       name: g.name,
       basis: 'increment',
-      base: { kind: 'rule', rule: baseRuleOf(g.base, a.baseYear, g.adjustments, g.base.mode === 'prior_year' ? priorYear.total : undefined) },
+      base: { kind: 'rule', rule: baseRuleOf(g.base, a.baseYear, g.adjustments, g.transfers, g.base.mode === 'prior_year' ? priorYear.total : undefined) },
       actual,
-      rates: g.rates,
+      ...ratesOf(g),
       shortfall: g.shortfall,
       carriedShortfall: g.shortfall === 'carry_forward' ? facts.carriedIn?.get(g.name) ?? ZERO : ZERO,
     }
@@ -226,25 +252,43 @@ export function settleAgreementYear (a: AgreementForYear, year: number, minimumR
   const input: AgreementYearInput = { fiscalYear: year, minimumRate, groups: groups.filter((g) => g !== undefined), advancesPaid: facts.advancesPaid }
   const result = computeAgreementYear(input)
   const at = `/agreements/${a.id}/groups`
-  const tooLarge = magnitudeIssues(result, (i) => ({ actual: `${at}/${i}/actual`, base: `${at}/${i}/base`, growth: `${at}/${i}/base/growthRate` }), `/agreements/${a.id}`,
+  const tooLarge = magnitudeIssues(result, (i) => ({ actual: `${at}/${i}/actual`, base: `${at}/${i}/base`, growth: `${at}/${i}/base/growthRate`, transfers: `${at}/${i}/transfers` }),
+    `/agreements/${a.id}`,
     (what, i) => `agreement ${a.id}${i === undefined ? '' : ` group "${a.groups[i]?.name ?? ''}"`}: ${year} gives ${what} (calculation-rules.md §1)`)
   if (tooLarge.length > 0) return { ok: false, conflicts, problems: tooLarge }
   return { ok: true, input, result }
 }
 
+const bandsText = (rates: GroupRates['rates'] & object) => rates.map((b) => [b.upToGrowth?.toString() ?? null, b.rate.toString()])
+
+/** A transfer's terms as canonical text: every field that moves a base. */
+function transferText (x: RecordedTransfer) {
+  const f = x.funding
+  return [x.id ?? null, x.function, x.direction, x.fromYear, x.toYear ?? null, x.documentNo, f.method,
+    f.method === 'headcount' ? f.headcount : f.amount.toString(), f.method === 'headcount' ? f.unitCost.toString() : null,
+    f.method === 'indexed' ? f.growthRate.toString() : null]
+}
+
 /**
  * The agreement's terms as one canonical text (calculation-rules.md §9: "the agreement's terms or
- * years" and its base adjustments): the same terms always give the same text, any change another.
+ * years", its base adjustments and its responsibility transfers): the same terms always give the
+ * same text, any change another. A group with one set of bands and no transfers reads as it did
+ * before schedules and transfers existed, so a draft run computed then is not stale for that alone.
  */
-export function agreementTermsText (a: Omit<AgreementTerms, 'groups'> & { id: number, groups: ReadonlyArray<AgreementGroupTerms & { adjustments: ReadonlyArray<BaseAdjustment & { id?: number }> }> }): string {
+export function agreementTermsText (a: Omit<AgreementTerms, 'groups'> & {
+  id: number
+  groups: ReadonlyArray<AgreementGroupTerms & { adjustments: ReadonlyArray<BaseAdjustment & { id?: number }>, transfers: readonly RecordedTransfer[] }>
+}): string {
   return JSON.stringify({
     id: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, documentNo: a.documentNo,
     effectiveFrom: a.effectiveFrom, effectiveTo: a.effectiveTo, baseYear: a.baseYear,
     groups: a.groups.map((g) => ({
       name: g.name, basis: g.basis, categories: [...g.categories].sort(), shortfall: g.shortfall,
       base: g.basis === 'increment' ? { mode: g.base.mode, amount: g.base.amount?.toString() ?? null, growthRate: g.base.mode === 'escalating' ? g.base.growthRate.toString() : null } : null,
-      rates: g.rates.map((b) => [b.upToGrowth?.toString() ?? null, b.rate.toString()]),
+      rates: g.schedule === undefined ? bandsText(g.rates) : null,
+      ...(g.schedule === undefined ? {} : { schedule: g.schedule.map((p) => [p.fromYear, bandsText(p.rates)]) }),
       adjustments: g.adjustments.map((x) => [x.id ?? null, x.fromYear, x.amount.toString()]),
+      ...(g.transfers.length === 0 ? {} : { transfers: g.transfers.map(transferText) }),
     })),
   })
 }

@@ -1,8 +1,9 @@
-import { priorYearRevenueMissing } from './engine.js'
+import { priorYearRevenueMissing, scheduleStartsLater } from './engine.js'
 import { IssueCollector } from './errors.js'
-import { type Decimal, formatRate, money, ZERO } from './money.js'
+import { type Decimal, formatMoney, formatRate, money, MONEY_PATTERN, ZERO } from './money.js'
 import type {
-  AgreementYearInput, BaseInput, BaseMode, Basis, GroupInput, RateBand, ShortfallPolicy,
+  AgreementYearInput, BaseInput, BaseMode, Basis, FundingMethod, GroupInput, GroupRates, RateBand, RatePeriod, ResponsibilityTransfer, ShortfallPolicy,
+  TransferDirection, TransferFunding,
 } from './types.js'
 
 /*
@@ -12,12 +13,36 @@ import type {
  * into Decimals, or throws an InputError that points at every field that is wrong.
  */
 
+/** 划转经费 as sent: the method and the fields it takes (calculation-rules.md §4). */
+export interface TransferFundingJson {
+  method: FundingMethod
+  /** fixed: F(Y); indexed: F(fromYear). */
+  amount?: string
+  /** headcount: 编制人数. */
+  headcount?: number
+  /** headcount: 人均经费 per head and year. */
+  unitCost?: string
+  /** indexed: the yearly growth. */
+  growthRate?: string
+}
+
+/** 事权划转 as sent (api-contract.md, Responsibility transfers), in a base rule or on its own. */
+export interface TransferJson {
+  function: string
+  direction: TransferDirection
+  fromYear: number
+  toYear?: number
+  documentNo: string
+  funding: TransferFundingJson
+}
+
 export interface BaseRuleJson {
   amount?: string
   baseYear: number
   mode: BaseMode
   growthRate?: string
   adjustments?: ReadonlyArray<{ fromYear: number, amount: string, reason?: string, documentNo?: string }>
+  transfers?: readonly TransferJson[]
   priorYearActual?: string
 }
 
@@ -26,12 +51,19 @@ export interface RateBandJson {
   rate: string
 }
 
+/** 分段期限 as sent: a period's first year and its bands. */
+export interface RatePeriodJson {
+  fromYear: number
+  rates: readonly RateBandJson[]
+}
+
 export interface GroupJson {
   name: string
   basis: Basis
   base?: string | BaseRuleJson
   actual: string
-  rates: readonly RateBandJson[]
+  rates?: readonly RateBandJson[]
+  schedule?: readonly RatePeriodJson[]
   shortfall?: ShortfallPolicy
   carriedShortfall?: string
 }
@@ -75,15 +107,101 @@ export function parseRateBands (
           `bands out of order: upToGrowth ${band.upToGrowth} must be greater than the previous band's ${previous.toString()}`)
       }
     }
-    const previousRate = parsed[k - 1]?.rate
-    if (previousRate !== undefined && rate.lessThan(previousRate)) {
-      issues.ruleAt(`${at}/rate`,
-        `bands out of order: rate ${band.rate} is lower than the previous band's ${formatRate(previousRate)}; ` +
-        'marginal rates may not fall as growth rises (calculation-rules.md §7, monotonicity)')
-    }
+    // Rates may rise or fall from one band to the next (§2: 超收分成 gives the district more of windfall growth); only the floor binds them.
     parsed.push(upToGrowth === undefined ? { rate } : { upToGrowth, rate })
   })
   return parsed
+}
+
+/**
+ * A rate schedule (分段期限, §2): one to twenty periods, fromYear strictly increasing, each with
+ * bands checked as `parseRateBands` checks them. `firstYear`, when given, is the year the first
+ * period must start (an agreement's effectiveFrom); `lastYear` the last year a period may start
+ * (an agreement's effectiveTo).
+ */
+export function parseRateSchedule (
+  issues: IssueCollector, pointer: string, schedule: readonly RatePeriodJson[], basis: Basis, floor: Decimal,
+  years: { firstYear?: number, lastYear?: number | null } = {},
+): RatePeriod[] {
+  return schedule.map((period, k) => {
+    const at = `${pointer}/${k}`
+    const previous = schedule[k - 1]
+    if (k === 0 && years.firstYear !== undefined && period.fromYear !== years.firstYear) {
+      issues.ruleAt(`${at}/fromYear`, `the first period of a rate schedule starts in effectiveFrom ${years.firstYear}, not ${period.fromYear} (calculation-rules.md §2)`)
+    }
+    if (previous !== undefined && period.fromYear <= previous.fromYear) {
+      issues.ruleAt(`${at}/fromYear`, `periods out of order: fromYear ${period.fromYear} must be after the previous period's ${previous.fromYear} (calculation-rules.md §2)`)
+    }
+    if (years.lastYear !== undefined && years.lastYear !== null && period.fromYear > years.lastYear) {
+      issues.ruleAt(`${at}/fromYear`, `the period from ${period.fromYear} starts after effectiveTo ${years.lastYear}: it would never be in force`)
+    }
+    return { fromYear: period.fromYear, rates: parseRateBands(issues, `${at}/rates`, period.rates, basis, floor) }
+  })
+}
+
+/** A group's bands: `rates` or `schedule`, exactly one of them (§2). */
+export function parseGroupRates (
+  issues: IssueCollector, pointer: string, group: { basis: Basis, rates?: readonly RateBandJson[] | undefined, schedule?: readonly RatePeriodJson[] | undefined },
+  floor: Decimal, years: { firstYear?: number, lastYear?: number | null } = {},
+): GroupRates {
+  if (group.rates !== undefined && group.schedule !== undefined) {
+    issues.malformedAt(`${pointer}/schedule`, 'give rates (one set of bands) or schedule (bands by period), not both')
+  }
+  if (group.schedule !== undefined) return { schedule: parseRateSchedule(issues, `${pointer}/schedule`, group.schedule, group.basis, floor, years) }
+  if (group.rates === undefined) {
+    issues.malformedAt(`${pointer}/rates`, 'rates (one set of bands) or schedule (bands by period) is required')
+    return { rates: [] }
+  }
+  return { rates: parseRateBands(issues, `${pointer}/rates`, group.rates, group.basis, floor) }
+}
+
+/** Positive amounts: the funding of a transfer moves the base by its direction, never by its sign. */
+function positiveAt (issues: IssueCollector, pointer: string, text: string, what: string): Decimal {
+  const value = money(text)
+  if (!value.greaterThan(0)) issues.ruleAt(pointer, `${what} must be more than 0.00: the direction says which way the base moves`)
+  return value
+}
+
+/**
+ * A responsibility transfer (事权划转, §4): years in order, funding positive, an indexed growth
+ * above −1. `afterYear`, when given, is the base year the transfer must come after.
+ */
+export function parseTransfer (issues: IssueCollector, pointer: string, transfer: TransferJson, afterYear?: number): ResponsibilityTransfer {
+  if (transfer.toYear !== undefined && transfer.toYear < transfer.fromYear) {
+    issues.ruleAt(`${pointer}/toYear`, `toYear ${transfer.toYear} is before fromYear ${transfer.fromYear}`)
+  }
+  if (afterYear !== undefined && transfer.fromYear <= afterYear) {
+    issues.ruleAt(`${pointer}/fromYear`, `fromYear must be after the base year ${afterYear}: the verified base already holds the functions of its year`)
+  }
+  const at = `${pointer}/funding`
+  const f = transfer.funding
+  const required = { fixed: ['amount'], headcount: ['headcount', 'unitCost'], indexed: ['amount', 'growthRate'] }[f.method]
+  for (const field of ['amount', 'headcount', 'unitCost', 'growthRate'] as const) {
+    const given = f[field] !== undefined
+    if (required.includes(field) && !given) issues.malformedAt(`${at}/${field}`, `${field} is required for method ${f.method}`)
+    if (!required.includes(field) && given) issues.malformedAt(`${at}/${field}`, `${field} does not apply to method ${f.method}`)
+  }
+  const amount = f.amount === undefined ? ZERO : positiveAt(issues, `${at}/amount`, f.amount, 'amount')
+  let funding: TransferFunding
+  switch (f.method) {
+    case 'fixed':
+      funding = { method: 'fixed', amount }
+      break
+    case 'headcount':
+      funding = { method: 'headcount', headcount: f.headcount ?? 0, unitCost: f.unitCost === undefined ? ZERO : positiveAt(issues, `${at}/unitCost`, f.unitCost, 'unitCost') }
+      break
+    case 'indexed': {
+      const growthRate = f.growthRate === undefined ? ZERO : money(f.growthRate)
+      if (!growthRate.greaterThan(-1)) issues.ruleAt(`${at}/growthRate`, 'growthRate must be greater than −1')
+      funding = { method: 'indexed', amount, growthRate }
+      break
+    }
+  }
+  return {
+    function: transfer.function, direction: transfer.direction, fromYear: transfer.fromYear,
+    ...(transfer.toYear === undefined ? {} : { toYear: transfer.toYear }),
+    documentNo: transfer.documentNo, funding,
+  }
 }
 
 function parseBase (
@@ -113,6 +231,7 @@ function parseBase (
   if (base.baseYear >= fiscalYear) {
     issues.ruleAt(`${pointer}/baseYear`, `baseYear ${base.baseYear} must be before fiscalYear ${fiscalYear} (calculation-rules.md §2)`)
   }
+  const transfers = (base.transfers ?? []).map((x, k) => parseTransfer(issues, `${pointer}/transfers/${k}`, x, base.baseYear))
   return {
     kind: 'rule',
     rule: {
@@ -121,6 +240,7 @@ function parseBase (
       mode,
       ...(base.growthRate === undefined ? {} : { growthRate: money(base.growthRate) }),
       adjustments: (base.adjustments ?? []).map((a) => ({ ...a, amount: money(a.amount) })),
+      ...(transfers.length === 0 ? {} : { transfers }),
       ...(base.priorYearActual === undefined ? {} : { priorYearActual: money(base.priorYearActual) }),
     },
   }
@@ -141,12 +261,15 @@ function parseGroup (
   if (group.carriedShortfall !== undefined && shortfall !== 'carry_forward') {
     issues.malformedAt(`${pointer}/carriedShortfall`, 'carriedShortfall applies to shortfall carry_forward only')
   }
+  const rates = parseGroupRates(issues, pointer, group, floor)
+  const first = rates.schedule?.[0]
+  if (first !== undefined && first.fromYear > fiscalYear) issues.ruleAt(`${pointer}/schedule/0/fromYear`, scheduleStartsLater(fiscalYear, first.fromYear))
   return {
     name: group.name,
     basis: group.basis,
     ...(base === undefined ? {} : { base }),
     actual: money(group.actual),
-    rates: parseRateBands(issues, `${pointer}/rates`, group.rates, group.basis, floor),
+    ...rates,
     shortfall,
     carriedShortfall: group.carriedShortfall === undefined ? ZERO : money(group.carriedShortfall),
   }
@@ -184,3 +307,70 @@ export function parseCalculationRequest (request: CalculationRequestJson, deploy
   }
 }
 
+/*
+ * And back: the engine's input as a calculation request (POST /v1/calculations). A settlement line
+ * shows the request its figures come from, so that anyone can post it and get the same figures.
+ */
+
+const bandsJson = (rates: readonly RateBand[]): RateBandJson[] =>
+  rates.map((b) => b.upToGrowth === undefined ? { rate: formatRate(b.rate) } : { upToGrowth: formatRate(b.upToGrowth), rate: formatRate(b.rate) })
+
+function fundingJson (f: TransferFunding): TransferFundingJson {
+  switch (f.method) {
+    case 'fixed': return { method: 'fixed', amount: formatMoney(f.amount) }
+    case 'headcount': return { method: 'headcount', headcount: f.headcount, unitCost: formatMoney(f.unitCost) }
+    case 'indexed': return { method: 'indexed', amount: formatMoney(f.amount), growthRate: formatRate(f.growthRate) }
+  }
+}
+
+/** A transfer as a request gives it. */
+export function transferJson (x: ResponsibilityTransfer): TransferJson {
+  return {
+    function: x.function, direction: x.direction, fromYear: x.fromYear, ...(x.toYear === undefined ? {} : { toYear: x.toYear }),
+    documentNo: x.documentNo, funding: fundingJson(x.funding),
+  }
+}
+
+function baseJson (base: BaseInput): string | BaseRuleJson {
+  if (base.kind === 'amount') return formatMoney(base.amount)
+  const { rule } = base
+  const transfers = rule.transfers ?? []
+  return {
+    ...(rule.amount === undefined ? {} : { amount: formatMoney(rule.amount) }),
+    baseYear: rule.baseYear,
+    mode: rule.mode,
+    ...(rule.growthRate === undefined ? {} : { growthRate: formatRate(rule.growthRate) }),
+    adjustments: rule.adjustments.map((a) => ({
+      fromYear: a.fromYear, amount: formatMoney(a.amount),
+      ...(a.reason === undefined ? {} : { reason: a.reason }), ...(a.documentNo === undefined ? {} : { documentNo: a.documentNo }),
+    })),
+    ...(transfers.length === 0 ? {} : { transfers: transfers.map(transferJson) }),
+    ...(rule.priorYearActual === undefined ? {} : { priorYearActual: formatMoney(rule.priorYearActual) }),
+  }
+}
+
+/** One group of the engine's input as a request gives it: parseCalculationRequest reads it back to the same input. */
+export function groupJson (g: GroupInput): GroupJson {
+  return {
+    name: g.name,
+    basis: g.basis,
+    ...(g.base === undefined ? {} : { base: baseJson(g.base) }),
+    actual: formatMoney(g.actual),
+    ...(g.schedule === undefined ? { rates: bandsJson(g.rates) } : { schedule: g.schedule.map((p) => ({ fromYear: p.fromYear, rates: bandsJson(p.rates) })) }),
+    ...(g.basis === 'increment' ? { shortfall: g.shortfall } : {}),
+    ...(g.shortfall === 'carry_forward' ? { carriedShortfall: formatMoney(g.carriedShortfall) } : {}),
+  }
+}
+
+const MONEY_IN = new RegExp(MONEY_PATTERN)
+
+/**
+ * Whether a request built from figures takes them as they are: a sum (an actual, last year's actual,
+ * advances, a carried shortfall) may have up to 18 integer digits (§1), a request's amounts 15.
+ */
+export function requestTakes (request: CalculationRequestJson): boolean {
+  const amounts = [request.advancesPaid, ...request.groups.flatMap((g) => [
+    g.actual, g.carriedShortfall, typeof g.base === 'string' ? g.base : g.base?.priorYearActual,
+  ])]
+  return amounts.every((a) => a === undefined || MONEY_IN.test(a))
+}

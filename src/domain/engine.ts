@@ -1,18 +1,54 @@
 import { Decimal, maxDecimal, minDecimal, roundToCent, sum, ZERO } from './money.js'
 import type {
-  AgreementYearInput, AgreementYearResult, BandResult, BaseDerivation, BaseInput, BaseRule, GroupInput, GroupResult,
+  AgreementYearInput, AgreementYearResult, BandResult, BaseDerivation, BaseInput, BaseRule, GroupInput, GroupRates, GroupResult, PeriodInYear, RateBand,
+  ResponsibilityTransfer, TransferInYear,
 } from './types.js'
 
 /*
  * The engine of calculation-rules.md §4–§6. Every function is pure: Decimals in, Decimals out.
  * Rounding (half up, to the cent) happens only where the rules name it:
- * the escalated base (§4), each band's share (§5.4), the deducted share (§5.5), basis total (§5).
+ * the escalated base and each transfer's funding (§4), each band's share (§5.4), the deducted share
+ * (§5.5), basis total (§5).
  */
 
 /** Σ adjustments that apply to year Y. */
 function adjustmentsFor (rule: BaseRule, fiscalYear: number) {
   // prior_year takes only the adjustments made for Y itself: earlier ones are already in A(Y−1).
   return rule.adjustments.filter((a) => rule.mode === 'prior_year' ? a.fromYear === fiscalYear : a.fromYear <= fiscalYear)
+}
+
+/** Whether a responsibility transfer is in force in year Y: fromYear ≤ Y ≤ toYear (open-ended without toYear). §4 */
+export function transferInForce (transfer: Pick<ResponsibilityTransfer, 'fromYear' | 'toYear'>, fiscalYear: number): boolean {
+  return transfer.fromYear <= fiscalYear && (transfer.toYear === undefined || fiscalYear <= transfer.toYear)
+}
+
+/**
+ * F(Y) of a transfer in force in Y (§4): fixed, round(headcount × unitCost), or
+ * round(amount × (1 + growthRate)^(Y − fromYear)), the power exact and rounded once.
+ */
+export function transferForYear (transfer: ResponsibilityTransfer, fiscalYear: number): TransferInYear {
+  const { funding } = transfer
+  let exactFunding: Decimal
+  switch (funding.method) {
+    case 'fixed': exactFunding = funding.amount
+      break
+    case 'headcount': exactFunding = funding.unitCost.times(funding.headcount)
+      break
+    case 'indexed': exactFunding = funding.amount.times(new Decimal(1).plus(funding.growthRate).pow(fiscalYear - transfer.fromYear))
+      break
+  }
+  const fundingForYear = roundToCent(exactFunding)
+  return {
+    function: transfer.function, direction: transfer.direction, fromYear: transfer.fromYear,
+    ...(transfer.toYear === undefined ? {} : { toYear: transfer.toYear }),
+    documentNo: transfer.documentNo, funding: transfer.funding, fiscalYear,
+    exactFunding, fundingForYear, baseMove: transfer.direction === 'to_district' ? fundingForYear : fundingForYear.negated(),
+  }
+}
+
+/** The transfers of a rule in force in Y, each with F(Y); every base mode takes them every year in force. §4 */
+function transfersFor (rule: BaseRule, fiscalYear: number): TransferInYear[] {
+  return (rule.transfers ?? []).filter((x) => transferInForce(x, fiscalYear)).map((x) => transferForYear(x, fiscalYear))
 }
 
 /** Why a prior_year base cannot be computed for Y: no revenue of the group is recorded for Y−1 (§4). */
@@ -25,11 +61,14 @@ export function baseForYear (base: BaseInput, fiscalYear: number): BaseDerivatio
   if (base.kind === 'amount') return { mode: 'given', adjustments: [], base: base.amount }
   const { rule } = base
   const adjustments = adjustmentsFor(rule, fiscalYear)
-  const adjustmentTotal = sum(adjustments.map((a) => a.amount))
+  const transfers = transfersFor(rule, fiscalYear)
+  const adjustmentTotal = sum([...adjustments.map((a) => a.amount), ...transfers.map((x) => x.baseMove)])
+  // Transfers are named in the derivation only when one is in force, so a base without any reads as it always did.
+  const moved = transfers.length === 0 ? {} : { transfers }
   switch (rule.mode) {
     case 'fixed': {
       const amount = rule.amount ?? ZERO
-      return { mode: 'fixed', baseYear: rule.baseYear, amount, adjustments, base: amount.plus(adjustmentTotal) }
+      return { mode: 'fixed', baseYear: rule.baseYear, amount, adjustments, ...moved, base: amount.plus(adjustmentTotal) }
     }
     case 'escalating': {
       const amount = rule.amount ?? ZERO
@@ -39,15 +78,35 @@ export function baseForYear (base: BaseInput, fiscalYear: number): BaseDerivatio
       const exactEscalated = amount.times(new Decimal(1).plus(growthRate).pow(years))
       const escalated = roundToCent(exactEscalated)
       return {
-        mode: 'escalating', baseYear: rule.baseYear, amount, growthRate, years, exactEscalated, escalated, adjustments,
+        mode: 'escalating', baseYear: rule.baseYear, amount, growthRate, years, exactEscalated, escalated, adjustments, ...moved,
         base: escalated.plus(adjustmentTotal),
       }
     }
     case 'prior_year': {
       const priorYearActual = rule.priorYearActual ?? ZERO
-      return { mode: 'prior_year', baseYear: rule.baseYear, priorYearActual, adjustments, base: priorYearActual.plus(adjustmentTotal) }
+      return { mode: 'prior_year', baseYear: rule.baseYear, priorYearActual, adjustments, ...moved, base: priorYearActual.plus(adjustmentTotal) }
     }
   }
+}
+
+/**
+ * The bands of year Y (§2): the group's one set, or those of the schedule period in force, the
+ * last with fromYear ≤ Y. Undefined when a schedule starts after Y (its parsers refuse that).
+ */
+export function ratesForYear (group: GroupRates, fiscalYear: number): { rates: readonly RateBand[], period?: PeriodInYear } | undefined {
+  if (group.schedule === undefined) return { rates: group.rates }
+  const { schedule } = group
+  let index = -1
+  schedule.forEach((p, i) => { if (p.fromYear <= fiscalYear) index = i })
+  const current = schedule[index]
+  if (current === undefined) return undefined
+  const next = schedule[index + 1]
+  return { rates: current.rates, period: { fromYear: current.fromYear, toYear: next === undefined ? null : next.fromYear - 1, number: index + 1, of: schedule.length } }
+}
+
+/** Why a group has no bands for Y: its schedule starts later (§2). */
+export function scheduleStartsLater (fiscalYear: number, firstYear: number): string {
+  return `the rate schedule starts in ${firstYear}: it has no bands for ${fiscalYear} (calculation-rules.md §2)`
 }
 
 /**
@@ -58,10 +117,10 @@ export function baseForYear (base: BaseInput, fiscalYear: number): BaseDerivatio
  * The printed `amount` of a band is round(min(S, L_k)) − round(min(S, L_{k−1})): it equals the
  * exact portion whenever the limits are whole cents, and the printed amounts always add up to S.
  */
-export function splitIntoBands (shareable: Decimal, base: Decimal, group: GroupInput): BandResult[] {
+export function splitIntoBands (shareable: Decimal, base: Decimal, rates: readonly RateBand[]): BandResult[] {
   const limitBase = maxDecimal(ZERO, base)
   let previousReach = ZERO
-  return group.rates.map((band) => {
+  return rates.map((band) => {
     const limit = band.upToGrowth === undefined ? undefined : limitBase.times(band.upToGrowth)
     const reach = limit === undefined ? shareable : minDecimal(shareable, limit)
     const portion = reach.minus(previousReach)
@@ -79,8 +138,8 @@ export function splitIntoBands (shareable: Decimal, base: Decimal, group: GroupI
   })
 }
 
-function firstRate (group: GroupInput): Decimal {
-  const band = group.rates[0]
+function firstRate (group: GroupInput, rates: readonly RateBand[]): Decimal {
+  const band = rates[0]
   if (band === undefined) throw new Error(`group ${group.name} has no rate band`)
   return band.rate
 }
@@ -88,14 +147,19 @@ function firstRate (group: GroupInput): Decimal {
 /** One group in year Y. §5 */
 export function computeGroup (group: GroupInput, fiscalYear: number): GroupResult {
   const actual = group.actual
+  const year = ratesForYear(group, fiscalYear)
+  if (year === undefined) throw new Error(`group ${group.name}: ${scheduleStartsLater(fiscalYear, group.schedule?.[0]?.fromYear ?? fiscalYear)}`)
+  const { rates } = year
+  // The period is named only for a schedule, so a group with one set of bands reads as it always did.
+  const period = year.period === undefined ? {} : { period: year.period }
   if (group.basis === 'total') {
-    const rate = firstRate(group)
+    const rate = firstRate(group, rates)
     const exactShare = rate.times(actual)
     const zoneShare = roundToCent(exactShare)
     return {
       name: group.name, basis: 'total', shortfall: group.shortfall, actual,
       bands: [{ rate, amount: actual, portion: actual, exactShare, zoneShare }],
-      zoneShare, districtShare: actual.minus(zoneShare),
+      zoneShare, districtShare: actual.minus(zoneShare), ...period,
     }
   }
   if (group.base === undefined) throw new Error(`group ${group.name}: basis increment needs a base`)
@@ -109,10 +173,10 @@ export function computeGroup (group: GroupInput, fiscalYear: number): GroupResul
   let zoneShare = ZERO
   let carriedShortfallOut = ZERO
   if (shareable.greaterThanOrEqualTo(0)) {
-    bands = splitIntoBands(shareable, base, group)
+    bands = splitIntoBands(shareable, base, rates)
     zoneShare = sum(bands.map((b) => b.zoneShare))
   } else if (group.shortfall === 'deduct') {
-    const rate = firstRate(group)
+    const rate = firstRate(group, rates)
     const exactShare = rate.times(shareable)
     zoneShare = roundToCent(exactShare)
     bands = [{ rate, amount: shareable, portion: shareable, exactShare, zoneShare }]
@@ -122,7 +186,7 @@ export function computeGroup (group: GroupInput, fiscalYear: number): GroupResul
   return {
     name: group.name, basis: 'increment', shortfall: group.shortfall,
     base, baseDerivation, actual, increment, carriedShortfallIn, shareable,
-    bands, zoneShare, districtShare: actual.minus(zoneShare), carriedShortfallOut,
+    bands, zoneShare, districtShare: actual.minus(zoneShare), carriedShortfallOut, ...period,
   }
 }
 

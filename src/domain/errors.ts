@@ -193,6 +193,11 @@ export const Problems = {
   agreementSettledAdjustment: (agreementId: number, settled: number, fromYear: number) => new Problem(409, 'agreement-settled',
     `Agreement ${agreementId} is in a finalized settlement of ${settled}: an adjustment from ${fromYear} would change a settled year. ` +
     `Adjust from ${settled + 1} on, or record a new agreement.`, at('/fromYear', `must be after ${settled}`)),
+  /** A responsibility transfer may not move the base of a settled year. */
+  agreementSettledTransfer: (agreementId: number, settled: number, fromYear: number) => new Problem(409, 'agreement-settled',
+    `Agreement ${agreementId} is in a finalized settlement of ${settled}: a transfer from ${fromYear} would move the base of a settled year. ` +
+    `Record it from ${settled + 1} on, or record a new agreement.`,
+    at('/fromYear', `must be after ${settled}`)),
   alreadyTransferred: (debtId: number, districtCode: string | undefined, on: string) => new Problem(409, 'already-transferred',
     `Debt ${debtId} was transferred to ${districtCode ?? ''} on ${on}; a debt is transferred once.`),
   alreadyReversed: (eventId: number) => new Problem(409, 'already-reversed', `Repayment ${eventId} was already reversed.`),
@@ -276,6 +281,13 @@ export const Problems = {
     `The repayment is dated ${repaidOn}; its reversal cannot be earlier.`, at('/reversedOn', `on or after ${repaidOn}`)),
   repaymentExceedsOutstanding: (principal: string, limit: string, paidOn: string) => new Problem(422, 'repayment-exceeds-outstanding',
     `Principal ${principal} is more than the ${limit} outstanding on ${paidOn} (or after).`, at('/principal', `at most ${limit}`)),
+  /** A responsibility transfer (事权划转) moves an increment group's base in the agreement's years only. */
+  transferOutsideAgreement: (agreement: { id: number, effectiveFrom: number, effectiveTo: number | null }, fromYear: number) => new Problem(422, 'rule-violated',
+    `Agreement ${agreement.id} is in force ${years(agreement.effectiveFrom, agreement.effectiveTo)}: a transfer from ${fromYear} would move no base it settles ` +
+    '(a function moved before effectiveFrom is already in the verified base).', at('/fromYear', `within ${years(agreement.effectiveFrom, agreement.effectiveTo)}`)),
+  tooManyTransfers: (group: string, held: number, max: number) => new Problem(422, 'rule-violated',
+    `Group "${group}" already holds ${held} responsibility transfers, the most a group may hold; record a new agreement with the base as it now stands.`,
+    at('/group', `at most ${max} transfers per group`)),
   idempotencyKeyReused: (key: string) => new Problem(422, 'idempotency-key-reused',
     `Idempotency-Key "${key}" was used before with another request body; use a new key for a new request.`,
     at('/headers/idempotency-key', 'already used with another body')),

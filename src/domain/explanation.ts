@@ -1,6 +1,7 @@
 import { Decimal, formatMoney, formatRate, sum } from './money.js'
 import {
-  BASE_MODES, BASES, type BandResult, type BaseAdjustment, type BaseDerivation, type GroupResult, type IncrementGroupResult, SHORTFALL_POLICIES,
+  BASE_MODES, BASES, type BandResult, type BaseAdjustment, type BaseDerivation, FUNDING_METHODS, type GroupResult, type IncrementGroupResult, type PeriodInYear,
+  SHORTFALL_POLICIES, TRANSFER_DIRECTIONS, type TransferFunding, type TransferInYear,
 } from './types.js'
 
 /** Explanations are Chinese by default and English on request (Accept-Language: en). */
@@ -30,8 +31,32 @@ function adjustmentsText (d: BaseDerivation, lang: Language): string {
     : ` + adjustment ${m(a.amount)} (from ${a.fromYear}${a.documentNo === undefined ? '' : `, ${a.documentNo}`})`).join('')
 }
 
+/** F(Y) of a transfer, as computed: the amount; headcount × unit cost; amount × (1 + g)^n, with its rounding. */
+function fundingText (x: TransferInYear, year: number, lang: Language): string {
+  const f = x.funding
+  const rounded = (exact: Decimal) => exact.decimalPlaces() > 2 ? `${exact.toString()} → ${m(x.fundingForYear)}` : m(x.fundingForYear)
+  switch (f.method) {
+    case 'fixed': return m(x.fundingForYear)
+    case 'headcount': return lang === 'zh'
+      ? `${f.headcount}人 × ${m(f.unitCost)} = ${rounded(x.exactFunding)}`
+      : `${f.headcount} staff × ${m(f.unitCost)} = ${rounded(x.exactFunding)}`
+    case 'indexed': return `${m(f.amount)} × (1 + ${r(f.growthRate)})^${year - x.fromYear} = ${rounded(x.exactFunding)}`
+  }
+}
+
+/** Each responsibility transfer in force, as a term of the base: its direction, function, document and F(Y) (§4). */
+function transfersText (d: BaseDerivation, lang: Language): string {
+  return (d.transfers ?? []).map((x) => {
+    const sign = x.direction === 'to_district' ? '+' : '−'
+    const y = x.fiscalYear
+    return lang === 'zh'
+      ? ` ${sign} 事权划转「${x.function}」${x.direction === 'to_district' ? '划归属地' : '划归功能区'}（${x.documentNo}）F(${y}) = ${fundingText(x, y, lang)}`
+      : ` ${sign} transfer "${x.function}" ${x.direction === 'to_district' ? 'to the district' : 'to the zone'} (${x.documentNo}) F(${y}) = ${fundingText(x, y, lang)}`
+  }).join('')
+}
+
 function baseLine (d: BaseDerivation, lang: Language): string {
-  const adj = adjustmentsText(d, lang)
+  const adj = adjustmentsText(d, lang) + transfersText(d, lang)
   const zh = lang === 'zh'
   switch (d.mode) {
     case 'given':
@@ -89,10 +114,31 @@ function shortfallLines (g: IncrementGroupResult, lang: Language): string[] {
   }
 }
 
+/**
+ * The responsibility transfers behind a group's base, for a statement's cell: each with its
+ * function, direction, document and F(Y) as it moved the base (§4). Empty when none is in force.
+ */
+export function transfersCited (g: GroupResult): string {
+  if (g.basis !== 'increment') return ''
+  return (g.baseDerivation.transfers ?? []).map((x) =>
+    `${x.function} ${x.direction === 'to_district' ? '划归属地 to the district' : '划归功能区 to the zone'} ${x.baseMove.isNegative() ? '' : '+'}${m(x.baseMove)}（${x.documentNo}）`).join('；')
+}
+
+/** The schedule period (分段期限) whose bands the year used (§2). */
+function periodLine (p: PeriodInYear, lang: Language): string {
+  if (lang === 'zh') {
+    const years = p.toYear === null ? `${p.fromYear}年起` : `${p.fromYear}–${p.toYear}年`
+    return `分段期限：第${p.number}段（共${p.of}段），${years}，适用本段分成比例`
+  }
+  const years = p.toYear === null ? `from ${p.fromYear} on` : `${p.fromYear}–${p.toYear}`
+  return `Rate schedule: period ${p.number} of ${p.of}, ${years}: its bands apply`
+}
+
 /** The steps of one group's computation, in words, in the order §4–§5 take them. */
 export function explainGroup (g: GroupResult, lang: Language): string[] {
   const zh = lang === 'zh'
   const lines: string[] = []
+  if (g.period !== undefined) lines.push(periodLine(g.period, lang))
   if (g.basis === 'total') {
     const [band] = g.bands
     lines.push(zh
@@ -148,12 +194,14 @@ export function deserializeGroupResult (text: string): GroupResult {
   const bands = arrayAt(g, 'bands', '').map((b, k) => readBand(b, `/bands/${k}`))
   const zoneShare = decimalAt(g, 'zoneShare', '')
   const districtShare = decimalAt(g, 'districtShare', '')
+  const period = g['period'] === undefined ? {} : { period: readPeriod(g['period'], '/period') }
   if (basis === 'total') {
     const [band, ...more] = bands
     if (band === undefined || more.length > 0) throw malformed('/bands', 'one band (basis total)')
-    return { name, basis, shortfall, actual, bands: [band], zoneShare, districtShare }
+    return { name, basis, shortfall, actual, bands: [band], zoneShare, districtShare, ...period }
   }
   return {
+    ...period,
     name, basis, shortfall,
     base: decimalAt(g, 'base', ''),
     baseDerivation: readBaseDerivation(g['baseDerivation'], '/baseDerivation'),
@@ -172,20 +220,58 @@ function readBaseDerivation (value: unknown, at: string): BaseDerivation {
   const d = objectAt(value, at)
   const mode = oneOfAt(d, 'mode', DERIVATION_MODES, at)
   const adjustments = arrayAt(d, 'adjustments', at).map((a, i) => readAdjustment(a, `${at}/adjustments/${i}`))
+  const transfers = d['transfers'] === undefined ? {} : { transfers: arrayAt(d, 'transfers', at).map((x, i) => readTransfer(x, `${at}/transfers/${i}`)) }
   const base = decimalAt(d, 'base', at)
   switch (mode) {
     case 'given':
-      return { mode, adjustments, base }
+      return { mode, adjustments, ...transfers, base }
     case 'fixed':
-      return { mode, baseYear: integerAt(d, 'baseYear', at), amount: decimalAt(d, 'amount', at), adjustments, base }
+      return { mode, baseYear: integerAt(d, 'baseYear', at), amount: decimalAt(d, 'amount', at), adjustments, ...transfers, base }
     case 'escalating':
       return {
         mode, baseYear: integerAt(d, 'baseYear', at), amount: decimalAt(d, 'amount', at), growthRate: decimalAt(d, 'growthRate', at),
         years: integerAt(d, 'years', at), exactEscalated: decimalAt(d, 'exactEscalated', at), escalated: decimalAt(d, 'escalated', at),
-        adjustments, base,
+        adjustments, ...transfers, base,
       }
     case 'prior_year':
-      return { mode, baseYear: integerAt(d, 'baseYear', at), priorYearActual: decimalAt(d, 'priorYearActual', at), adjustments, base }
+      return { mode, baseYear: integerAt(d, 'baseYear', at), priorYearActual: decimalAt(d, 'priorYearActual', at), adjustments, ...transfers, base }
+  }
+}
+
+function readFunding (value: unknown, at: string): TransferFunding {
+  const f = objectAt(value, at)
+  const method = oneOfAt(f, 'method', FUNDING_METHODS, at)
+  switch (method) {
+    case 'fixed': return { method, amount: decimalAt(f, 'amount', at) }
+    case 'headcount': return { method, headcount: integerAt(f, 'headcount', at), unitCost: decimalAt(f, 'unitCost', at) }
+    case 'indexed': return { method, amount: decimalAt(f, 'amount', at), growthRate: decimalAt(f, 'growthRate', at) }
+  }
+}
+
+function readTransfer (value: unknown, at: string): TransferInYear {
+  const x = objectAt(value, at)
+  return {
+    function: stringAt(x, 'function', at),
+    direction: oneOfAt(x, 'direction', TRANSFER_DIRECTIONS, at),
+    fromYear: integerAt(x, 'fromYear', at),
+    ...(x['toYear'] === undefined ? {} : { toYear: integerAt(x, 'toYear', at) }),
+    documentNo: stringAt(x, 'documentNo', at),
+    funding: readFunding(x['funding'], `${at}/funding`),
+    fiscalYear: integerAt(x, 'fiscalYear', at),
+    exactFunding: decimalAt(x, 'exactFunding', at),
+    fundingForYear: decimalAt(x, 'fundingForYear', at),
+    baseMove: decimalAt(x, 'baseMove', at),
+  }
+}
+
+function readPeriod (value: unknown, at: string): PeriodInYear {
+  const p = objectAt(value, at)
+  const toYear = p['toYear']
+  return {
+    fromYear: integerAt(p, 'fromYear', at),
+    toYear: toYear === null ? null : integerAt(p, 'toYear', at),
+    number: integerAt(p, 'number', at),
+    of: integerAt(p, 'of', at),
   }
 }
 

@@ -73,7 +73,7 @@ export function supplementaryFigures (line: { zoneShare: Decimal, balanceDue: De
 
 /**
  * What a line was computed from, each kind of input as a digest (or, for finalized lines it
- * built on, the run they belong to): the agreement's terms, years and base adjustments; the
+ * built on, the run they belong to): the agreement's terms, years, base adjustments and responsibility transfers; the
  * revenue it read; the advances of the year; the finalized Y−1 line that carried shortfalls in;
  * the finalized line of the year it follows.
  */
@@ -90,7 +90,7 @@ export function changedInputs (year: number, before: LineInputs | undefined, now
   if (now === undefined) return [`the agreement is no longer in force in ${year}`]
   if (before === undefined) return ['what it was computed from is not on record (a run from before the ledger): compute it again']
   const changed: string[] = []
-  if (before.terms !== now.terms) changed.push('the agreement\'s terms, years or base adjustments')
+  if (before.terms !== now.terms) changed.push('the agreement\'s terms, years, base adjustments or responsibility transfers')
   if (before.revenue !== now.revenue) changed.push(`its revenue of ${year}`)
   if (before.advances !== now.advances) changed.push(`its advances for ${year}`)
   if (before.carriedFrom !== now.carriedFrom) changed.push(`the finalized ${year - 1} figures it carried shortfalls in from`)

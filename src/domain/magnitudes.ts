@@ -23,6 +23,8 @@ export interface GroupPointers {
   base: string
   /** The escalating base's growth (base rule growthRate), when the base escalates. */
   growth?: string
+  /** The base rule's responsibility transfers (事权划转), when one is in force. */
+  transfers?: string
 }
 
 const TOO_LARGE = `more than ${MAX_FIGURE_DIGITS} integer digits`
@@ -32,9 +34,14 @@ function groupIssue (result: AgreementYearResult['groups'][number], at: GroupPoi
   if (!fitsFigure(result.actual)) return { pointer: at.actual, message: describe(`the actual revenue ${TOO_LARGE}`) }
   if (result.basis === 'increment') {
     if (!fitsFigure(result.base)) {
-      const escalating = result.baseDerivation.mode === 'escalating' && at.growth !== undefined
-      return escalating
-        ? { pointer: at.growth ?? at.base, message: describe(`an escalated base of ${TOO_LARGE} (the growth compounds over ${result.baseDerivation.years ?? 0} years)`) }
+      const d = result.baseDerivation
+      const escalating = d.mode === 'escalating' && at.growth !== undefined && !fitsFigure(d.escalated ?? result.base)
+      const transfers = d.transfers ?? []
+      if (escalating) {
+        return { pointer: at.growth ?? at.base, message: describe(`an escalated base of ${TOO_LARGE} (the growth compounds over ${d.years ?? 0} years)`) }
+      }
+      return transfers.length > 0 && at.transfers !== undefined
+        ? { pointer: at.transfers, message: describe(`a base of ${TOO_LARGE} once its responsibility transfers (事权划转) move it`) }
         : { pointer: at.base, message: describe(`a base of ${TOO_LARGE}`) }
     }
     const figures = [result.increment, result.shareable, result.carriedShortfallOut, result.zoneShare, result.districtShare, ...result.bands.map((b) => b.amount)]

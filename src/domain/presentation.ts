@@ -1,6 +1,6 @@
 import { type Language, explainGroup } from './explanation.js'
 import { formatMoney, formatRate } from './money.js'
-import type { AgreementYearResult, GroupResult } from './types.js'
+import type { AgreementYearResult, GroupResult, PeriodInYear } from './types.js'
 
 /*
  * The printed form of the engine's results (api-contract.md, the calculation response):
@@ -26,6 +26,8 @@ export interface GroupResultJson {
   zoneShare: string
   districtShare: string
   carriedShortfallOut?: string
+  /** The schedule period (分段期限) whose bands the year used. */
+  period?: PeriodInYear
   explanation: string[]
 }
 
@@ -48,7 +50,8 @@ export function presentGroupFigures (g: GroupResult): Omit<GroupResultJson, 'exp
 
 export function presentGroup (g: GroupResult, lang: Language, explain = true): GroupResultJson {
   const bands = g.bands.map((b) => ({ rate: formatRate(b.rate), amount: formatMoney(b.amount), zoneShare: formatMoney(b.zoneShare) }))
-  const common = { zoneShare: formatMoney(g.zoneShare), districtShare: formatMoney(g.districtShare), explanation: explain ? explainGroup(g, lang) : [] }
+  const period = g.period === undefined ? {} : { period: { fromYear: g.period.fromYear, toYear: g.period.toYear, number: g.period.number, of: g.period.of } }
+  const common = { zoneShare: formatMoney(g.zoneShare), districtShare: formatMoney(g.districtShare), ...period, explanation: explain ? explainGroup(g, lang) : [] }
   if (g.basis === 'total') {
     return { name: g.name, basis: g.basis, actual: formatMoney(g.actual), bands, ...common }
   }
@@ -64,6 +67,7 @@ export function presentGroup (g: GroupResult, lang: Language, explain = true): G
     zoneShare: common.zoneShare,
     districtShare: common.districtShare,
     carriedShortfallOut: formatMoney(g.carriedShortfallOut),
+    ...period,
     explanation: common.explanation,
   }
 }

@@ -36,6 +36,11 @@ export interface CheckedRevenueRow {
 export type RowCheck = { ok: true, row: CheckedRevenueRow } | { ok: false, problems: Array<{ field: string, message: string }> }
 
 const MONEY = new RegExp(MONEY_PATTERN)
+
+/** A code as a message quotes it: a CSV cell may be any length, a message is at most 500 characters. */
+function quoted (value: string): string {
+  return value.length > 64 ? `${value.slice(0, 64)}…` : value
+}
 const WHOLE = /^\d{1,4}$/
 
 function whole (value: string | number): number | undefined {
@@ -52,7 +57,7 @@ function whole (value: string | number): number | undefined {
 export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferences, onlyDistrict?: string): RowCheck {
   const problems: Array<{ field: string, message: string }> = []
   const scoped = onlyDistrict !== undefined
-  const missing = (what: 'zone' | 'district', code: string) => scoped ? `no ${what} ${code} in this key's scope` : `no ${what} ${code} is registered`
+  const missing = (what: 'zone' | 'district', code: string) => scoped ? `no ${what} ${quoted(code)} in this key's scope` : `no ${what} ${quoted(code)} is registered`
   const zoneSeen = refs.zoneHosts.has(input.zoneCode) && (!scoped || refs.zonesInScope?.has(input.zoneCode) === true)
   const host = zoneSeen ? refs.zoneHosts.get(input.zoneCode) : undefined
   if (!zoneSeen) problems.push({ field: 'zoneCode', message: missing('zone', input.zoneCode) })
@@ -60,7 +65,7 @@ export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferen
   if (districtCode !== undefined && (!refs.districts.has(districtCode) || (scoped && districtCode !== onlyDistrict))) {
     problems.push({ field: 'districtCode', message: missing('district', districtCode) })
   }
-  if (!refs.categories.has(input.category)) problems.push({ field: 'category', message: `no revenue category ${input.category}` })
+  if (!refs.categories.has(input.category)) problems.push({ field: 'category', message: `no revenue category ${quoted(input.category)}` })
   const year = whole(input.year)
   if (year === undefined || year < 1990 || year > 2100) problems.push({ field: 'year', message: 'must be a year from 1990 to 2100' })
   const month = whole(input.month)

@@ -74,8 +74,11 @@ export interface StatementLine extends LineFigures {
   /** The run of the finalized line a supplementary line follows. */
   follows: number | null
   previousZoneShare: string | null
-  /** Each group, with its printed bands and the shortfall written off (核销) in the agreement's last year when no next version carries it (§6). */
-  groups: ReadonlyArray<SettledGroupFigures & { bands: readonly BandJson[], writtenOff?: string | undefined }>
+  /**
+   * Each group, with its printed bands, the shortfall written off (核销) in the agreement's last year when no next version
+   * carries it (§6), and the responsibility transfers (事权划转) behind its base (§4).
+   */
+  groups: ReadonlyArray<SettledGroupFigures & { bands: readonly BandJson[], writtenOff?: string | undefined, transfers?: string | undefined }>
   /** Every decision of the district and the zone on the line, oldest first (审核确认). */
   reviewHistory: readonly Review[]
 }
@@ -104,6 +107,7 @@ export const STATEMENT_COLUMNS = [
   { key: 'previousZoneShare', title: '原结算功能区分成 previously settled zone share', money: true },
   { key: 'adjustment', title: '补充结算调整 supplementary adjustment', money: true },
   { key: 'balanceAdjustment', title: '补充结算应补(扣)调整 supplementary balance adjustment', money: true },
+  { key: 'transfers', title: '事权划转 responsibility transfers behind the base', money: false },
   { key: 'districtReview', title: '区财政局审核 district review', money: false },
   { key: 'zoneReview', title: '功能区管委会审核 zone review', money: false },
 ] as const
@@ -129,6 +133,7 @@ export function statementRows (lines: readonly StatementLine[]): StatementRow[] 
         zoneShare: g.zoneShare, districtShare: g.districtShare,
         ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
         ...(g.writtenOff === undefined ? {} : { writtenOff: g.writtenOff }),
+        ...(g.transfers === undefined || g.transfers === '' ? {} : { transfers: g.transfers }),
       })
     }
     const groupSum = (pick: (g: StatementLine['groups'][number]) => string) => formatMoney(sum(line.groups.map((g) => money(pick(g)))))

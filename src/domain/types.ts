@@ -7,9 +7,16 @@ export type ShortfallPolicy = 'none' | 'deduct' | 'carry_forward'
 /** 基数口径: fixed, escalating by a growth rate, or last year's actual. §4 */
 export type BaseMode = 'fixed' | 'escalating' | 'prior_year'
 
+/** 划转方向: a function moved to the district (which now pays for it) or to the zone. §4 */
+export type TransferDirection = 'to_district' | 'to_zone'
+/** 经费核定方式: a fixed amount, headcount × unit cost, or an amount indexed by a growth rate. §4 */
+export type FundingMethod = 'fixed' | 'headcount' | 'indexed'
+
 export const BASES: readonly Basis[] = ['increment', 'total']
 export const SHORTFALL_POLICIES: readonly ShortfallPolicy[] = ['none', 'deduct', 'carry_forward']
 export const BASE_MODES: readonly BaseMode[] = ['fixed', 'escalating', 'prior_year']
+export const TRANSFER_DIRECTIONS: readonly TransferDirection[] = ['to_district', 'to_zone']
+export const FUNDING_METHODS: readonly FundingMethod[] = ['fixed', 'headcount', 'indexed']
 
 /** 基数调整 (财随事走): a signed amount from a fiscal year on. §4 */
 export interface BaseAdjustment {
@@ -17,6 +24,30 @@ export interface BaseAdjustment {
   amount: Decimal
   reason?: string
   documentNo?: string
+}
+
+/** 划转经费: what follows the function each year it is in force. §4 */
+export type TransferFunding =
+  /** F(Y) = amount. */
+  | { method: 'fixed', amount: Decimal }
+  /** F(Y) = round(headcount × unitCost): 编制人数 × 人均经费. */
+  | { method: 'headcount', headcount: number, unitCost: Decimal }
+  /** F(Y) = round(amount × (1 + growthRate)^(Y − fromYear)). */
+  | { method: 'indexed', amount: Decimal, growthRate: Decimal }
+
+/**
+ * 事权划转 (财随事走): a function moved between zone and district, with the funding that follows it.
+ * For every year fromYear..toYear (open-ended when toYear is absent) it moves the group's base by
+ * F(Y): up when the function goes to the district, down when it goes to the zone. §4
+ */
+export interface ResponsibilityTransfer {
+  /** 划转事项 the function moved, e.g. 教育. */
+  function: string
+  direction: TransferDirection
+  fromYear: number
+  toYear?: number
+  documentNo: string
+  funding: TransferFunding
 }
 
 /** The rule that gives the verified base (核定基数) for any year. §4 */
@@ -27,6 +58,8 @@ export interface BaseRule {
   mode: BaseMode
   growthRate?: Decimal
   adjustments: readonly BaseAdjustment[]
+  /** 事权划转: absent or empty when none. */
+  transfers?: readonly ResponsibilityTransfer[]
   /** A(Y−1) of the same group, for mode prior_year. */
   priorYearActual?: Decimal
 }
@@ -42,17 +75,34 @@ export interface RateBand {
   rate: Decimal
 }
 
-export interface GroupInput {
+/** 分段期限: one period of a rate schedule, from fromYear until the next period starts. §2 */
+export interface RatePeriod {
+  fromYear: number
+  rates: readonly RateBand[]
+}
+
+/**
+ * A group's bands: one set for every year (`rates`), or a rate schedule (分段期限) whose year Y
+ * uses the bands of the last period with fromYear ≤ Y (`schedule`). §2
+ */
+export type GroupRates =
+  | { rates: readonly RateBand[], schedule?: never }
+  | { schedule: readonly RatePeriod[], rates?: never }
+
+interface GroupInputCommon {
   name: string
   basis: Basis
   base?: BaseInput
   /** 实际收入 A(Y): local-level revenue of the group's categories. */
   actual: Decimal
-  rates: readonly RateBand[]
   shortfall: ShortfallPolicy
   /** C_in: 结转短收 carried in from Y−1 (carry_forward only). */
   carriedShortfall: Decimal
 }
+
+export type GroupInput = GroupInputCommon & GroupRates
+/** A group with one set of bands for every year. */
+export type BandsGroupInput = GroupInputCommon & { rates: readonly RateBand[], schedule?: never }
 
 export interface AgreementYearInput {
   fiscalYear: number
@@ -72,9 +122,23 @@ export interface AgreementYearInput {
 type Exclusive<U, K extends PropertyKey = U extends unknown ? keyof U : never> =
   U extends unknown ? U & { [P in Exclude<K, keyof U>]?: never } : never
 
+/** A responsibility transfer in force in year Y, with F(Y) and what it does to the base. §4 */
+export interface TransferInYear extends ResponsibilityTransfer {
+  /** Y. */
+  fiscalYear: number
+  /** F(Y) before rounding (indexed: amount × (1 + growthRate)^years; headcount: headcount × unitCost). */
+  exactFunding: Decimal
+  /** F(Y), rounded once. */
+  fundingForYear: Decimal
+  /** +F(Y) when the function went to the district, −F(Y) when it went to the zone. */
+  baseMove: Decimal
+}
+
 interface BaseDerivationCommon {
   /** The adjustments (基数调整) that apply to the year. */
   adjustments: readonly BaseAdjustment[]
+  /** The responsibility transfers (事权划转) in force in the year; absent when none is. */
+  transfers?: readonly TransferInYear[]
   /** B(Y). */
   base: Decimal
 }
@@ -133,9 +197,22 @@ export interface BandResult {
   zoneShare: Decimal
 }
 
+/** The period of a rate schedule (分段期限) that gives year Y its bands. §2 */
+export interface PeriodInYear {
+  fromYear: number
+  /** The year before the next period starts; null for the last period. */
+  toYear: number | null
+  /** 1 for the first period. */
+  number: number
+  /** How many periods the schedule has. */
+  of: number
+}
+
 interface GroupResultCommon {
   name: string
   shortfall: ShortfallPolicy
+  /** The schedule period whose bands the year used; absent when the group has one set of bands. */
+  period?: PeriodInYear
   /** 实际收入 A(Y). */
   actual: Decimal
   bands: BandResult[]

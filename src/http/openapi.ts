@@ -98,7 +98,7 @@ export const openapiOptions: FastifyDynamicSwaggerOptions = {
     tags: [
       { name: 'calculations', description: '试算 stateless calculations' },
       { name: 'registry', description: '登记 revenue categories, districts and zones' },
-      { name: 'agreements', description: '分成办法 agreements and base adjustments' },
+      { name: 'agreements', description: '分成办法 agreements, base adjustments and responsibility transfers (事权划转)' },
       { name: 'revenue', description: '实际收入 monthly revenue records, their revisions and CSV imports' },
       { name: 'advances', description: '预拨 advances paid to zones' },
       { name: 'settlements', description: '年度结算 annual settlement runs and statements' },

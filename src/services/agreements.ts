@@ -11,6 +11,8 @@ import { type AgreementJson, groupBaseForYear, inForce, MAX_BASE_ADJUSTMENTS, pa
 import { InputError, type InputIssue, Problems } from '../domain/errors.js'
 import { fitsFigure, MAX_FIGURE_DIGITS } from '../domain/magnitudes.js'
 import type { Decimal } from '../domain/money.js'
+import { ratesForYear, transferForYear, transferInForce } from '../domain/engine.js'
+import type { PeriodInYear, RateBand, TransferInYear } from '../domain/types.js'
 import { ALL } from '../domain/principal.js'
 import type { Context } from './context.js'
 import { inWriteTransaction } from './write.js'
@@ -58,18 +60,28 @@ export async function agreement (ctx: Context, id: number): Promise<StoredAgreem
   return found
 }
 
-/** An increment group's base in a year: B(Y), or null with the reason it cannot be computed. */
+/** An increment group's base in a year: B(Y), or null with the reason it cannot be computed; the transfers in force that year. */
 export interface GroupBaseInYear {
   base: Decimal | null
   note?: string
+  transfers: ReadonlyArray<TransferInYear & { id: number }>
+}
+
+/** A group in a year: its bands (those of the schedule period in force, 分段期限) and, for basis increment, its base. */
+export interface GroupInYear {
+  /** Undefined when a schedule has not started yet (a year before effectiveFrom). */
+  rates: readonly RateBand[] | undefined
+  period?: PeriodInYear
+  /** Absent for basis total. */
+  base?: GroupBaseInYear
 }
 
 export interface AgreementInYear {
   agreement: StoredAgreement
   year: number
   inForce: boolean
-  /** By group position; absent for basis total. */
-  bases: ReadonlyArray<GroupBaseInYear | undefined>
+  /** By group position. */
+  groups: readonly GroupInYear[]
 }
 
 /**
@@ -81,20 +93,24 @@ export async function agreementInYear (ctx: Context, id: number, year: number): 
   const found = await agreement(ctx, id)
   const actuals = await groupActuals(ctx.db, [year - 1], { ids: [found.id] })
   const tooLarge: InputIssue[] = []
-  const bases = found.groups.map((g, position): GroupBaseInYear | undefined => {
-    if (g.basis === 'total') return undefined
-    const base = groupBaseForYear(g.base, found.baseYear, g.adjustments, year, actuals.of(found.id, position, year - 1))
-    if (!base.ok) return { base: null, note: base.reason }
+  const groups = found.groups.map((g, position): GroupInYear => {
+    const bands = ratesForYear(g, year)
+    const rates = { rates: bands?.rates, ...(bands?.period === undefined ? {} : { period: bands.period }) }
+    if (g.basis === 'total') return rates
+    const base = groupBaseForYear(g.base, found.baseYear, g.adjustments, g.transfers, year, actuals.of(found.id, position, year - 1))
+    const transfers = g.transfers.filter((x) => transferInForce(x, year)).map((x) => ({ ...transferForYear(x, year), id: x.id }))
+    if (!base.ok) return { ...rates, base: { base: null, note: base.reason, transfers } }
     if (!fitsFigure(base.derivation.base)) {
+      const escalated = base.derivation.escalated
       tooLarge.push({
-        pointer: `/groups/${position}/base${g.base.mode === 'escalating' ? '/growthRate' : ''}`,
+        pointer: `/groups/${position}/${escalated !== undefined && !fitsFigure(escalated) ? 'base/growthRate' : base.derivation.transfers === undefined ? 'base' : 'transfers'}`,
         message: `group "${g.name}": the base of ${year} has more than ${MAX_FIGURE_DIGITS} integer digits (calculation-rules.md §1)`,
       })
     }
-    return { base: base.derivation.base }
+    return { ...rates, base: { base: base.derivation.base, transfers } }
   })
   if (tooLarge.length > 0) throw new InputError('rule', tooLarge)
-  return { agreement: found, year, inForce: inForce(found, year), bases }
+  return { agreement: found, year, inForce: inForce(found, year), groups }
 }
 
 /** Ends (or reopens) an agreement so that a new version can follow it; never before a settled year. */

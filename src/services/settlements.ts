@@ -18,7 +18,7 @@ import { latestReviews, type LineReviews, overrideReasonOf, type ReviewRequest, 
 import {
   canonicalHeader, canonicalLine, canonicalReview, type LineContent, type Mismatch, type ReviewContent, type RunContent, verifyLine,
 } from '../domain/verification.js'
-import { serializeGroupResult } from '../domain/explanation.js'
+import { deserializeGroupResult, serializeGroupResult, transfersCited } from '../domain/explanation.js'
 import {
   type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures,
 } from '../domain/ledger.js'
@@ -26,7 +26,8 @@ import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
 import { type BandJson, presentGroupFigures } from '../domain/presentation.js'
 import { runTotals, type RunTotals, type StatementLine } from '../domain/settlement.js'
-import type { AgreementYearResult } from '../domain/types.js'
+import type { AgreementYearInput, AgreementYearResult } from '../domain/types.js'
+import { groupJson } from '../domain/calculation-request.js'
 import type { Context } from './context.js'
 import { inWriteTransaction } from './write.js'
 
@@ -111,8 +112,11 @@ function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
   }
 }
 
-/** A computed line as stored: printed figures, the engine's result to explain it from, and its place in the chain. */
-function lineOf (a: StoredAgreement, result: AgreementYearResult, follows: ReturnType<typeof agreementFacts>['follows'], inputs: LineInputs): NewSettlementLine {
+/**
+ * A computed line as stored: printed figures, the engine's result to explain it from, the calculation
+ * request each group was computed from, and its place in the chain.
+ */
+function lineOf (a: StoredAgreement, input: AgreementYearInput, result: AgreementYearResult, follows: ReturnType<typeof agreementFacts>['follows'], inputs: LineInputs): NewSettlementLine {
   const supplementary = follows === undefined ? undefined : supplementaryFigures(result, follows)
   return {
     agreementId: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, kind: follows === undefined ? 'annual' : 'supplementary',
@@ -123,13 +127,15 @@ function lineOf (a: StoredAgreement, result: AgreementYearResult, follows: Retur
     adjustment: supplementary === undefined ? null : formatMoney(supplementary.adjustment),
     balanceAdjustment: supplementary === undefined ? null : formatMoney(supplementary.balanceAdjustment),
     inputs,
-    groups: result.groups.map((g) => {
+    groups: result.groups.map((g, i) => {
       const printed = presentGroupFigures(g)
+      const given = input.groups[i]
       return {
         name: g.name, basis: g.basis, base: printed.base ?? null, actual: printed.actual, increment: printed.increment ?? null,
         carriedShortfallIn: printed.carriedShortfallIn ?? null, shareable: printed.shareable ?? null, zoneShare: printed.zoneShare,
         districtShare: printed.districtShare, carriedShortfallOut: printed.carriedShortfallOut ?? null, bands: JSON.stringify(printed.bands),
         result: serializeGroupResult(g),
+        input: given === undefined ? null : JSON.stringify(groupJson(given)),
       }
     }),
   }
@@ -167,7 +173,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
       conflicts.push(...settled.conflicts)
       problems.push(...settled.problems)
     } else if (problems.length === 0 && conflicts.length === 0) {
-      chunk.push(lineOf(a, settled.result, follows, lineInputs))
+      chunk.push(lineOf(a, settled.input, settled.result, follows, lineInputs))
     }
     onProgress?.(index + 1, agreements.length)
     if (chunk.length >= LINE_CHUNK) {
@@ -382,14 +388,19 @@ export function run (ctx: Context, id: number): Promise<RunOverview> {
   return overview(ctx.db, ctx.actor.scope, id)
 }
 
-/** A settled line with what becomes of the shortfall its groups carry out, in the agreement's last year (§6), and the parties' decisions in force. */
+/**
+ * A settled line with what becomes of the shortfall its groups carry out, in the agreement's last year (§6),
+ * its run's year and floor, and the parties' decisions in force.
+ */
 export interface SettledLine extends StoredLine {
   dispositions: ReadonlyMap<string, ShortfallDisposition>
+  run: Pick<StoredRun, 'fiscalYear' | 'minimumRate'>
   reviews: LineReviews
 }
 
 /** What becomes of each line's carried-out shortfalls: carried into the next version, or written off. */
-async function withDispositions (db: Db, year: number, lines: StoredLine[]): Promise<Array<Omit<SettledLine, 'reviews'>>> {
+async function withDispositions (db: Db, run: StoredRun, lines: StoredLine[]): Promise<Array<Omit<SettledLine, 'reviews'>>> {
+  const year = run.fiscalYear
   const ending = lines.filter((l) => l.groups.some((g) => g.carriedShortfallOut !== null && money(g.carriedShortfallOut).greaterThan(ZERO)))
   const ids = ending.map((l) => l.agreementId)
   const [terms, next] = await Promise.all([carryTermsOf(db, ids), adjacentVersions(db, ids, 'next')])
@@ -401,7 +412,7 @@ async function withDispositions (db: Db, year: number, lines: StoredLine[]): Pro
       const disposition = shortfallDisposition(agreement, year, g.name, money(g.carriedShortfallOut), next.get(l.agreementId))
       if (disposition !== undefined) dispositions.set(g.name, disposition)
     }
-    return { ...l, dispositions }
+    return { ...l, dispositions, run: { fiscalYear: run.fiscalYear, minimumRate: run.minimumRate } }
   })
 }
 
@@ -410,7 +421,7 @@ export async function runLines (ctx: Context, id: number, filter: LineFilter, pa
   const { run: header } = await overview(ctx.db, ctx.actor.scope, id)
   const lines = await runLinesPage(ctx.db, ctx.actor.scope, id, filter, page)
   const history = await reviewHistory(ctx.db, id, lines.items.map((l) => l.agreementId))
-  const settled = await withDispositions(ctx.db, header.fiscalYear, lines.items)
+  const settled = await withDispositions(ctx.db, header, lines.items)
   return { items: settled.map((l) => ({ ...l, reviews: latestReviews(history.get(l.agreementId) ?? []) })), nextCursor: lines.nextCursor }
 }
 
@@ -421,7 +432,7 @@ export async function runLines (ctx: Context, id: number, filter: LineFilter, pa
  */
 export async function statement (ctx: Context, id: number): Promise<{ run: StoredRun, lines: StatementLine[] }> {
   const { run: header } = await overview(ctx.db, ctx.actor.scope, id)
-  const lines = await withDispositions(ctx.db, header.fiscalYear, await allRunLines(ctx.db, ctx.actor.scope, id))
+  const lines = await withDispositions(ctx.db, header, await allRunLines(ctx.db, ctx.actor.scope, id))
   const [names, history] = await Promise.all([registryNames(ctx.db, lines.map((l) => l.agreementId)), reviewHistory(ctx.db, id, lines.map((l) => l.agreementId))])
   return {
     run: header,
@@ -431,7 +442,8 @@ export async function statement (ctx: Context, id: number): Promise<{ run: Store
       groups: l.groups.map((g) => {
         const disposition = l.dispositions.get(g.name)
         const bands = JSON.parse(g.bands) as BandJson[]
-        return disposition?.kind === 'written_off' ? { ...g, bands, writtenOff: formatMoney(disposition.amount) } : { ...g, bands }
+        const cited = { ...g, bands, transfers: transfersCited(deserializeGroupResult(g.result)) }
+        return disposition?.kind === 'written_off' ? { ...cited, writtenOff: formatMoney(disposition.amount) } : cited
       }),
     })),
   }

@@ -24,18 +24,22 @@ const STEP_TIMEOUT_MS = 20_000
 // fees, §8 example 2: Z = round(0.60 × 80000.00) = 48000.00, D = 32000.00;
 // escalating, §4: B(2021) = round(500000.00 × 1.05²) − 20000.00 = 551250.00 − 20000.00 = 531250.00,
 //   I = S = 560000.00 − 531250.00 = 28750.00, Z = round(0.60 × 28750.00) = 17250.00, D = 542750.00;
-// §6: revenueTotal = 1250000.00 + 80000.00 + 560000.00 = 1890000.00, zoneShare = 245250.00,
-//   districtShare = 1644750.00, balanceDue = 245250.00 − 100000.00 = 145250.00.
+// scheduled, §4 and §2: B(2021) = 800000.00 + 12 × 5000.00 (卫生健康 to the district) = 860000.00, S = 140000.00;
+//   2021 takes the schedule's second period, falling bands: 86000.00 × 0.80 = 68800.00 + 54000.00 × 0.60 = 32400.00,
+//   Z = 101200.00, D = 898800.00;
+// §6: revenueTotal = 1250000.00 + 80000.00 + 560000.00 + 1000000.00 = 2890000.00, zoneShare = 346450.00,
+//   districtShare = 2543550.00, balanceDue = 346450.00 − 100000.00 = 246450.00.
 const EXPECTED = {
-  revenueTotal: '1890000.00',
-  zoneShare: '245250.00',
-  districtShare: '1644750.00',
+  revenueTotal: '2890000.00',
+  zoneShare: '346450.00',
+  districtShare: '2543550.00',
   advancesPaid: '100000.00',
-  balanceDue: '145250.00',
+  balanceDue: '246450.00',
   groups: [
     { name: 'taxes', zoneShare: '180000.00', districtShare: '1070000.00' },
     { name: 'fees', zoneShare: '48000.00', districtShare: '32000.00' },
     { name: 'escalating', base: '531250.00', increment: '28750.00', zoneShare: '17250.00', districtShare: '542750.00' },
+    { name: 'scheduled', base: '860000.00', shareable: '140000.00', zoneShare: '101200.00', districtShare: '898800.00', period: { fromYear: 2021, number: 2, of: 2 } },
   ],
 }
 
@@ -124,7 +128,7 @@ t.test('Swagger UI: Authorize, Try it out and Execute POST /v1/calculations in a
   t.match(body, EXPECTED, 'the page shows the figures of the rules')
   t.match(body, { ...exampleResponse, groups: exampleResponse.groups.map((g: Record<string, unknown>) => ({ ...g, explanation: Array })) },
     'the figures of the documented example response')
-  t.match(await response.locator('.response-col_description').innerText(), /"zoneShare": "245250\.00"/, 'the zone share, as text on the page')
+  t.match(await response.locator('.response-col_description').innerText(), /"zoneShare": "346450\.00"/, 'the zone share, as text on the page')
   t.same(browserErrors, [], 'no errors in the browser console')
 })
 

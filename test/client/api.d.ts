@@ -51,7 +51,7 @@ export interface paths {
         put?: never;
         /**
          * 试算 compute the zone–district split for one year
-         * @description Applies calculation-rules.md §4–§6 to the inputs given (核定基数、增量分成): the base for the year, the increment, the bands, the shortfall policy, the shares and the balance after advances. Nothing is stored. Explanations are in Chinese, or English with `Accept-Language: en`.
+         * @description Applies calculation-rules.md §4–§6 to the inputs given (核定基数、增量分成): the base for the year (with its adjustments and responsibility transfers, 事权划转), the increment, the bands (one set, or those of the year in a rate schedule, 分段期限), the shortfall policy, the shares and the balance after advances. It takes the same inputs as a stored agreement: every settlement line shows the request that gives its figures. Nothing is stored. Explanations are in Chinese, or English with `Accept-Language: en`.
          */
         post: operations["calculate"];
         delete?: never;
@@ -160,7 +160,7 @@ export interface paths {
         put?: never;
         /**
          * 新增分成办法 record an agreement (admin)
-         * @description Checked on the way in (calculation-rules.md §2–§3): rates at or above the floor, bands in order, a category in at most one group, baseYear before effectiveFrom, and no two agreements of one zone–district pair covering the same year (422).
+         * @description Checked on the way in (calculation-rules.md §2–§3): rates at or above the floor (they may rise or fall from band to band), band limits in order, a rate schedule (分段期限) starting in effectiveFrom with periods in order, a category in at most one group, baseYear before effectiveFrom, and no two agreements of one zone–district pair covering the same year (422).
          */
         post: operations["createAgreement"];
         delete?: never;
@@ -176,7 +176,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 分成办法 one agreement; with ?year= the base each group has that year */
+        /** 分成办法 one agreement; with ?year= the bands, the transfers and the base each group has that year */
         get: operations["getAgreement"];
         put?: never;
         post?: never;
@@ -355,7 +355,7 @@ export interface paths {
         put?: never;
         /**
          * 定稿 finalize a draft run (admin): it can no longer change
-         * @description Refused (409) when the run is already finalized; when anything a line was computed from changed after the run was computed, whichever transaction committed it (settlement-stale: the revenue of the year in the agreement's categories, its advances, base adjustments, terms or years, the finalized previous-year figures it carried in, or the finalized line it follows); when another run already finalized the year for one of its annual lines; or while a line is disputed by its district or zone (settlement-disputed, naming the lines), unless `override.reason` says why the disputes are set aside: the reason is stored and printed on every statement (an override with no disputed line is 422). Lines nobody reviewed are finalized as unreviewed (未确认). With REQUIRE_TWO_ADMINS=1 the key that computed the run may not finalize it (403). The answer carries the run's digest: SHA-256 of its canonical content, printed on every statement and checked by GET …/verification. Each line then follows the last finalized line of its agreement and year (calculation-rules.md §9).
+         * @description Refused (409) when the run is already finalized; when anything a line was computed from changed after the run was computed, whichever transaction committed it (settlement-stale: the revenue of the year in the agreement's categories, its advances, base adjustments, responsibility transfers, terms or years, the finalized previous-year figures it carried in, or the finalized line it follows); when another run already finalized the year for one of its annual lines; or while a line is disputed by its district or zone (settlement-disputed, naming the lines), unless `override.reason` says why the disputes are set aside: the reason is stored and printed on every statement (an override with no disputed line is 422). Lines nobody reviewed are finalized as unreviewed (未确认). With REQUIRE_TWO_ADMINS=1 the key that computed the run may not finalize it (403). The answer carries the run's digest: SHA-256 of its canonical content, printed on every statement and checked by GET …/verification. Each line then follows the last finalized line of its agreement and year (calculation-rules.md §9).
          */
         post: operations["finalizeSettlementRun"];
         delete?: never;
@@ -628,6 +628,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/responsibility-transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 事权划转列表 responsibility transfers of the agreements in the caller's scope */
+        get: operations["listResponsibilityTransfers"];
+        put?: never;
+        /**
+         * 事权划转 record a responsibility transfer (财随事走, admin)
+         * @description A function moved between zone and district, and the funding that follows it: for every year fromYear..toYear the group's base moves by F(Y) (calculation-rules.md §4): up when the function goes to the district, down when it goes to the zone, in every base mode. fromYear must be a year the agreement is in force and after its last finalized settlement (409 otherwise).
+         */
+        post: operations["createResponsibilityTransfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -883,6 +904,51 @@ export interface operations {
                  *             }
                  *           ],
                  *           "shortfall": "deduct"
+                 *         },
+                 *         {
+                 *           "name": "scheduled",
+                 *           "basis": "increment",
+                 *           "base": {
+                 *             "amount": "800000.00",
+                 *             "baseYear": 2019,
+                 *             "mode": "fixed",
+                 *             "transfers": [
+                 *               {
+                 *                 "function": "卫生健康",
+                 *                 "direction": "to_district",
+                 *                 "fromYear": 2021,
+                 *                 "documentNo": "青政字〔2021〕5号",
+                 *                 "funding": {
+                 *                   "method": "headcount",
+                 *                   "headcount": 12,
+                 *                   "unitCost": "5000.00"
+                 *                 }
+                 *               }
+                 *             ]
+                 *           },
+                 *           "actual": "1000000.00",
+                 *           "schedule": [
+                 *             {
+                 *               "fromYear": 2020,
+                 *               "rates": [
+                 *                 {
+                 *                   "rate": "1.00"
+                 *                 }
+                 *               ]
+                 *             },
+                 *             {
+                 *               "fromYear": 2021,
+                 *               "rates": [
+                 *                 {
+                 *                   "upToGrowth": "0.10",
+                 *                   "rate": "0.80"
+                 *                 },
+                 *                 {
+                 *                   "rate": "0.60"
+                 *                 }
+                 *               ]
+                 *             }
+                 *           ]
                  *         }
                  *       ],
                  *       "advancesPaid": "100000.00"
@@ -950,6 +1016,59 @@ export interface operations {
                                 /** @description 文号 the document that decided it */
                                 documentNo?: string;
                             }[];
+                            /** @description 事权划转 responsibility transfers: each moves the base by F(Y) in every year fromYear..toYear, up to_district, down to_zone */
+                            transfers?: {
+                                /** @description 划转事项 the function moved, e.g. 教育 or 卫生健康 */
+                                function: string;
+                                /**
+                                 * @description 划转方向 to_district: the district now pays for the function (the base rises); to_zone: the zone does (the base falls)
+                                 * @enum {string}
+                                 */
+                                direction: "to_district" | "to_zone";
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the first fiscal year the transfer moves the base
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /**
+                                 * Format: int32
+                                 * @description 终止年度 the last fiscal year it moves the base; open-ended when absent
+                                 * @example 2021
+                                 */
+                                toYear?: number;
+                                /** @description 文号 the document that moved the function */
+                                documentNo: string;
+                                /** @description 划转经费 the funding that moves the base each year in force */
+                                funding: {
+                                    /**
+                                     * @description 核定方式 fixed: F(Y) = amount; headcount: F(Y) = headcount × unitCost; indexed: F(Y) = amount × (1 + growthRate)^(Y − fromYear), rounded once
+                                     * @enum {string}
+                                     */
+                                    method: "fixed" | "headcount" | "indexed";
+                                    /**
+                                     * @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed); more than 0 (元, string, ≥ 0, at most two decimals)
+                                     * @example 0.00
+                                     */
+                                    amount?: string;
+                                    /**
+                                     * Format: int32
+                                     * @description 编制人数 the staff moved with the function (headcount)
+                                     * @example 12
+                                     */
+                                    headcount?: number;
+                                    /**
+                                     * @description 人均经费 the yearly cost of one staff (headcount); more than 0 (元, string, ≥ 0, at most two decimals)
+                                     * @example 0.00
+                                     */
+                                    unitCost?: string;
+                                    /**
+                                     * @description 年增长率 the yearly growth of the funding (indexed), greater than −1 (string, at most six decimals)
+                                     * @example 0.10
+                                     */
+                                    growthRate?: string;
+                                };
+                            }[];
                             /**
                              * @description 上年实际收入 the group's actual revenue of the previous year (prior_year only) (元, string, at most two decimals)
                              * @example 1000000.00
@@ -961,8 +1080,8 @@ export interface operations {
                          * @example 1000000.00
                          */
                         actual: string;
-                        /** @description 分档比例 one to ten marginal bands; basis total takes one */
-                        rates: {
+                        /** @description 分档比例 one to ten marginal bands; basis total takes one. Rates may rise or fall from one band to the next (超收分成), each at least the floor; or a schedule instead */
+                        rates?: {
                             /**
                              * @description 档次上限 the band covers growth up to this share of the base, e.g. "0.10" for 10%; absent on the last band (string, at most six decimals)
                              * @example 0.10
@@ -973,6 +1092,28 @@ export interface operations {
                              * @example 0.60
                              */
                             rate: string;
+                        }[];
+                        /** @description 分段期限 a rate schedule instead of rates: year Y uses the bands of the last period with fromYear ≤ Y (calculation-rules.md §2), e.g. 100% of the increment for 2020–2022, then 60%; fromYear strictly increasing */
+                        schedule?: {
+                            /**
+                             * Format: int32
+                             * @description 起始年度 the first fiscal year of the period; the period lasts until the next one starts
+                             * @example 2021
+                             */
+                            fromYear: number;
+                            /** @description 分档比例 one to ten marginal bands; basis total takes one. Rates may rise or fall from one band to the next (超收分成), each at least the floor */
+                            rates: {
+                                /**
+                                 * @description 档次上限 the band covers growth up to this share of the base, e.g. "0.10" for 10%; absent on the last band (string, at most six decimals)
+                                 * @example 0.10
+                                 */
+                                upToGrowth?: string;
+                                /**
+                                 * @description 分成比例 the zone's marginal share in this band, at least the floor (string between 0 and 1, at most six decimals)
+                                 * @example 0.60
+                                 */
+                                rate: string;
+                            }[];
                         }[];
                         /**
                          * @description 短收处理 when actual falls short of the base: none (the district bears it), deduct (the zone bears its share), carry_forward (deducted from later increments); default none
@@ -1008,11 +1149,11 @@ export interface operations {
                      * @example {
                      *       "fiscalYear": 2021,
                      *       "minimumRate": "0.60",
-                     *       "revenueTotal": "1890000.00",
-                     *       "zoneShare": "245250.00",
-                     *       "districtShare": "1644750.00",
+                     *       "revenueTotal": "2890000.00",
+                     *       "zoneShare": "346450.00",
+                     *       "districtShare": "2543550.00",
                      *       "advancesPaid": "100000.00",
-                     *       "balanceDue": "145250.00",
+                     *       "balanceDue": "246450.00",
                      *       "groups": [
                      *         {
                      *           "name": "taxes",
@@ -1089,6 +1230,45 @@ export interface operations {
                      *             "分成：28750.00 × 0.60 = 17250.00",
                      *             "功能区分成 17250.00；属地政府留成 = 实际 560000.00 − 17250.00 = 542750.00"
                      *           ]
+                     *         },
+                     *         {
+                     *           "name": "scheduled",
+                     *           "basis": "increment",
+                     *           "base": "860000.00",
+                     *           "actual": "1000000.00",
+                     *           "increment": "140000.00",
+                     *           "carriedShortfallIn": "0.00",
+                     *           "shareable": "140000.00",
+                     *           "bands": [
+                     *             {
+                     *               "rate": "0.80",
+                     *               "amount": "86000.00",
+                     *               "zoneShare": "68800.00"
+                     *             },
+                     *             {
+                     *               "rate": "0.60",
+                     *               "amount": "54000.00",
+                     *               "zoneShare": "32400.00"
+                     *             }
+                     *           ],
+                     *           "zoneShare": "101200.00",
+                     *           "districtShare": "898800.00",
+                     *           "carriedShortfallOut": "0.00",
+                     *           "period": {
+                     *             "fromYear": 2021,
+                     *             "toYear": null,
+                     *             "number": 2,
+                     *             "of": 2
+                     *           },
+                     *           "explanation": [
+                     *             "分段期限：第2段（共2段），2021年起，适用本段分成比例",
+                     *             "基数（固定）= 核定基数 800000.00（2019年） + 事权划转「卫生健康」划归属地（青政字〔2021〕5号）F(2021) = 12人 × 5000.00 = 60000.00 = 860000.00",
+                     *             "增量 = 实际 1000000.00 − 基数 860000.00 = 140000.00",
+                     *             "第1档（增长不超过基数的10%，上限 86000.00）：86000.00 × 0.80 = 68800.00",
+                     *             "第2档（超出部分）：54000.00 × 0.60 = 32400.00",
+                     *             "各档合计 = 68800.00 + 32400.00 = 101200.00",
+                     *             "功能区分成 101200.00；属地政府留成 = 实际 1000000.00 − 101200.00 = 898800.00"
+                     *           ]
                      *         }
                      *       ]
                      *     }
@@ -1146,6 +1326,27 @@ export interface operations {
                             districtShare: string;
                             /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
                             carriedShortfallOut?: string;
+                            /** @description 分段期限 the schedule period in force */
+                            period?: {
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the period's first year
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 终止年度 the period's last year; null for the last period */
+                                toYear: number | null;
+                                /**
+                                 * Format: int32
+                                 * @description 段次 the period's place in the schedule, from 1
+                                 */
+                                number: number;
+                                /**
+                                 * Format: int32
+                                 * @description 段数 how many periods the schedule has
+                                 */
+                                of: number;
+                            };
                             /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
                             explanation: string[];
                         }[];
@@ -2623,7 +2824,8 @@ export interface operations {
                      *                 }
                      *               ],
                      *               "shortfall": "carry_forward",
-                     *               "adjustments": []
+                     *               "adjustments": [],
+                     *               "transfers": []
                      *             },
                      *             {
                      *               "name": "fees",
@@ -2638,7 +2840,8 @@ export interface operations {
                      *                 }
                      *               ],
                      *               "shortfall": "none",
-                     *               "adjustments": []
+                     *               "adjustments": [],
+                     *               "transfers": []
                      *             }
                      *           ]
                      *         }
@@ -2716,12 +2919,28 @@ export interface operations {
                                     /** @description 基数递增率 yearly growth (escalating only) */
                                     growthRate: string | null;
                                 } | null;
-                                /** @description 分档比例 bands */
-                                rates: {
+                                /** @description 分档比例 bands (absent when the group has a schedule) */
+                                rates?: {
                                     /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                     upToGrowth?: string;
                                     /** @description 分成比例 the band's rate */
                                     rate: string;
+                                }[];
+                                /** @description 分段期限 the rate schedule by period (absent when the group has one set of bands) */
+                                schedule?: {
+                                    /**
+                                     * Format: int32
+                                     * @description 起始年度 the first fiscal year of the period
+                                     * @example 2021
+                                     */
+                                    fromYear: number;
+                                    /** @description 分档比例 the period's bands */
+                                    rates: {
+                                        /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
+                                        upToGrowth?: string;
+                                        /** @description 分成比例 the band's rate */
+                                        rate: string;
+                                    }[];
                                 }[];
                                 /**
                                  * @description 短收处理 none (the district bears it), deduct (the zone bears its share) or carry_forward
@@ -2753,10 +2972,113 @@ export interface operations {
                                      */
                                     createdAt: string;
                                 }[];
-                                /** @description 当年基数 B(Y) for ?year= (increment groups); null when it cannot be computed (see baseNote) */
+                                /** @description 事权划转 responsibility transfers by fromYear (POST /v1/responsibility-transfers records them) */
+                                transfers: {
+                                    /**
+                                     * Format: int32
+                                     * @description 编号 transfer id
+                                     */
+                                    id: number;
+                                    /**
+                                     * Format: int32
+                                     * @description 分成办法 the agreement
+                                     */
+                                    agreementId: number;
+                                    /** @description 口径组名称 the group whose base it moves */
+                                    group: string;
+                                    /** @description 划转事项 the function moved */
+                                    function: string;
+                                    /**
+                                     * @description 划转方向 to_district (the base rises) or to_zone (the base falls)
+                                     * @enum {string}
+                                     */
+                                    direction: "to_district" | "to_zone";
+                                    /**
+                                     * Format: int32
+                                     * @description 起始年度 first fiscal year it moves the base
+                                     * @example 2021
+                                     */
+                                    fromYear: number;
+                                    /** @description 终止年度 last fiscal year it moves the base; null when open-ended */
+                                    toYear: number | null;
+                                    /** @description 文号 the document that moved the function */
+                                    documentNo: string;
+                                    /** @description 划转经费 the funding */
+                                    funding: {
+                                        /**
+                                         * @description 核定方式 fixed, headcount or indexed
+                                         * @enum {string}
+                                         */
+                                        method: "fixed" | "headcount" | "indexed";
+                                        /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                        amount?: string;
+                                        /**
+                                         * Format: int32
+                                         * @description 编制人数 staff moved (headcount)
+                                         */
+                                        headcount?: number;
+                                        /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                        unitCost?: string;
+                                        /** @description 年增长率 yearly growth of the funding (indexed) */
+                                        growthRate?: string;
+                                    };
+                                    /**
+                                     * Format: date-time
+                                     * @description 登记时间 when it was recorded
+                                     */
+                                    createdAt: string;
+                                }[];
+                                /** @description 当年分档 the bands that apply in ?year= (of the schedule period in force) */
+                                ratesForYear?: {
+                                    /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
+                                    upToGrowth?: string;
+                                    /** @description 分成比例 the band's rate */
+                                    rate: string;
+                                }[];
+                                /** @description 分段期限 the schedule period in force */
+                                periodForYear?: {
+                                    /**
+                                     * Format: int32
+                                     * @description 起始年度 the period's first year
+                                     * @example 2021
+                                     */
+                                    fromYear: number;
+                                    /** @description 终止年度 the period's last year; null for the last period */
+                                    toYear: number | null;
+                                    /**
+                                     * Format: int32
+                                     * @description 段次 the period's place in the schedule, from 1
+                                     */
+                                    number: number;
+                                    /**
+                                     * Format: int32
+                                     * @description 段数 how many periods the schedule has
+                                     */
+                                    of: number;
+                                };
+                                /** @description 当年基数 B(Y) for ?year= (increment groups), after adjustments and responsibility transfers; null when it cannot be computed (see baseNote) */
                                 baseForYear?: string | null;
                                 /** @description 说明 why baseForYear is null */
                                 baseNote?: string;
+                                /** @description 当年事权划转 the transfers in force in ?year= and what each moves the base by (increment groups) */
+                                transfersForYear?: {
+                                    /**
+                                     * Format: int32
+                                     * @description 编号 the transfer's id
+                                     */
+                                    id: number;
+                                    /** @description 划转事项 the function moved */
+                                    function: string;
+                                    /**
+                                     * @description 划转方向 to_district or to_zone
+                                     * @enum {string}
+                                     */
+                                    direction: "to_district" | "to_zone";
+                                    /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals) */
+                                    fundingForYear: string;
+                                    /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals) */
+                                    baseMove: string;
+                                }[];
                             }[];
                         }[];
                         /** @description 下一页游标 cursor of the next page; null on the last page */
@@ -2860,13 +3182,26 @@ export interface operations {
                  *             "amount": "1000000.00",
                  *             "mode": "fixed"
                  *           },
-                 *           "rates": [
+                 *           "schedule": [
                  *             {
-                 *               "upToGrowth": "0.10",
-                 *               "rate": "0.60"
+                 *               "fromYear": 2030,
+                 *               "rates": [
+                 *                 {
+                 *                   "rate": "1.00"
+                 *                 }
+                 *               ]
                  *             },
                  *             {
-                 *               "rate": "0.80"
+                 *               "fromYear": 2033,
+                 *               "rates": [
+                 *                 {
+                 *                   "upToGrowth": "0.10",
+                 *                   "rate": "0.80"
+                 *                 },
+                 *                 {
+                 *                   "rate": "0.60"
+                 *                 }
+                 *               ]
                  *             }
                  *           ],
                  *           "shortfall": "carry_forward"
@@ -2946,8 +3281,8 @@ export interface operations {
                              */
                             growthRate?: string;
                         };
-                        /** @description 分档比例 one to ten marginal bands; basis total takes one */
-                        rates: {
+                        /** @description 分档比例 one to ten marginal bands; basis total takes one. Rates may rise or fall from one band to the next (超收分成), each at least the floor; or a schedule instead */
+                        rates?: {
                             /**
                              * @description 档次上限 growth up to this share of the base; absent on the last band (string, at most six decimals)
                              * @example 0.10
@@ -2958,6 +3293,28 @@ export interface operations {
                              * @example 0.60
                              */
                             rate: string;
+                        }[];
+                        /** @description 分段期限 a rate schedule instead of rates: year Y uses the bands of the last period with fromYear ≤ Y (calculation-rules.md §2), e.g. 100% of the increment for 2020–2022, then 60%; fromYear strictly increasing */
+                        schedule?: {
+                            /**
+                             * Format: int32
+                             * @description 起始年度 the first fiscal year of the period; the period lasts until the next one starts
+                             * @example 2021
+                             */
+                            fromYear: number;
+                            /** @description 分档比例 one to ten marginal bands; basis total takes one. Rates may rise or fall from one band to the next (超收分成), each at least the floor */
+                            rates: {
+                                /**
+                                 * @description 档次上限 growth up to this share of the base; absent on the last band (string, at most six decimals)
+                                 * @example 0.10
+                                 */
+                                upToGrowth?: string;
+                                /**
+                                 * @description 分成比例 the zone's marginal share in this band, at least the floor (string between 0 and 1, at most six decimals)
+                                 * @example 0.60
+                                 */
+                                rate: string;
+                            }[];
                         }[];
                         /**
                          * @description 短收处理 none (the district bears it), deduct (the zone bears its share) or carry_forward
@@ -3012,7 +3369,8 @@ export interface operations {
                      *             }
                      *           ],
                      *           "shortfall": "carry_forward",
-                     *           "adjustments": []
+                     *           "adjustments": [],
+                     *           "transfers": []
                      *         },
                      *         {
                      *           "name": "fees",
@@ -3027,7 +3385,8 @@ export interface operations {
                      *             }
                      *           ],
                      *           "shortfall": "none",
-                     *           "adjustments": []
+                     *           "adjustments": [],
+                     *           "transfers": []
                      *         }
                      *       ]
                      *     }
@@ -3100,12 +3459,28 @@ export interface operations {
                                 /** @description 基数递增率 yearly growth (escalating only) */
                                 growthRate: string | null;
                             } | null;
-                            /** @description 分档比例 bands */
-                            rates: {
+                            /** @description 分档比例 bands (absent when the group has a schedule) */
+                            rates?: {
                                 /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                 upToGrowth?: string;
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
+                            }[];
+                            /** @description 分段期限 the rate schedule by period (absent when the group has one set of bands) */
+                            schedule?: {
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the first fiscal year of the period
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 分档比例 the period's bands */
+                                rates: {
+                                    /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
+                                    upToGrowth?: string;
+                                    /** @description 分成比例 the band's rate */
+                                    rate: string;
+                                }[];
                             }[];
                             /**
                              * @description 短收处理 none (the district bears it), deduct (the zone bears its share) or carry_forward
@@ -3137,10 +3512,113 @@ export interface operations {
                                  */
                                 createdAt: string;
                             }[];
-                            /** @description 当年基数 B(Y) for ?year= (increment groups); null when it cannot be computed (see baseNote) */
+                            /** @description 事权划转 responsibility transfers by fromYear (POST /v1/responsibility-transfers records them) */
+                            transfers: {
+                                /**
+                                 * Format: int32
+                                 * @description 编号 transfer id
+                                 */
+                                id: number;
+                                /**
+                                 * Format: int32
+                                 * @description 分成办法 the agreement
+                                 */
+                                agreementId: number;
+                                /** @description 口径组名称 the group whose base it moves */
+                                group: string;
+                                /** @description 划转事项 the function moved */
+                                function: string;
+                                /**
+                                 * @description 划转方向 to_district (the base rises) or to_zone (the base falls)
+                                 * @enum {string}
+                                 */
+                                direction: "to_district" | "to_zone";
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 first fiscal year it moves the base
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 终止年度 last fiscal year it moves the base; null when open-ended */
+                                toYear: number | null;
+                                /** @description 文号 the document that moved the function */
+                                documentNo: string;
+                                /** @description 划转经费 the funding */
+                                funding: {
+                                    /**
+                                     * @description 核定方式 fixed, headcount or indexed
+                                     * @enum {string}
+                                     */
+                                    method: "fixed" | "headcount" | "indexed";
+                                    /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                    amount?: string;
+                                    /**
+                                     * Format: int32
+                                     * @description 编制人数 staff moved (headcount)
+                                     */
+                                    headcount?: number;
+                                    /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                    unitCost?: string;
+                                    /** @description 年增长率 yearly growth of the funding (indexed) */
+                                    growthRate?: string;
+                                };
+                                /**
+                                 * Format: date-time
+                                 * @description 登记时间 when it was recorded
+                                 */
+                                createdAt: string;
+                            }[];
+                            /** @description 当年分档 the bands that apply in ?year= (of the schedule period in force) */
+                            ratesForYear?: {
+                                /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
+                                upToGrowth?: string;
+                                /** @description 分成比例 the band's rate */
+                                rate: string;
+                            }[];
+                            /** @description 分段期限 the schedule period in force */
+                            periodForYear?: {
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the period's first year
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 终止年度 the period's last year; null for the last period */
+                                toYear: number | null;
+                                /**
+                                 * Format: int32
+                                 * @description 段次 the period's place in the schedule, from 1
+                                 */
+                                number: number;
+                                /**
+                                 * Format: int32
+                                 * @description 段数 how many periods the schedule has
+                                 */
+                                of: number;
+                            };
+                            /** @description 当年基数 B(Y) for ?year= (increment groups), after adjustments and responsibility transfers; null when it cannot be computed (see baseNote) */
                             baseForYear?: string | null;
                             /** @description 说明 why baseForYear is null */
                             baseNote?: string;
+                            /** @description 当年事权划转 the transfers in force in ?year= and what each moves the base by (increment groups) */
+                            transfersForYear?: {
+                                /**
+                                 * Format: int32
+                                 * @description 编号 the transfer's id
+                                 */
+                                id: number;
+                                /** @description 划转事项 the function moved */
+                                function: string;
+                                /**
+                                 * @description 划转方向 to_district or to_zone
+                                 * @enum {string}
+                                 */
+                                direction: "to_district" | "to_zone";
+                                /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals) */
+                                fundingForYear: string;
+                                /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals) */
+                                baseMove: string;
+                            }[];
                         }[];
                     };
                 };
@@ -3277,7 +3755,7 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description 财政年度 show B(Y) of each increment group for this year
+                 * @description 财政年度 show each group's bands (of the schedule period in force) and each increment group's transfers and B(Y) for this year
                  * @example 2021
                  */
                 year?: number;
@@ -3337,7 +3815,8 @@ export interface operations {
                      *             }
                      *           ],
                      *           "shortfall": "carry_forward",
-                     *           "adjustments": []
+                     *           "adjustments": [],
+                     *           "transfers": []
                      *         },
                      *         {
                      *           "name": "fees",
@@ -3352,7 +3831,8 @@ export interface operations {
                      *             }
                      *           ],
                      *           "shortfall": "none",
-                     *           "adjustments": []
+                     *           "adjustments": [],
+                     *           "transfers": []
                      *         }
                      *       ]
                      *     }
@@ -3425,12 +3905,28 @@ export interface operations {
                                 /** @description 基数递增率 yearly growth (escalating only) */
                                 growthRate: string | null;
                             } | null;
-                            /** @description 分档比例 bands */
-                            rates: {
+                            /** @description 分档比例 bands (absent when the group has a schedule) */
+                            rates?: {
                                 /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                 upToGrowth?: string;
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
+                            }[];
+                            /** @description 分段期限 the rate schedule by period (absent when the group has one set of bands) */
+                            schedule?: {
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the first fiscal year of the period
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 分档比例 the period's bands */
+                                rates: {
+                                    /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
+                                    upToGrowth?: string;
+                                    /** @description 分成比例 the band's rate */
+                                    rate: string;
+                                }[];
                             }[];
                             /**
                              * @description 短收处理 none (the district bears it), deduct (the zone bears its share) or carry_forward
@@ -3462,10 +3958,113 @@ export interface operations {
                                  */
                                 createdAt: string;
                             }[];
-                            /** @description 当年基数 B(Y) for ?year= (increment groups); null when it cannot be computed (see baseNote) */
+                            /** @description 事权划转 responsibility transfers by fromYear (POST /v1/responsibility-transfers records them) */
+                            transfers: {
+                                /**
+                                 * Format: int32
+                                 * @description 编号 transfer id
+                                 */
+                                id: number;
+                                /**
+                                 * Format: int32
+                                 * @description 分成办法 the agreement
+                                 */
+                                agreementId: number;
+                                /** @description 口径组名称 the group whose base it moves */
+                                group: string;
+                                /** @description 划转事项 the function moved */
+                                function: string;
+                                /**
+                                 * @description 划转方向 to_district (the base rises) or to_zone (the base falls)
+                                 * @enum {string}
+                                 */
+                                direction: "to_district" | "to_zone";
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 first fiscal year it moves the base
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 终止年度 last fiscal year it moves the base; null when open-ended */
+                                toYear: number | null;
+                                /** @description 文号 the document that moved the function */
+                                documentNo: string;
+                                /** @description 划转经费 the funding */
+                                funding: {
+                                    /**
+                                     * @description 核定方式 fixed, headcount or indexed
+                                     * @enum {string}
+                                     */
+                                    method: "fixed" | "headcount" | "indexed";
+                                    /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                    amount?: string;
+                                    /**
+                                     * Format: int32
+                                     * @description 编制人数 staff moved (headcount)
+                                     */
+                                    headcount?: number;
+                                    /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                    unitCost?: string;
+                                    /** @description 年增长率 yearly growth of the funding (indexed) */
+                                    growthRate?: string;
+                                };
+                                /**
+                                 * Format: date-time
+                                 * @description 登记时间 when it was recorded
+                                 */
+                                createdAt: string;
+                            }[];
+                            /** @description 当年分档 the bands that apply in ?year= (of the schedule period in force) */
+                            ratesForYear?: {
+                                /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
+                                upToGrowth?: string;
+                                /** @description 分成比例 the band's rate */
+                                rate: string;
+                            }[];
+                            /** @description 分段期限 the schedule period in force */
+                            periodForYear?: {
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the period's first year
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 终止年度 the period's last year; null for the last period */
+                                toYear: number | null;
+                                /**
+                                 * Format: int32
+                                 * @description 段次 the period's place in the schedule, from 1
+                                 */
+                                number: number;
+                                /**
+                                 * Format: int32
+                                 * @description 段数 how many periods the schedule has
+                                 */
+                                of: number;
+                            };
+                            /** @description 当年基数 B(Y) for ?year= (increment groups), after adjustments and responsibility transfers; null when it cannot be computed (see baseNote) */
                             baseForYear?: string | null;
                             /** @description 说明 why baseForYear is null */
                             baseNote?: string;
+                            /** @description 当年事权划转 the transfers in force in ?year= and what each moves the base by (increment groups) */
+                            transfersForYear?: {
+                                /**
+                                 * Format: int32
+                                 * @description 编号 the transfer's id
+                                 */
+                                id: number;
+                                /** @description 划转事项 the function moved */
+                                function: string;
+                                /**
+                                 * @description 划转方向 to_district or to_zone
+                                 * @enum {string}
+                                 */
+                                direction: "to_district" | "to_zone";
+                                /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals) */
+                                fundingForYear: string;
+                                /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals) */
+                                baseMove: string;
+                            }[];
                         }[];
                     };
                 };
@@ -3645,7 +4244,8 @@ export interface operations {
                      *             }
                      *           ],
                      *           "shortfall": "carry_forward",
-                     *           "adjustments": []
+                     *           "adjustments": [],
+                     *           "transfers": []
                      *         },
                      *         {
                      *           "name": "fees",
@@ -3660,7 +4260,8 @@ export interface operations {
                      *             }
                      *           ],
                      *           "shortfall": "none",
-                     *           "adjustments": []
+                     *           "adjustments": [],
+                     *           "transfers": []
                      *         }
                      *       ]
                      *     }
@@ -3733,12 +4334,28 @@ export interface operations {
                                 /** @description 基数递增率 yearly growth (escalating only) */
                                 growthRate: string | null;
                             } | null;
-                            /** @description 分档比例 bands */
-                            rates: {
+                            /** @description 分档比例 bands (absent when the group has a schedule) */
+                            rates?: {
                                 /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
                                 upToGrowth?: string;
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
+                            }[];
+                            /** @description 分段期限 the rate schedule by period (absent when the group has one set of bands) */
+                            schedule?: {
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the first fiscal year of the period
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 分档比例 the period's bands */
+                                rates: {
+                                    /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
+                                    upToGrowth?: string;
+                                    /** @description 分成比例 the band's rate */
+                                    rate: string;
+                                }[];
                             }[];
                             /**
                              * @description 短收处理 none (the district bears it), deduct (the zone bears its share) or carry_forward
@@ -3770,10 +4387,113 @@ export interface operations {
                                  */
                                 createdAt: string;
                             }[];
-                            /** @description 当年基数 B(Y) for ?year= (increment groups); null when it cannot be computed (see baseNote) */
+                            /** @description 事权划转 responsibility transfers by fromYear (POST /v1/responsibility-transfers records them) */
+                            transfers: {
+                                /**
+                                 * Format: int32
+                                 * @description 编号 transfer id
+                                 */
+                                id: number;
+                                /**
+                                 * Format: int32
+                                 * @description 分成办法 the agreement
+                                 */
+                                agreementId: number;
+                                /** @description 口径组名称 the group whose base it moves */
+                                group: string;
+                                /** @description 划转事项 the function moved */
+                                function: string;
+                                /**
+                                 * @description 划转方向 to_district (the base rises) or to_zone (the base falls)
+                                 * @enum {string}
+                                 */
+                                direction: "to_district" | "to_zone";
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 first fiscal year it moves the base
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 终止年度 last fiscal year it moves the base; null when open-ended */
+                                toYear: number | null;
+                                /** @description 文号 the document that moved the function */
+                                documentNo: string;
+                                /** @description 划转经费 the funding */
+                                funding: {
+                                    /**
+                                     * @description 核定方式 fixed, headcount or indexed
+                                     * @enum {string}
+                                     */
+                                    method: "fixed" | "headcount" | "indexed";
+                                    /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                    amount?: string;
+                                    /**
+                                     * Format: int32
+                                     * @description 编制人数 staff moved (headcount)
+                                     */
+                                    headcount?: number;
+                                    /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                    unitCost?: string;
+                                    /** @description 年增长率 yearly growth of the funding (indexed) */
+                                    growthRate?: string;
+                                };
+                                /**
+                                 * Format: date-time
+                                 * @description 登记时间 when it was recorded
+                                 */
+                                createdAt: string;
+                            }[];
+                            /** @description 当年分档 the bands that apply in ?year= (of the schedule period in force) */
+                            ratesForYear?: {
+                                /** @description 档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%) */
+                                upToGrowth?: string;
+                                /** @description 分成比例 the band's rate */
+                                rate: string;
+                            }[];
+                            /** @description 分段期限 the schedule period in force */
+                            periodForYear?: {
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the period's first year
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 终止年度 the period's last year; null for the last period */
+                                toYear: number | null;
+                                /**
+                                 * Format: int32
+                                 * @description 段次 the period's place in the schedule, from 1
+                                 */
+                                number: number;
+                                /**
+                                 * Format: int32
+                                 * @description 段数 how many periods the schedule has
+                                 */
+                                of: number;
+                            };
+                            /** @description 当年基数 B(Y) for ?year= (increment groups), after adjustments and responsibility transfers; null when it cannot be computed (see baseNote) */
                             baseForYear?: string | null;
                             /** @description 说明 why baseForYear is null */
                             baseNote?: string;
+                            /** @description 当年事权划转 the transfers in force in ?year= and what each moves the base by (increment groups) */
+                            transfersForYear?: {
+                                /**
+                                 * Format: int32
+                                 * @description 编号 the transfer's id
+                                 */
+                                id: number;
+                                /** @description 划转事项 the function moved */
+                                function: string;
+                                /**
+                                 * @description 划转方向 to_district or to_zone
+                                 * @enum {string}
+                                 */
+                                direction: "to_district" | "to_zone";
+                                /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals) */
+                                fundingForYear: string;
+                                /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals) */
+                                baseMove: string;
+                            }[];
                         }[];
                     };
                 };
@@ -6174,6 +6894,27 @@ export interface operations {
                                 districtShare: string;
                                 /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
                                 carriedShortfallOut?: string;
+                                /** @description 分段期限 the schedule period in force */
+                                period?: {
+                                    /**
+                                     * Format: int32
+                                     * @description 起始年度 the period's first year
+                                     * @example 2021
+                                     */
+                                    fromYear: number;
+                                    /** @description 终止年度 the period's last year; null for the last period */
+                                    toYear: number | null;
+                                    /**
+                                     * Format: int32
+                                     * @description 段次 the period's place in the schedule, from 1
+                                     */
+                                    number: number;
+                                    /**
+                                     * Format: int32
+                                     * @description 段数 how many periods the schedule has
+                                     */
+                                    of: number;
+                                };
                                 /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
                                 explanation: string[];
                                 /** @description 核销短收 the shortfall carried out of the agreement's last year that no next version carries: written off (calculation-rules.md §6) (元, exactly two decimals) */
@@ -6234,6 +6975,185 @@ export interface operations {
                                      */
                                     at: string;
                                 } | null;
+                            };
+                            /** @description 试算请求 the line's inputs as a POST /v1/calculations body: posting it gives this line's figures, figure for figure (absent for lines settled before it was kept, and when a sum has more integer digits than a request's amounts may) */
+                            calculationRequest?: {
+                                /**
+                                 * Format: int32
+                                 * @description 财政年度 the fiscal year computed
+                                 * @example 2021
+                                 */
+                                fiscalYear: number;
+                                /**
+                                 * @description 分成比例下限 the floor for this computation; defaults to the deployment floor (MIN_ZONE_RATE), never lower (string between 0 and 1, at most six decimals)
+                                 * @example 0.60
+                                 */
+                                minimumRate?: string;
+                                /** @description 分成口径组 one to fifty netting groups */
+                                groups: {
+                                    /** @description 口径组名称 group name, unique in the request */
+                                    name: string;
+                                    /**
+                                     * @description 分成口径 increment: share what exceeds the base; total: share the whole amount
+                                     * @enum {string}
+                                     */
+                                    basis: "increment" | "total";
+                                    /** @description 基数 the base for the year as an amount, or a base rule; required for increment, forbidden for total */
+                                    base?: string | {
+                                        /**
+                                         * @description 核定基数 verified base for the base year (required for fixed and escalating) (元, string, at most two decimals)
+                                         * @example 1000000.00
+                                         */
+                                        amount?: string;
+                                        /**
+                                         * Format: int32
+                                         * @description 基期年度 base year, before the fiscal year
+                                         * @example 2021
+                                         */
+                                        baseYear: number;
+                                        /**
+                                         * @description 基数口径 how the base moves: fixed, escalating by growthRate, or last year's actual
+                                         * @enum {string}
+                                         */
+                                        mode: "fixed" | "escalating" | "prior_year";
+                                        /**
+                                         * @description 基数递增率 yearly growth of an escalating base (escalating only), e.g. "0.05" (string, at most six decimals)
+                                         * @example 0.10
+                                         */
+                                        growthRate?: string;
+                                        /** @description 基数调整 base adjustments (财随事走) */
+                                        adjustments?: {
+                                            /**
+                                             * Format: int32
+                                             * @description 起始年度 the first fiscal year the adjustment applies to
+                                             * @example 2021
+                                             */
+                                            fromYear: number;
+                                            /**
+                                             * @description 调整金额 base adjustment (基数调整, 财随事走): + when a function moves to the district, − when it moves to the zone (元, string, at most two decimals)
+                                             * @example 1000000.00
+                                             */
+                                            amount: string;
+                                            /** @description 调整原因 why the base moves */
+                                            reason?: string;
+                                            /** @description 文号 the document that decided it */
+                                            documentNo?: string;
+                                        }[];
+                                        /** @description 事权划转 responsibility transfers: each moves the base by F(Y) in every year fromYear..toYear, up to_district, down to_zone */
+                                        transfers?: {
+                                            /** @description 划转事项 the function moved, e.g. 教育 or 卫生健康 */
+                                            function: string;
+                                            /**
+                                             * @description 划转方向 to_district: the district now pays for the function (the base rises); to_zone: the zone does (the base falls)
+                                             * @enum {string}
+                                             */
+                                            direction: "to_district" | "to_zone";
+                                            /**
+                                             * Format: int32
+                                             * @description 起始年度 the first fiscal year the transfer moves the base
+                                             * @example 2021
+                                             */
+                                            fromYear: number;
+                                            /**
+                                             * Format: int32
+                                             * @description 终止年度 the last fiscal year it moves the base; open-ended when absent
+                                             * @example 2021
+                                             */
+                                            toYear?: number;
+                                            /** @description 文号 the document that moved the function */
+                                            documentNo: string;
+                                            /** @description 划转经费 the funding that moves the base each year in force */
+                                            funding: {
+                                                /**
+                                                 * @description 核定方式 fixed: F(Y) = amount; headcount: F(Y) = headcount × unitCost; indexed: F(Y) = amount × (1 + growthRate)^(Y − fromYear), rounded once
+                                                 * @enum {string}
+                                                 */
+                                                method: "fixed" | "headcount" | "indexed";
+                                                /**
+                                                 * @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed); more than 0 (元, string, ≥ 0, at most two decimals)
+                                                 * @example 0.00
+                                                 */
+                                                amount?: string;
+                                                /**
+                                                 * Format: int32
+                                                 * @description 编制人数 the staff moved with the function (headcount)
+                                                 * @example 12
+                                                 */
+                                                headcount?: number;
+                                                /**
+                                                 * @description 人均经费 the yearly cost of one staff (headcount); more than 0 (元, string, ≥ 0, at most two decimals)
+                                                 * @example 0.00
+                                                 */
+                                                unitCost?: string;
+                                                /**
+                                                 * @description 年增长率 the yearly growth of the funding (indexed), greater than −1 (string, at most six decimals)
+                                                 * @example 0.10
+                                                 */
+                                                growthRate?: string;
+                                            };
+                                        }[];
+                                        /**
+                                         * @description 上年实际收入 the group's actual revenue of the previous year (prior_year only) (元, string, at most two decimals)
+                                         * @example 1000000.00
+                                         */
+                                        priorYearActual?: string;
+                                    };
+                                    /**
+                                     * @description 实际收入 the group's local-level revenue for the year (元, string, at most two decimals)
+                                     * @example 1000000.00
+                                     */
+                                    actual: string;
+                                    /** @description 分档比例 one to ten marginal bands; basis total takes one. Rates may rise or fall from one band to the next (超收分成), each at least the floor; or a schedule instead */
+                                    rates?: {
+                                        /**
+                                         * @description 档次上限 the band covers growth up to this share of the base, e.g. "0.10" for 10%; absent on the last band (string, at most six decimals)
+                                         * @example 0.10
+                                         */
+                                        upToGrowth?: string;
+                                        /**
+                                         * @description 分成比例 the zone's marginal share in this band, at least the floor (string between 0 and 1, at most six decimals)
+                                         * @example 0.60
+                                         */
+                                        rate: string;
+                                    }[];
+                                    /** @description 分段期限 a rate schedule instead of rates: year Y uses the bands of the last period with fromYear ≤ Y (calculation-rules.md §2), e.g. 100% of the increment for 2020–2022, then 60%; fromYear strictly increasing */
+                                    schedule?: {
+                                        /**
+                                         * Format: int32
+                                         * @description 起始年度 the first fiscal year of the period; the period lasts until the next one starts
+                                         * @example 2021
+                                         */
+                                        fromYear: number;
+                                        /** @description 分档比例 one to ten marginal bands; basis total takes one. Rates may rise or fall from one band to the next (超收分成), each at least the floor */
+                                        rates: {
+                                            /**
+                                             * @description 档次上限 the band covers growth up to this share of the base, e.g. "0.10" for 10%; absent on the last band (string, at most six decimals)
+                                             * @example 0.10
+                                             */
+                                            upToGrowth?: string;
+                                            /**
+                                             * @description 分成比例 the zone's marginal share in this band, at least the floor (string between 0 and 1, at most six decimals)
+                                             * @example 0.60
+                                             */
+                                            rate: string;
+                                        }[];
+                                    }[];
+                                    /**
+                                     * @description 短收处理 when actual falls short of the base: none (the district bears it), deduct (the zone bears its share), carry_forward (deducted from later increments); default none
+                                     * @enum {string}
+                                     */
+                                    shortfall?: "none" | "deduct" | "carry_forward";
+                                    /**
+                                     * @description 上年结转短收 shortfall carried in from the previous year (carry_forward only) (元, string, ≥ 0, at most two decimals)
+                                     * @example 0.00
+                                     */
+                                    carriedShortfall?: string;
+                                }[];
+                                /**
+                                 * @description 预拨 advances already paid to the zone for the year; default "0.00" (元, string, at most two decimals)
+                                 * @example 1000000.00
+                                 */
+                                advancesPaid?: string;
                             };
                         }[];
                         /** @description 下一页游标 cursor of the next page; null on the last page */
@@ -10437,6 +11357,486 @@ export interface operations {
             };
             /** @description 无权限 the role may not do this */
             403: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求过多 more requests than the token's budget; see Retry-After */
+            429: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 内部错误 a defect in the service; quote the request id to the operators */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
+            503: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listResponsibilityTransfers: {
+        parameters: {
+            query?: {
+                /** @description 每页条数 page size, default 100, at most 1000 */
+                limit?: number;
+                /** @description 游标 nextCursor of the previous page */
+                cursor?: string;
+                /**
+                 * @description 分成办法 only this agreement's transfers
+                 * @example 1
+                 */
+                agreementId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": 1,
+                     *           "agreementId": 1,
+                     *           "group": "taxes",
+                     *           "function": "卫生健康",
+                     *           "direction": "to_district",
+                     *           "fromYear": 2021,
+                     *           "toYear": null,
+                     *           "documentNo": "青政字〔2021〕5号",
+                     *           "funding": {
+                     *             "method": "headcount",
+                     *             "headcount": 12,
+                     *             "unitCost": "180000.00"
+                     *           },
+                     *           "createdAt": "2026-01-01T00:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description 事权划转 transfers by id */
+                        items: {
+                            /**
+                             * Format: int32
+                             * @description 编号 transfer id
+                             */
+                            id: number;
+                            /**
+                             * Format: int32
+                             * @description 分成办法 the agreement
+                             */
+                            agreementId: number;
+                            /** @description 口径组名称 the group whose base it moves */
+                            group: string;
+                            /** @description 划转事项 the function moved */
+                            function: string;
+                            /**
+                             * @description 划转方向 to_district (the base rises) or to_zone (the base falls)
+                             * @enum {string}
+                             */
+                            direction: "to_district" | "to_zone";
+                            /**
+                             * Format: int32
+                             * @description 起始年度 first fiscal year it moves the base
+                             * @example 2021
+                             */
+                            fromYear: number;
+                            /** @description 终止年度 last fiscal year it moves the base; null when open-ended */
+                            toYear: number | null;
+                            /** @description 文号 the document that moved the function */
+                            documentNo: string;
+                            /** @description 划转经费 the funding */
+                            funding: {
+                                /**
+                                 * @description 核定方式 fixed, headcount or indexed
+                                 * @enum {string}
+                                 */
+                                method: "fixed" | "headcount" | "indexed";
+                                /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                amount?: string;
+                                /**
+                                 * Format: int32
+                                 * @description 编制人数 staff moved (headcount)
+                                 */
+                                headcount?: number;
+                                /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                unitCost?: string;
+                                /** @description 年增长率 yearly growth of the funding (indexed) */
+                                growthRate?: string;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description 登记时间 when it was recorded
+                             */
+                            createdAt: string;
+                        }[];
+                        /** @description 下一页游标 cursor of the next page; null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description 请求格式错误 malformed or schema-invalid input */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 未认证 no or bad bearer token */
+            401: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求过多 more requests than the token's budget; see Retry-After */
+            429: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 内部错误 a defect in the service; quote the request id to the operators */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
+            503: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createResponsibilityTransfer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 幂等键 Idempotency-Key: a retry with the same key and body replays the first response */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "agreementId": 1,
+                 *       "group": "taxes",
+                 *       "function": "城市管理",
+                 *       "direction": "to_zone",
+                 *       "fromYear": 2022,
+                 *       "toYear": 2025,
+                 *       "documentNo": "青政字〔2022〕8号",
+                 *       "funding": {
+                 *         "method": "indexed",
+                 *         "amount": "300000.00",
+                 *         "growthRate": "0.05"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * Format: int32
+                     * @description 分成办法 the agreement
+                     */
+                    agreementId: number;
+                    /** @description 口径组名称 the group whose base moves (basis increment) */
+                    group: string;
+                    /** @description 划转事项 the function moved, e.g. 教育 or 卫生健康 */
+                    function: string;
+                    /**
+                     * @description 划转方向 to_district: the district now pays for the function (the base rises); to_zone: the zone does (the base falls)
+                     * @enum {string}
+                     */
+                    direction: "to_district" | "to_zone";
+                    /**
+                     * Format: int32
+                     * @description 起始年度 the first fiscal year the transfer moves the base
+                     * @example 2021
+                     */
+                    fromYear: number;
+                    /**
+                     * Format: int32
+                     * @description 终止年度 the last fiscal year it moves the base; open-ended when absent
+                     * @example 2021
+                     */
+                    toYear?: number;
+                    /** @description 文号 the document that moved the function */
+                    documentNo: string;
+                    /** @description 划转经费 the funding that moves the base each year in force */
+                    funding: {
+                        /**
+                         * @description 核定方式 fixed: F(Y) = amount; headcount: F(Y) = headcount × unitCost; indexed: F(Y) = amount × (1 + growthRate)^(Y − fromYear), rounded once
+                         * @enum {string}
+                         */
+                        method: "fixed" | "headcount" | "indexed";
+                        /**
+                         * @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed); more than 0 (元, string, ≥ 0, at most two decimals)
+                         * @example 0.00
+                         */
+                        amount?: string;
+                        /**
+                         * Format: int32
+                         * @description 编制人数 the staff moved with the function (headcount)
+                         * @example 12
+                         */
+                        headcount?: number;
+                        /**
+                         * @description 人均经费 the yearly cost of one staff (headcount); more than 0 (元, string, ≥ 0, at most two decimals)
+                         * @example 0.00
+                         */
+                        unitCost?: string;
+                        /**
+                         * @description 年增长率 the yearly growth of the funding (indexed), greater than −1 (string, at most six decimals)
+                         * @example 0.10
+                         */
+                        growthRate?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description 事权划转 a responsibility transfer */
+            201: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "agreementId": 1,
+                     *       "group": "taxes",
+                     *       "function": "卫生健康",
+                     *       "direction": "to_district",
+                     *       "fromYear": 2021,
+                     *       "toYear": null,
+                     *       "documentNo": "青政字〔2021〕5号",
+                     *       "funding": {
+                     *         "method": "headcount",
+                     *         "headcount": 12,
+                     *         "unitCost": "180000.00"
+                     *       },
+                     *       "createdAt": "2026-01-01T00:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: int32
+                         * @description 编号 transfer id
+                         */
+                        id: number;
+                        /**
+                         * Format: int32
+                         * @description 分成办法 the agreement
+                         */
+                        agreementId: number;
+                        /** @description 口径组名称 the group whose base it moves */
+                        group: string;
+                        /** @description 划转事项 the function moved */
+                        function: string;
+                        /**
+                         * @description 划转方向 to_district (the base rises) or to_zone (the base falls)
+                         * @enum {string}
+                         */
+                        direction: "to_district" | "to_zone";
+                        /**
+                         * Format: int32
+                         * @description 起始年度 first fiscal year it moves the base
+                         * @example 2021
+                         */
+                        fromYear: number;
+                        /** @description 终止年度 last fiscal year it moves the base; null when open-ended */
+                        toYear: number | null;
+                        /** @description 文号 the document that moved the function */
+                        documentNo: string;
+                        /** @description 划转经费 the funding */
+                        funding: {
+                            /**
+                             * @description 核定方式 fixed, headcount or indexed
+                             * @enum {string}
+                             */
+                            method: "fixed" | "headcount" | "indexed";
+                            /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                            amount?: string;
+                            /**
+                             * Format: int32
+                             * @description 编制人数 staff moved (headcount)
+                             */
+                            headcount?: number;
+                            /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                            unitCost?: string;
+                            /** @description 年增长率 yearly growth of the funding (indexed) */
+                            growthRate?: string;
+                        };
+                        /**
+                         * Format: date-time
+                         * @description 登记时间 when it was recorded
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description 请求格式错误 malformed or schema-invalid input */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 未认证 no or bad bearer token */
+            401: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 无权限 the role may not do this */
+            403: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 冲突 conflict */
+            409: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求体过大 body too large */
+            413: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 不支持的媒体类型 unsupported content type */
+            415: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 违反规则 well-formed input that breaks a rule */
+            422: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];

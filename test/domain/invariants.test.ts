@@ -1,8 +1,8 @@
 import fc from 'fast-check'
 import t from 'tap'
 import {
-  computeAgreementYear, computeGroup, type Decimal, type GroupInput, money, presentAgreementYear, type RateBand,
-  type ShortfallPolicy, sum, ZERO,
+  type BandsGroupInput, computeAgreementYear, computeGroup, type Decimal, type GroupInput, money, presentAgreementYear, type RateBand,
+  type ResponsibilityTransfer, type ShortfallPolicy, sum, ZERO,
 } from '../../src/domain/index.js'
 import { holds } from '../properties.js'
 
@@ -24,45 +24,84 @@ const nonNegative = amount.map((a) => a.abs())
 const rate = fc.integer({ min: 600000, max: 1000000 }).map((micro) => money(micro.toString()).dividedBy(1000000))
 const shortfall = fc.constantFrom<ShortfallPolicy>('none', 'deduct', 'carry_forward')
 
-/** One to ten marginal bands: limits strictly increasing, rates never falling (§2, §7). */
-const bands: fc.Arbitrary<RateBand[]> = fc.array(fc.tuple(fc.integer({ min: 1, max: 500000 }), rate), { minLength: 1, maxLength: 10 })
+/** One to ten marginal bands: limits strictly increasing, rates in any order at or above the floor (§2). */
+const anyBands: fc.Arbitrary<RateBand[]> = fc.array(fc.tuple(fc.integer({ min: 1, max: 500000 }), rate), { minLength: 1, maxLength: 10 })
   .map((raw) => {
-    const steps = raw.map(([step]) => step)
-    const rates = raw.map(([, r]) => r).sort((a, b) => a.comparedTo(b))
     let limit = 0
-    return rates.map((r, k) => {
-      if (k === rates.length - 1) return { rate: r }
-      limit += steps[k]!
+    return raw.map(([step, r], k) => {
+      if (k === raw.length - 1) return { rate: r }
+      limit += step
       return { upToGrowth: money(limit.toString()).dividedBy(1000000), rate: r }
     })
   })
+const sortedBy = (order: 1 | -1) => (bands: RateBand[]) => {
+  const rates = bands.map((b) => b.rate).sort((a, b) => order * a.comparedTo(b))
+  return bands.map((b, k) => ({ ...b, rate: rates[k]! }))
+}
+/** Rates that never fall from one band to the next (a progressive schedule). */
+const risingBands = anyBands.map(sortedBy(1))
+/** Rates that never rise (超收分成: the district or the city keeps more of windfall growth). */
+const fallingBands = anyBands.map(sortedBy(-1))
 
-const incrementGroup = fc.record({
+const transfer: fc.Arbitrary<ResponsibilityTransfer> = fc.record({
+  direction: fc.constantFrom('to_district' as const, 'to_zone' as const),
+  fromYear: fc.integer({ min: 2020, max: 2024 }),
+  span: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+  funding: fc.oneof(
+    cents(10n ** 12n).map((a) => ({ method: 'fixed' as const, amount: a.abs().plus('0.01') })),
+    fc.tuple(fc.integer({ min: 1, max: 500 }), cents(10n ** 9n)).map(([headcount, c]) => ({ method: 'headcount' as const, headcount, unitCost: c.abs().plus('0.01') })),
+    fc.tuple(cents(10n ** 12n), fc.integer({ min: -200000, max: 300000 })).map(([a, g]) => ({ method: 'indexed' as const, amount: a.abs().plus('0.01'), growthRate: money(g.toString()).dividedBy(1000000) })),
+  ),
+}).map(({ span, ...x }) => ({ function: '教育', documentNo: '青政字〔2021〕5号', ...x, ...(span === undefined ? {} : { toYear: x.fromYear + span }) }))
+
+const incrementGroupOf = (bands: fc.Arbitrary<RateBand[]>) => fc.record({
   base: amount, actual: amount, rates: bands, shortfall, carriedShortfall: nonNegative,
-}).map(({ base, actual, rates, shortfall, carriedShortfall }): GroupInput => ({
+}).map(({ base, actual, rates, shortfall, carriedShortfall }): BandsGroupInput => ({
   name: 'g', basis: 'increment', base: { kind: 'amount', amount: base }, actual, rates, shortfall,
   carriedShortfall: shortfall === 'carry_forward' ? carriedShortfall : ZERO,
 }))
-const totalGroup = fc.record({ actual: amount, rate }).map(({ actual, rate }): GroupInput => ({
+const incrementGroup = incrementGroupOf(anyBands)
+const totalGroup = fc.record({ actual: amount, rate }).map(({ actual, rate }): BandsGroupInput => ({
   name: 'fees', basis: 'total', actual, rates: [{ rate }], shortfall: 'none', carriedShortfall: ZERO,
 }))
+/** A group whose base is a rule with responsibility transfers, and whose bands are a schedule by period (§2, §4), for 2021. */
+const scheduledGroup = fc.record({
+  amount, actual: amount, transfers: fc.array(transfer, { maxLength: 4 }), shortfall, carriedShortfall: nonNegative,
+  periods: fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), anyBands), { minLength: 1, maxLength: 4 }),
+}).map(({ amount, actual, transfers, shortfall, carriedShortfall, periods }): GroupInput => {
+  let fromYear = 2020
+  const schedule = periods.map(([gap, rates], k) => ({ fromYear: k === 0 ? fromYear : (fromYear += gap), rates }))
+  return {
+    name: 's', basis: 'increment', base: { kind: 'rule', rule: { amount, baseYear: 2019, mode: 'fixed', adjustments: [], transfers } }, actual, schedule, shortfall,
+    carriedShortfall: shortfall === 'carry_forward' ? carriedShortfall : ZERO,
+  }
+})
 const anyGroup = fc.oneof(incrementGroup, totalGroup)
+const everyKindOfGroup = fc.oneof(incrementGroup, totalGroup, scheduledGroup)
 
 const zoneShareOf = (g: GroupInput) => computeGroup(g, 2021).zoneShare
-const withBase = (g: GroupInput, base: Decimal): GroupInput => ({ ...g, base: { kind: 'amount', amount: base } })
-const baseOf = (g: GroupInput) => (g.base as { amount: Decimal }).amount
+const withBase = (g: BandsGroupInput, base: Decimal): BandsGroupInput => ({ ...g, base: { kind: 'amount', amount: base } })
+const baseOf = (g: BandsGroupInput) => (g.base as { amount: Decimal }).amount
+/** Σ rate_k × portion_k before rounding (or Z itself for a negative S). */
+const exactShare = (g: GroupInput) => {
+  const r = computeGroup(g, 2021)
+  if (r.basis === 'increment' && r.shareable.isNegative()) return r.zoneShare
+  return sum(r.bands.map((b) => b.exactShare))
+}
 
-t.test('§7 conservation: Z + D = A per group and in total; Σ bandShare = Z; printed band amounts add up', async (t) => {
-  holds(t, fc.property(fc.array(anyGroup, { minLength: 1, maxLength: 8 }), amount, (groups, advancesPaid) => {
+t.test('§7 conservation: Z + D = A per group and in total; Σ bandShare = Z; printed band amounts add up ' +
+  '(bands in any order, schedules by period, bases moved by responsibility transfers)', async (t) => {
+  holds(t, fc.property(fc.array(everyKindOfGroup, { minLength: 1, maxLength: 8 }), amount, (groups, advancesPaid) => {
     const named = groups.map((g, i) => ({ ...g, name: `g${i}` }))
     const result = computeAgreementYear({ fiscalYear: 2021, minimumRate: FLOOR, groups: named, advancesPaid })
     for (const g of result.groups) {
       if (!g.zoneShare.plus(g.districtShare).equals(g.actual)) return false
       if (!sum(g.bands.map((b) => b.zoneShare)).equals(g.zoneShare)) return false
       // Printed band amounts add up to S (or A for basis total, or S under deduct).
-      const target = g.basis === 'total' ? g.actual : g.shareable!
+      const target = g.basis === 'total' ? g.actual : g.shareable
       if (g.bands.length > 0 && !sum(g.bands.map((b) => b.amount)).equals(target)) return false
       if (g.bands.some((b) => b.amount.decimalPlaces() > 2 || b.zoneShare.decimalPlaces() > 2)) return false
+      if (g.basis === 'increment' && g.base.decimalPlaces() > 2) return false
     }
     return result.zoneShare.plus(result.districtShare).equals(result.revenueTotal) &&
       result.revenueTotal.equals(sum(named.map((g) => g.actual))) &&
@@ -70,7 +109,7 @@ t.test('§7 conservation: Z + D = A per group and in total; Σ bandShare = Z; pr
   }), RUNS)
 })
 
-t.test('§7 floor: for S ≥ 0, Z ≥ floor × S − 0.005 × (number of bands)', async (t) => {
+t.test('§7 floor: for S ≥ 0, Z ≥ floor × S − 0.005 × (number of bands), whatever the order of the rates', async (t) => {
   holds(t, fc.property(incrementGroup, (group) => {
     const g = computeGroup(group, 2021)
     fc.pre(g.shareable!.greaterThanOrEqualTo(0))
@@ -83,15 +122,15 @@ t.test('§7 floor: for S ≥ 0, Z ≥ floor × S − 0.005 × (number of bands)'
   }), RUNS)
 })
 
-t.test('§7 monotonicity: raising any rate never lowers Z (of a non-negative amount to share; ' +
+t.test('§7 monotonicity: raising any rate never lowers Z, whatever the order of the rates (of a non-negative amount to share; ' +
   'a higher rate on a deducted shortfall or a negative total makes Z more negative, as §5 means it to)', async (t) => {
   holds(t, fc.property(anyGroup, fc.nat({ max: 9 }), fc.integer({ min: 1, max: 400000 }), (group, index, micro) => {
     const shared = group.basis === 'total' ? group.actual : computeGroup(group, 2021).shareable!
     fc.pre(shared.greaterThanOrEqualTo(0))
     const k = index % group.rates.length
+    // Only band k: rates may rise or fall from one band to the next (§2), so the others stay as they are.
     const raised = group.rates.map((b, j) => {
-      if (j < k) return b
-      // Raise band k, and any later band it would overtake, so the bands stay valid (rates never fall).
+      if (j !== k) return b
       const r = b.rate.plus(money(micro.toString()).dividedBy(1000000))
       return { ...b, rate: r.greaterThan(1) ? money('1') : r }
     })
@@ -99,8 +138,8 @@ t.test('§7 monotonicity: raising any rate never lowers Z (of a non-negative amo
   }), RUNS)
 })
 
-t.test('§7 monotonicity: raising A never lowers Z', async (t) => {
-  holds(t, fc.property(anyGroup, nonNegative, (group, raise) => {
+t.test('§7 monotonicity: raising A never lowers Z, whatever the order of the rates', async (t) => {
+  holds(t, fc.property(fc.oneof(anyGroup, scheduledGroup), nonNegative, (group, raise) => {
     return zoneShareOf({ ...group, actual: group.actual.plus(raise) }).greaterThanOrEqualTo(zoneShareOf(group))
   }), RUNS)
 })
@@ -112,14 +151,9 @@ t.test('§7 monotonicity: raising B never raises Z (one band: exactly)', async (
   }), RUNS)
 })
 
-t.test('§7 monotonicity: raising B never raises Z (several bands: the exact share never rises; ' +
-  'per-band rounding (§5) can move the printed Z by less than a cent per extra band)', async (t) => {
-  const exactShare = (g: GroupInput) => {
-    const r = computeGroup(g, 2021)
-    if (r.shareable!.isNegative()) return r.zoneShare
-    return sum(r.bands.map((b) => b.rate.times(b.portion)))
-  }
-  holds(t, fc.property(incrementGroup, nonNegative, (group, raise) => {
+t.test('§7 monotonicity: for bands whose rates never fall, raising B never raises the exact share; ' +
+  'per-band rounding (§5) can move the printed Z by less than a cent per extra band', async (t) => {
+  holds(t, fc.property(incrementGroupOf(risingBands), nonNegative, (group, raise) => {
     const raised = withBase(group, baseOf(group).plus(raise))
     const slack = money('0.01').times(group.rates.length - 1)
     return exactShare(raised).lessThanOrEqualTo(exactShare(group)) &&
@@ -127,11 +161,44 @@ t.test('§7 monotonicity: raising B never raises Z (several bands: the exact sha
   }), RUNS)
 })
 
+t.test('§7 with falling rates a larger base may raise Z, and only as far as the agreement\'s falling steps say: raising B by δ (A as it is) ' +
+  'raises the exact share by at most δ × (Σ over falling steps (rate_k − rate_k+1) × (1 + upToGrowth_k) − rate_1); with rates that never fall that is ' +
+  'never a rise', async (t) => {
+  const allowance = (rates: readonly RateBand[]) => {
+    let widened = ZERO
+    rates.forEach((b, k) => {
+      const next = rates[k + 1]
+      if (next !== undefined && b.upToGrowth !== undefined && b.rate.greaterThan(next.rate)) widened = widened.plus(b.rate.minus(next.rate).times(b.upToGrowth.plus(1)))
+    })
+    return widened.minus(rates[0]!.rate)
+  }
+  holds(t, fc.property(incrementGroupOf(fc.oneof(anyBands, fallingBands)), nonNegative, (group, raise) => {
+    const raised = withBase(group, baseOf(group).plus(raise))
+    fc.pre(!computeGroup(raised, 2021).shareable!.isNegative())
+    return exactShare(raised).minus(exactShare(group)).lessThanOrEqualTo(raise.times(allowance(group.rates)))
+  }), RUNS)
+})
+
+t.test('§7 a larger base with the same increment over it widens every band in yuan: rates that never fall give the zone no more, ' +
+  'rates that never rise (超收分成) no less', async (t) => {
+  const raiseBoth = (g: BandsGroupInput, raise: Decimal) => ({ ...withBase(g, baseOf(g).plus(raise)), actual: g.actual.plus(raise) })
+  holds(t, fc.property(incrementGroupOf(risingBands), nonNegative, (group, raise) => {
+    fc.pre(!computeGroup(group, 2021).shareable!.isNegative())
+    return exactShare(raiseBoth(group, raise)).lessThanOrEqualTo(exactShare(group))
+  }), RUNS)
+  holds(t, fc.property(incrementGroupOf(fallingBands), nonNegative, (group, raise) => {
+    fc.pre(!computeGroup(group, 2021).shareable!.isNegative())
+    return exactShare(raiseBoth(group, raise)).greaterThanOrEqualTo(exactShare(group))
+  }), RUNS)
+})
+
 t.test('§7 determinism: the same inputs give byte-identical output', async (t) => {
-  holds(t, fc.property(fc.array(anyGroup, { minLength: 1, maxLength: 5 }), amount, (groups, advancesPaid) => {
+  holds(t, fc.property(fc.array(everyKindOfGroup, { minLength: 1, maxLength: 5 }), amount, (groups, advancesPaid) => {
     const named = groups.map((g, i) => ({ ...g, name: `g${i}` }))
     const once = JSON.stringify(presentAgreementYear(computeAgreementYear({ fiscalYear: 2021, minimumRate: FLOOR, groups: named, advancesPaid }), 'zh'))
-    const copy = named.map((g) => ({ ...g, actual: money(g.actual.toString()), rates: g.rates.map((b) => ({ ...b })) }))
+    const copy = named.map((g): GroupInput => g.schedule === undefined
+      ? { ...g, actual: money(g.actual.toString()), rates: g.rates.map((b) => ({ ...b })) }
+      : { ...g, actual: money(g.actual.toString()), schedule: g.schedule.map((p) => ({ ...p, rates: p.rates.map((b) => ({ ...b })) })) })
     const twice = JSON.stringify(presentAgreementYear(computeAgreementYear({ fiscalYear: 2021, minimumRate: FLOOR, groups: copy, advancesPaid }), 'zh'))
     return once === twice
   }), RUNS)

@@ -6,7 +6,8 @@ import {
 // settlement_groups.result holds serializeGroupResult(g), and a stored settlement explains itself
 // from it. The texts below were stored by the code of a80d17b, before GroupResult and BaseDerivation
 // became unions: one per kind of result and base. They must still read back and explain themselves
-// word for word, and the same inputs must still store the very same text.
+// word for word, and the same inputs must still store the very same text. The last two pin what a
+// group with a rate schedule (分段期限) and responsibility transfers (事权划转) stores (calculation-rules.md §2, §4).
 
 /** An adjustment as the settlement run reads it from the database, with its id and createdAt. */
 const adjustment = (fromYear: number, amount: string, documentNo?: string) => ({
@@ -43,6 +44,32 @@ const inputs: Record<string, [GroupInput, number]> = {
   'given, carry forward out': [{
     name: 'taxes', basis: 'increment', base: { kind: 'amount', amount: money('1000.00') }, actual: money('900.00'),
     rates: [{ rate: money('0.6') }], shortfall: 'carry_forward', carriedShortfall: money('20.00'),
+  }, 2021],
+  'schedule, transfers of every method': [{
+    name: 'taxes', basis: 'increment',
+    base: {
+      kind: 'rule',
+      rule: {
+        amount: money('1000000.00'), baseYear: 2019, mode: 'fixed', adjustments: [],
+        transfers: [
+          { function: '教育', direction: 'to_district', fromYear: 2021, toYear: 2023, documentNo: '青政字〔2021〕5号', funding: { method: 'fixed', amount: money('50000.00') } },
+          { function: '卫生健康', direction: 'to_district', fromYear: 2022, documentNo: '青政字〔2022〕2号', funding: { method: 'headcount', headcount: 12, unitCost: money('1800.00') } },
+          { function: '城市管理', direction: 'to_zone', fromYear: 2020, documentNo: '青政字〔2020〕7号', funding: { method: 'indexed', amount: money('12345.67'), growthRate: money('0.035') } },
+          { function: '交通', direction: 'to_zone', fromYear: 2024, documentNo: 'X', funding: { method: 'fixed', amount: money('1.00') } },
+        ],
+      },
+    },
+    actual: money('1300000.00'),
+    schedule: [
+      { fromYear: 2020, rates: [{ rate: money('1') }] },
+      { fromYear: 2022, rates: [{ upToGrowth: money('0.1'), rate: money('0.8') }, { rate: money('0.6') }] },
+      { fromYear: 2025, rates: [{ rate: money('0.6') }] },
+    ],
+    shortfall: 'none', carriedShortfall: ZERO,
+  }, 2022],
+  'total, schedule': [{
+    name: 'fees', basis: 'total', actual: money('9999.99'), schedule: [{ fromYear: 2020, rates: [{ rate: money('1') }] }, { fromYear: 2021, rates: [{ rate: money('0.7') }] }],
+    shortfall: 'none', carriedShortfall: ZERO,
   }, 2021],
 }
 
@@ -160,6 +187,40 @@ const stored: Record<string, { stored: string, zh: string[], en: string[] }> = {
       'Shareable increment = increment -100.00 − shortfall carried in 20.00 = -120.00',
       'The shareable increment is negative; the shortfall of 120.00 is carried forward against later increments: zone share 0.00',
       'Zone share 0.00; the district keeps actual 900.00 − 0.00 = 900.00',
+    ],
+  },
+  'schedule, transfers of every method': {
+    stored: '{"name":"taxes","basis":"increment","shortfall":"none","base":"1058375.01","baseDerivation":{"mode":"fixed","baseYear":2019,"amount":"1000000","adjustments":[],"transfers":[{"function":"教育","direction":"to_district","fromYear":2021,"toYear":2023,"documentNo":"青政字〔2021〕5号","funding":{"method":"fixed","amount":"50000"},"fiscalYear":2022,"exactFunding":"50000","fundingForYear":"50000","baseMove":"50000"},{"function":"卫生健康","direction":"to_district","fromYear":2022,"documentNo":"青政字〔2022〕2号","funding":{"method":"headcount","headcount":12,"unitCost":"1800"},"fiscalYear":2022,"exactFunding":"21600","fundingForYear":"21600","baseMove":"21600"},{"function":"城市管理","direction":"to_zone","fromYear":2020,"documentNo":"青政字〔2020〕7号","funding":{"method":"indexed","amount":"12345.67","growthRate":"0.035"},"fiscalYear":2022,"exactFunding":"13224.99034575","fundingForYear":"13224.99","baseMove":"-13224.99"}],"base":"1058375.01"},"actual":"1300000","increment":"241624.99","carriedShortfallIn":"0","shareable":"241624.99","bands":[{"rate":"0.8","limit":"105837.501","upToGrowth":"0.1","amount":"105837.5","portion":"105837.501","exactShare":"84670.0008","zoneShare":"84670"},{"rate":"0.6","amount":"135787.49","portion":"135787.489","exactShare":"81472.4934","zoneShare":"81472.49"}],"zoneShare":"166142.49","districtShare":"1133857.51","carriedShortfallOut":"0","period":{"fromYear":2022,"toYear":2024,"number":2,"of":3}}',
+    zh: [
+      '分段期限：第2段（共3段），2022–2024年，适用本段分成比例',
+      '基数（固定）= 核定基数 1000000.00（2019年） + 事权划转「教育」划归属地（青政字〔2021〕5号）F(2022) = 50000.00 + 事权划转「卫生健康」划归属地（青政字〔2022〕2号）F(2022) = 12人 × 1800.00 = 21600.00 − 事权划转「城市管理」划归功能区（青政字〔2020〕7号）F(2022) = 12345.67 × (1 + 0.035)^2 = 13224.99034575 → 13224.99 = 1058375.01',
+      '增量 = 实际 1300000.00 − 基数 1058375.01 = 241624.99',
+      '第1档（增长不超过基数的10%，上限 105837.501）：105837.501 × 0.80 = 84670.0008 → 84670.00',
+      '第2档（超出部分）：135787.489 × 0.60 = 81472.4934 → 81472.49',
+      '各档合计 = 84670.00 + 81472.49 = 166142.49',
+      '功能区分成 166142.49；属地政府留成 = 实际 1300000.00 − 166142.49 = 1133857.51',
+    ],
+    en: [
+      'Rate schedule: period 2 of 3, 2022–2024: its bands apply',
+      'Base (fixed) = verified base 1000000.00 (2019) + transfer "教育" to the district (青政字〔2021〕5号) F(2022) = 50000.00 + transfer "卫生健康" to the district (青政字〔2022〕2号) F(2022) = 12 staff × 1800.00 = 21600.00 − transfer "城市管理" to the zone (青政字〔2020〕7号) F(2022) = 12345.67 × (1 + 0.035)^2 = 13224.99034575 → 13224.99 = 1058375.01',
+      'Increment = actual 1300000.00 − base 1058375.01 = 241624.99',
+      'Band 1 (growth up to 10% of the base, limit 105837.501): 105837.501 × 0.80 = 84670.0008 → 84670.00',
+      'Band 2 (the rest): 135787.489 × 0.60 = 81472.4934 → 81472.49',
+      'Bands together = 84670.00 + 81472.49 = 166142.49',
+      'Zone share 166142.49; the district keeps actual 1300000.00 − 166142.49 = 1133857.51',
+    ],
+  },
+  'total, schedule': {
+    stored: '{"name":"fees","basis":"total","shortfall":"none","actual":"9999.99","bands":[{"rate":"0.7","amount":"9999.99","portion":"9999.99","exactShare":"6999.993","zoneShare":"6999.99"}],"zoneShare":"6999.99","districtShare":"3000","period":{"fromYear":2021,"toYear":null,"number":2,"of":2}}',
+    zh: [
+      '分段期限：第2段（共2段），2021年起，适用本段分成比例',
+      '全额分成：实际 9999.99 × 0.70 = 6999.993 → 6999.99',
+      '功能区分成 6999.99；属地政府留成 = 实际 9999.99 − 6999.99 = 3000.00',
+    ],
+    en: [
+      'Rate schedule: period 2 of 2, from 2021 on: its bands apply',
+      'Whole amount shared: actual 9999.99 × 0.70 = 6999.993 → 6999.99',
+      'Zone share 6999.99; the district keeps actual 9999.99 − 6999.99 = 3000.00',
     ],
   },
 }

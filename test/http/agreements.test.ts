@@ -15,8 +15,8 @@ t.test('an agreement is stored with its groups, categories and bands, and read b
   const agreement = await created(t, app, '/v1/agreements', agreementBody('QD-HT', '370214', { effectiveTo: 2022 }))
   t.match(agreement, { zoneCode: 'QD-HT', districtCode: '370214', documentNo: '青政字〔2020〕12号', baseYear: 2019, effectiveFrom: 2020, effectiveTo: 2022 })
   t.same(agreement.groups, [
-    { name: 'taxes', basis: 'increment', categories: ['10101', '10104'], base: { amount: '1000.00', mode: 'fixed', growthRate: null }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', adjustments: [] },
-    { name: 'fees', basis: 'total', categories: ['10304'], base: null, rates: [{ rate: '0.60' }], shortfall: 'none', adjustments: [] },
+    { name: 'taxes', basis: 'increment', categories: ['10101', '10104'], base: { amount: '1000.00', mode: 'fixed', growthRate: null }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', adjustments: [], transfers: [] },
+    { name: 'fees', basis: 'total', categories: ['10304'], base: null, rates: [{ rate: '0.60' }], shortfall: 'none', adjustments: [], transfers: [] },
   ])
   t.same((await get(app, `/v1/agreements/${agreement.id}`)).json(), agreement)
   t.same((await get(app, '/v1/agreements?zoneCode=QD-HT&year=2021')).json().items.map((a: { id: number }) => a.id), [agreement.id])
@@ -39,6 +39,14 @@ t.test('each rule of §2–§3 answers its status with a pointer, and stores not
     ['escalating without growthRate', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, base: { amount: '1.00', mode: 'escalating' } }] }, 400, '/groups/0/base/growthRate'],
     ['an amount as a JSON number', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, base: { amount: 1000, mode: 'fixed' } }] }, 400, '/groups/0/base/amount'],
     ['no categories', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, categories: [] }] }, 400, '/groups/0/categories'],
+    ['a falling rate below the floor', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, rates: [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.59' }] }] }, 422, '/groups/0/rates/1/rate'],
+    ['rates and a schedule', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, schedule: [{ fromYear: 2030, rates: [{ rate: '0.60' }] }] }] }, 400, '/groups/0/schedule'],
+    ['neither rates nor a schedule', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, rates: undefined }] }, 400, '/groups/0/rates'],
+    ['a schedule that does not start in effectiveFrom', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, rates: undefined, schedule: [{ fromYear: 2031, rates: [{ rate: '0.60' }] }] }] }, 422, '/groups/0/schedule/0/fromYear'],
+    ['schedule periods out of order', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, rates: undefined, schedule: [{ fromYear: 2030, rates: [{ rate: '0.60' }] }, { fromYear: 2033, rates: [{ rate: '0.70' }] }, { fromYear: 2032, rates: [{ rate: '0.80' }] }] }] }, 422, '/groups/0/schedule/2/fromYear'],
+    ['a schedule period after effectiveTo', { effectiveFrom: 2030, effectiveTo: 2032, baseYear: 2029, groups: [{ ...taxes, rates: undefined, schedule: [{ fromYear: 2030, rates: [{ rate: '1.00' }] }, { fromYear: 2033, rates: [{ rate: '0.60' }] }] }] }, 422, '/groups/0/schedule/1/fromYear'],
+    ['a schedule period below the floor', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, rates: undefined, schedule: [{ fromYear: 2030, rates: [{ rate: '1.00' }] }, { fromYear: 2033, rates: [{ rate: '0.50' }] }] }] }, 422, '/groups/0/schedule/1/rates/0/rate'],
+    ['a schedule of 21 periods', { effectiveFrom: 2030, baseYear: 2029, groups: [{ ...taxes, rates: undefined, schedule: Array.from({ length: 21 }, (_, k) => ({ fromYear: 2030 + k, rates: [{ rate: '0.60' }] })) }] }, 400, '/groups/0/schedule'],
   ]
   for (const [what, overrides, status, pointer] of cases) {
     const problem = expectProblem(t, await post(app, '/v1/agreements', agreementBody('QD-HT', '370214', overrides)), status)
@@ -99,4 +107,44 @@ t.test('a change is a new agreement from a later year: end the old one, then add
   t.same((await get(app, '/v1/agreements?zoneCode=QD-HT&districtCode=370214&year=2025')).json().items.map((a: { id: number }) => a.id), [next.id])
   const reopen = expectProblem(t, await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old.id}`, payload: { effectiveTo: null } }), 422)
   t.equal(reopen.errors?.[0]?.pointer, '/effectiveTo')
+})
+
+t.test('§2 falling rates and a rate schedule (分段期限) are stored as written; ?year= shows the bands of the year and names the period', async (t) => {
+  await created(t, app, '/v1/zones', { code: 'QD-SC', name: '分段期限功能区', hostDistrictCode: '370214' })
+  const agreement = await created(t, app, '/v1/agreements', {
+    zoneCode: 'QD-SC', districtCode: '370214', documentNo: '青政字〔2020〕9号', effectiveFrom: 2020, effectiveTo: 2025, baseYear: 2019,
+    groups: [
+      {
+        name: 'taxes', basis: 'increment', categories: ['10101'], base: { amount: '1000000.00', mode: 'fixed' },
+        schedule: [{ fromYear: 2020, rates: [{ rate: '1.00' }] }, { fromYear: 2023, rates: [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.60' }] }],
+      },
+      { name: 'windfall', basis: 'increment', categories: ['10104'], base: { amount: '500.00', mode: 'fixed' }, rates: [{ upToGrowth: '0.10', rate: '0.80' }, { upToGrowth: '12.5', rate: '0.70' }, { rate: '0.60' }] },
+      { name: 'fees', basis: 'total', categories: ['10304'], schedule: [{ fromYear: 2020, rates: [{ rate: '1.00' }] }, { fromYear: 2022, rates: [{ rate: '0.60' }] }] },
+    ],
+  })
+  t.same(agreement.groups[0].schedule, [
+    { fromYear: 2020, rates: [{ rate: '1.00' }] },
+    { fromYear: 2023, rates: [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.60' }] },
+  ], 'the schedule as written')
+  t.equal(agreement.groups[0].rates, undefined, 'a group with a schedule has no single set of bands')
+  t.same(agreement.groups[1].rates, [{ upToGrowth: '0.10', rate: '0.80' }, { upToGrowth: '12.50', rate: '0.70' }, { rate: '0.60' }], 'falling rates as written')
+  t.same((await get(app, `/v1/agreements/${agreement.id}`)).json(), agreement, 'read back as stored')
+
+  const y2022 = (await get(app, `/v1/agreements/${agreement.id}?year=2022`)).json()
+  t.same(y2022.groups[0].ratesForYear, [{ rate: '1.00' }])
+  t.same(y2022.groups[0].periodForYear, { fromYear: 2020, toYear: 2022, number: 1, of: 2 })
+  t.same(y2022.groups[2].periodForYear, { fromYear: 2022, toYear: null, number: 2, of: 2 })
+  t.same(y2022.groups[2].ratesForYear, [{ rate: '0.60' }])
+  t.equal(y2022.groups[1].periodForYear, undefined, 'no period for a group with one set of bands')
+  const y2024 = (await get(app, `/v1/agreements/${agreement.id}?year=2024`)).json()
+  t.same(y2024.groups[0].ratesForYear, [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.60' }])
+  t.same(y2024.groups[0].periodForYear, { fromYear: 2023, toYear: null, number: 2, of: 2 })
+  const shrinking = await created(t, app, '/v1/agreements', {
+    zoneCode: 'QD-SC', districtCode: '370214', documentNo: '青政字〔2026〕1号', effectiveFrom: 2026, baseYear: 2025,
+    groups: [{ name: 'taxes', basis: 'increment', categories: ['10101'], base: { amount: '1000.00', mode: 'escalating', growthRate: '-0.02' }, rates: [{ rate: '0.60' }] }],
+  })
+  t.same(shrinking.groups[0].base, { amount: '1000.00', mode: 'escalating', growthRate: '-0.02' }, 'a shrinking base prints its negative growth (and holds to the document)')
+  const before = (await get(app, `/v1/agreements/${agreement.id}?year=2019`)).json()
+  t.equal(before.inForce, false)
+  t.equal(before.groups[0].ratesForYear, undefined, 'no bands before the schedule starts')
 })

@@ -59,8 +59,14 @@ t.test('the Swagger UI example runs as-is', async (t) => {
   const body = response.json()
   // escalating: round(500000.00 × 1.05²) − 20000.00 = 551250.00 − 20000.00 = 531250.00; I = 28750.00; Z = 17250.00
   t.match(body.groups[2], { base: '531250.00', increment: '28750.00', zoneShare: '17250.00', districtShare: '542750.00' })
-  t.equal(body.zoneShare, '245250.00')
-  t.equal(body.balanceDue, '145250.00')
+  // scheduled: 800000.00 + 12 × 5000.00 (卫生健康 to the district) = 860000.00; S = 140000.00; 2021 is the second period:
+  // 86000.00 × 0.80 = 68800.00 + 54000.00 × 0.60 = 32400.00 = 101200.00
+  t.match(body.groups[3], {
+    base: '860000.00', shareable: '140000.00', zoneShare: '101200.00', period: { fromYear: 2021, toYear: null, number: 2, of: 2 },
+    bands: [{ rate: '0.80', amount: '86000.00', zoneShare: '68800.00' }, { rate: '0.60', amount: '54000.00', zoneShare: '32400.00' }],
+  })
+  t.equal(body.zoneShare, '346450.00')
+  t.equal(body.balanceDue, '246450.00')
 })
 
 t.test('§8 worked examples through the endpoint', async (t) => {
@@ -83,6 +89,50 @@ t.test('§8 worked examples through the endpoint', async (t) => {
     basis: 'increment', actual: '1300.00', rates: [{ rate: '0.60' }],
     base: { baseYear: 2019, mode: 'prior_year', priorYearActual: '1100.00', adjustments: [{ fromYear: 2022, amount: '100.00' }, { fromYear: 2021, amount: '999.00' }] },
   }, 2022)).json().groups[0], { base: '1200.00', zoneShare: '60.00' }, '§4 prior_year: A(Y−1) + adjustments from Y only')
+})
+
+t.test('§8.7–§8.12 worked examples beyond calculation-rules.md §8 (README) through the endpoint: falling bands, a schedule by year, each funding method', async (t) => {
+  const one = async (group: Record<string, unknown>, fiscalYear = 2021, language = 'zh') => {
+    const response = await calculate({ fiscalYear, groups: [{ name: 'taxes', basis: 'increment', ...group }] }, { 'accept-language': language })
+    t.equal(response.statusCode, 200, 'answered')
+    return response.json().groups[0]
+  }
+  t.match(await one({ base: '1000000.00', actual: '1250000.00', rates: [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.60' }] }), {
+    shareable: '250000.00', zoneShare: '170000.00', districtShare: '1080000.00',
+    bands: [{ rate: '0.80', amount: '100000.00', zoneShare: '80000.00' }, { rate: '0.60', amount: '150000.00', zoneShare: '90000.00' }],
+  }, '§8.7 falling bands')
+  const falling = [{ upToGrowth: '2.00', rate: '1.00' }, { rate: '0.60' }]
+  t.equal((await one({ base: '1000.00', actual: '5000.00', rates: falling })).zoneShare, '3200.00', '§8.8 B 1000.00')
+  t.equal((await one({ base: '1100.00', actual: '5000.00', rates: falling })).zoneShare, '3220.00', '§8.8 a larger base, B 1100.00, raises Z')
+  const schedule = [{ fromYear: 2020, rates: [{ rate: '1.00' }] }, { fromYear: 2023, rates: [{ rate: '0.60' }] }]
+  const y2022 = await one({ base: '1000000.00', actual: '1200000.00', schedule }, 2022)
+  t.match(y2022, { zoneShare: '200000.00', districtShare: '1000000.00', period: { fromYear: 2020, toYear: 2022, number: 1, of: 2 } }, '§8.9 2022')
+  t.equal(y2022.explanation[0], '分段期限：第1段（共2段），2020–2022年，适用本段分成比例')
+  t.match(await one({ base: '1000000.00', actual: '1200000.00', schedule }, 2023), { zoneShare: '120000.00', period: { fromYear: 2023, toYear: null } }, '§8.9 2023')
+  const education = { function: '教育', direction: 'to_district', fromYear: 2021, toYear: 2023, documentNo: '青政字〔2021〕5号', funding: { method: 'fixed', amount: '50000.00' } }
+  const fixed = (fiscalYear: number) => one({ base: { amount: '1000000.00', baseYear: 2019, mode: 'fixed', transfers: [education] }, actual: '1000000.00', rates: [{ rate: '0.60' }] }, fiscalYear)
+  t.equal((await fixed(2022)).base, '1050000.00', '§8.10 in force')
+  t.equal((await fixed(2020)).base, '1000000.00', '§8.10 before')
+  t.equal((await fixed(2024)).base, '1000000.00', '§8.10 after')
+  const health = await one({
+    base: {
+      amount: '100000000.00', baseYear: 2019, mode: 'escalating', growthRate: '0.03',
+      transfers: [{ function: '卫生健康', direction: 'to_district', fromYear: 2021, documentNo: '青政字〔2021〕5号', funding: { method: 'headcount', headcount: 12, unitCost: '180000.00' } }],
+    },
+    actual: '110000000.00', rates: [{ rate: '0.60' }],
+  }, 2021, 'en')
+  t.match(health, { base: '108250000.00', increment: '1750000.00', zoneShare: '1050000.00' }, '§8.11')
+  t.equal(health.explanation[0],
+    'Base (escalating) = verified base 100000000.00 × (1 + 0.03)^2 = 106090000.00 + transfer "卫生健康" to the district (青政字〔2021〕5号) F(2021) = 12 staff × 180000.00 = 2160000.00 = 108250000.00')
+  const indexed = await one({
+    base: {
+      baseYear: 2020, mode: 'prior_year', priorYearActual: '2000000.00',
+      transfers: [{ function: '城市管理', direction: 'to_zone', fromYear: 2021, documentNo: '青政字〔2021〕5号', funding: { method: 'indexed', amount: '123456.78', growthRate: '0.05' } }],
+    },
+    actual: '2100000.00', rates: [{ rate: '0.60' }],
+  }, 2023)
+  t.equal(indexed.base, '1863888.90', '§8.12 A(2022) 2000000.00 − F(2023) 136111.10')
+  t.match(indexed.explanation[0], /F\(2023\) = 123456\.78 × \(1 \+ 0\.05\)\^2 = 136111\.09995 → 136111\.10 = 1863888\.90$/)
 })
 
 t.test('§7 no amount passes through a JavaScript number: 15-digit amounts come back exact', async (t) => {
@@ -125,6 +175,38 @@ t.test('the longest base line (100 adjustments, each with the longest document n
   }
 })
 
+const ruleBase = { amount: '1000000.00', baseYear: 2019, mode: 'fixed' }
+const transfer = { function: '教育', direction: 'to_district', fromYear: 2021, documentNo: '青政字〔2021〕5号', funding: { method: 'fixed', amount: '50000.00' } }
+
+t.test('§1 a base that responsibility transfers move beyond 18 integer digits is a 422 naming the transfers, not a 500', async (t) => {
+  const huge = { function: '教育', direction: 'to_district', fromYear: 2021, documentNo: 'x', funding: { method: 'headcount', headcount: 1_000_000, unitCost: '999999999999999.99' } }
+  const problem = expectProblem(t, await calculate({
+    fiscalYear: 2021, groups: [{ name: 'taxes', basis: 'increment', base: { ...ruleBase, transfers: [huge] }, actual: '1.00', rates: [{ rate: '0.60' }] }],
+  }), 422)
+  t.same(problem.errors?.map((e) => e.pointer), ['/groups/0/base/transfers'])
+  t.match(problem.detail, /responsibility transfers/)
+})
+
+t.test('the longest base line (100 adjustments and 100 responsibility transfers, each with the longest texts and an exact F(Y) of some 650 decimals) ' +
+  'stays within the documented bound (api-contract.md, POST /v1/calculations: explanation; calculation-rules.md §4)', async (t) => {
+  const adjustments = Array.from({ length: 100 }, (_, i) => ({ fromYear: 2020 + (i % 2), amount: i % 2 === 0 ? '-999999999999999.99' : '999999999999999.99', documentNo: '号'.repeat(100) }))
+  // Opposite transfers of the same funding cancel out: the base stays small while each F(Y) prints in full.
+  const transfers = Array.from({ length: 100 }, (_, i) => ({
+    function: '事'.repeat(200), direction: i % 2 === 0 ? 'to_zone' : 'to_district', fromYear: 1991, documentNo: '号'.repeat(100),
+    funding: { method: 'indexed', amount: '999999999999999.99', growthRate: '-0.999999' },
+  }))
+  for (const language of ['zh', 'en']) {
+    const response = await injectAs('admin', {
+      method: 'POST', url: '/v1/calculations', headers: { 'accept-language': language },
+      payload: { fiscalYear: 2100, groups: [{ name: 'taxes', basis: 'increment', base: { amount: '1000000.00', baseYear: 1990, mode: 'fixed', adjustments, transfers }, actual: '1250000.00', rates: [{ rate: '0.60' }] }] },
+    })
+    t.equal(response.statusCode, 200, `${language}: answered, and the answer holds to the document (testApp checks it)`)
+    const group = response.json().groups[0]
+    t.equal(group.base, '1000000.00', 'the transfers cancel out')
+    t.ok(group.explanation[0].length > 100_000, `${language}: the base line cites all 100 transfers in ${group.explanation[0].length as number} characters`)
+  }
+})
+
 t.test('bad input: each answers its status with problem+json and a pointer', async (t) => {
   const cases: Array<[string, unknown, number, string]> = [
     ['money as a JSON number', withGroup(0, { actual: 1250000 }), 400, '/groups/0/actual'],
@@ -151,7 +233,24 @@ t.test('bad input: each answers its status with problem+json and a pointer', asy
     ['minimumRate below the deployment floor', { ...contractRequest, minimumRate: '0.50' }, 422, '/minimumRate'],
     ['a rate below a raised minimumRate', { ...contractRequest, minimumRate: '0.70' }, 422, '/groups/0/rates/0/rate'],
     ['bands out of order', withGroup(0, { rates: [{ upToGrowth: '0.20', rate: '0.60' }, { upToGrowth: '0.10', rate: '0.70' }, { rate: '0.80' }] }), 422, '/groups/0/rates/1/upToGrowth'],
-    ['a rate that falls from one band to the next', withGroup(0, { rates: [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.60' }] }), 422, '/groups/0/rates/1/rate'],
+    ['a falling rate below the floor', withGroup(0, { rates: [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.55' }] }), 422, '/groups/0/rates/1/rate'],
+    ['rates and a schedule', withGroup(0, { schedule: [{ fromYear: 2020, rates: [{ rate: '0.60' }] }] }), 400, '/groups/0/schedule'],
+    ['neither rates nor a schedule', withGroup(1, { rates: undefined }), 400, '/groups/1/rates'],
+    ['an empty schedule', withGroup(1, { rates: undefined, schedule: [] }), 400, '/groups/1/schedule'],
+    ['schedule periods out of order', withGroup(1, { rates: undefined, schedule: [{ fromYear: 2020, rates: [{ rate: '0.60' }] }, { fromYear: 2020, rates: [{ rate: '0.70' }] }] }), 422, '/groups/1/schedule/1/fromYear'],
+    ['a schedule that starts after the fiscal year', withGroup(1, { rates: undefined, schedule: [{ fromYear: 2022, rates: [{ rate: '0.60' }] }] }), 422, '/groups/1/schedule/0/fromYear'],
+    ['a schedule period below the floor', withGroup(1, { rates: undefined, schedule: [{ fromYear: 2020, rates: [{ rate: '0.60' }] }, { fromYear: 2021, rates: [{ rate: '0.50' }] }] }), 422, '/groups/1/schedule/1/rates/0/rate'],
+    ['basis total with two bands in a period', withGroup(1, { rates: undefined, schedule: [{ fromYear: 2020, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }] }] }), 422, '/groups/1/schedule/0/rates'],
+    ['a transfer without its funding', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, funding: undefined }] } }), 400, '/groups/0/base/transfers/0/funding'],
+    ['a transfer in an unknown direction', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, direction: 'to_city' }] } }), 400, '/groups/0/base/transfers/0/direction'],
+    ['a headcount transfer without unitCost', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, funding: { method: 'headcount', headcount: 12 } }] } }), 400, '/groups/0/base/transfers/0/funding/unitCost'],
+    ['a fractional headcount', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, funding: { method: 'headcount', headcount: 12.5, unitCost: '1.00' } }] } }), 400, '/groups/0/base/transfers/0/funding/headcount'],
+    ['a fixed transfer with a growthRate', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, funding: { method: 'fixed', amount: '1.00', growthRate: '0.05' } }] } }), 400, '/groups/0/base/transfers/0/funding/growthRate'],
+    ['a transfer of zero', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, funding: { method: 'fixed', amount: '0.00' } }] } }), 422, '/groups/0/base/transfers/0/funding/amount'],
+    ['a negative transfer amount', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, funding: { method: 'fixed', amount: '-5.00' } }] } }), 400, '/groups/0/base/transfers/0/funding/amount'],
+    ['a transfer ending before it starts', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, toYear: 2020 }] } }), 422, '/groups/0/base/transfers/0/toYear'],
+    ['a transfer from the base year', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, fromYear: 2019 }] } }), 422, '/groups/0/base/transfers/0/fromYear'],
+    ['an indexed transfer shrinking by 100% a year', withGroup(0, { base: { ...ruleBase, transfers: [{ ...transfer, funding: { method: 'indexed', amount: '1.00', growthRate: '-1' } }] } }), 422, '/groups/0/base/transfers/0/funding/growthRate'],
     ['upToGrowth of zero', withGroup(0, { rates: [{ upToGrowth: '0', rate: '0.60' }, { rate: '0.80' }] }), 422, '/groups/0/rates/0/upToGrowth'],
     ['basis total with two bands', withGroup(1, { rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }] }), 422, '/groups/1/rates'],
     ['two groups of one name', withGroup(1, { name: 'taxes' }), 422, '/groups/1/name'],

@@ -24,7 +24,13 @@ t.test('the demo data loads once, on an empty database, labelled as illustrative
   t.ok(rates.every((r) => Number(r.rate) >= 0.6), 'every band at or above the 60% floor')
   const agreement = (await get(app, '/v1/agreements/1?year=2021')).json()
   t.match(agreement, { zoneCode: 'QD-HT', districtCode: '370214', inForce: true })
-  t.equal(agreement.groups[0].baseForYear, '95000000.00', '100000000.00 fixed, −5000000.00 from 2021')
+  t.equal(agreement.groups[0].baseForYear, '97160000.00', '100000000.00 fixed, −5000000.00 from 2021, + 12 staff × 180000.00 of 卫生健康 from 2021')
+  const [transfer] = (await get(app, '/v1/responsibility-transfers?agreementId=1')).json().items
+  t.match(transfer, { group: 'taxes', direction: 'to_district', fromYear: 2021, funding: { method: 'headcount', headcount: 12, unitCost: '180000.00' } })
+  t.match(transfer.function, /^卫生健康/)
+  const [line] = (await get(app, '/v1/settlement-runs/2/lines?zoneCode=QD-HT')).json().items
+  t.match(line.groups[0].explanation[0], /事权划转「卫生健康（示例数据）」划归属地（示例〔2021〕5号（示例数据））F\(2021\) = 12人 × 180000\.00 = 2160000\.00/,
+    'the draft 2021 line cites the transfer with its document and F(2021)')
 })
 
 t.test('the demo\'s 2020 is a finalized, reviewed year (api-contract.md, Settlement runs: review, finalize, verification)', async (t) => {

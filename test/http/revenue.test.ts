@@ -154,3 +154,13 @@ t.test('advances: recorded against an agreement in force, listed in scope', asyn
   const sum = await sql<{ total: string }>`select sum(amount)::text as total from advances`.execute(database.db)
   t.equal(sum.rows[0]!.total, '150000.00')
 })
+
+t.test('a CSV cell of any length is quoted shortened, so every bad line is reported within the documented 500 characters ' +
+  '(api-contract.md, Revenue; found by the fuzzer, FUZZ_SEED=974394029)', async (t) => {
+  const long = 'x'.repeat(2000)
+  const partial = await csv(`zoneCode,districtCode,category,year,month,amount\n${long},${long},${long},2021,1,1.00\n`, '?partial=true')
+  t.equal(partial.statusCode, 200, 'answered, and the answer holds to the document (testApp checks it)')
+  const errors = partial.json().errors as Array<{ field: string, message: string }>
+  t.same(errors.map((e) => e.field), ['zoneCode', 'districtCode', 'category'])
+  t.ok(errors.every((e) => e.message.length <= 100 && e.message.includes(`${'x'.repeat(64)}…`)), 'each names the first 64 characters of the cell')
+})

@@ -63,6 +63,8 @@ const cases: Case[] = [
   { method: 'POST', route: '/v1/agreements', url: () => '/v1/agreements', body: (_w, n) => agreementBody('QD-X', '370214', { effectiveFrom: 2040 + n, effectiveTo: 2040 + n, baseYear: 2030 }), expect: ADMIN_ONLY(201) },
   { method: 'PATCH', route: '/v1/agreements/{id}', url: () => `/v1/agreements/${world.agreements.ht}`, body: () => ({ effectiveTo: 2035 }), expect: ADMIN_ONLY(200) },
   { method: 'POST', route: '/v1/agreements/{id}/base-adjustments', url: () => `/v1/agreements/${world.agreements.ht}/base-adjustments`, body: () => ({ group: 'taxes', fromYear: 2022, amount: '1.00', reason: 'x', documentNo: 'x' }), expect: ADMIN_ONLY(201) },
+  { method: 'POST', route: '/v1/responsibility-transfers', url: () => '/v1/responsibility-transfers', body: () => ({ agreementId: world.agreements.ht, group: 'taxes', function: '教育', direction: 'to_district', fromYear: 2022, documentNo: 'x', funding: { method: 'fixed', amount: '1.00' } }), expect: ADMIN_ONLY(201) },
+  { method: 'GET', route: '/v1/responsibility-transfers', url: () => '/v1/responsibility-transfers', expect: EVERYONE(200) },
   { method: 'GET', route: '/v1/revenues', url: () => '/v1/revenues', expect: EVERYONE(200) },
   { method: 'POST', route: '/v1/revenues', url: () => '/v1/revenues', body: (_w, n) => ({ records: [{ zoneCode: 'QD-HT', category: '10104', year: 2021, month: 1, amount: `${n}.00` }] }), expect: HT_WRITE(200) },
   { method: 'POST', route: '/v1/revenues/import', url: () => '/v1/revenues/import', contentType: 'text/csv', body: (_w, n) => `zoneCode,districtCode,category,year,month,amount\nQD-HT,370214,10104,2021,2,${n}.00\n`, expect: HT_WRITE(200) },
@@ -134,6 +136,9 @@ t.test('lists are filtered to the caller\'s scope', async (t) => {
   t.same(await list('/v1/revenues', 'district214', (i) => i.zoneCode).then((z) => [...new Set(z)]), ['QD-HT'])
   t.same(await list('/v1/revenues', 'zoneBL', (i) => i.amount), ['2000.00'])
   t.same(await list('/v1/advances', 'district203', (i) => i.amount), ['2.00'])
+  t.same(await list('/v1/responsibility-transfers', 'zoneHT', (i) => i.agreementId).then((ids) => [...new Set(ids)]), [world.agreements.ht], 'a zone sees the transfers of its own agreements')
+  t.same(await list('/v1/responsibility-transfers', 'district203', (i) => i.agreementId), [], 'a district sees none of another district\'s')
+  t.same(await list(`/v1/responsibility-transfers?agreementId=${world.agreements.ht}`, 'zoneBL', (i) => i.agreementId), [], 'a filter cannot widen the scope')
   t.ok((await list('/v1/districts', 'admin', codes)).length > 2, 'an admin sees every district')
   const runLines = async (who: Principal) => (await linesOf(injectAs, 1, who)).map((l) => l.zoneCode)
   t.same(await runLines('district214'), ['QD-HT'], 'a district sees its own line of a run')

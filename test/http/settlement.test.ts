@@ -50,8 +50,15 @@ t.test('a draft run: one line per agreement, every figure from the engine of /v1
     advancesPaid: '20.00',
   })).json()
   const { fiscalYear: _y, minimumRate: _m, groups: calculatedGroups, ...calculatedTotals } = calculation
-  const { agreementId: _a, zoneCode: _z, districtCode: _d, kind: _k, groups: lineGroups, reviews: _r, ...lineTotals } = ht
+  const { agreementId: _a, zoneCode: _z, districtCode: _d, kind: _k, groups: lineGroups, reviews: _r, calculationRequest, ...lineTotals } = ht as Line & { calculationRequest: unknown, reviews: unknown }
   t.same(lineTotals, calculatedTotals, 'line totals = calculation totals')
+  t.same(calculationRequest, {
+    fiscalYear: 2020, minimumRate: '0.60', advancesPaid: '20.00',
+    groups: [
+      { name: 'taxes', basis: 'increment', base: { amount: '1000.00', baseYear: 2019, mode: 'fixed', adjustments: [] }, actual: '950.00', rates: taxes.rates, shortfall: 'carry_forward', carriedShortfall: '0.00' },
+      { name: 'fees', basis: 'total', actual: '100.00', rates: [{ rate: '0.60' }] },
+    ],
+  }, 'the line shows that very request')
   t.same(lineGroups, calculatedGroups, 'groups = calculation groups, explanation included')
   const english = await withLines(run2020, { 'accept-language': 'en' })
   t.match(lineOf(english, world.agreements.ht).groups[0]!.explanation, [/^Base \(fixed\)/])

@@ -1,14 +1,22 @@
 import Type from 'typebox'
 import type { StoredAgreement, StoredGroup } from '../../db/agreements.js'
 import { formatMoney, formatRate } from '../../domain/money.js'
-import type { GroupBaseInYear } from '../../services/agreements.js'
+import type { PeriodInYear, RateBand } from '../../domain/types.js'
+import type { GroupInYear } from '../../services/agreements.js'
 import {
   CategoryCode, DistrictCode, FiscalYear, Growth, GrowthOut, IdempotencyHeaders, IdParam, MAX_BASE_ADJUSTMENTS, Money, MoneyOut, PageOf, PageQuery, problemResponses,
   RateOut, RecordId, Timestamp, ZoneCode,
 } from './common.js'
-import { BaseModeEnum, BasisEnum, RATE_BANDS_DESCRIPTION, RateBandIn, ShortfallEnum } from './terms.js'
+import {
+  BaseModeEnum, BasisEnum, DirectionEnum, MAX_SCHEDULE_PERIODS, MAX_TRANSFERS, PeriodOut, RATE_BANDS_DESCRIPTION, RateBandIn, RateScheduleIn,
+  ShortfallEnum,
+} from './terms.js'
+import { presentTransfer, TransferOut } from './transfers.js'
 
-/* Agreements (分成办法) and base adjustments (基数调整) — api-contract.md, Registry; calculation-rules.md §2–§4. */
+/*
+ * Agreements (分成办法), base adjustments (基数调整) and the responsibility transfers (事权划转) of
+ * their groups — api-contract.md, Registry and Responsibility transfers; calculation-rules.md §2–§4.
+ */
 
 const BasisSchema = BasisEnum()
 const ModeSchema = BaseModeEnum('基数口径 fixed, escalating by growthRate, or last year\'s actual')
@@ -24,9 +32,10 @@ const GroupIn = Type.Object({
     mode: ModeSchema,
     growthRate: Type.Optional(Growth('基数递增率 yearly growth (escalating only)')),
   }, { additionalProperties: false, description: '基数 the base rule (basis increment only)' })),
-  rates: Type.Array(BandIn, { minItems: 1, maxItems: 10, description: RATE_BANDS_DESCRIPTION }),
+  rates: Type.Optional(Type.Array(BandIn, { minItems: 1, maxItems: 10, description: `${RATE_BANDS_DESCRIPTION}; or a schedule instead` })),
+  schedule: Type.Optional(RateScheduleIn(BandIn)),
   shortfall: Type.Optional(ShortfallSchema),
-}, { additionalProperties: false, description: '分成口径组 a netting group' })
+}, { additionalProperties: false, description: '分成口径组 a netting group: rates (one set of bands) or schedule (bands by period, the first from effectiveFrom)' })
 
 const agreementExample = {
   zoneCode: 'QD-HT',
@@ -35,7 +44,12 @@ const agreementExample = {
   effectiveFrom: 2030,
   baseYear: 2029,
   groups: [
-    { name: 'taxes', basis: 'increment', categories: ['10101', '10104', '10106'], base: { amount: '1000000.00', mode: 'fixed' }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward' },
+    {
+      name: 'taxes', basis: 'increment', categories: ['10101', '10104', '10106'], base: { amount: '1000000.00', mode: 'fixed' },
+      // 分段期限: all of the increment for three years, then 80% of growth up to 10% of the base and 60% beyond (超收分成).
+      schedule: [{ fromYear: 2030, rates: [{ rate: '1.00' }] }, { fromYear: 2033, rates: [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.60' }] }],
+      shortfall: 'carry_forward',
+    },
     { name: 'fees', basis: 'total', categories: ['10304'], rates: [{ rate: '0.60' }] },
   ],
 }
@@ -59,6 +73,13 @@ const AdjustmentOut = Type.Object({
   createdAt: Timestamp('登记时间 when it was recorded'),
 }, { additionalProperties: false, description: '基数调整 a base adjustment', examples: [{ id: 1, fromYear: 2021, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2021〕3号', createdAt: '2026-01-01T00:00:00.000Z' }] })
 
+function BandsOut (description: string) {
+  return Type.Array(Type.Object({
+    upToGrowth: Type.Optional(GrowthOut('档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%)')),
+    rate: RateOut('分成比例 the band\'s rate'),
+  }, { additionalProperties: false }), { maxItems: 10, description })
+}
+
 const GroupOut = Type.Object({
   name: Type.String({ maxLength: 100, description: '口径组名称 group name' }),
   basis: BasisSchema,
@@ -68,15 +89,26 @@ const GroupOut = Type.Object({
     mode: ModeSchema,
     growthRate: Type.Union([GrowthOut('基数递增率 yearly growth, printed as agreed (e.g. "0.05", "-0.50", "10.00")'), Type.Null()], { description: '基数递增率 yearly growth (escalating only)' }),
   }, { additionalProperties: false }), Type.Null()], { description: '基数 the base rule, null for basis total' }),
-  rates: Type.Array(Type.Object({
-    upToGrowth: Type.Optional(GrowthOut('档次上限 band limit as a share of the base (may exceed 1: "1.50" is growth up to 150%)')),
-    rate: RateOut('分成比例 the band\'s rate'),
-  }, { additionalProperties: false }), { maxItems: 10, description: '分档比例 bands' }),
+  rates: Type.Optional(BandsOut('分档比例 bands (absent when the group has a schedule)')),
+  schedule: Type.Optional(Type.Array(Type.Object({
+    fromYear: FiscalYear('起始年度 the first fiscal year of the period'),
+    rates: BandsOut('分档比例 the period\'s bands'),
+  }, { additionalProperties: false }), { maxItems: MAX_SCHEDULE_PERIODS, description: '分段期限 the rate schedule by period (absent when the group has one set of bands)' })),
   shortfall: ShortfallSchema,
   adjustments: Type.Array(AdjustmentOut, { maxItems: MAX_BASE_ADJUSTMENTS, description: '基数调整 base adjustments by fromYear' }),
-  baseForYear: Type.Optional(Type.Union([MoneyOut('当年基数 the base for the requested year after adjustments'), Type.Null()],
-    { description: '当年基数 B(Y) for ?year= (increment groups); null when it cannot be computed (see baseNote)' })),
+  transfers: Type.Array(TransferOut, { maxItems: MAX_TRANSFERS, description: '事权划转 responsibility transfers by fromYear (POST /v1/responsibility-transfers records them)' }),
+  ratesForYear: Type.Optional(BandsOut('当年分档 the bands that apply in ?year= (of the schedule period in force)')),
+  periodForYear: Type.Optional(PeriodOut),
+  baseForYear: Type.Optional(Type.Union([MoneyOut('当年基数 the base for the requested year after adjustments and transfers'), Type.Null()],
+    { description: '当年基数 B(Y) for ?year= (increment groups), after adjustments and responsibility transfers; null when it cannot be computed (see baseNote)' })),
   baseNote: Type.Optional(Type.String({ maxLength: 500, description: '说明 why baseForYear is null' })),
+  transfersForYear: Type.Optional(Type.Array(Type.Object({
+    id: RecordId('编号 the transfer\'s id'),
+    function: Type.String({ maxLength: 200, description: '划转事项 the function moved' }),
+    direction: DirectionEnum('划转方向 to_district or to_zone'),
+    fundingForYear: MoneyOut('当年划转经费 F(Y) for ?year='),
+    baseMove: MoneyOut('基数变动 +F(Y) to_district, −F(Y) to_zone'),
+  }, { additionalProperties: false }), { maxItems: MAX_TRANSFERS, description: '当年事权划转 the transfers in force in ?year= and what each moves the base by (increment groups)' })),
 }, { additionalProperties: false, description: '分成口径组 a group' })
 
 export const AgreementOut = Type.Object({
@@ -94,8 +126,8 @@ export const AgreementOut = Type.Object({
 }, { additionalProperties: false, description: '分成办法 an agreement' , examples: [{
     id: 1, zoneCode: 'QD-HT', districtCode: '370214', documentNo: '青政字〔2020〕12号', baseYear: 2019, effectiveFrom: 2020, effectiveTo: null, createdAt: '2026-01-01T00:00:00.000Z',
     groups: [
-      { name: 'taxes', basis: 'increment', categories: ['10101', '10104'], base: { amount: '1000000.00', mode: 'fixed', growthRate: null }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', adjustments: [] },
-      { name: 'fees', basis: 'total', categories: ['10304'], base: null, rates: [{ rate: '0.60' }], shortfall: 'none', adjustments: [] },
+      { name: 'taxes', basis: 'increment', categories: ['10101', '10104'], base: { amount: '1000000.00', mode: 'fixed', growthRate: null }, rates: [{ upToGrowth: '0.10', rate: '0.60' }, { rate: '0.80' }], shortfall: 'carry_forward', adjustments: [], transfers: [] },
+      { name: 'fees', basis: 'total', categories: ['10304'], base: null, rates: [{ rate: '0.60' }], shortfall: 'none', adjustments: [], transfers: [] },
     ],
   }] })
 
@@ -103,7 +135,8 @@ const AgreementIdParam = IdParam('编号 agreement id', 1)
 
 export const createAgreementSchema = {
   operationId: 'createAgreement', summary: '新增分成办法 record an agreement (admin)',
-  description: 'Checked on the way in (calculation-rules.md §2–§3): rates at or above the floor, bands in order, a category in at most one group, ' +
+  description: 'Checked on the way in (calculation-rules.md §2–§3): rates at or above the floor (they may rise or fall from band to band), band limits ' +
+    'in order, a rate schedule (分段期限) starting in effectiveFrom with periods in order, a category in at most one group, ' +
     'baseYear before effectiveFrom, and no two agreements of one zone–district pair covering the same year (422).',
   headers: IdempotencyHeaders, body: AgreementIn,
   response: { 201: AgreementOut, ...problemResponses(400, 401, 403, 409, 422) },
@@ -121,9 +154,9 @@ export const listAgreementsSchema = {
 }
 
 export const getAgreementSchema = {
-  operationId: 'getAgreement', summary: '分成办法 one agreement; with ?year= the base each group has that year',
+  operationId: 'getAgreement', summary: '分成办法 one agreement; with ?year= the bands, the transfers and the base each group has that year',
   params: Type.Object({ id: AgreementIdParam }),
-  querystring: Type.Object({ year: Type.Optional(FiscalYear('财政年度 show B(Y) of each increment group for this year')) }, { additionalProperties: false }),
+  querystring: Type.Object({ year: Type.Optional(FiscalYear('财政年度 show each group\'s bands (of the schedule period in force) and each increment group\'s transfers and B(Y) for this year')) }, { additionalProperties: false }),
   response: { 200: AgreementOut, ...problemResponses(400, 401, 404, 422) },
 }
 
@@ -155,7 +188,13 @@ export function presentAdjustment (a: StoredAgreement['groups'][number]['adjustm
   return { ...a, amount: formatMoney(a.amount) }
 }
 
-function presentGroup (g: StoredGroup, year?: GroupBaseInYear) {
+const bandsJson = (rates: readonly RateBand[]) =>
+  rates.map((b) => b.upToGrowth === undefined ? { rate: formatRate(b.rate) } : { upToGrowth: formatRate(b.upToGrowth), rate: formatRate(b.rate) })
+
+const periodJson = (p: PeriodInYear) => ({ fromYear: p.fromYear, toYear: p.toYear, number: p.number, of: p.of })
+
+function presentGroup (g: StoredGroup, year?: GroupInYear) {
+  const base = year?.base
   return {
     name: g.name,
     basis: g.basis,
@@ -167,19 +206,31 @@ function presentGroup (g: StoredGroup, year?: GroupBaseInYear) {
           mode: g.base.mode,
           growthRate: g.base.mode === 'escalating' ? formatRate(g.base.growthRate) : null,
         },
-    rates: g.rates.map((b) => b.upToGrowth === undefined ? { rate: formatRate(b.rate) } : { upToGrowth: formatRate(b.upToGrowth), rate: formatRate(b.rate) }),
+    ...(g.schedule === undefined
+      ? { rates: bandsJson(g.rates) }
+      : { schedule: g.schedule.map((p) => ({ fromYear: p.fromYear, rates: bandsJson(p.rates) })) }),
     shortfall: g.shortfall,
     adjustments: g.adjustments.map(presentAdjustment),
-    ...(year === undefined ? {} : { baseForYear: year.base === null ? null : formatMoney(year.base) }),
-    ...(year?.note === undefined ? {} : { baseNote: year.note }),
+    transfers: g.transfers.map(presentTransfer),
+    ...(year?.rates === undefined ? {} : { ratesForYear: bandsJson(year.rates) }),
+    ...(year?.period === undefined ? {} : { periodForYear: periodJson(year.period) }),
+    ...(base === undefined ? {} : { baseForYear: base.base === null ? null : formatMoney(base.base) }),
+    ...(base?.note === undefined ? {} : { baseNote: base.note }),
+    ...(base?.transfers === undefined
+      ? {}
+      : {
+          transfersForYear: base.transfers.map((x) => ({
+            id: x.id, function: x.function, direction: x.direction, fundingForYear: formatMoney(x.fundingForYear), baseMove: formatMoney(x.baseMove),
+          })),
+        }),
   }
 }
 
-export function presentAgreement (a: StoredAgreement, inYear?: { year: number, inForce: boolean, bases: ReadonlyArray<GroupBaseInYear | undefined> }) {
+export function presentAgreement (a: StoredAgreement, inYear?: { year: number, inForce: boolean, groups: readonly GroupInYear[] }) {
   return {
     id: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, documentNo: a.documentNo, baseYear: a.baseYear,
     effectiveFrom: a.effectiveFrom, effectiveTo: a.effectiveTo, createdAt: a.createdAt,
     ...(inYear === undefined ? {} : { year: inYear.year, inForce: inYear.inForce }),
-    groups: a.groups.map((g, i) => presentGroup(g, inYear?.bases[i])),
+    groups: a.groups.map((g, i) => presentGroup(g, inYear?.groups[i])),
   }
 }

@@ -6,7 +6,7 @@ import { presentAgreementYear } from '../../domain/presentation.js'
 import {
   EXPLANATION_LINE_MAX, FiscalYear, Growth, MAX_BASE_ADJUSTMENTS, Money, MoneyOut, NonNegativeMoney, problemResponses, Rate, RateOut,
 } from './common.js'
-import { BaseModeEnum, BasisEnum, RATE_BANDS_DESCRIPTION, RateBandIn, ShortfallEnum } from './terms.js'
+import { BaseModeEnum, BasisEnum, MAX_TRANSFERS, PeriodOut, RATE_BANDS_DESCRIPTION, RateBandIn, RateScheduleIn, ShortfallEnum, TransferFields } from './terms.js'
 
 /* POST /v1/calculations — 试算: the engine on inputs given in full, nothing stored. */
 
@@ -23,6 +23,8 @@ const BaseRule = Type.Object({
   mode: BaseModeEnum('基数口径 how the base moves: fixed, escalating by growthRate, or last year\'s actual'),
   growthRate: Type.Optional(Growth('基数递增率 yearly growth of an escalating base (escalating only), e.g. "0.05"')),
   adjustments: Type.Optional(Type.Array(BaseAdjustment, { maxItems: MAX_BASE_ADJUSTMENTS, description: '基数调整 base adjustments (财随事走)' })),
+  transfers: Type.Optional(Type.Array(Type.Object(TransferFields, { additionalProperties: false, description: '事权划转 a responsibility transfer (calculation-rules.md §4)' }),
+    { maxItems: MAX_TRANSFERS, description: '事权划转 responsibility transfers: each moves the base by F(Y) in every year fromYear..toYear, up to_district, down to_zone' })),
   priorYearActual: Type.Optional(Money('上年实际收入 the group\'s actual revenue of the previous year (prior_year only)')),
 }, { additionalProperties: false, description: '基数规则 a base rule evaluated for the fiscal year (calculation-rules.md §4)' })
 
@@ -36,11 +38,12 @@ const GroupIn = Type.Object({
     BaseRule,
   ], { description: '基数 the base for the year as an amount, or a base rule; required for increment, forbidden for total' })),
   actual: Money('实际收入 the group\'s local-level revenue for the year'),
-  rates: Type.Array(BandIn, { minItems: 1, maxItems: 10, description: RATE_BANDS_DESCRIPTION }),
+  rates: Type.Optional(Type.Array(BandIn, { minItems: 1, maxItems: 10, description: `${RATE_BANDS_DESCRIPTION}; or a schedule instead` })),
+  schedule: Type.Optional(RateScheduleIn(BandIn)),
   shortfall: Type.Optional(ShortfallEnum(
     '短收处理 when actual falls short of the base: none (the district bears it), deduct (the zone bears its share), carry_forward (deducted from later increments); default none')),
   carriedShortfall: Type.Optional(NonNegativeMoney('上年结转短收 shortfall carried in from the previous year (carry_forward only)')),
-}, { additionalProperties: false, description: '分成口径组 a netting group' })
+}, { additionalProperties: false, description: '分成口径组 a netting group: rates (one set of bands) or schedule (bands by period)' })
 
 const example = {
   fiscalYear: 2021,
@@ -63,6 +66,17 @@ const example = {
       actual: '560000.00',
       rates: [{ rate: '0.60' }],
       shortfall: 'deduct',
+    },
+    {
+      name: 'scheduled',
+      basis: 'increment',
+      base: {
+        amount: '800000.00', baseYear: 2019, mode: 'fixed',
+        transfers: [{ function: '卫生健康', direction: 'to_district', fromYear: 2021, documentNo: '青政字〔2021〕5号', funding: { method: 'headcount', headcount: 12, unitCost: '5000.00' } }],
+      },
+      actual: '1000000.00',
+      // 分段期限: all of the increment in 2020, then 80% of growth up to 10% of the base and 60% beyond (超收分成).
+      schedule: [{ fromYear: 2020, rates: [{ rate: '1.00' }] }, { fromYear: 2021, rates: [{ upToGrowth: '0.10', rate: '0.80' }, { rate: '0.60' }] }],
     },
   ],
   advancesPaid: '100000.00',
@@ -94,8 +108,19 @@ export const CalculationGroup = Type.Object({
   zoneShare: MoneyOut('功能区分成 the zone\'s share'),
   districtShare: MoneyOut('属地政府留成 what the district keeps: actual − zone share'),
   carriedShortfallOut: Type.Optional(MoneyOut('结转下年短收 shortfall carried to next year (increment only)')),
+  period: Type.Optional(PeriodOut),
   explanation: Type.Array(Type.String({ maxLength: EXPLANATION_LINE_MAX }), { maxItems: 200, description: '计算说明 each step in words (Chinese; English with Accept-Language: en)' }),
 }, { additionalProperties: false, description: '口径组结果 one group\'s result' })
+
+/**
+ * A settlement line's inputs as a request to this endpoint (the request schema, without its example):
+ * posting it gives the line's figures.
+ */
+export const CalculationRequestOut = Type.Object(CalculationRequest.properties, {
+  additionalProperties: false,
+  description: '试算请求 the line\'s inputs as a POST /v1/calculations body: posting it gives this line\'s figures, figure for figure ' +
+    '(absent for lines settled before it was kept, and when a sum has more integer digits than a request\'s amounts may)',
+})
 
 /** The documented answer to the example is computed by the engine itself, so the two cannot drift. */
 const exampleResponse = presentAgreementYear(
@@ -115,8 +140,10 @@ export const CalculationResponse = Type.Object({
 export const calculateSchema = {
   operationId: 'calculate',
   summary: '试算 compute the zone–district split for one year',
-  description: 'Applies calculation-rules.md §4–§6 to the inputs given (核定基数、增量分成): the base for the year, ' +
-    'the increment, the bands, the shortfall policy, the shares and the balance after advances. Nothing is stored. ' +
+  description: 'Applies calculation-rules.md §4–§6 to the inputs given (核定基数、增量分成): the base for the year (with its adjustments and ' +
+    'responsibility transfers, 事权划转), the increment, the bands (one set, or those of the year in a rate schedule, 分段期限), the shortfall policy, ' +
+    'the shares and the balance after advances. It takes the same inputs as a stored agreement: every settlement line shows the request that gives its figures. ' +
+    'Nothing is stored. ' +
     'Explanations are in Chinese, or English with `Accept-Language: en`.',
   body: CalculationRequest,
   response: { 200: CalculationResponse, ...problemResponses(400, 401, 413, 415, 422) },

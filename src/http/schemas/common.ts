@@ -108,9 +108,12 @@ export { MAX_BASE_ADJUSTMENTS } from '../../domain/agreement.js'
 
 /**
  * The longest explanation line: the base line lists every adjustment, each at most
- * " + adjustment <19 characters> (from <year>, <documentNo of 100>)" ≈ 150 characters.
+ * " + adjustment <19 characters> (from <year>, <documentNo of 100>)" ≈ 150 characters, and every
+ * responsibility transfer, each at most its function (200), its document (100) and F(Y) computed
+ * exactly (an indexed amount shrinking for a century prints some 700 decimals): 100 of each stay
+ * under 130,000 characters.
  */
-export const EXPLANATION_LINE_MAX = 20_000
+export const EXPLANATION_LINE_MAX = 200_000
 
 /** The largest id PostgreSQL's integer identity columns hold. */
 const INT4_MAX = 2147483647

@@ -6,8 +6,9 @@ import { ROLES } from '../../domain/principal.js'
 import { type LineReviews, REVIEW_DECISIONS, REVIEW_PARTIES, type Review } from '../../domain/review.js'
 import { RUN_STATUSES, SETTLEMENT_KINDS } from '../../domain/settlement.js'
 import type { RecordedReview, RunOverview, SettledLine, Verification } from '../../services/settlements.js'
+import { requestTakes } from '../../domain/calculation-request.js'
 import { OPTIONAL_BODY } from '../routing.js'
-import { CalculationGroup } from './calculations.js'
+import { CalculationGroup, CalculationRequestOut } from './calculations.js'
 import {
   Count, DistrictCode, FiscalYear, IdempotencyHeaders, IdParam, MoneyOut, PageOf, PageQuery, problemResponses, RateOut, RecordId, StringEnum, TABLE_FORMATS, Timestamp,
   ZoneCode,
@@ -60,6 +61,7 @@ const LineOut = Type.Object({
   balanceAdjustment: Type.Optional(MoneyOut('补充结算应补(扣)调整 balance due − the balance due of the line it follows (supplementary only)')),
   groups: Type.Array(SettledGroup, { maxItems: 50, description: '口径组 groups, shaped as in the calculation response' }),
   reviews: ReviewsOut,
+  calculationRequest: Type.Optional(CalculationRequestOut),
 }, {
   additionalProperties: false,
   description: '结算行 one agreement\'s line',
@@ -124,8 +126,24 @@ const LinesPage = PageOf(LineOut, '结算行 lines by zone, district and agreeme
 
 const presentReview = (r: Review | null) => r === null ? null : { decision: r.decision, note: r.note, by: r.by, byRole: r.byRole, byLabel: r.byLabel, at: r.at }
 const presentReviews = (reviews: LineReviews) => ({ district: presentReview(reviews.district), zone: presentReview(reviews.zone) })
+/**
+ * The request that gives the line's figures from POST /v1/calculations: the run's year and floor, each
+ * group as the engine took it, the line's advances. Absent for lines settled before it was kept, and
+ * when a sum is longer than a request's amounts may be (§1).
+ */
+function calculationRequestOf (l: SettledLine): Type.Static<typeof CalculationRequestOut> | undefined {
+  const groups: Array<Type.Static<typeof CalculationRequestOut>['groups'][number]> = []
+  for (const g of l.groups) {
+    if (g.input === null) return undefined
+    // Written by groupJson (src/domain/calculation-request.ts) when the line was computed.
+    groups.push(JSON.parse(g.input) as Type.Static<typeof CalculationRequestOut>['groups'][number])
+  }
+  const request = { fiscalYear: l.run.fiscalYear, minimumRate: formatRate(money(l.run.minimumRate)), groups, advancesPaid: l.advancesPaid }
+  return requestTakes(request) ? request : undefined
+}
 
 function presentLine (l: SettledLine, lang: Language) {
+  const calculationRequest = calculationRequestOf(l)
   return {
     agreementId: l.agreementId, zoneCode: l.zoneCode, districtCode: l.districtCode, kind: l.kind,
     revenueTotal: l.revenueTotal, zoneShare: l.zoneShare, districtShare: l.districtShare, advancesPaid: l.advancesPaid, balanceDue: l.balanceDue,
@@ -135,6 +153,7 @@ function presentLine (l: SettledLine, lang: Language) {
     ...(l.balanceAdjustment === null ? {} : { balanceAdjustment: l.balanceAdjustment }),
     groups: l.groups.map((g) => {
       const disposition = l.dispositions.get(g.name)
+      const result = deserializeGroupResult(g.result)
       return {
         name: g.name, basis: g.basis,
         ...(g.base === null ? {} : { base: g.base }),
@@ -147,10 +166,12 @@ function presentLine (l: SettledLine, lang: Language) {
         ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
         ...(disposition?.kind === 'written_off' ? { writtenOff: formatMoney(disposition.amount) } : {}),
         ...(disposition?.kind === 'carried' ? { carriedToAgreementId: disposition.agreementId } : {}),
-        explanation: explainGroup(deserializeGroupResult(g.result), lang),
+        ...(result.period === undefined ? {} : { period: result.period }),
+        explanation: explainGroup(result, lang),
       }
     }),
     reviews: presentReviews(l.reviews),
+    ...(calculationRequest === undefined ? {} : { calculationRequest }),
   }
 }
 
@@ -197,7 +218,7 @@ export const getSettlementRunSchema = {
 export const finalizeSettlementRunSchema = {
   operationId: 'finalizeSettlementRun', summary: '定稿 finalize a draft run (admin): it can no longer change',
   description: 'Refused (409) when the run is already finalized; when anything a line was computed from changed after the run was computed, ' +
-    'whichever transaction committed it (settlement-stale: the revenue of the year in the agreement\'s categories, its advances, base adjustments, ' +
+    'whichever transaction committed it (settlement-stale: the revenue of the year in the agreement\'s categories, its advances, base adjustments, responsibility transfers, ' +
     'terms or years, the finalized previous-year figures it carried in, or the finalized line it follows); when another run already finalized ' +
     'the year for one of its annual lines; or while a line is disputed by its district or zone (settlement-disputed, naming the lines), unless ' +
     '`override.reason` says why the disputes are set aside: the reason is stored and printed on every statement (an override with no disputed line is 422). ' +

@@ -1,0 +1,51 @@
+import { findAgreement } from '../db/agreements.js'
+import { holdSettlementInputs } from '../db/locks.js'
+import type { PageRequest } from '../db/pagination.js'
+import { lastFinalizedYear } from '../db/settlements.js'
+import { insertTransfer, listTransfers, type StoredTransfer, type TransferFilter } from '../db/transfers.js'
+import { inForce, MAX_TRANSFERS } from '../domain/agreement.js'
+import { parseTransfer, type TransferJson } from '../domain/calculation-request.js'
+import { IssueCollector, Problems } from '../domain/errors.js'
+import { ALL } from '../domain/principal.js'
+import type { Context } from './context.js'
+import { inWriteTransaction } from './write.js'
+
+/*
+ * Responsibility transfers (事权划转, 财随事走): calculation-rules.md §4, api-contract.md
+ * (Responsibility transfers). A transfer moves an increment group's base by F(Y) in every year it
+ * is in force; like a base adjustment, it never reaches into a settled year.
+ */
+
+export interface NewTransfer extends TransferJson {
+  agreementId: number
+  group: string
+}
+
+/** Records a transfer (admins) for a group of an agreement, from a year the agreement is in force and not settled. */
+export function recordTransfer (ctx: Context, json: NewTransfer): Promise<StoredTransfer> {
+  return inWriteTransaction(ctx, async (tx) => {
+    const issues = new IssueCollector()
+    const transfer = parseTransfer(issues, '', json)
+    issues.throwIfAny()
+    const found = await findAgreement(tx, ALL, json.agreementId)
+    if (found === undefined) throw Problems.agreementNotInScope(json.agreementId)
+    const group = found.groups.find((g) => g.name === json.group)
+    if (group === undefined) throw Problems.agreementGroupUnknown(found.id, json.group, found.groups.map((g) => g.name))
+    if (group.basis !== 'increment') throw Problems.totalGroupHasNoBase(group.name)
+    if (!inForce(found, transfer.fromYear)) throw Problems.transferOutsideAgreement(found, transfer.fromYear)
+    if (group.transfers.length >= MAX_TRANSFERS) throw Problems.tooManyTransfers(group.name, group.transfers.length, MAX_TRANSFERS)
+    await holdSettlementInputs(tx)
+    const settled = await lastFinalizedYear(tx, found.id)
+    if (settled !== undefined && transfer.fromYear <= settled) throw Problems.agreementSettledTransfer(found.id, settled, transfer.fromYear)
+    const recorded = await insertTransfer(tx, found.id, group.position, group.name, transfer)
+    return {
+      value: recorded,
+      audit: [{ action: 'create', entityType: 'responsibility_transfer', entityId: String(recorded.id), details: json }],
+    }
+  })
+}
+
+/** The transfers of the agreements in the caller's scope (of one agreement with agreementId). */
+export function transfers (ctx: Context, filter: TransferFilter, page: PageRequest) {
+  return listTransfers(ctx.db, ctx.actor.scope, filter, page)
+}
