@@ -1,5 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
+import { sql } from 'kysely'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { type DatabaseHandle, openDatabase, type QueryTimeouts } from '../../src/db/connect.js'
@@ -171,4 +172,15 @@ async function freezingProxy (t: Test): Promise<FreezingProxy> {
     },
     thaw () { frozen = false },
   }
+}
+
+// The embedded PGlite runs inside the process: there is no connection to lose and no statement
+// bound to set, which is why the drills above run in the PostgreSQL pass (README, Operations).
+if (!onPostgres) {
+  t.test('the embedded database has no statement bound: it lives and dies with the process', async (t) => {
+    const handle = openDatabase({ kind: 'pglite' })
+    t.teardown(() => handle.close())
+    const { rows } = await sql<{ statement_timeout: string }>`show statement_timeout`.execute(handle.db)
+    t.same(rows, [{ statement_timeout: '0' }])
+  })
 }
