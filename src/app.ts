@@ -94,7 +94,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     registerAccessControl(v1, { adminToken: config.adminToken, db: deps.db, authFailures: config.authFailures ?? DEFAULT_AUTH_FAILURE_BUDGET })
     await v1.register(calculationRoutes, deps)
     await v1.register(registryRoutes, deps)
-    await v1.register(agreementRoutes, deps)
+    await v1.register(agreementRoutes, { ...deps, statementStylesheet: statementAssets.stylesheet })
     await v1.register(revenueRoutes, deps)
     await v1.register(advanceRoutes, deps)
     await v1.register(settlementRoutes, { ...deps, statementStylesheet: statementAssets.stylesheet })

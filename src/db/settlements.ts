@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import type { FinalizedLine } from '../domain/history.js'
 import type { LineInputs } from '../domain/ledger.js'
 import { type Decimal, money } from '../domain/money.js'
 import type { LineFigures, RunStatus, SettledGroupFigures, SettlementKind } from '../domain/settlement.js'
@@ -367,4 +368,22 @@ export async function lastFinalizedYear (db: Db, agreementId: number): Promise<n
   const row = await db.selectFrom('settlement_lines').select((eb) => eb.fn.max('fiscal_year').as('year'))
     .where('agreement_id', '=', agreementId).where('finalized', '=', true).executeTakeFirst()
   return row?.year ?? undefined
+}
+
+/** Every finalized line of the agreement, with its groups' stored base and increment, by year and run (its history, §9). */
+export async function finalizedLinesOf (db: Db, agreementId: number): Promise<FinalizedLine[]> {
+  const lines = await db.selectFrom('settlement_lines')
+    .select(['run_id', 'fiscal_year', 'kind', 'follows_run_id', 'revenue_total', 'zone_share', 'district_share', 'advances_paid', 'balance_due', 'adjustment', 'balance_adjustment'])
+    .where('agreement_id', '=', agreementId).where('finalized', '=', true).orderBy('fiscal_year').orderBy('run_id').execute()
+  if (lines.length === 0) return []
+  const groupRows = await db.selectFrom('settlement_groups').select(['run_id', 'base', 'increment'])
+    .where('agreement_id', '=', agreementId).where(sql<boolean>`run_id = ANY(${lines.map((l) => l.run_id)}::integer[])`)
+    .orderBy('run_id').orderBy('position').execute()
+  const groups = new Map<number, FinalizedLine['groups'][number][]>()
+  for (const g of groupRows) groups.set(g.run_id, [...(groups.get(g.run_id) ?? []), { base: g.base, increment: g.increment }])
+  return lines.map((l) => ({
+    runId: l.run_id, fiscalYear: l.fiscal_year, kind: l.kind, follows: l.follows_run_id, revenueTotal: l.revenue_total, zoneShare: l.zone_share,
+    districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due, adjustment: l.adjustment, balanceAdjustment: l.balance_adjustment,
+    groups: groups.get(l.run_id) ?? [],
+  }))
 }

@@ -86,3 +86,17 @@ export function formatYuan (amount: string): string {
 export function formatPercent (rate: string): string {
   return `${new Decimal(rate).times(100).toString()}%`
 }
+
+/** The unit a chart's money axis is drawn in: 元, or 万元 (10,000 元) when the figures are large. */
+export type ChartUnit = '元' | '万元'
+
+/** 万元 when the largest amount reaches 1,000,000.00 元 (100 万元), 元 otherwise. */
+export function chartUnit (amounts: readonly string[]): ChartUnit {
+  const largest = amounts.reduce((max, a) => maxDecimal(max, money(a).abs()), ZERO)
+  return largest.greaterThanOrEqualTo(1_000_000) ? '万元' : '元'
+}
+
+/** An amount in the chart's unit, two decimals (万元 rounded half up to the hundredth): "1330000.00" → "133.00". */
+export function amountInUnit (amount: string, unit: ChartUnit): string {
+  return unit === '元' ? formatMoney(money(amount)) : money(amount).dividedBy(10_000).toDecimalPlaces(2, Decimal.ROUND_HALF_UP).toFixed(2)
+}

@@ -5,6 +5,7 @@ import type { PageRequest } from '../db/pagination.js'
 import { Problems } from '../domain/errors.js'
 import type { Context, Settings } from '../services/context.js'
 import { Replay } from '../services/write.js'
+import { CHART_CSP, SVG_TYPE } from './charts.js'
 import { security } from './schemas/common.js'
 
 /*
@@ -115,6 +116,11 @@ export async function sendTable (reply: FastifyReply, format: 'csv' | 'xlsx', fi
     return reply.type(XLSX_TYPE).header('content-disposition', `attachment; filename="${filename}.xlsx"`).send(await files.xlsx() as unknown as string)
   }
   return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}.csv"`).send(files.csv())
+}
+
+/** A chart (src/http/charts.ts) as the answer: SVG, allowed to load only the stylesheet and font it links, from this origin. */
+export function sendChart (reply: FastifyReply, svg: string): FastifyReply {
+  return reply.type(SVG_TYPE).header('content-security-policy', CHART_CSP).send(svg)
 }
 
 /** The schema key that marks a body as optional: the document says requestBody.required: false. */

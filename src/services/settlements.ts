@@ -1,19 +1,20 @@
 import { createHash } from 'node:crypto'
 import { advanceSums } from '../db/advances.js'
-import { adjacentVersions, agreementsInForce, carryTermsOf, type StoredAgreement } from '../db/agreements.js'
+import { adjacentVersions, agreementsInForce, carryTermsOf, findAgreement, type StoredAgreement } from '../db/agreements.js'
 import type { Db } from '../db/database.js'
 import { lockSettlementInputs } from '../db/locks.js'
 import { keyLabel } from '../db/keys.js'
 import type { Page, PageRequest } from '../db/pagination.js'
-import { registryNames } from '../db/registry.js'
+import { findDistrict, findZone, registryNames } from '../db/registry.js'
 import { type GroupActuals, groupActuals } from '../db/revenue.js'
 import {
-  type ChainHeads, chainHeads, disputedLines, findLineParties, findRunHeader, followedFigures, insertLines, insertReview, insertRun, type LineFilter,
+  type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, insertLines, insertReview, insertRun, type LineFilter,
   listRuns, lockRunHeader, markFinalized, type NewSettlementLine, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
   runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, allRunLines,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
+import { agreementHistory as historyOfLines, type HistoryYear } from '../domain/history.js'
 import { latestReviews, type LineReviews, overrideReasonOf, type ReviewRequest, reviewingParty } from '../domain/review.js'
 import {
   canonicalHeader, canonicalLine, canonicalReview, type LineContent, type Mismatch, type ReviewContent, type RunContent, verifyLine,
@@ -458,4 +459,20 @@ export async function runSummary (ctx: Context, id: number) {
   for (const line of lines) byDistrict.set(line.districtCode, [...(byDistrict.get(line.districtCode) ?? []), line])
   const districts = [...byDistrict].sort(([a], [b]) => a.localeCompare(b)).map(([district, ls]) => ({ district, lines: ls.length, ...runTotals(ls) }))
   return { run: header, districts, total: { district: 'total', lines: lines.length, ...runTotals(lines) } }
+}
+
+/** An agreement's history: who it is between, and every settled year by the last finalized line of its chain (§9). */
+export interface AgreementHistory {
+  agreement: StoredAgreement
+  zoneName: string
+  districtName: string
+  years: HistoryYear[]
+}
+
+/** The history of an agreement in the caller's scope (404 outside it, as GET /v1/agreements/{id}). */
+export async function agreementHistory (ctx: Context, id: number): Promise<AgreementHistory> {
+  const agreement = await findAgreement(ctx.db, ctx.actor.scope, id)
+  if (agreement === undefined) throw Problems.notFound(`agreement ${id}`)
+  const [lines, zone, district] = await Promise.all([finalizedLinesOf(ctx.db, id), findZone(ctx.db, ALL, agreement.zoneCode), findDistrict(ctx.db, ALL, agreement.districtCode)])
+  return { agreement, zoneName: zone?.name ?? agreement.zoneCode, districtName: district?.name ?? agreement.districtCode, years: historyOfLines(lines) }
 }

@@ -207,6 +207,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agreements/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 历年结算 every settled year of an agreement, as a table or a chart
+         * @description One row per fiscal year with a finalized settlement, by year: the figures of the last finalized line of the year's chain (the annual settlement, then each supplementary settlement following it, calculation-rules.md §9), as stored, the base and increment being the sums of the stored groups'; the zone share of the annual settlement and the adjustment each supplementary settlement paid. Years without a finalized settlement are absent. `format=csv` or `xlsx` gives the table as a file; `svg` a chart (收入, 核定基数 and 功能区分成 by year, in 元 or 万元 as the axis says). Visible to the keys that see the agreement (404 otherwise).
+         */
+        get: operations["agreementHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/revenues": {
         parameters: {
             query?: never;
@@ -4853,6 +4873,541 @@ export interface operations {
             };
             /** @description 违反规则 well-formed input that breaks a rule */
             422: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求过多 more requests than the token's budget; see Retry-After */
+            429: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 内部错误 a defect in the service; quote the request id to the operators */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
+            503: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    agreementHistory: {
+        parameters: {
+            query?: {
+                /** @description 格式 json (default), csv, xlsx or svg */
+                format?: "json" | "csv" | "xlsx" | "svg";
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description 编号 agreement id
+                 * @example 1
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "agreementId": 1,
+                     *       "zoneCode": "QD-HT",
+                     *       "zoneName": "青岛高新区（示例数据）",
+                     *       "districtCode": "370214",
+                     *       "districtName": "城阳区",
+                     *       "documentNo": "青政字〔2020〕12号（示例数据）",
+                     *       "years": [
+                     *         {
+                     *           "fiscalYear": 2020,
+                     *           "runId": 1,
+                     *           "kind": "annual",
+                     *           "revenueTotal": "1330000.00",
+                     *           "base": "1000000.00",
+                     *           "increment": "200000.00",
+                     *           "zoneShare": "228000.00",
+                     *           "districtShare": "1102000.00",
+                     *           "advancesPaid": "100000.00",
+                     *           "balanceDue": "128000.00",
+                     *           "annualZoneShare": "228000.00",
+                     *           "adjustmentTotal": "0.00",
+                     *           "supplementary": []
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: int32
+                         * @description 编号 agreement id
+                         * @example 1
+                         */
+                        agreementId: number;
+                        /**
+                         * @description 功能区代码 the zone's code
+                         * @example QD-HT
+                         */
+                        zoneCode: string;
+                        /** @description 功能区 zone name */
+                        zoneName: string;
+                        /**
+                         * @description 行政区划代码 6-digit GB/T 2260 division code of the district
+                         * @example 370214
+                         */
+                        districtCode: string;
+                        /** @description 属地政府 district name */
+                        districtName: string;
+                        /** @description 分成办法文号 the agreement's document number */
+                        documentNo: string;
+                        /** @description 历年 every settled year, by year */
+                        years: {
+                            /**
+                             * Format: int32
+                             * @description 财政年度 fiscal year
+                             * @example 2021
+                             */
+                            fiscalYear: number;
+                            /**
+                             * Format: int32
+                             * @description 结算批次 the run of the chain's last finalized line, whose figures these are
+                             * @example 1
+                             */
+                            runId: number;
+                            /**
+                             * @description 结算类型 of that line: annual (年度结算), or supplementary (补充结算) when one followed it
+                             * @enum {string}
+                             */
+                            kind: "annual" | "supplementary";
+                            /** @description 收入 revenue in the agreement's categories (元, exactly two decimals) */
+                            revenueTotal: string;
+                            /** @description 核定基数 Σ the increment groups' bases; null when no group shares an increment */
+                            base: string | null;
+                            /** @description 增量 Σ the increment groups' increments A − B; null when no group shares an increment */
+                            increment: string | null;
+                            /** @description 功能区分成 zone share (元, exactly two decimals) */
+                            zoneShare: string;
+                            /** @description 属地政府留成 district share (元, exactly two decimals) */
+                            districtShare: string;
+                            /** @description 已预拨 advances paid (元, exactly two decimals) */
+                            advancesPaid: string;
+                            /** @description 应补(扣) balance due: zone share − advances (元, exactly two decimals) */
+                            balanceDue: string;
+                            /** @description 年度结算功能区分成 the zone share of the annual settlement (the chain's first line) (元, exactly two decimals) */
+                            annualZoneShare: string;
+                            /** @description 补充结算调整合计 Σ the supplementary adjustments: zoneShare − annualZoneShare (元, exactly two decimals) */
+                            adjustmentTotal: string;
+                            /** @description 补充结算 the supplementary settlements of the year, in the order of the chain (calculation-rules.md §9) */
+                            supplementary: {
+                                /**
+                                 * Format: int32
+                                 * @description 结算批次 the supplementary run
+                                 * @example 3
+                                 */
+                                runId: number;
+                                /** @description 功能区分成 its zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 补充结算调整 its zone share − that of the line it follows (元, exactly two decimals) */
+                                adjustment: string;
+                                /** @description 应补(扣)调整 its balance due − that of the line it follows (元, exactly two decimals) */
+                                balanceAdjustment: string;
+                            }[];
+                        }[];
+                    };
+                    /**
+                     * @example {
+                     *       "agreementId": 1,
+                     *       "zoneCode": "QD-HT",
+                     *       "zoneName": "青岛高新区（示例数据）",
+                     *       "districtCode": "370214",
+                     *       "districtName": "城阳区",
+                     *       "documentNo": "青政字〔2020〕12号（示例数据）",
+                     *       "years": [
+                     *         {
+                     *           "fiscalYear": 2020,
+                     *           "runId": 1,
+                     *           "kind": "annual",
+                     *           "revenueTotal": "1330000.00",
+                     *           "base": "1000000.00",
+                     *           "increment": "200000.00",
+                     *           "zoneShare": "228000.00",
+                     *           "districtShare": "1102000.00",
+                     *           "advancesPaid": "100000.00",
+                     *           "balanceDue": "128000.00",
+                     *           "annualZoneShare": "228000.00",
+                     *           "adjustmentTotal": "0.00",
+                     *           "supplementary": []
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "text/csv": {
+                        /**
+                         * Format: int32
+                         * @description 编号 agreement id
+                         * @example 1
+                         */
+                        agreementId: number;
+                        /**
+                         * @description 功能区代码 the zone's code
+                         * @example QD-HT
+                         */
+                        zoneCode: string;
+                        /** @description 功能区 zone name */
+                        zoneName: string;
+                        /**
+                         * @description 行政区划代码 6-digit GB/T 2260 division code of the district
+                         * @example 370214
+                         */
+                        districtCode: string;
+                        /** @description 属地政府 district name */
+                        districtName: string;
+                        /** @description 分成办法文号 the agreement's document number */
+                        documentNo: string;
+                        /** @description 历年 every settled year, by year */
+                        years: {
+                            /**
+                             * Format: int32
+                             * @description 财政年度 fiscal year
+                             * @example 2021
+                             */
+                            fiscalYear: number;
+                            /**
+                             * Format: int32
+                             * @description 结算批次 the run of the chain's last finalized line, whose figures these are
+                             * @example 1
+                             */
+                            runId: number;
+                            /**
+                             * @description 结算类型 of that line: annual (年度结算), or supplementary (补充结算) when one followed it
+                             * @enum {string}
+                             */
+                            kind: "annual" | "supplementary";
+                            /** @description 收入 revenue in the agreement's categories (元, exactly two decimals) */
+                            revenueTotal: string;
+                            /** @description 核定基数 Σ the increment groups' bases; null when no group shares an increment */
+                            base: string | null;
+                            /** @description 增量 Σ the increment groups' increments A − B; null when no group shares an increment */
+                            increment: string | null;
+                            /** @description 功能区分成 zone share (元, exactly two decimals) */
+                            zoneShare: string;
+                            /** @description 属地政府留成 district share (元, exactly two decimals) */
+                            districtShare: string;
+                            /** @description 已预拨 advances paid (元, exactly two decimals) */
+                            advancesPaid: string;
+                            /** @description 应补(扣) balance due: zone share − advances (元, exactly two decimals) */
+                            balanceDue: string;
+                            /** @description 年度结算功能区分成 the zone share of the annual settlement (the chain's first line) (元, exactly two decimals) */
+                            annualZoneShare: string;
+                            /** @description 补充结算调整合计 Σ the supplementary adjustments: zoneShare − annualZoneShare (元, exactly two decimals) */
+                            adjustmentTotal: string;
+                            /** @description 补充结算 the supplementary settlements of the year, in the order of the chain (calculation-rules.md §9) */
+                            supplementary: {
+                                /**
+                                 * Format: int32
+                                 * @description 结算批次 the supplementary run
+                                 * @example 3
+                                 */
+                                runId: number;
+                                /** @description 功能区分成 its zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 补充结算调整 its zone share − that of the line it follows (元, exactly two decimals) */
+                                adjustment: string;
+                                /** @description 应补(扣)调整 its balance due − that of the line it follows (元, exactly two decimals) */
+                                balanceAdjustment: string;
+                            }[];
+                        }[];
+                    };
+                    /**
+                     * @example {
+                     *       "agreementId": 1,
+                     *       "zoneCode": "QD-HT",
+                     *       "zoneName": "青岛高新区（示例数据）",
+                     *       "districtCode": "370214",
+                     *       "districtName": "城阳区",
+                     *       "documentNo": "青政字〔2020〕12号（示例数据）",
+                     *       "years": [
+                     *         {
+                     *           "fiscalYear": 2020,
+                     *           "runId": 1,
+                     *           "kind": "annual",
+                     *           "revenueTotal": "1330000.00",
+                     *           "base": "1000000.00",
+                     *           "increment": "200000.00",
+                     *           "zoneShare": "228000.00",
+                     *           "districtShare": "1102000.00",
+                     *           "advancesPaid": "100000.00",
+                     *           "balanceDue": "128000.00",
+                     *           "annualZoneShare": "228000.00",
+                     *           "adjustmentTotal": "0.00",
+                     *           "supplementary": []
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                        /**
+                         * Format: int32
+                         * @description 编号 agreement id
+                         * @example 1
+                         */
+                        agreementId: number;
+                        /**
+                         * @description 功能区代码 the zone's code
+                         * @example QD-HT
+                         */
+                        zoneCode: string;
+                        /** @description 功能区 zone name */
+                        zoneName: string;
+                        /**
+                         * @description 行政区划代码 6-digit GB/T 2260 division code of the district
+                         * @example 370214
+                         */
+                        districtCode: string;
+                        /** @description 属地政府 district name */
+                        districtName: string;
+                        /** @description 分成办法文号 the agreement's document number */
+                        documentNo: string;
+                        /** @description 历年 every settled year, by year */
+                        years: {
+                            /**
+                             * Format: int32
+                             * @description 财政年度 fiscal year
+                             * @example 2021
+                             */
+                            fiscalYear: number;
+                            /**
+                             * Format: int32
+                             * @description 结算批次 the run of the chain's last finalized line, whose figures these are
+                             * @example 1
+                             */
+                            runId: number;
+                            /**
+                             * @description 结算类型 of that line: annual (年度结算), or supplementary (补充结算) when one followed it
+                             * @enum {string}
+                             */
+                            kind: "annual" | "supplementary";
+                            /** @description 收入 revenue in the agreement's categories (元, exactly two decimals) */
+                            revenueTotal: string;
+                            /** @description 核定基数 Σ the increment groups' bases; null when no group shares an increment */
+                            base: string | null;
+                            /** @description 增量 Σ the increment groups' increments A − B; null when no group shares an increment */
+                            increment: string | null;
+                            /** @description 功能区分成 zone share (元, exactly two decimals) */
+                            zoneShare: string;
+                            /** @description 属地政府留成 district share (元, exactly two decimals) */
+                            districtShare: string;
+                            /** @description 已预拨 advances paid (元, exactly two decimals) */
+                            advancesPaid: string;
+                            /** @description 应补(扣) balance due: zone share − advances (元, exactly two decimals) */
+                            balanceDue: string;
+                            /** @description 年度结算功能区分成 the zone share of the annual settlement (the chain's first line) (元, exactly two decimals) */
+                            annualZoneShare: string;
+                            /** @description 补充结算调整合计 Σ the supplementary adjustments: zoneShare − annualZoneShare (元, exactly two decimals) */
+                            adjustmentTotal: string;
+                            /** @description 补充结算 the supplementary settlements of the year, in the order of the chain (calculation-rules.md §9) */
+                            supplementary: {
+                                /**
+                                 * Format: int32
+                                 * @description 结算批次 the supplementary run
+                                 * @example 3
+                                 */
+                                runId: number;
+                                /** @description 功能区分成 its zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 补充结算调整 its zone share − that of the line it follows (元, exactly two decimals) */
+                                adjustment: string;
+                                /** @description 应补(扣)调整 its balance due − that of the line it follows (元, exactly two decimals) */
+                                balanceAdjustment: string;
+                            }[];
+                        }[];
+                    };
+                    /**
+                     * @example {
+                     *       "agreementId": 1,
+                     *       "zoneCode": "QD-HT",
+                     *       "zoneName": "青岛高新区（示例数据）",
+                     *       "districtCode": "370214",
+                     *       "districtName": "城阳区",
+                     *       "documentNo": "青政字〔2020〕12号（示例数据）",
+                     *       "years": [
+                     *         {
+                     *           "fiscalYear": 2020,
+                     *           "runId": 1,
+                     *           "kind": "annual",
+                     *           "revenueTotal": "1330000.00",
+                     *           "base": "1000000.00",
+                     *           "increment": "200000.00",
+                     *           "zoneShare": "228000.00",
+                     *           "districtShare": "1102000.00",
+                     *           "advancesPaid": "100000.00",
+                     *           "balanceDue": "128000.00",
+                     *           "annualZoneShare": "228000.00",
+                     *           "adjustmentTotal": "0.00",
+                     *           "supplementary": []
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "image/svg+xml": {
+                        /**
+                         * Format: int32
+                         * @description 编号 agreement id
+                         * @example 1
+                         */
+                        agreementId: number;
+                        /**
+                         * @description 功能区代码 the zone's code
+                         * @example QD-HT
+                         */
+                        zoneCode: string;
+                        /** @description 功能区 zone name */
+                        zoneName: string;
+                        /**
+                         * @description 行政区划代码 6-digit GB/T 2260 division code of the district
+                         * @example 370214
+                         */
+                        districtCode: string;
+                        /** @description 属地政府 district name */
+                        districtName: string;
+                        /** @description 分成办法文号 the agreement's document number */
+                        documentNo: string;
+                        /** @description 历年 every settled year, by year */
+                        years: {
+                            /**
+                             * Format: int32
+                             * @description 财政年度 fiscal year
+                             * @example 2021
+                             */
+                            fiscalYear: number;
+                            /**
+                             * Format: int32
+                             * @description 结算批次 the run of the chain's last finalized line, whose figures these are
+                             * @example 1
+                             */
+                            runId: number;
+                            /**
+                             * @description 结算类型 of that line: annual (年度结算), or supplementary (补充结算) when one followed it
+                             * @enum {string}
+                             */
+                            kind: "annual" | "supplementary";
+                            /** @description 收入 revenue in the agreement's categories (元, exactly two decimals) */
+                            revenueTotal: string;
+                            /** @description 核定基数 Σ the increment groups' bases; null when no group shares an increment */
+                            base: string | null;
+                            /** @description 增量 Σ the increment groups' increments A − B; null when no group shares an increment */
+                            increment: string | null;
+                            /** @description 功能区分成 zone share (元, exactly two decimals) */
+                            zoneShare: string;
+                            /** @description 属地政府留成 district share (元, exactly two decimals) */
+                            districtShare: string;
+                            /** @description 已预拨 advances paid (元, exactly two decimals) */
+                            advancesPaid: string;
+                            /** @description 应补(扣) balance due: zone share − advances (元, exactly two decimals) */
+                            balanceDue: string;
+                            /** @description 年度结算功能区分成 the zone share of the annual settlement (the chain's first line) (元, exactly two decimals) */
+                            annualZoneShare: string;
+                            /** @description 补充结算调整合计 Σ the supplementary adjustments: zoneShare − annualZoneShare (元, exactly two decimals) */
+                            adjustmentTotal: string;
+                            /** @description 补充结算 the supplementary settlements of the year, in the order of the chain (calculation-rules.md §9) */
+                            supplementary: {
+                                /**
+                                 * Format: int32
+                                 * @description 结算批次 the supplementary run
+                                 * @example 3
+                                 */
+                                runId: number;
+                                /** @description 功能区分成 its zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 补充结算调整 its zone share − that of the line it follows (元, exactly two decimals) */
+                                adjustment: string;
+                                /** @description 应补(扣)调整 its balance due − that of the line it follows (元, exactly two decimals) */
+                                balanceAdjustment: string;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description 请求格式错误 malformed or schema-invalid input */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 未认证 no or bad bearer token */
+            401: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 不存在 unknown, or outside the caller's scope */
+            404: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 路径过长 a path parameter longer than any valid value */
+            414: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];

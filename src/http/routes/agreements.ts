@@ -1,14 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { HISTORY_COLUMNS, historyRows } from '../../domain/history.js'
 import * as agreements from '../../services/agreements.js'
+import * as settlements from '../../services/settlements.js'
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
-import { answerWrite, contextOf, documentOperations, pageOf, type RouteDeps } from '../routing.js'
+import { renderHistoryChart } from '../charts.js'
+import { answerWrite, contextOf, documentOperations, pageOf, type RouteDeps, sendChart, sendTable } from '../routing.js'
 import * as schemas from '../schemas/agreements.js'
-import { presentAdjustment, presentAgreement } from '../schemas/agreements.js'
+import { historyTitle, presentAdjustment, presentAgreement, presentHistory } from '../schemas/agreements.js'
 import { idFromParam } from '../schemas/common.js'
+import { tableCsv, tableXlsx } from '../statement.js'
 
 /* Agreements (分成办法) and base adjustments (基数调整) — api-contract.md, Registry; calculation-rules.md §2–§4. */
 
-export const agreementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+/** The statement stylesheet (its CJK web font), which the history chart links. */
+export interface AgreementRouteDeps extends RouteDeps {
+  statementStylesheet: string
+}
+
+export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRouteDeps> = async (app, deps) => {
   documentOperations(app, 'agreements')
 
   app.post('/agreements', { config: { access: ADMIN_ONLY }, schema: schemas.createAgreementSchema },
@@ -34,4 +43,20 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
 
   app.post('/agreements/:id/base-adjustments', { config: { access: ADMIN_ONLY }, schema: schemas.createBaseAdjustmentSchema },
     async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => agreements.addBaseAdjustment(ctx, idFromParam(request.params.id), request.body), presentAdjustment))
+
+  app.get('/agreements/:id/history', { config: { access: EVERY_ROLE }, schema: schemas.agreementHistorySchema }, async (request, reply) => {
+    const history = await settlements.agreementHistory(contextOf(request, deps), idFromParam(request.params.id))
+    const format = request.query.format ?? 'json'
+    if (format === 'json') return presentHistory(history)
+    const title = historyTitle(history)
+    if (format === 'svg') {
+      // Served at /v1/agreements/{id}/history: the stylesheet is at /assets/….
+      return sendChart(reply, renderHistoryChart(history.years, { title, stylesheet: `../../../assets/${deps.statementStylesheet}` }))
+    }
+    const rows = historyRows(history.years)
+    return sendTable(reply, format, `agreement-${history.agreement.id}-history`, {
+      csv: () => tableCsv(title, HISTORY_COLUMNS, rows),
+      xlsx: () => tableXlsx(title, '历年结算', HISTORY_COLUMNS, rows),
+    })
+  })
 }

@@ -3,9 +3,11 @@ import type { StoredAgreement, StoredGroup } from '../../db/agreements.js'
 import { formatMoney, formatRate } from '../../domain/money.js'
 import type { PeriodInYear, RateBand } from '../../domain/types.js'
 import type { GroupInYear } from '../../services/agreements.js'
+import type { AgreementHistory } from '../../services/settlements.js'
+import { SETTLEMENT_KINDS } from '../../domain/settlement.js'
 import {
   CategoryCode, DistrictCode, FiscalYear, Growth, GrowthOut, IdempotencyHeaders, IdParam, MAX_BASE_ADJUSTMENTS, Money, MoneyOut, PageOf, PageQuery, problemResponses,
-  RateOut, RecordId, Timestamp, ZoneCode,
+  RateOut, RecordId, StringEnum, Timestamp, ZoneCode,
 } from './common.js'
 import {
   BaseModeEnum, BasisEnum, DirectionEnum, MAX_SCHEDULE_PERIODS, MAX_TRANSFERS, PeriodOut, RATE_BANDS_DESCRIPTION, RateBandIn, RateScheduleIn,
@@ -233,4 +235,73 @@ export function presentAgreement (a: StoredAgreement, inYear?: { year: number, i
     ...(inYear === undefined ? {} : { year: inYear.year, inForce: inYear.inForce }),
     groups: a.groups.map((g, i) => presentGroup(g, inYear?.groups[i])),
   }
+}
+
+/** The formats of an agreement's history: the answer, the table, and a chart. */
+export const HISTORY_FORMATS = ['json', 'csv', 'xlsx', 'svg'] as const
+
+const HistoryYearOut = Type.Object({
+  fiscalYear: FiscalYear(),
+  runId: RecordId('结算批次 the run of the chain\'s last finalized line, whose figures these are', [1]),
+  kind: StringEnum([...SETTLEMENT_KINDS], '结算类型 of that line: annual (年度结算), or supplementary (补充结算) when one followed it'),
+  revenueTotal: MoneyOut('收入 revenue in the agreement\'s categories'),
+  base: Type.Union([MoneyOut('核定基数 Σ the increment groups\' bases B(Y)'), Type.Null()], { description: '核定基数 Σ the increment groups\' bases; null when no group shares an increment' }),
+  increment: Type.Union([MoneyOut('增量 Σ the increment groups\' increments'), Type.Null()], { description: '增量 Σ the increment groups\' increments A − B; null when no group shares an increment' }),
+  zoneShare: MoneyOut('功能区分成 zone share'),
+  districtShare: MoneyOut('属地政府留成 district share'),
+  advancesPaid: MoneyOut('已预拨 advances paid'),
+  balanceDue: MoneyOut('应补(扣) balance due: zone share − advances'),
+  annualZoneShare: MoneyOut('年度结算功能区分成 the zone share of the annual settlement (the chain\'s first line)'),
+  adjustmentTotal: MoneyOut('补充结算调整合计 Σ the supplementary adjustments: zoneShare − annualZoneShare'),
+  supplementary: Type.Array(Type.Object({
+    runId: RecordId('结算批次 the supplementary run', [3]),
+    zoneShare: MoneyOut('功能区分成 its zone share'),
+    adjustment: MoneyOut('补充结算调整 its zone share − that of the line it follows'),
+    balanceAdjustment: MoneyOut('应补(扣)调整 its balance due − that of the line it follows'),
+  }, { additionalProperties: false }), { maxItems: 1000, description: '补充结算 the supplementary settlements of the year, in the order of the chain (calculation-rules.md §9)' }),
+}, { additionalProperties: false })
+
+export const agreementHistorySchema = {
+  operationId: 'agreementHistory', summary: '历年结算 every settled year of an agreement, as a table or a chart',
+  description: 'One row per fiscal year with a finalized settlement, by year: the figures of the last finalized line of the year\'s chain (the annual ' +
+    'settlement, then each supplementary settlement following it, calculation-rules.md §9), as stored, the base and increment being the sums of the ' +
+    'stored groups\'; the zone share of the annual settlement and the adjustment each supplementary settlement paid. Years without a finalized ' +
+    'settlement are absent. `format=csv` or `xlsx` gives the table as a file; `svg` a chart (收入, 核定基数 and 功能区分成 by year, in 元 or 万元 as the ' +
+    'axis says). Visible to the keys that see the agreement (404 otherwise).',
+  params: Type.Object({ id: AgreementIdParam }),
+  querystring: Type.Object({ format: Type.Optional(StringEnum([...HISTORY_FORMATS], '格式 json (default), csv, xlsx or svg')) }, { additionalProperties: false }),
+  produces: ['application/json', 'text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'image/svg+xml'],
+  response: {
+    200: Type.Object({
+      agreementId: RecordId('编号 agreement id', [1]),
+      zoneCode: ZoneCode(),
+      zoneName: Type.String({ maxLength: 200, description: '功能区 zone name' }),
+      districtCode: DistrictCode(),
+      districtName: Type.String({ maxLength: 200, description: '属地政府 district name' }),
+      documentNo: Type.String({ maxLength: 200, description: '分成办法文号 the agreement\'s document number' }),
+      years: Type.Array(HistoryYearOut, { maxItems: 200, description: '历年 every settled year, by year' }),
+    }, {
+      additionalProperties: false,
+      examples: [{
+        agreementId: 1, zoneCode: 'QD-HT', zoneName: '青岛高新区（示例数据）', districtCode: '370214', districtName: '城阳区', documentNo: '青政字〔2020〕12号（示例数据）',
+        years: [{
+          fiscalYear: 2020, runId: 1, kind: 'annual', revenueTotal: '1330000.00', base: '1000000.00', increment: '200000.00', zoneShare: '228000.00',
+          districtShare: '1102000.00', advancesPaid: '100000.00', balanceDue: '128000.00', annualZoneShare: '228000.00', adjustmentTotal: '0.00', supplementary: [],
+        }],
+      }],
+    }),
+    ...problemResponses(400, 401, 404),
+  },
+}
+
+export function presentHistory (h: AgreementHistory) {
+  return {
+    agreementId: h.agreement.id, zoneCode: h.agreement.zoneCode, zoneName: h.zoneName, districtCode: h.agreement.districtCode, districtName: h.districtName,
+    documentNo: h.agreement.documentNo, years: h.years,
+  }
+}
+
+/** The title of the history's table and chart. */
+export function historyTitle (h: AgreementHistory): string {
+  return `${h.zoneName}—${h.districtName} 分成办法 ${h.agreement.documentNo} 历年结算 settled years`
 }
