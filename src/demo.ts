@@ -1,5 +1,5 @@
 import type { Db } from './db/database.js'
-import { money } from './domain/money.js'
+import { formatMoney, money } from './domain/money.js'
 import { ALL, type Principal, scopeOf } from './domain/principal.js'
 import { recordAdvance } from './services/advances.js'
 import { addBaseAdjustment, createAgreement } from './services/agreements.js'
@@ -16,13 +16,16 @@ import { recordTransfer } from './services/transfers.js'
  * Swagger UI runs as it is. Every figure here is made up (示例数据, illustrative only): the
  * names are real places, the amounts and document numbers are not.
  *   城阳区 370214 hosts 青岛高新区 QD-HT; 黄岛区 370211 hosts QD-BS and QD-DJK.
- *   One agreement per zone for 2020–2025 (base year 2019) under the 60% rule; two years
- *   (2020, 2021) of monthly revenue in four categories; QD-HT's base moved by an adjustment and by a
- *   responsibility transfer (卫生健康 to 城阳区 from 2021, 12 staff); quarterly advances for 2021; the 2020
+ *   One agreement per zone for 2020–2025 (base year 2019) under the 60% rule; five years
+ *   (2020–2024) of monthly revenue in four categories, growing; QD-HT's base moved by an adjustment and by a
+ *   responsibility transfer (卫生健康 to 城阳区 from 2021, 12 staff); quarterly advances for 2021–2024; the 2020
  *   settlement reviewed and finalized (run 1: QD-HT's line confirmed by 城阳区 and the zone;
  *   QD-BS's disputed by the zone, then confirmed, and 黄岛区's confirmation recorded by the city
- *   on its behalf), and 2021's computed as a draft (run 2, QD-HT's line confirmed by 城阳区);
- *   three legacy debts. The district and zone keys that recorded the reviews are revoked.
+ *   on its behalf); 2021, 2022 and 2023 finalized (runs 2, 3, 4); a late correction of QD-HT's
+ *   December 2021 revenue settled by a supplementary settlement (补充结算, run 5, finalized), so
+ *   that the history of QD-HT's agreement shows four settled years, one of them adjusted; and
+ *   2024 computed as a draft (run 6, QD-HT's line confirmed by 城阳区); three legacy debts. The
+ *   district and zone keys that recorded the reviews are revoked.
  */
 
 const NOTE = '（示例数据）'
@@ -30,16 +33,24 @@ const DEMO_KEY = 'demo-data'
 
 interface DemoZone { code: string, name: string, district: string, scale: bigint }
 
+const HT_ZONE: DemoZone = { code: 'QD-HT', name: `青岛高新区${NOTE}`, district: '370214', scale: 100n }
 const ZONES: DemoZone[] = [
-  { code: 'QD-HT', name: `青岛高新区${NOTE}`, district: '370214', scale: 100n },
+  HT_ZONE,
   { code: 'QD-BS', name: `青岛前湾保税港区${NOTE}`, district: '370211', scale: 70n },
   { code: 'QD-DJK', name: `董家口经济区${NOTE}`, district: '370211', scale: 40n },
 ]
 
+/** The demo's years of revenue, and how each compares with 2020 (percent). */
+const YEARS = [2020, 2021, 2022, 2023, 2024]
+const GROWTH: Record<number, bigint> = { 2020: 100n, 2021: 108n, 2022: 115n, 2023: 121n, 2024: 129n }
+/** The years settled and finalized; the last is computed as a draft. */
+const FINALIZED_YEARS = [2020, 2021, 2022, 2023]
+const DRAFT_YEAR = 2024
+
 /** Monthly local-level revenue in yuan, as a string: a made-up, deterministic figure. */
 function monthly (zone: DemoZone, category: string, year: number, month: number): string {
   const base = { 10101: 52_000n, 10104: 31_000n, 10106: 9_000n, 10304: 4_000n }[category as '10101'] ?? 1_000n
-  const growth = year === 2021 ? 108n : 100n
+  const growth = GROWTH[year] ?? 100n
   const seasonal = 90n + BigInt((month * 7) % 21)
   const cents = base * zone.scale * growth * seasonal / 100n + BigInt(month * 37 + category.length)
   return `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`
@@ -94,13 +105,16 @@ export async function loadDemoData (db: Db, floor = money('0.60')): Promise<bool
       funding: { method: 'headcount', headcount: 12, unitCost: '180000.00' },
     })
 
-    const records = ZONES.flatMap((zone) => [2020, 2021].flatMap((year) => [...taxes, '10304'].flatMap((category) =>
+    const records = ZONES.flatMap((zone) => YEARS.flatMap((year) => [...taxes, '10304'].flatMap((category) =>
       Array.from({ length: 12 }, (_, m) => ({ zoneCode: zone.code, districtCode: zone.district, category, year, month: m + 1, amount: monthly(zone, category, year, m + 1) })))))
     await recordRevenue(ctx, records)
 
-    for (const [i, id] of ids.entries()) {
-      for (const [quarter, paidOn] of ['2021-03-31', '2021-06-30', '2021-09-30', '2021-12-20'].entries()) {
-        await recordAdvance(ctx, { agreementId: id, fiscalYear: 2021, paidOn, amount: `${BigInt(3 - i) * 1_000_000n + BigInt(quarter) * 100_000n}.00`, documentNo: `示例预拨〔2021〕${i * 4 + quarter + 1}号${NOTE}` })
+    for (const year of YEARS.filter((y) => y >= 2021)) {
+      for (const [i, id] of ids.entries()) {
+        for (const [quarter, day] of ['03-31', '06-30', '09-30', '12-20'].entries()) {
+          const amount = (BigInt(3 - i) * 1_000_000n + BigInt(quarter) * 100_000n) * (GROWTH[year] ?? 108n) / 108n
+          await recordAdvance(ctx, { agreementId: id, fiscalYear: year, paidOn: `${year}-${day}`, amount: `${amount}.00`, documentNo: `示例预拨〔${year}〕${i * 4 + quarter + 1}号${NOTE}` })
+        }
       }
     }
     // Legacy debts: QD-HT's bank loan transferred to 城阳区 and partly repaid; QD-BS's bond still
@@ -112,7 +126,8 @@ export async function loadDemoData (db: Db, floor = money('0.60')): Promise<bool
     const payable = await registerDebt(ctx, { zoneCode: 'QD-DJK', reference: 'DJK-2019-002', creditor: `示例建设公司${NOTE}`, kind: 'project_payable', principal: '2000000.00', outstanding: '1500000.00', registeredOn: '2020-12-31' })
     await transferDebt(ctx, payable.debt.id, { districtCode: '370211', transferredOn: '2021-06-30', documentNo: `示例划转〔2021〕2号${NOTE}` })
 
-    // 2020 settled, reviewed and finalized (run 1); 2021 computed as a draft (run 2).
+    // 2020 settled, reviewed and finalized (run 1); 2021–2023 finalized (runs 2–4); QD-HT's 2021
+    // corrected by a supplementary settlement (run 5); 2024 computed as a draft (run 6).
     const [, bsAgreement = 0] = ids
     const reviewers = {
       district370214: await reviewer(ctx, { role: 'district', districtCode: '370214', label: `城阳区财政局${NOTE}` }),
@@ -127,8 +142,13 @@ export async function loadDemoData (db: Db, floor = money('0.60')): Promise<bool
     await reviewLine(as(reviewers.zoneBS), run2020, bsAgreement, { decision: 'confirm', note: `已与国库对账，差异为在途款，确认${NOTE}` })
     await reviewLine(ctx, run2020, bsAgreement, { decision: 'confirm', party: 'district', note: `黄岛区财政局书面确认函${NOTE}` })
     await finalizeRun(ctx, run2020)
-    const run2021 = (await createRun(ctx, { fiscalYear: 2021 })).run.id
-    await reviewLine(as(reviewers.district370214), run2021, htAgreement, { decision: 'confirm' })
+    for (const year of FINALIZED_YEARS.slice(1)) await finalizeRun(ctx, (await createRun(ctx, { fiscalYear: year })).run.id)
+    // 跨年度更正: 1,200,000.00 of QD-HT's 2021 企业所得税 booked late; the year is settled again for QD-HT alone.
+    const december2021 = monthly(HT_ZONE, '10104', 2021, 12)
+    await recordRevenue(ctx, [{ zoneCode: 'QD-HT', districtCode: '370214', category: '10104', year: 2021, month: 12, amount: formatMoney(money(december2021).plus(1_200_000)) }])
+    await finalizeRun(ctx, (await createRun(ctx, { fiscalYear: 2021, agreementIds: [htAgreement] })).run.id)
+    const draft = (await createRun(ctx, { fiscalYear: DRAFT_YEAR })).run.id
+    await reviewLine(as(reviewers.district370214), draft, htAgreement, { decision: 'confirm' })
     for (const principal of Object.values(reviewers)) await revokeKey(ctx, principal.keyId)
     return true
   })

@@ -8,7 +8,7 @@ import { serverEnvironment, spawnServer } from './spawn.js'
 // `npm run settle -- --year 2021 [--finalize]`: the annual job from the command line
 // (api-contract.md, Settlement runs; calculation-rules.md §9).
 
-/** A database with the demo data (2020 finalized, 2021 drafted), as the environment of a child process. */
+/** A database with the demo data (2020–2023 finalized, 2024 drafted), as the environment of a child process. */
 async function demoEnvironment (t: Test): Promise<Record<string, string>> {
   const env = await serverEnvironment(t, 'cli-test-')
   // Where the server process finds it: DATABASE_URL, or the embedded database in DATA_DIR.
@@ -28,14 +28,14 @@ async function settle (env: Record<string, string>, args: string[]): Promise<{ c
 
 t.test('settles and finalizes a year, with a progress bar and a summary per district', async (t) => {
   const env = await demoEnvironment(t)
-  const { code, output } = await settle(env, ['--year', '2021', '--finalize'])
+  const { code, output } = await settle(env, ['--year', '2024', '--finalize'])
   t.equal(code, 0, output)
   t.match(output, /\[#{30}\] 100% 3\/3 agreements/, 'the progress bar reaches 3 of 3')
-  t.match(output, /run 3, 2021: finalized/)
+  t.match(output, /run 7, 2024: finalized/)
   t.match(output, /370211 +2 /, 'a row per district with its number of lines')
   t.match(output, /total +3 /)
 
-  const again = await settle(env, ['--year', '2021', '--finalize'])
+  const again = await settle(env, ['--year', '2024', '--finalize'])
   t.equal(again.code, 0, 'a second run of a finalized year is a supplementary settlement')
   t.match(again.output, /adjustment/)
 })

@@ -21,7 +21,9 @@ export interface StagedRevenue extends CheckedRevenueRow {
   line: number
 }
 
+/** A new staging table for the transaction (a transaction that records revenue twice, as the demo loader does, gets an empty one). */
 export async function createStaging (tx: Db): Promise<void> {
+  await sql`DROP TABLE IF EXISTS pg_temp.revenue_staging`.execute(tx)
   await sql`CREATE TEMP TABLE revenue_staging (
     line integer NOT NULL, zone_code text NOT NULL, district_code text NOT NULL, category_code text NOT NULL,
     year integer NOT NULL, month integer NOT NULL, amount numeric(17, 2) NOT NULL) ON COMMIT DROP`.execute(tx)
@@ -48,6 +50,7 @@ export async function mergeStaging (tx: Db, keyId: string, requestId: string): P
   // Merges take turns (staging does not): two writes of one month at once must both land, as
   // revisions n+1 and n+2, not as the same revision twice. The lock ends with the transaction.
   await lock(tx, LockSpace.revenueMerge, 'revenue-merge')
+  await sql`DROP TABLE IF EXISTS pg_temp.revenue_changes`.execute(tx)
   await sql`CREATE TEMP TABLE revenue_changes ON COMMIT DROP AS
     WITH latest AS (
       SELECT DISTINCT ON (zone_code, district_code, category_code, year, month) zone_code, district_code, category_code, year, month, amount

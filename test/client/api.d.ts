@@ -4211,7 +4211,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "effectiveTo": 2024
+                 *       "effectiveTo": 2026
                  *     }
                  */
                 "application/json": {
@@ -4693,10 +4693,10 @@ export interface operations {
                 /**
                  * @example {
                  *       "group": "taxes",
-                 *       "fromYear": 2022,
+                 *       "fromYear": 2025,
                  *       "amount": "-50000.00",
                  *       "reason": "教育事权划转功能区",
-                 *       "documentNo": "青财预〔2022〕3号"
+                 *       "documentNo": "青财预〔2025〕3号"
                  *     }
                  */
                 "application/json": {
@@ -4955,23 +4955,30 @@ export interface operations {
                      *       "zoneCode": "QD-HT",
                      *       "zoneName": "青岛高新区（示例数据）",
                      *       "districtCode": "370214",
-                     *       "districtName": "城阳区",
-                     *       "documentNo": "青政字〔2020〕12号（示例数据）",
+                     *       "districtName": "城阳区（示例数据）",
+                     *       "documentNo": "示例〔2020〕1号（示例数据）",
                      *       "years": [
                      *         {
-                     *           "fiscalYear": 2020,
-                     *           "runId": 1,
-                     *           "kind": "annual",
-                     *           "revenueTotal": "1330000.00",
-                     *           "base": "1000000.00",
-                     *           "increment": "200000.00",
-                     *           "zoneShare": "228000.00",
-                     *           "districtShare": "1102000.00",
-                     *           "advancesPaid": "100000.00",
-                     *           "balanceDue": "128000.00",
-                     *           "annualZoneShare": "228000.00",
-                     *           "adjustmentTotal": "0.00",
-                     *           "supplementary": []
+                     *           "fiscalYear": 2021,
+                     *           "runId": 5,
+                     *           "kind": "supplementary",
+                     *           "revenueTotal": "121883637.84",
+                     *           "base": "97160000.00",
+                     *           "increment": "19695128.38",
+                     *           "zoneShare": "16830008.38",
+                     *           "districtShare": "105053629.46",
+                     *           "advancesPaid": "12600000.00",
+                     *           "balanceDue": "4230008.38",
+                     *           "annualZoneShare": "15870008.38",
+                     *           "adjustmentTotal": "960000.00",
+                     *           "supplementary": [
+                     *             {
+                     *               "runId": 5,
+                     *               "zoneShare": "16830008.38",
+                     *               "adjustment": "960000.00",
+                     *               "balanceAdjustment": "960000.00"
+                     *             }
+                     *           ]
                      *         }
                      *       ]
                      *     }
@@ -5059,23 +5066,30 @@ export interface operations {
                      *       "zoneCode": "QD-HT",
                      *       "zoneName": "青岛高新区（示例数据）",
                      *       "districtCode": "370214",
-                     *       "districtName": "城阳区",
-                     *       "documentNo": "青政字〔2020〕12号（示例数据）",
+                     *       "districtName": "城阳区（示例数据）",
+                     *       "documentNo": "示例〔2020〕1号（示例数据）",
                      *       "years": [
                      *         {
-                     *           "fiscalYear": 2020,
-                     *           "runId": 1,
-                     *           "kind": "annual",
-                     *           "revenueTotal": "1330000.00",
-                     *           "base": "1000000.00",
-                     *           "increment": "200000.00",
-                     *           "zoneShare": "228000.00",
-                     *           "districtShare": "1102000.00",
-                     *           "advancesPaid": "100000.00",
-                     *           "balanceDue": "128000.00",
-                     *           "annualZoneShare": "228000.00",
-                     *           "adjustmentTotal": "0.00",
-                     *           "supplementary": []
+                     *           "fiscalYear": 2021,
+                     *           "runId": 5,
+                     *           "kind": "supplementary",
+                     *           "revenueTotal": "121883637.84",
+                     *           "base": "97160000.00",
+                     *           "increment": "19695128.38",
+                     *           "zoneShare": "16830008.38",
+                     *           "districtShare": "105053629.46",
+                     *           "advancesPaid": "12600000.00",
+                     *           "balanceDue": "4230008.38",
+                     *           "annualZoneShare": "15870008.38",
+                     *           "adjustmentTotal": "960000.00",
+                     *           "supplementary": [
+                     *             {
+                     *               "runId": 5,
+                     *               "zoneShare": "16830008.38",
+                     *               "adjustment": "960000.00",
+                     *               "balanceAdjustment": "960000.00"
+                     *             }
+                     *           ]
                      *         }
                      *       ]
                      *     }
@@ -5163,23 +5177,30 @@ export interface operations {
                      *       "zoneCode": "QD-HT",
                      *       "zoneName": "青岛高新区（示例数据）",
                      *       "districtCode": "370214",
-                     *       "districtName": "城阳区",
-                     *       "documentNo": "青政字〔2020〕12号（示例数据）",
+                     *       "districtName": "城阳区（示例数据）",
+                     *       "documentNo": "示例〔2020〕1号（示例数据）",
                      *       "years": [
                      *         {
-                     *           "fiscalYear": 2020,
-                     *           "runId": 1,
-                     *           "kind": "annual",
-                     *           "revenueTotal": "1330000.00",
-                     *           "base": "1000000.00",
-                     *           "increment": "200000.00",
-                     *           "zoneShare": "228000.00",
-                     *           "districtShare": "1102000.00",
-                     *           "advancesPaid": "100000.00",
-                     *           "balanceDue": "128000.00",
-                     *           "annualZoneShare": "228000.00",
-                     *           "adjustmentTotal": "0.00",
-                     *           "supplementary": []
+                     *           "fiscalYear": 2021,
+                     *           "runId": 5,
+                     *           "kind": "supplementary",
+                     *           "revenueTotal": "121883637.84",
+                     *           "base": "97160000.00",
+                     *           "increment": "19695128.38",
+                     *           "zoneShare": "16830008.38",
+                     *           "districtShare": "105053629.46",
+                     *           "advancesPaid": "12600000.00",
+                     *           "balanceDue": "4230008.38",
+                     *           "annualZoneShare": "15870008.38",
+                     *           "adjustmentTotal": "960000.00",
+                     *           "supplementary": [
+                     *             {
+                     *               "runId": 5,
+                     *               "zoneShare": "16830008.38",
+                     *               "adjustment": "960000.00",
+                     *               "balanceAdjustment": "960000.00"
+                     *             }
+                     *           ]
                      *         }
                      *       ]
                      *     }
@@ -5267,23 +5288,30 @@ export interface operations {
                      *       "zoneCode": "QD-HT",
                      *       "zoneName": "青岛高新区（示例数据）",
                      *       "districtCode": "370214",
-                     *       "districtName": "城阳区",
-                     *       "documentNo": "青政字〔2020〕12号（示例数据）",
+                     *       "districtName": "城阳区（示例数据）",
+                     *       "documentNo": "示例〔2020〕1号（示例数据）",
                      *       "years": [
                      *         {
-                     *           "fiscalYear": 2020,
-                     *           "runId": 1,
-                     *           "kind": "annual",
-                     *           "revenueTotal": "1330000.00",
-                     *           "base": "1000000.00",
-                     *           "increment": "200000.00",
-                     *           "zoneShare": "228000.00",
-                     *           "districtShare": "1102000.00",
-                     *           "advancesPaid": "100000.00",
-                     *           "balanceDue": "128000.00",
-                     *           "annualZoneShare": "228000.00",
-                     *           "adjustmentTotal": "0.00",
-                     *           "supplementary": []
+                     *           "fiscalYear": 2021,
+                     *           "runId": 5,
+                     *           "kind": "supplementary",
+                     *           "revenueTotal": "121883637.84",
+                     *           "base": "97160000.00",
+                     *           "increment": "19695128.38",
+                     *           "zoneShare": "16830008.38",
+                     *           "districtShare": "105053629.46",
+                     *           "advancesPaid": "12600000.00",
+                     *           "balanceDue": "4230008.38",
+                     *           "annualZoneShare": "15870008.38",
+                     *           "adjustmentTotal": "960000.00",
+                     *           "supplementary": [
+                     *             {
+                     *               "runId": 5,
+                     *               "zoneShare": "16830008.38",
+                     *               "adjustment": "960000.00",
+                     *               "balanceAdjustment": "960000.00"
+                     *             }
+                     *           ]
                      *         }
                      *       ]
                      *     }
@@ -6433,10 +6461,10 @@ export interface operations {
                 /**
                  * @example {
                  *       "agreementId": 1,
-                 *       "fiscalYear": 2022,
-                 *       "paidOn": "2022-06-30",
+                 *       "fiscalYear": 2025,
+                 *       "paidOn": "2025-06-30",
                  *       "amount": "100000.00",
-                 *       "documentNo": "青财预〔2022〕45号"
+                 *       "documentNo": "青财预〔2025〕45号"
                  *     }
                  */
                 "application/json": {
@@ -7815,7 +7843,7 @@ export interface operations {
             path: {
                 /**
                  * @description 编号 the id of a draft run
-                 * @example 2
+                 * @example 6
                  */
                 id: string;
             };
@@ -8092,7 +8120,7 @@ export interface operations {
             path: {
                 /**
                  * @description 编号 the id of a draft run
-                 * @example 2
+                 * @example 6
                  */
                 id: string;
                 /**
@@ -12155,9 +12183,9 @@ export interface operations {
                  *       "group": "taxes",
                  *       "function": "城市管理",
                  *       "direction": "to_zone",
-                 *       "fromYear": 2022,
-                 *       "toYear": 2025,
-                 *       "documentNo": "青政字〔2022〕8号",
+                 *       "fromYear": 2025,
+                 *       "toYear": 2026,
+                 *       "documentNo": "青政字〔2025〕8号",
                  *       "funding": {
                  *         "method": "indexed",
                  *         "amount": "300000.00",

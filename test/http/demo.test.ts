@@ -15,9 +15,12 @@ t.test('the demo data loads once, on an empty database, labelled as illustrative
   t.equal(await loadDemoData(database.db), false, 'not again on a database that holds districts')
   const counts = await Promise.all((['districts', 'zones', 'agreements', 'revenue_records', 'advances'] as const).map((table) => rowCount(database, table)))
   t.same(counts,
-    [2, 3, 3, 3 * 2 * 4 * 12, 12])
+    [2, 3, 3, 3 * 5 * 4 * 12, 3 * 4 * 4])
   const runs = await database.db.selectFrom('settlement_runs').select(['id', 'fiscal_year', 'status']).orderBy('id').execute()
-  t.same(runs, [{ id: 1, fiscal_year: 2020, status: 'finalized' }, { id: 2, fiscal_year: 2021, status: 'draft' }])
+  t.same(runs, [
+    { id: 1, fiscal_year: 2020, status: 'finalized' }, { id: 2, fiscal_year: 2021, status: 'finalized' }, { id: 3, fiscal_year: 2022, status: 'finalized' },
+    { id: 4, fiscal_year: 2023, status: 'finalized' }, { id: 5, fiscal_year: 2021, status: 'finalized' }, { id: 6, fiscal_year: 2024, status: 'draft' },
+  ], '2020–2023 finalized, 2021 settled again (补充结算), 2024 a draft')
   const zones = await database.db.selectFrom('zones').select('name').execute()
   t.ok(zones.every((z) => z.name.includes('示例数据')), 'every zone says it is illustrative')
   const rates = await database.db.selectFrom('agreement_bands').select('rate').execute()
@@ -30,7 +33,7 @@ t.test('the demo data loads once, on an empty database, labelled as illustrative
   t.match(transfer.function, /^卫生健康/)
   const [line] = (await get(app, '/v1/settlement-runs/2/lines?zoneCode=QD-HT')).json().items
   t.match(line.groups[0].explanation[0], /事权划转「卫生健康（示例数据）」划归属地（示例〔2021〕5号（示例数据））F\(2021\) = 12人 × 180000\.00 = 2160000\.00/,
-    'the draft 2021 line cites the transfer with its document and F(2021)')
+    'the 2021 line cites the transfer with its document and F(2021)')
 })
 
 t.test('the demo\'s 2020 is a finalized, reviewed year (api-contract.md, Settlement runs: review, finalize, verification)', async (t) => {
@@ -47,7 +50,22 @@ t.test('the demo\'s 2020 is a finalized, reviewed year (api-contract.md, Settlem
   t.match((await get(app, '/v1/settlement-runs/1/verification')).json(), { runId: 1, digestMatches: true, linesChecked: 2, mismatchCount: 0, mismatches: [] }, 'and it verifies')
   const keys = await database.db.selectFrom('api_keys').select(['label', 'revoked_at']).execute()
   t.ok(keys.length === 3 && keys.every((k) => k.revoked_at !== null), 'the keys that recorded the reviews are revoked')
-  t.match((await get(app, '/v1/settlement-runs/2')).json(), { fiscalYear: 2021, status: 'draft', digest: null })
+  t.match((await get(app, '/v1/settlement-runs/6')).json(), { fiscalYear: 2024, status: 'draft', digest: null })
+})
+
+t.test('the demo has years enough for a trend: QD-HT\'s history, 2021 settled again (api-contract.md, Scenarios: history; calculation-rules.md §9)', async (t) => {
+  const history = (await get(app, '/v1/agreements/1/history')).json() as { years: Array<Record<string, unknown>> }
+  t.same(history.years.map((y) => [y.fiscalYear, y.runId, y.kind]), [[2020, 1, 'annual'], [2021, 5, 'supplementary'], [2022, 3, 'annual'], [2023, 4, 'annual']],
+    '2020–2023, 2021 by its supplementary line; the 2024 draft absent')
+  t.match(history.years[1], {
+    annualZoneShare: '15870008.38', zoneShare: '16830008.38', adjustmentTotal: '960000.00',
+    supplementary: [{ runId: 5, adjustment: '960000.00', balanceAdjustment: '960000.00' }],
+  }, '1200000.00 of 2021 revenue booked late, shared at the 0.80 band: 960000.00 more to the zone')
+  const revenue = history.years.map((y) => Number(y.revenueTotal))
+  t.ok(revenue.every((r, i) => i === 0 || r > (revenue[i - 1] ?? 0)), 'revenue grows year on year')
+  const chart = await get(app, '/v1/agreements/1/history?format=svg')
+  t.equal(chart.statusCode, 200)
+  t.match(chart.body, /金额（万元）/, 'in 万元: the figures are large')
 })
 
 type Parameter = { in: string, name: string, required?: boolean, example?: unknown, schema?: { examples?: unknown[] } }

@@ -27,7 +27,7 @@ export const recordAdvanceSchema = {
     paidOn: DateString('拨付日期 the day it was paid (YYYY-MM-DD), from the year before the fiscal year to the year after it (422 otherwise)'),
     amount: Money('金额 the amount paid to the zone; a recovered advance is negative'),
     documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the payment document' }),
-  }, { additionalProperties: false, examples: [{ agreementId: 1, fiscalYear: 2022, paidOn: '2022-06-30', amount: '100000.00', documentNo: '青财预〔2022〕45号' }] }),
+  }, { additionalProperties: false, examples: [{ agreementId: 1, fiscalYear: 2025, paidOn: '2025-06-30', amount: '100000.00', documentNo: '青财预〔2025〕45号' }] }),
   response: { 201: Advance, ...problemResponses(400, 401, 403, 409, 422) },
 }
 

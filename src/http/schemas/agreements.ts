@@ -168,7 +168,7 @@ export const endAgreementSchema = {
   params: Type.Object({ id: AgreementIdParam }), headers: IdempotencyHeaders,
   body: Type.Object({
     effectiveTo: Type.Union([FiscalYear('终止年度 last fiscal year in force'), Type.Null()], { description: '终止年度 last fiscal year in force; null for open-ended' }),
-  }, { additionalProperties: false, examples: [{ effectiveTo: 2024 }] }),
+  }, { additionalProperties: false, examples: [{ effectiveTo: 2026 }] }),
   response: { 200: AgreementOut, ...problemResponses(400, 401, 403, 404, 422) },
 }
 
@@ -182,7 +182,7 @@ export const createBaseAdjustmentSchema = {
     amount: Money('调整金额 + a function handed to the district, − a power or cost handed to the zone'),
     reason: Type.String({ minLength: 1, maxLength: 500, description: '调整原因 why the base moves' }),
     documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the document that decided it' }),
-  }, { additionalProperties: false, examples: [{ group: 'taxes', fromYear: 2022, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2022〕3号' }] }),
+  }, { additionalProperties: false, examples: [{ group: 'taxes', fromYear: 2025, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2025〕3号' }] }),
   response: { 201: AdjustmentOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
 }
 
@@ -283,10 +283,11 @@ export const agreementHistorySchema = {
     }, {
       additionalProperties: false,
       examples: [{
-        agreementId: 1, zoneCode: 'QD-HT', zoneName: '青岛高新区（示例数据）', districtCode: '370214', districtName: '城阳区', documentNo: '青政字〔2020〕12号（示例数据）',
+        agreementId: 1, zoneCode: 'QD-HT', zoneName: '青岛高新区（示例数据）', districtCode: '370214', districtName: '城阳区（示例数据）', documentNo: '示例〔2020〕1号（示例数据）',
         years: [{
-          fiscalYear: 2020, runId: 1, kind: 'annual', revenueTotal: '1330000.00', base: '1000000.00', increment: '200000.00', zoneShare: '228000.00',
-          districtShare: '1102000.00', advancesPaid: '100000.00', balanceDue: '128000.00', annualZoneShare: '228000.00', adjustmentTotal: '0.00', supplementary: [],
+          fiscalYear: 2021, runId: 5, kind: 'supplementary', revenueTotal: '121883637.84', base: '97160000.00', increment: '19695128.38', zoneShare: '16830008.38',
+          districtShare: '105053629.46', advancesPaid: '12600000.00', balanceDue: '4230008.38', annualZoneShare: '15870008.38', adjustmentTotal: '960000.00',
+          supplementary: [{ runId: 5, zoneShare: '16830008.38', adjustment: '960000.00', balanceAdjustment: '960000.00' }],
         }],
       }],
     }),

@@ -19,8 +19,8 @@ import {
 const RunId = IdParam('编号 run id', 1)
 /** The most agreements a run may name: a selection; a run of every agreement in force names none. */
 export const MAX_RUN_AGREEMENT_IDS = 10_000
-/** The demo data's draft run (2021) is the one its example finalizes. */
-const DraftRunId = IdParam('编号 the id of a draft run', 2)
+/** The demo data's draft run (2024) is the one its example finalizes. */
+const DraftRunId = IdParam('编号 the id of a draft run', 6)
 
 /** The demo data's finalized, reviewed run (2020). */
 const FinalizedRunId = IdParam('编号 the id of a finalized run', 1)

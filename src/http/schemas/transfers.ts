@@ -55,7 +55,7 @@ export const createTransferSchema = {
   }, {
     additionalProperties: false,
     examples: [{
-      agreementId: 1, group: 'taxes', function: '城市管理', direction: 'to_zone', fromYear: 2022, toYear: 2025, documentNo: '青政字〔2022〕8号',
+      agreementId: 1, group: 'taxes', function: '城市管理', direction: 'to_zone', fromYear: 2025, toYear: 2026, documentNo: '青政字〔2025〕8号',
       funding: { method: 'indexed', amount: '300000.00', growthRate: '0.05' },
     }],
   }),
