@@ -34,6 +34,8 @@ const COLORS = { revenue: '#8fb4e3', base: '#c9ced6', zone: '#c23531', agreed: '
 export interface ChartOptions {
   /** The title drawn at the top (a default says what the chart shows). */
   title?: string
+  /** A line under the title (the agreement's document number, the assumptions). */
+  subtitle?: string
   /** The statement stylesheet (its @font-face), as a URL relative to where the SVG is served. */
   stylesheet?: string
 }
@@ -44,6 +46,8 @@ export interface HistoryChartYear {
   revenueTotal: string
   base: string | null
   zoneShare: string
+  /** The year's supplementary settlements (补充结算): a year with any is labelled so. */
+  supplementary?: readonly unknown[]
 }
 
 /** A year of the POST /v1/scenarios answer, as much as the chart draws. */
@@ -85,14 +89,17 @@ function document (svg: string, title: string, description: string, stylesheet: 
   return `${head}${svg.slice(0, open)}\n<title>${escapeHtml(title)}</title>\n<desc>${escapeHtml(description)}</desc>${svg.slice(open)}`
 }
 
-function chartOption (title: string, categories: readonly string[], unit: ChartUnit, series: readonly Series[], extra: Partial<echarts.EChartsOption> = {}): echarts.EChartsOption {
+function chartOption (title: string, subtitle: string | undefined, categories: readonly string[], unit: ChartUnit, series: readonly Series[]): echarts.EChartsOption {
   return {
     animation: false,
     backgroundColor: '#ffffff',
     textStyle: { fontFamily: CHART_FONT },
-    title: { text: title, left: 'center', top: 12, textStyle: { fontSize: 18, fontWeight: 'bold', fontFamily: CHART_FONT } },
-    legend: { top: 46, data: series.map((s) => s.name), textStyle: { fontSize: 13, fontFamily: CHART_FONT } },
-    grid: { left: 96, right: 72, top: 96, bottom: 64 },
+    title: {
+      text: title, subtext: subtitle ?? '', left: 'center', top: 10, itemGap: 6,
+      textStyle: { fontSize: 18, fontWeight: 'bold', fontFamily: CHART_FONT }, subtextStyle: { fontSize: 12, color: '#555', fontFamily: CHART_FONT },
+    },
+    legend: { top: subtitle === undefined ? 46 : 62, data: series.map((s) => s.name), textStyle: { fontSize: 13, fontFamily: CHART_FONT } },
+    grid: { left: 96, right: 72, top: subtitle === undefined ? 96 : 112, bottom: 64 },
     xAxis: {
       type: 'category', name: '年度', nameLocation: 'end', nameGap: 12, data: [...categories],
       axisLabel: { fontSize: 12, fontFamily: CHART_FONT }, nameTextStyle: { fontSize: 13, fontFamily: CHART_FONT },
@@ -109,10 +116,11 @@ function chartOption (title: string, categories: readonly string[], unit: ChartU
       ...(s.type === 'bar' ? { barMaxWidth: 36, barGap: '10%' } : { symbol: 'circle', symbolSize: 7, lineStyle: { width: 2.5, type: s.dashed === true ? 'dashed' : 'solid' } }),
       label: {
         show: true, position: 'top', fontSize: 10, fontFamily: CHART_FONT, color: s.type === 'line' ? s.color : '#333',
+        // A line's figures sit over the bars: on white, to be read.
+        ...(s.type === 'line' ? { backgroundColor: 'rgba(255, 255, 255, 0.9)', padding: [1, 3], borderRadius: 2 } : {}),
         formatter: (p: { dataIndex: number }) => written(s.figures[p.dataIndex] ?? null, unit),
       },
     })) as echarts.SeriesOption[],
-    ...extra,
   }
 }
 
@@ -121,10 +129,10 @@ function describe (title: string, unit: ChartUnit, categories: readonly string[]
   return `${title}（单位：${unit}）。${years.length === 0 ? '暂无数据。' : `${years.join('；')}。`}`
 }
 
-function empty (title: string): echarts.EChartsOption {
+function empty (title: string, says: string): echarts.EChartsOption {
   return {
     animation: false, backgroundColor: '#ffffff', textStyle: { fontFamily: CHART_FONT },
-    title: { text: title, subtext: '暂无已定稿的年度结算 no finalized settlement yet', left: 'center', top: 'middle', textStyle: { fontSize: 18, fontFamily: CHART_FONT } },
+    title: { text: title, subtext: says, left: 'center', top: 'middle', textStyle: { fontSize: 18, fontFamily: CHART_FONT }, subtextStyle: { fontSize: 13, fontFamily: CHART_FONT } },
   }
 }
 
@@ -135,13 +143,13 @@ function empty (title: string): echarts.EChartsOption {
 export function renderHistoryChart (years: readonly HistoryChartYear[], options: ChartOptions = {}): string {
   const title = options.title ?? '历年结算：收入、核定基数与功能区分成'
   const unit = chartUnit(years.flatMap((y) => [y.revenueTotal, y.zoneShare, ...(y.base === null ? [] : [y.base])]))
-  const categories = years.map((y) => String(y.fiscalYear))
+  const categories = years.map((y) => ((y.supplementary?.length ?? 0) > 0 ? `${y.fiscalYear}（含补充结算）` : String(y.fiscalYear)))
   const series: Series[] = [
     { name: '收入', type: 'bar', color: COLORS.revenue, figures: years.map((y) => y.revenueTotal) },
     { name: '核定基数', type: 'bar', color: COLORS.base, figures: years.map((y) => y.base) },
     { name: '功能区分成', type: 'line', color: COLORS.zone, figures: years.map((y) => y.zoneShare) },
   ]
-  const svg = render(years.length === 0 ? empty(title) : chartOption(title, categories, unit, series))
+  const svg = render(years.length === 0 ? empty(title, '暂无已定稿的年度结算 no finalized settlement yet') : chartOption(title, options.subtitle, categories, unit, series))
   return document(svg, title, describe(title, unit, categories, series), options.stylesheet)
 }
 
@@ -168,8 +176,8 @@ export function renderScenarioChart (years: readonly ScenarioChartYear[], option
         { name: '现行办法', type: 'line', color: COLORS.agreed, figures: split((y) => y.totals.agreed.zoneShare, true), dashed: true },
         { name: '测算方案', type: 'line', color: COLORS.scenario, figures: split((y) => y.totals.scenario.zoneShare, true), dashed: true },
       ]
-  if (years.length === 0) return document(render(empty(title)), title, describe(title, unit, [], []), options.stylesheet)
-  const option = chartOption(title, categories, unit, [...series, ...projectedSeries])
+  if (years.length === 0) return document(render(empty(title, '暂无测算年度 no year to show')), title, describe(title, unit, [], []), options.stylesheet)
+  const option = chartOption(title, options.subtitle, categories, unit, [...series, ...projectedSeries])
   const drawnSeries = option.series as echarts.LineSeriesOption[]
   // The joining point of the dashed part is the last year on record: labelled once, by the solid part.
   for (const s of drawnSeries.slice(series.length)) {

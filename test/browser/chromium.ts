@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createBrotliDecompress } from 'node:zlib'
-import { type Browser, chromium } from 'playwright-core'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import type { Test } from 'tap'
 
 /*
@@ -67,4 +67,30 @@ export async function launchChromium (t: Test): Promise<Browser> {
   t.teardown(() => browser.close())
   t.comment(`${binary.source}, version ${browser.version()}, launched in ${Date.now() - launched} ms`)
   return browser
+}
+
+/** A page of a fresh context, closed when the test ends, that notes what the browser refused or failed, and the font files it loaded. */
+export interface WatchedPage {
+  page: Page
+  /** Console errors, CSP reports, uncaught errors, failed requests and 4xx/5xx answers. */
+  browserErrors: string[]
+  /** The URLs of the .woff2 files loaded. */
+  fontsLoaded: string[]
+}
+
+export async function watchedPage (t: Test, browser: Browser, options: { viewport: { width: number, height: number }, token: string }): Promise<WatchedPage> {
+  const context = await browser.newContext({ viewport: options.viewport, extraHTTPHeaders: { authorization: `Bearer ${options.token}` } })
+  t.teardown(() => context.close())
+  const page = await context.newPage()
+  page.setDefaultTimeout(20_000)
+  const browserErrors: string[] = []
+  const fontsLoaded: string[] = []
+  page.on('console', (message) => { if (message.type() === 'error' || /Content Security Policy/i.test(message.text())) browserErrors.push(message.text()) })
+  page.on('pageerror', (error) => { browserErrors.push(`uncaught: ${error.message}`) })
+  page.on('requestfailed', (request) => { browserErrors.push(`request failed: ${request.url()} (${request.failure()?.errorText})`) })
+  page.on('response', (response) => {
+    if (response.status() >= 400) browserErrors.push(`${response.status()} ${response.url()}`)
+    if (response.url().endsWith('.woff2')) fontsLoaded.push(response.url())
+  })
+  return { page, browserErrors, fontsLoaded }
 }

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { loadDemoData } from '../../src/demo.js'
 import { ADMIN_TOKEN } from '../helpers.js'
 import { apiClient, listeningServer } from '../client/index.js'
-import { chromiumBinary, LAUNCH_ARGS, launchChromium, npmChromium } from './chromium.js'
+import { chromiumBinary, LAUNCH_ARGS, launchChromium, npmChromium, watchedPage } from './chromium.js'
 
 /*
  * The printable settlement statement (api-contract.md, Settlement runs: statement ?format=html) in
@@ -59,19 +59,7 @@ interface Printed { pdf: PDFDocument, bytes: Buffer, fontsLoaded: string[], brow
 
 /** Opens the statement in the browser, checks the page on screen, and prints it. */
 async function print (t: Test, browser: Browser, screenshot: string | undefined): Promise<Printed> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, extraHTTPHeaders: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  page.setDefaultTimeout(20_000)
-  const browserErrors: string[] = []
-  const fontsLoaded: string[] = []
-  page.on('console', (message) => { if (message.type() === 'error' || /Content Security Policy/i.test(message.text())) browserErrors.push(message.text()) })
-  page.on('pageerror', (error) => { browserErrors.push(`uncaught: ${error.message}`) })
-  page.on('requestfailed', (request) => { browserErrors.push(`request failed: ${request.url()} (${request.failure()?.errorText})`) })
-  page.on('response', (response) => {
-    if (response.status() >= 400) browserErrors.push(`${response.status()} ${response.url()}`)
-    if (response.url().endsWith('.woff2')) fontsLoaded.push(response.url())
-  })
+  const { page, browserErrors, fontsLoaded } = await watchedPage(t, browser, { viewport: { width: 1280, height: 900 }, token: ADMIN_TOKEN })
 
   const response = await page.goto(`${baseUrl}/v1/settlement-runs/${RUN}/statement?format=html`, { waitUntil: 'load' })
   t.equal(response?.status(), 200, 'GET …/statement?format=html: 200')

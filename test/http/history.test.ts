@@ -186,7 +186,7 @@ t.test('svg: a chart of revenue, base and zone share by year, Chinese axis names
   const svg = parseSvg(response.body)
   t.match(svg.prolog, /<\?xml-stylesheet type="text\/css" href="\.\.\/\.\.\/\.\.\/assets\/statement-[0-9a-f]+\.css"\?>/, 'links the service\'s stylesheet and CJK font')
   t.equal(svg.elements[0]?.name, 'svg')
-  for (const text of ['年度', '金额（元）', '收入', '核定基数', '功能区分成', '2020', '2021']) t.ok(svg.texts.includes(text), `names ${text}`)
+  for (const text of ['年度', '金额（元）', '收入', '核定基数', '功能区分成', '2020', '2021（含补充结算）']) t.ok(svg.texts.includes(text), `names ${text}`)
   t.ok(svg.texts.some((text) => text.includes('历年结算')), 'the title')
   for (const series of [0, 1, 2]) t.same(svg.points.get(series), [0, 1], `series ${series}: one point per year`)
   for (const label of ['2,100.00', '3,600.00', '1,000.00', '660.00', '1,560.00']) t.ok(svg.texts.includes(label), `the label ${label}, as the figure is written`)

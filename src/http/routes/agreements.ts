@@ -6,7 +6,7 @@ import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { renderHistoryChart } from '../charts.js'
 import { answerWrite, contextOf, documentOperations, pageOf, type RouteDeps, sendChart, sendTable } from '../routing.js'
 import * as schemas from '../schemas/agreements.js'
-import { historyTitle, presentAdjustment, presentAgreement, presentHistory } from '../schemas/agreements.js'
+import { historyChartTitles, historyTitle, presentAdjustment, presentAgreement, presentHistory } from '../schemas/agreements.js'
 import { idFromParam } from '../schemas/common.js'
 import { tableCsv, tableXlsx } from '../statement.js'
 
@@ -48,11 +48,11 @@ export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRouteDeps> = as
     const history = await settlements.agreementHistory(contextOf(request, deps), idFromParam(request.params.id))
     const format = request.query.format ?? 'json'
     if (format === 'json') return presentHistory(history)
-    const title = historyTitle(history)
     if (format === 'svg') {
       // Served at /v1/agreements/{id}/history: the stylesheet is at /assets/….
-      return sendChart(reply, renderHistoryChart(history.years, { title, stylesheet: `../../../assets/${deps.statementStylesheet}` }))
+      return sendChart(reply, renderHistoryChart(history.years, { ...historyChartTitles(history), stylesheet: `../../../assets/${deps.statementStylesheet}` }))
     }
+    const title = historyTitle(history)
     const rows = historyRows(history.years)
     return sendTable(reply, format, `agreement-${history.agreement.id}-history`, {
       csv: () => tableCsv(title, HISTORY_COLUMNS, rows),

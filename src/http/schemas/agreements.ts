@@ -302,7 +302,12 @@ export function presentHistory (h: AgreementHistory) {
   }
 }
 
-/** The title of the history's table and chart. */
+/** The title of the history's table. */
 export function historyTitle (h: AgreementHistory): string {
   return `${h.zoneName}—${h.districtName} 分成办法 ${h.agreement.documentNo} 历年结算 settled years`
+}
+
+/** The title and subtitle of the history's chart. */
+export function historyChartTitles (h: AgreementHistory): { title: string, subtitle: string } {
+  return { title: `${h.zoneName}—${h.districtName} 历年结算`, subtitle: `分成办法 ${h.agreement.documentNo} · 每年取最后一次定稿的结算（含补充结算）` }
 }

@@ -1,0 +1,68 @@
+import t from 'tap'
+import { renderHistoryChart, renderScenarioChart, type ScenarioChartYear } from '../../src/http/charts.js'
+import { parseSvg } from '../svg.js'
+
+/*
+ * The charts of src/http/charts.ts as pure functions (api-contract.md, Scenarios: ?format=svg):
+ * well-formed SVG, Chinese title, axis names and legend, 元 or 万元 as the figures need, one data
+ * point per year and series, every figure written as the formatted string it arrived as.
+ */
+
+t.test('history: 万元 once a figure reaches 1,000,000.00 元, figures written to the hundredth of 万元', async (t) => {
+  const svg = parseSvg(renderHistoryChart([
+    { fiscalYear: 2022, revenueTotal: '128505717.84', base: '97160000.00', zoneShare: '22062488.38' },
+    { fiscalYear: 2023, revenueTotal: '135210357.84', base: '97160000.00', zoneShare: '27370328.38' },
+    { fiscalYear: 2024, revenueTotal: '999.99', base: null, zoneShare: '-0.01' },
+  ], { title: '示例 <历年> & 结算', subtitle: '分成办法 示例〔2020〕1号' }))
+  t.ok(svg.texts.includes('金额（万元）'), 'the money axis in 万元')
+  t.ok(svg.texts.includes('年度'))
+  for (const name of ['收入', '核定基数', '功能区分成']) t.ok(svg.texts.includes(name), `the legend names ${name}`)
+  t.ok(svg.texts.includes('示例 <历年> & 结算'), 'the title, escaped as XML and read back')
+  t.ok(svg.texts.includes('分成办法 示例〔2020〕1号'), 'the subtitle')
+  // 128505717.84 元 = 12850.571784 万元 → 12,850.57; 27370328.38 → 2,737.03; 999.99 → 0.10; −0.01 → 0.00 (−0.000001 rounds to zero, written unsigned).
+  for (const label of ['12,850.57', '9,716.00', '2,206.25', '2,737.03', '0.10']) t.ok(svg.texts.includes(label), `the label ${label}`)
+  t.same(svg.points.get(0), [0, 1, 2], '收入: a bar per year')
+  t.same(svg.points.get(1), [0, 1], '核定基数: none for a year without a base')
+  t.same(svg.points.get(2), [0, 1, 2], '功能区分成: a point per year')
+  const desc = svg.elements.find((e) => e.name === 'desc')?.text ?? ''
+  t.match(desc, /单位：万元/)
+  t.match(desc, /2024：收入 0\.10，核定基数 —，功能区分成 0\.00。/, 'the description writes every figure, — for none')
+})
+
+t.test('history: 元 for small figures, exactly as stored', async (t) => {
+  const svg = parseSvg(renderHistoryChart([{ fiscalYear: 2020, revenueTotal: '999999.99', base: '1000.00', zoneShare: '660.00' }]))
+  t.ok(svg.texts.includes('金额（元）'))
+  for (const label of ['999,999.99', '1,000.00', '660.00']) t.ok(svg.texts.includes(label), `the label ${label}`)
+  t.match(svg.elements.find((e) => e.name === 'title')?.text, /历年结算/, 'a default title')
+  t.equal(svg.prolog, '<?xml version="1.0" encoding="UTF-8"?>\n', 'no stylesheet unless given')
+})
+
+const years: ScenarioChartYear[] = [2021, 2022, 2023, 2024, 2025].map((fiscalYear, i) => ({
+  fiscalYear, projected: fiscalYear >= 2024,
+  totals: { agreed: { zoneShare: `${100 + i * 10}.00` }, scenario: { zoneShare: `${120 + i * 15}.50` }, difference: `${20 + i * 5}.50` },
+}))
+
+t.test('scenario: both zone shares by year, the projected years labelled and marked 预测', async (t) => {
+  const text = renderScenarioChart(years, { stylesheet: '../assets/statement-abc.css' })
+  const svg = parseSvg(text)
+  t.match(svg.prolog, /<\?xml-stylesheet type="text\/css" href="\.\.\/assets\/statement-abc\.css"\?>/)
+  for (const name of ['年度', '金额（元）', '现行办法', '测算方案', '预测', '2021', '2023', '2024（预测）', '2025（预测）']) t.ok(svg.texts.includes(name), `names ${name}`)
+  t.notOk(svg.texts.includes('2023（预测）'), 'a year on record is not labelled 预测')
+  // The solid lines (series 0, 1) over the years on record; the dashed ones (2, 3) from the last of them on.
+  const drawn = (series: number) => [...new Set(svg.points.get(series) ?? [])].sort()
+  t.same(drawn(1), [0, 1, 2], '测算方案, on record: 2021–2023')
+  t.same(drawn(3), [2, 3, 4], '测算方案, projected: from 2023 (joined) to 2025')
+  t.same([...new Set([...drawn(0), ...drawn(2)])].sort(), [0, 1, 2, 3, 4], '现行办法: a point for every year')
+  t.match(text, /stroke-dasharray/, 'the projected part dashed')
+  for (const label of ['100.00', '120.50', '140.00', '180.50']) t.ok(svg.texts.includes(label), `the label ${label}`)
+  t.equal(svg.texts.filter((l) => l === '150.50').length, 1, 'the joining year (2023) labelled once')
+  t.match(text, /Noto Sans SC/, 'names a CJK font')
+})
+
+t.test('scenario: all on record, or nothing', async (t) => {
+  const settled = parseSvg(renderScenarioChart(years.slice(0, 3).map((y) => ({ ...y, projected: false }))))
+  t.notOk(settled.texts.includes('预测'), 'nothing marked 预测')
+  t.same([...settled.points.keys()].sort(), [0, 1], 'two lines, no dashed part')
+  const none = parseSvg(renderScenarioChart([]))
+  t.ok(none.texts.some((l) => l.includes('暂无测算年度')))
+})
