@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import { NOTHING_RECORDED, type RecordedActual } from '../domain/agreement.js'
 import { money } from '../domain/money.js'
 import type { CheckedRevenueRow } from '../domain/revenue-row.js'
+import { copyData, copyField } from './copy.js'
 import type { Db } from './database.js'
 import { LockSpace, lock } from './locks.js'
 import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
@@ -9,8 +10,8 @@ import { type Scope, scopeFilter, zoneFilter } from './scope.js'
 
 /*
  * Revenue records (实际收入) and their revisions. Every write, a JSON batch or a CSV import of
- * any size, goes the same way: rows are staged in a temporary table in batches (one multi-row
- * INSERT … SELECT FROM unnest(…) per batch), then merged with set-based SQL: a month whose
+ * any size, goes the same way: rows are streamed into a temporary table with one COPY as they are
+ * checked (src/db/copy.ts), then merged with set-based SQL: a month whose
  * amount changed gets a new revision in revenue_revisions and its current amount in
  * revenue_records; an unchanged amount adds nothing. A month given twice in one request is refused
  * (repeatedMonths), never silently resolved.
@@ -27,12 +28,31 @@ export async function createStaging (tx: Db): Promise<void> {
     year integer NOT NULL, month integer NOT NULL, amount numeric(17, 2) NOT NULL) ON COMMIT DROP`.execute(tx)
 }
 
-export async function stageRows (tx: Db, rows: readonly StagedRevenue[]): Promise<void> {
-  if (rows.length === 0) return
-  await sql`INSERT INTO revenue_staging (line, zone_code, district_code, category_code, year, month, amount)
-    SELECT * FROM unnest(${rows.map((r) => r.line)}::integer[], ${rows.map((r) => r.zoneCode)}::text[],
-      ${rows.map((r) => r.districtCode)}::text[], ${rows.map((r) => r.categoryCode)}::text[],
-      ${rows.map((r) => r.year)}::integer[], ${rows.map((r) => r.month)}::integer[], ${rows.map((r) => r.amount)}::numeric[])`.execute(tx)
+/** Rows sent to the database in one piece of a COPY (about 50 kB). */
+const COPY_CHUNK_ROWS = 1000
+
+/**
+ * Stages rows as they come (a JSON batch, or a CSV file's checked lines as they are read) with one
+ * COPY; only a chunk of them is held at a time. Answers how many rows were staged.
+ */
+export async function stageRows (tx: Db, rows: AsyncIterable<StagedRevenue> | Iterable<StagedRevenue>): Promise<number> {
+  let staged = 0
+  async function * chunks () {
+    let chunk = ''
+    let n = 0
+    for await (const r of rows) {
+      chunk += `${r.line}\t${copyField(r.zoneCode)}\t${copyField(r.districtCode)}\t${copyField(r.categoryCode)}\t${r.year}\t${r.month}\t${r.amount}\n`
+      staged++
+      if (++n === COPY_CHUNK_ROWS) {
+        yield chunk
+        chunk = ''
+        n = 0
+      }
+    }
+    if (n > 0) yield chunk
+  }
+  await sql`COPY revenue_staging (line, zone_code, district_code, category_code, year, month, amount) FROM STDIN ${copyData(chunks())}`.execute(tx)
+  return staged
 }
 
 export interface MergeCounts {
