@@ -77,10 +77,13 @@ export async function mergeStaging (tx: Db, keyId: string, requestId: string): P
   await sql`INSERT INTO revenue_revisions (zone_code, district_code, category_code, year, month, revision, amount, key_id, request_id)
     SELECT zone_code, district_code, category_code, year, month, revision, amount, ${keyId}, ${requestId}
     FROM revenue_changes WHERE NOT same`.execute(tx)
+  // The merge lock keeps every other writer of these months out, so a new month is a plain INSERT
+  // (no speculative ON CONFLICT insertion: the bulk of a large import) and a changed one an UPDATE.
   await sql`INSERT INTO revenue_records (zone_code, district_code, category_code, year, month, amount, revision)
-    SELECT zone_code, district_code, category_code, year, month, amount, revision FROM revenue_changes WHERE NOT same
-    ON CONFLICT (zone_code, district_code, category_code, year, month)
-    DO UPDATE SET amount = excluded.amount, revision = excluded.revision, updated_at = now()`.execute(tx)
+    SELECT zone_code, district_code, category_code, year, month, amount, revision FROM revenue_changes WHERE is_new`.execute(tx)
+  await sql`UPDATE revenue_records r SET amount = c.amount, revision = c.revision, updated_at = now() FROM revenue_changes c
+    WHERE NOT c.is_new AND NOT c.same
+      AND (r.zone_code, r.district_code, r.category_code, r.year, r.month) = (c.zone_code, c.district_code, c.category_code, c.year, c.month)`.execute(tx)
   const { rows } = await sql<MergeCounts>`SELECT
       count(*) FILTER (WHERE is_new)::int AS created,
       count(*) FILTER (WHERE NOT is_new AND NOT same)::int AS revised,
@@ -127,13 +130,16 @@ export interface RepeatedMonth {
  * and how many staged lines repeat a month in all.
  */
 export async function repeatedMonths (tx: Db, limit: number, perMonth = 1000): Promise<{ months: RepeatedMonth[], lines: number }> {
+  const { rows: [total] } = await sql<{ lines: number }>`SELECT coalesce(sum(n), 0)::int AS lines FROM (
+    SELECT count(*) AS n FROM revenue_staging GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1) repeated`.execute(tx)
+  const lines = total?.lines ?? 0
+  // Listing them costs a second pass over the staged rows: only when there are some.
+  if (lines === 0) return { months: [], lines }
   const { rows } = await sql<{ lines: number[] }>`
     SELECT (array_agg(line ORDER BY line))[1:${perMonth}::int] AS lines FROM revenue_staging
     GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1
     ORDER BY min(line) LIMIT ${limit}::int`.execute(tx)
-  const { rows: [total] } = await sql<{ lines: number }>`SELECT coalesce(sum(n), 0)::int AS lines FROM (
-    SELECT count(*) AS n FROM revenue_staging GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1) repeated`.execute(tx)
-  return { months: rows.map((r) => ({ lines: r.lines })), lines: total?.lines ?? 0 }
+  return { months: rows.map((r) => ({ lines: r.lines })), lines }
 }
 
 /** Takes every staged row of a month staged more than once out of the staging table; answers how many. */
@@ -184,20 +190,17 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
  * A(y) of agreement groups (calculation-rules.md §5): the sum of the latest revision of each month
  * of the zone's revenue in the agreement's district over the group's categories, and how many
  * monthly records there are (none recorded is not the same as zero), read in one statement with a
- * digest of the records it summed. Either the groups of the agreements in force in `inForceIn`,
- * or those of `agreementIds`.
+ * digest of the records it summed, for the groups of the agreements of `agreementIds` (a run reads
+ * them a chunk of agreements at a time).
  */
-export async function groupActuals (db: Db, years: readonly number[], agreements: { inForceIn: number } | { ids: readonly number[] }): Promise<GroupActuals> {
-  const which = 'ids' in agreements
-    ? sql<boolean>`a.id = ANY(${[...agreements.ids]}::integer[])`
-    : sql<boolean>`a.effective_from <= ${agreements.inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${agreements.inForceIn})`
+export async function groupActuals (db: Db, years: readonly number[], agreementIds: readonly number[]): Promise<GroupActuals> {
   const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, digest: string }>`
     SELECT gc.agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records,
       md5(string_agg(r.category_code || '/' || r.month || '/' || r.revision, ',' ORDER BY r.category_code, r.month)) AS digest
     FROM agreements a
     JOIN agreement_group_categories gc ON gc.agreement_id = a.id
     JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
-    WHERE r.year = ANY(${[...years]}::integer[]) AND ${which}
+    WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...agreementIds]}::integer[])
     GROUP BY gc.agreement_id, gc.group_position, r.year`.execute(db)
   const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, digest: r.digest }]))
   return {
