@@ -170,8 +170,11 @@ function lineOf (a: StoredAgreement, input: AgreementYearInput, result: Agreemen
   }
 }
 
-/** Computes a draft run for the year in `tx` and stores it, a chunk of agreements at a time; answers its id and the number of its lines. */
-async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<{ id: number, lines: number }> {
+/**
+ * Computes a draft run for the year in `tx` and stores it, a chunk of agreements at a time;
+ * answers its id, the number of its lines and their totals, summed chunk by chunk as it goes.
+ */
+async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<{ id: number, lines: number, totals: RunTotals }> {
   const year = request.fiscalYear
   if (!(await tryLockYear(tx, year))) throw Problems.settlementRunning(year)
   const ids = await agreementIdsInForce(tx, year, request.agreementIds)
@@ -188,6 +191,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   // Each chunk's lines are sent to the database while the next chunk is computed; a problem
   // anywhere throws, and the transaction takes every line back with it.
   let stored = Promise.resolve()
+  let totals = runTotals([])
   for await (const { start, agreements, inputs } of chunksOf(tx, year, ids)) {
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
@@ -201,6 +205,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
       }
       onProgress?.(start + index + 1, ids.length)
     }
+    totals = runTotals([totals, ...lines])
     await stored
     stored = insertLines(tx, id, year, lines)
     stored.catch(() => {})
@@ -209,7 +214,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   await stored
   if (conflicts.length > 0) throw Problems.priorYearNotFinalized(conflicts)
   if (problems.length > 0) throw Problems.cannotSettle(problems)
-  return { id, lines: ids.length }
+  return { id, lines: ids.length, totals }
 }
 
 /** The run in the caller's scope: its header, how many lines and their totals; 404 when none of it is in scope. */
@@ -223,8 +228,11 @@ async function overview (db: Db, scope: Scope, id: number): Promise<RunOverview>
 /** 年度结算: computes and stores a draft run for the year (admins, `npm run settle`, the demo loader). */
 export function createRun (ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<RunOverview> {
   return inWriteTransaction(ctx, async (tx) => {
-    const { id, lines } = await computeRun(tx, ctx, request, onProgress)
-    return { value: await overview(tx, ctx.actor.scope, id), audit: [{ action: 'create', entityType: 'settlement_run', entityId: String(id), details: { fiscalYear: request.fiscalYear, lines } }] }
+    const { id, lines, totals } = await computeRun(tx, ctx, request, onProgress)
+    // Every line is in an admin's scope: the totals summed as the run went are the run's.
+    const run = ctx.actor.scope.kind === 'all' ? await findRunHeader(tx, id) : undefined
+    const value = run === undefined ? await overview(tx, ctx.actor.scope, id) : { run, lineCount: lines, totals }
+    return { value, audit: [{ action: 'create', entityType: 'settlement_run', entityId: String(id), details: { fiscalYear: request.fiscalYear, lines } }] }
   })
 }
 
