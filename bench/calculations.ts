@@ -40,7 +40,7 @@ async function start (args: string[], env: Record<string, string>, readyUrl: str
   const child = spawn('node', args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
   let exited = false
   child.once('exit', () => { exited = true })
-  for (let i = 0; i < 300 && !exited; i++) {
+  for (let i = 0; i < 1200 && !exited; i++) { // up to 2 minutes: PGlite migrates first, slowly on a busy machine
     if (await fetch(readyUrl).then((r) => r.ok, () => false)) return child
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
