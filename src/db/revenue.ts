@@ -194,14 +194,21 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
  * them a chunk of agreements at a time).
  */
 export async function groupActuals (db: Db, years: readonly number[], agreementIds: readonly number[]): Promise<GroupActuals> {
+  // Summed per category first (a dozen months each), then per group: the digest's string is the
+  // same as one ordered aggregate over the group's records, without sorting all of them at once.
   const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, digest: string }>`
-    SELECT gc.agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records,
-      md5(string_agg(r.category_code || '/' || r.month || '/' || r.revision, ',' ORDER BY r.category_code, r.month)) AS digest
-    FROM agreements a
-    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-    JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
-    WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...agreementIds]}::integer[])
-    GROUP BY gc.agreement_id, gc.group_position, r.year`.execute(db)
+    WITH per_category AS (
+      SELECT gc.agreement_id, gc.group_position, gc.category_code, r.year, sum(r.amount) AS total, count(*) AS records,
+        string_agg(r.category_code || '/' || r.month || '/' || r.revision, ',' ORDER BY r.month) AS records_text
+      FROM agreements a
+      JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+      JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
+      WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...agreementIds]}::integer[])
+      GROUP BY gc.agreement_id, gc.group_position, gc.category_code, r.year)
+    SELECT agreement_id, group_position, year, sum(total)::text AS total, sum(records)::int AS records,
+      md5(string_agg(records_text, ',' ORDER BY category_code)) AS digest
+    FROM per_category
+    GROUP BY agreement_id, group_position, year`.execute(db)
   const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, digest: r.digest }]))
   return {
     of: (agreementId, position, year) => found.get(actualKey(agreementId, position, year)) ?? NOTHING_RECORDED,
