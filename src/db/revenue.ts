@@ -190,25 +190,30 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
  * A(y) of agreement groups (calculation-rules.md §5): the sum of the latest revision of each month
  * of the zone's revenue in the agreement's district over the group's categories, and how many
  * monthly records there are (none recorded is not the same as zero), read in one statement with a
- * digest of the records it summed, for the groups of the agreements of `agreementIds` (a run reads
- * them a chunk of agreements at a time).
+ * digest of the records it summed. Either the groups of the agreements in force in `inForceIn`
+ * (a whole year's run: one pass over the year's records), or those of `ids`.
  */
-export async function groupActuals (db: Db, years: readonly number[], agreementIds: readonly number[]): Promise<GroupActuals> {
-  // Summed per category first (a dozen months each), then per group: the digest's string is the
-  // same as one ordered aggregate over the group's records, without sorting all of them at once.
+export async function groupActuals (db: Db, years: readonly number[], agreements: { inForceIn: number } | { ids: readonly number[] }): Promise<GroupActuals> {
+  const [which, whichGroups] = 'ids' in agreements
+    ? [sql<boolean>`a.id = ANY(${[...agreements.ids]}::integer[])`, sql<boolean>`gc.agreement_id = ANY(${[...agreements.ids]}::integer[])`]
+    : [sql<boolean>`a.effective_from <= ${agreements.inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${agreements.inForceIn})`, sql<boolean>`true`]
+  // Summed per agreement and category first (the pair's records are adjacent in revenue_records'
+  // key), then per group: the digest's string is the one ordered aggregate over the group's
+  // records would give, without sorting all of them at once.
   const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, digest: string }>`
     WITH per_category AS (
-      SELECT gc.agreement_id, gc.group_position, gc.category_code, r.year, sum(r.amount) AS total, count(*) AS records,
+      SELECT a.id AS agreement_id, r.category_code, r.year, sum(r.amount) AS total, count(*) AS records,
         string_agg(r.category_code || '/' || r.month || '/' || r.revision, ',' ORDER BY r.month) AS records_text
       FROM agreements a
-      JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-      JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
-      WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...agreementIds]}::integer[])
-      GROUP BY gc.agreement_id, gc.group_position, gc.category_code, r.year)
-    SELECT agreement_id, group_position, year, sum(total)::text AS total, sum(records)::int AS records,
-      md5(string_agg(records_text, ',' ORDER BY category_code)) AS digest
-    FROM per_category
-    GROUP BY agreement_id, group_position, year`.execute(db)
+      JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code
+      WHERE r.year = ANY(${[...years]}::integer[]) AND ${which}
+      GROUP BY a.id, r.category_code, r.year)
+    SELECT c.agreement_id, gc.group_position, c.year, sum(c.total)::text AS total, sum(c.records)::int AS records,
+      md5(string_agg(c.records_text, ',' ORDER BY c.category_code)) AS digest
+    FROM per_category c
+    JOIN agreement_group_categories gc ON gc.agreement_id = c.agreement_id AND gc.category_code = c.category_code
+    WHERE ${whichGroups}
+    GROUP BY c.agreement_id, gc.group_position, c.year`.execute(db)
   const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, digest: r.digest }]))
   return {
     of: (agreementId, position, year) => found.get(actualKey(agreementId, position, year)) ?? NOTHING_RECORDED,

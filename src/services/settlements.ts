@@ -56,8 +56,9 @@ export interface RunOverview {
 
 /**
  * Agreements a run reads, computes and stores at a time (calculation-rules.md §9 is per agreement):
- * each chunk's agreements, group sums, advances and chain heads are read together, its lines
- * computed and stored, and the chunk let go, so a run's memory does not grow with the agreements.
+ * each chunk's agreements, advances and chain heads are read together, its lines computed and
+ * stored, and the chunk let go, so a run holds one chunk of agreements and lines at a time (and,
+ * for a whole year, the year's group sums: two or three small rows per agreement).
  */
 const RUN_CHUNK = 1000
 
@@ -74,10 +75,10 @@ interface YearInputs {
   previous: Map<number, CarryTerms>
 }
 
-async function readYearInputs (tx: Db, year: number, agreements: readonly StoredAgreement[]): Promise<YearInputs> {
+async function readYearInputs (tx: Db, year: number, agreements: readonly StoredAgreement[], yearActuals?: GroupActuals): Promise<YearInputs> {
   const ids = agreements.map((a) => a.id)
   const [actuals, advances, previous] = await Promise.all([
-    groupActuals(tx, [year - 1, year], ids),
+    yearActuals ?? groupActuals(tx, [year - 1, year], { ids }),
     advanceSums(tx, year, ids),
     adjacentVersions(tx, agreements.filter((a) => a.effectiveFrom === year).map((a) => a.id), 'previous'),
   ])
@@ -86,19 +87,19 @@ async function readYearInputs (tx: Db, year: number, agreements: readonly Stored
   return { year, actuals, advances, heads, previous }
 }
 
-/** A chunk of agreements with everything the run reads for them. */
-async function readChunk (tx: Db, year: number, ids: readonly number[]) {
+/** A chunk of agreements with everything the run reads for them (`actuals`: the group sums, when they were read for the whole year). */
+async function readChunk (tx: Db, year: number, ids: readonly number[], actuals?: GroupActuals) {
   const agreements = await agreementsInForce(tx, year, ids)
-  return { agreements, inputs: await readYearInputs(tx, year, agreements) }
+  return { agreements, inputs: await readYearInputs(tx, year, agreements, actuals) }
 }
 
 /**
  * The agreements of `ids` a chunk at a time, each chunk read while the one before it is computed
  * (one connection: the reads queue behind that chunk's stored lines, never beside them).
  */
-async function * chunksOf (tx: Db, year: number, ids: readonly number[]) {
+async function * chunksOf (tx: Db, year: number, ids: readonly number[], actuals?: GroupActuals) {
   const read = (start: number) => {
-    const chunk = readChunk(tx, year, ids.slice(start, start + RUN_CHUNK))
+    const chunk = readChunk(tx, year, ids.slice(start, start + RUN_CHUNK), actuals)
     // Awaited in turn below; a failure while an earlier chunk is still being computed is not unhandled.
     chunk.catch(() => {})
     return chunk
@@ -192,7 +193,10 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   // anywhere throws, and the transaction takes every line back with it.
   let stored = Promise.resolve()
   let totals = runTotals([])
-  for await (const { start, agreements, inputs } of chunksOf(tx, year, ids)) {
+  // A whole year's run reads its group sums in one pass over the year's revenue (a few small rows
+  // per agreement: one index probe per agreement a chunk at a time reads the table out of order).
+  const actuals = request.agreementIds === undefined ? await groupActuals(tx, [year - 1, year], { inForceIn: year }) : undefined
+  for await (const { start, agreements, inputs } of chunksOf(tx, year, ids, actuals)) {
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
       const { facts, follows, lineInputs } = agreementFacts(inputs, a)
