@@ -129,16 +129,11 @@ function groupOf (g: AgreementGroupRow, parts: GroupParts): StoredGroup {
     : { ...common, basis: 'increment', base: baseTermsOf(g), shortfall: g.shortfall }
 }
 
-/**
- * Loads whole agreements (groups, categories, bands, adjustments) for the given rows. `inForce`
- * selects the parts by the agreements' years instead of by a list of ids, for whole-year loads.
- */
-async function assemble (db: Db, rows: AgreementRow[], inForce?: number): Promise<StoredAgreement[]> {
+/** Loads whole agreements (groups, categories, bands, adjustments) for the given rows. */
+async function assemble (db: Db, rows: AgreementRow[]): Promise<StoredAgreement[]> {
   if (rows.length === 0) return []
   const ids = rows.map((r) => r.id)
-  const ofAgreements = inForce === undefined
-    ? sql<boolean>`agreement_id = ANY(${ids}::integer[])`
-    : sql<boolean>`agreement_id IN (SELECT id FROM agreements WHERE effective_from <= ${inForce} AND (effective_to IS NULL OR effective_to >= ${inForce}))`
+  const ofAgreements = sql<boolean>`agreement_id = ANY(${ids}::integer[])`
   const [groups, categories, bands, scheduled, adjustments, transfers] = await Promise.all([
     db.selectFrom('agreement_groups').selectAll().where(ofAgreements).orderBy('agreement_id').orderBy('position').execute(),
     // One row per group with its codes: a fiftieth of the rows of one per category.
@@ -185,14 +180,22 @@ export async function findAgreement (db: Db, scope: Scope, id: number): Promise<
   return row === undefined ? undefined : (await assemble(db, [row]))[0]
 }
 
-/** Every agreement in force in fiscal year Y (or those of `ids` among them), by id. */
-export async function agreementsInForce (db: Db, year: number, ids?: readonly number[]): Promise<StoredAgreement[]> {
-  let query = db.selectFrom('agreements').selectAll()
+function inForceQuery (db: Db, year: number, ids?: readonly number[]) {
+  const query = db.selectFrom('agreements')
     .where('effective_from', '<=', year).where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>=', year)]))
     .orderBy('id')
   // One array parameter, whatever the number of ids (an IN list takes one bind parameter per id, at most 65,535).
-  if (ids !== undefined) query = query.where(sql<boolean>`id = ANY(${[...ids]}::integer[])`)
-  return assemble(db, await query.execute(), ids === undefined ? year : undefined)
+  return ids === undefined ? query : query.where(sql<boolean>`id = ANY(${[...ids]}::integer[])`)
+}
+
+/** The agreements of `ids` in force in fiscal year Y, whole, by id (a run reads them a chunk at a time). */
+export async function agreementsInForce (db: Db, year: number, ids: readonly number[]): Promise<StoredAgreement[]> {
+  return assemble(db, await inForceQuery(db, year, ids).selectAll().execute())
+}
+
+/** The ids of every agreement in force in fiscal year Y (or of those of `ids` among them), by id. */
+export async function agreementIdsInForce (db: Db, year: number, ids?: readonly number[]): Promise<number[]> {
+  return (await inForceQuery(db, year, ids).select('id').execute()).map((r) => r.id)
 }
 
 export interface AgreementFilter {

@@ -1,7 +1,11 @@
 import { mkdir } from 'node:fs/promises'
-import { PGlite } from '@electric-sql/pglite'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite'
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import { copyStatement } from './copy.js'
 import type { Database } from './database.js'
 import { QUERY_TIMEOUT_CODE } from './errors.js'
 
@@ -68,6 +72,38 @@ function boundQueries (client: pg.PoolClient, ms: number): void {
   }
 }
 
+/**
+ * COPY … FROM STDIN with its data as the parameter (src/db/copy.ts) streams the data to the server
+ * through pg-copy-streams, with backpressure; a failure on either side sends CopyFail, so the
+ * statement fails and the connection is ready for the transaction's ROLLBACK. Answers as a query.
+ */
+function copyThrough (client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const copy = copyStatement(args[0], args[1])
+    if (copy === undefined) return query(...args)
+    return (async () => {
+      const stream = query(copyFrom(copy.statement)) as ReturnType<typeof copyFrom>
+      await pipeline(Readable.from(copy.data.chunks), stream)
+      return { command: 'COPY', rowCount: stream.rowCount, rows: [], fields: [] }
+    })()
+  }
+}
+
+/** The same on PGlite: each chunk is one COPY … FROM '/dev/blob', so only a chunk is ever held. */
+function copyThroughBlobs<T extends Pick<PGliteTransaction, 'query'>> (target: T): T {
+  const query = target.query.bind(target)
+  target.query = (async (text: string, params?: unknown[], options?: Parameters<PGliteTransaction['query']>[2]) => {
+    const copy = copyStatement(text, params)
+    if (copy === undefined) return query(text, params, options)
+    const statement = copy.statement.replace(/FROM\s+STDIN$/i, "FROM '/dev/blob'")
+    let affectedRows = 0
+    for await (const chunk of copy.data.chunks) affectedRows += (await query(statement, [], { blob: new Blob([chunk]) })).affectedRows ?? 0
+    return { rows: [], fields: [], affectedRows }
+  }) as T['query']
+  return target
+}
+
 function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: url,
@@ -91,6 +127,7 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
   pool.on('connect', (client) => {
     client.on('error', () => {})
     boundQueries(client, timeouts.answerMs)
+    copyThrough(client)
   })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return {
@@ -127,10 +164,17 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
 function openPglite (dataDir: string | undefined): DatabaseHandle {
   // Created on first use: a handle that never queries (the OpenAPI generator) costs nothing.
   let instance: Promise<PGlite> | undefined
-  const create = async () => {
+  const open = async () => {
     if (dataDir === undefined) return PGlite.create()
     await mkdir(dataDir, { recursive: true })
     return PGlite.create({ dataDir })
+  }
+  const create = async () => {
+    const p = copyThroughBlobs(await open())
+    // Kysely's transactions run their statements on the transaction PGlite hands out.
+    const transaction = p.transaction.bind(p)
+    p.transaction = (callback) => transaction((tx) => callback(copyThroughBlobs(tx)))
+    return p
   }
   const pglite = () => (instance ??= create())
   let sessions: Promise<void> = Promise.resolve()

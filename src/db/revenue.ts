@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import { NOTHING_RECORDED, type RecordedActual } from '../domain/agreement.js'
 import { money } from '../domain/money.js'
 import type { CheckedRevenueRow } from '../domain/revenue-row.js'
+import { copyData, copyField } from './copy.js'
 import type { Db } from './database.js'
 import { LockSpace, lock } from './locks.js'
 import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
@@ -9,8 +10,8 @@ import { type Scope, scopeFilter, zoneFilter } from './scope.js'
 
 /*
  * Revenue records (实际收入) and their revisions. Every write, a JSON batch or a CSV import of
- * any size, goes the same way: rows are staged in a temporary table in batches (one multi-row
- * INSERT … SELECT FROM unnest(…) per batch), then merged with set-based SQL: a month whose
+ * any size, goes the same way: rows are streamed into a temporary table with one COPY as they are
+ * checked (src/db/copy.ts), then merged with set-based SQL: a month whose
  * amount changed gets a new revision in revenue_revisions and its current amount in
  * revenue_records; an unchanged amount adds nothing. A month given twice in one request is refused
  * (repeatedMonths), never silently resolved.
@@ -29,12 +30,31 @@ export async function createStaging (tx: Db): Promise<void> {
     year integer NOT NULL, month integer NOT NULL, amount numeric(17, 2) NOT NULL) ON COMMIT DROP`.execute(tx)
 }
 
-export async function stageRows (tx: Db, rows: readonly StagedRevenue[]): Promise<void> {
-  if (rows.length === 0) return
-  await sql`INSERT INTO revenue_staging (line, zone_code, district_code, category_code, year, month, amount)
-    SELECT * FROM unnest(${rows.map((r) => r.line)}::integer[], ${rows.map((r) => r.zoneCode)}::text[],
-      ${rows.map((r) => r.districtCode)}::text[], ${rows.map((r) => r.categoryCode)}::text[],
-      ${rows.map((r) => r.year)}::integer[], ${rows.map((r) => r.month)}::integer[], ${rows.map((r) => r.amount)}::numeric[])`.execute(tx)
+/** Rows sent to the database in one piece of a COPY (about 50 kB). */
+const COPY_CHUNK_ROWS = 1000
+
+/**
+ * Stages rows as they come (a JSON batch, or a CSV file's checked lines as they are read) with one
+ * COPY; only a chunk of them is held at a time. Answers how many rows were staged.
+ */
+export async function stageRows (tx: Db, rows: AsyncIterable<StagedRevenue> | Iterable<StagedRevenue>): Promise<number> {
+  let staged = 0
+  async function * chunks () {
+    let chunk = ''
+    let n = 0
+    for await (const r of rows) {
+      chunk += `${r.line}\t${copyField(r.zoneCode)}\t${copyField(r.districtCode)}\t${copyField(r.categoryCode)}\t${r.year}\t${r.month}\t${r.amount}\n`
+      staged++
+      if (++n === COPY_CHUNK_ROWS) {
+        yield chunk
+        chunk = ''
+        n = 0
+      }
+    }
+    if (n > 0) yield chunk
+  }
+  await sql`COPY revenue_staging (line, zone_code, district_code, category_code, year, month, amount) FROM STDIN ${copyData(chunks())}`.execute(tx)
+  return staged
 }
 
 export interface MergeCounts {
@@ -60,10 +80,13 @@ export async function mergeStaging (tx: Db, keyId: string, requestId: string): P
   await sql`INSERT INTO revenue_revisions (zone_code, district_code, category_code, year, month, revision, amount, key_id, request_id)
     SELECT zone_code, district_code, category_code, year, month, revision, amount, ${keyId}, ${requestId}
     FROM revenue_changes WHERE NOT same`.execute(tx)
+  // The merge lock keeps every other writer of these months out, so a new month is a plain INSERT
+  // (no speculative ON CONFLICT insertion: the bulk of a large import) and a changed one an UPDATE.
   await sql`INSERT INTO revenue_records (zone_code, district_code, category_code, year, month, amount, revision)
-    SELECT zone_code, district_code, category_code, year, month, amount, revision FROM revenue_changes WHERE NOT same
-    ON CONFLICT (zone_code, district_code, category_code, year, month)
-    DO UPDATE SET amount = excluded.amount, revision = excluded.revision, updated_at = now()`.execute(tx)
+    SELECT zone_code, district_code, category_code, year, month, amount, revision FROM revenue_changes WHERE is_new`.execute(tx)
+  await sql`UPDATE revenue_records r SET amount = c.amount, revision = c.revision, updated_at = now() FROM revenue_changes c
+    WHERE NOT c.is_new AND NOT c.same
+      AND (r.zone_code, r.district_code, r.category_code, r.year, r.month) = (c.zone_code, c.district_code, c.category_code, c.year, c.month)`.execute(tx)
   const { rows } = await sql<MergeCounts>`SELECT
       count(*) FILTER (WHERE is_new)::int AS created,
       count(*) FILTER (WHERE NOT is_new AND NOT same)::int AS revised,
@@ -110,13 +133,16 @@ export interface RepeatedMonth {
  * and how many staged lines repeat a month in all.
  */
 export async function repeatedMonths (tx: Db, limit: number, perMonth = 1000): Promise<{ months: RepeatedMonth[], lines: number }> {
+  const { rows: [total] } = await sql<{ lines: number }>`SELECT coalesce(sum(n), 0)::int AS lines FROM (
+    SELECT count(*) AS n FROM revenue_staging GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1) repeated`.execute(tx)
+  const lines = total?.lines ?? 0
+  // Listing them costs a second pass over the staged rows: only when there are some.
+  if (lines === 0) return { months: [], lines }
   const { rows } = await sql<{ lines: number[] }>`
     SELECT (array_agg(line ORDER BY line))[1:${perMonth}::int] AS lines FROM revenue_staging
     GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1
     ORDER BY min(line) LIMIT ${limit}::int`.execute(tx)
-  const { rows: [total] } = await sql<{ lines: number }>`SELECT coalesce(sum(n), 0)::int AS lines FROM (
-    SELECT count(*) AS n FROM revenue_staging GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1) repeated`.execute(tx)
-  return { months: rows.map((r) => ({ lines: r.lines })), lines: total?.lines ?? 0 }
+  return { months: rows.map((r) => ({ lines: r.lines })), lines }
 }
 
 /** Takes every staged row of a month staged more than once out of the staging table; answers how many. */
@@ -167,21 +193,30 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
  * A(y) of agreement groups (calculation-rules.md §5): the sum of the latest revision of each month
  * of the zone's revenue in the agreement's district over the group's categories, and how many
  * monthly records there are (none recorded is not the same as zero), read in one statement with a
- * digest of the records it summed. Either the groups of the agreements in force in `inForceIn`,
- * or those of `agreementIds`.
+ * digest of the records it summed. Either the groups of the agreements in force in `inForceIn`
+ * (a whole year's run: one pass over the year's records), or those of `ids`.
  */
 export async function groupActuals (db: Db, years: readonly number[], agreements: { inForceIn: number } | { ids: readonly number[] }): Promise<GroupActuals> {
-  const which = 'ids' in agreements
-    ? sql<boolean>`a.id = ANY(${[...agreements.ids]}::integer[])`
-    : sql<boolean>`a.effective_from <= ${agreements.inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${agreements.inForceIn})`
+  const [which, whichGroups] = 'ids' in agreements
+    ? [sql<boolean>`a.id = ANY(${[...agreements.ids]}::integer[])`, sql<boolean>`gc.agreement_id = ANY(${[...agreements.ids]}::integer[])`]
+    : [sql<boolean>`a.effective_from <= ${agreements.inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${agreements.inForceIn})`, sql<boolean>`true`]
+  // Summed per agreement and category first (the pair's records are adjacent in revenue_records'
+  // key), then per group: the digest's string is the one ordered aggregate over the group's
+  // records would give, without sorting all of them at once.
   const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, digest: string }>`
-    SELECT gc.agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records,
-      md5(string_agg(r.category_code || '/' || r.month || '/' || r.revision, ',' ORDER BY r.category_code, r.month)) AS digest
-    FROM agreements a
-    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-    JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
-    WHERE r.year = ANY(${[...years]}::integer[]) AND ${which}
-    GROUP BY gc.agreement_id, gc.group_position, r.year`.execute(db)
+    WITH per_category AS (
+      SELECT a.id AS agreement_id, r.category_code, r.year, sum(r.amount) AS total, count(*) AS records,
+        string_agg(r.category_code || '/' || r.month || '/' || r.revision, ',' ORDER BY r.month) AS records_text
+      FROM agreements a
+      JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code
+      WHERE r.year = ANY(${[...years]}::integer[]) AND ${which}
+      GROUP BY a.id, r.category_code, r.year)
+    SELECT c.agreement_id, gc.group_position, c.year, sum(c.total)::text AS total, sum(c.records)::int AS records,
+      md5(string_agg(c.records_text, ',' ORDER BY c.category_code)) AS digest
+    FROM per_category c
+    JOIN agreement_group_categories gc ON gc.agreement_id = c.agreement_id AND gc.category_code = c.category_code
+    WHERE ${whichGroups}
+    GROUP BY c.agreement_id, gc.group_position, c.year`.execute(db)
   const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, digest: r.digest }]))
   return {
     of: (agreementId, position, year) => found.get(actualKey(agreementId, position, year)) ?? NOTHING_RECORDED,

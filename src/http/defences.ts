@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
+import helmet, { type HelmetOptions } from 'helmet'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -57,25 +57,49 @@ function rateLimitKey (request: FastifyRequest): string {
   return `address:${request.ip}`
 }
 
+/** helmet's options: what every answer carries. */
+const HELMET: HelmetOptions = {
+  // Swagger UI (/docs) loads its own scripts and styles from this origin and shows inline images.
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      frameAncestors: ["'none'"],
+      upgradeInsecureRequests: null,
+    },
+  },
+  // A JSON API on plain HTTP behind the office's own proxy: HSTS is the proxy's to send.
+  strictTransportSecurity: false,
+}
+
+/**
+ * The headers helmet sets and removes, taken once from helmet itself (on a response that records
+ * them), instead of running it on every request: none of them depends on the request.
+ */
+function securityHeaders (): { set: Array<[string, string]>, removed: string[] } {
+  const set: Array<[string, string]> = []
+  const removed: string[] = []
+  const recorder = {
+    setHeader: (name: string, value: string) => { set.push([name, value]) },
+    removeHeader: (name: string) => { removed.push(name) },
+  }
+  helmet(HELMET)(...([{}, recorder, () => {}] as unknown as Parameters<ReturnType<typeof helmet>>))
+  return { set, removed }
+}
+
 export async function registerDefences (app: FastifyInstance, options: { rateLimit: RateLimitConfig | false, pressure: PressureConfig, corsOrigin: string }): Promise<void> {
   // Tokens travel in the Authorization header, never in cookies, so a page on another origin
   // can call the service only with a token its user gave it: no credentials are allowed.
   await app.register(cors, { origin: options.corsOrigin, credentials: false, strictPreflight: false })
-  await app.register(helmet, {
-    // Swagger UI (/docs) loads its own scripts and styles from this origin and shows inline images.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        upgradeInsecureRequests: null,
-      },
-    },
-    // A JSON API on plain HTTP behind the office's own proxy: HSTS is the proxy's to send.
-    strictTransportSecurity: false,
+  // helmet's headers do not depend on the request: computed once, each answer gets the same.
+  const headers = securityHeaders()
+  app.addHook('onRequest', (_request, reply, done) => {
+    for (const name of headers.removed) reply.raw.removeHeader(name)
+    for (const [name, value] of headers.set) reply.raw.setHeader(name, value)
+    done()
   })
 
   if (options.rateLimit !== false) {

@@ -87,7 +87,13 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   })
   // The file is read only once someone iterates the lines (inside the write's transaction).
   const openParser = () => {
-    const parser = body.pipe(metered).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, info: true }))
+    const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true })
+    // Each record comes with the line it ends on, what csv-parse's `info` option gives, read from
+    // the parser as it pushes the record: `info` copies the parser's whole state for every record,
+    // most of the time an import spent parsing.
+    const push = parser.push.bind(parser)
+    parser.push = (record: unknown, encoding?: BufferEncoding) => push(record === null ? null : { record, info: { lines: parser.info.lines } }, encoding)
+    body.pipe(metered).pipe(parser)
     body.on('error', (error) => parser.destroy(error))
     metered.on('error', (error) => parser.destroy(error))
     return parser

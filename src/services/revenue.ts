@@ -21,9 +21,6 @@ import { inWriteTransaction } from './write.js'
 
 export const REVENUE_CSV_HEADER = ['zoneCode', 'districtCode', 'category', 'year', 'month', 'amount'] as const
 
-/** Rows sent to the staging table at once. */
-const STAGE_BATCH = 5000
-
 /** The staged rows become revisions, under the lock that finalizing a settlement checks against (calculation-rules.md §9). */
 async function merge (tx: Db, ctx: Context): Promise<MergeCounts> {
   await holdSettlementInputs(tx)
@@ -44,7 +41,7 @@ export function recordRevenue (ctx: Context, records: readonly RevenueRowInput[]
     })
     if (problems.length > 0) throw Problems.invalidRecords(problems)
     await createStaging(tx)
-    for (let i = 0; i < rows.length; i += STAGE_BATCH) await stageRows(tx, rows.slice(i, i + STAGE_BATCH))
+    await stageRows(tx, rows)
     // One amount per month in a batch: a month given twice is refused with both records, never half-dropped.
     const repeated = await repeatedMonths(tx, rows.length)
     if (repeated.months.length > 0) {
@@ -71,23 +68,17 @@ export function importRevenue (ctx: Context, body: unknown, partial: boolean): P
     const onlyDistrict = onlyDistrictOf(ctx.actor.principal)
     const refs = await loadRevenueReferences(tx, onlyDistrict)
     await createStaging(tx)
-    let loaded = 0
-    let batch: StagedRevenue[] = []
-    for await (const { line, fields } of file.lines) {
-      const [zoneCode = '', districtCode = '', category = '', year = '', month = '', amount = ''] = fields
-      const checked = checkRevenueRow({ zoneCode, districtCode, category, year, month, amount }, refs, onlyDistrict)
-      if (!checked.ok) {
-        for (const p of checked.problems) file.reject(line, p.field, p.message)
-        continue
-      }
-      loaded++
-      batch.push({ line, ...checked.row })
-      if (batch.length >= STAGE_BATCH) {
-        await stageRows(tx, batch)
-        batch = []
+    // The file's lines are checked as they are read and streamed into the staging table (COPY);
+    // a bad line is reported, and the file read on, so that every bad line is reported.
+    async function * checkedRows () {
+      for await (const { line, fields } of file.lines) {
+        const [zoneCode = '', districtCode = '', category = '', year = '', month = '', amount = ''] = fields
+        const checked = checkRevenueRow({ zoneCode, districtCode, category, year, month, amount }, refs, onlyDistrict)
+        if (checked.ok) yield { line, ...checked.row }
+        else for (const p of checked.problems) file.reject(line, p.field, p.message)
       }
     }
-    await stageRows(tx, batch)
+    let loaded = await stageRows(tx, checkedRows())
     // One amount per month in a file: every line of a month given twice is a bad line, naming the others.
     const repeated = await repeatedMonths(tx, MAX_LISTED_ERRORS)
     if (repeated.lines > 0) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { advanceSums } from '../db/advances.js'
-import { adjacentVersions, agreementsInForce, carryTermsOf, findAgreement, type StoredAgreement } from '../db/agreements.js'
+import { adjacentVersions, agreementIdsInForce, agreementsInForce, carryTermsOf, findAgreement, type StoredAgreement } from '../db/agreements.js'
 import type { Db } from '../db/database.js'
 import { lockSettlementInputs } from '../db/locks.js'
 import { keyLabel } from '../db/keys.js'
@@ -55,8 +55,13 @@ export interface RunOverview {
   totals: RunTotals
 }
 
-/** Lines computed before they are sent to the database together. */
-const LINE_CHUNK = 1000
+/**
+ * Agreements a run reads, computes and stores at a time (calculation-rules.md §9 is per agreement):
+ * each chunk's agreements, advances and chain heads are read together, its lines computed and
+ * stored, and the chunk let go, so a run holds one chunk of agreements and lines at a time (and,
+ * for a whole year, the year's group sums: two or three small rows per agreement).
+ */
+const RUN_CHUNK = 1000
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex')
 
@@ -71,16 +76,41 @@ interface YearInputs {
   previous: Map<number, CarryTerms>
 }
 
-async function readYearInputs (tx: Db, year: number, agreements: readonly StoredAgreement[], whole: boolean): Promise<YearInputs> {
+async function readYearInputs (tx: Db, year: number, agreements: readonly StoredAgreement[], yearActuals?: GroupActuals): Promise<YearInputs> {
   const ids = agreements.map((a) => a.id)
   const [actuals, advances, previous] = await Promise.all([
-    groupActuals(tx, [year - 1, year], whole ? { inForceIn: year } : { ids }),
-    advanceSums(tx, year, whole ? undefined : ids),
+    yearActuals ?? groupActuals(tx, [year - 1, year], { ids }),
+    advanceSums(tx, year, ids),
     adjacentVersions(tx, agreements.filter((a) => a.effectiveFrom === year).map((a) => a.id), 'previous'),
   ])
   const carriedFromIds = [...previous.values()].map((p) => p.id)
-  const heads = await chainHeads(tx, [year - 1, year], whole ? undefined : [...ids, ...carriedFromIds])
+  const heads = await chainHeads(tx, [year - 1, year], [...ids, ...carriedFromIds])
   return { year, actuals, advances, heads, previous }
+}
+
+/** A chunk of agreements with everything the run reads for them (`actuals`: the group sums, when they were read for the whole year). */
+async function readChunk (tx: Db, year: number, ids: readonly number[], actuals?: GroupActuals) {
+  const agreements = await agreementsInForce(tx, year, ids)
+  return { agreements, inputs: await readYearInputs(tx, year, agreements, actuals) }
+}
+
+/**
+ * The agreements of `ids` a chunk at a time, each chunk read while the one before it is computed
+ * (one connection: the reads queue behind that chunk's stored lines, never beside them).
+ */
+async function * chunksOf (tx: Db, year: number, ids: readonly number[], actuals?: GroupActuals) {
+  const read = (start: number) => {
+    const chunk = readChunk(tx, year, ids.slice(start, start + RUN_CHUNK), actuals)
+    // Awaited in turn below; a failure while an earlier chunk is still being computed is not unhandled.
+    chunk.catch(() => {})
+    return chunk
+  }
+  let next = read(0)
+  for (let start = 0; start < ids.length; start += RUN_CHUNK) {
+    const chunk = await next
+    if (start + RUN_CHUNK < ids.length) next = read(start + RUN_CHUNK)
+    yield { start, ...chunk }
+  }
 }
 
 /** One agreement's facts for the year: where its carry comes from, the line it follows, and what it read. */
@@ -142,53 +172,54 @@ function lineOf (a: StoredAgreement, input: AgreementYearInput, result: Agreemen
   }
 }
 
-/** Computes a draft run for the year in `tx` and stores it; answers its id and the number of its lines. */
-async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<{ id: number, lines: number }> {
+/**
+ * Computes a draft run for the year in `tx` and stores it, a chunk of agreements at a time;
+ * answers its id, the number of its lines and their totals, summed chunk by chunk as it goes.
+ */
+async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<{ id: number, lines: number, totals: RunTotals }> {
   const year = request.fiscalYear
   if (!(await tryLockYear(tx, year))) throw Problems.settlementRunning(year)
-  const agreements = await agreementsInForce(tx, year, request.agreementIds)
+  const ids = await agreementIdsInForce(tx, year, request.agreementIds)
   if (request.agreementIds !== undefined) {
-    const found = new Set(agreements.map((a) => a.id))
+    const found = new Set(ids)
     const missing = request.agreementIds.map((id, index) => ({ id, index })).filter(({ id }) => !found.has(id))
     if (missing.length > 0) throw Problems.agreementsNotInForce(year, missing)
   }
-  if (agreements.length === 0) throw Problems.nothingToSettle(year)
+  if (ids.length === 0) throw Problems.nothingToSettle(year)
 
-  const inputs = await readYearInputs(tx, year, agreements, request.agreementIds === undefined)
   const problems: InputIssue[] = []
   const conflicts: InputIssue[] = []
   const id = await insertRun(tx, { fiscalYear: year, minimumRate: ctx.settings.minZoneRate.toString(), createdBy: ctx.actor.principal.keyId })
-  // Lines are computed in chunks and each chunk is sent to the database while the next one is
-  // computed; a problem anywhere throws, and the transaction takes every line back with it.
+  // Each chunk's lines are sent to the database while the next chunk is computed; a problem
+  // anywhere throws, and the transaction takes every line back with it.
   let stored = Promise.resolve()
-  let chunk: NewSettlementLine[] = []
-  const flush = () => {
-    const lines = chunk
-    chunk = []
-    stored = stored.then(() => insertLines(tx, id, year, lines))
-  }
-  for (const [index, a] of agreements.entries()) {
-    const { facts, follows, lineInputs } = agreementFacts(inputs, a)
-    const settled = settleAgreementYear(a, year, ctx.settings.minZoneRate, facts)
-    if (!settled.ok) {
-      conflicts.push(...settled.conflicts)
-      problems.push(...settled.problems)
-    } else if (problems.length === 0 && conflicts.length === 0) {
-      chunk.push(lineOf(a, settled.input, settled.result, follows, lineInputs))
+  let totals = runTotals([])
+  // A whole year's run reads its group sums in one pass over the year's revenue (a few small rows
+  // per agreement: one index probe per agreement a chunk at a time reads the table out of order).
+  const actuals = request.agreementIds === undefined ? await groupActuals(tx, [year - 1, year], { inForceIn: year }) : undefined
+  for await (const { start, agreements, inputs } of chunksOf(tx, year, ids, actuals)) {
+    const lines: NewSettlementLine[] = []
+    for (const [index, a] of agreements.entries()) {
+      const { facts, follows, lineInputs } = agreementFacts(inputs, a)
+      const settled = settleAgreementYear(a, year, ctx.settings.minZoneRate, facts)
+      if (!settled.ok) {
+        conflicts.push(...settled.conflicts)
+        problems.push(...settled.problems)
+      } else if (problems.length === 0 && conflicts.length === 0) {
+        lines.push(lineOf(a, settled.input, settled.result, follows, lineInputs))
+      }
+      onProgress?.(start + index + 1, ids.length)
     }
-    onProgress?.(index + 1, agreements.length)
-    if (chunk.length >= LINE_CHUNK) {
-      flush()
-      // Let the chunk go out before computing the next one.
-      await new Promise((resolve) => setImmediate(resolve))
-    }
+    totals = runTotals([totals, ...lines])
+    await stored
+    stored = insertLines(tx, id, year, lines)
+    stored.catch(() => {})
   }
-  flush()
   // Settle the stored chunks either way, so that no insert is left running when this throws.
   await stored
   if (conflicts.length > 0) throw Problems.priorYearNotFinalized(conflicts)
   if (problems.length > 0) throw Problems.cannotSettle(problems)
-  return { id, lines: agreements.length }
+  return { id, lines: ids.length, totals }
 }
 
 /** The run in the caller's scope: its header, how many lines and their totals; 404 when none of it is in scope. */
@@ -202,8 +233,11 @@ async function overview (db: Db, scope: Scope, id: number): Promise<RunOverview>
 /** 年度结算: computes and stores a draft run for the year (admins, `npm run settle`, the demo loader). */
 export function createRun (ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<RunOverview> {
   return inWriteTransaction(ctx, async (tx) => {
-    const { id, lines } = await computeRun(tx, ctx, request, onProgress)
-    return { value: await overview(tx, ctx.actor.scope, id), audit: [{ action: 'create', entityType: 'settlement_run', entityId: String(id), details: { fiscalYear: request.fiscalYear, lines } }] }
+    const { id, lines, totals } = await computeRun(tx, ctx, request, onProgress)
+    // Every line is in an admin's scope: the totals summed as the run went are the run's.
+    const run = ctx.actor.scope.kind === 'all' ? await findRunHeader(tx, id) : undefined
+    const value = run === undefined ? await overview(tx, ctx.actor.scope, id) : { run, lineCount: lines, totals }
+    return { value, audit: [{ action: 'create', entityType: 'settlement_run', entityId: String(id), details: { fiscalYear: request.fiscalYear, lines } }] }
   })
 }
 
@@ -211,9 +245,11 @@ export function createRun (ctx: Context, request: SettlementRequest, onProgress?
 async function staleLines (tx: Db, run: StoredRun) {
   const year = run.fiscalYear
   const lines = await runLineInputs(tx, run.id)
-  const agreements = await agreementsInForce(tx, year, lines.map((l) => l.agreementId))
-  const inputs = await readYearInputs(tx, year, agreements, false)
-  const now = new Map(agreements.map((a) => [a.id, agreementFacts(inputs, a).lineInputs]))
+  // What each line would be computed from now, read a chunk of agreements at a time like the run.
+  const now = new Map<number, LineInputs>()
+  for await (const { agreements, inputs } of chunksOf(tx, year, lines.map((l) => l.agreementId))) {
+    for (const a of agreements) now.set(a.id, agreementFacts(inputs, a).lineInputs)
+  }
   // An annual line whose year another run has finalized since (the chain it would start exists).
   const overtaken = lines.find((l) => l.kind === 'annual' && (now.get(l.agreementId)?.follows ?? null) !== null)
   const stale = lines.map((l) => ({ line: l, changed: changedInputs(year, l.inputs, now.get(l.agreementId)) })).filter((s) => s.changed.length > 0)
@@ -456,7 +492,11 @@ export async function runSummary (ctx: Context, id: number) {
   if (header === undefined) throw Problems.notFound(`settlement run ${id}`)
   const lines = await runLineFigures(ctx.db, ALL, id)
   const byDistrict = new Map<string, typeof lines>()
-  for (const line of lines) byDistrict.set(line.districtCode, [...(byDistrict.get(line.districtCode) ?? []), line])
+  for (const line of lines) {
+    const ofDistrict = byDistrict.get(line.districtCode)
+    if (ofDistrict === undefined) byDistrict.set(line.districtCode, [line])
+    else ofDistrict.push(line)
+  }
   const districts = [...byDistrict].sort(([a], [b]) => a.localeCompare(b)).map(([district, ls]) => ({ district, lines: ls.length, ...runTotals(ls) }))
   return { run: header, districts, total: { district: 'total', lines: lines.length, ...runTotals(lines) } }
 }

@@ -1,0 +1,27 @@
+import { readFile } from 'node:fs/promises'
+
+/* What every benchmark prints the same way: medians of alternating rounds, and a process's memory. */
+
+export const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
+}
+
+/** A field of /proc/<pid>/status in MB (VmRSS: resident now; VmHWM: the peak resident so far); 0 once the process is gone. */
+export async function memoryOf (pid: number | undefined, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  if (pid === undefined) return 0
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024
+}
+
+/**
+ * Watches a process's peak resident memory: its VmHWM (the kernel's own high-water mark) read
+ * every `everyMs` while it lives, so that the last reading before it exits is kept.
+ */
+export function watchPeak (pid: number | undefined, everyMs = 50): { stop: () => number } {
+  let peak = 0
+  const timer = setInterval(() => { void memoryOf(pid, 'VmHWM').then((mb) => { peak = Math.max(peak, mb) }) }, everyMs)
+  return { stop: () => { clearInterval(timer); return peak } }
+}
+
+export const ratio = (x: number, baseline: number): string => `${(x / baseline).toFixed(2)}×`
