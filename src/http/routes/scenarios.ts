@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { presentScenario, SCENARIO_COLUMNS, scenarioRows, scenarioTitle } from '../../domain/scenario.js'
+import { scenario } from '../../services/scenarios.js'
+import { EVERY_ROLE } from '../access.js'
+import { languageOf } from '../language.js'
+import { contextOf, documentOperations, type RouteDeps, sendTable } from '../routing.js'
+import { scenarioSchema } from '../schemas/scenarios.js'
+import { tableCsv, tableXlsx } from '../statement.js'
+
+/* POST /v1/scenarios — 测算 (api-contract.md, Scenarios; calculation-rules.md §4–§6): nothing stored. */
+
+export const scenarioRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  documentOperations(app, 'scenarios')
+
+  app.post('/scenarios', { config: { access: EVERY_ROLE }, schema: scenarioSchema }, async (request, reply) => {
+    const language = languageOf(request.headers['accept-language'])
+    const answer = presentScenario(await scenario(contextOf(request, deps), request.body), language)
+    const format = request.query.format ?? 'json'
+    if (format === 'json') {
+      reply.header('content-language', language === 'en' ? 'en' : 'zh-CN').header('vary', 'Accept-Language')
+      return answer
+    }
+    const rows = scenarioRows(answer)
+    const title = scenarioTitle(answer)
+    return sendTable(reply, format, `scenario-agreement-${answer.agreementId}-${answer.fromYear}-${answer.toYear}`, {
+      csv: () => tableCsv(title, SCENARIO_COLUMNS, rows),
+      xlsx: () => tableXlsx(title, '测算', SCENARIO_COLUMNS, rows),
+    })
+  })
+}
