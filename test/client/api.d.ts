@@ -11938,7 +11938,7 @@ export interface operations {
                  *         ]
                  *       },
                  *       "fromYear": 2020,
-                 *       "toYear": 2025,
+                 *       "toYear": 2024,
                  *       "growth": {
                  *         "default": "0.05",
                  *         "byGroup": {

@@ -29,7 +29,8 @@ const requestExample = {
   agreementId: 1,
   changes: { groups: [{ name: 'taxes', rates: [{ upToGrowth: '0.10', rate: '0.70' }, { rate: '0.80' }] }] },
   fromYear: 2020,
-  toYear: 2025,
+  // 2024: the demo's agreements run to 2025, and the example of PATCH /v1/agreements/{id} ends agreement 1 with 2024.
+  toYear: 2024,
   growth: { default: '0.05', byGroup: { fees: '0.00' } },
 }
 
