@@ -19,6 +19,7 @@ import { debtRoutes } from './http/routes/debts.js'
 import { healthRoutes } from './http/routes/health.js'
 import { registryRoutes } from './http/routes/registry.js'
 import { revenueRoutes } from './http/routes/revenues.js'
+import { scenarioRoutes } from './http/routes/scenarios.js'
 import { settlementRoutes } from './http/routes/settlements.js'
 import { loadStatementAssets } from './http/statement-html.js'
 import { transferRoutes } from './http/routes/transfers.js'
@@ -101,6 +102,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     await v1.register(debtRoutes, deps)
     await v1.register(accessRoutes, deps)
     await v1.register(transferRoutes, deps)
+    await v1.register(scenarioRoutes, { ...deps, statementStylesheet: statementAssets.stylesheet })
   }, { prefix: '/v1' })
   prunePeriodically(app, config.database, config.idempotencyPruneEveryMs ?? IDEMPOTENCY_PRUNE_EVERY_MS)
   return app

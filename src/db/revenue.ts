@@ -249,3 +249,17 @@ export async function revenueHistory (db: Db, scope: Scope, key: { zoneCode: str
     .orderBy('revision').execute()
   return rows.map((r) => ({ revision: r.revision, amount: r.amount, recordedAt: r.recorded_at.toISOString(), keyId: r.key_id, requestId: r.request_id }))
 }
+
+/**
+ * The last fiscal year with revenue on record in any of the agreement's groups (its zone, its district,
+ * its groups' categories); undefined when none is recorded.
+ */
+export async function lastRevenueYear (db: Db, agreementId: number): Promise<number | undefined> {
+  const { rows } = await sql<{ year: number | null }>`
+    SELECT max(r.year)::int AS year
+    FROM agreements a
+    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+    JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
+    WHERE a.id = ${agreementId}`.execute(db)
+  return rows[0]?.year ?? undefined
+}

@@ -239,6 +239,10 @@ export const Problems = {
     `An advance for ${fiscalYear} paid on ${paidOn} cannot be right: advances for ${fiscalYear} are paid from ${fiscalYear - 1} to ${fiscalYear + 1}.`,
     at('/paidOn', `a day from ${fiscalYear - 1}-01-01 to ${fiscalYear + 1}-12-31`)),
   nothingToSettle: (year: number) => new Problem(422, 'nothing-to-settle', `No agreement is in force in ${year}.`, at('/fiscalYear', 'no agreement in force')),
+  /** 测算: a scenario settles the years on record and projects later ones from the last of them; with none there is nothing to start from. */
+  scenarioWithoutRevenue: (agreementId: number) => new Problem(422, 'cannot-settle',
+    `Agreement ${agreementId} has no revenue on record: a scenario settles the recorded years and projects later ones from the last of them.`,
+    at('/agreementId', 'no revenue on record for the agreement\'s groups')),
   /** calculation-rules.md §4: a prior_year base needs revenue recorded for Y−1. */
   cannotSettle: (issues: readonly InputIssue[]) => new Problem(422, 'cannot-settle', firstOf(issues), issues),
   overlappingAgreement: (other: { id: number, documentNo: string, effectiveFrom: number, effectiveTo: number | null },

@@ -102,6 +102,7 @@ export const openapiOptions: FastifyDynamicSwaggerOptions = {
       { name: 'revenue', description: '实际收入 monthly revenue records, their revisions and CSV imports' },
       { name: 'advances', description: '预拨 advances paid to zones' },
       { name: 'settlements', description: '年度结算 annual settlement runs and statements' },
+      { name: 'scenarios', description: '测算 an agreement as it is and as changed, year by year, on recorded and projected revenue' },
       { name: 'debts', description: '历史遗留债务 the legacy debt register: transfers, repayments, balances as of any date' },
       { name: 'access', description: '权限 API keys and the audit log' },
       { name: 'operations', description: '运行 health and readiness' },

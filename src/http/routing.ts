@@ -20,6 +20,15 @@ export interface RouteDeps {
   settings: Settings
 }
 
+/**
+ * The routes that answer pages or charts linking the statement stylesheet (its CJK web font),
+ * given as a file name under /assets/ for each route to reach relatively (so a proxy may mount the
+ * service under a prefix).
+ */
+export interface StylesheetRouteDeps extends RouteDeps {
+  statementStylesheet: string
+}
+
 /** The service context of a request: its database, its caller (set by src/http/access.ts), the settings. */
 export function contextOf (request: FastifyRequest, deps: RouteDeps): Context {
   return { db: deps.db, actor: request.actor, settings: deps.settings }

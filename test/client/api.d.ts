@@ -669,6 +669,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/scenarios": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 测算 what an agreement would have paid, and will pay, under other terms
+         * @description Applies the changes to the agreement's terms (checked as an agreement is: the floor, bands, schedules, calculation-rules.md §2–§3) and settles each year fromYear..toYear twice with the settlement run's engine (§4–§6): as agreed and as changed, side by side, each version running its own carry-forward chain from the agreement's first year. Years up to the last with revenue on record use the recorded revenue, as a settlement run reads it; later years project each group's revenue from that year: A(Y) = round(A(last) × (1 + g)^(Y − last)). Advances and the balance due are left out: a scenario compares shares. Nothing is stored; every key may run one within its scope. `format=csv` or `xlsx` gives the table, one row per year and group and a total per year; `svg` a chart of both zone shares by year (现行办法 / 测算方案, in 元 or 万元 as the axis says), the projected years shaded and labelled 预测. The response example is the worked example of the README (2020–2023); the request example runs on the demo data.
+         */
+        post: operations["runScenario"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -12368,6 +12388,3060 @@ export interface operations {
             };
             /** @description 无权限 the role may not do this */
             403: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 冲突 conflict */
+            409: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求体过大 body too large */
+            413: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 不支持的媒体类型 unsupported content type */
+            415: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 违反规则 well-formed input that breaks a rule */
+            422: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 请求过多 more requests than the token's budget; see Retry-After */
+            429: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 内部错误 a defect in the service; quote the request id to the operators */
+            500: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 服务不可用 the database does not answer, or the service sheds load; see Retry-After */
+            503: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    runScenario: {
+        parameters: {
+            query?: {
+                /** @description 格式 json (default), csv, xlsx or svg */
+                format?: "json" | "csv" | "xlsx" | "svg";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description 测算请求 a scenario */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "agreementId": 1,
+                 *       "changes": {
+                 *         "groups": [
+                 *           {
+                 *             "name": "taxes",
+                 *             "rates": [
+                 *               {
+                 *                 "upToGrowth": "0.10",
+                 *                 "rate": "0.70"
+                 *               },
+                 *               {
+                 *                 "rate": "0.80"
+                 *               }
+                 *             ]
+                 *           }
+                 *         ]
+                 *       },
+                 *       "fromYear": 2020,
+                 *       "toYear": 2024,
+                 *       "growth": {
+                 *         "default": "0.05",
+                 *         "byGroup": {
+                 *           "fees": "0.00"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * Format: int32
+                     * @description 分成办法编号 the agreement to try other terms on
+                     * @example 1
+                     */
+                    agreementId: number;
+                    /** @description 变更 the terms to try; {} is the agreement as it is */
+                    changes: {
+                        /** @description 口径组变更 the groups to change, by name; each at most once */
+                        groups?: {
+                            /** @description 口径组名称 the agreement's group to change */
+                            name: string;
+                            /**
+                             * @description 分成口径 increment or total instead of the agreed basis
+                             * @enum {string}
+                             */
+                            basis?: "increment" | "total";
+                            /** @description 基数 the base rule (basis increment only) */
+                            base?: {
+                                /**
+                                 * @description 核定基数 verified base for the base year (fixed and escalating) (元, string, at most two decimals)
+                                 * @example 1000000.00
+                                 */
+                                amount?: string;
+                                /**
+                                 * @description 基数口径 fixed, escalating by growthRate, or last year's actual
+                                 * @enum {string}
+                                 */
+                                mode: "fixed" | "escalating" | "prior_year";
+                                /**
+                                 * @description 基数递增率 yearly growth (escalating only) (string, at most six decimals)
+                                 * @example 0.10
+                                 */
+                                growthRate?: string;
+                            };
+                            /** @description 分档比例 one to ten marginal bands; basis total takes one. Rates may rise or fall from one band to the next (超收分成), each at least the floor; or a schedule instead */
+                            rates?: {
+                                /**
+                                 * @description 档次上限 growth up to this share of the base; absent on the last band (string, at most six decimals)
+                                 * @example 0.10
+                                 */
+                                upToGrowth?: string;
+                                /**
+                                 * @description 分成比例 the zone's marginal share in this band, at least the floor (string between 0 and 1, at most six decimals)
+                                 * @example 0.60
+                                 */
+                                rate: string;
+                            }[];
+                            /** @description 分段期限 a rate schedule instead of rates: year Y uses the bands of the last period with fromYear ≤ Y (calculation-rules.md §2), e.g. 100% of the increment for 2020–2022, then 60%; fromYear strictly increasing */
+                            schedule?: {
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the first fiscal year of the period; the period lasts until the next one starts
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /** @description 分档比例 one to ten marginal bands; basis total takes one. Rates may rise or fall from one band to the next (超收分成), each at least the floor */
+                                rates: {
+                                    /**
+                                     * @description 档次上限 growth up to this share of the base; absent on the last band (string, at most six decimals)
+                                     * @example 0.10
+                                     */
+                                    upToGrowth?: string;
+                                    /**
+                                     * @description 分成比例 the zone's marginal share in this band, at least the floor (string between 0 and 1, at most six decimals)
+                                     * @example 0.60
+                                     */
+                                    rate: string;
+                                }[];
+                            }[];
+                            /**
+                             * @description 短收处理 none (the district bears it), deduct (the zone bears its share) or carry_forward
+                             * @enum {string}
+                             */
+                            shortfall?: "none" | "deduct" | "carry_forward";
+                            /** @description 事权划转 the responsibility transfers to try instead of the recorded ones ([] for none); each moves the base by F(Y) in every year fromYear..toYear */
+                            transfers?: {
+                                /** @description 划转事项 the function moved, e.g. 教育 or 卫生健康 */
+                                function: string;
+                                /**
+                                 * @description 划转方向 to_district: the district now pays for the function (the base rises); to_zone: the zone does (the base falls)
+                                 * @enum {string}
+                                 */
+                                direction: "to_district" | "to_zone";
+                                /**
+                                 * Format: int32
+                                 * @description 起始年度 the first fiscal year the transfer moves the base
+                                 * @example 2021
+                                 */
+                                fromYear: number;
+                                /**
+                                 * Format: int32
+                                 * @description 终止年度 the last fiscal year it moves the base; open-ended when absent
+                                 * @example 2021
+                                 */
+                                toYear?: number;
+                                /** @description 文号 the document that moved the function */
+                                documentNo: string;
+                                /** @description 划转经费 the funding that moves the base each year in force */
+                                funding: {
+                                    /**
+                                     * @description 核定方式 fixed: F(Y) = amount; headcount: F(Y) = headcount × unitCost; indexed: F(Y) = amount × (1 + growthRate)^(Y − fromYear), rounded once
+                                     * @enum {string}
+                                     */
+                                    method: "fixed" | "headcount" | "indexed";
+                                    /**
+                                     * @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed); more than 0 (元, string, ≥ 0, at most two decimals)
+                                     * @example 0.00
+                                     */
+                                    amount?: string;
+                                    /**
+                                     * Format: int32
+                                     * @description 编制人数 the staff moved with the function (headcount)
+                                     * @example 12
+                                     */
+                                    headcount?: number;
+                                    /**
+                                     * @description 人均经费 the yearly cost of one staff (headcount); more than 0 (元, string, ≥ 0, at most two decimals)
+                                     * @example 0.00
+                                     */
+                                    unitCost?: string;
+                                    /**
+                                     * @description 年增长率 the yearly growth of the funding (indexed), greater than −1 (string, at most six decimals)
+                                     * @example 0.10
+                                     */
+                                    growthRate?: string;
+                                };
+                            }[];
+                        }[];
+                        /**
+                         * @description 分成比例下限 a higher floor for the changed terms (never below the deployment floor); the agreed terms keep the deployment floor (string between 0 and 1, at most six decimals)
+                         * @example 0.60
+                         */
+                        minimumRate?: string;
+                    };
+                    /**
+                     * Format: int32
+                     * @description 起始年度 the first fiscal year shown, in the agreement's years
+                     * @example 2021
+                     */
+                    fromYear: number;
+                    /**
+                     * Format: int32
+                     * @description 终止年度 the last fiscal year shown, in the agreement's years; at most 30 years from fromYear
+                     * @example 2021
+                     */
+                    toYear: number;
+                    /** @description 增长假设 how revenue after the last year on record is projected: A(Y) = round(A(last) × (1 + g)^(Y − last)) */
+                    growth?: {
+                        /**
+                         * @description 默认增长率 the yearly growth of every group's revenue after the last year on record, greater than −1; 0 when not given (string, at most six decimals)
+                         * @example 0.10
+                         */
+                        default?: string;
+                        /** @description 分组增长率 the yearly growth of named groups, instead of the default */
+                        byGroup?: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description 测算结果 the agreement as it is and as changed, year by year */
+            200: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "agreementId": 1,
+                     *       "fromYear": 2020,
+                     *       "toYear": 2023,
+                     *       "lastRecordedYear": 2021,
+                     *       "minimumRate": {
+                     *         "agreed": "0.60",
+                     *         "scenario": "0.60"
+                     *       },
+                     *       "years": [
+                     *         {
+                     *           "fiscalYear": 2020,
+                     *           "projected": false,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "900.00",
+                     *                 "increment": "-100.00",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "-100.00",
+                     *                 "bands": [],
+                     *                 "zoneShare": "0.00",
+                     *                 "districtShare": "900.00",
+                     *                 "carriedShortfallOut": "100.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "900.00",
+                     *                 "increment": "-100.00",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "-100.00",
+                     *                 "bands": [],
+                     *                 "zoneShare": "0.00",
+                     *                 "districtShare": "900.00",
+                     *                 "carriedShortfallOut": "100.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 900.00 − 基数 1000.00 = -100.00",
+                     *                   "可分成增量 = 增量 -100.00 − 上年结转短收 0.00 = -100.00",
+                     *                   "可分成增量为负，短收 100.00 结转以后年度增量抵扣：功能区分成 0.00",
+                     *                   "功能区分成 0.00；属地政府留成 = 实际 900.00 − 0.00 = 900.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "100.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "60.00",
+                     *                 "districtShare": "40.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "100.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "60.00",
+                     *                 "districtShare": "40.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 100.00 × 0.60 = 60.00",
+                     *                   "功能区分成 60.00；属地政府留成 = 实际 100.00 − 60.00 = 40.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1000.00",
+                     *               "zoneShare": "60.00",
+                     *               "districtShare": "940.00"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1000.00",
+                     *               "zoneShare": "60.00",
+                     *               "districtShare": "940.00"
+                     *             },
+                     *             "difference": "0.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2021,
+                     *           "projected": false,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1150.00",
+                     *                 "increment": "150.00",
+                     *                 "carriedShortfallIn": "100.00",
+                     *                 "shareable": "50.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "50.00",
+                     *                     "zoneShare": "30.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "0.00",
+                     *                     "zoneShare": "0.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "30.00",
+                     *                 "districtShare": "1120.00",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1150.00",
+                     *                 "increment": "150.00",
+                     *                 "carriedShortfallIn": "100.00",
+                     *                 "shareable": "50.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "50.00",
+                     *                     "zoneShare": "35.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "0.00",
+                     *                     "zoneShare": "0.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "35.00",
+                     *                 "districtShare": "1115.00",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1150.00 − 基数 1000.00 = 150.00",
+                     *                   "可分成增量 = 增量 150.00 − 上年结转短收 100.00 = 50.00",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：50.00 × 0.70 = 35.00",
+                     *                   "第2档（超出部分）：0.00 × 0.80 = 0.00",
+                     *                   "各档合计 = 35.00 + 0.00 = 35.00",
+                     *                   "功能区分成 35.00；属地政府留成 = 实际 1150.00 − 35.00 = 1115.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "5.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1350.00",
+                     *               "zoneShare": "150.00",
+                     *               "districtShare": "1200.00"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1350.00",
+                     *               "zoneShare": "155.00",
+                     *               "districtShare": "1195.00"
+                     *             },
+                     *             "difference": "5.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2022,
+                     *           "projected": true,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1207.50",
+                     *                 "increment": "207.50",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "207.50",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "107.50",
+                     *                     "zoneShare": "86.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "146.00",
+                     *                 "districtShare": "1061.50",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1207.50",
+                     *                 "increment": "207.50",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "207.50",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "70.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "107.50",
+                     *                     "zoneShare": "86.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "156.00",
+                     *                 "districtShare": "1051.50",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1207.50 − 基数 1000.00 = 207.50",
+                     *                   "可分成增量 = 增量 207.50 − 上年结转短收 0.00 = 207.50",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：100.00 × 0.70 = 70.00",
+                     *                   "第2档（超出部分）：107.50 × 0.80 = 86.00",
+                     *                   "各档合计 = 70.00 + 86.00 = 156.00",
+                     *                   "功能区分成 156.00；属地政府留成 = 实际 1207.50 − 156.00 = 1051.50"
+                     *                 ]
+                     *               },
+                     *               "difference": "10.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1407.50",
+                     *               "zoneShare": "266.00",
+                     *               "districtShare": "1141.50"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1407.50",
+                     *               "zoneShare": "276.00",
+                     *               "districtShare": "1131.50"
+                     *             },
+                     *             "difference": "10.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2023,
+                     *           "projected": true,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1267.88",
+                     *                 "increment": "267.88",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "267.88",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "167.88",
+                     *                     "zoneShare": "134.30"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "194.30",
+                     *                 "districtShare": "1073.58",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1267.88",
+                     *                 "increment": "267.88",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "267.88",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "70.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "167.88",
+                     *                     "zoneShare": "134.30"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "204.30",
+                     *                 "districtShare": "1063.58",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1267.88 − 基数 1000.00 = 267.88",
+                     *                   "可分成增量 = 增量 267.88 − 上年结转短收 0.00 = 267.88",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：100.00 × 0.70 = 70.00",
+                     *                   "第2档（超出部分）：167.88 × 0.80 = 134.304 → 134.30",
+                     *                   "各档合计 = 70.00 + 134.30 = 204.30",
+                     *                   "功能区分成 204.30；属地政府留成 = 实际 1267.88 − 204.30 = 1063.58"
+                     *                 ]
+                     *               },
+                     *               "difference": "10.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1467.88",
+                     *               "zoneShare": "314.30",
+                     *               "districtShare": "1153.58"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1467.88",
+                     *               "zoneShare": "324.30",
+                     *               "districtShare": "1143.58"
+                     *             },
+                     *             "difference": "10.00"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "totals": {
+                     *         "agreed": {
+                     *           "revenueTotal": "5225.38",
+                     *           "zoneShare": "790.30",
+                     *           "districtShare": "4435.08"
+                     *         },
+                     *         "scenario": {
+                     *           "revenueTotal": "5225.38",
+                     *           "zoneShare": "815.30",
+                     *           "districtShare": "4410.08"
+                     *         },
+                     *         "difference": "25.00"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: int32
+                         * @description 分成办法编号 the agreement
+                         */
+                        agreementId: number;
+                        /**
+                         * Format: int32
+                         * @description 起始年度 the first year shown
+                         * @example 2021
+                         */
+                        fromYear: number;
+                        /**
+                         * Format: int32
+                         * @description 终止年度 the last year shown
+                         * @example 2021
+                         */
+                        toYear: number;
+                        /**
+                         * Format: int32
+                         * @description 实际收入截至年度 the last year with revenue on record; later years are projected from it
+                         * @example 2021
+                         */
+                        lastRecordedYear: number;
+                        /** @description 分成比例下限 the floors applied */
+                        minimumRate: {
+                            /** @description 现行下限 the floor of the agreement as it is (the deployment floor) */
+                            agreed: string;
+                            /** @description 测算下限 the floor of the changed terms */
+                            scenario: string;
+                        };
+                        /** @description 年度 fromYear..toYear */
+                        years: {
+                            /**
+                             * Format: int32
+                             * @description 财政年度 fiscal year
+                             * @example 2021
+                             */
+                            fiscalYear: number;
+                            /** @description 预测 true when the year's revenue is projected (after the last year on record); false when it is the revenue on record */
+                            projected: boolean;
+                            /** @description 口径组 in the agreement's order */
+                            groups: {
+                                /** @description 口径组名称 group name */
+                                name: string;
+                                /** @description 口径组结果 the group's figures under the agreement as it is (no explanation) */
+                                agreed: {
+                                    /** @description 口径组名称 group name */
+                                    name: string;
+                                    /**
+                                     * @description 分成口径 basis
+                                     * @enum {string}
+                                     */
+                                    basis: "increment" | "total";
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    base?: string;
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    actual: string;
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    increment?: string;
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    carriedShortfallIn?: string;
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    shareable?: string;
+                                    /** @description 分档 how the shareable amount falls into bands */
+                                    bands: {
+                                        /** @description 分成比例 the band's rate */
+                                        rate: string;
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        amount: string;
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        zoneShare: string;
+                                    }[];
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    carriedShortfallOut?: string;
+                                    /** @description 分段期限 the schedule period in force */
+                                    period?: {
+                                        /**
+                                         * Format: int32
+                                         * @description 起始年度 the period's first year
+                                         * @example 2021
+                                         */
+                                        fromYear: number;
+                                        /** @description 终止年度 the period's last year; null for the last period */
+                                        toYear: number | null;
+                                        /**
+                                         * Format: int32
+                                         * @description 段次 the period's place in the schedule, from 1
+                                         */
+                                        number: number;
+                                        /**
+                                         * Format: int32
+                                         * @description 段数 how many periods the schedule has
+                                         */
+                                        of: number;
+                                    };
+                                };
+                                /** @description 口径组结果 one group's result */
+                                scenario: {
+                                    /** @description 口径组名称 group name */
+                                    name: string;
+                                    /**
+                                     * @description 分成口径 basis
+                                     * @enum {string}
+                                     */
+                                    basis: "increment" | "total";
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    base?: string;
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    actual: string;
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    increment?: string;
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    carriedShortfallIn?: string;
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    shareable?: string;
+                                    /** @description 分档 how the shareable amount falls into bands */
+                                    bands: {
+                                        /** @description 分成比例 the band's rate */
+                                        rate: string;
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        amount: string;
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        zoneShare: string;
+                                    }[];
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    carriedShortfallOut?: string;
+                                    /** @description 分段期限 the schedule period in force */
+                                    period?: {
+                                        /**
+                                         * Format: int32
+                                         * @description 起始年度 the period's first year
+                                         * @example 2021
+                                         */
+                                        fromYear: number;
+                                        /** @description 终止年度 the period's last year; null for the last period */
+                                        toYear: number | null;
+                                        /**
+                                         * Format: int32
+                                         * @description 段次 the period's place in the schedule, from 1
+                                         */
+                                        number: number;
+                                        /**
+                                         * Format: int32
+                                         * @description 段数 how many periods the schedule has
+                                         */
+                                        of: number;
+                                    };
+                                    /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
+                                    explanation: string[];
+                                };
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                difference: string;
+                            }[];
+                            /** @description 年度合计 the year's totals, as agreed and as changed */
+                            totals: {
+                                /** @description 现行 under the agreement as it is */
+                                agreed: {
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    revenueTotal: string;
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                };
+                                /** @description 测算 under the changed terms */
+                                scenario: {
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    revenueTotal: string;
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                };
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                difference: string;
+                            };
+                        }[];
+                        /** @description 合计 Σ over the years, as agreed and as changed */
+                        totals: {
+                            /** @description 现行 under the agreement as it is */
+                            agreed: {
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                revenueTotal: string;
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                districtShare: string;
+                            };
+                            /** @description 测算 under the changed terms */
+                            scenario: {
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                revenueTotal: string;
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                districtShare: string;
+                            };
+                            /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                            difference: string;
+                        };
+                    };
+                    /**
+                     * @example {
+                     *       "agreementId": 1,
+                     *       "fromYear": 2020,
+                     *       "toYear": 2023,
+                     *       "lastRecordedYear": 2021,
+                     *       "minimumRate": {
+                     *         "agreed": "0.60",
+                     *         "scenario": "0.60"
+                     *       },
+                     *       "years": [
+                     *         {
+                     *           "fiscalYear": 2020,
+                     *           "projected": false,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "900.00",
+                     *                 "increment": "-100.00",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "-100.00",
+                     *                 "bands": [],
+                     *                 "zoneShare": "0.00",
+                     *                 "districtShare": "900.00",
+                     *                 "carriedShortfallOut": "100.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "900.00",
+                     *                 "increment": "-100.00",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "-100.00",
+                     *                 "bands": [],
+                     *                 "zoneShare": "0.00",
+                     *                 "districtShare": "900.00",
+                     *                 "carriedShortfallOut": "100.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 900.00 − 基数 1000.00 = -100.00",
+                     *                   "可分成增量 = 增量 -100.00 − 上年结转短收 0.00 = -100.00",
+                     *                   "可分成增量为负，短收 100.00 结转以后年度增量抵扣：功能区分成 0.00",
+                     *                   "功能区分成 0.00；属地政府留成 = 实际 900.00 − 0.00 = 900.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "100.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "60.00",
+                     *                 "districtShare": "40.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "100.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "60.00",
+                     *                 "districtShare": "40.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 100.00 × 0.60 = 60.00",
+                     *                   "功能区分成 60.00；属地政府留成 = 实际 100.00 − 60.00 = 40.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1000.00",
+                     *               "zoneShare": "60.00",
+                     *               "districtShare": "940.00"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1000.00",
+                     *               "zoneShare": "60.00",
+                     *               "districtShare": "940.00"
+                     *             },
+                     *             "difference": "0.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2021,
+                     *           "projected": false,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1150.00",
+                     *                 "increment": "150.00",
+                     *                 "carriedShortfallIn": "100.00",
+                     *                 "shareable": "50.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "50.00",
+                     *                     "zoneShare": "30.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "0.00",
+                     *                     "zoneShare": "0.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "30.00",
+                     *                 "districtShare": "1120.00",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1150.00",
+                     *                 "increment": "150.00",
+                     *                 "carriedShortfallIn": "100.00",
+                     *                 "shareable": "50.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "50.00",
+                     *                     "zoneShare": "35.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "0.00",
+                     *                     "zoneShare": "0.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "35.00",
+                     *                 "districtShare": "1115.00",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1150.00 − 基数 1000.00 = 150.00",
+                     *                   "可分成增量 = 增量 150.00 − 上年结转短收 100.00 = 50.00",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：50.00 × 0.70 = 35.00",
+                     *                   "第2档（超出部分）：0.00 × 0.80 = 0.00",
+                     *                   "各档合计 = 35.00 + 0.00 = 35.00",
+                     *                   "功能区分成 35.00；属地政府留成 = 实际 1150.00 − 35.00 = 1115.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "5.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1350.00",
+                     *               "zoneShare": "150.00",
+                     *               "districtShare": "1200.00"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1350.00",
+                     *               "zoneShare": "155.00",
+                     *               "districtShare": "1195.00"
+                     *             },
+                     *             "difference": "5.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2022,
+                     *           "projected": true,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1207.50",
+                     *                 "increment": "207.50",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "207.50",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "107.50",
+                     *                     "zoneShare": "86.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "146.00",
+                     *                 "districtShare": "1061.50",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1207.50",
+                     *                 "increment": "207.50",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "207.50",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "70.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "107.50",
+                     *                     "zoneShare": "86.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "156.00",
+                     *                 "districtShare": "1051.50",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1207.50 − 基数 1000.00 = 207.50",
+                     *                   "可分成增量 = 增量 207.50 − 上年结转短收 0.00 = 207.50",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：100.00 × 0.70 = 70.00",
+                     *                   "第2档（超出部分）：107.50 × 0.80 = 86.00",
+                     *                   "各档合计 = 70.00 + 86.00 = 156.00",
+                     *                   "功能区分成 156.00；属地政府留成 = 实际 1207.50 − 156.00 = 1051.50"
+                     *                 ]
+                     *               },
+                     *               "difference": "10.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1407.50",
+                     *               "zoneShare": "266.00",
+                     *               "districtShare": "1141.50"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1407.50",
+                     *               "zoneShare": "276.00",
+                     *               "districtShare": "1131.50"
+                     *             },
+                     *             "difference": "10.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2023,
+                     *           "projected": true,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1267.88",
+                     *                 "increment": "267.88",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "267.88",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "167.88",
+                     *                     "zoneShare": "134.30"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "194.30",
+                     *                 "districtShare": "1073.58",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1267.88",
+                     *                 "increment": "267.88",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "267.88",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "70.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "167.88",
+                     *                     "zoneShare": "134.30"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "204.30",
+                     *                 "districtShare": "1063.58",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1267.88 − 基数 1000.00 = 267.88",
+                     *                   "可分成增量 = 增量 267.88 − 上年结转短收 0.00 = 267.88",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：100.00 × 0.70 = 70.00",
+                     *                   "第2档（超出部分）：167.88 × 0.80 = 134.304 → 134.30",
+                     *                   "各档合计 = 70.00 + 134.30 = 204.30",
+                     *                   "功能区分成 204.30；属地政府留成 = 实际 1267.88 − 204.30 = 1063.58"
+                     *                 ]
+                     *               },
+                     *               "difference": "10.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1467.88",
+                     *               "zoneShare": "314.30",
+                     *               "districtShare": "1153.58"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1467.88",
+                     *               "zoneShare": "324.30",
+                     *               "districtShare": "1143.58"
+                     *             },
+                     *             "difference": "10.00"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "totals": {
+                     *         "agreed": {
+                     *           "revenueTotal": "5225.38",
+                     *           "zoneShare": "790.30",
+                     *           "districtShare": "4435.08"
+                     *         },
+                     *         "scenario": {
+                     *           "revenueTotal": "5225.38",
+                     *           "zoneShare": "815.30",
+                     *           "districtShare": "4410.08"
+                     *         },
+                     *         "difference": "25.00"
+                     *       }
+                     *     }
+                     */
+                    "text/csv": {
+                        /**
+                         * Format: int32
+                         * @description 分成办法编号 the agreement
+                         */
+                        agreementId: number;
+                        /**
+                         * Format: int32
+                         * @description 起始年度 the first year shown
+                         * @example 2021
+                         */
+                        fromYear: number;
+                        /**
+                         * Format: int32
+                         * @description 终止年度 the last year shown
+                         * @example 2021
+                         */
+                        toYear: number;
+                        /**
+                         * Format: int32
+                         * @description 实际收入截至年度 the last year with revenue on record; later years are projected from it
+                         * @example 2021
+                         */
+                        lastRecordedYear: number;
+                        /** @description 分成比例下限 the floors applied */
+                        minimumRate: {
+                            /** @description 现行下限 the floor of the agreement as it is (the deployment floor) */
+                            agreed: string;
+                            /** @description 测算下限 the floor of the changed terms */
+                            scenario: string;
+                        };
+                        /** @description 年度 fromYear..toYear */
+                        years: {
+                            /**
+                             * Format: int32
+                             * @description 财政年度 fiscal year
+                             * @example 2021
+                             */
+                            fiscalYear: number;
+                            /** @description 预测 true when the year's revenue is projected (after the last year on record); false when it is the revenue on record */
+                            projected: boolean;
+                            /** @description 口径组 in the agreement's order */
+                            groups: {
+                                /** @description 口径组名称 group name */
+                                name: string;
+                                /** @description 口径组结果 the group's figures under the agreement as it is (no explanation) */
+                                agreed: {
+                                    /** @description 口径组名称 group name */
+                                    name: string;
+                                    /**
+                                     * @description 分成口径 basis
+                                     * @enum {string}
+                                     */
+                                    basis: "increment" | "total";
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    base?: string;
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    actual: string;
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    increment?: string;
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    carriedShortfallIn?: string;
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    shareable?: string;
+                                    /** @description 分档 how the shareable amount falls into bands */
+                                    bands: {
+                                        /** @description 分成比例 the band's rate */
+                                        rate: string;
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        amount: string;
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        zoneShare: string;
+                                    }[];
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    carriedShortfallOut?: string;
+                                    /** @description 分段期限 the schedule period in force */
+                                    period?: {
+                                        /**
+                                         * Format: int32
+                                         * @description 起始年度 the period's first year
+                                         * @example 2021
+                                         */
+                                        fromYear: number;
+                                        /** @description 终止年度 the period's last year; null for the last period */
+                                        toYear: number | null;
+                                        /**
+                                         * Format: int32
+                                         * @description 段次 the period's place in the schedule, from 1
+                                         */
+                                        number: number;
+                                        /**
+                                         * Format: int32
+                                         * @description 段数 how many periods the schedule has
+                                         */
+                                        of: number;
+                                    };
+                                };
+                                /** @description 口径组结果 one group's result */
+                                scenario: {
+                                    /** @description 口径组名称 group name */
+                                    name: string;
+                                    /**
+                                     * @description 分成口径 basis
+                                     * @enum {string}
+                                     */
+                                    basis: "increment" | "total";
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    base?: string;
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    actual: string;
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    increment?: string;
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    carriedShortfallIn?: string;
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    shareable?: string;
+                                    /** @description 分档 how the shareable amount falls into bands */
+                                    bands: {
+                                        /** @description 分成比例 the band's rate */
+                                        rate: string;
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        amount: string;
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        zoneShare: string;
+                                    }[];
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    carriedShortfallOut?: string;
+                                    /** @description 分段期限 the schedule period in force */
+                                    period?: {
+                                        /**
+                                         * Format: int32
+                                         * @description 起始年度 the period's first year
+                                         * @example 2021
+                                         */
+                                        fromYear: number;
+                                        /** @description 终止年度 the period's last year; null for the last period */
+                                        toYear: number | null;
+                                        /**
+                                         * Format: int32
+                                         * @description 段次 the period's place in the schedule, from 1
+                                         */
+                                        number: number;
+                                        /**
+                                         * Format: int32
+                                         * @description 段数 how many periods the schedule has
+                                         */
+                                        of: number;
+                                    };
+                                    /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
+                                    explanation: string[];
+                                };
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                difference: string;
+                            }[];
+                            /** @description 年度合计 the year's totals, as agreed and as changed */
+                            totals: {
+                                /** @description 现行 under the agreement as it is */
+                                agreed: {
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    revenueTotal: string;
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                };
+                                /** @description 测算 under the changed terms */
+                                scenario: {
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    revenueTotal: string;
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                };
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                difference: string;
+                            };
+                        }[];
+                        /** @description 合计 Σ over the years, as agreed and as changed */
+                        totals: {
+                            /** @description 现行 under the agreement as it is */
+                            agreed: {
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                revenueTotal: string;
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                districtShare: string;
+                            };
+                            /** @description 测算 under the changed terms */
+                            scenario: {
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                revenueTotal: string;
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                districtShare: string;
+                            };
+                            /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                            difference: string;
+                        };
+                    };
+                    /**
+                     * @example {
+                     *       "agreementId": 1,
+                     *       "fromYear": 2020,
+                     *       "toYear": 2023,
+                     *       "lastRecordedYear": 2021,
+                     *       "minimumRate": {
+                     *         "agreed": "0.60",
+                     *         "scenario": "0.60"
+                     *       },
+                     *       "years": [
+                     *         {
+                     *           "fiscalYear": 2020,
+                     *           "projected": false,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "900.00",
+                     *                 "increment": "-100.00",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "-100.00",
+                     *                 "bands": [],
+                     *                 "zoneShare": "0.00",
+                     *                 "districtShare": "900.00",
+                     *                 "carriedShortfallOut": "100.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "900.00",
+                     *                 "increment": "-100.00",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "-100.00",
+                     *                 "bands": [],
+                     *                 "zoneShare": "0.00",
+                     *                 "districtShare": "900.00",
+                     *                 "carriedShortfallOut": "100.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 900.00 − 基数 1000.00 = -100.00",
+                     *                   "可分成增量 = 增量 -100.00 − 上年结转短收 0.00 = -100.00",
+                     *                   "可分成增量为负，短收 100.00 结转以后年度增量抵扣：功能区分成 0.00",
+                     *                   "功能区分成 0.00；属地政府留成 = 实际 900.00 − 0.00 = 900.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "100.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "60.00",
+                     *                 "districtShare": "40.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "100.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "60.00",
+                     *                 "districtShare": "40.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 100.00 × 0.60 = 60.00",
+                     *                   "功能区分成 60.00；属地政府留成 = 实际 100.00 − 60.00 = 40.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1000.00",
+                     *               "zoneShare": "60.00",
+                     *               "districtShare": "940.00"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1000.00",
+                     *               "zoneShare": "60.00",
+                     *               "districtShare": "940.00"
+                     *             },
+                     *             "difference": "0.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2021,
+                     *           "projected": false,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1150.00",
+                     *                 "increment": "150.00",
+                     *                 "carriedShortfallIn": "100.00",
+                     *                 "shareable": "50.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "50.00",
+                     *                     "zoneShare": "30.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "0.00",
+                     *                     "zoneShare": "0.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "30.00",
+                     *                 "districtShare": "1120.00",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1150.00",
+                     *                 "increment": "150.00",
+                     *                 "carriedShortfallIn": "100.00",
+                     *                 "shareable": "50.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "50.00",
+                     *                     "zoneShare": "35.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "0.00",
+                     *                     "zoneShare": "0.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "35.00",
+                     *                 "districtShare": "1115.00",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1150.00 − 基数 1000.00 = 150.00",
+                     *                   "可分成增量 = 增量 150.00 − 上年结转短收 100.00 = 50.00",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：50.00 × 0.70 = 35.00",
+                     *                   "第2档（超出部分）：0.00 × 0.80 = 0.00",
+                     *                   "各档合计 = 35.00 + 0.00 = 35.00",
+                     *                   "功能区分成 35.00；属地政府留成 = 实际 1150.00 − 35.00 = 1115.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "5.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1350.00",
+                     *               "zoneShare": "150.00",
+                     *               "districtShare": "1200.00"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1350.00",
+                     *               "zoneShare": "155.00",
+                     *               "districtShare": "1195.00"
+                     *             },
+                     *             "difference": "5.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2022,
+                     *           "projected": true,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1207.50",
+                     *                 "increment": "207.50",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "207.50",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "107.50",
+                     *                     "zoneShare": "86.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "146.00",
+                     *                 "districtShare": "1061.50",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1207.50",
+                     *                 "increment": "207.50",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "207.50",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "70.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "107.50",
+                     *                     "zoneShare": "86.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "156.00",
+                     *                 "districtShare": "1051.50",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1207.50 − 基数 1000.00 = 207.50",
+                     *                   "可分成增量 = 增量 207.50 − 上年结转短收 0.00 = 207.50",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：100.00 × 0.70 = 70.00",
+                     *                   "第2档（超出部分）：107.50 × 0.80 = 86.00",
+                     *                   "各档合计 = 70.00 + 86.00 = 156.00",
+                     *                   "功能区分成 156.00；属地政府留成 = 实际 1207.50 − 156.00 = 1051.50"
+                     *                 ]
+                     *               },
+                     *               "difference": "10.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1407.50",
+                     *               "zoneShare": "266.00",
+                     *               "districtShare": "1141.50"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1407.50",
+                     *               "zoneShare": "276.00",
+                     *               "districtShare": "1131.50"
+                     *             },
+                     *             "difference": "10.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2023,
+                     *           "projected": true,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1267.88",
+                     *                 "increment": "267.88",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "267.88",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "167.88",
+                     *                     "zoneShare": "134.30"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "194.30",
+                     *                 "districtShare": "1073.58",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1267.88",
+                     *                 "increment": "267.88",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "267.88",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "70.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "167.88",
+                     *                     "zoneShare": "134.30"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "204.30",
+                     *                 "districtShare": "1063.58",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1267.88 − 基数 1000.00 = 267.88",
+                     *                   "可分成增量 = 增量 267.88 − 上年结转短收 0.00 = 267.88",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：100.00 × 0.70 = 70.00",
+                     *                   "第2档（超出部分）：167.88 × 0.80 = 134.304 → 134.30",
+                     *                   "各档合计 = 70.00 + 134.30 = 204.30",
+                     *                   "功能区分成 204.30；属地政府留成 = 实际 1267.88 − 204.30 = 1063.58"
+                     *                 ]
+                     *               },
+                     *               "difference": "10.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1467.88",
+                     *               "zoneShare": "314.30",
+                     *               "districtShare": "1153.58"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1467.88",
+                     *               "zoneShare": "324.30",
+                     *               "districtShare": "1143.58"
+                     *             },
+                     *             "difference": "10.00"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "totals": {
+                     *         "agreed": {
+                     *           "revenueTotal": "5225.38",
+                     *           "zoneShare": "790.30",
+                     *           "districtShare": "4435.08"
+                     *         },
+                     *         "scenario": {
+                     *           "revenueTotal": "5225.38",
+                     *           "zoneShare": "815.30",
+                     *           "districtShare": "4410.08"
+                     *         },
+                     *         "difference": "25.00"
+                     *       }
+                     *     }
+                     */
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                        /**
+                         * Format: int32
+                         * @description 分成办法编号 the agreement
+                         */
+                        agreementId: number;
+                        /**
+                         * Format: int32
+                         * @description 起始年度 the first year shown
+                         * @example 2021
+                         */
+                        fromYear: number;
+                        /**
+                         * Format: int32
+                         * @description 终止年度 the last year shown
+                         * @example 2021
+                         */
+                        toYear: number;
+                        /**
+                         * Format: int32
+                         * @description 实际收入截至年度 the last year with revenue on record; later years are projected from it
+                         * @example 2021
+                         */
+                        lastRecordedYear: number;
+                        /** @description 分成比例下限 the floors applied */
+                        minimumRate: {
+                            /** @description 现行下限 the floor of the agreement as it is (the deployment floor) */
+                            agreed: string;
+                            /** @description 测算下限 the floor of the changed terms */
+                            scenario: string;
+                        };
+                        /** @description 年度 fromYear..toYear */
+                        years: {
+                            /**
+                             * Format: int32
+                             * @description 财政年度 fiscal year
+                             * @example 2021
+                             */
+                            fiscalYear: number;
+                            /** @description 预测 true when the year's revenue is projected (after the last year on record); false when it is the revenue on record */
+                            projected: boolean;
+                            /** @description 口径组 in the agreement's order */
+                            groups: {
+                                /** @description 口径组名称 group name */
+                                name: string;
+                                /** @description 口径组结果 the group's figures under the agreement as it is (no explanation) */
+                                agreed: {
+                                    /** @description 口径组名称 group name */
+                                    name: string;
+                                    /**
+                                     * @description 分成口径 basis
+                                     * @enum {string}
+                                     */
+                                    basis: "increment" | "total";
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    base?: string;
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    actual: string;
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    increment?: string;
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    carriedShortfallIn?: string;
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    shareable?: string;
+                                    /** @description 分档 how the shareable amount falls into bands */
+                                    bands: {
+                                        /** @description 分成比例 the band's rate */
+                                        rate: string;
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        amount: string;
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        zoneShare: string;
+                                    }[];
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    carriedShortfallOut?: string;
+                                    /** @description 分段期限 the schedule period in force */
+                                    period?: {
+                                        /**
+                                         * Format: int32
+                                         * @description 起始年度 the period's first year
+                                         * @example 2021
+                                         */
+                                        fromYear: number;
+                                        /** @description 终止年度 the period's last year; null for the last period */
+                                        toYear: number | null;
+                                        /**
+                                         * Format: int32
+                                         * @description 段次 the period's place in the schedule, from 1
+                                         */
+                                        number: number;
+                                        /**
+                                         * Format: int32
+                                         * @description 段数 how many periods the schedule has
+                                         */
+                                        of: number;
+                                    };
+                                };
+                                /** @description 口径组结果 one group's result */
+                                scenario: {
+                                    /** @description 口径组名称 group name */
+                                    name: string;
+                                    /**
+                                     * @description 分成口径 basis
+                                     * @enum {string}
+                                     */
+                                    basis: "increment" | "total";
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    base?: string;
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    actual: string;
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    increment?: string;
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    carriedShortfallIn?: string;
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    shareable?: string;
+                                    /** @description 分档 how the shareable amount falls into bands */
+                                    bands: {
+                                        /** @description 分成比例 the band's rate */
+                                        rate: string;
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        amount: string;
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        zoneShare: string;
+                                    }[];
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    carriedShortfallOut?: string;
+                                    /** @description 分段期限 the schedule period in force */
+                                    period?: {
+                                        /**
+                                         * Format: int32
+                                         * @description 起始年度 the period's first year
+                                         * @example 2021
+                                         */
+                                        fromYear: number;
+                                        /** @description 终止年度 the period's last year; null for the last period */
+                                        toYear: number | null;
+                                        /**
+                                         * Format: int32
+                                         * @description 段次 the period's place in the schedule, from 1
+                                         */
+                                        number: number;
+                                        /**
+                                         * Format: int32
+                                         * @description 段数 how many periods the schedule has
+                                         */
+                                        of: number;
+                                    };
+                                    /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
+                                    explanation: string[];
+                                };
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                difference: string;
+                            }[];
+                            /** @description 年度合计 the year's totals, as agreed and as changed */
+                            totals: {
+                                /** @description 现行 under the agreement as it is */
+                                agreed: {
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    revenueTotal: string;
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                };
+                                /** @description 测算 under the changed terms */
+                                scenario: {
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    revenueTotal: string;
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                };
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                difference: string;
+                            };
+                        }[];
+                        /** @description 合计 Σ over the years, as agreed and as changed */
+                        totals: {
+                            /** @description 现行 under the agreement as it is */
+                            agreed: {
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                revenueTotal: string;
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                districtShare: string;
+                            };
+                            /** @description 测算 under the changed terms */
+                            scenario: {
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                revenueTotal: string;
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                districtShare: string;
+                            };
+                            /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                            difference: string;
+                        };
+                    };
+                    /**
+                     * @example {
+                     *       "agreementId": 1,
+                     *       "fromYear": 2020,
+                     *       "toYear": 2023,
+                     *       "lastRecordedYear": 2021,
+                     *       "minimumRate": {
+                     *         "agreed": "0.60",
+                     *         "scenario": "0.60"
+                     *       },
+                     *       "years": [
+                     *         {
+                     *           "fiscalYear": 2020,
+                     *           "projected": false,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "900.00",
+                     *                 "increment": "-100.00",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "-100.00",
+                     *                 "bands": [],
+                     *                 "zoneShare": "0.00",
+                     *                 "districtShare": "900.00",
+                     *                 "carriedShortfallOut": "100.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "900.00",
+                     *                 "increment": "-100.00",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "-100.00",
+                     *                 "bands": [],
+                     *                 "zoneShare": "0.00",
+                     *                 "districtShare": "900.00",
+                     *                 "carriedShortfallOut": "100.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 900.00 − 基数 1000.00 = -100.00",
+                     *                   "可分成增量 = 增量 -100.00 − 上年结转短收 0.00 = -100.00",
+                     *                   "可分成增量为负，短收 100.00 结转以后年度增量抵扣：功能区分成 0.00",
+                     *                   "功能区分成 0.00；属地政府留成 = 实际 900.00 − 0.00 = 900.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "100.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "60.00",
+                     *                 "districtShare": "40.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "100.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "60.00",
+                     *                 "districtShare": "40.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 100.00 × 0.60 = 60.00",
+                     *                   "功能区分成 60.00；属地政府留成 = 实际 100.00 − 60.00 = 40.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1000.00",
+                     *               "zoneShare": "60.00",
+                     *               "districtShare": "940.00"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1000.00",
+                     *               "zoneShare": "60.00",
+                     *               "districtShare": "940.00"
+                     *             },
+                     *             "difference": "0.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2021,
+                     *           "projected": false,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1150.00",
+                     *                 "increment": "150.00",
+                     *                 "carriedShortfallIn": "100.00",
+                     *                 "shareable": "50.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "50.00",
+                     *                     "zoneShare": "30.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "0.00",
+                     *                     "zoneShare": "0.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "30.00",
+                     *                 "districtShare": "1120.00",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1150.00",
+                     *                 "increment": "150.00",
+                     *                 "carriedShortfallIn": "100.00",
+                     *                 "shareable": "50.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "50.00",
+                     *                     "zoneShare": "35.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "0.00",
+                     *                     "zoneShare": "0.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "35.00",
+                     *                 "districtShare": "1115.00",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1150.00 − 基数 1000.00 = 150.00",
+                     *                   "可分成增量 = 增量 150.00 − 上年结转短收 100.00 = 50.00",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：50.00 × 0.70 = 35.00",
+                     *                   "第2档（超出部分）：0.00 × 0.80 = 0.00",
+                     *                   "各档合计 = 35.00 + 0.00 = 35.00",
+                     *                   "功能区分成 35.00；属地政府留成 = 实际 1150.00 − 35.00 = 1115.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "5.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1350.00",
+                     *               "zoneShare": "150.00",
+                     *               "districtShare": "1200.00"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1350.00",
+                     *               "zoneShare": "155.00",
+                     *               "districtShare": "1195.00"
+                     *             },
+                     *             "difference": "5.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2022,
+                     *           "projected": true,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1207.50",
+                     *                 "increment": "207.50",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "207.50",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "107.50",
+                     *                     "zoneShare": "86.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "146.00",
+                     *                 "districtShare": "1061.50",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1207.50",
+                     *                 "increment": "207.50",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "207.50",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "70.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "107.50",
+                     *                     "zoneShare": "86.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "156.00",
+                     *                 "districtShare": "1051.50",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1207.50 − 基数 1000.00 = 207.50",
+                     *                   "可分成增量 = 增量 207.50 − 上年结转短收 0.00 = 207.50",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：100.00 × 0.70 = 70.00",
+                     *                   "第2档（超出部分）：107.50 × 0.80 = 86.00",
+                     *                   "各档合计 = 70.00 + 86.00 = 156.00",
+                     *                   "功能区分成 156.00；属地政府留成 = 实际 1207.50 − 156.00 = 1051.50"
+                     *                 ]
+                     *               },
+                     *               "difference": "10.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1407.50",
+                     *               "zoneShare": "266.00",
+                     *               "districtShare": "1141.50"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1407.50",
+                     *               "zoneShare": "276.00",
+                     *               "districtShare": "1131.50"
+                     *             },
+                     *             "difference": "10.00"
+                     *           }
+                     *         },
+                     *         {
+                     *           "fiscalYear": 2023,
+                     *           "projected": true,
+                     *           "groups": [
+                     *             {
+                     *               "name": "taxes",
+                     *               "agreed": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1267.88",
+                     *                 "increment": "267.88",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "267.88",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "60.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "167.88",
+                     *                     "zoneShare": "134.30"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "194.30",
+                     *                 "districtShare": "1073.58",
+                     *                 "carriedShortfallOut": "0.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "taxes",
+                     *                 "basis": "increment",
+                     *                 "base": "1000.00",
+                     *                 "actual": "1267.88",
+                     *                 "increment": "267.88",
+                     *                 "carriedShortfallIn": "0.00",
+                     *                 "shareable": "267.88",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.70",
+                     *                     "amount": "100.00",
+                     *                     "zoneShare": "70.00"
+                     *                   },
+                     *                   {
+                     *                     "rate": "0.80",
+                     *                     "amount": "167.88",
+                     *                     "zoneShare": "134.30"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "204.30",
+                     *                 "districtShare": "1063.58",
+                     *                 "carriedShortfallOut": "0.00",
+                     *                 "explanation": [
+                     *                   "基数（固定）= 核定基数 1000.00（2019年） = 1000.00",
+                     *                   "增量 = 实际 1267.88 − 基数 1000.00 = 267.88",
+                     *                   "可分成增量 = 增量 267.88 − 上年结转短收 0.00 = 267.88",
+                     *                   "第1档（增长不超过基数的10%，上限 100.00）：100.00 × 0.70 = 70.00",
+                     *                   "第2档（超出部分）：167.88 × 0.80 = 134.304 → 134.30",
+                     *                   "各档合计 = 70.00 + 134.30 = 204.30",
+                     *                   "功能区分成 204.30；属地政府留成 = 实际 1267.88 − 204.30 = 1063.58"
+                     *                 ]
+                     *               },
+                     *               "difference": "10.00"
+                     *             },
+                     *             {
+                     *               "name": "fees",
+                     *               "agreed": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00"
+                     *               },
+                     *               "scenario": {
+                     *                 "name": "fees",
+                     *                 "basis": "total",
+                     *                 "actual": "200.00",
+                     *                 "bands": [
+                     *                   {
+                     *                     "rate": "0.60",
+                     *                     "amount": "200.00",
+                     *                     "zoneShare": "120.00"
+                     *                   }
+                     *                 ],
+                     *                 "zoneShare": "120.00",
+                     *                 "districtShare": "80.00",
+                     *                 "explanation": [
+                     *                   "全额分成：实际 200.00 × 0.60 = 120.00",
+                     *                   "功能区分成 120.00；属地政府留成 = 实际 200.00 − 120.00 = 80.00"
+                     *                 ]
+                     *               },
+                     *               "difference": "0.00"
+                     *             }
+                     *           ],
+                     *           "totals": {
+                     *             "agreed": {
+                     *               "revenueTotal": "1467.88",
+                     *               "zoneShare": "314.30",
+                     *               "districtShare": "1153.58"
+                     *             },
+                     *             "scenario": {
+                     *               "revenueTotal": "1467.88",
+                     *               "zoneShare": "324.30",
+                     *               "districtShare": "1143.58"
+                     *             },
+                     *             "difference": "10.00"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "totals": {
+                     *         "agreed": {
+                     *           "revenueTotal": "5225.38",
+                     *           "zoneShare": "790.30",
+                     *           "districtShare": "4435.08"
+                     *         },
+                     *         "scenario": {
+                     *           "revenueTotal": "5225.38",
+                     *           "zoneShare": "815.30",
+                     *           "districtShare": "4410.08"
+                     *         },
+                     *         "difference": "25.00"
+                     *       }
+                     *     }
+                     */
+                    "image/svg+xml": {
+                        /**
+                         * Format: int32
+                         * @description 分成办法编号 the agreement
+                         */
+                        agreementId: number;
+                        /**
+                         * Format: int32
+                         * @description 起始年度 the first year shown
+                         * @example 2021
+                         */
+                        fromYear: number;
+                        /**
+                         * Format: int32
+                         * @description 终止年度 the last year shown
+                         * @example 2021
+                         */
+                        toYear: number;
+                        /**
+                         * Format: int32
+                         * @description 实际收入截至年度 the last year with revenue on record; later years are projected from it
+                         * @example 2021
+                         */
+                        lastRecordedYear: number;
+                        /** @description 分成比例下限 the floors applied */
+                        minimumRate: {
+                            /** @description 现行下限 the floor of the agreement as it is (the deployment floor) */
+                            agreed: string;
+                            /** @description 测算下限 the floor of the changed terms */
+                            scenario: string;
+                        };
+                        /** @description 年度 fromYear..toYear */
+                        years: {
+                            /**
+                             * Format: int32
+                             * @description 财政年度 fiscal year
+                             * @example 2021
+                             */
+                            fiscalYear: number;
+                            /** @description 预测 true when the year's revenue is projected (after the last year on record); false when it is the revenue on record */
+                            projected: boolean;
+                            /** @description 口径组 in the agreement's order */
+                            groups: {
+                                /** @description 口径组名称 group name */
+                                name: string;
+                                /** @description 口径组结果 the group's figures under the agreement as it is (no explanation) */
+                                agreed: {
+                                    /** @description 口径组名称 group name */
+                                    name: string;
+                                    /**
+                                     * @description 分成口径 basis
+                                     * @enum {string}
+                                     */
+                                    basis: "increment" | "total";
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    base?: string;
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    actual: string;
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    increment?: string;
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    carriedShortfallIn?: string;
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    shareable?: string;
+                                    /** @description 分档 how the shareable amount falls into bands */
+                                    bands: {
+                                        /** @description 分成比例 the band's rate */
+                                        rate: string;
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        amount: string;
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        zoneShare: string;
+                                    }[];
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    carriedShortfallOut?: string;
+                                    /** @description 分段期限 the schedule period in force */
+                                    period?: {
+                                        /**
+                                         * Format: int32
+                                         * @description 起始年度 the period's first year
+                                         * @example 2021
+                                         */
+                                        fromYear: number;
+                                        /** @description 终止年度 the period's last year; null for the last period */
+                                        toYear: number | null;
+                                        /**
+                                         * Format: int32
+                                         * @description 段次 the period's place in the schedule, from 1
+                                         */
+                                        number: number;
+                                        /**
+                                         * Format: int32
+                                         * @description 段数 how many periods the schedule has
+                                         */
+                                        of: number;
+                                    };
+                                };
+                                /** @description 口径组结果 one group's result */
+                                scenario: {
+                                    /** @description 口径组名称 group name */
+                                    name: string;
+                                    /**
+                                     * @description 分成口径 basis
+                                     * @enum {string}
+                                     */
+                                    basis: "increment" | "total";
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    base?: string;
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    actual: string;
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    increment?: string;
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    carriedShortfallIn?: string;
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    shareable?: string;
+                                    /** @description 分档 how the shareable amount falls into bands */
+                                    bands: {
+                                        /** @description 分成比例 the band's rate */
+                                        rate: string;
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        amount: string;
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        zoneShare: string;
+                                    }[];
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    carriedShortfallOut?: string;
+                                    /** @description 分段期限 the schedule period in force */
+                                    period?: {
+                                        /**
+                                         * Format: int32
+                                         * @description 起始年度 the period's first year
+                                         * @example 2021
+                                         */
+                                        fromYear: number;
+                                        /** @description 终止年度 the period's last year; null for the last period */
+                                        toYear: number | null;
+                                        /**
+                                         * Format: int32
+                                         * @description 段次 the period's place in the schedule, from 1
+                                         */
+                                        number: number;
+                                        /**
+                                         * Format: int32
+                                         * @description 段数 how many periods the schedule has
+                                         */
+                                        of: number;
+                                    };
+                                    /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
+                                    explanation: string[];
+                                };
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                difference: string;
+                            }[];
+                            /** @description 年度合计 the year's totals, as agreed and as changed */
+                            totals: {
+                                /** @description 现行 under the agreement as it is */
+                                agreed: {
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    revenueTotal: string;
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                };
+                                /** @description 测算 under the changed terms */
+                                scenario: {
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    revenueTotal: string;
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    zoneShare: string;
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    districtShare: string;
+                                };
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                difference: string;
+                            };
+                        }[];
+                        /** @description 合计 Σ over the years, as agreed and as changed */
+                        totals: {
+                            /** @description 现行 under the agreement as it is */
+                            agreed: {
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                revenueTotal: string;
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                districtShare: string;
+                            };
+                            /** @description 测算 under the changed terms */
+                            scenario: {
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                revenueTotal: string;
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                zoneShare: string;
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                districtShare: string;
+                            };
+                            /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                            difference: string;
+                        };
+                    };
+                };
+            };
+            /** @description 请求格式错误 malformed or schema-invalid input */
+            400: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 未认证 no or bad bearer token */
+            401: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 不存在 unknown, or outside the caller's scope */
+            404: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];

@@ -99,6 +99,8 @@ const cases: Case[] = [
   { method: 'POST', route: '/v1/settlement-runs/{id}/finalize', url: () => '/v1/settlement-runs/2/finalize', expect: { admin: 200, district214: 403, district203: 403, zoneHT: 403, zoneBL: 403 } },
   // Run 2, finalized just above, has a line of each side: every key verifies it, within its scope.
   { method: 'GET', route: '/v1/settlement-runs/{id}/verification', url: () => '/v1/settlement-runs/2/verification', expect: EVERYONE(200) },
+  // 测算: every key runs one within its scope; another side's agreement is 404, as every read of it.
+  { method: 'POST', route: '/v1/scenarios', url: () => '/v1/scenarios', body: () => ({ agreementId: world.agreements.ht, changes: {}, fromYear: 2020, toYear: 2022 }), expect: HT_READ },
   // Last: the serial numbers of the cases above (years of the agreements created) stay as they were.
   { method: 'GET', route: '/v1/agreements/{id}/history', url: () => `/v1/agreements/${world.agreements.ht}/history`, expect: HT_READ },
 ]

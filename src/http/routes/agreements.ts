@@ -4,7 +4,7 @@ import * as agreements from '../../services/agreements.js'
 import * as settlements from '../../services/settlements.js'
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { renderHistoryChart } from '../charts.js'
-import { answerWrite, contextOf, documentOperations, pageOf, type RouteDeps, sendChart, sendTable } from '../routing.js'
+import { answerWrite, contextOf, documentOperations, pageOf, type StylesheetRouteDeps, sendChart, sendTable } from '../routing.js'
 import * as schemas from '../schemas/agreements.js'
 import { historyChartTitles, historyTitle, presentAdjustment, presentAgreement, presentHistory } from '../schemas/agreements.js'
 import { idFromParam } from '../schemas/common.js'
@@ -12,12 +12,7 @@ import { tableCsv, tableXlsx } from '../statement.js'
 
 /* Agreements (分成办法) and base adjustments (基数调整) — api-contract.md, Registry; calculation-rules.md §2–§4. */
 
-/** The statement stylesheet (its CJK web font), which the history chart links. */
-export interface AgreementRouteDeps extends RouteDeps {
-  statementStylesheet: string
-}
-
-export const agreementRoutes: FastifyPluginAsyncTypebox<AgreementRouteDeps> = async (app, deps) => {
+export const agreementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = async (app, deps) => {
   documentOperations(app, 'agreements')
 
   app.post('/agreements', { config: { access: ADMIN_ONLY }, schema: schemas.createAgreementSchema },

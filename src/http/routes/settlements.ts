@@ -3,7 +3,7 @@ import { statementRows, statementTitle } from '../../domain/settlement.js'
 import * as settlements from '../../services/settlements.js'
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
-import { answerWrite, contextOf, documentOperations, emptyBodyIsObject, pageOf, type RouteDeps, sendTable } from '../routing.js'
+import { answerWrite, contextOf, documentOperations, emptyBodyIsObject, pageOf, type StylesheetRouteDeps, sendTable } from '../routing.js'
 import { idFromParam } from '../schemas/common.js'
 import * as schemas from '../schemas/settlements.js'
 import { presentLines, presentRecordedReview, presentRun, presentRunSummary, presentVerification } from '../schemas/settlements.js'
@@ -12,12 +12,7 @@ import { STATEMENT_CSP, statementHtml } from '../statement-html.js'
 
 /* Settlement runs (年度结算) — api-contract.md, Settlement runs; calculation-rules.md §4–§6 and §9. */
 
-/** The statement page's stylesheet, as a path from /v1/settlement-runs/{id}/statement (so a proxy may mount the service under a prefix). */
-export interface SettlementRouteDeps extends RouteDeps {
-  statementStylesheet: string
-}
-
-export const settlementRoutes: FastifyPluginAsyncTypebox<SettlementRouteDeps> = async (app, deps) => {
+export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = async (app, deps) => {
   documentOperations(app, 'settlements')
 
   app.post('/settlement-runs', { config: { access: ADMIN_ONLY }, schema: schemas.createSettlementRunSchema },

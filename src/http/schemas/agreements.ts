@@ -25,7 +25,7 @@ const ModeSchema = BaseModeEnum('基数口径 fixed, escalating by growthRate, o
 const ShortfallSchema = ShortfallEnum('短收处理 none (the district bears it), deduct (the zone bears its share) or carry_forward')
 const BandIn = RateBandIn('档次上限 growth up to this share of the base; absent on the last band')
 
-const GroupIn = Type.Object({
+export const GroupIn = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 group name, unique in the agreement' }),
   basis: BasisSchema,
   categories: Type.Array(CategoryCode(), { minItems: 1, maxItems: 200, description: '收入科目 the revenue categories of the group; a category belongs to at most one group' }),

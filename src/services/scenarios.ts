@@ -1,0 +1,40 @@
+import { adjacentVersions, findAgreement } from '../db/agreements.js'
+import type { Db } from '../db/database.js'
+import { groupActuals, lastRevenueYear } from '../db/revenue.js'
+import { readOnly } from '../db/read-only.js'
+import { chainHeads } from '../db/settlements.js'
+import { Problems } from '../domain/errors.js'
+import { planScenario, runScenario, type ScenarioRequestJson, type ScenarioResult } from '../domain/scenario.js'
+import type { Context } from './context.js'
+
+/*
+ * 测算 (api-contract.md, Scenarios): an agreement settled year by year as it is and as changed, side by
+ * side, on the revenue on record and, after the last year on record, on revenue projected from it.
+ * One read-only transaction (one snapshot of the records); nothing is stored. Every key may run one
+ * within its scope: an agreement outside it answers 404, as every other read of it does.
+ */
+
+export function scenario (ctx: Context, request: ScenarioRequestJson): Promise<ScenarioResult> {
+  return readOnly(ctx.db, async (tx: Db) => {
+    const agreement = await findAgreement(tx, ctx.actor.scope, request.agreementId)
+    if (agreement === undefined) throw Problems.notFound(`agreement ${request.agreementId}`)
+    const plan = planScenario(agreement, request, ctx.settings.minZoneRate)
+    const last = await lastRevenueYear(tx, agreement.id)
+    if (last === undefined) throw Problems.scenarioWithoutRevenue(agreement.id)
+    // A(y) as a run reads it, for every year the chains settle (and the year before, for prior_year bases) up to the last on record.
+    const years = new Set([last])
+    for (let y = plan.chainFrom - 1; y <= Math.min(plan.toYear, last); y++) years.add(y)
+    const [actuals, previous] = await Promise.all([
+      groupActuals(tx, [...years], { ids: [agreement.id] }),
+      plan.chainFrom === agreement.effectiveFrom ? adjacentVersions(tx, [agreement.id], 'previous') : Promise.resolve(new Map()),
+    ])
+    const predecessor = previous.get(agreement.id)
+    const head = predecessor === undefined ? undefined : (await chainHeads(tx, [plan.chainFrom - 1], [predecessor.id])).of(predecessor.id, plan.chainFrom - 1)
+    return runScenario(plan, {
+      recorded: (position, year) => actuals.of(agreement.id, position, year),
+      lastRecordedYear: last,
+      predecessor,
+      predecessorCarriedOut: head?.carriedOut,
+    })
+  })
+}
