@@ -1,4 +1,5 @@
-import * as echarts from 'echarts'
+import { createRequire } from 'node:module'
+import type * as echarts from 'echarts'
 import { amountInUnit, type ChartUnit, chartUnit, formatYuan } from '../domain/money.js'
 import { escapeHtml } from './statement-html.js'
 
@@ -71,8 +72,19 @@ const drawn = (figure: string | null, unit: ChartUnit): number | null => figure 
 /** The figure as written in the picture: in the axis' unit, with thousands separators. */
 const written = (figure: string | null, unit: ChartUnit): string => figure === null ? '—' : formatYuan(amountInUnit(figure, unit))
 
+let library: typeof echarts | undefined
+/**
+ * ECharts, loaded on the first chart drawn rather than when the service starts (the library takes
+ * a second or two to load, and most instances never draw a chart); its CommonJS build, so that
+ * drawing stays synchronous.
+ */
+function charts (): typeof echarts {
+  library ??= createRequire(import.meta.url)('echarts') as typeof echarts
+  return library
+}
+
 function render (option: echarts.EChartsOption): string {
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: WIDTH, height: HEIGHT, locale: 'ZH' })
+  const chart = charts().init(null, null, { renderer: 'svg', ssr: true, width: WIDTH, height: HEIGHT, locale: 'ZH' })
   try {
     chart.setOption(option)
     return chart.renderToSVGString()
