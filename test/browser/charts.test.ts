@@ -81,3 +81,24 @@ t.test('a scenario chart: both zone shares by year, the projected years marked �
   await page.screenshot({ path: `${ARTIFACTS}scenario-chart.png` })
   t.same(browserErrors, [], 'nothing refused, failed or logged as an error')
 })
+
+t.test('the scenario chart the service answers (POST /v1/scenarios?format=svg) for the README negotiation on the demo data', async (t) => {
+  const browser = await launchChromium(t)
+  // Step 1 of the README's negotiation: 70% of the first band from 2022; 2022–2024 on record, 2025 projected.
+  const body = { agreementId: 1, changes: { groups: [{ name: 'taxes', rates: [{ upToGrowth: '0.10', rate: '0.70' }, { rate: '0.80' }] }] }, fromYear: 2022, toYear: 2025, growth: { default: '0.05', byGroup: { fees: '0.00' } } }
+  const answer = await fetch(`${baseUrl}/v1/scenarios?format=svg`, {
+    method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  })
+  t.equal(answer.status, 200)
+  t.equal(answer.headers.get('content-type'), 'image/svg+xml; charset=utf-8')
+  // A browser opens a POST's answer as the document it gets back: served again at the same address, so its stylesheet link resolves as it does there.
+  const { page, fontsLoaded, browserErrors } = await open(t, browser, `${baseUrl}/v1/scenarios?format=svg`, await answer.text())
+  t.ok(await page.evaluate(() => document.fonts.check('16px "Noto Sans SC Variable"', '现行办法测算方案预测')), 'the Chinese is set in the served web font')
+  t.ok(fontsLoaded.length > 0, 'the font came from the service')
+  const texts = await textsOf(page)
+  for (const name of ['年度', '金额（万元）', '现行办法', '测算方案', '预测', '2022', '2023', '2024', '2025（预测）']) t.ok(texts.includes(name), `shows ${name}`)
+  t.ok(texts.some((text) => text.includes('实际收入至 2024 年') && text.includes('差额合计 3886400.00')), 'the subtitle: revenue on record to 2024, the difference over the years (README step 1)')
+  await mkdir(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: `${ARTIFACTS}scenario-chart-demo.png` })
+  t.same(browserErrors, [], 'nothing refused, failed or logged as an error')
+})
