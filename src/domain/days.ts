@@ -21,6 +21,6 @@ export function isDay (text: string): boolean {
  * after (before the year is settled): a paidOn further away cannot be right.
  */
 export function advancePaidInWindow (fiscalYear: number, paidOn: string): boolean {
-  const year = Number(paidOn.slice(0, 4))
+  const year = Number.parseInt(paidOn.slice(0, 4), 10)
   return year >= fiscalYear - 1 && year <= fiscalYear + 1
 }

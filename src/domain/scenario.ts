@@ -126,7 +126,7 @@ function inRequestTerms (issue: InputIssue, groups: readonly AgreementGroupTerms
   changes: readonly ScenarioGroupChangeJson[]): InputIssue {
   const match = /^\/groups\/(\d+)(?:\/([^/]+)(.*))?$/.exec(issue.pointer)
   if (match === null) return { pointer: '/changes', message: issue.message }
-  const position = Number(match[1])
+  const position = Number.parseInt(match[1] ?? '', 10)
   const field = match[2]
   const name = groups[position]?.name ?? ''
   const i = changeIndex.get(position)
