@@ -18,7 +18,8 @@ import { median, memoryOf, ratio } from './stats.js'
  * and after. Target (issue 16): ≥ 25% of the floor's rows/s, memory flat in the file's size.
  *
  * Environment: DATABASE_URL (a server to create a scratch database on; default
- * postgres://postgres@127.0.0.1:5432/test), BENCH_ZONES (2500), BENCH_ROUNDS (3).
+ * postgres://postgres@127.0.0.1:5432/test), BENCH_ZONES (2500), BENCH_ROUNDS (3),
+ * BENCH_SERVER_FLAGS (node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -65,7 +66,8 @@ async function writeCsv (file: string): Promise<number> {
 }
 
 async function startServer (databaseUrl: string, port: number): Promise<ChildProcess> {
-  const child = spawn('node', ['dist/src/server.js'], {
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((f) => f !== '')
+  const child = spawn('node', [...flags, 'dist/src/server.js'], {
     cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', DATA_DIR: join(tmpdir(), 'bench-import-data') },
   })

@@ -66,17 +66,18 @@ export interface MergeCounts {
   unchanged: number
 }
 
+/** Merges the staged rows, none of whose months is staged twice (repeatedMonths finds them first). */
 export async function mergeStaging (tx: Db, keyId: string, requestId: string): Promise<MergeCounts> {
   // Merges take turns (staging does not): two writes of one month at once must both land, as
   // revisions n+1 and n+2, not as the same revision twice. The lock ends with the transaction.
   await lock(tx, LockSpace.revenueMerge, 'revenue-merge')
   await sql`DROP TABLE IF EXISTS pg_temp.revenue_changes`.execute(tx)
+  // Each month is staged once by now (a month given twice is refused, or taken out of a partial
+  // import, before the merge); were one staged twice, revenue_records' key would refuse the insert.
   await sql`CREATE TEMP TABLE revenue_changes ON COMMIT DROP AS
-    WITH latest AS (
-      SELECT DISTINCT ON (zone_code, district_code, category_code, year, month) zone_code, district_code, category_code, year, month, amount
-      FROM revenue_staging ORDER BY zone_code, district_code, category_code, year, month, line DESC)
-    SELECT l.*, coalesce(r.revision, 0) + 1 AS revision, r.revision IS NULL AS is_new, r.amount IS NOT DISTINCT FROM l.amount AS same
-    FROM latest l LEFT JOIN revenue_records r USING (zone_code, district_code, category_code, year, month)`.execute(tx)
+    SELECT s.zone_code, s.district_code, s.category_code, s.year, s.month, s.amount,
+      coalesce(r.revision, 0) + 1 AS revision, r.revision IS NULL AS is_new, r.amount IS NOT DISTINCT FROM s.amount AS same
+    FROM revenue_staging s LEFT JOIN revenue_records r USING (zone_code, district_code, category_code, year, month)`.execute(tx)
   await sql`INSERT INTO revenue_revisions (zone_code, district_code, category_code, year, month, revision, amount, key_id, request_id)
     SELECT zone_code, district_code, category_code, year, month, revision, amount, ${keyId}, ${requestId}
     FROM revenue_changes WHERE NOT same`.execute(tx)
@@ -194,30 +195,36 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
  * of the zone's revenue in the agreement's district over the group's categories, and how many
  * monthly records there are (none recorded is not the same as zero), read in one statement with a
  * digest of the records it summed. Either the groups of the agreements in force in `inForceIn`
- * (a whole year's run: one pass over the year's records), or those of `ids`.
+ * (a whole year's run: the year's records summed per zone, district and category in one pass, as a
+ * bare aggregate would, and only those sums joined to the agreements), or those of `ids` (their
+ * records found through revenue_records' key).
+ *
+ * The digest is the number of records and the sum of their revision numbers: a record is never
+ * deleted and a revision only ever raises its number, so any change to the records behind A(y), a
+ * month added or an amount revised, changes the digest.
  */
 export async function groupActuals (db: Db, years: readonly number[], agreements: { inForceIn: number } | { ids: readonly number[] }): Promise<GroupActuals> {
-  const [which, whichGroups] = 'ids' in agreements
-    ? [sql<boolean>`a.id = ANY(${[...agreements.ids]}::integer[])`, sql<boolean>`gc.agreement_id = ANY(${[...agreements.ids]}::integer[])`]
-    : [sql<boolean>`a.effective_from <= ${agreements.inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${agreements.inForceIn})`, sql<boolean>`true`]
-  // Summed per agreement and category first (the pair's records are adjacent in revenue_records'
-  // key), then per group: the digest's string is the one ordered aggregate over the group's
-  // records would give, without sorting all of them at once.
-  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, digest: string }>`
-    WITH per_category AS (
-      SELECT a.id AS agreement_id, r.category_code, r.year, sum(r.amount) AS total, count(*) AS records,
-        string_agg(r.category_code || '/' || r.month || '/' || r.revision, ',' ORDER BY r.month) AS records_text
+  type Row = { agreement_id: number, group_position: number, year: number, total: string, records: number, revisions: string }
+  const { rows } = 'ids' in agreements
+    ? await sql<Row>`
+      SELECT a.id AS agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records, sum(r.revision)::text AS revisions
       FROM agreements a
-      JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code
-      WHERE r.year = ANY(${[...years]}::integer[]) AND ${which}
-      GROUP BY a.id, r.category_code, r.year)
-    SELECT c.agreement_id, gc.group_position, c.year, sum(c.total)::text AS total, sum(c.records)::int AS records,
-      md5(string_agg(c.records_text, ',' ORDER BY c.category_code)) AS digest
-    FROM per_category c
-    JOIN agreement_group_categories gc ON gc.agreement_id = c.agreement_id AND gc.category_code = c.category_code
-    WHERE ${whichGroups}
-    GROUP BY c.agreement_id, gc.group_position, c.year`.execute(db)
-  const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, digest: r.digest }]))
+      JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+      JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
+      WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...agreements.ids]}::integer[])
+      GROUP BY a.id, gc.group_position, r.year`.execute(db)
+    : await sql<Row>`
+      WITH per_category AS (
+        SELECT zone_code, district_code, category_code, year, sum(amount) AS total, count(*) AS records, sum(revision) AS revisions
+        FROM revenue_records WHERE year = ANY(${[...years]}::integer[])
+        GROUP BY zone_code, district_code, category_code, year)
+      SELECT a.id AS agreement_id, gc.group_position, c.year, sum(c.total)::text AS total, sum(c.records)::int AS records, sum(c.revisions)::text AS revisions
+      FROM agreements a
+      JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+      JOIN per_category c ON c.zone_code = a.zone_code AND c.district_code = a.district_code AND c.category_code = gc.category_code
+      WHERE a.effective_from <= ${agreements.inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${agreements.inForceIn})
+      GROUP BY a.id, gc.group_position, c.year`.execute(db)
+  const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, digest: `${r.records}:${r.revisions}` }]))
   return {
     of: (agreementId, position, year) => found.get(actualKey(agreementId, position, year)) ?? NOTHING_RECORDED,
     digestOf: (agreementId, position, year) => found.get(actualKey(agreementId, position, year))?.digest ?? '',
@@ -228,7 +235,7 @@ const actualKey = (agreementId: number, position: number, year: number) => `${ag
 
 export interface GroupActuals {
   of: (agreementId: number, position: number, year: number) => RecordedActual
-  /** Which records (category, month, revision) make up A(y): a digest, '' when none are recorded. */
+  /** Which records make up A(y): their count and the sum of their revisions, '' when none are recorded. */
   digestOf: (agreementId: number, position: number, year: number) => string
 }
 

@@ -67,3 +67,24 @@ t.test('two migrations started at once apply each file once', async (t) => {
   t.same([...first, ...second].sort(), files, 'between them, each file exactly once')
   t.equal(await rowCount(a, 'revenue_categories'), 26)
 })
+
+t.test('009: a zone, district or category that revenue names cannot be removed or renamed; one that none names can', async (t) => {
+  const database = await emptyDatabase(t)
+  await migrate(database)
+  const db = database.db
+  await db.insertInto('districts').values([{ code: '370202', name: '市南区' }, { code: '370203', name: '市北区' }]).execute()
+  await db.insertInto('zones').values([{ code: 'QD-A', name: 'A', host_district_code: '370202' }, { code: 'QD-B', name: 'B', host_district_code: '370203' }]).execute()
+  await db.insertInto('revenue_records').values({ zone_code: 'QD-A', district_code: '370202', category_code: '10101', year: 2021, month: 1, amount: '100.00', revision: 1 }).execute()
+  const refused = /revenue is recorded under (zones QD-A|districts 370202|revenue_categories 10101): it cannot be removed or renamed/
+  await t.rejects(db.deleteFrom('zones').where('code', '=', 'QD-A').execute(), refused, 'the zone stays')
+  await t.rejects(db.updateTable('zones').set({ code: 'QD-Z' }).where('code', '=', 'QD-A').execute(), refused, 'and keeps its code')
+  await t.rejects(db.updateTable('districts').set({ code: '370299' }).where('code', '=', '370202').execute(), refused, 'the district keeps its code')
+  await t.rejects(db.deleteFrom('revenue_categories').where('code', '=', '10101').execute(), refused, 'the category stays')
+  await db.updateTable('zones').set({ name: 'A (renamed)' }).where('code', '=', 'QD-A').execute()
+  t.equal((await db.selectFrom('zones').select('name').where('code', '=', 'QD-A').executeTakeFirstOrThrow()).name, 'A (renamed)', 'a name still changes')
+  await db.deleteFrom('zones').where('code', '=', 'QD-B').execute()
+  await db.deleteFrom('districts').where('code', '=', '370203').execute()
+  t.same((await db.selectFrom('districts').select('code').execute()).map((r) => r.code), ['370202'], 'what no revenue names goes')
+  const error = await db.deleteFrom('districts').where('code', '=', '370202').execute().catch((e: unknown) => e)
+  t.equal((error as { code?: string }).code, '23503', 'refused as a foreign key would be (SQLSTATE 23503)')
+})
