@@ -27,3 +27,22 @@ export function copyField (value: string): string {
 }
 
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
+
+/** A text-format COPY row: fields escaped, null as \N, ending with a newline. */
+export function copyRow (fields: ReadonlyArray<string | number | null>): string {
+  let row = ''
+  for (const [i, f] of fields.entries()) row += (i === 0 ? '' : '\t') + (f === null ? '\\N' : typeof f === 'number' ? String(f) : copyField(f))
+  return `${row}\n`
+}
+
+/** COPY data of rows already in memory, sent in pieces of about `rowsPerChunk` rows. */
+export function copyRows<T> (items: readonly T[], row: (item: T) => ReadonlyArray<string | number | null>, rowsPerChunk = 1000): CopyData {
+  async function * chunks () {
+    for (let start = 0; start < items.length; start += rowsPerChunk) {
+      let chunk = ''
+      for (const item of items.slice(start, start + rowsPerChunk)) chunk += copyRow(row(item))
+      yield chunk
+    }
+  }
+  return copyData(chunks())
+}

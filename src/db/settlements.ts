@@ -6,6 +6,7 @@ import type { LineFigures, RunStatus, SettledGroupFigures, SettlementKind } from
 import type { Review } from '../domain/review.js'
 import type { GroupContent, LineContent, ReviewContent } from '../domain/verification.js'
 import type { Db, SettlementGroupRow, SettlementLineRow, SettlementReviewRow, SettlementRunRow } from './database.js'
+import { copyRows } from './copy.js'
 import { LockSpace, tryLock } from './locks.js'
 import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
 import { type Scope, scopeFilter } from './scope.js'
@@ -97,31 +98,18 @@ export async function insertRun (tx: Db, run: { fiscalYear: number, minimumRate:
   return id
 }
 
-/** Stores lines and their groups: column arrays through unnest, two statements whatever the number of lines. */
+/** Stores lines and their groups: one COPY each, whatever the number of lines. */
 export async function insertLines (tx: Db, id: number, fiscalYear: number, chunk: readonly NewSettlementLine[]): Promise<void> {
   if (chunk.length === 0) return
-  const col = <T>(pick: (l: NewSettlementLine) => T) => chunk.map(pick)
-  await sql`INSERT INTO settlement_lines (run_id, agreement_id, fiscal_year, kind, zone_code, district_code, revenue_total, zone_share,
+  await sql`COPY settlement_lines (run_id, agreement_id, fiscal_year, kind, zone_code, district_code, revenue_total, zone_share,
       district_share, advances_paid, balance_due, follows_run_id, previous_zone_share, adjustment, balance_adjustment, inputs)
-    SELECT ${id}, u.agreement_id, ${fiscalYear}, u.kind, u.zone_code, u.district_code, u.revenue_total, u.zone_share, u.district_share,
-      u.advances_paid, u.balance_due, u.follows_run_id, u.previous_zone_share, u.adjustment, u.balance_adjustment, u.inputs
-    FROM unnest(${col((l) => l.agreementId)}::integer[], ${col((l) => l.kind)}::text[], ${col((l) => l.zoneCode)}::text[],
-      ${col((l) => l.districtCode)}::text[], ${col((l) => l.revenueTotal)}::numeric[], ${col((l) => l.zoneShare)}::numeric[],
-      ${col((l) => l.districtShare)}::numeric[], ${col((l) => l.advancesPaid)}::numeric[], ${col((l) => l.balanceDue)}::numeric[],
-      ${col((l) => l.follows)}::integer[], ${col((l) => l.previousZoneShare)}::numeric[], ${col((l) => l.adjustment)}::numeric[],
-      ${col((l) => l.balanceAdjustment)}::numeric[], ${col((l) => JSON.stringify(l.inputs))}::text[])
-      AS u(agreement_id, kind, zone_code, district_code, revenue_total, zone_share, district_share, advances_paid, balance_due, follows_run_id,
-        previous_zone_share, adjustment, balance_adjustment, inputs)`.execute(tx)
+    FROM STDIN ${copyRows(chunk, (l) => [id, l.agreementId, fiscalYear, l.kind, l.zoneCode, l.districtCode, l.revenueTotal, l.zoneShare,
+      l.districtShare, l.advancesPaid, l.balanceDue, l.follows, l.previousZoneShare, l.adjustment, l.balanceAdjustment, JSON.stringify(l.inputs)])}`.execute(tx)
   const groups = chunk.flatMap((l) => l.groups.map((g, position) => ({ agreementId: l.agreementId, position, ...g })))
-  const gcol = <T>(pick: (g: typeof groups[number]) => T) => groups.map(pick)
-  await sql`INSERT INTO settlement_groups (run_id, agreement_id, position, name, basis, base, actual, increment, carried_shortfall_in, shareable,
+  await sql`COPY settlement_groups (run_id, agreement_id, position, name, basis, base, actual, increment, carried_shortfall_in, shareable,
       zone_share, district_share, carried_shortfall_out, bands, result, input)
-    SELECT ${id}, u.*
-    FROM unnest(${gcol((g) => g.agreementId)}::integer[], ${gcol((g) => g.position)}::integer[], ${gcol((g) => g.name)}::text[],
-      ${gcol((g) => g.basis)}::text[], ${gcol((g) => g.base)}::numeric[], ${gcol((g) => g.actual)}::numeric[], ${gcol((g) => g.increment)}::numeric[],
-      ${gcol((g) => g.carriedShortfallIn)}::numeric[], ${gcol((g) => g.shareable)}::numeric[], ${gcol((g) => g.zoneShare)}::numeric[],
-      ${gcol((g) => g.districtShare)}::numeric[], ${gcol((g) => g.carriedShortfallOut)}::numeric[], ${gcol((g) => g.bands)}::text[],
-      ${gcol((g) => g.result)}::text[], ${gcol((g) => g.input)}::text[]) AS u`.execute(tx)
+    FROM STDIN ${copyRows(groups, (g) => [id, g.agreementId, g.position, g.name, g.basis, g.base, g.actual, g.increment, g.carriedShortfallIn,
+      g.shareable, g.zoneShare, g.districtShare, g.carriedShortfallOut, g.bands, g.result, g.input])}`.execute(tx)
 }
 
 export interface StoredRun {

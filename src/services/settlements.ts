@@ -88,27 +88,32 @@ async function readYearInputs (tx: Db, year: number, agreements: readonly Stored
   return { year, actuals, advances, heads, previous }
 }
 
-/** A chunk of agreements with everything the run reads for them (`actuals`: the group sums, when they were read for the whole year). */
-async function readChunk (tx: Db, year: number, ids: readonly number[], actuals?: GroupActuals) {
-  const agreements = await agreementsInForce(tx, year, ids)
-  return { agreements, inputs: await readYearInputs(tx, year, agreements, actuals) }
+/** A chunk of agreements with everything the run reads for them (`actuals`: the group sums, when they are read for the whole year). */
+async function readChunk (tx: Db, year: number, read: Promise<StoredAgreement[]>, actuals?: Promise<GroupActuals>) {
+  const agreements = await read
+  return { agreements, inputs: await readYearInputs(tx, year, agreements, await actuals) }
 }
 
 /**
  * The agreements of `ids` a chunk at a time, each chunk read while the one before it is computed
  * (one connection: the reads queue behind that chunk's stored lines, never beside them).
+ * `wholeYear`: the year's group sums in one pass (a whole year's run), asked for just after the
+ * first chunk's agreements, so that those are taken apart while the database sums.
  */
-async function * chunksOf (tx: Db, year: number, ids: readonly number[], actuals?: GroupActuals) {
-  const read = (start: number) => {
-    const chunk = readChunk(tx, year, ids.slice(start, start + RUN_CHUNK), actuals)
+async function * chunksOf (tx: Db, year: number, ids: readonly number[], wholeYear?: () => Promise<GroupActuals>) {
+  const agreementsOf = (start: number) => agreementsInForce(tx, year, ids.slice(start, start + RUN_CHUNK))
+  const first = agreementsOf(0)
+  const actuals = wholeYear?.()
+  const read = (agreements: Promise<StoredAgreement[]>) => {
+    const chunk = readChunk(tx, year, agreements, actuals)
     // Awaited in turn below; a failure while an earlier chunk is still being computed is not unhandled.
     chunk.catch(() => {})
     return chunk
   }
-  let next = read(0)
+  let next = read(first)
   for (let start = 0; start < ids.length; start += RUN_CHUNK) {
     const chunk = await next
-    if (start + RUN_CHUNK < ids.length) next = read(start + RUN_CHUNK)
+    if (start + RUN_CHUNK < ids.length) next = read(agreementsOf(start + RUN_CHUNK))
     yield { start, ...chunk }
   }
 }
@@ -196,7 +201,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   let totals = runTotals([])
   // A whole year's run reads its group sums in one pass over the year's revenue (a few small rows
   // per agreement: one index probe per agreement a chunk at a time reads the table out of order).
-  const actuals = request.agreementIds === undefined ? await groupActuals(tx, [year - 1, year], { inForceIn: year }) : undefined
+  const actuals = request.agreementIds === undefined ? () => groupActuals(tx, [year - 1, year], { inForceIn: year }) : undefined
   for await (const { start, agreements, inputs } of chunksOf(tx, year, ids, actuals)) {
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
