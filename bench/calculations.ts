@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { median, memoryOf, ratio } from './stats.js'
+import { median, memoryOf, ratio, serverFlags } from './stats.js'
 
 /*
  * `npm run bench`: POST /v1/calculations with a three-group body against a bare Fastify
@@ -15,7 +15,8 @@ import { median, memoryOf, ratio } from './stats.js'
  * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (100),
  * BENCH_LOG_LEVEL (the app's LOG_LEVEL, default warn: request logging is measured separately),
  * BENCH_RATE_LIMIT (the app's RATE_LIMIT: by default a budget the run cannot reach, so that the
- * limiter's cost is measured without refusals; 0 takes the limiter out).
+ * limiter's cost is measured without refusals; 0 takes the limiter out), BENCH_SERVER_FLAGS (node
+ * flags for the app's server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -79,7 +80,7 @@ async function main (): Promise<void> {
       for (const s of [hello.at(-1), echo.at(-1)]) if (s !== undefined) s.peakRssMb = helloPeak
       await stop(h)
       process.stdout.write(`${Math.round(echo.at(-1)?.reqPerSec ?? 0)} req/s; calculations… `)
-      const app = await start(['dist/src/server.js'], { PORT: '3102', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: logLevel, RATE_LIMIT: process.env.BENCH_RATE_LIMIT ?? '10000000' }, 'http://127.0.0.1:3102/health')
+      const app = await start([...serverFlags(), 'dist/src/server.js'], { PORT: '3102', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: logLevel, RATE_LIMIT: process.env.BENCH_RATE_LIMIT ?? '10000000' }, 'http://127.0.0.1:3102/health')
       calc.push(await drive({
         url: 'http://127.0.0.1:3102/v1/calculations', method: 'POST', connections, pipelining: 1, body,
         headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },

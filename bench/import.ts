@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import { median, memoryOf, ratio } from './stats.js'
+import { median, memoryOf, ratio, serverFlags } from './stats.js'
 
 /*
  * `npm run bench:import`: a 600,000-row revenue CSV (2,500 zone–district pairs × 20 categories
@@ -66,8 +66,7 @@ async function writeCsv (file: string): Promise<number> {
 }
 
 async function startServer (databaseUrl: string, port: number): Promise<ChildProcess> {
-  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((f) => f !== '')
-  const child = spawn('node', [...flags, 'dist/src/server.js'], {
+  const child = spawn('node', [...serverFlags(), 'dist/src/server.js'], {
     cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', DATA_DIR: join(tmpdir(), 'bench-import-data') },
   })

@@ -25,3 +25,6 @@ export function watchPeak (pid: number | undefined, everyMs = 50): { stop: () =>
 }
 
 export const ratio = (x: number, baseline: number): string => `${(x / baseline).toFixed(2)}×`
+
+/** Node flags for the server under test, from BENCH_SERVER_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
+export const serverFlags = (): string[] => (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((f) => f !== '')
