@@ -12,9 +12,13 @@ import type { AgreementYearResult } from './types.js'
 
 export const MAX_FIGURE_DIGITS = 18
 
-/** Whether a computed figure fits: at most 18 integer digits. */
+/**
+ * Whether a computed figure fits: at most 18 integer digits, i.e. |value| < 10^18, i.e. its
+ * decimal exponent (decimal.js `e`: 17 for 999…9.99 with 18 nines, 18 for 10^18) is below 18.
+ * Read off the figure, where comparing it with 10^18 made two new Decimals for every figure.
+ */
 export function fitsFigure (value: Decimal): boolean {
-  return value.abs().lessThan('1e18')
+  return value.isFinite() && value.e < MAX_FIGURE_DIGITS
 }
 
 /** Where, in the caller's terms, each input of a group lives (a request's fields, or a stored agreement's). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import cors from '@fastify/cors'
 import helmet, { type HelmetOptions } from 'helmet'
 import rateLimit from '@fastify/rate-limit'
@@ -52,7 +52,7 @@ export const RATE_LIMIT_HEADERS = {
 function rateLimitKey (request: FastifyRequest): string {
   const header = request.headers.authorization
   if (typeof header === 'string' && /^Bearer\s+\S/i.test(header)) {
-    return `token:${createHash('sha256').update(header.slice(7).trim()).digest('base64url').slice(0, 22)}`
+    return `token:${hash('sha256', header.slice(7).trim(), 'base64url').slice(0, 22)}`
   }
   return `address:${request.ip}`
 }

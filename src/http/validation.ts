@@ -17,28 +17,46 @@ export function validatorCompiler () {
 /** Half of a UTF-16 surrogate pair without its other half: no character, so no text can hold it. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
+/** Any half of a surrogate pair, lone or not. */
+const SURROGATE = /[\uD800-\uDFFF]/
+
 /** Why PostgreSQL text could not hold `text` as it is, if it could not. */
 function unstorable (text: string): string | undefined {
   if (text.includes('\u0000')) return 'must not contain the NUL character (U+0000)'
+  // Nearly every string holds no surrogate at all (a pair is most often an emoji): one scan settles it.
+  if (!SURROGATE.test(text)) return undefined
   // Stored, it would silently become U+FFFD: refused instead of changed.
   if (LONE_SURROGATE.test(text)) return 'must not contain a lone UTF-16 surrogate (\\ud800–\\udfff without its pair)'
   return undefined
 }
 
-/** The pointer to the first string (or object key) in `data` that text cannot hold, and why; iterative, for deeply nested input. */
+/** An escaped JSON pointer segment (RFC 6901). */
+const segment = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1')
+
+/**
+ * The pointer to the first string (or object key) in `data` that text cannot hold, and why;
+ * iterative, for deeply nested input. A pointer is written only for what is found: each value
+ * waits with its parent's place in `pending` and its key.
+ */
 function unstorableAt (data: unknown): { pointer: string, message: string } | undefined {
-  const pending: Array<[unknown, string]> = [[data, '']]
+  const pending: Array<{ value: unknown, parent?: Pending, key?: string }> = [{ value: data }]
+  type Pending = typeof pending[number]
+  const pointerOf = (found: Pending): string => {
+    const keys: string[] = []
+    for (let p: Pending | undefined = found; p?.key !== undefined; p = p.parent) keys.push(segment(p.key))
+    return keys.reverse().map((key) => `/${key}`).join('')
+  }
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [value, pointer] = next
+    const { value } = next
     if (typeof value === 'string') {
       const message = unstorable(value)
-      if (message !== undefined) return { pointer, message }
+      if (message !== undefined) return { pointer: pointerOf(next), message }
     } else if (value !== null && typeof value === 'object') {
-      for (const [key, child] of Object.entries(value)) {
-        const path = `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue
         const message = unstorable(key)
-        if (message !== undefined) return { pointer: path, message }
-        pending.push([child, path])
+        if (message !== undefined) return { pointer: pointerOf({ value: undefined, parent: next, key }), message }
+        pending.push({ value: (value as Record<string, unknown>)[key], parent: next, key })
       }
     }
   }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { type ApiKey, findActiveKey, insertApiKey, listApiKeys, revokeApiKey } from '../db/keys.js'
 import type { Db } from '../db/database.js'
 import type { PageRequest } from '../db/pagination.js'
@@ -89,18 +89,18 @@ export function authenticator (db: Db, adminToken: string, options: KeyCacheOpti
   }
   return {
     async authenticate (token, { lookUp = true } = {}) {
-      const digest = createHash('sha256').update(token, 'utf8').digest()
+      const digest = hash('sha256', token, 'buffer')
       if (timingSafeEqual(digest, adminDigest)) return { kind: 'ok', principal: { role: 'admin', keyId: 'bootstrap' } }
-      const hash = digest.toString('hex')
-      if (invalid.has(hash)) return { kind: 'invalid' }
-      if (!lookUp && !recent.has(hash, Date.now())) return { kind: 'not-looked-up' }
-      const key = await findActiveKey(db, hash)
+      const tokenHash = digest.toString('hex')
+      if (invalid.has(tokenHash)) return { kind: 'invalid' }
+      if (!lookUp && !recent.has(tokenHash, Date.now())) return { kind: 'not-looked-up' }
+      const key = await findActiveKey(db, tokenHash)
       const principal = key === undefined ? undefined : principalOf(key)
       if (principal === undefined) {
-        invalid.add(hash)
+        invalid.add(tokenHash)
         return { kind: 'invalid' }
       }
-      recent.add(hash, Date.now() + recentMs)
+      recent.add(tokenHash, Date.now() + recentMs)
       return { kind: 'ok', principal }
     },
   }
