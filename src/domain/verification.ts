@@ -4,7 +4,7 @@ import { supplementaryFigures } from './ledger.js'
 import { type Decimal, formatMoney, money, ZERO } from './money.js'
 import { presentGroupFigures } from './presentation.js'
 import type { Review } from './review.js'
-import type { SettlementKind } from './settlement.js'
+import type { SettledGroupFigures, SettlementKind } from './settlement.js'
 import type { BaseDerivation, BaseInput, BaseRule, GroupInput, GroupResult } from './types.js'
 
 /*
@@ -37,19 +37,9 @@ export interface RunContent {
   overrideReason: string | null
 }
 
-/** A group's stored columns. */
-export interface GroupContent {
+/** A group's stored columns: its printed figures, where it stands, its bands and the engine's result. */
+export interface GroupContent extends SettledGroupFigures {
   position: number
-  name: string
-  basis: 'increment' | 'total'
-  base: string | null
-  actual: string
-  increment: string | null
-  carriedShortfallIn: string | null
-  shareable: string | null
-  zoneShare: string
-  districtShare: string
-  carriedShortfallOut: string | null
   /** The printed bands, as stored (JSON text). */
   bands: string
   /** The engine's result, as stored (serializeGroupResult). */
