@@ -49,11 +49,18 @@ export interface RunningServer extends ServerProcess {
   port: number
 }
 
+/**
+ * How long a server may take to answer /health: PGlite's first start and the migrations take a few
+ * seconds alone, and many times that while the rest of the suite runs beside them on two cores.
+ * A server that exits is reported at once.
+ */
+const START_WITHIN_MS = 120_000
+
 /** Serves with `env` (as spawnServer) on a free port, LOG_LEVEL info unless `env` says otherwise, and waits for /health. */
 export async function startServer (env: Record<string, string>): Promise<RunningServer> {
   const port = await freePort()
   const server = spawnServer([], { PORT: String(port), LOG_LEVEL: 'info', ...env })
-  for (let i = 0; i < 300; i++) {
+  for (const deadline = Date.now() + START_WITHIN_MS; Date.now() < deadline;) {
     if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return { ...server, port }
     if (server.child.exitCode !== null) break
     await new Promise((resolve) => setTimeout(resolve, 100))
