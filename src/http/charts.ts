@@ -195,6 +195,17 @@ export function renderScenarioChart (years: readonly ScenarioChartYear[], option
   for (const s of drawnSeries.slice(series.length)) {
     s.label = { ...s.label, formatter: (p: { dataIndex: number }) => (p.dataIndex < firstProjected ? '' : written(pickFigure(years, String(s.name), p.dataIndex), unit)) }
   }
+  // Where the two lines come close their figures would overlap: the higher line's figure goes
+  // above its point, the lower one's below (现行办法 below when they are equal).
+  const heights = years.map((y) => ({ agreed: drawn(y.totals.agreed.zoneShare, unit) ?? 0, scenario: drawn(y.totals.scenario.zoneShare, unit) ?? 0 }))
+  for (const s of drawnSeries) {
+    const agreed = s.name === '现行办法'
+    s.data = (s.data ?? []).map((value, i) => {
+      const h = heights[i]
+      const below = h !== undefined && (agreed ? h.agreed <= h.scenario : h.scenario < h.agreed)
+      return value === null ? null : { value: value as number, label: { position: below ? 'bottom' : 'top' } }
+    })
+  }
   const [agreedLine] = drawnSeries
   const lastCategory = categories[categories.length - 1]
   const firstProjectedCategory = categories[firstProjected]

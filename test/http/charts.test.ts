@@ -66,3 +66,29 @@ t.test('scenario: all on record, or nothing', async (t) => {
   const none = parseSvg(renderScenarioChart([]))
   t.ok(none.texts.some((l) => l.includes('暂无测算年度')))
 })
+
+t.test('scenario: the higher line\'s figure above its point, the lower one\'s below, so that the two never overlap', async (t) => {
+  const crossing: ScenarioChartYear[] = [
+    { fiscalYear: 2021, projected: false, totals: { agreed: { zoneShare: '100.00' }, scenario: { zoneShare: '104.00' }, difference: '4.00' } },
+    { fiscalYear: 2022, projected: false, totals: { agreed: { zoneShare: '130.00' }, scenario: { zoneShare: '126.00' }, difference: '-4.00' } },
+    { fiscalYear: 2023, projected: false, totals: { agreed: { zoneShare: '150.00' }, scenario: { zoneShare: '150.00' }, difference: '0.00' } },
+  ]
+  const svg = parseSvg(renderScenarioChart(crossing))
+  const numbers = (text: string | undefined) => (text ?? '').match(/-?[\d.]+/g)?.map(Number) ?? []
+  // A point: ECharts' symbol path at matrix(…, x, y); a label: a <text> at translate(x y), moved by its y attribute.
+  const pointY = (series: number, index: number) => numbers(svg.elements.find((e) => e.name === 'path' &&
+    e.attributes['ecmeta_series_index'] === String(series) && e.attributes['ecmeta_data_index'] === String(index))?.attributes['transform']).at(-1) ?? NaN
+  const labelY = (label: string) => {
+    const found = svg.elements.filter((e) => e.name === 'text' && e.text === label)
+    t.equal(found.length, 1, `one label ${label}`)
+    return (numbers(found[0]?.attributes['transform']).at(-1) ?? NaN) + Number(found[0]?.attributes['y'] ?? 0)
+  }
+  // SVG's y grows downwards: below a point is a larger y.
+  t.ok(labelY('100.00') > pointY(0, 0), '2021: 现行办法 is lower, its figure below its point')
+  t.ok(labelY('104.00') < pointY(1, 0), '2021: 测算方案 is higher, its figure above')
+  t.ok(labelY('130.00') < pointY(0, 1), '2022: 现行办法 is higher, its figure above')
+  t.ok(labelY('126.00') > pointY(1, 1), '2022: 测算方案 is lower, its figure below')
+  const equal = svg.elements.filter((e) => e.name === 'text' && e.text === '150.00').map((e) => (numbers(e.attributes['transform']).at(-1) ?? NaN) + Number(e.attributes['y'] ?? 0))
+  t.equal(equal.length, 2, '2023: both figures written')
+  t.ok(Math.abs((equal[0] ?? 0) - (equal[1] ?? 0)) >= 10, '2023: equal shares, one figure above and one below the shared point')
+})
