@@ -104,6 +104,8 @@ async function * chunksOf (tx: Db, year: number, ids: readonly number[], wholeYe
   const agreementsOf = (start: number) => agreementsInForce(tx, year, ids.slice(start, start + RUN_CHUNK))
   const first = agreementsOf(0)
   const actuals = wholeYear?.()
+  // Awaited by each chunk; should the first chunk fail before it, the failure is not unhandled either.
+  actuals?.catch(() => {})
   const read = (agreements: Promise<StoredAgreement[]>) => {
     const chunk = readChunk(tx, year, agreements, actuals)
     // Awaited in turn below; a failure while an earlier chunk is still being computed is not unhandled.
