@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
@@ -127,4 +127,13 @@ export function expectProblem (t: Test, response: { statusCode: number, headers:
   t.type(body.detail, 'string')
   t.notMatch(response.body, /at .+\.(ts|js):\d+/, 'no stack trace')
   return body
+}
+
+/** The curl commands, in order, of README.md's first shell block after `marker` (the README's flows run as tests). */
+export async function readmeCurls (marker: string): Promise<string[]> {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+  const at = readme.indexOf(marker)
+  const block = at === -1 ? undefined : /```sh\n([\s\S]*?)```/.exec(readme.slice(at))?.[1]
+  if (block === undefined) throw new Error(`README.md: no shell block after "${marker}"`)
+  return block.split('\n').filter((line) => line.startsWith('curl '))
 }

@@ -31,18 +31,30 @@ const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': 
 /** A text-format COPY row: fields escaped, null as \N, ending with a newline. */
 export function copyRow (fields: ReadonlyArray<string | number | null>): string {
   let row = ''
-  for (const [i, f] of fields.entries()) row += (i === 0 ? '' : '\t') + (f === null ? '\\N' : typeof f === 'number' ? String(f) : copyField(f))
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i] ?? null
+    row += (i === 0 ? '' : '\t') + (f === null ? '\\N' : typeof f === 'number' ? String(f) : copyField(f))
+  }
   return `${row}\n`
 }
 
-/** COPY data of rows already in memory, sent in pieces of about `rowsPerChunk` rows. */
-export function copyRows<T> (items: readonly T[], row: (item: T) => ReadonlyArray<string | number | null>, rowsPerChunk = 1000): CopyData {
+/**
+ * COPY data of items as they come (an array, or rows read and checked as a file arrives), a
+ * piece of `rowsPerChunk` rows at a time: only that piece is held.
+ */
+export function copyRows<T> (items: AsyncIterable<T> | Iterable<T>, row: (item: T) => ReadonlyArray<string | number | null>, rowsPerChunk = 1000): CopyData {
   async function * chunks () {
-    for (let start = 0; start < items.length; start += rowsPerChunk) {
-      let chunk = ''
-      for (const item of items.slice(start, start + rowsPerChunk)) chunk += copyRow(row(item))
-      yield chunk
+    let chunk = ''
+    let n = 0
+    for await (const item of items) {
+      chunk += copyRow(row(item))
+      if (++n === rowsPerChunk) {
+        yield chunk
+        chunk = ''
+        n = 0
+      }
     }
+    if (n > 0) yield chunk
   }
   return copyData(chunks())
 }

@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import { NOTHING_RECORDED, type RecordedActual } from '../domain/agreement.js'
 import { money } from '../domain/money.js'
 import type { CheckedRevenueRow } from '../domain/revenue-row.js'
-import { copyData, copyField } from './copy.js'
+import { copyRows } from './copy.js'
 import type { Db } from './database.js'
 import { LockSpace, lock } from './locks.js'
 import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
@@ -30,30 +30,17 @@ export async function createStaging (tx: Db): Promise<void> {
     year integer NOT NULL, month integer NOT NULL, amount numeric(17, 2) NOT NULL) ON COMMIT DROP`.execute(tx)
 }
 
-/** Rows sent to the database in one piece of a COPY (about 50 kB). */
-const COPY_CHUNK_ROWS = 1000
-
 /**
  * Stages rows as they come (a JSON batch, or a CSV file's checked lines as they are read) with one
- * COPY; only a chunk of them is held at a time. Answers how many rows were staged.
+ * COPY; only a piece of them is held at a time. Answers how many rows were staged.
  */
 export async function stageRows (tx: Db, rows: AsyncIterable<StagedRevenue> | Iterable<StagedRevenue>): Promise<number> {
   let staged = 0
-  async function * chunks () {
-    let chunk = ''
-    let n = 0
-    for await (const r of rows) {
-      chunk += `${r.line}\t${copyField(r.zoneCode)}\t${copyField(r.districtCode)}\t${copyField(r.categoryCode)}\t${r.year}\t${r.month}\t${r.amount}\n`
-      staged++
-      if (++n === COPY_CHUNK_ROWS) {
-        yield chunk
-        chunk = ''
-        n = 0
-      }
-    }
-    if (n > 0) yield chunk
-  }
-  await sql`COPY revenue_staging (line, zone_code, district_code, category_code, year, month, amount) FROM STDIN ${copyData(chunks())}`.execute(tx)
+  const data = copyRows(rows, (r) => {
+    staged++
+    return [r.line, r.zoneCode, r.districtCode, r.categoryCode, r.year, r.month, r.amount]
+  })
+  await sql`COPY revenue_staging (line, zone_code, district_code, category_code, year, month, amount) FROM STDIN ${data}`.execute(tx)
   return staged
 }
 

@@ -1,4 +1,4 @@
-import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { type ApiKey, findActiveKey, insertApiKey, listApiKeys, revokeApiKey } from '../db/keys.js'
 import type { Db } from '../db/database.js'
 import type { PageRequest } from '../db/pagination.js'
@@ -15,7 +15,7 @@ import { inWriteTransaction } from './write.js'
  */
 
 export function tokenHash (token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex')
+  return hash('sha256', token, 'hex')
 }
 
 /** What authenticating a bearer token came to. */
@@ -76,7 +76,7 @@ class BoundedSet {
  * lookup is worth spending on them while their address is over its budget of failures.
  */
 export function authenticator (db: Db, adminToken: string, options: KeyCacheOptions = {}): Authenticator {
-  const adminDigest = createHash('sha256').update(adminToken, 'utf8').digest()
+  const adminDigest = hash('sha256', adminToken, 'buffer')
   const invalid = new BoundedSet(options.negativeEntries ?? 100_000)
   const recent = new BoundedSet(options.recentEntries ?? 10_000)
   const recentMs = options.recentMs ?? 24 * 60 * 60_000

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import ExcelJS from 'exceljs'
 import t from 'tap'
 import { loadDemoData } from '../../src/demo.js'
-import { testApp, testDatabase } from '../helpers.js'
+import { readmeCurls, testApp, testDatabase } from '../helpers.js'
 import { injector } from '../world.js'
 
 // The README's negotiation (section "Scenarios (测算)"; api-contract.md, Scenarios; calculation-rules.md §4–§6), run from
@@ -13,19 +12,10 @@ await loadDemoData(database.db)
 const app = await testApp(t, database)
 const injectAs = injector(app)
 
-/** The curl commands of the shell block after "The negotiation below runs as it is", in order. */
-async function negotiation (): Promise<string[]> {
-  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-  const after = readme.slice(readme.indexOf('The negotiation below runs as it is'))
-  const block = /```sh\n([\s\S]*?)```/.exec(after)?.[1]
-  if (block === undefined) throw new Error('README.md: no block after "The negotiation below runs as it is"')
-  return block.split('\n').filter((line) => line.startsWith('curl '))
-}
-
 interface Answer { totals: { difference: string }, years: Array<{ fiscalYear: number, groups: Array<{ scenario: { base?: string } }>, totals: { difference: string } }> }
 
 t.test('the README negotiation answers the figures the README states', async (t) => {
-  const commands = await negotiation()
+  const commands = await readmeCurls('The negotiation below runs as it is')
   t.equal(commands.length, 4, 'four requests')
   const answers = []
   for (const command of commands) {

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises'
 import t from 'tap'
-import { testApp, testDatabase } from '../helpers.js'
+import { readmeCurls, testApp, testDatabase } from '../helpers.js'
 import { injector } from '../world.js'
 
 // The README's registry and settlement flow for the agreements cities sign ("Agreements as cities sign them"):
@@ -10,15 +9,6 @@ import { injector } from '../world.js'
 
 const app = await testApp(t, await testDatabase(t))
 const injectAs = injector(app)
-
-/** The shell block that follows "The flow below runs as it is" in README.md, one command a line. */
-async function readmeFlow (): Promise<string[]> {
-  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-  const after = readme.slice(readme.indexOf('The flow below runs as it is'))
-  const block = /```sh\n([\s\S]*?)```/.exec(after)?.[1]
-  if (block === undefined) throw new Error('README.md: no flow block after "The flow below runs as it is"')
-  return block.split('\n').filter((line) => line.startsWith('curl '))
-}
 
 /** `.items[0].calculationRequest` of a JSON value, as jq reads it. */
 function jqPath (value: unknown, path: string): unknown {
@@ -33,7 +23,7 @@ const url = (command: string) => {
 }
 
 t.test('every command of the README flow answers 2xx, with the figures the README states', async (t) => {
-  const commands = await readmeFlow()
+  const commands = await readmeCurls('The flow below runs as it is')
   t.ok(commands.length >= 10, `${commands.length} commands`)
   const answers: Array<{ command: string, body: unknown }> = []
   for (const command of commands) {
