@@ -94,7 +94,7 @@ try {
   // The engine alone: the same ten agreement-years, each settled once, on revenue read beforehand (2025–2029 at 2024's figures).
   const [agreement] = await agreementsInForce(database.db, 2020, [id])
   if (agreement === undefined) throw new Error('the agreement vanished')
-  const actuals = await groupActuals(database.db, [2019, 2020, 2021, 2022, 2023, 2024], { ids: [id] })
+  const actuals = await groupActuals(database.db, [2019, 2020, 2021, 2022, 2023, 2024], [id])
   const engineYears = () => {
     let carried = new Map<string, Decimal>()
     for (let year = 2020; year <= 2029; year++) {

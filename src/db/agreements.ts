@@ -183,19 +183,28 @@ export async function findAgreement (db: Db, scope: Scope, id: number): Promise<
 function inForceQuery (db: Db, year: number, ids?: readonly number[]) {
   const query = db.selectFrom('agreements')
     .where('effective_from', '<=', year).where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>=', year)]))
-    .orderBy('id')
   // One array parameter, whatever the number of ids (an IN list takes one bind parameter per id, at most 65,535).
   return ids === undefined ? query : query.where(sql<boolean>`id = ANY(${[...ids]}::integer[])`)
 }
 
 /** The agreements of `ids` in force in fiscal year Y, whole, by id (a run reads them a chunk at a time). */
 export async function agreementsInForce (db: Db, year: number, ids: readonly number[]): Promise<StoredAgreement[]> {
-  return assemble(db, await inForceQuery(db, year, ids).selectAll().execute())
+  return assemble(db, await inForceQuery(db, year, ids).selectAll().orderBy('id').execute())
 }
 
-/** The ids of every agreement in force in fiscal year Y (or of those of `ids` among them), by id. */
+/**
+ * The ids of every agreement in force in fiscal year Y (or of those of `ids` among them), in the
+ * order of their zone–district pairs as the database sorts them (a run's chunks then cover
+ * stretches of revenue_records' key one after another: src/db/revenue.ts categoryActuals).
+ */
 export async function agreementIdsInForce (db: Db, year: number, ids?: readonly number[]): Promise<number[]> {
-  return (await inForceQuery(db, year, ids).select('id').execute()).map((r) => r.id)
+  return (await inForceQuery(db, year, ids).select('id').orderBy('zone_code').orderBy('district_code').orderBy('id').execute()).map((r) => r.id)
+}
+
+/** How many agreements are in force in fiscal year Y. */
+export async function countInForce (db: Db, year: number): Promise<number> {
+  const { n } = await inForceQuery(db, year).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  return Number(n)
 }
 
 export interface AgreementFilter {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { NOTHING_RECORDED, type RecordedActual } from '../domain/agreement.js'
+import { type CategoryActual, type GroupActual, groupActualKey, NOTHING_RECORDED, type RecordedActual, recordsDigest, sumGroupActuals } from '../domain/agreement.js'
 import { money } from '../domain/money.js'
 import type { CheckedRevenueRow } from '../domain/revenue-row.js'
 import { copyRows } from './copy.js'
@@ -180,49 +180,58 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
 /**
  * A(y) of agreement groups (calculation-rules.md §5): the sum of the latest revision of each month
  * of the zone's revenue in the agreement's district over the group's categories, and how many
- * monthly records there are (none recorded is not the same as zero), read in one statement with a
- * digest of the records it summed. Either the groups of the agreements in force in `inForceIn`
- * (a whole year's run: the year's records summed per zone, district and category in one pass, as a
- * bare aggregate would, and only those sums joined to the agreements), or those of `ids` (their
- * records found through revenue_records' key).
- *
- * The digest is the number of records and the sum of their revision numbers: a record is never
- * deleted and a revision only ever raises its number, so any change to the records behind A(y), a
- * month added or an amount revised, changes the digest.
+ * monthly records there are (none recorded is not the same as zero), with a digest of the records
+ * it summed (recordsDigest). Two ways to read them, with the same figures and digests:
+ * - `groupActuals`, by agreement: each agreement's records found through revenue_records' key
+ *   (one index probe per category: a few agreements, or agreements scattered over the registry);
+ * - `categoryActuals` and `groupActualsOf`, by zone–district pair: one pass over the stretch of revenue_records'
+ *   key that the agreements' pairs span, summed per category as a bare aggregate would and then
+ *   per group in sumGroupActuals (a chunk of a run over most agreements in force, read in the
+ *   order of their pairs, so that the chunks' stretches follow one another).
  */
-export async function groupActuals (db: Db, years: readonly number[], agreements: { inForceIn: number } | { ids: readonly number[] }): Promise<GroupActuals> {
-  type Row = { agreement_id: number, group_position: number, year: number, total: string, records: number, revisions: string }
-  const { rows } = 'ids' in agreements
-    ? await sql<Row>`
-      SELECT a.id AS agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records, sum(r.revision)::text AS revisions
-      FROM agreements a
-      JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-      JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
-      WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...agreements.ids]}::integer[])
-      GROUP BY a.id, gc.group_position, r.year`.execute(db)
-    : await sql<Row>`
-      WITH per_category AS (
-        SELECT zone_code, district_code, category_code, year, sum(amount) AS total, count(*) AS records, sum(revision) AS revisions
-        FROM revenue_records WHERE year = ANY(${[...years]}::integer[])
-        GROUP BY zone_code, district_code, category_code, year)
-      SELECT a.id AS agreement_id, gc.group_position, c.year, sum(c.total)::text AS total, sum(c.records)::int AS records, sum(c.revisions)::text AS revisions
-      FROM agreements a
-      JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-      JOIN per_category c ON c.zone_code = a.zone_code AND c.district_code = a.district_code AND c.category_code = gc.category_code
-      WHERE a.effective_from <= ${agreements.inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${agreements.inForceIn})
-      GROUP BY a.id, gc.group_position, c.year`.execute(db)
-  const found = new Map(rows.map((r) => [actualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, digest: `${r.records}:${r.revisions}` }]))
+export async function groupActuals (db: Db, years: readonly number[], ids: readonly number[]): Promise<GroupActuals> {
+  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, revisions: string }>`
+    SELECT a.id AS agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records, sum(r.revision)::text AS revisions
+    FROM agreements a
+    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+    JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
+    WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...ids]}::integer[])
+    GROUP BY a.id, gc.group_position, r.year`.execute(db)
+  return actualsFrom(new Map(rows.map((r) => [groupActualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, revisions: Number(r.revisions) }])))
+}
+
+/**
+ * The per-category sums of revenue_records over the stretch of its key that the pairs of the
+ * agreements `ids` span, from the lowest pair to the highest as the database orders them (see
+ * groupActuals; groupActualsOf sums them per group).
+ */
+export async function categoryActuals (db: Db, years: readonly number[], ids: readonly number[]): Promise<CategoryActual[]> {
+  const { rows } = await sql<{ zone_code: string, district_code: string, category_code: string, year: number, total: string, records: number, revisions: number }>`
+    WITH pairs AS (SELECT zone_code, district_code FROM agreements WHERE id = ANY(${[...ids]}::integer[]))
+    SELECT zone_code, district_code, category_code, year, sum(amount)::text AS total, count(*)::int AS records, sum(revision)::int AS revisions
+    FROM revenue_records
+    WHERE (zone_code, district_code) >= (SELECT zone_code, district_code FROM pairs ORDER BY zone_code, district_code LIMIT 1)
+      AND (zone_code, district_code) <= (SELECT zone_code, district_code FROM pairs ORDER BY zone_code DESC, district_code DESC LIMIT 1)
+      AND year = ANY(${[...years]}::integer[])
+    GROUP BY zone_code, district_code, category_code, year`.execute(db)
+  return rows.map((r) => ({
+    zoneCode: r.zone_code, districtCode: r.district_code, categoryCode: r.category_code, year: r.year, total: money(r.total), records: r.records, revisions: r.revisions,
+  }))
+}
+
+/** A(y) of the groups of `agreements` from categoryActuals read for them (all of them, whole). */
+export const groupActualsOf = (agreements: Parameters<typeof sumGroupActuals>[0], rows: readonly CategoryActual[]): GroupActuals => actualsFrom(sumGroupActuals(agreements, rows))
+
+function actualsFrom (found: ReadonlyMap<string, GroupActual>): GroupActuals {
   return {
-    of: (agreementId, position, year) => found.get(actualKey(agreementId, position, year)) ?? NOTHING_RECORDED,
-    digestOf: (agreementId, position, year) => found.get(actualKey(agreementId, position, year))?.digest ?? '',
+    of: (agreementId, position, year) => found.get(groupActualKey(agreementId, position, year)) ?? NOTHING_RECORDED,
+    digestOf: (agreementId, position, year) => recordsDigest(found.get(groupActualKey(agreementId, position, year))),
   }
 }
 
-const actualKey = (agreementId: number, position: number, year: number) => `${agreementId}|${position}|${year}`
-
 export interface GroupActuals {
   of: (agreementId: number, position: number, year: number) => RecordedActual
-  /** Which records make up A(y): their count and the sum of their revisions, '' when none are recorded. */
+  /** Which records make up A(y) (recordsDigest): '' when none are recorded. */
   digestOf: (agreementId: number, position: number, year: number) => string
 }
 

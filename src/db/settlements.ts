@@ -18,6 +18,15 @@ export function tryLockYear (tx: Db, year: number): Promise<boolean> {
   return tryLock(tx, LockSpace.settlementYear, `settlement-year:${year}`)
 }
 
+/**
+ * No JIT compilation for the rest of the transaction: a run's queries are many and short, and the
+ * planner, which cannot tell how much of revenue_records a chunk's stretch of pairs holds, would
+ * compile each one (about 25 ms a query on PostgreSQL; PGlite has no JIT).
+ */
+export async function withoutJit (tx: Db): Promise<void> {
+  await sql`SET LOCAL jit = off`.execute(tx)
+}
+
 /** The last finalized line of an agreement's chain for a year: the one no finalized line follows. */
 export interface ChainHead {
   runId: number
@@ -55,7 +64,8 @@ export async function chainHeads (db: Db, years: readonly number[], agreementIds
     const groups = await db.selectFrom('settlement_groups').innerJoin('settlement_lines', (join) => join
       .onRef('settlement_lines.run_id', '=', 'settlement_groups.run_id').onRef('settlement_lines.agreement_id', '=', 'settlement_groups.agreement_id'))
       .select(['settlement_groups.agreement_id', 'settlement_lines.fiscal_year', 'settlement_groups.name', 'settlement_groups.carried_shortfall_out', 'settlement_groups.run_id'])
-      .where(sql<boolean>`settlement_groups.run_id = ANY(${runIds}::integer[])`).where('settlement_groups.carried_shortfall_out', 'is not', null).execute()
+      .where(sql<boolean>`settlement_groups.run_id = ANY(${runIds}::integer[])`).where('settlement_groups.carried_shortfall_out', 'is not', null)
+      .$if(agreementIds !== undefined, (q) => q.where(sql<boolean>`settlement_groups.agreement_id = ANY(${[...agreementIds ?? []]}::integer[])`)).execute()
     for (const g of groups) {
       const head = heads.get(headKey(g.agreement_id, g.fiscal_year))
       if (head?.runId === g.run_id && g.carried_shortfall_out !== null) head.carriedOut.set(g.name, money(g.carried_shortfall_out))
@@ -206,10 +216,10 @@ export async function yearFinalized (db: Db, agreementId: number, year: number):
   return row !== undefined
 }
 
-/** What each line of a run was computed from, and the line it follows: what finalizing checks. */
+/** What each line of a run was computed from, and the line it follows: what finalizing checks (in the order of the lines' zone–district pairs, as agreementIdsInForce). */
 export async function runLineInputs (db: Db, id: number) {
   const rows = await db.selectFrom('settlement_lines').select(['agreement_id', 'zone_code', 'district_code', 'kind', 'follows_run_id', 'inputs'])
-    .where('run_id', '=', id).orderBy('agreement_id').execute()
+    .where('run_id', '=', id).orderBy('zone_code').orderBy('district_code').orderBy('agreement_id').execute()
   return rows.map((r) => ({
     agreementId: r.agreement_id, zoneCode: r.zone_code, districtCode: r.district_code, kind: r.kind, follows: r.follows_run_id,
     inputs: r.inputs === '' ? undefined : JSON.parse(r.inputs) as LineInputs,

@@ -181,6 +181,68 @@ export interface RecordedActual {
 
 export const NOTHING_RECORDED: RecordedActual = { total: ZERO, records: 0 }
 
+/** One revenue category's records of a zone–district pair in a year: their sum, their count and the sum of their revision numbers. */
+export interface CategoryActual {
+  zoneCode: string
+  districtCode: string
+  categoryCode: string
+  year: number
+  total: Decimal
+  records: number
+  revisions: number
+}
+
+/** A(y) of a group with what it was summed from: the number of records and the sum of their revisions (see recordsDigest). */
+export interface GroupActual extends RecordedActual {
+  revisions: number
+}
+
+/**
+ * Which records make up A(y): their count and the sum of their revision numbers. A record is
+ * never deleted and a revision only ever raises its number, so a month added or an amount revised
+ * changes it; '' when none are recorded.
+ */
+export const recordsDigest = (actual: { records: number, revisions: number | string } | undefined): string =>
+  actual === undefined || actual.records === 0 ? '' : `${actual.records}:${actual.revisions}`
+
+/**
+ * A(y) of every group of `agreements` (calculation-rules.md §5) from the per-category sums of
+ * their zone–district pairs, keyed `agreementId|position|year`: the group's categories summed
+ * (a category is in at most one group of an agreement). Rows of categories, pairs or agreements
+ * not in `agreements` are left out.
+ */
+export function sumGroupActuals (
+  agreements: ReadonlyArray<{ id: number, zoneCode: string, districtCode: string, groups: ReadonlyArray<{ categories: readonly string[] }> }>,
+  rows: Iterable<CategoryActual>,
+): Map<string, GroupActual> {
+  const groupOf = new Map<string, Array<{ agreementId: number, position: number }>>()
+  for (const a of agreements) {
+    a.groups.forEach((g, position) => {
+      for (const code of g.categories) {
+        const key = categoryKey(a.zoneCode, a.districtCode, code)
+        const owners = groupOf.get(key)
+        if (owners === undefined) groupOf.set(key, [{ agreementId: a.id, position }])
+        else owners.push({ agreementId: a.id, position })
+      }
+    })
+  }
+  const sums = new Map<string, GroupActual>()
+  for (const r of rows) {
+    for (const { agreementId, position } of groupOf.get(categoryKey(r.zoneCode, r.districtCode, r.categoryCode)) ?? []) {
+      const key = groupActualKey(agreementId, position, r.year)
+      const sum = sums.get(key)
+      sums.set(key, sum === undefined
+        ? { total: r.total, records: r.records, revisions: r.revisions }
+        : { total: sum.total.plus(r.total), records: sum.records + r.records, revisions: sum.revisions + r.revisions })
+    }
+  }
+  return sums
+}
+
+const categoryKey = (zoneCode: string, districtCode: string, categoryCode: string) => `${zoneCode}\u0000${districtCode}\u0000${categoryCode}`
+
+export const groupActualKey = (agreementId: number, position: number, year: number): string => `${agreementId}|${position}|${year}`
+
 /** B(Y) of an increment group, or why it cannot be computed (§4: prior_year without revenue in Y−1). */
 export type GroupBaseForYear = { ok: true, derivation: BaseDerivation } | { ok: false, reason: string }
 

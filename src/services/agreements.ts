@@ -91,7 +91,7 @@ export interface AgreementInYear {
  */
 export async function agreementInYear (ctx: Context, id: number, year: number): Promise<AgreementInYear> {
   const found = await agreement(ctx, id)
-  const actuals = await groupActuals(ctx.db, [year - 1], { ids: [found.id] })
+  const actuals = await groupActuals(ctx.db, [year - 1], [found.id])
   const tooLarge: InputIssue[] = []
   const groups = found.groups.map((g, position): GroupInYear => {
     const bands = ratesForYear(g, year)

@@ -25,7 +25,7 @@ export function scenario (ctx: Context, request: ScenarioRequestJson): Promise<S
     const years = new Set([last])
     for (let y = plan.chainFrom - 1; y <= Math.min(plan.toYear, last); y++) years.add(y)
     const [actuals, previous] = await Promise.all([
-      groupActuals(tx, [...years], { ids: [agreement.id] }),
+      groupActuals(tx, [...years], [agreement.id]),
       plan.chainFrom === agreement.effectiveFrom ? adjacentVersions(tx, [agreement.id], 'previous') : Promise.resolve(new Map()),
     ])
     const predecessor = previous.get(agreement.id)

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto'
+import { setImmediate } from 'node:timers/promises'
 import { advanceSums } from '../db/advances.js'
-import { adjacentVersions, agreementIdsInForce, agreementsInForce, carryTermsOf, findAgreement, type StoredAgreement } from '../db/agreements.js'
+import { adjacentVersions, agreementIdsInForce, agreementsInForce, carryTermsOf, countInForce, findAgreement, type StoredAgreement } from '../db/agreements.js'
 import type { Db } from '../db/database.js'
 import { lockSettlementInputs } from '../db/locks.js'
 import { keyLabel } from '../db/keys.js'
 import type { Page, PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone, registryNames } from '../db/registry.js'
-import { type GroupActuals, groupActuals } from '../db/revenue.js'
+import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf } from '../db/revenue.js'
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, insertLines, insertReview, insertRun, type LineFilter,
   listRuns, lockRunHeader, markFinalized, type NewSettlementLine, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
-  runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, allRunLines,
+  runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, allRunLines, withoutJit,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
@@ -57,15 +58,14 @@ export interface RunOverview {
 
 /**
  * Agreements a run reads, computes and stores at a time (calculation-rules.md §9 is per agreement):
- * each chunk's agreements, advances and chain heads are read together, its lines computed and
- * stored, and the chunk let go, so a run holds one chunk of agreements and lines at a time (and,
- * for a whole year, the year's group sums: two or three small rows per agreement).
+ * each chunk's agreements, group sums, advances and chain heads are read together, its lines
+ * computed and stored, and the chunk let go, so a run holds one chunk of agreements and lines at a time.
  */
 const RUN_CHUNK = 1000
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex')
 
-/** Everything a run reads for its year, for a set of agreements, each read with a digest of what it read. */
+/** Everything a run reads for its year, for a chunk of agreements, each read with a digest of what it read. */
 interface YearInputs {
   year: number
   actuals: GroupActuals
@@ -76,49 +76,58 @@ interface YearInputs {
   previous: Map<number, CarryTerms>
 }
 
-async function readYearInputs (tx: Db, year: number, agreements: readonly StoredAgreement[], yearActuals?: GroupActuals): Promise<YearInputs> {
-  const ids = agreements.map((a) => a.id)
-  const [actuals, advances, previous] = await Promise.all([
-    yearActuals ?? groupActuals(tx, [year - 1, year], { ids }),
-    advanceSums(tx, year, ids),
-    adjacentVersions(tx, agreements.filter((a) => a.effectiveFrom === year).map((a) => a.id), 'previous'),
-  ])
-  const carriedFromIds = [...previous.values()].map((p) => p.id)
-  const heads = await chainHeads(tx, [year - 1, year], [...ids, ...carriedFromIds])
-  return { year, actuals, advances, heads, previous }
+/**
+ * How a run reads its group sums (src/db/revenue.ts groupActuals): by zone–district pair, one
+ * stretch of revenue a chunk, when its agreements are at least half of those in force (a whole
+ * year's run); else by agreement, through revenue_records' key.
+ */
+type ActualsBy = 'pair' | 'agreement'
+
+async function actualsBy (tx: Db, year: number, agreements: number): Promise<ActualsBy> {
+  return agreements * 2 >= await countInForce(tx, year) ? 'pair' : 'agreement'
 }
 
-/** A chunk of agreements with everything the run reads for them (`actuals`: the group sums, when they are read for the whole year). */
-async function readChunk (tx: Db, year: number, read: Promise<StoredAgreement[]>, actuals?: Promise<GroupActuals>) {
-  const agreements = await read
-  return { agreements, inputs: await readYearInputs(tx, year, agreements, await actuals) }
+/**
+ * A chunk of agreements (`ids`, in the order of agreementIdsInForce) with everything the run
+ * reads for them. The agreements, their group sums and advances are asked for at once.
+ */
+async function readChunk (tx: Db, year: number, ids: readonly number[], by: ActualsBy) {
+  const years = [year - 1, year]
+  const [agreements, actuals, advances] = await Promise.all([
+    agreementsInForce(tx, year, ids),
+    by === 'pair' ? categoryActuals(tx, years, ids) : groupActuals(tx, years, ids),
+    advanceSums(tx, year, ids),
+  ])
+  const previous = await adjacentVersions(tx, agreements.filter((a) => a.effectiveFrom === year).map((a) => a.id), 'previous')
+  const heads = await chainHeads(tx, years, [...ids, ...[...previous.values()].map((p) => p.id)])
+  const inputs: YearInputs = { year, actuals: Array.isArray(actuals) ? groupActualsOf(agreements, actuals) : actuals, advances, heads, previous }
+  return { agreements, inputs }
 }
 
 /**
  * The agreements of `ids` a chunk at a time, each chunk read while the one before it is computed
  * (one connection: the reads queue behind that chunk's stored lines, never beside them).
- * `wholeYear`: the year's group sums in one pass (a whole year's run), asked for just after the
- * first chunk's agreements, so that those are taken apart while the database sums.
  */
-async function * chunksOf (tx: Db, year: number, ids: readonly number[], wholeYear?: () => Promise<GroupActuals>) {
-  const agreementsOf = (start: number) => agreementsInForce(tx, year, ids.slice(start, start + RUN_CHUNK))
-  const first = agreementsOf(0)
-  const actuals = wholeYear?.()
-  // Awaited by each chunk; should the first chunk fail before it, the failure is not unhandled either.
-  actuals?.catch(() => {})
-  const read = (agreements: Promise<StoredAgreement[]>) => {
-    const chunk = readChunk(tx, year, agreements, actuals)
+async function * chunksOf (tx: Db, year: number, ids: readonly number[], by: ActualsBy) {
+  const read = (start: number) => {
+    const chunk = readChunk(tx, year, ids.slice(start, start + RUN_CHUNK), by)
     // Awaited in turn below; a failure while an earlier chunk is still being computed is not unhandled.
     chunk.catch(() => {})
     return chunk
   }
-  let next = read(first)
+  let next = read(0)
   for (let start = 0; start < ids.length; start += RUN_CHUNK) {
     const chunk = await next
-    if (start + RUN_CHUNK < ids.length) next = read(agreementsOf(start + RUN_CHUNK))
+    if (start + RUN_CHUNK < ids.length) next = read(start + RUN_CHUNK)
     yield { start, ...chunk }
   }
 }
+
+/**
+ * Agreements computed between turns of the event loop: the next chunk's reads, answered meanwhile,
+ * then ask for what depends on them before this chunk's lines are queued for storing.
+ */
+const COMPUTE_TURN = 100
 
 /** One agreement's facts for the year: where its carry comes from, the line it follows, and what it read. */
 function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
@@ -186,6 +195,7 @@ function lineOf (a: StoredAgreement, input: AgreementYearInput, result: Agreemen
 async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<{ id: number, lines: number, totals: RunTotals }> {
   const year = request.fiscalYear
   if (!(await tryLockYear(tx, year))) throw Problems.settlementRunning(year)
+  await withoutJit(tx)
   const ids = await agreementIdsInForce(tx, year, request.agreementIds)
   if (request.agreementIds !== undefined) {
     const found = new Set(ids)
@@ -194,25 +204,23 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   }
   if (ids.length === 0) throw Problems.nothingToSettle(year)
 
-  const problems: InputIssue[] = []
-  const conflicts: InputIssue[] = []
+  const by = request.agreementIds === undefined ? 'pair' : await actualsBy(tx, year, ids.length)
+  // Problems by agreement, reported in the order of the agreements' ids.
+  const refused: Array<{ agreementId: number, conflicts: InputIssue[], problems: InputIssue[] }> = []
   const id = await insertRun(tx, { fiscalYear: year, minimumRate: ctx.settings.minZoneRate.toString(), createdBy: ctx.actor.principal.keyId })
   // Each chunk's lines are sent to the database while the next chunk is computed; a problem
   // anywhere throws, and the transaction takes every line back with it.
   let stored = Promise.resolve()
   let totals = runTotals([])
-  // A whole year's run reads its group sums in one pass over the year's revenue (a few small rows
-  // per agreement: one index probe per agreement a chunk at a time reads the table out of order).
-  const actuals = request.agreementIds === undefined ? () => groupActuals(tx, [year - 1, year], { inForceIn: year }) : undefined
-  for await (const { start, agreements, inputs } of chunksOf(tx, year, ids, actuals)) {
+  for await (const { start, agreements, inputs } of chunksOf(tx, year, ids, by)) {
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
+      if (index % COMPUTE_TURN === COMPUTE_TURN - 1) await setImmediate()
       const { facts, follows, lineInputs } = agreementFacts(inputs, a)
       const settled = settleAgreementYear(a, year, ctx.settings.minZoneRate, facts)
       if (!settled.ok) {
-        conflicts.push(...settled.conflicts)
-        problems.push(...settled.problems)
-      } else if (problems.length === 0 && conflicts.length === 0) {
+        refused.push({ agreementId: a.id, conflicts: settled.conflicts, problems: settled.problems })
+      } else if (refused.length === 0) {
         lines.push(lineOf(a, settled.input, settled.result, follows, lineInputs))
       }
       onProgress?.(start + index + 1, ids.length)
@@ -224,6 +232,9 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   }
   // Settle the stored chunks either way, so that no insert is left running when this throws.
   await stored
+  refused.sort((x, y) => x.agreementId - y.agreementId)
+  const conflicts = refused.flatMap((r) => r.conflicts)
+  const problems = refused.flatMap((r) => r.problems)
   if (conflicts.length > 0) throw Problems.priorYearNotFinalized(conflicts)
   if (problems.length > 0) throw Problems.cannotSettle(problems)
   return { id, lines: ids.length, totals }
@@ -251,15 +262,17 @@ export function createRun (ctx: Context, request: SettlementRequest, onProgress?
 /** Why each line of a run can no longer be finalized as it stands, if any can't (calculation-rules.md §9). */
 async function staleLines (tx: Db, run: StoredRun) {
   const year = run.fiscalYear
+  // In the order of their pairs, as a run reads them; reported by agreement id.
   const lines = await runLineInputs(tx, run.id)
   // What each line would be computed from now, read a chunk of agreements at a time like the run.
   const now = new Map<number, LineInputs>()
-  for await (const { agreements, inputs } of chunksOf(tx, year, lines.map((l) => l.agreementId))) {
+  for await (const { agreements, inputs } of chunksOf(tx, year, lines.map((l) => l.agreementId), await actualsBy(tx, year, lines.length))) {
     for (const a of agreements) now.set(a.id, agreementFacts(inputs, a).lineInputs)
   }
+  const byId = [...lines].sort((x, y) => x.agreementId - y.agreementId)
   // An annual line whose year another run has finalized since (the chain it would start exists).
-  const overtaken = lines.find((l) => l.kind === 'annual' && (now.get(l.agreementId)?.follows ?? null) !== null)
-  const stale = lines.map((l) => ({ line: l, changed: changedInputs(year, l.inputs, now.get(l.agreementId)) })).filter((s) => s.changed.length > 0)
+  const overtaken = byId.find((l) => l.kind === 'annual' && (now.get(l.agreementId)?.follows ?? null) !== null)
+  const stale = byId.map((l) => ({ line: l, changed: changedInputs(year, l.inputs, now.get(l.agreementId)) })).filter((s) => s.changed.length > 0)
   return { overtaken, stale }
 }
 
@@ -311,6 +324,7 @@ export function finalizeRun (ctx: Context, id: number, request: FinalizeRequest 
     if (run.status === 'finalized') throw Problems.runAlreadyFinalized(id, run.finalizedAt)
     // No writer of what the run read can commit from here until this transaction ends.
     await lockSettlementInputs(tx)
+    await withoutJit(tx)
     const { overtaken, stale } = await staleLines(tx, run)
     if (overtaken !== undefined) throw Problems.alreadySettled(overtaken.agreementId, run.fiscalYear)
     if (stale.length > 0) {
