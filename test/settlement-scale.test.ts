@@ -6,9 +6,9 @@ import { expectProblem, testApp, testDatabase } from './helpers.js'
 import { post } from './world.js'
 
 // calculation-rules.md §5 and §9 at scale: a whole year's run reads its agreements 1,000 at a time
-// in the order of their zone–district pairs, and each chunk's group sums from its stretch of
-// revenue (src/db/revenue.ts categoryActuals); finalizing reads them again the same way, and must
-// find exactly the lines whose inputs changed since.
+// in the order of their zone–district pairs, with the year's group sums read in one pass;
+// finalizing reads them again a chunk at a time, each chunk's sums from its stretch of revenue
+// (src/db/revenue.ts categoryActuals), and must find exactly the lines whose inputs changed since.
 
 t.test('§5 §9 a whole year over two chunks of agreements: every line as recorded; finalizing finds exactly the revised line, and finalizes the rerun', async (t) => {
   const database = await testDatabase(t)

@@ -181,13 +181,14 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
  * A(y) of agreement groups (calculation-rules.md §5): the sum of the latest revision of each month
  * of the zone's revenue in the agreement's district over the group's categories, and how many
  * monthly records there are (none recorded is not the same as zero), with a digest of the records
- * it summed (recordsDigest). Two ways to read them, with the same figures and digests:
+ * it summed (recordsDigest). Three ways to read them, with the same figures and digests:
  * - `groupActuals`, by agreement: each agreement's records found through revenue_records' key
  *   (one index probe per category: a few agreements, or agreements scattered over the registry);
- * - `categoryActuals` and `groupActualsOf`, by zone–district pair: one pass over the stretch of revenue_records'
- *   key that the agreements' pairs span, summed per category as a bare aggregate would and then
- *   per group in sumGroupActuals (a chunk of a run over most agreements in force, read in the
- *   order of their pairs, so that the chunks' stretches follow one another).
+ * - `yearGroupActuals`, every agreement in force in a year, in one pass (a whole year's run);
+ * - `categoryActuals` and `groupActualsOf`, by zone–district pair: one pass over the stretch of
+ *   revenue_records' key that the agreements' pairs span, summed per category as a bare aggregate
+ *   would and then per group in sumGroupActuals (a chunk of agreements that are most of those in
+ *   force, read in the order of their pairs, so that the chunks' stretches follow one another).
  */
 export async function groupActuals (db: Db, years: readonly number[], ids: readonly number[]): Promise<GroupActuals> {
   const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, revisions: string }>`
@@ -197,6 +198,26 @@ export async function groupActuals (db: Db, years: readonly number[], ids: reado
     JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
     WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...ids]}::integer[])
     GROUP BY a.id, gc.group_position, r.year`.execute(db)
+  return actualsFrom(new Map(rows.map((r) => [groupActualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, revisions: Number(r.revisions) }])))
+}
+
+/**
+ * A(y) of the groups of every agreement in force in `inForceIn` (see groupActuals): the year's
+ * records summed per zone, district and category in one pass, as a bare aggregate would, and only
+ * those sums joined to the agreements' groups.
+ */
+export async function yearGroupActuals (db: Db, years: readonly number[], inForceIn: number): Promise<GroupActuals> {
+  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, revisions: string }>`
+    WITH per_category AS (
+      SELECT zone_code, district_code, category_code, year, sum(amount) AS total, count(*) AS records, sum(revision) AS revisions
+      FROM revenue_records WHERE year = ANY(${[...years]}::integer[])
+      GROUP BY zone_code, district_code, category_code, year)
+    SELECT a.id AS agreement_id, gc.group_position, c.year, sum(c.total)::text AS total, sum(c.records)::int AS records, sum(c.revisions)::text AS revisions
+    FROM agreements a
+    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+    JOIN per_category c ON c.zone_code = a.zone_code AND c.district_code = a.district_code AND c.category_code = gc.category_code
+    WHERE a.effective_from <= ${inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${inForceIn})
+    GROUP BY a.id, gc.group_position, c.year`.execute(db)
   return actualsFrom(new Map(rows.map((r) => [groupActualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, revisions: Number(r.revisions) }])))
 }
 

@@ -7,7 +7,7 @@ import { lockSettlementInputs } from '../db/locks.js'
 import { keyLabel } from '../db/keys.js'
 import type { Page, PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone, registryNames } from '../db/registry.js'
-import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf } from '../db/revenue.js'
+import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearGroupActuals } from '../db/revenue.js'
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, insertLines, insertReview, insertRun, type LineFilter,
   listRuns, lockRunHeader, markFinalized, type NewSettlementLine, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
@@ -77,14 +77,15 @@ interface YearInputs {
 }
 
 /**
- * How a run reads its group sums (src/db/revenue.ts groupActuals): by zone–district pair, one
- * stretch of revenue a chunk, when its agreements are at least half of those in force (a whole
- * year's run); else by agreement, through revenue_records' key.
+ * How a run reads its group sums (src/db/revenue.ts groupActuals): a whole year's run, the year's
+ * in one pass before its first line (two or three small rows per agreement); finalizing, or a run
+ * of chosen agreements that are at least half of those in force, by zone–district pair, one
+ * stretch of revenue a chunk; fewer agreements, by agreement, through revenue_records' key.
  */
-type ActualsBy = 'pair' | 'agreement'
+type ActualsBy = { kind: 'year', actuals: Promise<GroupActuals> } | { kind: 'pair' } | { kind: 'agreement' }
 
 async function actualsBy (tx: Db, year: number, agreements: number): Promise<ActualsBy> {
-  return agreements * 2 >= await countInForce(tx, year) ? 'pair' : 'agreement'
+  return { kind: agreements * 2 >= await countInForce(tx, year) ? 'pair' : 'agreement' }
 }
 
 /**
@@ -95,7 +96,7 @@ async function readChunk (tx: Db, year: number, ids: readonly number[], by: Actu
   const years = [year - 1, year]
   const [agreements, actuals, advances] = await Promise.all([
     agreementsInForce(tx, year, ids),
-    by === 'pair' ? categoryActuals(tx, years, ids) : groupActuals(tx, years, ids),
+    by.kind === 'year' ? by.actuals : by.kind === 'pair' ? categoryActuals(tx, years, ids) : groupActuals(tx, years, ids),
     advanceSums(tx, year, ids),
   ])
   const previous = await adjacentVersions(tx, agreements.filter((a) => a.effectiveFrom === year).map((a) => a.id), 'previous')
@@ -204,7 +205,14 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   }
   if (ids.length === 0) throw Problems.nothingToSettle(year)
 
-  const by = request.agreementIds === undefined ? 'pair' : await actualsBy(tx, year, ids.length)
+  let by: ActualsBy
+  if (request.agreementIds === undefined) {
+    by = { kind: 'year', actuals: yearGroupActuals(tx, [year - 1, year], year) }
+    // Awaited by each chunk; should the run fail before the first chunk awaits it, its failure is not unhandled either.
+    by.actuals.catch(() => {})
+  } else {
+    by = await actualsBy(tx, year, ids.length)
+  }
   // Problems by agreement, reported in the order of the agreements' ids.
   const refused: Array<{ agreementId: number, conflicts: InputIssue[], problems: InputIssue[] }> = []
   const id = await insertRun(tx, { fiscalYear: year, minimumRate: ctx.settings.minZoneRate.toString(), createdBy: ctx.actor.principal.keyId })

@@ -2,16 +2,17 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { FEES, seedSettlementData, TAX } from '../../bench/seed.js'
 import { agreementIdsInForce, agreementsInForce } from '../../src/db/agreements.js'
-import { categoryActuals, groupActuals, groupActualsOf } from '../../src/db/revenue.js'
+import { categoryActuals, groupActuals, groupActualsOf, yearGroupActuals } from '../../src/db/revenue.js'
 import { testDatabase } from '../helpers.js'
 
 // calculation-rules.md §5 (A(y) of a group: its categories' revenue in the year) and §9 (what a line
-// read, by its digest): a run reads its group sums either by agreement, through revenue_records'
-// key, or by zone–district pair, one stretch of the key a chunk of agreements (src/db/revenue.ts).
-// Finalizing may read them the other way than the run did, so both must give the same sums,
-// record counts and digests, whatever else lies in a chunk's stretch.
+// read, by its digest): group sums are read three ways (src/db/revenue.ts): for the whole year in
+// one pass (a whole year's run), by zone–district pair, one stretch of revenue_records' key a chunk
+// of agreements (finalizing), and by agreement, through the key (a few chosen agreements).
+// Finalizing reads them another way than the run did, so all three must give the same sums, record
+// counts and digests, whatever else lies in a chunk's stretch.
 
-t.test('§5 §9 group sums read by pair, a chunk at a time, are those read by agreement: figures, record counts and digests', async (t) => {
+t.test('§5 §9 group sums read for the whole year, by pair a chunk at a time, and by agreement are the same: figures, record counts and digests', async (t) => {
   const database = await testDatabase(t)
   const db = database.db
   await database.withScriptSession((run) => seedSettlementData(run, 40))
@@ -37,12 +38,14 @@ t.test('§5 §9 group sums read by pair, a chunk at a time, are those read by ag
   t.equal(ids.length, 40)
   const agreements = await agreementsInForce(db, 2021, ids)
   const byAgreement = await groupActuals(db, years, ids)
+  const byYear = await yearGroupActuals(db, years, 2021)
   const seen = (actuals: typeof byAgreement, id: number, position: number, year: number) => {
     const { total, records } = actuals.of(id, position, year)
     return `${id}/${position}/${year}: ${total.toFixed(2)} in ${records} records, digest ${actuals.digestOf(id, position, year)}`
   }
   const expected: string[] = []
   const found: string[] = []
+  const wholeYear: string[] = []
   // Chunks of 7 agreements in the order a run reads them, so that stretches hold other pairs' revenue.
   for (let start = 0; start < ids.length; start += 7) {
     const chunk = ids.slice(start, start + 7)
@@ -52,11 +55,13 @@ t.test('§5 §9 group sums read by pair, a chunk at a time, are those read by ag
         for (const year of years) {
           expected.push(seen(byAgreement, id, position, year))
           found.push(seen(byPair, id, position, year))
+          wholeYear.push(seen(byYear, id, position, year))
         }
       }
     }
   }
-  t.same(found, expected, 'every group of every agreement, both years')
+  t.same(found, expected, 'by pair: every group of every agreement, both years')
+  t.same(wholeYear, expected, 'for the whole year: every group of every agreement, both years')
   t.equal(expected.length, 160)
 
   // And the figures themselves, summed here from the records.
