@@ -15,6 +15,7 @@ import { money } from './domain/money.js'
  *   node dist/src/server.js           migrate, then serve the API
  *   node dist/src/server.js migrate   apply pending migrations and exit
  *   node dist/src/server.js settle --year 2021 [--finalize]   the annual settlement (npm run settle)
+ *   node dist/src/server.js pglite-template   write the template a new embedded database starts from (npm run build)
  */
 
 
@@ -116,10 +117,15 @@ async function main (): Promise<void> {
     } finally {
       await database.close()
     }
+  } else if (command === 'pglite-template') {
+    // `npm run build`: the data directory a new embedded database starts from (src/db/pglite-template.ts).
+    const { PGLITE_TEMPLATE, templateIsCurrent, writePgliteTemplate } = await import('./db/pglite-template.js')
+    if (!templateIsCurrent()) process.stderr.write(`wrote ${await writePgliteTemplate()}\n`)
+    else log.debug(`${PGLITE_TEMPLATE} is current`)
   } else if (command === 'serve') {
     await serve(log, config)
   } else {
-    throw new Error(`unknown command "${command}": use "serve" (the default), "migrate" or "settle"`)
+    throw new Error(`unknown command "${command}": use "serve" (the default), "migrate", "settle" or "pglite-template"`)
   }
 }
 

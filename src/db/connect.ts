@@ -8,11 +8,12 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { copyStatement } from './copy.js'
 import type { Database } from './database.js'
 import { QUERY_TIMEOUT_CODE } from './errors.js'
+import { builtTemplate, isNewDataDir, readTemplate } from './pglite-template.js'
 
 /** Where the data lives: PostgreSQL by URL, or the embedded PGlite in a folder (or in memory). */
 export type DatabaseTarget =
   | { kind: 'postgres', url: string, poolSize?: number, timeouts?: QueryTimeouts }
-  | { kind: 'pglite', dataDir?: string }
+  | { kind: 'pglite', dataDir?: string, template?: string | false }
 
 /** How long a statement may run on PostgreSQL; 0 turns a bound off. */
 export interface QueryTimeouts {
@@ -161,13 +162,18 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
   }
 }
 
-function openPglite (dataDir: string | undefined): DatabaseHandle {
+/**
+ * `template`: the data directory a new database starts from (src/db/pglite-template.ts); by
+ * default the one `npm run build` wrote, if any; false: PGlite's own initdb.
+ */
+function openPglite (dataDir: string | undefined, template: string | false | undefined): DatabaseHandle {
   // Created on first use: a handle that never queries (the OpenAPI generator) costs nothing.
   let instance: Promise<PGlite> | undefined
   const open = async () => {
-    if (dataDir === undefined) return PGlite.create()
-    await mkdir(dataDir, { recursive: true })
-    return PGlite.create({ dataDir })
+    if (dataDir !== undefined) await mkdir(dataDir, { recursive: true })
+    const from = template === false || !isNewDataDir(dataDir) ? undefined : template ?? builtTemplate()
+    const loadDataDir = from === undefined ? undefined : await readTemplate(from)
+    return PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), ...(loadDataDir === undefined ? {} : { loadDataDir }) })
   }
   const create = async () => {
     const p = copyThroughBlobs(await open())
@@ -217,5 +223,5 @@ async function pingWith (db: Kysely<Database>, timeoutMs: number): Promise<boole
 }
 
 export function openDatabase (target: DatabaseTarget): DatabaseHandle {
-  return target.kind === 'postgres' ? openPostgres(target.url, target.poolSize ?? 10, target.timeouts ?? DEFAULT_TIMEOUTS) : openPglite(target.dataDir)
+  return target.kind === 'postgres' ? openPostgres(target.url, target.poolSize ?? 10, target.timeouts ?? DEFAULT_TIMEOUTS) : openPglite(target.dataDir, target.template)
 }
