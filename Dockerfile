@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Build: npm ci → tsc → npm prune --omit=dev; run as a non-root user.
+# Build: npm ci → npm run build (tsc, and the template a new embedded database starts from) → npm prune --omit=dev; run as a non-root user.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
