@@ -59,7 +59,8 @@ export interface RunOverview {
 /**
  * Agreements a run reads, computes and stores at a time (calculation-rules.md §9 is per agreement):
  * each chunk's agreements, group sums, advances and chain heads are read together, its lines
- * computed and stored, and the chunk let go, so a run holds one chunk of agreements and lines at a time.
+ * computed and stored, and the chunk let go, so a run holds one chunk of agreements and lines at a
+ * time (and, for a whole year, the year's group sums: two or three small rows per agreement).
  */
 const RUN_CHUNK = 1000
 
