@@ -8,7 +8,7 @@ import { PGlite } from '@electric-sql/pglite'
  * A new embedded database starts from a template: the data directory of a fresh PGlite, which
  * `npm run build` writes next to the compiled code (dist/pglite-template.tar.gz, about 5 MB).
  * Loading it peaks at about 400 MB and takes about 2 s, where PGlite's own initdb peaks at about
- * 900 MB and takes about 4 s: the first start of a small deployment fits in 512 MB. Without the
+ * 900 MB and takes about 4 s (a server's first start: about 500 MB instead of 920 MB). Without the
  * file (the suite under tsx before any build) a new database is initialized as PGlite does it.
  * An existing data directory is opened as it is; the template never touches it.
  */

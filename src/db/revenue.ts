@@ -191,14 +191,14 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
  *   force, read in the order of their pairs, so that the chunks' stretches follow one another).
  */
 export async function groupActuals (db: Db, years: readonly number[], ids: readonly number[]): Promise<GroupActuals> {
-  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, revisions: string }>`
+  const { rows } = await sql<GroupRow>`
     SELECT a.id AS agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records, sum(r.revision)::text AS revisions
     FROM agreements a
     JOIN agreement_group_categories gc ON gc.agreement_id = a.id
     JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
     WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...ids]}::integer[])
     GROUP BY a.id, gc.group_position, r.year`.execute(db)
-  return actualsFrom(new Map(rows.map((r) => [groupActualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, revisions: Number(r.revisions) }])))
+  return fromGroupRows(rows)
 }
 
 /**
@@ -207,7 +207,7 @@ export async function groupActuals (db: Db, years: readonly number[], ids: reado
  * those sums joined to the agreements' groups.
  */
 export async function yearGroupActuals (db: Db, years: readonly number[], inForceIn: number): Promise<GroupActuals> {
-  const { rows } = await sql<{ agreement_id: number, group_position: number, year: number, total: string, records: number, revisions: string }>`
+  const { rows } = await sql<GroupRow>`
     WITH per_category AS (
       SELECT zone_code, district_code, category_code, year, sum(amount) AS total, count(*) AS records, sum(revision) AS revisions
       FROM revenue_records WHERE year = ANY(${[...years]}::integer[])
@@ -218,7 +218,7 @@ export async function yearGroupActuals (db: Db, years: readonly number[], inForc
     JOIN per_category c ON c.zone_code = a.zone_code AND c.district_code = a.district_code AND c.category_code = gc.category_code
     WHERE a.effective_from <= ${inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${inForceIn})
     GROUP BY a.id, gc.group_position, c.year`.execute(db)
-  return actualsFrom(new Map(rows.map((r) => [groupActualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, revisions: Number(r.revisions) }])))
+  return fromGroupRows(rows)
 }
 
 /**
@@ -242,6 +242,12 @@ export async function categoryActuals (db: Db, years: readonly number[], ids: re
 
 /** A(y) of the groups of `agreements` from categoryActuals read for them (all of them, whole). */
 export const groupActualsOf = (agreements: Parameters<typeof sumGroupActuals>[0], rows: readonly CategoryActual[]): GroupActuals => actualsFrom(sumGroupActuals(agreements, rows))
+
+/** A row of group sums as groupActuals and yearGroupActuals read them. */
+interface GroupRow { agreement_id: number, group_position: number, year: number, total: string, records: number, revisions: string }
+
+const fromGroupRows = (rows: readonly GroupRow[]): GroupActuals =>
+  actualsFrom(new Map(rows.map((r) => [groupActualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, revisions: Number(r.revisions) }])))
 
 function actualsFrom (found: ReadonlyMap<string, GroupActual>): GroupActuals {
   return {

@@ -202,7 +202,7 @@ export interface GroupActual extends RecordedActual {
  * never deleted and a revision only ever raises its number, so a month added or an amount revised
  * changes it; '' when none are recorded.
  */
-export const recordsDigest = (actual: { records: number, revisions: number | string } | undefined): string =>
+export const recordsDigest = (actual: { records: number, revisions: number } | undefined): string =>
   actual === undefined || actual.records === 0 ? '' : `${actual.records}:${actual.revisions}`
 
 /**
