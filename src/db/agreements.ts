@@ -195,7 +195,7 @@ export async function agreementsInForce (db: Db, year: number, ids: readonly num
 /**
  * The ids of every agreement in force in fiscal year Y (or of those of `ids` among them), in the
  * order of their zone–district pairs as the database sorts them (a run's chunks then cover
- * stretches of revenue_records' key one after another: src/db/revenue.ts categoryActuals).
+ * stretches of revenue_year_totals' key one after another: src/db/revenue.ts categoryActuals).
  */
 export async function agreementIdsInForce (db: Db, year: number, ids?: readonly number[]): Promise<number[]> {
   return (await inForceQuery(db, year, ids).select('id').orderBy('zone_code').orderBy('district_code').orderBy('id').execute()).map((r) => r.id)

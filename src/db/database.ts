@@ -98,6 +98,18 @@ export interface RevenueRecordsTable {
   updated_at: Generated<Date>
 }
 
+/** Σ of a zone's revenue in a district, category and year, kept by sql/010's triggers (src/db/revenue.ts groupActuals). */
+export interface RevenueYearTotalsTable {
+  zone_code: string
+  district_code: string
+  category_code: string
+  year: number
+  total: NumericString
+  records: number
+  /** bigint: pg and PGlite return it as a string. */
+  revisions: string
+}
+
 export interface RevenueRevisionsTable {
   zone_code: string
   district_code: string
@@ -302,6 +314,7 @@ export interface Database {
   base_adjustments: BaseAdjustmentsTable
   revenue_records: RevenueRecordsTable
   revenue_revisions: RevenueRevisionsTable
+  revenue_year_totals: RevenueYearTotalsTable
   advances: AdvancesTable
   api_keys: ApiKeysTable
   idempotency_keys: IdempotencyKeysTable

@@ -181,60 +181,57 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
  * A(y) of agreement groups (calculation-rules.md §5): the sum of the latest revision of each month
  * of the zone's revenue in the agreement's district over the group's categories, and how many
  * monthly records there are (none recorded is not the same as zero), with a digest of the records
- * it summed (recordsDigest). Three ways to read them, with the same figures and digests:
- * - `groupActuals`, by agreement: each agreement's records found through revenue_records' key
- *   (one index probe per category: a few agreements, or agreements scattered over the registry);
+ * it summed (recordsDigest). All three read revenue_year_totals, the yearly sums per zone, district
+ * and category that sql/010's triggers keep with every write of revenue_records, and give the same
+ * figures and digests:
+ * - `groupActuals`, by agreement: each agreement's sums found through the table's key (a few
+ *   agreements, or agreements scattered over the registry);
  * - `yearGroupActuals`, every agreement in force in a year, in one pass (a whole year's run);
- * - `categoryActuals` and `groupActualsOf`, by zone–district pair: one pass over the stretch of
- *   revenue_records' key that the agreements' pairs span, summed per category as a bare aggregate
- *   would and then per group in sumGroupActuals (a chunk of agreements that are most of those in
- *   force, read in the order of their pairs, so that the chunks' stretches follow one another).
+ * - `categoryActuals` and `groupActualsOf`, by zone–district pair: one pass over the stretch of the
+ *   key that the agreements' pairs span, summed per group in sumGroupActuals (a chunk of
+ *   agreements that are most of those in force, read in the order of their pairs, so that the
+ *   chunks' stretches follow one another).
  */
 export async function groupActuals (db: Db, years: readonly number[], ids: readonly number[]): Promise<GroupActuals> {
   const { rows } = await sql<GroupRow>`
-    SELECT a.id AS agreement_id, gc.group_position, r.year, sum(r.amount)::text AS total, count(*)::int AS records, sum(r.revision)::text AS revisions
+    SELECT a.id AS agreement_id, gc.group_position, t.year, sum(t.total)::text AS total, sum(t.records)::int AS records, sum(t.revisions)::text AS revisions
     FROM agreements a
     JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-    JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
-    WHERE r.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...ids]}::integer[])
-    GROUP BY a.id, gc.group_position, r.year`.execute(db)
+    JOIN revenue_year_totals t ON t.zone_code = a.zone_code AND t.district_code = a.district_code AND t.category_code = gc.category_code
+    WHERE t.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...ids]}::integer[])
+    GROUP BY a.id, gc.group_position, t.year`.execute(db)
   return fromGroupRows(rows)
 }
 
 /**
- * A(y) of the groups of every agreement in force in `inForceIn` (see groupActuals): the year's
- * records summed per zone, district and category in one pass, as a bare aggregate would, and only
- * those sums joined to the agreements' groups.
+ * A(y) of the groups of every agreement in force in `inForceIn` (see groupActuals), in one pass
+ * over the year's sums.
  */
 export async function yearGroupActuals (db: Db, years: readonly number[], inForceIn: number): Promise<GroupActuals> {
   const { rows } = await sql<GroupRow>`
-    WITH per_category AS (
-      SELECT zone_code, district_code, category_code, year, sum(amount) AS total, count(*) AS records, sum(revision) AS revisions
-      FROM revenue_records WHERE year = ANY(${[...years]}::integer[])
-      GROUP BY zone_code, district_code, category_code, year)
-    SELECT a.id AS agreement_id, gc.group_position, c.year, sum(c.total)::text AS total, sum(c.records)::int AS records, sum(c.revisions)::text AS revisions
+    SELECT a.id AS agreement_id, gc.group_position, t.year, sum(t.total)::text AS total, sum(t.records)::int AS records, sum(t.revisions)::text AS revisions
     FROM agreements a
     JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-    JOIN per_category c ON c.zone_code = a.zone_code AND c.district_code = a.district_code AND c.category_code = gc.category_code
-    WHERE a.effective_from <= ${inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${inForceIn})
-    GROUP BY a.id, gc.group_position, c.year`.execute(db)
+    JOIN revenue_year_totals t ON t.zone_code = a.zone_code AND t.district_code = a.district_code AND t.category_code = gc.category_code
+    WHERE t.year = ANY(${[...years]}::integer[])
+      AND a.effective_from <= ${inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${inForceIn})
+    GROUP BY a.id, gc.group_position, t.year`.execute(db)
   return fromGroupRows(rows)
 }
 
 /**
- * The per-category sums of revenue_records over the stretch of its key that the pairs of the
+ * The per-category sums (revenue_year_totals) over the stretch of its key that the pairs of the
  * agreements `ids` span, from the lowest pair to the highest as the database orders them (see
  * groupActuals; groupActualsOf sums them per group).
  */
 export async function categoryActuals (db: Db, years: readonly number[], ids: readonly number[]): Promise<CategoryActual[]> {
   const { rows } = await sql<{ zone_code: string, district_code: string, category_code: string, year: number, total: string, records: number, revisions: number }>`
     WITH pairs AS (SELECT zone_code, district_code FROM agreements WHERE id = ANY(${[...ids]}::integer[]))
-    SELECT zone_code, district_code, category_code, year, sum(amount)::text AS total, count(*)::int AS records, sum(revision)::int AS revisions
-    FROM revenue_records
+    SELECT zone_code, district_code, category_code, year, total::text AS total, records, revisions::int AS revisions
+    FROM revenue_year_totals
     WHERE (zone_code, district_code) >= (SELECT zone_code, district_code FROM pairs ORDER BY zone_code, district_code LIMIT 1)
       AND (zone_code, district_code) <= (SELECT zone_code, district_code FROM pairs ORDER BY zone_code DESC, district_code DESC LIMIT 1)
-      AND year = ANY(${[...years]}::integer[])
-    GROUP BY zone_code, district_code, category_code, year`.execute(db)
+      AND year = ANY(${[...years]}::integer[])`.execute(db)
   return rows.map((r) => ({
     zoneCode: r.zone_code, districtCode: r.district_code, categoryCode: r.category_code, year: r.year, total: money(r.total), records: r.records, revisions: r.revisions,
   }))
@@ -289,7 +286,7 @@ export async function lastRevenueYear (db: Db, agreementId: number): Promise<num
     SELECT max(r.year)::int AS year
     FROM agreements a
     JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-    JOIN revenue_records r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
+    JOIN revenue_year_totals r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
     WHERE a.id = ${agreementId}`.execute(db)
   return rows[0]?.year ?? undefined
 }

@@ -20,7 +20,7 @@ export function tryLockYear (tx: Db, year: number): Promise<boolean> {
 
 /**
  * No JIT compilation for the rest of the transaction: a run's queries are many and short, and the
- * planner, which cannot tell how much of revenue_records a chunk's stretch of pairs holds, would
+ * planner, which cannot tell how much of the yearly sums a chunk's stretch of pairs holds, would
  * compile each one (about 25 ms a query on PostgreSQL; PGlite has no JIT).
  */
 export async function withoutJit (tx: Db): Promise<void> {

@@ -81,7 +81,7 @@ interface YearInputs {
  * How a run reads its group sums (src/db/revenue.ts groupActuals): a whole year's run, the year's
  * in one pass before its first line (two or three small rows per agreement); finalizing, or a run
  * of chosen agreements that are at least half of those in force, by zone–district pair, one
- * stretch of revenue a chunk; fewer agreements, by agreement, through revenue_records' key.
+ * stretch of revenue a chunk; fewer agreements, by agreement, through revenue_year_totals' key.
  */
 type ActualsBy = { kind: 'year', actuals: Promise<GroupActuals> } | { kind: 'pair' } | { kind: 'agreement' }
 

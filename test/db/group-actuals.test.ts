@@ -7,7 +7,7 @@ import { testDatabase } from '../helpers.js'
 
 // calculation-rules.md §5 (A(y) of a group: its categories' revenue in the year) and §9 (what a line
 // read, by its digest): group sums are read three ways (src/db/revenue.ts): for the whole year in
-// one pass (a whole year's run), by zone–district pair, one stretch of revenue_records' key a chunk
+// one pass (a whole year's run), by zone–district pair, one stretch of the yearly sums' key a chunk
 // of agreements (finalizing), and by agreement, through the key (a few chosen agreements).
 // Finalizing reads them another way than the run did, so all three must give the same sums, record
 // counts and digests, whatever else lies in a chunk's stretch.
