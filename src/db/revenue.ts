@@ -205,17 +205,26 @@ export async function groupActuals (db: Db, years: readonly number[], ids: reado
 
 /**
  * A(y) of the groups of every agreement in force in `inForceIn` (see groupActuals), in one pass
- * over the year's sums.
+ * over the year's sums, joined by hashing. The planner, which cannot know that a zone has one host
+ * district, takes the sums of an agreement's zone and district for a fiftieth of what they are and
+ * would look up each category's sum on its own: 500,000 index probes at 25,000 agreements, twice as
+ * slow as one hash join (1.2 s against 0.54 s). So nested loops are off for this one statement: in a
+ * transaction (a run's), the three statements go out together on its one connection, and nothing
+ * runs between them.
  */
 export async function yearGroupActuals (db: Db, years: readonly number[], inForceIn: number): Promise<GroupActuals> {
-  const { rows } = await sql<GroupRow>`
-    SELECT a.id AS agreement_id, gc.group_position, t.year, sum(t.total)::text AS total, sum(t.records)::int AS records, sum(t.revisions)::text AS revisions
-    FROM agreements a
-    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-    JOIN revenue_year_totals t ON t.zone_code = a.zone_code AND t.district_code = a.district_code AND t.category_code = gc.category_code
-    WHERE t.year = ANY(${[...years]}::integer[])
-      AND a.effective_from <= ${inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${inForceIn})
-    GROUP BY a.id, gc.group_position, t.year`.execute(db)
+  const [, { rows }] = await Promise.all([
+    sql`SET LOCAL enable_nestloop = off`.execute(db),
+    sql<GroupRow>`
+      SELECT a.id AS agreement_id, gc.group_position, t.year, sum(t.total)::text AS total, sum(t.records)::int AS records, sum(t.revisions)::text AS revisions
+      FROM agreements a
+      JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+      JOIN revenue_year_totals t ON t.zone_code = a.zone_code AND t.district_code = a.district_code AND t.category_code = gc.category_code
+      WHERE t.year = ANY(${[...years]}::integer[])
+        AND a.effective_from <= ${inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${inForceIn})
+      GROUP BY a.id, gc.group_position, t.year`.execute(db),
+    sql`SET LOCAL enable_nestloop TO DEFAULT`.execute(db),
+  ])
   return fromGroupRows(rows)
 }
 
