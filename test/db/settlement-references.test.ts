@@ -1,0 +1,112 @@
+import { sql } from 'kysely'
+import t from 'tap'
+import { seedSettlementData } from '../../bench/seed.js'
+import { money } from '../../src/domain/money.js'
+import { ALL } from '../../src/domain/principal.js'
+import { createRun } from '../../src/services/settlements.js'
+import { migrate } from '../../src/db/migrate.js'
+import { onPostgres, postgresDatabase, testDatabase } from '../helpers.js'
+
+// calculation-rules.md §9: the settlement ledger's references (a line's run, agreement and the line
+// it follows; a group's line) are kept by sql/011 a statement at a time instead of by foreign keys
+// a row at a time. Every way a reference could dangle is refused with SQLSTATE 23503, as the
+// foreign keys refused it; nothing else changes.
+
+type Handle = Awaited<ReturnType<typeof testDatabase>>
+
+/** Three agreements, and a draft run of 2021 with their lines and groups. */
+async function withDraftRun (database: Handle): Promise<number> {
+  await database.withScriptSession((run) => seedSettlementData(run, 3))
+  const { run } = await createRun({
+    db: database.db, settings: { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false },
+    actor: { principal: { role: 'admin', keyId: 'test' }, scope: ALL, requestId: 'test' },
+  }, { fiscalYear: 2021 })
+  return run.id
+}
+
+const codeOf = (error: unknown) => (error as { code?: string } | undefined)?.code
+const LINE_COLUMNS = sql`(run_id, agreement_id, fiscal_year, kind, zone_code, district_code, revenue_total, zone_share, district_share, advances_paid, balance_due)`
+const lineOf = (runId: number, agreementId: number) =>
+  sql`(${runId}, ${agreementId}, 2021, 'annual', 'Z000001', '110102', 0, 0, 0, 0, 0)`
+const groupOf = (runId: number, agreementId: number) =>
+  sql`(${runId}, ${agreementId}, 9, 'fees', 'total', 0, 0, 0, '[]', '{}')`
+const GROUP_COLUMNS = sql`(run_id, agreement_id, position, name, basis, actual, zone_share, district_share, bands, result)`
+
+t.test('§9 a line or group that would refer to nothing is refused whole, SQLSTATE 23503, naming what is missing', async (t) => {
+  const database = await testDatabase(t)
+  const db = database.db
+  const runId = await withDraftRun(database)
+  const counts = async () => (await sql<{ lines: number, groups: number }>`SELECT (SELECT count(*) FROM settlement_lines)::int AS lines, (SELECT count(*) FROM settlement_groups)::int AS groups`.execute(db)).rows[0]
+  const before = await counts()
+  t.same(before, { lines: 3, groups: 6 })
+  const refused = async (what: string, query: ReturnType<typeof sql>, names: RegExp) => {
+    const error = await query.execute(db).then(() => undefined, (e: unknown) => e)
+    t.equal(codeOf(error), '23503', `${what}: SQLSTATE 23503`)
+    t.match((error as Error | undefined)?.message, names, `${what}: says what is missing`)
+  }
+  const { rows: [run2] } = await sql<{ id: number }>`INSERT INTO settlement_runs (fiscal_year, status, minimum_rate, created_by) VALUES (2021, 'draft', 0.6, 'test') RETURNING id`.execute(db)
+  const other = run2!.id
+  await refused('a line of a run that does not exist', sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(other, 1)}, ${lineOf(999999, 2)}`, /settlement run 999999/)
+  await refused('a line of an agreement that does not exist', sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(other, 1)}, ${lineOf(other, 424242)}`, /agreement 424242/)
+  await refused('a line following a line that does not exist',
+    sql`INSERT INTO settlement_lines (run_id, agreement_id, fiscal_year, kind, zone_code, district_code, revenue_total, zone_share, district_share, advances_paid, balance_due, follows_run_id, previous_zone_share, adjustment, balance_adjustment)
+      VALUES (${other}, 1, 2021, 'supplementary', 'Z000001', '110102', 0, 0, 0, 0, 0, 777777, 0, 0, 0)`, /the line of agreement 1 in run 777777/)
+  await refused('a group of a line that does not exist', sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(runId, 1)}, ${groupOf(other, 2)}`, new RegExp(`the line of agreement 2 in run ${other}`))
+  t.same(await counts(), before, 'nothing of a refused statement stays, not even its good rows')
+
+  // Rows whose references exist go in as before.
+  await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(other, 1)}`.execute(db)
+  await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(other, 1)}`.execute(db)
+  t.same(await counts(), { lines: 4, groups: 7 })
+})
+
+t.test('§9 what lines and groups refer to cannot be removed or renumbered, nor a reference changed; the rest can', async (t) => {
+  const database = await testDatabase(t)
+  const db = database.db
+  const runId = await withDraftRun(database)
+  const refused = async (what: string, query: ReturnType<typeof sql>, says: RegExp) => {
+    const error = await query.execute(db).then(() => undefined, (e: unknown) => e)
+    t.equal(codeOf(error), '23503', what)
+    t.match((error as Error | undefined)?.message, says, `${what}: refused by sql/011, not by another table's key`)
+  }
+  await refused('a draft run with lines', sql`DELETE FROM settlement_runs WHERE id = ${runId}`, /settlement lines refer to settlement_runs/)
+  await refused('an agreement with lines', sql`DELETE FROM agreements WHERE id = 2`, /settlement lines refer to agreements 2/)
+  await refused('a line its groups refer to', sql`DELETE FROM settlement_lines WHERE run_id = ${runId} AND agreement_id = 2`, /refer to a settlement line deleted/)
+  await refused('a group moved to another line', sql`UPDATE settlement_groups SET agreement_id = 3 WHERE run_id = ${runId} AND agreement_id = 2 AND position = 1`, /the line of a settlement group cannot be changed/)
+  await refused('a line moved to another agreement', sql`UPDATE settlement_lines SET agreement_id = 4242 WHERE run_id = ${runId} AND agreement_id = 2`, /cannot be changed/)
+  t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM settlement_lines WHERE run_id = ${runId}`.execute(db)).rows[0]?.n, 3, 'every line still there')
+
+  // A draft's figures and its own rows, top down, still go (nothing refers to them any more).
+  await sql`UPDATE settlement_lines SET zone_share = zone_share WHERE run_id = ${runId}`.execute(db)
+  await sql`UPDATE agreements SET document_no = document_no || ' (rev.)' WHERE id = 2`.execute(db)
+  await sql`DELETE FROM settlement_groups WHERE run_id = ${runId}`.execute(db)
+  await sql`DELETE FROM settlement_lines WHERE run_id = ${runId}`.execute(db)
+  await sql`DELETE FROM settlement_runs WHERE id = ${runId}`.execute(db)
+  t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM settlement_runs`.execute(db)).rows[0]?.n, 0, 'the draft is gone, top down')
+})
+
+// Two sessions at once need two connections: PostgreSQL only (PGlite is one connection).
+if (onPostgres) {
+  t.test('§9 a line deleted while another session adds a group to it waits for that session, and is refused once it commits', async (t) => {
+    const own = await postgresDatabase(t)
+    const first = own.open(2)
+    const second = own.open(2)
+    await migrate(first)
+    const runId = await withDraftRun(first)
+    await sql`DELETE FROM settlement_groups WHERE run_id = ${runId} AND agreement_id = 2`.execute(first.db)
+    let deleting: Promise<unknown> | undefined
+    await first.db.transaction().execute(async (tx) => {
+      await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(runId, 2)}`.execute(tx)
+      deleting = sql`DELETE FROM settlement_lines WHERE run_id = ${runId} AND agreement_id = 2`.execute(second.db).then(() => undefined, (e: unknown) => e)
+      let waiting = 0
+      for (let i = 0; i < 200 && waiting === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        waiting = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'DELETE FROM settlement_lines%'`.execute(first.db)).rows[0]?.n ?? 0
+      }
+      t.equal(waiting, 1, 'the DELETE waits on the line the new group holds')
+    })
+    t.equal(codeOf(await deleting), '23503', 'and is refused once the group is committed')
+    t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM settlement_groups WHERE run_id = ${runId} AND agreement_id = 2`.execute(first.db)).rows[0]?.n, 1, 'the group and its line stay')
+  })
+}
