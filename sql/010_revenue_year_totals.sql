@@ -14,6 +14,13 @@
 -- committed. A sum whose records are all gone is removed, so that nothing recorded stays
 -- different from a zero recorded.
 
+-- No revenue is written while the sums are first taken and the triggers put in place: a write
+-- committed between the two would be in neither (reads go on; an import waits for this migration).
+LOCK TABLE revenue_records IN SHARE ROW EXCLUSIVE MODE;
+
+-- An amount is a number: NaN, which numeric accepts, would make its year's sum NaN for good.
+ALTER TABLE revenue_records ADD CONSTRAINT revenue_records_amount_is_a_number CHECK (amount <> 'NaN');
+
 CREATE TABLE revenue_year_totals (
   zone_code      text NOT NULL,
   district_code  text NOT NULL,

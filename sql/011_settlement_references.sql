@@ -10,7 +10,10 @@
 --   that none of them can be deleted before it commits) and is refused whole if one is missing;
 -- * a run, agreement or line that a line or group refers to cannot be deleted, nor its key changed;
 -- * the references of a stored line or group cannot be changed (the service never changes them).
--- Every refusal is SQLSTATE 23503 (foreign_key_violation), as the foreign keys' were.
+-- Every refusal is SQLSTATE 23503 (foreign_key_violation), as the foreign keys' were. The checks
+-- read with the statement's snapshot: the same as a foreign key's for the service's writers, which
+-- write in READ COMMITTED (its REPEATABLE READ transactions only read); a REPEATABLE READ deleter
+-- in hand-written SQL could miss a line committed after its snapshot, where a key would not.
 
 ALTER TABLE settlement_groups DROP CONSTRAINT settlement_groups_run_id_agreement_id_fkey;
 ALTER TABLE settlement_lines
@@ -101,6 +104,18 @@ CREATE TRIGGER settlement_runs_referenced BEFORE DELETE OR UPDATE OF id ON settl
   FOR EACH ROW EXECUTE FUNCTION settlement_referenced();
 CREATE TRIGGER agreements_settlement_referenced BEFORE DELETE OR UPDATE OF id ON agreements
   FOR EACH ROW EXECUTE FUNCTION settlement_referenced();
+
+-- TRUNCATE agreements … CASCADE no longer reaches the lines: it is refused while any line exists.
+CREATE FUNCTION settlement_agreements_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM settlement_lines) THEN
+    RAISE EXCEPTION 'settlement lines refer to agreements: they cannot be truncated' USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER agreements_settlement_no_truncate BEFORE TRUNCATE ON agreements
+  FOR EACH STATEMENT EXECUTE FUNCTION settlement_agreements_truncate();
 
 -- Lines that groups or later lines refer to stay: checked once a DELETE has run, on what it left.
 CREATE FUNCTION settlement_lines_referenced() RETURNS trigger LANGUAGE plpgsql AS $$

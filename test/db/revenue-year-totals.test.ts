@@ -11,9 +11,9 @@ import { testDatabase } from '../helpers.js'
 
 /** The yearly sums as kept, and as summed from the records now: both as text, in key order. */
 async function keptAndSummed (db: Db): Promise<{ kept: string[], summed: string[] }> {
-  const kept = await sql<{ row: string }>`SELECT concat_ws(' ', zone_code, district_code, category_code, year, total::numeric(20, 2), records, revisions) AS row
+  const kept = await sql<{ row: string }>`SELECT concat_ws(' ', zone_code, district_code, category_code, year, total::text, records, revisions) AS row
     FROM revenue_year_totals ORDER BY zone_code, district_code, category_code, year`.execute(db)
-  const summed = await sql<{ row: string }>`SELECT concat_ws(' ', zone_code, district_code, category_code, year, sum(amount)::numeric(20, 2), count(*), sum(revision)) AS row
+  const summed = await sql<{ row: string }>`SELECT concat_ws(' ', zone_code, district_code, category_code, year, sum(amount)::text, count(*), sum(revision)) AS row
     FROM revenue_records GROUP BY zone_code, district_code, category_code, year ORDER BY zone_code, district_code, category_code, year`.execute(db)
   return { kept: kept.rows.map((r) => r.row), summed: summed.rows.map((r) => r.row) }
 }
@@ -24,43 +24,72 @@ const year = fc.constantFrom(2020, 2021)
 const month = fc.integer({ min: 1, max: 3 })
 const amount = fc.integer({ min: -99_999_99, max: 99_999_99 }).map((cents) => (cents / 100).toFixed(2))
 
-/** One write of revenue_records, as SQL; a write that breaks the key fails and is rolled back. */
+/**
+ * One write of revenue_records, as SQL, of one of the kinds below; a move onto a month already
+ * recorded breaks the key (23505) and changes nothing.
+ */
 const write = fc.oneof(
   fc.record({ zone, category, year, month, amount }).map((r) => ({
+    kind: 'add',
     what: `add ${r.zone} ${r.category} ${r.year}-${r.month} ${r.amount}`,
     query: sql`INSERT INTO revenue_records (zone_code, district_code, category_code, year, month, amount, revision)
       VALUES (${r.zone}, '370202', ${r.category}, ${r.year}, ${r.month}, ${r.amount}, 1) ON CONFLICT DO NOTHING`,
   })),
+  // As an import's merge writes: several months of several keys in one INSERT … SELECT.
   fc.record({ zone, year, amount }).map((r) => ({
+    kind: 'add months',
+    what: `add months 1–3 of both categories of ${r.zone} ${r.year} at ${r.amount}`,
+    query: sql`INSERT INTO revenue_records (zone_code, district_code, category_code, year, month, amount, revision)
+      SELECT ${r.zone}, '370202', c, ${r.year}, m, ${r.amount}::numeric + m, 1 FROM unnest(ARRAY['10101', '10104']) c, generate_series(1, 3) m
+      ON CONFLICT DO NOTHING`,
+  })),
+  fc.record({ zone, category, year, month, amount }).map((r) => ({
+    kind: 'upsert',
+    what: `upsert ${r.zone} ${r.category} ${r.year}-${r.month} ${r.amount}`,
+    query: sql`INSERT INTO revenue_records AS t (zone_code, district_code, category_code, year, month, amount, revision)
+      VALUES (${r.zone}, '370202', ${r.category}, ${r.year}, ${r.month}, ${r.amount}, 1)
+      ON CONFLICT (zone_code, district_code, category_code, year, month) DO UPDATE SET amount = excluded.amount, revision = t.revision + 1`,
+  })),
+  fc.record({ zone, year, amount }).map((r) => ({
+    kind: 'revise',
     what: `revise ${r.zone} ${r.year} by ${r.amount}`,
     query: sql`UPDATE revenue_records SET amount = amount + ${r.amount}::numeric, revision = revision + 1 WHERE zone_code = ${r.zone} AND year = ${r.year}`,
   })),
   fc.record({ zone, month }).map((r) => ({
+    kind: 'move',
     what: `move ${r.zone} month ${r.month} to the other year`,
     query: sql`UPDATE revenue_records SET year = 4041 - year WHERE zone_code = ${r.zone} AND month = ${r.month}`,
   })),
   fc.record({ category, month }).map((r) => ({
+    kind: 'remove',
     what: `remove ${r.category} month ${r.month}`,
     query: sql`DELETE FROM revenue_records WHERE category_code = ${r.category} AND month = ${r.month}`,
   })),
-  fc.constant({ what: 'truncate', query: sql`TRUNCATE revenue_records` }),
+  fc.constant({ kind: 'truncate', what: 'truncate', query: sql`TRUNCATE revenue_records` }),
 )
 
 t.test('§5 §9 the yearly sums equal the records summed after any sequence of writes', async (t) => {
   const database = await testDatabase(t)
   const db = database.db
   let runs = 0
+  // Rows each kind of write changed, over all runs: every kind must have changed some.
+  const changed = new Map<string, number>()
   await fc.assert(fc.asyncProperty(fc.array(write, { minLength: 1, maxLength: 12 }), async (writes) => {
     runs++
     await sql`TRUNCATE revenue_records`.execute(db)
     for (const w of writes) {
-      // A move onto a month already there breaks the key: the statement fails and changes nothing.
-      await db.transaction().execute((tx) => w.query.execute(tx)).catch(() => undefined)
+      const result = await db.transaction().execute((tx) => w.query.execute(tx)).catch((error: unknown) => {
+        // Only a move onto a month already recorded may fail (the key); anything else is a failure of the test.
+        if ((error as { code?: string }).code !== '23505' || w.kind !== 'move') throw error
+        return undefined
+      })
+      changed.set(w.kind, (changed.get(w.kind) ?? 0) + Number(result?.numAffectedRows ?? 0n))
     }
     const { kept, summed } = await keptAndSummed(db)
     if (kept.join('\n') !== summed.join('\n')) throw new Error(`after ${writes.map((w) => w.what).join('; ')}:\nkept ${kept.join(' | ')}\nsummed ${summed.join(' | ')}`)
-  }), { numRuns: 40, seed: 16 })
-  t.equal(runs, 40)
+  }), { numRuns: 60, seed: 16 })
+  t.equal(runs, 60)
+  for (const kind of ['add', 'add months', 'upsert', 'revise', 'move', 'remove']) t.ok((changed.get(kind) ?? 0) > 0, `some ${kind} changed rows`)
 })
 
 t.test('§9 a sum whose records are all removed is gone (nothing recorded), and a rolled-back write leaves the sums as they were', async (t) => {

@@ -74,6 +74,8 @@ t.test('§9 what lines and groups refer to cannot be removed or renumbered, nor 
   await refused('a line its groups refer to', sql`DELETE FROM settlement_lines WHERE run_id = ${runId} AND agreement_id = 2`, /refer to a settlement line deleted/)
   await refused('a group moved to another line', sql`UPDATE settlement_groups SET agreement_id = 3 WHERE run_id = ${runId} AND agreement_id = 2 AND position = 1`, /the line of a settlement group cannot be changed/)
   await refused('a line moved to another agreement', sql`UPDATE settlement_lines SET agreement_id = 4242 WHERE run_id = ${runId} AND agreement_id = 2`, /cannot be changed/)
+  await refused('a line made to follow another', sql`UPDATE settlement_lines SET follows_run_id = ${runId} WHERE run_id = ${runId} AND agreement_id = 2`, /cannot be changed/)
+  await refused('the agreements truncated, with all that hangs on them', sql`TRUNCATE agreements CASCADE`, /settlement lines refer to agreements: they cannot be truncated/)
   t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM settlement_lines WHERE run_id = ${runId}`.execute(db)).rows[0]?.n, 3, 'every line still there')
 
   // A draft's figures and its own rows, top down, still go (nothing refers to them any more).
@@ -87,7 +89,7 @@ t.test('§9 what lines and groups refer to cannot be removed or renumbered, nor 
 
 // Two sessions at once need two connections: PostgreSQL only (PGlite is one connection).
 if (onPostgres) {
-  t.test('§9 a line deleted while another session adds a group to it waits for that session, and is refused once it commits', async (t) => {
+  t.test('§9 a line or agreement deleted while another session adds what refers to it waits for that session, and is refused once it commits', async (t) => {
     const own = await postgresDatabase(t)
     const first = own.open(2)
     const second = own.open(2)
@@ -108,5 +110,22 @@ if (onPostgres) {
     })
     t.equal(codeOf(await deleting), '23503', 'and is refused once the group is committed')
     t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM settlement_groups WHERE run_id = ${runId} AND agreement_id = 2`.execute(first.db)).rows[0]?.n, 1, 'the group and its line stay')
+
+    // The same for a line and its agreement (one with nothing else that refers to it).
+    const { rows: [bare] } = await sql<{ id: number }>`INSERT INTO agreements (zone_code, district_code, document_no, base_year, effective_from)
+      SELECT zone_code, district_code, 'bare', 2019, 2020 FROM agreements WHERE id = 1 RETURNING id`.execute(first.db)
+    let removing: Promise<unknown> | undefined
+    await first.db.transaction().execute(async (tx) => {
+      await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(runId, bare!.id)}`.execute(tx)
+      removing = sql`DELETE FROM agreements WHERE id = ${bare!.id}`.execute(second.db).then(() => undefined, (e: unknown) => e)
+      let waiting = 0
+      for (let i = 0; i < 200 && waiting === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        waiting = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'DELETE FROM agreements%'`.execute(first.db)).rows[0]?.n ?? 0
+      }
+      t.equal(waiting, 1, 'deleting the agreement waits on the new line')
+    })
+    t.equal(codeOf(await removing), '23503', 'and is refused once the line is committed')
   })
 }
