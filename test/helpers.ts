@@ -77,6 +77,20 @@ export async function testDatabase (t: Test): Promise<DatabaseHandle> {
   return handle
 }
 
+/**
+ * Waits (up to 4 s) until a session of `database` is waiting on a lock while running a statement
+ * that begins with `statementStart` (PostgreSQL only); answers how many such sessions there are.
+ */
+export async function sessionsWaitingOnLock (database: DatabaseHandle, statementStart: string): Promise<number> {
+  let waiting = 0
+  for (let i = 0; i < 200 && waiting === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    waiting = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE ${`${statementStart}%`}`.execute(database.db)).rows[0]?.n ?? 0
+  }
+  return waiting
+}
+
 /** How many rows a table holds. */
 export async function rowCount (database: DatabaseHandle, table: keyof Database): Promise<number> {
   const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(database.db)

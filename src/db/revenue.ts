@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import { type CategoryActual, type GroupActual, groupActualKey, NOTHING_RECORDED, type RecordedActual, recordsDigest, sumGroupActuals } from '../domain/agreement.js'
 import { money } from '../domain/money.js'
 import type { CheckedRevenueRow } from '../domain/revenue-row.js'
@@ -193,13 +193,7 @@ export async function listRevenue (db: Db, scope: Scope, filter: RevenueFilter, 
  *   chunks' stretches follow one another).
  */
 export async function groupActuals (db: Db, years: readonly number[], ids: readonly number[]): Promise<GroupActuals> {
-  const { rows } = await sql<GroupRow>`
-    SELECT a.id AS agreement_id, gc.group_position, t.year, sum(t.total)::text AS total, sum(t.records)::int AS records, sum(t.revisions)::text AS revisions
-    FROM agreements a
-    JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-    JOIN revenue_year_totals t ON t.zone_code = a.zone_code AND t.district_code = a.district_code AND t.category_code = gc.category_code
-    WHERE t.year = ANY(${[...years]}::integer[]) AND a.id = ANY(${[...ids]}::integer[])
-    GROUP BY a.id, gc.group_position, t.year`.execute(db)
+  const { rows } = await groupSums(years, sql`a.id = ANY(${[...ids]}::integer[])`).execute(db)
   return fromGroupRows(rows)
 }
 
@@ -215,14 +209,7 @@ export async function groupActuals (db: Db, years: readonly number[], ids: reado
 export async function yearGroupActuals (db: Db, years: readonly number[], inForceIn: number): Promise<GroupActuals> {
   const [, { rows }] = await Promise.all([
     sql`SET LOCAL enable_nestloop = off`.execute(db),
-    sql<GroupRow>`
-      SELECT a.id AS agreement_id, gc.group_position, t.year, sum(t.total)::text AS total, sum(t.records)::int AS records, sum(t.revisions)::text AS revisions
-      FROM agreements a
-      JOIN agreement_group_categories gc ON gc.agreement_id = a.id
-      JOIN revenue_year_totals t ON t.zone_code = a.zone_code AND t.district_code = a.district_code AND t.category_code = gc.category_code
-      WHERE t.year = ANY(${[...years]}::integer[])
-        AND a.effective_from <= ${inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${inForceIn})
-      GROUP BY a.id, gc.group_position, t.year`.execute(db),
+    groupSums(years, sql`a.effective_from <= ${inForceIn} AND (a.effective_to IS NULL OR a.effective_to >= ${inForceIn})`).execute(db),
     sql`SET LOCAL enable_nestloop TO DEFAULT`.execute(db),
   ])
   return fromGroupRows(rows)
@@ -251,6 +238,15 @@ export const groupActualsOf = (agreements: Parameters<typeof sumGroupActuals>[0]
 
 /** A row of group sums as groupActuals and yearGroupActuals read them. */
 interface GroupRow { agreement_id: number, group_position: number, year: number, total: string, records: number, revisions: string }
+
+/** The yearly sums of `years` summed per group of the agreements `which` selects (a condition on `a`, the agreements). */
+const groupSums = (years: readonly number[], which: RawBuilder<unknown>) => sql<GroupRow>`
+  SELECT a.id AS agreement_id, gc.group_position, t.year, sum(t.total)::text AS total, sum(t.records)::int AS records, sum(t.revisions)::text AS revisions
+  FROM agreements a
+  JOIN agreement_group_categories gc ON gc.agreement_id = a.id
+  JOIN revenue_year_totals t ON t.zone_code = a.zone_code AND t.district_code = a.district_code AND t.category_code = gc.category_code
+  WHERE t.year = ANY(${[...years]}::integer[]) AND ${which}
+  GROUP BY a.id, gc.group_position, t.year`
 
 const fromGroupRows = (rows: readonly GroupRow[]): GroupActuals =>
   actualsFrom(new Map(rows.map((r) => [groupActualKey(r.agreement_id, r.group_position, r.year), { total: money(r.total), records: r.records, revisions: Number(r.revisions) }])))

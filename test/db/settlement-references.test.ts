@@ -5,7 +5,7 @@ import { money } from '../../src/domain/money.js'
 import { ALL } from '../../src/domain/principal.js'
 import { createRun } from '../../src/services/settlements.js'
 import { migrate } from '../../src/db/migrate.js'
-import { onPostgres, postgresDatabase, testDatabase } from '../helpers.js'
+import { onPostgres, postgresDatabase, sessionsWaitingOnLock, testDatabase } from '../helpers.js'
 
 // calculation-rules.md §9: the settlement ledger's references (a line's run, agreement and the line
 // it follows; a group's line) are kept by sql/011 a statement at a time instead of by foreign keys
@@ -100,13 +100,7 @@ if (onPostgres) {
     await first.db.transaction().execute(async (tx) => {
       await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(runId, 2)}`.execute(tx)
       deleting = sql`DELETE FROM settlement_lines WHERE run_id = ${runId} AND agreement_id = 2`.execute(second.db).then(() => undefined, (e: unknown) => e)
-      let waiting = 0
-      for (let i = 0; i < 200 && waiting === 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 20))
-        waiting = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'DELETE FROM settlement_lines%'`.execute(first.db)).rows[0]?.n ?? 0
-      }
-      t.equal(waiting, 1, 'the DELETE waits on the line the new group holds')
+      t.equal(await sessionsWaitingOnLock(first, 'DELETE FROM settlement_lines'), 1, 'the DELETE waits on the line the new group holds')
     })
     t.equal(codeOf(await deleting), '23503', 'and is refused once the group is committed')
     t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM settlement_groups WHERE run_id = ${runId} AND agreement_id = 2`.execute(first.db)).rows[0]?.n, 1, 'the group and its line stay')
@@ -118,13 +112,7 @@ if (onPostgres) {
     await first.db.transaction().execute(async (tx) => {
       await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(runId, bare!.id)}`.execute(tx)
       removing = sql`DELETE FROM agreements WHERE id = ${bare!.id}`.execute(second.db).then(() => undefined, (e: unknown) => e)
-      let waiting = 0
-      for (let i = 0; i < 200 && waiting === 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 20))
-        waiting = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'DELETE FROM agreements%'`.execute(first.db)).rows[0]?.n ?? 0
-      }
-      t.equal(waiting, 1, 'deleting the agreement waits on the new line')
+      t.equal(await sessionsWaitingOnLock(first, 'DELETE FROM agreements'), 1, 'deleting the agreement waits on the new line')
     })
     t.equal(codeOf(await removing), '23503', 'and is refused once the line is committed')
   })

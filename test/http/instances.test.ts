@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import type { DatabaseHandle } from '../../src/db/connect.js'
 import { migrate } from '../../src/db/migrate.js'
-import { expectProblem, onPostgres, postgresDatabase, rowCount, testApp, testDatabase } from '../helpers.js'
+import { expectProblem, onPostgres, postgresDatabase, rowCount, sessionsWaitingOnLock, testApp, testDatabase } from '../helpers.js'
 import { agreementBody, injector } from '../world.js'
 
 /*
@@ -68,12 +68,7 @@ if (onPostgres) {
       await sql`LOCK TABLE settlement_runs IN EXCLUSIVE MODE`.execute(tx)
       running = a('admin', { method: 'POST', url: '/v1/settlement-runs', payload: { fiscalYear: 2020 } })
       // Wait until A's run is blocked on the table: it holds the year's lock by then.
-      for (let i = 0; i < 200; i++) {
-        const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'insert into "settlement_runs"%'`.execute(second.db)
-        if ((rows[0]?.n ?? 0) > 0) break
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
+      await sessionsWaitingOnLock(second, 'insert into "settlement_runs"')
       const onB = expectProblem(t, await b('admin', { method: 'POST', url: '/v1/settlement-runs', payload: { fiscalYear: 2020 } }), 409)
       t.match(onB.type, /settlement-running$/)
       t.match(onB.detail, /A settlement run for 2020 is in progress/)
