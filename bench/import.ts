@@ -13,9 +13,12 @@ import { median, memoryOf, ratio, serverFlags } from './stats.js'
  * `npm run bench:import`: a 600,000-row revenue CSV (2,500 zone–district pairs × 20 categories
  * × 12 months) streamed to POST /v1/revenues/import of a server on PostgreSQL, beside
  * PostgreSQL's own `\copy` of the same file into a bare table (the floor), taking turns for
- * BENCH_ROUNDS rounds on an empty revenue table each time. Prints rows/s of both (medians), the
- * API's share of the floor's rate, and the server's resident memory before, at its peak (VmHWM)
- * and after. Target (issue 16): ≥ 25% of the floor's rows/s, memory flat in the file's size.
+ * BENCH_ROUNDS rounds on an empty revenue table each time. Beside them, for reference, `\copy`
+ * into a table like revenue_records (its key, indexes and checks; no triggers, no history): what
+ * PostgreSQL alone takes to store the rows where the service keeps them. Prints rows/s of each
+ * (medians), each one's share of the floor's rate, and the server's resident memory before, at
+ * its peak (VmHWM) and after. Target (issue 16): ≥ 25% of the floor's rows/s, memory flat in the
+ * file's size.
  *
  * Environment: DATABASE_URL (a server to create a scratch database on; default
  * postgres://postgres@127.0.0.1:5432/test), BENCH_ZONES (2500), BENCH_ROUNDS (3),
@@ -126,14 +129,23 @@ async function main (): Promise<void> {
       await c.query(`INSERT INTO districts (code, name) SELECT (110101 + i)::text, 'bench ' || i FROM generate_series(0, 49) i`)
       await c.query(`INSERT INTO zones (code, name, host_district_code) SELECT 'Z' || lpad(i::text, 5, '0'), 'bench zone ' || i, (110101 + i % 50)::text FROM generate_series(0, ${zones - 1}) i`)
       await c.query(`CREATE TABLE copy_floor (zone_code text, district_code text, category_code text, year int, month int, amount numeric(17,2))`)
+      await c.query('CREATE TABLE copy_keyed (LIKE revenue_records INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)')
+      await c.query('ALTER TABLE copy_keyed ALTER revision SET DEFAULT 1')
     })
     const rssBefore = await memoryOf(pid, 'VmRSS')
 
     // The API and the floor take turns, on an empty revenue table each time (every row is created).
     const api: number[] = []
     const floor: number[] = []
+    const keyed: number[] = []
+    const copyInto = async (table: string, columns: string, times: number[]) => {
+      const copyStarted = process.hrtime.bigint()
+      await run('psql', [databaseUrl, '-q', '-c', `\\copy ${table} ${columns} FROM '${file}' WITH (FORMAT csv, HEADER true)`])
+      times.push(Number(process.hrtime.bigint() - copyStarted) / 1e9)
+      log(`  ${times.at(-1)?.toFixed(2)} s`)
+    }
     for (let round = 1; round <= rounds; round++) {
-      await withClient(databaseUrl, (c) => c.query('TRUNCATE revenue_records, revenue_revisions, copy_floor'))
+      await withClient(databaseUrl, (c) => c.query('TRUNCATE revenue_records, revenue_revisions, copy_floor, copy_keyed'))
       log(`round ${round}/${rounds}: importing through the API…`)
       const started = process.hrtime.bigint()
       const answer = await upload(file, port, size)
@@ -141,24 +153,26 @@ async function main (): Promise<void> {
       if (answer.status !== 200) throw new Error(`the import answered ${answer.status}: ${answer.body.slice(0, 500)}`)
       const result = JSON.parse(answer.body) as { loaded: number, created: number }
       if (result.created !== rows || result.loaded !== rows) throw new Error(`expected ${rows} loaded and created, got ${result.loaded} and ${result.created}`)
-      log(`  ${api.at(-1)?.toFixed(2)} s; PostgreSQL's own \\copy of the same file…`)
-      const copyStarted = process.hrtime.bigint()
-      await run('psql', [databaseUrl, '-q', '-c', `\\copy copy_floor FROM '${file}' WITH (FORMAT csv, HEADER true)`])
-      floor.push(Number(process.hrtime.bigint() - copyStarted) / 1e9)
-      log(`  ${floor.at(-1)?.toFixed(2)} s`)
+      log(`  ${api.at(-1)?.toFixed(2)} s; PostgreSQL's own \\copy of the same file into a bare table…`)
+      await copyInto('copy_floor', '', floor)
+      log('  and into a table like revenue_records…')
+      await copyInto('copy_keyed', '(zone_code, district_code, category_code, year, month, amount)', keyed)
     }
     const rssAfter = await memoryOf(pid, 'VmRSS')
     const rssPeak = await memoryOf(pid, 'VmHWM')
 
     const apiRate = rows / median(api)
     const floorRate = rows / median(floor)
+    const keyedRate = rows / median(keyed)
     log('')
     log(`${rows.toLocaleString('en')} rows (${(size / 1e6).toFixed(1)} MB), median of ${rounds} alternating rounds`)
     console.table([
       { path: 'POST /v1/revenues/import (validate, stage, merge revisions)', 'seconds per round': api.map((s) => s.toFixed(2)).join(' / '), 'rows/s (median)': Math.round(apiRate), 'of the floor': ratio(apiRate, floorRate) },
       { path: 'psql \\copy into a bare table (the floor)', 'seconds per round': floor.map((s) => s.toFixed(2)).join(' / '), 'rows/s (median)': Math.round(floorRate), 'of the floor': ratio(1, 1) },
+      { path: 'psql \\copy into a table like revenue_records (for reference)', 'seconds per round': keyed.map((s) => s.toFixed(2)).join(' / '), 'rows/s (median)': Math.round(keyedRate), 'of the floor': ratio(keyedRate, floorRate) },
     ])
-    log(`API / \\copy: ${(apiRate / floorRate * 100).toFixed(1)}% of the floor's rate (target ≥ 25%)`)
+    log(`API / \\copy: ${(apiRate / floorRate * 100).toFixed(1)}% of the floor's rate (target ≥ 25%); ` +
+      `${(apiRate / keyedRate * 100).toFixed(1)}% of \\copy into a table like revenue_records`)
     log(`server RSS: ${rssBefore.toFixed(0)} MB before, peak ${rssPeak.toFixed(0)} MB (VmHWM), ${rssAfter.toFixed(0)} MB after; file ${(size / 1e6).toFixed(1)} MB`)
   } finally {
     server?.kill('SIGTERM')
