@@ -38,12 +38,39 @@ function documentSharedResponses (schema: RouteSchema, url: string, method: stri
 }
 
 type Json = Record<string, unknown>
-type DocumentResponse = { content?: Record<string, { schema?: unknown }>, headers?: Record<string, unknown> }
+type DocumentResponse = { content?: Record<string, { schema?: unknown, example?: unknown }>, headers?: Record<string, unknown> }
+
+/** What a file answer is, by its media type (a route's `produces` beside application/json). */
+const FILE_ANSWERS: Record<string, string> = {
+  'text/csv': 'the table as a CSV file (UTF-8)',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'the table as an xlsx workbook',
+  'image/svg+xml': 'the chart as an SVG image',
+  'text/html': 'the page as HTML',
+}
+
+/**
+ * A route that answers JSON or a file (`?format=`) has one response schema, its JSON's, which
+ * @fastify/swagger gives every media type it produces. The document describes each file for what
+ * it is instead: a string (binary for xlsx), with no JSON example. A route that only ever answers
+ * a file (the statement) declares a string already: its xlsx is marked binary, without the text example.
+ */
+function describeFileAnswers (content: NonNullable<DocumentResponse['content']>): void {
+  for (const [media, entry] of Object.entries(content)) {
+    const what = FILE_ANSWERS[media]
+    const given = entry.schema as { type?: unknown } | undefined
+    const binary = media.startsWith('application/')
+    if (what === undefined || (given?.type === 'string' && !binary)) continue
+    // The media types may share one entry object: each gets its own.
+    const { schema: _given, example: _example, ...rest } = entry
+    const file = given?.type === 'string' ? given : { type: 'string', maxLength: 1024 * 1024 * 1024, description: what }
+    content[media] = { ...rest, schema: binary ? { ...file, format: 'binary' } : file }
+  }
+}
 
 /**
  * The document with what every operation shares stated once: the problem body as
  * components.schemas.Problem and the shared headers as components.headers, referred to from
- * each response instead of being repeated in every one of them.
+ * each response instead of being repeated in every one of them; and file answers as files.
  */
 function shareCommonParts (document: Json): Json {
   const components = (document.components ?? {}) as { schemas?: Json, headers?: Json }
@@ -57,6 +84,7 @@ function shareCommonParts (document: Json): Json {
       if (operation[OPTIONAL_BODY] === true && operation.requestBody !== undefined) operation.requestBody.required = false
       delete operation[OPTIONAL_BODY]
       for (const response of Object.values(operation.responses ?? {})) {
+        if (response.content !== undefined) describeFileAnswers(response.content)
         const problem = response.content?.['application/problem+json']
         if (problem?.schema !== undefined) {
           schemas.Problem ??= problem.schema

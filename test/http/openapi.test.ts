@@ -57,6 +57,30 @@ t.test('every property has a description that gives the Chinese term first; ever
   t.ok(checked > 50, `checked ${checked} properties`)
 })
 
+t.test('a file answer (?format=csv, xlsx, svg, html) is documented as a file, the JSON answer beside it as JSON (api-contract.md, Public endpoints: /openapi.json)', async (t) => {
+  const files: string[] = []
+  for (const [path, methods] of Object.entries(committed.paths as Record<string, Record<string, Operation>>)) {
+    for (const [method, op] of Object.entries(methods)) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        for (const [media, entry] of Object.entries(response.content ?? {})) {
+          if (media.endsWith('json')) continue
+          const where = `${method.toUpperCase()} ${path} ${status} ${media}`
+          files.push(where)
+          t.equal((entry.schema as Schema & { type?: string }).type, 'string', `${where}: a string, not the JSON answer's schema`)
+          if (media.startsWith('application/')) t.equal((entry.schema as Schema & { format?: string }).format, 'binary', `${where}: binary`)
+        }
+      }
+    }
+  }
+  const scenario = committed.paths['/v1/scenarios'].post.responses['200'].content
+  t.same(Object.keys(scenario), ['application/json', 'text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'image/svg+xml'])
+  t.equal(scenario['application/json'].schema.type, 'object', 'the scenario\'s JSON answer keeps its object schema')
+  t.ok(scenario['application/json'].schema.properties.years, 'with its years')
+  t.ok(scenario['application/json'].example, 'and its example')
+  t.equal(scenario['text/csv'].example, undefined, 'the CSV carries no JSON example')
+  t.ok(files.length >= 11, `checked ${files.length} file answers`)
+})
+
 t.test('the documented example request gives the documented example response', async (t) => {
   const op = committed.paths['/v1/calculations'].post
   const response = await post(app, '/v1/calculations', op.requestBody.content['application/json'].example)
