@@ -116,44 +116,47 @@ export type StatementColumn = typeof STATEMENT_COLUMNS[number]['key']
 export type StatementRow = Partial<Record<StatementColumn, string>>
 
 /**
- * One row per agreement and group, a subtotal row per agreement (小计) and a total row (合计):
- * every subtotal is the sum of its group rows and the total the sum of the subtotals.
+ * The statement's rows are one row per agreement and group, a subtotal row per agreement (小计)
+ * and a total row (合计): every subtotal is the sum of its group rows and the total the sum of the
+ * subtotals. A line's rows: one per group, then the line's subtotal with its review record.
  */
-export function statementRows (lines: readonly StatementLine[]): StatementRow[] {
+export function statementLineRows (line: StatementLine): StatementRow[] {
   const rows: StatementRow[] = []
-  for (const line of lines) {
-    const who = { zoneCode: line.zoneCode, zoneName: line.zoneName, districtCode: line.districtCode, districtName: line.districtName, documentNo: line.documentNo }
-    for (const g of line.groups) {
-      rows.push({
-        row: '口径组 group', ...who, group: g.name, basis: g.basis === 'increment' ? '增量 increment' : '全额 total',
-        ...(g.base === null ? {} : { base: g.base }), actual: g.actual,
-        ...(g.increment === null ? {} : { increment: g.increment }),
-        ...(g.carriedShortfallIn === null ? {} : { carriedShortfallIn: g.carriedShortfallIn }),
-        ...(g.shareable === null ? {} : { shareable: g.shareable }),
-        zoneShare: g.zoneShare, districtShare: g.districtShare,
-        ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
-        ...(g.writtenOff === undefined ? {} : { writtenOff: g.writtenOff }),
-        ...(g.transfers === undefined || g.transfers === '' ? {} : { transfers: g.transfers }),
-      })
-    }
-    const groupSum = (pick: (g: StatementLine['groups'][number]) => string) => formatMoney(sum(line.groups.map((g) => money(pick(g)))))
-    const reviews = latestReviews(line.reviewHistory)
+  const who = { zoneCode: line.zoneCode, zoneName: line.zoneName, districtCode: line.districtCode, districtName: line.districtName, documentNo: line.documentNo }
+  for (const g of line.groups) {
     rows.push({
-      row: line.kind === 'annual' ? '小计 subtotal' : '小计(补充结算) subtotal (supplementary)', ...who,
-      actual: groupSum((g) => g.actual), zoneShare: groupSum((g) => g.zoneShare), districtShare: groupSum((g) => g.districtShare),
-      advancesPaid: line.advancesPaid, balanceDue: line.balanceDue,
-      ...(line.previousZoneShare === null ? {} : { previousZoneShare: line.previousZoneShare }),
-      ...(line.adjustment === null ? {} : { adjustment: line.adjustment }),
-      ...(line.balanceAdjustment === null ? {} : { balanceAdjustment: line.balanceAdjustment }),
-      districtReview: reviewText(reviews.district), zoneReview: reviewText(reviews.zone),
+      row: '口径组 group', ...who, group: g.name, basis: g.basis === 'increment' ? '增量 increment' : '全额 total',
+      ...(g.base === null ? {} : { base: g.base }), actual: g.actual,
+      ...(g.increment === null ? {} : { increment: g.increment }),
+      ...(g.carriedShortfallIn === null ? {} : { carriedShortfallIn: g.carriedShortfallIn }),
+      ...(g.shareable === null ? {} : { shareable: g.shareable }),
+      zoneShare: g.zoneShare, districtShare: g.districtShare,
+      ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
+      ...(g.writtenOff === undefined ? {} : { writtenOff: g.writtenOff }),
+      ...(g.transfers === undefined || g.transfers === '' ? {} : { transfers: g.transfers }),
     })
   }
-  const totals = runTotals(lines)
+  const groupSum = (pick: (g: StatementLine['groups'][number]) => string) => formatMoney(sum(line.groups.map((g) => money(pick(g)))))
+  const reviews = latestReviews(line.reviewHistory)
   rows.push({
-    row: '合计 total', actual: totals.revenueTotal, zoneShare: totals.zoneShare, districtShare: totals.districtShare,
-    advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue, adjustment: totals.adjustment, balanceAdjustment: totals.balanceAdjustment,
+    row: line.kind === 'annual' ? '小计 subtotal' : '小计(补充结算) subtotal (supplementary)', ...who,
+    actual: groupSum((g) => g.actual), zoneShare: groupSum((g) => g.zoneShare), districtShare: groupSum((g) => g.districtShare),
+    advancesPaid: line.advancesPaid, balanceDue: line.balanceDue,
+    ...(line.previousZoneShare === null ? {} : { previousZoneShare: line.previousZoneShare }),
+    ...(line.adjustment === null ? {} : { adjustment: line.adjustment }),
+    ...(line.balanceAdjustment === null ? {} : { balanceAdjustment: line.balanceAdjustment }),
+    districtReview: reviewText(reviews.district), zoneReview: reviewText(reviews.zone),
   })
   return rows
+}
+
+/** The statement's last row: the run's totals, each the sum of the lines' printed figures. */
+export function statementTotalRow (lines: readonly LineFigures[]): StatementRow {
+  const totals = runTotals(lines)
+  return {
+    row: '合计 total', actual: totals.revenueTotal, zoneShare: totals.zoneShare, districtShare: totals.districtShare,
+    advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue, adjustment: totals.adjustment, balanceAdjustment: totals.balanceAdjustment,
+  }
 }
 
 /** An instant as a statement prints it: Beijing time (UTC+8, no daylight saving), to the minute. */

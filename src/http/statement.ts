@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream'
 import { setImmediate } from 'node:timers/promises'
 import ExcelJS from 'exceljs'
-import { STATEMENT_COLUMNS, type StatementRow } from '../domain/settlement.js'
+import { STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
 
 /*
  * The settlement statement (结算单) as files that open cleanly in a spreadsheet: CSV in UTF-8
@@ -22,7 +22,21 @@ function csvField (value: string): string {
 
 export interface TableColumn<K extends string> { key: K, title: string, money: boolean }
 
-export function statementCsv (title: string, rows: readonly StatementRow[]): string {
+/** Rows of a file written between turns of the event loop: a large statement leaves the server answering meanwhile. */
+const FILE_TURN = 1000
+
+/** The statement's rows (src/domain/settlement.ts): each line's, then the total. */
+export async function statementRows (lines: readonly StatementLine[]): Promise<StatementRow[]> {
+  const rows: StatementRow[] = []
+  for (let start = 0; start < lines.length; start += FILE_TURN) {
+    if (start > 0) await setImmediate()
+    for (const line of lines.slice(start, start + FILE_TURN)) rows.push(...statementLineRows(line))
+  }
+  rows.push(statementTotalRow(lines))
+  return rows
+}
+
+export function statementCsv (title: string, rows: readonly StatementRow[]): Promise<string> {
   return tableCsv(title, STATEMENT_COLUMNS, rows)
 }
 
@@ -31,23 +45,20 @@ export function statementXlsx (title: string, rows: readonly StatementRow[]): Pr
 }
 
 /** A titled table as CSV: UTF-8 with a BOM, CRLF lines, text neutralized, amounts as they are. */
-export function tableCsv<K extends string> (title: string, columns: ReadonlyArray<TableColumn<K>>, rows: ReadonlyArray<Partial<Record<K, string>>>): string {
-  const lines = [
-    csvField(neutralize(title)),
-    columns.map((c) => csvField(c.title)).join(','),
-    ...rows.map((row) => columns.map((c) => {
+export async function tableCsv<K extends string> (title: string, columns: ReadonlyArray<TableColumn<K>>, rows: ReadonlyArray<Partial<Record<K, string>>>): Promise<string> {
+  const lines = [csvField(neutralize(title)), columns.map((c) => csvField(c.title)).join(',')]
+  for (const [index, row] of rows.entries()) {
+    if (index % FILE_TURN === FILE_TURN - 1) await setImmediate()
+    lines.push(columns.map((c) => {
       const value = row[c.key] ?? ''
       return csvField(c.money ? value : neutralize(value))
-    }).join(',')),
-  ]
+    }).join(','))
+  }
   return `\uFEFF${lines.join('\r\n')}\r\n`
 }
 
 /** More than 15 significant digits would not survive a spreadsheet's floating point: keep those as text. */
 const SPREADSHEET_EXACT = /^-?\d{1,13}\.\d{2}$/
-
-/** Rows written between turns of the event loop: a large statement leaves the server answering meanwhile. */
-const XLSX_TURN = 1000
 
 /**
  * A titled table as xlsx: frozen header, yuan formatting, a bold total row (the one whose first
@@ -80,7 +91,7 @@ export async function tableXlsx<K extends string> (title: string, sheetName: str
   header.height = 32
   header.commit()
   for (const [index, row] of rows.entries()) {
-    if (index % XLSX_TURN === XLSX_TURN - 1) await setImmediate()
+    if (index % FILE_TURN === FILE_TURN - 1) await setImmediate()
     const added = sheet.addRow(columns.map((c) => {
       const value = row[c.key]
       if (value === undefined) return null

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { statementRows, statementTitle } from '../../domain/settlement.js'
+import { statementTitle } from '../../domain/settlement.js'
 import * as settlements from '../../services/settlements.js'
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
 import { languageOf } from '../language.js'
@@ -7,7 +7,7 @@ import { answerWrite, contextOf, documentOperations, emptyBodyIsObject, pageOf, 
 import { idFromParam } from '../schemas/common.js'
 import * as schemas from '../schemas/settlements.js'
 import { presentLines, presentRecordedReview, presentRun, presentRunSummary, presentVerification } from '../schemas/settlements.js'
-import { statementCsv, statementXlsx } from '../statement.js'
+import { statementCsv, statementRows, statementXlsx } from '../statement.js'
 import { STATEMENT_CSP, statementHtml } from '../statement-html.js'
 
 /* Settlement runs (年度结算) — api-contract.md, Settlement runs; calculation-rules.md §4–§6 and §9. */
@@ -50,7 +50,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
       return reply.type('text/html; charset=utf-8').header('content-security-policy', STATEMENT_CSP)
         .send(statementHtml(run, lines, `../../../assets/${deps.statementStylesheet}`))
     }
-    const rows = statementRows(lines)
+    const rows = await statementRows(lines)
     const title = statementTitle(run, lines)
     return sendTable(reply, format, `settlement-${run.fiscalYear}-run-${run.id}`, {
       csv: () => statementCsv(title, rows),
