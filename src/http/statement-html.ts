@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { setImmediate } from 'node:timers/promises'
 import type { StoredRun } from '../db/settlements.js'
 import { formatPercent, formatYuan } from '../domain/money.js'
 import { DECISION_TITLES, latestReviews, PARTY_TITLES, REVIEW_PARTIES, type Review, UNREVIEWED } from '../domain/review.js'
@@ -196,12 +197,16 @@ ${override}${digest}
 </section>`
 }
 
-/** The statement as one HTML document: a page per agreement, in the order of the lines. */
-export function statementHtml (run: StoredRun, lines: readonly StatementLine[], stylesheetHref: string): string {
-  const body = lines.length === 0
-    ? '<p>本结算批次在您的范围内没有结算行。</p>'
-    : lines.map((line, i) => page(run, line, i, lines.length)).join('\n')
-  return `<!DOCTYPE html>
+/** Pages of the statement written at a time, between turns of the event loop. */
+const PAGES_AT_A_TIME = 200
+
+/**
+ * The statement as one HTML document: a page per agreement, in the order of the lines, written a
+ * piece at a time (a national run has tens of thousands of pages: the answer streams them, and the
+ * server answers between pieces).
+ */
+export async function * statementHtml (run: StoredRun, lines: readonly StatementLine[], stylesheetHref: string): AsyncGenerator<string> {
+  yield `<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
@@ -210,7 +215,13 @@ export function statementHtml (run: StoredRun, lines: readonly StatementLine[], 
 <link rel="stylesheet" href="${h(stylesheetHref)}">
 </head>
 <body>
-${body}
+`
+  if (lines.length === 0) yield '<p>本结算批次在您的范围内没有结算行。</p>'
+  for (let start = 0; start < lines.length; start += PAGES_AT_A_TIME) {
+    if (start > 0) await setImmediate()
+    yield `${start > 0 ? '\n' : ''}${lines.slice(start, start + PAGES_AT_A_TIME).map((line, i) => page(run, line, start + i, lines.length)).join('\n')}`
+  }
+  yield `
 </body>
 </html>
 `

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { statementTitle } from '../../domain/settlement.js'
 import * as settlements from '../../services/settlements.js'
@@ -48,7 +49,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
     const format = request.query.format ?? 'csv'
     if (format === 'html') {
       return reply.type('text/html; charset=utf-8').header('content-security-policy', STATEMENT_CSP)
-        .send(statementHtml(run, lines, `../../../assets/${deps.statementStylesheet}`))
+        .send(Readable.from(statementHtml(run, lines, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
     }
     const rows = await statementRows(lines)
     const title = statementTitle(run, lines)
