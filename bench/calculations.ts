@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { median, memoryOf, ratio, serverFlags } from './stats.js'
+import { median, memoryOf, ratio, serverFlags, startServer as start, stopServer as stop } from './stats.js'
 
 /*
  * `npm run bench`: POST /v1/calculations with a three-group body against a bare Fastify
@@ -35,23 +35,6 @@ const body = JSON.stringify({
   ],
   advancesPaid: '100000.00',
 })
-
-/** Starts a server process and resolves once `readyUrl` answers. */
-async function start (args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
-  const child = spawn('node', args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
-  let exited = false
-  child.once('exit', () => { exited = true })
-  for (let i = 0; i < 1200 && !exited; i++) { // up to 2 minutes: PGlite migrates first, slowly on a busy machine
-    if (await fetch(readyUrl).then((r) => r.ok, () => false)) return child
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error(`${args.join(' ')} did not answer at ${readyUrl}`)
-}
-
-async function stop (child: ChildProcess): Promise<void> {
-  await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM') })
-}
 
 interface Sample { reqPerSec: number, p99: number, non2xx: number, errors: number, peakRssMb?: number }
 

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import { median, memoryOf, ratio, serverFlags } from './stats.js'
+import { median, memoryOf, ratio, serverFlags, startServer, stopServer } from './stats.js'
 
 /*
  * `npm run bench:import`: a 600,000-row revenue CSV (2,500 zone–district pairs × 20 categories
@@ -68,18 +68,6 @@ async function writeCsv (file: string): Promise<number> {
   return rows
 }
 
-async function startServer (databaseUrl: string, port: number): Promise<ChildProcess> {
-  const child = spawn('node', [...serverFlags(), 'dist/src/server.js'], {
-    cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', DATA_DIR: join(tmpdir(), 'bench-import-data') },
-  })
-  for (let i = 0; i < 300; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) return child
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error('the server did not start')
-}
-
 async function upload (file: string, port: number, size: number): Promise<{ status: number, body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({
@@ -123,7 +111,10 @@ async function main (): Promise<void> {
     const { size } = await stat(file)
 
     const port = 3200 + Math.floor(Math.random() * 500)
-    server = await startServer(databaseUrl, port) // migrates the scratch database
+    // It migrates the scratch database.
+    server = await startServer([...serverFlags(), 'dist/src/server.js'], {
+      DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', DATA_DIR: join(tmpdir(), 'bench-import-data'),
+    }, `http://127.0.0.1:${port}/health`)
     const pid = server.pid
     await withClient(databaseUrl, async (c) => {
       await c.query(`INSERT INTO districts (code, name) SELECT (110101 + i)::text, 'bench ' || i FROM generate_series(0, 49) i`)
@@ -175,8 +166,7 @@ async function main (): Promise<void> {
       `${(apiRate / keyedRate * 100).toFixed(1)}% of \\copy into a table like revenue_records`)
     log(`server RSS: ${rssBefore.toFixed(0)} MB before, peak ${rssPeak.toFixed(0)} MB (VmHWM), ${rssAfter.toFixed(0)} MB after; file ${(size / 1e6).toFixed(1)} MB`)
   } finally {
-    server?.kill('SIGTERM')
-    if (server !== undefined) await new Promise((resolve) => server?.once('exit', resolve))
+    if (server !== undefined) await stopServer(server)
     await rm(dir, { recursive: true, force: true })
     await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
   }

@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 
 /* What every benchmark prints the same way: medians of alternating rounds, and a process's memory. */
@@ -28,3 +29,24 @@ export const ratio = (x: number, baseline: number): string => `${(x / baseline).
 
 /** Node flags for the server under test, from BENCH_SERVER_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
 export const serverFlags = (): string[] => (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((f) => f !== '')
+
+const root = new URL('..', import.meta.url).pathname
+
+/** Starts `node <args>` in the project with `env` added, and resolves once `readyUrl` answers 2xx (up to 2 minutes: PGlite migrates first, slowly on a busy machine). */
+export async function startServer (args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
+  const child = spawn('node', args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  let exited = false
+  child.once('exit', () => { exited = true })
+  for (let i = 0; i < 1200 && !exited; i++) {
+    if (await fetch(readyUrl).then((r) => r.ok, () => false)) return child
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`${args.join(' ')} did not answer at ${readyUrl}`)
+}
+
+/** Stops a server started by startServer (SIGTERM) and waits for it to exit. */
+export async function stopServer (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM') })
+}
