@@ -124,6 +124,14 @@ export function transfersCited (g: GroupResult): string {
     `${x.function} ${x.direction === 'to_district' ? '划归属地 to the district' : '划归功能区 to the zone'} ${x.baseMove.isNegative() ? '' : '+'}${m(x.baseMove)}（${x.documentNo}）`).join('；')
 }
 
+/**
+ * transfersCited of a group's stored result (serializeGroupResult's text), read back only when it
+ * names transfers at all: a national statement has tens of thousands of groups, most without.
+ */
+export function storedTransfersCited (result: string): string {
+  return result.includes('"transfers"') ? transfersCited(deserializeGroupResult(result)) : ''
+}
+
 /** The schedule period (分段期限) whose bands the year used (§2). */
 function periodLine (p: PeriodInYear, lang: Language): string {
   if (lang === 'zh') {

@@ -20,7 +20,7 @@ import { latestReviews, type LineReviews, overrideReasonOf, type ReviewRequest, 
 import {
   canonicalHeader, canonicalLine, canonicalReview, type LineContent, type Mismatch, type ReviewContent, type RunContent, verifyLine,
 } from '../domain/verification.js'
-import { deserializeGroupResult, serializeGroupResult, transfersCited } from '../domain/explanation.js'
+import { serializeGroupResult, storedTransfersCited } from '../domain/explanation.js'
 import {
   type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures,
 } from '../domain/ledger.js'
@@ -501,20 +501,26 @@ export async function statement (ctx: Context, id: number): Promise<{ run: Store
   const { run: header } = await overview(ctx.db, ctx.actor.scope, id)
   const lines = await withDispositions(ctx.db, header, await allRunLines(ctx.db, ctx.actor.scope, id))
   const [names, history] = await Promise.all([registryNames(ctx.db, lines.map((l) => l.agreementId)), reviewHistory(ctx.db, id, lines.map((l) => l.agreementId))])
-  return {
-    run: header,
-    lines: lines.map((l) => ({
+  const statementLines: StatementLine[] = []
+  for (const [index, l] of lines.entries()) {
+    // A national run has tens of thousands of lines: the server answers others between a thousand of them.
+    if (index % STATEMENT_TURN === STATEMENT_TURN - 1) await setImmediate()
+    statementLines.push({
       ...l, zoneName: names.zone.get(l.zoneCode) ?? '', districtName: names.district.get(l.districtCode) ?? '', documentNo: names.documentNo.get(l.agreementId) ?? '',
       reviewHistory: history.get(l.agreementId) ?? [],
       groups: l.groups.map((g) => {
         const disposition = l.dispositions.get(g.name)
         const bands = JSON.parse(g.bands) as BandJson[]
-        const cited = { ...g, bands, transfers: transfersCited(deserializeGroupResult(g.result)) }
+        const cited = { ...g, bands, transfers: storedTransfersCited(g.result) }
         return disposition?.kind === 'written_off' ? { ...cited, writtenOff: formatMoney(disposition.amount) } : cited
       }),
-    })),
+    })
   }
+  return { run: header, lines: statementLines }
 }
+
+/** Lines of a statement made ready between turns of the event loop. */
+const STATEMENT_TURN = 1000
 
 /** A run's totals by district and overall (no groups): what the command line prints, whatever the size of the run. */
 export async function runSummary (ctx: Context, id: number) {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  computeGroup, deserializeGroupResult, explainGroup, type GroupInput, money, serializeGroupResult, ZERO,
+  computeGroup, deserializeGroupResult, explainGroup, type GroupInput, money, serializeGroupResult, storedTransfersCited, transfersCited, ZERO,
 } from '../../src/domain/index.js'
 
 // settlement_groups.result holds serializeGroupResult(g), and a stored settlement explains itself
@@ -234,6 +234,15 @@ for (const [label, [input, year]] of Object.entries(inputs)) {
     t.same(explainGroup(read, 'en'), expected.en)
   })
 }
+
+t.test('a statement cites the transfers of a stored text as the result read back cites them, reading back only texts that name transfers (§4)', async (t) => {
+  for (const [label, { stored: text }] of Object.entries(stored)) {
+    t.equal(storedTransfersCited(text), transfersCited(deserializeGroupResult(text)), label)
+  }
+  t.equal(storedTransfersCited(stored['schedule, transfers of every method']!.stored),
+    '教育 划归属地 to the district +50000.00（青政字〔2021〕5号）；卫生健康 划归属地 to the district +21600.00（青政字〔2022〕2号）；城市管理 划归功能区 to the zone -13224.99（青政字〔2020〕7号）')
+  t.equal(storedTransfersCited(stored['given, two bands']!.stored), '', 'none without transfers')
+})
 
 t.test('a stored text that is not a result of its basis and mode is an error naming the field', async (t) => {
   type StoredJson = { basis: unknown, shareable?: unknown, bands: unknown[], baseDerivation: { mode: unknown, escalated?: unknown } }
