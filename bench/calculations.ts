@@ -56,21 +56,27 @@ async function main (): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       process.stdout.write(`\nround ${round}/${rounds}: hello world… `)
       const h = await start(['--import', 'tsx', 'bench/hello-server.ts'], { PORT: '3101' }, 'http://127.0.0.1:3101/')
-      hello.push(await drive({ url: 'http://127.0.0.1:3101/', connections, pipelining: 1 }))
-      process.stdout.write(`${Math.round(hello.at(-1)?.reqPerSec ?? 0)} req/s; bare POST… `)
-      echo.push(await drive({ url: 'http://127.0.0.1:3101/echo', method: 'POST', connections, pipelining: 1, body, headers: { 'content-type': 'application/json' } }))
-      const helloPeak = await memoryOf(h.pid, 'VmHWM')
-      for (const s of [hello.at(-1), echo.at(-1)]) if (s !== undefined) s.peakRssMb = helloPeak
-      await stop(h)
+      try {
+        hello.push(await drive({ url: 'http://127.0.0.1:3101/', connections, pipelining: 1 }))
+        process.stdout.write(`${Math.round(hello.at(-1)?.reqPerSec ?? 0)} req/s; bare POST… `)
+        echo.push(await drive({ url: 'http://127.0.0.1:3101/echo', method: 'POST', connections, pipelining: 1, body, headers: { 'content-type': 'application/json' } }))
+        const helloPeak = await memoryOf(h.pid, 'VmHWM')
+        for (const s of [hello.at(-1), echo.at(-1)]) if (s !== undefined) s.peakRssMb = helloPeak
+      } finally {
+        await stop(h)
+      }
       process.stdout.write(`${Math.round(echo.at(-1)?.reqPerSec ?? 0)} req/s; calculations… `)
       const app = await start([...serverFlags(), 'dist/src/server.js'], { PORT: '3102', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: logLevel, RATE_LIMIT: process.env.BENCH_RATE_LIMIT ?? '10000000' }, 'http://127.0.0.1:3102/health')
-      calc.push(await drive({
-        url: 'http://127.0.0.1:3102/v1/calculations', method: 'POST', connections, pipelining: 1, body,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-      }))
-      const last = calc.at(-1)
-      if (last !== undefined) last.peakRssMb = await memoryOf(app.pid, 'VmHWM')
-      await stop(app)
+      try {
+        calc.push(await drive({
+          url: 'http://127.0.0.1:3102/v1/calculations', method: 'POST', connections, pipelining: 1, body,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        }))
+        const last = calc.at(-1)
+        if (last !== undefined) last.peakRssMb = await memoryOf(app.pid, 'VmHWM')
+      } finally {
+        await stop(app)
+      }
       process.stdout.write(`${Math.round(calc.at(-1)?.reqPerSec ?? 0)} req/s, p99 ${calc.at(-1)?.p99 ?? 0} ms`)
     }
   } finally {

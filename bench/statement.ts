@@ -51,8 +51,8 @@ async function download (databaseUrl: string, runId: number, format: typeof FORM
   const server = await startServer([...serverFlags(), 'dist/src/server.js'], {
     DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', DATA_DIR: dataDir, RATE_LIMIT: '10000000',
   }, `${base}/health`)
+  let arrived = false
   try {
-    let arrived = false
     let slowest = 0
     let answers = 0
     const health = (async () => {
@@ -64,6 +64,8 @@ async function download (databaseUrl: string, runId: number, format: typeof FORM
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
     })()
+    // Awaited below; should the download fail first, a refused /health is not unhandled.
+    health.catch(() => {})
     const started = process.hrtime.bigint()
     const response = await fetch(`${base}/v1/settlement-runs/${runId}/statement?format=${format}`, { headers: { authorization: `Bearer ${TOKEN}` } })
     const body = await response.arrayBuffer()
@@ -73,6 +75,7 @@ async function download (databaseUrl: string, runId: number, format: typeof FORM
     if (response.status !== 200) throw new Error(`the ${format} statement answered ${response.status}: ${Buffer.from(body).toString('utf8', 0, 500)}`)
     return { seconds, megabytes: body.byteLength / 1e6, slowestHealthMs: slowest, healthAnswers: answers, peakRssMb: await memoryOf(server.pid, 'VmHWM') }
   } finally {
+    arrived = true
     await stopServer(server)
   }
 }

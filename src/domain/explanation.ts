@@ -126,7 +126,9 @@ export function transfersCited (g: GroupResult): string {
 
 /**
  * transfersCited of a group's stored result (serializeGroupResult's text), read back only when it
- * names transfers at all: a national statement has tens of thousands of groups, most without.
+ * names transfers at all: a national statement has tens of thousands of groups, most without. A
+ * statement prints the figures stored in the line's columns; a result that is not what
+ * serializeGroupResult wrote is found by GET …/verification, which reads every line back.
  */
 export function storedTransfersCited (result: string): string {
   return result.includes('"transfers"') ? transfersCited(deserializeGroupResult(result)) : ''

@@ -200,12 +200,19 @@ ${override}${digest}
 /** Pages of the statement written at a time, between turns of the event loop. */
 const PAGES_AT_A_TIME = 200
 
+/** What a statement that failed after its first pages were sent ends with, before the connection is cut. */
+export const INCOMPLETE_NOTICE = '<p class="incomplete">结算单不完整，不得签章 — this statement is incomplete and may not be signed.</p>'
+
 /**
  * The statement as one HTML document: a page per agreement, in the order of the lines, written a
  * piece at a time (a national run has tens of thousands of pages: the answer streams them, and the
- * server answers between pieces).
+ * server answers between pieces). The first pages are written before anything is sent, so that a
+ * statement that cannot be written is an error answer; should a later page fail, what was sent
+ * ends with INCOMPLETE_NOTICE and the answer is cut off.
  */
 export async function * statementHtml (run: StoredRun, lines: readonly StatementLine[], stylesheetHref: string): AsyncGenerator<string> {
+  const pages = (start: number) => lines.slice(start, start + PAGES_AT_A_TIME).map((line, i) => page(run, line, start + i, lines.length)).join('\n')
+  const first = lines.length === 0 ? '<p>本结算批次在您的范围内没有结算行。</p>' : pages(0)
   yield `<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
@@ -215,11 +222,15 @@ export async function * statementHtml (run: StoredRun, lines: readonly Statement
 <link rel="stylesheet" href="${h(stylesheetHref)}">
 </head>
 <body>
-`
-  if (lines.length === 0) yield '<p>本结算批次在您的范围内没有结算行。</p>'
-  for (let start = 0; start < lines.length; start += PAGES_AT_A_TIME) {
-    if (start > 0) await setImmediate()
-    yield `${start > 0 ? '\n' : ''}${lines.slice(start, start + PAGES_AT_A_TIME).map((line, i) => page(run, line, start + i, lines.length)).join('\n')}`
+${first}`
+  try {
+    for (let start = PAGES_AT_A_TIME; start < lines.length; start += PAGES_AT_A_TIME) {
+      await setImmediate()
+      yield `\n${pages(start)}`
+    }
+  } catch (error) {
+    yield `\n${INCOMPLETE_NOTICE}`
+    throw error
   }
   yield `
 </body>

@@ -1,4 +1,6 @@
+import type { EventEmitter } from 'node:events'
 import { PassThrough } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { setImmediate } from 'node:timers/promises'
 import ExcelJS from 'exceljs'
 import { STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
@@ -71,11 +73,27 @@ export async function tableXlsx<K extends string> (title: string, sheetName: str
   const file = new PassThrough()
   const chunks: Buffer[] = []
   file.on('data', (chunk: Buffer) => chunks.push(chunk))
-  const written = new Promise<void>((resolve, reject) => {
-    file.on('end', resolve)
-    file.on('error', reject)
-  })
+  // Settles however the file ends; awaited with the workbook's commit, never left unhandled meanwhile.
+  const written = finished(file)
+  written.catch(() => {})
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: file, useStyles: true, useSharedStrings: false })
+  // exceljs listens for its zip's errors only while committing: one before ends the file with it.
+  const zip = (workbook as unknown as { zip: EventEmitter }).zip
+  zip.on('error', (error: Error) => file.destroy(error))
+  try {
+    await writeRows(workbook, title, sheetName, columns, rows)
+    await Promise.all([workbook.commit(), written])
+  } catch (error) {
+    file.destroy()
+    throw error
+  }
+  return Buffer.concat(chunks)
+}
+
+/** The sheet of tableXlsx, a row at a time. */
+async function writeRows<K extends string> (
+  workbook: ExcelJS.stream.xlsx.WorkbookWriter, title: string, sheetName: string, columns: ReadonlyArray<TableColumn<K>>, rows: ReadonlyArray<Partial<Record<K, string>>>,
+): Promise<void> {
   workbook.creator = 'revenue-sharing settlement service'
   const sheet = workbook.addWorksheet(sheetName, { views: [{ state: 'frozen', ySplit: 2 }] })
   sheet.columns = columns.map((c) => ({
@@ -106,7 +124,4 @@ export async function tableXlsx<K extends string> (title: string, sheetName: str
     added.commit()
   }
   sheet.commit()
-  await workbook.commit()
-  await written
-  return Buffer.concat(chunks)
 }

@@ -1,0 +1,60 @@
+import t from 'tap'
+import type { StoredRun } from '../../src/db/settlements.js'
+import type { StatementLine } from '../../src/domain/settlement.js'
+import { INCOMPLETE_NOTICE, statementHtml } from '../../src/http/statement-html.js'
+
+// The printable statement (api-contract.md, Settlement runs: statement) is streamed a few hundred
+// pages at a time. A page that cannot be written must never leave a statement that looks whole:
+// in the first pages it is an error answer before anything is sent; later, what was sent ends
+// with a notice that it is incomplete and may not be signed, and the answer is cut off.
+
+const run: StoredRun = {
+  id: 7, fiscalYear: 2021, status: 'draft', minimumRate: '0.60', createdAt: '2026-01-05T08:00:00.000Z', createdBy: 'admin',
+  finalizedAt: null, finalizedBy: null, digest: null, overrideReason: null,
+}
+
+/** A line whose district review was recorded at `at` (a page prints it in Beijing time). */
+const line = (agreementId: number, at = '2026-01-05T08:00:00.000Z'): StatementLine => ({
+  agreementId, zoneCode: `Z${agreementId}`, zoneName: '高新区', districtCode: '370214', districtName: '城阳区', documentNo: '青财预〔2020〕1号',
+  kind: 'annual', follows: null, previousZoneShare: null, adjustment: null, balanceAdjustment: null,
+  revenueTotal: '100.00', zoneShare: '60.00', districtShare: '40.00', advancesPaid: '0.00', balanceDue: '60.00',
+  groups: [], reviewHistory: [{ party: 'district', decision: 'confirm', note: null, by: 'k1', byRole: 'district', byLabel: null, at }],
+})
+
+async function written (lines: StatementLine[]): Promise<{ pieces: string[], error?: unknown }> {
+  const pieces: string[] = []
+  try {
+    for await (const piece of statementHtml(run, lines, 'statement.css')) pieces.push(piece)
+    return { pieces }
+  } catch (error) {
+    return { pieces, error }
+  }
+}
+
+t.test('a whole statement: every page once, in order, in one document', async (t) => {
+  const { pieces, error } = await written(Array.from({ length: 450 }, (_, i) => line(i + 1)))
+  t.equal(error, undefined)
+  t.equal(pieces.length, 4, 'the head with the first 200 pages, two more pieces, the end')
+  const html = pieces.join('')
+  t.match(html, /^<!DOCTYPE html>/)
+  t.match(html, /<\/body>\n<\/html>\n$/)
+  t.equal(html.match(/<section class="agreement"/g)?.length, 450)
+  t.same([...html.matchAll(/data-agreement-id="(\d+)"/g)].map((m) => Number(m[1])), Array.from({ length: 450 }, (_, i) => i + 1))
+  t.notOk(html.includes(INCOMPLETE_NOTICE))
+})
+
+t.test('a page that fails among the first ones: nothing is written, the error is the answer', async (t) => {
+  const lines = Array.from({ length: 300 }, (_, i) => line(i + 1, i === 150 ? 'not a time' : undefined))
+  const { pieces, error } = await written(lines)
+  t.type(error, RangeError)
+  t.same(pieces, [], 'not even the head')
+})
+
+t.test('a page that fails after the first ones were sent: what was sent ends with the notice, and the error follows', async (t) => {
+  const lines = Array.from({ length: 450 }, (_, i) => line(i + 1, i === 300 ? 'not a time' : undefined))
+  const { pieces, error } = await written(lines)
+  t.type(error, RangeError)
+  t.equal(pieces.length, 2, 'the head with the first 200 pages, then the notice')
+  t.equal(pieces[1], `\n${INCOMPLETE_NOTICE}`)
+  t.notOk(pieces.join('').includes('</html>'), 'never the end of a whole document')
+})
