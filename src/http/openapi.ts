@@ -52,14 +52,17 @@ const FILE_ANSWERS: Record<string, string> = {
  * A route that answers JSON or a file (`?format=`) has one response schema, its JSON's, which
  * @fastify/swagger gives every media type it produces. The document describes each file for what
  * it is instead: a string (binary for xlsx), with no JSON example. A route that only ever answers
- * a file (the statement) declares a string already: its xlsx is marked binary, without the text example.
+ * a file (the statement) declares a string already: its xlsx is marked binary, and only its
+ * default file (CSV) keeps the example, which is a CSV.
  */
 function describeFileAnswers (content: NonNullable<DocumentResponse['content']>): void {
+  const [answered] = Object.keys(content)
   for (const [media, entry] of Object.entries(content)) {
     const what = FILE_ANSWERS[media]
     const given = entry.schema as { type?: unknown } | undefined
     const binary = media.startsWith('application/')
-    if (what === undefined || (given?.type === 'string' && !binary)) continue
+    // A route's example is of its first (default) answer: a later file keeps it only if it is that very answer.
+    if (what === undefined || (given?.type === 'string' && !binary && media === answered)) continue
     // The media types may share one entry object: each gets its own.
     const { schema: _given, example: _example, ...rest } = entry
     const file = given?.type === 'string' ? given : { type: 'string', maxLength: 1024 * 1024 * 1024, description: what }

@@ -8336,7 +8336,6 @@ export interface operations {
                     /** @example 2021年度结算单… */
                     "text/csv": string;
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
-                    /** @example 2021年度结算单… */
                     "text/html": string;
                 };
             };

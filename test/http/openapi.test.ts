@@ -78,6 +78,10 @@ t.test('a file answer (?format=csv, xlsx, svg, html) is documented as a file, th
   t.ok(scenario['application/json'].schema.properties.years, 'with its years')
   t.ok(scenario['application/json'].example, 'and its example')
   t.equal(scenario['text/csv'].example, undefined, 'the CSV carries no JSON example')
+  const statement = committed.paths['/v1/settlement-runs/{id}/statement'].get.responses['200'].content
+  t.match(statement['text/csv'].example, /^\uFEFF\d{4}年度结算单/, 'the statement\'s CSV keeps its example, a CSV')
+  t.same([statement['text/html'].example, statement['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'].example], [undefined, undefined],
+    'its HTML and xlsx do not carry the CSV example')
   t.ok(files.length >= 11, `checked ${files.length} file answers`)
 })
 
