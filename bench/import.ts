@@ -6,8 +6,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import pg from 'pg'
-import { median, memoryOf, ratio, serverFlags, startServer, stopServer } from './stats.js'
+import { median, memoryOf, ratio, serverFlags, startServer, stopServer, withClient } from './stats.js'
 
 /*
  * `npm run bench:import`: a 600,000-row revenue CSV (2,500 zone–district pairs × 20 categories
@@ -34,12 +33,6 @@ const CATEGORIES = ['10101', '1010101', '10102', '10103', '10104', '10105', '101
   '10111', '10112', '10113', '10114', '10118', '10119', '10302', '10304', '10305', '10307']
 const log = (text: string) => process.stdout.write(`${text}\n`)
 const run = promisify(execFile)
-
-async function withClient<T> (url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try { return await fn(client) } finally { await client.end() }
-}
 
 /** Whole cents as a yuan string, without a JavaScript number in sight of the amount. */
 function amountFor (i: bigint): string {

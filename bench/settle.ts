@@ -3,14 +3,13 @@ import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import { sql } from 'kysely'
-import pg from 'pg'
 import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
 import { money } from '../src/domain/money.js'
 import { ALL } from '../src/domain/principal.js'
 import { createRun } from '../src/services/settlements.js'
 import { seedSettlementData } from './seed.js'
-import { median, ratio, watchPeak } from './stats.js'
+import { median, ratio, watchPeak, withClient } from './stats.js'
 
 /*
  * `npm run bench:settle`: national scale on PostgreSQL. For each size (default 250, 2,500 and
@@ -31,12 +30,6 @@ const runs = Number(process.env.BENCH_RUNS ?? 3)
 const root = new URL('..', import.meta.url).pathname
 const log = (text: string) => process.stdout.write(`${text}\n`)
 
-async function admin<T> (fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: serverUrl })
-  await client.connect()
-  try { return await fn(client) } finally { await client.end() }
-}
-
 async function peakRssOfCli (url: string): Promise<{ mb: number, seconds: number }> {
   await promisify(execFile)('npm', ['run', '-s', 'build'], { cwd: root })
   const child = spawn('node', ['dist/src/server.js', 'settle', '--year', '2021'], { cwd: root, env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' }, stdio: 'ignore' })
@@ -52,7 +45,7 @@ interface Row { agreements: number, revenueRows: number, 'aggregate ms': number,
 
 async function measure (agreements: number): Promise<Row> {
   const name = `bench_settle_${randomBytes(4).toString('hex')}`
-  await admin((c) => c.query(`CREATE DATABASE ${name}`))
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`))
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   const database = openDatabase({ kind: 'postgres', url: url.toString(), poolSize: 4 })
@@ -86,7 +79,7 @@ async function measure (agreements: number): Promise<Row> {
     }
   } finally {
     await database.close()
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+    await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
   }
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import autocannon from 'autocannon'
-import pg from 'pg'
+import { withClient } from './stats.js'
 
 /*
  * `npm run bench:soak` (issue 6, part 7): a mixed workload for SOAK_SECONDS (60) against the
@@ -38,12 +38,6 @@ const CALCULATION = JSON.stringify({
   ],
   advancesPaid: '100000.00',
 })
-
-async function withClient<T> (url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try { return await fn(client) } finally { await client.end() }
-}
 
 function rssOf (pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024, () => 0)

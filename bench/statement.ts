@@ -4,14 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import pg from 'pg'
 import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
 import { money } from '../src/domain/money.js'
 import { ALL } from '../src/domain/principal.js'
 import { createRun } from '../src/services/settlements.js'
 import { seedSettlementData } from './seed.js'
-import { median, memoryOf, ratio, serverFlags, startServer, stopServer } from './stats.js'
+import { median, memoryOf, ratio, serverFlags, startServer, stopServer, withClient } from './stats.js'
 
 /*
  * `npm run bench:statement`: the settlement statement (结算单) of a national run, downloaded over
@@ -35,12 +34,6 @@ const TOKEN = `bench-${randomBytes(16).toString('hex')}`
 const FORMATS = ['csv', 'xlsx', 'html'] as const
 const log = (text: string) => process.stdout.write(`${text}\n`)
 const run = promisify(execFile)
-
-async function admin<T> (fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: serverUrl })
-  await client.connect()
-  try { return await fn(client) } finally { await client.end() }
-}
 
 interface Download { seconds: number, megabytes: number, slowestHealthMs: number, healthAnswers: number, peakRssMb: number }
 
@@ -84,7 +77,7 @@ async function main (): Promise<void> {
   log('building…')
   await run('npm', ['run', '-s', 'build'], { cwd: root })
   const name = `bench_statement_${randomBytes(4).toString('hex')}`
-  await admin((c) => c.query(`CREATE DATABASE ${name}`))
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`))
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   const databaseUrl = url.toString()
@@ -135,7 +128,7 @@ async function main (): Promise<void> {
     }))
   } finally {
     await rm(dataDir, { recursive: true, force: true })
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+    await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
   }
 }
 

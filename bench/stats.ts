@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import pg from 'pg'
 
 /* What every benchmark prints the same way: medians of alternating rounds, and a process's memory. */
 
@@ -49,4 +50,11 @@ export async function startServer (args: string[], env: Record<string, string>, 
 export async function stopServer (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM') })
+}
+
+/** `fn` with a connection of its own to `url`, closed afterwards. */
+export async function withClient<T> (url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try { return await fn(client) } finally { await client.end() }
 }

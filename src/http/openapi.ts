@@ -57,16 +57,17 @@ const FILE_ANSWERS: Record<string, string> = {
  */
 function describeFileAnswers (content: NonNullable<DocumentResponse['content']>): void {
   const [answered] = Object.keys(content)
-  for (const [media, entry] of Object.entries(content)) {
+  for (const [media, { schema, example, ...rest }] of Object.entries(content)) {
     const what = FILE_ANSWERS[media]
-    const given = entry.schema as { type?: unknown } | undefined
-    const binary = media.startsWith('application/')
-    // A route's example is of its first (default) answer: a later file keeps it only if it is that very answer.
-    if (what === undefined || (given?.type === 'string' && !binary && media === answered)) continue
-    // The media types may share one entry object: each gets its own.
-    const { schema: _given, example: _example, ...rest } = entry
-    const file = given?.type === 'string' ? given : { type: 'string', maxLength: 1024 * 1024 * 1024, description: what }
-    content[media] = { ...rest, schema: binary ? { ...file, format: 'binary' } : file }
+    if (what === undefined) continue
+    // A route that only answers files declares its file's string; one that answers JSON too, its JSON's schema.
+    const file = (schema as { type?: unknown } | undefined)?.type === 'string' ? schema as Json : { type: 'string', maxLength: 1024 * 1024 * 1024, description: what }
+    // The route's example is of its first (default) answer. The media types may share one entry object: each gets its own.
+    content[media] = {
+      ...rest,
+      schema: media.startsWith('application/') ? { ...file, format: 'binary' } : file,
+      ...(media === answered && example !== undefined ? { example } : {}),
+    }
   }
 }
 

@@ -1,9 +1,9 @@
 import type { EventEmitter } from 'node:events'
 import { PassThrough } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { setImmediate } from 'node:timers/promises'
 import ExcelJS from 'exceljs'
 import { STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
+import { inTurns } from '../services/turns.js'
 
 /*
  * The settlement statement (结算单) as files that open cleanly in a spreadsheet: CSV in UTF-8
@@ -24,16 +24,10 @@ function csvField (value: string): string {
 
 export interface TableColumn<K extends string> { key: K, title: string, money: boolean }
 
-/** Rows of a file written between turns of the event loop: a large statement leaves the server answering meanwhile. */
-const FILE_TURN = 1000
-
 /** The statement's rows (src/domain/settlement.ts): each line's, then the total. */
 export async function statementRows (lines: readonly StatementLine[]): Promise<StatementRow[]> {
   const rows: StatementRow[] = []
-  for (let start = 0; start < lines.length; start += FILE_TURN) {
-    if (start > 0) await setImmediate()
-    for (const line of lines.slice(start, start + FILE_TURN)) rows.push(...statementLineRows(line))
-  }
+  for await (const line of inTurns(lines)) rows.push(...statementLineRows(line))
   rows.push(statementTotalRow(lines))
   return rows
 }
@@ -49,8 +43,7 @@ export function statementXlsx (title: string, rows: readonly StatementRow[]): Pr
 /** A titled table as CSV: UTF-8 with a BOM, CRLF lines, text neutralized, amounts as they are. */
 export async function tableCsv<K extends string> (title: string, columns: ReadonlyArray<TableColumn<K>>, rows: ReadonlyArray<Partial<Record<K, string>>>): Promise<string> {
   const lines = [csvField(neutralize(title)), columns.map((c) => csvField(c.title)).join(',')]
-  for (const [index, row] of rows.entries()) {
-    if (index % FILE_TURN === FILE_TURN - 1) await setImmediate()
+  for await (const row of inTurns(rows)) {
     lines.push(columns.map((c) => {
       const value = row[c.key] ?? ''
       return csvField(c.money ? value : neutralize(value))
@@ -108,8 +101,7 @@ async function writeRows<K extends string> (
   header.alignment = { wrapText: true, vertical: 'middle' }
   header.height = 32
   header.commit()
-  for (const [index, row] of rows.entries()) {
-    if (index % FILE_TURN === FILE_TURN - 1) await setImmediate()
+  for await (const row of inTurns(rows)) {
     const added = sheet.addRow(columns.map((c) => {
       const value = row[c.key]
       if (value === undefined) return null

@@ -31,6 +31,7 @@ import { runTotals, type RunTotals, type StatementLine } from '../domain/settlem
 import type { AgreementYearInput, AgreementYearResult } from '../domain/types.js'
 import { groupJson } from '../domain/calculation-request.js'
 import type { Context } from './context.js'
+import { inTurns } from './turns.js'
 import { inWriteTransaction } from './write.js'
 
 /*
@@ -502,9 +503,7 @@ export async function statement (ctx: Context, id: number): Promise<{ run: Store
   const lines = await withDispositions(ctx.db, header, await allRunLines(ctx.db, ctx.actor.scope, id))
   const [names, history] = await Promise.all([registryNames(ctx.db, lines.map((l) => l.agreementId)), reviewHistory(ctx.db, id, lines.map((l) => l.agreementId))])
   const statementLines: StatementLine[] = []
-  for (const [index, l] of lines.entries()) {
-    // A national run has tens of thousands of lines: the server answers others between a thousand of them.
-    if (index % STATEMENT_TURN === STATEMENT_TURN - 1) await setImmediate()
+  for await (const l of inTurns(lines)) {
     statementLines.push({
       ...l, zoneName: names.zone.get(l.zoneCode) ?? '', districtName: names.district.get(l.districtCode) ?? '', documentNo: names.documentNo.get(l.agreementId) ?? '',
       reviewHistory: history.get(l.agreementId) ?? [],
@@ -518,9 +517,6 @@ export async function statement (ctx: Context, id: number): Promise<{ run: Store
   }
   return { run: header, lines: statementLines }
 }
-
-/** Lines of a statement made ready between turns of the event loop. */
-const STATEMENT_TURN = 1000
 
 /** A run's totals by district and overall (no groups): what the command line prints, whatever the size of the run. */
 export async function runSummary (ctx: Context, id: number) {
