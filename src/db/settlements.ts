@@ -191,11 +191,48 @@ export async function runLinesPage (db: Db, scope: Scope, runId: number, filter:
   return { items: await withGroups(db, runId, rows.items), nextCursor: rows.nextCursor }
 }
 
-/** Every line of a run in the caller's scope, with groups (the statement), by zone, district and agreement. */
-export async function allRunLines (db: Db, scope: Scope, runId: number): Promise<StoredLine[]> {
-  const rows = await db.selectFrom('settlement_lines').selectAll().where('run_id', '=', runId).where(lineScope(scope))
+/** A line as its statement prints it: the stored line without what it was computed from. */
+export interface StatementSourceLine extends Omit<StoredLine, 'groups'> {
+  groups: Array<Omit<StoredLine['groups'][number], 'result' | 'input'> & {
+    /** The group's stored result when it names responsibility transfers (§4), the one thing the statement cites from it; null otherwise. */
+    resultCitingTransfers: string | null
+  }>
+}
+
+/**
+ * Every line of a run in the caller's scope, with groups (the statement), by zone, district and
+ * agreement. Only what the statement prints is read: not the lines' inputs nor the groups' requests,
+ * and a group's stored result only when it names transfers (a national run's results are tens of MB).
+ */
+export async function statementSourceLines (db: Db, scope: Scope, runId: number): Promise<StatementSourceLine[]> {
+  const lines = await db.selectFrom('settlement_lines')
+    .select(['agreement_id', 'zone_code', 'district_code', 'kind', 'revenue_total', 'zone_share', 'district_share', 'advances_paid', 'balance_due',
+      'follows_run_id', 'previous_zone_share', 'adjustment', 'balance_adjustment'])
+    .where('run_id', '=', runId).where(lineScope(scope))
     .orderBy('zone_code').orderBy('district_code').orderBy('agreement_id').execute()
-  return withGroups(db, runId, rows)
+  if (lines.length === 0) return []
+  const groupRows = await db.selectFrom('settlement_groups')
+    .select(['agreement_id', 'name', 'basis', 'base', 'actual', 'increment', 'carried_shortfall_in', 'shareable', 'zone_share', 'district_share',
+      'carried_shortfall_out', 'bands', sql<string | null>`CASE WHEN strpos(result, '"transfers"') > 0 THEN result END`.as('result_citing_transfers')])
+    .where('run_id', '=', runId).where(sql<boolean>`agreement_id = ANY(${lines.map((l) => l.agreement_id)}::integer[])`)
+    .orderBy('agreement_id').orderBy('position').execute()
+  const groups = new Map<number, StatementSourceLine['groups']>()
+  for (const g of groupRows) {
+    const group = {
+      name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
+      shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out,
+      bands: g.bands, resultCitingTransfers: g.result_citing_transfers,
+    }
+    const ofLine = groups.get(g.agreement_id)
+    if (ofLine === undefined) groups.set(g.agreement_id, [group])
+    else ofLine.push(group)
+  }
+  return lines.map((l) => ({
+    agreementId: l.agreement_id, zoneCode: l.zone_code, districtCode: l.district_code, kind: l.kind, revenueTotal: l.revenue_total,
+    zoneShare: l.zone_share, districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due,
+    follows: l.follows_run_id, previousZoneShare: l.previous_zone_share, adjustment: l.adjustment, balanceAdjustment: l.balance_adjustment,
+    groups: groups.get(l.agreement_id) ?? [],
+  }))
 }
 
 /** A run's line figures in the caller's scope (no groups): what totals and summaries need, whatever the size of the run. */

@@ -11,7 +11,7 @@ import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearG
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, insertLines, insertReview, insertRun, type LineFilter,
   listRuns, lockRunHeader, markFinalized, type NewSettlementLine, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
-  runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, allRunLines, withoutJit,
+  runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementSourceLines, withoutJit,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
@@ -467,7 +467,9 @@ export interface SettledLine extends StoredLine {
 }
 
 /** What becomes of each line's carried-out shortfalls: carried into the next version, or written off. */
-async function withDispositions (db: Db, run: StoredRun, lines: StoredLine[]): Promise<Array<Omit<SettledLine, 'reviews'>>> {
+async function withDispositions<L extends Pick<StoredLine, 'agreementId'> & { groups: ReadonlyArray<Pick<StoredLine['groups'][number], 'name' | 'carriedShortfallOut'>> }> (
+  db: Db, run: StoredRun, lines: L[],
+): Promise<Array<L & Pick<SettledLine, 'dispositions' | 'run'>>> {
   const year = run.fiscalYear
   const ending = lines.filter((l) => l.groups.some((g) => g.carriedShortfallOut !== null && money(g.carriedShortfallOut).greaterThan(ZERO)))
   const ids = ending.map((l) => l.agreementId)
@@ -500,17 +502,17 @@ export async function runLines (ctx: Context, id: number, filter: LineFilter, pa
  */
 export async function statement (ctx: Context, id: number): Promise<{ run: StoredRun, lines: StatementLine[] }> {
   const { run: header } = await overview(ctx.db, ctx.actor.scope, id)
-  const lines = await withDispositions(ctx.db, header, await allRunLines(ctx.db, ctx.actor.scope, id))
+  const lines = await withDispositions(ctx.db, header, await statementSourceLines(ctx.db, ctx.actor.scope, id))
   const [names, history] = await Promise.all([registryNames(ctx.db, lines.map((l) => l.agreementId)), reviewHistory(ctx.db, id, lines.map((l) => l.agreementId))])
   const statementLines: StatementLine[] = []
   for await (const l of inTurns(lines)) {
     statementLines.push({
       ...l, zoneName: names.zone.get(l.zoneCode) ?? '', districtName: names.district.get(l.districtCode) ?? '', documentNo: names.documentNo.get(l.agreementId) ?? '',
       reviewHistory: history.get(l.agreementId) ?? [],
-      groups: l.groups.map((g) => {
+      groups: l.groups.map(({ resultCitingTransfers, ...g }) => {
         const disposition = l.dispositions.get(g.name)
         const bands = JSON.parse(g.bands) as BandJson[]
-        const cited = { ...g, bands, transfers: storedTransfersCited(g.result) }
+        const cited = { ...g, bands, transfers: resultCitingTransfers === null ? '' : storedTransfersCited(resultCitingTransfers) }
         return disposition?.kind === 'written_off' ? { ...cited, writtenOff: formatMoney(disposition.amount) } : cited
       }),
     })
