@@ -52,6 +52,11 @@ export async function tableCsv<K extends string> (title: string, columns: Readon
   return `\uFEFF${lines.join('\r\n')}\r\n`
 }
 
+/** Yuan in a spreadsheet: thousands separators, two decimals, red when negative. */
+const YUAN_FORMAT = '#,##0.00;[Red]-#,##0.00'
+const TOTAL_FONT: Partial<ExcelJS.Font> = { bold: true }
+const SUBTOTAL_FONT: Partial<ExcelJS.Font> = { italic: true }
+
 /** More than 15 significant digits would not survive a spreadsheet's floating point: keep those as text. */
 const SPREADSHEET_EXACT = /^-?\d{1,13}\.\d{2}$/
 
@@ -91,8 +96,15 @@ async function writeRows<K extends string> (
   const sheet = workbook.addWorksheet(sheetName, { views: [{ state: 'frozen', ySplit: 2 }] })
   sheet.columns = columns.map((c) => ({
     width: c.money ? 18 : c.key === 'documentNo' || c.key.endsWith('Name') ? 24 : 14,
-    ...(c.money ? { style: { numFmt: '#,##0.00;[Red]-#,##0.00' } } : {}),
+    ...(c.money ? { style: { numFmt: YUAN_FORMAT } } : {}),
   }))
+  // exceljs gives every new cell a style object of its own, and finds an object it has not seen by
+  // rendering it to XML (about 70% of a national statement's time). The cells of a column in rows of
+  // one kind share one object instead: the same styles, looked up once.
+  const sharedStyles = (font?: Partial<ExcelJS.Font>) => columns.map((c): Partial<ExcelJS.Style> => ({
+    ...(c.money ? { numFmt: YUAN_FORMAT } : {}), ...(font === undefined ? {} : { font }),
+  }))
+  const styles = { plain: sharedStyles(), total: sharedStyles(TOTAL_FONT), subtotal: sharedStyles(SUBTOTAL_FONT) }
   const titleRow = sheet.addRow([neutralize(title)])
   titleRow.font = { bold: true, size: 14 }
   titleRow.commit()
@@ -111,8 +123,10 @@ async function writeRows<K extends string> (
     }))
     const [firstColumn] = columns
     const first = firstColumn === undefined ? '' : row[firstColumn.key] ?? ''
-    if (first.startsWith('合计')) added.font = { bold: true }
-    if (first.startsWith('小计')) added.font = { italic: true }
+    const kind = first.startsWith('合计') ? 'total' : first.startsWith('小计') ? 'subtotal' : 'plain'
+    // The row's own style (its `s` attribute), then each cell's.
+    if (kind !== 'plain') added.font = kind === 'total' ? TOTAL_FONT : SUBTOTAL_FONT
+    added.eachCell({ includeEmpty: true }, (cell, column) => { cell.style = styles[kind][column - 1] ?? {} })
     added.commit()
   }
   sheet.commit()

@@ -203,6 +203,18 @@ t.test('the statement: CSV with a BOM and xlsx, one row per agreement and group,
   t.equal(last.getCell(zoneShareCell).value, 200, 'a number a spreadsheet can add')
   t.equal(last.getCell(zoneShareCell).numFmt, '#,##0.00;[Red]-#,##0.00', 'yuan to the cent')
   t.equal(last.font?.bold, true)
+  // Each cell carries its row's font and its column's format (cells share one style per column and kind of row).
+  t.equal(last.getCell(zoneShareCell).font?.bold, true, 'the total: bold, to its amounts')
+  const subtotal = sheet.getRow(rows.findIndex((r) => r[0]!.startsWith('小计')) + 1)
+  t.equal(subtotal.getCell(1).value, '小计 subtotal')
+  t.equal(subtotal.getCell(zoneShareCell).font?.italic, true, 'a subtotal: italic')
+  t.equal(subtotal.getCell(zoneShareCell).numFmt, '#,##0.00;[Red]-#,##0.00')
+  const group = sheet.getRow(rows.indexOf(groupRows[0]!) + 1)
+  t.equal(group.getCell(1).value, '口径组 group')
+  t.equal(group.getCell(zoneShareCell).font?.bold, undefined, 'a group row: plain')
+  t.equal(group.getCell(zoneShareCell).font?.italic, undefined)
+  t.equal(group.getCell(zoneShareCell).numFmt, '#,##0.00;[Red]-#,##0.00')
+  t.equal(group.getCell(1).numFmt, undefined, 'text columns: no number format')
 })
 
 const STATEMENT_ZONE_SHARE_INDEX = 13
