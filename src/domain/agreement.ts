@@ -1,4 +1,4 @@
-import { parseGroupRates, type RateBandJson, type RatePeriodJson } from './calculation-request.js'
+import { groupInput, parseGroupRates, type RateBandJson, type RatePeriodJson } from './calculation-request.js'
 import { baseForYear, computeAgreementYear, priorYearRevenueMissing } from './engine.js'
 import { type InputIssue, IssueCollector } from './errors.js'
 import { type Decimal, money, ZERO } from './money.js'
@@ -70,11 +70,6 @@ export type AgreementGroupTerms =
 
 /** A responsibility transfer as recorded for a group (its id once stored). */
 export type RecordedTransfer = ResponsibilityTransfer & { id?: number }
-
-/** The bands of a group's terms, as the engine takes them: `rates` or `schedule`. */
-export function ratesOf (g: GroupRates): GroupRates {
-  return g.schedule === undefined ? { rates: g.rates } : { schedule: g.schedule }
-}
 
 export interface AgreementTerms {
   zoneCode: string
@@ -162,15 +157,13 @@ export function inForce (terms: { effectiveFrom: number, effectiveTo: number | n
 export function baseRuleOf (
   base: BaseTerms, baseYear: number, adjustments: readonly BaseAdjustment[], transfers: readonly ResponsibilityTransfer[], priorYearActual?: Decimal,
 ): BaseRule {
-  return {
-    baseYear,
-    mode: base.mode,
-    adjustments,
-    ...(transfers.length === 0 ? {} : { transfers }),
-    ...(base.amount === undefined ? {} : { amount: base.amount }),
-    ...(base.mode === 'escalating' ? { growthRate: base.growthRate } : {}),
-    ...(priorYearActual === undefined ? {} : { priorYearActual }),
-  }
+  // Optional fields assigned, not spread into the literal (see groupInput).
+  const rule: BaseRule = { baseYear, mode: base.mode, adjustments }
+  if (transfers.length > 0) rule.transfers = transfers
+  if (base.amount !== undefined) rule.amount = base.amount
+  if (base.mode === 'escalating') rule.growthRate = base.growthRate
+  if (priorYearActual !== undefined) rule.priorYearActual = priorYearActual
+  return rule
 }
 
 /** A(Y) of a group as recorded: the sum and how many monthly records there are (none recorded is not zero). */
@@ -294,21 +287,14 @@ export function settleAgreementYear (a: AgreementForYear, year: number, minimumR
   }
   const groups = a.groups.map((g, position): GroupInput | undefined => {
     const actual = facts.actual(position, year).total
-    if (g.basis === 'total') return { name: g.name, basis: 'total', actual, ...ratesOf(g), shortfall: 'none', carriedShortfall: ZERO }
+    if (g.basis === 'total') return groupInput(g.name, 'total', undefined, actual, g, 'none', ZERO)
     const priorYear = g.base.mode === 'prior_year' ? facts.actual(position, year - 1) : NOTHING_RECORDED
     if (g.base.mode === 'prior_year' && priorYear.records === 0) {
       problems.push({ pointer: `/agreements/${a.id}/groups/${position}`, message: `agreement ${a.id} group "${g.name}": ${priorYearRevenueMissing(year)}` })
       return undefined
     }
-    return {
-      name: g.name,
-      basis: 'increment',
-      base: { kind: 'rule', rule: baseRuleOf(g.base, a.baseYear, g.adjustments, g.transfers, g.base.mode === 'prior_year' ? priorYear.total : undefined) },
-      actual,
-      ...ratesOf(g),
-      shortfall: g.shortfall,
-      carriedShortfall: g.shortfall === 'carry_forward' ? facts.carriedIn?.get(g.name) ?? ZERO : ZERO,
-    }
+    const base = { kind: 'rule' as const, rule: baseRuleOf(g.base, a.baseYear, g.adjustments, g.transfers, g.base.mode === 'prior_year' ? priorYear.total : undefined) }
+    return groupInput(g.name, 'increment', base, actual, g, g.shortfall, g.shortfall === 'carry_forward' ? facts.carriedIn?.get(g.name) ?? ZERO : ZERO)
   })
   if (conflicts.length > 0 || problems.length > 0) return { ok: false, conflicts, problems }
   const input: AgreementYearInput = { fiscalYear: year, minimumRate, groups: groups.filter((g) => g !== undefined), advancesPaid: facts.advancesPaid }

@@ -127,14 +127,11 @@ export function splitIntoBands (shareable: Decimal, base: Decimal, rates: readon
     const amount = roundToCent(reach).minus(roundToCent(previousReach))
     previousReach = reach
     const exactShare = band.rate.times(portion)
-    return {
-      rate: band.rate,
-      ...(limit === undefined ? {} : { limit, upToGrowth: band.upToGrowth }),
-      amount,
-      portion,
-      exactShare,
-      zoneShare: roundToCent(exactShare),
-    }
+    const zoneShare = roundToCent(exactShare)
+    // Two literals rather than one with a spread in its middle (V8 builds those property by property); the keys keep their order.
+    return limit === undefined
+      ? { rate: band.rate, amount, portion, exactShare, zoneShare }
+      : { rate: band.rate, limit, upToGrowth: band.upToGrowth, amount, portion, exactShare, zoneShare }
   })
 }
 
