@@ -121,12 +121,23 @@ interface GroupParts {
   transfers: StoredTransfer[]
 }
 
+/**
+ * A stored group as whole literals, one per shape, without spreads (V8 builds a literal with spreads
+ * property by property, and a settlement run reads these terms for every agreement).
+ */
 function groupOf (g: AgreementGroupRow, parts: GroupParts): StoredGroup {
-  const rates = parts.schedule.length > 0 ? { schedule: parts.schedule } : { rates: parts.rates }
-  const common = { position: g.position, name: g.name, categories: parts.categories, ...rates, adjustments: parts.adjustments, transfers: parts.transfers }
-  return g.basis === 'total'
-    ? { ...common, basis: 'total', shortfall: 'none' }
-    : { ...common, basis: 'increment', base: baseTermsOf(g), shortfall: g.shortfall }
+  const { position, name } = g
+  const { categories, adjustments, transfers } = parts
+  const scheduled = parts.schedule.length > 0
+  if (g.basis === 'total') {
+    return scheduled
+      ? { position, name, categories, schedule: parts.schedule, adjustments, transfers, basis: 'total', shortfall: 'none' }
+      : { position, name, categories, rates: parts.rates, adjustments, transfers, basis: 'total', shortfall: 'none' }
+  }
+  const base = baseTermsOf(g)
+  return scheduled
+    ? { position, name, categories, schedule: parts.schedule, adjustments, transfers, basis: 'increment', base, shortfall: g.shortfall }
+    : { position, name, categories, rates: parts.rates, adjustments, transfers, basis: 'increment', base, shortfall: g.shortfall }
 }
 
 /** Loads whole agreements (groups, categories, bands, adjustments) for the given rows. */
@@ -167,7 +178,12 @@ async function assemble (db: Db, rows: AgreementRow[]): Promise<StoredAgreement[
   for (const a of adjustments) partsOf(a.agreement_id, a.group_position).adjustments.push(toAdjustment(a))
   for (const x of transfers) partsOf(x.agreement_id, x.group_position).transfers.push(toTransfer(x, names.get(key(x.agreement_id, x.group_position)) ?? ''))
   const byAgreement = new Map<number, StoredGroup[]>()
-  for (const g of groups) byAgreement.set(g.agreement_id, [...(byAgreement.get(g.agreement_id) ?? []), groupOf(g, partsOf(g.agreement_id, g.position))])
+  for (const g of groups) {
+    const group = groupOf(g, partsOf(g.agreement_id, g.position))
+    const ofAgreement = byAgreement.get(g.agreement_id)
+    if (ofAgreement === undefined) byAgreement.set(g.agreement_id, [group])
+    else ofAgreement.push(group)
+  }
   return rows.map((r) => ({
     id: r.id, zoneCode: r.zone_code, districtCode: r.district_code, documentNo: r.document_no, baseYear: r.base_year,
     effectiveFrom: r.effective_from, effectiveTo: r.effective_to, createdAt: r.created_at.toISOString(), groups: byAgreement.get(r.id) ?? [],

@@ -122,31 +122,36 @@ export type StatementRow = Partial<Record<StatementColumn, string>>
  */
 export function statementLineRows (line: StatementLine): StatementRow[] {
   const rows: StatementRow[] = []
-  const who = { zoneCode: line.zoneCode, zoneName: line.zoneName, districtCode: line.districtCode, districtName: line.districtName, documentNo: line.documentNo }
+  // Optional cells are assigned, not spread into the literal (V8 builds those property by property;
+  // a national statement has 75,000 rows).
   for (const g of line.groups) {
-    rows.push({
-      row: '口径组 group', ...who, group: g.name, basis: g.basis === 'increment' ? '增量 increment' : '全额 total',
-      ...(g.base === null ? {} : { base: g.base }), actual: g.actual,
-      ...(g.increment === null ? {} : { increment: g.increment }),
-      ...(g.carriedShortfallIn === null ? {} : { carriedShortfallIn: g.carriedShortfallIn }),
-      ...(g.shareable === null ? {} : { shareable: g.shareable }),
-      zoneShare: g.zoneShare, districtShare: g.districtShare,
-      ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
-      ...(g.writtenOff === undefined ? {} : { writtenOff: g.writtenOff }),
-      ...(g.transfers === undefined || g.transfers === '' ? {} : { transfers: g.transfers }),
-    })
+    const row: StatementRow = {
+      row: '口径组 group', zoneCode: line.zoneCode, zoneName: line.zoneName, districtCode: line.districtCode, districtName: line.districtName,
+      documentNo: line.documentNo, group: g.name, basis: g.basis === 'increment' ? '增量 increment' : '全额 total',
+      actual: g.actual, zoneShare: g.zoneShare, districtShare: g.districtShare,
+    }
+    if (g.base !== null) row.base = g.base
+    if (g.increment !== null) row.increment = g.increment
+    if (g.carriedShortfallIn !== null) row.carriedShortfallIn = g.carriedShortfallIn
+    if (g.shareable !== null) row.shareable = g.shareable
+    if (g.carriedShortfallOut !== null) row.carriedShortfallOut = g.carriedShortfallOut
+    if (g.writtenOff !== undefined) row.writtenOff = g.writtenOff
+    if (g.transfers !== undefined && g.transfers !== '') row.transfers = g.transfers
+    rows.push(row)
   }
   const groupSum = (pick: (g: StatementLine['groups'][number]) => string) => formatMoney(sum(line.groups.map((g) => money(pick(g)))))
   const reviews = latestReviews(line.reviewHistory)
-  rows.push({
-    row: line.kind === 'annual' ? '小计 subtotal' : '小计(补充结算) subtotal (supplementary)', ...who,
+  const subtotal: StatementRow = {
+    row: line.kind === 'annual' ? '小计 subtotal' : '小计(补充结算) subtotal (supplementary)',
+    zoneCode: line.zoneCode, zoneName: line.zoneName, districtCode: line.districtCode, districtName: line.districtName, documentNo: line.documentNo,
     actual: groupSum((g) => g.actual), zoneShare: groupSum((g) => g.zoneShare), districtShare: groupSum((g) => g.districtShare),
     advancesPaid: line.advancesPaid, balanceDue: line.balanceDue,
-    ...(line.previousZoneShare === null ? {} : { previousZoneShare: line.previousZoneShare }),
-    ...(line.adjustment === null ? {} : { adjustment: line.adjustment }),
-    ...(line.balanceAdjustment === null ? {} : { balanceAdjustment: line.balanceAdjustment }),
     districtReview: reviewText(reviews.district), zoneReview: reviewText(reviews.zone),
-  })
+  }
+  if (line.previousZoneShare !== null) subtotal.previousZoneShare = line.previousZoneShare
+  if (line.adjustment !== null) subtotal.adjustment = line.adjustment
+  if (line.balanceAdjustment !== null) subtotal.balanceAdjustment = line.balanceAdjustment
+  rows.push(subtotal)
   return rows
 }
 
