@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { FinalizedLine } from '../domain/history.js'
+import { groupedBy } from '../domain/grouping.js'
 import type { LineInputs } from '../domain/ledger.js'
 import { type Decimal, money } from '../domain/money.js'
 import type { LineFigures, RunStatus, SettledGroupFigures, SettlementKind } from '../domain/settlement.js'
@@ -158,8 +159,7 @@ async function withGroups (db: Db, runId: number, lines: SettlementLineRow[]): P
   if (lines.length === 0) return []
   const groupRows = await db.selectFrom('settlement_groups').selectAll().where('run_id', '=', runId)
     .where(sql<boolean>`agreement_id = ANY(${lines.map((l) => l.agreement_id)}::integer[])`).orderBy('agreement_id').orderBy('position').execute()
-  const groups = new Map<number, StoredLine['groups']>()
-  for (const g of groupRows) groups.set(g.agreement_id, [...(groups.get(g.agreement_id) ?? []), toGroup(g)])
+  const groups = groupedBy(groupRows, (g) => g.agreement_id, toGroup)
   return lines.map((l) => ({
     agreementId: l.agreement_id, zoneCode: l.zone_code, districtCode: l.district_code, kind: l.kind, revenueTotal: l.revenue_total,
     zoneShare: l.zone_share, districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due,
@@ -216,17 +216,11 @@ export async function statementSourceLines (db: Db, scope: Scope, runId: number)
       'carried_shortfall_out', 'bands', sql<string | null>`CASE WHEN strpos(result, '"transfers"') > 0 THEN result END`.as('result_citing_transfers')])
     .where('run_id', '=', runId).where(sql<boolean>`agreement_id = ANY(${lines.map((l) => l.agreement_id)}::integer[])`)
     .orderBy('agreement_id').orderBy('position').execute()
-  const groups = new Map<number, StatementSourceLine['groups']>()
-  for (const g of groupRows) {
-    const group = {
-      name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
-      shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out,
-      bands: g.bands, resultCitingTransfers: g.result_citing_transfers,
-    }
-    const ofLine = groups.get(g.agreement_id)
-    if (ofLine === undefined) groups.set(g.agreement_id, [group])
-    else ofLine.push(group)
-  }
+  const groups = groupedBy(groupRows, (g) => g.agreement_id, (g): StatementSourceLine['groups'][number] => ({
+    name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
+    shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out,
+    bands: g.bands, resultCitingTransfers: g.result_citing_transfers,
+  }))
   return lines.map((l) => ({
     agreementId: l.agreement_id, zoneCode: l.zone_code, districtCode: l.district_code, kind: l.kind, revenueTotal: l.revenue_total,
     zoneShare: l.zone_share, districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due,
@@ -328,12 +322,10 @@ export async function insertReview (tx: Db, runId: number, agreementId: number, 
 
 /** The review history of the run's lines (of `agreementIds`, or all), oldest first, by agreement. */
 export async function reviewHistory (db: Db, runId: number, agreementIds?: readonly number[]): Promise<Map<number, ReviewContent[]>> {
-  const history = new Map<number, ReviewContent[]>()
-  if (agreementIds?.length === 0) return history
+  if (agreementIds?.length === 0) return new Map()
   let query = db.selectFrom('settlement_reviews').selectAll().where('run_id', '=', runId)
   if (agreementIds !== undefined) query = query.where(sql<boolean>`agreement_id = ANY(${[...agreementIds]}::integer[])`)
-  for (const row of await query.orderBy('id').execute()) history.set(row.agreement_id, [...(history.get(row.agreement_id) ?? []), toReview(row)])
-  return history
+  return groupedBy(await query.orderBy('id').execute(), (row) => row.agreement_id, toReview)
 }
 
 /** The lines whose district or zone disputes them (the latest decision of the party is a dispute), by agreement. */
@@ -365,12 +357,9 @@ export async function runContentPage (db: Db, runId: number, page: PageRequest):
   const rows = await fetchPage(db.selectFrom('settlement_lines').selectAll().where('run_id', '=', runId), page,
     { columns: ['agreement_id'], types: ['int'], of: (r) => [r.agreement_id] })
   const ids = rows.items.map((l) => l.agreement_id)
-  const groups = new Map<number, GroupContent[]>()
-  if (ids.length > 0) {
-    const groupRows = await db.selectFrom('settlement_groups').selectAll().where('run_id', '=', runId)
-      .where(sql<boolean>`agreement_id = ANY(${ids}::integer[])`).orderBy('agreement_id').orderBy('position').execute()
-    for (const g of groupRows) groups.set(g.agreement_id, [...(groups.get(g.agreement_id) ?? []), toGroupContent(g)])
-  }
+  const groupRows = ids.length === 0 ? [] : await db.selectFrom('settlement_groups').selectAll().where('run_id', '=', runId)
+    .where(sql<boolean>`agreement_id = ANY(${ids}::integer[])`).orderBy('agreement_id').orderBy('position').execute()
+  const groups = groupedBy(groupRows, (g) => g.agreement_id, toGroupContent)
   return mapPage(rows, (l) => ({
     agreementId: l.agreement_id, zoneCode: l.zone_code, districtCode: l.district_code, kind: l.kind, follows: l.follows_run_id,
     revenueTotal: l.revenue_total, zoneShare: l.zone_share, districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due,
@@ -414,8 +403,7 @@ export async function finalizedLinesOf (db: Db, agreementId: number): Promise<Fi
   const groupRows = await db.selectFrom('settlement_groups').select(['run_id', 'base', 'increment'])
     .where('agreement_id', '=', agreementId).where(sql<boolean>`run_id = ANY(${lines.map((l) => l.run_id)}::integer[])`)
     .orderBy('run_id').orderBy('position').execute()
-  const groups = new Map<number, FinalizedLine['groups'][number][]>()
-  for (const g of groupRows) groups.set(g.run_id, [...(groups.get(g.run_id) ?? []), { base: g.base, increment: g.increment }])
+  const groups = groupedBy(groupRows, (g) => g.run_id, (g) => ({ base: g.base, increment: g.increment }))
   return lines.map((l) => ({
     runId: l.run_id, fiscalYear: l.fiscal_year, kind: l.kind, follows: l.follows_run_id, revenueTotal: l.revenue_total, zoneShare: l.zone_share,
     districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due, adjustment: l.adjustment, balanceAdjustment: l.balance_adjustment,

@@ -1,3 +1,4 @@
+import { groupedBy } from './grouping.js'
 import { formatMoney, money, sum } from './money.js'
 import type { LineFigures, SettlementKind } from './settlement.js'
 
@@ -58,8 +59,7 @@ function sumOrNull (values: ReadonlyArray<string | null>): string | null {
  * no line of the year, then its successors. One row per year, by year.
  */
 export function agreementHistory (lines: readonly FinalizedLine[]): HistoryYear[] {
-  const years = new Map<number, FinalizedLine[]>()
-  for (const line of lines) years.set(line.fiscalYear, [...(years.get(line.fiscalYear) ?? []), line])
+  const years = groupedBy(lines, (line) => line.fiscalYear, (line) => line)
   return [...years.entries()].sort(([a], [b]) => a - b).map(([fiscalYear, ofYear]) => {
     const runs = new Set(ofYear.map((l) => l.runId))
     const successor = new Map(ofYear.filter((l) => l.follows !== null && runs.has(l.follows)).map((l) => [l.follows, l]))
