@@ -229,6 +229,12 @@ export async function statementSourceLines (db: Db, scope: Scope, runId: number)
   }))
 }
 
+/** Whether the run has a line in the caller's scope (always true for admins' scope if the run has lines). */
+export async function hasLineInScope (db: Db, scope: Scope, runId: number): Promise<boolean> {
+  const row = await db.selectFrom('settlement_lines').select('agreement_id').where('run_id', '=', runId).where(lineScope(scope)).limit(1).executeTakeFirst()
+  return row !== undefined
+}
+
 /** A run's line figures in the caller's scope (no groups): what totals and summaries need, whatever the size of the run. */
 export async function runLineFigures (db: Db, scope: Scope, id: number): Promise<Array<LineFigures & { districtCode: string }>> {
   const rows = await db.selectFrom('settlement_lines')

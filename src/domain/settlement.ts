@@ -155,9 +155,8 @@ export function statementLineRows (line: StatementLine): StatementRow[] {
   return rows
 }
 
-/** The statement's last row: the run's totals, each the sum of the lines' printed figures. */
-export function statementTotalRow (lines: readonly LineFigures[]): StatementRow {
-  const totals = runTotals(lines)
+/** The statement's last row: the run's totals (runTotals), each the sum of the lines' printed figures. */
+export function statementTotalRow (totals: RunTotals): StatementRow {
   return {
     row: '合计 total', actual: totals.revenueTotal, zoneShare: totals.zoneShare, districtShare: totals.districtShare,
     advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue, adjustment: totals.adjustment, balanceAdjustment: totals.balanceAdjustment,

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events'
 import { PassThrough } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import ExcelJS from 'exceljs'
-import { STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
+import { type RunTotals, STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
 import { inTurns } from '../services/turns.js'
 
 /*
@@ -24,11 +24,11 @@ function csvField (value: string): string {
 
 export interface TableColumn<K extends string> { key: K, title: string, money: boolean }
 
-/** The statement's rows (src/domain/settlement.ts): each line's, then the total. */
-export async function statementRows (lines: readonly StatementLine[]): Promise<StatementRow[]> {
+/** The statement's rows (src/domain/settlement.ts): each line's, then the total of the lines (runTotals). */
+export async function statementRows (lines: readonly StatementLine[], totals: RunTotals): Promise<StatementRow[]> {
   const rows: StatementRow[] = []
   for await (const line of inTurns(lines)) rows.push(...statementLineRows(line))
-  rows.push(statementTotalRow(lines))
+  rows.push(statementTotalRow(totals))
   return rows
 }
 

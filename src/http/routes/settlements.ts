@@ -45,13 +45,13 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
     async (request) => presentVerification(await settlements.verifyRun(contextOf(request, deps), idFromParam(request.params.id))))
 
   app.get('/settlement-runs/:id/statement', { config: { access: EVERY_ROLE }, schema: schemas.settlementStatementSchema }, async (request, reply) => {
-    const { run, lines } = await settlements.statement(contextOf(request, deps), idFromParam(request.params.id))
+    const { run, lines, totals } = await settlements.statement(contextOf(request, deps), idFromParam(request.params.id))
     const format = request.query.format ?? 'csv'
     if (format === 'html') {
       return reply.type('text/html; charset=utf-8').header('content-security-policy', STATEMENT_CSP)
         .send(Readable.from(statementHtml(run, lines, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
     }
-    const rows = await statementRows(lines)
+    const rows = await statementRows(lines, totals)
     const title = statementTitle(run, lines)
     return sendTable(reply, format, `settlement-${run.fiscalYear}-run-${run.id}`, {
       csv: () => statementCsv(title, rows),
