@@ -1,9 +1,10 @@
+import { parse } from 'csv-parse/sync'
 import { sql } from 'kysely'
 import t from 'tap'
 import { seedSettlementData, TAX } from '../bench/seed.js'
 import { money } from '../src/domain/money.js'
 import { expectProblem, testApp, testDatabase } from './helpers.js'
-import { post } from './world.js'
+import { get, post } from './world.js'
 
 // calculation-rules.md §5 and §9 at scale: a whole year's run reads its agreements 1,000 at a time
 // in the order of their zone–district pairs, with the year's group sums read in one pass;
@@ -44,4 +45,25 @@ t.test('§5 §9 a whole year over two chunks of agreements: every line as record
   const before = lines.find((l) => l.agreement_id === 1050)
   t.equal(revised?.stored, revised?.recorded)
   t.equal(money(revised?.stored ?? '0').minus(before?.stored ?? '0').toFixed(2), '100.00', 'the rerun read the revision')
+
+  // The statement reads and builds its lines a page of 1,000 at a time (src/services/settlements.ts):
+  // 1,100 lines are two pages, and the file must read as one: every line once, in the order of
+  // zone, district and agreement, each with its own names and figures, and the total their sum.
+  const statement = await get(app, `/v1/settlement-runs/${rerun.id}/statement`)
+  t.equal(statement.statusCode, 200)
+  const [, , ...rows] = parse(statement.body.replace(/^\uFEFF/, ''), { relax_column_count: true }) as string[][]
+  const stored = (await sql<{ zone_code: string, zone_name: string, district_code: string, document_no: string, revenue_total: string, zone_share: string }>`
+    SELECT l.zone_code, z.name AS zone_name, l.district_code, a.document_no, l.revenue_total::text, l.zone_share::text
+    FROM settlement_lines l JOIN zones z ON z.code = l.zone_code JOIN agreements a ON a.id = l.agreement_id
+    WHERE l.run_id = ${rerun.id} ORDER BY l.zone_code, l.district_code, l.agreement_id`.execute(database.db)).rows
+  const subtotals = rows.filter((r) => r[0]?.startsWith('小计'))
+  t.equal(subtotals.length, 1100, 'one subtotal row per line')
+  t.same(subtotals.map((r) => [r[1], r[2], r[3], r[5], r[9], r[13]]),
+    stored.map((l) => [l.zone_code, l.zone_name, l.district_code, l.document_no, l.revenue_total, l.zone_share]),
+    'the lines of both pages in order, each with its zone\'s name, its document and its figures')
+  const totals = (await sql<{ revenue: string, zone: string }>`
+    SELECT sum(revenue_total)::text AS revenue, sum(zone_share)::text AS zone FROM settlement_lines WHERE run_id = ${rerun.id}`.execute(database.db)).rows[0]
+  const total = rows.at(-1)
+  t.equal(total?.[0], '合计 total')
+  t.same([total?.[9], total?.[13]], [totals?.revenue, totals?.zone], 'the total row is the sum of every line of both pages')
 })

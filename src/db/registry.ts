@@ -86,11 +86,13 @@ export async function insertZone (db: Db, z: { code: string, name: string, hostD
 }
 
 /** Names of zones, districts and agreements' documents, for statements. */
-export async function registryNames (db: Db, agreementIds: readonly number[]) {
+export async function registryNames (db: Db, lines: ReadonlyArray<{ agreementId: number, zoneCode: string, districtCode: string }>) {
+  if (lines.length === 0) return { zone: new Map<string, string>(), district: new Map<string, string>(), documentNo: new Map<number, string>() }
+  const codes = (pick: (l: typeof lines[number]) => string) => [...new Set(lines.map(pick))]
   const [zones, districts, agreements] = await Promise.all([
-    db.selectFrom('zones').select(['code', 'name']).execute(),
-    db.selectFrom('districts').select(['code', 'name']).execute(),
-    agreementIds.length === 0 ? [] : db.selectFrom('agreements').select(['id', 'document_no']).where(sql<boolean>`id = ANY(${[...agreementIds]}::integer[])`).execute(),
+    db.selectFrom('zones').select(['code', 'name']).where(sql<boolean>`code = ANY(${codes((l) => l.zoneCode)}::text[])`).execute(),
+    db.selectFrom('districts').select(['code', 'name']).where(sql<boolean>`code = ANY(${codes((l) => l.districtCode)}::text[])`).execute(),
+    db.selectFrom('agreements').select(['id', 'document_no']).where(sql<boolean>`id = ANY(${lines.map((l) => l.agreementId)}::integer[])`).execute(),
   ])
   return {
     zone: new Map(zones.map((z) => [z.code, z.name])),

@@ -199,34 +199,49 @@ export interface StatementSourceLine extends Omit<StoredLine, 'groups'> {
   }>
 }
 
-/**
- * Every line of a run in the caller's scope, with groups (the statement), by zone, district and
- * agreement. Only what the statement prints is read: not the lines' inputs nor the groups' requests,
- * and a group's stored result only when it names transfers (a national run's results are tens of MB).
- */
-export async function statementSourceLines (db: Db, scope: Scope, runId: number): Promise<StatementSourceLine[]> {
-  const lines = await db.selectFrom('settlement_lines')
-    .select(['agreement_id', 'zone_code', 'district_code', 'kind', 'revenue_total', 'zone_share', 'district_share', 'advances_paid', 'balance_due',
-      'follows_run_id', 'previous_zone_share', 'adjustment', 'balance_adjustment'])
-    .where('run_id', '=', runId).where(lineScope(scope))
+/** The agreements of a run's lines in the caller's scope, in the statement's order: by zone, district and agreement. */
+export async function statementLineIds (db: Db, scope: Scope, runId: number): Promise<number[]> {
+  const rows = await db.selectFrom('settlement_lines').select('agreement_id').where('run_id', '=', runId).where(lineScope(scope))
     .orderBy('zone_code').orderBy('district_code').orderBy('agreement_id').execute()
-  if (lines.length === 0) return []
-  const groupRows = await db.selectFrom('settlement_groups')
-    .select(['agreement_id', 'name', 'basis', 'base', 'actual', 'increment', 'carried_shortfall_in', 'shareable', 'zone_share', 'district_share',
-      'carried_shortfall_out', 'bands', sql<string | null>`CASE WHEN strpos(result, '"transfers"') > 0 THEN result END`.as('result_citing_transfers')])
-    .where('run_id', '=', runId).where(sql<boolean>`agreement_id = ANY(${lines.map((l) => l.agreement_id)}::integer[])`)
-    .orderBy('agreement_id').orderBy('position').execute()
+  return rows.map((r) => r.agreement_id)
+}
+
+/**
+ * The run's lines of the agreements `ids`, with groups, in the order of `ids` (the statement reads
+ * them a page at a time, in statementLineIds' order). Only what the statement prints is read: not
+ * the lines' inputs nor the groups' requests, and a group's stored result only when it names
+ * transfers (a national run's results are tens of MB).
+ */
+export async function statementSourceLines (db: Db, runId: number, ids: readonly number[]): Promise<StatementSourceLine[]> {
+  if (ids.length === 0) return []
+  const wanted = sql<boolean>`agreement_id = ANY(${[...ids]}::integer[])`
+  const [lineRows, groupRows] = await Promise.all([
+    db.selectFrom('settlement_lines')
+      .select(['agreement_id', 'zone_code', 'district_code', 'kind', 'revenue_total', 'zone_share', 'district_share', 'advances_paid', 'balance_due',
+        'follows_run_id', 'previous_zone_share', 'adjustment', 'balance_adjustment'])
+      .where('run_id', '=', runId).where(wanted).execute(),
+    db.selectFrom('settlement_groups')
+      .select(['agreement_id', 'name', 'basis', 'base', 'actual', 'increment', 'carried_shortfall_in', 'shareable', 'zone_share', 'district_share',
+        'carried_shortfall_out', 'bands', sql<string | null>`CASE WHEN strpos(result, '"transfers"') > 0 THEN result END`.as('result_citing_transfers')])
+      .where('run_id', '=', runId).where(wanted).orderBy('agreement_id').orderBy('position').execute(),
+  ])
+  const lines = new Map(lineRows.map((l) => [l.agreement_id, l]))
   const groups = groupedBy(groupRows, (g) => g.agreement_id, (g): StatementSourceLine['groups'][number] => ({
     name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
     shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out,
     bands: g.bands, resultCitingTransfers: g.result_citing_transfers,
   }))
-  return lines.map((l) => ({
-    agreementId: l.agreement_id, zoneCode: l.zone_code, districtCode: l.district_code, kind: l.kind, revenueTotal: l.revenue_total,
-    zoneShare: l.zone_share, districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due,
-    follows: l.follows_run_id, previousZoneShare: l.previous_zone_share, adjustment: l.adjustment, balanceAdjustment: l.balance_adjustment,
-    groups: groups.get(l.agreement_id) ?? [],
-  }))
+  return ids.flatMap((id) => {
+    const l = lines.get(id)
+    return l === undefined
+      ? []
+      : [{
+          agreementId: l.agreement_id, zoneCode: l.zone_code, districtCode: l.district_code, kind: l.kind, revenueTotal: l.revenue_total,
+          zoneShare: l.zone_share, districtShare: l.district_share, advancesPaid: l.advances_paid, balanceDue: l.balance_due,
+          follows: l.follows_run_id, previousZoneShare: l.previous_zone_share, adjustment: l.adjustment, balanceAdjustment: l.balance_adjustment,
+          groups: groups.get(l.agreement_id) ?? [],
+        }]
+  })
 }
 
 /** Whether the run has a line in the caller's scope (always true for admins' scope if the run has lines). */
