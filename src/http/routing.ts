@@ -120,11 +120,11 @@ export async function answerWrite<T> (
 export const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 
 /** A table as a download: CSV (the default) or xlsx, named `filename` with its extension. */
-export async function sendTable (reply: FastifyReply, format: 'csv' | 'xlsx', filename: string, files: { csv: () => Promise<string>, xlsx: () => Promise<Buffer> }): Promise<FastifyReply> {
+export async function sendTable (reply: FastifyReply, format: 'csv' | 'xlsx', filename: string, files: { csv: () => Promise<Buffer>, xlsx: () => Promise<Buffer> }): Promise<FastifyReply> {
   if (format === 'xlsx') {
     return reply.type(XLSX_TYPE).header('content-disposition', `attachment; filename="${filename}.xlsx"`).send(await files.xlsx() as unknown as string)
   }
-  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}.csv"`).send(await files.csv())
+  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}.csv"`).send(await files.csv() as unknown as string)
 }
 
 /** A chart (src/http/charts.ts) as the answer: SVG, allowed to load only the stylesheet and font it links, from this origin. */

@@ -32,7 +32,7 @@ export async function statementRows (lines: readonly StatementLine[], totals: Ru
   return rows
 }
 
-export function statementCsv (title: string, rows: readonly StatementRow[]): Promise<string> {
+export function statementCsv (title: string, rows: readonly StatementRow[]): Promise<Buffer> {
   return tableCsv(title, STATEMENT_COLUMNS, rows)
 }
 
@@ -40,16 +40,29 @@ export function statementXlsx (title: string, rows: readonly StatementRow[]): Pr
   return tableXlsx(title, '结算单', STATEMENT_COLUMNS, rows)
 }
 
-/** A titled table as CSV: UTF-8 with a BOM, CRLF lines, text neutralized, amounts as they are. */
-export async function tableCsv<K extends string> (title: string, columns: ReadonlyArray<TableColumn<K>>, rows: ReadonlyArray<Partial<Record<K, string>>>): Promise<string> {
-  const lines = [csvField(neutralize(title)), columns.map((c) => csvField(c.title)).join(',')]
-  for await (const row of inTurns(rows)) {
+/** Rows of a CSV file encoded at a time (tableCsv). */
+const CSV_PIECE = 1000
+
+/**
+ * A titled table as CSV: UTF-8 with a BOM, CRLF lines, text neutralized, amounts as they are.
+ * Encoded a piece of rows at a time between turns of the event loop: a national statement (75,000
+ * rows, 12 MB) joined and encoded in one piece held the event loop for a few hundred ms.
+ */
+export async function tableCsv<K extends string> (title: string, columns: ReadonlyArray<TableColumn<K>>, rows: ReadonlyArray<Partial<Record<K, string>>>): Promise<Buffer> {
+  const pieces = [Buffer.from(`\uFEFF${csvField(neutralize(title))}\r\n${columns.map((c) => csvField(c.title)).join(',')}\r\n`)]
+  let lines: string[] = []
+  for await (const row of inTurns(rows, CSV_PIECE)) {
     lines.push(columns.map((c) => {
       const value = row[c.key] ?? ''
       return csvField(c.money ? value : neutralize(value))
     }).join(','))
+    if (lines.length === CSV_PIECE) {
+      pieces.push(Buffer.from(`${lines.join('\r\n')}\r\n`))
+      lines = []
+    }
   }
-  return `\uFEFF${lines.join('\r\n')}\r\n`
+  if (lines.length > 0) pieces.push(Buffer.from(`${lines.join('\r\n')}\r\n`))
+  return Buffer.concat(pieces)
 }
 
 /** Yuan in a spreadsheet: thousands separators, two decimals, red when negative. */
