@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -17,7 +17,8 @@ import { median, memoryOf, ratio, serverFlags, startServer, stopServer, withClie
  * HTTP from the server as `npm start` runs it, on PostgreSQL. Seeds BENCH_AGREEMENTS (25,000)
  * agreements on a scratch database (`npm run bench:settle`'s data) and computes the year's run;
  * then, for BENCH_ROUNDS (3) rounds, each format (csv, xlsx, html) from a freshly started server,
- * with /health asked every 50 ms meanwhile, taking turns with the floor: `psql \copy` of the
+ * with /health asked every 50 ms meanwhile by a process of its own (bench/health-poller.ts: this
+ * process buffers the download, and would delay the answers it times), taking turns with the floor: `psql \copy` of the
  * statement's data (the run's lines joined with their groups, in the statement's order) to
  * /dev/null. Prints medians: seconds, the floor and the ratio, the file's size, the slowest
  * /health answer while the statement was written, and the server's peak RSS (VmHWM).
@@ -37,38 +38,32 @@ const run = promisify(execFile)
 
 interface Download { seconds: number, megabytes: number, slowestHealthMs: number, healthAnswers: number, peakRssMb: number }
 
-/** One statement from a fresh server, with /health asked every 50 ms until it has arrived. */
+/** One statement from a fresh server, with /health asked every 50 ms (from a process of its own) until it has arrived. */
 async function download (databaseUrl: string, runId: number, format: typeof FORMATS[number], dataDir: string): Promise<Download> {
   const port = 3300 + Math.floor(Math.random() * 500)
   const base = `http://127.0.0.1:${port}`
   const server = await startServer([...serverFlags(), 'dist/src/server.js'], {
     DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', DATA_DIR: dataDir, RATE_LIMIT: '10000000',
   }, `${base}/health`)
-  let arrived = false
+  const poller = fork(new URL('./health-poller.ts', import.meta.url).pathname, [base], { execArgv: ['--import', 'tsx'], stdio: 'inherit' })
   try {
-    let slowest = 0
-    let answers = 0
-    const health = (async () => {
-      while (!arrived) {
-        const asked = process.hrtime.bigint()
-        await fetch(`${base}/health`).then((r) => r.arrayBuffer())
-        slowest = Math.max(slowest, Number(process.hrtime.bigint() - asked) / 1e6)
-        answers++
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-    })()
-    // Awaited below; should the download fail first, a refused /health is not unhandled.
-    health.catch(() => {})
+    const report = new Promise<{ slowest: number, answers: number }>((resolve, reject) => {
+      poller.on('message', (m) => { if (m !== 'ready') resolve(m as { slowest: number, answers: number }) })
+      poller.on('exit', (code) => reject(new Error(`the /health poller exited with ${code}`)))
+    })
+    // Settled below; should the download fail first, a poller that dies meanwhile is not unhandled.
+    report.catch(() => {})
+    await new Promise<void>((resolve) => poller.once('message', () => resolve()))
     const started = process.hrtime.bigint()
     const response = await fetch(`${base}/v1/settlement-runs/${runId}/statement?format=${format}`, { headers: { authorization: `Bearer ${TOKEN}` } })
     const body = await response.arrayBuffer()
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    arrived = true
-    await health
+    poller.send('stop')
+    const { slowest, answers } = await report
     if (response.status !== 200) throw new Error(`the ${format} statement answered ${response.status}: ${Buffer.from(body).toString('utf8', 0, 500)}`)
     return { seconds, megabytes: body.byteLength / 1e6, slowestHealthMs: slowest, healthAnswers: answers, peakRssMb: await memoryOf(server.pid, 'VmHWM') }
   } finally {
-    arrived = true
+    poller.kill()
     await stopServer(server)
   }
 }
