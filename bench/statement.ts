@@ -18,10 +18,11 @@ import { median, memoryOf, ratio, serverFlags, startServer, stopServer, withClie
  * agreements on a scratch database (`npm run bench:settle`'s data) and computes the year's run;
  * then, for BENCH_ROUNDS (3) rounds, each format (csv, xlsx, html) from a freshly started server,
  * with /health asked every 50 ms meanwhile by a process of its own (bench/health-poller.ts: this
- * process buffers the download, and would delay the answers it times), taking turns with the floor: `psql \copy` of the
- * statement's data (the run's lines joined with their groups, in the statement's order) to
- * /dev/null. Prints medians: seconds, the floor and the ratio, the file's size, the slowest
- * /health answer while the statement was written, and the server's peak RSS (VmHWM).
+ * process buffers the download, and would delay the answers it times), taking turns with the
+ * floor: `psql \copy` of the statement's data (the run's lines joined with their groups, in the
+ * statement's order) to /dev/null. Prints medians: seconds, the floor and the ratio, the file's
+ * size, the slowest /health answer while the statement was written, and the server's peak RSS
+ * (VmHWM).
  *
  * Environment: DATABASE_URL (the server for the scratch database; default
  * postgres://postgres@127.0.0.1:5432/test), BENCH_AGREEMENTS (25000), BENCH_ROUNDS (3).

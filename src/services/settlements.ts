@@ -31,6 +31,7 @@ import { type LineFigures, runTotals, type RunTotals, type StatementLine } from 
 import type { AgreementYearInput, AgreementYearResult } from '../domain/types.js'
 import { groupJson } from '../domain/calculation-request.js'
 import type { Context } from './context.js'
+import { slicesInTurns } from './turns.js'
 import { inWriteTransaction } from './write.js'
 
 /*
@@ -256,9 +257,6 @@ async function runInScope (db: Db, scope: Scope, id: number): Promise<StoredRun>
   return run
 }
 
-/** Lines summed between turns of the event loop (totalsInTurns). */
-const TOTALS_TURN = 1000
-
 /**
  * The totals of lines' printed figures, summed a thousand lines at a time between turns of the
  * event loop: a national run's 25,000 lines took a quarter of a second in one piece, with every
@@ -266,10 +264,7 @@ const TOTALS_TURN = 1000
  */
 async function totalsInTurns (lines: readonly LineFigures[]): Promise<RunTotals> {
   let totals = runTotals([])
-  for (let start = 0; start < lines.length; start += TOTALS_TURN) {
-    if (start > 0) await setImmediate()
-    totals = runTotals([totals, ...lines.slice(start, start + TOTALS_TURN)])
-  }
+  for await (const slice of slicesInTurns(lines)) totals = runTotals([totals, ...slice])
   return totals
 }
 

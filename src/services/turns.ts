@@ -14,3 +14,11 @@ export async function * inTurns<T> (items: Iterable<T>, every = 1000): AsyncGene
     yield item
   }
 }
+
+/** The items `size` at a time, in order, with a turn of the event loop before every slice after the first. */
+export async function * slicesInTurns<T> (items: readonly T[], size = 1000): AsyncGenerator<T[]> {
+  for (let start = 0; start < items.length; start += size) {
+    if (start > 0) await setImmediate()
+    yield items.slice(start, start + size)
+  }
+}
