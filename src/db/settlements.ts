@@ -199,16 +199,16 @@ export interface StatementSourceLine extends Omit<StoredLine, 'groups'> {
   }>
 }
 
-/** The agreements of a run's lines in the caller's scope, in the statement's order: by zone, district and agreement. */
-export async function statementLineIds (db: Db, scope: Scope, runId: number): Promise<number[]> {
-  const rows = await db.selectFrom('settlement_lines').select('agreement_id').where('run_id', '=', runId).where(lineScope(scope))
+/** The agreements of a run's lines in the caller's scope, in the statement's order (by zone, district and agreement), with each line's kind. */
+export async function statementLineOrder (db: Db, scope: Scope, runId: number): Promise<Array<{ agreementId: number, kind: SettlementKind }>> {
+  const rows = await db.selectFrom('settlement_lines').select(['agreement_id', 'kind']).where('run_id', '=', runId).where(lineScope(scope))
     .orderBy('zone_code').orderBy('district_code').orderBy('agreement_id').execute()
-  return rows.map((r) => r.agreement_id)
+  return rows.map((r) => ({ agreementId: r.agreement_id, kind: r.kind }))
 }
 
 /**
  * The run's lines of the agreements `ids`, with groups, in the order of `ids` (the statement reads
- * them a page at a time, in statementLineIds' order). Only what the statement prints is read: not
+ * them a page at a time, in statementLineOrder's order). Only what the statement prints is read: not
  * the lines' inputs nor the groups' requests, and a group's stored result only when it names
  * transfers (a national run's results are tens of MB).
  */

@@ -192,9 +192,12 @@ export interface StatementRun {
   overrideReason: string | null
 }
 
-/** The first line of a CSV or xlsx statement: the year, the run, its status, its digest and the override reason if any. */
-export function statementTitle (run: StatementRun, lines: readonly StatementLine[]): string {
-  const kind = lines.some((l) => l.kind === 'supplementary') ? '（含补充结算）' : ''
+/**
+ * The first line of a CSV or xlsx statement: the year, the run (含补充结算 when a line it prints is
+ * supplementary), its status, its digest and the override reason if any.
+ */
+export function statementTitle (run: StatementRun, printsSupplementary: boolean): string {
+  const kind = printsSupplementary ? '（含补充结算）' : ''
   const status = run.status === 'finalized' ? `定稿 finalized ${run.finalizedAt ?? ''}` : '草稿 draft'
   const digest = run.digest === null ? '' : ` — 校验码 SHA-256 digest ${run.digest}`
   const override = run.overrideReason === null ? '' : ` — 强制定稿理由 override: ${run.overrideReason}`

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { setImmediate } from 'node:timers/promises'
 import type { StoredRun } from '../db/settlements.js'
 import { formatPercent, formatYuan } from '../domain/money.js'
 import { DECISION_TITLES, latestReviews, PARTY_TITLES, REVIEW_PARTIES, type Review, UNREVIEWED } from '../domain/review.js'
 import { beijingTime, reviewerText, type StatementLine } from '../domain/settlement.js'
+import { type ItemSource, slicesInTurns } from '../services/turns.js'
 
 /*
  * The settlement statement (结算单) as a page to print, stamp and sign (api-contract.md,
@@ -200,19 +200,29 @@ ${override}${digest}
 /** Pages of the statement written at a time, between turns of the event loop. */
 const PAGES_AT_A_TIME = 200
 
+/** The statement's pages, PAGES_AT_A_TIME at a time (numbered "page i of count"), with a turn of the event loop between pieces. */
+async function * htmlPieces (run: StoredRun, count: number, lines: ItemSource<StatementLine>): AsyncGenerator<string> {
+  let index = 0
+  for await (const slice of slicesInTurns(lines, PAGES_AT_A_TIME)) {
+    yield slice.map((line, i) => page(run, line, index + i, count)).join('\n')
+    index += slice.length
+  }
+}
+
 /** What a statement that failed after its first pages were sent ends with, before the connection is cut. */
 export const INCOMPLETE_NOTICE = '<p class="incomplete">结算单不完整，不得签章 — this statement is incomplete and may not be signed.</p>'
 
 /**
  * The statement as one HTML document: a page per agreement, in the order of the lines, written a
- * piece at a time (a national run has tens of thousands of pages: the answer streams them, and the
- * server answers between pieces). The first pages are written before anything is sent, so that a
- * statement that cannot be written is an error answer; should a later page fail, what was sent
- * ends with INCOMPLETE_NOTICE and the answer is cut off.
+ * piece at a time as the lines come (a national run has tens of thousands of pages: the answer
+ * streams them, and the server answers between pieces). The first pages are written before
+ * anything is sent, so that a statement that cannot be written is an error answer; should a later
+ * page fail, what was sent ends with INCOMPLETE_NOTICE and the answer is cut off.
  */
-export async function * statementHtml (run: StoredRun, lines: readonly StatementLine[], stylesheetHref: string): AsyncGenerator<string> {
-  const pages = (start: number) => lines.slice(start, start + PAGES_AT_A_TIME).map((line, i) => page(run, line, start + i, lines.length)).join('\n')
-  const first = lines.length === 0 ? '<p>本结算批次在您的范围内没有结算行。</p>' : pages(0)
+export async function * statementHtml (run: StoredRun, statement: { lineCount: number, lines: ItemSource<StatementLine> }, stylesheetHref: string): AsyncGenerator<string> {
+  const pieces = htmlPieces(run, statement.lineCount, statement.lines)
+  const head = await pieces.next()
+  const first = head.done === true ? '<p>本结算批次在您的范围内没有结算行。</p>' : head.value
   yield `<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
@@ -224,10 +234,7 @@ export async function * statementHtml (run: StoredRun, lines: readonly Statement
 <body>
 ${first}`
   try {
-    for (let start = PAGES_AT_A_TIME; start < lines.length; start += PAGES_AT_A_TIME) {
-      await setImmediate()
-      yield `\n${pages(start)}`
-    }
+    for await (const piece of pieces) yield `\n${piece}`
   } catch (error) {
     yield `\n${INCOMPLETE_NOTICE}`
     throw error

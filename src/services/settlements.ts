@@ -11,7 +11,7 @@ import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearG
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, hasLineInScope, insertLines, insertReview, insertRun, type LineFilter,
   listRuns, lockRunHeader, markFinalized, type NewSettlementLine, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
-  runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineIds, statementSourceLines, withoutJit,
+  runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
@@ -516,39 +516,60 @@ export async function runLines (ctx: Context, id: number, filter: LineFilter, pa
 /** Lines a statement reads and builds at a time. */
 const STATEMENT_PAGE = 1000
 
+/** A statement as its writers take it: the run, how many lines it prints, and the lines a page at a time. */
+export interface Statement {
+  run: StoredRun
+  lineCount: number
+  /** Whether a line it prints is supplementary (补充结算; its title says so). */
+  printsSupplementary: boolean
+  /**
+   * The lines in the statement's order, a page at a time, read and built as they are asked for;
+   * when the last page has been taken it answers the totals of all of them.
+   */
+  pages: AsyncGenerator<StatementLine[], RunTotals>
+}
+
 /**
  * The settlement statement (结算单): the run's lines in the caller's scope, with the names a reader
  * needs, each group's printed bands, and each line's review record (the whole history; the latest
  * of each party is the decision in force). The run carries its digest and override reason.
  *
- * The lines' order (zone, district, agreement) is read once; the lines themselves are read and
- * built a page at a time in it: a national run's 25,000 lines and 50,000 groups read and built in
- * one piece held the event loop for up to half a second, every other request waiting. A line's
- * printed figures never change once stored, so its pages add up to the run as one read would.
+ * The lines' order (zone, district, agreement) is read at once; the lines themselves are read and
+ * built a page at a time as the writer asks for them, and let go of once written: a national run's
+ * 25,000 lines and 50,000 groups read and built in one piece held the event loop for up to half a
+ * second, and held every line in memory beside the file. A line's printed figures never change
+ * once stored, so its pages add up to the run as one read would.
  */
-export async function statement (ctx: Context, id: number): Promise<{ run: StoredRun, lines: StatementLine[], totals: RunTotals }> {
-  const { scope } = ctx.actor
-  const header = await runInScope(ctx.db, scope, id)
-  const allIds = await statementLineIds(ctx.db, scope, id)
-  const statementLines: StatementLine[] = []
+export async function statement (ctx: Context, id: number): Promise<Statement> {
+  const header = await runInScope(ctx.db, ctx.actor.scope, id)
+  const order = await statementLineOrder(ctx.db, ctx.actor.scope, id)
+  return {
+    run: header, lineCount: order.length, printsSupplementary: order.some((l) => l.kind === 'supplementary'),
+    pages: statementPages(ctx, header, order.map((l) => l.agreementId)),
+  }
+}
+
+/** The statement's lines of the agreements `allIds`, in their order, a page at a time; then their totals. */
+async function * statementPages (ctx: Context, header: StoredRun, allIds: readonly number[]): AsyncGenerator<StatementLine[], RunTotals> {
+  let totals = runTotals([])
   for (let start = 0; start < allIds.length; start += STATEMENT_PAGE) {
     const ids = allIds.slice(start, start + STATEMENT_PAGE)
-    const lines = await withDispositions(ctx.db, header, await statementSourceLines(ctx.db, id, ids))
-    const [names, history] = await Promise.all([registryNames(ctx.db, lines), reviewHistory(ctx.db, id, ids)])
-    for (const l of lines) {
-      statementLines.push({
-        ...l, zoneName: names.zone.get(l.zoneCode) ?? '', districtName: names.district.get(l.districtCode) ?? '', documentNo: names.documentNo.get(l.agreementId) ?? '',
-        reviewHistory: history.get(l.agreementId) ?? [],
-        groups: l.groups.map(({ resultCitingTransfers, ...g }) => {
-          const disposition = l.dispositions.get(g.name)
-          const bands = JSON.parse(g.bands) as BandJson[]
-          const cited = { ...g, bands, transfers: resultCitingTransfers === null ? '' : storedTransfersCited(resultCitingTransfers) }
-          return disposition?.kind === 'written_off' ? { ...cited, writtenOff: formatMoney(disposition.amount) } : cited
-        }),
-      })
-    }
+    const lines = await withDispositions(ctx.db, header, await statementSourceLines(ctx.db, header.id, ids))
+    const [names, history] = await Promise.all([registryNames(ctx.db, lines), reviewHistory(ctx.db, header.id, ids)])
+    const page = lines.map((l): StatementLine => ({
+      ...l, zoneName: names.zone.get(l.zoneCode) ?? '', districtName: names.district.get(l.districtCode) ?? '', documentNo: names.documentNo.get(l.agreementId) ?? '',
+      reviewHistory: history.get(l.agreementId) ?? [],
+      groups: l.groups.map(({ resultCitingTransfers, ...g }) => {
+        const disposition = l.dispositions.get(g.name)
+        const bands = JSON.parse(g.bands) as BandJson[]
+        const cited = { ...g, bands, transfers: resultCitingTransfers === null ? '' : storedTransfersCited(resultCitingTransfers) }
+        return disposition?.kind === 'written_off' ? { ...cited, writtenOff: formatMoney(disposition.amount) } : cited
+      }),
+    }))
+    totals = runTotals([totals, ...page])
+    yield page
   }
-  return { run: header, lines: statementLines, totals: await totalsInTurns(statementLines) }
+  return totals
 }
 
 /** A run's totals by district and overall (no groups): what the command line prints, whatever the size of the run. */

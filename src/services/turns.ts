@@ -5,20 +5,24 @@ import { setImmediate } from 'node:timers/promises'
  * event loop a turn every so often, so that the server answers other requests meanwhile.
  */
 
-/** The items in order, with a turn of the event loop before every `every`-th one after the first. */
-export async function * inTurns<T> (items: Iterable<T>, every = 1000): AsyncGenerator<T> {
-  let index = 0
-  for (const item of items) {
-    if (index > 0 && index % every === 0) await setImmediate()
-    index++
-    yield item
+/** Items held whole, or handed over a page at a time as they are made. */
+export type ItemSource<T> = readonly T[] | AsyncIterable<readonly T[]>
+
+/**
+ * The items `size` at a time, in order, with a turn of the event loop before every slice after the
+ * first; items that come a page at a time are sliced page by page (no slice spans two pages).
+ */
+export async function * slicesInTurns<T> (items: ItemSource<T>, size = 1000): AsyncGenerator<T[]> {
+  let first = true
+  for await (const page of isHeld(items) ? [items] : items) {
+    for (let start = 0; start < page.length; start += size) {
+      if (!first) await setImmediate()
+      first = false
+      yield page.slice(start, start + size)
+    }
   }
 }
 
-/** The items `size` at a time, in order, with a turn of the event loop before every slice after the first. */
-export async function * slicesInTurns<T> (items: readonly T[], size = 1000): AsyncGenerator<T[]> {
-  for (let start = 0; start < items.length; start += size) {
-    if (start > 0) await setImmediate()
-    yield items.slice(start, start + size)
-  }
+function isHeld<T> (items: ItemSource<T>): items is readonly T[] {
+  return Array.isArray(items)
 }

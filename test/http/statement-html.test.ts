@@ -24,7 +24,7 @@ const line = (agreementId: number, at = '2026-01-05T08:00:00.000Z'): StatementLi
 async function written (lines: StatementLine[]): Promise<{ pieces: string[], error?: unknown }> {
   const pieces: string[] = []
   try {
-    for await (const piece of statementHtml(run, lines, 'statement.css')) pieces.push(piece)
+    for await (const piece of statementHtml(run, { lineCount: lines.length, lines }, 'statement.css')) pieces.push(piece)
     return { pieces }
   } catch (error) {
     return { pieces, error }
@@ -57,4 +57,50 @@ t.test('a page that fails after the first ones were sent: what was sent ends wit
   t.equal(pieces.length, 2, 'the head with the first 200 pages, then the notice')
   t.equal(pieces[1], `\n${INCOMPLETE_NOTICE}`)
   t.notOk(pieces.join('').includes('</html>'), 'never the end of a whole document')
+})
+
+/** `lines` handed over `size` at a time, as the service reads them; the page starting at `failAt` fails to arrive. */
+async function * inPages (lines: StatementLine[], size: number, failAt?: number): AsyncGenerator<StatementLine[]> {
+  for (let start = 0; start < lines.length; start += size) {
+    await Promise.resolve()
+    if (start === failAt) throw new Error('the database went away')
+    yield lines.slice(start, start + size)
+  }
+}
+
+async function writtenFrom (lineCount: number, pages: AsyncIterable<StatementLine[]>): Promise<{ pieces: string[], error?: unknown }> {
+  const pieces: string[] = []
+  try {
+    for await (const piece of statementHtml(run, { lineCount, lines: pages }, 'statement.css')) pieces.push(piece)
+    return { pieces }
+  } catch (error) {
+    return { pieces, error }
+  }
+}
+
+t.test('lines read a page at a time: every page once, in order, numbered across the pages', async (t) => {
+  const lines = Array.from({ length: 2500 }, (_, i) => line(i + 1))
+  const { pieces, error } = await writtenFrom(lines.length, inPages(lines, 1000))
+  t.equal(error, undefined)
+  const html = pieces.join('')
+  t.same([...html.matchAll(/data-agreement-id="(\d+)"/g)].map((m) => Number(m[1])), lines.map((l) => l.agreementId))
+  t.same([...html.matchAll(/第 (\d+) 页，共 (\d+) 页/g)].map((m) => `${m[1]}/${m[2]}`), lines.map((_, i) => `${i + 1}/2500`))
+  t.match(html, /<\/body>\n<\/html>\n$/)
+  t.notOk(html.includes(INCOMPLETE_NOTICE))
+})
+
+t.test('a page of lines that cannot be read after the first pages were sent: the notice ends what was sent', async (t) => {
+  const lines = Array.from({ length: 2500 }, (_, i) => line(i + 1))
+  const { pieces, error } = await writtenFrom(lines.length, inPages(lines, 1000, 2000))
+  t.match(error, { message: 'the database went away' })
+  const html = pieces.join('')
+  t.equal(html.match(/<section class="agreement"/g)?.length, 2000, 'the two pages read')
+  t.ok(html.endsWith(`\n${INCOMPLETE_NOTICE}`))
+  t.notOk(html.includes('</html>'))
+})
+
+t.test('the first page of lines cannot be read: nothing is written, the error is the answer', async (t) => {
+  const { pieces, error } = await writtenFrom(10, inPages(Array.from({ length: 10 }, (_, i) => line(i + 1)), 1000, 0))
+  t.match(error, { message: 'the database went away' })
+  t.same(pieces, [])
 })

@@ -45,14 +45,14 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
     async (request) => presentVerification(await settlements.verifyRun(contextOf(request, deps), idFromParam(request.params.id))))
 
   app.get('/settlement-runs/:id/statement', { config: { access: EVERY_ROLE }, schema: schemas.settlementStatementSchema }, async (request, reply) => {
-    const { run, lines, totals } = await settlements.statement(contextOf(request, deps), idFromParam(request.params.id))
+    const { run, lineCount, printsSupplementary, pages } = await settlements.statement(contextOf(request, deps), idFromParam(request.params.id))
     const format = request.query.format ?? 'csv'
     if (format === 'html') {
       return reply.type('text/html; charset=utf-8').header('content-security-policy', STATEMENT_CSP)
-        .send(Readable.from(statementHtml(run, lines, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
+        .send(Readable.from(statementHtml(run, { lineCount, lines: pages }, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
     }
-    const rows = await statementRows(lines, totals)
-    const title = statementTitle(run, lines)
+    const rows = statementRows(pages)
+    const title = statementTitle(run, printsSupplementary)
     return sendTable(reply, format, `settlement-${run.fiscalYear}-run-${run.id}`, {
       csv: () => statementCsv(title, rows),
       xlsx: () => statementXlsx(title, rows),
