@@ -342,11 +342,18 @@ export async function insertReview (tx: Db, runId: number, agreementId: number, 
 }
 
 /** The review history of the run's lines (of `agreementIds`, or all), oldest first, by agreement. */
-export async function reviewHistory (db: Db, runId: number, agreementIds?: readonly number[]): Promise<Map<number, ReviewContent[]>> {
+export async function reviewHistory (db: Db, runId: number, agreementIds?: readonly number[], upToId?: number): Promise<Map<number, ReviewContent[]>> {
   if (agreementIds?.length === 0) return new Map()
   let query = db.selectFrom('settlement_reviews').selectAll().where('run_id', '=', runId)
+  if (upToId !== undefined) query = query.where('id', '<=', upToId)
   if (agreementIds !== undefined) query = query.where(sql<boolean>`agreement_id = ANY(${[...agreementIds]}::integer[])`)
   return groupedBy(await query.orderBy('id').execute(), (row) => row.agreement_id, toReview)
+}
+
+/** The id of the run's last review so far (0 when it has none). */
+export async function lastReviewId (db: Db, runId: number): Promise<number> {
+  const row = await db.selectFrom('settlement_reviews').select((eb) => eb.fn.max('id').as('id')).where('run_id', '=', runId).executeTakeFirst()
+  return row?.id ?? 0
 }
 
 /** The lines whose district or zone disputes them (the latest decision of the party is a dispute), by agreement. */

@@ -221,9 +221,10 @@ export const INCOMPLETE_NOTICE = '<p class="incomplete">结算单不完整，不
  */
 export async function * statementHtml (run: StoredRun, statement: { lineCount: number, lines: ItemSource<StatementLine> }, stylesheetHref: string): AsyncGenerator<string> {
   const pieces = htmlPieces(run, statement.lineCount, statement.lines)
-  const head = await pieces.next()
-  const first = head.done === true ? '<p>本结算批次在您的范围内没有结算行。</p>' : head.value
-  yield `<!DOCTYPE html>
+  try {
+    const head = await pieces.next()
+    const first = head.done === true ? '<p>本结算批次在您的范围内没有结算行。</p>' : head.value
+    yield `<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
@@ -233,14 +234,18 @@ export async function * statementHtml (run: StoredRun, statement: { lineCount: n
 </head>
 <body>
 ${first}`
-  try {
-    for await (const piece of pieces) yield `\n${piece}`
-  } catch (error) {
-    yield `\n${INCOMPLETE_NOTICE}`
-    throw error
-  }
-  yield `
+    try {
+      for await (const piece of pieces) yield `\n${piece}`
+    } catch (error) {
+      yield `\n${INCOMPLETE_NOTICE}`
+      throw error
+    }
+    yield `
 </body>
 </html>
 `
+  } finally {
+    // However the document ends (the client gone after the first piece, say), no page is read after it.
+    await pieces.return(undefined)
+  }
 }

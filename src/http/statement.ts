@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events'
 import { PassThrough } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import ExcelJS from 'exceljs'
-import { type RunTotals, STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
+import { runTotals, type RunTotals, STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
 import { type ItemSource, slicesInTurns } from '../services/turns.js'
 
 /*
@@ -29,15 +29,20 @@ export interface TableColumn<K extends string> { key: K, title: string, money: b
  * them: each line's rows, then the total of the lines (runTotals) that the pages answer at the end.
  */
 export async function * statementRows (pages: AsyncGenerator<StatementLine[], RunTotals>): AsyncGenerator<StatementRow[]> {
-  for (;;) {
-    const next = await pages.next()
-    if (next.done === true) {
-      yield [statementTotalRow(next.value)]
-      return
+  try {
+    for (;;) {
+      const next = await pages.next()
+      if (next.done === true) {
+        yield [statementTotalRow(next.value)]
+        return
+      }
+      const rows: StatementRow[] = []
+      for (const line of next.value) rows.push(...statementLineRows(line))
+      yield rows
     }
-    const rows: StatementRow[] = []
-    for (const line of next.value) rows.push(...statementLineRows(line))
-    yield rows
+  } finally {
+    // Should the file stop before the last page, no page is read after it (a no-op once the pages are done).
+    await pages.return(runTotals([]))
   }
 }
 

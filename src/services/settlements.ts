@@ -11,7 +11,7 @@ import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearG
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, hasLineInScope, insertLines, insertReview, insertRun, type LineFilter,
   listRuns, lockRunHeader, markFinalized, type NewSettlementLine, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
-  runReviewsPage, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
+  runReviewsPage, lastReviewId, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
@@ -538,24 +538,33 @@ export interface Statement {
  * built a page at a time as the writer asks for them, and let go of once written: a national run's
  * 25,000 lines and 50,000 groups read and built in one piece held the event loop for up to half a
  * second, and held every line in memory beside the file. A line's printed figures never change
- * once stored, so its pages add up to the run as one read would.
+ * once stored (the service updates no line but to finalize it), so its pages add up to the run as
+ * one read would; its reviews are those recorded before the statement was asked for.
  */
 export async function statement (ctx: Context, id: number): Promise<Statement> {
   const header = await runInScope(ctx.db, ctx.actor.scope, id)
-  const order = await statementLineOrder(ctx.db, ctx.actor.scope, id)
+  const [order, lastReview] = await Promise.all([statementLineOrder(ctx.db, ctx.actor.scope, id), lastReviewId(ctx.db, id)])
   return {
     run: header, lineCount: order.length, printsSupplementary: order.some((l) => l.kind === 'supplementary'),
-    pages: statementPages(ctx, header, order.map((l) => l.agreementId)),
+    pages: statementPages(ctx, header, order.map((l) => l.agreementId), lastReview),
   }
 }
 
-/** The statement's lines of the agreements `allIds`, in their order, a page at a time; then their totals. */
-async function * statementPages (ctx: Context, header: StoredRun, allIds: readonly number[]): AsyncGenerator<StatementLine[], RunTotals> {
+/**
+ * The statement's lines of the agreements `allIds`, in their order, a page at a time; then their
+ * totals. Each page prints the reviews recorded up to `lastReview` (the last when the statement
+ * was asked for), so that a review recorded while a long statement is written is on none of its
+ * pages rather than on some. A line that is no longer there (the service removes none; an
+ * operator's SQL could) stops the statement: it would print fewer pages than it counted.
+ */
+async function * statementPages (ctx: Context, header: StoredRun, allIds: readonly number[], lastReview: number): AsyncGenerator<StatementLine[], RunTotals> {
   let totals = runTotals([])
   for (let start = 0; start < allIds.length; start += STATEMENT_PAGE) {
     const ids = allIds.slice(start, start + STATEMENT_PAGE)
-    const lines = await withDispositions(ctx.db, header, await statementSourceLines(ctx.db, header.id, ids))
-    const [names, history] = await Promise.all([registryNames(ctx.db, lines), reviewHistory(ctx.db, header.id, ids)])
+    const source = await statementSourceLines(ctx.db, header.id, ids)
+    if (source.length !== ids.length) throw new Error(`settlement run ${header.id}: ${ids.length - source.length} of its lines went missing while its statement was written`)
+    const lines = await withDispositions(ctx.db, header, source)
+    const [names, history] = await Promise.all([registryNames(ctx.db, lines), reviewHistory(ctx.db, header.id, ids, lastReview)])
     const page = lines.map((l): StatementLine => ({
       ...l, zoneName: names.zone.get(l.zoneCode) ?? '', districtName: names.district.get(l.districtCode) ?? '', documentNo: names.documentNo.get(l.agreementId) ?? '',
       reviewHistory: history.get(l.agreementId) ?? [],

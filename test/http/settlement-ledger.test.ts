@@ -350,3 +350,29 @@ t.test('a run answers its line count and totals; its lines come a page at a time
   t.same(scopedLines.items.map((l) => l.agreementId), [ids[2]], 'and only its own lines')
   expectProblem(t, await get(app, '/v1/settlement-runs/999999/lines'), 404)
 })
+
+t.test('§9 a statement says 含补充结算 in its title when a line it prints is supplementary: in each caller\'s scope', async (t) => {
+  // 城阳区's zone settled 2048 once and its revenue was revised: its line in the new run is
+  // supplementary; 市北区's zone settles 2048 for the first time in the same run.
+  const revised = await zone()
+  const first = await zone('370203')
+  const revisedId = await agreement(revised, 2048)
+  const firstId = await agreement(first, 2048, {}, '370203')
+  await revenue(revised, 2048, '2000.00')
+  t.equal((await finalize((await run(2048, revisedId)).id)).statusCode, 200)
+  await revenue(revised, 2048, '3000.00')
+  await revenue(first, 2048, '1500.00', '370203')
+  const both = await run(2048, revisedId, firstId)
+  t.match(await line(both.id, revisedId), { kind: 'supplementary' })
+  t.match(await line(both.id, firstId), { kind: 'annual' })
+
+  const titleAs = async (who: Parameters<typeof injectAs>[0]) => {
+    const csv = await injectAs(who, { method: 'GET', url: `/v1/settlement-runs/${both.id}/statement?format=csv` })
+    t.equal(csv.statusCode, 200)
+    return csv.rawPayload.subarray(3).toString('utf8').split('\r\n')[0]
+  }
+  const keyOf = async (districtCode: string) => ({ token: (await created(t, app, '/v1/api-keys', { role: 'district', districtCode, label: districtCode }) as { token: string }).token })
+  t.match(await titleAs('admin'), /^"?2048年度（含补充结算）结算单/, 'the whole run prints a supplementary line')
+  t.match(await titleAs(await keyOf('370214')), /^"?2048年度（含补充结算）结算单/, '城阳区 prints its supplementary line')
+  t.match(await titleAs(await keyOf('370203')), /^"?2048年度结算单/, '市北区 prints only its annual line: no 含补充结算')
+})

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { StoredRun } from '../../src/db/settlements.js'
-import type { StatementLine } from '../../src/domain/settlement.js'
+import { runTotals, type RunTotals, type StatementLine } from '../../src/domain/settlement.js'
+import { statementCsv, statementRows } from '../../src/http/statement.js'
 import { INCOMPLETE_NOTICE, statementHtml } from '../../src/http/statement-html.js'
 
 // The printable statement (api-contract.md, Settlement runs: statement) is streamed a few hundred
@@ -59,16 +60,24 @@ t.test('a page that fails after the first ones were sent: what was sent ends wit
   t.notOk(pieces.join('').includes('</html>'), 'never the end of a whole document')
 })
 
-/** `lines` handed over `size` at a time, as the service reads them; the page starting at `failAt` fails to arrive. */
-async function * inPages (lines: StatementLine[], size: number, failAt?: number): AsyncGenerator<StatementLine[]> {
-  for (let start = 0; start < lines.length; start += size) {
-    await Promise.resolve()
-    if (start === failAt) throw new Error('the database went away')
-    yield lines.slice(start, start + size)
+/**
+ * `lines` handed over `size` at a time and then their totals, as the service reads them; the page
+ * starting at `failAt` fails to arrive. `closed.done` says whether the pages were let go of.
+ */
+async function * inPages (lines: StatementLine[], size: number, failAt?: number, closed = { done: false }): AsyncGenerator<StatementLine[], RunTotals> {
+  try {
+    for (let start = 0; start < lines.length; start += size) {
+      await Promise.resolve()
+      if (start === failAt) throw new Error('the database went away')
+      yield lines.slice(start, start + size)
+    }
+    return runTotals(lines)
+  } finally {
+    closed.done = true
   }
 }
 
-async function writtenFrom (lineCount: number, pages: AsyncIterable<StatementLine[]>): Promise<{ pieces: string[], error?: unknown }> {
+async function writtenFrom (lineCount: number, pages: AsyncIterable<readonly StatementLine[]>): Promise<{ pieces: string[], error?: unknown }> {
   const pieces: string[] = []
   try {
     for await (const piece of statementHtml(run, { lineCount, lines: pages }, 'statement.css')) pieces.push(piece)
@@ -103,4 +112,34 @@ t.test('the first page of lines cannot be read: nothing is written, the error is
   const { pieces, error } = await writtenFrom(10, inPages(Array.from({ length: 10 }, (_, i) => line(i + 1)), 1000, 0))
   t.match(error, { message: 'the database went away' })
   t.same(pieces, [])
+})
+
+// The CSV and xlsx statements take the same pages, through statementRows, and are finished before
+// anything is sent: a page that cannot be read is the error answer, never a short file.
+
+t.test('CSV from lines read a page at a time: every line once, in order, and the total of all of them', async (t) => {
+  const lines = Array.from({ length: 2500 }, (_, i) => line(i + 1))
+  const csv = (await statementCsv('2021年度结算单', statementRows(inPages(lines, 1000)))).toString('utf8')
+  const rows = csv.split('\r\n').filter((r) => r !== '')
+  const subtotals = rows.filter((r) => r.startsWith('小计'))
+  t.equal(subtotals.length, 2500, 'one subtotal row per line')
+  t.same(subtotals.map((r) => r.split(',')[1]), lines.map((l) => l.zoneCode), 'in the order of the lines, across the pages')
+  const total = rows.at(-1)?.split(',') ?? []
+  t.equal(total[0], '合计 total')
+  t.ok(total.includes('250000.00') && total.includes('150000.00') && total.includes('100000.00'), 'revenue, zone and district shares of all 2,500 lines (100.00, 60.00, 40.00 each)')
+})
+
+t.test('CSV whose page of lines cannot be read: no file, the error', async (t) => {
+  const closed = { done: false }
+  const lines = Array.from({ length: 2500 }, (_, i) => line(i + 1))
+  await t.rejects(statementCsv('2021年度结算单', statementRows(inPages(lines, 1000, 2000, closed))), { message: 'the database went away' })
+  t.ok(closed.done)
+})
+
+t.test('a file that stops before the last page lets the pages go: none is read after it', async (t) => {
+  const closed = { done: false }
+  const rows = statementRows(inPages(Array.from({ length: 2500 }, (_, i) => line(i + 1)), 1000, undefined, closed))
+  t.equal((await rows.next()).value?.length, 1000, 'the first page: a group-less line prints its subtotal row only')
+  await rows.return(undefined)
+  t.ok(closed.done, 'the pages were returned')
 })
