@@ -1,6 +1,6 @@
 -- 012: a run's lines in the order every list and statement prints them (issue 16).
 --
--- GET /v1/settlement-runs/{id}/lines pages, the statement and the run's verification read a run's
+-- GET /v1/settlement-runs/{id}/lines pages, the statement and finalizing read a run's
 -- lines by zone, district and agreement. Without an index in that order each page sorted all of
 -- the run's lines to return a hundred of them: at 25,000 agreements a page took 12 ms and walking
 -- the run 3.0–3.4 s. With it a page is an index range scan after the cursor: 2.5–3.1 ms a page,
