@@ -3,6 +3,7 @@ import type { StoredRun } from '../../src/db/settlements.js'
 import { runTotals, type RunTotals, type StatementLine } from '../../src/domain/settlement.js'
 import { statementCsv, statementRows } from '../../src/http/statement.js'
 import { INCOMPLETE_NOTICE, statementHtml } from '../../src/http/statement-html.js'
+import type { ItemSource } from '../../src/services/turns.js'
 
 // The printable statement (api-contract.md, Settlement runs: statement) is streamed a few hundred
 // pages at a time. A page that cannot be written must never leave a statement that looks whole:
@@ -22,15 +23,18 @@ const line = (agreementId: number, at = '2026-01-05T08:00:00.000Z'): StatementLi
   groups: [], reviewHistory: [{ party: 'district', decision: 'confirm', note: null, by: 'k1', byRole: 'district', byLabel: null, at }],
 })
 
-async function written (lines: StatementLine[]): Promise<{ pieces: string[], error?: unknown }> {
+/** The pieces statementHtml writes of `lines` (held whole, or coming a page at a time), and the error it ended with if any. */
+async function writtenFrom (lineCount: number, lines: ItemSource<StatementLine>): Promise<{ pieces: string[], error?: unknown }> {
   const pieces: string[] = []
   try {
-    for await (const piece of statementHtml(run, { lineCount: lines.length, lines }, 'statement.css')) pieces.push(piece)
+    for await (const piece of statementHtml(run, { lineCount, lines }, 'statement.css')) pieces.push(piece)
     return { pieces }
   } catch (error) {
     return { pieces, error }
   }
 }
+
+const written = (lines: StatementLine[]) => writtenFrom(lines.length, lines)
 
 t.test('a whole statement: every page once, in order, in one document', async (t) => {
   const { pieces, error } = await written(Array.from({ length: 450 }, (_, i) => line(i + 1)))
@@ -74,16 +78,6 @@ async function * inPages (lines: StatementLine[], size: number, failAt?: number,
     return runTotals(lines)
   } finally {
     closed.done = true
-  }
-}
-
-async function writtenFrom (lineCount: number, pages: AsyncIterable<readonly StatementLine[]>): Promise<{ pieces: string[], error?: unknown }> {
-  const pieces: string[] = []
-  try {
-    for await (const piece of statementHtml(run, { lineCount, lines: pages }, 'statement.css')) pieces.push(piece)
-    return { pieces }
-  } catch (error) {
-    return { pieces, error }
   }
 }
 
