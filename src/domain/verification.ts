@@ -5,7 +5,7 @@ import { type Decimal, formatMoney, money, ZERO } from './money.js'
 import { presentGroupFigures } from './presentation.js'
 import type { Review } from './review.js'
 import type { SettledGroupFigures, SettlementKind } from './settlement.js'
-import type { BaseDerivation, BaseInput, BaseRule, GroupInput, GroupResult } from './types.js'
+import type { BaseDerivation, BaseInput, BaseRule, GroupInput, GroupResult, ResponsibilityTransfer } from './types.js'
 
 /*
  * What a finalized settlement run is, as one canonical text whose SHA-256 is its digest
@@ -110,8 +110,15 @@ export interface Mismatch {
   recomputed: string | null
 }
 
+/**
+ * The base rule a derivation was made by: its mode and terms, the adjustments and the
+ * responsibility transfers (事权划转, §4) that applied in the year, each transfer as it was agreed.
+ */
 function baseRule (d: BaseDerivation): BaseInput {
-  const rule = (r: Omit<BaseRule, 'adjustments'>): BaseInput => ({ kind: 'rule', rule: { ...r, adjustments: d.adjustments } })
+  const transfers = (d.transfers ?? []).map(({ function: fn, direction, fromYear, toYear, documentNo, funding }): ResponsibilityTransfer =>
+    ({ function: fn, direction, fromYear, ...(toYear === undefined ? {} : { toYear }), documentNo, funding }))
+  const rule = (r: Omit<BaseRule, 'adjustments' | 'transfers'>): BaseInput =>
+    ({ kind: 'rule', rule: { ...r, adjustments: d.adjustments, ...(transfers.length === 0 ? {} : { transfers }) } })
   switch (d.mode) {
     case 'given': return { kind: 'amount', amount: d.base }
     case 'fixed': return rule({ mode: 'fixed', baseYear: d.baseYear, amount: d.amount })
@@ -122,7 +129,7 @@ function baseRule (d: BaseDerivation): BaseInput {
 
 /**
  * The engine's input of a group, rebuilt from its result: the actual, the base rule of its
- * derivation, the bands' rates and limits, the shortfall carried in and the policy. Where the
+ * derivation (transfers included), the bands' rates and limits, the shortfall carried in and the policy. Where the
  * shareable increment was negative the result holds only the rate a deducted shortfall used,
  * which is all the engine reads then.
  */

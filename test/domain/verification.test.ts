@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import {
   type AgreementYearResult, type BaseInput, computeAgreementYear, formatMoney, type GroupInput, money, presentGroupFigures, type RateBand,
-  serializeGroupResult, type ShortfallPolicy, ZERO,
+  type ResponsibilityTransfer, serializeGroupResult, type ShortfallPolicy, type TransferFunding, ZERO,
 } from '../../src/domain/index.js'
 import { canonicalLine, engineInputOf, type LineContent, verifyLine } from '../../src/domain/verification.js'
 import { holds } from '../properties.js'
@@ -50,6 +50,24 @@ const KINDS: Record<string, GroupInput> = {
   'prior-year base, shortfall deducted': { name: 'd', basis: 'increment',
     base: { kind: 'rule', rule: { baseYear: 2019, mode: 'prior_year', priorYearActual: money('1300.00'), adjustments: [{ fromYear: 2021, amount: money('200.00') }] } },
     actual: money('1000.00'), rates: [{ upToGrowth: money('0.2'), rate: money('0.65') }, { rate: money('0.9') }], shortfall: 'deduct', carriedShortfall: ZERO },
+  // §4: each transfer in force moves the base by F(Y) in every base mode; verification must apply them as the run did.
+  'fixed base, transfers of every funding method': { name: 't1', basis: 'increment',
+    base: { kind: 'rule', rule: { amount: money('1000000.00'), baseYear: 2019, mode: 'fixed', adjustments, transfers: [
+      { function: '教育', direction: 'to_district', fromYear: 2021, documentNo: '青政字〔2021〕1号', funding: { method: 'headcount', headcount: 12, unitCost: money('180000.00') } },
+      { function: '城市管理', direction: 'to_zone', fromYear: 2020, toYear: 2022, documentNo: '青政字〔2020〕2号', funding: { method: 'indexed', amount: money('12345.67'), growthRate: money('0.035') } },
+      { function: '交通', direction: 'to_district', fromYear: 2020, toYear: 2020, documentNo: '青政字〔2020〕3号', funding: { method: 'fixed', amount: money('999.99') } },
+    ] } },
+    actual: money('1500000.00'), rates: [{ rate: money('0.60') }], shortfall: 'carry_forward', carriedShortfall: ZERO },
+  'escalating base, a transfer to the zone': { name: 't2', basis: 'increment',
+    base: { kind: 'rule', rule: { amount: money('500000.00'), baseYear: 2019, mode: 'escalating', growthRate: money('0.05'), adjustments, transfers: [
+      { function: '卫生健康', direction: 'to_zone', fromYear: 2021, documentNo: '青政字〔2021〕4号', funding: { method: 'fixed', amount: money('20000.00') } },
+    ] } },
+    actual: money('600000.00'), rates: [{ upToGrowth: money('0.1'), rate: money('0.6') }, { rate: money('0.8') }], shortfall: 'none', carriedShortfall: ZERO },
+  'prior-year base, a transfer to the district': { name: 't3', basis: 'increment',
+    base: { kind: 'rule', rule: { baseYear: 2019, mode: 'prior_year', priorYearActual: money('400000.00'), adjustments: [], transfers: [
+      { function: '教育', direction: 'to_district', fromYear: 2021, documentNo: '青政字〔2021〕5号', funding: { method: 'fixed', amount: money('5000.00') } },
+    ] } },
+    actual: money('430000.00'), rates: [{ upToGrowth: money('0.05'), rate: money('0.90') }, { rate: money('0.65') }], shortfall: 'deduct', carriedShortfall: ZERO },
   'shortfall carried out': { name: 'e', basis: 'increment', base: { kind: 'amount', amount: money('500.00') }, actual: money('300.00'),
     rates: [{ rate: money('0.6') }], shortfall: 'carry_forward', carriedShortfall: money('20.00') },
   'shortfall borne by the district': { name: 'f', basis: 'increment', base: { kind: 'amount', amount: money('500.00') }, actual: money('300.00'),
@@ -63,6 +81,16 @@ t.test('every kind of stored group verifies clean: its inputs rebuilt from its r
     const again = computeAgreementYear({ fiscalYear: 2021, minimumRate: FLOOR, groups: result.groups.map(engineInputOf), advancesPaid: result.advancesPaid })
     t.equal(serializeGroupResult(again.groups[0]!), serializeGroupResult(result.groups[0]!), `${kind}: the very same result, exact figures and derivation included`)
   }
+})
+
+t.test('a base moved by transfers is verified with them (§4): the figures the run stored, not the base without them', async (t) => {
+  const line = stored(settle(2021, [KINDS['fixed base, transfers of every funding method']!]))
+  // B = 1000000.00 + 200.00 − 50.00 + 12 × 180000.00 − round(12345.67 × 1.035) = 1000150.00 + 2160000.00 − 12777.77 = 3147372.23
+  // (交通 ended in 2020); S = 1500000.00 − 3147372.23 = −1647372.23, carried forward.
+  t.match(line.groups[0], { base: '3147372.23', increment: '-1647372.23', zoneShare: '0.00', carriedShortfallOut: '1647372.23' })
+  t.same(verifyLine(2021, FLOOR, line, undefined), [])
+  const moved = { ...line, groups: line.groups.map((g) => ({ ...g, base: '3147372.24' })) }
+  t.same(verifyLine(2021, FLOOR, moved, undefined), [{ agreementId: 7, group: 't1', field: 'base', stored: '3147372.24', recomputed: '3147372.23' }])
 })
 
 t.test('a stored figure changed is reported with what the stored inputs give', async (t) => {
@@ -99,11 +127,25 @@ const bands: fc.Arbitrary<RateBand[]> = fc.array(fc.tuple(fc.integer({ min: 1, m
     return { upToGrowth: money(limit.toString()).dividedBy(1000000), rate: r }
   })
 })
+/** Responsibility transfers (§4) of every funding method and direction, some in force in 2021 and some not. */
+const funding: fc.Arbitrary<TransferFunding> = fc.oneof(
+  cents(10n ** 11n).map((a): TransferFunding => ({ method: 'fixed', amount: a.abs() })),
+  fc.tuple(fc.integer({ min: 1, max: 500 }), cents(10n ** 8n)).map(([headcount, unitCost]): TransferFunding => ({ method: 'headcount', headcount, unitCost: unitCost.abs() })),
+  fc.tuple(cents(10n ** 11n), fc.integer({ min: -50000, max: 150000 })).map(([a, g]): TransferFunding => ({ method: 'indexed', amount: a.abs(), growthRate: money(String(g)).dividedBy(1000000) })),
+)
+const transfers: fc.Arbitrary<ResponsibilityTransfer[]> = fc.array(fc.record({
+  direction: fc.constantFrom('to_district' as const, 'to_zone' as const), fromYear: fc.integer({ min: 2016, max: 2022 }), span: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), funding,
+}).map(({ direction, fromYear, span, funding }): ResponsibilityTransfer => ({
+  function: '教育', direction, fromYear, ...(span === undefined ? {} : { toYear: fromYear + span }), documentNo: '青政字〔2021〕1号', funding,
+})), { maxLength: 3 })
 const base: fc.Arbitrary<BaseInput> = fc.oneof(
   amount.map((a): BaseInput => ({ kind: 'amount', amount: a })),
-  fc.record({ amount: amount.map((a) => a.abs()), mode: fc.constantFrom('fixed' as const, 'escalating' as const), growth: fc.integer({ min: 0, max: 100000 }), adjust: amount })
-    .map(({ amount, mode, growth, adjust }): BaseInput => ({ kind: 'rule', rule: { amount, baseYear: 2015, mode, growthRate: money(String(growth)).dividedBy(1000000), adjustments: [{ fromYear: 2018, amount: adjust }] } })),
-  fc.record({ prior: amount, adjust: amount }).map(({ prior, adjust }): BaseInput => ({ kind: 'rule', rule: { baseYear: 2015, mode: 'prior_year', priorYearActual: prior, adjustments: [{ fromYear: 2021, amount: adjust }] } })),
+  fc.record({ amount: amount.map((a) => a.abs()), mode: fc.constantFrom('fixed' as const, 'escalating' as const), growth: fc.integer({ min: 0, max: 100000 }), adjust: amount, transfers })
+    .map(({ amount, mode, growth, adjust, transfers }): BaseInput => ({
+      kind: 'rule', rule: { amount, baseYear: 2015, mode, growthRate: money(String(growth)).dividedBy(1000000), adjustments: [{ fromYear: 2018, amount: adjust }], transfers },
+    })),
+  fc.record({ prior: amount, adjust: amount, transfers }).map(({ prior, adjust, transfers }): BaseInput =>
+    ({ kind: 'rule', rule: { baseYear: 2015, mode: 'prior_year', priorYearActual: prior, adjustments: [{ fromYear: 2021, amount: adjust }], transfers } })),
 )
 const group: fc.Arbitrary<GroupInput> = fc.oneof(
   fc.record({ base, actual: amount, rates: bands, shortfall: fc.constantFrom<ShortfallPolicy>('none', 'deduct', 'carry_forward'), carried: amount.map((a) => a.abs()) })

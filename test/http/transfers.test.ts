@@ -193,10 +193,15 @@ t.test('a schedule by year, falling bands and transfers of every method, settled
   const statement = (await injectAs('admin', { method: 'GET', url: `/v1/settlement-runs/${run2021.id}/statement` })).body
   t.match(statement, /事权划转 responsibility transfers behind the base/)
   t.match(statement, /卫生健康 划归属地 to the district \+21600\.00（青政字〔2021〕卫生健康号）；城市管理 划归功能区 to the zone -12345\.67（青政字〔2021〕城市管理号）/)
+
+  // api-contract.md, Settlement runs: verification recomputes every line from its stored inputs, the transfers behind its bases included.
+  t.equal((await post(app, `/v1/settlement-runs/${run2021.id}/finalize`, undefined)).statusCode, 200)
+  t.match((await get(app, `/v1/settlement-runs/${run2021.id}/verification`)).json(),
+    { runId: run2021.id, digestMatches: true, linesChecked: lines2021.length, mismatchCount: 0, mismatches: [] }, 'a run whose bases transfers moved verifies clean')
 })
 
 t.test('a property: random agreements (bands in any order, schedules, transfers of every method, every base mode and shortfall policy), ' +
-  'settled; each line posted to POST /v1/calculations as it shows its inputs gives its figures', async (t) => {
+  'settled; each line posted to POST /v1/calculations as it shows its inputs gives its figures, and the finalized year verifies clean', async (t) => {
   const rate = fc.integer({ min: 60, max: 100 }).map((n) => (n / 100).toFixed(2))
   const bands = fc.array(fc.tuple(fc.integer({ min: 1, max: 300 }), rate), { minLength: 1, maxLength: 4 }).map((raw) => {
     let limit = 0
@@ -246,6 +251,8 @@ t.test('a property: random agreements (bands in any order, schedules, transfers 
     // The first year, then the second carrying its shortfalls in.
     const first = await created(t, app, '/v1/settlement-runs', { fiscalYear: effectiveFrom, agreementIds: [agreement.id] })
     if ((await post(app, `/v1/settlement-runs/${first.id}/finalize`, undefined)).statusCode !== 200) return false
+    // The finalized year verifies clean: its line recomputed from what it stores, transfers included.
+    if ((await get(app, `/v1/settlement-runs/${first.id}/verification`)).json().mismatchCount !== 0) return false
     const second = await created(t, app, '/v1/settlement-runs', { fiscalYear: year, agreementIds: [agreement.id] })
     for (const run of [first, second]) {
       const [line] = await linesOf(injectAs, run.id) as Line[]
