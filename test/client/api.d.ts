@@ -3803,7 +3803,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description 编号 agreement id
+                 * @description 编号 agreement id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -4220,7 +4220,7 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description 编号 agreement id
+                 * @description 编号 agreement id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -4701,7 +4701,7 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description 编号 agreement id
+                 * @description 编号 agreement id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -4950,7 +4950,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description 编号 agreement id
+                 * @description 编号 agreement id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -5991,7 +5991,7 @@ export interface operations {
                 /** @description 游标 nextCursor of the previous page */
                 cursor?: string;
                 /**
-                 * @description 分成办法 only this agreement's advances
+                 * @description 分成办法 only this agreement's advances (1 to 2147483647)
                  * @example 1
                  */
                 agreementId?: string;
@@ -6782,7 +6782,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description 编号 run id
+                 * @description 编号 run id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -6995,7 +6995,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description 编号 run id
+                 * @description 编号 run id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -7532,7 +7532,7 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description 编号 the id of a draft run
+                 * @description 编号 the id of a draft run (1 to 2147483647)
                  * @example 6
                  */
                 id: string;
@@ -7809,12 +7809,12 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description 编号 the id of a draft run
+                 * @description 编号 the id of a draft run (1 to 2147483647)
                  * @example 6
                  */
                 id: string;
                 /**
-                 * @description 分成办法 the agreement id of the line
+                 * @description 分成办法 the agreement id of the line (1 to 2147483647)
                  * @example 1
                  */
                 agreementId: string;
@@ -8132,7 +8132,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description 编号 the id of a finalized run
+                 * @description 编号 the id of a finalized run (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -8314,7 +8314,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description 编号 run id
+                 * @description 编号 run id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -9647,7 +9647,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description 编号 debt id
+                 * @description 编号 debt id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -9892,7 +9892,7 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description 编号 the id of a debt not transferred yet
+                 * @description 编号 the id of a debt not transferred yet (1 to 2147483647)
                  * @example 2
                  */
                 id: string;
@@ -10230,7 +10230,7 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description 编号 debt id
+                 * @description 编号 debt id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
@@ -10498,12 +10498,12 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description 编号 debt id
+                 * @description 编号 debt id (1 to 2147483647)
                  * @example 1
                  */
                 id: string;
                 /**
-                 * @description 事件编号 the repayment to correct
+                 * @description 事件编号 the repayment to correct (1 to 2147483647)
                  * @example 2
                  */
                 eventId: string;
@@ -11504,7 +11504,7 @@ export interface operations {
                 /** @description 游标 nextCursor of the previous page */
                 cursor?: string;
                 /**
-                 * @description 分成办法 only this agreement's transfers
+                 * @description 分成办法 only this agreement's transfers (1 to 2147483647)
                  * @example 1
                  */
                 agreementId?: string;

@@ -139,3 +139,27 @@ t.test('api-contract.md, Errors: headers too large (431) are problem+json, on a 
   t.match(problem, { status: 431, title: 'Request Header Fields Too Large', type: /hpe-header-overflow$/, detail: /headers are larger than the server accepts/ })
   t.same(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type'], 'the fields of components.schemas.Problem, nothing else')
 })
+
+t.test('api-contract.md, Errors: an id beyond any record id (over 2147483647) is 400 at its parameter, not a 404 naming another record', async (t) => {
+  const beyond = ['2147483648', '9999999999']
+  const urls = (id: string) => [
+    `/v1/settlement-runs/${id}`, `/v1/settlement-runs/${id}/lines`, `/v1/settlement-runs/${id}/statement`, `/v1/settlement-runs/${id}/verification`,
+    `/v1/agreements/${id}`, `/v1/debts/${id}`,
+  ]
+  for (const id of beyond) {
+    for (const url of urls(id)) {
+      const problem = expectProblem(t, await get(app, url), 400)
+      t.same(problem.errors, [{ pointer: '/params/id', message: 'must be a record id: a whole number from 1 to 2147483647, written without leading zeros' }], `${url}: the id, and why`)
+    }
+    const listed = expectProblem(t, await get(app, `/v1/advances?agreementId=${id}`), 400)
+    t.same(listed.errors, [{ pointer: '/querystring/agreementId', message: 'must be a record id: a whole number from 1 to 2147483647, written without leading zeros' }],
+      'an id in a query string too')
+    const agreements = await rowCount(database, 'agreements')
+    const review = expectProblem(t, await post(app, `/v1/settlement-runs/1/lines/${id}/review`, { decision: 'confirmed' }), 400)
+    t.equal(review.errors?.[0]?.pointer, '/params/agreementId')
+    t.equal(await rowCount(database, 'agreements'), agreements)
+  }
+  // The largest id an identity column holds is an id like any other: not found, and named as asked.
+  const missing = expectProblem(t, await get(app, '/v1/settlement-runs/2147483647'), 404)
+  t.match(missing.detail, /settlement run 2147483647/)
+})

@@ -127,17 +127,22 @@ export const Count = (description: string, minimum = 0) =>
   Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER, format: 'int64', description })
 
 /**
+ * 1 to 2147483647 (INT4_MAX) in decimal digits, without leading zeros: every id an identity column
+ * can hold, digit by digit (from 2147483647 down: the longest prefix kept, the next digit lower).
+ */
+export const ID_PATTERN = '^(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|' +
+  '214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])$'
+
+/**
  * A record's id in a path or a query string: decimal digits, typed as text as OWASP API1 asks of
- * identifiers in URLs. Read it with `idFromParam`.
+ * identifiers in URLs, within the range of an identity column (an id beyond it is a 400 saying
+ * so, not a record that is not found). Read it with `idFromParam`.
  */
 export const IdParam = (description: string, example: number) =>
-  Type.String({ pattern: '^[1-9][0-9]{0,9}$', maxLength: 10, description, examples: [String(example)] })
+  Type.String({ pattern: ID_PATTERN, maxLength: 10, description: `${description} (1 to ${INT4_MAX})`, examples: [String(example)] })
 
-/** The id an IdParam names; one beyond any identity column's range names no record (0). */
-export function idFromParam (text: string): number {
-  const id = Number(text)
-  return id <= INT4_MAX ? id : 0
-}
+/** The id an IdParam names (its pattern keeps it within 1 to INT4_MAX). */
+export const idFromParam = (text: string): number => Number(text)
 
 /** The formats a table downloads as (statements, summaries). */
 export const TABLE_FORMATS = ['csv', 'xlsx'] as const
