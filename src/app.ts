@@ -8,6 +8,7 @@ import { pruneIdempotencyKeys } from './db/idempotency.js'
 import { money } from './domain/money.js'
 import { type AuthFailureBudget, DEFAULT_AUTH_FAILURE_BUDGET, registerAccessControl } from './http/access.js'
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
+import { acceptJsonBodies } from './http/json-bodies.js'
 import { openapiOptions } from './http/openapi.js'
 import { clientErrorProblem, frameworkProblem, registerProblemHandlers } from './http/problem.js'
 import { accessRoutes } from './http/routes/access.js'
@@ -71,8 +72,9 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorProblem,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler())
-  // Requests are JSON; a route that takes another type (CSV imports) registers its own parser.
+  // Requests are JSON, in UTF-8; a route that takes another type (CSV imports) registers its own parser.
   app.removeContentTypeParser('text/plain')
+  acceptJsonBodies(app)
   registerProblemHandlers(app)
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
   await registerDefences(app, { rateLimit: config.rateLimit ?? DEFAULT_RATE_LIMIT, pressure: config.pressure ?? DEFAULT_PRESSURE, corsOrigin: config.corsOrigin ?? '*' })

@@ -121,6 +121,9 @@ export const Problems = {
   notUtf8: (line: number) => new Problem(400, 'not-utf8',
     `The file is not UTF-8 text (line ${line}). Save it as "CSV UTF-8": a file in GBK or GB18030 cannot be read as it is.`,
     at(`/line/${line}`, 'holds bytes that are not UTF-8')),
+  notUtf8Body: (offset: number) => new Problem(400, 'not-utf8',
+    `The body is not UTF-8 text (byte ${offset}, counting from 0). Send JSON as UTF-8: text in GBK or GB18030 cannot be read as it is.`,
+    at('', `holds bytes that are not UTF-8 from byte ${offset}`)),
   invalidCsv: (line: number, reason: string) => new Problem(400, 'invalid-csv', `The file is not valid CSV (line ${line}): ${reason.slice(0, 200)}`,
     at(`/line/${line}`, reason.slice(0, 500))),
 

@@ -163,3 +163,26 @@ t.test('api-contract.md, Errors: an id beyond any record id (over 2147483647) is
   const missing = expectProblem(t, await get(app, '/v1/settlement-runs/2147483647'), 404)
   t.match(missing.detail, /settlement run 2147483647/)
 })
+
+t.test('api-contract.md, Errors: a JSON body that is not UTF-8 is 400 at the byte where it stops being UTF-8, and stores nothing; one that is not JSON says why', async (t) => {
+  const send = (payload: Buffer | string) => injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'content-type': 'application/json' }, payload })
+  const districts = await rowCount(database, 'districts')
+  // 中文区 saved in GBK: D6 D0 CE C4 C7 F8.
+  const gbk = Buffer.concat([Buffer.from('{"code":"370290","name":"'), Buffer.from([0xd6, 0xd0, 0xce, 0xc4, 0xc7, 0xf8]), Buffer.from('"}')])
+  const refused = expectProblem(t, await send(gbk), 400)
+  t.match(refused, { type: /not-utf8$/, detail: /^The body is not UTF-8 text \(byte 25, counting from 0\)\. Send JSON as UTF-8/ })
+  t.same(refused.errors, [{ pointer: '', message: 'holds bytes that are not UTF-8 from byte 25' }])
+  const surrogate = Buffer.concat([Buffer.from('{"code":"370290","name":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')])
+  t.match(expectProblem(t, await send(surrogate), 400), { type: /not-utf8$/ }, 'an encoded surrogate half is not UTF-8 either')
+  t.equal(await rowCount(database, 'districts'), districts, 'nothing was stored')
+  t.equal((await get(app, '/v1/districts/370290')).statusCode, 404)
+
+  t.match(expectProblem(t, await send('{"code":"370290","name":'), 400), { detail: 'The body is not valid JSON: Unexpected end of JSON input.' })
+  t.match(expectProblem(t, await send('{"code":"370290","__proto__":{"x":1}}'), 400), { detail: 'The body is not valid JSON: it holds a __proto__ or constructor.prototype key.' })
+  t.equal(await rowCount(database, 'districts'), districts, 'nothing was stored')
+
+  // The same district in UTF-8, with a byte order mark, is taken as it is.
+  const created = await send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"code":"370290","name":"中文区"}')]))
+  t.equal(created.statusCode, 201)
+  t.equal((await get(app, '/v1/districts/370290')).json().name, '中文区')
+})

@@ -1,0 +1,54 @@
+import { isUtf8 } from 'node:buffer'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { Problems } from '../domain/errors.js'
+
+/**
+ * The offset of the first byte of `body` that does not begin a well-formed UTF-8 character; -1
+ * when every one does. Each multi-byte sequence is checked whole by isUtf8 (overlong forms and
+ * surrogates included).
+ */
+export function firstNonUtf8Byte (body: Uint8Array): number {
+  for (let i = 0; i < body.length;) {
+    const lead = body[i] ?? 0
+    const length = lead < 0x80 ? 1 : lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0
+    if (length === 0 || i + length > body.length || (length > 1 && !isUtf8(body.subarray(i, i + length)))) return i
+    i += length
+  }
+  return -1
+}
+
+/**
+ * JSON bodies as Fastify reads them (its own parser: empty bodies, prototype poisoning), but
+ * refused when they are not UTF-8: decoded as they were, the bytes of text saved in GBK would be
+ * stored as U+FFFD, a name or a creditor turned into question marks (RFC 8259 §8.1: JSON
+ * exchanged between systems is UTF-8). A body that is not JSON says why, as JSON.parse found it.
+ */
+export function acceptJsonBodies (app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer
+    if (!isUtf8(bytes)) {
+      done(Problems.notUtf8Body(Math.max(0, firstNonUtf8Byte(bytes))), undefined)
+      return
+    }
+    // UTF-8 through and through: decoding it loses nothing.
+    const text = bytes.toString('utf8')
+    parse(request, text, (error: Error | null, value?: unknown) => {
+      const code = (error as FastifyError | null)?.code
+      if (error === null || code !== 'FST_ERR_CTP_INVALID_JSON_BODY') {
+        done(error, value)
+        return
+      }
+      // Fastify's own error does not say what is wrong: the parser's reason does.
+      let reason = 'it could not be parsed'
+      try {
+        JSON.parse(text.replace(/^\uFEFF/, ''))
+        reason = 'it holds a __proto__ or constructor.prototype key'
+      } catch (parseError) {
+        if (parseError instanceof Error) reason = parseError.message
+      }
+      done(Problems.unacceptedRequest(400, code, `The body is not valid JSON: ${reason}.`), undefined)
+    })
+  })
+}
