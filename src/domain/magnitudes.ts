@@ -1,5 +1,6 @@
 import type { InputIssue } from './errors.js'
-import type { Decimal } from './money.js'
+import { type Decimal, money } from './money.js'
+import type { RunTotals } from './settlement.js'
 import type { AgreementYearResult } from './types.js'
 
 /*
@@ -73,4 +74,19 @@ export function magnitudeIssues (
     issues.push({ pointer: totals, message: describe(`totals over the groups of ${TOO_LARGE}`) })
   }
   return issues
+}
+
+/**
+ * Why a run of `lines` lines cannot be printed, if it cannot: `unsignedTotals`, the sums of its
+ * lines' figures without their signs (unsignedFigures), bound every total of its lines that a
+ * run, a district's or zone's view or a statement prints. Each line fits on its own; together
+ * they would print a total beyond 18 integer digits. `pointer` names the run's input that chose
+ * the lines (its agreementIds, or its fiscalYear when it settles every agreement in force).
+ */
+export function runMagnitudeIssue (unsignedTotals: RunTotals, lines: number, pointer: string): InputIssue | undefined {
+  if (Object.values(unsignedTotals).every((figure) => fitsFigure(money(figure)))) return undefined
+  return {
+    pointer,
+    message: `the figures of the run's ${lines} lines add up to ${TOO_LARGE}: its totals, or a district's or a zone's, could not be printed; settle fewer agreements in a run`,
+  }
 }

@@ -49,6 +49,21 @@ export function runTotals (lines: readonly LineFigures[]): RunTotals {
   }
 }
 
+const unsigned = (figure: string) => figure.startsWith('-') ? figure.slice(1) : figure
+
+/**
+ * A line's figures without their signs. Their sum over a run's lines bounds every total printed
+ * of any of those lines (the run's, a district's or a zone's, a statement's subtotals): when it
+ * fits 18 integer digits, all of them do (calculation-rules.md §1).
+ */
+export function unsignedFigures (l: LineFigures): LineFigures {
+  return {
+    revenueTotal: unsigned(l.revenueTotal), zoneShare: unsigned(l.zoneShare), districtShare: unsigned(l.districtShare),
+    advancesPaid: unsigned(l.advancesPaid), balanceDue: unsigned(l.balanceDue),
+    adjustment: l.adjustment === null ? null : unsigned(l.adjustment), balanceAdjustment: l.balanceAdjustment === null ? null : unsigned(l.balanceAdjustment),
+  }
+}
+
 /** A settled group's printed figures (null where basis total has none). */
 export interface SettledGroupFigures {
   name: string

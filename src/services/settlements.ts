@@ -15,6 +15,7 @@ import {
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
+import { runMagnitudeIssue } from '../domain/magnitudes.js'
 import { agreementHistory as historyOfLines, type HistoryYear } from '../domain/history.js'
 import { latestReviews, type LineReviews, overrideReasonOf, type ReviewRequest, reviewingParty } from '../domain/review.js'
 import {
@@ -27,7 +28,7 @@ import {
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
 import { type BandJson, presentGroupFigures } from '../domain/presentation.js'
-import { type LineFigures, runTotals, type RunTotals, type StatementLine } from '../domain/settlement.js'
+import { type LineFigures, runTotals, type RunTotals, type StatementLine, unsignedFigures } from '../domain/settlement.js'
 import type { AgreementYearInput, AgreementYearResult } from '../domain/types.js'
 import { groupJson } from '../domain/calculation-request.js'
 import type { Context } from './context.js'
@@ -222,6 +223,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   // anywhere throws, and the transaction takes every line back with it.
   let stored = Promise.resolve()
   let totals = runTotals([])
+  let unsignedTotals = totals
   for await (const { start, agreements, inputs } of chunksOf(tx, year, ids, by)) {
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
@@ -236,6 +238,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
       onProgress?.(start + index + 1, ids.length)
     }
     totals = runTotals([totals, ...lines])
+    unsignedTotals = runTotals([unsignedTotals, ...lines.map(unsignedFigures)])
     await stored
     stored = insertLines(tx, id, year, lines)
     stored.catch(() => {})
@@ -247,6 +250,8 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   const problems = refused.flatMap((r) => r.problems)
   if (conflicts.length > 0) throw Problems.priorYearNotFinalized(conflicts)
   if (problems.length > 0) throw Problems.cannotSettle(problems)
+  const tooLarge = runMagnitudeIssue(unsignedTotals, ids.length, request.agreementIds === undefined ? '/fiscalYear' : '/agreementIds')
+  if (tooLarge !== undefined) throw Problems.cannotSettle([tooLarge])
   return { id, lines: ids.length, totals }
 }
 

@@ -1,7 +1,8 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { fitsFigure, MAX_FIGURE_DIGITS } from '../../src/domain/magnitudes.js'
-import { Decimal, money } from '../../src/domain/money.js'
+import { fitsFigure, MAX_FIGURE_DIGITS, runMagnitudeIssue } from '../../src/domain/magnitudes.js'
+import { Decimal, formatMoney, money } from '../../src/domain/money.js'
+import { type LineFigures, runTotals, unsignedFigures } from '../../src/domain/settlement.js'
 import { holds } from '../properties.js'
 
 /* calculation-rules.md §1: a computed figure has at most 18 integer digits; fitsFigure reads it off the figure's exponent. */
@@ -21,4 +22,26 @@ t.test('§1: fitsFigure agrees with |value| < 10^18 on random figures of 0 to 40
   const figure = fc.tuple(fc.boolean(), fc.stringMatching(/^[0-9]{1,40}$/), fc.stringMatching(/^[0-9]{0,12}$/))
     .map(([negative, whole, decimals]) => money(`${negative ? '-' : ''}${whole}${decimals === '' ? '' : `.${decimals}`}`))
   holds(t, fc.property(figure, (value) => fitsFigure(value) === value.abs().lessThan('1e18')), { numRuns: 5000, seed: 20201 })
+})
+
+t.test('§1: a run\'s unsigned totals bound the totals of any of its lines (a district\'s, a zone\'s), so when they fit every printed total does', async (t) => {
+  const figure = fc.bigInt({ min: -(10n ** 19n), max: 10n ** 19n }).map((c) => formatMoney(money(c.toString()).dividedBy(100)))
+  const line: fc.Arbitrary<LineFigures> = fc.record({
+    revenueTotal: figure, zoneShare: figure, districtShare: figure, advancesPaid: figure, balanceDue: figure,
+    adjustment: fc.option(figure, { nil: null }), balanceAdjustment: fc.option(figure, { nil: null }),
+  })
+  holds(t, fc.property(fc.array(fc.tuple(line, fc.boolean()), { minLength: 1, maxLength: 30 }), (picked) => {
+    const lines = picked.map(([l]) => l)
+    const some = picked.filter(([, chosen]) => chosen).map(([l]) => l)
+    const bound = runTotals(lines.map(unsignedFigures))
+    const totals = runTotals(some)
+    const within = (Object.keys(bound) as Array<keyof typeof bound>).every((k) => money(totals[k]).abs().lessThanOrEqualTo(money(bound[k])))
+    const issue = runMagnitudeIssue(bound, lines.length, '/fiscalYear')
+    // No issue: every total of any choice of the lines fits. An issue: some figure of the bound does not.
+    return within && (issue !== undefined || Object.values(totals).every((f) => fitsFigure(money(f)))) &&
+      (issue === undefined) === Object.values(bound).every((f) => fitsFigure(money(f)))
+  }), { numRuns: 2000, seed: 20261202 })
+  const big = { revenueTotal: '0.00', zoneShare: '600000000000000000.00', districtShare: '-600000000000000000.00', advancesPaid: '0.00', balanceDue: '600000000000000000.00', adjustment: null, balanceAdjustment: null }
+  t.equal(runMagnitudeIssue(runTotals([big].map(unsignedFigures)), 1, '/fiscalYear'), undefined, 'one line of 18 digits')
+  t.match(runMagnitudeIssue(runTotals([big, big].map(unsignedFigures)), 2, '/agreementIds'), { pointer: '/agreementIds', message: /^the figures of the run's 2 lines add up to more than 18 integer digits/ })
 })

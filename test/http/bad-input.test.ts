@@ -186,3 +186,28 @@ t.test('api-contract.md, Errors: a JSON body that is not UTF-8 is 400 at the byt
   t.equal(created.statusCode, 201)
   t.equal((await get(app, '/v1/districts/370290')).json().name, '中文区')
 })
+
+t.test('calculation-rules.md §1: lines that fit on their own but whose run would print a total beyond 18 integer digits are refused (422 at agreementIds), storing no run', async (t) => {
+  await created(t, app, '/v1/districts', { code: '370281', name: '胶州市' })
+  // B(2031) = round(−999999999999999.99 × (1 + 30)²) = −960999999999999990.39 and no revenue: each line's zone share is
+  // 960999999999999990.39 (18 integer digits), two of them 1921999999999999980.78 (19).
+  const huge = []
+  for (const zone of ['QD-BIG0', 'QD-BIG1']) {
+    await created(t, app, '/v1/zones', { code: zone, name: zone, hostDistrictCode: '370281' })
+    huge.push((await created(t, app, '/v1/agreements', agreementBody(zone, '370281', {
+      effectiveFrom: 2031, effectiveTo: 2031, baseYear: 2029,
+      groups: [{ name: 'taxes', basis: 'increment', categories: ['10101'], base: { amount: '-999999999999999.99', mode: 'escalating', growthRate: '30' }, rates: [{ rate: '1' }], shortfall: 'none' }],
+    }))).id as number)
+  }
+  const runs = await rowCount(database, 'settlement_runs')
+  const refused = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2031, agreementIds: huge }), 422)
+  t.match(refused, { type: /cannot-settle$/ })
+  t.same(refused.errors, [{
+    pointer: '/agreementIds',
+    message: 'the figures of the run\'s 2 lines add up to more than 18 integer digits: its totals, or a district\'s or a zone\'s, could not be printed; settle fewer agreements in a run',
+  }])
+  t.equal(await rowCount(database, 'settlement_runs'), runs, 'no run was stored')
+  // One of them is a run whose totals fit.
+  const one = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2031, agreementIds: [huge[0]] })
+  t.match(one.totals, { zoneShare: '960999999999999990.39', districtShare: '-960999999999999990.39', balanceDue: '960999999999999990.39' })
+})
