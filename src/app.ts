@@ -10,7 +10,7 @@ import { type AuthFailureBudget, DEFAULT_AUTH_FAILURE_BUDGET, registerAccessCont
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
 import { acceptJsonBodies } from './http/json-bodies.js'
 import { openapiOptions } from './http/openapi.js'
-import { clientErrorProblem, frameworkProblem, registerProblemHandlers } from './http/problem.js'
+import { clientErrorProblem, frameworkProblem, registerProblemHandlers, routeNotFound } from './http/problem.js'
 import { accessRoutes } from './http/routes/access.js'
 import { assetRoutes } from './http/routes/assets.js'
 import { advanceRoutes } from './http/routes/advances.js'
@@ -95,6 +95,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   }
   await app.register(async (v1) => {
     registerAccessControl(v1, { adminToken: config.adminToken, db: deps.db, authFailures: config.authFailures ?? DEFAULT_AUTH_FAILURE_BUDGET })
+    v1.setNotFoundHandler(routeNotFound)
     await v1.register(calculationRoutes, deps)
     await v1.register(registryRoutes, deps)
     await v1.register(agreementRoutes, { ...deps, statementStylesheet: statementAssets.stylesheet })

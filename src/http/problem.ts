@@ -169,9 +169,17 @@ export function frameworkProblem (error: FastifyError, request: FastifyRequest, 
   return sendProblem(request, reply, Problems.unacceptedRequest(status, error.code, FRAMEWORK_DETAILS[error.code] ?? 'The request could not be routed.'))
 }
 
+/** What a 415 says: the content type sent, and the ones the service takes. */
+function unsupportedMediaType (contentType: string | undefined): Problem {
+  const sent = contentType === undefined ? 'no content type' : `the content type ${JSON.stringify(contentType.slice(0, 100))}`
+  return Problems.unacceptedRequest(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+    `The body has ${sent}, which this operation does not take: send JSON as application/json (the CSV imports, POST /v1/revenues/import and POST /v1/debts/import, take text/csv).`)
+}
+
 /** The problem an error thrown while answering stands for; undefined for a defect (a 500). */
-function problemOf (error: FastifyError | Error): Problem | undefined {
+function problemOf (error: FastifyError | Error, request: FastifyRequest): Problem | undefined {
   if (error instanceof Problem) return error
+  if ((error as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType(request.headers['content-type'])
   switch (classifyDatabaseError(error)) {
     // Not a bug of the service: the database is down, restarting or unreachable. The client
     // may retry; /ready answers 503 as well until it is back.
@@ -193,7 +201,7 @@ function problemOf (error: FastifyError | Error): Problem | undefined {
 
 export function registerProblemHandlers (app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    const problem = problemOf(error)
+    const problem = problemOf(error, request)
     if (problem !== undefined) {
       if (problem.type === 'database-unavailable') request.log.warn({ err: error }, 'database unavailable')
       return sendProblem(request, reply, problem)
@@ -212,5 +220,14 @@ export function registerProblemHandlers (app: FastifyInstance): void {
     if (closing) return sendProblem(request, reply.header('connection', 'close'), Problems.shuttingDown())
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, Problems.routeNotFound(request.method, request.url.split('?')[0] ?? '')))
+  app.setNotFoundHandler(routeNotFound)
+}
+
+/**
+ * The answer to a request no route takes: 404 problem+json. Set at the root and again for /v1,
+ * whose hooks then run first: a /v1 request without a valid token is 401 whatever its path, as
+ * api-contract.md says of everything under /v1, and tells nothing of which paths exist.
+ */
+export function routeNotFound (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendProblem(request, reply, Problems.routeNotFound(request.method, request.url.split('?')[0] ?? ''))
 }

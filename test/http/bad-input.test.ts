@@ -211,3 +211,18 @@ t.test('calculation-rules.md §1: lines that fit on their own but whose run woul
   const one = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2031, agreementIds: [huge[0]] })
   t.match(one.totals, { zoneShare: '960999999999999990.39', districtShare: '-960999999999999990.39', balanceDue: '960999999999999990.39' })
 })
+
+t.test('api-contract.md, Errors: a body of a type no operation takes is 415 naming it and the types taken; an unknown /v1 path without a valid token is 401, like every /v1 path', async (t) => {
+  const districts = await rowCount(database, 'districts')
+  const form = expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'code=370299' }), 415)
+  t.equal(form.detail, 'The body has the content type "application/x-www-form-urlencoded", which this operation does not take: send JSON as application/json ' +
+    '(the CSV imports, POST /v1/revenues/import and POST /v1/debts/import, take text/csv).')
+  t.equal(await rowCount(database, 'districts'), districts, 'nothing was stored')
+
+  for (const authorization of [undefined, 'Bearer not-a-token']) {
+    const response = await app.inject({ method: 'GET', url: '/v1/no-such-thing', headers: authorization === undefined ? {} : { authorization } })
+    t.match(expectProblem(t, response, 401), { type: /unauthorized$/ }, `${authorization ?? 'no token'}: 401, which says nothing of which paths exist`)
+  }
+  t.match(expectProblem(t, await get(app, '/v1/no-such-thing'), 404), { detail: 'No route GET /v1/no-such-thing.' }, 'with a valid token: no such route')
+  t.match(expectProblem(t, await app.inject({ method: 'GET', url: '/no-such-thing' }), 404), { detail: 'No route GET /no-such-thing.' }, 'outside /v1 no token is asked')
+})
