@@ -217,6 +217,8 @@ export interface SettlementGroupsTable {
   zone_share: NumericString
   district_share: NumericString
   carried_shortfall_out: NumericString | null
+  /** 核销: the shortfall the finalized line wrote off, recorded when it was finalized (sql/013); null when none (or finalized before 013). */
+  written_off: ColumnType<string | null, never, string | null>
   bands: string
   result: string
   /** The group as a POST /v1/calculations request (GroupJson); null for groups settled before 008. */

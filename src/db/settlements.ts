@@ -66,6 +66,8 @@ export async function chainHeads (db: Db, years: readonly number[], agreementIds
       .onRef('settlement_lines.run_id', '=', 'settlement_groups.run_id').onRef('settlement_lines.agreement_id', '=', 'settlement_groups.agreement_id'))
       .select(['settlement_groups.agreement_id', 'settlement_lines.fiscal_year', 'settlement_groups.name', 'settlement_groups.carried_shortfall_out', 'settlement_groups.run_id'])
       .where(sql<boolean>`settlement_groups.run_id = ANY(${runIds}::integer[])`).where('settlement_groups.carried_shortfall_out', 'is not', null)
+      // A shortfall its finalized line wrote off (sql/013) is carried by nothing (calculation-rules.md §6).
+      .where('settlement_groups.written_off', 'is', null)
       .$if(agreementIds !== undefined, (q) => q.where(sql<boolean>`settlement_groups.agreement_id = ANY(${[...agreementIds ?? []]}::integer[])`)).execute()
     for (const g of groups) {
       const head = heads.get(headKey(g.agreement_id, g.fiscal_year))
@@ -121,6 +123,30 @@ export async function insertLines (tx: Db, id: number, fiscalYear: number, chunk
       zone_share, district_share, carried_shortfall_out, bands, result, input)
     FROM STDIN ${copyRows(groups, (g) => [id, g.agreementId, g.position, g.name, g.basis, g.base, g.actual, g.increment, g.carriedShortfallIn,
       g.shareable, g.zoneShare, g.districtShare, g.carriedShortfallOut, g.bands, g.result, g.input])}`.execute(tx)
+}
+
+/** The groups of a run that carry a shortfall out (C_out > 0), by agreement: what finalizing decides the disposition of. */
+export async function shortfallsOut (db: Db, runId: number): Promise<Array<{ agreementId: number, groups: Array<{ name: string, carriedShortfallOut: string }> }>> {
+  const rows = await db.selectFrom('settlement_groups').select(['agreement_id', 'name', 'carried_shortfall_out'])
+    .where('run_id', '=', runId).where('carried_shortfall_out', '>', '0').orderBy('agreement_id').orderBy('position').execute()
+  const byAgreement = groupedBy(rows, (r) => r.agreement_id, (r) => ({ name: r.name, carriedShortfallOut: r.carried_shortfall_out ?? '0' }))
+  return [...byAgreement].map(([agreementId, groups]) => ({ agreementId, groups }))
+}
+
+/** Records the shortfalls a draft run's lines write off (核销), as its finalization decides them (sql/013). */
+export async function recordWriteOffs (tx: Db, runId: number, writeOffs: ReadonlyArray<{ agreementId: number, group: string, amount: string }>): Promise<void> {
+  if (writeOffs.length === 0) return
+  await sql`UPDATE settlement_groups g SET written_off = w.amount
+    FROM unnest(${writeOffs.map((w) => w.agreementId)}::integer[], ${writeOffs.map((w) => w.group)}::text[], ${writeOffs.map((w) => w.amount)}::numeric[]) AS w (agreement_id, name, amount)
+    WHERE g.run_id = ${runId} AND g.agreement_id = w.agreement_id AND g.name = w.name`.execute(tx)
+}
+
+/** The write-offs recorded on a finalized run's groups of the agreements `ids`, by `${agreementId}/${group name}`. */
+export async function recordedWriteOffs (db: Db, runId: number, ids: readonly number[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map()
+  const rows = await db.selectFrom('settlement_groups').select(['agreement_id', 'name', 'written_off'])
+    .where('run_id', '=', runId).where('written_off', 'is not', null).where(sql<boolean>`agreement_id = ANY(${[...ids]}::integer[])`).execute()
+  return new Map(rows.map((r) => [`${r.agreement_id}/${r.name}`, r.written_off ?? '0']))
 }
 
 export interface StoredRun {
@@ -378,6 +404,7 @@ export async function disputedLines (db: Db, runId: number) {
 const toGroupContent = (g: SettlementGroupRow): GroupContent => ({
   position: g.position, name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
   shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out, bands: g.bands, result: g.result,
+  writtenOff: g.written_off,
 })
 
 /** A page of the run's lines as stored, every column and every group, by agreement id (the order of the digest). */

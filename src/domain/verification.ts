@@ -17,7 +17,8 @@ import type { BaseDerivation, BaseInput, BaseRule, GroupInput, GroupResult, Resp
  * The canonical text (format settlement-run/v1) is one JSON document a line, "\n" after each:
  *   the format name; the run (id, year, floor, who computed and finalized it and when, the
  *   override reason); each line by agreement id, with every stored column and its groups by
- *   position (every column, the printed bands and the engine's result as stored); each review
+ *   position (every column, the printed bands and the engine's result as stored, and the shortfall
+ *   written off where the line recorded one); each review
  *   (the whole history, in the order recorded). Amounts are the database's own text of them.
  * The same rows always give the same text; any change to any of them, another.
  */
@@ -44,6 +45,8 @@ export interface GroupContent extends SettledGroupFigures {
   bands: string
   /** The engine's result, as stored (serializeGroupResult). */
   result: string
+  /** 核销: the shortfall the line wrote off, as recorded when it was finalized; null when none was recorded. */
+  writtenOff?: string | null
 }
 
 /** A line's stored columns and its groups. */
@@ -89,6 +92,8 @@ export function canonicalLine (l: LineContent): string {
       position: g.position, name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment,
       carriedShortfallIn: g.carriedShortfallIn, shareable: g.shareable, zoneShare: g.zoneShare, districtShare: g.districtShare,
       carriedShortfallOut: g.carriedShortfallOut, bands: g.bands, result: g.result,
+      // Only where a write-off was recorded (sql/013): the text of every other group, and of every run finalized before, is as it was.
+      ...(g.writtenOff === undefined || g.writtenOff === null ? {} : { writtenOff: g.writtenOff }),
     })),
   })
 }

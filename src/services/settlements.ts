@@ -10,8 +10,8 @@ import { findDistrict, findZone, registryNames } from '../db/registry.js'
 import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearGroupActuals } from '../db/revenue.js'
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, hasLineInScope, insertLines, insertReview, insertRun, type LineFilter,
-  listRuns, lockRunHeader, markFinalized, type NewSettlementLine, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
-  runReviewsPage, lastReviewId, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
+  listRuns, lockRunHeader, markFinalized, type NewSettlementLine, recordedWriteOffs, recordWriteOffs, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
+  runReviewsPage, lastReviewId, shortfallsOut, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
@@ -367,6 +367,7 @@ export function finalizeRun (ctx: Context, id: number, request: FinalizeRequest 
     if (disputed.length > 0 && reason === undefined) throw Problems.settlementDisputed(id, disputed)
     if (disputed.length === 0 && reason !== undefined) throw Problems.overrideWithoutDispute(id)
     const overrideReason = reason ?? null
+    await recordRunWriteOffs(tx, run)
     const digest = await runDigest(tx, {
       id, fiscalYear: run.fiscalYear, minimumRate: run.minimumRate, createdAt: run.createdAt, createdBy: run.createdBy,
       finalizedAt: await transactionNow(tx), finalizedBy: keyId, overrideReason,
@@ -489,24 +490,52 @@ export interface SettledLine extends StoredLine {
   reviews: LineReviews
 }
 
-/** What becomes of each line's carried-out shortfalls: carried into the next version, or written off. */
-async function withDispositions<L extends Pick<StoredLine, 'agreementId'> & { groups: ReadonlyArray<Pick<StoredLine['groups'][number], 'name' | 'carriedShortfallOut'>> }> (
-  db: Db, run: StoredRun, lines: L[],
-): Promise<Array<L & Pick<SettledLine, 'dispositions' | 'run'>>> {
-  const year = run.fiscalYear
+type LineShortfalls = Pick<StoredLine, 'agreementId'> & { groups: ReadonlyArray<Pick<StoredLine['groups'][number], 'name' | 'carriedShortfallOut'>> }
+
+/**
+ * What becomes of each line's carried-out shortfalls, by agreement and group (§6): a write-off
+ * recorded when the line was finalized stays one; otherwise carried into the next version of the
+ * pair, or written off, as the registry's versions stand (a draft's, and a line finalized before
+ * sql/013 recorded write-offs).
+ */
+async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShortfalls[]): Promise<Map<number, Map<string, ShortfallDisposition>>> {
   const ending = lines.filter((l) => l.groups.some((g) => g.carriedShortfallOut !== null && money(g.carriedShortfallOut).greaterThan(ZERO)))
   const ids = ending.map((l) => l.agreementId)
-  const [terms, next] = await Promise.all([carryTermsOf(db, ids), adjacentVersions(db, ids, 'next')])
-  return lines.map((l) => {
+  const [terms, next, recorded] = await Promise.all([
+    carryTermsOf(db, ids), adjacentVersions(db, ids, 'next'), run.status === 'finalized' ? recordedWriteOffs(db, run.id, ids) : new Map<string, string>(),
+  ])
+  const found = new Map<number, Map<string, ShortfallDisposition>>()
+  for (const l of ending) {
     const agreement = terms.get(l.agreementId)
     const dispositions = new Map<string, ShortfallDisposition>()
     for (const g of l.groups) {
       if (agreement === undefined || g.carriedShortfallOut === null) continue
-      const disposition = shortfallDisposition(agreement, year, g.name, money(g.carriedShortfallOut), next.get(l.agreementId))
+      const writtenOff = recorded.get(`${l.agreementId}/${g.name}`)
+      const disposition = writtenOff !== undefined
+        ? { kind: 'written_off' as const, amount: money(writtenOff) }
+        : shortfallDisposition(agreement, run.fiscalYear, g.name, money(g.carriedShortfallOut), next.get(l.agreementId))
       if (disposition !== undefined) dispositions.set(g.name, disposition)
     }
-    return { ...l, dispositions, run: { fiscalYear: run.fiscalYear, minimumRate: run.minimumRate } }
-  })
+    found.set(l.agreementId, dispositions)
+  }
+  return found
+}
+
+/** The lines with what becomes of their carried-out shortfalls: carried into the next version, or written off. */
+async function withDispositions<L extends LineShortfalls> (db: Db, run: StoredRun, lines: L[]): Promise<Array<L & Pick<SettledLine, 'dispositions' | 'run'>>> {
+  const dispositions = await dispositionsOf(db, run, lines)
+  return lines.map((l) => ({ ...l, dispositions: dispositions.get(l.agreementId) ?? new Map(), run: { fiscalYear: run.fiscalYear, minimumRate: run.minimumRate } }))
+}
+
+/**
+ * Records, as the run is finalized, each shortfall its lines write off (核销, §6): from then on the
+ * line prints it written off and nothing carries it, whatever versions the registry gains later.
+ */
+async function recordRunWriteOffs (tx: Db, run: StoredRun): Promise<void> {
+  const dispositions = await dispositionsOf(tx, run, await shortfallsOut(tx, run.id))
+  const writeOffs = [...dispositions].flatMap(([agreementId, groups]) => [...groups].flatMap(([group, d]) =>
+    d.kind === 'written_off' ? [{ agreementId, group, amount: formatMoney(d.amount) }] : []))
+  await recordWriteOffs(tx, run.id, writeOffs)
 }
 
 /** A page of the run's lines in the caller's scope (a national run has tens of thousands). */

@@ -257,6 +257,28 @@ t.test('§6 a shortfall carries into the next version of the agreement, or is wr
   t.ok(column > 0, 'the statement has a column for it')
   t.same(csv.filter((row) => row[0]?.startsWith('口径组')).map((row) => row[column]), ['100.00'], 'with the amount on the group\'s row')
 
+  // Written off when finalized stays written off (§6: "nothing carries it"; §9: settled once): a next version with a carry_forward
+  // group of that name, created after the old version's last year was finalized, carries nothing in, and the old line still says 核销.
+  const lateZone = await zone()
+  const lastVersion = await agreement(lateZone, 2040, { effectiveTo: 2040 })
+  await revenue(lateZone, 2040, '900.00')
+  const lastRun = await run(2040, lastVersion)
+  t.equal((await finalize(lastRun.id)).statusCode, 200)
+  const verified = (await get(app, `/v1/settlement-runs/${lastRun.id}/verification`)).json() as { digest: string, digestMatches: boolean, mismatchCount: number }
+  t.match(verified, { digestMatches: true, mismatchCount: 0 })
+  const lateVersion = await agreement(lateZone, 2041, { documentNo: '后补第二版' })
+  await revenue(lateZone, 2041, '1500.00')
+  t.match((await line((await run(2041, lateVersion)).id, lateVersion)).groups[0], { carriedShortfallIn: '0.00', shareable: '500.00', zoneShare: '300.00' },
+    'the 100.00 written off is not carried in as well')
+  const stillWrittenOff = (await line(lastRun.id, lastVersion)).groups[0]
+  t.match(stillWrittenOff, { carriedShortfallOut: '100.00', writtenOff: '100.00' }, 'the finalized line reads as it was finalized')
+  t.notOk('carriedToAgreementId' in (stillWrittenOff ?? {}))
+  const lateCsv = (await get(app, `/v1/settlement-runs/${lastRun.id}/statement`)).body.split('\r\n').map((row) => row.split(','))
+  t.same(lateCsv.filter((row) => row[0]?.startsWith('口径组')).map((row) => row[column]), ['100.00'], 'and so does its statement')
+  t.same((await get(app, `/v1/settlement-runs/${lastRun.id}/verification`)).json(), { ...verified }, 'with the digest it was finalized with, which covers the write-off')
+  const [digested] = await sql<{ written_off: string | null }>`SELECT written_off FROM settlement_groups WHERE run_id = ${lastRun.id}`.execute(database.db).then((r) => r.rows)
+  t.equal(digested?.written_off, '100.00', 'recorded with the group')
+
   // The next version's first year waits for the old version's last year to be finalized.
   const waitingZone = await zone()
   const unfinished = await agreement(waitingZone, 2040, { effectiveTo: 2040 })
