@@ -176,6 +176,8 @@ function page (run: StoredRun, line: StatementLine, index: number, count: number
   const kind = line.kind === 'annual' ? '年度结算' : `补充结算（依据结算批次 ${line.follows ?? ''}）`
   const writtenOff = line.groups.filter((g) => g.writtenOff !== undefined)
     .map((g) => `<p class="note">注：口径组 ${h(g.name)} 结转下年短收 ${formatYuan(g.writtenOff ?? '0.00')} 元，分成办法期满无后续办法承接，予以核销。</p>`).join('')
+  const transfers = line.groups.filter((g) => g.transfers !== undefined && g.transfers !== '')
+    .map((g) => `<p class="note">注：口径组 ${h(g.name)} 核定基数含事权划转（财随事走）：${h(g.transfers ?? '')}。</p>`).join('')
   const override = run.overrideReason === null ? '' : `<p class="override">强制定稿理由（存在异议时定稿）：${h(run.overrideReason)}</p>`
   const digest = run.digest !== null
     ? `<p class="digest">校验码 SHA-256：<code>${run.digest}</code>（核验：GET /v1/settlement-runs/${run.id}/verification）</p>`
@@ -187,7 +189,7 @@ function page (run: StoredRun, line: StatementLine, index: number, count: number
 <tr><th>分成办法</th><td>${h(line.documentNo)}（编号 ${line.agreementId}）</td><th>分成比例下限</th><td>${formatPercent(run.minimumRate)}</td></tr>
 </tbody></table>
 <p class="unit">金额单位：元</p>
-${groupsTable(line)}${writtenOff}
+${groupsTable(line)}${transfers}${writtenOff}
 <div class="pair"><div><h2>分档明细</h2>${bandsTable(line)}</div><div><h2>结算</h2>${balanceTable(line)}</div></div>
 <h2>审核确认</h2>
 <table class="review"><thead><tr><th>当事方</th><th>结论</th><th>登记人</th><th>时间（北京时间）</th><th>说明</th></tr></thead><tbody>${reviewRows(line.reviewHistory)}</tbody></table>
