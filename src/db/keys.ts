@@ -35,9 +35,14 @@ export async function listApiKeys (db: Db, page: PageRequest): Promise<Page<ApiK
 }
 
 /** Revokes a key at once; answers the key, or undefined when there is none. */
-export async function revokeApiKey (db: Db, id: string): Promise<ApiKey | undefined> {
-  const row = await db.updateTable('api_keys').set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` }).where('id', '=', id).returning(KEY_COLUMNS).executeTakeFirst()
-  return row === undefined ? undefined : toKey(row)
+/**
+ * Revokes the key (a key already revoked keeps the time it was revoked), and says whether this
+ * revoked it: only then is revoked_at the transaction's now(), an earlier revocation's being earlier.
+ */
+export async function revokeApiKey (db: Db, id: string): Promise<{ key: ApiKey, revokedNow: boolean } | undefined> {
+  const row = await db.updateTable('api_keys').set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` }).where('id', '=', id)
+    .returning([...KEY_COLUMNS, sql<boolean>`revoked_at = now()`.as('revoked_now')]).executeTakeFirst()
+  return row === undefined ? undefined : { key: toKey(row), revokedNow: row.revoked_now }
 }
 
 /** The key a token's hash belongs to, while it is not revoked. */

@@ -136,8 +136,9 @@ export function keys (ctx: Context, page: PageRequest) {
 
 export function revokeKey (ctx: Context, id: string): Promise<ApiKey> {
   return inWriteTransaction(ctx, async (tx) => {
-    const key = await revokeApiKey(tx, id)
-    if (key === undefined) throw Problems.notFound(`API key ${id}`)
-    return { value: key, audit: [{ action: 'revoke', entityType: 'api_key', entityId: key.id }] }
+    const revoked = await revokeApiKey(tx, id)
+    if (revoked === undefined) throw Problems.notFound(`API key ${id}`)
+    // Revoking a revoked key changes nothing, and the audit log says nothing of it.
+    return { value: revoked.key, audit: revoked.revokedNow ? [{ action: 'revoke', entityType: 'api_key', entityId: revoked.key.id }] : [] }
   })
 }

@@ -128,7 +128,14 @@ t.test('an invalid token costs one lookup, then none; a valid one is looked up e
   for (let i = 0; i < 3; i++) t.equal((await injectAs({ token: key.token }, { method: 'GET', url: '/v1/districts' })).statusCode, 200)
   t.equal(lookups.count - before, 3, 'a valid token is looked up on every request')
 
-  t.equal((await injectAs('admin', { method: 'DELETE', url: `/v1/api-keys/${key.id}` })).statusCode, 200)
+  const revoked = await injectAs('admin', { method: 'DELETE', url: `/v1/api-keys/${key.id}` })
+  t.equal(revoked.statusCode, 200)
+  // Revoking it again answers the key as it is, revoked when it was, and the audit log keeps one revocation.
+  const again = await injectAs('admin', { method: 'DELETE', url: `/v1/api-keys/${key.id}` })
+  t.equal(again.statusCode, 200)
+  t.equal(again.json().revokedAt, revoked.json().revokedAt)
+  const audited = await sql<{ n: string }>`SELECT count(*) AS n FROM audit_events WHERE action = 'revoke' AND entity_type = 'api_key' AND entity_id = ${key.id}`.execute(counted.db)
+  t.equal(Number(audited.rows[0]?.n), 1, 'one revocation in the audit log')
   before = lookups.count
   for (let i = 0; i < 5; i++) expectProblem(t, await injectAs({ token: key.token }, { method: 'GET', url: '/v1/districts' }), 401)
   t.equal(lookups.count - before, 1, 'the revoked token is refused at once, then without a lookup')
