@@ -78,10 +78,11 @@ export function magnitudeIssues (
 
 /**
  * Why a run of `lines` lines cannot be printed, if it cannot: `unsignedTotals`, the sums of its
- * lines' figures without their signs (unsignedFigures), bound every total of its lines that a
- * run, a district's or zone's view or a statement prints. Each line fits on its own; together
- * they would print a total beyond 18 integer digits. `pointer` names the run's input that chose
- * the lines (its agreementIds, or its fiscalYear when it settles every agreement in force).
+ * lines' figures without their signs (runSums), bound every total of its lines that a run, a
+ * district's or zone's view or a statement prints. Each line fits on its own; together they could
+ * print a total beyond 18 integer digits. The bound is conservative (lines of opposite signs that
+ * cancel are refused too), which only matters at 10^18 yuan. `pointer` names the run's input that
+ * chose the lines (its agreementIds, or its fiscalYear when it settles every agreement in force).
  */
 export function runMagnitudeIssue (unsignedTotals: RunTotals, lines: number, pointer: string): InputIssue | undefined {
   if (Object.values(unsignedTotals).every((figure) => fitsFigure(money(figure)))) return undefined

@@ -1,4 +1,4 @@
-import { formatMoney, money, sum } from './money.js'
+import { type Decimal, formatMoney, money, sum, ZERO } from './money.js'
 import type { BandJson } from './presentation.js'
 import { DECISION_TITLES, latestReviews, type Review, UNREVIEWED } from './review.js'
 
@@ -49,18 +49,31 @@ export function runTotals (lines: readonly LineFigures[]): RunTotals {
   }
 }
 
-const unsigned = (figure: string) => figure.startsWith('-') ? figure.slice(1) : figure
+const FIGURES = ['revenueTotal', 'zoneShare', 'districtShare', 'advancesPaid', 'balanceDue', 'adjustment', 'balanceAdjustment'] as const
 
 /**
- * A line's figures without their signs. Their sum over a run's lines bounds every total printed
- * of any of those lines (the run's, a district's or a zone's, a statement's subtotals): when it
- * fits 18 integer digits, all of them do (calculation-rules.md §1).
+ * A run's totals summed as its lines come, a chunk at a time, each figure read once: the totals
+ * (runTotals of every line added) and the sums of the figures without their signs (the bound
+ * runMagnitudeIssue checks, as runTotals of unsignedFigures would give).
  */
-export function unsignedFigures (l: LineFigures): LineFigures {
+export function runSums () {
+  const signed = FIGURES.map(() => ZERO)
+  const unsignedSums = FIGURES.map(() => ZERO)
+  const formatted = (sums: readonly Decimal[]): RunTotals => Object.fromEntries(FIGURES.map((k, i) => [k, formatMoney(sums[i] ?? ZERO)])) as unknown as RunTotals
   return {
-    revenueTotal: unsigned(l.revenueTotal), zoneShare: unsigned(l.zoneShare), districtShare: unsigned(l.districtShare),
-    advancesPaid: unsigned(l.advancesPaid), balanceDue: unsigned(l.balanceDue),
-    adjustment: l.adjustment === null ? null : unsigned(l.adjustment), balanceAdjustment: l.balanceAdjustment === null ? null : unsigned(l.balanceAdjustment),
+    add (lines: readonly LineFigures[]): void {
+      for (const l of lines) {
+        FIGURES.forEach((k, i) => {
+          const figure = l[k]
+          if (figure === null) return
+          const value = money(figure)
+          signed[i] = (signed[i] ?? ZERO).plus(value)
+          unsignedSums[i] = (unsignedSums[i] ?? ZERO).plus(value.abs())
+        })
+      }
+    },
+    totals: () => formatted(signed),
+    unsigned: () => formatted(unsignedSums),
   }
 }
 

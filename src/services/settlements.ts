@@ -28,7 +28,7 @@ import {
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
 import { type BandJson, presentGroupFigures } from '../domain/presentation.js'
-import { type LineFigures, runTotals, type RunTotals, type StatementLine, unsignedFigures } from '../domain/settlement.js'
+import { type LineFigures, runSums, runTotals, type RunTotals, type StatementLine } from '../domain/settlement.js'
 import type { AgreementYearInput, AgreementYearResult } from '../domain/types.js'
 import { groupJson } from '../domain/calculation-request.js'
 import type { Context } from './context.js'
@@ -222,8 +222,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   // Each chunk's lines are sent to the database while the next chunk is computed; a problem
   // anywhere throws, and the transaction takes every line back with it.
   let stored = Promise.resolve()
-  let totals = runTotals([])
-  let unsignedTotals = totals
+  const sums = runSums()
   for await (const { start, agreements, inputs } of chunksOf(tx, year, ids, by)) {
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
@@ -237,8 +236,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
       }
       onProgress?.(start + index + 1, ids.length)
     }
-    totals = runTotals([totals, ...lines])
-    unsignedTotals = runTotals([unsignedTotals, ...lines.map(unsignedFigures)])
+    sums.add(lines)
     await stored
     stored = insertLines(tx, id, year, lines)
     stored.catch(() => {})
@@ -250,9 +248,9 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   const problems = refused.flatMap((r) => r.problems)
   if (conflicts.length > 0) throw Problems.priorYearNotFinalized(conflicts)
   if (problems.length > 0) throw Problems.cannotSettle(problems)
-  const tooLarge = runMagnitudeIssue(unsignedTotals, ids.length, request.agreementIds === undefined ? '/fiscalYear' : '/agreementIds')
+  const tooLarge = runMagnitudeIssue(sums.unsigned(), ids.length, request.agreementIds === undefined ? '/fiscalYear' : '/agreementIds')
   if (tooLarge !== undefined) throw Problems.cannotSettle([tooLarge])
-  return { id, lines: ids.length, totals }
+  return { id, lines: ids.length, totals: sums.totals() }
 }
 
 /** The run's header when some of it is in the caller's scope (admins: any run); 404 otherwise. Reads no line's figures. */
