@@ -36,25 +36,12 @@ export interface RunTotals {
   balanceAdjustment: string
 }
 
-export function runTotals (lines: readonly LineFigures[]): RunTotals {
-  const total = (pick: (l: LineFigures) => string | null) => formatMoney(sum(lines.map((l) => money(pick(l) ?? '0'))))
-  return {
-    revenueTotal: total((l) => l.revenueTotal),
-    zoneShare: total((l) => l.zoneShare),
-    districtShare: total((l) => l.districtShare),
-    advancesPaid: total((l) => l.advancesPaid),
-    balanceDue: total((l) => l.balanceDue),
-    adjustment: total((l) => l.adjustment),
-    balanceAdjustment: total((l) => l.balanceAdjustment),
-  }
-}
-
 const FIGURES = ['revenueTotal', 'zoneShare', 'districtShare', 'advancesPaid', 'balanceDue', 'adjustment', 'balanceAdjustment'] as const
 
 /**
- * A run's totals summed as its lines come, a chunk at a time, each figure read once: the totals
- * (runTotals of every line added) and the sums of the figures without their signs (the bound
- * runMagnitudeIssue checks, as runTotals of unsignedFigures would give).
+ * A run's totals summed as its lines come, a chunk or a page at a time, each figure read once: the
+ * totals, and the sums of the figures without their signs (the bound runMagnitudeIssue checks).
+ * Sums are exact, so lines added in pieces give what one sum would.
  */
 export function runSums () {
   const signed = FIGURES.map(() => ZERO)
@@ -75,6 +62,13 @@ export function runSums () {
     totals: () => formatted(signed),
     unsigned: () => formatted(unsignedSums),
   }
+}
+
+/** The totals of lines' printed figures (a null adjustment counts as 0.00). */
+export function runTotals (lines: readonly LineFigures[]): RunTotals {
+  const sums = runSums()
+  sums.add(lines)
+  return sums.totals()
 }
 
 /** A settled group's printed figures (null where basis total has none). */

@@ -266,9 +266,9 @@ async function runInScope (db: Db, scope: Scope, id: number): Promise<StoredRun>
  * other request waiting. Sums are exact, so the pieces add up to what one sum would give.
  */
 async function totalsInTurns (lines: readonly LineFigures[]): Promise<RunTotals> {
-  let totals = runTotals([])
-  for await (const slice of slicesInTurns(lines)) totals = runTotals([totals, ...slice])
-  return totals
+  const sums = runSums()
+  for await (const slice of slicesInTurns(lines)) sums.add(slice)
+  return sums.totals()
 }
 
 /** The run in the caller's scope: its header, how many lines and their totals; 404 when none of it is in scope. */
@@ -590,7 +590,7 @@ export async function statement (ctx: Context, id: number): Promise<Statement> {
  * operator's SQL could) stops the statement: it would print fewer pages than it counted.
  */
 async function * statementPages (ctx: Context, header: StoredRun, allIds: readonly number[], lastReview: number): AsyncGenerator<StatementLine[], RunTotals> {
-  let totals = runTotals([])
+  const sums = runSums()
   for (let start = 0; start < allIds.length; start += STATEMENT_PAGE) {
     const ids = allIds.slice(start, start + STATEMENT_PAGE)
     const source = await statementSourceLines(ctx.db, header.id, ids)
@@ -607,10 +607,10 @@ async function * statementPages (ctx: Context, header: StoredRun, allIds: readon
         return disposition?.kind === 'written_off' ? { ...cited, writtenOff: formatMoney(disposition.amount) } : cited
       }),
     }))
-    totals = runTotals([totals, ...page])
+    sums.add(page)
     yield page
   }
-  return totals
+  return sums.totals()
 }
 
 /** A run's totals by district and overall (no groups): what the command line prints, whatever the size of the run. */
