@@ -36,7 +36,7 @@ const TOO_LARGE = `more than ${MAX_FIGURE_DIGITS} integer digits`
 
 /** The input of a group that made one of its figures too large, if any. */
 function groupIssue (result: AgreementYearResult['groups'][number], at: GroupPointers, describe: (what: string) => string): InputIssue | undefined {
-  if (!fitsFigure(result.actual)) return { pointer: at.actual, message: describe(`the actual revenue ${TOO_LARGE}`) }
+  if (!fitsFigure(result.actual)) return { pointer: at.actual, message: describe(`an actual revenue of ${TOO_LARGE}`) }
   if (result.basis === 'increment') {
     if (!fitsFigure(result.base)) {
       const d = result.baseDerivation

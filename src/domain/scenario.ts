@@ -6,6 +6,7 @@ import { parseTransfer, type RateBandJson, type RatePeriodJson, type TransferJso
 import { InputError, type InputIssue, IssueCollector, Problems } from './errors.js'
 import { type Language } from './explanation.js'
 import { type CarrySource, carrySource, type CarryTerms } from './ledger.js'
+import { fitsFigure, MAX_FIGURE_DIGITS } from './magnitudes.js'
 import { Decimal, formatMoney, formatRate, money, roundToCent, sum, ZERO } from './money.js'
 import { presentGroup, presentGroupFigures, type GroupResultJson } from './presentation.js'
 import type { AgreementYearResult, BaseMode, Basis, RateBand, ResponsibilityTransfer, ShortfallPolicy } from './types.js'
@@ -60,6 +61,8 @@ interface Version {
   agreement: AgreementForYear
   carry: CarryTerms
   floor: Decimal
+  /** Where each group's changed terms are in the request (/changes/groups/{i}) and which fields it changes; none for the agreed version. */
+  changes: ReadonlyArray<{ at: string, fields: ReadonlySet<string> } | undefined>
 }
 
 /** A checked scenario: both versions, the years and the growth of each group. */
@@ -73,6 +76,8 @@ export interface ScenarioPlan {
   scenario: Version
   /** g of the group at each position. */
   growth: Decimal[]
+  /** Where the request gives the growth of the group at each position (/growth/byGroup/{name} or /growth/default), if it does. */
+  growthAt: Array<string | undefined>
 }
 
 /** The agreement's terms as an agreement request writes them (what parseAgreement reads). */
@@ -196,19 +201,25 @@ export function planScenario (a: ScenarioAgreement, request: ScenarioRequestJson
   })
 
   const growth = a.groups.map(() => ZERO)
-  const growthAt = (pointer: string, text: string) => {
+  const growthAt = a.groups.map((): string | undefined => undefined)
+  const growthOf = (pointer: string, text: string) => {
     const g = money(text)
     if (!g.greaterThan(-1)) issues.ruleAt(pointer, `growth ${text} must be greater than −1`)
     return g
   }
-  const fallback = request.growth?.default === undefined ? ZERO : growthAt('/growth/default', request.growth.default)
-  growth.fill(fallback)
+  if (request.growth?.default !== undefined) {
+    growth.fill(growthOf('/growth/default', request.growth.default))
+    growthAt.fill('/growth/default')
+  }
   for (const [name, text] of Object.entries(request.growth?.byGroup ?? {})) {
     const position = names.indexOf(name)
     const at = `/growth/byGroup/${name.replaceAll('~', '~0').replaceAll('/', '~1')}`
-    const g = growthAt(at, text)
+    const g = growthOf(at, text)
     if (position === -1) issues.ruleAt(at, `agreement ${a.id} has no group "${name}" (its groups: ${names.join(', ')})`)
-    else growth[position] = g
+    else {
+      growth[position] = g
+      growthAt[position] = at
+    }
   }
   issues.throwIfAny()
 
@@ -226,17 +237,22 @@ export function planScenario (a: ScenarioAgreement, request: ScenarioRequestJson
     throw new InputError(error.kind, error.issues.map((issue) => inRequestTerms(issue, a.groups, changeIndex, changes)))
   }
 
-  const versionOf = (groups: AgreementForYear['groups'], versionFloor: Decimal): Version => ({
+  const versionOf = (groups: AgreementForYear['groups'], versionFloor: Decimal, versionChanges: Version['changes']): Version => ({
     agreement: { id: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, effectiveFrom: a.effectiveFrom, baseYear: a.baseYear, groups },
     carry: { id: a.id, effectiveFrom: a.effectiveFrom, effectiveTo: a.effectiveTo, groups: groups.map((g) => ({ name: g.name, shortfall: g.shortfall })) },
     floor: versionFloor,
+    changes: versionChanges,
   })
-  const agreed = versionOf(a.groups, deploymentFloor)
+  const agreed = versionOf(a.groups, deploymentFloor, [])
   const scenario = versionOf(changed.groups.map((g, position) => ({
     ...g, adjustments: a.groups[position]?.adjustments ?? [], transfers: transfers.get(position) ?? a.groups[position]?.transfers ?? [],
-  })), floor)
+  })), floor, a.groups.map((_, position) => {
+    const i = changeIndex.get(position)
+    const change = i === undefined ? undefined : changes[i]
+    return i === undefined || change === undefined ? undefined : { at: `/changes/groups/${i}`, fields: new Set(Object.entries(change).filter(([, value]) => value !== undefined).map(([field]) => field)) }
+  }))
   const carries = [...agreed.carry.groups, ...scenario.carry.groups].some((g) => g.shortfall === 'carry_forward')
-  return { agreementId: a.id, fromYear, toYear, chainFrom: carries ? a.effectiveFrom : fromYear, agreed, scenario, growth }
+  return { agreementId: a.id, fromYear, toYear, chainFrom: carries ? a.effectiveFrom : fromYear, agreed, scenario, growth, growthAt }
 }
 
 /** What the records say, for a scenario's years. */
@@ -259,10 +275,19 @@ export interface ScenarioYear {
   scenario: AgreementYearResult
 }
 
+/** A version's figures summed over the scenario's years. */
+export interface ScenarioTotals {
+  revenueTotal: Decimal
+  zoneShare: Decimal
+  districtShare: Decimal
+}
+
 export interface ScenarioResult {
   plan: ScenarioPlan
   lastRecordedYear: number
   years: ScenarioYear[]
+  /** Σ over the years, of each version. */
+  totals: { agreed: ScenarioTotals, scenario: ScenarioTotals }
 }
 
 /** A(Y) of a group: recorded up to the last year on record, projected after it at the group's growth, rounded once. */
@@ -274,6 +299,28 @@ function actualOf (plan: ScenarioPlan, facts: ScenarioFacts) {
     const g = plan.growth[position] ?? ZERO
     return { total: roundToCent(from.total.times(new Decimal(1).plus(g).pow(year - last))), records: from.records }
   }
+}
+
+/**
+ * A year's refusal by settleAgreementYear, whose pointers name the stored agreement
+ * (/agreements/{id}/groups/{position}/…), in the request's terms: a projected actual points at the
+ * growth that projected it; a changed base or changed transfers at the change; what the agreement's
+ * own terms and records give at /agreementId.
+ */
+function refusalInRequestTerms (issue: InputIssue, plan: ScenarioPlan, version: Version, year: number, lastRecordedYear: number): InputIssue {
+  const projected = year > lastRecordedYear
+  const match = /^\/agreements\/\d+\/groups\/(\d+)(?:\/([^/]+)(.*))?$/.exec(issue.pointer)
+  if (match === null) {
+    const growth = projected ? plan.growthAt.find((at) => at !== undefined) : undefined
+    return { ...issue, pointer: growth ?? '/agreementId' }
+  }
+  const position = Number.parseInt(match[1] ?? '', 10)
+  const field = match[2]
+  if (field === 'actual') return { ...issue, pointer: (projected ? plan.growthAt[position] : undefined) ?? '/agreementId' }
+  // No field: a prior_year base without revenue for Y−1 (§4), which a changed base chose.
+  const changed = field ?? 'base'
+  const change = version.changes[position]
+  return { ...issue, pointer: change?.fields.has(changed) === true ? `${change.at}/${changed}${match[3] ?? ''}` : '/agreementId' }
 }
 
 /** One version settled year by year from plan.chainFrom, each year's C_out carried into the next (§5, §6). */
@@ -289,7 +336,7 @@ function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts
     const settled = settleAgreementYear(version.agreement, year, version.floor, { actual, carry, carriedIn, advancesPaid: ZERO })
     if (!settled.ok) {
       conflicts.push(...settled.conflicts)
-      problems.push(...settled.problems)
+      problems.push(...settled.problems.map((issue) => refusalInRequestTerms(issue, plan, version, year, facts.lastRecordedYear)))
       break
     }
     carriedOut = new Map(settled.result.groups.map((g) => [g.name, g.carriedShortfallOut ?? ZERO]))
@@ -298,10 +345,15 @@ function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts
   return { results, conflicts, problems }
 }
 
+const summed = (results: readonly AgreementYearResult[]): ScenarioTotals => ({
+  revenueTotal: sum(results.map((r) => r.revenueTotal)), zoneShare: sum(results.map((r) => r.zoneShare)), districtShare: sum(results.map((r) => r.districtShare)),
+})
+
 /**
  * The scenario's years, settled under both versions with the settlement run's engine. A carry from a
  * previous version that is not finalized is a 409 (§6), as it is for a run; a prior_year base without
- * revenue for Y−1, or a figure beyond 18 integer digits (§1), a 422 naming the year and group.
+ * revenue for Y−1, or a figure beyond 18 integer digits (§1) in a year or in the sums over the years, a
+ * 422 naming the year, the group and the input of the request that led there.
  */
 export function runScenario (plan: ScenarioPlan, facts: ScenarioFacts): ScenarioResult {
   const agreed = settleChain(plan, plan.agreed, facts)
@@ -315,7 +367,14 @@ export function runScenario (plan: ScenarioPlan, facts: ScenarioFacts): Scenario
     if (changed === undefined) throw new Error(`scenario: no changed result for ${result.fiscalYear}`)
     return { fiscalYear: result.fiscalYear, projected: result.fiscalYear > facts.lastRecordedYear, agreed: result, scenario: changed }
   })
-  return { plan, lastRecordedYear: facts.lastRecordedYear, years }
+  const totals = { agreed: summed(agreed.results), scenario: summed(scenario.results) }
+  // Each year fits (§1); their sums over the years, and the difference of the zone's, must fit as well.
+  const figures = [totals.agreed, totals.scenario].flatMap((x) => [x.revenueTotal, x.zoneShare, x.districtShare])
+  if (!figures.every(fitsFigure) || !fitsFigure(totals.scenario.zoneShare.minus(totals.agreed.zoneShare))) {
+    throw Problems.cannotSettle([{ pointer: '/toYear', message: `the totals over ${plan.fromYear}–${plan.toYear} add up to more than ${MAX_FIGURE_DIGITS} integer digits ` +
+      '(calculation-rules.md §1): each year fits, their sum could not be printed; a shorter range or a lower growth fits' }])
+  }
+  return { plan, lastRecordedYear: facts.lastRecordedYear, years, totals }
 }
 
 /*
@@ -357,9 +416,6 @@ export interface ScenarioJson {
 const totalsOf = (r: { revenueTotal: Decimal, zoneShare: Decimal, districtShare: Decimal }): ScenarioTotalsJson =>
   ({ revenueTotal: formatMoney(r.revenueTotal), zoneShare: formatMoney(r.zoneShare), districtShare: formatMoney(r.districtShare) })
 
-const summed = (results: readonly AgreementYearResult[]) => ({
-  revenueTotal: sum(results.map((r) => r.revenueTotal)), zoneShare: sum(results.map((r) => r.zoneShare)), districtShare: sum(results.map((r) => r.districtShare)),
-})
 
 export function presentScenario (result: ScenarioResult, lang: Language): ScenarioJson {
   const { plan } = result
@@ -372,8 +428,7 @@ export function presentScenario (result: ScenarioResult, lang: Language): Scenar
     }),
     totals: { agreed: totalsOf(y.agreed), scenario: totalsOf(y.scenario), difference: formatMoney(y.scenario.zoneShare.minus(y.agreed.zoneShare)) },
   }))
-  const agreed = summed(result.years.map((y) => y.agreed))
-  const scenario = summed(result.years.map((y) => y.scenario))
+  const { agreed, scenario } = result.totals
   return {
     agreementId: plan.agreementId, fromYear: plan.fromYear, toYear: plan.toYear, lastRecordedYear: result.lastRecordedYear,
     minimumRate: { agreed: formatRate(plan.agreed.floor), scenario: formatRate(plan.scenario.floor) },

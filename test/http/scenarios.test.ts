@@ -177,7 +177,22 @@ t.test('4xx: what is wrong and where, as problem+json, nothing stored', async (t
   await refused(t, { ...worked, growth: { byGroup: { levies: '0.10' } } }, 422, '/growth/byGroup/levies', /has no group "levies"/)
   await refused(t, { ...worked, changes: { groups: [{ name: 'taxes', rates: [{ rate: 0.7 }] }] } }, 400, undefined, /does not match the schema/)
   await refused(t, { ...worked, agreementId: world.agreements.bl }, 422, '/agreementId', new RegExp(`Agreement ${world.agreements.bl} has no revenue on record`))
-  await refused(t, { ...worked, growth: { default: '999.00' }, toYear: 2049 }, 422, undefined, /more than 18 integer digits/)
+})
+
+t.test('§1 magnitudes: a scenario that would print a figure beyond 18 integer digits points at the input of the request that led there', async (t) => {
+  const huge = /more than 18 integer digits/
+  await refused(t, { ...worked, growth: { default: '999.00' }, toYear: 2049 }, 422, '/growth/default', huge)
+  await refused(t, { ...worked, growth: { default: '0.00', byGroup: { taxes: '999.00' } }, toYear: 2049 }, 422, '/growth/byGroup/taxes', /group "taxes": 2026 gives an actual revenue of more than 18 integer digits/)
+  await refused(t, { ...worked, changes: { groups: [{ name: 'taxes', base: { amount: '1000.00', mode: 'escalating', growthRate: '9.00' } }] } , toYear: 2049 }, 422,
+    '/changes/groups/0/base/growthRate', /as changed: .*group "taxes": 2034 gives an escalated base of more than 18 integer digits/)
+  await refused(t, { ...worked, toYear: 2049, changes: { groups: [{ name: 'taxes', transfers: [{ function: '教育', direction: 'to_district', fromYear: 2022, documentNo: '青政字〔2022〕1号',
+    funding: { method: 'indexed', amount: '1000.00', growthRate: '9.00' } }] }] } }, 422, '/changes/groups/0/transfers', /as changed: .*responsibility transfers/)
+  // Each year fits, their sum does not: taxes grow 2.4 a year from 1150.00 (2021) to 1150.00 × 3.4^28 ≈ 8.7 × 10^17 in 2049;
+  // Σ 2022–2049 ≈ 8.7 × 10^17 × 3.4 / 2.4 ≈ 1.2 × 10^18, 19 integer digits.
+  await refused(t, { ...worked, growth: { default: '2.40', byGroup: { fees: '0.00' } }, toYear: 2049 }, 422, '/toYear', /totals over 2020–2049 .*more than 18 integer digits/)
+  const fits = await scenario({ ...worked, growth: { default: '2.40', byGroup: { fees: '0.00' } }, toYear: 2047 })
+  t.equal(fits.statusCode, 200, '2020–2047 sums to 18 integer digits: it is answered')
+  t.match((fits.json() as ScenarioJson).totals.scenario.revenueTotal, /^\d{18}\.\d\d$/)
 })
 
 /** A CSV answer's rows as cells (the BOM and the title line dropped; no field in these tables holds a comma or a quote). */
