@@ -150,6 +150,20 @@ export async function insertDebtEvent (tx: Db, e: {
   return id
 }
 
+/**
+ * The register's sums that bound every figure it prints (domain/debt.ts, registerRoom): what was
+ * outstanding at registration over all debts, and the interest of every repayment (reversals not
+ * netted off: a balance read as of a day between a repayment and its reversal includes it).
+ */
+export async function registerSums (db: Db): Promise<{ outstanding: string, interest: string }> {
+  const { rows } = await sql<{ outstanding: string, interest: string }>`SELECT
+    (SELECT coalesce(sum(outstanding_at_registration), 0) FROM debts)::text AS outstanding,
+    (SELECT coalesce(sum(interest), 0) FROM debt_events WHERE kind = 'repayment')::text AS interest`.execute(db)
+  const [row] = rows
+  if (row === undefined) throw new Error('the register\'s sums answered no row')
+  return row
+}
+
 /** The database's date today: what "today" means for every default date. */
 export async function today (db: Db): Promise<string> {
   const { rows } = await sql<{ today: string }>`select current_date::text as today`.execute(db)

@@ -1,6 +1,7 @@
 import { isDay } from './days.js'
 import { type Problem, Problems } from './errors.js'
-import { type Decimal, formatMoney, money, MONEY_PATTERN, RATE_PATTERN, sum, ZERO } from './money.js'
+import { MAX_FIGURE_DIGITS } from './magnitudes.js'
+import { Decimal, formatMoney, money, MONEY_PATTERN, RATE_PATTERN, sum, ZERO } from './money.js'
 
 /*
  * Legacy debts (历史遗留债务) as an event history: a debt is registered with what was outstanding
@@ -133,6 +134,19 @@ export function summarizeDebts (debts: readonly DebtRecord[], asOf: string, grou
   }
   const sorted = [...groups.entries()].sort(([a], [b]) => (a ?? '').localeCompare(b ?? ''))
   return { rows: sorted.map(([key, items]) => row(key, items)), total: row(null, [...groups.values()].flat()) }
+}
+
+/**
+ * Magnitudes (calculation-rules.md §1) in the register: every figure it prints, a debt's balances,
+ * a group's or the total's in the summary, is at most Σ outstanding at registration over all debts
+ * (principal repaid and outstanding never exceed it) or Σ interest over all repayments. Each amount
+ * given has at most 15 integer digits; a registration or a repayment that would take either sum
+ * beyond 18 is refused, so no summary ever prints a longer figure. `room` says how much either sum
+ * may still grow.
+ */
+export function registerRoom (sums: { outstanding: Decimal, interest: Decimal }): { outstanding: Decimal, interest: Decimal } {
+  const limit = new Decimal(10).pow(MAX_FIGURE_DIGITS).minus('0.01')
+  return { outstanding: limit.minus(sums.outstanding), interest: limit.minus(sums.interest) }
 }
 
 /** A debt to register, as text (a JSON body's fields or a CSV line's); an empty string is a field left out. */

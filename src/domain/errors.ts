@@ -278,6 +278,10 @@ export const Problems = {
   notOwnRepayment: (eventId: number, paidOn: string, districtCode: string, transferredOn: string | undefined) => new Problem(422, 'rule-violated',
     `Repayment ${eventId} of ${paidOn} was made before the debt was transferred to ${districtCode}${transferredOn === undefined ? '' : ` on ${transferredOn}`}: ` +
     'a district reverses only its own repayments; an admin may reverse this one.', at('/params/eventId', `not a repayment of ${districtCode}`)),
+  /** A registration or repayment that would take the register's sums beyond 18 integer digits (§1). */
+  registerFull: (what: 'outstanding' | 'interest', room: string, pointer: string) => new Problem(422, 'rule-violated',
+    `The register's ${what === 'outstanding' ? 'outstanding at registration' : 'interest repaid'}, summed over every debt, would have more than 18 integer digits ` +
+    `(calculation-rules.md §1): its summaries could not print it. At most ${room} more can be recorded.`, at(pointer, `at most ${room}`)),
   repaymentEmpty: () => new Problem(422, 'rule-violated', 'A repayment pays some principal or interest.', at('/principal', 'principal and interest are both zero')),
   repaymentBeforeRegistration: (registeredOn: string) => new Problem(422, 'rule-violated',
     `The debt was registered on ${registeredOn}; a repayment cannot be dated before.`, at('/paidOn', `on or after ${registeredOn}`)),

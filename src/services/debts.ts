@@ -1,15 +1,15 @@
 import {
-  allDebts, debtRegister, type DebtFilter, findDebt, insertDebt, insertDebtEvent, listDebts, type StoredDebt, today,
+  allDebts, debtRegister, type DebtFilter, findDebt, insertDebt, insertDebtEvent, listDebts, registerSums, type StoredDebt, today,
 } from '../db/debts.js'
 import type { Db } from '../db/database.js'
 import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
 import {
   checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, maxRepayable,
-  positionAsOf, repaymentDateProblem, reversalAmounts, reversalProblem, summarizeDebts, transferOf, transferProblem,
+  positionAsOf, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, summarizeDebts, transferOf, transferProblem,
 } from '../domain/debt.js'
 import { Problems } from '../domain/errors.js'
-import { formatMoney, money } from '../domain/money.js'
+import { Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, onlyDistrictOf } from '../domain/principal.js'
 import type { Context } from './context.js'
 import { type ImportError, openCsvImport } from './csv-file.js'
@@ -53,6 +53,13 @@ export interface NewDebt {
   transfer?: DebtTransfer | undefined
 }
 
+/** How much more the register's sums may grow before a summary could not print them (§1). */
+async function roomIn (tx: Db): Promise<{ outstanding: Decimal, interest: Decimal }> {
+  const sums = await registerSums(tx)
+  const room = registerRoom({ outstanding: money(sums.outstanding), interest: money(sums.interest) })
+  return { outstanding: Decimal.max(room.outstanding, ZERO), interest: Decimal.max(room.interest, ZERO) }
+}
+
 const asText = (d: NewDebt): DebtRegistrationText => ({
   zoneCode: d.zoneCode, reference: d.reference, creditor: d.creditor, kind: d.kind, principal: d.principal, outstanding: d.outstanding,
   interestRate: d.interestRate ?? '', incurredOn: d.incurredOn ?? '', maturityDate: d.maturityDate ?? '', registeredOn: d.registeredOn ?? '', notes: d.notes ?? '',
@@ -79,6 +86,8 @@ export function registerDebt (ctx: Context, d: NewDebt): Promise<DebtAsOf> {
       throw Problems.districtNotRegistered(d.transfer.districtCode, '/transfer/districtCode')
     }
     if (broken('reference-taken')) throw Problems.debtReferenceTaken(d.zoneCode, d.reference)
+    const room = await roomIn(tx)
+    if (money(d.outstanding).greaterThan(room.outstanding)) throw Problems.registerFull('outstanding', formatMoney(room.outstanding), '/outstanding')
     const day = await today(tx)
     const registeredOn = d.registeredOn ?? day
     if (d.transfer !== undefined) {
@@ -105,6 +114,7 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
   return inWriteTransaction(ctx, async (tx) => {
     const { zones, references } = await debtRegister(tx)
     const day = await today(tx)
+    let room = (await roomIn(tx)).outstanding
     const good: Array<Parameters<typeof insertDebt>[1]> = []
     for await (const { line, fields } of file.lines) {
       const [zoneCode = '', reference = '', creditor = '', kind = '', principal = '', outstanding = '', interestRate = '', incurredOn = '', maturityDate = '', registeredOn = '', notes = ''] = fields
@@ -114,6 +124,12 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
         for (const issue of issues) file.reject(line, issue.field, issue.message)
         continue
       }
+      if (money(outstanding).greaterThan(room)) {
+        file.reject(line, 'outstanding', `would take the register's outstanding at registration, summed over every debt, beyond 18 integer digits ` +
+          `(calculation-rules.md §1): at most ${formatMoney(room)} more can be registered`)
+        continue
+      }
+      room = room.minus(money(outstanding))
       // A reference used twice in one file: the second line finds it taken.
       references.add(`${zoneCode}|${reference}`)
       good.push({
@@ -218,6 +234,8 @@ export function recordRepayment (ctx: Context, id: number, repayment: Repayment)
     if (misdated !== undefined) throw misdated
     const limit = maxRepayable(found, repayment.paidOn)
     if (money(repayment.principal).greaterThan(limit)) throw Problems.repaymentExceedsOutstanding(repayment.principal, formatMoney(limit), repayment.paidOn)
+    const room = await roomIn(tx)
+    if (money(repayment.interest).greaterThan(room.interest)) throw Problems.registerFull('interest', formatMoney(room.interest), '/interest')
     const eventId = await insertDebtEvent(tx, {
       debtId: found.id, kind: 'repayment', occurredOn: repayment.paidOn, documentNo: repayment.documentNo, principal: repayment.principal, interest: repayment.interest,
       keyId: ctx.actor.principal.keyId,
