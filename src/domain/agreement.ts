@@ -301,7 +301,7 @@ export function settleAgreementYear (a: AgreementForYear, year: number, minimumR
   const result = computeAgreementYear(input)
   const at = `/agreements/${a.id}/groups`
   const tooLarge = magnitudeIssues(result, (i) => ({ actual: `${at}/${i}/actual`, base: `${at}/${i}/base`, growth: `${at}/${i}/base/growthRate`, transfers: `${at}/${i}/transfers` }),
-    `/agreements/${a.id}`,
+    { totals: `/agreements/${a.id}`, advances: `/agreements/${a.id}/advances` },
     (what, i) => `agreement ${a.id}${i === undefined ? '' : ` group "${a.groups[i]?.name ?? ''}"`}: ${year} gives ${what} (calculation-rules.md §1)`)
   if (tooLarge.length > 0) return { ok: false, conflicts, problems: tooLarge }
   return { ok: true, input, result }

@@ -278,6 +278,10 @@ export const Problems = {
   notOwnRepayment: (eventId: number, paidOn: string, districtCode: string, transferredOn: string | undefined) => new Problem(422, 'rule-violated',
     `Repayment ${eventId} of ${paidOn} was made before the debt was transferred to ${districtCode}${transferredOn === undefined ? '' : ` on ${transferredOn}`}: ` +
     'a district reverses only its own repayments; an admin may reverse this one.', at('/params/eventId', `not a repayment of ${districtCode}`)),
+  /** An advance that would take the year's advances of an agreement beyond 18 integer digits (§1). */
+  advancesTooLarge: (agreementId: number, year: number, total: string) => new Problem(422, 'rule-violated',
+    `Agreement ${agreementId}'s advances for ${year} would add up to ${total}, more than 18 integer digits (calculation-rules.md §1): ` +
+    'its settlement could not print them.', at('/amount', 'the year\'s advances would exceed 18 integer digits')),
   /** A registration or repayment that would take the register's sums beyond 18 integer digits (§1). */
   registerFull: (what: 'outstanding' | 'interest', room: string, pointer: string) => new Problem(422, 'rule-violated',
     `The register's ${what === 'outstanding' ? 'outstanding at registration' : 'interest repaid'}, summed over every debt, would have more than 18 integer digits ` +

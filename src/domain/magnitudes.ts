@@ -1,5 +1,5 @@
 import type { InputIssue } from './errors.js'
-import { type Decimal, money } from './money.js'
+import { type Decimal, money, ZERO } from './money.js'
 import type { RunTotals } from './settlement.js'
 import type { AgreementYearResult } from './types.js'
 
@@ -58,20 +58,39 @@ function groupIssue (result: AgreementYearResult['groups'][number], at: GroupPoi
   return undefined
 }
 
+/** Σ base and Σ increment over the groups with a base: an agreement's history prints them for each year. */
+function baseTotals (result: AgreementYearResult): Decimal[] {
+  let base = ZERO
+  let increment = ZERO
+  for (const g of result.groups) {
+    if (g.basis !== 'increment') continue
+    base = base.plus(g.base)
+    increment = increment.plus(g.increment)
+  }
+  return [base, increment]
+}
+
 /**
  * The inputs whose figures would not fit, each with its pointer; `describe` words a message for
- * the caller (which group of which agreement). Empty when every figure fits.
+ * the caller (which group of which agreement). `totals` points at the groups as a whole, `advances`
+ * at the advances paid (预拨) that the balance due deducts. Empty when every figure fits.
  */
 export function magnitudeIssues (
-  result: AgreementYearResult, pointers: (index: number) => GroupPointers, totals: string, describe: (what: string, index?: number) => string,
+  result: AgreementYearResult, pointers: (index: number) => GroupPointers, at: { totals: string, advances: string },
+  describe: (what: string, index?: number) => string,
 ): InputIssue[] {
   const issues: InputIssue[] = []
   result.groups.forEach((g, i) => {
     const issue = groupIssue(g, pointers(i), (what) => describe(what, i))
     if (issue !== undefined) issues.push(issue)
   })
-  if (issues.length === 0 && ![result.revenueTotal, result.zoneShare, result.districtShare, result.balanceDue].every(fitsFigure)) {
-    issues.push({ pointer: totals, message: describe(`totals over the groups of ${TOO_LARGE}`) })
+  if (issues.length > 0) return issues
+  if (![result.revenueTotal, result.zoneShare, result.districtShare, ...baseTotals(result)].every(fitsFigure)) {
+    issues.push({ pointer: at.totals, message: describe(`totals over the groups of ${TOO_LARGE}`) })
+  } else if (!fitsFigure(result.advancesPaid)) {
+    issues.push({ pointer: at.advances, message: describe(`advances paid (预拨) of ${TOO_LARGE}`) })
+  } else if (!fitsFigure(result.balanceDue)) {
+    issues.push({ pointer: at.advances, message: describe(`a balance due (the zone share less the advances paid) of ${TOO_LARGE}`) })
   }
   return issues
 }

@@ -1,4 +1,4 @@
-import { type Advance, insertAdvance, listAdvances } from '../db/advances.js'
+import { type Advance, advanceSums, insertAdvance, listAdvances } from '../db/advances.js'
 import { findAgreement } from '../db/agreements.js'
 import { holdSettlementInputs } from '../db/locks.js'
 import type { PageRequest } from '../db/pagination.js'
@@ -6,6 +6,8 @@ import { yearFinalized } from '../db/settlements.js'
 import { inForce } from '../domain/agreement.js'
 import { advancePaidInWindow } from '../domain/days.js'
 import { Problems } from '../domain/errors.js'
+import { fitsFigure } from '../domain/magnitudes.js'
+import { formatMoney, money } from '../domain/money.js'
 import type { Context } from './context.js'
 import { inWriteTransaction } from './write.js'
 
@@ -32,6 +34,9 @@ export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advan
     if (!advancePaidInWindow(advance.fiscalYear, advance.paidOn)) throw Problems.advancePaidOutsideYear(advance.fiscalYear, advance.paidOn)
     await holdSettlementInputs(tx)
     if (await yearFinalized(tx, agreement.id, advance.fiscalYear)) throw Problems.yearSettled(agreement.id, advance.fiscalYear)
+    const paid = (await advanceSums(tx, advance.fiscalYear, [agreement.id])).get(agreement.id)?.total ?? '0'
+    const total = money(paid).plus(money(advance.amount))
+    if (!fitsFigure(total)) throw Problems.advancesTooLarge(agreement.id, advance.fiscalYear, formatMoney(total))
     const recorded = await insertAdvance(tx, advance)
     return { value: recorded, audit: [{ action: 'create', entityType: 'advance', entityId: String(recorded.id), details: advance }] }
   })

@@ -13,7 +13,8 @@ import type { Settings } from './context.js'
  */
 export function calculate (settings: Settings, request: CalculationRequestJson): AgreementYearResult {
   const result = computeAgreementYear(parseCalculationRequest(request, settings.minZoneRate))
-  const tooLarge = magnitudeIssues(result, (i) => ({ actual: `/groups/${i}/actual`, base: `/groups/${i}/base`, growth: `/groups/${i}/base/growthRate`, transfers: `/groups/${i}/base/transfers` }), '/groups',
+  const tooLarge = magnitudeIssues(result, (i) => ({ actual: `/groups/${i}/actual`, base: `/groups/${i}/base`, growth: `/groups/${i}/base/growthRate`, transfers: `/groups/${i}/base/transfers` }),
+    { totals: '/groups', advances: '/advancesPaid' },
     (what, i) => `${i === undefined ? 'the groups give' : `group "${request.groups[i]?.name ?? ''}" gives`} ${what} (calculation-rules.md §1)`)
   if (tooLarge.length > 0) throw new InputError('rule', tooLarge)
   return result

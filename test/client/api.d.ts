@@ -1322,15 +1322,15 @@ export interface operations {
                         fiscalYear: number;
                         /** @description 分成比例下限 the floor applied */
                         minimumRate: string;
-                        /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                        /** @description 收入合计 Σ actual over the groups (元, exactly two decimals, at most 18 integer digits) */
                         revenueTotal: string;
-                        /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                        /** @description 功能区分成合计 Σ zone share (元, exactly two decimals, at most 18 integer digits) */
                         zoneShare: string;
-                        /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                        /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals, at most 18 integer digits) */
                         districtShare: string;
-                        /** @description 预拨 advances paid (元, exactly two decimals) */
+                        /** @description 预拨 advances paid (元, exactly two decimals, at most 18 integer digits) */
                         advancesPaid: string;
-                        /** @description 应补(扣)金额 zone share − advances: positive, the district still owes the zone (补拨); negative, the zone returns the excess (扣回) (元, exactly two decimals) */
+                        /** @description 应补(扣)金额 zone share − advances: positive, the district still owes the zone (补拨); negative, the zone returns the excess (扣回) (元, exactly two decimals, at most 18 integer digits) */
                         balanceDue: string;
                         /** @description 口径组结果 per group, in request order */
                         groups: {
@@ -1341,30 +1341,30 @@ export interface operations {
                              * @enum {string}
                              */
                             basis: "increment" | "total";
-                            /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                            /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals, at most 18 integer digits) */
                             base?: string;
-                            /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                            /** @description 实际收入 actual revenue (元, exactly two decimals, at most 18 integer digits) */
                             actual: string;
-                            /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                            /** @description 增量 actual − base (increment only) (元, exactly two decimals, at most 18 integer digits) */
                             increment?: string;
-                            /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                            /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals, at most 18 integer digits) */
                             carriedShortfallIn?: string;
-                            /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                            /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals, at most 18 integer digits) */
                             shareable?: string;
                             /** @description 分档 how the shareable amount falls into bands */
                             bands: {
                                 /** @description 分成比例 the band's rate */
                                 rate: string;
-                                /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals, at most 18 integer digits) */
                                 amount: string;
-                                /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals, at most 18 integer digits) */
                                 zoneShare: string;
                             }[];
-                            /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                            /** @description 功能区分成 the zone's share (元, exactly two decimals, at most 18 integer digits) */
                             zoneShare: string;
-                            /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                            /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals, at most 18 integer digits) */
                             districtShare: string;
-                            /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                            /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals, at most 18 integer digits) */
                             carriedShortfallOut?: string;
                             /** @description 分段期限 the schedule period in force */
                             period?: {
@@ -3000,7 +3000,7 @@ export interface operations {
                                      * @example 2021
                                      */
                                     fromYear: number;
-                                    /** @description 调整金额 signed amount (元, exactly two decimals) */
+                                    /** @description 调整金额 signed amount (元, exactly two decimals, at most 18 integer digits) */
                                     amount: string;
                                     /** @description 调整原因 why the base moved */
                                     reason: string;
@@ -3050,14 +3050,14 @@ export interface operations {
                                          * @enum {string}
                                          */
                                         method: "fixed" | "headcount" | "indexed";
-                                        /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                        /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals, at most 18 integer digits) */
                                         amount?: string;
                                         /**
                                          * Format: int32
                                          * @description 编制人数 staff moved (headcount)
                                          */
                                         headcount?: number;
-                                        /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                        /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals, at most 18 integer digits) */
                                         unitCost?: string;
                                         /** @description 年增长率 yearly growth of the funding (indexed) */
                                         growthRate?: string;
@@ -3114,9 +3114,9 @@ export interface operations {
                                      * @enum {string}
                                      */
                                     direction: "to_district" | "to_zone";
-                                    /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals) */
+                                    /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals, at most 18 integer digits) */
                                     fundingForYear: string;
-                                    /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals) */
+                                    /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals, at most 18 integer digits) */
                                     baseMove: string;
                                 }[];
                             }[];
@@ -3540,7 +3540,7 @@ export interface operations {
                                  * @example 2021
                                  */
                                 fromYear: number;
-                                /** @description 调整金额 signed amount (元, exactly two decimals) */
+                                /** @description 调整金额 signed amount (元, exactly two decimals, at most 18 integer digits) */
                                 amount: string;
                                 /** @description 调整原因 why the base moved */
                                 reason: string;
@@ -3590,14 +3590,14 @@ export interface operations {
                                      * @enum {string}
                                      */
                                     method: "fixed" | "headcount" | "indexed";
-                                    /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                    /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals, at most 18 integer digits) */
                                     amount?: string;
                                     /**
                                      * Format: int32
                                      * @description 编制人数 staff moved (headcount)
                                      */
                                     headcount?: number;
-                                    /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                    /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals, at most 18 integer digits) */
                                     unitCost?: string;
                                     /** @description 年增长率 yearly growth of the funding (indexed) */
                                     growthRate?: string;
@@ -3654,9 +3654,9 @@ export interface operations {
                                  * @enum {string}
                                  */
                                 direction: "to_district" | "to_zone";
-                                /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals) */
+                                /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals, at most 18 integer digits) */
                                 fundingForYear: string;
-                                /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals) */
+                                /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals, at most 18 integer digits) */
                                 baseMove: string;
                             }[];
                         }[];
@@ -3986,7 +3986,7 @@ export interface operations {
                                  * @example 2021
                                  */
                                 fromYear: number;
-                                /** @description 调整金额 signed amount (元, exactly two decimals) */
+                                /** @description 调整金额 signed amount (元, exactly two decimals, at most 18 integer digits) */
                                 amount: string;
                                 /** @description 调整原因 why the base moved */
                                 reason: string;
@@ -4036,14 +4036,14 @@ export interface operations {
                                      * @enum {string}
                                      */
                                     method: "fixed" | "headcount" | "indexed";
-                                    /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                    /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals, at most 18 integer digits) */
                                     amount?: string;
                                     /**
                                      * Format: int32
                                      * @description 编制人数 staff moved (headcount)
                                      */
                                     headcount?: number;
-                                    /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                    /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals, at most 18 integer digits) */
                                     unitCost?: string;
                                     /** @description 年增长率 yearly growth of the funding (indexed) */
                                     growthRate?: string;
@@ -4100,9 +4100,9 @@ export interface operations {
                                  * @enum {string}
                                  */
                                 direction: "to_district" | "to_zone";
-                                /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals) */
+                                /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals, at most 18 integer digits) */
                                 fundingForYear: string;
-                                /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals) */
+                                /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals, at most 18 integer digits) */
                                 baseMove: string;
                             }[];
                         }[];
@@ -4415,7 +4415,7 @@ export interface operations {
                                  * @example 2021
                                  */
                                 fromYear: number;
-                                /** @description 调整金额 signed amount (元, exactly two decimals) */
+                                /** @description 调整金额 signed amount (元, exactly two decimals, at most 18 integer digits) */
                                 amount: string;
                                 /** @description 调整原因 why the base moved */
                                 reason: string;
@@ -4465,14 +4465,14 @@ export interface operations {
                                      * @enum {string}
                                      */
                                     method: "fixed" | "headcount" | "indexed";
-                                    /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                    /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals, at most 18 integer digits) */
                                     amount?: string;
                                     /**
                                      * Format: int32
                                      * @description 编制人数 staff moved (headcount)
                                      */
                                     headcount?: number;
-                                    /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                    /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals, at most 18 integer digits) */
                                     unitCost?: string;
                                     /** @description 年增长率 yearly growth of the funding (indexed) */
                                     growthRate?: string;
@@ -4529,9 +4529,9 @@ export interface operations {
                                  * @enum {string}
                                  */
                                 direction: "to_district" | "to_zone";
-                                /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals) */
+                                /** @description 当年划转经费 F(Y) for ?year= (元, exactly two decimals, at most 18 integer digits) */
                                 fundingForYear: string;
-                                /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals) */
+                                /** @description 基数变动 +F(Y) to_district, −F(Y) to_zone (元, exactly two decimals, at most 18 integer digits) */
                                 baseMove: string;
                             }[];
                         }[];
@@ -4773,7 +4773,7 @@ export interface operations {
                          * @example 2021
                          */
                         fromYear: number;
-                        /** @description 调整金额 signed amount (元, exactly two decimals) */
+                        /** @description 调整金额 signed amount (元, exactly two decimals, at most 18 integer digits) */
                         amount: string;
                         /** @description 调整原因 why the base moved */
                         reason: string;
@@ -5045,23 +5045,23 @@ export interface operations {
                              * @enum {string}
                              */
                             kind: "annual" | "supplementary";
-                            /** @description 收入 revenue in the agreement's categories (元, exactly two decimals) */
+                            /** @description 收入 revenue in the agreement's categories (元, exactly two decimals, at most 18 integer digits) */
                             revenueTotal: string;
                             /** @description 核定基数 Σ the increment groups' bases; null when no group shares an increment */
                             base: string | null;
                             /** @description 增量 Σ the increment groups' increments A − B; null when no group shares an increment */
                             increment: string | null;
-                            /** @description 功能区分成 zone share (元, exactly two decimals) */
+                            /** @description 功能区分成 zone share (元, exactly two decimals, at most 18 integer digits) */
                             zoneShare: string;
-                            /** @description 属地政府留成 district share (元, exactly two decimals) */
+                            /** @description 属地政府留成 district share (元, exactly two decimals, at most 18 integer digits) */
                             districtShare: string;
-                            /** @description 已预拨 advances paid (元, exactly two decimals) */
+                            /** @description 已预拨 advances paid (元, exactly two decimals, at most 18 integer digits) */
                             advancesPaid: string;
-                            /** @description 应补(扣) balance due: zone share − advances (元, exactly two decimals) */
+                            /** @description 应补(扣) balance due: zone share − advances (元, exactly two decimals, at most 18 integer digits) */
                             balanceDue: string;
-                            /** @description 年度结算功能区分成 the zone share of the annual settlement (the chain's first line) (元, exactly two decimals) */
+                            /** @description 年度结算功能区分成 the zone share of the annual settlement (the chain's first line) (元, exactly two decimals, at most 18 integer digits) */
                             annualZoneShare: string;
-                            /** @description 补充结算调整合计 Σ the supplementary adjustments: zoneShare − annualZoneShare (元, exactly two decimals) */
+                            /** @description 补充结算调整合计 Σ the supplementary adjustments: zoneShare − annualZoneShare (元, exactly two decimals, at most 18 integer digits) */
                             adjustmentTotal: string;
                             /** @description 补充结算 the supplementary settlements of the year, in the order of the chain (calculation-rules.md §9) */
                             supplementary: {
@@ -5071,11 +5071,11 @@ export interface operations {
                                  * @example 3
                                  */
                                 runId: number;
-                                /** @description 功能区分成 its zone share (元, exactly two decimals) */
+                                /** @description 功能区分成 its zone share (元, exactly two decimals, at most 18 integer digits) */
                                 zoneShare: string;
-                                /** @description 补充结算调整 its zone share − that of the line it follows (元, exactly two decimals) */
+                                /** @description 补充结算调整 its zone share − that of the line it follows (元, exactly two decimals, at most 18 integer digits) */
                                 adjustment: string;
-                                /** @description 应补(扣)调整 its balance due − that of the line it follows (元, exactly two decimals) */
+                                /** @description 应补(扣)调整 its balance due − that of the line it follows (元, exactly two decimals, at most 18 integer digits) */
                                 balanceAdjustment: string;
                             }[];
                         }[];
@@ -5265,7 +5265,7 @@ export interface operations {
                              * @example 12
                              */
                             month: number;
-                            /** @description 金额 the current amount (latest revision) (元, exactly two decimals) */
+                            /** @description 金额 the current amount (latest revision) (元, exactly two decimals, at most 18 integer digits) */
                             amount: string;
                             /**
                              * Format: int64
@@ -5879,7 +5879,7 @@ export interface operations {
                              * @description 修订号 revision number
                              */
                             revision: number;
-                            /** @description 金额 the amount of this revision (元, exactly two decimals) */
+                            /** @description 金额 the amount of this revision (元, exactly two decimals, at most 18 integer digits) */
                             amount: string;
                             /**
                              * Format: date-time
@@ -6058,7 +6058,7 @@ export interface operations {
                              * @example 2021-06-30
                              */
                             paidOn: string;
-                            /** @description 金额 the amount paid to the zone (元, exactly two decimals) */
+                            /** @description 金额 the amount paid to the zone (元, exactly two decimals, at most 18 integer digits) */
                             amount: string;
                             /** @description 文号 the payment document */
                             documentNo: string;
@@ -6230,7 +6230,7 @@ export interface operations {
                          * @example 2021-06-30
                          */
                         paidOn: string;
-                        /** @description 金额 the amount paid to the zone (元, exactly two decimals) */
+                        /** @description 金额 the amount paid to the zone (元, exactly two decimals, at most 18 integer digits) */
                         amount: string;
                         /** @description 文号 the payment document */
                         documentNo: string;
@@ -6630,19 +6630,19 @@ export interface operations {
                         lineCount: number;
                         /** @description 合计 totals of the lines in the caller's scope */
                         totals: {
-                            /** @description 收入合计 Σ line revenue (元, exactly two decimals) */
+                            /** @description 收入合计 Σ line revenue (元, exactly two decimals, at most 18 integer digits) */
                             revenueTotal: string;
-                            /** @description 功能区分成合计 Σ line zone share (元, exactly two decimals) */
+                            /** @description 功能区分成合计 Σ line zone share (元, exactly two decimals, at most 18 integer digits) */
                             zoneShare: string;
-                            /** @description 属地政府留成合计 Σ line district share (元, exactly two decimals) */
+                            /** @description 属地政府留成合计 Σ line district share (元, exactly two decimals, at most 18 integer digits) */
                             districtShare: string;
-                            /** @description 已预拨合计 Σ advances (元, exactly two decimals) */
+                            /** @description 已预拨合计 Σ advances (元, exactly two decimals, at most 18 integer digits) */
                             advancesPaid: string;
-                            /** @description 应补(扣)合计 Σ balance due (元, exactly two decimals) */
+                            /** @description 应补(扣)合计 Σ balance due (元, exactly two decimals, at most 18 integer digits) */
                             balanceDue: string;
-                            /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals) */
+                            /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals, at most 18 integer digits) */
                             adjustment: string;
-                            /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals) */
+                            /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals, at most 18 integer digits) */
                             balanceAdjustment: string;
                         };
                     };
@@ -6867,19 +6867,19 @@ export interface operations {
                         lineCount: number;
                         /** @description 合计 totals of the lines in the caller's scope */
                         totals: {
-                            /** @description 收入合计 Σ line revenue (元, exactly two decimals) */
+                            /** @description 收入合计 Σ line revenue (元, exactly two decimals, at most 18 integer digits) */
                             revenueTotal: string;
-                            /** @description 功能区分成合计 Σ line zone share (元, exactly two decimals) */
+                            /** @description 功能区分成合计 Σ line zone share (元, exactly two decimals, at most 18 integer digits) */
                             zoneShare: string;
-                            /** @description 属地政府留成合计 Σ line district share (元, exactly two decimals) */
+                            /** @description 属地政府留成合计 Σ line district share (元, exactly two decimals, at most 18 integer digits) */
                             districtShare: string;
-                            /** @description 已预拨合计 Σ advances (元, exactly two decimals) */
+                            /** @description 已预拨合计 Σ advances (元, exactly two decimals, at most 18 integer digits) */
                             advancesPaid: string;
-                            /** @description 应补(扣)合计 Σ balance due (元, exactly two decimals) */
+                            /** @description 应补(扣)合计 Σ balance due (元, exactly two decimals, at most 18 integer digits) */
                             balanceDue: string;
-                            /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals) */
+                            /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals, at most 18 integer digits) */
                             adjustment: string;
-                            /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals) */
+                            /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals, at most 18 integer digits) */
                             balanceAdjustment: string;
                         };
                     };
@@ -7112,26 +7112,26 @@ export interface operations {
                              * @enum {string}
                              */
                             kind: "annual" | "supplementary";
-                            /** @description 收入合计 Σ actual (元, exactly two decimals) */
+                            /** @description 收入合计 Σ actual (元, exactly two decimals, at most 18 integer digits) */
                             revenueTotal: string;
-                            /** @description 功能区分成 Σ zone share (元, exactly two decimals) */
+                            /** @description 功能区分成 Σ zone share (元, exactly two decimals, at most 18 integer digits) */
                             zoneShare: string;
-                            /** @description 属地政府留成 revenue total − zone share (元, exactly two decimals) */
+                            /** @description 属地政府留成 revenue total − zone share (元, exactly two decimals, at most 18 integer digits) */
                             districtShare: string;
-                            /** @description 已预拨 advances paid for the year (元, exactly two decimals) */
+                            /** @description 已预拨 advances paid for the year (元, exactly two decimals, at most 18 integer digits) */
                             advancesPaid: string;
-                            /** @description 应补(扣) zone share − advances (元, exactly two decimals) */
+                            /** @description 应补(扣) zone share − advances (元, exactly two decimals, at most 18 integer digits) */
                             balanceDue: string;
                             /**
                              * Format: int32
                              * @description 所依据的定稿结算 the run of the finalized line (same agreement and year) this supplementary line follows (calculation-rules.md §9)
                              */
                             follows?: number;
-                            /** @description 原结算功能区分成 the zone share of the finalized line it follows (supplementary only) (元, exactly two decimals) */
+                            /** @description 原结算功能区分成 the zone share of the finalized line it follows (supplementary only) (元, exactly two decimals, at most 18 integer digits) */
                             previousZoneShare?: string;
-                            /** @description 补充结算调整 zone share − previous zone share (supplementary only) (元, exactly two decimals) */
+                            /** @description 补充结算调整 zone share − previous zone share (supplementary only) (元, exactly two decimals, at most 18 integer digits) */
                             adjustment?: string;
-                            /** @description 补充结算应补(扣)调整 balance due − the balance due of the line it follows (supplementary only) (元, exactly two decimals) */
+                            /** @description 补充结算应补(扣)调整 balance due − the balance due of the line it follows (supplementary only) (元, exactly two decimals, at most 18 integer digits) */
                             balanceAdjustment?: string;
                             /** @description 口径组 groups, shaped as in the calculation response */
                             groups: {
@@ -7142,30 +7142,30 @@ export interface operations {
                                  * @enum {string}
                                  */
                                 basis: "increment" | "total";
-                                /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                 base?: string;
-                                /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                /** @description 实际收入 actual revenue (元, exactly two decimals, at most 18 integer digits) */
                                 actual: string;
-                                /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                /** @description 增量 actual − base (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                 increment?: string;
-                                /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                 carriedShortfallIn?: string;
-                                /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                 shareable?: string;
                                 /** @description 分档 how the shareable amount falls into bands */
                                 bands: {
                                     /** @description 分成比例 the band's rate */
                                     rate: string;
-                                    /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                    /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals, at most 18 integer digits) */
                                     amount: string;
-                                    /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                    /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals, at most 18 integer digits) */
                                     zoneShare: string;
                                 }[];
-                                /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                /** @description 功能区分成 the zone's share (元, exactly two decimals, at most 18 integer digits) */
                                 zoneShare: string;
-                                /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals, at most 18 integer digits) */
                                 districtShare: string;
-                                /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                 carriedShortfallOut?: string;
                                 /** @description 分段期限 the schedule period in force */
                                 period?: {
@@ -7190,7 +7190,7 @@ export interface operations {
                                 };
                                 /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
                                 explanation: string[];
-                                /** @description 核销短收 the shortfall carried out of the agreement's last year that no next version carries: written off (calculation-rules.md §6) (元, exactly two decimals) */
+                                /** @description 核销短收 the shortfall carried out of the agreement's last year that no next version carries: written off (calculation-rules.md §6) (元, exactly two decimals, at most 18 integer digits) */
                                 writtenOff?: string;
                                 /**
                                  * Format: int32
@@ -7628,19 +7628,19 @@ export interface operations {
                         lineCount: number;
                         /** @description 合计 totals of the lines in the caller's scope */
                         totals: {
-                            /** @description 收入合计 Σ line revenue (元, exactly two decimals) */
+                            /** @description 收入合计 Σ line revenue (元, exactly two decimals, at most 18 integer digits) */
                             revenueTotal: string;
-                            /** @description 功能区分成合计 Σ line zone share (元, exactly two decimals) */
+                            /** @description 功能区分成合计 Σ line zone share (元, exactly two decimals, at most 18 integer digits) */
                             zoneShare: string;
-                            /** @description 属地政府留成合计 Σ line district share (元, exactly two decimals) */
+                            /** @description 属地政府留成合计 Σ line district share (元, exactly two decimals, at most 18 integer digits) */
                             districtShare: string;
-                            /** @description 已预拨合计 Σ advances (元, exactly two decimals) */
+                            /** @description 已预拨合计 Σ advances (元, exactly two decimals, at most 18 integer digits) */
                             advancesPaid: string;
-                            /** @description 应补(扣)合计 Σ balance due (元, exactly two decimals) */
+                            /** @description 应补(扣)合计 Σ balance due (元, exactly two decimals, at most 18 integer digits) */
                             balanceDue: string;
-                            /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals) */
+                            /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals, at most 18 integer digits) */
                             adjustment: string;
-                            /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals) */
+                            /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals, at most 18 integer digits) */
                             balanceAdjustment: string;
                         };
                     };
@@ -8520,9 +8520,9 @@ export interface operations {
                              * @enum {string}
                              */
                             kind: "bank_loan" | "bond" | "project_payable" | "ppp" | "other";
-                            /** @description 本金 original principal (元, exactly two decimals) */
+                            /** @description 本金 original principal (元, exactly two decimals, at most 18 integer digits) */
                             principal: string;
-                            /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals) */
+                            /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals, at most 18 integer digits) */
                             outstandingAtRegistration: string;
                             /** @description 利率 yearly interest rate, null when unknown */
                             interestRate: string | null;
@@ -8551,11 +8551,11 @@ export interface operations {
                             status: "zone" | "transferred" | "repaid" | "not_registered";
                             /** @description 承接属地政府 the district responsible on asOf, null while the zone is */
                             responsibleDistrictCode: string | null;
-                            /** @description 余额 outstanding principal on asOf (元, exactly two decimals) */
+                            /** @description 余额 outstanding principal on asOf (元, exactly two decimals, at most 18 integer digits) */
                             outstanding: string;
-                            /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals) */
+                            /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                             principalRepaid: string;
-                            /** @description 已付利息 interest paid up to asOf (元, exactly two decimals) */
+                            /** @description 已付利息 interest paid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                             interestPaid: string;
                             /** @description 事件 the whole history, oldest first */
                             events: {
@@ -8582,9 +8582,9 @@ export interface operations {
                                 districtCode?: string;
                                 /** @description 文号 document number */
                                 documentNo?: string;
-                                /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals) */
+                                /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                                 principal: string;
-                                /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals) */
+                                /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                                 interest: string;
                                 /**
                                  * Format: int32
@@ -8829,9 +8829,9 @@ export interface operations {
                          * @enum {string}
                          */
                         kind: "bank_loan" | "bond" | "project_payable" | "ppp" | "other";
-                        /** @description 本金 original principal (元, exactly two decimals) */
+                        /** @description 本金 original principal (元, exactly two decimals, at most 18 integer digits) */
                         principal: string;
-                        /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals) */
+                        /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals, at most 18 integer digits) */
                         outstandingAtRegistration: string;
                         /** @description 利率 yearly interest rate, null when unknown */
                         interestRate: string | null;
@@ -8860,11 +8860,11 @@ export interface operations {
                         status: "zone" | "transferred" | "repaid" | "not_registered";
                         /** @description 承接属地政府 the district responsible on asOf, null while the zone is */
                         responsibleDistrictCode: string | null;
-                        /** @description 余额 outstanding principal on asOf (元, exactly two decimals) */
+                        /** @description 余额 outstanding principal on asOf (元, exactly two decimals, at most 18 integer digits) */
                         outstanding: string;
-                        /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals) */
+                        /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                         principalRepaid: string;
-                        /** @description 已付利息 interest paid up to asOf (元, exactly two decimals) */
+                        /** @description 已付利息 interest paid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                         interestPaid: string;
                         /** @description 事件 the whole history, oldest first */
                         events: {
@@ -8891,9 +8891,9 @@ export interface operations {
                             districtCode?: string;
                             /** @description 文号 document number */
                             documentNo?: string;
-                            /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals) */
+                            /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                             principal: string;
-                            /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals) */
+                            /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                             interest: string;
                             /**
                              * Format: int32
@@ -9320,20 +9320,20 @@ export interface operations {
                              * @description 笔数 debts registered by asOf
                              */
                             debts: number;
-                            /** @description 登记余额 Σ outstanding at registration (元, exactly two decimals) */
+                            /** @description 登记余额 Σ outstanding at registration (元, exactly two decimals, at most 18 integer digits) */
                             registeredOutstanding: string;
-                            /** @description 已还本金 Σ principal repaid up to asOf (元, exactly two decimals) */
+                            /** @description 已还本金 Σ principal repaid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                             principalRepaid: string;
-                            /** @description 已付利息 Σ interest paid up to asOf (元, exactly two decimals) */
+                            /** @description 已付利息 Σ interest paid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                             interestPaid: string;
-                            /** @description 余额 Σ outstanding on asOf (元, exactly two decimals) */
+                            /** @description 余额 Σ outstanding on asOf (元, exactly two decimals, at most 18 integer digits) */
                             outstanding: string;
                             /**
                              * Format: int64
                              * @description 已划转笔数 debts transferred by asOf
                              */
                             transferred: number;
-                            /** @description 已划转余额 Σ outstanding of the transferred debts (元, exactly two decimals) */
+                            /** @description 已划转余额 Σ outstanding of the transferred debts (元, exactly two decimals, at most 18 integer digits) */
                             transferredOutstanding: string;
                         }[];
                         /** @description 汇总行 one group */
@@ -9345,20 +9345,20 @@ export interface operations {
                              * @description 笔数 debts registered by asOf
                              */
                             debts: number;
-                            /** @description 登记余额 Σ outstanding at registration (元, exactly two decimals) */
+                            /** @description 登记余额 Σ outstanding at registration (元, exactly two decimals, at most 18 integer digits) */
                             registeredOutstanding: string;
-                            /** @description 已还本金 Σ principal repaid up to asOf (元, exactly two decimals) */
+                            /** @description 已还本金 Σ principal repaid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                             principalRepaid: string;
-                            /** @description 已付利息 Σ interest paid up to asOf (元, exactly two decimals) */
+                            /** @description 已付利息 Σ interest paid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                             interestPaid: string;
-                            /** @description 余额 Σ outstanding on asOf (元, exactly two decimals) */
+                            /** @description 余额 Σ outstanding on asOf (元, exactly two decimals, at most 18 integer digits) */
                             outstanding: string;
                             /**
                              * Format: int64
                              * @description 已划转笔数 debts transferred by asOf
                              */
                             transferred: number;
-                            /** @description 已划转余额 Σ outstanding of the transferred debts (元, exactly two decimals) */
+                            /** @description 已划转余额 Σ outstanding of the transferred debts (元, exactly two decimals, at most 18 integer digits) */
                             transferredOutstanding: string;
                         };
                     };
@@ -9487,9 +9487,9 @@ export interface operations {
                              * @enum {string}
                              */
                             kind: "bank_loan" | "bond" | "project_payable" | "ppp" | "other";
-                            /** @description 本金 original principal (元, exactly two decimals) */
+                            /** @description 本金 original principal (元, exactly two decimals, at most 18 integer digits) */
                             principal: string;
-                            /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals) */
+                            /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals, at most 18 integer digits) */
                             outstandingAtRegistration: string;
                             /** @description 利率 yearly interest rate, null when unknown */
                             interestRate: string | null;
@@ -9518,11 +9518,11 @@ export interface operations {
                             status: "zone" | "transferred" | "repaid" | "not_registered";
                             /** @description 承接属地政府 the district responsible on asOf, null while the zone is */
                             responsibleDistrictCode: string | null;
-                            /** @description 余额 outstanding principal on asOf (元, exactly two decimals) */
+                            /** @description 余额 outstanding principal on asOf (元, exactly two decimals, at most 18 integer digits) */
                             outstanding: string;
-                            /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals) */
+                            /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                             principalRepaid: string;
-                            /** @description 已付利息 interest paid up to asOf (元, exactly two decimals) */
+                            /** @description 已付利息 interest paid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                             interestPaid: string;
                             /** @description 事件 the whole history, oldest first */
                             events: {
@@ -9549,9 +9549,9 @@ export interface operations {
                                 districtCode?: string;
                                 /** @description 文号 document number */
                                 documentNo?: string;
-                                /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals) */
+                                /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                                 principal: string;
-                                /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals) */
+                                /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                                 interest: string;
                                 /**
                                  * Format: int32
@@ -9710,9 +9710,9 @@ export interface operations {
                          * @enum {string}
                          */
                         kind: "bank_loan" | "bond" | "project_payable" | "ppp" | "other";
-                        /** @description 本金 original principal (元, exactly two decimals) */
+                        /** @description 本金 original principal (元, exactly two decimals, at most 18 integer digits) */
                         principal: string;
-                        /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals) */
+                        /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals, at most 18 integer digits) */
                         outstandingAtRegistration: string;
                         /** @description 利率 yearly interest rate, null when unknown */
                         interestRate: string | null;
@@ -9741,11 +9741,11 @@ export interface operations {
                         status: "zone" | "transferred" | "repaid" | "not_registered";
                         /** @description 承接属地政府 the district responsible on asOf, null while the zone is */
                         responsibleDistrictCode: string | null;
-                        /** @description 余额 outstanding principal on asOf (元, exactly two decimals) */
+                        /** @description 余额 outstanding principal on asOf (元, exactly two decimals, at most 18 integer digits) */
                         outstanding: string;
-                        /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals) */
+                        /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                         principalRepaid: string;
-                        /** @description 已付利息 interest paid up to asOf (元, exactly two decimals) */
+                        /** @description 已付利息 interest paid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                         interestPaid: string;
                         /** @description 事件 the whole history, oldest first */
                         events: {
@@ -9772,9 +9772,9 @@ export interface operations {
                             districtCode?: string;
                             /** @description 文号 document number */
                             documentNo?: string;
-                            /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals) */
+                            /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                             principal: string;
-                            /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals) */
+                            /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                             interest: string;
                             /**
                              * Format: int32
@@ -9983,9 +9983,9 @@ export interface operations {
                          * @enum {string}
                          */
                         kind: "bank_loan" | "bond" | "project_payable" | "ppp" | "other";
-                        /** @description 本金 original principal (元, exactly two decimals) */
+                        /** @description 本金 original principal (元, exactly two decimals, at most 18 integer digits) */
                         principal: string;
-                        /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals) */
+                        /** @description 登记时余额 outstanding on the registration date (元, exactly two decimals, at most 18 integer digits) */
                         outstandingAtRegistration: string;
                         /** @description 利率 yearly interest rate, null when unknown */
                         interestRate: string | null;
@@ -10014,11 +10014,11 @@ export interface operations {
                         status: "zone" | "transferred" | "repaid" | "not_registered";
                         /** @description 承接属地政府 the district responsible on asOf, null while the zone is */
                         responsibleDistrictCode: string | null;
-                        /** @description 余额 outstanding principal on asOf (元, exactly two decimals) */
+                        /** @description 余额 outstanding principal on asOf (元, exactly two decimals, at most 18 integer digits) */
                         outstanding: string;
-                        /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals) */
+                        /** @description 已还本金 principal repaid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                         principalRepaid: string;
-                        /** @description 已付利息 interest paid up to asOf (元, exactly two decimals) */
+                        /** @description 已付利息 interest paid up to asOf (元, exactly two decimals, at most 18 integer digits) */
                         interestPaid: string;
                         /** @description 事件 the whole history, oldest first */
                         events: {
@@ -10045,9 +10045,9 @@ export interface operations {
                             districtCode?: string;
                             /** @description 文号 document number */
                             documentNo?: string;
-                            /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals) */
+                            /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                             principal: string;
-                            /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals) */
+                            /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                             interest: string;
                             /**
                              * Format: int32
@@ -10314,9 +10314,9 @@ export interface operations {
                         districtCode?: string;
                         /** @description 文号 document number */
                         documentNo?: string;
-                        /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals) */
+                        /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                         principal: string;
-                        /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals) */
+                        /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                         interest: string;
                         /**
                          * Format: int32
@@ -10576,9 +10576,9 @@ export interface operations {
                         districtCode?: string;
                         /** @description 文号 document number */
                         documentNo?: string;
-                        /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals) */
+                        /** @description 本金 principal repaid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                         principal: string;
-                        /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals) */
+                        /** @description 利息 interest paid (negative in a reversal) (元, exactly two decimals, at most 18 integer digits) */
                         interest: string;
                         /**
                          * Format: int32
@@ -11587,14 +11587,14 @@ export interface operations {
                                  * @enum {string}
                                  */
                                 method: "fixed" | "headcount" | "indexed";
-                                /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                                /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals, at most 18 integer digits) */
                                 amount?: string;
                                 /**
                                  * Format: int32
                                  * @description 编制人数 staff moved (headcount)
                                  */
                                 headcount?: number;
-                                /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                                /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals, at most 18 integer digits) */
                                 unitCost?: string;
                                 /** @description 年增长率 yearly growth of the funding (indexed) */
                                 growthRate?: string;
@@ -11828,14 +11828,14 @@ export interface operations {
                              * @enum {string}
                              */
                             method: "fixed" | "headcount" | "indexed";
-                            /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals) */
+                            /** @description 经费 the yearly amount (fixed), or the amount of fromYear (indexed) (元, exactly two decimals, at most 18 integer digits) */
                             amount?: string;
                             /**
                              * Format: int32
                              * @description 编制人数 staff moved (headcount)
                              */
                             headcount?: number;
-                            /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals) */
+                            /** @description 人均经费 yearly cost of one staff (headcount) (元, exactly two decimals, at most 18 integer digits) */
                             unitCost?: string;
                             /** @description 年增长率 yearly growth of the funding (indexed) */
                             growthRate?: string;
@@ -12713,30 +12713,30 @@ export interface operations {
                                      * @enum {string}
                                      */
                                     basis: "increment" | "total";
-                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     base?: string;
-                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals, at most 18 integer digits) */
                                     actual: string;
-                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     increment?: string;
-                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     carriedShortfallIn?: string;
-                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     shareable?: string;
                                     /** @description 分档 how the shareable amount falls into bands */
                                     bands: {
                                         /** @description 分成比例 the band's rate */
                                         rate: string;
-                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals, at most 18 integer digits) */
                                         amount: string;
-                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals, at most 18 integer digits) */
                                         zoneShare: string;
                                     }[];
-                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals, at most 18 integer digits) */
                                     zoneShare: string;
-                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals, at most 18 integer digits) */
                                     districtShare: string;
-                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     carriedShortfallOut?: string;
                                     /** @description 分段期限 the schedule period in force */
                                     period?: {
@@ -12769,30 +12769,30 @@ export interface operations {
                                      * @enum {string}
                                      */
                                     basis: "increment" | "total";
-                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals) */
+                                    /** @description 核定基数 the base for the fiscal year, after adjustments (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     base?: string;
-                                    /** @description 实际收入 actual revenue (元, exactly two decimals) */
+                                    /** @description 实际收入 actual revenue (元, exactly two decimals, at most 18 integer digits) */
                                     actual: string;
-                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals) */
+                                    /** @description 增量 actual − base (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     increment?: string;
-                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals) */
+                                    /** @description 上年结转短收 shortfall carried in (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     carriedShortfallIn?: string;
-                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals) */
+                                    /** @description 可分成增量 increment − carried shortfall (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     shareable?: string;
                                     /** @description 分档 how the shareable amount falls into bands */
                                     bands: {
                                         /** @description 分成比例 the band's rate */
                                         rate: string;
-                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals) */
+                                        /** @description 分档金额 the part of the shareable amount in this band (元, exactly two decimals, at most 18 integer digits) */
                                         amount: string;
-                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals) */
+                                        /** @description 功能区分成 the zone's share of this band, rounded half up to the cent (元, exactly two decimals, at most 18 integer digits) */
                                         zoneShare: string;
                                     }[];
-                                    /** @description 功能区分成 the zone's share (元, exactly two decimals) */
+                                    /** @description 功能区分成 the zone's share (元, exactly two decimals, at most 18 integer digits) */
                                     zoneShare: string;
-                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals) */
+                                    /** @description 属地政府留成 what the district keeps: actual − zone share (元, exactly two decimals, at most 18 integer digits) */
                                     districtShare: string;
-                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals) */
+                                    /** @description 结转下年短收 shortfall carried to next year (increment only) (元, exactly two decimals, at most 18 integer digits) */
                                     carriedShortfallOut?: string;
                                     /** @description 分段期限 the schedule period in force */
                                     period?: {
@@ -12818,30 +12818,30 @@ export interface operations {
                                     /** @description 计算说明 each step in words (Chinese; English with Accept-Language: en) */
                                     explanation: string[];
                                 };
-                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals, at most 18 integer digits) */
                                 difference: string;
                             }[];
                             /** @description 年度合计 the year's totals, as agreed and as changed */
                             totals: {
                                 /** @description 现行 under the agreement as it is */
                                 agreed: {
-                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals, at most 18 integer digits) */
                                     revenueTotal: string;
-                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals, at most 18 integer digits) */
                                     zoneShare: string;
-                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals, at most 18 integer digits) */
                                     districtShare: string;
                                 };
                                 /** @description 测算 under the changed terms */
                                 scenario: {
-                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                    /** @description 收入合计 Σ actual over the groups (元, exactly two decimals, at most 18 integer digits) */
                                     revenueTotal: string;
-                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                    /** @description 功能区分成合计 Σ zone share (元, exactly two decimals, at most 18 integer digits) */
                                     zoneShare: string;
-                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                    /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals, at most 18 integer digits) */
                                     districtShare: string;
                                 };
-                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                                /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals, at most 18 integer digits) */
                                 difference: string;
                             };
                         }[];
@@ -12849,23 +12849,23 @@ export interface operations {
                         totals: {
                             /** @description 现行 under the agreement as it is */
                             agreed: {
-                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals, at most 18 integer digits) */
                                 revenueTotal: string;
-                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals, at most 18 integer digits) */
                                 zoneShare: string;
-                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals, at most 18 integer digits) */
                                 districtShare: string;
                             };
                             /** @description 测算 under the changed terms */
                             scenario: {
-                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals) */
+                                /** @description 收入合计 Σ actual over the groups (元, exactly two decimals, at most 18 integer digits) */
                                 revenueTotal: string;
-                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals) */
+                                /** @description 功能区分成合计 Σ zone share (元, exactly two decimals, at most 18 integer digits) */
                                 zoneShare: string;
-                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals) */
+                                /** @description 属地政府留成合计 revenue total − zone share (元, exactly two decimals, at most 18 integer digits) */
                                 districtShare: string;
                             };
-                            /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals) */
+                            /** @description 差额 scenario zone share − agreed zone share (元, exactly two decimals, at most 18 integer digits) */
                             difference: string;
                         };
                     };

@@ -187,6 +187,18 @@ t.test('§1 a base that responsibility transfers move beyond 18 integer digits i
   t.match(problem.detail, /responsibility transfers/)
 })
 
+t.test('§1 bases and increments that each fit but whose sums over the groups would not (an agreement\'s history prints them) are a 422 at /groups', async (t) => {
+  // Two escalating bases: 600,000,000,000.00 × (1 + 999)^(2021 − 2019) = 600,000,000,000,000,000.00 each (18 digits); Σ 1.2 × 10^18.
+  const escalating = { amount: '600000000000.00', baseYear: 2019, mode: 'escalating', growthRate: '999' }
+  const group = (name: string, base: object) => ({ name, basis: 'increment', base, actual: '1.00', rates: [{ rate: '0.60' }] })
+  const problem = expectProblem(t, await calculate({ fiscalYear: 2021, groups: [group('taxes', escalating), group('levies', escalating)] }), 422)
+  t.same(problem.errors?.map((e) => e.pointer), ['/groups'])
+  t.match(problem.detail, /totals over the groups of more than 18 integer digits/)
+  const one = await calculate({ fiscalYear: 2021, groups: [group('taxes', escalating), group('levies', ruleBase)] })
+  t.equal(one.statusCode, 200, 'one of them fits with a small base beside it')
+  t.equal(one.json().groups[0].base, '600000000000000000.00')
+})
+
 t.test('the longest base line (100 adjustments and 100 responsibility transfers, each with the longest texts and an exact F(Y) of some 650 decimals) ' +
   'stays within the documented bound (api-contract.md, POST /v1/calculations: explanation; calculation-rules.md §4)', async (t) => {
   const adjustments = Array.from({ length: 100 }, (_, i) => ({ fromYear: 2020 + (i % 2), amount: i % 2 === 0 ? '-999999999999999.99' : '999999999999999.99', documentNo: '号'.repeat(100) }))

@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { insertAdvance } from '../../src/db/advances.js'
 import { holdSettlementInputs } from '../../src/db/locks.js'
-import { expectProblem, onPostgres, testApp, testDatabase } from '../helpers.js'
+import { expectProblem, onPostgres, rowCount, testApp, testDatabase } from '../helpers.js'
 import { created, get, injector, post } from '../world.js'
 
 /*
@@ -332,6 +332,40 @@ t.test('§1 magnitudes: computed figures of up to 18 integer digits are stored; 
     groups: [{ name: 'g', basis: 'increment', actual: '1.00', rates: [{ rate: '0.60' }], base: { amount: '999999999999999.99', baseYear: 1990, mode: 'escalating', growthRate: '999' } }],
   }), 422)
   t.same(calculation.errors?.map((e) => e.pointer), ['/groups/0/base/growthRate'])
+})
+
+t.test('§1 advances (预拨) past 18 integer digits: an advance that would take the year\'s sum there is 422 at /amount, and a run of a year whose ' +
+  'advances are there (recorded before this was refused) is 422 naming the advances, never a 500 (numeric(20,2) overflow)', async (t) => {
+  const LARGEST = '999999999999999.99'
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2043, { groups: [taxes({ shortfall: 'none' })] })
+  await revenue(zoneCode, 2043, '2000.00')
+  // Given 1,000 advances of the largest amount (999,999,999,999,999,990.00 in all), as 1,000 requests would leave them.
+  await sql`INSERT INTO advances (agreement_id, fiscal_year, paid_on, amount, document_no)
+    SELECT ${id}, 2043, DATE '2043-06-30', ${LARGEST}::numeric, '预拨' || n FROM generate_series(1, 1000) AS n`.execute(database.db)
+  const advance = (amount: string) => post(app, '/v1/advances', { agreementId: id, fiscalYear: 2043, paidOn: '2043-07-01', amount, documentNo: '预拨末' })
+  const refused = expectProblem(t, await advance('10.00'), 422)
+  t.same(refused.errors?.map((e) => e.pointer), ['/amount'])
+  t.match(refused.detail, /advances for 2043 would add up to 1000000000000000000\.00, more than 18 integer digits/)
+  t.equal((await advance('9.99')).statusCode, 201, 'up to 999,999,999,999,999,999.99 in all')
+  t.equal((await advance('-5.00')).statusCode, 201, 'a recovered advance brings the sum down')
+
+  // Recorded before the refusal existed: one more brings the sum to 10^18 (19 integer digits).
+  await sql`INSERT INTO advances (agreement_id, fiscal_year, paid_on, amount, document_no) VALUES (${id}, 2043, DATE '2043-07-02', 5.01, '旧')`.execute(database.db)
+  const runs = await rowCount(database, 'settlement_runs')
+  const settle = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2043, agreementIds: [id] }), 422)
+  t.same(settle.errors?.map((e) => e.pointer), [`/agreements/${id}/advances`])
+  t.match(settle.detail, new RegExp(`agreement ${id}: 2043 gives advances paid \\(预拨\\) of more than 18 integer digits`))
+  t.equal(await rowCount(database, 'settlement_runs'), runs, 'no run stored')
+
+  // The stateless calculation: a balance due beyond 18 digits names the advances it deducts. B = 999999999999999.99 × 1000
+  // = 999999999999999990.00; deduct at 1.00: Z = S = 1.00 − B = −999999999999999989.00; less the advances: 19 integer digits.
+  const calculation = expectProblem(t, await post(app, '/v1/calculations', {
+    fiscalYear: 2043, advancesPaid: LARGEST,
+    groups: [{ name: 'g', basis: 'increment', actual: '1.00', rates: [{ rate: '1.00' }], shortfall: 'deduct', base: { amount: LARGEST, baseYear: 2042, mode: 'escalating', growthRate: '999' } }],
+  }), 422)
+  t.match(calculation.detail, /a balance due \(the zone share less the advances paid\) of more than 18 integer digits/)
+  t.same(calculation.errors?.map((e) => e.pointer), ['/advancesPaid'])
 })
 
 t.test('a run answers its line count and totals; its lines come a page at a time, filtered, each caller seeing its own', async (t) => {

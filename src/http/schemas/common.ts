@@ -15,9 +15,12 @@ export const Money = (description: string) =>
 export const NonNegativeMoney = (description: string) =>
   Type.String({ pattern: NON_NEGATIVE_MONEY_PATTERN, maxLength: 18, description: `${description} (元, string, ≥ 0, at most two decimals)`, examples: ['0.00'] })
 
-/** Printed amounts always have exactly two decimals. */
+/**
+ * Printed amounts always have exactly two decimals and at most 18 integer digits (calculation-rules.md
+ * §1): whatever would print a longer figure is refused with a 422 naming the input that led there.
+ */
 export const MoneyOut = (description: string) =>
-  Type.String({ pattern: '^-?\\d+\\.\\d{2}$', maxLength: 24, description: `${description} (元, exactly two decimals)` })
+  Type.String({ pattern: '^-?\\d{1,18}\\.\\d{2}$', maxLength: 22, description: `${description} (元, exactly two decimals, at most 18 integer digits)` })
 
 /** 比例: a rate between 0 and 1, at most six decimals. */
 export const Rate = (description: string) =>
