@@ -1,7 +1,10 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { fitsFigure, MAX_FIGURE_DIGITS, runMagnitudeIssue } from '../../src/domain/magnitudes.js'
-import { Decimal, formatMoney, money } from '../../src/domain/money.js'
+import { computeAgreementYear } from '../../src/domain/engine.js'
+import { fitsFigure, magnitudeIssues, MAX_FIGURE_DIGITS, runMagnitudeIssue } from '../../src/domain/magnitudes.js'
+import { Decimal, formatMoney, money, sum, ZERO } from '../../src/domain/money.js'
+import { presentAgreementYear } from '../../src/domain/presentation.js'
+import type { AgreementYearResult, GroupInput, ShortfallPolicy } from '../../src/domain/types.js'
 import { type LineFigures, runSums, runTotals } from '../../src/domain/settlement.js'
 import { holds } from '../properties.js'
 
@@ -52,4 +55,41 @@ t.test('§1: runSums gives a run\'s totals as runTotals does, and sums without s
   t.equal(one.totals().zoneShare, '0.00', 'the totals of two lines cancel')
   t.match(runMagnitudeIssue(one.unsigned(), 2, '/agreementIds'), { pointer: '/agreementIds', message: /^the figures of the run's 2 lines add up to more than 18 integer digits/ },
     'the bound is conservative: refused though every total of these two lines fits (at 10^18 yuan, where no budget is)')
+})
+
+t.test('§1: when magnitudeIssues finds nothing, every figure an agreement year prints has at most 18 integer digits, and so do Σ base and Σ increment ' +
+  '(an agreement\'s history); when it finds something, some such figure has more', async (t) => {
+  /** Whole cents up to 10^20 (figures of up to 18 integer digits), as Decimals: the largest figures the engine may be given. */
+  const cents = fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }).map((c) => money(c.toString()).dividedBy(100))
+  const rate = fc.integer({ min: 600000, max: 1000000 }).map((micro) => money(micro.toString()).dividedBy(1000000))
+  const group = fc.oneof(
+    fc.record({ base: cents, actual: cents, rate, shortfall: fc.constantFrom<ShortfallPolicy>('none', 'deduct', 'carry_forward'), carried: cents })
+      .map(({ base, actual, rate, shortfall, carried }): GroupInput => ({
+        name: 'g', basis: 'increment', base: { kind: 'amount', amount: base }, actual, rates: [{ upToGrowth: money('0.1'), rate }, { rate }], shortfall,
+        carriedShortfall: shortfall === 'carry_forward' ? carried.abs() : ZERO,
+      })),
+    fc.record({ actual: cents, rate }).map(({ actual, rate }): GroupInput => ({ name: 'fees', basis: 'total', actual, rates: [{ rate }], shortfall: 'none', carriedShortfall: ZERO })),
+  )
+  const pointers = (i: number) => ({ actual: `/groups/${i}/actual`, base: `/groups/${i}/base` })
+  /** Every money figure of the printed year (strings with two decimals), and the history's sums over the groups. */
+  const printed = (result: AgreementYearResult): string[] => {
+    const figures: string[] = []
+    const walk = (value: unknown): void => {
+      if (typeof value === 'string' && /^-?\d+\.\d\d$/.test(value)) figures.push(value)
+      else if (Array.isArray(value)) value.forEach(walk)
+      else if (typeof value === 'object' && value !== null) Object.values(value).forEach(walk)
+    }
+    walk(presentAgreementYear(result, 'zh'))
+    const increments = result.groups.filter((g) => g.basis === 'increment')
+    return [...figures, formatMoney(sum(increments.map((g) => g.base))), formatMoney(sum(increments.map((g) => g.increment)))]
+  }
+  let refused = 0
+  holds(t, fc.property(fc.array(group, { minLength: 1, maxLength: 4 }), cents, (groups, advancesPaid) => {
+    const result = computeAgreementYear({ fiscalYear: 2021, minimumRate: money('0.60'), groups, advancesPaid })
+    const issues = magnitudeIssues(result, pointers, { totals: '/groups', advances: '/advancesPaid' }, (what) => what)
+    const fits = printed(result).every((f) => /^-?\d{1,18}\.\d\d$/.test(f))
+    if (issues.length > 0) refused++
+    return issues.length === 0 ? fits : !fits
+  }), { numRuns: 3000, seed: 20261203 })
+  t.ok(refused > 300 && refused < 2700, `both outcomes are exercised (${refused} of 3000 refused)`)
 })
