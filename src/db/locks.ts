@@ -12,6 +12,8 @@ export const LockSpace = {
   settlementYear: 7303,
   revenueMerge: 7304,
   settlementInputs: 7305,
+  agreement: 7306,
+  debtRegister: 7307,
 } as const
 
 /** Waits for the lock. */
@@ -34,6 +36,24 @@ export async function tryLock (tx: Db, space: number, name: string): Promise<boo
  */
 export async function holdSettlementInputs (tx: Db): Promise<void> {
   await sql`select pg_advisory_xact_lock_shared(hashtextextended('settlement-inputs', ${sql.lit(LockSpace.settlementInputs)}))`.execute(tx)
+}
+
+/**
+ * One agreement's own records (its base adjustments, responsibility transfers and advances): a
+ * writer that checks a limit over them (how many a group holds, what a year's advances add up to)
+ * takes this first, so that writers of the same agreement take turns between check and insert.
+ */
+export async function lockAgreement (tx: Db, agreementId: number): Promise<void> {
+  await lock(tx, LockSpace.agreement, String(agreementId))
+}
+
+/**
+ * The debt register's sums (what was outstanding at registration, the interest repaid) bound every
+ * figure it prints: registrations, imports and repayments take turns between checking them and
+ * writing. Taken before any debt's row.
+ */
+export async function lockDebtRegister (tx: Db): Promise<void> {
+  await lock(tx, LockSpace.debtRegister, 'debt-register')
 }
 
 export async function lockSettlementInputs (tx: Db): Promise<void> {

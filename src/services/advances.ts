@@ -1,6 +1,6 @@
 import { type Advance, advanceSums, insertAdvance, listAdvances } from '../db/advances.js'
 import { findAgreement } from '../db/agreements.js'
-import { holdSettlementInputs } from '../db/locks.js'
+import { holdSettlementInputs, lockAgreement } from '../db/locks.js'
 import type { PageRequest } from '../db/pagination.js'
 import { yearFinalized } from '../db/settlements.js'
 import { inForce } from '../domain/agreement.js'
@@ -34,6 +34,8 @@ export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advan
     if (!advancePaidInWindow(advance.fiscalYear, advance.paidOn)) throw Problems.advancePaidOutsideYear(advance.fiscalYear, advance.paidOn)
     await holdSettlementInputs(tx)
     if (await yearFinalized(tx, agreement.id, advance.fiscalYear)) throw Problems.yearSettled(agreement.id, advance.fiscalYear)
+    // Concurrent advances of the agreement take turns: each sees the others' in the year's sum.
+    await lockAgreement(tx, agreement.id)
     const paid = (await advanceSums(tx, advance.fiscalYear, [agreement.id])).get(agreement.id)?.total ?? '0'
     const total = money(paid).plus(money(advance.amount))
     if (!fitsFigure(total)) throw Problems.advancesTooLarge(agreement.id, advance.fiscalYear, formatMoney(total))

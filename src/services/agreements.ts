@@ -2,7 +2,7 @@ import {
   type AgreementFilter, findAgreement, insertAgreement, insertBaseAdjustment, listAgreements, lockAgreementPair, overlappingAgreements, setEffectiveTo,
   type StoredAdjustment, type StoredAgreement,
 } from '../db/agreements.js'
-import { holdSettlementInputs } from '../db/locks.js'
+import { holdSettlementInputs, lockAgreement } from '../db/locks.js'
 import type { PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone, unknownCategories } from '../db/registry.js'
 import { groupActuals } from '../db/revenue.js'
@@ -144,13 +144,15 @@ export interface NewBaseAdjustment {
 /** 基数调整 (财随事走): moves an increment group's base from a year on, never into a settled year (§4). */
 export function addBaseAdjustment (ctx: Context, id: number, adjustment: NewBaseAdjustment): Promise<StoredAdjustment> {
   return inWriteTransaction(ctx, async (tx) => {
+    await holdSettlementInputs(tx)
+    // Read after the lock: concurrent adjustments of the agreement count each other (at most MAX_BASE_ADJUSTMENTS).
+    await lockAgreement(tx, id)
     const found = await findAgreement(tx, ALL, id)
     if (found === undefined) throw Problems.notFound(`agreement ${id}`)
     const group = found.groups.find((g) => g.name === adjustment.group)
     if (group === undefined) throw Problems.agreementGroupUnknown(found.id, adjustment.group, found.groups.map((g) => g.name))
     if (group.basis !== 'increment') throw Problems.totalGroupHasNoBase(group.name)
     if (group.adjustments.length >= MAX_BASE_ADJUSTMENTS) throw Problems.tooManyAdjustments(group.name, group.adjustments.length, MAX_BASE_ADJUSTMENTS)
-    await holdSettlementInputs(tx)
     const settled = await lastFinalizedYear(tx, found.id)
     if (settled !== undefined && adjustment.fromYear <= settled) throw Problems.agreementSettledAdjustment(found.id, settled, adjustment.fromYear)
     if (adjustment.fromYear <= found.baseYear) throw Problems.adjustmentNotAfterBaseYear(found.baseYear)

@@ -2,6 +2,7 @@ import {
   allDebts, debtRegister, type DebtFilter, findDebt, insertDebt, insertDebtEvent, listDebts, registerSums, type StoredDebt, today,
 } from '../db/debts.js'
 import type { Db } from '../db/database.js'
+import { lockDebtRegister } from '../db/locks.js'
 import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
 import {
@@ -74,6 +75,7 @@ async function reread (db: Db, id: number): Promise<StoredDebt> {
 /** Registers one debt (admins): the registration rules, then the transfer if it comes with one. */
 export function registerDebt (ctx: Context, d: NewDebt): Promise<DebtAsOf> {
   return inWriteTransaction(ctx, async (tx) => {
+    await lockDebtRegister(tx)
     const register = await debtRegister(tx, d.zoneCode)
     const issues = checkDebtRegistration(asText(d), {
       zoneExists: (code) => register.zones.has(code), referenceTaken: (zone, reference) => register.references.has(`${zone}|${reference}`),
@@ -112,6 +114,7 @@ export interface DebtImportResult {
 export function importDebts (ctx: Context, body: unknown, partial: boolean): Promise<DebtImportResult> {
   const file = openCsvImport(body, DEBT_CSV_HEADER, ctx.settings.importLimit, 'one debt as JSON goes to POST /v1/debts')
   return inWriteTransaction(ctx, async (tx) => {
+    await lockDebtRegister(tx)
     const { zones, references } = await debtRegister(tx)
     const day = await today(tx)
     let room = (await roomIn(tx)).outstanding
@@ -227,6 +230,7 @@ export type RecordedEvent = StoredDebt['events'][number]
 /** A repayment by the responsible district (or an admin): never more principal than is outstanding then or later. */
 export function recordRepayment (ctx: Context, id: number, repayment: Repayment): Promise<RecordedEvent> {
   return inWriteTransaction(ctx, async (tx) => {
+    await lockDebtRegister(tx)
     const found = await findDebt(tx, ctx.actor.scope, id, true)
     if (found === undefined) throw Problems.notFound(`debt ${id}`)
     if (money(repayment.principal).isZero() && money(repayment.interest).isZero()) throw Problems.repaymentEmpty()

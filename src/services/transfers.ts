@@ -1,5 +1,5 @@
 import { findAgreement } from '../db/agreements.js'
-import { holdSettlementInputs } from '../db/locks.js'
+import { holdSettlementInputs, lockAgreement } from '../db/locks.js'
 import type { PageRequest } from '../db/pagination.js'
 import { lastFinalizedYear } from '../db/settlements.js'
 import { insertTransfer, listTransfers, type StoredTransfer, type TransferFilter } from '../db/transfers.js'
@@ -27,6 +27,9 @@ export function recordTransfer (ctx: Context, json: NewTransfer): Promise<Stored
     const issues = new IssueCollector()
     const transfer = parseTransfer(issues, '', json)
     issues.throwIfAny()
+    await holdSettlementInputs(tx)
+    // Read after the lock: concurrent transfers of the agreement count each other (at most MAX_TRANSFERS).
+    await lockAgreement(tx, json.agreementId)
     const found = await findAgreement(tx, ALL, json.agreementId)
     if (found === undefined) throw Problems.agreementNotInScope(json.agreementId)
     const group = found.groups.find((g) => g.name === json.group)
@@ -34,7 +37,6 @@ export function recordTransfer (ctx: Context, json: NewTransfer): Promise<Stored
     if (group.basis !== 'increment') throw Problems.totalGroupHasNoBase(group.name)
     if (!inForce(found, transfer.fromYear)) throw Problems.transferOutsideAgreement(found, transfer.fromYear)
     if (group.transfers.length >= MAX_TRANSFERS) throw Problems.tooManyTransfers(group.name, group.transfers.length, MAX_TRANSFERS)
-    await holdSettlementInputs(tx)
     const settled = await lastFinalizedYear(tx, found.id)
     if (settled !== undefined && transfer.fromYear <= settled) throw Problems.agreementSettledTransfer(found.id, settled, transfer.fromYear)
     const recorded = await insertTransfer(tx, found.id, group.position, group.name, transfer)

@@ -78,3 +78,49 @@ if (onPostgres) {
     t.equal(await rowCount(first, 'settlement_runs'), runs + 1, 'one run: the one of A')
   })
 }
+
+// Limits checked before a write hold against writers on other instances: each writer of one agreement's base adjustments,
+// transfers or advances, and each writer of the debt register, waits for the one before it between check and insert.
+// Without that, several concurrent writers each passed the check (found by a concurrency probe).
+if (onPostgres) {
+  t.test('limits hold under concurrent writers on two instances: 100 adjustments and 100 transfers a group, a year\'s advances and the debt register within 18 integer digits', async (t) => {
+    const LARGEST = '999999999999999.99'
+    await a('admin', { method: 'POST', url: '/v1/zones', payload: { code: 'QD-LIM', name: '限额测试区', hostDistrictCode: '370214' } })
+    const agreement = await a('admin', { method: 'POST', url: '/v1/agreements', payload: { ...agreementBody('QD-LIM', '370214'), documentNo: '限〔2020〕1号' } })
+    t.equal(agreement.statusCode, 201, agreement.body)
+    const id = (agreement.json() as { id: number }).id
+    const eight = (request: (i: number) => Parameters<typeof a>[1]) =>
+      Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b)('admin', request(i)))).then((answers) => answers.map((r) => r.statusCode).sort())
+
+    const adjustment = (i: number) => ({ method: 'POST' as const, url: `/v1/agreements/${id}/base-adjustments`, payload: { group: 'taxes', fromYear: 2021, amount: '1.00', reason: '财随事走', documentNo: `调〔2021〕${i}号` } })
+    for (let i = 0; i < 97; i++) t.equal((await a('admin', adjustment(100 + i))).statusCode, 201)
+    t.same(await eight(adjustment), [201, 201, 201, 422, 422, 422, 422, 422], 'three more adjustments, to 100')
+    t.equal(await rowCount(first, 'base_adjustments'), 100)
+
+    const transfer = (i: number) => ({ method: 'POST' as const, url: '/v1/responsibility-transfers', payload: {
+      agreementId: id, group: 'taxes', function: `事权${i}`, direction: 'to_district', fromYear: 2021, documentNo: `划〔2021〕${i}号`, funding: { method: 'fixed', amount: '1.00' },
+    } })
+    for (let i = 0; i < 97; i++) t.equal((await a('admin', transfer(100 + i))).statusCode, 201)
+    t.same(await eight(transfer), [201, 201, 201, 422, 422, 422, 422, 422], 'three more transfers, to 100')
+    t.equal(await rowCount(first, 'responsibility_transfers'), 100)
+
+    // 999 of the largest advances leave room for one more (Σ ≤ 999,999,999,999,999,999.99), not two.
+    await sql`INSERT INTO advances (agreement_id, fiscal_year, paid_on, amount, document_no)
+      SELECT ${id}, 2021, DATE '2021-06-30', ${LARGEST}::numeric, '预拨' || n FROM generate_series(1, 999) AS n`.execute(first.db)
+    const advance = (i: number) => ({ method: 'POST' as const, url: '/v1/advances', payload: { agreementId: id, fiscalYear: 2021, paidOn: '2021-07-01', amount: LARGEST, documentNo: `预〔2021〕${i}号` } })
+    t.same(await eight(advance), [201, 422, 422, 422, 422, 422, 422, 422], 'one more advance')
+    const [advances] = (await sql<{ total: string }>`SELECT sum(amount)::text AS total FROM advances WHERE agreement_id = ${id}`.execute(first.db)).rows
+    t.equal(advances?.total, '999999999999999990.00')
+
+    const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+    const lines = Array.from({ length: 999 }, (_, i) => `QD-LIM,LIM-${i},示例银行,bank_loan,${LARGEST},${LARGEST},,,,2021-01-01,`)
+    const imported = await a('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' }, payload: [header, ...lines].join('\n') + '\n' })
+    t.equal(imported.statusCode, 200, imported.body)
+    const debt = (i: number) => ({ method: 'POST' as const, url: '/v1/debts', payload: {
+      zoneCode: 'QD-LIM', reference: `RACE-${i}`, creditor: '示例银行', kind: 'bank_loan', principal: LARGEST, outstanding: LARGEST, registeredOn: '2021-01-01',
+    } })
+    t.same(await eight(debt), [201, 422, 422, 422, 422, 422, 422, 422], 'one more debt')
+    const summary = (await a('admin', { method: 'GET', url: '/v1/debts/summary?asOf=2021-12-31' })).json() as { total: { registeredOutstanding: string, debts: number } }
+    t.match(summary.total, { debts: 1000, registeredOutstanding: '999999999999999990.00' }, 'the summary prints 18 integer digits')
+  })
+}
