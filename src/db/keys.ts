@@ -45,6 +45,17 @@ export async function revokeApiKey (db: Db, id: string): Promise<{ key: ApiKey, 
   return row === undefined ? undefined : { key: toKey(row), revokedNow: row.revoked_now }
 }
 
+/**
+ * Whether the stored key `id` is revoked, holding its row (FOR SHARE) until the transaction ends:
+ * a revocation (an UPDATE of the row) waits for the writes under way with the key, and a write
+ * that reads the row after a revocation committed sees it. undefined when `id` is no stored key
+ * (the bootstrap ADMIN_TOKEN, the settle command, the demo loader).
+ */
+export async function holdKey (tx: Db, id: string): Promise<{ revoked: boolean } | undefined> {
+  const row = await tx.selectFrom('api_keys').select('revoked_at').where('id', '=', id).forShare().executeTakeFirst()
+  return row === undefined ? undefined : { revoked: row.revoked_at !== null }
+}
+
 /** The key a token's hash belongs to, while it is not revoked. */
 export async function findActiveKey (db: Db, tokenHash: string): Promise<Pick<ApiKeyRow, 'id' | 'role' | 'district_code' | 'zone_code'> | undefined> {
   return db.selectFrom('api_keys').select(['id', 'role', 'district_code', 'zone_code'])

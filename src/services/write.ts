@@ -2,6 +2,7 @@ import type { AuditEntry } from '../db/audit.js'
 import { insertAuditEvents } from '../db/audit.js'
 import type { Db } from '../db/database.js'
 import { findStoredAnswer, type StoredAnswer, storeAnswer, tryLockIdempotencyKey } from '../db/idempotency.js'
+import { holdKey } from '../db/keys.js'
 import { Problems } from '../domain/errors.js'
 import type { Context } from './context.js'
 
@@ -29,6 +30,11 @@ export class Replay {
 export interface WriteOptions {
   /** For streamed bodies (CSV imports): the digest of the bytes, once the write has read them all. */
   streamedBodyDigest?: () => string
+  /**
+   * A revocation does not hold its own key's row: two admins revoking each other's keys at once
+   * would each wait for the other's row.
+   */
+  revokes?: boolean
 }
 
 function replayOrConflict (stored: StoredAnswer, hash: string, key: string): never {
@@ -47,6 +53,11 @@ export async function inWriteTransaction<T> (ctx: Context, work: (tx: Db) => Pro
   const { actor, idempotency } = ctx
   const keyId = actor.principal.keyId
   const run = async (tx: Db): Promise<T> => {
+    // The key was valid when the request came in; a revocation that committed since stops the write, and one that
+    // comes while it is under way waits for it to commit (README, Roles and keys: revoked at once).
+    if (options.revokes !== true && (await holdKey(tx, keyId))?.revoked === true) {
+      throw Problems.unauthorized('The bearer token is not valid (unknown or revoked).')
+    }
     let stored: StoredAnswer | undefined
     if (idempotency !== undefined) {
       if (!(await tryLockIdempotencyKey(tx, keyId, idempotency.key))) throw Problems.idempotencyKeyInUse(idempotency.key)

@@ -1,7 +1,10 @@
 import { sql } from 'kysely'
 import t from 'tap'
 import type { DatabaseHandle } from '../../src/db/connect.js'
+import { lockSettlementInputs } from '../../src/db/locks.js'
 import { migrate } from '../../src/db/migrate.js'
+import { Decimal } from '../../src/domain/money.js'
+import { recordRevenue } from '../../src/services/revenue.js'
 import { expectProblem, onPostgres, postgresDatabase, rowCount, sessionsWaitingOnLock, testApp, testDatabase } from '../helpers.js'
 import { agreementBody, injector } from '../world.js'
 
@@ -124,3 +127,46 @@ if (onPostgres) {
     t.match(summary.total, { debts: 1000, registeredOutstanding: '999999999999999990.00' }, 'the summary prints 18 integer digits')
   })
 }
+
+// A revocation answers once no write with the key is under way, and no write with the key commits after it (README, Roles
+// and keys: revoked at once, on every instance). Before, a write that had authenticated and then waited (here on the
+// settlement-inputs lock, as it would behind a finalize) committed after the revocation had answered.
+if (onPostgres) {
+  t.test('a revocation waits for a write under way with the key on the other instance; the key writes nothing after it', async (t) => {
+    const key = (await a('admin', { method: 'POST', url: '/v1/api-keys', payload: { role: 'district', districtCode: '370214', label: '城阳区财政局（撤销测试）' } })).json() as { id: string, token: string }
+    const district = { token: key.token }
+    const record = (amount: string) => ({ method: 'POST' as const, url: '/v1/revenues', payload: { records: [{ zoneCode: 'QD-HT', category: '10101', year: 2020, month: 11, amount }] } })
+    let write: Promise<{ statusCode: number }> | undefined
+    let revoke: Promise<{ statusCode: number }> | undefined
+    let revoked = false
+    await first.db.transaction().execute(async (tx) => {
+      await lockSettlementInputs(tx)
+      write = b(district, record('11.00'))
+      t.ok(await sessionsWaitingOnLock(first, 'select pg_advisory_xact_lock_shared') >= 1, 'the write waits on the settlement inputs, the key held')
+      revoke = a('admin', { method: 'DELETE', url: `/v1/api-keys/${key.id}` })
+      void revoke.then(() => { revoked = true })
+      t.ok(await sessionsWaitingOnLock(first, 'update "api_keys"') >= 1, 'the revocation waits for the write')
+      t.notOk(revoked, 'and has not answered')
+    })
+    t.equal((await write!).statusCode, 200, 'the write under way commits')
+    t.equal((await revoke!).statusCode, 200, 'then the revocation answers')
+    expectProblem(t, await b(district, record('12.00')), 401)
+    const amounts = await first.db.selectFrom('revenue_records').select('amount').where('zone_code', '=', 'QD-HT').where('month', '=', 11).execute()
+    t.same(amounts.map((r) => r.amount), ['11.00'], 'one revision: the one before the revocation')
+  })
+}
+
+// The other order: the revocation commits after a request authenticated with the key and before its write begins (the
+// request was waiting for a connection, say). The write service reads the key again and refuses, changing nothing.
+t.test('a write that authenticated before a revocation and begins after it is 401 and stores nothing', async (t) => {
+  const key = (await a('admin', { method: 'POST', url: '/v1/api-keys', payload: { role: 'district', districtCode: '370214', label: '城阳区财政局（撤销后写入）' } })).json() as { id: string }
+  const ctx = {
+    db: second.db,
+    actor: { principal: { role: 'district' as const, keyId: key.id, districtCode: '370214' }, scope: { kind: 'district' as const, districtCode: '370214' }, requestId: 'after-revocation' },
+    settings: { minZoneRate: new Decimal('0.60'), importLimit: 1_000_000, requireTwoAdmins: false }
+  }
+  const records = [{ zoneCode: 'QD-HT', category: '10101', year: 2020, month: 10, amount: '13.00' }]
+  t.equal((await a('admin', { method: 'DELETE', url: `/v1/api-keys/${key.id}` })).statusCode, 200)
+  await t.rejects(recordRevenue(ctx, records), { name: 'Problem', message: 'The bearer token is not valid (unknown or revoked).', status: 401 } as Error)
+  t.equal(await first.db.selectFrom('revenue_records').select('amount').where('month', '=', 10).executeTakeFirst(), undefined, 'nothing stored')
+})
