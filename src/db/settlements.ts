@@ -141,6 +141,29 @@ export async function recordWriteOffs (tx: Db, runId: number, writeOffs: Readonl
     WHERE g.run_id = ${runId} AND g.agreement_id = w.agreement_id AND g.name = w.name`.execute(tx)
 }
 
+/**
+ * The groups (`${agreementId}/${group name}`) of agreements `ids` whose shortfall of `year` a finalized line
+ * has written off (sql/013): once written off on a signed statement, the later lines of the chain write it off too.
+ */
+export async function chainWriteOffs (db: Db, year: number, ids: readonly number[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const rows = await db.selectFrom('settlement_groups').innerJoin('settlement_lines', (join) => join
+    .onRef('settlement_lines.run_id', '=', 'settlement_groups.run_id').onRef('settlement_lines.agreement_id', '=', 'settlement_groups.agreement_id'))
+    .select(['settlement_groups.agreement_id', 'settlement_groups.name']).distinct()
+    .where('settlement_lines.finalized', '=', true).where('settlement_lines.fiscal_year', '=', year)
+    .where('settlement_groups.written_off', 'is not', null).where(sql<boolean>`settlement_groups.agreement_id = ANY(${[...ids]}::integer[])`).execute()
+  return new Set(rows.map((r) => `${r.agreement_id}/${r.name}`))
+}
+
+/**
+ * When finalizing began to record write-offs (sql/013 applied): a line finalized since prints the write-offs
+ * recorded then and no other; one finalized before is read from the registry's versions, as it always was.
+ */
+export async function writeOffsRecordedSince (db: Db): Promise<Date | undefined> {
+  const { rows } = await sql<{ applied_at: Date }>`SELECT applied_at FROM schema_migrations WHERE name = '013_settlement_write_offs.sql'`.execute(db)
+  return rows[0]?.applied_at
+}
+
 /** The write-offs recorded on a finalized run's groups of the agreements `ids`, by `${agreementId}/${group name}`. */
 export async function recordedWriteOffs (db: Db, runId: number, ids: readonly number[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map()

@@ -10,7 +10,7 @@ import { findDistrict, findZone, registryNames } from '../db/registry.js'
 import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearGroupActuals } from '../db/revenue.js'
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, hasLineInScope, insertLines, insertReview, insertRun, type LineFilter,
-  listRuns, lockRunHeader, markFinalized, type NewSettlementLine, recordedWriteOffs, recordWriteOffs, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
+  listRuns, lockRunHeader, markFinalized, type NewSettlementLine, recordedWriteOffs, recordWriteOffs, chainWriteOffs, writeOffsRecordedSince, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
   runReviewsPage, lastReviewId, shortfallsOut, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
@@ -491,27 +491,40 @@ export interface SettledLine extends StoredLine {
 type LineShortfalls = Pick<StoredLine, 'agreementId'> & { groups: ReadonlyArray<Pick<StoredLine['groups'][number], 'name' | 'carriedShortfallOut'>> }
 
 /**
- * What becomes of each line's carried-out shortfalls, by agreement and group (§6): a write-off
- * recorded when the line was finalized stays one; otherwise carried into the next version of the
- * pair, or written off, as the registry's versions stand (a draft's, and a line finalized before
- * sql/013 recorded write-offs).
+ * What becomes of each line's carried-out shortfalls, by agreement and group (§6). A finalized line
+ * prints what its finalization recorded: its write-offs, and where the next version of the pair carries
+ * the rest; a write-off is never added to it afterwards (its agreement ended at that year later, say),
+ * since a signed statement does not change (§9). A draft line writes off what an earlier finalized line
+ * of its chain wrote off (written off stays written off), and otherwise decides as the registry's
+ * versions stand. Lines finalized before sql/013 recorded write-offs are read as they always were.
  */
 async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShortfalls[]): Promise<Map<number, Map<string, ShortfallDisposition>>> {
   const ending = lines.filter((l) => l.groups.some((g) => g.carriedShortfallOut !== null && money(g.carriedShortfallOut).greaterThan(ZERO)))
   const ids = ending.map((l) => l.agreementId)
-  const [terms, next, recorded] = await Promise.all([
-    carryTermsOf(db, ids), adjacentVersions(db, ids, 'next'), run.status === 'finalized' ? recordedWriteOffs(db, run.id, ids) : new Map<string, string>(),
+  const finalized = run.status === 'finalized'
+  const [terms, next, recorded, writtenOffBefore, recordingSince] = await Promise.all([
+    carryTermsOf(db, ids), adjacentVersions(db, ids, 'next'),
+    finalized ? recordedWriteOffs(db, run.id, ids) : new Map<string, string>(),
+    finalized ? new Set<string>() : chainWriteOffs(db, run.fiscalYear, ids),
+    finalized && ids.length > 0 ? writeOffsRecordedSince(db) : undefined,
   ])
+  const printsRecordedOnly = run.finalizedAt !== null && recordingSince !== undefined && new Date(run.finalizedAt) >= recordingSince
   const found = new Map<number, Map<string, ShortfallDisposition>>()
   for (const l of ending) {
     const agreement = terms.get(l.agreementId)
     const dispositions = new Map<string, ShortfallDisposition>()
     for (const g of l.groups) {
       if (agreement === undefined || g.carriedShortfallOut === null) continue
-      const writtenOff = recorded.get(`${l.agreementId}/${g.name}`)
-      const disposition = writtenOff !== undefined
-        ? { kind: 'written_off' as const, amount: money(writtenOff) }
-        : shortfallDisposition(agreement, run.fiscalYear, g.name, money(g.carriedShortfallOut), next.get(l.agreementId))
+      const key = `${l.agreementId}/${g.name}`
+      const carriedOut = money(g.carriedShortfallOut)
+      const writtenOff = recorded.get(key)
+      let disposition: ShortfallDisposition | undefined
+      if (writtenOff !== undefined) disposition = { kind: 'written_off', amount: money(writtenOff) }
+      else if (writtenOffBefore.has(key) && carriedOut.greaterThan(ZERO)) disposition = { kind: 'written_off', amount: carriedOut }
+      else {
+        disposition = shortfallDisposition(agreement, run.fiscalYear, g.name, carriedOut, next.get(l.agreementId))
+        if (disposition?.kind === 'written_off' && printsRecordedOnly) disposition = undefined
+      }
       if (disposition !== undefined) dispositions.set(g.name, disposition)
     }
     found.set(l.agreementId, dispositions)

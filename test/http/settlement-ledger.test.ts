@@ -432,3 +432,50 @@ t.test('§9 a statement says 含补充结算 in its title when a line it prints 
   t.match(await titleAs(await keyOf('370214')), /^"?2048年度（含补充结算）结算单/, '城阳区 prints its supplementary line')
   t.match(await titleAs(await keyOf('370203')), /^"?2048年度结算单/, '市北区 prints only its annual line: no 含补充结算')
 })
+
+t.test('§6, §9 a finalized statement keeps its shortfall as signed when its agreement is later ended at that year; the year settled again says what becomes of it', async (t) => {
+  const zoneCode = await zone()
+  const old = await agreement(zoneCode, 2050) // open-ended: 2050 is not its last year when finalized
+  await revenue(zoneCode, 2050, '900.00')
+  const annual = await run(2050, old)
+  t.equal((await finalize(annual.id)).statusCode, 200)
+  const signed = (await get(app, `/v1/settlement-runs/${annual.id}/statement`)).body
+  const verified = (await get(app, `/v1/settlement-runs/${annual.id}/verification`)).json() as { digest: string }
+  t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old}`, payload: { effectiveTo: 2050 } })).statusCode, 200)
+  const after = (await line(annual.id, old)).groups[0]
+  t.match(after, { carriedShortfallOut: '100.00' }, 'the shortfall carried out, as signed')
+  t.notOk('writtenOff' in (after ?? {}), 'no write-off added to the signed line (before, it printed 核销 100.00 once the agreement ended at 2050)')
+  t.equal((await get(app, `/v1/settlement-runs/${annual.id}/statement`)).body, signed, 'the statement reads as it was finalized')
+  t.match((await get(app, `/v1/settlement-runs/${annual.id}/verification`)).json(), { digest: verified.digest, digestMatches: true })
+  // Settled again, the year is the agreement's last: the supplementary line writes the shortfall off, and finalizing records it.
+  const again = await run(2050, old)
+  t.match(await line(again.id, old), { kind: 'supplementary', follows: annual.id, adjustment: '0.00' })
+  t.match((await line(again.id, old)).groups[0], { carriedShortfallOut: '100.00', writtenOff: '100.00' })
+  t.equal((await finalize(again.id)).statusCode, 200)
+  const next = await agreement(zoneCode, 2051, { documentNo: '第二版' })
+  await revenue(zoneCode, 2051, '1500.00')
+  t.match((await line((await run(2051, next)).id, next)).groups[0], { carriedShortfallIn: '0.00', zoneShare: '300.00' }, 'a version created afterwards carries nothing in')
+})
+
+t.test('§6, §9 a shortfall written off on a finalized line stays written off in the supplementary settlements after it, whatever versions come later', async (t) => {
+  const zoneCode = await zone()
+  const old = await agreement(zoneCode, 2052, { effectiveTo: 2052 })
+  await revenue(zoneCode, 2052, '900.00')
+  const annual = await run(2052, old)
+  t.equal((await finalize(annual.id)).statusCode, 200)
+  t.match((await line(annual.id, old)).groups[0], { writtenOff: '100.00' })
+  await revenue(zoneCode, 2052, '940.00')
+  const first = await run(2052, old)
+  t.equal((await finalize(first.id)).statusCode, 200)
+  t.match((await line(first.id, old)).groups[0], { carriedShortfallOut: '60.00', writtenOff: '60.00' })
+  const next = await agreement(zoneCode, 2053, { documentNo: '第二版' })
+  await revenue(zoneCode, 2052, '970.00')
+  const second = await run(2052, old)
+  const supplementary = (await line(second.id, old)).groups[0]
+  t.match(supplementary, { carriedShortfallOut: '30.00', writtenOff: '30.00' }, 'written off again, not carried to the version created since (before, carriedToAgreementId)')
+  t.notOk('carriedToAgreementId' in (supplementary ?? {}))
+  t.equal((await finalize(second.id)).statusCode, 200)
+  await revenue(zoneCode, 2053, '1500.00')
+  t.match((await line((await run(2053, next)).id, next)).groups[0], { carriedShortfallIn: '0.00', shareable: '500.00', zoneShare: '300.00' },
+    'the next version carries nothing in (before, 30.00, and its zone share was 282.00)')
+})
