@@ -8,8 +8,9 @@ import { type ItemSource, slicesInTurns } from '../services/turns.js'
 /*
  * The settlement statement (结算单) as files that open cleanly in a spreadsheet: CSV in UTF-8
  * with a BOM (so Excel reads the Chinese text) and xlsx with Chinese column titles, yuan
- * formatting, a frozen header row and a bold totals row. Text that a spreadsheet would take for
- * a formula (=, +, -, @ first) is prefixed with an apostrophe; amounts are never text-escaped.
+ * formatting, a frozen header row and a bold totals row. In CSV, text that a spreadsheet would
+ * take for a formula (=, +, -, @ first) is prefixed with an apostrophe; an xlsx cell holds text as
+ * text (never a formula), so it prints as written. Amounts are never text-escaped.
  */
 
 const FORMULA_START = /^[=+\-@\t\r]/
@@ -128,7 +129,7 @@ async function writeRows<K extends string> (
     ...(c.money ? { numFmt: YUAN_FORMAT } : {}), ...(font === undefined ? {} : { font }),
   }))
   const styles = { plain: sharedStyles(), total: sharedStyles(TOTAL_FONT), subtotal: sharedStyles(SUBTOTAL_FONT) }
-  const titleRow = sheet.addRow([neutralize(title)])
+  const titleRow = sheet.addRow([title])
   titleRow.font = { bold: true, size: 14 }
   titleRow.commit()
   const header = sheet.addRow(columns.map((c) => c.title))
@@ -141,7 +142,8 @@ async function writeRows<K extends string> (
       const added = sheet.addRow(columns.map((c) => {
         const value = row[c.key]
         if (value === undefined) return null
-        if (!c.money) return neutralize(value)
+        // A string cell is text to a spreadsheet, whatever it starts with: a zone named =… prints so.
+        if (!c.money) return value
         // A cell a spreadsheet can add up: its own number type holds every amount of up to 15 digits exactly.
         return SPREADSHEET_EXACT.test(value) ? Number(value) : value
       }))
