@@ -28,6 +28,8 @@ export interface CsvImport {
   finish: (partial: boolean, loaded: number) => { rows: number, rejected: number, errors: ImportError[] }
   /** SHA-256 of the bytes read, once they are all read. */
   digest: () => string
+  /** Reads the file to its end without loading it (an Idempotency-Key retry): its digest. */
+  readToEnd: () => Promise<string>
 }
 
 export function openCsvImport (body: unknown, header: readonly string[], limit: number, instead: string): CsvImport {
@@ -145,8 +147,10 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
     }
     if (!headerSeen) throw Problems.csvHeaderExpected(header, undefined)
   }
+  const source = lines()
+  const digestOf = () => (digest ??= hash.digest('hex'))
   return {
-    lines: lines(),
+    lines: source,
     reject,
     rejectUnlisted (count) { rejected += count },
     finish (partial, loaded) {
@@ -157,6 +161,11 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       }
       return { rows, rejected, errors }
     },
-    digest: () => (digest ??= hash.digest('hex')),
+    digest: digestOf,
+    async readToEnd () {
+      // The bytes are hashed as the lines are read; the lines themselves are let go of.
+      for await (const _line of source) { /* read on */ }
+      return digestOf()
+    },
   }
 }

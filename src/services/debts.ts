@@ -147,7 +147,7 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
       value: { rows, registered: good.length, rejected, errors },
       audit: [{ action: 'import', entityType: 'debt_import', entityId: ctx.actor.requestId, details: { rows, registered: good.length, rejected } }],
     }
-  }, { streamedBodyDigest: file.digest })
+  }, { streamedBody: file })
 }
 
 /** The host district (属地政府) of a registered zone. */

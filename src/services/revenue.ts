@@ -93,7 +93,7 @@ export function importRevenue (ctx: Context, body: unknown, partial: boolean): P
       value: { rows, loaded, rejected, ...counts, errors },
       audit: [{ action: 'import', entityType: 'revenue_import', entityId: ctx.actor.requestId, details: { rows, loaded, rejected, ...counts, partial } }],
     }
-  }, { streamedBodyDigest: file.digest })
+  }, { streamedBody: file })
 }
 
 export function revenue (ctx: Context, filter: RevenueFilter, page: PageRequest) {

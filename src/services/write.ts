@@ -28,8 +28,11 @@ export class Replay {
 }
 
 export interface WriteOptions {
-  /** For streamed bodies (CSV imports): the digest of the bytes, once the write has read them all. */
-  streamedBodyDigest?: () => string
+  /**
+   * For streamed bodies (CSV imports): the digest of the bytes once the write has read them all, and a
+   * way to read them to the end without the write (a retry answered from the stored answer).
+   */
+  streamedBody?: { digest: () => string, readToEnd: () => Promise<string> }
   /**
    * A revocation does not hold its own key's row: two admins revoking each other's keys at once
    * would each wait for the other's row.
@@ -58,18 +61,21 @@ export async function inWriteTransaction<T> (ctx: Context, work: (tx: Db) => Pro
     if (options.revokes !== true && (await holdKey(tx, keyId))?.revoked === true) {
       throw Problems.unauthorized('The bearer token is not valid (unknown or revoked).')
     }
-    let stored: StoredAnswer | undefined
     if (idempotency !== undefined) {
       if (!(await tryLockIdempotencyKey(tx, keyId, idempotency.key))) throw Problems.idempotencyKeyInUse(idempotency.key)
-      stored = await findStoredAnswer(tx, keyId, idempotency.key)
-      if (stored !== undefined && options.streamedBodyDigest === undefined) replayOrConflict(stored, idempotency.requestHash(), idempotency.key)
-      // A streamed body is read by the work; another method, route or query is known to differ before it.
-      if (stored !== undefined && headOf(stored.requestHash) !== headOf(idempotency.requestHash(''))) throw Problems.idempotencyKeyReused(idempotency.key)
+      const stored = await findStoredAnswer(tx, keyId, idempotency.key)
+      if (stored !== undefined) {
+        // A retry is answered from the stored answer, without running the write again (an imported file's lines would
+        // find their own references taken). A streamed body is read to its end for its digest; another method, route
+        // or query is known to differ before it.
+        const { streamedBody } = options
+        if (streamedBody !== undefined && headOf(stored.requestHash) !== headOf(idempotency.requestHash(''))) throw Problems.idempotencyKeyReused(idempotency.key)
+        replayOrConflict(stored, idempotency.requestHash(streamedBody === undefined ? undefined : await streamedBody.readToEnd()), idempotency.key)
+      }
     }
     const outcome = await work(tx)
     if (idempotency !== undefined) {
-      const requestHash = idempotency.requestHash(options.streamedBodyDigest?.())
-      if (stored !== undefined) replayOrConflict(stored, requestHash, idempotency.key)
+      const requestHash = idempotency.requestHash(options.streamedBody?.digest())
       const { status, text } = idempotency.answer(outcome.value)
       await storeAnswer(tx, keyId, idempotency.key, { requestHash, status, body: text })
     }

@@ -64,6 +64,24 @@ t.test('CSV imports: the key covers the file\'s bytes', async (t) => {
   t.equal(await rowCount(database, 'revenue_revisions'), revisions, 'the other file was not loaded')
 })
 
+t.test('a debt import retried with its key gets the first answer, not its own lines refused as taken', async (t) => {
+  const file = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes\nQD-HT,IDEM-1,某银行,bond,10.00,10.00,,,,2021-01-01,\n'
+  const put = (body: string) => injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv', 'idempotency-key': 'debt-import-1' }, payload: body })
+  const first = await put(file)
+  t.equal(first.statusCode, 200)
+  t.match(first.json(), { registered: 1, rejected: 0 })
+  const audits = await rowCount(database, 'audit_events')
+  const again = await put(file)
+  t.equal(again.statusCode, 200, 'before, 422: "zone QD-HT already has a debt IDEM-1 … nothing was loaded"')
+  t.equal(again.body, first.body, 'byte for byte')
+  t.equal(again.headers['idempotent-replayed'], 'true')
+  t.equal(await rowCount(database, 'debts'), 1, 'one debt')
+  t.equal(await rowCount(database, 'audit_events'), audits, 'a replay writes no audit event')
+  const other = expectProblem(t, await put(file.replace('IDEM-1', 'IDEM-2')), 422)
+  t.equal(other.errors?.[0]?.pointer, '/headers/idempotency-key', 'another file with the key is the key reused')
+  t.equal(await rowCount(database, 'debts'), 1, 'and is not loaded')
+})
+
 t.test('concurrent retries never double a write', async (t) => {
   const body = { records: [{ zoneCode: 'QD-HT', category: '10106', year: 2021, month: 7, amount: '77.00' }] }
   const answers = await Promise.all(Array.from({ length: 8 }, () => send('/v1/revenues', body, 'concurrent-revenue')))
