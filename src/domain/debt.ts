@@ -248,11 +248,15 @@ export function transferProblem (debt: DebtRecord & { id?: number }, transfer: T
   return undefined
 }
 
-/** Why a repayment dated `paidOn` cannot be recorded, if it cannot (principal and amounts aside). */
-export function repaymentDateProblem (debt: DebtRecord & { id: number }, paidOn: string): Problem | undefined {
+/**
+ * Why a repayment dated `paidOn` cannot be recorded, if it cannot (principal and amounts aside).
+ * `byDistrict`: the district of a district key, which repays only from the transfer to it on; an
+ * admin also records what the zone repaid before the transfer, whenever it learns of it.
+ */
+export function repaymentDateProblem (debt: DebtRecord & { id: number }, paidOn: string, byDistrict?: string): Problem | undefined {
   if (paidOn < debt.registeredOn) return Problems.repaymentBeforeRegistration(debt.registeredOn)
   const transfer = transferOf(debt)
-  if (transfer !== undefined && paidOn < transfer.occurredOn) return Problems.repaymentBeforeTransfer(debt.id, transfer.districtCode, transfer.occurredOn)
+  if (byDistrict !== undefined && transfer !== undefined && paidOn < transfer.occurredOn) return Problems.repaymentBeforeTransfer(debt.id, transfer.districtCode, transfer.occurredOn)
   return undefined
 }
 

@@ -227,14 +227,17 @@ export interface Repayment {
 
 export type RecordedEvent = StoredDebt['events'][number]
 
-/** A repayment by the responsible district (or an admin): never more principal than is outstanding then or later. */
+/**
+ * A repayment by the responsible district, from the transfer on, or recorded by an admin (the zone's before the transfer
+ * too): never more principal than is outstanding then or later.
+ */
 export function recordRepayment (ctx: Context, id: number, repayment: Repayment): Promise<RecordedEvent> {
   return inWriteTransaction(ctx, async (tx) => {
     await lockDebtRegister(tx)
     const found = await findDebt(tx, ctx.actor.scope, id, true)
     if (found === undefined) throw Problems.notFound(`debt ${id}`)
     if (money(repayment.principal).isZero() && money(repayment.interest).isZero()) throw Problems.repaymentEmpty()
-    const misdated = repaymentDateProblem(found, repayment.paidOn)
+    const misdated = repaymentDateProblem(found, repayment.paidOn, onlyDistrictOf(ctx.actor.principal))
     if (misdated !== undefined) throw misdated
     const limit = maxRepayable(found, repayment.paidOn)
     if (money(repayment.principal).greaterThan(limit)) throw Problems.repaymentExceedsOutstanding(repayment.principal, formatMoney(limit), repayment.paidOn)

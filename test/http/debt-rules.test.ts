@@ -68,6 +68,18 @@ t.test('Legacy debts: one rule for every date — nothing is dated before the re
   t.equal((await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370214', transferredOn: '2021-01-01', documentNo: 'x' })).statusCode, 200, 'on the registration day itself: accepted')
 })
 
+t.test('Legacy debts: an admin records the zone\'s repayment made before the transfer, after the transfer is on record; a district repays from the transfer on', async (t) => {
+  // A debt registered as history with its transfer; the zone's February repayment comes to light afterwards.
+  const debt = await created(t, app, '/v1/debts', debtBody({ registeredOn: '2020-12-31', transfer: { districtCode: '370214', transferredOn: '2021-03-31', documentNo: '划转2号' } })) as { id: number }
+  const byDistrict = expectProblem(t, await injectAs('district214', { method: 'POST', url: `/v1/debts/${debt.id}/repayments`, payload: { paidOn: '2021-02-15', principal: '100.00', interest: '4.00' } }), 422)
+  t.equal(byDistrict.errors?.[0]?.pointer, '/paidOn', 'the district: not before the transfer to it')
+  const zoneRepayment = await injectAs('admin', { method: 'POST', url: `/v1/debts/${debt.id}/repayments`, payload: { paidOn: '2021-02-15', principal: '100.00', interest: '4.00' } })
+  t.equal(zoneRepayment.statusCode, 201, 'the municipal bureau records it (before, 422: "a repayment by the district cannot be dated before the transfer")')
+  const asOf = async (day: string) => (await get(app, `/v1/debts/${debt.id}?asOf=${day}`)).json() as { status: string, outstanding: string, principalRepaid: string }
+  t.match(await asOf('2021-02-28'), { status: 'zone', outstanding: '900.00', principalRepaid: '100.00' }, 'the zone carried 900.00 after it')
+  t.match(await asOf('2021-03-31'), { status: 'transferred', outstanding: '900.00' }, 'and the district took 900.00 over')
+})
+
 t.test('Legacy debts: a transfer to a district other than the zone\'s host needs a reason, shown on the debt', async (t) => {
   const debt = await created(t, app, '/v1/debts', debtBody()) as { id: number }
   const before = await events()

@@ -26,7 +26,7 @@ t.test('register, transfer once, repay, and read the balances as of any date', a
   expectProblem(t, await injectAs('admin', { method: 'POST', url: `/v1/debts/${loan.id}/transfer`, payload: { districtCode: '370203', transferredOn: '2021-04-01', documentNo: 'x' } }), 409)
 
   const early = expectProblem(t, await injectAs('district214', { method: 'POST', url: `/v1/debts/${loan.id}/repayments`, payload: { paidOn: '2021-03-30', principal: '100.00', interest: '0.00' } }), 422)
-  t.equal(early.errors?.[0]?.pointer, '/paidOn', 'a repayment before the transfer date')
+  t.equal(early.errors?.[0]?.pointer, '/paidOn', 'a repayment by the district before the transfer date')
   const first = await injectAs('district214', { method: 'POST', url: `/v1/debts/${loan.id}/repayments`, payload: { paidOn: '2021-06-30', principal: '500.00', interest: '12.00' } })
   t.equal(first.statusCode, 201)
   t.match(first.json(), { kind: 'repayment', occurredOn: '2021-06-30', principal: '500.00', interest: '12.00', keyId: world.keyIds.district214 })
