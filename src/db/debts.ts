@@ -164,10 +164,14 @@ export async function registerSums (db: Db): Promise<{ outstanding: string, inte
   return row
 }
 
-/** The database's date today: what "today" means for every default date. */
+/**
+ * Today in Beijing time (UTC+8, no daylight saving), by the database's clock: what "today" means for every default
+ * date and bound. current_date follows the session's time zone (UTC on PGlite, whatever the server is set to on
+ * PostgreSQL), which in Qingdao is still yesterday until 08:00.
+ */
 export async function today (db: Db): Promise<string> {
-  const { rows } = await sql<{ today: string }>`select current_date::text as today`.execute(db)
+  const { rows } = await sql<{ today: string }>`select ((now() at time zone 'UTC') + interval '8 hours')::date::text as today`.execute(db)
   const [row] = rows
-  if (row === undefined) throw new Error('current_date answered no row')
+  if (row === undefined) throw new Error('today answered no row')
   return row.today
 }

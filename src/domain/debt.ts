@@ -210,6 +210,30 @@ export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRe
   return issues
 }
 
+/** What a debt's record is dated by: its registration, its transfer, a repayment or a reversal. */
+export type DatedRecord = 'registration' | 'transfer' | 'repayment' | 'reversal'
+
+const AHEAD_REASONS: Record<DatedRecord, string> = {
+  registration: 'the outstanding figure registered is of a day that has come (today, Beijing time, at the latest)',
+  transfer: 'a transfer decided ahead takes effect by the end of next year at the latest',
+  repayment: 'a repayment is recorded once it is paid (today, Beijing time, at the latest)',
+  reversal: 'a reversal is recorded once it is made (today, Beijing time, at the latest)',
+}
+
+/**
+ * The latest day a record may carry, `today` being Beijing's date: a mistyped year (2062 for 2026) would otherwise
+ * stand for decades, since events are append-only and a transfer is once only.
+ */
+export function latestDayFor (what: DatedRecord, today: string): string {
+  return what === 'transfer' ? `${Number(today.slice(0, 4)) + 1}-12-31` : today
+}
+
+/** Why `day` is too far ahead for the record, if it is. */
+export function datedAheadProblem (what: DatedRecord, day: string, today: string, pointer: string): Problem | undefined {
+  const latest = latestDayFor(what, today)
+  return day > latest ? Problems.datedAhead(what, day, latest, AHEAD_REASONS[what], pointer) : undefined
+}
+
 /** A debt's last repayment or reversal day, if any: a transfer may not be dated before it. */
 export function lastPaymentDay (debt: DebtRecord): string | undefined {
   return debt.events.filter((e) => e.kind !== 'transfer').map((e) => e.occurredOn).sort().at(-1)

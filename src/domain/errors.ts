@@ -287,6 +287,9 @@ export const Problems = {
     `The register's ${what === 'outstanding' ? 'outstanding at registration' : 'interest repaid'}, summed over every debt, would have more than 18 integer digits ` +
     `(calculation-rules.md §1): its summaries could not print it. At most ${room} more can be recorded.`, at(pointer, `at most ${room}`)),
   repaymentEmpty: () => new Problem(422, 'rule-violated', 'A repayment pays some principal or interest.', at('/principal', 'principal and interest are both zero')),
+  /** A debt's record dated later than its kind allows (latestDayFor in src/domain/debt.ts). */
+  datedAhead: (what: string, day: string, latest: string, why: string, pointer: string) => new Problem(422, 'rule-violated',
+    `The ${what} is dated ${day}, after ${latest}: ${why}.`, at(pointer, `on or before ${latest}`)),
   repaymentBeforeRegistration: (registeredOn: string) => new Problem(422, 'rule-violated',
     `The debt was registered on ${registeredOn}; a repayment cannot be dated before.`, at('/paidOn', `on or after ${registeredOn}`)),
   repaymentBeforeTransfer: (debtId: number, districtCode: string | undefined, on: string) => new Problem(422, 'rule-violated',

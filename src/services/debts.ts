@@ -7,7 +7,7 @@ import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
 import {
   checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, maxRepayable,
-  positionAsOf, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, summarizeDebts, transferOf, transferProblem,
+  datedAheadProblem, positionAsOf, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, summarizeDebts, transferOf, transferProblem,
 } from '../domain/debt.js'
 import { Problems } from '../domain/errors.js'
 import { Decimal, formatMoney, money, ZERO } from '../domain/money.js'
@@ -92,6 +92,9 @@ export function registerDebt (ctx: Context, d: NewDebt): Promise<DebtAsOf> {
     if (money(d.outstanding).greaterThan(room.outstanding)) throw Problems.registerFull('outstanding', formatMoney(room.outstanding), '/outstanding')
     const day = await today(tx)
     const registeredOn = d.registeredOn ?? day
+    const ahead = datedAheadProblem('registration', registeredOn, day, '/registeredOn') ??
+      (d.transfer === undefined ? undefined : datedAheadProblem('transfer', d.transfer.transferredOn, day, '/transfer/transferredOn'))
+    if (ahead !== undefined) throw ahead
     if (d.transfer !== undefined) {
       const unrecorded = { zoneCode: d.zoneCode, kind: d.kind, registeredOn, outstandingAtRegistration: money(d.outstanding), events: [] }
       const refused = transferProblem(unrecorded, d.transfer, await hostOf(tx, d.zoneCode), '/transfer')
@@ -123,6 +126,8 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
       const [zoneCode = '', reference = '', creditor = '', kind = '', principal = '', outstanding = '', interestRate = '', incurredOn = '', maturityDate = '', registeredOn = '', notes = ''] = fields
       const text = { zoneCode, reference, creditor, kind, principal, outstanding, interestRate, incurredOn, maturityDate, registeredOn, notes }
       const issues = checkDebtRegistration(text, { zoneExists: (code) => zones.has(code), referenceTaken: (zone, ref) => references.has(`${zone}|${ref}`) })
+      const ahead = registeredOn === '' || issues.some((i) => i.field === 'registeredOn') ? undefined : datedAheadProblem('registration', registeredOn, day, '/registeredOn')
+      if (ahead !== undefined) issues.push({ field: 'registeredOn', rule: 'format', message: ahead.message })
       if (issues.length > 0) {
         for (const issue of issues) file.reject(line, issue.field, issue.message)
         continue
@@ -211,10 +216,11 @@ export function transferDebt (ctx: Context, id: number, transfer: DebtTransfer):
     const done = transferOf(found)
     if (done !== undefined) throw Problems.alreadyTransferred(found.id, done.districtCode, done.occurredOn)
     if (await findDistrict(tx, ALL, transfer.districtCode) === undefined) throw Problems.districtNotRegistered(transfer.districtCode, '/districtCode')
-    const refused = transferProblem(found, transfer, await hostOf(tx, found.zoneCode))
+    const day = await today(tx)
+    const refused = datedAheadProblem('transfer', transfer.transferredOn, day, '/transferredOn') ?? transferProblem(found, transfer, await hostOf(tx, found.zoneCode))
     if (refused !== undefined) throw refused
     await recordTransfer(tx, ctx, found.id, transfer)
-    return { value: { debt: await reread(tx, found.id), asOf: await today(tx) }, audit: [{ action: 'transfer', entityType: 'debt', entityId: String(found.id), details: transfer }] }
+    return { value: { debt: await reread(tx, found.id), asOf: day }, audit: [{ action: 'transfer', entityType: 'debt', entityId: String(found.id), details: transfer }] }
   })
 }
 
@@ -237,7 +243,8 @@ export function recordRepayment (ctx: Context, id: number, repayment: Repayment)
     const found = await findDebt(tx, ctx.actor.scope, id, true)
     if (found === undefined) throw Problems.notFound(`debt ${id}`)
     if (money(repayment.principal).isZero() && money(repayment.interest).isZero()) throw Problems.repaymentEmpty()
-    const misdated = repaymentDateProblem(found, repayment.paidOn, onlyDistrictOf(ctx.actor.principal))
+    const misdated = datedAheadProblem('repayment', repayment.paidOn, await today(tx), '/paidOn') ??
+      repaymentDateProblem(found, repayment.paidOn, onlyDistrictOf(ctx.actor.principal))
     if (misdated !== undefined) throw misdated
     const limit = maxRepayable(found, repayment.paidOn)
     if (money(repayment.principal).greaterThan(limit)) throw Problems.repaymentExceedsOutstanding(repayment.principal, formatMoney(limit), repayment.paidOn)
@@ -261,7 +268,8 @@ export function reverseRepayment (ctx: Context, id: number, eventId: number, rev
     if (found === undefined) throw Problems.notFound(`debt ${id}`)
     const target = found.events.find((e) => e.id === eventId)
     if (target === undefined) throw Problems.debtEventNotFound(found.id, String(eventId))
-    const refused = reversalProblem(found, target, reversal.reversedOn, onlyDistrictOf(ctx.actor.principal))
+    const refused = datedAheadProblem('reversal', reversal.reversedOn, await today(tx), '/reversedOn') ??
+      reversalProblem(found, target, reversal.reversedOn, onlyDistrictOf(ctx.actor.principal))
     if (refused !== undefined) throw refused
     const reversalId = await insertDebtEvent(tx, {
       debtId: found.id, kind: 'reversal', occurredOn: reversal.reversedOn, ...reversalAmounts(target),

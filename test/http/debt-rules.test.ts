@@ -1,4 +1,7 @@
+import { sql } from 'kysely'
 import t from 'tap'
+import { today } from '../../src/db/debts.js'
+import { latestDayFor } from '../../src/domain/debt.js'
 import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
 import { buildWorld, created, get, injector, post } from '../world.js'
 
@@ -78,6 +81,42 @@ t.test('Legacy debts: an admin records the zone\'s repayment made before the tra
   const asOf = async (day: string) => (await get(app, `/v1/debts/${debt.id}?asOf=${day}`)).json() as { status: string, outstanding: string, principalRepaid: string }
   t.match(await asOf('2021-02-28'), { status: 'zone', outstanding: '900.00', principalRepaid: '100.00' }, 'the zone carried 900.00 after it')
   t.match(await asOf('2021-03-31'), { status: 'transferred', outstanding: '900.00' }, 'and the district took 900.00 over')
+})
+
+t.test('Legacy debts: "today" is Beijing\'s date; repayments, reversals and registrations are dated today at the latest, transfers by the end of next year', async (t) => {
+  const { rows: [clock] } = await sql<{ beijing: string }>`select to_char((now() at time zone 'UTC') + interval '8 hours', 'YYYY-MM-DD') as beijing`.execute(database.db)
+  const day = await today(database.db)
+  t.equal(day, clock?.beijing, 'today is the date in UTC+8 (before, current_date: UTC on PGlite, still yesterday in Qingdao until 08:00)')
+  const nextDay = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
+  const endOfNextYear = latestDayFor('transfer', day)
+  t.equal(endOfNextYear, `${Number(day.slice(0, 4)) + 1}-12-31`)
+  const after = new Date(Date.parse(`${endOfNextYear}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
+
+  const debt = await created(t, app, '/v1/debts', debtBody({ registeredOn: '2021-01-01' })) as { id: number }
+  const before = await events()
+  const typo = expectProblem(t, await post(app, `/v1/debts/${debt.id}/repayments`, { paidOn: '2062-06-30', principal: '100.00', interest: '0.00' }), 422)
+  t.equal(typo.errors?.[0]?.pointer, '/paidOn', 'a repayment in 2062 (a typo for 2026) is refused: it would block the transfer until then')
+  t.match(typo.detail, /is dated 2062-06-30, after \d{4}-\d{2}-\d{2}: a repayment is recorded once it is paid/)
+  expectProblem(t, await post(app, `/v1/debts/${debt.id}/repayments`, { paidOn: nextDay, principal: '1.00', interest: '0.00' }), 422)
+  const paid = await created(t, app, `/v1/debts/${debt.id}/repayments`, { paidOn: day, principal: '1.00', interest: '0.00' }) as { id: number }
+  const reversal = expectProblem(t, await post(app, `/v1/debts/${debt.id}/repayments/${paid.id}/reversal`, { reversedOn: nextDay, reason: '冲正' }), 422)
+  t.equal(reversal.errors?.[0]?.pointer, '/reversedOn')
+  t.equal(await events(), before + 1, 'only the repayment dated today was recorded')
+
+  const transfer = expectProblem(t, await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370214', transferredOn: after, documentNo: 'x' }), 422)
+  t.equal(transfer.errors?.[0]?.pointer, '/transferredOn')
+  t.match(transfer.detail, /a transfer decided ahead takes effect by the end of next year at the latest/)
+  t.equal((await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370214', transferredOn: endOfNextYear, documentNo: '预定划转' })).statusCode, 200, 'a transfer decided ahead, to the end of next year')
+
+  const debts = await rowCount(database, 'debts')
+  const registered = expectProblem(t, await post(app, '/v1/debts', debtBody({ registeredOn: nextDay })), 422)
+  t.equal(registered.errors?.[0]?.pointer, '/registeredOn')
+  const withTransfer = expectProblem(t, await post(app, '/v1/debts', debtBody({ registeredOn: day, transfer: { districtCode: '370214', transferredOn: after, documentNo: 'x' } })), 422)
+  t.equal(withTransfer.errors?.[0]?.pointer, '/transfer/transferredOn')
+  const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+  const imported = expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' }, payload: `${header}\nQD-HT,AHEAD-1,某银行,bond,10.00,10.00,,,,${nextDay},\n` }), 422)
+  t.match(imported.errors?.[0], { pointer: '/line/2/registeredOn' }, 'a CSV line registered ahead: rejected at its field')
+  t.equal(await rowCount(database, 'debts'), debts, 'nothing registered')
 })
 
 t.test('Legacy debts: a transfer to a district other than the zone\'s host needs a reason, shown on the debt', async (t) => {
