@@ -23,7 +23,13 @@ function csvField (value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value
 }
 
-export interface TableColumn<K extends string> { key: K, title: string, money: boolean }
+export interface TableColumn<K extends string> {
+  key: K
+  title: string
+  money: boolean
+  /** A count (笔数): a number in xlsx, so that a spreadsheet adds it up. */
+  count?: boolean
+}
 
 /**
  * The statement's rows (src/domain/settlement.ts) a page of lines at a time, as the service reads
@@ -77,6 +83,8 @@ export async function tableCsv<K extends string> (title: string, columns: Readon
 const YUAN_FORMAT = '#,##0.00;[Red]-#,##0.00'
 const TOTAL_FONT: Partial<ExcelJS.Font> = { bold: true }
 const SUBTOTAL_FONT: Partial<ExcelJS.Font> = { italic: true }
+
+const COUNT = /^\d{1,15}$/
 
 /** More than 15 significant digits would not survive a spreadsheet's floating point: keep those as text. */
 const SPREADSHEET_EXACT = /^-?\d{1,13}\.\d{2}$/
@@ -143,6 +151,7 @@ async function writeRows<K extends string> (
         const value = row[c.key]
         if (value === undefined) return null
         // A string cell is text to a spreadsheet, whatever it starts with: a zone named =… prints so.
+        if (c.count === true && COUNT.test(value)) return Number(value)
         if (!c.money) return value
         // A cell a spreadsheet can add up: its own number type holds every amount of up to 15 digits exactly.
         return SPREADSHEET_EXACT.test(value) ? Number(value) : value

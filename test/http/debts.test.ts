@@ -121,6 +121,7 @@ t.test('summary as of a date, grouped, totals to the cent; maturities; exports',
   const last = sheet.getRow(sheet.rowCount)
   t.equal(last.getCell(1).value, '合计 total')
   t.equal(last.getCell(6).value, 2800.5)
+  t.strictSame([last.getCell(2).value, last.getCell(7).value], [3, 2], 'the counts (笔数, 已划转笔数) are numbers a spreadsheet adds up (before, text)')
   t.equal(last.font?.bold, true)
 })
 

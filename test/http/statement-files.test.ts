@@ -20,8 +20,8 @@ t.test('xlsx: text cells hold the text as written, as text; amounts are numbers'
   const sheet = workbook.getWorksheet('表')!
   t.equal(sheet.getRow(1).getCell(1).value, '=标题 title')
   const cells = [3, 4].map((r) => [1, 2, 3].map((c) => sheet.getRow(r).getCell(c)))
-  t.same(cells.map((row) => row.map((cell) => cell.value)), [['=测试区', '-2+3 号', -1.5], ['@SUM(A1)', '+86 文', 2]])
-  t.same(cells.map((row) => row.slice(0, 2).map((cell) => cell.type)), [[ExcelJS.ValueType.String, ExcelJS.ValueType.String], [ExcelJS.ValueType.String, ExcelJS.ValueType.String]],
+  t.strictSame(cells.map((row) => row.map((cell) => cell.value)), [['=测试区', '-2+3 号', -1.5], ['@SUM(A1)', '+86 文', 2]])
+  t.strictSame(cells.map((row) => row.slice(0, 2).map((cell) => cell.type)), [[ExcelJS.ValueType.String, ExcelJS.ValueType.String], [ExcelJS.ValueType.String, ExcelJS.ValueType.String]],
     'text, not formulas')
 })
 

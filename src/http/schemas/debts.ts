@@ -63,12 +63,12 @@ const DebtOut = Type.Object({
 
 export const SUMMARY_COLUMNS = [
   { key: 'key', title: '分组 group', money: false },
-  { key: 'debts', title: '笔数 debts', money: false },
+  { key: 'debts', title: '笔数 debts', money: false, count: true },
   { key: 'registeredOutstanding', title: '登记余额 outstanding at registration', money: true },
   { key: 'principalRepaid', title: '已还本金 principal repaid', money: true },
   { key: 'interestPaid', title: '已付利息 interest paid', money: true },
   { key: 'outstanding', title: '余额 outstanding', money: true },
-  { key: 'transferred', title: '已划转笔数 transferred', money: false },
+  { key: 'transferred', title: '已划转笔数 transferred', money: false, count: true },
   { key: 'transferredOutstanding', title: '已划转余额 outstanding transferred', money: true },
 ] as const
 
