@@ -1,7 +1,8 @@
 import { isDay } from './days.js'
-import { type Problem, Problems } from './errors.js'
+import { InputError, type Problem, Problems } from './errors.js'
 import { MAX_FIGURE_DIGITS } from './magnitudes.js'
 import { Decimal, formatMoney, money, MONEY_PATTERN, RATE_PATTERN, sum, ZERO } from './money.js'
+import { noteOf } from './review.js'
 
 /*
  * Legacy debts (历史遗留债务) as an event history: a debt is registered with what was outstanding
@@ -187,14 +188,17 @@ const RATE = new RegExp(RATE_PATTERN)
 /** A real calendar day written YYYY-MM-DD (src/domain/days.ts). */
 export { isDay } from './days.js'
 
+/** Characters as the JSON schema counts them (code points): a CJK character outside the BMP is one, not two. */
+const characters = (text: string) => { let n = 0; for (const _ of text) n++; return n }
+
 /** The registration rules of a legacy debt (api-contract.md, Legacy debts), for one JSON body or one CSV line alike. */
 export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRegister): DebtRegistrationIssue[] {
   const issues: DebtRegistrationIssue[] = []
   const issue = (field: DebtRegistrationIssue['field'], rule: DebtRegistrationIssue['rule'], message: string) => issues.push({ field, rule, message })
   if (!register.zoneExists(d.zoneCode)) issue('zoneCode', 'unknown-zone', `no zone ${d.zoneCode} is registered`)
-  if (d.reference === '' || d.reference.length > 100) issue('reference', 'format', 'is required, at most 100 characters')
+  if (d.reference === '' || characters(d.reference) > 100) issue('reference', 'format', 'is required, at most 100 characters')
   else if (register.referenceTaken(d.zoneCode, d.reference)) issue('reference', 'reference-taken', `zone ${d.zoneCode} already has a debt ${d.reference}`)
-  if (d.creditor === '' || d.creditor.length > 200) issue('creditor', 'format', 'is required, at most 200 characters')
+  if (d.creditor === '' || characters(d.creditor) > 200) issue('creditor', 'format', 'is required, at most 200 characters')
   if (!(DEBT_KINDS as readonly string[]).includes(d.kind)) issue('kind', 'format', `must be one of ${DEBT_KINDS.join(', ')}`)
   const principalIsMoney = MONEY.test(d.principal)
   const principalOk = principalIsMoney && money(d.principal).greaterThan(0)
@@ -206,7 +210,7 @@ export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRe
   for (const field of ['incurredOn', 'maturityDate', 'registeredOn'] as const) {
     if (d[field] !== '' && !isDay(d[field])) issue(field, 'format', 'must be a date written YYYY-MM-DD, from 1900-01-01 to 2199-12-31')
   }
-  if (d.notes.length > 2000) issue('notes', 'format', 'at most 2000 characters')
+  if (characters(d.notes) > 2000) issue('notes', 'format', 'at most 2000 characters')
   return issues
 }
 
@@ -282,6 +286,13 @@ export function repaymentDateProblem (debt: DebtRecord & { id: number }, paidOn:
   const transfer = transferOf(debt)
   if (byDistrict !== undefined && transfer !== undefined && paidOn < transfer.occurredOn) return Problems.repaymentBeforeTransfer(debt.id, transfer.districtCode, transfer.occurredOn)
   return undefined
+}
+
+/** A reversal's reason as kept, trimmed; a blank one is malformed (400), as a blank override reason is. */
+export function reversalReasonOf (reason: string): string {
+  const kept = noteOf(reason)
+  if (kept === null) throw new InputError('malformed', [{ pointer: '/reason', message: 'a reversal says why the repayment is corrected' }])
+  return kept
 }
 
 /**

@@ -7,7 +7,7 @@ import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
 import {
   checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, maxRepayable,
-  datedAheadProblem, positionAsOf, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, summarizeDebts, transferOf, transferProblem,
+  datedAheadProblem, positionAsOf, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, reversalReasonOf, summarizeDebts, transferOf, transferProblem,
 } from '../domain/debt.js'
 import { Problems } from '../domain/errors.js'
 import { Decimal, formatMoney, money, ZERO } from '../domain/money.js'
@@ -263,6 +263,7 @@ export function recordRepayment (ctx: Context, id: number, repayment: Repayment)
  * district reverses only its own repayments (those since the transfer to it).
  */
 export function reverseRepayment (ctx: Context, id: number, eventId: number, reversal: { reversedOn: string, reason: string }): Promise<RecordedEvent> {
+  const reason = reversalReasonOf(reversal.reason)
   return inWriteTransaction(ctx, async (tx) => {
     const found = await findDebt(tx, ctx.actor.scope, id, true)
     if (found === undefined) throw Problems.notFound(`debt ${id}`)
@@ -273,7 +274,7 @@ export function reverseRepayment (ctx: Context, id: number, eventId: number, rev
     if (refused !== undefined) throw refused
     const reversalId = await insertDebtEvent(tx, {
       debtId: found.id, kind: 'reversal', occurredOn: reversal.reversedOn, ...reversalAmounts(target),
-      reversesEventId: target.id, note: reversal.reason, keyId: ctx.actor.principal.keyId,
+      reversesEventId: target.id, note: reason, keyId: ctx.actor.principal.keyId,
     })
     return { value: await recorded(tx, found.id, reversalId), audit: [{ action: 'reverse', entityType: 'debt', entityId: String(found.id), details: { eventId: target.id, ...reversal } }] }
   })

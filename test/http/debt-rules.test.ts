@@ -119,6 +119,27 @@ t.test('Legacy debts: "today" is Beijing\'s date; repayments, reversals and regi
   t.equal(await rowCount(database, 'debts'), debts, 'nothing registered')
 })
 
+t.test('Legacy debts: a reversal says why and names a repayment; a CSV line counts characters as JSON does', async (t) => {
+  const debt = await created(t, app, '/v1/debts', debtBody({ registeredOn: '2021-01-01' })) as { id: number }
+  const paid = await created(t, app, `/v1/debts/${debt.id}/repayments`, { paidOn: '2021-02-01', principal: '10.00', interest: '0.00' }) as { id: number }
+  const before = await events()
+  const blank = expectProblem(t, await post(app, `/v1/debts/${debt.id}/repayments/${paid.id}/reversal`, { reversedOn: '2021-02-02', reason: '   ' }), 400)
+  t.equal(blank.errors?.[0]?.pointer, '/reason', 'a reason of spaces says nothing (before, accepted)')
+  t.equal((await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370214', transferredOn: '2021-03-01', documentNo: '划转' })).statusCode, 200)
+  const transferEvent = ((await get(app, `/v1/debts/${debt.id}`)).json() as { events: Array<{ id: number, kind: string }> }).events.find((e) => e.kind === 'transfer')
+  const notRepayment = expectProblem(t, await post(app, `/v1/debts/${debt.id}/repayments/${transferEvent?.id ?? 0}/reversal`, { reversedOn: '2021-03-02', reason: '冲正' }), 422)
+  t.equal(notRepayment.errors?.[0]?.pointer, '/params/eventId', 'naming the event that is not a repayment (before, no pointer)')
+  t.equal(await events(), before + 1, 'only the transfer was recorded')
+
+  // 150 characters outside the Basic Multilingual Plane (rare CJK characters, two UTF-16 units each): within 200, in JSON and CSV alike.
+  const creditor = '𠀀'.repeat(150)
+  t.equal((await post(app, '/v1/debts', debtBody({ reference: 'WIDE-JSON', creditor }))).statusCode, 201)
+  const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+  const imported = await injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' }, payload: `${header}\nQD-HT,WIDE-CSV,${creditor},bond,10.00,10.00,,,,2021-01-01,\n` })
+  t.equal(imported.statusCode, 200, 'the CSV line is registered too (before, "at most 200 characters")')
+  t.match(imported.json(), { registered: 1 })
+})
+
 t.test('Legacy debts: a transfer to a district other than the zone\'s host needs a reason, shown on the debt', async (t) => {
   const debt = await created(t, app, '/v1/debts', debtBody()) as { id: number }
   const before = await events()
