@@ -86,6 +86,15 @@ const SUBTOTAL_FONT: Partial<ExcelJS.Font> = { italic: true }
 
 const COUNT = /^\d{1,15}$/
 
+/** The most characters a spreadsheet cell holds (Excel's limit): a longer text would make the file need repairing. */
+export const CELL_LIMIT = 32_767
+const CUT_NOTE = '…（超出表格单元格长度，全文见 CSV 或打印版 cut at the cell limit: the CSV and the printable statement hold it whole）'
+
+/** Text for an xlsx cell: as it is, or cut at the cell limit with a note saying where it is whole. */
+function fitsACell (text: string): string {
+  return text.length <= CELL_LIMIT ? text : `${text.slice(0, CELL_LIMIT - CUT_NOTE.length).replace(/[\uD800-\uDBFF]$/, '')}${CUT_NOTE}`
+}
+
 /** More than 15 significant digits would not survive a spreadsheet's floating point: keep those as text. */
 const SPREADSHEET_EXACT = /^-?\d{1,13}\.\d{2}$/
 
@@ -137,7 +146,7 @@ async function writeRows<K extends string> (
     ...(c.money ? { numFmt: YUAN_FORMAT } : {}), ...(font === undefined ? {} : { font }),
   }))
   const styles = { plain: sharedStyles(), total: sharedStyles(TOTAL_FONT), subtotal: sharedStyles(SUBTOTAL_FONT) }
-  const titleRow = sheet.addRow([title])
+  const titleRow = sheet.addRow([fitsACell(title)])
   titleRow.font = { bold: true, size: 14 }
   titleRow.commit()
   const header = sheet.addRow(columns.map((c) => c.title))
@@ -152,7 +161,7 @@ async function writeRows<K extends string> (
         if (value === undefined) return null
         // A string cell is text to a spreadsheet, whatever it starts with: a zone named =… prints so.
         if (c.count === true && COUNT.test(value)) return Number(value)
-        if (!c.money) return value
+        if (!c.money) return fitsACell(value)
         // A cell a spreadsheet can add up: its own number type holds every amount of up to 15 digits exactly.
         return SPREADSHEET_EXACT.test(value) ? Number(value) : value
       }))

@@ -1,6 +1,6 @@
 import ExcelJS from 'exceljs'
 import t from 'tap'
-import { tableCsv, tableXlsx } from '../../src/http/statement.js'
+import { CELL_LIMIT, tableCsv, tableXlsx } from '../../src/http/statement.js'
 
 /*
  * Statements and tables open cleanly in a spreadsheet (README, Statements): in CSV, text a spreadsheet would take for a
@@ -28,4 +28,17 @@ t.test('xlsx: text cells hold the text as written, as text; amounts are numbers'
 t.test('CSV: text a spreadsheet would take for a formula is prefixed with an apostrophe; amounts are not', async (t) => {
   const lines = (await tableCsv('=标题 title', columns, rows)).toString('utf8').slice(1).split('\r\n')
   t.same(lines.slice(0, 4), ["'=标题 title", '名称 name,文号 document,金额 amount', "'=测试区,'-2+3 号,-1.50", "'@SUM(A1),'+86 文,2.00"])
+})
+
+t.test('xlsx: a text longer than a cell holds (a 事权划转 citation of a hundred transfers) is cut at the limit with a note; CSV keeps it whole', async (t) => {
+  const long = `${'职能划转（青政发〔2021〕1号）；'.repeat(2000)}末`
+  t.ok(long.length > CELL_LIMIT)
+  const workbook = new ExcelJS.Workbook()
+  await workbook.xlsx.load(await tableXlsx('表', '表', columns, [{ name: long, documentNo: '文号', amount: '1.00' }]) as unknown as ArrayBuffer)
+  const cell = String(workbook.getWorksheet('表')!.getRow(3).getCell(1).value)
+  t.ok(cell.length <= CELL_LIMIT, `at most ${CELL_LIMIT} characters (before, ${long.length}: the file needed repairing in Excel)`)
+  t.ok(long.startsWith(cell.slice(0, cell.indexOf('…'))), 'the text as far as it goes')
+  t.match(cell, /全文见 CSV 或打印版/, 'and where it is whole')
+  const csv = (await tableCsv('表', columns, [{ name: long, documentNo: '文号', amount: '1.00' }])).toString('utf8')
+  t.ok(csv.includes(long), 'CSV holds it whole')
 })
