@@ -21,6 +21,16 @@ export function isDay (text: string): boolean {
  * after (before the year is settled): a paidOn further away cannot be right.
  */
 export function advancePaidInWindow (fiscalYear: number, paidOn: string): boolean {
-  const year = Number.parseInt(paidOn.slice(0, 4), 10)
+  const year = yearOf(paidOn)
   return year >= fiscalYear - 1 && year <= fiscalYear + 1
+}
+
+/** The calendar year of a day written YYYY-MM-DD (an integer). */
+export function yearOf (day: string): number {
+  return Number.parseInt(day.slice(0, 4), 10)
+}
+
+/** The last day of the year after `day`'s. */
+export function endOfNextYear (day: string): string {
+  return `${yearOf(day) + 1}-12-31`
 }

@@ -1,4 +1,4 @@
-import { isDay } from './days.js'
+import { endOfNextYear, isDay } from './days.js'
 import { InputError, type Problem, Problems } from './errors.js'
 import { MAX_FIGURE_DIGITS } from './magnitudes.js'
 import { Decimal, formatMoney, money, MONEY_PATTERN, RATE_PATTERN, sum, ZERO } from './money.js'
@@ -229,7 +229,7 @@ const AHEAD_REASONS: Record<DatedRecord, string> = {
  * stand for decades, since events are append-only and a transfer is once only.
  */
 export function latestDayFor (what: DatedRecord, today: string): string {
-  return what === 'transfer' ? `${Number(today.slice(0, 4)) + 1}-12-31` : today
+  return what === 'transfer' ? endOfNextYear(today) : today
 }
 
 /** Why `day` is too far ahead for the record, if it is. */

@@ -159,8 +159,8 @@ async function writeRows<K extends string> (
       const added = sheet.addRow(columns.map((c) => {
         const value = row[c.key]
         if (value === undefined) return null
-        // A string cell is text to a spreadsheet, whatever it starts with: a zone named =… prints so.
         if (c.count === true && COUNT.test(value)) return Number(value)
+        // A string cell is text to a spreadsheet, whatever it starts with: a zone named =… prints so.
         if (!c.money) return fitsACell(value)
         // A cell a spreadsheet can add up: its own number type holds every amount of up to 15 digits exactly.
         return SPREADSHEET_EXACT.test(value) ? Number(value) : value
