@@ -177,12 +177,21 @@ export function statementLineRows (line: StatementLine): StatementRow[] {
   return rows
 }
 
-/** The statement's last row: the run's totals (runTotals), each the sum of the lines' printed figures. */
-export function statementTotalRow (totals: RunTotals): StatementRow {
-  return {
+/**
+ * The statement's last row: the run's totals (runTotals), each the sum of the lines' printed figures.
+ * The adjustment columns are summed only on a statement that prints a supplementary line: where every
+ * 小计 leaves them blank, so does the 合计.
+ */
+export function statementTotalRow (totals: RunTotals, printsSupplementary: boolean): StatementRow {
+  const row: StatementRow = {
     row: '合计 total', actual: totals.revenueTotal, zoneShare: totals.zoneShare, districtShare: totals.districtShare,
-    advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue, adjustment: totals.adjustment, balanceAdjustment: totals.balanceAdjustment,
+    advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue,
   }
+  if (printsSupplementary) {
+    row.adjustment = totals.adjustment
+    row.balanceAdjustment = totals.balanceAdjustment
+  }
+  return row
 }
 
 /** An instant as a statement prints it: Beijing time (UTC+8, no daylight saving), to the minute. */

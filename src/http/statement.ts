@@ -35,12 +35,12 @@ export interface TableColumn<K extends string> {
  * The statement's rows (src/domain/settlement.ts) a page of lines at a time, as the service reads
  * them: each line's rows, then the total of the lines (runTotals) that the pages answer at the end.
  */
-export async function * statementRows (pages: AsyncGenerator<StatementLine[], RunTotals>): AsyncGenerator<StatementRow[]> {
+export async function * statementRows (pages: AsyncGenerator<StatementLine[], RunTotals>, printsSupplementary: boolean): AsyncGenerator<StatementRow[]> {
   try {
     for (;;) {
       const next = await pages.next()
       if (next.done === true) {
-        yield [statementTotalRow(next.value)]
+        yield [statementTotalRow(next.value, printsSupplementary)]
         return
       }
       const rows: StatementRow[] = []

@@ -51,7 +51,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
       return reply.type('text/html; charset=utf-8').header('content-security-policy', STATEMENT_CSP)
         .send(Readable.from(statementHtml(run, { lineCount, lines: pages }, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
     }
-    const rows = statementRows(pages)
+    const rows = statementRows(pages, printsSupplementary)
     const title = statementTitle(run, printsSupplementary)
     return sendTable(reply, format, `settlement-${run.fiscalYear}-run-${run.id}`, {
       csv: () => statementCsv(title, rows),
