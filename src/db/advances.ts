@@ -38,6 +38,17 @@ export async function listAdvances (db: Db, scope: Scope, filter: { agreementId?
   return mapPage(await fetchPage(query, page, { columns: ['advances.id'], types: ['int'], of: (r) => [r.id] }), toAdvance)
 }
 
+/**
+ * The years after `year` in which the agreement's advances do not add up to zero (paid and not
+ * recovered), with their sums, by year.
+ */
+export async function advancesAfter (db: Db, agreementId: number, year: number): Promise<Array<{ fiscalYear: number, total: string }>> {
+  const rows = await db.selectFrom('advances').select(['fiscal_year', sql<string>`sum(amount)::text`.as('total')])
+    .where('agreement_id', '=', agreementId).where('fiscal_year', '>', year)
+    .groupBy('fiscal_year').having(sql<boolean>`sum(amount) <> 0`).orderBy('fiscal_year').execute()
+  return rows.map((r) => ({ fiscalYear: r.fiscal_year, total: r.total }))
+}
+
 /** Σ advances per agreement for the year, with a digest of which advances they are (read in one statement). */
 export async function advanceSums (db: Db, year: number, agreementIds?: readonly number[]): Promise<Map<number, { total: string, digest: string }>> {
   let query = db.selectFrom('advances')

@@ -192,6 +192,18 @@ export const Problems = {
   /** An agreement in a finalized settlement of `settled` may not end before it. */
   agreementSettledEnd: (agreementId: number, settled: number) => new Problem(409, 'agreement-settled',
     `Agreement ${agreementId} is in a finalized settlement of ${settled}; it cannot end before that year.`, at('/effectiveTo', `must be ${settled} or later`)),
+  /**
+   * An agreement may not end before a year it has advances (预拨) for: no line would ever settle them
+   * (calculation-rules.md §6: advancesPaid is what was paid under the agreement for Y).
+   */
+  agreementAdvancedEnd: (agreementId: number, years: ReadonlyArray<{ fiscalYear: number, total: string }>) => {
+    const listed = years.map((y) => `${y.fiscalYear} (${y.total})`).join(', ')
+    const last = years[years.length - 1]?.fiscalYear ?? 0
+    return new Problem(409, 'agreement-has-advances',
+      `Agreement ${agreementId} has advances (预拨) paid for ${listed}: ended before ${years.length === 1 ? 'that year' : 'those years'}, no settlement would ever count them. ` +
+      'Record their recovery under this agreement first (a negative advance for each year), and pay them under the version that follows; or end it later.',
+      at('/effectiveTo', `must be ${last} or later while advances for ${last} are on record`))
+  },
   /** A base adjustment may not reach back into a settled year. */
   agreementSettledAdjustment: (agreementId: number, settled: number, fromYear: number) => new Problem(409, 'agreement-settled',
     `Agreement ${agreementId} is in a finalized settlement of ${settled}: an adjustment from ${fromYear} would change a settled year. ` +

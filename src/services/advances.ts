@@ -28,14 +28,16 @@ export interface NewAdvance {
  */
 export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advance> {
   return inWriteTransaction(ctx, async (tx) => {
+    await holdSettlementInputs(tx)
+    // Concurrent advances of the agreement take turns (each sees the others' in the year's sum), and
+    // the agreement's years are read under the lock that ending it takes (endAgreement): no advance
+    // lands in a year the agreement has just stopped covering.
+    await lockAgreement(tx, advance.agreementId)
     const agreement = await findAgreement(tx, ctx.actor.scope, advance.agreementId)
     if (agreement === undefined) throw Problems.agreementNotInScope(advance.agreementId)
     if (!inForce(agreement, advance.fiscalYear)) throw Problems.agreementNotInForce(agreement, advance.fiscalYear)
     if (!advancePaidInWindow(advance.fiscalYear, advance.paidOn)) throw Problems.advancePaidOutsideYear(advance.fiscalYear, advance.paidOn)
-    await holdSettlementInputs(tx)
     if (await yearFinalized(tx, agreement.id, advance.fiscalYear)) throw Problems.yearSettled(agreement.id, advance.fiscalYear)
-    // Concurrent advances of the agreement take turns: each sees the others' in the year's sum.
-    await lockAgreement(tx, agreement.id)
     const paid = (await advanceSums(tx, advance.fiscalYear, [agreement.id])).get(agreement.id)?.total ?? '0'
     const total = money(paid).plus(money(advance.amount))
     if (!fitsFigure(total)) throw Problems.advancesTooLarge(agreement.id, advance.fiscalYear, formatMoney(total))

@@ -2,6 +2,7 @@ import {
   type AgreementFilter, findAgreement, insertAgreement, insertBaseAdjustment, listAgreements, lockAgreementPair, overlappingAgreements, setEffectiveTo,
   type StoredAdjustment, type StoredAgreement,
 } from '../db/agreements.js'
+import { advancesAfter } from '../db/advances.js'
 import { holdSettlementInputs, lockAgreement } from '../db/locks.js'
 import type { PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone, unknownCategories } from '../db/registry.js'
@@ -123,6 +124,12 @@ export function endAgreement (ctx: Context, id: number, effectiveTo: number | nu
     const settled = await lastFinalizedYear(tx, found.id)
     if (settled !== undefined && effectiveTo !== null && effectiveTo < settled) throw Problems.agreementSettledEnd(found.id, settled)
     await lockAgreementPair(tx, found.zoneCode, found.districtCode)
+    if (effectiveTo !== null) {
+      // Advances are recorded under the agreement's lock, for a year it is in force, read after the lock (src/services/advances.ts).
+      await lockAgreement(tx, found.id)
+      const advanced = await advancesAfter(tx, found.id, effectiveTo)
+      if (advanced.length > 0) throw Problems.agreementAdvancedEnd(found.id, advanced)
+    }
     const [other] = await overlappingAgreements(tx, found.zoneCode, found.districtCode, found.effectiveFrom, effectiveTo, found.id)
     if (other !== undefined) throw Problems.endOverlaps(other.id)
     await setEffectiveTo(tx, found.id, effectiveTo)

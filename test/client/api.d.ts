@@ -185,7 +185,7 @@ export interface paths {
         head?: never;
         /**
          * 调整有效期 set the last year an agreement is in force (admin)
-         * @description Agreements are not edited in place: a change is a new agreement from a later year. This ends (or reopens) the old one so that the new one does not overlap it.
+         * @description Agreements are not edited in place: a change is a new agreement from a later year. This ends (or reopens) the old one so that the new one does not overlap it. It is 409 when the agreement would end before a year it has a finalized settlement of (`agreement-settled`), or before a year it has advances (预拨) for that have not been recovered (`agreement-has-advances`: no settlement would count them; record their recovery, a negative advance, first).
          */
         patch: operations["endAgreement"];
         trace?: never;

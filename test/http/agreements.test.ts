@@ -148,3 +148,31 @@ t.test('§2 falling rates and a rate schedule (分段期限) are stored as writt
   t.equal(before.inForce, false)
   t.equal(before.groups[0].ratesForYear, undefined, 'no bands before the schedule starts')
 })
+
+t.test('§6 an agreement cannot end before a year it has advances (预拨) for: no line would count them; recovered, it can', async (t) => {
+  await created(t, app, '/v1/zones', { code: 'QD-AD', name: '预拨功能区', hostDistrictCode: '370214' })
+  const old = await created(t, app, '/v1/agreements', agreementBody('QD-AD', '370214', { effectiveFrom: 2023, baseYear: 2022, documentNo: '旧' }))
+  await created(t, app, '/v1/advances', { agreementId: old.id, fiscalYear: 2026, paidOn: '2026-03-01', amount: '500.00', documentNo: '青财预〔2026〕1号' })
+  await created(t, app, '/v1/advances', { agreementId: old.id, fiscalYear: 2027, paidOn: '2027-03-01', amount: '300.00', documentNo: '青财预〔2027〕1号' })
+  await created(t, app, '/v1/advances', { agreementId: old.id, fiscalYear: 2025, paidOn: '2025-03-01', amount: '200.00', documentNo: '青财预〔2025〕1号' })
+
+  const end = (effectiveTo: number) => injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old.id}`, payload: { effectiveTo } })
+  const refused = expectProblem(t, await end(2025), 409)
+  t.equal(refused.type.endsWith('agreement-has-advances'), true, refused.type)
+  t.match(refused.detail, /2026 \(500\.00\), 2027 \(300\.00\)/, 'names each year left unsettled and its advances')
+  t.same(refused.errors, [{ pointer: '/effectiveTo', message: 'must be 2027 or later while advances for 2027 are on record' }])
+  t.equal((await get(app, `/v1/agreements/${old.id}`)).json().effectiveTo, null, 'the agreement is not ended')
+
+  // Recovered (a negative advance for each year, under this agreement), the years hold nothing to settle.
+  await created(t, app, '/v1/advances', { agreementId: old.id, fiscalYear: 2026, paidOn: '2026-09-01', amount: '-500.00', documentNo: '青财预〔2026〕2号 收回' })
+  t.match(expectProblem(t, await end(2025), 409).detail, /paid for 2027 \(300\.00\): ended before that year/, '2027 still holds its advance')
+  expectProblem(t, await end(2026), 409)
+  await created(t, app, '/v1/advances', { agreementId: old.id, fiscalYear: 2027, paidOn: '2027-09-01', amount: '-300.00', documentNo: '青财预〔2027〕2号 收回' })
+  const ended = await end(2025)
+  t.equal(ended.statusCode, 200, 'every later year\'s advances recovered: it ends')
+  t.equal(ended.json().effectiveTo, 2025)
+  // The version that follows takes the advance for 2026, and its settlement counts it.
+  const next = await created(t, app, '/v1/agreements', agreementBody('QD-AD', '370214', { effectiveFrom: 2026, baseYear: 2025, documentNo: '新' }))
+  await created(t, app, '/v1/advances', { agreementId: next.id, fiscalYear: 2026, paidOn: '2026-09-01', amount: '500.00', documentNo: '青财预〔2026〕3号' })
+  expectProblem(t, await post(app, '/v1/advances', { agreementId: old.id, fiscalYear: 2026, paidOn: '2026-09-02', amount: '1.00', documentNo: 'x' }), 422)
+})

@@ -164,12 +164,14 @@ export const getAgreementSchema = {
 
 export const endAgreementSchema = {
   operationId: 'endAgreement', summary: '调整有效期 set the last year an agreement is in force (admin)',
-  description: 'Agreements are not edited in place: a change is a new agreement from a later year. This ends (or reopens) the old one so that the new one does not overlap it.',
+  description: 'Agreements are not edited in place: a change is a new agreement from a later year. This ends (or reopens) the old one so that the new one does not overlap it. ' +
+    'It is 409 when the agreement would end before a year it has a finalized settlement of (`agreement-settled`), or before a year it has advances (预拨) for that have not been recovered ' +
+    '(`agreement-has-advances`: no settlement would count them; record their recovery, a negative advance, first).',
   params: Type.Object({ id: AgreementIdParam }), headers: IdempotencyHeaders,
   body: Type.Object({
     effectiveTo: Type.Union([FiscalYear('终止年度 last fiscal year in force'), Type.Null()], { description: '终止年度 last fiscal year in force; null for open-ended' }),
   }, { additionalProperties: false, examples: [{ effectiveTo: 2026 }] }),
-  response: { 200: AgreementOut, ...problemResponses(400, 401, 403, 404, 422) },
+  response: { 200: AgreementOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
 }
 
 export const createBaseAdjustmentSchema = {
