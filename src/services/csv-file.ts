@@ -17,6 +17,13 @@ export const MAX_LISTED_ERRORS = 10_000
 
 export interface ImportError { line: number, field: string, message: string }
 
+/**
+ * The longest line an import reads (characters): a line of any import is a few hundred characters
+ * at most (every field has a schema limit), so a longer one is not a line of the file but a file
+ * that is not CSV (a missing newline, a quote never closed): 400 at its line, read no further.
+ */
+export const MAX_LINE_CHARACTERS = 64 * 1024
+
 export interface CsvImport {
   /** The data lines with the header's number of fields, in order. */
   lines: AsyncIterable<{ line: number, fields: string[] }>
@@ -41,10 +48,12 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   // spreadsheet often writes for "CSV") would load with its Chinese text turned into U+FFFD.
   const utf8 = new TextDecoder('utf-8', { fatal: true })
   let linesBefore = 0
-  let partialLine = Buffer.alloc(0)
+  // The bytes of the line the last chunk left unfinished, as they came: joined only to find a line
+  // that is not UTF-8 (joined at every chunk, a line of many megabytes took time in its square).
+  let partialLine: Buffer[] = []
   const notUtf8 = (chunk: Buffer) => {
     // The first line (counting from the one the chunk continues) whose bytes are not UTF-8.
-    const text = Buffer.concat([partialLine, chunk])
+    const text = Buffer.concat([...partialLine, chunk])
     let line = linesBefore + 1
     for (let start = 0; start <= text.length; line++) {
       const end = text.indexOf(0x0a, start)
@@ -69,10 +78,10 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       }
       const lastNewline = chunk.lastIndexOf(0x0a)
       if (lastNewline === -1) {
-        partialLine = Buffer.concat([partialLine, chunk])
+        partialLine.push(chunk)
       } else {
         for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) linesBefore++
-        partialLine = Buffer.from(chunk.subarray(lastNewline + 1))
+        partialLine = [chunk.subarray(lastNewline + 1)]
       }
       hash.update(chunk)
       callback(null, chunk)
@@ -89,7 +98,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   })
   // The file is read only once someone iterates the lines (inside the write's transaction).
   const openParser = () => {
-    const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true })
+    const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, max_record_size: MAX_LINE_CHARACTERS })
     // Each record comes with the line it ends on, what csv-parse's `info` option gives, read from
     // the parser as it pushes the record: `info` copies the parser's whole state for every record,
     // most of the time an import spent parsing.

@@ -26,3 +26,20 @@ t.test('bytes that are not UTF-8 are refused with the line they are on, across c
   }
   await t.rejects(read([Buffer.from('a,b\nx,'), Buffer.from([0xe7, 0xa4])]), { status: 400, message: /line 2/ }, 'a character cut short at the end')
 })
+
+t.test('a line longer than any line of an import is 400 at that line, read no further; one just under it is read', async (t) => {
+  const { MAX_LINE_CHARACTERS } = await import('../../src/services/csv-file.js')
+  const under = 'x'.repeat(MAX_LINE_CHARACTERS - 10)
+  t.same(await read([Buffer.from(`a,b\n1,${under}\n2,3\n`)]), [['1', under], ['2', '3']])
+  // A zone code of 80 MB once took a minute and a half and stalled the server; now the parser stops at the limit.
+  const long = Buffer.from(`a,b\n1,2\n${'Q'.repeat(4 * MAX_LINE_CHARACTERS)},3\n`)
+  const chunks = Array.from({ length: Math.ceil(long.length / 1024) }, (_, i) => long.subarray(i * 1024, (i + 1) * 1024))
+  await t.rejects(read(chunks), { status: 400, type: 'invalid-csv', message: /line 3/ })
+})
+
+t.test('bytes that are not UTF-8 at the end of a line that came in many chunks: its line', async (t) => {
+  const gbk = Buffer.from([0xca, 0xbe, 0xc0, 0xfd]) // 示例 in GBK
+  const file = Buffer.concat([Buffer.from(`a,b\nx,y\nz,${'w'.repeat(50_000)}`), gbk, Buffer.from('\nu,v\n')])
+  const chunks = Array.from({ length: Math.ceil(file.length / 1000) }, (_, i) => file.subarray(i * 1000, (i + 1) * 1000))
+  await t.rejects(read(chunks), { status: 400, type: 'not-utf8', message: /line 3/ })
+})
