@@ -75,6 +75,9 @@ export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferen
   return { ok: true, row: { zoneCode: input.zoneCode, districtCode, categoryCode: input.category, year, month, amount: input.amount } }
 }
 
+/** The other lines a repeated month's first line names; the rest are counted. */
+const LISTED_REPEATS = 20
+
 /**
  * What a batch says of the records it holds twice (the same zone, district, category, year and
  * month): one amount per month, so each of them is refused naming the others, and none is
@@ -83,7 +86,9 @@ export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferen
 export function repeatedMonthMessages (lines: readonly number[], noun: 'record' | 'line'): Array<{ line: number, message: string }> {
   const [first, ...others] = lines
   if (first === undefined) return []
-  const names = (list: readonly number[]) => `${noun}${list.length > 1 ? 's' : ''} ${list.join(', ')}`
+  // An answer's message holds 500 characters: a month repeated hundreds of times names the first of the others.
+  const names = (list: readonly number[]) => `${noun}${list.length > 1 ? 's' : ''} ${list.slice(0, LISTED_REPEATS).join(', ')}` +
+    (list.length > LISTED_REPEATS ? ` and ${list.length - LISTED_REPEATS} more` : '')
   const same = 'the same zone, district, category, year and month: one amount per month, in one record'
   return [
     { line: first, message: `is repeated by ${names(others)} (${same})` },

@@ -58,6 +58,19 @@ t.test('api-contract.md, Revenue: a CSV file giving a month twice lists both lin
   t.same(months.map((m) => [m.month, m.amount]), [[2, '20.00'], [3, '30.00']], 'January, given twice, was not loaded either way')
 })
 
+t.test('api-contract.md, Revenue: a month repeated 300 times names the first 20 other lines and counts the rest, within the documented 500 characters', async (t) => {
+  const file = `${header}\n${Array.from({ length: 300 }, (_, i) => `QD-HT,,10104,2023,5,${i + 1}.00`).join('\n')}\nQD-HT,,10104,2023,6,6.00\n`
+  const partial = await csv(file, '?partial=true')
+  t.equal(partial.statusCode, 200)
+  const answer = partial.json() as { loaded: number, rejected: number, errors: Array<{ line: number, message: string }> }
+  t.match(answer, { rows: 301, loaded: 1, rejected: 300 })
+  t.equal(answer.errors.length, 300)
+  t.equal(answer.errors[0]?.line, 2)
+  t.match(answer.errors[0]?.message, /^is repeated by lines 3, 4, 5, .*, 22 and 279 more \(the same zone/)
+  t.same(answer.errors.filter((e) => e.message.length > 500), [], 'no message is longer than ImportError.message allows (500)')
+  t.equal(answer.errors[299]?.message, 'repeats line 2 (the same zone, district, category, year and month: one amount per month, in one record)')
+})
+
 /** A problem as the caller reads it, with the code it named replaced and the request id left out. */
 const reading = (body: string, code: string) => {
   const { requestId: _requestId, ...problem } = JSON.parse(body) as Record<string, unknown>
