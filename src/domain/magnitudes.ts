@@ -38,16 +38,21 @@ const TOO_LARGE = `more than ${MAX_FIGURE_DIGITS} integer digits`
 function groupIssue (result: AgreementYearResult['groups'][number], at: GroupPointers, describe: (what: string) => string): InputIssue | undefined {
   if (!fitsFigure(result.actual)) return { pointer: at.actual, message: describe(`an actual revenue of ${TOO_LARGE}`) }
   if (result.basis === 'increment') {
+    // The explanation prints the escalated base and each transfer's F(Y) as well as B(Y): opposite
+    // moves, or a transfer against a large escalation, can bring B(Y) back within 18 digits while
+    // a figure on the way there is beyond it.
+    const d = result.baseDerivation
+    if (d.mode === 'escalating' && !fitsFigure(d.escalated)) {
+      return { pointer: at.growth ?? at.base, message: describe(`an escalated base of ${TOO_LARGE} (the growth compounds over ${d.years} years)`) }
+    }
+    const transfers = d.transfers ?? []
     if (!fitsFigure(result.base)) {
-      const d = result.baseDerivation
-      const escalating = d.mode === 'escalating' && at.growth !== undefined && !fitsFigure(d.escalated ?? result.base)
-      const transfers = d.transfers ?? []
-      if (escalating) {
-        return { pointer: at.growth ?? at.base, message: describe(`an escalated base of ${TOO_LARGE} (the growth compounds over ${d.years ?? 0} years)`) }
-      }
       return transfers.length > 0 && at.transfers !== undefined
         ? { pointer: at.transfers, message: describe(`a base of ${TOO_LARGE} once its responsibility transfers (事权划转) move it`) }
         : { pointer: at.base, message: describe(`a base of ${TOO_LARGE}`) }
+    }
+    if (!transfers.every((x) => fitsFigure(x.fundingForYear))) {
+      return { pointer: at.transfers ?? at.base, message: describe(`a responsibility transfer (事权划转) whose funding for the year has ${TOO_LARGE}`) }
     }
     const figures = [result.increment, result.shareable, result.carriedShortfallOut, result.zoneShare, result.districtShare, ...result.bands.map((b) => b.amount)]
     if (!figures.every(fitsFigure)) {

@@ -60,7 +60,9 @@ t.test('§1: runSums gives a run\'s totals as runTotals does, and sums without s
 t.test('§1: when magnitudeIssues finds nothing, every figure an agreement year prints has at most 18 integer digits, and so do Σ base and Σ increment ' +
   '(an agreement\'s history); when it finds something, some such figure has more', async (t) => {
   /** Whole cents up to 10^20 (figures of up to 18 integer digits), as Decimals: the largest figures the engine may be given. */
-  const cents = fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }).map((c) => money(c.toString()).dividedBy(100))
+  const cents = fc.bigInt({ min: -(10n ** 20n) + 1n, max: 10n ** 20n - 1n }).map((c) => money(c.toString()).dividedBy(100))
+  /** An amount given: at most 15 integer digits (§1). */
+  const inputCents = fc.bigInt({ min: -(10n ** 17n) + 1n, max: 10n ** 17n - 1n }).map((c) => money(c.toString()).dividedBy(100))
   const rate = fc.integer({ min: 600000, max: 1000000 }).map((micro) => money(micro.toString()).dividedBy(1000000))
   const group = fc.oneof(
     fc.record({ base: cents, actual: cents, rate, shortfall: fc.constantFrom<ShortfallPolicy>('none', 'deduct', 'carry_forward'), carried: cents })
@@ -69,13 +71,43 @@ t.test('§1: when magnitudeIssues finds nothing, every figure an agreement year 
         carriedShortfall: shortfall === 'carry_forward' ? carried.abs() : ZERO,
       })),
     fc.record({ actual: cents, rate }).map(({ actual, rate }): GroupInput => ({ name: 'fees', basis: 'total', actual, rates: [{ rate }], shortfall: 'none', carriedShortfall: ZERO })),
+    // A base rule with its escalation and responsibility transfers (事权划转), §4: inputs of up to
+    // 15 integer digits and a headcount of up to a million, whose F(Y) or escalated base can be
+    // beyond 18 digits while B(Y) fits (opposite transfers, a transfer against the escalation).
+    fc.record({
+      amount: inputCents, escalating: fc.boolean(), growth: fc.integer({ min: 0, max: 10000 }).map((c) => money(c.toString()).dividedBy(100)),
+      actual: cents, rate,
+      transfers: fc.array(fc.record({
+        toDistrict: fc.boolean(), fixed: fc.boolean(), amount: inputCents.map((a) => a.abs()), headcount: fc.integer({ min: 1, max: 1_000_000 }),
+      }), { maxLength: 3 }),
+      // Each transfer with its opposite: the moves cancel, whatever size F(Y) has.
+      mirrored: fc.boolean(),
+    }).map(({ amount, escalating, growth, actual, rate, transfers: given, mirrored }): GroupInput => {
+      const transfers = mirrored ? given.flatMap((x) => [x, { ...x, toDistrict: !x.toDistrict }]) : given
+      return {
+      name: 'g', basis: 'increment', actual, rates: [{ rate }], shortfall: 'none', carriedShortfall: ZERO,
+      base: {
+        kind: 'rule',
+        rule: {
+          amount, baseYear: 2015, mode: escalating ? 'escalating' : 'fixed', growthRate: escalating ? growth : undefined, adjustments: [],
+          transfers: transfers.map((x, i) => ({
+            function: `f${i}`, direction: x.toDistrict ? 'to_district' : 'to_zone', fromYear: 2016, documentNo: `d${i}`,
+            funding: x.fixed ? { method: 'fixed', amount: x.amount } : { method: 'headcount', headcount: x.headcount, unitCost: x.amount },
+          })),
+        },
+      },
+      }
+    }),
   )
-  const pointers = (i: number) => ({ actual: `/groups/${i}/actual`, base: `/groups/${i}/base` })
+  const pointers = (i: number) => ({ actual: `/groups/${i}/actual`, base: `/groups/${i}/base`, growth: `/groups/${i}/growthRate`, transfers: `/groups/${i}/transfers` })
   /** Every money figure of the printed year (strings with two decimals), and the history's sums over the groups. */
   const printed = (result: AgreementYearResult): string[] => {
     const figures: string[] = []
     const walk = (value: unknown): void => {
       if (typeof value === 'string' && /^-?\d+\.\d\d$/.test(value)) figures.push(value)
+      // An explanation's line: every figure in it (the integer part before a decimal point), and
+      // none in exponent notation, which a figure past 10^21 would take.
+      else if (typeof value === 'string') figures.push(...(value.match(/\d+(?=\.\d)/g) ?? []).map((whole) => `${whole}.00`), ...(/\de[+-]\d/.test(value) ? ['exponent'] : []))
       else if (Array.isArray(value)) value.forEach(walk)
       else if (typeof value === 'object' && value !== null) Object.values(value).forEach(walk)
     }

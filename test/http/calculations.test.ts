@@ -187,6 +187,30 @@ t.test('§1 a base that responsibility transfers move beyond 18 integer digits i
   t.match(problem.detail, /responsibility transfers/)
 })
 
+t.test('§1 a base that fits is still a 422 when its explanation would print a figure beyond 18 integer digits on the way: a transfer\'s F(Y), or the escalated base', async (t) => {
+  // Two opposite transfers of 1,000,000 staff × 999,999,999,999,999.99 = 999,999,999,999,999,990,000.00 each (21 digits): B(Y) stays 1,000,000.00.
+  const huge = { function: '教育', direction: 'to_district', fromYear: 2021, documentNo: 'x', funding: { method: 'headcount', headcount: 1_000_000, unitCost: '999999999999999.99' } }
+  const opposite = { ...huge, direction: 'to_zone' }
+  const transfers = expectProblem(t, await calculate({
+    fiscalYear: 2021, groups: [{ name: 'taxes', basis: 'increment', base: { ...ruleBase, transfers: [huge, opposite] }, actual: '1.00', rates: [{ rate: '0.60' }] }],
+  }), 422)
+  t.same(transfers.errors?.map((e) => e.pointer), ['/groups/0/base/transfers'])
+  t.match(transfers.detail, /group "taxes".*responsibility transfer \(事权划转\) whose funding for the year has more than 18 integer digits/)
+  // 10,000,000,000,000.00 × (1 + 9)^6 = 10^19 (20 digits), less ten transfers to the zone of 1,000 × 999,999,999,999,999.99 each (18 digits): B(2021) = 100.00.
+  const toZone = Array.from({ length: 10 }, (_, i) => ({ ...huge, function: `事项${i}`, direction: 'to_zone', funding: { method: 'headcount', headcount: 1000, unitCost: '999999999999999.99' } }))
+  const escalating = { amount: '10000000000000.00', baseYear: 2015, mode: 'escalating', growthRate: '9', transfers: toZone }
+  const escalated = expectProblem(t, await calculate({
+    fiscalYear: 2021, groups: [{ name: 'taxes', basis: 'increment', base: escalating, actual: '1.00', rates: [{ rate: '0.60' }] }],
+  }), 422)
+  t.same(escalated.errors?.map((e) => e.pointer), ['/groups/0/base/growthRate'])
+  t.match(escalated.detail, /escalated base of more than 18 integer digits \(the growth compounds over 6 years\)/)
+  const fits = await calculate({
+    fiscalYear: 2021, groups: [{ name: 'taxes', basis: 'increment', base: { ...escalating, amount: '999999999999.99', transfers: toZone.slice(0, 1) }, actual: '1.00', rates: [{ rate: '0.60' }] }],
+  })
+  t.equal(fits.statusCode, 200, 'an escalated base of 18 digits with a transfer of 18 digits is answered')
+  t.equal(fits.json().groups[0].base, '-9990.00', '999,999,999,999,990,000.00 − 999,999,999,999,999,990.00')
+})
+
 t.test('§1 bases and increments that each fit but whose sums over the groups would not (an agreement\'s history prints them) are a 422 at /groups', async (t) => {
   // Two escalating bases: 600,000,000,000.00 × (1 + 999)^(2021 − 2019) = 600,000,000,000,000,000.00 each (18 digits); Σ 1.2 × 10^18.
   const escalating = { amount: '600000000000.00', baseYear: 2019, mode: 'escalating', growthRate: '999' }
