@@ -39,6 +39,35 @@ export interface CsvImport {
   readToEnd: () => Promise<string>
 }
 
+const LF = 0x0a
+const CR = 0x0d
+
+/** The line breaks in `bytes`: each CR, and each LF that does not end a CR LF (`afterCR`: the bytes before them ended with CR). */
+function lineBreaks (bytes: Buffer, afterCR: boolean): number {
+  let breaks = 0
+  for (let at = bytes.indexOf(CR); at !== -1; at = bytes.indexOf(CR, at + 1)) breaks++
+  for (let at = bytes.indexOf(LF); at !== -1; at = bytes.indexOf(LF, at + 1)) {
+    if (!(at === 0 ? afterCR : bytes[at - 1] === CR)) breaks++
+  }
+  return breaks
+}
+
+/** Where the line from `start` ends: its first CR or LF, or the end of `bytes`. */
+function nextBreak (bytes: Buffer, start: number): number {
+  const lf = bytes.indexOf(LF, start)
+  const cr = bytes.indexOf(CR, start)
+  if (lf === -1 && cr === -1) return bytes.length
+  return lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr)
+}
+
+/**
+ * The line of a record as a spreadsheet shows it (the header is line 1): one row for each record
+ * before it and for each empty line. A cell holding a line break (a quoted field over two lines of
+ * the file) is one row of the spreadsheet, so the records after it are not numbered by the lines of
+ * the file, and a record is not numbered by the line it ends on.
+ */
+const rowOf = (recordsBefore: number, emptyLinesBefore: number): number => recordsBefore + emptyLinesBefore + 1
+
 export function openCsvImport (body: unknown, header: readonly string[], limit: number, instead: string): CsvImport {
   if (!(body instanceof Readable)) throw Problems.notCsv(instead)
   const hash = createHash('sha256')
@@ -47,19 +76,25 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   // UTF-8 is checked as the bytes arrive: decoded leniently, a file saved in GBK (what a
   // spreadsheet often writes for "CSV") would load with its Chinese text turned into U+FFFD.
   const utf8 = new TextDecoder('utf-8', { fatal: true })
+  // Line breaks before the unfinished line, counted as csv-parse counts them: CR LF, LF or CR
+  // (Excel's "CSV (Macintosh)") each end a line.
   let linesBefore = 0
+  let endsWithCR = false
   // The bytes of the line the last chunk left unfinished, as they came: joined only to find a line
   // that is not UTF-8 (joined at every chunk, a line of many megabytes took time in its square).
   let partialLine: Buffer[] = []
   const notUtf8 = (chunk: Buffer) => {
-    // The first line (counting from the one the chunk continues) whose bytes are not UTF-8.
+    // The first line (counting from the one the chunk continues) whose bytes are not UTF-8. A
+    // character's bytes are never CR or LF, so the lines can be cut at them before decoding.
     const text = Buffer.concat([...partialLine, chunk])
     let line = linesBefore + 1
-    for (let start = 0; start <= text.length; line++) {
-      const end = text.indexOf(0x0a, start)
-      if (!isUtf8(text.subarray(start, end === -1 ? text.length : end))) break
-      if (end === -1) break
-      start = end + 1
+    let start = endsWithCR && text[0] === LF ? 1 : 0
+    for (;;) {
+      const end = nextBreak(text, start)
+      if (!isUtf8(text.subarray(start, end))) break
+      if (end === text.length) break
+      start = end + (text[end] === CR && text[end + 1] === LF ? 2 : 1)
+      line++
     }
     return Problems.notUtf8(line)
   }
@@ -76,12 +111,14 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
         callback(notUtf8(chunk))
         return
       }
-      const lastNewline = chunk.lastIndexOf(0x0a)
-      if (lastNewline === -1) {
+      const lastBreak = Math.max(chunk.lastIndexOf(LF), chunk.lastIndexOf(CR))
+      if (lastBreak === -1) {
         partialLine.push(chunk)
+        endsWithCR = false
       } else {
-        for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) linesBefore++
-        partialLine = [chunk.subarray(lastNewline + 1)]
+        linesBefore += lineBreaks(chunk, endsWithCR)
+        endsWithCR = chunk[chunk.length - 1] === CR
+        partialLine = [chunk.subarray(lastBreak + 1)]
       }
       hash.update(chunk)
       callback(null, chunk)
@@ -99,11 +136,13 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   // The file is read only once someone iterates the lines (inside the write's transaction).
   const openParser = () => {
     const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, max_record_size: MAX_LINE_CHARACTERS })
-    // Each record comes with the line it ends on, what csv-parse's `info` option gives, read from
-    // the parser as it pushes the record: `info` copies the parser's whole state for every record,
-    // most of the time an import spent parsing.
+    // Each record comes with its line as a spreadsheet shows it (rowOf), read from the parser as it
+    // pushes the record: csv-parse's `info` option copies the parser's whole state for every
+    // record, most of the time an import spent parsing.
     const push = parser.push.bind(parser)
-    parser.push = (record: unknown, encoding?: BufferEncoding) => push(record === null ? null : { record, info: { lines: parser.info.lines } }, encoding)
+    let pushed = 0
+    parser.push = (record: unknown, encoding?: BufferEncoding) =>
+      push(record === null ? null : { record, info: { lines: rowOf(pushed++, parser.info.empty_lines) } }, encoding)
     body.pipe(metered).pipe(parser)
     body.on('error', (error) => parser.destroy(error))
     metered.on('error', (error) => parser.destroy(error))
@@ -128,8 +167,11 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       yield * openParser() as AsyncIterable<{ record: string[], info: { lines: number } }>
     } catch (error) {
       if (!(error instanceof CsvError)) throw error
-      const line = typeof error.lines === 'number' ? error.lines : 1
-      throw Problems.invalidCsv(line, error.message)
+      // The record being read when the parser gave up: the line where it starts.
+      const { records, empty_lines: emptyLines } = error as CsvError & { records?: unknown, empty_lines?: unknown }
+      const line = typeof records === 'number' && typeof emptyLines === 'number' ? rowOf(records, emptyLines) : typeof error.lines === 'number' ? error.lines : 1
+      // The parser's own "at line N" counts the lines of the file, where the answer names the row.
+      throw Problems.invalidCsv(line, error.message.replace(/ at line \d+/g, ''))
     }
   }
   async function * lines () {

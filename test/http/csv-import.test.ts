@@ -43,3 +43,39 @@ t.test('bytes that are not UTF-8 at the end of a line that came in many chunks: 
   const chunks = Array.from({ length: Math.ceil(file.length / 1000) }, (_, i) => file.subarray(i * 1000, (i + 1) * 1000))
   await t.rejects(read(chunks), { status: 400, type: 'not-utf8', message: /line 3/ })
 })
+
+/** Each data line's number and fields, as an import reads them. */
+const numbered = async (chunks: Buffer[]) => {
+  const file = openCsvImport(Readable.from(chunks), ['a', 'b'], 1_000_000, 'or JSON')
+  const lines: Array<[number, string[]]> = []
+  for await (const { line, fields } of file.lines) lines.push([line, fields])
+  return lines
+}
+
+t.test('api-contract.md, Revenue: a line is numbered as a spreadsheet shows it: a cell over two lines of the file is one row, an empty line is a row', async (t) => {
+  const file = Buffer.from('a,b\n"第一行\n第二行",x\n1,2\n\n4,5\n')
+  t.same(await numbered([file]), [[2, ['第一行\n第二行', 'x']], [3, ['1', '2']], [5, ['4', '5']]],
+    'the record whose cell breaks is row 2 (not line 3, where it ends), the next row 3 (line 4 of the file), and after an empty line row 5')
+  const windows = Buffer.from('a,b\r\n"x\r\ny",z\r\n1,2\r\n')
+  t.same(await numbered([windows]), [[2, ['x\r\ny', 'z']], [3, ['1', '2']]], 'the same with CR LF')
+  t.same(await numbered([Buffer.from('a,b\r1,2\r3,4\r')]), [[2, ['1', '2']], [3, ['3', '4']]], 'CR alone ends a line (Excel\'s "CSV (Macintosh)")')
+})
+
+t.test('a quote never closed is 400 invalid-csv at the line its record starts on, not the last line of the file', async (t) => {
+  const file = Buffer.from('a,b\n1,2\n"3,4\n5,6\n7,8\n')
+  const refused = await numbered([file]).then(() => undefined, (error: unknown) => error as Error)
+  t.match(refused, { status: 400, type: 'invalid-csv', message: /^The file is not valid CSV \(line 3\): Quote Not Closed/ })
+  t.notMatch(refused?.message, /line 6/, 'the parser\'s count of the file\'s lines is not printed beside it')
+})
+
+t.test('bytes that are not UTF-8 are refused with their line when lines end with CR alone or CR LF, cut anywhere into chunks', async (t) => {
+  const gbk = Buffer.from([0xca, 0xbe, 0xc0, 0xfd]) // 示例 in GBK
+  for (const [name, eol] of [['CR', '\r'], ['CR LF', '\r\n'], ['LF', '\n']] as const) {
+    const file = Buffer.concat([Buffer.from(`a,b${eol}x,y${eol}${eol}z,`), gbk, Buffer.from(`${eol}u,v${eol}`)])
+    for (let cut = 1; cut < file.length; cut++) {
+      await t.rejects(read([file.subarray(0, cut), file.subarray(cut)]), { status: 400, type: 'not-utf8', message: /\(line 4\)/ }, `${name}: cut at byte ${cut}`)
+    }
+    const bytes = [...file].map((b) => Buffer.from([b]))
+    await t.rejects(read(bytes), { status: 400, type: 'not-utf8', message: /\(line 4\)/ }, `${name}: a byte at a time`)
+  }
+})
