@@ -92,6 +92,8 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   const deps = {
     db: config.database.db,
     settings: { minZoneRate: money(config.minZoneRate), importLimit: config.importLimit ?? 512 * 1024 * 1024, requireTwoAdmins: config.requireTwoAdmins ?? false },
+    // PGlite has one connection, which an import's transaction holds while it reads the file.
+    spoolsRevenueCsv: config.database.kind === 'pglite',
   }
   await app.register(async (v1) => {
     registerAccessControl(v1, { adminToken: config.adminToken, db: deps.db, authFailures: config.authFailures ?? DEFAULT_AUTH_FAILURE_BUDGET })

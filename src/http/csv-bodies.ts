@@ -1,13 +1,63 @@
-import type { FastifyInstance } from 'fastify'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Problems } from '../domain/errors.js'
 import { validatorCompiler } from './validation.js'
+
+/** How a CSV route takes its body: its validator compiler, and the hook that spools the body first where it must. */
+export interface CsvRoute {
+  validatorCompiler: (route: { schema: object, httpPart?: string }) => (value: unknown) => boolean
+  preParsing: Array<(request: FastifyRequest, reply: FastifyReply, payload: Readable) => Promise<Readable>>
+}
 
 /**
  * Lets the routes of `app` take text/csv bodies as streams (the import services read them as they
- * arrive), and answers the validator compiler such a route uses: its body is checked line by line
- * by the import, its query string as usual.
+ * arrive), and answers how such a route is set up: its body is checked line by line by the import,
+ * its query string as usual.
+ *
+ * `spool`: the body is first written to a temporary file, up to the import limit (413 beyond), and
+ * the import reads that file. An import reads its file inside its write transaction; where that
+ * transaction holds something others wait for (PGlite's one connection, which every write of the
+ * service shares; the debt register's lock), a client sending slowly would hold it for as long as
+ * it sends. Spooled, the transaction lasts as long as the reading of a file on disk.
  */
-export function acceptCsvBodies (app: FastifyInstance) {
+export function acceptCsvBodies (app: FastifyInstance, spool?: { limit: number }): CsvRoute {
   app.addContentTypeParser('text/csv', (_request, payload, done) => { done(null, payload) })
   const compile = validatorCompiler()
-  return ({ schema, httpPart }: { schema: object, httpPart?: string }) => httpPart === 'body' ? () => true : compile({ schema, httpPart })
+  return {
+    validatorCompiler: ({ schema, httpPart }) => httpPart === 'body' ? () => true : compile({ schema, httpPart }),
+    preParsing: spool === undefined
+      ? []
+      : [async (request, reply, payload) => /^text\/csv\b/i.test(request.headers['content-type'] ?? '') ? spooled(payload, spool.limit, reply) : payload],
+  }
+}
+
+/** The body, written to a temporary file that goes when the answer has been sent (or the client has gone). */
+async function spooled (payload: Readable, limit: number, reply: FastifyReply): Promise<Readable> {
+  const dir = await mkdtemp(join(tmpdir(), 'csv-import-'))
+  const removeDir = () => { rm(dir, { recursive: true, force: true }).catch(() => {}) }
+  const path = join(dir, 'body.csv')
+  let bytes = 0
+  const capped = new Transform({
+    transform (chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length
+      callback(bytes > limit ? Problems.fileTooLarge(limit) : null, chunk)
+    },
+  })
+  try {
+    await pipeline(payload, capped, createWriteStream(path))
+  } catch (error) {
+    removeDir()
+    throw error
+  }
+  const file = createReadStream(path)
+  reply.raw.once('close', () => {
+    file.destroy()
+    removeDir()
+  })
+  return file
 }

@@ -12,12 +12,13 @@ import { tableCsv, tableXlsx } from '../statement.js'
 
 export const debtRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   documentOperations(app, 'debts')
-  const csvRoute = acceptCsvBodies(app)
+  // A debt import holds the register's lock while it reads its file: the file is spooled first.
+  const csv = acceptCsvBodies(app, { limit: deps.settings.importLimit })
 
   app.post('/debts', { config: { access: ADMIN_ONLY }, schema: schemas.registerDebtSchema },
     async (request, reply) => answerWrite(request, reply, deps, 201, (ctx) => debts.registerDebt(ctx, request.body), presentDebt))
 
-  app.post('/debts/import', { config: { access: ADMIN_ONLY }, validatorCompiler: csvRoute, schema: schemas.importDebtsSchema },
+  app.post('/debts/import', { config: { access: ADMIN_ONLY }, validatorCompiler: csv.validatorCompiler, preParsing: csv.preParsing, schema: schemas.importDebtsSchema },
     async (request, reply) => answerWrite(request, reply, deps, 200, (ctx) => debts.importDebts(ctx, request.body, request.query.partial === true), asIs))
 
   app.get('/debts', { config: { access: EVERY_ROLE }, schema: schemas.listDebtsSchema }, async (request) => {

@@ -9,13 +9,13 @@ import * as schemas from '../schemas/revenue.js'
 
 export const revenueRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   documentOperations(app, 'revenue')
-  // CSV bodies reach the import as a stream: they are parsed while they arrive.
-  const csvRoute = acceptCsvBodies(app)
+  // CSV bodies reach the import as a stream: parsed while they arrive, or (PGlite) once spooled.
+  const csv = acceptCsvBodies(app, deps.spoolsRevenueCsv === true ? { limit: deps.settings.importLimit } : undefined)
 
   app.post('/revenues', { config: { access: ADMIN_OR_DISTRICT }, schema: schemas.recordRevenueSchema },
     async (request, reply) => answerWrite(request, reply, deps, 200, (ctx) => revenue.recordRevenue(ctx, request.body.records), asIs))
 
-  app.post('/revenues/import', { config: { access: ADMIN_OR_DISTRICT }, validatorCompiler: csvRoute, schema: schemas.importRevenueSchema },
+  app.post('/revenues/import', { config: { access: ADMIN_OR_DISTRICT }, validatorCompiler: csv.validatorCompiler, preParsing: csv.preParsing, schema: schemas.importRevenueSchema },
     async (request, reply) => answerWrite(request, reply, deps, 200, (ctx) => revenue.importRevenue(ctx, request.body, request.query.partial === true), asIs))
 
   app.get('/revenues', { config: { access: EVERY_ROLE }, schema: schemas.listRevenueSchema }, async (request) => {

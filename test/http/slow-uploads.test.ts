@@ -1,0 +1,97 @@
+import { request as httpRequest } from 'node:http'
+import t from 'tap'
+import { readdir } from 'node:fs/promises'
+import { ADMIN_TOKEN, onPostgres, rowCount, temporaryDirectory, testApp, testDatabase } from '../helpers.js'
+import { buildWorld, created } from '../world.js'
+
+/*
+ * A CSV import reads its file inside its write transaction. A client that sends its file slowly
+ * (a district office on a poor line) must not hold the other writes while it does: on PGlite, whose
+ * one connection every write shares, a revenue file is spooled to a temporary file first; a debt
+ * file is spooled on either database, the import holding the register's lock (src/http/csv-bodies.ts).
+ */
+
+// The spooled files of this file's imports, in a directory of its own (os.tmpdir() reads TMPDIR).
+process.env.TMPDIR = await temporaryDirectory(t, 'spools-')
+const spools = async () => (await readdir(process.env.TMPDIR ?? '')).filter((name) => name.startsWith('csv-import-'))
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+await buildWorld(t, app)
+await app.listen({ port: 0, host: '127.0.0.1' })
+const { port } = app.server.address() as { port: number }
+
+/** A POST whose body is sent in part now; `finish` sends the rest and answers the status and body. */
+function slowUpload (path: string, firstPart: string) {
+  const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'text/csv', authorization: `Bearer ${ADMIN_TOKEN}` } })
+  const answer = new Promise<{ status: number, body: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+  })
+  req.write(firstPart)
+  let answered = false
+  void answer.then(() => { answered = true }, () => {})
+  return {
+    answered: () => answered,
+    finish: async (rest: string) => {
+      req.end(rest)
+      return answer
+    },
+  }
+}
+
+/** The write, or 'still waiting' when it has not answered in 20 s (it would wait for the upload to end). */
+async function unlessBlocked<T> (write: Promise<T>): Promise<T | 'still waiting'> {
+  let timer: NodeJS.Timeout | undefined
+  const waited = new Promise<'still waiting'>((resolve) => { timer = setTimeout(() => resolve('still waiting'), 20_000) })
+  try {
+    return await Promise.race([write, waited])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+t.test(`a revenue file sent slowly does not hold another write (${onPostgres ? 'PostgreSQL' : 'PGlite: spooled first'})`, async (t) => {
+  const upload = slowUpload('/v1/revenues/import', 'zoneCode,districtCode,category,year,month,amount\nQD-HT,370214,10101,2021,1,100.00\n')
+  // The upload's first lines have arrived; its last has not.
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const other = await unlessBlocked(created(t, app, '/v1/revenues', { records: [{ zoneCode: 'QD-HT', category: '10104', year: 2021, month: 1, amount: '5.00' }] }, 200))
+  t.same(other, { records: 1, created: 1, revised: 0, unchanged: 0 }, 'the JSON write answered while the file was still arriving')
+  t.notOk(upload.answered(), 'the import had not answered: its file was not all sent')
+  const answer = await upload.finish('QD-HT,370214,10101,2021,2,200.00\n')
+  t.equal(answer.status, 200, answer.body)
+  t.match(JSON.parse(answer.body), { rows: 2, loaded: 2, rejected: 0, created: 2 })
+  t.equal(await rowCount(database, 'revenue_records'), 3, 'both lines of the file and the other write are stored')
+})
+
+t.test('a debt file sent slowly does not hold a debt registered meanwhile (the register\'s lock)', async (t) => {
+  const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+  const upload = slowUpload('/v1/debts/import', `${header}\nQD-HT,SLOW-1,示例银行,bank_loan,1000.00,800.00,,,,2020-12-31,\n`)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const other = await unlessBlocked(created(t, app, '/v1/debts', { zoneCode: 'QD-HT', reference: 'FAST-1', creditor: '示例银行', kind: 'bank_loan', principal: '10.00', outstanding: '10.00', registeredOn: '2020-12-31' }))
+  t.match(other, { reference: 'FAST-1', outstanding: '10.00' }, 'registered while the file was still arriving')
+  t.notOk(upload.answered())
+  const answer = await upload.finish('QD-HT,SLOW-2,示例银行,bond,500.00,500.00,,,,2020-12-31,\n')
+  t.equal(answer.status, 200, answer.body)
+  t.match(JSON.parse(answer.body), { rows: 2, registered: 2, rejected: 0 })
+  t.equal(await rowCount(database, 'debts'), 3)
+})
+
+t.test('a spooled file over the import limit is 413 and stores nothing; the temporary file goes', async (t) => {
+  const small = await testApp(t, database, { importLimit: 100 })
+  const response = await small.inject({
+    method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv', authorization: `Bearer ${ADMIN_TOKEN}` },
+    payload: `zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes\n${'QD-HT,BIG,b,bond,1.00,1.00,,,,,\n'.repeat(10)}`,
+  })
+  t.equal(response.statusCode, 413)
+  t.match(response.json(), { type: /body-too-large$/, detail: 'The file is larger than the import limit of 100 bytes.' })
+  t.equal(await rowCount(database, 'debts'), 3)
+  const good = await small.inject({ method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv', authorization: `Bearer ${ADMIN_TOKEN}` }, payload: 'zoneCode,reference\n' })
+  t.equal(good.statusCode, 422, 'a file within the limit is read (its header is wrong)')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(await spools(), [], 'no temporary file is left behind, by these imports or the ones above')
+})
