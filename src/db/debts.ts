@@ -72,7 +72,9 @@ export async function findDebt (db: Db, scope: Scope, id: number, forUpdate = fa
 
 export interface DebtFilter {
   zoneCode?: string | undefined
+  /** Only debts transferred to this district (by the end of `transferredBy`, when given). */
   districtCode?: string | undefined
+  transferredBy?: string | undefined
   maturingFrom?: string | undefined
   maturingTo?: string | undefined
   /** Only debts in this state at the end of `asOf` (debtStatus of src/domain/debt.ts, in SQL). */
@@ -98,7 +100,8 @@ function filtered (db: Db, scope: Scope, filter: DebtFilter) {
   if (filter.zoneCode !== undefined) query = query.where('debts.zone_code', '=', filter.zoneCode)
   if (filter.districtCode !== undefined) {
     const code = filter.districtCode
-    query = query.where(sql<boolean>`EXISTS (SELECT 1 FROM debt_events t WHERE t.debt_id = debts.id AND t.kind = 'transfer' AND t.district_code = ${code})`)
+    const dated = filter.transferredBy === undefined ? sql<boolean>`true` : sql<boolean>`t.occurred_on <= ${filter.transferredBy}::date`
+    query = query.where(sql<boolean>`EXISTS (SELECT 1 FROM debt_events t WHERE t.debt_id = debts.id AND t.kind = 'transfer' AND t.district_code = ${code} AND ${dated})`)
   }
   if (filter.maturingFrom !== undefined) query = query.where(sql<boolean>`debts.maturity_date >= ${filter.maturingFrom}::date`)
   if (filter.maturingTo !== undefined) query = query.where(sql<boolean>`debts.maturity_date <= ${filter.maturingTo}::date`)

@@ -238,9 +238,15 @@ export function datedAheadProblem (what: DatedRecord, day: string, today: string
   return day > latest ? Problems.datedAhead(what, day, latest, AHEAD_REASONS[what], pointer) : undefined
 }
 
-/** A debt's last repayment or reversal day, if any: a transfer may not be dated before it. */
+/**
+ * A debt's last repayment day, if any: a transfer may not be dated before it. A repayment that has
+ * been reversed (冲正: keyed with a wrong date or amount) was not made, and its reversal is not one
+ * either; counting them, a repayment keyed with a wrong date would stop the transfer ever being
+ * recorded on its own date, events being append-only.
+ */
 export function lastPaymentDay (debt: DebtRecord): string | undefined {
-  return debt.events.filter((e) => e.kind !== 'transfer').map((e) => e.occurredOn).sort().at(-1)
+  const reversed = new Set(debt.events.map((e) => e.reversesEventId).filter((id) => id !== undefined))
+  return debt.events.filter((e) => e.kind === 'repayment' && !reversed.has(e.id)).map((e) => e.occurredOn).sort().at(-1)
 }
 
 /** The transfer (划转) of a debt, if it has one. */

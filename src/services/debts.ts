@@ -175,11 +175,14 @@ async function dayOf (ctx: Context, asOf: string | undefined): Promise<string> {
   return asOf ?? await today(ctx.db)
 }
 
-/** Debts in scope by id, with their balances as of a day; `status` keeps those in that state on the day. */
-export async function debts (ctx: Context, filter: DebtFilter, page: PageRequest, asOf?: string, status?: DebtStatus): Promise<Page<DebtAsOf>> {
+/**
+ * Debts in scope by id, with their balances as of a day; `status` keeps those in that state on the
+ * day, `districtCode` those transferred to the district by then (as the summary of the day counts them).
+ */
+export async function debts (ctx: Context, filter: Omit<DebtFilter, 'transferredBy' | 'status'>, page: PageRequest, asOf?: string, status?: DebtStatus): Promise<Page<DebtAsOf>> {
   const day = await dayOf(ctx, asOf)
   // The state is filtered in the query, so that every page is full and the last one ends the list.
-  const found = await listDebts(ctx.db, ctx.actor.scope, { ...filter, ...(status === undefined ? {} : { status: { is: status, asOf: day } }) }, page)
+  const found = await listDebts(ctx.db, ctx.actor.scope, { ...filter, transferredBy: day, ...(status === undefined ? {} : { status: { is: status, asOf: day } }) }, page)
   return mapPage(found, (debt) => ({ debt, asOf: day }))
 }
 

@@ -8441,7 +8441,7 @@ export interface operations {
                  */
                 zoneCode?: string;
                 /**
-                 * @description 承接属地政府 only debts transferred to this district
+                 * @description 承接属地政府 only debts transferred to this district by asOf (today by default), as the summary of that day counts them
                  * @example 370214
                  */
                 districtCode?: string;

@@ -212,3 +212,26 @@ t.test('Legacy debts: ?status= is filtered in the query — every page is full, 
     }
   }
 })
+
+t.test('Legacy debts: a repayment keyed with a wrong date and reversed (冲正) does not stop the transfer being recorded on its own date', async (t) => {
+  const debt = await created(t, app, '/v1/debts', debtBody({ registeredOn: '2021-01-01' })) as { id: number }
+  const mistyped = await created(t, app, `/v1/debts/${debt.id}/repayments`, { paidOn: '2021-12-20', principal: '100.00', interest: '5.00' }) as { id: number }
+  t.equal((await post(app, `/v1/debts/${debt.id}/repayments/${mistyped.id}/reversal`, { reversedOn: '2021-12-20', reason: '日期录错' })).statusCode, 201)
+  t.equal((await post(app, `/v1/debts/${debt.id}/repayments`, { paidOn: '2021-02-20', principal: '100.00', interest: '5.00' })).statusCode, 201, 're-keyed on its real date')
+  const early = expectProblem(t, await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370214', transferredOn: '2021-02-19', documentNo: '划转9号' }), 422)
+  t.match(early.detail, /Repayments were recorded up to 2021-02-20; the transfer cannot be dated before them/, 'the repayment that stands still bounds it')
+  const transfer = await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370214', transferredOn: '2021-03-31', documentNo: '划转9号' })
+  t.equal(transfer.statusCode, 200, 'before, 422: "Repayments were recorded up to 2021-12-20", the reversed repayment\'s date')
+  t.match(transfer.json(), { status: 'transferred', responsibleDistrictCode: '370214', outstanding: '900.00' })
+})
+
+t.test('Legacy debts: ?districtCode= lists the debts transferred to the district by asOf, as the summary of that day counts them', async (t) => {
+  const debt = await created(t, app, '/v1/debts', debtBody({ zoneCode: 'QD-BL', registeredOn: '2021-01-01' })) as { id: number }
+  t.equal((await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370203', transferredOn: '2021-06-30', documentNo: '划转10号' })).statusCode, 200)
+  const listed = async (day: string) => ((await get(app, `/v1/debts?districtCode=370203&asOf=${day}&limit=1000`)).json() as { items: Array<{ id: number, status: string }> }).items
+    .filter((d) => d.id === debt.id)
+  t.same(await listed('2021-03-31'), [], 'not yet transferred on 2021-03-31 (before, listed with status zone)')
+  t.match(await listed('2021-06-30'), [{ id: debt.id, status: 'transferred' }], 'listed from the day of the transfer')
+  const summary = (await get(app, '/v1/debts/summary?asOf=2021-03-31&groupBy=district')).json() as { rows: Array<{ districtCode: string | null }> }
+  t.notOk(summary.rows.some((r) => r.districtCode === '370203'), 'and the summary of 2021-03-31 has no row for the district either')
+})

@@ -164,7 +164,7 @@ export const listDebtsSchema = {
   querystring: Type.Object({
     ...PageQuery,
     zoneCode: Type.Optional(ZoneCode()),
-    districtCode: Type.Optional(DistrictCode('承接属地政府 only debts transferred to this district')),
+    districtCode: Type.Optional(DistrictCode('承接属地政府 only debts transferred to this district by asOf (today by default), as the summary of that day counts them')),
     status: Type.Optional(StringEnum(DEBT_STATUSES.filter((s): s is Exclude<typeof s, 'not_registered'> => s !== 'not_registered'), '状态 only debts in this state on asOf (today by default); filtered before paging, so every page but the last is full')),
     asOf: Type.Optional(DateString('截至日期 balances as of this day; today by default')),
   }, { additionalProperties: false }),
