@@ -147,9 +147,10 @@ async function assemble (db: Db, rows: AgreementRow[]): Promise<StoredAgreement[
   const ofAgreements = sql<boolean>`agreement_id = ANY(${ids}::integer[])`
   const [groups, categories, bands, scheduled, adjustments, transfers] = await Promise.all([
     db.selectFrom('agreement_groups').selectAll().where(ofAgreements).orderBy('agreement_id').orderBy('position').execute(),
-    // One row per group with its codes: a fiftieth of the rows of one per category.
+    // One row per group with its codes: a fiftieth of the rows of one per category. As JSON, which
+    // the driver reads with JSON.parse: a text array is parsed a character at a time in JavaScript.
     db.selectFrom('agreement_group_categories')
-      .select(['agreement_id', 'group_position', sql<string[]>`array_agg(category_code ORDER BY category_code)`.as('codes')])
+      .select(['agreement_id', 'group_position', sql<string[]>`json_agg(category_code ORDER BY category_code)`.as('codes')])
       .where(ofAgreements).groupBy(['agreement_id', 'group_position']).execute(),
     db.selectFrom('agreement_bands').selectAll().where(ofAgreements).orderBy('position').execute(),
     db.selectFrom('agreement_schedule_bands').selectAll().where(ofAgreements).orderBy('from_year').orderBy('position').execute(),

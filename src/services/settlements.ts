@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash as oneShotHash } from 'node:crypto'
 import { setImmediate } from 'node:timers/promises'
 import { advanceSums } from '../db/advances.js'
 import { adjacentVersions, agreementIdsInForce, agreementsInForce, carryTermsOf, countInForce, findAgreement, type StoredAgreement } from '../db/agreements.js'
@@ -66,7 +66,8 @@ export interface RunOverview {
  */
 const RUN_CHUNK = 1000
 
-const digest = (text: string) => createHash('sha256').update(text).digest('hex')
+// One call per text (crypto.hash): half the time of a Hash object, a run taking two for each agreement.
+const digest = (text: string) => oneShotHash('sha256', text, 'hex')
 
 /** Everything a run reads for its year, for a chunk of agreements, each read with a digest of what it read. */
 interface YearInputs {
