@@ -90,8 +90,22 @@ const COUNT = /^\d{1,15}$/
 export const CELL_LIMIT = 32_767
 const CUT_NOTE = '…（超出表格单元格长度，全文见 CSV 或打印版 cut at the cell limit: the CSV and the printable statement hold it whole）'
 
-/** Text for an xlsx cell: as it is, or cut at the cell limit with a note saying where it is whole. */
-function fitsACell (text: string): string {
+/**
+ * Characters XML 1.0 does not allow (an xlsx sheet is XML): C0 controls other than tab, LF and CR,
+ * U+FFFE and U+FFFF, and surrogates without their pair. exceljs writes U+FFFE and U+FFFF as they are,
+ * leaving a file no spreadsheet opens (a review note is enough, and a finalized run's note never
+ * changes), and drops the controls without a trace.
+ */
+const NOT_XML = /[\p{Cc}\p{Cs}\uFFFE\uFFFF]/gu
+/** Of the controls (Cc), XML holds tab, LF, CR, DEL and the C1 controls. */
+const xmlHolds = (c: string) => c === '\t' || c === '\n' || c === '\r' || (c >= '\u007F' && c <= '\u009F')
+
+/**
+ * Text for an xlsx cell: as it is, each character XML cannot hold shown as U+FFFD (the CSV and the
+ * printable statement keep it), cut at the cell limit with a note saying where it is whole.
+ */
+function fitsACell (given: string): string {
+  const text = given.replace(NOT_XML, (c) => xmlHolds(c) ? c : '\uFFFD')
   return text.length <= CELL_LIMIT ? text : `${text.slice(0, CELL_LIMIT - CUT_NOTE.length).replace(/[\uD800-\uDBFF]$/, '')}${CUT_NOTE}`
 }
 

@@ -42,3 +42,17 @@ t.test('xlsx: a text longer than a cell holds (a 事权划转 citation of a hund
   const csv = (await tableCsv('表', columns, [{ name: long, documentNo: '文号', amount: '1.00' }])).toString('utf8')
   t.ok(csv.includes(long), 'CSV holds it whole')
 })
+
+t.test('xlsx: a character XML cannot hold (U+FFFE, U+FFFF, a C0 control, a lone surrogate) in a name, a note or the title prints as U+FFFD, and the file opens', async (t) => {
+  const odd = [{ name: '测试\uFFFF区', documentNo: '已核对\uFFFE', amount: '1.00' }, { name: 'a\u0001b\tc', documentNo: 'x\uD800y', amount: '2.00' }]
+  const file = await tableXlsx('标题\uFFFE', '表', columns, odd)
+  const workbook = new ExcelJS.Workbook()
+  // Before, exceljs's own reader refused the file: "disallowed character".
+  await workbook.xlsx.load(file as unknown as ArrayBuffer)
+  const sheet = workbook.getWorksheet('表')!
+  t.equal(sheet.getRow(1).getCell(1).value, '标题\uFFFD')
+  t.strictSame([3, 4].map((r) => [1, 2].map((c) => sheet.getRow(r).getCell(c).value)), [['测试\uFFFD区', '已核对\uFFFD'], ['a\uFFFDb\tc', 'x\uFFFDy']],
+    'each such character shown, not dropped: the control between a and b, the surrogate without its pair')
+  const csv = (await tableCsv('标题', columns, odd)).toString('utf8')
+  t.ok(csv.includes('测试\uFFFF区') && csv.includes('a\u0001b'), 'the CSV keeps the text as stored')
+})
