@@ -19,6 +19,20 @@ export function neutralize (text: string): string {
   return FORMULA_START.test(text) ? `'${text}` : text
 }
 
+/**
+ * Text a spreadsheet opening the CSV would read as a number and print otherwise: a code with
+ * leading zeros (007 → 7), more digits than its floating point keeps, or what reads as an exponent
+ * (1E5 → 100000). Codes and document numbers are text: such a cell is written as the formula ="007",
+ * whose value is the text as written. A date-like text is left to the spreadsheet (a date column
+ * should read as dates).
+ */
+const READ_AS_ANOTHER_NUMBER = /^(?:0\d+(?:\.\d+)?|\d{16,}|\d+(?:\.\d+)?[eE][+-]?\d+)$/
+
+/** A CSV text cell: neutralized, and kept as the text it is where a spreadsheet would read another number. */
+function csvText (text: string): string {
+  return READ_AS_ANOTHER_NUMBER.test(text) ? `="${text}"` : neutralize(text)
+}
+
 function csvField (value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value
 }
@@ -73,7 +87,7 @@ export async function tableCsv<K extends string> (title: string, columns: Readon
   for await (const slice of slicesInTurns(rows)) {
     pieces.push(Buffer.from(slice.map((row) => line(columns.map((c) => {
       const value = row[c.key] ?? ''
-      return csvField(c.money ? value : neutralize(value))
+      return csvField(c.money || c.count === true ? value : csvText(value))
     }))).join('')))
   }
   return Buffer.concat(pieces)

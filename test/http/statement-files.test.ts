@@ -56,3 +56,12 @@ t.test('xlsx: a character XML cannot hold (U+FFFE, U+FFFF, a C0 control, a lone 
   const csv = (await tableCsv('标题', columns, odd)).toString('utf8')
   t.ok(csv.includes('测试\uFFFF区') && csv.includes('a\u0001b'), 'the CSV keeps the text as stored')
 })
+
+t.test('CSV: a code a spreadsheet would read as another number (leading zeros, 16 digits or more, an exponent) is written as the formula ="…" whose value is the text; other codes as they are', async (t) => {
+  const codes = ['007', '0042', '1E5', '2.5e3', '12345678901234567', '370214', 'QD-HT', '青政字〔2021〕5号', '2023-01-05']
+  const lines = (await tableCsv('表', columns, codes.map((name) => ({ name, documentNo: 'x', amount: '1.00' })))).toString('utf8').slice(1).split('\r\n')
+  t.same(lines.slice(2, 2 + codes.length).map((l) => l.slice(0, l.indexOf(',x,'))), [
+    '"=""007"""', '"=""0042"""', '"=""1E5"""', '"=""2.5e3"""', '"=""12345678901234567"""', '370214', 'QD-HT', '青政字〔2021〕5号', '2023-01-05',
+  ], 'before, 007 opened as 7 and 1E5 as 100000 (found by a review helper); a code without leading zeros reads as the same number, a date-like text as a date')
+  t.ok(lines.every((l) => !l.startsWith("'=")), 'not taken for a formula to neutralize')
+})
