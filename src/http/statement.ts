@@ -87,7 +87,10 @@ export async function tableCsv<K extends string> (title: string, columns: Readon
   for await (const slice of slicesInTurns(rows)) {
     pieces.push(Buffer.from(slice.map((row) => line(columns.map((c) => {
       const value = row[c.key] ?? ''
-      return csvField(c.money || c.count === true ? value : csvText(value))
+      if (c.count === true) return value
+      // An amount of more than 15 digits would be rounded by the spreadsheet's floating point: kept as text, as in xlsx.
+      if (c.money) return value === '' || SPREADSHEET_EXACT.test(value) ? value : csvField(`="${value}"`)
+      return csvField(csvText(value))
     }))).join('')))
   }
   return Buffer.concat(pieces)

@@ -65,3 +65,10 @@ t.test('CSV: a code a spreadsheet would read as another number (leading zeros, 1
   ], 'before, 007 opened as 7 and 1E5 as 100000 (found by a review helper); a code without leading zeros reads as the same number, a date-like text as a date')
   t.ok(lines.every((l) => !l.startsWith("'=")), 'not taken for a formula to neutralize')
 })
+
+t.test('CSV: an amount of more than 15 digits is kept as text (="…"), as the xlsx keeps it; amounts a spreadsheet holds exactly stay numbers', async (t) => {
+  const amounts = ['11999999999999999.88', '-999999999999999.99', '9999999999999.99', '-1.50', '']
+  const lines = (await tableCsv('表', columns, amounts.map((amount) => ({ name: 'n', documentNo: 'x', amount })))).toString('utf8').slice(1).split('\r\n')
+  t.same(lines.slice(2, 2 + amounts.length).map((l) => l.slice('n,x,'.length)), ['"=""11999999999999999.88"""', '"=""-999999999999999.99"""', '9999999999999.99', '-1.50', ''],
+    'before, 11999999999999999.88 opened as 12000000000000000 (found by a review helper)')
+})
