@@ -56,8 +56,12 @@ async function spooled (payload: Readable, limit: number, reply: FastifyReply): 
   }
   const file = createReadStream(path)
   reply.raw.once('close', () => {
-    file.destroy()
+    // The file's name goes (the import reads on through its open descriptor). Once the answer is
+    // sent, nothing reads the file any more: it is closed. A client that goes before its answer
+    // leaves the import to finish as it would have with a streamed body: closed under it, the
+    // import would wait for bytes that never come, holding its transaction.
     removeDir()
+    if (reply.raw.writableFinished) file.destroy()
   })
   return file
 }

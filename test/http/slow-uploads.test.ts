@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import t from 'tap'
-import { readdir } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { ADMIN_TOKEN, onPostgres, rowCount, temporaryDirectory, testApp, testDatabase } from '../helpers.js'
 import { buildWorld, created } from '../world.js'
 
@@ -94,4 +95,31 @@ t.test('a spooled file over the import limit is 413 and stores nothing; the temp
   t.equal(good.statusCode, 422, 'a file within the limit is read (its header is wrong)')
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.same(await spools(), [], 'no temporary file is left behind, by these imports or the ones above')
+})
+
+t.test('a client that goes before its answer leaves the spooled import to finish (and commit), as with a streamed body; other writes go on', async (t) => {
+  // 1990–2100 × 12 months × 2 categories: 2,664 lines, long enough to import that the client is gone before the answer.
+  const lines = ['zoneCode,districtCode,category,year,month,amount']
+  for (let year = 1990; year <= 2100; year++) for (let month = 1; month <= 12; month++) for (const category of ['10302', '10305']) lines.push(`QD-BL,370203,${category},${year},${month},1.00`)
+  const before = await rowCount(database, 'revenue_records')
+  const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/revenues/import', headers: { 'content-type': 'text/csv', authorization: `Bearer ${ADMIN_TOKEN}` } })
+  req.on('error', () => {})
+  let answered = false
+  req.on('response', () => { answered = true })
+  const body = Buffer.from(`${lines.join('\n')}\n`)
+  req.end(body)
+  // Gone once the server holds the whole file (its spool is full size), before the import answers.
+  const spooledBytes = async () => {
+    const [dir] = await spools()
+    return dir === undefined ? 0 : await stat(join(process.env.TMPDIR ?? '', dir, 'body.csv')).then((s) => s.size, () => 0)
+  }
+  for (let i = 0; i < 400 && await spooledBytes() < body.length; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  req.destroy()
+  const stored = async () => await rowCount(database, 'revenue_records') - before
+  for (let i = 0; i < 200 && await stored() < lines.length - 1; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(await stored(), lines.length - 1, `every line stored${answered ? ' (the answer came before the client went: this run did not test the early leaving)' : ', the client gone before the answer'}`)
+  const after = await unlessBlocked(created(t, app, '/v1/revenues', { records: [{ zoneCode: 'QD-HT', category: '10104', year: 2021, month: 3, amount: '7.00' }] }, 200))
+  t.match(after, { created: 1 }, 'and the next write is not held by an import left waiting')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(await spools(), [], 'the spooled file went')
 })
