@@ -40,6 +40,7 @@ export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advan
     if (await yearFinalized(tx, agreement.id, advance.fiscalYear)) throw Problems.yearSettled(agreement.id, advance.fiscalYear)
     const paid = (await advanceSums(tx, advance.fiscalYear, [agreement.id])).get(agreement.id)?.total ?? '0'
     const total = money(paid).plus(money(advance.amount))
+    if (total.isNegative()) throw Problems.advancesBelowZero(agreement.id, advance.fiscalYear, formatMoney(money(paid)), formatMoney(total))
     if (!fitsFigure(total)) throw Problems.advancesTooLarge(agreement.id, advance.fiscalYear, formatMoney(total))
     const recorded = await insertAdvance(tx, advance)
     return { value: recorded, audit: [{ action: 'create', entityType: 'advance', entityId: String(recorded.id), details: advance }] }

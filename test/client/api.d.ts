@@ -6176,7 +6176,7 @@ export interface operations {
                      */
                     paidOn: string;
                     /**
-                     * @description 金额 the amount paid to the zone; a recovered advance is negative (元, string, at most two decimals)
+                     * @description 金额 the amount paid to the zone; a recovered advance is negative, and takes back at most what was paid for the year (422 when the year's advances would add up to less than 0.00) (元, string, at most two decimals)
                      * @example 1000000.00
                      */
                     amount: string;

@@ -334,6 +334,24 @@ t.test('§1 magnitudes: computed figures of up to 18 integer digits are stored; 
   t.same(calculation.errors?.map((e) => e.pointer), ['/groups/0/base/growthRate'])
 })
 
+t.test('§6 advances (预拨) for a year never add up to less than zero: a recovery takes back at most what was paid', async (t) => {
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2044, { groups: [taxes({ shortfall: 'none' })] })
+  const advance = (amount: string) => post(app, '/v1/advances', { agreementId: id, fiscalYear: 2044, paidOn: '2044-06-30', amount, documentNo: '预拨' })
+  const advances = () => database.db.selectFrom('advances').select('amount').where('agreement_id', '=', id).orderBy('id').execute()
+  const nothingPaid = expectProblem(t, await advance('-5000.00'), 422)
+  t.same(nothingPaid.errors?.map((e) => e.pointer), ['/amount'])
+  t.match(nothingPaid.detail, /advances \(预拨\) for 2044 add up to 0\.00; this one would take them to -5000\.00/)
+  t.same(await advances(), [], 'before, 201: the run then printed advancesPaid -5000.00 and a balance due of the zone share plus 5,000.00')
+  t.equal((await advance('300.00')).statusCode, 201)
+  expectProblem(t, await advance('-300.01'), 422)
+  t.equal((await advance('-300.00')).statusCode, 201, 'recovered in full: the year\'s sum is 0.00')
+  t.same((await advances()).map((a) => a.amount), ['300.00', '-300.00'])
+  await revenue(zoneCode, 2044, '2000.00')
+  const settled = await run(2044, id)
+  t.match(await line(settled.id, id), { advancesPaid: '0.00' })
+})
+
 t.test('§1 advances (预拨) past 18 integer digits: an advance that would take the year\'s sum there is 422 at /amount, and a run of a year whose ' +
   'advances are there (recorded before this was refused) is 422 naming the advances, never a 500 (numeric(20,2) overflow)', async (t) => {
   const LARGEST = '999999999999999.99'
