@@ -265,6 +265,11 @@ export interface ScenarioFacts {
   predecessor: CarryTerms | undefined
   /** C_out by group name of the previous version's finalized last year; undefined when it is not finalized. */
   predecessorCarriedOut: ReadonlyMap<string, Decimal> | undefined
+  /**
+   * C_out by group name of the agreement's finalized settlement of a year (the last line of its
+   * chain); undefined when the year is not finalized. Absent: no year is.
+   */
+  finalizedCarriedOut?: (year: number) => ReadonlyMap<string, Decimal> | undefined
 }
 
 export interface ScenarioYear {
@@ -323,7 +328,14 @@ function refusalInRequestTerms (issue: InputIssue, plan: ScenarioPlan, version: 
   return { ...issue, pointer: change?.fields.has(changed) === true ? `${change.at}/${changed}${match[3] ?? ''}` : '/agreementId' }
 }
 
-/** One version settled year by year from plan.chainFrom, each year's C_out carried into the next (§5, §6). */
+/**
+ * One version settled year by year from plan.chainFrom, each year's C_out carried into the next (§5,
+ * §6). Where the agreement's settlement of Y−1 is finalized, Y carries in what that settlement
+ * carried out, as a settlement run does (§6: the C_out of the latest finalized settlement of Y−1),
+ * though the revenue of Y−1 on record may have changed since: what has been settled is settled
+ * (§9). Both versions do, so that a scenario without changes reads as the agreement does, and a
+ * change is weighed against the carry the zone actually has.
+ */
 function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts) {
   const actual = actualOf(plan, facts)
   const results: AgreementYearResult[] = []
@@ -332,7 +344,8 @@ function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts
   let carriedOut: ReadonlyMap<string, Decimal> | undefined
   for (let year = plan.chainFrom; year <= plan.toYear; year++) {
     const carry: CarrySource = carrySource(version.carry, year, facts.predecessor)
-    const carriedIn = carry.kind === 'none' ? new Map<string, Decimal>() : carry.kind === 'own' ? carriedOut : facts.predecessorCarriedOut
+    const ownCarry = () => facts.finalizedCarriedOut?.(year - 1) ?? carriedOut
+    const carriedIn = carry.kind === 'none' ? new Map<string, Decimal>() : carry.kind === 'own' ? ownCarry() : facts.predecessorCarriedOut
     const settled = settleAgreementYear(version.agreement, year, version.floor, { actual, carry, carriedIn, advancesPaid: ZERO })
     if (!settled.ok) {
       conflicts.push(...settled.conflicts)

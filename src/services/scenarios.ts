@@ -24,9 +24,12 @@ export function scenario (ctx: Context, request: ScenarioRequestJson): Promise<S
     // A(y) as a run reads it, for every year the chains settle (and the year before, for prior_year bases) up to the last on record.
     const years = new Set([last])
     for (let y = plan.chainFrom - 1; y <= Math.min(plan.toYear, last); y++) years.add(y)
-    const [actuals, previous] = await Promise.all([
+    // The agreement's own finalized lines of the chain's years: what a run carries in from (§6), whatever the revenue on record says now.
+    const chainYears = Array.from({ length: Math.max(0, plan.toYear - plan.chainFrom) }, (_, i) => plan.chainFrom + i)
+    const [actuals, previous, signed] = await Promise.all([
       groupActuals(tx, [...years], [agreement.id]),
       plan.chainFrom === agreement.effectiveFrom ? adjacentVersions(tx, [agreement.id], 'previous') : Promise.resolve(new Map()),
+      chainHeads(tx, chainYears, [agreement.id]),
     ])
     const predecessor = previous.get(agreement.id)
     const head = predecessor === undefined ? undefined : (await chainHeads(tx, [plan.chainFrom - 1], [predecessor.id])).of(predecessor.id, plan.chainFrom - 1)
@@ -35,6 +38,7 @@ export function scenario (ctx: Context, request: ScenarioRequestJson): Promise<S
       lastRecordedYear: last,
       predecessor,
       predecessorCarriedOut: head?.carriedOut,
+      finalizedCarriedOut: (year) => signed.of(agreement.id, year)?.carriedOut,
     })
   })
 }

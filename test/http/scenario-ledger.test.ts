@@ -1,0 +1,45 @@
+import t from 'tap'
+import { testApp, testDatabase } from '../helpers.js'
+import { buildWorld, created, get, post } from '../world.js'
+
+/*
+ * A scenario (api-contract.md, Scenarios) carries into a year what the agreement's finalized
+ * settlement of the year before carried out, as a settlement run does (calculation-rules.md §6: the
+ * C_out of the latest finalized settlement of Y−1; §9: what has been settled is settled once), though
+ * the revenue of that year has been revised since.
+ * The world: agreement ht (QD-HT, 370214), taxes on a fixed base of 1,000.00, bands 0.60 up to 10% and
+ * 0.80 beyond, shortfall carried forward; fees shared whole at 0.60.
+ */
+
+const database = await testDatabase(t)
+const app = await testApp(t, database)
+const world = await buildWorld(t, app)
+
+t.test('§6 a scenario\'s 2021 carries in the 100.00 the finalized 2020 settlement carried out, after 2020\'s revenue was revised, as the 2021 run did', async (t) => {
+  const ht = world.agreements.ht
+  const record = (year: number, amount: string) => created(t, app, '/v1/revenues', { records: [{ zoneCode: 'QD-HT', category: '10101', year, month: 1, amount }] }, 200)
+  const settle = async (fiscalYear: number) => {
+    const run = await created(t, app, '/v1/settlement-runs', { fiscalYear, agreementIds: [ht] }) as { id: number }
+    await created(t, app, `/v1/settlement-runs/${run.id}/finalize`, undefined, 200)
+    return ((await get(app, `/v1/settlement-runs/${run.id}/lines`)).json().items as Array<{ zoneShare: string, groups: Array<{ name: string, carriedShortfallIn: string | null, carriedShortfallOut: string | null }> }>)[0]!
+  }
+  await record(2020, '900.00')
+  await record(2021, '1250.00')
+  const signed2020 = await settle(2020)
+  t.equal(signed2020.groups[0]?.carriedShortfallOut, '100.00', '2020: 900.00 against a base of 1,000.00, signed')
+  await record(2020, '1000.00')
+  const signed2021 = await settle(2021)
+  t.match(signed2021, { zoneShare: '100.00', groups: [{ name: 'taxes', carriedShortfallIn: '100.00' }] }, '2021: 250.00 − 100.00 carried in = 150.00 shared, 100.00 × 0.60 + 50.00 × 0.80 = 100.00')
+
+  const scenario = await post(app, '/v1/scenarios', { agreementId: ht, changes: {}, fromYear: 2021, toYear: 2021 })
+  t.equal(scenario.statusCode, 200, scenario.body)
+  const [year] = scenario.json().years as Array<{ groups: Array<{ agreed: { carriedShortfallIn: string }, scenario: { carriedShortfallIn: string } }>, totals: { agreed: { zoneShare: string }, scenario: { zoneShare: string } } }>
+  t.equal(year?.groups[0]?.agreed.carriedShortfallIn, '100.00', 'before, 0.00: the scenario recomputed 2020 on its revised revenue')
+  t.equal(year?.totals.agreed.zoneShare, signed2021.zoneShare, 'the agreed 2021 reads as the signed line (before, 180.00)')
+  t.equal(year?.totals.scenario.zoneShare, signed2021.zoneShare, 'and so does the scenario without changes')
+
+  const changed = await post(app, '/v1/scenarios', { agreementId: ht, changes: { groups: [{ name: 'taxes', rates: [{ rate: '0.70' }] }] }, fromYear: 2021, toYear: 2021 })
+  t.equal(changed.statusCode, 200, changed.body)
+  t.equal(changed.json().years[0].groups[0].scenario.carriedShortfallIn, '100.00', 'a change is weighed against the carry the zone actually has')
+  t.equal(changed.json().years[0].totals.scenario.zoneShare, '105.00', '150.00 × 0.70')
+})
