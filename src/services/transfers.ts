@@ -6,6 +6,7 @@ import { insertTransfer, listTransfers, type StoredTransfer, type TransferFilter
 import { inForce, MAX_TRANSFERS } from '../domain/agreement.js'
 import { parseTransfer, type TransferJson } from '../domain/calculation-request.js'
 import { IssueCollector, Problems } from '../domain/errors.js'
+import { fitsFigure, MAX_FIGURE_DIGITS } from '../domain/magnitudes.js'
 import { ALL } from '../domain/principal.js'
 import type { Context } from './context.js'
 import { inWriteTransaction } from './write.js'
@@ -26,6 +27,12 @@ export function recordTransfer (ctx: Context, json: NewTransfer): Promise<Stored
   return inWriteTransaction(ctx, async (tx) => {
     const issues = new IssueCollector()
     const transfer = parseTransfer(issues, '', json)
+    // F(Y) = headcount × unitCost every year it is in force: beyond 18 integer digits (§1), no year of
+    // the agreement from fromYear on could be settled, and a transfer is never taken back.
+    const f = transfer.funding
+    if (f.method === 'headcount' && !fitsFigure(f.unitCost.times(f.headcount))) {
+      issues.ruleAt('/funding/unitCost', `headcount × unitCost, the funding of every year (F(Y), calculation-rules.md §4), has more than ${MAX_FIGURE_DIGITS} integer digits (§1): no year it is in force could be settled`)
+    }
     issues.throwIfAny()
     await holdSettlementInputs(tx)
     // Read after the lock: concurrent transfers of the agreement count each other (at most MAX_TRANSFERS).

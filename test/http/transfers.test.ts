@@ -77,6 +77,8 @@ t.test('refusals answer their status with a pointer and store nothing', async (t
     ['a negative funding', { funding: { method: 'fixed', amount: '-10.00' } }, 400, '/funding/amount'],
     ['headcount without unitCost', { funding: { method: 'headcount', headcount: 3 } }, 400, '/funding/unitCost'],
     ['headcount of zero', { funding: { method: 'headcount', headcount: 0, unitCost: '1.00' } }, 400, '/funding/headcount'],
+    // §1: 1,000,000 × 999,999,999,999,999.99 has 21 integer digits; before, 201, and no year from 2021 on could be settled.
+    ['a funding beyond 18 integer digits', { funding: { method: 'headcount', headcount: 1_000_000, unitCost: '999999999999999.99' } }, 422, '/funding/unitCost'],
     ['indexed without growthRate', { funding: { method: 'indexed', amount: '1.00' } }, 400, '/funding/growthRate'],
     ['an amount with headcount', { funding: { method: 'headcount', headcount: 3, unitCost: '1.00', amount: '3.00' } }, 400, '/funding/amount'],
     ['an unknown method', { funding: { method: 'per_capita', amount: '1.00' } }, 400, '/funding/method'],
