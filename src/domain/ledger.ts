@@ -1,4 +1,4 @@
-import type { Decimal } from './money.js'
+import { type Decimal, formatMoney } from './money.js'
 import type { ShortfallPolicy } from './types.js'
 
 /*
@@ -41,6 +41,27 @@ export function carryNotFinalized (agreement: { id: number, zoneCode: string, di
     ? `agreement ${agreement.id} (${agreement.zoneCode}–${agreement.districtCode}) carries in the shortfalls of agreement ${source.agreementId}, its previous version, ` +
       `and ${year - 1} is not finalized: finalize agreement ${source.agreementId}'s ${year - 1} settlement first (calculation-rules.md §6)`
     : `agreement ${agreement.id} (${agreement.zoneCode}–${agreement.districtCode}) carries shortfalls forward and ${year - 1} is not finalized: finalize the ${year - 1} settlement first`
+}
+
+/**
+ * Why the first year of a new version cannot be settled yet, if it cannot (a 409): the previous
+ * version's finalized settlement of Y−1 carried out a shortfall (`carriedOut`, by group, what no
+ * finalized line has written off) that this version has no carry_forward group of the same name
+ * to carry in. That settlement was signed while the previous version went on, so its statement
+ * does not write the shortfall off; settled now, the new version would let it vanish (§6: "It
+ * never vanishes silently"). Settling Y−1 again under the previous version (a supplementary
+ * settlement, which sees the new version) writes it off on its statement; once that is finalized,
+ * Y can be settled.
+ */
+export function uncarriedShortfallConflicts (
+  agreement: CarryTerms & { zoneCode: string, districtCode: string }, year: number, predecessor: CarryTerms | undefined, carriedOut: ReadonlyMap<string, Decimal> | undefined,
+): string[] {
+  if (predecessor === undefined || carriedOut === undefined || agreement.effectiveFrom !== year || predecessor.effectiveTo !== year - 1) return []
+  const carriers = new Set(agreement.groups.filter((g) => g.shortfall === 'carry_forward').map((g) => g.name))
+  return [...carriedOut].filter(([name, amount]) => amount.greaterThan(0) && !carriers.has(name)).map(([name, amount]) =>
+    `agreement ${predecessor.id}'s finalized ${year - 1} settlement carries out a shortfall of ${formatMoney(amount)} in group "${name}", which agreement ${agreement.id} ` +
+    `(${agreement.zoneCode}–${agreement.districtCode}), its next version, does not carry forward: settle ${year - 1} for agreement ${predecessor.id} again and finalize it, ` +
+    `so that its statement writes the shortfall off (核销), before settling ${year} (calculation-rules.md §6: a shortfall never vanishes silently)`)
 }
 
 /**

@@ -23,7 +23,7 @@ import {
 } from '../domain/verification.js'
 import { serializeGroupResult, storedTransfersCited } from '../domain/explanation.js'
 import {
-  type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures,
+  type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures, uncarriedShortfallConflicts,
 } from '../domain/ledger.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
@@ -141,6 +141,8 @@ function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
   const carriedFrom = carry.kind === 'none' ? undefined : heads.of(carry.kind === 'own' ? a.id : carry.agreementId, year - 1)
   const follows = heads.of(a.id, year)
   const advances = inputs.advances.get(a.id)
+  const predecessor = inputs.previous.get(a.id)
+  const uncarried = uncarriedShortfallConflicts(a, year, predecessor, predecessor === undefined ? undefined : heads.of(predecessor.id, year - 1)?.carriedOut)
   const revenue = a.groups.map((g, position) => {
     const current = actuals.digestOf(a.id, position, year)
     return g.basis === 'increment' && g.base.mode === 'prior_year' ? `${current}/${actuals.digestOf(a.id, position, year - 1)}` : current
@@ -161,6 +163,7 @@ function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
     },
     follows,
     lineInputs,
+    uncarried: uncarried.map((message) => ({ pointer: `/agreements/${a.id}`, message })),
   }
 }
 
@@ -228,9 +231,11 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
       if (index % COMPUTE_TURN === COMPUTE_TURN - 1) await setImmediate()
-      const { facts, follows, lineInputs } = agreementFacts(inputs, a)
+      const { facts, follows, lineInputs, uncarried } = agreementFacts(inputs, a)
       const settled = settleAgreementYear(a, year, ctx.settings.minZoneRate, facts)
-      if (!settled.ok) {
+      if (uncarried.length > 0) {
+        refused.push({ agreementId: a.id, conflicts: uncarried, problems: [] })
+      } else if (!settled.ok) {
         refused.push({ agreementId: a.id, conflicts: settled.conflicts, problems: settled.problems })
       } else if (refused.length === 0) {
         lines.push(lineOf(a, settled.input, settled.result, follows, lineInputs))

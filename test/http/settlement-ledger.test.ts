@@ -466,6 +466,28 @@ t.test('§9 a statement says 含补充结算 in its title when a line it prints 
   t.same(adjustmentsOfTotal(shibei), ['', ''], 'and its 合计 leaves the adjustment columns blank, as its 小计 does (not 0.00)')
 })
 
+t.test('§6 a shortfall never vanishes silently: the next version, without a carry_forward group of that name, is not settled (409) until the ended year, settled again, writes it off', async (t) => {
+  const zoneCode = await zone()
+  const old = await agreement(zoneCode, 2052) // open-ended when its 2052 is finalized
+  await revenue(zoneCode, 2052, '900.00')
+  t.equal((await finalize((await run(2052, old)).id)).statusCode, 200)
+  t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old}`, payload: { effectiveTo: 2052 } })).statusCode, 200)
+  const next = await agreement(zoneCode, 2053, { documentNo: '第二版', groups: [taxes({ shortfall: 'none' })] })
+  await revenue(zoneCode, 2053, '1500.00')
+  const runs = await rowCount(database, 'settlement_runs')
+  const refused = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2053, agreementIds: [next] }), 409)
+  t.equal(refused.errors?.[0]?.pointer, `/agreements/${next}`)
+  t.match(refused.detail, new RegExp(`agreement ${old}'s finalized 2052 settlement carries out a shortfall of 100\\.00 in group "taxes", which agreement ${next} .* does not carry forward: ` +
+    `settle 2052 for agreement ${old} again and finalize it`), 'before, 201: the 100.00 the signed 2052 line carried out was carried by nothing and written off nowhere')
+  t.equal(await rowCount(database, 'settlement_runs'), runs, 'no run stored')
+  // The ended year settled again sees the next version: its statement writes the shortfall off.
+  const again = await run(2052, old)
+  t.match((await line(again.id, old)).groups[0], { carriedShortfallOut: '100.00', writtenOff: '100.00' })
+  t.equal((await finalize(again.id)).statusCode, 200)
+  const settled = await run(2053, next)
+  t.match(await line(settled.id, next), { zoneShare: '300.00', groups: [{ carriedShortfallIn: '0.00' }] }, 'then the next version is settled: 500.00 × 0.60, nothing carried')
+})
+
 t.test('§6, §9 a finalized statement keeps its shortfall as signed when its agreement is later ended at that year; the year settled again says what becomes of it', async (t) => {
   const zoneCode = await zone()
   const old = await agreement(zoneCode, 2050) // open-ended: 2050 is not its last year when finalized

@@ -192,7 +192,9 @@ export const createSettlementRunSchema = {
   operationId: 'createSettlementRun', summary: '年度结算 compute a draft settlement for a fiscal year (admin)',
   description: 'One line per agreement in force that year (or per agreementIds), computed by the engine of POST /v1/calculations from the latest ' +
     'revenue revisions, the advances and the shortfall carried out of last year\'s finalized settlement. A second run for a year while one runs is 409; ' +
-    'a carry_forward agreement whose previous year is not finalized is 409; a figure beyond 18 integer digits is 422 naming the input. After a year is ' +
+    'a carry_forward agreement whose previous year is not finalized is 409, and so is the first year of a new version while its previous version\'s finalized ' +
+    'last year carries out a shortfall the new one does not carry forward and no statement has written off (settle that year again first); ' +
+    'a figure beyond 18 integer digits is 422 naming the input. After a year is ' +
     'finalized, a new run is a supplementary settlement (补充结算) against the last finalized line. The answer gives the number and totals of the lines; ' +
     'GET …/lines pages through them.',
   headers: IdempotencyHeaders,
