@@ -372,7 +372,8 @@ export function runScenario (plan: ScenarioPlan, facts: ScenarioFacts): Scenario
   const agreed = settleChain(plan, plan.agreed, facts)
   const scenario = settleChain(plan, plan.scenario, facts)
   const conflicts = [...agreed.conflicts, ...scenario.conflicts]
-  if (conflicts.length > 0) throw Problems.priorYearNotFinalized(conflicts.slice(0, 1))
+  // The conflict names the stored agreement whose year is not finalized; in the request's terms, the agreement asked about.
+  if (conflicts.length > 0) throw Problems.priorYearNotFinalized(conflicts.slice(0, 1).map((c) => ({ ...c, pointer: '/agreementId' })))
   const problems = [...agreed.problems, ...scenario.problems.map((p) => ({ ...p, message: `as changed: ${p.message}` }))]
   if (problems.length > 0) throw Problems.cannotSettle(problems)
   const years = agreed.results.map((result, i): ScenarioYear => {

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { testApp, testDatabase } from '../helpers.js'
-import { buildWorld, created, get, post } from '../world.js'
+import { expectProblem, testApp, testDatabase } from '../helpers.js'
+import { buildWorld, created, get, injector, post } from '../world.js'
 
 /*
  * A scenario (api-contract.md, Scenarios) carries into a year what the agreement's finalized
@@ -14,6 +14,7 @@ import { buildWorld, created, get, post } from '../world.js'
 const database = await testDatabase(t)
 const app = await testApp(t, database)
 const world = await buildWorld(t, app)
+const injectAs = injector(app, world)
 
 t.test('§6 a scenario\'s 2021 carries in the 100.00 the finalized 2020 settlement carried out, after 2020\'s revenue was revised, as the 2021 run did', async (t) => {
   const ht = world.agreements.ht
@@ -42,4 +43,14 @@ t.test('§6 a scenario\'s 2021 carries in the 100.00 the finalized 2020 settleme
   t.equal(changed.statusCode, 200, changed.body)
   t.equal(changed.json().years[0].groups[0].scenario.carriedShortfallIn, '100.00', 'a change is weighed against the carry the zone actually has')
   t.equal(changed.json().years[0].totals.scenario.zoneShare, '105.00', '150.00 × 0.70')
+})
+
+t.test('§6 a scenario of a new version whose previous version\'s last year is not finalized is 409 at /agreementId, a field of the request', async (t) => {
+  const { agreementBody } = await import('../world.js')
+  t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${world.agreements.bl}`, payload: { effectiveTo: 2020 } })).statusCode, 200)
+  const next = await created(t, app, '/v1/agreements', agreementBody('QD-BL', '370203', { effectiveFrom: 2021, baseYear: 2020, documentNo: '第二版' })) as { id: number }
+  await created(t, app, '/v1/revenues', { records: [{ zoneCode: 'QD-BL', category: '10101', year: 2021, month: 1, amount: '1200.00' }] }, 200)
+  const refused = expectProblem(t, await post(app, '/v1/scenarios', { agreementId: next.id, changes: {}, fromYear: 2021, toYear: 2021 }), 409)
+  t.same(refused.errors?.map((e) => e.pointer), ['/agreementId'], `before, /agreements/${next.id}: not a field of the scenario request`)
+  t.match(refused.detail, new RegExp(`carries in the shortfalls of agreement ${world.agreements.bl}, its previous version, and 2020 is not finalized`))
 })
