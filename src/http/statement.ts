@@ -28,9 +28,12 @@ export function neutralize (text: string): string {
  */
 const READ_AS_ANOTHER_NUMBER = /^(?:0\d+(?:\.\d+)?|\d{16,}|\d+(?:\.\d+)?[eE][+-]?\d+)$/
 
+/** A CSV cell whose value is `text` as text, whatever a spreadsheet would read it as (text without quotes). */
+const keptAsText = (text: string): string => `="${text}"`
+
 /** A CSV text cell: neutralized, and kept as the text it is where a spreadsheet would read another number. */
 function csvText (text: string): string {
-  return READ_AS_ANOTHER_NUMBER.test(text) ? `="${text}"` : neutralize(text)
+  return READ_AS_ANOTHER_NUMBER.test(text) ? keptAsText(text) : neutralize(text)
 }
 
 function csvField (value: string): string {
@@ -89,7 +92,7 @@ export async function tableCsv<K extends string> (title: string, columns: Readon
       const value = row[c.key] ?? ''
       if (c.count === true) return value
       // An amount of more than 15 digits would be rounded by the spreadsheet's floating point: kept as text, as in xlsx.
-      if (c.money) return value === '' || SPREADSHEET_EXACT.test(value) ? value : csvField(`="${value}"`)
+      if (c.money) return value === '' || SPREADSHEET_EXACT.test(value) ? value : csvField(keptAsText(value))
       return csvField(csvText(value))
     }))).join('')))
   }

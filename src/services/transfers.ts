@@ -5,6 +5,7 @@ import { lastFinalizedYear } from '../db/settlements.js'
 import { insertTransfer, listTransfers, type StoredTransfer, type TransferFilter } from '../db/transfers.js'
 import { inForce, MAX_TRANSFERS } from '../domain/agreement.js'
 import { parseTransfer, type TransferJson } from '../domain/calculation-request.js'
+import { transferForYear } from '../domain/engine.js'
 import { IssueCollector, Problems } from '../domain/errors.js'
 import { fitsFigure, MAX_FIGURE_DIGITS } from '../domain/magnitudes.js'
 import { ALL } from '../domain/principal.js'
@@ -27,11 +28,11 @@ export function recordTransfer (ctx: Context, json: NewTransfer): Promise<Stored
   return inWriteTransaction(ctx, async (tx) => {
     const issues = new IssueCollector()
     const transfer = parseTransfer(issues, '', json)
-    // F(Y) = headcount × unitCost every year it is in force: beyond 18 integer digits (§1), no year of
-    // the agreement from fromYear on could be settled, and a transfer is never taken back.
-    const f = transfer.funding
-    if (f.method === 'headcount' && !fitsFigure(f.unitCost.times(f.headcount))) {
-      issues.ruleAt('/funding/unitCost', `headcount × unitCost, the funding of every year (F(Y), calculation-rules.md §4), has more than ${MAX_FIGURE_DIGITS} integer digits (§1): no year it is in force could be settled`)
+    // F(fromYear) beyond 18 integer digits (§1): no year of the agreement from fromYear on could be
+    // settled, and a transfer is never taken back. Only headcount × unitCost can be: an amount given has 15.
+    if (!fitsFigure(transferForYear(transfer, transfer.fromYear).fundingForYear)) {
+      issues.ruleAt(transfer.funding.method === 'headcount' ? '/funding/unitCost' : '/funding/amount',
+        `the funding of its first year (F(Y), calculation-rules.md §4) has more than ${MAX_FIGURE_DIGITS} integer digits (§1): no year it is in force could be settled`)
     }
     issues.throwIfAny()
     await holdSettlementInputs(tx)
