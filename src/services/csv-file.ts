@@ -134,15 +134,43 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
     },
   })
   // The file is read only once someone iterates the lines (inside the write's transaction).
+  // The records the parser has given so far, the header and skipped records too.
+  let emitted = 0
   const openParser = () => {
-    const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, max_record_size: MAX_LINE_CHARACTERS })
+    // A quote inside a field that is not quoted (`ab"c`) is a bad line, reported with the others,
+    // not a file that is not CSV: the parser skips that record and the file reads on. Every other
+    // error of the parser stops it (400): after a quote that opens or closes a field wrongly, it
+    // cannot know where the record ends.
+    let strayQuote: { column: number } | undefined
+    const parser = parse({
+      bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, max_record_size: MAX_LINE_CHARACTERS,
+      skip_records_with_error: true,
+      on_skip: (error: CsvError | undefined) => {
+        // The header is the file's own description: a quote in it leaves nothing to read the lines by.
+        if (error === undefined || error.code !== 'INVALID_OPENING_QUOTE' || emitted === 0) throw error ?? new Error('csv-parse skipped a record without an error')
+        const { column } = error as CsvError & { column?: unknown }
+        strayQuote ??= { column: typeof column === 'number' ? column : 0 }
+        return undefined
+      },
+    })
     // Each record comes with its line as a spreadsheet shows it (rowOf), read from the parser as it
     // pushes the record: csv-parse's `info` option copies the parser's whole state for every
     // record, most of the time an import spent parsing.
     const push = parser.push.bind(parser)
-    let pushed = 0
     parser.push = (record: unknown, encoding?: BufferEncoding) =>
-      push(record === null ? null : { record, info: { lines: rowOf(pushed++, parser.info.empty_lines) } }, encoding)
+      push(record === null ? null : { record, info: { lines: rowOf(emitted++, parser.info.empty_lines) } }, encoding)
+    // A skipped record is still a row of the spreadsheet: it comes in its place, marked, so that it
+    // is reported in line order and the rows after it keep their numbers. csv-parse has no hook for
+    // the end of a skipped record; its record handler is wrapped on this parser alone.
+    const api = (parser as unknown as { api: { state: { recordHasError: boolean }, __onRecord: (push: unknown) => unknown } }).api
+    const onRecord = api.__onRecord
+    api.__onRecord = function (this: unknown, ...args: [unknown]) {
+      if (api.state.recordHasError && strayQuote !== undefined) {
+        push({ record: undefined, info: { lines: rowOf(emitted++, parser.info.empty_lines) }, strayQuote })
+        strayQuote = undefined
+      }
+      return onRecord.apply(this, args)
+    }
     body.pipe(metered).pipe(parser)
     body.on('error', (error) => parser.destroy(error))
     metered.on('error', (error) => parser.destroy(error))
@@ -164,19 +192,26 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   /** The parser's records; a file that is not CSV at all (an unbalanced quote, …) is malformed input: 400. */
   async function * records () {
     try {
-      yield * openParser() as AsyncIterable<{ record: string[], info: { lines: number } }>
+      yield * openParser() as AsyncIterable<{ record: string[], info: { lines: number }, strayQuote?: { column: number } }>
     } catch (error) {
       if (!(error instanceof CsvError)) throw error
       // The record being read when the parser gave up: the line where it starts.
-      const { records, empty_lines: emptyLines } = error as CsvError & { records?: unknown, empty_lines?: unknown }
-      const line = typeof records === 'number' && typeof emptyLines === 'number' ? rowOf(records, emptyLines) : typeof error.lines === 'number' ? error.lines : 1
+      // (The parser's own count of records leaves out those it skipped.)
+      const { empty_lines: emptyLines } = error as CsvError & { empty_lines?: unknown }
+      const line = typeof emptyLines === 'number' ? rowOf(emitted, emptyLines) : typeof error.lines === 'number' ? error.lines : 1
       // The parser's own "at line N" counts the lines of the file, where the answer names the row.
       throw Problems.invalidCsv(line, error.message.replace(/ at line \d+/g, ''))
     }
   }
   async function * lines () {
     let headerSeen = false
-    for await (const { record, info } of records()) {
+    for await (const { record, info, strayQuote } of records()) {
+      if (strayQuote !== undefined) {
+        rows++
+        reject(info.lines, header[strayQuote.column] ?? 'line',
+          'has a quote (") inside a field that is not in quotes; a field holding a quote is written in quotes with the quote doubled ("a""b")')
+        continue
+      }
       if (!headerSeen) {
         headerSeen = true
         if (record.join(',') !== header.join(',')) {

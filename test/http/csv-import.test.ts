@@ -79,3 +79,29 @@ t.test('bytes that are not UTF-8 are refused with their line when lines end with
     await t.rejects(read(bytes), { status: 400, type: 'not-utf8', message: /\(line 4\)/ }, `${name}: a byte at a time`)
   }
 })
+
+t.test('api-contract.md, Revenue ("lists every bad row with its line number"): a quote inside a field that is not quoted is a bad line, reported in its place; the lines after it keep their numbers', async (t) => {
+  const file = 'a,b\n1,2\n"x\ny",3\nab"c,4\n\n5,6"7"\n8,9\n'
+  t.same(await numbered([Buffer.from(file)]), [[2, ['1', '2']], [3, ['x\ny', '3']], [7, ['8', '9']]], 'rows 4 and 6 are skipped; the multi-line cell is row 3 and the empty line row 5')
+  await t.rejects(numbered([Buffer.from(`${file}"10,11\n12,13\n`)]), { status: 400, type: 'invalid-csv', message: /\(line 8\): Quote Not Closed/ },
+    'a quote never closed still stops the file, at its row counted with the skipped ones')
+
+  const partial = openCsvImport(Readable.from([Buffer.from('a,b\n1,2\nab"c,4\n5,6"7"8\n9,10\n')]), ['a', 'b'], 1_000_000, 'or JSON')
+  const good: number[] = []
+  for await (const { line } of partial.lines) good.push(line)
+  t.same(good, [2, 5])
+  t.same(partial.finish(true, good.length), {
+    rows: 4,
+    rejected: 2,
+    errors: [
+      { line: 3, field: 'a', message: 'has a quote (") inside a field that is not in quotes; a field holding a quote is written in quotes with the quote doubled ("a""b")' },
+      { line: 4, field: 'b', message: 'has a quote (") inside a field that is not in quotes; a field holding a quote is written in quotes with the quote doubled ("a""b")' },
+    ],
+  }, 'each bad line once, however many quotes it holds, naming the column of the first')
+  t.throws(() => partial.finish(false, good.length), { status: 422 }, 'without ?partial=true the file is refused, listing them')
+})
+
+t.test('a quote inside the header is 400 invalid-csv at line 1: the lines cannot be read without it', async (t) => {
+  await t.rejects(read([Buffer.from('a,b"\n1,2\n')]), { status: 400, type: 'invalid-csv', message: /\(line 1\): Invalid Opening Quote/ })
+  await t.rejects(read([Buffer.from('a,b\n"1"x,2\n3,4\n')]), { status: 400, type: 'invalid-csv', message: /\(line 2\): Invalid Closing Quote/ }, 'a quoted field followed by more text still stops the file: where its record ends is unknown')
+})

@@ -113,3 +113,17 @@ t.test('api-contract.md, Settlement runs: the run list prints minimumRate as the
   t.ok(listed.items.every((r) => r.minimumRate === '0.60'), 'every run of the list')
   t.equal(((await get(app, `/v1/settlement-runs/${run.id}`)).json() as { minimumRate: string }).minimumRate, '0.60')
 })
+
+t.test('api-contract.md, Revenue ("lists every bad row with its line number"): a line with a quote inside an unquoted field is a bad line; ?partial=true loads the others', async (t) => {
+  const file = `${header}\nQD-HT,,10105,2022,1,10.00\nQD-HT,,10105,2022,2,2"0.00\nQD-HT,,10105,2022,3,30.00\n`
+  const before = await revisions()
+  const problem = expectProblem(t, await csv(file), 422)
+  t.match(problem.detail, /^1 of 3 line\(s\) are bad; nothing was loaded\./)
+  t.same(problem.errors?.map((e) => e.pointer), ['/line/3/amount'])
+  t.equal(await revisions(), before, 'nothing was loaded')
+  const partial = await csv(file, '?partial=true')
+  t.equal(partial.statusCode, 200)
+  t.match(partial.json(), { rows: 3, loaded: 2, rejected: 1, created: 2, errors: [{ line: 3, field: 'amount' }] })
+  const months = ((await get(app, '/v1/revenues?zoneCode=QD-HT&year=2022&category=10105')).json() as { items: Array<{ month: number, amount: string }> }).items
+  t.same(months.map((m) => [m.month, m.amount]), [[1, '10.00'], [3, '30.00']])
+})
