@@ -143,7 +143,8 @@ export const OPTIONAL_BODY = 'x-optional-body'
  * schema carries [OPTIONAL_BODY]: true so that the document says so.
  */
 export async function emptyBodyIsObject (request: FastifyRequest): Promise<void> {
-  request.body ??= {}
+  // Only a body that is not there: a JSON `null` is a body, and not the object the schema wants (400).
+  if (request.body === undefined) request.body = {}
 }
 
 /** Every operation the plugin registers is tagged `tag` and needs a bearer token, in the document. */

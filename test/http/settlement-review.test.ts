@@ -116,6 +116,11 @@ t.test('finalize: refused while a line is disputed (409 settlement-disputed, nam
   t.same(needless.errors, [{ pointer: '/override', message: 'no disputed line to override' }], 'an override with nothing to override is refused')
   expectProblem(t, await finalize(run2020, { override: {} }), 400)
   expectProblem(t, await finalize(run2020, { override: { reason: 'x' }, extra: true }), 400)
+  for (const payload of ['null', '[]']) {
+    const refused = expectProblem(t, await injectAs('admin', { method: 'POST', url: `/v1/settlement-runs/${run2020}/finalize`, headers: { 'content-type': 'application/json' }, payload }), 400)
+    t.same(refused.errors?.map((e) => e.pointer), [''], `a body of ${payload} is not the object the operation takes (api-contract.md, Errors: 400 malformed input)`)
+  }
+  t.match((await get(app, `/v1/settlement-runs/${run2020}`)).json(), { status: 'draft', digest: null }, 'and the run is not finalized by it')
 
   const finalized = await finalize(run2020)
   t.equal(finalized.statusCode, 200, 'finalized without a body, as before')
