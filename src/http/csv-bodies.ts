@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { Problems } from '../domain/errors.js'
 import { validatorCompiler } from './validation.js'
 
@@ -26,7 +26,13 @@ export interface CsvRoute {
  * it sends. Spooled, the transaction lasts as long as the reading of a file on disk.
  */
 export function acceptCsvBodies (app: FastifyInstance, spool?: { limit: number }): CsvRoute {
-  app.addContentTypeParser('text/csv', (_request, payload, done) => { done(null, payload) })
+  // The parser is the plugin's, so every route of it would take text/csv: only those whose schema
+  // consumes it do; the others answer 415, as the routes of any other plugin do.
+  app.addContentTypeParser('text/csv', (request, payload, done) => {
+    const consumes = (request.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes
+    if (Array.isArray(consumes) && consumes.includes('text/csv')) done(null, payload)
+    else done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type']), undefined)
+  })
   const compile = validatorCompiler()
   return {
     validatorCompiler: ({ schema, httpPart }) => httpPart === 'body' ? () => true : compile({ schema, httpPart }),

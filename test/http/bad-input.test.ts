@@ -218,6 +218,14 @@ t.test('api-contract.md, Errors: a body of a type no operation takes is 415 nami
   t.equal(form.detail, 'The body has the content type "application/x-www-form-urlencoded", which this operation does not take: send JSON as application/json ' +
     '(the CSV imports, POST /v1/revenues/import and POST /v1/debts/import, take text/csv).')
   t.equal(await rowCount(database, 'districts'), districts, 'nothing was stored')
+  // The plugins of the two imports take text/csv for their import alone, not for their JSON operations.
+  const [revisions, debts] = [await rowCount(database, 'revenue_revisions'), await rowCount(database, 'debts')]
+  for (const url of ['/v1/revenues', '/v1/debts', '/v1/debts/1/repayments', '/v1/debts/1/transfer']) {
+    const csv = expectProblem(t, await injectAs('admin', { method: 'POST', url, headers: { 'content-type': 'text/csv' }, payload: 'zoneCode,districtCode,category,year,month,amount\nQD-HT,,10101,2021,1,1.00\n' }), 415)
+    t.equal(csv.detail, 'The body has the content type "text/csv", which this operation does not take: send JSON as application/json ' +
+      '(the CSV imports, POST /v1/revenues/import and POST /v1/debts/import, take text/csv).', `${url}: 415, not the stream's insides listed as unknown fields`)
+  }
+  t.same([await rowCount(database, 'revenue_revisions'), await rowCount(database, 'debts')], [revisions, debts], 'nothing was stored')
 
   for (const authorization of [undefined, 'Bearer not-a-token']) {
     const response = await app.inject({ method: 'GET', url: '/v1/no-such-thing', headers: authorization === undefined ? {} : { authorization } })

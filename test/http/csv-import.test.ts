@@ -98,7 +98,8 @@ t.test('api-contract.md, Revenue ("lists every bad row with its line number"): a
       { line: 4, field: 'b', message: 'has a quote (") inside a field that is not in quotes; a field holding a quote is written in quotes with the quote doubled ("a""b")' },
     ],
   }, 'each bad line once, however many quotes it holds, naming the column of the first')
-  t.throws(() => partial.finish(false, good.length), { status: 422 }, 'without ?partial=true the file is refused, listing them')
+  const refused = (() => { try { partial.finish(false, good.length) } catch (error) { return error } })()
+  t.match(refused, { status: 422 }, 'without ?partial=true the file is refused, listing them')
 })
 
 t.test('a quote inside the header is 400 invalid-csv at line 1: the lines cannot be read without it', async (t) => {
