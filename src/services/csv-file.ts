@@ -144,6 +144,10 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
     let strayQuote: { column: number } | undefined
     const parser = parse({
       bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, max_record_size: MAX_LINE_CHARACTERS,
+      // Every line break ends a line, whichever the file began with: left to itself, csv-parse takes
+      // the first one it meets as the only one, and a file written in CR LF with lines appended in
+      // LF (another tool's rows added to a spreadsheet's export) read two lines as one.
+      record_delimiter: ['\r\n', '\n', '\r'],
       skip_records_with_error: true,
       on_skip: (error: CsvError | undefined) => {
         // The header is the file's own description: a quote in it leaves nothing to read the lines by.

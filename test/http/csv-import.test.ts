@@ -106,3 +106,13 @@ t.test('a quote inside the header is 400 invalid-csv at line 1: the lines cannot
   await t.rejects(read([Buffer.from('a,b"\n1,2\n')]), { status: 400, type: 'invalid-csv', message: /\(line 1\): Invalid Opening Quote/ })
   await t.rejects(read([Buffer.from('a,b\n"1"x,2\n3,4\n')]), { status: 400, type: 'invalid-csv', message: /\(line 2\): Invalid Closing Quote/ }, 'a quoted field followed by more text still stops the file: where its record ends is unknown')
 })
+
+t.test('api-contract.md, Revenue ("every bad row with its line number"): lines may end with CR LF, LF or CR in one file; each is a row', async (t) => {
+  const file = 'a,b\r\n1,2\r\n3,4\n5,6\r\n\n7,8\r9,10\r\n'
+  t.same(await numbered([Buffer.from(file)]), [[2, ['1', '2']], [3, ['3', '4']], [4, ['5', '6']], [6, ['7', '8']], [7, ['9', '10']]],
+    'a line ending in LF or CR amid CR LF lines is a row of its own, and the rows after it keep their numbers (row 5 is empty)')
+  const bytes = Buffer.from(file)
+  for (let cut = 1; cut < bytes.length; cut++) {
+    t.same((await numbered([bytes.subarray(0, cut), bytes.subarray(cut)])).map(([line]) => line), [2, 3, 4, 6, 7], `cut at byte ${cut}`)
+  }
+})

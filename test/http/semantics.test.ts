@@ -127,3 +127,12 @@ t.test('api-contract.md, Revenue ("lists every bad row with its line number"): a
   const months = ((await get(app, '/v1/revenues?zoneCode=QD-HT&year=2022&category=10105')).json() as { items: Array<{ month: number, amount: string }> }).items
   t.same(months.map((m) => [m.month, m.amount]), [[1, '10.00'], [3, '30.00']])
 })
+
+t.test('api-contract.md, Revenue: a file in CR LF with a line appended in LF loads every line, and a bad line after it is named by its own row', async (t) => {
+  const file = `${header}\r\nQD-HT,,10106,2022,5,1.00\r\nQD-HT,,10106,2022,6,2.00\nQD-HT,,10106,2022,7,3.00\r\nQD-HT,,10106,2022,8,x\r\n`
+  const partial = await csv(file, '?partial=true')
+  t.equal(partial.statusCode, 200)
+  t.match(partial.json(), { rows: 4, loaded: 3, rejected: 1, created: 3, errors: [{ line: 5, field: 'amount' }] })
+  const months = ((await get(app, '/v1/revenues?zoneCode=QD-HT&year=2022&category=10106')).json() as { items: Array<{ month: number, amount: string }> }).items
+  t.same(months.map((m) => [m.month, m.amount]), [[5, '1.00'], [6, '2.00'], [7, '3.00']])
+})
