@@ -107,6 +107,15 @@ export async function agreementInYear (ctx: Context, id: number, year: number): 
         pointer: `/groups/${position}/${escalated !== undefined && !fitsFigure(escalated) ? 'base/growthRate' : base.derivation.transfers === undefined ? 'base' : 'transfers'}`,
         message: `group "${g.name}": the base of ${year} has more than ${MAX_FIGURE_DIGITS} integer digits (calculation-rules.md §1)`,
       })
+    } else {
+      // The view prints each transfer's F(Y) too: opposite transfers can bring B(Y) back within 18 digits.
+      const oversized = transfers.find((x) => !fitsFigure(x.fundingForYear))
+      if (oversized !== undefined) {
+        tooLarge.push({
+          pointer: `/groups/${position}/transfers`,
+          message: `group "${g.name}": the responsibility transfer (事权划转) "${oversized.function}" has a funding for ${year} of more than ${MAX_FIGURE_DIGITS} integer digits (calculation-rules.md §1)`,
+        })
+      }
     }
     return { ...rates, base: { base: base.derivation.base, transfers } }
   })

@@ -47,6 +47,21 @@ t.test('calculation-rules.md §4, §1: an escalating growthRate of -0.5 or 10 is
   t.equal(inYear.errors?.[0]?.pointer, '/groups/0/base/growthRate')
   const farCalc = expectProblem(t, await post(app, '/v1/calculations', { fiscalYear: 2070, groups: [{ name: 'taxes', basis: 'increment', base: { ...huge, baseYear: 1990 }, actual: '1.00', rates: [{ rate: '0.60' }] }] }), 422)
   t.equal(farCalc.errors?.[0]?.pointer, '/groups/0/base/growthRate')
+
+  // Two opposite indexed transfers whose F(Y) grows past 18 digits leave B(Y) as it was: the view
+  // prints each F(Y), so the year is refused there as the calculation and a run refuse it.
+  await created(t, app, '/v1/zones', { code: 'QD-T', name: '划转测试区', hostDistrictCode: '370214' })
+  const pair = await created(t, app, '/v1/agreements', agreementBody('QD-T', '370214', { effectiveFrom: 2080, baseYear: 2079, groups: [{ name: 'taxes', basis: 'increment', categories: ['10101'], base: { amount: '1000.00', mode: 'fixed' }, rates: [{ rate: '0.60' }] }] })) as { id: number }
+  for (const direction of ['to_district', 'to_zone']) {
+    await created(t, app, '/v1/responsibility-transfers', {
+      agreementId: pair.id, group: 'taxes', function: `职能-${direction}`, direction, fromYear: 2080, documentNo: '青财〔2080〕1号',
+      funding: { method: 'indexed', amount: '999999999999999.99', growthRate: '999' },
+    })
+  }
+  t.equal((await get(app, `/v1/agreements/${pair.id}?year=2080`)).json().groups[0].baseForYear, '1000.00', 'F(2080) fits: the year is shown')
+  const far = expectProblem(t, await get(app, `/v1/agreements/${pair.id}?year=2082`), 422)
+  t.same(far.errors, [{ pointer: '/groups/0/transfers', message: 'group "taxes": the responsibility transfer (事权划转) "职能-to_district" has a funding for 2082 of more than 18 integer digits (calculation-rules.md §1)' }],
+    'F(2082) = 999999999999999.99 × 1000² has 22 integer digits')
 })
 
 t.test('api-contract.md, Lists: a tampered cursor is 400 at /querystring/cursor on every list, whatever it holds', async (t) => {
