@@ -1,3 +1,5 @@
+import type { InputIssue } from './errors.js'
+import { fitsFigure, MAX_FIGURE_DIGITS } from './magnitudes.js'
 import { type Decimal, formatMoney } from './money.js'
 import type { ShortfallPolicy } from './types.js'
 
@@ -89,6 +91,20 @@ export function supplementaryFigures (line: { zoneShare: Decimal, balanceDue: De
     previousZoneShare: followed.zoneShare,
     adjustment: line.zoneShare.minus(followed.zoneShare),
     balanceAdjustment: line.balanceDue.minus(followed.balanceDue),
+  }
+}
+
+/**
+ * A supplementary line prints its adjustments beside its figures (§9): each within 18 digits, as
+ * every other figure (§1). Revenue revised from one extreme to the other can leave both zone
+ * shares within them and their difference not. Undefined when both fit.
+ */
+export function supplementaryMagnitudeIssue (agreementId: number, year: number, line: { zoneShare: Decimal, balanceDue: Decimal }, followed: { zoneShare: Decimal, balanceDue: Decimal, runId: number }): InputIssue | undefined {
+  const { adjustment, balanceAdjustment } = supplementaryFigures(line, followed)
+  if (fitsFigure(adjustment) && fitsFigure(balanceAdjustment)) return undefined
+  return {
+    pointer: `/agreements/${agreementId}`,
+    message: `agreement ${agreementId}: the supplementary settlement of ${year} would adjust the finalized line of run ${followed.runId} by more than ${MAX_FIGURE_DIGITS} integer digits (calculation-rules.md §1, §9); check the revenue revised since`,
   }
 }
 

@@ -23,7 +23,7 @@ import {
 } from '../domain/verification.js'
 import { serializeGroupResult, storedTransfersCited } from '../domain/explanation.js'
 import {
-  type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures, uncarriedShortfallConflicts,
+  type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
 } from '../domain/ledger.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
@@ -237,8 +237,10 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
         refused.push({ agreementId: a.id, conflicts: uncarried, problems: [] })
       } else if (!settled.ok) {
         refused.push({ agreementId: a.id, conflicts: settled.conflicts, problems: settled.problems })
-      } else if (refused.length === 0) {
-        lines.push(lineOf(a, settled.input, settled.result, follows, lineInputs))
+      } else {
+        const tooLarge = follows === undefined ? undefined : supplementaryMagnitudeIssue(a.id, year, settled.result, follows)
+        if (tooLarge !== undefined) refused.push({ agreementId: a.id, conflicts: [], problems: [tooLarge] })
+        else if (refused.length === 0) lines.push(lineOf(a, settled.input, settled.result, follows, lineInputs))
       }
       onProgress?.(start + index + 1, ids.length)
     }

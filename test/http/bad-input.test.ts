@@ -202,6 +202,30 @@ t.test('api-contract.md, Errors: a JSON body that is not UTF-8 is 400 at the byt
   t.equal((await get(app, '/v1/districts/370290')).json().name, '中文区')
 })
 
+t.test('calculation-rules.md §1, §9: a supplementary settlement whose adjustment would have more than 18 integer digits is 422 naming the agreement, storing no run', async (t) => {
+  // 540 months of 999999999999999.99 at rate 1: a zone share of 539999999999999994.60 (18 digits).
+  // Revised to −999999999999999.99 each, the new zone share fits too; the adjustment, −1079999999999999989.20, does not.
+  const categories = Array.from({ length: 45 }, (_, i) => `10304${10 + i}`)
+  for (const [i, code] of categories.entries()) await created(t, app, '/v1/revenue-categories', { code, parentCode: '10304', nameZh: `收费${i}`, nameEn: `fee ${i}`, kind: 'fee' })
+  await created(t, app, '/v1/zones', { code: 'QD-FEE', name: '收费测试区', hostDistrictCode: '370214' })
+  const { id } = await created(t, app, '/v1/agreements', agreementBody('QD-FEE', '370214', {
+    effectiveFrom: 2021, effectiveTo: 2021, baseYear: 2020, groups: [{ name: 'fees', basis: 'total', categories, rates: [{ rate: '1' }] }],
+  })) as { id: number }
+  const record = (amount: string) => ({ records: categories.flatMap((category) => Array.from({ length: 12 }, (_, m) => ({ zoneCode: 'QD-FEE', category, year: 2021, month: m + 1, amount }))) })
+  t.equal((await post(app, '/v1/revenues', record('999999999999999.99'))).statusCode, 200)
+  const annual = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2021, agreementIds: [id] }) as { id: number, totals: { zoneShare: string } }
+  t.equal(annual.totals.zoneShare, '539999999999999994.60')
+  t.equal((await post(app, `/v1/settlement-runs/${annual.id}/finalize`, {})).statusCode, 200)
+  t.equal((await post(app, '/v1/revenues', record('-999999999999999.99'))).statusCode, 200)
+  const runs = await rowCount(database, 'settlement_runs')
+  const refused = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2021, agreementIds: [id] }), 422)
+  t.same(refused.errors, [{
+    pointer: `/agreements/${id}`,
+    message: `agreement ${id}: the supplementary settlement of 2021 would adjust the finalized line of run ${annual.id} by more than 18 integer digits (calculation-rules.md §1, §9); check the revenue revised since`,
+  }])
+  t.equal(await rowCount(database, 'settlement_runs'), runs, 'no run was stored')
+})
+
 t.test('calculation-rules.md §1: lines that fit on their own but whose run would print a total beyond 18 integer digits are refused (422 at agreementIds), storing no run', async (t) => {
   await created(t, app, '/v1/districts', { code: '370281', name: '胶州市' })
   // B(2031) = round(−999999999999999.99 × (1 + 30)²) = −960999999999999990.39 and no revenue: each line's zone share is
