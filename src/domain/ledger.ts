@@ -122,6 +122,26 @@ export interface LineInputs {
   follows: number | null
 }
 
+/**
+ * A line's carry-in as its inputs record it: nothing, or the finalized Y−1 line it carried from.
+ * A carry source whose Y−1 is not finalized is never the input of a computed line (a 409 first,
+ * §6), but can be today's, and then makes a draft computed before it stale: a previous version
+ * registered, or extended to meet this one, after the draft.
+ */
+export function carriedFromInput (source: CarrySource, agreementId: number, head: { agreementId: number, runId: number } | undefined): string | null {
+  if (source.kind === 'none') return null
+  if (head === undefined) return `unfinalized:${source.kind === 'own' ? agreementId : source.agreementId}`
+  return `${head.agreementId}@${head.runId}`
+}
+
+/** The change of a line's carry-in (carriedFromInput) in words. */
+function carryChange (year: number, now: string | null): string {
+  const pending = /^unfinalized:(\d+)$/.exec(now ?? '')
+  return pending === null
+    ? `the finalized ${year - 1} figures it carried shortfalls in from`
+    : `it now carries shortfalls in from agreement ${pending[1]}'s ${year - 1}, which is not finalized (calculation-rules.md §6)`
+}
+
 /** What changed between the inputs a line was computed from and those of today, in words; empty when nothing did. */
 export function changedInputs (year: number, before: LineInputs | undefined, now: LineInputs | undefined): string[] {
   if (now === undefined) return [`the agreement is no longer in force in ${year}`]
@@ -130,7 +150,7 @@ export function changedInputs (year: number, before: LineInputs | undefined, now
   if (before.terms !== now.terms) changed.push('the agreement\'s terms, years, base adjustments or responsibility transfers')
   if (before.revenue !== now.revenue) changed.push(`its revenue of ${year}`)
   if (before.advances !== now.advances) changed.push(`its advances for ${year}`)
-  if (before.carriedFrom !== now.carriedFrom) changed.push(`the finalized ${year - 1} figures it carried shortfalls in from`)
+  if (before.carriedFrom !== now.carriedFrom) changed.push(carryChange(year, now.carriedFrom))
   if (before.follows !== now.follows) changed.push(`the finalized ${year} line it follows`)
   return changed
 }

@@ -23,7 +23,7 @@ import {
 } from '../domain/verification.js'
 import { serializeGroupResult, storedTransfersCited } from '../domain/explanation.js'
 import {
-  type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
+  type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, carriedFromInput, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
 } from '../domain/ledger.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
@@ -151,7 +151,7 @@ function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
     terms: digest(agreementTermsText(a)),
     revenue: digest(revenue),
     advances: advances?.digest ?? '',
-    carriedFrom: carriedFrom === undefined ? null : `${carriedFrom.agreementId}@${carriedFrom.runId}`,
+    carriedFrom: carriedFromInput(carry, a.id, carriedFrom),
     follows: follows?.runId ?? null,
   }
   return {

@@ -534,3 +534,36 @@ t.test('§6, §9 a shortfall written off on a finalized line stays written off i
   t.match((await line((await run(2053, next)).id, next)).groups[0], { carriedShortfallIn: '0.00', shareable: '500.00', zoneShare: '300.00' },
     'the next version carries nothing in (before, 30.00, and its zone share was 282.00)')
 })
+
+t.test('§6, §9 a draft computed before its carry source appeared is stale: a previous version registered, or extended to meet it, after the draft', async (t) => {
+  // Registered late: the next version's 2056 draft read no carry; the previous version (2055) now carries into it.
+  const late = await zone()
+  const next = await agreement(late, 2056)
+  await revenue(late, 2056, '1500.00')
+  const draft = await run(2056, next)
+  const old = await agreement(late, 2055, { effectiveTo: 2055, documentNo: '第一版' })
+  await revenue(late, 2055, '900.00')
+  const stale = expectProblem(t, await finalize(draft.id), 409)
+  t.match(stale.type, /settlement-stale$/)
+  t.match(stale.detail, new RegExp(`it now carries shortfalls in from agreement ${old}'s 2055, which is not finalized`), 'before, 200: the line was signed with 0.00 carried in, and the 100.00 was lost')
+  t.match((await get(app, `/v1/settlement-runs/${draft.id}`)).json(), { status: 'draft' })
+  // The way on: 2055 settled and finalized (it carries 100.00 out to the next version), then 2056 again carries it in.
+  const oldRun = await run(2055, old)
+  t.match((await line(oldRun.id, old)).groups[0], { carriedShortfallOut: '100.00', carriedToAgreementId: next })
+  t.equal((await finalize(oldRun.id)).statusCode, 200)
+  expectProblem(t, await finalize(draft.id), 409)
+  const again = await run(2056, next)
+  t.match(await line(again.id, next), { zoneShare: '240.00', groups: [{ carriedShortfallIn: '100.00' }] }, '(1500.00 − 1000.00 − 100.00) × 0.60')
+  t.equal((await finalize(again.id)).statusCode, 200)
+
+  // Extended: a gap year (2058) carried nothing into the next version's 2059 draft; extended over it, the previous version does.
+  const gap = await zone()
+  const first = await agreement(gap, 2057, { effectiveTo: 2057, documentNo: '第一版' })
+  await revenue(gap, 2057, '1000.00')
+  t.equal((await finalize((await run(2057, first)).id)).statusCode, 200)
+  const second = await agreement(gap, 2059, { documentNo: '第二版' })
+  await revenue(gap, 2059, '1500.00')
+  const before = await run(2059, second)
+  t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${first}`, payload: { effectiveTo: 2058 } })).statusCode, 200)
+  t.match(expectProblem(t, await finalize(before.id), 409).detail, new RegExp(`agreement ${first}'s 2058, which is not finalized`))
+})
