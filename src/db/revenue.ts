@@ -114,6 +114,8 @@ export async function loadRevenueReferences (db: Db, onlyDistrict?: string): Pro
 export interface RepeatedMonth {
   /** The lines (JSON indexes or CSV line numbers) in order; at most `perMonth` of them. */
   lines: number[]
+  /** How many lines give the month, those beyond `perMonth` too. */
+  count: number
 }
 
 /**
@@ -126,11 +128,11 @@ export async function repeatedMonths (tx: Db, limit: number, perMonth = 1000): P
   const lines = total?.lines ?? 0
   // Listing them costs a second pass over the staged rows: only when there are some.
   if (lines === 0) return { months: [], lines }
-  const { rows } = await sql<{ lines: number[] }>`
-    SELECT (array_agg(line ORDER BY line))[1:${perMonth}::int] AS lines FROM revenue_staging
+  const { rows } = await sql<{ lines: number[], count: number }>`
+    SELECT (array_agg(line ORDER BY line))[1:${perMonth}::int] AS lines, count(*)::int AS count FROM revenue_staging
     GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1
     ORDER BY min(line) LIMIT ${limit}::int`.execute(tx)
-  return { months: rows.map((r) => ({ lines: r.lines })), lines }
+  return { months: rows.map((r) => ({ lines: r.lines, count: r.count })), lines }
 }
 
 /** Takes every staged row of a month staged more than once out of the staging table; answers how many. */

@@ -83,12 +83,13 @@ const LISTED_REPEATS = 20
  * month): one amount per month, so each of them is refused naming the others, and none is
  * dropped without a word. `lines` are the records' indexes (JSON) or line numbers (CSV), in order.
  */
-export function repeatedMonthMessages (lines: readonly number[], noun: 'record' | 'line'): Array<{ line: number, message: string }> {
+export function repeatedMonthMessages (lines: readonly number[], noun: 'record' | 'line', count = lines.length): Array<{ line: number, message: string }> {
   const [first, ...others] = lines
   if (first === undefined) return []
-  // An answer's message holds 500 characters: a month repeated hundreds of times names the first of the others.
-  const names = (list: readonly number[]) => `${noun}${list.length > 1 ? 's' : ''} ${list.slice(0, LISTED_REPEATS).join(', ')}` +
-    (list.length > LISTED_REPEATS ? ` and ${list.length - LISTED_REPEATS} more` : '')
+  // An answer's message holds 500 characters: a month repeated hundreds of times names the first of
+  // the others, and counts the rest (`count`: all the lines of the month, beyond those read too).
+  const names = (list: readonly number[]) => `${noun}${count > 2 ? 's' : ''} ${list.slice(0, LISTED_REPEATS).join(', ')}` +
+    (count - 1 > LISTED_REPEATS ? ` and ${count - 1 - LISTED_REPEATS} more` : '')
   const same = 'the same zone, district, category, year and month: one amount per month, in one record'
   return [
     { line: first, message: `is repeated by ${names(others)} (${same})` },

@@ -45,7 +45,7 @@ export function recordRevenue (ctx: Context, records: readonly RevenueRowInput[]
     // One amount per month in a batch: a month given twice is refused with both records, never half-dropped.
     const repeated = await repeatedMonths(tx, rows.length)
     if (repeated.months.length > 0) {
-      throw Problems.invalidRecords(repeated.months.flatMap((m) => repeatedMonthMessages(m.lines, 'record'))
+      throw Problems.invalidRecords(repeated.months.flatMap((m) => repeatedMonthMessages(m.lines, 'record', m.count))
         .map(({ line, message }) => ({ pointer: `/records/${line}`, message })))
     }
     const counts = await merge(tx, ctx)
@@ -82,7 +82,7 @@ export function importRevenue (ctx: Context, body: unknown, partial: boolean): P
     // One amount per month in a file: every line of a month given twice is a bad line, naming the others.
     const repeated = await repeatedMonths(tx, MAX_LISTED_ERRORS)
     if (repeated.lines > 0) {
-      const listed = repeated.months.flatMap((m) => repeatedMonthMessages(m.lines, 'line'))
+      const listed = repeated.months.flatMap((m) => repeatedMonthMessages(m.lines, 'line', m.count))
       for (const { line, message } of listed) file.reject(line, 'line', message)
       file.rejectUnlisted(repeated.lines - listed.length)
       loaded -= partial ? await unstageRepeatedMonths(tx) : repeated.lines

@@ -71,6 +71,16 @@ t.test('api-contract.md, Revenue: a month repeated 300 times names the first 20 
   t.equal(answer.errors[299]?.message, 'repeats line 2 (the same zone, district, category, year and month: one amount per month, in one record)')
 })
 
+t.test('api-contract.md, Revenue: a month given on 1,500 lines counts all 1,479 others beyond the 20 it names, though an answer lists the first 1,000 lines of a month', async (t) => {
+  const file = `${header}\n${Array.from({ length: 1500 }, (_, i) => `QD-HT,,10104,2023,7,${i + 1}.00`).join('\n')}\n`
+  const partial = await csv(file, '?partial=true')
+  t.equal(partial.statusCode, 200)
+  const answer = partial.json() as { loaded: number, rejected: number, errors: Array<{ line: number, message: string }> }
+  t.match(answer, { rows: 1500, loaded: 0, rejected: 1500 })
+  t.match(answer.errors[0], { line: 2, message: /^is repeated by lines 3, 4, .*, 22 and 1479 more \(the same zone/ }, 'before, "and 979 more": the others were counted from the lines read back')
+  t.equal(answer.errors.length, 1000)
+})
+
 /** A problem as the caller reads it, with the code it named replaced and the request id left out. */
 const reading = (body: string, code: string) => {
   const { requestId: _requestId, ...problem } = JSON.parse(body) as Record<string, unknown>
