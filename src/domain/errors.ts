@@ -6,6 +6,9 @@
  * the status number the contract pins for each problem.
  */
 
+/** The most `errors` a problem+json lists (its schema's maxItems); a problem that has more says so in its detail. */
+export const MAX_PROBLEM_ERRORS = 1000
+
 /** One thing wrong with an input, located by a JSON pointer into it (RFC 6901). */
 export interface InputIssue {
   pointer: string
@@ -272,7 +275,8 @@ export const Problems = {
     found === undefined ? `The file is empty: line 1 must be the header ${header.join(',')}.` : `Line 1 must be the header ${header.join(',')}.`,
     at('/line/1', found === undefined ? 'missing' : `found: ${found.join(',').slice(0, 200)}`)),
   invalidRows: (rejected: number, rows: number, loaded: number, errors: ReadonlyArray<{ line: number, field: string, message: string }>) => new Problem(422, 'invalid-rows',
-    `${rejected} of ${rows} line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the ${loaded} good line(s).`,
+    `${rejected} of ${rows} line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the ${loaded} good line(s).` +
+      (errors.length > MAX_PROBLEM_ERRORS ? ` The first ${MAX_PROBLEM_ERRORS} of the ${errors.length} problems found in them are listed here; the answer to ?partial=true lists all ${errors.length}.` : ''),
     errors.map((e) => ({ pointer: `/line/${e.line}/${e.field}`, message: `line ${e.line}, ${e.field}: ${e.message}` }))),
   principalNotPositive: () => new Problem(422, 'rule-violated', 'The principal must be more than zero.', at('/principal', 'must be more than 0.00')),
   outstandingAbovePrincipal: (outstanding: string, principal: string) => new Problem(422, 'rule-violated',

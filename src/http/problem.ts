@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { classifyDatabaseError } from '../db/errors.js'
-import { type InputIssue, Problem, Problems } from '../domain/errors.js'
+import { type InputIssue, MAX_PROBLEM_ERRORS, Problem, Problems } from '../domain/errors.js'
 import { DAY_PATTERN } from '../domain/days.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../domain/money.js'
 import { ID_PATTERN } from './schemas/common.js'
@@ -68,7 +68,7 @@ function problemBody (problem: Problem, request?: { url: string, id: unknown }):
     ...(request === undefined ? {} : { instance: bounded(request.url.split('?')[0] ?? request.url, 2000), requestId: String(request.id) }),
     ...(problem.errors === undefined
       ? {}
-      : { errors: problem.errors.slice(0, 1000).map((e) => ({ pointer: bounded(e.pointer, 500), message: bounded(e.message, 1000) })) }),
+      : { errors: problem.errors.slice(0, MAX_PROBLEM_ERRORS).map((e) => ({ pointer: bounded(e.pointer, 500), message: bounded(e.message, 1000) })) }),
   }
 }
 

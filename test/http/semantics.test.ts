@@ -81,6 +81,17 @@ t.test('api-contract.md, Revenue: a month given on 1,500 lines counts all 1,479 
   t.equal(answer.errors.length, 1000)
 })
 
+t.test('api-contract.md, Revenue ("lists every bad row"): a 422 with more bad lines than a problem lists (1,000) says so, and ?partial=true lists them all', async (t) => {
+  const file = `${header}\n${Array.from({ length: 1500 }, (_, i) => `QD-HT,,10104,2024,13,${i + 1}.00`).join('\n')}\n`
+  const problem = expectProblem(t, await csv(file), 422)
+  t.equal(problem.detail, '1500 of 1500 line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the 0 good line(s). ' +
+    'The first 1000 of the 1500 problems found in them are listed here; the answer to ?partial=true lists all 1500.')
+  t.equal(problem.errors?.length, 1000)
+  t.equal(problem.errors?.at(-1)?.pointer, '/line/1001/month')
+  const partial = (await csv(file, '?partial=true')).json() as { errors: unknown[] }
+  t.equal(partial.errors.length, 1500)
+})
+
 /** A problem as the caller reads it, with the code it named replaced and the request id left out. */
 const reading = (body: string, code: string) => {
   const { requestId: _requestId, ...problem } = JSON.parse(body) as Record<string, unknown>

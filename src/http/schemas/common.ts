@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import { DAY_PATTERN } from '../../domain/days.js'
+import { MAX_PROBLEM_ERRORS } from '../../domain/errors.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../../domain/money.js'
 
 /*
@@ -54,7 +55,7 @@ export const Problem = Type.Object({
   errors: Type.Optional(Type.Array(Type.Object({
     pointer: Type.String({ maxLength: 500, description: '位置 JSON pointer (RFC 6901) to the offending field' }),
     message: Type.String({ maxLength: 1000, description: '说明 what is wrong with it' }),
-  }, { additionalProperties: false }), { maxItems: 1000, description: '字段错误 one entry per offending field' })),
+  }, { additionalProperties: false }), { maxItems: MAX_PROBLEM_ERRORS, description: '字段错误 one entry per offending field' })),
 }, { additionalProperties: false, description: '错误 RFC 9457 problem details' })
 
 /** The problem responses every /v1 operation can give, for the OpenAPI document. */
