@@ -274,9 +274,12 @@ export const Problems = {
   csvHeaderExpected: (header: readonly string[], found: string[] | undefined) => new Problem(422, 'invalid-csv-header',
     found === undefined ? `The file is empty: line 1 must be the header ${header.join(',')}.` : `Line 1 must be the header ${header.join(',')}.`,
     at('/line/1', found === undefined ? 'missing' : `found: ${found.join(',').slice(0, 200)}`)),
-  invalidRows: (rejected: number, rows: number, loaded: number, errors: ReadonlyArray<{ line: number, field: string, message: string }>) => new Problem(422, 'invalid-rows',
+  /** `errors`: the problems an import's answer would list (the first of `problems`, all that were found). */
+  invalidRows: (rejected: number, rows: number, loaded: number, errors: ReadonlyArray<{ line: number, field: string, message: string }>, problems = errors.length) => new Problem(422, 'invalid-rows',
     `${rejected} of ${rows} line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the ${loaded} good line(s).` +
-      (errors.length > MAX_PROBLEM_ERRORS ? ` The first ${MAX_PROBLEM_ERRORS} of the ${errors.length} problems found in them are listed here; the answer to ?partial=true lists all ${errors.length}.` : ''),
+      (problems > MAX_PROBLEM_ERRORS
+        ? ` The first ${MAX_PROBLEM_ERRORS} of the ${problems} problems found in them are listed here; the answer to ?partial=true lists ${problems > errors.length ? `the first ${errors.length}` : 'them all'}.`
+        : ''),
     errors.map((e) => ({ pointer: `/line/${e.line}/${e.field}`, message: `line ${e.line}, ${e.field}: ${e.message}` }))),
   principalNotPositive: () => new Problem(422, 'rule-violated', 'The principal must be more than zero.', at('/principal', 'must be more than 0.00')),
   outstandingAbovePrincipal: (outstanding: string, principal: string) => new Problem(422, 'rule-violated',

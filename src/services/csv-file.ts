@@ -186,11 +186,14 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   let lastRejected = -1
   let rejected = 0
   let rows = 0
+  // Every problem found, listed or not (a line may have several; lines beyond the listing count one each).
+  let problems = 0
   const reject = (line: number, field: string, message: string) => {
     if (line !== lastRejected) {
       rejected++
       lastRejected = line
     }
+    problems++
     if (errors.length < MAX_LISTED_ERRORS) errors.push({ line, field, message })
   }
   /** The parser's records; a file that is not CSV at all (an unbalanced quote, …) is malformed input: 400. */
@@ -242,12 +245,15 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   return {
     lines: source,
     reject,
-    rejectUnlisted (count) { rejected += count },
+    rejectUnlisted (count) {
+      rejected += count
+      problems += count
+    },
     finish (partial, loaded) {
       // Lines found bad after reading (a month given twice) are listed in line order with the others.
       errors.sort((a, b) => a.line - b.line)
       if (rejected > 0 && !partial) {
-        throw Problems.invalidRows(rejected, rows, loaded, errors)
+        throw Problems.invalidRows(rejected, rows, loaded, errors, problems)
       }
       return { rows, rejected, errors }
     },
