@@ -56,6 +56,11 @@ export async function holdKey (tx: Db, id: string): Promise<{ revoked: boolean }
   return row === undefined ? undefined : { revoked: row.revoked_at !== null }
 }
 
+/** Holds the row of the stored key `id` for an update (a revocation) until the transaction ends; nothing when there is none. */
+export async function lockKeyForRevocation (tx: Db, id: string): Promise<void> {
+  await tx.selectFrom('api_keys').select('id').where('id', '=', id).forUpdate().execute()
+}
+
 /** The key a token's hash belongs to, while it is not revoked. */
 export async function findActiveKey (db: Db, tokenHash: string): Promise<Pick<ApiKeyRow, 'id' | 'role' | 'district_code' | 'zone_code'> | undefined> {
   return db.selectFrom('api_keys').select(['id', 'role', 'district_code', 'zone_code'])

@@ -140,5 +140,5 @@ export function revokeKey (ctx: Context, id: string): Promise<ApiKey> {
     if (revoked === undefined) throw Problems.notFound(`API key ${id}`)
     // Revoking a revoked key changes nothing, and the audit log says nothing of it.
     return { value: revoked.key, audit: revoked.revokedNow ? [{ action: 'revoke', entityType: 'api_key', entityId: revoked.key.id }] : [] }
-  }, { revokes: true })
+  }, { revokes: id })
 }

@@ -2,7 +2,7 @@ import type { AuditEntry } from '../db/audit.js'
 import { insertAuditEvents } from '../db/audit.js'
 import type { Db } from '../db/database.js'
 import { findStoredAnswer, type StoredAnswer, storeAnswer, tryLockIdempotencyKey } from '../db/idempotency.js'
-import { holdKey } from '../db/keys.js'
+import { holdKey, lockKeyForRevocation } from '../db/keys.js'
 import { Problems } from '../domain/errors.js'
 import type { Context } from './context.js'
 
@@ -34,10 +34,12 @@ export interface WriteOptions {
    */
   streamedBody?: { digest: () => string, readToEnd: () => Promise<string> }
   /**
-   * A revocation does not hold its own key's row: two admins revoking each other's keys at once
-   * would each wait for the other's row.
+   * The key a revocation revokes. A revocation holds its own key's row as every write does, and
+   * the row it revokes, the two in the order of their ids: two admins revoking each other's keys
+   * at once then take turns (the second finds its own key revoked, 401) instead of each waiting
+   * for the other's row.
    */
-  revokes?: boolean
+  revokes?: string
 }
 
 function replayOrConflict (stored: StoredAnswer, hash: string, key: string): never {
@@ -58,9 +60,10 @@ export async function inWriteTransaction<T> (ctx: Context, work: (tx: Db) => Pro
   const run = async (tx: Db): Promise<T> => {
     // The key was valid when the request came in; a revocation that committed since stops the write, and one that
     // comes while it is under way waits for it to commit (README, Roles and keys: revoked at once).
-    if (options.revokes !== true && (await holdKey(tx, keyId))?.revoked === true) {
-      throw Problems.unauthorized('The bearer token is not valid (unknown or revoked).')
-    }
+    // A revocation holds the two rows in the order of their ids: the row it revokes first when that comes first (or is
+    // its own: two requests holding it to share would each wait for the other), else by its UPDATE after its own.
+    if (options.revokes !== undefined && options.revokes <= keyId) await lockKeyForRevocation(tx, options.revokes)
+    if ((await holdKey(tx, keyId))?.revoked === true) throw Problems.unauthorized('The bearer token is not valid (unknown or revoked).')
     if (idempotency !== undefined) {
       if (!(await tryLockIdempotencyKey(tx, keyId, idempotency.key))) throw Problems.idempotencyKeyInUse(idempotency.key)
       const stored = await findStoredAnswer(tx, keyId, idempotency.key)

@@ -156,6 +156,72 @@ if (onPostgres) {
   })
 }
 
+// A revocation is a write with the revoking key too (README, Roles and keys): when that key is revoked while its revocation
+// of another waits, either its revocation waits for it, or it finds its key revoked (401) and revokes nothing. Before, a
+// revocation did not hold its own key, and committed after its key's revocation had answered. Which of the two happens
+// depends on the order of the two keys' ids (the rows are held in that order): both orders are tried.
+if (onPostgres) {
+  /** Waits (up to 4 s) until `n` sessions wait on a lock in an UPDATE of api_keys; answers how many do. */
+  const updatesWaiting = async (n: number) => {
+    let waiting = 0
+    for (let i = 0; i < 200 && waiting < n; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      waiting = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'update "api_keys"%'`.execute(first.db)).rows[0]?.n ?? 0
+    }
+    return waiting
+  }
+  const issued = async (payload: object) => (await a('admin', { method: 'POST', url: '/v1/api-keys', payload: { label: '撤销顺序测试', ...payload } })).json() as { id: string, token: string }
+  for (const order of ['revoker first', 'revoked first'] as const) {
+    t.test(`an admin key revoked while its own revocation of another key waits commits nothing after its revocation answered (${order} by id)`, async (t) => {
+      let revoker: { id: string, token: string }
+      let target: { id: string, token: string }
+      do {
+        revoker = await issued({ role: 'admin' })
+        target = await issued({ role: 'district', districtCode: '370214' })
+      } while ((revoker.id < target.id) !== (order === 'revoker first'))
+      const answered: string[] = []
+      let revocation: Promise<{ statusCode: number }> | undefined
+      await first.db.transaction().execute(async (tx) => {
+        await lockSettlementInputs(tx)
+        const write = b({ token: target.token }, { method: 'POST', url: '/v1/revenues', payload: { records: [{ zoneCode: 'QD-HT', category: '10101', year: 2020, month: 9, amount: '9.00' }] } })
+        void write
+        t.ok(await sessionsWaitingOnLock(first, 'select pg_advisory_xact_lock_shared') >= 1, 'the target key\'s write waits, holding its key')
+        revocation = b({ token: revoker.token }, { method: 'DELETE', url: `/v1/api-keys/${target.id}` })
+        void revocation.then(() => answered.push('its revocation of the other key'))
+        // Revoker first: it holds its own row, and its UPDATE waits for the other's; else it waits to take the other's row first.
+        t.ok(await sessionsWaitingOnLock(first, order === 'revoker first' ? 'update "api_keys"' : 'select "id" from "api_keys"') >= 1, 'the revocation waits for that write')
+        const withdrawn = a('admin', { method: 'DELETE', url: `/v1/api-keys/${revoker.id}` })
+        void withdrawn.then(() => answered.push('the revoking key\'s revocation'))
+        if (order === 'revoked first') t.equal((await withdrawn).statusCode, 200, 'the revoking key is revoked while its revocation waits')
+        else t.equal(await updatesWaiting(2), 2, 'the revoking key\'s revocation waits for its revocation under way')
+      })
+      const status = (await revocation!).statusCode
+      while (answered.length < 2) await new Promise((resolve) => setTimeout(resolve, 10))
+      if (order === 'revoker first') {
+        t.equal(status, 200, 'the revocation under way commits')
+        t.same(answered, ['its revocation of the other key', 'the revoking key\'s revocation'], 'then the revoking key\'s revocation answers')
+      } else {
+        t.equal(status, 401, 'the revocation finds its key revoked and revokes nothing')
+        const row = await first.db.selectFrom('api_keys').select('revoked_at').where('id', '=', target.id).executeTakeFirst()
+        t.equal(row?.revoked_at, null, 'the other key is not revoked')
+      }
+    })
+  }
+
+  t.test('two admins revoking each other\'s keys at once, and a key revoking itself twice at once: no deadlock, no 5xx', async (t) => {
+    const [x, y] = [await issued({ role: 'admin' }), await issued({ role: 'admin' })]
+    const both = await Promise.all([
+      a({ token: x.token }, { method: 'DELETE', url: `/v1/api-keys/${y.id}` }),
+      b({ token: y.token }, { method: 'DELETE', url: `/v1/api-keys/${x.id}` }),
+    ])
+    t.same(both.map((r) => r.statusCode).sort(), [200, 401], 'one revokes the other; the other finds its own key revoked')
+    const self = await issued({ role: 'admin' })
+    const twice = await Promise.all([a, b].map((on) => on({ token: self.token }, { method: 'DELETE', url: `/v1/api-keys/${self.id}` })))
+    t.same(twice.map((r) => r.statusCode).sort(), [200, 401], 'the first revokes the key; the second is a request of a revoked key')
+  })
+}
+
 // The other order: the revocation commits after a request authenticated with the key and before its write begins (the
 // request was waiting for a connection, say). The write service reads the key again and refuses, changing nothing.
 t.test('a write that authenticated before a revocation and begins after it is 401 and stores nothing', async (t) => {
