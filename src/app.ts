@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import type { DatabaseHandle } from './db/connect.js'
+import { CONNECT_TIMEOUT_MS, type DatabaseHandle } from './db/connect.js'
 import { pruneIdempotencyKeys } from './db/idempotency.js'
 import { money } from './domain/money.js'
 import { type AuthFailureBudget, DEFAULT_AUTH_FAILURE_BUDGET, registerAccessControl } from './http/access.js'
@@ -25,6 +25,7 @@ import { settlementRoutes } from './http/routes/settlements.js'
 import { loadStatementAssets } from './http/statement-html.js'
 import { transferRoutes } from './http/routes/transfers.js'
 import { validatorCompiler } from './http/validation.js'
+import { WriteTurns } from './services/write.js'
 
 export interface AppConfig {
   /** Opened (and migrated) by the caller, who also closes it after the app. */
@@ -94,6 +95,8 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     settings: { minZoneRate: money(config.minZoneRate), importLimit: config.importLimit ?? 512 * 1024 * 1024, requireTwoAdmins: config.requireTwoAdmins ?? false },
     // PGlite has one connection, which an import's transaction holds while it reads the file.
     spoolsRevenueCsv: config.database.kind === 'pglite',
+    // PostgreSQL: writes waiting on one another's locks never hold every connection of the pool.
+    writeTurns: config.database.poolSize === undefined ? undefined : WriteTurns.forPool(config.database.poolSize, CONNECT_TIMEOUT_MS),
   }
   await app.register(async (v1) => {
     registerAccessControl(v1, { adminToken: config.adminToken, db: deps.db, authFailures: config.authFailures ?? DEFAULT_AUTH_FAILURE_BUDGET })

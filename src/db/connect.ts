@@ -35,6 +35,8 @@ export type ScriptRunner = (script: string) => Promise<Array<Record<string, unkn
 export interface DatabaseHandle {
   kind: DatabaseTarget['kind']
   db: Kysely<Database>
+  /** PostgreSQL: the connections of the pool (PGlite has one, shared by every caller). */
+  poolSize?: number
   /** One connection for `fn`'s whole run, for multi-statement scripts (migrations) and session locks. */
   withScriptSession: <T>(fn: (run: ScriptRunner) => Promise<T>) => Promise<T>
   /** Answers whether the database responds, within `timeoutMs`. */
@@ -134,6 +136,7 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
   return {
     kind: 'postgres',
     db,
+    poolSize,
     async withScriptSession (fn) {
       const client = await pool.connect()
       // A migration may rewrite large tables: its session is not bounded (reset before the pool reuses it).

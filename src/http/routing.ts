@@ -4,7 +4,7 @@ import type { Db } from '../db/database.js'
 import type { PageRequest } from '../db/pagination.js'
 import { Problems } from '../domain/errors.js'
 import type { Context, Settings } from '../services/context.js'
-import { Replay } from '../services/write.js'
+import { Replay, type WriteTurns } from '../services/write.js'
 import { CHART_CSP, SVG_TYPE } from './charts.js'
 import { security } from './schemas/common.js'
 
@@ -20,6 +20,8 @@ export interface RouteDeps {
   settings: Settings
   /** Whether revenue CSV bodies are spooled to a temporary file before the import reads them (PGlite: src/http/csv-bodies.ts). */
   spoolsRevenueCsv?: boolean
+  /** The instance's turns for write transactions (PostgreSQL: src/services/write.ts). */
+  writeTurns?: WriteTurns | undefined
 }
 
 /**
@@ -33,7 +35,7 @@ export interface StylesheetRouteDeps extends RouteDeps {
 
 /** The service context of a request: its database, its caller (set by src/http/access.ts), the settings. */
 export function contextOf (request: FastifyRequest, deps: RouteDeps): Context {
-  return { db: deps.db, actor: request.actor, settings: deps.settings }
+  return { db: deps.db, actor: request.actor, settings: deps.settings, writeTurns: deps.writeTurns }
 }
 
 /** ?limit=&cursor= (api-contract.md, Lists: 100 by default). */

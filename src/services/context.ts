@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.js'
+import type { WriteTurns } from './write.js'
 import type { Decimal } from '../domain/money.js'
 import type { Principal, Scope } from '../domain/principal.js'
 
@@ -44,4 +45,6 @@ export interface Context {
   actor: Actor
   settings: Settings
   idempotency?: Idempotency | undefined
+  /** The instance's turns for write transactions (PostgreSQL), so that reads always find a connection. */
+  writeTurns?: WriteTurns | undefined
 }

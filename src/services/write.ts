@@ -42,6 +42,49 @@ export interface WriteOptions {
   revokes?: string
 }
 
+/**
+ * The write transactions of one instance at a time, fewer than its connections (PostgreSQL): writes
+ * wait for one another on locks (behind a finalize, every writer of the settlement inputs), each
+ * holding a connection while it waits; were they all the pool's, reads and /ready would find no
+ * connection and answer 503 while nothing is wrong. A write waits for a turn as long as it would
+ * have waited for a connection, then answers 503 database-unavailable with Retry-After, as then.
+ */
+export class WriteTurns {
+  private free: number
+  private readonly waiting: Array<{ go: () => void }> = []
+
+  constructor (readonly turns: number, private readonly waitMs: number) {
+    this.free = turns
+  }
+
+  /** Turns for a pool of `poolSize` connections: all but two, which reads and /ready always find. */
+  static forPool (poolSize: number, waitMs: number): WriteTurns {
+    return new WriteTurns(Math.max(1, poolSize - 2), waitMs)
+  }
+
+  async run<T> (fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) {
+      this.free--
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const waiter = { go: () => { clearTimeout(timer); resolve() } }
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1)
+          reject(Problems.databaseUnavailable('Every connection for writes is busy (writes wait for one another, e.g. behind a settlement being finalized); try again shortly.'))
+        }, this.waitMs)
+        this.waiting.push(waiter)
+      })
+    }
+    try {
+      return await fn()
+    } finally {
+      const next = this.waiting.shift()
+      if (next === undefined) this.free++
+      else next.go()
+    }
+  }
+}
+
 function replayOrConflict (stored: StoredAnswer, hash: string, key: string): never {
   if (stored.requestHash !== hash) throw Problems.idempotencyKeyReused(key)
   throw new Replay(stored.status, stored.body)
@@ -85,5 +128,7 @@ export async function inWriteTransaction<T> (ctx: Context, work: (tx: Db) => Pro
     await insertAuditEvents(tx, { keyId, role: actor.principal.role, requestId: actor.requestId }, outcome.audit)
     return outcome.value
   }
-  return ctx.db.isTransaction ? run(ctx.db) : ctx.db.transaction().execute(run)
+  if (ctx.db.isTransaction) return run(ctx.db)
+  const transaction = () => ctx.db.transaction().execute(run)
+  return ctx.writeTurns === undefined ? transaction() : ctx.writeTurns.run(transaction)
 }
