@@ -3,7 +3,8 @@ import t, { type Test } from 'tap'
 import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
 import { loadDemoData } from '../src/demo.js'
-import { serverEnvironment, spawnServer } from './spawn.js'
+import { onPostgres } from './helpers.js'
+import { send, serverEnvironment, spawnServer, startServer } from './spawn.js'
 
 // `npm run settle -- --year 2021 [--finalize]`: the annual job from the command line
 // (api-contract.md, Settlement runs; calculation-rules.md §9).
@@ -51,3 +52,26 @@ t.test('fails with a reason and a non-zero exit code', async (t) => {
   const unknown = await settle(env, ['--year', '2021', '--frobnicate'])
   t.equal(unknown.code, 2)
 })
+
+// The embedded database is one process's: a settle command beside the running service wrote a run
+// the service never saw, and lost when it stopped. It is refused now, naming the process.
+if (!onPostgres) {
+  t.test('settle on the embedded database while the service runs on it: refused, naming the service, and nothing is lost', async (t) => {
+    const env = await demoEnvironment(t)
+    const server = await startServer({ ...env, ADMIN_TOKEN: 'cli-test-admin-token-0123456789abcdef' })
+    try {
+      const refused = await settle(env, ['--year', '2024'])
+      t.not(refused.code, 0, 'a non-zero exit code')
+      t.match(refused.output, new RegExp(`The embedded database in .* is in use by process ${server.child.pid ?? 0}, the service or a command such as settle: stop it first`))
+      t.notMatch(refused.output, /run \d+, 2024/, 'no run was reported as made')
+      const runs = await send(server.port, 'cli-test-admin-token-0123456789abcdef', 'GET', '/v1/settlement-runs?fiscalYear=2024')
+      t.equal(runs.status, 200, 'the service goes on')
+    } finally {
+      server.child.kill('SIGTERM')
+      await server.exited
+    }
+    const after = await settle(env, ['--year', '2024'])
+    t.equal(after.code, 0, `once the service has stopped, settle runs: ${after.output}`)
+    t.match(after.output, /run 7, 2024: draft/)
+  })
+}

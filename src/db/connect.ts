@@ -1,4 +1,6 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite'
@@ -172,8 +174,12 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
 function openPglite (dataDir: string | undefined, template: string | false | undefined): DatabaseHandle {
   // Created on first use: a handle that never queries (the OpenAPI generator) costs nothing.
   let instance: Promise<PGlite> | undefined
+  let unlock: (() => void) | undefined
   const open = async () => {
-    if (dataDir !== undefined) await mkdir(dataDir, { recursive: true })
+    if (dataDir !== undefined) {
+      await mkdir(dataDir, { recursive: true })
+      unlock = lockDataDir(dataDir)
+    }
     const from = template === false || !isNewDataDir(dataDir) ? undefined : template ?? builtTemplate()
     const loadDataDir = from === undefined ? undefined : await readTemplate(from)
     return PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), ...(loadDataDir === undefined ? {} : { loadDataDir }) })
@@ -208,10 +214,56 @@ function openPglite (dataDir: string | undefined, template: string | false | und
     async close () {
       await db.destroy()
       if (instance !== undefined) {
-        const p = await instance
-        if (!p.closed) await p.close()
+        const p = await instance.catch(() => undefined)
+        if (p !== undefined && !p.closed) await p.close()
       }
+      unlock?.()
     },
+  }
+}
+
+/** The lock files (lockDataDir) this process holds. */
+const heldDataDirs = new Set<string>()
+
+/**
+ * PGlite is a database inside one process: a second process opening the same directory (a settle
+ * command while the service runs) writes where the first does not look, and one of the two loses
+ * what it wrote. The directory is taken with a file beside it naming the process (`<dir>.lock`);
+ * another process, or another handle of this one, is refused while that process lives. A lock left
+ * by a process that is gone (killed) is taken over. Answers how to let it go.
+ */
+function lockDataDir (dataDir: string): () => void {
+  const path = resolve(`${dataDir}.lock`)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' })
+      heldDataDirs.add(path)
+      return () => {
+        heldDataDirs.delete(path)
+        rmSync(path, { force: true })
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error
+    }
+    const holder = Number(readFileSync(path, 'utf8').trim())
+    // This process's own number in a lock it does not hold: left by an earlier process that had the
+    // same number (a container restarted: its service is process 1 each time).
+    const held = holder === process.pid ? heldDataDirs.has(path) : Number.isInteger(holder) && holder > 0 && processIsAlive(holder)
+    if (held) {
+      throw new Error(`The embedded database in ${dataDir} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}, ` +
+        'the service or a command such as settle: stop it first (PGlite is one process\'s database), or run both against PostgreSQL with DATABASE_URL.')
+    }
+    rmSync(path, { force: true })
+  }
+}
+
+function processIsAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it lives, as another user's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
