@@ -58,7 +58,7 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     const { loadDemoData } = await import('./demo.js')
     const loaded = await loadDemoData(database.db, money(config.minZoneRate))
     log.warn(loaded
-      ? 'DEMO_DATA=1: loaded the illustrative data set (示例数据: two districts, three zones, agreements, 2020–2021 revenue, advances, the 2020 settlement, legacy debts)'
+      ? 'DEMO_DATA=1: loaded the illustrative data set (示例数据: two districts, three zones, agreements, 2020–2024 revenue, advances, settlement runs 1–6 (2020–2023 finalized, 2024 a draft), legacy debts)'
       : 'DEMO_DATA=1: the database already holds districts, so the illustrative data set was not loaded')
   }
   // The HTTP layer is loaded only to serve: `migrate` and `settle` do without it (about 50 MB less).
