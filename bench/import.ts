@@ -6,7 +6,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { median, memoryOf, ratio, serverFlags, startServer, stopServer, withClient } from './stats.js'
+import { createScratchDatabase, median, memoryOf, ratio, serverFlags, startServer, stopServer, withClient } from './stats.js'
 
 /*
  * `npm run bench:import`: a 600,000-row revenue CSV (2,500 zone–district pairs × 20 categories
@@ -91,7 +91,7 @@ async function main (): Promise<void> {
   log('building…')
   await run('npm', ['run', '-s', 'build'], { cwd: root })
   const name = `bench_import_${randomBytes(4).toString('hex')}`
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`))
+  await createScratchDatabase(serverUrl, name)
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   const databaseUrl = url.toString()

@@ -7,6 +7,7 @@ import { migrate } from '../src/db/migrate.js'
 import { groupActuals } from '../src/db/revenue.js'
 import { settleAgreementYear } from '../src/domain/agreement.js'
 import { type Decimal, money, ZERO } from '../src/domain/money.js'
+import { createScratchDatabase } from './stats.js'
 
 /*
  * `npm run bench:scenario`: a 10-year scenario (测算) over one agreement of four groups (a fixed base with bands and
@@ -39,7 +40,7 @@ async function scratchDatabase (): Promise<{ database: DatabaseHandle, drop: () 
     await client.connect()
     try { await client.query(query) } finally { await client.end() }
   }
-  await admin(`CREATE DATABASE ${name}`)
+  await createScratchDatabase(serverUrl, name)
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   const database = openDatabase({ kind: 'postgres', url: url.toString(), poolSize: 4 })

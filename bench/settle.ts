@@ -9,7 +9,7 @@ import { money } from '../src/domain/money.js'
 import { ALL } from '../src/domain/principal.js'
 import { createRun } from '../src/services/settlements.js'
 import { seedSettlementData } from './seed.js'
-import { median, ratio, watchPeak, withClient } from './stats.js'
+import { createScratchDatabase, median, ratio, watchPeak, withClient } from './stats.js'
 
 /*
  * `npm run bench:settle`: national scale on PostgreSQL. For each size (default 250, 2,500 and
@@ -47,14 +47,15 @@ interface Row { agreements: number, revenueRows: number, 'aggregate ms': number,
 
 async function measure (agreements: number): Promise<Row> {
   const name = `bench_settle_${randomBytes(4).toString('hex')}`
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`))
+  await createScratchDatabase(serverUrl, name)
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   const database = openDatabase({ kind: 'postgres', url: url.toString(), poolSize: 4 })
   try {
     await migrate(database)
     process.stdout.write(`  ${agreements.toLocaleString('en')} agreements: seeding ${(agreements * 240).toLocaleString('en')} revenue rows… `)
-    await database.withScriptSession((run) => seedSettlementData(run, agreements))
+    await database.withScriptSession((run) => seedSettlementData(run, agreements, (step) => process.stdout.write(`${step}; `)))
+    process.stdout.write('\n')
     const aggregate: number[] = []
     const run: number[] = []
     for (let i = -warmup; i < runs; i++) {

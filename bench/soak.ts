@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import autocannon from 'autocannon'
-import { withClient } from './stats.js'
+import { createScratchDatabase, withClient } from './stats.js'
 
 /*
  * `npm run bench:soak` (issue 6, part 7): a mixed workload for SOAK_SECONDS (60) against the
@@ -108,7 +108,7 @@ async function main (): Promise<void> {
   log('building…')
   await promisify(execFile)('npm', ['run', '-s', 'build'], { cwd: root })
   const name = `bench_soak_${randomBytes(4).toString('hex')}`
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`))
+  await createScratchDatabase(serverUrl, name)
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   let server: ChildProcess | undefined

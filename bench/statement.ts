@@ -10,7 +10,7 @@ import { money } from '../src/domain/money.js'
 import { ALL } from '../src/domain/principal.js'
 import { createRun } from '../src/services/settlements.js'
 import { seedSettlementData } from './seed.js'
-import { median, memoryOf, ratio, serverFlags, startServer, stopServer, withClient } from './stats.js'
+import { createScratchDatabase, median, memoryOf, ratio, serverFlags, startServer, stopServer, withClient } from './stats.js'
 
 /*
  * `npm run bench:statement`: the settlement statement (结算单) of a national run, downloaded over
@@ -73,7 +73,7 @@ async function main (): Promise<void> {
   log('building…')
   await run('npm', ['run', '-s', 'build'], { cwd: root })
   const name = `bench_statement_${randomBytes(4).toString('hex')}`
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`))
+  await createScratchDatabase(serverUrl, name)
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   const databaseUrl = url.toString()
@@ -84,7 +84,7 @@ async function main (): Promise<void> {
     try {
       await migrate(database)
       log(`seeding ${agreements.toLocaleString('en')} agreements (${(agreements * 240).toLocaleString('en')} revenue rows)…`)
-      await database.withScriptSession((script) => seedSettlementData(script, agreements))
+      await database.withScriptSession((script) => seedSettlementData(script, agreements, (step) => log(`  ${step}`)))
       log('computing the 2021 run…')
       const computed = await createRun({
         db: database.db, settings: { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false }, actor: { principal: { role: 'admin', keyId: 'bench' }, scope: ALL, requestId: 'bench' },

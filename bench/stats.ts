@@ -58,3 +58,24 @@ export async function withClient<T> (url: string, fn: (client: pg.Client) => Pro
   await client.connect()
   try { return await fn(client) } finally { await client.end() }
 }
+
+/** The scratch databases a benchmark made, each on its server: dropped should it be interrupted (Ctrl-C, SIGTERM). */
+const scratch = new Map<string, string>()
+
+/**
+ * Creates a scratch database `name` on the server of `serverUrl`; an interrupted benchmark drops it
+ * before it exits (its own `finally` drops it otherwise), so that no `bench_*` database is left behind.
+ */
+export async function createScratchDatabase (serverUrl: string, name: string): Promise<void> {
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`))
+  if (scratch.size === 0) {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        process.stdout.write(`\n${signal}: dropping ${[...scratch.keys()].join(', ')}…\n`)
+        void Promise.allSettled([...scratch].map(([db, url]) => withClient(url, (c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`))))
+          .then(() => process.exit(130))
+      })
+    }
+  }
+  scratch.set(name, serverUrl)
+}
