@@ -99,12 +99,11 @@ export function supplementaryFigures (line: { zoneShare: Decimal, balanceDue: De
  * every other figure (§1). Revenue revised from one extreme to the other can leave both zone
  * shares within them and their difference not. Undefined when both fit.
  */
-export function supplementaryMagnitudeIssue (agreementId: number, year: number, line: { zoneShare: Decimal, balanceDue: Decimal }, followed: { zoneShare: Decimal, balanceDue: Decimal, runId: number }): InputIssue | undefined {
-  const { adjustment, balanceAdjustment } = supplementaryFigures(line, followed)
-  if (fitsFigure(adjustment) && fitsFigure(balanceAdjustment)) return undefined
+export function supplementaryMagnitudeIssue (agreementId: number, year: number, figures: ReturnType<typeof supplementaryFigures>, followedRunId: number): InputIssue | undefined {
+  if (fitsFigure(figures.adjustment) && fitsFigure(figures.balanceAdjustment)) return undefined
   return {
     pointer: `/agreements/${agreementId}`,
-    message: `agreement ${agreementId}: the supplementary settlement of ${year} would adjust the finalized line of run ${followed.runId} by more than ${MAX_FIGURE_DIGITS} integer digits (calculation-rules.md §1, §9); check the revenue revised since`,
+    message: `agreement ${agreementId}: the supplementary settlement of ${year} would adjust the finalized line of run ${followedRunId} by more than ${MAX_FIGURE_DIGITS} integer digits (calculation-rules.md §1, §9); check the revenue revised since`,
   }
 }
 

@@ -23,7 +23,7 @@ import {
 } from '../domain/verification.js'
 import { serializeGroupResult, storedTransfersCited } from '../domain/explanation.js'
 import {
-  type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, carriedFromInput, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
+  carriedFromInput, type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
 } from '../domain/ledger.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
@@ -171,8 +171,10 @@ function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
  * A computed line as stored: printed figures, the engine's result to explain it from, the calculation
  * request each group was computed from, and its place in the chain.
  */
-function lineOf (a: StoredAgreement, input: AgreementYearInput, result: AgreementYearResult, follows: ReturnType<typeof agreementFacts>['follows'], inputs: LineInputs): NewSettlementLine {
-  const supplementary = follows === undefined ? undefined : supplementaryFigures(result, follows)
+function lineOf (
+  a: StoredAgreement, input: AgreementYearInput, result: AgreementYearResult, follows: ReturnType<typeof agreementFacts>['follows'],
+  supplementary: ReturnType<typeof supplementaryFigures> | undefined, inputs: LineInputs,
+): NewSettlementLine {
   return {
     agreementId: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, kind: follows === undefined ? 'annual' : 'supplementary',
     revenueTotal: formatMoney(result.revenueTotal), zoneShare: formatMoney(result.zoneShare), districtShare: formatMoney(result.districtShare),
@@ -238,9 +240,11 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
       } else if (!settled.ok) {
         refused.push({ agreementId: a.id, conflicts: settled.conflicts, problems: settled.problems })
       } else {
-        const tooLarge = follows === undefined ? undefined : supplementaryMagnitudeIssue(a.id, year, settled.result, follows)
+        // A supplementary line's adjustments, computed once: checked against §1 here, stored by lineOf.
+        const supplementary = follows === undefined ? undefined : supplementaryFigures(settled.result, follows)
+        const tooLarge = supplementary === undefined || follows === undefined ? undefined : supplementaryMagnitudeIssue(a.id, year, supplementary, follows.runId)
         if (tooLarge !== undefined) refused.push({ agreementId: a.id, conflicts: [], problems: [tooLarge] })
-        else if (refused.length === 0) lines.push(lineOf(a, settled.input, settled.result, follows, lineInputs))
+        else if (refused.length === 0) lines.push(lineOf(a, settled.input, settled.result, follows, supplementary, lineInputs))
       }
       onProgress?.(start + index + 1, ids.length)
     }
