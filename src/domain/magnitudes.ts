@@ -1,7 +1,7 @@
 import type { InputIssue } from './errors.js'
 import { type Decimal, money, ZERO } from './money.js'
 import type { RunTotals } from './settlement.js'
-import type { AgreementYearResult } from './types.js'
+import type { AgreementYearResult, BaseDerivation } from './types.js'
 
 /*
  * Magnitudes (calculation-rules.md §1): an amount given has at most 15 integer digits; a figure
@@ -113,5 +113,31 @@ export function runMagnitudeIssue (unsignedTotals: RunTotals, lines: number, poi
   return {
     pointer,
     message: `the figures of the run's ${lines} lines add up to ${TOO_LARGE}: its totals, or a district's or a zone's, could not be printed; settle fewer agreements in a run`,
+  }
+}
+
+/**
+ * Why an agreement view cannot print an increment group's base for `year` (GET /v1/agreements/{id}?year=),
+ * if it cannot: B(Y) beyond 18 integer digits, named at the escalation that led there, the transfers
+ * that moved it, or the base; else a transfer in force whose F(Y) is (opposite transfers can bring
+ * B(Y) back within 18 digits, and the view prints each F(Y) too). `position` is the group's place.
+ */
+export function baseInYearIssue (
+  group: { name: string, position: number }, year: number, derivation: BaseDerivation,
+  transfers: ReadonlyArray<{ function: string, fundingForYear: Decimal }>,
+): InputIssue | undefined {
+  const at = `/groups/${group.position}`
+  if (!fitsFigure(derivation.base)) {
+    const escalated = derivation.escalated
+    return {
+      pointer: `${at}/${escalated !== undefined && !fitsFigure(escalated) ? 'base/growthRate' : derivation.transfers === undefined ? 'base' : 'transfers'}`,
+      message: `group "${group.name}": the base of ${year} has ${TOO_LARGE} (calculation-rules.md §1)`,
+    }
+  }
+  const oversized = transfers.find((x) => !fitsFigure(x.fundingForYear))
+  if (oversized === undefined) return undefined
+  return {
+    pointer: `${at}/transfers`,
+    message: `group "${group.name}": the responsibility transfer (事权划转) "${oversized.function}" has a funding for ${year} of ${TOO_LARGE} (calculation-rules.md §1)`,
   }
 }

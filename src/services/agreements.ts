@@ -10,7 +10,7 @@ import { groupActuals } from '../db/revenue.js'
 import { lastFinalizedYear } from '../db/settlements.js'
 import { type AgreementJson, groupBaseForYear, inForce, MAX_BASE_ADJUSTMENTS, parseAgreement } from '../domain/agreement.js'
 import { InputError, type InputIssue, Problems } from '../domain/errors.js'
-import { fitsFigure, MAX_FIGURE_DIGITS } from '../domain/magnitudes.js'
+import { baseInYearIssue } from '../domain/magnitudes.js'
 import type { Decimal } from '../domain/money.js'
 import { ratesForYear, transferForYear, transferInForce } from '../domain/engine.js'
 import type { PeriodInYear, RateBand, TransferInYear } from '../domain/types.js'
@@ -101,22 +101,8 @@ export async function agreementInYear (ctx: Context, id: number, year: number): 
     const base = groupBaseForYear(g.base, found.baseYear, g.adjustments, g.transfers, year, actuals.of(found.id, position, year - 1))
     const transfers = g.transfers.filter((x) => transferInForce(x, year)).map((x) => ({ ...transferForYear(x, year), id: x.id }))
     if (!base.ok) return { ...rates, base: { base: null, note: base.reason, transfers } }
-    if (!fitsFigure(base.derivation.base)) {
-      const escalated = base.derivation.escalated
-      tooLarge.push({
-        pointer: `/groups/${position}/${escalated !== undefined && !fitsFigure(escalated) ? 'base/growthRate' : base.derivation.transfers === undefined ? 'base' : 'transfers'}`,
-        message: `group "${g.name}": the base of ${year} has more than ${MAX_FIGURE_DIGITS} integer digits (calculation-rules.md §1)`,
-      })
-    } else {
-      // The view prints each transfer's F(Y) too: opposite transfers can bring B(Y) back within 18 digits.
-      const oversized = transfers.find((x) => !fitsFigure(x.fundingForYear))
-      if (oversized !== undefined) {
-        tooLarge.push({
-          pointer: `/groups/${position}/transfers`,
-          message: `group "${g.name}": the responsibility transfer (事权划转) "${oversized.function}" has a funding for ${year} of more than ${MAX_FIGURE_DIGITS} integer digits (calculation-rules.md §1)`,
-        })
-      }
-    }
+    const tooLargeHere = baseInYearIssue({ name: g.name, position }, year, base.derivation, transfers)
+    if (tooLargeHere !== undefined) tooLarge.push(tooLargeHere)
     return { ...rates, base: { base: base.derivation.base, transfers } }
   })
   if (tooLarge.length > 0) throw new InputError('rule', tooLarge)
