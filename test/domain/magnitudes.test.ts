@@ -1,10 +1,10 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { computeAgreementYear } from '../../src/domain/engine.js'
-import { fitsFigure, magnitudeIssues, MAX_FIGURE_DIGITS, runMagnitudeIssue } from '../../src/domain/magnitudes.js'
+import { baseInYearIssue, fitsFigure, magnitudeIssues, MAX_FIGURE_DIGITS, runMagnitudeIssue } from '../../src/domain/magnitudes.js'
 import { Decimal, formatMoney, money, sum, ZERO } from '../../src/domain/money.js'
 import { presentAgreementYear } from '../../src/domain/presentation.js'
-import type { AgreementYearResult, GroupInput, ShortfallPolicy } from '../../src/domain/types.js'
+import type { AgreementYearResult, BaseDerivation, GroupInput, ShortfallPolicy, TransferInYear } from '../../src/domain/types.js'
 import { type LineFigures, runSums, runTotals } from '../../src/domain/settlement.js'
 import { holds } from '../properties.js'
 
@@ -124,4 +124,24 @@ t.test('§1: when magnitudeIssues finds nothing, every figure an agreement year 
     return issues.length === 0 ? fits : !fits
   }), { numRuns: 3000, seed: 20261203 })
   t.ok(refused > 300 && refused < 2700, `both outcomes are exercised (${refused} of 3000 refused)`)
+})
+
+t.test('§1, §4: the agreement view refuses a base for the year it could not print, naming what led there; a base and transfers that fit pass', async (t) => {
+  const group = { name: '税收', position: 1 }
+  const huge = money('1000000000000000000')
+  const fixed = (base: Decimal, transfers?: TransferInYear[]): BaseDerivation =>
+    ({ mode: 'fixed', baseYear: 2019, amount: base, adjustments: [], base, ...(transfers === undefined ? {} : { transfers }) })
+  const moving = { fiscalYear: 2025, fundingForYear: money('999999999999999999.99') } as TransferInYear
+  t.same(baseInYearIssue(group, 2025, fixed(huge), []), { pointer: '/groups/1/base', message: 'group "税收": the base of 2025 has more than 18 integer digits (calculation-rules.md §1)' })
+  t.equal(baseInYearIssue(group, 2025, fixed(huge, [moving]), [])?.pointer, '/groups/1/transfers', 'moved there by a transfer: the transfers are named')
+  const escalating: BaseDerivation = {
+    mode: 'escalating', baseYear: 2019, amount: money('100000000000000000'), growthRate: money('9'), years: 2,
+    exactEscalated: money('1e19'), escalated: money('1e19'), adjustments: [], base: money('1e19'),
+  }
+  t.equal(baseInYearIssue(group, 2021, escalating, [])?.pointer, '/groups/1/base/growthRate', 'compounded past 18 digits: the growth is named')
+  const opposite = [{ function: '环卫', fundingForYear: huge }, { function: '教育', fundingForYear: huge }]
+  t.same(baseInYearIssue(group, 2025, fixed(money('100.00')), opposite), {
+    pointer: '/groups/1/transfers', message: 'group "税收": the responsibility transfer (事权划转) "环卫" has a funding for 2025 of more than 18 integer digits (calculation-rules.md §1)',
+  }, 'B(Y) fits but the view would print an F(Y) that does not')
+  t.equal(baseInYearIssue(group, 2025, fixed(money('999999999999999999.99')), [{ function: '环卫', fundingForYear: money('-999999999999999999.99') }]), undefined, 'at 18 digits, both fit')
 })
