@@ -334,7 +334,8 @@ function refusalInRequestTerms (issue: InputIssue, plan: ScenarioPlan, version: 
  * carried out, as a settlement run does (§6: the C_out of the latest finalized settlement of Y−1),
  * though the revenue of Y−1 on record may have changed since: what has been settled is settled
  * (§9). Both versions do, so that a scenario without changes reads as the agreement does, and a
- * change is weighed against the carry the zone actually has.
+ * change is weighed against the carry the zone actually has; but within the scenario's years a group
+ * it changes carries its own C_out (§5, §6), not the one its agreed terms gave when signed.
  */
 function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts) {
   const actual = actualOf(plan, facts)
@@ -344,7 +345,15 @@ function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts
   let carriedOut: ReadonlyMap<string, Decimal> | undefined
   for (let year = plan.chainFrom; year <= plan.toYear; year++) {
     const carry: CarrySource = carrySource(version.carry, year, facts.predecessor)
-    const ownCarry = () => facts.finalizedCarriedOut?.(year - 1) ?? carriedOut
+    const ownCarry = () => {
+      const finalized = facts.finalizedCarriedOut?.(year - 1)
+      if (finalized === undefined || carriedOut === undefined || year - 1 < plan.fromYear) return finalized ?? carriedOut
+      // Within the range, a group the scenario changes carries its own C_out of Y−1: the signed
+      // settlement's is the agreed terms' (a changed base or shortfall rule gives another).
+      const chained = carriedOut
+      return new Map(version.agreement.groups.map((g, position) =>
+        [g.name, (version.changes[position] === undefined ? finalized.get(g.name) : chained.get(g.name)) ?? ZERO]))
+    }
     const carriedIn = carry.kind === 'none' ? new Map<string, Decimal>() : carry.kind === 'own' ? ownCarry() : facts.predecessorCarriedOut
     const settled = settleAgreementYear(version.agreement, year, version.floor, { actual, carry, carriedIn, advancesPaid: ZERO })
     if (!settled.ok) {

@@ -1,6 +1,6 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { expectProblem, testApp, testDatabase } from '../helpers.js'
-import { buildWorld, created, get, injector, post } from '../world.js'
+import { agreementBody, buildWorld, created, get, injector, post } from '../world.js'
 
 /*
  * A scenario (api-contract.md, Scenarios) carries into a year what the agreement's finalized
@@ -53,4 +53,53 @@ t.test('§6 a scenario of a new version whose previous version\'s last year is n
   const refused = expectProblem(t, await post(app, '/v1/scenarios', { agreementId: next.id, changes: {}, fromYear: 2021, toYear: 2021 }), 409)
   t.same(refused.errors?.map((e) => e.pointer), ['/agreementId'], `before, /agreements/${next.id}: not a field of the scenario request`)
   t.match(refused.detail, new RegExp(`carries in the shortfalls of agreement ${world.agreements.bl}, its previous version, and 2020 is not finalized`))
+})
+
+/** A zone of 370214 with one agreement like ht's (overrides on its taxes group), its 2020 and 2021 revenue recorded. */
+async function zoneWithRevenue (t: Test, code: string, taxes: Record<string, unknown> = {}) {
+  await created(t, app, '/v1/zones', { code, name: code, hostDistrictCode: '370214' })
+  const body = agreementBody(code, '370214')
+  body.groups[0] = { ...body.groups[0], ...taxes } as typeof body.groups[0]
+  const { id } = await created(t, app, '/v1/agreements', body) as { id: number }
+  await created(t, app, '/v1/revenues', { records: [
+    { zoneCode: code, category: '10101', year: 2020, month: 1, amount: '900.00' },
+    { zoneCode: code, category: '10101', year: 2021, month: 1, amount: '1250.00' }] }, 200)
+  return id
+}
+
+async function settleAlone (t: Test, agreementId: number, fiscalYear: number) {
+  const run = await created(t, app, '/v1/settlement-runs', { fiscalYear, agreementIds: [agreementId] }) as { id: number }
+  await created(t, app, `/v1/settlement-runs/${run.id}/finalize`, undefined, 200)
+}
+
+interface ScenarioGroupYear { scenario: { carriedShortfallIn: string | null, carriedShortfallOut: string | null, zoneShare: string } }
+const taxesAsChanged = (body: { years: Array<{ fiscalYear: number, groups: ScenarioGroupYear[] }> }) =>
+  body.years.map((y) => ({ year: y.fiscalYear, in: y.groups[0]?.scenario.carriedShortfallIn, out: y.groups[0]?.scenario.carriedShortfallOut, zone: y.groups[0]?.scenario.zoneShare }))
+
+t.test('§5 §6 within its years, a group the scenario changes carries its own C_out: a shortfall rule tried on an agreement that carries none is not dropped when the agreed 2020 is signed', async (t) => {
+  const id = await zoneWithRevenue(t, 'QD-SN', { shortfall: 'none' })
+  const payload = { agreementId: id, changes: { groups: [{ name: 'taxes', shortfall: 'carry_forward' }] }, fromYear: 2020, toYear: 2021 }
+  const expected = [
+    { year: 2020, in: '0.00', out: '100.00', zone: '0.00' },
+    // 1,250.00 − 1,000.00 − 100.00 carried in = 150.00: 100.00 × 0.60 + 50.00 × 0.80
+    { year: 2021, in: '100.00', out: '0.00', zone: '100.00' },
+  ]
+  const before = await post(app, '/v1/scenarios', payload)
+  t.same(taxesAsChanged(before.json()), expected, '2020 not yet settled')
+  await settleAlone(t, id, 2020)
+  const after = await post(app, '/v1/scenarios', payload)
+  t.same(taxesAsChanged(after.json()), expected, 'the same once the agreed 2020 (no shortfall carried) is signed; before, 2021 carried in 0.00 and printed 180.00')
+})
+
+t.test('§5 §6 a changed base that leaves 2020 without a shortfall carries none into 2021, though the signed 2020 carried 100.00 out', async (t) => {
+  const id = await zoneWithRevenue(t, 'QD-SB')
+  await settleAlone(t, id, 2020)
+  const scenario = await post(app, '/v1/scenarios', { agreementId: id, changes: { groups: [{ name: 'taxes', base: { amount: '800.00', mode: 'fixed' } }] }, fromYear: 2020, toYear: 2021 })
+  t.same(taxesAsChanged(scenario.json()), [
+    // 900.00 − 800.00 = 100.00: 80.00 × 0.60 + 20.00 × 0.80
+    { year: 2020, in: '0.00', out: '0.00', zone: '64.00' },
+    // 1,250.00 − 800.00 = 450.00: 80.00 × 0.60 + 370.00 × 0.80; before, 100.00 carried in and 264.00
+    { year: 2021, in: '0.00', out: '0.00', zone: '344.00' },
+  ])
+  t.equal(scenario.json().years[1].groups[0].agreed.carriedShortfallIn, '100.00', 'the agreed terms carry in what the signed 2020 carried out')
 })
