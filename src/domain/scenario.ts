@@ -367,6 +367,31 @@ function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts
   return { results, conflicts, problems }
 }
 
+/**
+ * The zone shares' differences (as changed − as agreed) of a group or a year that have more than 18
+ * integer digits (§1), each named at the group's change in the request (or /changes when the year's
+ * total is what does not fit): opposite changes can move two groups' shares far apart.
+ */
+function differenceIssues (plan: ScenarioPlan, years: readonly ScenarioYear[]): InputIssue[] {
+  const issues: InputIssue[] = []
+  for (const y of years) {
+    y.scenario.groups.forEach((changed, position) => {
+      const agreed = y.agreed.groups[position]
+      if (agreed === undefined || fitsFigure(changed.zoneShare.minus(agreed.zoneShare))) return
+      issues.push({
+        pointer: plan.scenario.changes[position]?.at ?? '/changes',
+        message: `${y.fiscalYear}, group "${changed.name}": the zone share as changed differs from the agreed one by ${MAX_FIGURE_DIGITS_TEXT} (calculation-rules.md §1)`,
+      })
+    })
+    if (!fitsFigure(y.scenario.zoneShare.minus(y.agreed.zoneShare))) {
+      issues.push({ pointer: '/changes', message: `${y.fiscalYear}: the zone share as changed differs from the agreed one by ${MAX_FIGURE_DIGITS_TEXT} (calculation-rules.md §1)` })
+    }
+  }
+  return issues
+}
+
+const MAX_FIGURE_DIGITS_TEXT = `more than ${MAX_FIGURE_DIGITS} integer digits`
+
 const summed = (results: readonly AgreementYearResult[]): ScenarioTotals => ({
   revenueTotal: sum(results.map((r) => r.revenueTotal)), zoneShare: sum(results.map((r) => r.zoneShare)), districtShare: sum(results.map((r) => r.districtShare)),
 })
@@ -390,6 +415,9 @@ export function runScenario (plan: ScenarioPlan, facts: ScenarioFacts): Scenario
     if (changed === undefined) throw new Error(`scenario: no changed result for ${result.fiscalYear}`)
     return { fiscalYear: result.fiscalYear, projected: result.fiscalYear > facts.lastRecordedYear, agreed: result, scenario: changed }
   })
+  // Each year's figures fit (§1); so must the differences the scenario prints, of each group and year.
+  const tooLarge = differenceIssues(plan, years)
+  if (tooLarge.length > 0) throw Problems.cannotSettle(tooLarge)
   const totals = { agreed: summed(agreed.results), scenario: summed(scenario.results) }
   // Each year fits (§1); their sums over the years, and the difference of the zone's, must fit as well.
   const figures = [totals.agreed, totals.scenario].flatMap((x) => [x.revenueTotal, x.zoneShare, x.districtShare])

@@ -193,6 +193,22 @@ t.test('§1 magnitudes: a scenario that would print a figure beyond 18 integer d
   const fits = await scenario({ ...worked, growth: { default: '2.40', byGroup: { fees: '0.00' } }, toYear: 2047 })
   t.equal(fits.statusCode, 200, '2020–2047 sums to 18 integer digits: it is answered')
   t.match((fits.json() as ScenarioJson).totals.scenario.revenueTotal, /^\d{18}\.\d\d$/)
+
+  // Two groups on a base of 0.00 shared whole, each moved by an 18-digit transfer (1,000,000 × 999,999,999,999.99), in
+  // opposite directions: every figure of the year fits, and the year's total difference is 0.00, but swapping the
+  // directions moves each group's zone share by 1,999,999,999,999,980,000.00, 19 integer digits.
+  await created(t, app, '/v1/zones', { code: 'QD-SWAP', name: '换向', hostDistrictCode: '370214' })
+  const swapped = await created(t, app, '/v1/agreements', {
+    zoneCode: 'QD-SWAP', districtCode: '370214', documentNo: '青政字〔2020〕9号', effectiveFrom: 2020, baseYear: 2019,
+    groups: ['10101', '10104'].map((category, i) => ({ name: `g${i + 1}`, basis: 'increment', categories: [category], base: { amount: '0.00', mode: 'fixed' }, rates: [{ rate: '1.00' }], shortfall: 'deduct' })),
+  }) as { id: number }
+  const transfer = (direction: string) => ({ function: '环卫', direction, fromYear: 2020, documentNo: '青政字〔2020〕10号', funding: { method: 'headcount', headcount: 1_000_000, unitCost: '999999999999.99' } })
+  await created(t, app, '/v1/responsibility-transfers', { agreementId: swapped.id, group: 'g1', ...transfer('to_zone') })
+  await created(t, app, '/v1/responsibility-transfers', { agreementId: swapped.id, group: 'g2', ...transfer('to_district') })
+  await created(t, app, '/v1/revenues', { records: [{ zoneCode: 'QD-SWAP', category: '10101', year: 2020, month: 1, amount: '1.00' }] }, 200)
+  const swap = { agreementId: swapped.id, fromYear: 2020, toYear: 2020, changes: { groups: [{ name: 'g1', transfers: [transfer('to_district')] }, { name: 'g2', transfers: [transfer('to_zone')] }] } }
+  const problem = await refused(t, swap, 422, '/changes/groups/0', /2020, group "g1": the zone share as changed differs from the agreed one by more than 18 integer digits/)
+  t.same(problem.errors?.map((e) => e.pointer), ['/changes/groups/0', '/changes/groups/1'], 'both groups named; before, 200 printing differences of 19 integer digits')
 })
 
 /** A CSV answer's rows as cells (the BOM and the title line dropped; no field in these tables holds a comma or a quote). */
