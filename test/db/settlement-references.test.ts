@@ -87,6 +87,33 @@ t.test('§9 what lines and groups refer to cannot be removed or renumbered, nor 
   t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM settlement_runs`.execute(db)).rows[0]?.n, 0, 'the draft is gone, top down')
 })
 
+t.test('api-contract.md, Settlement runs: a finalized run takes no new line or group by hand (sql/014), as it takes no change; a draft still does', async (t) => {
+  const database = await testDatabase(t)
+  const db = database.db
+  const runId = await withDraftRun(database)
+  await sql`DELETE FROM settlement_groups WHERE run_id = ${runId} AND agreement_id = 2 AND position = 1`.execute(db)
+  await sql`DELETE FROM settlement_groups WHERE run_id = ${runId} AND agreement_id = 3`.execute(db)
+  await sql`DELETE FROM settlement_lines WHERE run_id = ${runId} AND agreement_id = 3`.execute(db)
+  await sql`UPDATE settlement_runs SET status = 'finalized', finalized_at = now(), digest = repeat('0', 64) WHERE id = ${runId}`.execute(db)
+  const counts = async () => (await sql<{ lines: number, groups: number }>`SELECT (SELECT count(*) FROM settlement_lines)::int AS lines, (SELECT count(*) FROM settlement_groups)::int AS groups`.execute(db)).rows[0]
+  const before = await counts()
+  const refused = async (what: string, query: ReturnType<typeof sql>) => {
+    const error = await query.execute(db).then(() => undefined, (e: unknown) => e)
+    t.equal(codeOf(error), 'P0001', `${what}: refused as a change of the finalized run is`)
+    t.match((error as Error | undefined)?.message, new RegExp(`settlement run ${runId} is finalized: rows cannot be added to it`), what)
+  }
+  await refused('a third group under a signed line', sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(runId, 1)}`)
+  await refused('a group put back where one was', sql`INSERT INTO settlement_groups (run_id, agreement_id, position, name, basis, actual, zone_share, district_share, bands, result)
+    VALUES (${runId}, 2, 1, 'fees', 'total', 0, 0, 0, '[]', '{}')`)
+  await refused('a line of another agreement', sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(runId, 3)}`)
+  t.same(await counts(), before, 'nothing added')
+
+  const { rows: [draft] } = await sql<{ id: number }>`INSERT INTO settlement_runs (fiscal_year, status, minimum_rate, created_by) VALUES (2021, 'draft', 0.6, 'test') RETURNING id`.execute(db)
+  await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(draft!.id, 3)}`.execute(db)
+  await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(draft!.id, 3)}`.execute(db)
+  t.same(await counts(), { lines: before!.lines + 1, groups: before!.groups + 1 }, 'a draft run takes its rows as before')
+})
+
 // Two sessions at once need two connections: PostgreSQL only (PGlite is one connection).
 if (onPostgres) {
   t.test('§9 a line or agreement deleted while another session adds what refers to it waits for that session, and is refused once it commits', async (t) => {
