@@ -327,7 +327,7 @@ export const Problems = {
   /** A responsibility transfer (事权划转) moves an increment group's base in the agreement's years only. */
   transferOutsideAgreement: (agreement: { id: number, effectiveFrom: number, effectiveTo: number | null }, fromYear: number) => new Problem(422, 'rule-violated',
     `Agreement ${agreement.id} is in force ${years(agreement.effectiveFrom, agreement.effectiveTo)}: a transfer from ${fromYear} would move no base it settles ` +
-    '(a function moved before effectiveFrom is already in the verified base).', at('/fromYear', `within ${years(agreement.effectiveFrom, agreement.effectiveTo)}`)),
+    (fromYear < agreement.effectiveFrom ? '(a function moved before effectiveFrom is already in the verified base).' : '(record it under the version that follows).'), at('/fromYear', `within ${years(agreement.effectiveFrom, agreement.effectiveTo)}`)),
   tooManyTransfers: (group: string, held: number, max: number) => new Problem(422, 'rule-violated',
     `Group "${group}" already holds ${held} responsibility transfers, the most a group may hold; record a new agreement with the base as it now stands.`,
     at('/group', `at most ${max} transfers per group`)),

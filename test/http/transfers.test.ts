@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import t, { type Test } from 'tap'
 import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
 import { holdsAsync } from '../properties.js'
-import { buildWorld, created, get, injector, linesOf, post } from '../world.js'
+import { agreementBody, buildWorld, created, get, injector, linesOf, post } from '../world.js'
 
 // Responsibility transfers (api-contract.md, Responsibility transfers; calculation-rules.md §4), rate schedules and falling
 // bands in settlement runs (§2), and the stateless calculation reproducing every settlement line (api-contract.md,
@@ -91,6 +91,17 @@ t.test('refusals answer their status with a pointer and store nothing', async (t
   }
   expectProblem(t, await injectAs('district203', { method: 'POST', url: transfers, payload: good }), 403)
   t.equal(await rowCount(database, 'responsibility_transfers'), before, 'no refused transfer was stored')
+})
+
+t.test('a transfer outside the agreement\'s years says why for the side it falls on: before, the base already holds it; after, the next version records it', async (t) => {
+  await created(t, app, '/v1/zones', { code: 'QD-END', name: '到期区', hostDistrictCode: '370214' })
+  const ending = await created(t, app, '/v1/agreements', agreementBody('QD-END', '370214', { effectiveTo: 2022 })) as { id: number }
+  const transfer = (fromYear: number) => ({ agreementId: ending.id, group: 'taxes', function: '教育', direction: 'to_district', fromYear, documentNo: 'x', funding: { method: 'fixed', amount: '10.00' } })
+  const before = expectProblem(t, await post(app, transfers, transfer(2019)), 422)
+  t.match(before.detail, /in force 2020–2022: a transfer from 2019 would move no base it settles \(a function moved before effectiveFrom is already in the verified base\)/)
+  const after = expectProblem(t, await post(app, transfers, transfer(2023)), 422)
+  t.match(after.detail, /in force 2020–2022: a transfer from 2023 would move no base it settles \(record it under the version that follows\)/)
+  t.same(after.errors, [{ pointer: '/fromYear', message: 'within 2020–2022' }])
 })
 
 t.test('§9 a transfer stales a draft run that did not read it, and a finalized year refuses one (409), like any change to a settled year', async (t) => {
