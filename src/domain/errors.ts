@@ -253,6 +253,10 @@ export const Problems = {
   overrideWithoutDispute: (runId: number) => new Problem(422, 'rule-violated',
     `No line of settlement run ${runId} is disputed: finalize it without an override.`, at('/override', 'no disputed line to override')),
   /** An advance (预拨) for a year is paid from the year before to the year after it. */
+  /** An advance pays the zone (positive) or recovers what was paid (negative): nothing moves with 0.00. */
+  advanceEmpty: () => new Problem(422, 'rule-violated',
+    'An advance (预拨) pays the zone some amount, or recovers some (a negative amount); 0.00 moves nothing, and would only make a draft run of the year stale.',
+    at('/amount', 'not zero')),
   advancePaidOutsideYear: (fiscalYear: number, paidOn: string) => new Problem(422, 'rule-violated',
     `An advance for ${fiscalYear} paid on ${paidOn} cannot be right: advances for ${fiscalYear} are paid from ${fiscalYear - 1} to ${fiscalYear + 1}.`,
     at('/paidOn', `a day from ${fiscalYear - 1}-01-01 to ${fiscalYear + 1}-12-31`)),

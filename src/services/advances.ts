@@ -28,6 +28,7 @@ export interface NewAdvance {
  */
 export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advance> {
   return inWriteTransaction(ctx, async (tx) => {
+    if (money(advance.amount).isZero()) throw Problems.advanceEmpty()
     await holdSettlementInputs(tx)
     // Concurrent advances of the agreement take turns (each sees the others' in the year's sum), and
     // the agreement's years are read under the lock that ending it takes (endAgreement): no advance

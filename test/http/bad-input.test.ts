@@ -124,6 +124,20 @@ t.test('calculation-rules.md §6, §9: an advance paid years away from its fisca
   }
 })
 
+t.test('calculation-rules.md §9: an advance of 0.00 (or -0.00) moves nothing: 422 at /amount, not recorded, and a draft run of the year stays current', async (t) => {
+  await created(t, app, '/v1/zones', { code: 'QD-ADV0', name: '零预拨', hostDistrictCode: '370214' })
+  const { id: ht } = await created(t, app, '/v1/agreements', agreementBody('QD-ADV0', '370214', { effectiveFrom: 2024, baseYear: 2023 })) as { id: number }
+  await created(t, app, '/v1/revenues', { records: [{ zoneCode: 'QD-ADV0', category: '10101', year: 2024, month: 1, amount: '1200.00' }] }, 200)
+  const draft = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2024, agreementIds: [ht] }) as { id: number }
+  const before = await rowCount(database, 'advances')
+  for (const amount of ['0.00', '-0.00', '0']) {
+    const problem = expectProblem(t, await post(app, '/v1/advances', { agreementId: ht, fiscalYear: 2024, paidOn: '2024-06-30', amount, documentNo: 'x' }), 422)
+    t.same(problem.errors, [{ pointer: '/amount', message: 'not zero' }], amount)
+  }
+  t.equal(await rowCount(database, 'advances'), before, 'none was recorded')
+  t.equal((await post(app, `/v1/settlement-runs/${draft.id}/finalize`, {})).statusCode, 200, 'before, the 0.00 advance made the draft stale (409)')
+})
+
 t.test('api-contract.md, Settlement runs: agreementIds is bounded (400 above 10,000) and 10,000 ids are one query parameter, not a 503', async (t) => {
   const runs = await rowCount(database, 'settlement_runs')
   const tooMany = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: Array.from({ length: 70_000 }, (_, i) => i + 1) }), 400)
