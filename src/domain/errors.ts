@@ -336,8 +336,8 @@ export const Problems = {
     `Group "${group}" already holds ${held} responsibility transfers, the most a group may hold; record a new agreement with the base as it now stands.`,
     at('/group', `at most ${max} transfers per group`)),
   idempotencyKeyReused: (key: string) => new Problem(422, 'idempotency-key-reused',
-    `Idempotency-Key "${key}" was used before with another request body; use a new key for a new request.`,
-    at('/headers/idempotency-key', 'already used with another body')),
+    `Idempotency-Key "${key}" was used before with another request (another operation or path, or another body); use a new key for a new request.`,
+    at('/headers/idempotency-key', 'already used with another request')),
 
   // —— 429, 503: try again later ——————————————————————————————————————————————
   rateLimited: (max: number, windowSeconds: number, after: string, retryAfterSeconds: number) => new Problem(429, 'rate-limited',

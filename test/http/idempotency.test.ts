@@ -34,6 +34,12 @@ t.test('the same key with another body is 422 and changes nothing', async (t) =>
   t.equal(await rowCount(database, 'districts'), 1)
 })
 
+t.test('the same key sent to another operation is 422 too, and says it was used with another request, not only another body', async (t) => {
+  const problem = expectProblem(t, await send('/v1/zones', { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' }, 'create-370214'), 422)
+  t.match(problem.detail, /"create-370214" was used before with another request \(another operation or path, or another body\)/)
+  t.same(problem.errors, [{ pointer: '/headers/idempotency-key', message: 'already used with another request' }])
+})
+
 t.test('keys belong to the caller: another key may use the same Idempotency-Key for its own request', async (t) => {
   await injectAs('admin', { method: 'POST', url: '/v1/zones', payload: { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' } })
   const issued = (await injectAs('admin', { method: 'POST', url: '/v1/api-keys', payload: { role: 'district', districtCode: '370214', label: 'x' } })).json()
