@@ -90,8 +90,8 @@ export function agreementHistory (lines: readonly FinalizedLine[]): HistoryYear[
 
 /** The history as a table (csv, xlsx): one row per year; the supplementary runs named in one cell. */
 export const HISTORY_COLUMNS = [
-  { key: 'fiscalYear', title: '年度 fiscal year', money: false },
-  { key: 'runId', title: '结算批次 run', money: false },
+  { key: 'fiscalYear', title: '年度 fiscal year', money: false, count: true },
+  { key: 'runId', title: '结算批次 run', money: false, count: true },
   { key: 'kind', title: '结算类型 kind', money: false },
   { key: 'revenueTotal', title: '收入 revenue', money: true },
   { key: 'base', title: '核定基数 base', money: true },

@@ -491,7 +491,7 @@ export function presentScenario (result: ScenarioResult, lang: Language): Scenar
 /** The scenario table's columns (csv, xlsx), Chinese title first. */
 export const SCENARIO_COLUMNS = [
   { key: 'row', title: '行类型 row', money: false },
-  { key: 'fiscalYear', title: '年度 fiscal year', money: false },
+  { key: 'fiscalYear', title: '年度 fiscal year', money: false, count: true },
   { key: 'revenue', title: '收入 revenue (实际 recorded / 预测 projected)', money: false },
   { key: 'group', title: '口径组 group', money: false },
   { key: 'actual', title: '实际收入 revenue', money: true },

@@ -44,7 +44,7 @@ export interface TableColumn<K extends string> {
   key: K
   title: string
   money: boolean
-  /** A count (笔数): a number in xlsx, so that a spreadsheet adds it up. */
+  /** A whole number (a count 笔数, a year, a run's number): a number in xlsx, so that a spreadsheet sorts and adds it as one; other text in the column stays text. */
   count?: boolean
 }
 
@@ -90,7 +90,7 @@ export async function tableCsv<K extends string> (title: string, columns: Readon
   for await (const slice of slicesInTurns(rows)) {
     pieces.push(Buffer.from(slice.map((row) => line(columns.map((c) => {
       const value = row[c.key] ?? ''
-      if (c.count === true) return value
+      if (c.count === true && COUNT.test(value)) return value
       // An amount of more than 15 digits would be rounded by the spreadsheet's floating point: kept as text, as in xlsx.
       if (c.money) return value === '' || SPREADSHEET_EXACT.test(value) ? value : csvField(keptAsText(value))
       return csvField(csvText(value))

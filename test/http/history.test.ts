@@ -176,6 +176,7 @@ t.test('xlsx: the same table, amounts as numbers', async (t) => {
   t.equal(sheet?.getCell('A2').value, '年度 fiscal year')
   t.same(sheet?.getRow(4).values, [undefined, '2021', String(supplementary2), '补充结算 supplementary', 3600, 1000, 2500, 960, 600, 1560, 2040, 50, 1510,
     `run ${supplementary1}: 300.00 (应补(扣) 300.00); run ${supplementary2}: 300.00 (应补(扣) 300.00)`])
+  t.strictSame([sheet?.getCell('A4').value, sheet?.getCell('B4').value], [2021, supplementary2], 'the year and the run are numbers a spreadsheet sorts as such (before, text: "number stored as text")')
 })
 
 t.test('svg: a chart of revenue, base and zone share by year, Chinese axis names and legend', async (t) => {

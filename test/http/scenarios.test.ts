@@ -244,6 +244,9 @@ t.test('csv and xlsx: one row per year and group and a total per year, the figur
   const cells: string[][] = []
   sheet?.eachRow((r, n) => { if (n > 2) cells.push((r.values as unknown[]).slice(1).map((v) => typeof v === 'number' ? v.toFixed(2) : String(v ?? ''))) })
   t.same(cells.map((r) => columns.map((c) => r[c] ?? '').map((v, i) => i === 0 ? v.replace(/\.00$/, '') : v)), expected, 'the same figures, amounts as numbers')
+  const years: unknown[] = []
+  sheet?.eachRow((r, n) => { if (n > 2) years.push(r.getCell(2).value) })
+  t.ok(years.length > 0 && years.every((y) => typeof y === 'number' || (typeof y === 'string' && /^\d{4}–\d{4}$/.test(y))), 'each year a number; the range of a total row text', { years })
 })
 
 t.test('svg (api-contract.md, Scenarios): both zone shares by year, the projected years marked, Chinese axis names and legend', async (t) => {
