@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path'
 import type { StoredRun } from '../db/settlements.js'
 import { formatPercent, formatYuan } from '../domain/money.js'
 import { DECISION_TITLES, latestReviews, PARTY_TITLES, REVIEW_PARTIES, type Review, UNREVIEWED } from '../domain/review.js'
-import { beijingTime, reviewerText, type StatementLine } from '../domain/settlement.js'
+import { beijingTime, reviewerText, runSums, type RunTotals, type StatementLine } from '../domain/settlement.js'
 import { type ItemSource, slicesInTurns } from '../services/turns.js'
 
 /*
@@ -14,7 +14,8 @@ import { type ItemSource, slicesInTurns } from '../services/turns.js'
  * group's base, actual, increment, shortfalls, zone and district shares, the bands, the advances
  * and the balance due in 元 with thousands separators, the review record of the district and the
  * zone, the override reason, the run's digest, and signature and seal blocks for 市财政局,
- * 区财政局 and 功能区管委会. Every figure is the stored one, formatted by the domain.
+ * 区财政局 and 功能区管委会; a last page of the totals. Every figure is the stored one, formatted
+ * by the domain, and the totals the domain's sums of them.
  *
  * No script. The stylesheet and the CJK web font (Noto Sans SC, a variable font split by Unicode
  * range, from the npm package @fontsource-variable/noto-sans-sc) are served by the service itself
@@ -37,6 +38,7 @@ html { font-family: '${FONT_FAMILY}', 'Microsoft YaHei', 'PingFang SC', 'Noto Sa
 body { margin: 0; }
 .agreement { break-after: page; page-break-after: always; }
 .agreement:last-of-type { break-after: auto; page-break-after: auto; }
+.totals .balance { width: 50%; margin-top: 4mm; }
 header { display: grid; grid-template-columns: 1fr auto 1fr; align-items: end; margin-bottom: 2.5mm; }
 header .meta { margin: 0; font-size: 8pt; }
 header .status { margin: 0; text-align: right; font-size: 8pt; }
@@ -69,7 +71,7 @@ tr.subtotal td, tr.subtotal th { font-weight: 700; }
 footer { margin-top: 2mm; display: flex; justify-content: space-between; font-size: 7.5pt; color: #333; }
 @media screen {
   body { background: #d9d9d9; padding: 6mm 0; }
-  .agreement { box-sizing: border-box; width: 297mm; min-height: 210mm; margin: 0 auto 6mm; padding: 11mm 13mm; background: #fff; box-shadow: 0 0.5mm 2mm rgba(0, 0, 0, 0.35); }
+  .agreement, .totals { box-sizing: border-box; width: 297mm; min-height: 210mm; margin: 0 auto 6mm; padding: 11mm 13mm; background: #fff; box-shadow: 0 0.5mm 2mm rgba(0, 0, 0, 0.35); }
 }
 `
 
@@ -168,11 +170,16 @@ function sealBlock (title: string, name: string): string {
     '<p class="line">负责人：</p><p class="line">经办人：</p><p class="line">日　期：　　　年　　月　　日</p></div>'
 }
 
-function page (run: StoredRun, line: StatementLine, index: number, count: number): string {
-  const finalized = run.status === 'finalized'
-  const status = finalized
+/** The run's status as a page's header prints it: finalized when, or a draft not to settle by. */
+function statusText (run: StoredRun): string {
+  return run.status === 'finalized'
     ? `定稿 ${run.finalizedAt === null ? '' : `${beijingTime(run.finalizedAt)} 北京时间`}`
     : '<span class="draft">草稿 DRAFT</span> 未定稿，不作结算依据'
+}
+
+function page (run: StoredRun, line: StatementLine, index: number, count: number): string {
+  const finalized = run.status === 'finalized'
+  const status = statusText(run)
   const kind = line.kind === 'annual' ? '年度结算' : `补充结算（依据结算批次 ${line.follows ?? ''}）`
   const writtenOff = line.groups.filter((g) => g.writtenOff !== undefined)
     .map((g) => `<p class="note">注：口径组 ${h(g.name)} 结转下年短收 ${formatYuan(g.writtenOff ?? '0.00')} 元，分成办法期满无后续办法承接，予以核销。</p>`).join('')
@@ -199,15 +206,36 @@ ${override}${digest}
 </section>`
 }
 
+/**
+ * The last page: the totals of the lines printed (the run's, or the caller's share of it), as the
+ * CSV and xlsx end with their 合计 row, with the supplementary adjustments when a line prints them.
+ */
+function totalsPage (run: StoredRun, count: number, totals: RunTotals, printsSupplementary: boolean): string {
+  const rows: Array<[string, string]> = [
+    ['收入合计 revenue', totals.revenueTotal],
+    ['功能区分成 zone share', totals.zoneShare],
+    ['属地政府留成 district share', totals.districtShare],
+    ['已预拨 advances paid', totals.advancesPaid],
+    ['应补(扣) balance due', totals.balanceDue],
+  ]
+  if (printsSupplementary) rows.push(['补充结算调整 adjustment', totals.adjustment], ['应补(扣)调整 balance adjustment', totals.balanceAdjustment])
+  return `<section class="totals">
+<header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度</p><h1>${run.fiscalYear}年度功能区收入分成结算单 合计<small>totals</small></h1><p class="status">${statusText(run)}</p></header>
+<p class="unit">本结算单 ${count} 份分成办法（${count} 页）合计；金额单位：元</p>
+<table class="balance"><tbody>${rows.map(([title, amount]) => `<tr><th>${title}</th>${yuan(amount)}</tr>`).join('')}</tbody></table>
+<footer><span>结算批次 ${run.id} · 合计</span><span>汇总页</span></footer>
+</section>`
+}
+
 /** Pages of the statement written at a time, between turns of the event loop. */
 const PAGES_AT_A_TIME = 200
 
 /** The statement's pages, PAGES_AT_A_TIME at a time (numbered "page i of count"), with a turn of the event loop between pieces. */
-async function * htmlPieces (run: StoredRun, count: number, lines: ItemSource<StatementLine>): AsyncGenerator<string> {
-  let index = 0
+async function * htmlPieces (run: StoredRun, count: number, lines: ItemSource<StatementLine>, printed: { lines: number, sums: ReturnType<typeof runSums> }): AsyncGenerator<string> {
   for await (const slice of slicesInTurns(lines, PAGES_AT_A_TIME)) {
-    yield slice.map((line, i) => page(run, line, index + i, count)).join('\n')
-    index += slice.length
+    yield slice.map((line, i) => page(run, line, printed.lines + i, count)).join('\n')
+    printed.sums.add(slice)
+    printed.lines += slice.length
   }
 }
 
@@ -215,14 +243,19 @@ async function * htmlPieces (run: StoredRun, count: number, lines: ItemSource<St
 export const INCOMPLETE_NOTICE = '<p class="incomplete">结算单不完整，不得签章 — this statement is incomplete and may not be signed.</p>'
 
 /**
- * The statement as one HTML document: a page per agreement, in the order of the lines, written a
+ * The statement as one HTML document: a page per agreement, in the order of the lines, then a page
+ * of their totals (the caller's lines: a district's statement adds up its own), written a
  * piece at a time as the lines come (a national run has tens of thousands of pages: the answer
  * streams them, and the server answers between pieces). The first pages are written before
  * anything is sent, so that a statement that cannot be written is an error answer; should a later
  * page fail, what was sent ends with INCOMPLETE_NOTICE and the answer is cut off.
  */
-export async function * statementHtml (run: StoredRun, statement: { lineCount: number, lines: ItemSource<StatementLine> }, stylesheetHref: string): AsyncGenerator<string> {
-  const pieces = htmlPieces(run, statement.lineCount, statement.lines)
+export async function * statementHtml (
+  run: StoredRun, statement: { lineCount: number, lines: ItemSource<StatementLine>, printsSupplementary?: boolean }, stylesheetHref: string,
+): AsyncGenerator<string> {
+  // The pages printed so far, and their sums: the totals page after the last of them.
+  const printed = { lines: 0, sums: runSums() }
+  const pieces = htmlPieces(run, statement.lineCount, statement.lines, printed)
   try {
     const head = await pieces.next()
     const first = head.done === true ? '<p>本结算批次在您的范围内没有结算行。</p>' : head.value
@@ -242,7 +275,8 @@ ${first}`
       yield `\n${INCOMPLETE_NOTICE}`
       throw error
     }
-    yield `
+    const totals = printed.lines === 0 ? '' : `\n${totalsPage(run, printed.lines, printed.sums.totals(), statement.printsSupplementary ?? false)}`
+    yield `${totals}
 </body>
 </html>
 `

@@ -84,6 +84,11 @@ async function print (t: Test, browser: Browser, screenshot: string | undefined)
     for (const seal of ['市财政局', '区财政局', '功能区管委会']) t.match(text, new RegExp(`${seal}\\s*\\n`), `the ${seal} seal block`)
     t.match(text, line.reviews.district?.decision === 'confirm' ? /区财政局\s+确认/ : /区财政局\s+未确认/, 'the district\'s decision')
   }
+  const totals = page.locator('section.totals')
+  t.equal(await totals.count(), 1, 'then a totals page (api-contract.md: totals that add up to the cent, as the CSV\'s 合计 row)')
+  const totalsText = await totals.innerText()
+  const runTotals = [run.totals.revenueTotal, run.totals.zoneShare, run.totals.districtShare, run.totals.advancesPaid, run.totals.balanceDue]
+  t.same(runTotals.map(yuan).filter((f) => !totalsText.includes(f)), [], 'the run\'s totals on it, in 元 with thousands separators')
   if (screenshot !== undefined) {
     await mkdir(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: `${ARTIFACTS}${screenshot}`, fullPage: true })
@@ -92,11 +97,11 @@ async function print (t: Test, browser: Browser, screenshot: string | undefined)
   return { pdf: await PDFDocument.load(bytes), bytes, fontsLoaded, browserErrors }
 }
 
-t.test('the HTML statement of a finalized, reviewed run prints one A4 page per agreement, with its figures, in the served font', async (t) => {
+t.test('the HTML statement of a finalized, reviewed run prints one A4 page per agreement, with its figures, and a page of totals, in the served font', async (t) => {
   t.match(run, { status: 'finalized', digest: /^[0-9a-f]{64}$/, lineCount: 2 }, 'the demo\'s 2020 run is finalized')
   const printed = await print(t, await launchChromium(t), 'statement-html.png')
   await writeFile(`${ARTIFACTS}statement.pdf`, printed.bytes)
-  t.equal(printed.pdf.getPageCount(), lines.length, `one page per agreement: ${lines.length} pages`)
+  t.equal(printed.pdf.getPageCount(), lines.length + 1, `one page per agreement and the totals: ${lines.length + 1} pages`)
   for (const [i, p] of printed.pdf.getPages().entries()) {
     const { width, height } = p.getSize()
     t.ok(Math.abs(width - A4_LANDSCAPE.width) < 1 && Math.abs(height - A4_LANDSCAPE.height) < 1, `page ${i + 1} is A4 landscape (${width.toFixed(2)} × ${height.toFixed(2)} pt)`)
@@ -115,7 +120,7 @@ t.test('the browser npm delivers (@sparticuz/chromium) prints the same pages', a
   const system = await chromiumBinary()
   if (system.executablePath === binary.executablePath) t.comment('no system chromium: the test above used this one too')
   const printed = await print(t, browser, undefined)
-  t.equal(printed.pdf.getPageCount(), lines.length, `one page per agreement: ${lines.length} pages`)
+  t.equal(printed.pdf.getPageCount(), lines.length + 1, `one page per agreement and the totals: ${lines.length + 1} pages`)
   t.ok(embeddedFonts(printed.pdf).every((f) => /NotoSansSC/i.test(f)), 'in the served font only')
   t.same(printed.browserErrors, [], 'nothing refused, failed or logged as an error')
 })

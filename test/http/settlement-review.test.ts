@@ -295,6 +295,12 @@ t.test('the statement page\'s stylesheet and font: public, cacheable, only what 
   t.equal(scoped.match(/<section class="agreement"/g)?.length, 1, 'a district prints its own agreements')
   t.match(scoped, 'QD-BL')
   t.notMatch(scoped, 'QD-HT')
+  // Its totals page adds up its own line, as the CSV's 合计 row does for the same key.
+  const scopedCsv = (await injectAs('district203', { method: 'GET', url: `/v1/settlement-runs/${run2020}/statement?format=csv` })).body
+  const csvTotal = scopedCsv.split('\r\n').find((row) => row.startsWith('合计'))?.split(',').filter((cell) => /^-?\d+\.\d\d$/.test(cell)) ?? []
+  const htmlTotal = [...(/<section class="totals">([\s\S]*?)<\/section>/.exec(scoped)?.[1] ?? '').matchAll(/<td class="num">([^<]+)<\/td>/g)].map((m) => (m[1] ?? '').replaceAll(',', ''))
+  t.ok(csvTotal.length > 0, 'the CSV has its 合计 row')
+  t.same(htmlTotal.slice().sort(), csvTotal.slice().sort(), 'the HTML totals page prints the figures of the CSV\'s 合计 row')
 })
 
 if (onPostgres) {

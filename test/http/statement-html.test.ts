@@ -24,10 +24,10 @@ const line = (agreementId: number, at = '2026-01-05T08:00:00.000Z'): StatementLi
 })
 
 /** The pieces statementHtml writes of `lines` (held whole, or coming a page at a time), and the error it ended with if any. */
-async function writtenFrom (lineCount: number, lines: ItemSource<StatementLine>): Promise<{ pieces: string[], error?: unknown }> {
+async function writtenFrom (lineCount: number, lines: ItemSource<StatementLine>, printsSupplementary = false): Promise<{ pieces: string[], error?: unknown }> {
   const pieces: string[] = []
   try {
-    for await (const piece of statementHtml(run, { lineCount, lines }, 'statement.css')) pieces.push(piece)
+    for await (const piece of statementHtml(run, { lineCount, lines, printsSupplementary }, 'statement.css')) pieces.push(piece)
     return { pieces }
   } catch (error) {
     return { pieces, error }
@@ -46,6 +46,22 @@ t.test('a whole statement: every page once, in order, in one document', async (t
   t.equal(html.match(/<section class="agreement"/g)?.length, 450)
   t.same([...html.matchAll(/data-agreement-id="(\d+)"/g)].map((m) => Number(m[1])), Array.from({ length: 450 }, (_, i) => i + 1))
   t.notOk(html.includes(INCOMPLETE_NOTICE))
+})
+
+t.test('api-contract.md, Settlement runs (totals that add up to the cent): after the last agreement, a page of the totals of the lines printed, with the adjustments when a supplementary line is printed', async (t) => {
+  const supplementary: StatementLine = { ...line(3), kind: 'supplementary', follows: 5, previousZoneShare: '50.00', adjustment: '10.00', balanceAdjustment: '10.00', zoneShare: '60.00', districtShare: '-1234567.89' }
+  const html = (await writtenFrom(3, [line(1), line(2), supplementary], true)).pieces.join('')
+  const totals = /<section class="totals">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? ''
+  t.ok(html.indexOf('<section class="totals">') > html.lastIndexOf('<section class="agreement"'), 'the last page')
+  t.match(totals, /本结算单 3 份分成办法（3 页）合计/)
+  t.same([...totals.matchAll(/<th>([^<]+)<\/th><td class="num">([^<]+)<\/td>/g)].map((m) => `${m[1]} ${m[2]}`), [
+    '收入合计 revenue 300.00', '功能区分成 zone share 180.00', '属地政府留成 district share -1,234,487.89', '已预拨 advances paid 0.00',
+    '应补(扣) balance due 180.00', '补充结算调整 adjustment 10.00', '应补(扣)调整 balance adjustment 10.00',
+  ])
+  t.match(totals, /草稿 DRAFT/, 'a draft\'s totals say so, as its pages do')
+  const annualOnly = (await written([line(1)])).pieces.join('')
+  t.notMatch(annualOnly, /补充结算调整/, 'no adjustments when no supplementary line is printed')
+  t.notMatch((await written([])).pieces.join(''), /class="totals"/, 'no lines, no totals page')
 })
 
 t.test('a page that fails among the first ones: nothing is written, the error is the answer', async (t) => {

@@ -49,7 +49,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
     const format = request.query.format ?? 'csv'
     if (format === 'html') {
       return reply.type('text/html; charset=utf-8').header('content-security-policy', STATEMENT_CSP)
-        .send(Readable.from(statementHtml(run, { lineCount, lines: pages }, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
+        .send(Readable.from(statementHtml(run, { lineCount, lines: pages, printsSupplementary }, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
     }
     const rows = statementRows(pages, printsSupplementary)
     const title = statementTitle(run, printsSupplementary)
