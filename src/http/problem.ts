@@ -4,7 +4,7 @@ import { classifyDatabaseError } from '../db/errors.js'
 import { type InputIssue, MAX_PROBLEM_ERRORS, Problem, Problems } from '../domain/errors.js'
 import { DAY_PATTERN } from '../domain/days.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../domain/money.js'
-import { ID_PATTERN } from './schemas/common.js'
+import { ID_PATTERN, NOT_BLANK_PATTERN } from './schemas/common.js'
 
 /*
  * Every 4xx/5xx answer is RFC 9457 problem+json (api-contract.md, Errors). Services and the
@@ -110,6 +110,7 @@ const FORMAT_MESSAGES: Record<string, string> = {
   [GROWTH_PATTERN]: 'must be a ratio written as a string with at most six decimals, e.g. "0.10"',
   [DAY_PATTERN]: 'must be a day written YYYY-MM-DD, from 1900-01-01 to 2199-12-31',
   [ID_PATTERN]: 'must be a record id: a whole number from 1 to 2147483647, written without leading zeros',
+  [NOT_BLANK_PATTERN]: 'must not be blank: white space alone says nothing',
 }
 
 interface AjvError {

@@ -72,8 +72,13 @@ async function reread (db: Db, id: number): Promise<StoredDebt> {
   return debt
 }
 
-/** Registers one debt (admins): the registration rules, then the transfer if it comes with one. */
-export function registerDebt (ctx: Context, d: NewDebt): Promise<DebtAsOf> {
+/**
+ * Registers one debt (admins): the registration rules, then the transfer if it comes with one. Its
+ * reference and creditor are taken without the white space around them, as a CSV line's are, so that
+ * "R5 " is the zone's R5 whichever way it comes.
+ */
+export function registerDebt (ctx: Context, given: NewDebt): Promise<DebtAsOf> {
+  const d: NewDebt = { ...given, reference: given.reference.trim(), creditor: given.creditor.trim() }
   return inWriteTransaction(ctx, async (tx) => {
     await lockDebtRegister(tx)
     const register = await debtRegister(tx, d.zoneCode)

@@ -138,6 +138,28 @@ t.test('calculation-rules.md §9: an advance of 0.00 (or -0.00) moves nothing: 4
   t.equal((await post(app, `/v1/settlement-runs/${draft.id}/finalize`, {})).statusCode, 200, 'before, the 0.00 advance made the draft stale (409)')
 })
 
+t.test('a name, reference or document number of white space alone says nothing: 400 at the field, nothing stored; a debt\'s reference and creditor are taken trimmed, as a CSV line\'s are', async (t) => {
+  const before = { advances: await rowCount(database, 'advances'), debts: await rowCount(database, 'debts'), districts: await rowCount(database, 'districts') }
+  const debt = { zoneCode: 'QD-HT', reference: 'BLANK-1', creditor: '示例银行', kind: 'bank_loan', principal: '10.00', outstanding: '10.00' }
+  const blank = [
+    ['a debt\'s reference', () => post(app, '/v1/debts', { ...debt, reference: '   ' }), '/reference'],
+    ['a debt\'s creditor', () => post(app, '/v1/debts', { ...debt, creditor: ' \t' }), '/creditor'],
+    ['an advance\'s document number', () => post(app, '/v1/advances', { agreementId: world.agreements.ht, fiscalYear: 2021, paidOn: '2021-06-30', amount: '1.00', documentNo: '   ' }), '/documentNo'],
+    ['a district\'s name', () => post(app, '/v1/districts', { code: '370215', name: '\u3000 ' }), '/name'],
+  ] as const
+  for (const [what, send, pointer] of blank) {
+    const problem = expectProblem(t, await send(), 400)
+    t.same(problem.errors, [{ pointer, message: 'must not be blank: white space alone says nothing' }], what)
+  }
+  t.same({ advances: await rowCount(database, 'advances'), debts: await rowCount(database, 'debts'), districts: await rowCount(database, 'districts') }, before, 'nothing stored')
+
+  const first = await created(t, app, '/v1/debts', { ...debt, reference: ' BLANK-1 ', creditor: '示例银行 ' }) as { debt?: { reference: string, creditor: string }, reference?: string, creditor?: string }
+  const stored = first.debt ?? first
+  t.same([stored.reference, stored.creditor], ['BLANK-1', '示例银行'], 'stored without the spaces around them')
+  const again = expectProblem(t, await post(app, '/v1/debts', { ...debt, reference: 'BLANK-1  ' }), 409)
+  t.match(again.detail, /already has a debt BLANK-1\./, 'the same reference with a trailing space is the same debt; before, a second debt "BLANK-1 "')
+})
+
 t.test('api-contract.md, Settlement runs: agreementIds is bounded (400 above 10,000) and 10,000 ids are one query parameter, not a 503', async (t) => {
   const runs = await rowCount(database, 'settlement_runs')
   const tooMany = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: Array.from({ length: 70_000 }, (_, i) => i + 1) }), 400)

@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import {
-  DateString, FiscalYear, IdempotencyHeaders, IdParam, Money, MoneyOut, PageOf, PageQuery, problemResponses, RecordId, Timestamp,
+  DateString, FiscalYear, IdempotencyHeaders, IdParam, Money, MoneyOut, PageOf, PageQuery, problemResponses, RecordId, Timestamp, Words,
 } from './common.js'
 
 /* Advances (预拨) — api-contract.md, Advances. */
@@ -26,7 +26,7 @@ export const recordAdvanceSchema = {
     fiscalYear: FiscalYear('财政年度 the fiscal year it is an advance on'),
     paidOn: DateString('拨付日期 the day it was paid (YYYY-MM-DD), from the year before the fiscal year to the year after it (422 otherwise)'),
     amount: Money('金额 the amount paid to the zone; a recovered advance is negative, and takes back at most what was paid for the year (422 when the year\'s advances would add up to less than 0.00)'),
-    documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the payment document' }),
+    documentNo: Words(100, '文号 the payment document'),
   }, { additionalProperties: false, examples: [{ agreementId: 1, fiscalYear: 2025, paidOn: '2025-06-30', amount: '100000.00', documentNo: '青财预〔2025〕45号' }] }),
   response: { 201: Advance, ...problemResponses(400, 401, 403, 409, 422) },
 }

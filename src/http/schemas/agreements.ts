@@ -7,7 +7,7 @@ import type { AgreementHistory } from '../../services/settlements.js'
 import { SETTLEMENT_KINDS } from '../../domain/settlement.js'
 import {
   CategoryCode, DistrictCode, FiscalYear, Growth, GrowthOut, IdempotencyHeaders, IdParam, MAX_BASE_ADJUSTMENTS, Money, MoneyOut, PageOf, PageQuery, problemResponses,
-  RateOut, RecordId, StringEnum, Timestamp, ZoneCode,
+  RateOut, RecordId, StringEnum, Timestamp, ZoneCode, Words,
 } from './common.js'
 import {
   BaseModeEnum, BasisEnum, DirectionEnum, MAX_SCHEDULE_PERIODS, MAX_TRANSFERS, PeriodOut, RATE_BANDS_DESCRIPTION, RateBandIn, RateScheduleIn,
@@ -26,7 +26,7 @@ const ShortfallSchema = ShortfallEnum('短收处理 none (the district bears it)
 const BandIn = RateBandIn('档次上限 growth up to this share of the base; absent on the last band')
 
 export const GroupIn = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 group name, unique in the agreement' }),
+  name: Words(100, '口径组名称 group name, unique in the agreement'),
   basis: BasisSchema,
   categories: Type.Array(CategoryCode(), { minItems: 1, maxItems: 200, description: '收入科目 the revenue categories of the group; a category belongs to at most one group' }),
   base: Type.Optional(Type.Object({
@@ -59,7 +59,7 @@ const agreementExample = {
 export const AgreementIn = Type.Object({
   zoneCode: ZoneCode(),
   districtCode: DistrictCode(),
-  documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the document that set the agreement, e.g. 青政字〔2020〕12号' }),
+  documentNo: Words(100, '文号 the document that set the agreement, e.g. 青政字〔2020〕12号'),
   effectiveFrom: FiscalYear('起始年度 first fiscal year in force'),
   effectiveTo: Type.Optional(FiscalYear('终止年度 last fiscal year in force; open-ended when absent')),
   baseYear: FiscalYear('基期年度 the year of the verified base, before effectiveFrom'),
@@ -179,11 +179,11 @@ export const createBaseAdjustmentSchema = {
   params: Type.Object({ id: AgreementIdParam }),
   headers: IdempotencyHeaders,
   body: Type.Object({
-    group: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 the group whose base moves (basis increment)' }),
+    group: Words(100, '口径组名称 the group whose base moves (basis increment)'),
     fromYear: FiscalYear('起始年度 first fiscal year the adjustment applies to'),
     amount: Money('调整金额 + a function handed to the district, − a power or cost handed to the zone'),
-    reason: Type.String({ minLength: 1, maxLength: 500, description: '调整原因 why the base moves' }),
-    documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the document that decided it' }),
+    reason: Words(500, '调整原因 why the base moves'),
+    documentNo: Words(100, '文号 the document that decided it'),
   }, { additionalProperties: false, examples: [{ group: 'taxes', fromYear: 2025, amount: '-50000.00', reason: '教育事权划转功能区', documentNo: '青财预〔2025〕3号' }] }),
   response: { 201: AdjustmentOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
 }

@@ -4,7 +4,7 @@ import { computeAgreementYear } from '../../domain/engine.js'
 import { money } from '../../domain/money.js'
 import { presentAgreementYear } from '../../domain/presentation.js'
 import {
-  EXPLANATION_LINE_MAX, FiscalYear, Growth, MAX_BASE_ADJUSTMENTS, Money, MoneyOut, NonNegativeMoney, problemResponses, Rate, RateOut,
+  EXPLANATION_LINE_MAX, FiscalYear, Growth, MAX_BASE_ADJUSTMENTS, Money, MoneyOut, NonNegativeMoney, problemResponses, Rate, RateOut, Words,
 } from './common.js'
 import { BaseModeEnum, BasisEnum, MAX_TRANSFERS, PeriodOut, RATE_BANDS_DESCRIPTION, RateBandIn, RateScheduleIn, ShortfallEnum, TransferFields } from './terms.js'
 
@@ -13,8 +13,8 @@ import { BaseModeEnum, BasisEnum, MAX_TRANSFERS, PeriodOut, RATE_BANDS_DESCRIPTI
 const BaseAdjustment = Type.Object({
   fromYear: FiscalYear('起始年度 the first fiscal year the adjustment applies to'),
   amount: Money('调整金额 base adjustment (基数调整, 财随事走): + when a function moves to the district, − when it moves to the zone'),
-  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '调整原因 why the base moves' })),
-  documentNo: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: '文号 the document that decided it' })),
+  reason: Type.Optional(Words(500, '调整原因 why the base moves')),
+  documentNo: Type.Optional(Words(100, '文号 the document that decided it')),
 }, { additionalProperties: false, description: '基数调整 a signed base adjustment from a fiscal year on (calculation-rules.md §4)' })
 
 const BaseRule = Type.Object({
@@ -31,7 +31,7 @@ const BaseRule = Type.Object({
 const BandIn = RateBandIn('档次上限 the band covers growth up to this share of the base, e.g. "0.10" for 10%; absent on the last band')
 
 const GroupIn = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 group name, unique in the request' }),
+  name: Words(100, '口径组名称 group name, unique in the request'),
   basis: BasisEnum(),
   base: Type.Optional(Type.Union([
     Money('核定基数 the base for this fiscal year'),

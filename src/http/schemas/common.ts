@@ -134,6 +134,12 @@ export const Count = (description: string, minimum = 0) =>
  * 1 to 2147483647 (INT4_MAX) in decimal digits, without leading zeros: every id an identity column
  * can hold, digit by digit (from 2147483647 down: the longest prefix kept, the next digit lower).
  */
+/** Text that says something: at least one character other than white space (a name, a document number, a reason). */
+export const NOT_BLANK_PATTERN = '\\S'
+
+/** A required text field of at most `maxLength` characters that is not blank (spaces alone are refused, 400). */
+export const Words = (maxLength: number, description: string) => Type.String({ minLength: 1, maxLength, pattern: NOT_BLANK_PATTERN, description })
+
 export const ID_PATTERN = '^(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|' +
   '214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])$'
 

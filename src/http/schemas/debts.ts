@@ -4,7 +4,7 @@ import { formatMoney, formatRate, money } from '../../domain/money.js'
 import { DEBT_CSV_HEADER, type DebtAsOf, type RecordedEvent } from '../../services/debts.js'
 import {
   Count, DateString, DistrictCode, IdempotencyHeaders, IdParam, Money, MoneyOut, NonNegativeMoney, PageOf, PageQuery, problemResponses, Rate, RecordId,
-  StringEnum, Timestamp, ZoneCode,
+  StringEnum, Timestamp, ZoneCode, Words,
 } from './common.js'
 
 /* The legacy debt register (历史遗留债务) — api-contract.md, Legacy debts. */
@@ -17,8 +17,8 @@ const UntransferredDebtId = IdParam('编号 the id of a debt not transferred yet
 const TransferIn = Type.Object({
   districtCode: DistrictCode('承接属地政府 the district that takes the debt over: the zone\'s host district, or another with a reason'),
   transferredOn: DateString('划转日期 the day of the transfer, not before the registration or a repayment'),
-  documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the transfer document' }),
-  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '划转原因 why the debt goes to a district other than the zone\'s host (required then, 422 without it); shown as the transfer event\'s note' })),
+  documentNo: Words(100, '文号 the transfer document'),
+  reason: Type.Optional(Words(500, '划转原因 why the debt goes to a district other than the zone\'s host (required then, 422 without it); shown as the transfer event\'s note')),
 }, { additionalProperties: false, description: '划转 transfer to the host district (another district only with a reason)', examples: [{ districtCode: '370211', transferredOn: '2021-09-30', documentNo: '青政办字〔2021〕8号' }] })
 
 const EventOut = Type.Object({
@@ -121,8 +121,8 @@ export const registerDebtSchema = {
   headers: IdempotencyHeaders,
   body: Type.Object({
     zoneCode: ZoneCode(),
-    reference: Type.String({ minLength: 1, maxLength: 100, description: '债务编号 the zone\'s reference, unique in the zone' }),
-    creditor: Type.String({ minLength: 1, maxLength: 200, description: '债权人 creditor' }),
+    reference: Words(100, '债务编号 the zone\'s reference, unique in the zone'),
+    creditor: Words(200, '债权人 creditor'),
     kind: DebtKindSchema,
     principal: Money('本金 original principal, > 0'),
     outstanding: NonNegativeMoney('登记时余额 outstanding on registeredOn, at most the principal'),
@@ -232,7 +232,7 @@ export const reverseRepaymentSchema = {
   headers: IdempotencyHeaders,
   body: Type.Object({
     reversedOn: DateString('冲正日期 the day the correction takes effect'),
-    reason: Type.String({ minLength: 1, maxLength: 500, description: '原因 why' }),
+    reason: Words(500, '原因 why'),
   }, { additionalProperties: false, examples: [{ reversedOn: '2021-07-15', reason: '重复录入 entered twice' }] }),
   response: { 201: EventOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
 }

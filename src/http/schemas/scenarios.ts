@@ -4,7 +4,7 @@ import { money, ZERO } from '../../domain/money.js'
 import { MAX_SCENARIO_YEARS, planScenario, presentScenario, runScenario, type ScenarioJson, type ScenarioRequestJson } from '../../domain/scenario.js'
 import { GroupIn } from './agreements.js'
 import { CalculationGroup } from './calculations.js'
-import { FiscalYear, Growth, MoneyOut, problemResponses, Rate, RateOut, RecordId, StringEnum } from './common.js'
+import { FiscalYear, Growth, MoneyOut, problemResponses, Rate, RateOut, RecordId, StringEnum, Words } from './common.js'
 import { BasisEnum, MAX_TRANSFERS, TransferFields } from './terms.js'
 
 /* POST /v1/scenarios — 测算 (api-contract.md, Scenarios): an agreement as it is and as changed, year by year. */
@@ -12,7 +12,7 @@ import { BasisEnum, MAX_TRANSFERS, TransferFields } from './terms.js'
 const { base, rates, schedule, shortfall } = GroupIn.properties
 
 const GroupChange = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 the agreement\'s group to change' }),
+  name: Words(100, '口径组名称 the agreement\'s group to change'),
   basis: Type.Optional(BasisEnum('分成口径 increment or total instead of the agreed basis')),
   base, rates, schedule, shortfall,
   transfers: Type.Optional(Type.Array(Type.Object(TransferFields, { additionalProperties: false, description: '事权划转 a responsibility transfer (calculation-rules.md §4)' }),

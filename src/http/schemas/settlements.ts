@@ -11,7 +11,7 @@ import { OPTIONAL_BODY } from '../routing.js'
 import { CalculationGroup, CalculationRequestOut } from './calculations.js'
 import {
   Count, DistrictCode, FiscalYear, IdempotencyHeaders, IdParam, MoneyOut, PageOf, PageQuery, problemResponses, RateOut, RecordId, StringEnum, TABLE_FORMATS, Timestamp,
-  ZoneCode,
+  ZoneCode, Words,
 } from './common.js'
 
 /* Settlement runs (年度结算) — api-contract.md, Settlement runs; calculation-rules.md §4–§6. */
@@ -231,7 +231,7 @@ export const finalizeSettlementRunSchema = {
   [OPTIONAL_BODY]: true,
   body: Type.Optional(Type.Object({
     override: Type.Optional(Type.Object({
-      reason: Type.String({ minLength: 1, maxLength: 2000, description: '强制定稿理由 why the disputed lines are finalized as they stand (printed on every statement)' }),
+      reason: Words(2000, '强制定稿理由 why the disputed lines are finalized as they stand (printed on every statement)'),
     }, { additionalProperties: false, description: '强制定稿 finalize although lines are disputed' })),
   }, { additionalProperties: false, examples: [{}] })),
   response: { 200: RunOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
@@ -247,7 +247,7 @@ export const reviewSettlementLineSchema = {
   params: Type.Object({ id: DraftRunId, agreementId: IdParam('分成办法 the agreement id of the line', 1) }), headers: IdempotencyHeaders,
   body: Type.Object({
     decision: StringEnum([...REVIEW_DECISIONS], '审核结论 confirm (确认) or dispute (有异议)'),
-    note: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: '说明 why the line is disputed (required for a dispute), or on what grounds an admin records the decision (required for an admin)' })),
+    note: Type.Optional(Words(2000, '说明 why the line is disputed (required for a dispute), or on what grounds an admin records the decision (required for an admin)')),
     party: Type.Optional(StringEnum([...REVIEW_PARTIES], '当事方 the party whose decision it is: district (区财政局) or zone (功能区管委会); an admin names it, a district or zone key may only name its own')),
   }, { additionalProperties: false, examples: [{ decision: 'confirm', party: 'zone', note: '功能区管委会2026年1月5日书面确认（示例）' }] }),
   response: {

@@ -1,7 +1,7 @@
 import Type from 'typebox'
 import { MAX_SCHEDULE_PERIODS } from '../../domain/agreement.js'
 import { BASE_MODES, BASES, FUNDING_METHODS, SHORTFALL_POLICIES, TRANSFER_DIRECTIONS } from '../../domain/types.js'
-import { FiscalYear, Growth, GrowthOut, MoneyOut, NonNegativeMoney, Rate, StringEnum } from './common.js'
+import { FiscalYear, Growth, GrowthOut, MoneyOut, NonNegativeMoney, Rate, StringEnum, Words } from './common.js'
 
 /*
  * The terms of an agreement as the contract writes them (calculation-rules.md §2): bases, base
@@ -55,11 +55,11 @@ export const FundingIn = Type.Object({
 
 /** 事权划转 the fields of a responsibility transfer as sent, in a calculation's base rule or on its own. */
 export const TransferFields = {
-  function: Type.String({ minLength: 1, maxLength: 200, description: '划转事项 the function moved, e.g. 教育 or 卫生健康' }),
+  function: Words(200, '划转事项 the function moved, e.g. 教育 or 卫生健康'),
   direction: DirectionEnum(),
   fromYear: FiscalYear('起始年度 the first fiscal year the transfer moves the base'),
   toYear: Type.Optional(FiscalYear('终止年度 the last fiscal year it moves the base; open-ended when absent')),
-  documentNo: Type.String({ minLength: 1, maxLength: 100, description: '文号 the document that moved the function' }),
+  documentNo: Words(100, '文号 the document that moved the function'),
   funding: FundingIn,
 }
 

@@ -2,7 +2,7 @@ import Type from 'typebox'
 import type { StoredTransfer } from '../../db/transfers.js'
 import { formatMoney, formatRate } from '../../domain/money.js'
 import type { TransferFunding } from '../../domain/types.js'
-import { FiscalYear, IdempotencyHeaders, IdParam, PageOf, PageQuery, problemResponses, RecordId, Timestamp } from './common.js'
+import { FiscalYear, IdempotencyHeaders, IdParam, PageOf, PageQuery, problemResponses, RecordId, Timestamp, Words } from './common.js'
 import { DirectionEnum, FundingOut, TransferFields } from './terms.js'
 
 /* Responsibility transfers (事权划转, 财随事走) — api-contract.md, Responsibility transfers; calculation-rules.md §4. */
@@ -50,7 +50,7 @@ export const createTransferSchema = {
   headers: IdempotencyHeaders,
   body: Type.Object({
     agreementId: RecordId('分成办法 the agreement'),
-    group: Type.String({ minLength: 1, maxLength: 100, description: '口径组名称 the group whose base moves (basis increment)' }),
+    group: Words(100, '口径组名称 the group whose base moves (basis increment)'),
     ...TransferFields,
   }, {
     additionalProperties: false,
