@@ -169,6 +169,8 @@ export interface DebtRegistrationText {
 export interface DebtRegister {
   zoneExists: (zoneCode: string) => boolean
   referenceTaken: (zoneCode: string, reference: string) => boolean
+  /** Today in Beijing: the day a registration without registeredOn is of. */
+  today: string
 }
 
 /**
@@ -178,7 +180,7 @@ export interface DebtRegister {
  */
 export interface DebtRegistrationIssue {
   field: keyof DebtRegistrationText
-  rule: 'unknown-zone' | 'reference-taken' | 'principal-not-positive' | 'outstanding-above-principal' | 'format'
+  rule: 'unknown-zone' | 'reference-taken' | 'principal-not-positive' | 'outstanding-above-principal' | 'dates' | 'format'
   message: string
 }
 
@@ -207,8 +209,18 @@ export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRe
   if (!MONEY.test(d.outstanding) || money(d.outstanding).isNegative()) issue('outstanding', 'format', 'must be an amount of at least 0.00 with at most two decimals')
   else if (principalOk && money(d.outstanding).greaterThan(money(d.principal))) issue('outstanding', 'outstanding-above-principal', 'is more than the principal')
   if (d.interestRate !== '' && !RATE.test(d.interestRate)) issue('interestRate', 'format', 'must be a rate between 0 and 1 with at most six decimals')
-  for (const field of ['incurredOn', 'maturityDate', 'registeredOn'] as const) {
-    if (d[field] !== '' && !isDay(d[field])) issue(field, 'format', 'must be a date written YYYY-MM-DD, from 1900-01-01 to 2199-12-31')
+  const days = (['incurredOn', 'maturityDate', 'registeredOn'] as const).filter((field) => {
+    if (d[field] === '' || isDay(d[field])) return true
+    issue(field, 'format', 'must be a date written YYYY-MM-DD, from 1900-01-01 to 2199-12-31')
+    return false
+  })
+  // The days must agree: the outstanding figure is of a day the debt existed on, and it matures after it was incurred.
+  if (days.length === 3 && d.incurredOn !== '') {
+    const registeredOn = d.registeredOn === '' ? register.today : d.registeredOn
+    if (d.incurredOn > registeredOn) {
+      issue('incurredOn', 'dates', `is after ${registeredOn}, the day the outstanding figure is of (registeredOn${d.registeredOn === '' ? ', today by default' : ''}): a debt is registered once it was incurred`)
+    }
+    if (d.maturityDate !== '' && d.maturityDate < d.incurredOn) issue('maturityDate', 'dates', `is before ${d.incurredOn}, the day the debt was incurred`)
   }
   if (characters(d.notes) > 2000) issue('notes', 'format', 'at most 2000 characters')
   return issues

@@ -314,6 +314,8 @@ export const Problems = {
   registerFull: (what: 'outstanding' | 'interest', room: string, pointer: string) => new Problem(422, 'rule-violated',
     `The register's ${what === 'outstanding' ? 'outstanding at registration' : 'interest repaid'}, summed over every debt, would have more than 18 integer digits ` +
     `(calculation-rules.md §1): its summaries could not print it. At most ${room} more can be recorded.`, at(pointer, `at most ${room}`)),
+  /** A debt's days that contradict each other (incurred after the day its outstanding figure is of, or maturing before it was incurred). */
+  debtDatesDisagree: (issues: readonly InputIssue[]) => new Problem(422, 'rule-violated', 'The debt\'s days contradict each other: see errors for each.', issues),
   repaymentEmpty: () => new Problem(422, 'rule-violated', 'A repayment pays some principal or interest.', at('/principal', 'principal and interest are both zero')),
   /** A debt's record dated later than its kind allows (latestDayFor in src/domain/debt.ts). */
   datedAhead: (what: string, day: string, latest: string, why: string, pointer: string) => new Problem(422, 'rule-violated',

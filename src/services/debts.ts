@@ -82,12 +82,15 @@ export function registerDebt (ctx: Context, given: NewDebt): Promise<DebtAsOf> {
   return inWriteTransaction(ctx, async (tx) => {
     await lockDebtRegister(tx)
     const register = await debtRegister(tx, d.zoneCode)
+    const day = await today(tx)
     const issues = checkDebtRegistration(asText(d), {
-      zoneExists: (code) => register.zones.has(code), referenceTaken: (zone, reference) => register.references.has(`${zone}|${reference}`),
+      zoneExists: (code) => register.zones.has(code), referenceTaken: (zone, reference) => register.references.has(`${zone}|${reference}`), today: day,
     })
     const broken = (rule: (typeof issues)[number]['rule']) => issues.some((i) => i.rule === rule)
     if (broken('principal-not-positive')) throw Problems.principalNotPositive()
     if (broken('outstanding-above-principal')) throw Problems.outstandingAbovePrincipal(d.outstanding, d.principal)
+    const disagreeing = issues.filter((i) => i.rule === 'dates')
+    if (disagreeing.length > 0) throw Problems.debtDatesDisagree(disagreeing.map((i) => ({ pointer: `/${i.field}`, message: i.message })))
     if (broken('unknown-zone')) throw Problems.zoneNotRegistered(d.zoneCode, '/zoneCode')
     if (d.transfer !== undefined && await findDistrict(tx, ALL, d.transfer.districtCode) === undefined) {
       throw Problems.districtNotRegistered(d.transfer.districtCode, '/transfer/districtCode')
@@ -95,7 +98,6 @@ export function registerDebt (ctx: Context, given: NewDebt): Promise<DebtAsOf> {
     if (broken('reference-taken')) throw Problems.debtReferenceTaken(d.zoneCode, d.reference)
     const room = await roomIn(tx)
     if (money(d.outstanding).greaterThan(room.outstanding)) throw Problems.registerFull('outstanding', formatMoney(room.outstanding), '/outstanding')
-    const day = await today(tx)
     const registeredOn = d.registeredOn ?? day
     const ahead = datedAheadProblem('registration', registeredOn, day, '/registeredOn') ??
       (d.transfer === undefined ? undefined : datedAheadProblem('transfer', d.transfer.transferredOn, day, '/transfer/transferredOn'))
@@ -130,7 +132,7 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
     for await (const { line, fields } of file.lines) {
       const [zoneCode = '', reference = '', creditor = '', kind = '', principal = '', outstanding = '', interestRate = '', incurredOn = '', maturityDate = '', registeredOn = '', notes = ''] = fields
       const text = { zoneCode, reference, creditor, kind, principal, outstanding, interestRate, incurredOn, maturityDate, registeredOn, notes }
-      const issues = checkDebtRegistration(text, { zoneExists: (code) => zones.has(code), referenceTaken: (zone, ref) => references.has(`${zone}|${ref}`) })
+      const issues = checkDebtRegistration(text, { zoneExists: (code) => zones.has(code), referenceTaken: (zone, ref) => references.has(`${zone}|${ref}`), today: day })
       const ahead = registeredOn === '' || issues.some((i) => i.field === 'registeredOn') ? undefined : datedAheadProblem('registration', registeredOn, day, '/registeredOn')
       if (ahead !== undefined) issues.push({ field: 'registeredOn', rule: 'format', message: ahead.message })
       if (issues.length > 0) {

@@ -235,3 +235,23 @@ t.test('Legacy debts: ?districtCode= lists the debts transferred to the district
   const summary = (await get(app, '/v1/debts/summary?asOf=2021-03-31&groupBy=district')).json() as { rows: Array<{ districtCode: string | null }> }
   t.notOk(summary.rows.some((r) => r.districtCode === '370203'), 'and the summary of 2021-03-31 has no row for the district either')
 })
+
+t.test('Legacy debts: a debt\'s days agree — incurred on or before the day its outstanding figure is of, maturing on or after it was incurred — in JSON (422 at the field) and in a CSV file (the line and the field)', async (t) => {
+  const before = await rowCount(database, 'debts')
+  const refused = [
+    [{ incurredOn: '2025-01-01', registeredOn: '2021-01-01' }, '/incurredOn', /is after 2021-01-01, the day the outstanding figure is of \(registeredOn\)/],
+    [{ incurredOn: '2199-01-01', registeredOn: undefined }, '/incurredOn', /\(registeredOn, today by default\)/],
+    [{ incurredOn: '2021-01-01', maturityDate: '2000-01-01' }, '/maturityDate', /is before 2021-01-01, the day the debt was incurred/],
+  ] as const
+  for (const [days, pointer, says] of refused) {
+    const problem = expectProblem(t, await post(app, '/v1/debts', debtBody(days)), 422)
+    t.equal(problem.errors?.[0]?.pointer, pointer, JSON.stringify(days))
+    t.match(problem.errors?.[0]?.message, says)
+  }
+  const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+  const file = `${header}\nQD-HT,DAYS-1,c,bond,10.00,10.00,,2025-01-01,,2021-01-01,\nQD-HT,DAYS-2,c,bond,10.00,10.00,,2021-01-01,2000-01-01,2021-01-01,\n`
+  const imported = expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' }, payload: file }), 422)
+  t.same(imported.errors?.map((e) => e.pointer), ['/line/2/incurredOn', '/line/3/maturityDate'])
+  t.equal(await rowCount(database, 'debts'), before, 'none registered')
+  t.equal((await post(app, '/v1/debts', debtBody({ incurredOn: '2021-01-01', maturityDate: '2021-01-01', registeredOn: '2021-01-01' }))).statusCode, 201, 'the same day for all three agrees')
+})
