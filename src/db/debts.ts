@@ -79,6 +79,8 @@ export interface DebtFilter {
   maturingTo?: string | undefined
   /** Only debts in this state at the end of `asOf` (debtStatus of src/domain/debt.ts, in SQL). */
   status?: { is: DebtStatus, asOf: string } | undefined
+  /** Only debts with principal outstanding at the end of this day (registered, and neither repaid nor written down to zero). */
+  outstandingOn?: string | undefined
 }
 
 /**
@@ -106,6 +108,7 @@ function filtered (db: Db, scope: Scope, filter: DebtFilter) {
   if (filter.maturingFrom !== undefined) query = query.where(sql<boolean>`debts.maturity_date >= ${filter.maturingFrom}::date`)
   if (filter.maturingTo !== undefined) query = query.where(sql<boolean>`debts.maturity_date <= ${filter.maturingTo}::date`)
   if (filter.status !== undefined) query = query.where(sql<boolean>`${statusAsOf(filter.status.asOf)} = ${filter.status.is}`)
+  if (filter.outstandingOn !== undefined) query = query.where(sql<boolean>`${statusAsOf(filter.outstandingOn)} IN ('zone', 'transferred')`)
   return query
 }
 
@@ -114,7 +117,14 @@ export async function listDebts (db: Db, scope: Scope, filter: DebtFilter, page:
   return mapPageAsync(rows, (items) => withEvents(db, items))
 }
 
-/** Every debt in scope (for summaries and maturity schedules), with its events. */
+/** A page of the debts of `filter` that have a maturity date, by maturity date and id, with their events. */
+export async function listDebtsByMaturity (db: Db, scope: Scope, filter: DebtFilter, page: PageRequest): Promise<Page<StoredDebt>> {
+  const rows = await fetchPage(filtered(db, scope, filter).where('debts.maturity_date', 'is not', null), page,
+    { columns: ['debts.maturity_date', 'debts.id'], types: ['text', 'int'], of: (r) => [r.maturity_date ?? '', r.id] })
+  return mapPageAsync(rows, (items) => withEvents(db, items))
+}
+
+/** Every debt in scope (for summaries), with its events. */
 export async function allDebts (db: Db, scope: Scope, filter: DebtFilter = {}): Promise<StoredDebt[]> {
   return withEvents(db, await filtered(db, scope, filter).orderBy('debts.id').execute())
 }

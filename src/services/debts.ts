@@ -1,5 +1,5 @@
 import {
-  allDebts, debtRegister, type DebtFilter, findDebt, insertDebt, insertDebtEvent, listDebts, registerSums, type StoredDebt, today,
+  allDebts, debtRegister, listDebtsByMaturity, type DebtFilter, findDebt, insertDebt, insertDebtEvent, listDebts, registerSums, type StoredDebt, today,
 } from '../db/debts.js'
 import type { Db } from '../db/database.js'
 import { lockDebtRegister } from '../db/locks.js'
@@ -7,7 +7,7 @@ import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
 import {
   checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, maxRepayable,
-  datedAheadProblem, positionAsOf, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, reversalReasonOf, summarizeDebts, transferOf, transferProblem,
+  datedAheadProblem, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, reversalReasonOf, summarizeDebts, transferOf, transferProblem,
 } from '../domain/debt.js'
 import { Problems } from '../domain/errors.js'
 import { Decimal, formatMoney, money, ZERO } from '../domain/money.js'
@@ -206,13 +206,11 @@ export async function summary (ctx: Context, asOf: string | undefined, groupBy: 
 }
 
 /** Debts falling due between two days with principal still outstanding today, by maturity date. */
-export async function maturities (ctx: Context, from: string, to: string): Promise<DebtAsOf[]> {
+export async function maturities (ctx: Context, from: string, to: string, page: PageRequest): Promise<Page<DebtAsOf>> {
   if (from > to) throw Problems.dateRangeReversed()
   const day = await today(ctx.db)
-  const found = await allDebts(ctx.db, ctx.actor.scope, { maturingFrom: from, maturingTo: to })
-  return found.filter((d) => !positionAsOf(d, day).outstanding.isZero())
-    .sort((a, b) => (a.maturityDate ?? '').localeCompare(b.maturityDate ?? '') || a.id - b.id)
-    .map((d) => ({ debt: d, asOf: day }))
+  const found = await listDebtsByMaturity(ctx.db, ctx.actor.scope, { maturingFrom: from, maturingTo: to, outstandingOn: day }, page)
+  return mapPage(found, (debt) => ({ debt, asOf: day }))
 }
 
 /**

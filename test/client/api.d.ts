@@ -9432,6 +9432,10 @@ export interface operations {
     debtMaturities: {
         parameters: {
             query: {
+                /** @description 每页条数 page size, default 100, at most 1000 */
+                limit?: number;
+                /** @description 游标 nextCursor of the previous page */
+                cursor?: string;
                 /**
                  * @description 起 from (inclusive)
                  * @example 2021-01-01
@@ -9461,11 +9465,34 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "items": []
+                     *       "items": [
+                     *         {
+                     *           "id": 1,
+                     *           "zoneCode": "QD-HT",
+                     *           "reference": "HT-2016-001",
+                     *           "creditor": "示例银行",
+                     *           "kind": "bank_loan",
+                     *           "principal": "30000000.00",
+                     *           "outstandingAtRegistration": "20000000.00",
+                     *           "interestRate": "0.049",
+                     *           "incurredOn": "2016-05-01",
+                     *           "maturityDate": "2026-05-01",
+                     *           "registeredOn": "2020-12-31",
+                     *           "notes": null,
+                     *           "asOf": "2021-12-31",
+                     *           "status": "transferred",
+                     *           "responsibleDistrictCode": "370214",
+                     *           "outstanding": "19500000.00",
+                     *           "principalRepaid": "500000.00",
+                     *           "interestPaid": "12000.00",
+                     *           "events": []
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
                      *     }
                      */
                     "application/json": {
-                        /** @description 债务 by maturity date */
+                        /** @description 债务 debts with principal outstanding today, by maturity date (then id) */
                         items: {
                             /**
                              * Format: int32
@@ -9569,6 +9596,8 @@ export interface operations {
                                 createdAt: string;
                             }[];
                         }[];
+                        /** @description 下一页游标 cursor of the next page; null on the last page */
+                        nextCursor: string | null;
                     };
                 };
             };

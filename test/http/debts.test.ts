@@ -109,6 +109,13 @@ t.test('summary as of a date, grouped, totals to the cent; maturities; exports',
 
   const due = (await get(app, '/v1/debts/maturities?from=2022-01-01&to=2023-12-31')).json().items
   t.same(due.map((d: { reference: string, maturityDate: string }) => [d.reference, d.maturityDate]), [['BL-2', '2022-06-30'], ['BL-1', '2023-12-31']])
+  // api-contract.md, Lists: the maturity schedule pages like every list (before, ?limit= was 400 and every debt came in one answer).
+  const first = (await get(app, '/v1/debts/maturities?from=2022-01-01&to=2023-12-31&limit=1')).json()
+  t.same(first.items.map((d: { reference: string }) => d.reference), ['BL-2'])
+  t.type(first.nextCursor, 'string')
+  const second = (await get(app, `/v1/debts/maturities?from=2022-01-01&to=2023-12-31&limit=1&cursor=${first.nextCursor as string}`)).json()
+  t.same([second.items.map((d: { reference: string }) => d.reference), second.nextCursor], [['BL-1'], null], 'the next page, the last')
+  expectProblem(t, await get(app, '/v1/debts/maturities?from=2022-01-01&to=2023-12-31&cursor=nonsense'), 400)
 
   const csv = await get(app, '/v1/debts/summary?asOf=2021-12-31&groupBy=zone&format=csv')
   t.equal(csv.statusCode, 200)
@@ -171,4 +178,16 @@ t.test('text a spreadsheet would run as a formula is neutralized in exports', as
   t.equal(neutralize('=cmd|/c calc'), "'=cmd|/c calc")
   t.equal(neutralize('@SUM(A1)'), "'@SUM(A1)")
   t.equal(neutralize('示例银行'), '示例银行')
+})
+
+t.test('maturities: only debts with principal outstanding today, filtered before paging, so every page but the last is full', async (t) => {
+  const debt = (reference: string, maturityDate: string) => created(t, app, '/v1/debts', { zoneCode: 'QD-HT', reference, creditor: '示例银行', kind: 'bank_loan', principal: '10.00', outstanding: '10.00', maturityDate, registeredOn: '2021-01-01' }) as Promise<{ id: number }>
+  const repaid = await debt('M-REPAID', '2040-01-01')
+  await created(t, app, `/v1/debts/${repaid.id}/repayments`, { paidOn: '2021-02-01', principal: '10.00', interest: '0.00' })
+  await debt('M-1', '2040-02-01')
+  await debt('M-2', '2040-03-01')
+  const first = (await get(app, '/v1/debts/maturities?from=2040-01-01&to=2040-12-31&limit=1')).json()
+  t.same(first.items.map((d: { reference: string }) => d.reference), ['M-1'], 'the repaid debt, first by maturity, is not on the page')
+  const rest = (await get(app, `/v1/debts/maturities?from=2040-01-01&to=2040-12-31&limit=1&cursor=${first.nextCursor as string}`)).json()
+  t.same([rest.items.map((d: { reference: string }) => d.reference), rest.nextCursor], [['M-2'], null])
 })

@@ -40,7 +40,11 @@ export const debtRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps
   })
 
   app.get('/debts/maturities', { config: { access: EVERY_ROLE }, schema: schemas.debtMaturitiesSchema },
-    async (request) => ({ items: (await debts.maturities(contextOf(request, deps), request.query.from, request.query.to)).map(presentDebt) }))
+    async (request) => {
+      const { limit, cursor, from, to } = request.query
+      const page = await debts.maturities(contextOf(request, deps), from, to, pageOf({ limit, cursor }))
+      return { items: page.items.map(presentDebt), nextCursor: page.nextCursor }
+    })
 
   app.get('/debts/:id', { config: { access: EVERY_ROLE }, schema: schemas.getDebtSchema },
     async (request) => presentDebt(await debts.debt(contextOf(request, deps), idFromParam(request.params.id), request.query.asOf)))

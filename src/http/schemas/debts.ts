@@ -194,10 +194,11 @@ export const debtSummarySchema = {
 export const debtMaturitiesSchema = {
   operationId: 'debtMaturities', summary: '到期计划 debts falling due between two dates, with what is still outstanding',
   querystring: Type.Object({
+    ...PageQuery,
     from: { ...DateString('起 from (inclusive)'), examples: ['2021-01-01'] },
     to: { ...DateString('止 to (inclusive)'), examples: ['2026-12-31'] },
   }, { additionalProperties: false }),
-  response: { 200: Type.Object({ items: Type.Array(DebtOut, { maxItems: 100_000, description: '债务 by maturity date' }) }, { additionalProperties: false, examples: [{ items: [] }] }), ...problemResponses(400, 401) },
+  response: { 200: PageOf(DebtOut, '债务 debts with principal outstanding today, by maturity date (then id)'), ...problemResponses(400, 401) },
 }
 
 export const getDebtSchema = {
