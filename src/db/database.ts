@@ -177,6 +177,8 @@ export interface SettlementRunsTable {
   finalized_by: string | null
   /** SHA-256 (hex) of the run's canonical content, stored when it is finalized (sql/006). */
   digest: string | null
+  /** The canonical text the digest was taken over (sql/015): 'settlement-run/v2', or null for v1 (finalized before it). */
+  digest_format: ColumnType<string | null, string | null | undefined, string | null>
   /** 强制定稿理由: why it was finalized although a line was disputed. */
   override_reason: string | null
 }

@@ -183,6 +183,8 @@ export interface StoredRun {
   finalizedBy: string | null
   /** SHA-256 of the run's canonical content, stored when it was finalized (null for drafts and runs finalized before sql/006). */
   digest: string | null
+  /** The canonical text the digest was taken over (DIGEST_FORMATS of src/domain/verification.ts); null for v1 and drafts. */
+  digestFormat?: string | null
   /** 强制定稿理由: why it was finalized although a line was disputed. */
   overrideReason: string | null
 }
@@ -190,7 +192,7 @@ export interface StoredRun {
 const toRun = (r: SettlementRunRow): StoredRun => ({
   id: r.id, fiscalYear: r.fiscal_year, status: r.status, minimumRate: r.minimum_rate, createdAt: r.created_at.toISOString(),
   createdBy: r.created_by, finalizedAt: r.finalized_at?.toISOString() ?? null, finalizedBy: r.finalized_by,
-  digest: r.digest, overrideReason: r.override_reason,
+  digest: r.digest, digestFormat: r.digest_format, overrideReason: r.override_reason,
 })
 
 export interface StoredLine extends Omit<NewSettlementLine, 'groups' | 'inputs'> {
@@ -343,10 +345,11 @@ export async function listRuns (db: Db, scope: Scope, fiscalYear: number | undef
  * if any, in the UPDATE that finalizes it (the 003 triggers allow no change after it). finalized_at
  * is the transaction's now(), the instant `transactionNow` answers and the digest was taken with.
  */
-export async function markFinalized (tx: Db, id: number, finalized: { keyId: string, digest: string, overrideReason: string | null }): Promise<void> {
+export async function markFinalized (tx: Db, id: number, finalized: { keyId: string, digest: string, digestFormat: string, overrideReason: string | null }): Promise<void> {
   await tx.updateTable('settlement_lines').set({ finalized: true }).where('run_id', '=', id).execute()
   await tx.updateTable('settlement_runs').set({
-    status: 'finalized', finalized_at: sql<Date>`now()`, finalized_by: finalized.keyId, digest: finalized.digest, override_reason: finalized.overrideReason,
+    status: 'finalized', finalized_at: sql<Date>`now()`, finalized_by: finalized.keyId, digest: finalized.digest, digest_format: finalized.digestFormat,
+    override_reason: finalized.overrideReason,
   }).where('id', '=', id).execute()
 }
 
@@ -427,7 +430,7 @@ export async function disputedLines (db: Db, runId: number) {
 const toGroupContent = (g: SettlementGroupRow): GroupContent => ({
   position: g.position, name: g.name, basis: g.basis, base: g.base, actual: g.actual, increment: g.increment, carriedShortfallIn: g.carried_shortfall_in,
   shareable: g.shareable, zoneShare: g.zone_share, districtShare: g.district_share, carriedShortfallOut: g.carried_shortfall_out, bands: g.bands, result: g.result,
-  writtenOff: g.written_off,
+  writtenOff: g.written_off, input: g.input,
 })
 
 /** A page of the run's lines as stored, every column and every group, by agreement id (the order of the digest). */

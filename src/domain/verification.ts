@@ -14,16 +14,28 @@ import type { BaseDerivation, BaseInput, BaseRule, GroupInput, GroupResult, Resp
  * (actual, base derivation, bands and rates, carried shortfall, policy) and the line's advances,
  * and every stored figure is compared with what today's engine makes of them.
  *
- * The canonical text (format settlement-run/v1) is one JSON document a line, "\n" after each:
+ * The canonical text (format settlement-run/v2) is one JSON document a line, "\n" after each:
  *   the format name; the run (id, year, floor, who computed and finalized it and when, the
  *   override reason); each line by agreement id, with every stored column and its groups by
- *   position (every column, the printed bands and the engine's result as stored, and the shortfall
- *   written off where the line recorded one); each review
+ *   position (every column, the printed bands, the engine's result and the calculation request as
+ *   stored, and the shortfall written off where the line recorded one); each review
  *   (the whole history, in the order recorded). Amounts are the database's own text of them.
  * The same rows always give the same text; any change to any of them, another.
+ * settlement-run/v1, which runs finalized before sql/015 were digested over, is the same text
+ * without the groups' calculation requests.
  */
 
-export const DIGEST_FORMAT = 'settlement-run/v1'
+export const DIGEST_FORMATS = { v1: 'settlement-run/v1', v2: 'settlement-run/v2' } as const
+export type DigestFormat = typeof DIGEST_FORMATS[keyof typeof DIGEST_FORMATS]
+/** The format a run finalized now is digested over. */
+export const DIGEST_FORMAT: DigestFormat = DIGEST_FORMATS.v2
+
+/** The format a finalized run's digest was taken over: as stored, v1 when none is (finalized before sql/015). */
+export function digestFormatOf (stored: string | null | undefined): DigestFormat {
+  if (stored === null || stored === undefined) return DIGEST_FORMATS.v1
+  if (stored === DIGEST_FORMATS.v2) return stored
+  throw new Error(`unknown digest format ${stored}`)
+}
 
 /** The run's header as finalized. */
 export interface RunContent {
@@ -47,6 +59,8 @@ export interface GroupContent extends SettledGroupFigures {
   result: string
   /** 核销: the shortfall the line wrote off, as recorded when it was finalized; null when none was recorded. */
   writtenOff?: string | null
+  /** The calculation request the group's figures come from (JSON text), as stored; null on groups stored before it was. */
+  input?: string | null
 }
 
 /** A line's stored columns and its groups. */
@@ -76,14 +90,14 @@ export interface ReviewContent extends Review {
 
 const line = (value: unknown) => `${JSON.stringify(value)}\n`
 
-export function canonicalHeader (run: RunContent): string {
-  return line(DIGEST_FORMAT) + line({
+export function canonicalHeader (run: RunContent, format: DigestFormat = DIGEST_FORMAT): string {
+  return line(format) + line({
     run: run.id, fiscalYear: run.fiscalYear, minimumRate: run.minimumRate, createdAt: run.createdAt, createdBy: run.createdBy,
     finalizedAt: run.finalizedAt, finalizedBy: run.finalizedBy, overrideReason: run.overrideReason,
   })
 }
 
-export function canonicalLine (l: LineContent): string {
+export function canonicalLine (l: LineContent, format: DigestFormat = DIGEST_FORMAT): string {
   return line({
     line: l.agreementId, zoneCode: l.zoneCode, districtCode: l.districtCode, kind: l.kind, follows: l.follows,
     revenueTotal: l.revenueTotal, zoneShare: l.zoneShare, districtShare: l.districtShare, advancesPaid: l.advancesPaid, balanceDue: l.balanceDue,
@@ -94,6 +108,7 @@ export function canonicalLine (l: LineContent): string {
       carriedShortfallOut: g.carriedShortfallOut, bands: g.bands, result: g.result,
       // Only where a write-off was recorded (sql/013): the text of every other group, and of every run finalized before, is as it was.
       ...(g.writtenOff === undefined || g.writtenOff === null ? {} : { writtenOff: g.writtenOff }),
+      ...(format === DIGEST_FORMATS.v1 ? {} : { input: g.input ?? null }),
     })),
   })
 }

@@ -19,7 +19,7 @@ import { runMagnitudeIssue } from '../domain/magnitudes.js'
 import { agreementHistory as historyOfLines, type HistoryYear } from '../domain/history.js'
 import { latestReviews, type LineReviews, overrideReasonOf, type ReviewRequest, reviewingParty } from '../domain/review.js'
 import {
-  canonicalHeader, canonicalLine, canonicalReview, type LineContent, type Mismatch, type ReviewContent, type RunContent, verifyLine,
+  canonicalHeader, canonicalLine, canonicalReview, DIGEST_FORMAT, type DigestFormat, digestFormatOf, type LineContent, type Mismatch, type ReviewContent, type RunContent, verifyLine,
 } from '../domain/verification.js'
 import { serializeGroupResult, storedTransfersCited } from '../domain/explanation.js'
 import {
@@ -328,11 +328,11 @@ export interface FinalizeRequest {
 const DIGEST_PAGE = 1000
 
 /** The run's digest: SHA-256 over its canonical content (src/domain/verification.ts), read a page at a time. */
-async function runDigest (db: Db, header: RunContent): Promise<string> {
-  const hash = createHash('sha256').update(canonicalHeader(header))
+async function runDigest (db: Db, header: RunContent, format: DigestFormat): Promise<string> {
+  const hash = createHash('sha256').update(canonicalHeader(header, format))
   for (let cursor: string | undefined; ;) {
     const lines = await runContentPage(db, header.id, { limit: DIGEST_PAGE, cursor })
-    for (const line of lines.items) hash.update(canonicalLine(line))
+    for (const line of lines.items) hash.update(canonicalLine(line, format))
     if (lines.nextCursor === null) break
     cursor = lines.nextCursor
   }
@@ -381,8 +381,8 @@ export function finalizeRun (ctx: Context, id: number, request: FinalizeRequest 
     const digest = await runDigest(tx, {
       id, fiscalYear: run.fiscalYear, minimumRate: run.minimumRate, createdAt: run.createdAt, createdBy: run.createdBy,
       finalizedAt: await transactionNow(tx), finalizedBy: keyId, overrideReason,
-    })
-    await markFinalized(tx, id, { keyId, digest, overrideReason })
+    }, DIGEST_FORMAT)
+    await markFinalized(tx, id, { keyId, digest, digestFormat: DIGEST_FORMAT, overrideReason })
     const after = await overview(tx, ctx.actor.scope, id)
     return {
       value: after,
@@ -455,7 +455,7 @@ export async function verifyRun (ctx: Context, id: number): Promise<Verification
   const recomputedDigest = await runDigest(ctx.db, {
     id, fiscalYear: run.fiscalYear, minimumRate: run.minimumRate, createdAt: run.createdAt, createdBy: run.createdBy,
     finalizedAt: run.finalizedAt, finalizedBy: run.finalizedBy, overrideReason: run.overrideReason,
-  })
+  }, digestFormatOf(run.digestFormat))
   const mismatches: Mismatch[] = []
   let mismatchCount = 0
   if (run.digest !== recomputedDigest) {

@@ -180,7 +180,7 @@ export function presentLines (page: Page<SettledLine>, lang: Language) {
 }
 
 /** A run as the list shows it: the floor printed as the run itself prints it ("0.60"). */
-export function presentRunSummary (run: RunOverview['run']) {
+export function presentRunSummary ({ digestFormat: _format, ...run }: RunOverview['run']) {
   return { ...run, minimumRate: formatRate(money(run.minimumRate)) }
 }
 
