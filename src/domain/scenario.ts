@@ -328,31 +328,39 @@ function refusalInRequestTerms (issue: InputIssue, plan: ScenarioPlan, version: 
   return { ...issue, pointer: change?.fields.has(changed) === true ? `${change.at}/${changed}${match[3] ?? ''}` : '/agreementId' }
 }
 
+/** Each year's C_out of a version's chain as computed from today's records, by group name. */
+type ChainCarries = ReadonlyMap<number, ReadonlyMap<string, Decimal>>
+
 /**
  * One version settled year by year from plan.chainFrom, each year's C_out carried into the next (§5,
  * §6). Where the agreement's settlement of Y−1 is finalized, Y carries in what that settlement
  * carried out, as a settlement run does (§6: the C_out of the latest finalized settlement of Y−1),
  * though the revenue of Y−1 on record may have changed since: what has been settled is settled
  * (§9). Both versions do, so that a scenario without changes reads as the agreement does, and a
- * change is weighed against the carry the zone actually has; but within the scenario's years a group
- * it changes carries its own C_out (§5, §6), not the one its agreed terms gave when signed.
+ * change is weighed against the carry the zone actually has. Within the scenario's years the changed
+ * version's carry is that signed C_out moved by what its change does to C_out (`agreedChain`: the
+ * agreed version's own C_out of the year, as computed beside it): a changed base or shortfall rule
+ * carries what it gives, and a change that leaves C_out alone carries the signed one, however the
+ * revenue of Y−1 was revised since it was signed.
  */
-function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts) {
+function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts, agreedChain?: ChainCarries) {
   const actual = actualOf(plan, facts)
   const results: AgreementYearResult[] = []
   const conflicts: InputIssue[] = []
   const problems: InputIssue[] = []
+  const chain = new Map<number, ReadonlyMap<string, Decimal>>()
   let carriedOut: ReadonlyMap<string, Decimal> | undefined
   for (let year = plan.chainFrom; year <= plan.toYear; year++) {
     const carry: CarrySource = carrySource(version.carry, year, facts.predecessor)
     const ownCarry = () => {
       const finalized = facts.finalizedCarriedOut?.(year - 1)
-      if (finalized === undefined || carriedOut === undefined || year - 1 < plan.fromYear) return finalized ?? carriedOut
-      // Within the range, a group the scenario changes carries its own C_out of Y−1: the signed
-      // settlement's is the agreed terms' (a changed base or shortfall rule gives another).
-      const chained = carriedOut
-      return new Map(version.agreement.groups.map((g, position) =>
-        [g.name, (version.changes[position] === undefined ? finalized.get(g.name) : chained.get(g.name)) ?? ZERO]))
+      const agreed = agreedChain?.get(year - 1)
+      if (finalized === undefined || carriedOut === undefined || agreed === undefined || year - 1 < plan.fromYear) return finalized ?? carriedOut
+      const changed = carriedOut
+      return new Map(version.agreement.groups.map((g) => {
+        const moved = (finalized.get(g.name) ?? ZERO).plus(changed.get(g.name) ?? ZERO).minus(agreed.get(g.name) ?? ZERO)
+        return [g.name, Decimal.max(moved, ZERO)]
+      }))
     }
     const carriedIn = carry.kind === 'none' ? new Map<string, Decimal>() : carry.kind === 'own' ? ownCarry() : facts.predecessorCarriedOut
     const settled = settleAgreementYear(version.agreement, year, version.floor, { actual, carry, carriedIn, advancesPaid: ZERO })
@@ -362,9 +370,10 @@ function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts
       break
     }
     carriedOut = new Map(settled.result.groups.map((g) => [g.name, g.carriedShortfallOut ?? ZERO]))
+    chain.set(year, carriedOut)
     if (year >= plan.fromYear) results.push(settled.result)
   }
-  return { results, conflicts, problems }
+  return { results, conflicts, problems, chain }
 }
 
 /**
@@ -404,7 +413,7 @@ const summed = (results: readonly AgreementYearResult[]): ScenarioTotals => ({
  */
 export function runScenario (plan: ScenarioPlan, facts: ScenarioFacts): ScenarioResult {
   const agreed = settleChain(plan, plan.agreed, facts)
-  const scenario = settleChain(plan, plan.scenario, facts)
+  const scenario = settleChain(plan, plan.scenario, facts, agreed.chain)
   const conflicts = [...agreed.conflicts, ...scenario.conflicts]
   // The conflict names the stored agreement whose year is not finalized; in the request's terms, the agreement asked about.
   if (conflicts.length > 0) throw Problems.priorYearNotFinalized(conflicts.slice(0, 1).map((c) => ({ ...c, pointer: '/agreementId' })))

@@ -103,3 +103,17 @@ t.test('§5 §6 a changed base that leaves 2020 without a shortfall carries none
   ])
   t.equal(scenario.json().years[1].groups[0].agreed.carriedShortfallIn, '100.00', 'the agreed terms carry in what the signed 2020 carried out')
 })
+
+t.test('§6 §9 a change that leaves C_out alone carries the signed C_out, though 2020\'s revenue was revised after it was signed: the agreed terms given again differ by 0.00', async (t) => {
+  const id = await zoneWithRevenue(t, 'QD-SR')
+  await settleAlone(t, id, 2020)
+  await created(t, app, '/v1/revenues', { records: [{ zoneCode: 'QD-SR', category: '10101', year: 2020, month: 1, amount: '1000.00' }] }, 200)
+  const agreed = agreementBody('QD-SR', '370214').groups[0]!
+  for (const change of [{}, { rates: agreed.rates }, { shortfall: 'carry_forward' }]) {
+    const scenario = await post(app, '/v1/scenarios', { agreementId: id, changes: { groups: [{ name: 'taxes', ...change }] }, fromYear: 2020, toYear: 2021 })
+    t.equal(scenario.statusCode, 200, scenario.body)
+    const years = scenario.json().years as Array<{ totals: { difference: string }, groups: Array<{ scenario: { carriedShortfallIn: string } }> }>
+    t.same(years.map((y) => y.totals.difference), ['0.00', '0.00'], `${JSON.stringify(change)}: nothing changed, no difference (before, 80.00 in 2021)`)
+    t.equal(years[1]?.groups[0]?.scenario.carriedShortfallIn, '100.00', 'the signed 100.00 carried in, as the agreed terms do')
+  }
+})
