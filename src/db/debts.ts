@@ -120,7 +120,7 @@ export async function listDebts (db: Db, scope: Scope, filter: DebtFilter, page:
 /** A page of the debts of `filter` that have a maturity date, by maturity date and id, with their events. */
 export async function listDebtsByMaturity (db: Db, scope: Scope, filter: DebtFilter, page: PageRequest): Promise<Page<StoredDebt>> {
   const rows = await fetchPage(filtered(db, scope, filter).where('debts.maturity_date', 'is not', null), page,
-    { columns: ['debts.maturity_date', 'debts.id'], types: ['text', 'int'], of: (r) => [r.maturity_date ?? '', r.id] })
+    { columns: ['debts.maturity_date', 'debts.id'], types: ['day', 'int'], of: (r) => [r.maturity_date ?? '', r.id] })
   return mapPageAsync(rows, (items) => withEvents(db, items))
 }
 

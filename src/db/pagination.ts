@@ -1,4 +1,5 @@
 import { type SelectQueryBuilder, sql } from 'kysely'
+import { isDay } from '../domain/days.js'
 import { Problems } from '../domain/errors.js'
 import type { Database } from './database.js'
 
@@ -6,7 +7,7 @@ import type { Database } from './database.js'
  * Every list answers { items, nextCursor } in a stable order (api-contract.md, Lists), paged by
  * keyset: the cursor is the key of the last row of the page (base64url JSON, opaque to callers),
  * and the next page starts after it. A cursor no list gave out is a 400, whatever it holds: its key
- * must have the list's shape (text columns text PostgreSQL can hold, int columns integers of int4)
+ * must have the list's shape (text columns text PostgreSQL can hold, int columns integers of int4, day columns real days)
  * and encode back to the same cursor.
  */
 
@@ -23,8 +24,8 @@ export interface PageRequest {
 /** How a list is ordered: its key columns (unique together), the type of each, and the direction. */
 export interface Keyset<R> {
   columns: readonly string[]
-  /** text columns hold strings; int columns PostgreSQL integers. */
-  types: ReadonlyArray<'text' | 'int'>
+  /** text columns hold strings; int columns PostgreSQL integers; day columns dates, written YYYY-MM-DD. */
+  types: ReadonlyArray<'text' | 'int' | 'day'>
   /** The key of a row, in the order of `columns`. */
   of: (row: R) => ReadonlyArray<string | number>
   descending?: boolean
@@ -47,9 +48,13 @@ function decodeCursor (cursor: string, types: Keyset<unknown>['types']): Array<s
   } catch {
     throw Problems.badCursor()
   }
-  const fits = Array.isArray(key) && key.length === types.length && key.every((part: unknown, i) => types[i] === 'text'
-    ? typeof part === 'string' && part.length <= 200 && !unstorable(part)
-    : Number.isInteger(part) && Math.abs(part as number) < INT4)
+  const fits = Array.isArray(key) && key.length === types.length && key.every((part: unknown, i) => {
+    switch (types[i]) {
+      case 'text': return typeof part === 'string' && part.length <= 200 && !unstorable(part)
+      case 'day': return typeof part === 'string' && isDay(part)
+      default: return Number.isInteger(part) && Math.abs(part as number) < INT4
+    }
+  })
   // Only the very text a list gave out: the key written back must give the cursor again, byte for
   // byte (so no other spelling of a number, no lone surrogate, no stray base64 character gets through).
   if (!fits || encodeCursor(key as Array<string | number>) !== cursor) throw Problems.badCursor()
