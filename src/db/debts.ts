@@ -129,7 +129,7 @@ export async function allDebts (db: Db, scope: Scope, filter: DebtFilter = {}): 
   return withEvents(db, await filtered(db, scope, filter).orderBy('debts.id').execute())
 }
 
-/** The registered zones and the references their debts already use (of one zone, or of all). */
+/** The registered zones and the references their debts already use (of one zone, or of all), without white space around them. */
 export async function debtRegister (db: Db, zoneCode?: string): Promise<{ zones: Set<string>, references: Set<string> }> {
   let zones = db.selectFrom('zones').select('code')
   let debts = db.selectFrom('debts').select(['zone_code', 'reference'])
@@ -138,7 +138,8 @@ export async function debtRegister (db: Db, zoneCode?: string): Promise<{ zones:
     debts = debts.where('zone_code', '=', zoneCode)
   }
   const [zoneRows, debtRows] = await Promise.all([zones.execute(), debts.execute()])
-  return { zones: new Set(zoneRows.map((z) => z.code)), references: new Set(debtRows.map((d) => `${d.zone_code}|${d.reference}`)) }
+  // Trimmed, as a reference given now is (one stored with spaces around it before they were trimmed is the same reference).
+  return { zones: new Set(zoneRows.map((z) => z.code)), references: new Set(debtRows.map((d) => `${d.zone_code}|${d.reference.trim()}`)) }
 }
 
 export async function insertDebt (tx: Db, d: {

@@ -28,7 +28,6 @@ export interface NewAdvance {
  */
 export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advance> {
   return inWriteTransaction(ctx, async (tx) => {
-    if (money(advance.amount).isZero()) throw Problems.advanceEmpty()
     await holdSettlementInputs(tx)
     // Concurrent advances of the agreement take turns (each sees the others' in the year's sum), and
     // the agreement's years are read under the lock that ending it takes (endAgreement): no advance
@@ -36,6 +35,7 @@ export function recordAdvance (ctx: Context, advance: NewAdvance): Promise<Advan
     await lockAgreement(tx, advance.agreementId)
     const agreement = await findAgreement(tx, ctx.actor.scope, advance.agreementId)
     if (agreement === undefined) throw Problems.agreementNotInScope(advance.agreementId)
+    if (money(advance.amount).isZero()) throw Problems.advanceEmpty()
     if (!inForce(agreement, advance.fiscalYear)) throw Problems.agreementNotInForce(agreement, advance.fiscalYear)
     if (!advancePaidInWindow(advance.fiscalYear, advance.paidOn)) throw Problems.advancePaidOutsideYear(advance.fiscalYear, advance.paidOn)
     if (await yearFinalized(tx, agreement.id, advance.fiscalYear)) throw Problems.yearSettled(agreement.id, advance.fiscalYear)

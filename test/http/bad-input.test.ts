@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { connect } from 'node:net'
+import { sql } from 'kysely'
 import t from 'tap'
 import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
 import { agreementBody, buildWorld, created, get, injector, post } from '../world.js'
@@ -135,6 +136,8 @@ t.test('calculation-rules.md §9: an advance of 0.00 (or -0.00) moves nothing: 4
     t.same(problem.errors, [{ pointer: '/amount', message: 'not zero' }], amount)
   }
   t.equal(await rowCount(database, 'advances'), before, 'none was recorded')
+  const outside = expectProblem(t, await injectAs('district203', { method: 'POST', url: '/v1/advances', payload: { agreementId: ht, fiscalYear: 2024, paidOn: '2024-06-30', amount: '0.00', documentNo: 'x' } }), 422)
+  t.equal(outside.errors?.[0]?.pointer, '/agreementId', 'outside the caller\'s scope, that comes first: the agreement, not the amount')
   t.equal((await post(app, `/v1/settlement-runs/${draft.id}/finalize`, {})).statusCode, 200, 'before, the 0.00 advance made the draft stale (409)')
 })
 
@@ -158,6 +161,9 @@ t.test('a name, reference or document number of white space alone says nothing: 
   t.same([stored.reference, stored.creditor], ['BLANK-1', '示例银行'], 'stored without the spaces around them')
   const again = expectProblem(t, await post(app, '/v1/debts', { ...debt, reference: 'BLANK-1  ' }), 409)
   t.match(again.detail, /already has a debt BLANK-1\./, 'the same reference with a trailing space is the same debt; before, a second debt "BLANK-1 "')
+  // A reference stored with its spaces before they were trimmed is the same reference too.
+  await sql`UPDATE debts SET reference = 'OLD-7 ' WHERE reference = 'BLANK-1'`.execute(database.db)
+  expectProblem(t, await post(app, '/v1/debts', { ...debt, reference: 'OLD-7' }), 409)
 })
 
 t.test('api-contract.md, Settlement runs: agreementIds is bounded (400 above 10,000) and 10,000 ids are one query parameter, not a 503', async (t) => {
