@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import t from 'tap'
 import {
   type AgreementYearResult, type BaseInput, computeAgreementYear, formatMoney, type GroupInput, money, presentGroupFigures, type RateBand,
   type ResponsibilityTransfer, serializeGroupResult, type ShortfallPolicy, type TransferFunding, ZERO,
 } from '../../src/domain/index.js'
-import { canonicalLine, engineInputOf, type LineContent, verifyLine } from '../../src/domain/verification.js'
+import {
+  canonicalHeader, canonicalLine, canonicalReview, DIGEST_FORMATS, type DigestFormat, engineInputOf, type LineContent, type ReviewContent, type RunContent, verifyLine,
+} from '../../src/domain/verification.js'
 import { holds } from '../properties.js'
 
 // GET /v1/settlement-runs/{id}/verification (api-contract.md, Settlement runs) recomputes every
@@ -158,4 +161,24 @@ t.test('any line the engine computes verifies clean from what it stores', async 
     const result = settle(2021, groups.map((g, i) => ({ ...g, name: `g${i}` })), formatMoney(advances))
     return verifyLine(2021, FLOOR, stored(result), undefined).length === 0
   }), RUNS)
+})
+
+t.test('api-contract.md, Settlement runs (verification): settlement-run/v1 is the very text runs finalized before sql/015 were digested over; v2 adds each group\'s calculation request', async (t) => {
+  const header: RunContent = { id: 7, fiscalYear: 2021, minimumRate: '0.600000', createdAt: '2026-01-05T08:00:00.000Z', createdBy: 'k1', finalizedAt: '2026-01-06T08:00:00.000Z', finalizedBy: 'k2', overrideReason: null }
+  const fixture: LineContent = {
+    agreementId: 3, zoneCode: 'QD-HT', districtCode: '370214', kind: 'annual', follows: null, revenueTotal: '1350.00', zoneShare: '220.00', districtShare: '1130.00',
+    advancesPaid: '50.00', balanceDue: '170.00', previousZoneShare: null, adjustment: null, balanceAdjustment: null, inputs: '{"terms":"t","revenue":"r","advances":"","carriedFrom":null,"follows":null}',
+    groups: [
+      { position: 0, name: 'taxes', basis: 'increment', base: '1000.00', actual: '1150.00', increment: '150.00', carriedShortfallIn: '0.00', shareable: '150.00', zoneShare: '100.00', districtShare: '1050.00', carriedShortfallOut: '0.00', bands: '[]', result: '{"r":1}', writtenOff: null, input: '{"name":"taxes"}' },
+      { position: 1, name: 'fees', basis: 'total', base: null, actual: '200.00', increment: null, carriedShortfallIn: null, shareable: null, zoneShare: '120.00', districtShare: '80.00', carriedShortfallOut: null, bands: '[]', result: '{"r":2}', writtenOff: '12.00', input: null },
+    ],
+  }
+  const review: ReviewContent = { id: 1, agreementId: 3, party: 'district', decision: 'confirm', note: null, by: 'k3', byRole: 'district', byLabel: null, at: '2026-01-05T09:00:00.000Z' }
+  const digest = (format: DigestFormat, line = fixture) => createHash('sha256').update(canonicalHeader(header, format) + canonicalLine(line, format) + canonicalReview(review)).digest('hex')
+  // Taken with the code of ae4d9d3, the last to finalize runs over v1, on the same rows.
+  t.equal(digest(DIGEST_FORMATS.v1), '0fc38aa6c89a2a8cd29b30ec2ee26ea7db167c6f339d8cef5018a290ea1ea7cc', 'v1 reads as it always did')
+  const otherRequest = { ...fixture, groups: fixture.groups.map((g, i) => i === 0 ? { ...g, input: '{"name":"taxes","actual":"99999.00"}' } : g) }
+  t.equal(digest(DIGEST_FORMATS.v1, otherRequest), digest(DIGEST_FORMATS.v1), 'v1 never held the requests')
+  t.not(digest(DIGEST_FORMATS.v2, otherRequest), digest(DIGEST_FORMATS.v2), 'v2 does: another request, another digest')
+  t.match(canonicalHeader(header, DIGEST_FORMATS.v2), /^"settlement-run\/v2"\n/, 'and names itself')
 })
