@@ -202,7 +202,7 @@ ${groupsTable(line)}${transfers}${writtenOff}
 <table class="review"><thead><tr><th>当事方</th><th>结论</th><th>登记人</th><th>时间（北京时间）</th><th>说明</th></tr></thead><tbody>${reviewRows(line.reviewHistory)}</tbody></table>
 ${override}${digest}
 <div class="signatures">${sealBlock('市财政局', '')}${sealBlock('区财政局', line.districtName)}${sealBlock('功能区管委会', line.zoneName)}</div>
-<footer><span>结算批次 ${run.id} · 分成办法 ${line.agreementId}</span><span>第 ${index + 1} 页，共 ${count} 页</span></footer>
+<footer><span>结算批次 ${run.id} · 分成办法 ${line.agreementId}</span><span>第 ${index + 1} 页，共 ${count} 页，另附汇总页</span></footer>
 </section>`
 }
 
@@ -223,7 +223,7 @@ function totalsPage (run: StoredRun, count: number, totals: RunTotals, printsSup
 <header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度</p><h1>${run.fiscalYear}年度功能区收入分成结算单 合计<small>totals</small></h1><p class="status">${statusText(run)}</p></header>
 <p class="unit">本结算单 ${count} 份分成办法（${count} 页）合计；金额单位：元</p>
 <table class="balance"><tbody>${rows.map(([title, amount]) => `<tr><th>${title}</th>${yuan(amount)}</tr>`).join('')}</tbody></table>
-<footer><span>结算批次 ${run.id} · 合计</span><span>汇总页</span></footer>
+<footer><span>结算批次 ${run.id} · 合计</span><span>汇总页（附于 ${count} 页结算单之后）</span></footer>
 </section>`
 }
 

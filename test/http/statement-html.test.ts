@@ -54,6 +54,8 @@ t.test('api-contract.md, Settlement runs (totals that add up to the cent): after
   const totals = /<section class="totals">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? ''
   t.ok(html.indexOf('<section class="totals">') > html.lastIndexOf('<section class="agreement"'), 'the last page')
   t.match(totals, /本结算单 3 份分成办法（3 页）合计/)
+  t.match(totals, /汇总页（附于 3 页结算单之后）/)
+  t.equal(html.match(/第 \d+ 页，共 3 页，另附汇总页/g)?.length, 3, 'each agreement\'s page says a totals page follows, so a missing one is noticed when signing')
   t.same([...totals.matchAll(/<th>([^<]+)<\/th><td class="num">([^<]+)<\/td>/g)].map((m) => `${m[1]} ${m[2]}`), [
     '收入合计 revenue 300.00', '功能区分成 zone share 180.00', '属地政府留成 district share -1,234,487.89', '已预拨 advances paid 0.00',
     '应补(扣) balance due 180.00', '补充结算调整 adjustment 10.00', '应补(扣)调整 balance adjustment 10.00',
