@@ -52,6 +52,22 @@ export async function overlappingAgreements (db: Db, zoneCode: string, districtC
   return rows.map((r) => ({ id: r.id, effectiveFrom: r.effective_from, effectiveTo: r.effective_to, documentNo: r.document_no }))
 }
 
+/**
+ * The agreement of the pair that begins the year after `year`, carries a shortfall forward, and whose
+ * first year is finalized (its signed line carried in nothing from a previous version): one that an
+ * agreement ending at `year` would become the previous version of, after the fact (§6, §9).
+ */
+export async function settledSuccessor (db: Db, zoneCode: string, districtCode: string, year: number, exceptId?: number): Promise<{ id: number, effectiveFrom: number } | undefined> {
+  const { rows } = await sql<{ id: number, effective_from: number }>`
+    SELECT v.id, v.effective_from FROM agreements v
+    WHERE v.zone_code = ${zoneCode} AND v.district_code = ${districtCode} AND v.effective_from = ${year + 1} AND v.id <> ${exceptId ?? 0}
+      AND EXISTS (SELECT 1 FROM agreement_groups g WHERE g.agreement_id = v.id AND g.shortfall = 'carry_forward')
+      AND EXISTS (SELECT 1 FROM settlement_lines l WHERE l.agreement_id = v.id AND l.fiscal_year = v.effective_from AND l.finalized)
+    ORDER BY v.id LIMIT 1`.execute(db)
+  const row = rows[0]
+  return row === undefined ? undefined : { id: row.id, effectiveFrom: row.effective_from }
+}
+
 export async function insertAgreement (tx: Db, terms: AgreementTerms): Promise<number> {
   const { id } = await tx.insertInto('agreements').values({
     zone_code: terms.zoneCode, district_code: terms.districtCode, document_no: terms.documentNo,

@@ -193,6 +193,12 @@ export const Problems = {
   alreadySettled: (agreementId: number, year: number) => new Problem(409, 'already-settled',
     `Agreement ${agreementId} already has a finalized ${year} settlement; create a new run: it will be a supplementary settlement (补充结算).`),
   /** An agreement in a finalized settlement of `settled` may not end before it. */
+  /** An agreement ending the year before another of the pair begins would become its previous version after the other's first year was signed (§6, §9). */
+  successorSettled: (successor: { id: number, effectiveFrom: number }, pointer: string) => new Problem(409, 'agreement-settled',
+    `Agreement ${successor.id} begins in ${successor.effectiveFrom}, carries shortfalls forward, and its ${successor.effectiveFrom} settlement is finalized with no previous ` +
+    `version to carry in from: ending this agreement in ${successor.effectiveFrom - 1} would make it that previous version after the fact, and a shortfall it carried out ` +
+    `of ${successor.effectiveFrom - 1} would belong to a year already signed (calculation-rules.md §6, §9: what has been settled is settled once). End it earlier.`,
+    at(pointer, `must be before ${successor.effectiveFrom - 1} while agreement ${successor.id}'s ${successor.effectiveFrom} is finalized`)),
   agreementSettledEnd: (agreementId: number, settled: number) => new Problem(409, 'agreement-settled',
     `Agreement ${agreementId} is in a finalized settlement of ${settled}; it cannot end before that year.`, at('/effectiveTo', `must be ${settled} or later`)),
   /**

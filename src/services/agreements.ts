@@ -1,5 +1,5 @@
 import {
-  type AgreementFilter, findAgreement, insertAgreement, insertBaseAdjustment, listAgreements, lockAgreementPair, overlappingAgreements, setEffectiveTo,
+  type AgreementFilter, findAgreement, insertAgreement, insertBaseAdjustment, listAgreements, lockAgreementPair, overlappingAgreements, setEffectiveTo, settledSuccessor,
   type StoredAdjustment, type StoredAgreement,
 } from '../db/agreements.js'
 import { advancesAfter } from '../db/advances.js'
@@ -40,6 +40,8 @@ export function createAgreement (ctx: Context, json: AgreementJson): Promise<Sto
     await lockAgreementPair(tx, terms.zoneCode, terms.districtCode)
     const [other] = await overlappingAgreements(tx, terms.zoneCode, terms.districtCode, terms.effectiveFrom, terms.effectiveTo)
     if (other !== undefined) throw Problems.overlappingAgreement(other, terms)
+    const successor = terms.effectiveTo === null ? undefined : await settledSuccessor(tx, terms.zoneCode, terms.districtCode, terms.effectiveTo)
+    if (successor !== undefined) throw Problems.successorSettled(successor, '/effectiveTo')
     const id = await insertAgreement(tx, terms)
     return { value: await stored(tx, id), audit: [{ action: 'create', entityType: 'agreement', entityId: String(id), details: json }] }
   })
@@ -127,6 +129,8 @@ export function endAgreement (ctx: Context, id: number, effectiveTo: number | nu
     }
     const [other] = await overlappingAgreements(tx, found.zoneCode, found.districtCode, found.effectiveFrom, effectiveTo, found.id)
     if (other !== undefined) throw Problems.endOverlaps(other.id)
+    const successor = effectiveTo === null || effectiveTo === found.effectiveTo ? undefined : await settledSuccessor(tx, found.zoneCode, found.districtCode, effectiveTo, found.id)
+    if (successor !== undefined) throw Problems.successorSettled(successor, '/effectiveTo')
     await setEffectiveTo(tx, found.id, effectiveTo)
     return {
       value: { ...found, effectiveTo },

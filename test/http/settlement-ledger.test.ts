@@ -567,3 +567,23 @@ t.test('§6, §9 a draft computed before its carry source appeared is stale: a p
   t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${first}`, payload: { effectiveTo: 2058 } })).statusCode, 200)
   t.match(expectProblem(t, await finalize(before.id), 409).detail, new RegExp(`agreement ${first}'s 2058, which is not finalized`))
 })
+
+t.test('§6 §9 an agreement may not become, after the fact, the previous version of one whose first year is signed: created for the gap year, or ended to meet it, 409; nothing changes', async (t) => {
+  const zoneCode = await zone()
+  const later = await agreement(zoneCode, 2052)
+  await revenue(zoneCode, 2052, '1200.00')
+  t.equal((await finalize((await run(2052, later)).id)).statusCode, 200, 'the later version\'s 2052 is signed, with nothing carried in')
+  const agreements = await rowCount(database, 'agreements')
+  const gap = expectProblem(t, await post(app, '/v1/agreements', {
+    zoneCode, districtCode: '370214', documentNo: '补登', effectiveFrom: 2051, effectiveTo: 2051, baseYear: 2050, groups: [taxes()],
+  }), 409)
+  t.match(gap.detail, new RegExp(`Agreement ${later} begins in 2052, carries shortfalls forward, and its 2052 settlement is finalized`))
+  t.same(gap.errors, [{ pointer: '/effectiveTo', message: `must be before 2051 while agreement ${later}'s 2052 is finalized` }])
+  t.equal(await rowCount(database, 'agreements'), agreements, 'not recorded (before, 201: its 2051 shortfall went to a 2052 already signed)')
+
+  const earlier = await agreement(zoneCode, 2049, { effectiveTo: 2050 })
+  const extended = expectProblem(t, await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${earlier}`, payload: { effectiveTo: 2051 } }), 409)
+  t.equal(extended.errors?.[0]?.pointer, '/effectiveTo')
+  t.equal((await get(app, `/v1/agreements/${earlier}`)).json().effectiveTo, 2050, 'still ends in 2050')
+  t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${earlier}`, payload: { effectiveTo: 2049 } })).statusCode, 200, 'ending it earlier is no such thing')
+})
