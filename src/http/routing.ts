@@ -149,11 +149,18 @@ export async function emptyBodyIsObject (request: FastifyRequest): Promise<void>
   if (request.body === undefined) request.body = {}
 }
 
-/** Every operation the plugin registers is tagged `tag` and needs a bearer token, in the document. */
+/**
+ * Every operation the plugin registers is tagged `tag` and needs a bearer token, in the document; one
+ * that takes no query parameters says so, so that a stray one (?fiscalYear= on a POST, a typo) is a
+ * 400 naming it, as on every other operation, not dropped in silence.
+ */
 export function documentOperations (app: FastifyInstance, tag: string): void {
   app.addHook('onRoute', (route) => {
     if (route.schema === undefined) return
     route.schema.tags ??= [tag]
     route.schema.security ??= security
+    route.schema.querystring ??= NO_QUERY
   })
 }
+
+const NO_QUERY = { type: 'object', properties: {}, additionalProperties: false }

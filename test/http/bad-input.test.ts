@@ -166,6 +166,16 @@ t.test('a name, reference or document number of white space alone says nothing: 
   expectProblem(t, await post(app, '/v1/debts', { ...debt, reference: 'OLD-7' }), 409)
 })
 
+t.test('api-contract.md, Errors: a query parameter an operation does not take is a 400 naming it, and the write is not made (before, dropped in silence on 24 operations)', async (t) => {
+  const before = { districts: await rowCount(database, 'districts'), runs: await rowCount(database, 'settlement_runs'), audit: await rowCount(database, 'audit_events') }
+  const district = expectProblem(t, await post(app, '/v1/districts?bogus=1', { code: '370299', name: '测试区' }), 400)
+  t.same(district.errors, [{ pointer: '/querystring/bogus', message: 'is not a known field' }])
+  const run = expectProblem(t, await post(app, '/v1/settlement-runs?fiscalYear=2021', { fiscalYear: 2020, agreementIds: [world.agreements.ht] }), 400)
+  t.equal(run.errors?.[0]?.pointer, '/querystring/fiscalYear', 'a year in the URL instead of the body is not taken for it')
+  expectProblem(t, await get(app, '/v1/districts/370214?limit=5'), 400)
+  t.same({ districts: await rowCount(database, 'districts'), runs: await rowCount(database, 'settlement_runs'), audit: await rowCount(database, 'audit_events') }, before, 'nothing written')
+})
+
 t.test('api-contract.md, Settlement runs: agreementIds is bounded (400 above 10,000) and 10,000 ids are one query parameter, not a 503', async (t) => {
   const runs = await rowCount(database, 'settlement_runs')
   const tooMany = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: Array.from({ length: 70_000 }, (_, i) => i + 1) }), 400)
