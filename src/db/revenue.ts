@@ -275,13 +275,15 @@ export interface RevenueRevision {
 }
 
 /** Every revision of one month's record, oldest first; empty when it is unknown or out of scope. */
-export async function revenueHistory (db: Db, scope: Scope, key: { zoneCode: string, districtCode: string, category: string, year: number, month: number }): Promise<RevenueRevision[]> {
-  const rows = await db.selectFrom('revenue_revisions').selectAll()
+export async function revenueHistory (
+  db: Db, scope: Scope, key: { zoneCode: string, districtCode: string, category: string, year: number, month: number }, page: PageRequest,
+): Promise<Page<RevenueRevision>> {
+  const query = db.selectFrom('revenue_revisions').selectAll()
     .where('zone_code', '=', key.zoneCode).where('district_code', '=', key.districtCode).where('category_code', '=', key.category)
     .where('year', '=', key.year).where('month', '=', key.month)
     .where(scopeFilter(scope, { zone: 'revenue_revisions.zone_code', district: 'revenue_revisions.district_code' }))
-    .orderBy('revision').execute()
-  return rows.map((r) => ({ revision: r.revision, amount: r.amount, recordedAt: r.recorded_at.toISOString(), keyId: r.key_id, requestId: r.request_id }))
+  const rows = await fetchPage(query, page, { columns: ['revision'], types: ['int'], of: (r) => [r.revision] })
+  return mapPage(rows, (r) => ({ revision: r.revision, amount: r.amount, recordedAt: r.recorded_at.toISOString(), keyId: r.key_id, requestId: r.request_id }))
 }
 
 /**

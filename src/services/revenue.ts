@@ -1,5 +1,5 @@
 import type { Db } from '../db/database.js'
-import type { PageRequest } from '../db/pagination.js'
+import type { Page, PageRequest } from '../db/pagination.js'
 import {
   createStaging, listRevenue, loadRevenueReferences, type MergeCounts, mergeStaging, repeatedMonths, revenueHistory, type RevenueFilter, type RevenueRevision,
   type StagedRevenue, stageRows, unstageRepeatedMonths,
@@ -100,9 +100,10 @@ export function revenue (ctx: Context, filter: RevenueFilter, page: PageRequest)
   return listRevenue(ctx.db, ctx.actor.scope, filter, page)
 }
 
-/** Every revision of one month's record, oldest first. */
-export async function history (ctx: Context, key: { zoneCode: string, districtCode: string, category: string, year: number, month: number }): Promise<RevenueRevision[]> {
-  const items = await revenueHistory(ctx.db, ctx.actor.scope, key)
-  if (items.length === 0) throw Problems.revenueMonthNotFound()
-  return items
+/** A page of the revisions of one month's record, oldest first; a month with none on record (or out of scope) is 404. */
+export async function history (ctx: Context, key: { zoneCode: string, districtCode: string, category: string, year: number, month: number }, page: PageRequest): Promise<Page<RevenueRevision>> {
+  const found = await revenueHistory(ctx.db, ctx.actor.scope, key, page)
+  // Revisions are never removed: a page after a cursor this list gave out holds one at least.
+  if (found.items.length === 0 && page.cursor === undefined) throw Problems.revenueMonthNotFound()
+  return found
 }

@@ -5808,7 +5808,12 @@ export interface operations {
     };
     revenueHistory: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 每页条数 page size, default 100, at most 1000 */
+                limit?: number;
+                /** @description 游标 nextCursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /**
@@ -5860,15 +5865,9 @@ export interface operations {
                      *           "recordedAt": "2026-01-10T00:00:00.000Z",
                      *           "keyId": "key_0123456789abcdef",
                      *           "requestId": "6f1c…"
-                     *         },
-                     *         {
-                     *           "revision": 2,
-                     *           "amount": "1250000.00",
-                     *           "recordedAt": "2026-02-10T00:00:00.000Z",
-                     *           "keyId": "bootstrap",
-                     *           "requestId": "7a2d…"
                      *         }
-                     *       ]
+                     *       ],
+                     *       "nextCursor": null
                      *     }
                      */
                     "application/json": {
@@ -5891,6 +5890,8 @@ export interface operations {
                             /** @description 请求编号 the request that recorded it */
                             requestId: string;
                         }[];
+                        /** @description 下一页游标 cursor of the next page; null on the last page */
+                        nextCursor: string | null;
                     };
                 };
             };

@@ -45,6 +45,16 @@ t.test('writes of one month at once all land, each as its own revision (found by
   t.same(new Set(history.map((h) => h.amount)), new Set(amounts), 'every amount sent is in the history')
   const current = (await get(app, '/v1/revenues?zoneCode=QD-HT&year=2021&category=10101')).json().items.find((r: { month: number }) => r.month === 11)
   t.match(current, { revision: 8, amount: history[7]!.amount }, 'the current amount is the last revision')
+
+  // api-contract.md, Lists: the revisions page like every list (before, ?limit= was ignored and every revision came at once).
+  const pages: number[][] = []
+  for (let cursor: string | null | undefined; cursor !== null;) {
+    const page = (await get(app, `/v1/revenues/QD-HT/370214/10101/2021/11/history?limit=3${cursor === undefined ? '' : `&cursor=${cursor}`}`)).json() as { items: Array<{ revision: number }>, nextCursor: string | null }
+    pages.push(page.items.map((h) => h.revision))
+    cursor = page.nextCursor
+  }
+  t.same(pages, [[1, 2, 3], [4, 5, 6], [7, 8]], 'three at a time, oldest first, the last page ending the list')
+  expectProblem(t, await get(app, '/v1/revenues/QD-HT/370214/10101/2021/11/history?cursor=abc'), 400)
 })
 
 t.test('one bad record rejects the whole batch with a pointer to it', async (t) => {

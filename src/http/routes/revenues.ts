@@ -24,5 +24,5 @@ export const revenueRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, d
   })
 
   app.get('/revenues/:zoneCode/:districtCode/:category/:year/:month/history', { config: { access: EVERY_ROLE }, schema: schemas.revenueHistorySchema },
-    async (request) => ({ items: await revenue.history(contextOf(request, deps), request.params) }))
+    async (request) => revenue.history(contextOf(request, deps), request.params, pageOf(request.query)))
 }

@@ -60,7 +60,7 @@ export const Revision = Type.Object({
   recordedAt: Timestamp('记录时间 when it was recorded'),
   keyId: Type.String({ maxLength: 40, description: '密钥 the key that recorded it' }),
   requestId: Type.String({ maxLength: 100, description: '请求编号 the request that recorded it' }),
-}, { additionalProperties: false, description: '修订 one revision' })
+}, { additionalProperties: false, description: '修订 one revision', examples: [{ revision: 1, amount: '1200000.00', recordedAt: '2026-01-10T00:00:00.000Z', keyId: 'key_0123456789abcdef', requestId: '6f1c…' }] })
 
 export const recordRevenueSchema = {
   operationId: 'recordRevenue', summary: '录入收入 record monthly revenue (JSON batch, ≤ 10,000 records)',
@@ -102,14 +102,9 @@ export const listRevenueSchema = {
 export const revenueHistorySchema = {
   operationId: 'revenueHistory', summary: '修订历史 every revision of one month\'s record',
   params: Type.Object({ zoneCode: ZoneCode(), districtCode: DistrictCode(), category: CategoryCode(), year: FiscalYear(), month: Month }),
+  querystring: Type.Object(PageQuery, { additionalProperties: false }),
   response: {
-    200: Type.Object({ items: Type.Array(Revision, { maxItems: 10_000, description: '修订 revisions, oldest first' }) }, {
-      additionalProperties: false,
-      examples: [{ items: [
-        { revision: 1, amount: '1200000.00', recordedAt: '2026-01-10T00:00:00.000Z', keyId: 'key_0123456789abcdef', requestId: '6f1c…' },
-        { revision: 2, amount: '1250000.00', recordedAt: '2026-02-10T00:00:00.000Z', keyId: 'bootstrap', requestId: '7a2d…' },
-      ] }],
-    }),
+    200: PageOf(Revision, '修订 revisions, oldest first'),
     ...problemResponses(400, 401, 404),
   },
 }
