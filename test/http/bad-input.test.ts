@@ -149,6 +149,8 @@ t.test('a name, reference or document number of white space alone says nothing: 
     ['a debt\'s creditor', () => post(app, '/v1/debts', { ...debt, creditor: ' \t' }), '/creditor'],
     ['an advance\'s document number', () => post(app, '/v1/advances', { agreementId: world.agreements.ht, fiscalYear: 2021, paidOn: '2021-06-30', amount: '1.00', documentNo: '   ' }), '/documentNo'],
     ['a district\'s name', () => post(app, '/v1/districts', { code: '370215', name: '\u3000 ' }), '/name'],
+    ['a debt\'s notes, optional', () => post(app, '/v1/debts', { ...debt, notes: '   ' }), '/notes'],
+    ['a local category\'s note, optional', () => post(app, '/v1/revenue-categories', { code: '1019999', nameZh: '测试', nameEn: 'test', kind: 'tax', note: '  ' }), '/note'],
   ] as const
   for (const [what, send, pointer] of blank) {
     const problem = expectProblem(t, await send(), 400)

@@ -130,7 +130,7 @@ export const registerDebtSchema = {
     incurredOn: Type.Optional(DateString('发生日期 when it was incurred')),
     maturityDate: Type.Optional(DateString('到期日 maturity date')),
     registeredOn: Type.Optional(DateString('登记日期 the day the outstanding figure is of; today by default')),
-    notes: Type.Optional(Type.String({ maxLength: 2000, description: '备注 notes' })),
+    notes: Type.Optional(Words(2000, '备注 notes')),
     transfer: Type.Optional(TransferIn),
   }, { additionalProperties: false, examples: [{ zoneCode: 'QD-HT', reference: 'HT-2016-009', creditor: '示例银行', kind: 'bank_loan', principal: '5000000.00', outstanding: '3000000.00', interestRate: '0.045', incurredOn: '2016-05-01', maturityDate: '2026-05-01', registeredOn: '2020-12-31' }] }),
   response: { 201: DebtOut, ...problemResponses(400, 401, 403, 409, 422) },
@@ -222,7 +222,7 @@ export const recordRepaymentSchema = {
     paidOn: DateString('偿还日期 the day it was paid'),
     principal: NonNegativeMoney('本金 principal repaid'),
     interest: NonNegativeMoney('利息 interest paid'),
-    documentNo: Type.Optional(Type.String({ maxLength: 100, description: '文号 payment document' })),
+    documentNo: Type.Optional(Words(100, '文号 payment document')),
   }, { additionalProperties: false, examples: [{ paidOn: '2021-12-20', principal: '500000.00', interest: '12000.00' }] }),
   response: { 201: EventOut, ...problemResponses(400, 401, 403, 404, 409, 422) },
 }

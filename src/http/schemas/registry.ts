@@ -23,7 +23,7 @@ export const NewRevenueCategory = Type.Object({
   nameEn: Words(200, '英文名称 English name'),
   kind: CategoryKind,
   localShare: Type.Optional(Rate('地方级分享比例 the local level\'s default share')),
-  note: Type.Optional(Type.String({ maxLength: 500, description: '备注 note' })),
+  note: Type.Optional(Words(500, '备注 note')),
 }, { additionalProperties: false, description: '新增科目 a local revenue category', examples: [{ code: '1030499', parentCode: '10304', nameZh: '功能区其他收费', nameEn: 'Other zone fees', kind: 'fee', localShare: '1.00' }] })
 
 export const District = Type.Object({
