@@ -41,11 +41,12 @@ export async function unknownCategories (db: Db, codes: readonly string[]): Prom
 }
 
 export async function insertRevenueCategory (db: Db, c: Omit<RevenueCategory, 'origin'>): Promise<RevenueCategory> {
-  await db.insertInto('revenue_categories').values({
+  // Answered as stored (a local share of "1" reads "1.000000" afterwards), so the 201 and every later read agree.
+  const row = await db.insertInto('revenue_categories').values({
     code: c.code, parent_code: c.parentCode, name_zh: c.nameZh, name_en: c.nameEn, kind: c.kind,
     local_share: c.localShare, note: c.note, origin: 'local',
-  }).execute()
-  return { ...c, origin: 'local' }
+  }).returningAll().executeTakeFirstOrThrow()
+  return toCategory(row)
 }
 
 export interface District { code: string, name: string, createdAt: string }

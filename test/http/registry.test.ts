@@ -28,6 +28,8 @@ t.test('revenue categories: the seeded classification, paged; an admin adds a lo
 
   const local = await created(t, app, '/v1/revenue-categories', { code: '1030499', parentCode: '10304', nameZh: '功能区其他收费', nameEn: 'Other zone fees', kind: 'fee', localShare: '1.00' })
   t.match(local, { code: '1030499', origin: 'local', localShare: '1.00' })
+  t.equal((local as { localShare: string }).localShare, (await get(app, '/v1/revenue-categories?limit=1000')).json().items.find((c: { code: string }) => c.code === '1030499').localShare,
+    'the 201 answers the share as stored, as every later read does (before, "1.00" then "1.000000")')
   expectProblem(t, await post(app, '/v1/revenue-categories', { code: '1030499', nameZh: 'x', nameEn: 'x', kind: 'fee' }), 409)
   const orphan = expectProblem(t, await post(app, '/v1/revenue-categories', { code: '1030498', parentCode: '99999', nameZh: 'x', nameEn: 'x', kind: 'fee' }), 422)
   t.same(orphan.errors?.map((e) => e.pointer), ['/parentCode'])
