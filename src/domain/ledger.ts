@@ -141,13 +141,23 @@ function carryChange (year: number, now: string | null): string {
     : `it now carries shortfalls in from agreement ${pending[1]}'s ${year - 1}, which is not finalized (calculation-rules.md §6)`
 }
 
-/** What changed between the inputs a line was computed from and those of today, in words; empty when nothing did. */
-export function changedInputs (year: number, before: LineInputs | undefined, now: LineInputs | undefined): string[] {
+/** The line's revenue changed: of Y, or of Y−1 when a group's base is taken from it (one digest covers both). */
+function revenueChange (year: number, priorYearGroups: readonly string[]): string {
+  if (priorYearGroups.length === 0) return `its revenue of ${year}`
+  return `its revenue of ${year} or of ${year - 1}, which the prior-year base of ${priorYearGroups.map((g) => `"${g}"`).join(', ')} is taken from`
+}
+
+/**
+ * What changed between the inputs a line was computed from and those of today, in words; empty when
+ * nothing did. `priorYearGroups`: the agreement's groups whose base is the year before's revenue
+ * (§4 prior_year), whose Y−1 records the line's revenue digest covers too.
+ */
+export function changedInputs (year: number, before: LineInputs | undefined, now: LineInputs | undefined, priorYearGroups: readonly string[] = []): string[] {
   if (now === undefined) return [`the agreement is no longer in force in ${year}`]
   if (before === undefined) return ['what it was computed from is not on record (a run from before the ledger): compute it again']
   const changed: string[] = []
   if (before.terms !== now.terms) changed.push('the agreement\'s terms, years, base adjustments or responsibility transfers')
-  if (before.revenue !== now.revenue) changed.push(`its revenue of ${year}`)
+  if (before.revenue !== now.revenue) changed.push(revenueChange(year, priorYearGroups))
   if (before.advances !== now.advances) changed.push(`its advances for ${year}`)
   if (before.carriedFrom !== now.carriedFrom) changed.push(carryChange(year, now.carriedFrom))
   if (before.follows !== now.follows) changed.push(`the finalized ${year} line it follows`)

@@ -309,13 +309,17 @@ async function staleLines (tx: Db, run: StoredRun) {
   const lines = await runLineInputs(tx, run.id)
   // What each line would be computed from now, read a chunk of agreements at a time like the run.
   const now = new Map<number, LineInputs>()
+  const priorYearGroups = new Map<number, string[]>()
   for await (const { agreements, inputs } of chunksOf(tx, year, lines.map((l) => l.agreementId), await actualsBy(tx, year, lines.length))) {
-    for (const a of agreements) now.set(a.id, agreementFacts(inputs, a).lineInputs)
+    for (const a of agreements) {
+      now.set(a.id, agreementFacts(inputs, a).lineInputs)
+      priorYearGroups.set(a.id, a.groups.flatMap((g) => g.basis === 'increment' && g.base.mode === 'prior_year' ? [g.name] : []))
+    }
   }
   const byId = [...lines].sort((x, y) => x.agreementId - y.agreementId)
   // An annual line whose year another run has finalized since (the chain it would start exists).
   const overtaken = byId.find((l) => l.kind === 'annual' && (now.get(l.agreementId)?.follows ?? null) !== null)
-  const stale = byId.map((l) => ({ line: l, changed: changedInputs(year, l.inputs, now.get(l.agreementId)) })).filter((s) => s.changed.length > 0)
+  const stale = byId.map((l) => ({ line: l, changed: changedInputs(year, l.inputs, now.get(l.agreementId), priorYearGroups.get(l.agreementId)) })).filter((s) => s.changed.length > 0)
   return { overtaken, stale }
 }
 

@@ -587,3 +587,18 @@ t.test('§6 §9 an agreement may not become, after the fact, the previous versio
   t.equal((await get(app, `/v1/agreements/${earlier}`)).json().effectiveTo, 2050, 'still ends in 2050')
   t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${earlier}`, payload: { effectiveTo: 2049 } })).statusCode, 200, 'ending it earlier is no such thing')
 })
+
+t.test('§9, §4 prior_year: a draft made stale by the year before\'s revenue says that year may be the one that changed', async (t) => {
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2061, { baseYear: 2060, groups: [taxes({ base: { mode: 'prior_year' }, shortfall: 'none' })] })
+  await revenue(zoneCode, 2060, '1000.00')
+  await revenue(zoneCode, 2061, '1500.00')
+  const draft = await run(2061, id)
+  t.match(await line(draft.id, id), { zoneShare: '300.00' }, '(1500.00 − 1000.00) × 0.60')
+  await revenue(zoneCode, 2060, '1100.00')
+  const stale = expectProblem(t, await finalize(draft.id), 409)
+  t.match(stale.type, /settlement-stale$/)
+  t.match(stale.detail, new RegExp(`agreement ${id} .*its revenue of 2061 or of 2060, which the prior-year base of "taxes" is taken from`),
+    'before, "its revenue of 2061": the year whose revenue did not change')
+  t.same(await finalizedLines(id, 2061), [], 'nothing finalized')
+})
