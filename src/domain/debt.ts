@@ -3,6 +3,7 @@ import { InputError, type Problem, Problems } from './errors.js'
 import { MAX_FIGURE_DIGITS } from './magnitudes.js'
 import { Decimal, formatMoney, money, MONEY_PATTERN, RATE_PATTERN, sum, ZERO } from './money.js'
 import { noteOf } from './review.js'
+import { saysSomething } from './text.js'
 
 /*
  * Legacy debts (历史遗留债务) as an event history: a debt is registered with what was outstanding
@@ -198,9 +199,9 @@ export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRe
   const issues: DebtRegistrationIssue[] = []
   const issue = (field: DebtRegistrationIssue['field'], rule: DebtRegistrationIssue['rule'], message: string) => issues.push({ field, rule, message })
   if (!register.zoneExists(d.zoneCode)) issue('zoneCode', 'unknown-zone', `no zone ${d.zoneCode} is registered`)
-  if (d.reference === '' || characters(d.reference) > 100) issue('reference', 'format', 'is required, at most 100 characters')
+  if (!saysSomething(d.reference) || characters(d.reference) > 100) issue('reference', 'format', 'is required, at most 100 characters')
   else if (register.referenceTaken(d.zoneCode, d.reference)) issue('reference', 'reference-taken', `zone ${d.zoneCode} already has a debt ${d.reference}`)
-  if (d.creditor === '' || characters(d.creditor) > 200) issue('creditor', 'format', 'is required, at most 200 characters')
+  if (!saysSomething(d.creditor) || characters(d.creditor) > 200) issue('creditor', 'format', 'is required, at most 200 characters')
   if (!(DEBT_KINDS as readonly string[]).includes(d.kind)) issue('kind', 'format', `must be one of ${DEBT_KINDS.join(', ')}`)
   const principalIsMoney = MONEY.test(d.principal)
   const principalOk = principalIsMoney && money(d.principal).greaterThan(0)

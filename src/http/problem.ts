@@ -144,7 +144,8 @@ function validationFields (error: FastifyError): InputIssue[] {
     } else if (typeof e.params.additionalProperty === 'string') {
       message = 'is not a known field'
     } else {
-      const format = e.parentSchema?.pattern === undefined ? undefined : FORMAT_MESSAGES[e.parentSchema.pattern]
+      // A format's words for the value's shape; a string too long is told so, whatever its format.
+      const format = e.parentSchema?.pattern === undefined || e.keyword === 'maxLength' ? undefined : FORMAT_MESSAGES[e.parentSchema.pattern]
       message = format === undefined
         ? e.message ?? 'is invalid'
         : e.keyword === 'type' ? `${format}; a JSON number is not accepted` : format

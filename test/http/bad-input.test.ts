@@ -141,6 +141,33 @@ t.test('calculation-rules.md §9: an advance of 0.00 (or -0.00) moves nothing: 4
   t.equal((await post(app, `/v1/settlement-runs/${draft.id}/finalize`, {})).statusCode, 200, 'before, the 0.00 advance made the draft stale (409)')
 })
 
+t.test('text of invisible characters alone says nothing either (a zero-width space, a word joiner, a control character): 400 at the field, nothing stored; a text too long is told it is too long, not blank', async (t) => {
+  const blankMessage = 'must not be blank: white space alone says nothing'
+  const before = { debts: await rowCount(database, 'debts'), districts: await rowCount(database, 'districts'), reviews: await rowCount(database, 'settlement_reviews') }
+  const debt = { zoneCode: 'QD-HT', reference: 'INVISIBLE-1', creditor: '示例银行', kind: 'bank_loan', principal: '10.00', outstanding: '10.00' }
+  const draft = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: [world.agreements.ht] }) as { id: number }
+  const invisible = [
+    ['a district\'s name of a zero-width space', () => post(app, '/v1/districts', { code: '370216', name: '\u200b' }), '/name'],
+    ['a debt\'s reference of a word joiner and a space', () => post(app, '/v1/debts', { ...debt, reference: '\u2060 ' }), '/reference'],
+    ['a debt\'s creditor of a control character', () => post(app, '/v1/debts', { ...debt, creditor: '\u0007' }), '/creditor'],
+    ['a dispute\'s note of a zero-width space', () => injectAs('district214', { method: 'POST', url: `/v1/settlement-runs/${draft.id}/lines/${world.agreements.ht}/review`, payload: { decision: 'dispute', note: '\u200b' } }), '/note'],
+  ] as const
+  for (const [what, send, pointer] of invisible) t.same(expectProblem(t, await send(), 400).errors, [{ pointer, message: blankMessage }], what)
+  // A CSV line is held to the same words: its reference says nothing.
+  const csv = await injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' },
+    payload: 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes\nQD-HT,\u200b,示例银行,bank_loan,10.00,10.00,,,,,\n' })
+  t.same(expectProblem(t, csv, 422).errors?.map((e) => e.pointer), ['/line/2/reference'], 'a CSV reference of a zero-width space')
+  // Too long is not blank (api-contract.md, Errors: what is wrong and where).
+  const long = expectProblem(t, await post(app, '/v1/districts', { code: '370216', name: '区'.repeat(101) }), 400)
+  t.same(long.errors, [{ pointer: '/name', message: 'must NOT have more than 100 characters' }])
+  const note = expectProblem(t, await injectAs('district214', { method: 'POST', url: `/v1/settlement-runs/${draft.id}/lines/${world.agreements.ht}/review`, payload: { decision: 'dispute', note: 'x'.repeat(2001) } }), 400)
+  t.same(note.errors, [{ pointer: '/note', message: 'must NOT have more than 2000 characters' }])
+  t.same({ debts: await rowCount(database, 'debts'), districts: await rowCount(database, 'districts'), reviews: await rowCount(database, 'settlement_reviews') }, before, 'nothing stored')
+  // Text with something visible in it is kept as sent, invisible characters and all.
+  const joined = await created(t, app, '/v1/districts', { code: '370216', name: '即墨\u200b区' }) as { name: string }
+  t.equal(joined.name, '即墨\u200b区')
+})
+
 t.test('a name, reference or document number of white space alone says nothing: 400 at the field, nothing stored; a debt\'s reference and creditor are taken trimmed, as a CSV line\'s are', async (t) => {
   const before = { advances: await rowCount(database, 'advances'), debts: await rowCount(database, 'debts'), districts: await rowCount(database, 'districts') }
   const debt = { zoneCode: 'QD-HT', reference: 'BLANK-1', creditor: '示例银行', kind: 'bank_loan', principal: '10.00', outstanding: '10.00' }

@@ -2,6 +2,7 @@ import Type from 'typebox'
 import { DAY_PATTERN } from '../../domain/days.js'
 import { MAX_PROBLEM_ERRORS } from '../../domain/errors.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../../domain/money.js'
+import { SAYS_SOMETHING } from '../../domain/text.js'
 
 /*
  * Building blocks of the route schemas. One schema per route validates the request, types the
@@ -134,8 +135,8 @@ export const Count = (description: string, minimum = 0) =>
  * 1 to 2147483647 (INT4_MAX) in decimal digits, without leading zeros: every id an identity column
  * can hold, digit by digit (from 2147483647 down: the longest prefix kept, the next digit lower).
  */
-/** Text that says something: at least one character other than white space (a name, a document number, a reason). */
-export const NOT_BLANK_PATTERN = '\\S'
+/** Text that says something: a character neither white space nor invisible (src/domain/text.ts). Ajv reads patterns as Unicode. */
+export const NOT_BLANK_PATTERN = SAYS_SOMETHING.source
 
 /** A required text field of at most `maxLength` characters that is not blank (spaces alone are refused, 400). */
 export const Words = (maxLength: number, description: string) => Type.String({ minLength: 1, maxLength, pattern: NOT_BLANK_PATTERN, description })
