@@ -5,6 +5,11 @@ import { problemResponses } from './schemas/common.js'
 
 type RouteSchema = Record<string, unknown> & { response?: Record<string, Record<string, unknown>>, body?: unknown, consumes?: unknown, params?: unknown, querystring?: unknown, headers?: unknown }
 
+/** The header a replayed answer carries (api-contract.md, Idempotency; src/http/routing.ts sends it). */
+const REPLAY_HEADERS = {
+  'Idempotent-Replayed': { type: 'string', enum: ['true'], description: '重放 "true" when this is the stored first answer to the request\'s Idempotency-Key (a retry); absent otherwise' },
+} as const
+
 /**
  * What every operation can answer besides what its route declares, for the document: the
  * problems the shared machinery gives (a bad token, a bad body, the rate limit, an unavailable
@@ -18,7 +23,8 @@ function documentSharedResponses (schema: RouteSchema, url: string, method: stri
   if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) statuses.push(400, 413, 415)
   if (schema.querystring !== undefined || schema.headers !== undefined) statuses.push(400)
   // Idempotency-Key (api-contract.md, Idempotency): reused with another body 422, still running 409.
-  if ((schema.headers as { properties?: Record<string, unknown> } | undefined)?.properties?.['idempotency-key'] !== undefined) statuses.push(409, 422)
+  const idempotent = (schema.headers as { properties?: Record<string, unknown> } | undefined)?.properties?.['idempotency-key'] !== undefined
+  if (idempotent) statuses.push(409, 422)
   // A path parameter longer than the router takes is 414 before validation sees it.
   if (schema.params !== undefined) statuses.push(400, 414)
   for (const [status, entry] of Object.entries(problemResponses(...statuses))) {
@@ -31,6 +37,7 @@ function documentSharedResponses (schema: RouteSchema, url: string, method: stri
         ...CORS_HEADERS,
         ...(/^[24]/.test(status) ? RATE_LIMIT_HEADERS : {}),
         ...(status === '429' || status === '503' ? RETRY_HEADERS : {}),
+        ...(idempotent && /^2/.test(status) ? REPLAY_HEADERS : {}),
       },
     }
   }
@@ -80,7 +87,7 @@ function shareCommonParts (document: Json): Json {
   const components = (document.components ?? {}) as { schemas?: Json, headers?: Json }
   const schemas: Json = { ...(components.schemas ?? {}) }
   const headers: Json = { ...(components.headers ?? {}) }
-  const shared = new Set(Object.keys({ ...CORS_HEADERS, ...RATE_LIMIT_HEADERS, ...RETRY_HEADERS }))
+  const shared = new Set(Object.keys({ ...CORS_HEADERS, ...RATE_LIMIT_HEADERS, ...RETRY_HEADERS, ...REPLAY_HEADERS }))
   const paths = document.paths as Record<string, Record<string, { responses?: Record<string, DocumentResponse>, requestBody?: { required?: boolean }, [OPTIONAL_BODY]?: boolean }>>
   for (const operations of Object.values(paths)) {
     for (const operation of Object.values(operations)) {

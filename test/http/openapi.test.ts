@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
-import { expectProblem, testApp, testDatabase } from '../helpers.js'
+import { ADMIN_TOKEN, expectProblem, testApp, testDatabase } from '../helpers.js'
 import { post } from '../world.js'
 
 // The OpenAPI document, /docs, /health and /ready (api-contract.md, Public endpoints).
@@ -133,4 +133,26 @@ t.test('every string has a maxLength and every array a maxItems in the published
   walk(committed.paths, '#/paths')
   walk(committed.components, '#/components')
   t.same(unbounded, [], 'no unbounded string or array')
+})
+
+t.test('api-contract.md, Idempotency: every operation that takes an Idempotency-Key documents Idempotent-Replayed on its 2xx answers, as a replay sends it; no other operation does', async (t) => {
+  type Parameter = { in: string, name: string }
+  type Documented = { parameters?: Parameter[], responses: Record<string, { headers?: Record<string, unknown> }> }
+  const operations = Object.entries(committed.paths as Record<string, Record<string, Documented>>)
+    .flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })))
+  const takingKeys = operations.filter(({ operation }) => operation.parameters?.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key') === true)
+  t.ok(takingKeys.length >= 10, `${takingKeys.length} operations take an Idempotency-Key`)
+  for (const { name, operation } of operations) {
+    for (const [status, response] of Object.entries(operation.responses)) {
+      const documented = response.headers?.['Idempotent-Replayed'] !== undefined
+      t.equal(documented, takingKeys.some((o) => o.operation === operation) && status.startsWith('2'), `${name} ${status}`)
+    }
+  }
+  t.same(committed.components.headers['Idempotent-Replayed'], { schema: { type: 'string', enum: ['true'] }, description: committed.components.headers['Idempotent-Replayed'].description })
+  // A replay sends it, as documented.
+  const send = () => app.inject({ method: 'POST', url: '/v1/districts', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'idempotency-key': 'documented-replay' }, payload: { code: '370299', name: '测试区' } })
+  const first = await send()
+  t.equal(first.statusCode, 201)
+  t.equal(first.headers['idempotent-replayed'], undefined, 'not on the first answer')
+  t.equal((await send()).headers['idempotent-replayed'], 'true')
 })
