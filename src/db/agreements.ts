@@ -159,9 +159,13 @@ function groupOf (g: AgreementGroupRow, parts: GroupParts): StoredGroup {
 /** Loads whole agreements (groups, categories, bands, adjustments) for the given rows. */
 async function assemble (db: Db, rows: AgreementRow[]): Promise<StoredAgreement[]> {
   if (rows.length === 0) return []
-  const ids = rows.map((r) => r.id)
-  const ofAgreements = sql<boolean>`agreement_id = ANY(${ids}::integer[])`
-  const [groups, categories, bands, scheduled, adjustments, transfers] = await Promise.all([
+  return assembleFrom(rows, await readParts(db, rows.map((r) => r.id)))
+}
+
+/** The groups of the agreements `ids` and what each group holds, each kind read with one statement. */
+function readParts (db: Db, ids: readonly number[]) {
+  const ofAgreements = sql<boolean>`agreement_id = ANY(${[...ids]}::integer[])`
+  return Promise.all([
     db.selectFrom('agreement_groups').selectAll().where(ofAgreements).orderBy('agreement_id').orderBy('position').execute(),
     // One row per group with its codes: a fiftieth of the rows of one per category. As JSON, which
     // the driver reads with JSON.parse: a text array is parsed a character at a time in JavaScript.
@@ -173,6 +177,10 @@ async function assemble (db: Db, rows: AgreementRow[]): Promise<StoredAgreement[
     db.selectFrom('base_adjustments').selectAll().where(ofAgreements).orderBy('from_year').orderBy('id').execute(),
     db.selectFrom('responsibility_transfers').selectAll().where(ofAgreements).orderBy('from_year').orderBy('id').execute(),
   ])
+}
+
+/** Whole agreements of `rows` from the parts read for them (parts of other agreements are left aside). */
+function assembleFrom (rows: readonly AgreementRow[], [groups, categories, bands, scheduled, adjustments, transfers]: Awaited<ReturnType<typeof readParts>>): StoredAgreement[] {
   const key = (agreementId: number, position: number) => `${agreementId}/${position}`
   const parts = new Map<string, GroupParts>()
   const partsOf = (agreementId: number, position: number) => {
@@ -222,7 +230,10 @@ function inForceQuery (db: Db, year: number, ids?: readonly number[]) {
 
 /** The agreements of `ids` in force in fiscal year Y, whole, by id (a run reads them a chunk at a time). */
 export async function agreementsInForce (db: Db, year: number, ids: readonly number[]): Promise<StoredAgreement[]> {
-  return assemble(db, await inForceQuery(db, year, ids).selectAll().orderBy('id').execute())
+  // The parts are asked for beside the rows, by the ids given: a run's chunk queues all its reads at
+  // once, ahead of the lines it then stores, instead of asking for the parts a turn of the event loop later.
+  const [rows, parts] = await Promise.all([inForceQuery(db, year, ids).selectAll().orderBy('id').execute(), readParts(db, ids)])
+  return assembleFrom(rows, parts)
 }
 
 /**
@@ -263,17 +274,19 @@ export async function listAgreements (db: Db, scope: Scope, filter: AgreementFil
 /**
  * The previous (or next) version of each agreement among `ids`: the agreement of the same
  * zone–district pair that ends the year before it starts (or starts the year after it ends),
- * with its groups' names and shortfall policies (calculation-rules.md §6).
+ * with its groups' names and shortfall policies (calculation-rules.md §6). `startingIn`: only of
+ * those among them that start in that year.
  */
-export async function adjacentVersions (db: Db, ids: readonly number[], which: 'previous' | 'next'): Promise<Map<number, CarryTerms>> {
+export async function adjacentVersions (db: Db, ids: readonly number[], which: 'previous' | 'next', startingIn?: number): Promise<Map<number, CarryTerms>> {
   if (ids.length === 0) return new Map()
   const meets = which === 'previous' ? sql<boolean>`v.effective_to = a.effective_from - 1` : sql<boolean>`v.effective_from = a.effective_to + 1`
+  const starting = startingIn === undefined ? sql`` : sql`AND a.effective_from = ${startingIn}::integer`
   const { rows } = await sql<{ agreement_id: number, id: number, effective_from: number, effective_to: number | null, name: string | null, shortfall: CarryTerms['groups'][number]['shortfall'] | null }>`
     SELECT a.id AS agreement_id, v.id, v.effective_from, v.effective_to, g.name, g.shortfall
     FROM agreements a
     JOIN agreements v ON v.zone_code = a.zone_code AND v.district_code = a.district_code AND v.id <> a.id AND ${meets}
     LEFT JOIN agreement_groups g ON g.agreement_id = v.id
-    WHERE a.id = ANY(${[...ids]}::integer[])
+    WHERE a.id = ANY(${[...ids]}::integer[]) ${starting}
     ORDER BY a.id, g.position`.execute(db)
   const versions = new Map<number, CarryTerms & { groups: Array<CarryTerms['groups'][number]> }>()
   for (const r of rows) {

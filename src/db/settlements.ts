@@ -45,34 +45,34 @@ export interface ChainHeads {
   of: (agreementId: number, year: number) => ChainHead | undefined
 }
 
-/** The chain heads of every agreement (or those of `agreementIds`) for the years. */
-export async function chainHeads (db: Db, years: readonly number[], agreementIds?: readonly number[]): Promise<ChainHeads> {
-  const { rows } = await sql<{ run_id: number, agreement_id: number, fiscal_year: number, zone_share: string, balance_due: string }>`
-    SELECT l.run_id, l.agreement_id, l.fiscal_year, l.zone_share, l.balance_due
+/**
+ * The chain heads of every agreement (or those of `agreementIds`) for the years, with their groups'
+ * shortfalls carried out, in one statement. `previousVersionsStartingIn`: the heads of the previous
+ * versions of those of `agreementIds` that start in that year are read too (a run's carry-in, §6).
+ */
+export async function chainHeads (db: Db, years: readonly number[], agreementIds?: readonly number[], previousVersionsStartingIn?: number): Promise<ChainHeads> {
+  const ids = agreementIds === undefined ? undefined : sql`${[...agreementIds]}::integer[]`
+  const previous = ids === undefined || previousVersionsStartingIn === undefined
+    ? sql``
+    : sql`OR l.agreement_id IN (SELECT v.id FROM agreements a
+        JOIN agreements v ON v.zone_code = a.zone_code AND v.district_code = a.district_code AND v.id <> a.id AND v.effective_to = a.effective_from - 1
+        WHERE a.id = ANY(${ids}) AND a.effective_from = ${previousVersionsStartingIn}::integer)`
+  const { rows } = await sql<{ run_id: number, agreement_id: number, fiscal_year: number, zone_share: string, balance_due: string, carried_out: Array<[string, string]> }>`
+    SELECT l.run_id, l.agreement_id, l.fiscal_year, l.zone_share, l.balance_due,
+      -- A shortfall its finalized line wrote off (sql/013) is carried by nothing (calculation-rules.md §6). Amounts as text, never a JSON number.
+      coalesce((SELECT json_agg(json_build_array(g.name, g.carried_shortfall_out::text) ORDER BY g.position) FROM settlement_groups g
+        WHERE g.run_id = l.run_id AND g.agreement_id = l.agreement_id AND g.carried_shortfall_out IS NOT NULL AND g.written_off IS NULL), '[]') AS carried_out
     FROM settlement_lines l
     WHERE l.finalized AND l.fiscal_year = ANY(${[...years]}::integer[])
-      ${agreementIds === undefined ? sql`` : sql`AND l.agreement_id = ANY(${[...agreementIds]}::integer[])`}
+      ${ids === undefined ? sql`` : sql`AND (l.agreement_id = ANY(${ids}) ${previous})`}
       AND NOT EXISTS (SELECT 1 FROM settlement_lines n
         WHERE n.finalized AND n.agreement_id = l.agreement_id AND n.fiscal_year = l.fiscal_year AND n.follows_run_id = l.run_id)`.execute(db)
   const heads = new Map<string, ChainHead>()
   for (const r of rows) {
     heads.set(headKey(r.agreement_id, r.fiscal_year), {
-      runId: r.run_id, agreementId: r.agreement_id, fiscalYear: r.fiscal_year, zoneShare: money(r.zone_share), balanceDue: money(r.balance_due), carriedOut: new Map(),
+      runId: r.run_id, agreementId: r.agreement_id, fiscalYear: r.fiscal_year, zoneShare: money(r.zone_share), balanceDue: money(r.balance_due),
+      carriedOut: new Map(r.carried_out.map(([name, amount]) => [name, money(amount)])),
     })
-  }
-  if (heads.size > 0) {
-    const runIds = [...new Set([...heads.values()].map((h) => h.runId))]
-    const groups = await db.selectFrom('settlement_groups').innerJoin('settlement_lines', (join) => join
-      .onRef('settlement_lines.run_id', '=', 'settlement_groups.run_id').onRef('settlement_lines.agreement_id', '=', 'settlement_groups.agreement_id'))
-      .select(['settlement_groups.agreement_id', 'settlement_lines.fiscal_year', 'settlement_groups.name', 'settlement_groups.carried_shortfall_out', 'settlement_groups.run_id'])
-      .where(sql<boolean>`settlement_groups.run_id = ANY(${runIds}::integer[])`).where('settlement_groups.carried_shortfall_out', 'is not', null)
-      // A shortfall its finalized line wrote off (sql/013) is carried by nothing (calculation-rules.md §6).
-      .where('settlement_groups.written_off', 'is', null)
-      .$if(agreementIds !== undefined, (q) => q.where(sql<boolean>`settlement_groups.agreement_id = ANY(${[...agreementIds ?? []]}::integer[])`)).execute()
-    for (const g of groups) {
-      const head = heads.get(headKey(g.agreement_id, g.fiscal_year))
-      if (head?.runId === g.run_id && g.carried_shortfall_out !== null) head.carriedOut.set(g.name, money(g.carried_shortfall_out))
-    }
   }
   return { of: (agreementId, year) => heads.get(headKey(agreementId, year)) }
 }

@@ -94,17 +94,19 @@ async function actualsBy (tx: Db, year: number, agreements: number): Promise<Act
 
 /**
  * A chunk of agreements (`ids`, in the order of agreementIdsInForce) with everything the run
- * reads for them. The agreements, their group sums and advances are asked for at once.
+ * reads for them. Every statement is asked for at once, none waiting on another's answer, so that
+ * all of them queue on the connection ahead of the lines of the chunk computed meanwhile (asked for
+ * a turn of the event loop apart, the later ones waited behind those lines).
  */
 async function readChunk (tx: Db, year: number, ids: readonly number[], by: ActualsBy) {
   const years = [year - 1, year]
-  const [agreements, actuals, advances] = await Promise.all([
+  const [agreements, actuals, advances, previous, heads] = await Promise.all([
     agreementsInForce(tx, year, ids),
     by.kind === 'year' ? by.actuals : by.kind === 'pair' ? categoryActuals(tx, years, ids) : groupActuals(tx, years, ids),
     advanceSums(tx, year, ids),
+    adjacentVersions(tx, ids, 'previous', year),
+    chainHeads(tx, years, ids, year),
   ])
-  const previous = await adjacentVersions(tx, agreements.filter((a) => a.effectiveFrom === year).map((a) => a.id), 'previous')
-  const heads = await chainHeads(tx, years, [...ids, ...[...previous.values()].map((p) => p.id)])
   const inputs: YearInputs = { year, actuals: Array.isArray(actuals) ? groupActualsOf(agreements, actuals) : actuals, advances, heads, previous }
   return { agreements, inputs }
 }
