@@ -348,8 +348,9 @@ export const Problems = {
     at('/headers/idempotency-key', 'already used with another request')),
 
   // —— 429, 503: try again later ——————————————————————————————————————————————
-  rateLimited: (max: number, windowSeconds: number, after: string, retryAfterSeconds: number) => new Problem(429, 'rate-limited',
-    `More than ${max} requests in ${windowSeconds} s with this token; retry in ${after}.`, undefined, { 'retry-after': String(retryAfterSeconds) }),
+  rateLimited: (max: number, windowSeconds: number, after: string, retryAfterSeconds: number, by: 'token' | 'address' = 'token') => new Problem(429, 'rate-limited',
+    `More than ${max} requests in ${windowSeconds} s ${by === 'token' ? 'with this token' : 'from this address without a token'}; retry in ${after}.`,
+    undefined, { 'retry-after': String(retryAfterSeconds) }),
   /** An address that failed to authenticate more often than its budget allows, until its window ends. */
   authenticationFailuresExceeded: (max: number, windowSeconds: number, retryAfterSeconds: number) => new Problem(429, 'authentication-failures-exceeded',
     `More than ${max} failed authentications in ${windowSeconds} s from this address; retry in ${retryAfterSeconds} s with a valid token.`,

@@ -109,7 +109,8 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
       max,
       timeWindow: timeWindowMs,
       keyGenerator: rateLimitKey,
-      errorResponseBuilder: (_request, context) => Problems.rateLimited(context.max, Math.round(timeWindowMs / 1000), context.after, Math.max(1, Math.ceil(context.ttl / 1000))),
+      errorResponseBuilder: (request, context) => Problems.rateLimited(context.max, Math.round(timeWindowMs / 1000), context.after, Math.max(1, Math.ceil(context.ttl / 1000)),
+        rateLimitKey(request).startsWith('token:') ? 'token' : 'address'),
     })
   }
 

@@ -13,11 +13,12 @@ const REPLAY_HEADERS = {
 /**
  * What every operation can answer besides what its route declares, for the document: the
  * problems the shared machinery gives (a bad token, a bad body, the rate limit, an unavailable
- * database or shed load, a defect), and the rate-limit headers that come with every 2xx and 4xx.
+ * database or shed load, a defect), and the rate-limit headers that come with every 2xx and 4xx
+ * (neither on the probes, which are not rate-limited).
  */
-function documentSharedResponses (schema: RouteSchema, url: string, method: string): RouteSchema {
+function documentSharedResponses (schema: RouteSchema, url: string, method: string, rateLimited: boolean): RouteSchema {
   const response: Record<string, Record<string, unknown>> = { ...(schema.response ?? {}) }
-  const statuses = [429, 500, 503]
+  const statuses = rateLimited ? [429, 500, 503] : [500, 503]
   if (url.startsWith('/v1/')) statuses.push(401)
   // A method that may carry a body gets it parsed, whether or not the operation reads one.
   if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) statuses.push(400, 413, 415)
@@ -35,7 +36,7 @@ function documentSharedResponses (schema: RouteSchema, url: string, method: stri
       ...entry,
       headers: {
         ...CORS_HEADERS,
-        ...(/^[24]/.test(status) ? RATE_LIMIT_HEADERS : {}),
+        ...(rateLimited && /^[24]/.test(status) ? RATE_LIMIT_HEADERS : {}),
         ...(status === '429' || status === '503' ? RETRY_HEADERS : {}),
         ...(idempotent && /^2/.test(status) ? REPLAY_HEADERS : {}),
       },
@@ -119,7 +120,8 @@ export const openapiOptions: FastifyDynamicSwaggerOptions = {
   transform: ({ schema, url, route }) => ({
     schema: (schema === undefined || (schema as { hide?: boolean }).hide === true
       ? schema
-      : documentSharedResponses(schema as RouteSchema, url, String(route.method))) as never,
+      // A route that opts out of the rate limit (the probes) answers no 429 and carries no X-RateLimit-* headers.
+      : documentSharedResponses(schema as RouteSchema, url, String(route.method), (route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== false)) as never,
     url,
   }),
   openapi: {

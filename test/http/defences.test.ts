@@ -56,6 +56,25 @@ t.test('rate limit: a budget per token, 429 problem+json with Retry-After beyond
   t.notOk((districts.json() as { items: Array<{ code: string }> }).items.some((d) => d.code === '370211'), 'the refused district was not created')
 })
 
+t.test('rate limit: /health and /ready answer whatever the budget (a liveness probe refused with 429 would restart a healthy instance); a request without a token is told its address spent the budget', async (t) => {
+  const app = await testApp(t, database, { rateLimit: { max: 2, timeWindowMs: 60_000 } })
+  for (let i = 1; i <= 2; i++) t.equal((await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode, 200, `request ${i} of 2 from the address passes`)
+  const over = expectProblem(t, await app.inject({ method: 'GET', url: '/openapi.json' }), 429)
+  t.match(over.detail, /^More than 2 requests in 60 s from this address without a token; retry in /)
+  for (let i = 0; i < 3; i++) {
+    const health = await app.inject({ method: 'GET', url: '/health' })
+    t.equal(health.statusCode, 200, '/health with the budget spent')
+    t.equal(health.headers['x-ratelimit-limit'], undefined, 'and it is not counted')
+    t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200, '/ready with the budget spent')
+  }
+  const document = (await testApp(t, database)).swagger() as { paths: Record<string, { get: { responses: Record<string, { headers?: Record<string, unknown> }> } }> }
+  for (const probe of ['/health', '/ready']) {
+    const { responses } = document.paths[probe]!.get
+    t.notOk('429' in responses, `${probe} documents no 429`)
+    t.notOk(Object.values(responses).some((r) => r.headers?.['X-RateLimit-Limit'] !== undefined), `${probe} documents no rate-limit headers`)
+  }
+})
+
 t.test('under pressure: 503 problem+json with Retry-After, and the service answers again when it eases', async (t) => {
   // A heap threshold every process exceeds stands in for memory pressure.
   const injectAs = injector(await testApp(t, database, { pressure: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 1 } }))

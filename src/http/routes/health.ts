@@ -12,7 +12,10 @@ export interface HealthRoutesOptions {
 }
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { database, readyTimeoutMs }) => {
+  // Probes are never rate-limited: a liveness probe refused with 429 (its address's budget spent by
+  // browsers behind the same proxy) would have a healthy instance restarted.
   app.get('/health', {
+    config: { rateLimit: false },
     schema: {
       operationId: 'health',
       summary: '存活 the process is running',
@@ -22,6 +25,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/ready', {
+    config: { rateLimit: false },
     schema: {
       operationId: 'ready',
       summary: '就绪 the database answers',
