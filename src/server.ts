@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import closeWithGrace from 'close-with-grace'
@@ -6,6 +7,7 @@ import { resolveAdminToken } from './admin-token.js'
 import { settleCommand } from './cli/settle.js'
 import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connect.js'
+import { isDatabaseUnavailable, OperatorError } from './db/errors.js'
 import { migrate } from './db/migrate.js'
 import { pruneIdempotencyKeys } from './db/idempotency.js'
 import { money } from './domain/money.js'
@@ -37,6 +39,13 @@ async function runMigrations (log: Logger, database: DatabaseHandle): Promise<vo
   log.info({ database: database.kind }, applied.length === 0 ? 'database schema is up to date' : `applied migrations: ${applied.join(', ')}`)
   // Idempotency keys are kept at least 24 hours (api-contract.md); older ones go at each start.
   await pruneIdempotencyKeys(database.db)
+}
+
+/** Where Swagger UI answers on the address the service listens on (the port it was given when PORT is 0; this machine for "any address"). */
+function docsUrl (address: AddressInfo | string | null): string | undefined {
+  if (address === null || typeof address === 'string') return undefined
+  const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/docs`
 }
 
 async function serve (log: Logger, config: ServerConfig): Promise<void> {
@@ -89,13 +98,12 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     await app.close()
     await database.close()
   })
-  app.log.info(`Swagger UI at http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/docs`)
+  app.log.info(`Swagger UI at ${docsUrl(app.server.address()) ?? `http://${config.host}:${config.port}/docs`}`)
 }
 
 async function main (): Promise<void> {
   const config = parseConfig(process.env)
   const log = pino({ level: config.logLevel })
-  const command = process.argv[2] ?? 'serve'
   if (command === 'migrate') {
     const database = open(config)
     try {
@@ -112,7 +120,7 @@ async function main (): Promise<void> {
     try {
       await runMigrations(log, database)
       process.exitCode = await settleCommand(database.db, process.argv.slice(3), { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, {
-        write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true,
+        write: (text) => process.stdout.write(text), error: (text) => process.stderr.write(text), isTTY: process.stdout.isTTY === true,
       })
     } finally {
       await database.close()
@@ -125,11 +133,32 @@ async function main (): Promise<void> {
   } else if (command === 'serve') {
     await serve(log, config)
   } else {
-    throw new Error(`unknown command "${command}": use "serve" (the default), "migrate", "settle" or "pglite-template"`)
+    throw new OperatorError(`unknown command "${command}": use "serve" (the default), "migrate", "settle" or "pglite-template"`)
   }
 }
 
+/** An address the service cannot listen on (taken, not this machine's, not allowed, no such host). */
+const LISTEN_ERROR_CODES = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES', 'ENOTFOUND', 'EAI_AGAIN'])
+
+/**
+ * Whether a failure is the operator's to act on, and its message says all there is to say: the
+ * configuration, the database out of reach or refusing the login (SQLSTATE class 28), an address
+ * that cannot be listened on, an OperatorError. Anything else is a defect, printed with its stack.
+ */
+function operatorFacing (error: unknown): error is Error {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  return error instanceof ConfigError || error instanceof OperatorError || isDatabaseUnavailable(error) ||
+    (typeof code === 'string' && (LISTEN_ERROR_CODES.has(code) || /^28[0-9A-Z]{3}$/.test(code)))
+}
+
+const command = process.argv[2] ?? 'serve'
 main().catch((error: unknown) => {
-  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`)
+  else {
+    // Named for what failed: a command that is not the service did not "fail to start".
+    const what = command === 'migrate' || command === 'settle' ? command : 'failed to start'
+    process.stderr.write(`${what}: ${operatorFacing(error) ? error.message : error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  }
   process.exitCode = 1
 })

@@ -22,9 +22,9 @@ async function demoEnvironment (t: Test): Promise<Record<string, string>> {
   return env
 }
 
-async function settle (env: Record<string, string>, args: string[]): Promise<{ code: number | null, output: string }> {
+async function settle (env: Record<string, string>, args: string[]): Promise<{ code: number | null, output: string, stderr: string }> {
   const run = spawnServer(['settle', ...args], { LOG_LEVEL: 'warn', ...env })
-  return { code: await run.exited, output: run.output() }
+  return { code: await run.exited, output: run.output(), stderr: run.stderr() }
 }
 
 t.test('settles and finalizes a year, with a progress bar and a summary per district', async (t) => {
@@ -51,6 +51,24 @@ t.test('fails with a reason and a non-zero exit code', async (t) => {
   t.match(usage.output, /--year is required/)
   const unknown = await settle(env, ['--year', '2021', '--frobnicate'])
   t.equal(unknown.code, 2)
+})
+
+t.test('--agreement takes decimal agreement ids, each once: 0x10, 1e3, 07 or a repeat is a usage error (exit 2, on standard error), not another agreement settled', async (t) => {
+  const env = await demoEnvironment(t)
+  for (const [given, message] of [
+    [['--agreement', '0x10'], /settle: --agreement 0x10 is not an agreement id: whole numbers from 1 to 2147483647, written in decimal digits/],
+    [['--agreement', '1e3'], /settle: --agreement 1e3 is not an agreement id/],
+    [['--agreement', '07'], /settle: --agreement 07 is not an agreement id/],
+    [['--agreement', '2147483648'], /settle: --agreement 2147483648 is not an agreement id/],
+    [['--agreement', '1', '--agreement', '1'], /settle: --agreement 1 is given twice/],
+  ] as const) {
+    const refused = await settle(env, ['--year', '2024', ...given])
+    t.equal(refused.code, 2, given.join(' '))
+    t.match(refused.stderr, message)
+    t.notMatch(refused.output, /settling/, 'nothing settled')
+  }
+  const usage = await settle(env, [])
+  t.match(usage.stderr, /--year is required/, 'usage errors on standard error')
 })
 
 // The embedded database is one process's: a settle command beside the running service wrote a run

@@ -68,6 +68,37 @@ t.test('a server that cannot listen exits 1 instead of hanging', async (t) => {
   const server = spawnServer([], { ...env, PORT: String(port) })
   t.equal(await server.exited, 1)
   t.match(server.stderr(), /EADDRINUSE/)
+  t.match(server.stderr(), /^failed to start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+\n$/, 'told in one line, without a stack trace')
+})
+
+t.test('what an operator acts on is told in one line without a stack trace, named for the command that failed', async (t) => {
+  const unknown = spawnServer(['setle'], {})
+  t.equal(await unknown.exited, 1)
+  t.equal(unknown.stderr(), 'failed to start: unknown command "setle": use "serve" (the default), "migrate", "settle" or "pglite-template"\n')
+  // A database that does not answer: PostgreSQL on a port nothing listens on.
+  const closed = createServer().listen(0, '127.0.0.1')
+  await once(closed, 'listening')
+  const port = (closed.address() as { port: number }).port
+  await new Promise((resolve) => closed.close(resolve))
+  for (const command of ['migrate', 'settle'] as const) {
+    const run = spawnServer(command === 'settle' ? ['settle', '--year', '2021'] : ['migrate'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/none` })
+    t.equal(await run.exited, 1, command)
+    t.equal(run.stderr(), `${command}: connect ECONNREFUSED 127.0.0.1:${port}\n`, `${command}: the reason alone`)
+  }
+})
+
+t.test('the start-up line names where Swagger UI answers: the port given when PORT is 0', async (t) => {
+  const env = await serverEnvironment(t, 'server-test-')
+  const server = spawnServer([], { ...env, PORT: '0', LOG_LEVEL: 'info' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline && !/Swagger UI at/.test(server.output()) && server.child.exitCode === null;) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const listening = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.output())
+  t.ok(listening, 'the server says where it listens')
+  t.match(server.output(), new RegExp(`Swagger UI at http://127\\.0\\.0\\.1:${listening?.[1] ?? 'none'}/docs`), 'the same port, not 0')
+  server.child.kill('SIGTERM')
+  await server.exited
 })
 
 t.test('a bad setting stops the start with a message naming it', async (t) => {

@@ -16,8 +16,14 @@ const USAGE = 'usage: npm run settle -- --year 2021 [--finalize] [--agreement ID
 
 export interface SettleOutput {
   write: (text: string) => void
+  /** Where usage errors and the reason of a failure go (standard error). */
+  error: (text: string) => void
   isTTY: boolean
 }
+
+/** An agreement id as the usage asks for it: decimal digits, 1 to 2147483647 (not 0x10, 1e3 or 07). */
+const AGREEMENT_ID = /^[1-9][0-9]{0,9}$/
+const INT4_MAX = 2_147_483_647
 
 function progressBar (out: SettleOutput): (done: number, total: number) => void {
   let shown = -1
@@ -45,17 +51,23 @@ export async function settleCommand (db: Db, args: string[], settings: Settings,
   try {
     options = parseArgs({ args, options: { year: { type: 'string' }, finalize: { type: 'boolean', default: false }, agreement: { type: 'string', multiple: true } }, strict: true }).values
   } catch (error) {
-    out.write(`settle: ${(error as Error).message}\n${USAGE}`)
+    out.error(`settle: ${(error as Error).message}\n${USAGE}`)
     return 2
   }
   const year = options.year === undefined || !/^\d{4}$/.test(options.year) ? undefined : Number(options.year)
   if (year === undefined || year < 1990 || year > 2100) {
-    out.write(`settle: --year is required, a fiscal year from 1990 to 2100\n${USAGE}`)
+    out.error(`settle: --year is required, a fiscal year from 1990 to 2100\n${USAGE}`)
+    return 2
+  }
+  const notAnId = options.agreement?.find((id) => !AGREEMENT_ID.test(id) || Number(id) > INT4_MAX)
+  if (notAnId !== undefined) {
+    out.error(`settle: --agreement ${notAnId} is not an agreement id: whole numbers from 1 to ${INT4_MAX}, written in decimal digits\n${USAGE}`)
     return 2
   }
   const agreementIds = options.agreement?.map(Number)
-  if (agreementIds?.some((id) => !Number.isInteger(id) || id < 1) === true) {
-    out.write('settle: --agreement takes agreement ids (whole numbers)\n')
+  const repeated = agreementIds?.find((id, i) => agreementIds.indexOf(id) !== i)
+  if (repeated !== undefined) {
+    out.error(`settle: --agreement ${repeated} is given twice\n${USAGE}`)
     return 2
   }
   const ctx: Context = { db, settings, actor: { principal: { role: 'admin', keyId: 'cli' }, scope: ALL, requestId: `cli-${process.pid}` } }
@@ -69,7 +81,7 @@ export async function settleCommand (db: Db, args: string[], settings: Settings,
     return 0
   } catch (error) {
     if (error instanceof Problem) {
-      out.write(`\nsettle: ${error.message}\n${(error.errors ?? []).slice(0, 20).map((e) => `  ${e.message}\n`).join('')}`)
+      out.error(`\nsettle: ${error.message}\n${(error.errors ?? []).slice(0, 20).map((e) => `  ${e.message}\n`).join('')}`)
       return 1
     }
     throw error

@@ -9,7 +9,7 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { copyStatement } from './copy.js'
 import type { Database } from './database.js'
-import { QUERY_TIMEOUT_CODE } from './errors.js'
+import { OperatorError, QUERY_TIMEOUT_CODE } from './errors.js'
 import { builtTemplate, isNewDataDir, readTemplate } from './pglite-template.js'
 
 /** Where the data lives: PostgreSQL by URL, or the embedded PGlite in a folder (or in memory). */
@@ -250,7 +250,7 @@ function lockDataDir (dataDir: string): () => void {
     // same number (a container restarted: its service is process 1 each time).
     const held = holder === process.pid ? heldDataDirs.has(path) : Number.isInteger(holder) && holder > 0 && processIsAlive(holder)
     if (held) {
-      throw new Error(`The embedded database in ${dataDir} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}, ` +
+      throw new OperatorError(`The embedded database in ${dataDir} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}, ` +
         'the service or a command such as settle: stop it first (PGlite is one process\'s database), or run both against PostgreSQL with DATABASE_URL.')
     }
     rmSync(path, { force: true })

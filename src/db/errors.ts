@@ -42,3 +42,12 @@ export function classifyDatabaseError (error: unknown): DatabaseErrorKind | unde
   if (code === '23503') return 'foreign-key-violation'
   return undefined
 }
+
+/**
+ * A failure an operator acts on, told in its own words (the embedded database held by another
+ * process, a migration file changed after it was applied): the process prints its message alone,
+ * where a defect's stack trace is printed whole.
+ */
+export class OperatorError extends Error {
+  override name = 'OperatorError'
+}

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { DatabaseHandle, ScriptRunner } from './connect.js'
+import { OperatorError } from './errors.js'
 
 /*
  * Plain, numbered SQL migrations from sql/ (001_name.sql, 002_name.sql, …), applied in order,
@@ -21,7 +22,7 @@ export function defaultMigrationsDir (): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'sql'))) return join(dir, 'sql')
     const parent = resolve(dir, '..')
-    if (parent === dir) throw new Error('migrations: no sql/ folder found beside package.json')
+    if (parent === dir) throw new OperatorError('migrations: no sql/ folder found beside package.json')
     dir = parent
   }
 }
@@ -35,7 +36,7 @@ export interface MigrationFile {
 export async function readMigrations (dir: string): Promise<MigrationFile[]> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.sql')).sort()
   const bad = names.filter((n) => !FILE_PATTERN.test(n))
-  if (bad.length > 0) throw new Error(`migrations: badly named file(s) in ${dir}: ${bad.join(', ')} (want 001_name.sql)`)
+  if (bad.length > 0) throw new OperatorError(`migrations: badly named file(s) in ${dir}: ${bad.join(', ')} (want 001_name.sql)`)
   return Promise.all(names.map(async (name) => {
     const text = await readFile(join(dir, name), 'utf8')
     return { name, text, checksum: createHash('sha256').update(text).digest('hex') }
@@ -55,7 +56,7 @@ async function applyPending (run: ScriptRunner, files: MigrationFile[]): Promise
   for (const file of files) {
     const checksum = applied.get(file.name)
     if (checksum !== undefined) {
-      if (checksum !== file.checksum) throw new Error(`migrations: ${file.name} was changed after it was applied; add a new migration instead`)
+      if (checksum !== file.checksum) throw new OperatorError(`migrations: ${file.name} was changed after it was applied; add a new migration instead`)
       continue
     }
     // One simple-protocol script runs as one implicit transaction: all of it, or none of it.
