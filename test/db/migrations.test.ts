@@ -53,6 +53,43 @@ t.test('an applied migration whose file changed is refused', async (t) => {
   await t.rejects(migrate(database), /001_revenue_categories\.sql was changed after it was applied/)
 })
 
+t.test('a database that applied 012 before a comment in it was reworded (ccd5ccc) starts: its schema is the same; another checksum of 012 is refused', async (t) => {
+  const database = await emptyDatabase(t)
+  await migrate(database)
+  const set = (checksum: string) => database.db.updateTable('schema_migrations').set({ checksum }).where('name', '=', '012_settlement_lines_order.sql').execute()
+  await set('59cbb94cfc80f6622946e56a1b78121c190a159a4a16b05a8238df3307dfa1b8')
+  t.same(await migrate(database), [], 'nothing to apply, nothing refused')
+  await set('b5a4fb89aa56eecc1360a141925395c4696d5fd69549653172a0d9ef0faf8885')
+  await t.rejects(migrate(database), /012_settlement_lines_order\.sql was changed after it was applied/)
+})
+
+/**
+ * Every migration file as it landed: an applied file never changes (sql/001: add a new migration
+ * instead), or every database that applied it refuses to start. A new file is added here as it lands.
+ */
+const LANDED = {
+  '001_revenue_categories.sql': 'fd14ef9f077dbd7e67f699227f027b8ad35ab560cd261b320d49f188c057fe6b',
+  '002_registry.sql': '8a92f22d8ee5ff1e903a9aa0380f8ae3187dc84cd631502046afa186ba2a226d',
+  '003_settlements.sql': '48a45ead8dcd4514e5ddaced9f21b7309996fe98d176f420e03b003426ab0119',
+  '004_debts.sql': '63e58e2dd45b3f347460c3feab90cebe9dd633f600ccba0028d24caef527c73f',
+  '005_settlement_ledger.sql': 'fe99ab40e57f2d7e24b58b6867daed7daf38dfa7afcb7f9636330e90479b279e',
+  '006_settlement_review.sql': 'fad76c0a927bde03c23cc6bbb8ad2ec3662bcb4233159c7cff179dbc4c5c60de',
+  '007_hardening.sql': '047951d58888b68ad847aed1211fc3405f2a57a81f740f23d38802e6f340da2e',
+  '008_agreement_terms.sql': 'a3b3bad0f76d90f0690660d4d7c917f35d2cb692b77f7087160a89d0f8994d88',
+  '009_revenue_import_speed.sql': 'ad468f6f667dd1b2a5aca9d239a202afe85ff8b854b4460dbcb82adcc0cd052f',
+  '010_revenue_year_totals.sql': '982711581661458b0f0bb1dd1b8d76a77428926e1609a17d22ec7c50bbf16ed8',
+  '011_settlement_references.sql': '8e4eebb518bebad795333bbc77570646022ade4f41624b08058abd628287db63',
+  '012_settlement_lines_order.sql': 'b5a4fb89aa56eecc1360a141925395c4696d5fd69549653172a0d9ef0faf8884',
+  '013_settlement_write_offs.sql': '21911114ffaea38ce3e401fe526ab7ea9ec0e669007c0534d83b29d3255cd4c1',
+  '014_settlement_finalized_inserts.sql': '9c7bf19e411243ca1c702cf8337c983765784f4124a8296206fbf4cc2e97cb2f',
+  '015_settlement_digest_input.sql': '53d3dc7bbaa4610b4def7b2d98cd357b3ceaef0a1c02588069aa574b78634ea4',
+}
+
+t.test('no migration file changes once it has landed: each file\'s checksum is the one pinned here', async (t) => {
+  const files = await readMigrations(defaultMigrationsDir())
+  t.same(Object.fromEntries(files.map((f) => [f.name, f.checksum])), LANDED)
+})
+
 t.test('two migrations started at once apply each file once', async (t) => {
   // On PostgreSQL: two processes' pools on one new database; on PGlite: two calls on its one connection.
   let a = await emptyDatabase(t)
