@@ -113,8 +113,11 @@ export interface NewApiKey {
   label: string
 }
 
-/** Issues a key; the answer carries its token, which is never shown again. */
-export function issueKey (ctx: Context, request: NewApiKey): Promise<ApiKey & { token: string }> {
+/**
+ * Issues a key; the answer carries its token, which is never shown again. `id`: the key's id when it
+ * must be known beforehand (the demo data's key that the document's revocation example revokes).
+ */
+export function issueKey (ctx: Context, request: NewApiKey, id = `key_${randomBytes(8).toString('hex')}`): Promise<ApiKey & { token: string }> {
   return inWriteTransaction(ctx, async (tx) => {
     const { role, districtCode, zoneCode, label } = request
     if ((role === 'district') !== (districtCode !== undefined)) throw Problems.scopeFieldMismatch('districtCode', role)
@@ -123,7 +126,7 @@ export function issueKey (ctx: Context, request: NewApiKey): Promise<ApiKey & { 
     if (zoneCode !== undefined && await findZone(tx, ALL, zoneCode) === undefined) throw Problems.zoneNotRegistered(zoneCode, '/zoneCode')
     const token = `rss_${randomBytes(32).toString('base64url')}`
     const key = await insertApiKey(tx, {
-      id: `key_${randomBytes(8).toString('hex')}`, role, districtCode: districtCode ?? null, zoneCode: zoneCode ?? null, label,
+      id, role, districtCode: districtCode ?? null, zoneCode: zoneCode ?? null, label,
       tokenHash: tokenHash(token), createdBy: ctx.actor.principal.keyId,
     })
     return { value: { ...key, token }, audit: [{ action: 'create', entityType: 'api_key', entityId: key.id, details: { role, districtCode, zoneCode, label } }] }

@@ -11146,7 +11146,10 @@ export interface operations {
                 "idempotency-key"?: string;
             };
             path: {
-                /** @description 密钥编号 the key id */
+                /**
+                 * @description 密钥编号 the key id
+                 * @example key_00000000000000d1
+                 */
                 id: string;
             };
             cookie?: never;

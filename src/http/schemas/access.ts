@@ -70,7 +70,8 @@ export const listApiKeysSchema = {
 
 export const revokeApiKeySchema = {
   operationId: 'revokeApiKey', summary: '吊销密钥 revoke an API key at once (admin)',
-  params: Type.Object({ id: Type.String({ maxLength: 40, description: '密钥编号 the key id' }) }), headers: IdempotencyHeaders,
+  // The example is the demo's key of 城阳区财政局 (src/demo.ts DEMO_DISTRICT_KEY_ID), revoked already: run as-is, it changes nothing.
+  params: Type.Object({ id: Type.String({ maxLength: 40, description: '密钥编号 the key id', examples: ['key_00000000000000d1'] }) }), headers: IdempotencyHeaders,
   response: { 200: ApiKey, ...problemResponses(401, 403, 404) },
 }
 
