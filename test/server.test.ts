@@ -1,9 +1,10 @@
 import { once } from 'node:events'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
+import { temporaryDirectory } from './helpers.js'
 import { send, serverEnvironment, spawnServer, startServer } from './spawn.js'
 
 // src/server.ts as a process: the generated admin token, graceful shutdown, failing to start.
@@ -57,6 +58,27 @@ t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
   t.equal(JSON.parse(text).zoneShare, '60.00')
   t.equal(await server.exited, 0, 'then exit 0')
   t.match(server.output(), /shutting down: finishing requests in flight/)
+})
+
+t.test('SIGTERM with a CSV body still arriving when the 10 s grace runs out: exit 1, and the spooled file goes with the process', async (t) => {
+  const env = await serverEnvironment(t, 'server-test-')
+  const spool = await temporaryDirectory(t, 'server-test-spool-')
+  const server = await startServer({ ...env, ADMIN_TOKEN: 'shutdown-test-token-0123456789', TMPDIR: spool })
+  const req = request({
+    host: '127.0.0.1', port: server.port, path: '/v1/debts/import', method: 'POST',
+    headers: { authorization: 'Bearer shutdown-test-token-0123456789', 'content-type': 'text/csv', 'transfer-encoding': 'chunked' },
+  })
+  req.on('error', () => {})
+  // The header line, and then nothing: the body is spooled (debt files always are) and never ends.
+  req.write('zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes\n')
+  // (tsx keeps its cache in TMPDIR too.)
+  const spooled = async () => (await readdir(spool)).filter((name) => name.startsWith('csv-import-'))
+  for (let i = 0; i < 100 && (await spooled()).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal((await spooled()).length, 1, 'the body is being spooled')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 1, 'the grace ran out: exit 1, as close-with-grace says')
+  t.same(await spooled(), [], 'no spooled file left behind')
+  req.destroy()
 })
 
 t.test('a server that cannot listen exits 1 instead of hanging', async (t) => {

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,10 +42,27 @@ export function acceptCsvBodies (app: FastifyInstance, spool?: { limit: number }
   }
 }
 
+/**
+ * The spool directories not removed yet. A process that exits with bodies still arriving (its
+ * shutdown grace ran out: close-with-grace exits 1) takes them with it, as it can: synchronously.
+ */
+const spoolDirs = new Set<string>()
+let removedAtExit = false
+function removeSpoolsAtExit (): void {
+  if (removedAtExit) return
+  removedAtExit = true
+  process.once('exit', () => { for (const dir of spoolDirs) rmSync(dir, { recursive: true, force: true }) })
+}
+
 /** The body, written to a temporary file that goes when the answer has been sent (or the client has gone). */
 async function spooled (payload: Readable, limit: number, reply: FastifyReply): Promise<Readable> {
+  removeSpoolsAtExit()
   const dir = await mkdtemp(join(tmpdir(), 'csv-import-'))
-  const removeDir = () => { rm(dir, { recursive: true, force: true }).catch(() => {}) }
+  spoolDirs.add(dir)
+  const removeDir = () => {
+    spoolDirs.delete(dir)
+    rm(dir, { recursive: true, force: true }).catch(() => {})
+  }
   const path = join(dir, 'body.csv')
   let bytes = 0
   const capped = new Transform({
