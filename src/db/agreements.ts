@@ -274,13 +274,13 @@ export async function listAgreements (db: Db, scope: Scope, filter: AgreementFil
 /**
  * The previous (or next) version of each agreement among `ids`: the agreement of the same
  * zone–district pair that ends the year before it starts (or starts the year after it ends),
- * with its groups' names and shortfall policies (calculation-rules.md §6). `startingIn`: only of
- * those among them that start in that year.
+ * with its groups' names and shortfall policies (calculation-rules.md §6). `inYear`: only of those
+ * among them that start (or end) in that year.
  */
-export async function adjacentVersions (db: Db, ids: readonly number[], which: 'previous' | 'next', startingIn?: number): Promise<Map<number, CarryTerms>> {
+export async function adjacentVersions (db: Db, ids: readonly number[], which: 'previous' | 'next', inYear?: number): Promise<Map<number, CarryTerms>> {
   if (ids.length === 0) return new Map()
   const meets = which === 'previous' ? sql<boolean>`v.effective_to = a.effective_from - 1` : sql<boolean>`v.effective_from = a.effective_to + 1`
-  const starting = startingIn === undefined ? sql`` : sql`AND a.effective_from = ${startingIn}::integer`
+  const starting = inYear === undefined ? sql`` : which === 'previous' ? sql`AND a.effective_from = ${inYear}::integer` : sql`AND a.effective_to = ${inYear}::integer`
   const { rows } = await sql<{ agreement_id: number, id: number, effective_from: number, effective_to: number | null, name: string | null, shortfall: CarryTerms['groups'][number]['shortfall'] | null }>`
     SELECT a.id AS agreement_id, v.id, v.effective_from, v.effective_to, g.name, g.shortfall
     FROM agreements a

@@ -119,6 +119,12 @@ export interface LineInputs {
   advances: string
   carriedFrom: string | null
   follows: number | null
+  /**
+   * In the agreement's last year, when the line carries a shortfall out: the next version of the
+   * pair (its id), or null when there is none, which decides whether the shortfall is carried or
+   * written off (§6). Absent on every other line, and on lines computed before it was recorded.
+   */
+  nextVersion?: number | null
 }
 
 /**
@@ -161,5 +167,8 @@ export function changedInputs (year: number, before: LineInputs | undefined, now
   if (before.advances !== now.advances) changed.push(`its advances for ${year}`)
   if (before.carriedFrom !== now.carriedFrom) changed.push(carryChange(year, now.carriedFrom))
   if (before.follows !== now.follows) changed.push(`the finalized ${year} line it follows`)
+  if (before.nextVersion !== undefined && before.nextVersion !== (now.nextVersion ?? null)) {
+    changed.push(`the next version of the agreement, which decides whether the shortfall it carries out of ${year} is carried or written off (calculation-rules.md §6)`)
+  }
   return changed
 }

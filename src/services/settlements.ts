@@ -78,6 +78,8 @@ interface YearInputs {
   heads: ChainHeads
   /** The previous version of each agreement, if one ended the year before it started. */
   previous: Map<number, CarryTerms>
+  /** The next version of each agreement that ends in the year, if one starts the year after (§6: carried or written off). */
+  next: Map<number, CarryTerms>
 }
 
 /**
@@ -100,14 +102,15 @@ async function actualsBy (tx: Db, year: number, agreements: number): Promise<Act
  */
 async function readChunk (tx: Db, year: number, ids: readonly number[], by: ActualsBy) {
   const years = [year - 1, year]
-  const [agreements, actuals, advances, previous, heads] = await Promise.all([
+  const [agreements, actuals, advances, previous, next, heads] = await Promise.all([
     agreementsInForce(tx, year, ids),
     by.kind === 'year' ? by.actuals : by.kind === 'pair' ? categoryActuals(tx, years, ids) : groupActuals(tx, years, ids),
     advanceSums(tx, year, ids),
     adjacentVersions(tx, ids, 'previous', year),
+    adjacentVersions(tx, ids, 'next', year),
     chainHeads(tx, years, ids, year),
   ])
-  const inputs: YearInputs = { year, actuals: Array.isArray(actuals) ? groupActualsOf(agreements, actuals) : actuals, advances, heads, previous }
+  const inputs: YearInputs = { year, actuals: Array.isArray(actuals) ? groupActualsOf(agreements, actuals) : actuals, advances, heads, previous, next }
   return { agreements, inputs }
 }
 
@@ -157,6 +160,8 @@ function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
     follows: follows?.runId ?? null,
   }
   return {
+    /** In the agreement's last year, its next version as today's registry has it (LineInputs.nextVersion). */
+    nextVersion: a.effectiveTo === year ? inputs.next.get(a.id)?.id ?? null : undefined,
     facts: {
       actual: (position: number, y: number) => actuals.of(a.id, position, y),
       carry,
@@ -235,7 +240,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
       if (index % COMPUTE_TURN === COMPUTE_TURN - 1) await setImmediate()
-      const { facts, follows, lineInputs, uncarried } = agreementFacts(inputs, a)
+      const { facts, follows, lineInputs, uncarried, nextVersion } = agreementFacts(inputs, a)
       const settled = settleAgreementYear(a, year, ctx.settings.minZoneRate, facts)
       if (uncarried.length > 0) {
         refused.push({ agreementId: a.id, conflicts: uncarried, problems: [] })
@@ -246,7 +251,11 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
         const supplementary = follows === undefined ? undefined : supplementaryFigures(settled.result, follows)
         const tooLarge = supplementary === undefined || follows === undefined ? undefined : supplementaryMagnitudeIssue(a.id, year, supplementary, follows.runId)
         if (tooLarge !== undefined) refused.push({ agreementId: a.id, conflicts: [], problems: [tooLarge] })
-        else if (refused.length === 0) lines.push(lineOf(a, settled.input, settled.result, follows, supplementary, lineInputs))
+        else if (refused.length === 0) {
+          // A shortfall carried out of the last year: where it goes (carried or written off) is an input too.
+          const carriesOut = nextVersion !== undefined && settled.result.groups.some((g) => g.carriedShortfallOut?.greaterThan(ZERO) === true)
+          lines.push(lineOf(a, settled.input, settled.result, follows, supplementary, carriesOut ? { ...lineInputs, nextVersion } : lineInputs))
+        }
       }
       onProgress?.(start + index + 1, ids.length)
     }
@@ -314,7 +323,8 @@ async function staleLines (tx: Db, run: StoredRun) {
   const priorYearGroups = new Map<number, string[]>()
   for await (const { agreements, inputs } of chunksOf(tx, year, lines.map((l) => l.agreementId), await actualsBy(tx, year, lines.length))) {
     for (const a of agreements) {
-      now.set(a.id, agreementFacts(inputs, a).lineInputs)
+      const { lineInputs, nextVersion } = agreementFacts(inputs, a)
+      now.set(a.id, nextVersion === undefined ? lineInputs : { ...lineInputs, nextVersion })
       priorYearGroups.set(a.id, a.groups.flatMap((g) => g.basis === 'increment' && g.base.mode === 'prior_year' ? [g.name] : []))
     }
   }

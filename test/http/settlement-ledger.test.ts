@@ -602,3 +602,30 @@ t.test('§9, §4 prior_year: a draft made stale by the year before\'s revenue sa
     'before, "its revenue of 2061": the year whose revenue did not change')
   t.same(await finalizedLines(id, 2061), [], 'nothing finalized')
 })
+
+t.test('§6 §9 a draft of an agreement\'s last year that writes a shortfall off is stale once a next version that carries it is registered: signed, it would have said "carried" where the parties confirmed 核销; without a shortfall, a next version changes nothing', async (t) => {
+  const zoneCode = await zone()
+  const last = await agreement(zoneCode, 2064, { effectiveTo: 2064 })
+  await revenue(zoneCode, 2064, '900.00')
+  const draft = await run(2064, last)
+  t.match((await line(draft.id, last)).groups[0], { carriedShortfallOut: '100.00', writtenOff: '100.00' }, 'no next version yet: the draft writes the 100.00 off')
+  const next = await agreement(zoneCode, 2065, { documentNo: '第二版' })
+  const stale = expectProblem(t, await finalize(draft.id), 409)
+  t.match(stale.type, /settlement-stale$/)
+  t.match(stale.detail, new RegExp(`agreement ${last} .*the next version of the agreement, which decides whether the shortfall it carries out of 2064 is carried or written off \\(calculation-rules.md §6\\)`),
+    'before, 200: signed as carried to the next version, not as the write-off the draft showed')
+  t.same(await finalizedLines(last, 2064), [], 'nothing finalized')
+  const again = await run(2064, last)
+  const shown = (await line(again.id, last)).groups[0]
+  t.match(shown, { carriedShortfallOut: '100.00', carriedToAgreementId: next }, 'computed again: carried to the next version')
+  t.equal(shown?.writtenOff, undefined)
+  t.equal((await finalize(again.id)).statusCode, 200)
+
+  // No shortfall carried out: the next version registered after the draft changes nothing on it.
+  const other = await zone()
+  const ending = await agreement(other, 2064, { effectiveTo: 2064 })
+  await revenue(other, 2064, '1100.00')
+  const plain = await run(2064, ending)
+  await agreement(other, 2065, { documentNo: '第二版' })
+  t.equal((await finalize(plain.id)).statusCode, 200, 'finalized as computed')
+})
