@@ -156,3 +156,13 @@ t.test('api-contract.md, Idempotency: every operation that takes an Idempotency-
   t.equal(first.headers['idempotent-replayed'], undefined, 'not on the first answer')
   t.equal((await send()).headers['idempotent-replayed'], 'true')
 })
+
+t.test('the published patterns read alike without Unicode regular expressions (Python\'s re, JavaScript without the u flag): no \\p{…} property class', async (t) => {
+  const patterns = [...JSON.stringify(committed).matchAll(/"pattern":"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string)
+  t.ok(patterns.length > 30, `${patterns.length} patterns`)
+  t.same(patterns.filter((p) => /\\[pP]\{/.test(p)), [], 'none needs the u flag')
+  const blank = patterns.find((p) => p.includes('\\u200b'))
+  t.ok(blank, 'the not-blank pattern is published')
+  const plain = new RegExp(blank ?? '')
+  t.same(['城阳区', 'cf', '😀', '\u200b', '\u2060 ', '\u0007'].map((s) => plain.test(s)), [true, true, true, false, false, false], 'read without the u flag, it says the same')
+})
