@@ -51,12 +51,14 @@ export interface ChainHeads {
  * versions of those of `agreementIds` that start in that year are read too (a run's carry-in, §6).
  */
 export async function chainHeads (db: Db, years: readonly number[], agreementIds?: readonly number[], previousVersionsStartingIn?: number): Promise<ChainHeads> {
-  const ids = agreementIds === undefined ? undefined : sql`${[...agreementIds]}::integer[]`
-  const previous = ids === undefined || previousVersionsStartingIn === undefined
-    ? sql``
-    : sql`OR l.agreement_id IN (SELECT v.id FROM agreements a
+  const given = agreementIds === undefined ? undefined : sql`${[...agreementIds]}::integer[]`
+  // One array of ids, the previous versions' appended to those given: `= ANY` of it finds the lines
+  // through the (agreement, year) index; an OR beside a subquery read every finalized line of the years.
+  const ids = given === undefined || previousVersionsStartingIn === undefined
+    ? given
+    : sql`(${given} || ARRAY(SELECT v.id FROM agreements a
         JOIN agreements v ON v.zone_code = a.zone_code AND v.district_code = a.district_code AND v.id <> a.id AND v.effective_to = a.effective_from - 1
-        WHERE a.id = ANY(${ids}) AND a.effective_from = ${previousVersionsStartingIn}::integer)`
+        WHERE a.id = ANY(${given}) AND a.effective_from = ${previousVersionsStartingIn}::integer))`
   const { rows } = await sql<{ run_id: number, agreement_id: number, fiscal_year: number, zone_share: string, balance_due: string, carried_out: Array<[string, string]> }>`
     SELECT l.run_id, l.agreement_id, l.fiscal_year, l.zone_share, l.balance_due,
       -- A shortfall its finalized line wrote off (sql/013) is carried by nothing (calculation-rules.md §6). Amounts as text, never a JSON number.
@@ -64,7 +66,7 @@ export async function chainHeads (db: Db, years: readonly number[], agreementIds
         WHERE g.run_id = l.run_id AND g.agreement_id = l.agreement_id AND g.carried_shortfall_out IS NOT NULL AND g.written_off IS NULL), '[]') AS carried_out
     FROM settlement_lines l
     WHERE l.finalized AND l.fiscal_year = ANY(${[...years]}::integer[])
-      ${ids === undefined ? sql`` : sql`AND (l.agreement_id = ANY(${ids}) ${previous})`}
+      ${ids === undefined ? sql`` : sql`AND l.agreement_id = ANY(${ids})`}
       AND NOT EXISTS (SELECT 1 FROM settlement_lines n
         WHERE n.finalized AND n.agreement_id = l.agreement_id AND n.fiscal_year = l.fiscal_year AND n.follows_run_id = l.run_id)`.execute(db)
   const heads = new Map<string, ChainHead>()
