@@ -74,15 +74,36 @@ export type ShortfallDisposition =
   | { kind: 'carried', agreementId: number }
   | { kind: 'written_off', amount: Decimal }
 
+/** The next version that carries a group's shortfall out of `year` in (a carry_forward group of the same name, §6), if one does. */
+function carrierOf (year: number, group: string, successor: CarryTerms | undefined): number | undefined {
+  if (successor === undefined || successor.effectiveFrom !== year + 1) return undefined
+  return successor.groups.some((g) => g.name === group && g.shortfall === 'carry_forward') ? successor.id : undefined
+}
+
 /** The disposition of a group's C_out in `year`, when `year` is the agreement's last; undefined while the agreement goes on or nothing is carried out. */
 export function shortfallDisposition (
   agreement: CarryTerms, year: number, group: string, carriedOut: Decimal, successor: CarryTerms | undefined,
 ): ShortfallDisposition | undefined {
   if (agreement.effectiveTo !== year || !carriedOut.greaterThan(0)) return undefined
-  const carrier = successor !== undefined && successor.effectiveFrom === year + 1
-    ? successor.groups.find((g) => g.name === group && g.shortfall === 'carry_forward')
-    : undefined
-  return carrier !== undefined && successor !== undefined ? { kind: 'carried', agreementId: successor.id } : { kind: 'written_off', amount: carriedOut }
+  const carrier = carrierOf(year, group, successor)
+  return carrier !== undefined ? { kind: 'carried', agreementId: carrier } : { kind: 'written_off', amount: carriedOut }
+}
+
+/**
+ * Where the shortfalls a line carries out of the agreement's last year go (§6), as one text: each
+ * group (`groupsOut`, those whose C_out is above zero) "name:carried@<next version>" or
+ * "name:written_off", a shortfall an earlier finalized line of the chain wrote off staying written
+ * off. Undefined before the last year, or when nothing is carried out. A line records it among its
+ * inputs, so that it is signed with the dispositions its parties reviewed.
+ */
+export function shortfallsInput (
+  agreement: CarryTerms, year: number, groupsOut: readonly string[], successor: CarryTerms | undefined, writtenOffBefore: (group: string) => boolean,
+): string | undefined {
+  if (agreement.effectiveTo !== year || groupsOut.length === 0) return undefined
+  return groupsOut.map((name) => {
+    const carrier = writtenOffBefore(name) ? undefined : carrierOf(year, name, successor)
+    return carrier === undefined ? `${name}:written_off` : `${name}:carried@${carrier}`
+  }).join('|')
 }
 
 /** A supplementary line's figures against the finalized line it follows (§9). */
@@ -120,11 +141,11 @@ export interface LineInputs {
   carriedFrom: string | null
   follows: number | null
   /**
-   * In the agreement's last year, when the line carries a shortfall out: the next version of the
-   * pair (its id), or null when there is none, which decides whether the shortfall is carried or
-   * written off (§6). Absent on every other line, and on lines computed before it was recorded.
+   * In the agreement's last year, when the line carries a shortfall out: where each goes, carried
+   * into the next version or written off (shortfallsInput). Absent on every other line, and on lines
+   * computed before it was recorded.
    */
-  nextVersion?: number | null
+  shortfalls?: string
 }
 
 /**
@@ -167,7 +188,8 @@ export function changedInputs (year: number, before: LineInputs | undefined, now
   if (before.advances !== now.advances) changed.push(`its advances for ${year}`)
   if (before.carriedFrom !== now.carriedFrom) changed.push(carryChange(year, now.carriedFrom))
   if (before.follows !== now.follows) changed.push(`the finalized ${year} line it follows`)
-  if (before.nextVersion !== undefined && before.nextVersion !== (now.nextVersion ?? null)) {
+  // A line that carries a shortfall out of the last year but recorded no dispositions was computed before they were recorded: what its parties saw is not known.
+  if (before.shortfalls !== now.shortfalls) {
     changed.push(`the next version of the agreement, which decides whether the shortfall it carries out of ${year} is carried or written off (calculation-rules.md §6)`)
   }
   return changed

@@ -23,7 +23,7 @@ import {
 } from '../domain/verification.js'
 import { serializeGroupResult, storedTransfersCited } from '../domain/explanation.js'
 import {
-  carriedFromInput, type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
+  carriedFromInput, type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, shortfallsInput, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
 } from '../domain/ledger.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
@@ -80,6 +80,8 @@ interface YearInputs {
   previous: Map<number, CarryTerms>
   /** The next version of each agreement that ends in the year, if one starts the year after (§6: carried or written off). */
   next: Map<number, CarryTerms>
+  /** The groups (`${agreementId}/${name}`) whose shortfall of the year a finalized line wrote off: written off it stays. */
+  writtenOff: Set<string>
 }
 
 /**
@@ -102,15 +104,16 @@ async function actualsBy (tx: Db, year: number, agreements: number): Promise<Act
  */
 async function readChunk (tx: Db, year: number, ids: readonly number[], by: ActualsBy) {
   const years = [year - 1, year]
-  const [agreements, actuals, advances, previous, next, heads] = await Promise.all([
+  const [agreements, actuals, advances, previous, next, heads, writtenOff] = await Promise.all([
     agreementsInForce(tx, year, ids),
     by.kind === 'year' ? by.actuals : by.kind === 'pair' ? categoryActuals(tx, years, ids) : groupActuals(tx, years, ids),
     advanceSums(tx, year, ids),
     adjacentVersions(tx, ids, 'previous', year),
     adjacentVersions(tx, ids, 'next', year),
     chainHeads(tx, years, ids, year),
+    chainWriteOffs(tx, year, ids),
   ])
-  const inputs: YearInputs = { year, actuals: Array.isArray(actuals) ? groupActualsOf(agreements, actuals) : actuals, advances, heads, previous, next }
+  const inputs: YearInputs = { year, actuals: Array.isArray(actuals) ? groupActualsOf(agreements, actuals) : actuals, advances, heads, previous, next, writtenOff }
   return { agreements, inputs }
 }
 
@@ -160,8 +163,8 @@ function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
     follows: follows?.runId ?? null,
   }
   return {
-    /** In the agreement's last year, its next version as today's registry has it (LineInputs.nextVersion). */
-    nextVersion: a.effectiveTo === year ? inputs.next.get(a.id)?.id ?? null : undefined,
+    /** Where the shortfalls of `groupsOut` would go as the registry and the ledger stand today (LineInputs.shortfalls). */
+    shortfallsOf: (groupsOut: readonly string[]) => shortfallsInput(a, year, groupsOut, inputs.next.get(a.id), (group) => inputs.writtenOff.has(`${a.id}/${group}`)),
     facts: {
       actual: (position: number, y: number) => actuals.of(a.id, position, y),
       carry,
@@ -240,7 +243,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
       if (index % COMPUTE_TURN === COMPUTE_TURN - 1) await setImmediate()
-      const { facts, follows, lineInputs, uncarried, nextVersion } = agreementFacts(inputs, a)
+      const { facts, follows, lineInputs, uncarried, shortfallsOf } = agreementFacts(inputs, a)
       const settled = settleAgreementYear(a, year, ctx.settings.minZoneRate, facts)
       if (uncarried.length > 0) {
         refused.push({ agreementId: a.id, conflicts: uncarried, problems: [] })
@@ -253,8 +256,8 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
         if (tooLarge !== undefined) refused.push({ agreementId: a.id, conflicts: [], problems: [tooLarge] })
         else if (refused.length === 0) {
           // A shortfall carried out of the last year: where it goes (carried or written off) is an input too.
-          const carriesOut = nextVersion !== undefined && settled.result.groups.some((g) => g.carriedShortfallOut?.greaterThan(ZERO) === true)
-          lines.push(lineOf(a, settled.input, settled.result, follows, supplementary, carriesOut ? { ...lineInputs, nextVersion } : lineInputs))
+          const shortfalls = shortfallsOf(settled.result.groups.filter((g) => g.carriedShortfallOut?.greaterThan(ZERO) === true).map((g) => g.name))
+          lines.push(lineOf(a, settled.input, settled.result, follows, supplementary, shortfalls === undefined ? lineInputs : { ...lineInputs, shortfalls }))
         }
       }
       onProgress?.(start + index + 1, ids.length)
@@ -318,13 +321,15 @@ async function staleLines (tx: Db, run: StoredRun) {
   const year = run.fiscalYear
   // In the order of their pairs, as a run reads them; reported by agreement id.
   const lines = await runLineInputs(tx, run.id)
+  const groupsOut = new Map(lines.map((l) => [l.agreementId, l.groupsOut]))
   // What each line would be computed from now, read a chunk of agreements at a time like the run.
   const now = new Map<number, LineInputs>()
   const priorYearGroups = new Map<number, string[]>()
   for await (const { agreements, inputs } of chunksOf(tx, year, lines.map((l) => l.agreementId), await actualsBy(tx, year, lines.length))) {
     for (const a of agreements) {
-      const { lineInputs, nextVersion } = agreementFacts(inputs, a)
-      now.set(a.id, nextVersion === undefined ? lineInputs : { ...lineInputs, nextVersion })
+      const { lineInputs, shortfallsOf } = agreementFacts(inputs, a)
+      const shortfalls = shortfallsOf(groupsOut.get(a.id) ?? [])
+      now.set(a.id, shortfalls === undefined ? lineInputs : { ...lineInputs, shortfalls })
       priorYearGroups.set(a.id, a.groups.flatMap((g) => g.basis === 'increment' && g.base.mode === 'prior_year' ? [g.name] : []))
     }
   }

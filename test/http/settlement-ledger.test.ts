@@ -628,4 +628,42 @@ t.test('§6 §9 a draft of an agreement\'s last year that writes a shortfall off
   const plain = await run(2064, ending)
   await agreement(other, 2065, { documentNo: '第二版' })
   t.equal((await finalize(plain.id)).statusCode, 200, 'finalized as computed')
+
+  // A next version that does not carry the shortfall (no carry_forward group of that name): still written off, nothing changed.
+  for (const groups of [[taxes({ shortfall: 'none' })], [taxes({ name: 'other' })]]) {
+    const pair = await zone()
+    const id = await agreement(pair, 2064, { effectiveTo: 2064 })
+    await revenue(pair, 2064, '900.00')
+    const written = await run(2064, id)
+    await agreement(pair, 2065, { documentNo: '第二版', groups })
+    t.match((await line(written.id, id)).groups[0], { writtenOff: '100.00' }, 'still written off')
+    t.equal((await finalize(written.id)).statusCode, 200, `a next version whose group is ${JSON.stringify(groups[0])}: finalized as computed`)
+  }
+})
+
+t.test('§6 §9 once a signed statement wrote a shortfall off, a supplementary draft of that year writes it off too, and a next version registered meanwhile does not make it stale', async (t) => {
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2066, { effectiveTo: 2066 })
+  await revenue(zoneCode, 2066, '900.00')
+  const annual = await run(2066, id)
+  t.equal((await finalize(annual.id)).statusCode, 200)
+  await revenue(zoneCode, 2066, '950.00')
+  const supplementary = await run(2066, id)
+  t.match((await line(supplementary.id, id)).groups[0], { carriedShortfallOut: '50.00', writtenOff: '50.00' })
+  await agreement(zoneCode, 2067, { documentNo: '第二版' })
+  t.match((await line(supplementary.id, id)).groups[0], { writtenOff: '50.00' }, 'written off it stays')
+  t.equal((await finalize(supplementary.id)).statusCode, 200, 'finalized as the parties saw it')
+})
+
+t.test('§6 §9 a draft of a last year that carries a shortfall out, computed before the service recorded where it goes, is stale: what its parties saw is not known', async (t) => {
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2068, { effectiveTo: 2068 })
+  await revenue(zoneCode, 2068, '900.00')
+  const draft = await run(2068, id)
+  const { rows: [stored] } = await sql<{ inputs: string }>`SELECT inputs FROM settlement_lines WHERE run_id = ${draft.id} AND agreement_id = ${id}`.execute(database.db)
+  const { shortfalls, ...before } = JSON.parse(stored!.inputs) as Record<string, unknown>
+  t.equal(shortfalls, 'taxes:written_off', 'recorded: the 100.00 of "taxes" written off')
+  await sql`UPDATE settlement_lines SET inputs = ${JSON.stringify(before)} WHERE run_id = ${draft.id} AND agreement_id = ${id}`.execute(database.db)
+  t.match(expectProblem(t, await finalize(draft.id), 409).detail, /is carried or written off/)
+  t.equal((await finalize((await run(2068, id)).id)).statusCode, 200, 'computed again, it finalizes')
 })
