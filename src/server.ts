@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
@@ -116,6 +117,12 @@ async function main (): Promise<void> {
     // V8 may let the heap grow to up to four times what survived its last full collection before the next
     // one: a batch job grows it by half instead (read at each collection; no limit is set).
     setFlagsFromString('--heap-growing-percent=50')
+    // Settling an embedded database that is not there would make an empty one and settle nothing:
+    // a DATA_DIR mistyped, or the command run from another directory (./data by default).
+    const embedded = join(config.dataDir, 'pglite')
+    if (config.databaseUrl === undefined && !existsSync(embedded)) {
+      throw new OperatorError(`there is no embedded database in ${embedded}: set DATA_DIR to the service's data directory, or DATABASE_URL to its PostgreSQL database`)
+    }
     const database = open(config)
     try {
       await runMigrations(log, database)

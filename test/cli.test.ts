@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { openDatabase } from '../src/db/connect.js'
@@ -51,6 +52,16 @@ t.test('fails with a reason and a non-zero exit code', async (t) => {
   t.match(usage.output, /--year is required/)
   const unknown = await settle(env, ['--year', '2021', '--frobnicate'])
   t.equal(unknown.code, 2)
+})
+
+t.test('settle on an embedded database that is not there (DATA_DIR mistyped) says so and makes none, instead of an empty one with nothing to settle', async (t) => {
+  if (onPostgres) return t.pass('PostgreSQL names its database in DATABASE_URL')
+  const env = await serverEnvironment(t, 'cli-test-')
+  const missing = join(env.DATA_DIR, 'typo')
+  const refused = await settle({ DATA_DIR: missing }, ['--year', '2021'])
+  t.equal(refused.code, 1)
+  t.equal(refused.stderr, `settle: there is no embedded database in ${join(missing, 'pglite')}: set DATA_DIR to the service's data directory, or DATABASE_URL to its PostgreSQL database\n`)
+  t.notOk(existsSync(missing), 'no directory was made')
 })
 
 t.test('--agreement takes decimal agreement ids, each once: 0x10, 1e3, 07 or a repeat is a usage error (exit 2, on standard error), not another agreement settled', async (t) => {
