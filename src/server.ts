@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8'
 import closeWithGrace from 'close-with-grace'
 import { type Logger, pino } from 'pino'
 import { resolveAdminToken } from './admin-token.js'
-import { settleCommand } from './cli/settle.js'
+import { settleCommand, settleRequest } from './cli/settle.js'
 import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connect.js'
 import { isDatabaseUnavailable, OperatorError } from './db/errors.js'
@@ -117,6 +117,13 @@ async function main (): Promise<void> {
     // V8 may let the heap grow to up to four times what survived its last full collection before the next
     // one: a batch job grows it by half instead (read at each collection; no limit is set).
     setFlagsFromString('--heap-growing-percent=50')
+    const output = { write: (text: string) => process.stdout.write(text), error: (text: string) => process.stderr.write(text), isTTY: process.stdout.isTTY === true }
+    // Usage first: a mistyped argument is told as such, whatever the state of the database.
+    const request = settleRequest(process.argv.slice(3), output)
+    if (request === 2) {
+      process.exitCode = 2
+      return
+    }
     // Settling an embedded database that is not there would make an empty one and settle nothing:
     // a DATA_DIR mistyped, or the command run from another directory (./data by default).
     const embedded = join(config.dataDir, 'pglite')
@@ -126,9 +133,7 @@ async function main (): Promise<void> {
     const database = open(config)
     try {
       await runMigrations(log, database)
-      process.exitCode = await settleCommand(database.db, process.argv.slice(3), { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, {
-        write: (text) => process.stdout.write(text), error: (text) => process.stderr.write(text), isTTY: process.stdout.isTTY === true,
-      })
+      process.exitCode = await settleCommand(database.db, request, { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, output)
     } finally {
       await database.close()
     }

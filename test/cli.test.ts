@@ -62,6 +62,9 @@ t.test('settle on an embedded database that is not there (DATA_DIR mistyped) say
   t.equal(refused.code, 1)
   t.equal(refused.stderr, `settle: there is no embedded database in ${join(missing, 'pglite')}: set DATA_DIR to the service's data directory, or DATABASE_URL to its PostgreSQL database\n`)
   t.notOk(existsSync(missing), 'no directory was made')
+  const usage = await settle({ DATA_DIR: missing }, ['--year', '21'])
+  t.equal(usage.code, 2, 'a usage error is told first, before any database is looked for')
+  t.match(usage.stderr, /^settle: --year is required/)
 })
 
 t.test('--agreement takes decimal agreement ids, each once: 0x10, 1e3, 07 or a repeat is a usage error (exit 2, on standard error), not another agreement settled', async (t) => {

@@ -45,8 +45,15 @@ function table<C extends string> (columns: readonly C[], rows: ReadonlyArray<Rec
   return `${format([...columns])}\n${format(widths.map((w) => '-'.repeat(w)))}\n${rows.map((r) => format(columns.map((c) => String(r[c])))).join('\n')}\n`
 }
 
-/** Runs the command; answers the exit code. */
-export async function settleCommand (db: Db, args: string[], settings: Settings, out: SettleOutput): Promise<number> {
+/** What the command was asked to do. */
+export interface SettleRequest {
+  year: number
+  finalize: boolean
+  agreementIds: number[] | undefined
+}
+
+/** The command's arguments, checked before any database is opened; a usage error is written and answered as exit code 2. */
+export function settleRequest (args: string[], out: Pick<SettleOutput, 'error'>): SettleRequest | 2 {
   let options
   try {
     options = parseArgs({ args, options: { year: { type: 'string' }, finalize: { type: 'boolean', default: false }, agreement: { type: 'string', multiple: true } }, strict: true }).values
@@ -70,11 +77,17 @@ export async function settleCommand (db: Db, args: string[], settings: Settings,
     out.error(`settle: --agreement ${repeated} is given twice\n${USAGE}`)
     return 2
   }
+  return { year, finalize: options.finalize === true, agreementIds }
+}
+
+/** Runs the command; answers the exit code. */
+export async function settleCommand (db: Db, request: SettleRequest, settings: Settings, out: SettleOutput): Promise<number> {
+  const { year, agreementIds } = request
   const ctx: Context = { db, settings, actor: { principal: { role: 'admin', keyId: 'cli' }, scope: ALL, requestId: `cli-${process.pid}` } }
   try {
     out.write(`settling ${year}${agreementIds === undefined ? '' : ` for agreements ${agreementIds.join(', ')}`}…\n`)
     const { run: created } = await createRun(ctx, { fiscalYear: year, agreementIds }, progressBar(out))
-    if (options.finalize === true) await finalizeRun(ctx, created.id)
+    if (request.finalize) await finalizeRun(ctx, created.id)
     const { run, districts, total } = await runSummary(ctx, created.id)
     out.write(`\nrun ${run.id}, ${run.fiscalYear}: ${run.status}${run.status === 'finalized' ? ` at ${run.finalizedAt}` : ' (finalize with --finalize or POST /v1/settlement-runs/{id}/finalize)'}\n`)
     out.write(table(['district', 'lines', 'revenueTotal', 'zoneShare', 'districtShare', 'advancesPaid', 'balanceDue', 'adjustment'], [...districts, total]))
