@@ -146,14 +146,18 @@ export async function recordWriteOffs (tx: Db, runId: number, writeOffs: Readonl
 /**
  * The groups (`${agreementId}/${group name}`) of agreements `ids` whose shortfall of `year` a finalized line
  * has written off (sql/013): once written off on a signed statement, the later lines of the chain write it off too.
+ * `onlyEnding`: of those among them that end in `year` (a run's chunk: only a last year writes off).
  */
-export async function chainWriteOffs (db: Db, year: number, ids: readonly number[]): Promise<Set<string>> {
+export async function chainWriteOffs (db: Db, year: number, ids: readonly number[], onlyEnding = false): Promise<Set<string>> {
   if (ids.length === 0) return new Set()
-  const rows = await db.selectFrom('settlement_groups').innerJoin('settlement_lines', (join) => join
-    .onRef('settlement_lines.run_id', '=', 'settlement_groups.run_id').onRef('settlement_lines.agreement_id', '=', 'settlement_groups.agreement_id'))
-    .select(['settlement_groups.agreement_id', 'settlement_groups.name']).distinct()
-    .where('settlement_lines.finalized', '=', true).where('settlement_lines.fiscal_year', '=', year)
-    .where('settlement_groups.written_off', 'is not', null).where(sql<boolean>`settlement_groups.agreement_id = ANY(${[...ids]}::integer[])`).execute()
+  const given = sql`${[...ids]}::integer[]`
+  const which = onlyEnding ? sql`ARRAY(SELECT id FROM agreements WHERE id = ANY(${given}) AND effective_to = ${year}::integer)` : given
+  // From the finalized lines, through their (agreement, year) index, to their groups by key: by the
+  // groups' agreement, PostgreSQL read every group of every run (34 ms a chunk beside 600,000 groups).
+  const { rows } = await sql<{ agreement_id: number, name: string }>`
+    SELECT DISTINCT g.agreement_id, g.name FROM settlement_lines l
+    JOIN settlement_groups g ON g.run_id = l.run_id AND g.agreement_id = l.agreement_id
+    WHERE l.finalized AND l.fiscal_year = ${year}::integer AND l.agreement_id = ANY(${which}) AND g.written_off IS NOT NULL`.execute(db)
   return new Set(rows.map((r) => `${r.agreement_id}/${r.name}`))
 }
 

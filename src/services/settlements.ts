@@ -111,7 +111,7 @@ async function readChunk (tx: Db, year: number, ids: readonly number[], by: Actu
     adjacentVersions(tx, ids, 'previous', year),
     adjacentVersions(tx, ids, 'next', year),
     chainHeads(tx, years, ids, year),
-    chainWriteOffs(tx, year, ids),
+    chainWriteOffs(tx, year, ids, true),
   ])
   const inputs: YearInputs = { year, actuals: Array.isArray(actuals) ? groupActualsOf(agreements, actuals) : actuals, advances, heads, previous, next, writtenOff }
   return { agreements, inputs }
