@@ -17,12 +17,16 @@ export interface AuditAuthor {
   requestId: string
 }
 
+/** Audit events an INSERT takes at a time: seven parameters each, within PostgreSQL's 65,535 a statement (a debt import writes one a debt). */
+const AUDIT_EVENTS_PER_INSERT = 5000
+
 export async function insertAuditEvents (tx: Db, author: AuditAuthor, entries: readonly AuditEntry[]): Promise<void> {
-  if (entries.length === 0) return
-  await tx.insertInto('audit_events').values(entries.map((a) => ({
-    key_id: author.keyId, role: author.role, action: a.action, entity_type: a.entityType, entity_id: a.entityId,
-    request_id: author.requestId, details: a.details === undefined ? null : JSON.stringify(a.details),
-  }))).execute()
+  for (let start = 0; start < entries.length; start += AUDIT_EVENTS_PER_INSERT) {
+    await tx.insertInto('audit_events').values(entries.slice(start, start + AUDIT_EVENTS_PER_INSERT).map((a) => ({
+      key_id: author.keyId, role: author.role, action: a.action, entity_type: a.entityType, entity_id: a.entityId,
+      request_id: author.requestId, details: a.details === undefined ? null : JSON.stringify(a.details),
+    }))).execute()
+  }
 }
 
 export interface AuditEvent {

@@ -134,7 +134,8 @@ export function endAgreement (ctx: Context, id: number, effectiveTo: number | nu
     await setEffectiveTo(tx, found.id, effectiveTo)
     return {
       value: { ...found, effectiveTo },
-      audit: [{ action: 'set_effective_to', entityType: 'agreement', entityId: String(found.id), details: { from: found.effectiveTo, to: effectiveTo } }],
+      // The year it already ends changes nothing, and the audit log says nothing of it (as a revoked key revoked again).
+      audit: effectiveTo === found.effectiveTo ? [] : [{ action: 'set_effective_to', entityType: 'agreement', entityId: String(found.id), details: { from: found.effectiveTo, to: effectiveTo } }],
     }
   })
 }

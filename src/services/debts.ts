@@ -154,10 +154,15 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
       })
     }
     const { rows, rejected, errors } = file.finish(partial, good.length)
-    for (const debt of good) await insertDebt(tx, debt)
+    const ids: number[] = []
+    for (const debt of good) ids.push(await insertDebt(tx, debt))
     return {
       value: { rows, registered: good.length, rejected, errors },
-      audit: [{ action: 'import', entityType: 'debt_import', entityId: ctx.actor.requestId, details: { rows, registered: good.length, rejected } }],
+      // The import, and each debt it registered as a registration of one would be: who registered debt N is in the log under debt N.
+      audit: [
+        { action: 'import', entityType: 'debt_import', entityId: ctx.actor.requestId, details: { rows, registered: good.length, rejected } },
+        ...good.map((debt, i) => ({ action: 'register', entityType: 'debt', entityId: String(ids[i]), details: debt })),
+      ],
     }
   }, { streamedBody: file })
 }
@@ -262,7 +267,7 @@ export function recordRepayment (ctx: Context, id: number, repayment: Repayment)
       debtId: found.id, kind: 'repayment', occurredOn: repayment.paidOn, documentNo: repayment.documentNo, principal: repayment.principal, interest: repayment.interest,
       keyId: ctx.actor.principal.keyId,
     })
-    return { value: await recorded(tx, found.id, eventId), audit: [{ action: 'repay', entityType: 'debt', entityId: String(found.id), details: repayment }] }
+    return { value: await recorded(tx, found.id, eventId), audit: [{ action: 'repay', entityType: 'debt', entityId: String(found.id), details: { eventId, ...repayment } }] }
   })
 }
 
@@ -284,7 +289,10 @@ export function reverseRepayment (ctx: Context, id: number, eventId: number, rev
       debtId: found.id, kind: 'reversal', occurredOn: reversal.reversedOn, ...reversalAmounts(target),
       reversesEventId: target.id, note: reason, keyId: ctx.actor.principal.keyId,
     })
-    return { value: await recorded(tx, found.id, reversalId), audit: [{ action: 'reverse', entityType: 'debt', entityId: String(found.id), details: { eventId: target.id, ...reversal } }] }
+    return {
+      value: await recorded(tx, found.id, reversalId),
+      audit: [{ action: 'reverse', entityType: 'debt', entityId: String(found.id), details: { eventId: target.id, reversalEventId: reversalId, ...reversal } }],
+    }
   })
 }
 

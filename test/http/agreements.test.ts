@@ -176,3 +176,13 @@ t.test('§6 an agreement cannot end before a year it has advances (预拨) for: 
   await created(t, app, '/v1/advances', { agreementId: next.id, fiscalYear: 2026, paidOn: '2026-09-01', amount: '500.00', documentNo: '青财预〔2026〕3号' })
   expectProblem(t, await post(app, '/v1/advances', { agreementId: old.id, fiscalYear: 2026, paidOn: '2026-09-02', amount: '1.00', documentNo: 'x' }), 422)
 })
+
+t.test('ending an agreement at the year it already ends changes nothing, and the audit log says nothing of it (as a revoked key revoked again)', async (t) => {
+  await created(t, app, '/v1/zones', { code: 'QD-AU', name: '审计测试区', hostDistrictCode: '370214' })
+  const agreement = await created(t, app, '/v1/agreements', agreementBody('QD-AU', '370214', { effectiveFrom: 2040, baseYear: 2039, documentNo: '审计' }))
+  const events = async () => (await get(app, `/v1/audit-events?entityType=agreement&entityId=${agreement.id}`)).json().items as Array<{ action: string, details: unknown }>
+  const end = () => injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${agreement.id}`, payload: { effectiveTo: 2041 } })
+  t.equal((await end()).statusCode, 200)
+  t.equal((await end()).statusCode, 200, 'the same end again: 200, as it stands')
+  t.same((await events()).map((e) => e.action), ['set_effective_to', 'create'], 'one event for the end (before, a second with from 2041 to 2041)')
+})

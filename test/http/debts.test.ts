@@ -196,3 +196,25 @@ t.test('maturities: only debts with principal outstanding today, filtered before
   const rest = (await get(app, `/v1/debts/maturities?from=2040-01-01&to=2040-12-31&limit=1&cursor=${first.nextCursor as string}`)).json()
   t.same([rest.items.map((d: { reference: string }) => d.reference), rest.nextCursor], [['M-2'], null])
 })
+
+t.test('the audit log traces every debt to whoever wrote it: a CSV import logs each debt it registers as a registration, and a repayment or reversal names the ledger event it made', async (t) => {
+  type Event = { action: string, entityType: string, entityId: string, keyId: string, requestId: string, details: Record<string, unknown> | null }
+  const eventsOf = async (query: string) => (await get(app, `/v1/audit-events?${query}`)).json().items as Event[]
+  const file = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes\n' +
+    'QD-HT,AUDIT-1,示例银行,bank_loan,10.00,10.00,,,,2021-01-01,\nQD-HT,AUDIT-2,示例银行,bond,20.00,20.00,,,,2021-01-01,\n'
+  const imported = await injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' }, payload: file })
+  t.equal(imported.statusCode, 200)
+  const ids = (await database.db.selectFrom('debts').select(['id', 'reference']).where('reference', 'like', 'AUDIT-%').orderBy('reference').execute())
+  t.equal(ids.length, 2)
+  for (const { id, reference } of ids) {
+    const events = await eventsOf(`entityType=debt&entityId=${id}`)
+    t.match(events, [{ action: 'register', entityType: 'debt', entityId: String(id), keyId: 'bootstrap', details: { reference, zoneCode: 'QD-HT' } }], `debt ${id} (${reference}): before, no event named it`)
+    t.equal(events[0]?.requestId, (await eventsOf('entityType=debt_import&limit=1'))[0]?.requestId, 'the same request as the import\'s own event')
+  }
+  const [first] = ids
+  const repaid = await created(t, app, `/v1/debts/${first!.id}/repayments`, { paidOn: '2021-06-30', principal: '1.00', interest: '0.00' }) as { id: number }
+  const reversed = await created(t, app, `/v1/debts/${first!.id}/repayments/${repaid.id}/reversal`, { reversedOn: '2021-07-01', reason: '录入错误' }) as { id: number }
+  const [reverse, repay] = await eventsOf(`entityType=debt&entityId=${first!.id}&limit=2`)
+  t.match(repay, { action: 'repay', details: { eventId: repaid.id, principal: '1.00' } }, 'the repayment names the ledger event it made')
+  t.match(reverse, { action: 'reverse', details: { eventId: repaid.id, reversalEventId: reversed.id } }, 'the reversal names the one it reverses and the one it made')
+})
