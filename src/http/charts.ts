@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import type * as echarts from 'echarts'
 import { amountInUnit, type ChartUnit, chartUnit, formatYuan } from '../domain/money.js'
 import { escapeHtml } from './statement-html.js'
+import { xmlText } from './xml-text.js'
 
 /*
  * The pictures of an agreement's history and of a scenario (api-contract.md, Scenarios:
@@ -98,7 +99,8 @@ function document (svg: string, title: string, description: string, stylesheet: 
   const head = '<?xml version="1.0" encoding="UTF-8"?>\n' +
     (stylesheet === undefined ? '' : `<?xml-stylesheet type="text/css" href="${escapeHtml(stylesheet)}"?>\n`)
   const open = svg.indexOf('>') + 1
-  return `${head}${svg.slice(0, open)}\n<title>${escapeHtml(title)}</title>\n<desc>${escapeHtml(description)}</desc>${svg.slice(open)}`
+  // A name or document number may hold a character XML cannot (a control): shown as U+FFFD, the chart opens.
+  return xmlText(`${head}${svg.slice(0, open)}\n<title>${escapeHtml(title)}</title>\n<desc>${escapeHtml(description)}</desc>${svg.slice(open)}`)
 }
 
 function chartOption (title: string, subtitle: string | undefined, categories: readonly string[], unit: ChartUnit, series: readonly Series[]): echarts.EChartsOption {

@@ -4,6 +4,7 @@ import { finished } from 'node:stream/promises'
 import ExcelJS from 'exceljs'
 import { runTotals, type RunTotals, STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
 import { type ItemSource, slicesInTurns } from '../services/turns.js'
+import { xmlText } from './xml-text.js'
 
 /*
  * The settlement statement (结算单) as files that open cleanly in a spreadsheet: CSV in UTF-8
@@ -111,21 +112,12 @@ export const CELL_LIMIT = 32_767
 const CUT_NOTE = '…（超出表格单元格长度，全文见 CSV 或打印版 cut at the cell limit: the CSV and the printable statement hold it whole）'
 
 /**
- * Characters XML 1.0 does not allow (an xlsx sheet is XML): C0 controls other than tab, LF and CR,
- * U+FFFE and U+FFFF, and surrogates without their pair. exceljs writes U+FFFE and U+FFFF as they are,
- * leaving a file no spreadsheet opens (a review note is enough, and a finalized run's note never
- * changes), and drops the controls without a trace.
- */
-const NOT_XML = /[\p{Cc}\p{Cs}\uFFFE\uFFFF]/gu
-/** Of the controls (Cc), XML holds tab, LF, CR, DEL and the C1 controls. */
-const xmlHolds = (c: string) => c === '\t' || c === '\n' || c === '\r' || (c >= '\u007F' && c <= '\u009F')
-
-/**
- * Text for an xlsx cell: as it is, each character XML cannot hold shown as U+FFFD (the CSV and the
- * printable statement keep it), cut at the cell limit with a note saying where it is whole.
+ * Text for an xlsx cell: as it is, each character XML cannot hold shown as U+FFFD (src/http/xml-text.ts;
+ * exceljs writes U+FFFE and U+FFFF as they are, leaving a file no spreadsheet opens, and drops the
+ * controls without a trace), cut at the cell limit with a note saying where it is whole.
  */
 function fitsACell (given: string): string {
-  const text = given.replace(NOT_XML, (c) => xmlHolds(c) ? c : '\uFFFD')
+  const text = xmlText(given)
   return text.length <= CELL_LIMIT ? text : `${text.slice(0, CELL_LIMIT - CUT_NOTE.length).replace(/[\uD800-\uDBFF]$/, '')}${CUT_NOTE}`
 }
 

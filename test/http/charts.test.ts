@@ -92,3 +92,12 @@ t.test('scenario: the higher line\'s figure above its point, the lower one\'s be
   t.equal(equal.length, 2, '2023: both figures written')
   t.ok(Math.abs((equal[0] ?? 0) - (equal[1] ?? 0)) >= 10, '2023: equal shares, one figure above and one below the shared point')
 })
+
+t.test('a name or document number holding a character XML cannot (a control character, U+FFFF) is shown as U+FFFD: the SVG stays well-formed XML (before, it opened nowhere)', async (t) => {
+  const svg = renderHistoryChart([{ fiscalYear: 2020, revenueTotal: '1000.00', base: '900.00', zoneShare: '60.00' }],
+    { title: '历年结算：高新\u0007区', subtitle: '青政字〔2020〕\u0001号 \uFFFF' })
+  t.notOk([...svg].some((c) => (c < ' ' && c !== '\t' && c !== '\n' && c !== '\r') || c === '\ufffe' || c === '\uffff'), 'no character XML 1.0 forbids')
+  const parsed = parseSvg(svg)
+  t.equal(parsed.elements.find((e) => e.name === 'title')?.text, '历年结算：高新\uFFFD区', 'the title, each such character shown as U+FFFD')
+  t.ok(parsed.elements.some((e) => e.name === 'text' && e.text.includes('青政字〔2020〕\uFFFD号')), 'the subtitle too, drawn by ECharts')
+})
