@@ -1,5 +1,7 @@
 import t from 'tap'
 import { renderHistoryChart, renderScenarioChart, type ScenarioChartYear } from '../../src/http/charts.js'
+import type { ScenarioJson } from '../../src/domain/scenario.js'
+import { scenarioChartTitles } from '../../src/http/schemas/scenarios.js'
 import { parseSvg } from '../svg.js'
 
 /*
@@ -100,4 +102,12 @@ t.test('a name or document number holding a character XML cannot (a control char
   const parsed = parseSvg(svg)
   t.equal(parsed.elements.find((e) => e.name === 'title')?.text, '历年结算：高新\uFFFD区', 'the title, each such character shown as U+FFFD')
   t.ok(parsed.elements.some((e) => e.name === 'text' && e.text.includes('青政字〔2020〕\uFFFD号')), 'the subtitle too, drawn by ECharts')
+})
+
+t.test('scenario chart subtitle: the difference says it is in 元 (the axis may be in 万元), and "其后为预测" only when a year is projected', async (t) => {
+  const titles = (lastRecordedYear: number) => scenarioChartTitles({
+    agreementId: 1, fromYear: 2022, toYear: 2025, lastRecordedYear, minimumRate: { agreed: '0.60', scenario: '0.60' }, totals: { difference: '3886400.00' },
+  } as unknown as ScenarioJson).subtitle
+  t.equal(titles(2024), '2022–2025 年 · 实际收入至 2024 年，其后为预测 · 下限 0.60 / 0.60 · 差额合计 3886400.00 元', 'before, "差额合计 3886400.00" under an axis in 万元')
+  t.equal(titles(2025), '2022–2025 年 · 实际收入至 2025 年 · 下限 0.60 / 0.60 · 差额合计 3886400.00 元', 'nothing projected: nothing said of it')
 })

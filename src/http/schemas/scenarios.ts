@@ -115,7 +115,9 @@ export const SCENARIO_FORMATS = ['json', 'csv', 'xlsx', 'svg'] as const
 export function scenarioChartTitles (s: ScenarioJson): { title: string, subtitle: string } {
   return {
     title: `测算：分成办法 ${s.agreementId} 功能区分成（现行办法与测算方案）`,
-    subtitle: `${s.fromYear}–${s.toYear} 年 · 实际收入至 ${s.lastRecordedYear} 年，其后为预测 · 下限 ${s.minimumRate.agreed} / ${s.minimumRate.scenario} · 差额合计 ${s.totals.difference}`,
+    // The difference in 元 and says so: the axis may be in 万元, and a bare figure read in the axis's unit is 10,000 times too large.
+    subtitle: `${s.fromYear}–${s.toYear} 年 · 实际收入至 ${s.lastRecordedYear} 年${s.lastRecordedYear < s.toYear ? '，其后为预测' : ''} · ` +
+      `下限 ${s.minimumRate.agreed} / ${s.minimumRate.scenario} · 差额合计 ${s.totals.difference} 元`,
   }
 }
 
