@@ -328,13 +328,14 @@ export async function yearFinalized (db: Db, agreementId: number, year: number):
 /** What each line of a run was computed from, and the line it follows: what finalizing checks (in the order of the lines' zone–district pairs, as agreementIdsInForce). */
 export async function runLineInputs (db: Db, id: number) {
   const rows = await db.selectFrom('settlement_lines').select(['agreement_id', 'zone_code', 'district_code', 'kind', 'follows_run_id', 'inputs'])
-    // The groups that carry a shortfall out, by position (as JSON: the same on PGlite and pg).
-    .select(sql<string[]>`coalesce((SELECT json_agg(g.name ORDER BY g.position) FROM settlement_groups g
+    // The groups that carry a shortfall out and how much, by position (as JSON: the same on PGlite and pg).
+    .select(sql<Array<[string, string]>>`coalesce((SELECT json_agg(json_build_array(g.name, g.carried_shortfall_out::text) ORDER BY g.position) FROM settlement_groups g
       WHERE g.run_id = settlement_lines.run_id AND g.agreement_id = settlement_lines.agreement_id AND g.carried_shortfall_out > 0), '[]'::json)`.as('groups_out'))
     .where('run_id', '=', id).orderBy('zone_code').orderBy('district_code').orderBy('agreement_id').execute()
   return rows.map((r) => ({
     agreementId: r.agreement_id, zoneCode: r.zone_code, districtCode: r.district_code, kind: r.kind, follows: r.follows_run_id,
-    inputs: r.inputs === '' ? undefined : JSON.parse(r.inputs) as LineInputs, groupsOut: r.groups_out,
+    inputs: r.inputs === '' ? undefined : JSON.parse(r.inputs) as LineInputs,
+    carriedOut: r.groups_out.map(([name, amount]) => ({ name, amount: money(amount) })),
   }))
 }
 

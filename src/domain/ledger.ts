@@ -81,7 +81,7 @@ function carrierOf (year: number, group: string, successor: CarryTerms | undefin
 }
 
 /** The disposition of a group's C_out in `year`, when `year` is the agreement's last; undefined while the agreement goes on or nothing is carried out. */
-export function shortfallDisposition (
+function shortfallDisposition (
   agreement: CarryTerms, year: number, group: string, carriedOut: Decimal, successor: CarryTerms | undefined,
 ): ShortfallDisposition | undefined {
   if (agreement.effectiveTo !== year || !carriedOut.greaterThan(0)) return undefined
@@ -90,20 +90,33 @@ export function shortfallDisposition (
 }
 
 /**
+ * The disposition of a group's C_out in `year` on a line not yet signed (§6, §9): written off when an
+ * earlier finalized line of its chain wrote it off (written off stays written off, whatever versions
+ * the registry gained since), else as the registry's versions stand (shortfallDisposition).
+ */
+export function draftShortfallDisposition (
+  agreement: CarryTerms, year: number, group: string, carriedOut: Decimal, successor: CarryTerms | undefined, writtenOffBefore: boolean,
+): ShortfallDisposition | undefined {
+  if (writtenOffBefore && carriedOut.greaterThan(0)) return { kind: 'written_off', amount: carriedOut }
+  return shortfallDisposition(agreement, year, group, carriedOut, successor)
+}
+
+/**
  * Where the shortfalls a line carries out of the agreement's last year go (§6), as one text: each
- * group (`groupsOut`, those whose C_out is above zero) "name:carried@<next version>" or
- * "name:written_off", a shortfall an earlier finalized line of the chain wrote off staying written
- * off. Undefined before the last year, or when nothing is carried out. A line records it among its
- * inputs, so that it is signed with the dispositions its parties reviewed.
+ * group of `carriedOut` (those whose C_out is above zero) "name:carried@<next version>" or
+ * "name:written_off", as draftShortfallDisposition decides. Undefined before the last year, or when
+ * nothing is carried out. A line records it among its inputs, so that it is signed with the
+ * dispositions its parties reviewed.
  */
 export function shortfallsInput (
-  agreement: CarryTerms, year: number, groupsOut: readonly string[], successor: CarryTerms | undefined, writtenOffBefore: (group: string) => boolean,
+  agreement: CarryTerms, year: number, carriedOut: ReadonlyArray<{ name: string, amount: Decimal }>, successor: CarryTerms | undefined, writtenOffBefore: (group: string) => boolean,
 ): string | undefined {
-  if (agreement.effectiveTo !== year || groupsOut.length === 0) return undefined
-  return groupsOut.map((name) => {
-    const carrier = writtenOffBefore(name) ? undefined : carrierOf(year, name, successor)
-    return carrier === undefined ? `${name}:written_off` : `${name}:carried@${carrier}`
-  }).join('|')
+  if (agreement.effectiveTo !== year) return undefined
+  const texts = carriedOut.flatMap(({ name, amount }) => {
+    const disposition = draftShortfallDisposition(agreement, year, name, amount, successor, writtenOffBefore(name))
+    return disposition === undefined ? [] : [disposition.kind === 'carried' ? `${name}:carried@${disposition.agreementId}` : `${name}:written_off`]
+  })
+  return texts.length === 0 ? undefined : texts.join('|')
 }
 
 /** A supplementary line's figures against the finalized line it follows (§9). */

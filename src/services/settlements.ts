@@ -23,7 +23,7 @@ import {
 } from '../domain/verification.js'
 import { serializeGroupResult, storedTransfersCited } from '../domain/explanation.js'
 import {
-  carriedFromInput, type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, type ShortfallDisposition, shortfallDisposition, shortfallsInput, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
+  carriedFromInput, type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, draftShortfallDisposition, type ShortfallDisposition, shortfallsInput, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
 } from '../domain/ledger.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
@@ -163,8 +163,9 @@ function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
     follows: follows?.runId ?? null,
   }
   return {
-    /** Where the shortfalls of `groupsOut` would go as the registry and the ledger stand today (LineInputs.shortfalls). */
-    shortfallsOf: (groupsOut: readonly string[]) => shortfallsInput(a, year, groupsOut, inputs.next.get(a.id), (group) => inputs.writtenOff.has(`${a.id}/${group}`)),
+    /** Where the shortfalls `carriedOut` would go as the registry and the ledger stand today (LineInputs.shortfalls). */
+    shortfallsOf: (carriedOut: ReadonlyArray<{ name: string, amount: Decimal }>) =>
+      shortfallsInput(a, year, carriedOut, inputs.next.get(a.id), (group) => inputs.writtenOff.has(`${a.id}/${group}`)),
     facts: {
       actual: (position: number, y: number) => actuals.of(a.id, position, y),
       carry,
@@ -256,7 +257,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
         if (tooLarge !== undefined) refused.push({ agreementId: a.id, conflicts: [], problems: [tooLarge] })
         else if (refused.length === 0) {
           // A shortfall carried out of the last year: where it goes (carried or written off) is an input too.
-          const shortfalls = shortfallsOf(settled.result.groups.filter((g) => g.carriedShortfallOut?.greaterThan(ZERO) === true).map((g) => g.name))
+          const shortfalls = shortfallsOf(settled.result.groups.flatMap((g) => g.carriedShortfallOut?.greaterThan(ZERO) === true ? [{ name: g.name, amount: g.carriedShortfallOut }] : []))
           lines.push(lineOf(a, settled.input, settled.result, follows, supplementary, shortfalls === undefined ? lineInputs : { ...lineInputs, shortfalls }))
         }
       }
@@ -321,14 +322,14 @@ async function staleLines (tx: Db, run: StoredRun) {
   const year = run.fiscalYear
   // In the order of their pairs, as a run reads them; reported by agreement id.
   const lines = await runLineInputs(tx, run.id)
-  const groupsOut = new Map(lines.map((l) => [l.agreementId, l.groupsOut]))
+  const carriedOut = new Map(lines.map((l) => [l.agreementId, l.carriedOut]))
   // What each line would be computed from now, read a chunk of agreements at a time like the run.
   const now = new Map<number, LineInputs>()
   const priorYearGroups = new Map<number, string[]>()
   for await (const { agreements, inputs } of chunksOf(tx, year, lines.map((l) => l.agreementId), await actualsBy(tx, year, lines.length))) {
     for (const a of agreements) {
       const { lineInputs, shortfallsOf } = agreementFacts(inputs, a)
-      const shortfalls = shortfallsOf(groupsOut.get(a.id) ?? [])
+      const shortfalls = shortfallsOf(carriedOut.get(a.id) ?? [])
       now.set(a.id, shortfalls === undefined ? lineInputs : { ...lineInputs, shortfalls })
       priorYearGroups.set(a.id, a.groups.flatMap((g) => g.basis === 'increment' && g.base.mode === 'prior_year' ? [g.name] : []))
     }
@@ -551,11 +552,10 @@ async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShort
       const key = `${l.agreementId}/${g.name}`
       const carriedOut = money(g.carriedShortfallOut)
       const writtenOff = recorded.get(key)
+      // A draft's rule, shortfallsInput's too; on a finalized line, writtenOffBefore is empty and it is the registry's alone.
       const disposition: ShortfallDisposition | undefined = writtenOff !== undefined
         ? { kind: 'written_off', amount: money(writtenOff) }
-        : writtenOffBefore.has(key) && carriedOut.greaterThan(ZERO)
-          ? { kind: 'written_off', amount: carriedOut }
-          : shortfallDisposition(agreement, run.fiscalYear, g.name, carriedOut, next.get(l.agreementId))
+        : draftShortfallDisposition(agreement, run.fiscalYear, g.name, carriedOut, next.get(l.agreementId), writtenOffBefore.has(key))
       if (disposition === undefined) continue
       dispositions.set(g.name, disposition)
       if (finalized && writtenOff === undefined && disposition.kind === 'written_off') unrecorded.push({ dispositions, group: g.name })
