@@ -1,4 +1,5 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
@@ -228,15 +229,19 @@ const heldDataDirs = new Set<string>()
 /**
  * PGlite is a database inside one process: a second process opening the same directory (a settle
  * command while the service runs) writes where the first does not look, and one of the two loses
- * what it wrote. The directory is taken with a file beside it naming the process (`<dir>.lock`);
- * another process, or another handle of this one, is refused while that process lives. A lock left
- * by a process that is gone (killed) is taken over. Answers how to let it go.
+ * what it wrote. The directory is taken with a file beside it naming the process and its host
+ * (`<dir>.lock`); another process, or another handle of this one, is refused while that process
+ * lives. A lock left by a process of this host that is gone (killed) is taken over. A process of
+ * another host (another container on the same volume: each is process 1 there, and none can see
+ * whether the other lives) is taken to live, and the operator is told which file to delete if it
+ * does not. Answers how to let it go.
  */
 function lockDataDir (dataDir: string): () => void {
   const path = resolve(`${dataDir}.lock`)
+  const host = hostname()
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' })
+      writeFileSync(path, `${process.pid}\n${host}\n`, { flag: 'wx' })
       heldDataDirs.add(path)
       return () => {
         heldDataDirs.delete(path)
@@ -245,7 +250,13 @@ function lockDataDir (dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error
     }
-    const holder = Number(readFileSync(path, 'utf8').trim())
+    // A lock written before hosts were named holds the process's number alone: taken as this host's.
+    const [pidText = '', holderHost = host] = readFileSync(path, 'utf8').split('\n').map((part) => part.trim())
+    const holder = Number(pidText)
+    if (holderHost !== '' && holderHost !== host) {
+      throw new OperatorError(`The embedded database in ${dataDir} is in use by process ${pidText} on host ${holderHost} (another container on the same volume?), ` +
+        `which this host cannot see: stop it first (PGlite is one process's database). If no process there uses it any more, delete ${path} and start again.`)
+    }
     // This process's own number in a lock it does not hold: left by an earlier process that had the
     // same number (a container restarted: its service is process 1 each time).
     const held = holder === process.pid ? heldDataDirs.has(path) : Number.isInteger(holder) && holder > 0 && processIsAlive(holder)

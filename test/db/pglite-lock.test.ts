@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
@@ -39,4 +40,25 @@ t.test('a lock left by a process that is gone, or by an earlier process with thi
     t.equal(await select1(handle), 1, `left by ${holder === gone ? 'a process that has exited' : 'this process\'s number, not held by it'}`)
     await handle.close()
   }
+})
+
+t.test('a lock taken on another host (another container on the same volume, process 1 there as here) is not taken over: ' +
+  'its process cannot be seen from here, so the operator is told which file to delete if it is gone (found by review)', async (t) => {
+  const dataDir = join(await temporaryDirectory(t, 'pglite-lock-'), 'pglite')
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString()
+  for (const holder of [gone, String(process.pid), '1']) {
+    writeFileSync(`${dataDir}.lock`, `${holder}\nsettle-container-7f3a\n`)
+    const handle = openDatabase({ kind: 'pglite', dataDir, template: false })
+    await t.rejects(select1(handle), {
+      message: `The embedded database in ${dataDir} is in use by process ${holder} on host settle-container-7f3a (another container on the same volume?), which this host ` +
+        `cannot see: stop it first (PGlite is one process's database). If no process there uses it any more, delete ${dataDir}.lock and start again.`,
+    }, `process ${holder} of another host`)
+    await handle.close()
+    t.equal(readFileSync(`${dataDir}.lock`, 'utf8'), `${holder}\nsettle-container-7f3a\n`, 'the lock is left to its holder')
+  }
+  rmSync(`${dataDir}.lock`)
+  const handle = openDatabase({ kind: 'pglite', dataDir, template: false })
+  t.equal(await select1(handle), 1, 'once the file is deleted, it opens')
+  t.equal(readFileSync(`${dataDir}.lock`, 'utf8'), `${process.pid}\n${hostname()}\n`, 'and takes it, naming this process and this host')
+  await handle.close()
 })
