@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { connect } from 'node:net'
 import { sql } from 'kysely'
 import t from 'tap'
-import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
+import { ADMIN_TOKEN, expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
 import { agreementBody, buildWorld, created, get, injector, post } from '../world.js'
 
 /*
@@ -234,6 +234,31 @@ t.test('api-contract.md, Errors: headers too large (431) are problem+json, on a 
   const problem = JSON.parse(body) as Record<string, unknown>
   t.match(problem, { status: 431, title: 'Request Header Fields Too Large', type: /hpe-header-overflow$/, detail: /headers are larger than the server accepts/ })
   t.same(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type'], 'the fields of components.schemas.Problem, nothing else')
+})
+
+t.test('README, Limits: a request whose body stops arriving is answered 408 problem+json once REQUEST_TIMEOUT_MS has passed, and its connection closed ' +
+  '(the body had no deadline: such a request held its connection, and a CSV import its spooled file, for as long as the client liked; found by review)', async (t) => {
+  const server = await testApp(t, database, { requestTimeoutMs: 1000 })
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = server.server.address() as { port: number }
+  const before = await rowCount(database, 'districts')
+  for (const [path, type] of [['/v1/districts', 'application/json'], ['/v1/revenues/import', 'text/csv']] as const) {
+    const socket = connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    let raw = ''
+    socket.on('data', (chunk: Buffer) => { raw += chunk.toString('utf8') })
+    const started = Date.now()
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nContent-Type: ${type}\r\nContent-Length: 1000\r\n\r\n` +
+      (type === 'text/csv' ? 'zoneCode,districtCode,category,year,month,amount\n' : '{"code": "3702'))
+    await once(socket, 'close')
+    const [head = '', body = ''] = raw.split('\r\n\r\n')
+    t.match(head, /^HTTP\/1\.1 408 Request Timeout\r\n/, `${path}: 408`)
+    t.match(head, /\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/i)
+    t.match(JSON.parse(body), { status: 408, title: 'Request Timeout', detail: 'The request did not arrive in full within the time allowed (REQUEST_TIMEOUT_MS).' })
+    // Within Node's check every second after the deadline (never sooner than the deadline itself).
+    t.ok(Date.now() - started >= 1000, `${path}: not before REQUEST_TIMEOUT_MS`)
+  }
+  t.equal(await rowCount(database, 'districts'), before, 'nothing written')
 })
 
 t.test('api-contract.md, Errors: an id beyond any record id (over 2147483647) is 400 at its parameter, not a 404 naming another record', async (t) => {
