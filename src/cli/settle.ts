@@ -87,9 +87,15 @@ export async function settleCommand (db: Db, request: SettleRequest, settings: S
   try {
     out.write(`settling ${year}${agreementIds === undefined ? '' : ` for agreements ${agreementIds.join(', ')}`}…\n`)
     const { run: created } = await createRun(ctx, { fiscalYear: year, agreementIds }, progressBar(out))
-    if (request.finalize) await finalizeRun(ctx, created.id)
+    // Under REQUIRE_TWO_ADMINS the key that computed a run may not finalize it: the command stops at
+    // the draft it computed (README), which a second admin finalizes through the API.
+    const secondAdmin = request.finalize && settings.requireTwoAdmins
+    if (request.finalize && !secondAdmin) await finalizeRun(ctx, created.id)
     const { run, districts, total } = await runSummary(ctx, created.id)
-    out.write(`\nrun ${run.id}, ${run.fiscalYear}: ${run.status}${run.status === 'finalized' ? ` at ${run.finalizedAt}` : ' (finalize with --finalize or POST /v1/settlement-runs/{id}/finalize)'}\n`)
+    const next = secondAdmin
+      ? ` (not finalized here: REQUIRE_TWO_ADMINS=1 asks an admin other than the one that computed it to finalize it: POST /v1/settlement-runs/${run.id}/finalize)`
+      : ` (finalize with --finalize or POST /v1/settlement-runs/${run.id}/finalize)`
+    out.write(`\nrun ${run.id}, ${run.fiscalYear}: ${run.status}${run.status === 'finalized' ? ` at ${run.finalizedAt}` : next}\n`)
     out.write(table(['district', 'lines', 'revenueTotal', 'zoneShare', 'districtShare', 'advancesPaid', 'balanceDue', 'adjustment'], [...districts, total]))
     return 0
   } catch (error) {
