@@ -99,8 +99,6 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   const deps = {
     db: config.database.db,
     settings: { minZoneRate: money(config.minZoneRate), importLimit: config.importLimit ?? 512 * 1024 * 1024, requireTwoAdmins: config.requireTwoAdmins ?? false },
-    // PGlite has one connection, which an import's transaction holds while it reads the file.
-    spoolsRevenueCsv: config.database.kind === 'pglite',
     // PostgreSQL: writes waiting on one another's locks never hold every connection of the pool.
     writeTurns: config.database.poolSize === undefined ? undefined : WriteTurns.forPool(config.database.poolSize, CONNECT_TIMEOUT_MS),
   }

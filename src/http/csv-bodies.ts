@@ -20,12 +20,15 @@ export interface CsvRoute {
  * its query string as usual.
  *
  * `spool`: the body is first written to a temporary file, up to the import limit (413 beyond), and
- * the import reads that file. An import reads its file inside its write transaction; where that
- * transaction holds something others wait for (PGlite's one connection, which every write of the
- * service shares; the debt register's lock), a client sending slowly would hold it for as long as
- * it sends. Spooled, the transaction lasts as long as the reading of a file on disk.
+ * the import reads that file. An import reads its file inside its write transaction, which holds
+ * what others wait for (PGlite's one connection, which every write of the service shares; the debt
+ * register's lock; one of an instance's turns for writes on PostgreSQL): a client sending slowly
+ * would hold it for as long as it sends. Spooled, the transaction lasts as long as the reading of a
+ * file on disk. And the body has arrived once it is on disk: REQUEST_TIMEOUT_MS bounds the upload
+ * alone. Read as it arrived, a large file's body took as long to arrive as the import took to store
+ * it, and a fast client's import of a few hundred thousand rows was cut off with 408.
  */
-export function acceptCsvBodies (app: FastifyInstance, spool?: { limit: number }): CsvRoute {
+export function acceptCsvBodies (app: FastifyInstance, spool: { limit: number }): CsvRoute {
   // The parser is the plugin's, so every route of it would take text/csv: only those whose schema
   // consumes it do; the others answer 415, as the routes of any other plugin do.
   app.addContentTypeParser('text/csv', (request, payload, done) => {
@@ -36,9 +39,7 @@ export function acceptCsvBodies (app: FastifyInstance, spool?: { limit: number }
   const compile = validatorCompiler()
   return {
     validatorCompiler: ({ schema, httpPart }) => httpPart === 'body' ? () => true : compile({ schema, httpPart }),
-    preParsing: spool === undefined
-      ? []
-      : [async (request, reply, payload) => /^text\/csv\b/i.test(request.headers['content-type'] ?? '') ? spooled(payload, spool.limit, reply) : payload],
+    preParsing: [async (request, reply, payload) => /^text\/csv\b/i.test(request.headers['content-type'] ?? '') ? spooled(payload, spool.limit, reply) : payload],
   }
 }
 

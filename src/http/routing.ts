@@ -18,8 +18,6 @@ import { security } from './schemas/common.js'
 export interface RouteDeps {
   db: Db
   settings: Settings
-  /** Whether revenue CSV bodies are spooled to a temporary file before the import reads them (PGlite: src/http/csv-bodies.ts). */
-  spoolsRevenueCsv?: boolean
   /** The instance's turns for write transactions (PostgreSQL: src/services/write.ts). */
   writeTurns?: WriteTurns | undefined
 }

@@ -123,3 +123,31 @@ t.test('a client that goes before its answer leaves the spooled import to finish
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.same(await spools(), [], 'the spooled file went')
 })
+
+t.test('REQUEST_TIMEOUT_MS bounds the upload, not the import: a file that arrives at once is imported, however long storing it takes ' +
+  '(read as it arrived on PostgreSQL, its body took as long to arrive as the import took, and was cut off with 408; found by review)', async (t) => {
+  const quick = await testApp(t, database, { requestTimeoutMs: 100 })
+  await quick.listen({ port: 0, host: '127.0.0.1' })
+  const { port: quickPort } = quick.server.address() as { port: number }
+  // 2 zones × 20 categories × 111 years × 12 months: 53,280 lines, a second or more to store.
+  const categories = ['10101', '1010101', '10102', '10103', '10104', '10105', '10106', '10107', '10109', '10110',
+    '10111', '10112', '10113', '10114', '10118', '10119', '10302', '10304', '10305', '10307']
+  const lines = ['zoneCode,districtCode,category,year,month,amount']
+  for (const [zone, district] of [['QD-HT', '370214'], ['QD-BL', '370203']]) {
+    for (const category of categories) for (let year = 1990; year <= 2100; year++) for (let month = 1; month <= 12; month++) lines.push(`${zone},${district},${category},${year},${month},12.34`)
+  }
+  const started = Date.now()
+  const answer = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: quickPort, method: 'POST', path: '/v1/revenues/import', headers: { 'content-type': 'text/csv', authorization: `Bearer ${ADMIN_TOKEN}` } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end(`${lines.join('\n')}\n`)
+  })
+  t.equal(answer.status, 200, answer.body.slice(0, 300))
+  t.match(JSON.parse(answer.body), { rows: lines.length - 1, loaded: lines.length - 1, rejected: 0 })
+  t.ok(Date.now() - started > 100, `the import took ${Date.now() - started} ms, longer than REQUEST_TIMEOUT_MS`)
+})

@@ -9,8 +9,8 @@ import * as schemas from '../schemas/revenue.js'
 
 export const revenueRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   documentOperations(app, 'revenue')
-  // CSV bodies reach the import as a stream: parsed while they arrive, or (PGlite) once spooled.
-  const csv = acceptCsvBodies(app, deps.spoolsRevenueCsv === true ? { limit: deps.settings.importLimit } : undefined)
+  // CSV bodies reach the import as a stream, read from the file they were spooled to.
+  const csv = acceptCsvBodies(app, { limit: deps.settings.importLimit })
 
   app.post('/revenues', { config: { access: ADMIN_OR_DISTRICT }, schema: schemas.recordRevenueSchema },
     async (request, reply) => answerWrite(request, reply, deps, 200, (ctx) => revenue.recordRevenue(ctx, request.body.records), asIs))
