@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -226,43 +226,79 @@ function openPglite (dataDir: string | undefined, template: string | false | und
 /** The lock files (lockDataDir) this process holds. */
 const heldDataDirs = new Set<string>()
 
+/** How often a held lock says that its process lives (the lock file's modification time). */
+export const LOCK_REFRESH_MS = 2_000
+/** How long without a word before a lock taken in another process namespace is held to be left behind. */
+export const LOCK_STALE_MS = 15_000
+
+/** The process namespace this process sees others in (Linux; '' elsewhere, where processes are all in one). */
+function pidNamespace (): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid')
+  } catch {
+    return ''
+  }
+}
+
 /**
  * PGlite is a database inside one process: a second process opening the same directory (a settle
  * command while the service runs) writes where the first does not look, and one of the two loses
- * what it wrote. The directory is taken with a file beside it naming the process and its host
- * (`<dir>.lock`); another process, or another handle of this one, is refused while that process
- * lives. A lock left by a process of this host that is gone (killed) is taken over. A process of
- * another host (another container on the same volume: each is process 1 there, and none can see
- * whether the other lives) is taken to live, and the operator is told which file to delete if it
- * does not. Answers how to let it go.
+ * what it wrote. The directory is taken with a file beside it naming the process, its host and its
+ * process namespace (`<dir>.lock`), which the holder touches every LOCK_REFRESH_MS while it holds it.
+ *
+ * A holder in this process namespace is asked directly whether it lives: another process, or
+ * another handle of this one, is refused while it does, and a lock left by one that is gone (killed)
+ * is taken over. A holder in another namespace (another container on the same volume: each is
+ * process 1 there, and none can see whether another lives, whatever their host names) is refused
+ * while it touches the file, and its lock taken over once LOCK_STALE_MS pass without a word (a
+ * container that was killed, or restarted: a new container is a new namespace). A lock written by
+ * an earlier version names the process alone, and is read as one of this namespace. Answers how to
+ * let it go.
  */
 function lockDataDir (dataDir: string): () => void {
   const path = resolve(`${dataDir}.lock`)
   const host = hostname()
+  const namespace = pidNamespace()
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(path, `${process.pid}\n${host}\n`, { flag: 'wx' })
+      writeFileSync(path, `${process.pid}\n${host}\n${namespace}\n`, { flag: 'wx' })
       heldDataDirs.add(path)
+      const touching = setInterval(() => {
+        const now = new Date()
+        try {
+          utimesSync(path, now, now)
+        } catch {
+          // Deleted by hand: there is nothing to touch, and the handle goes on as it is.
+        }
+      }, LOCK_REFRESH_MS)
+      touching.unref()
       return () => {
+        clearInterval(touching)
         heldDataDirs.delete(path)
         rmSync(path, { force: true })
       }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error
     }
-    // A lock written before hosts were named holds the process's number alone: taken as this host's.
-    const [pidText = '', holderHost = host] = readFileSync(path, 'utf8').split('\n').map((part) => part.trim())
+    const [pidText = '', holderHost, holderNamespace] = readFileSync(path, 'utf8').split('\n').map((part) => part.trim())
     const holder = Number(pidText)
-    if (holderHost !== '' && holderHost !== host) {
-      throw new OperatorError(`The embedded database in ${dataDir} is in use by process ${pidText} on host ${holderHost} (another container on the same volume?), ` +
-        `which this host cannot see: stop it first (PGlite is one process's database). If no process there uses it any more, delete ${path} and start again.`)
-    }
-    // This process's own number in a lock it does not hold: left by an earlier process that had the
-    // same number (a container restarted: its service is process 1 each time).
-    const held = holder === process.pid ? heldDataDirs.has(path) : Number.isInteger(holder) && holder > 0 && processIsAlive(holder)
-    if (held) {
-      throw new OperatorError(`The embedded database in ${dataDir} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}, ` +
-        'the service or a command such as settle: stop it first (PGlite is one process\'s database), or run both against PostgreSQL with DATABASE_URL.')
+    // Named by host alone (written before namespaces were named): another host is another namespace.
+    const elsewhere = holderNamespace === undefined || holderNamespace === '' ? holderHost !== undefined && holderHost !== '' && holderHost !== host : holderNamespace !== namespace
+    if (elsewhere) {
+      const silentMs = Date.now() - statSync(path).mtimeMs
+      if (silentMs < LOCK_STALE_MS) {
+        throw new OperatorError(`The embedded database in ${dataDir} is in use by process ${pidText} on host ${holderHost ?? ''} (another container on the same volume?), ` +
+          `whose lock was touched ${Math.max(0, Math.round(silentMs / 1000))} s ago: stop it first (PGlite is one process's database). ` +
+          `A lock that goes ${LOCK_STALE_MS / 1000} s untouched was left by a process that is gone (a container killed or restarted) and is taken over.`)
+      }
+    } else {
+      // This process's own number in a lock it does not hold: left by an earlier process that had the
+      // same number (a container restarted in a namespace it shares: its service is process 1 each time).
+      const held = holder === process.pid ? heldDataDirs.has(path) : Number.isInteger(holder) && holder > 0 && processIsAlive(holder)
+      if (held) {
+        throw new OperatorError(`The embedded database in ${dataDir} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}, ` +
+          'the service or a command such as settle: stop it first (PGlite is one process\'s database), or run both against PostgreSQL with DATABASE_URL.')
+      }
     }
     rmSync(path, { force: true })
   }

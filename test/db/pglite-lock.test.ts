@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
-import { openDatabase } from '../../src/db/connect.js'
+import { LOCK_REFRESH_MS, LOCK_STALE_MS, openDatabase } from '../../src/db/connect.js'
 import { temporaryDirectory } from '../helpers.js'
 
 /*
@@ -42,23 +42,43 @@ t.test('a lock left by a process that is gone, or by an earlier process with thi
   }
 })
 
-t.test('a lock taken on another host (another container on the same volume, process 1 there as here) is not taken over: ' +
-  'its process cannot be seen from here, so the operator is told which file to delete if it is gone (found by review)', async (t) => {
+t.test('a lock taken in another process namespace (another container on the same volume, process 1 there as here, whatever its host name) ' +
+  'is refused while its holder touches it, and taken over once it goes LOCK_STALE_MS untouched (a container killed or restarted); found by review', async (t) => {
   const dataDir = join(await temporaryDirectory(t, 'pglite-lock-'), 'pglite')
+  const lock = `${dataDir}.lock`
   const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString()
-  for (const holder of [gone, String(process.pid), '1']) {
-    writeFileSync(`${dataDir}.lock`, `${holder}\nsettle-container-7f3a\n`)
-    const handle = openDatabase({ kind: 'pglite', dataDir, template: false })
-    await t.rejects(select1(handle), {
-      message: `The embedded database in ${dataDir} is in use by process ${holder} on host settle-container-7f3a (another container on the same volume?), which this host ` +
-        `cannot see: stop it first (PGlite is one process's database). If no process there uses it any more, delete ${dataDir}.lock and start again.`,
-    }, `process ${holder} of another host`)
-    await handle.close()
-    t.equal(readFileSync(`${dataDir}.lock`, 'utf8'), `${holder}\nsettle-container-7f3a\n`, 'the lock is left to its holder')
+  const cases = [
+    { holder: gone, host: 'settle-container-7f3a', namespace: 'pid:[4026532999]' },
+    { holder: '1', host: hostname(), namespace: 'pid:[4026532999]' }, // a pod's other container: the same host name
+    { holder: String(process.pid), host: 'settle-container-7f3a', namespace: '' }, // written by host alone (4a80eff)
+  ]
+  for (const { holder, host, namespace } of cases) {
+    const written = `${holder}\n${host}\n${namespace}\n`
+    writeFileSync(lock, written)
+    const fresh = openDatabase({ kind: 'pglite', dataDir, template: false })
+    await t.rejects(select1(fresh), {
+      message: `The embedded database in ${dataDir} is in use by process ${holder} on host ${host} (another container on the same volume?), whose lock was touched 0 s ago: ` +
+        `stop it first (PGlite is one process's database). A lock that goes ${LOCK_STALE_MS / 1000} s untouched was left by a process that is gone (a container killed or restarted) and is taken over.`,
+    }, `process ${holder} of host ${host}, namespace ${namespace || '(not named)'}: refused while touched`)
+    await fresh.close()
+    t.equal(readFileSync(lock, 'utf8'), written, 'the lock is left to its holder')
+    const untouched = new Date(Date.now() - LOCK_STALE_MS - 1000)
+    utimesSync(lock, untouched, untouched)
+    const after = openDatabase({ kind: 'pglite', dataDir, template: false })
+    t.equal(await select1(after), 1, 'taken over once untouched for LOCK_STALE_MS')
+    t.equal(readFileSync(lock, 'utf8'), `${process.pid}\n${hostname()}\n${readlinkSync('/proc/self/ns/pid')}\n`, 'naming this process, its host and its namespace')
+    await after.close()
   }
-  rmSync(`${dataDir}.lock`)
+})
+
+t.test('a held lock is touched every LOCK_REFRESH_MS, so that another namespace sees its holder live', async (t) => {
+  const dataDir = join(await temporaryDirectory(t, 'pglite-lock-'), 'pglite')
   const handle = openDatabase({ kind: 'pglite', dataDir, template: false })
-  t.equal(await select1(handle), 1, 'once the file is deleted, it opens')
-  t.equal(readFileSync(`${dataDir}.lock`, 'utf8'), `${process.pid}\n${hostname()}\n`, 'and takes it, naming this process and this host')
+  t.equal(await select1(handle), 1)
+  const old = new Date(Date.now() - 60_000)
+  utimesSync(`${dataDir}.lock`, old, old)
+  await new Promise((resolve) => setTimeout(resolve, LOCK_REFRESH_MS + 500))
+  t.ok(Date.now() - statSync(`${dataDir}.lock`).mtimeMs < LOCK_REFRESH_MS + 500, 'touched since')
   await handle.close()
+  t.notOk(existsSync(`${dataDir}.lock`))
 })
