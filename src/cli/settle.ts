@@ -9,7 +9,8 @@ import { createRun, finalizeRun, runSummary } from '../services/settlements.js'
  * `npm run settle -- --year 2021 [--finalize] [--agreement 12 …]`: the annual settlement from
  * the command line, for the cron job of a budget office. The same service as
  * POST /v1/settlement-runs, acting as the key 'cli'; a progress bar, then a summary table per
- * district; exit code 1 on failure with the reason.
+ * district; exit code 1 on failure with the reason, 2 on a usage error, 3 when --finalize was asked
+ * for and REQUIRE_TWO_ADMINS leaves the run a draft.
  */
 
 const USAGE = 'usage: npm run settle -- --year 2021 [--finalize] [--agreement ID …]\n'
@@ -44,6 +45,9 @@ function table<C extends string> (columns: readonly C[], rows: ReadonlyArray<Rec
   const format = (cells: string[]) => cells.map((cell, i) => i < 1 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)).join('  ')
   return `${format([...columns])}\n${format(widths.map((w) => '-'.repeat(w)))}\n${rows.map((r) => format(columns.map((c) => String(r[c])))).join('\n')}\n`
 }
+
+/** The exit code of `--finalize` under REQUIRE_TWO_ADMINS: the run was computed and stored, and is a draft. */
+export const LEFT_AS_DRAFT = 3
 
 /** What the command was asked to do. */
 export interface SettleRequest {
@@ -97,7 +101,8 @@ export async function settleCommand (db: Db, request: SettleRequest, settings: S
       : ` (finalize with --finalize or POST /v1/settlement-runs/${run.id}/finalize)`
     out.write(`\nrun ${run.id}, ${run.fiscalYear}: ${run.status}${run.status === 'finalized' ? ` at ${run.finalizedAt}` : next}\n`)
     out.write(table(['district', 'lines', 'revenueTotal', 'zoneShare', 'districtShare', 'advancesPaid', 'balanceDue', 'adjustment'], [...districts, total]))
-    return 0
+    // Asked to finalize and left a draft: not a failure, and not a success a job chained on it may take for one (paying on the statement, say).
+    return secondAdmin ? LEFT_AS_DRAFT : 0
   } catch (error) {
     if (error instanceof Problem) {
       out.error(`\nsettle: ${error.message}\n${(error.errors ?? []).slice(0, 20).map((e) => `  ${e.message}\n`).join('')}`)

@@ -35,7 +35,7 @@ let year = 2019
 t.test('§7 amounts of 15 integer digits go in as JSON strings and come back from PostgreSQL in a settled line to the cent: ' +
   'revenue total, zone and district shares, advances paid and balance due', async (t) => {
   await holdsAsync(t, fc.asyncProperty(
-    fc.uniqueArray(record, { minLength: 1, maxLength: 6, selector: (r) => `${r.category}/${r.month}` }), amount.map((a) => a.replace('-', '')),
+    fc.uniqueArray(record, { minLength: 1, maxLength: 6, selector: (r) => `${r.category}/${r.month}` }), amount.map((a) => a.replace('-', '')).filter((a) => a !== '0.00'),
     async (records, advance) => {
       year += 1
       await created(t, app, '/v1/revenues', { records: records.map((r) => ({ zoneCode: 'RT-1', districtCode: '370214', year, ...r })) }, 200)
