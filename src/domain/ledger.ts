@@ -74,6 +74,15 @@ export type ShortfallDisposition =
   | { kind: 'carried', agreementId: number }
   | { kind: 'written_off', amount: Decimal }
 
+/**
+ * What becomes of a shortfall a line carried out, as its line shows it (§6, §9): a disposition, or,
+ * on a signed line, `awaiting_write_off` when its year became the agreement's last after the line
+ * was finalized (the agreement was ended at that year), no next version carries the shortfall, and
+ * no later signed line of the chain has written it off. The signed statement does not change; a
+ * supplementary settlement of the year writes the shortfall off (or a next version carries it).
+ */
+export type LineShortfallDisposition = ShortfallDisposition | { kind: 'awaiting_write_off', amount: Decimal }
+
 /** The next version that carries a group's shortfall out of `year` in (a carry_forward group of the same name, §6), if one does. */
 function carrierOf (year: number, group: string, successor: CarryTerms | undefined): number | undefined {
   if (successor === undefined || successor.effectiveFrom !== year + 1) return undefined

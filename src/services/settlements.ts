@@ -23,7 +23,7 @@ import {
 } from '../domain/verification.js'
 import { serializeGroupResult, storedTransfersCited } from '../domain/explanation.js'
 import {
-  carriedFromInput, type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, draftShortfallDisposition, type ShortfallDisposition, shortfallsInput, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
+  carriedFromInput, type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, draftShortfallDisposition, type LineShortfallDisposition, type ShortfallDisposition, shortfallsInput, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
 } from '../domain/ledger.js'
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
@@ -517,7 +517,7 @@ export function run (ctx: Context, id: number): Promise<RunOverview> {
  * its run's year and floor, and the parties' decisions in force.
  */
 export interface SettledLine extends StoredLine {
-  dispositions: ReadonlyMap<string, ShortfallDisposition>
+  dispositions: ReadonlyMap<string, LineShortfallDisposition>
   run: Pick<StoredRun, 'fiscalYear' | 'minimumRate'>
   reviews: LineReviews
 }
@@ -528,11 +528,12 @@ type LineShortfalls = Pick<StoredLine, 'agreementId'> & { groups: ReadonlyArray<
  * What becomes of each line's carried-out shortfalls, by agreement and group (§6). A finalized line
  * prints what its finalization recorded: its write-offs, and where the next version of the pair carries
  * the rest; a write-off is never added to it afterwards (its agreement ended at that year later, say),
- * since a signed statement does not change (§9). A draft line writes off what an earlier finalized line
+ * since a signed statement does not change (§9). Such a shortfall, while nothing carries it and no later
+ * signed line of the chain has written it off, shows as awaiting its write-off instead of vanishing. A draft line writes off what an earlier finalized line
  * of its chain wrote off (written off stays written off), and otherwise decides as the registry's
  * versions stand. Lines finalized before sql/013 recorded write-offs are read as they always were.
  */
-async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShortfalls[]): Promise<Map<number, Map<string, ShortfallDisposition>>> {
+async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShortfalls[]): Promise<Map<number, Map<string, LineShortfallDisposition>>> {
   const ending = lines.filter((l) => l.groups.some((g) => g.carriedShortfallOut !== null && money(g.carriedShortfallOut).greaterThan(ZERO)))
   const ids = ending.map((l) => l.agreementId)
   const finalized = run.status === 'finalized'
@@ -541,12 +542,12 @@ async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShort
     finalized ? recordedWriteOffs(db, run.id, ids) : new Map<string, string>(),
     finalized ? new Set<string>() : chainWriteOffs(db, run.fiscalYear, ids),
   ])
-  const found = new Map<number, Map<string, ShortfallDisposition>>()
+  const found = new Map<number, Map<string, LineShortfallDisposition>>()
   /** Write-offs a finalized line would gain from the registry as it stands now: printed only if it was finalized before sql/013. */
-  const unrecorded: Array<{ dispositions: Map<string, ShortfallDisposition>, group: string }> = []
+  const unrecorded: Array<{ agreementId: number, dispositions: Map<string, LineShortfallDisposition>, group: string, amount: Decimal }> = []
   for (const l of ending) {
     const agreement = terms.get(l.agreementId)
-    const dispositions = new Map<string, ShortfallDisposition>()
+    const dispositions = new Map<string, LineShortfallDisposition>()
     for (const g of l.groups) {
       if (agreement === undefined || g.carriedShortfallOut === null) continue
       const key = `${l.agreementId}/${g.name}`
@@ -558,14 +559,22 @@ async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShort
         : draftShortfallDisposition(agreement, run.fiscalYear, g.name, carriedOut, next.get(l.agreementId), writtenOffBefore.has(key))
       if (disposition === undefined) continue
       dispositions.set(g.name, disposition)
-      if (finalized && writtenOff === undefined && disposition.kind === 'written_off') unrecorded.push({ dispositions, group: g.name })
+      if (finalized && writtenOff === undefined && disposition.kind === 'written_off') unrecorded.push({ agreementId: l.agreementId, dispositions, group: g.name, amount: disposition.amount })
     }
     found.set(l.agreementId, dispositions)
   }
   // Read only when there is such a write-off (rarely; a national statement reads its lines a page at a time).
   if (unrecorded.length > 0 && run.finalizedAt !== null) {
     const recordingSince = await writeOffsRecordedSince(db)
-    if (recordingSince !== undefined && new Date(run.finalizedAt) >= recordingSince) for (const u of unrecorded) u.dispositions.delete(u.group)
+    if (recordingSince !== undefined && new Date(run.finalizedAt) >= recordingSince) {
+      // Signed while its agreement went on, the line carried the shortfall out; the agreement has ended
+      // at that year since. Still the chain's head, nothing has disposed of it: it awaits its write-off.
+      const heads = await chainHeads(db, [run.fiscalYear], [...new Set(unrecorded.map((u) => u.agreementId))])
+      for (const u of unrecorded) {
+        if (heads.of(u.agreementId, run.fiscalYear)?.runId === run.id) u.dispositions.set(u.group, { kind: 'awaiting_write_off', amount: u.amount })
+        else u.dispositions.delete(u.group)
+      }
+    }
   }
   return found
 }

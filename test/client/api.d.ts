@@ -7176,6 +7176,8 @@ export interface operations {
                                  * @description 结转至 the next version of the agreement, whose group of the same name carries the shortfall in (calculation-rules.md §6)
                                  */
                                 carriedToAgreementId?: number;
+                                /** @description 待核销短收 on a finalized line only: the shortfall it carried out of a year that became the agreement's last after it was signed (the agreement was ended at that year), which no next version carries and no later signed line has written off. Its statement prints what was signed; settle the year again and finalize it to write the shortfall off (calculation-rules.md §6: it never vanishes silently), or register a next version whose carry_forward group of the same name carries it (元, exactly two decimals, at most 18 integer digits) */
+                                awaitingWriteOff?: string;
                             }[];
                             /** @description 审核确认 the latest decision of each party (every decision is kept, and in the audit log) */
                             reviews: {

@@ -512,6 +512,47 @@ t.test('§6, §9 a finalized statement keeps its shortfall as signed when its ag
   t.match((await line((await run(2051, next)).id, next)).groups[0], { carriedShortfallIn: '0.00', zoneShare: '300.00' }, 'a version created afterwards carries nothing in')
 })
 
+t.test('§6, §9 a signed line whose agreement is later ended at its year shows the shortfall awaiting its write-off until a later signed line or a next version disposes of it', async (t) => {
+  // Ended, with no next version: the signed 100.00 is carried by nothing and written off nowhere.
+  const zoneCode = await zone()
+  const old = await agreement(zoneCode, 2050) // open-ended: 2050 is not its last year when finalized
+  await revenue(zoneCode, 2050, '900.00')
+  const annual = await run(2050, old)
+  t.notOk('awaitingWriteOff' in ((await line(annual.id, old)).groups[0] ?? {}), 'a draft line never shows it')
+  t.equal((await finalize(annual.id)).statusCode, 200)
+  t.notOk('awaitingWriteOff' in ((await line(annual.id, old)).groups[0] ?? {}), 'nor a signed line whose agreement goes on: it carries the shortfall into its next year')
+  const signed = (await get(app, `/v1/settlement-runs/${annual.id}/statement`)).body
+  t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old}`, payload: { effectiveTo: 2050 } })).statusCode, 200)
+  const awaiting = (await line(annual.id, old)).groups[0] ?? {}
+  t.match(awaiting, { carriedShortfallOut: '100.00', awaitingWriteOff: '100.00' }, 'before, nothing said the 100.00 was carried by nothing and written off nowhere')
+  t.notOk('writtenOff' in awaiting, 'the signed line is not given a write-off it was not signed with')
+  t.equal((await get(app, `/v1/settlement-runs/${annual.id}/statement`)).body, signed, 'and its statement reads as it was finalized')
+  // The year settled again writes it off; signed, the old line no longer awaits anything.
+  const again = await run(2050, old)
+  t.match((await line(again.id, old)).groups[0], { writtenOff: '100.00' })
+  t.match((await line(annual.id, old)).groups[0], { awaitingWriteOff: '100.00' }, 'still awaiting while the supplementary settlement is a draft')
+  t.equal((await finalize(again.id)).statusCode, 200)
+  const disposed = (await line(annual.id, old)).groups[0] ?? {}
+  t.notOk('awaitingWriteOff' in disposed, 'the supplementary line signed since wrote it off')
+  t.notOk('writtenOff' in disposed)
+  t.match((await line(again.id, old)).groups[0], { writtenOff: '100.00' })
+
+  // Ended, then a next version that carries it is registered: the signed line says where it went.
+  const other = await zone()
+  const first = await agreement(other, 2050)
+  await revenue(other, 2050, '900.00')
+  const firstRun = await run(2050, first)
+  t.equal((await finalize(firstRun.id)).statusCode, 200)
+  t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${first}`, payload: { effectiveTo: 2050 } })).statusCode, 200)
+  t.match((await line(firstRun.id, first)).groups[0], { awaitingWriteOff: '100.00' })
+  const next = await agreement(other, 2051, { documentNo: '第二版' })
+  const carried = (await line(firstRun.id, first)).groups[0] ?? {}
+  t.match(carried, { carriedShortfallOut: '100.00', carriedToAgreementId: next })
+  t.notOk('awaitingWriteOff' in carried, 'carried by the next version, it awaits nothing')
+  await revenue(other, 2051, '1500.00')
+  t.match((await line((await run(2051, next)).id, next)).groups[0], { carriedShortfallIn: '100.00' })
+})
+
 t.test('§6, §9 a shortfall written off on a finalized line stays written off in the supplementary settlements after it, whatever versions come later', async (t) => {
   const zoneCode = await zone()
   const old = await agreement(zoneCode, 2052, { effectiveTo: 2052 })

@@ -43,6 +43,8 @@ const SettledGroup = Type.Object({
   ...CalculationGroup.properties,
   writtenOff: Type.Optional(MoneyOut('核销短收 the shortfall carried out of the agreement\'s last year that no next version carries: written off (calculation-rules.md §6)')),
   carriedToAgreementId: Type.Optional(RecordId('结转至 the next version of the agreement, whose group of the same name carries the shortfall in (calculation-rules.md §6)')),
+  awaitingWriteOff: Type.Optional(MoneyOut('待核销短收 on a finalized line only: the shortfall it carried out of a year that became the agreement\'s last after it was signed (the agreement was ended at that year), which no next version carries and no later signed line has written off. ' +
+    'Its statement prints what was signed; settle the year again and finalize it to write the shortfall off (calculation-rules.md §6: it never vanishes silently), or register a next version whose carry_forward group of the same name carries it')),
 }, { additionalProperties: false, description: '口径组结果 one group\'s result, shaped as in the calculation response' })
 
 const LineOut = Type.Object({
@@ -166,6 +168,7 @@ function presentLine (l: SettledLine, lang: Language) {
         ...(g.carriedShortfallOut === null ? {} : { carriedShortfallOut: g.carriedShortfallOut }),
         ...(disposition?.kind === 'written_off' ? { writtenOff: formatMoney(disposition.amount) } : {}),
         ...(disposition?.kind === 'carried' ? { carriedToAgreementId: disposition.agreementId } : {}),
+        ...(disposition?.kind === 'awaiting_write_off' ? { awaitingWriteOff: formatMoney(disposition.amount) } : {}),
         ...(result.period === undefined ? {} : { period: result.period }),
         explanation: explainGroup(result, lang),
       }
