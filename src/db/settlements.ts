@@ -318,6 +318,31 @@ export async function runLineFigures (db: Db, scope: Scope, id: number): Promise
   }))
 }
 
+/**
+ * For each run of `ids`, how many of its lines are in the caller's scope and the sums of their printed
+ * figures, summed by the database (numeric: exact), in one statement for a page of runs: a national run
+ * has tens of thousands of lines, and a list of runs reads none of them. A run none of whose lines are
+ * in scope is absent. An adjustment that no line has is null.
+ */
+export async function runLineSums (db: Db, scope: Scope, ids: readonly number[]): Promise<Map<number, { lineCount: number, sums: LineFigures }>> {
+  if (ids.length === 0) return new Map()
+  const rows = await db.selectFrom('settlement_lines')
+    .select([
+      'run_id', sql<string>`count(*)::text`.as('lines'),
+      sql<string>`sum(revenue_total)::text`.as('revenue_total'), sql<string>`sum(zone_share)::text`.as('zone_share'), sql<string>`sum(district_share)::text`.as('district_share'),
+      sql<string>`sum(advances_paid)::text`.as('advances_paid'), sql<string>`sum(balance_due)::text`.as('balance_due'),
+      sql<string | null>`sum(adjustment)::text`.as('adjustment'), sql<string | null>`sum(balance_adjustment)::text`.as('balance_adjustment'),
+    ])
+    .where(sql<boolean>`run_id = ANY(${[...ids]}::integer[])`).where(lineScope(scope)).groupBy('run_id').execute()
+  return new Map(rows.map((r) => [r.run_id, {
+    lineCount: Number(r.lines),
+    sums: {
+      revenueTotal: r.revenue_total, zoneShare: r.zone_share, districtShare: r.district_share, advancesPaid: r.advances_paid, balanceDue: r.balance_due,
+      adjustment: r.adjustment, balanceAdjustment: r.balance_adjustment,
+    },
+  }]))
+}
+
 /** Whether the agreement has a finalized settlement of the year. */
 export async function yearFinalized (db: Db, agreementId: number, year: number): Promise<boolean> {
   const row = await db.selectFrom('settlement_lines').select('run_id')

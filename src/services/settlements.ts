@@ -10,7 +10,7 @@ import { findDistrict, findZone, registryNames } from '../db/registry.js'
 import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearGroupActuals } from '../db/revenue.js'
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, hasLineInScope, insertLines, insertReview, insertRun, type LineFilter,
-  listRuns, lockRunHeader, markFinalized, type NewSettlementLine, recordedWriteOffs, recordWriteOffs, chainWriteOffs, writeOffsRecordedSince, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
+  listRuns, lockRunHeader, runLineSums, markFinalized, type NewSettlementLine, recordedWriteOffs, recordWriteOffs, chainWriteOffs, writeOffsRecordedSince, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
   runReviewsPage, lastReviewId, shortfallsOut, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
 } from '../db/settlements.js'
 import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
@@ -504,8 +504,23 @@ export async function verifyRun (ctx: Context, id: number): Promise<Verification
   return { run, recomputedDigest, digestMatches: run.digest === recomputedDigest, linesChecked, mismatches, mismatchCount }
 }
 
-export function runs (ctx: Context, fiscalYear: number | undefined, page: PageRequest) {
-  return listRuns(ctx.db, ctx.actor.scope, fiscalYear, page)
+/**
+ * The runs with lines in the caller's scope, newest first, each as GET /v1/settlement-runs/{id} shows it:
+ * with the number and totals of those lines (api-contract.md: the same shape). Read in one transaction,
+ * so that a run listed is counted as it was listed.
+ */
+export function runs (ctx: Context, fiscalYear: number | undefined, page: PageRequest): Promise<Page<RunOverview>> {
+  return ctx.db.transaction().execute(async (tx) => {
+    const found = await listRuns(tx, ctx.actor.scope, fiscalYear, page)
+    const sums = await runLineSums(tx, ctx.actor.scope, found.items.map((r) => r.id))
+    return {
+      items: found.items.map((run) => {
+        const counted = sums.get(run.id)
+        return { run, lineCount: counted?.lineCount ?? 0, totals: runTotals(counted === undefined ? [] : [counted.sums]) }
+      }),
+      nextCursor: found.nextCursor,
+    }
+  })
 }
 
 export function run (ctx: Context, id: number): Promise<RunOverview> {

@@ -313,7 +313,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 结算批次列表 settlement runs with lines in the caller's scope, newest first */
+        /** 结算批次列表 settlement runs with lines in the caller's scope, newest first, each with the number and totals of those lines */
         get: operations["listSettlementRuns"];
         put?: never;
         /**
@@ -6381,7 +6381,7 @@ export interface operations {
                      * @example {
                      *       "items": [
                      *         {
-                     *           "id": 1,
+                     *           "id": 2,
                      *           "fiscalYear": 2021,
                      *           "status": "draft",
                      *           "minimumRate": "0.60",
@@ -6390,14 +6390,24 @@ export interface operations {
                      *           "finalizedAt": null,
                      *           "finalizedBy": null,
                      *           "digest": null,
-                     *           "overrideReason": null
+                     *           "overrideReason": null,
+                     *           "lineCount": 1,
+                     *           "totals": {
+                     *             "revenueTotal": "1330000.00",
+                     *             "zoneShare": "228000.00",
+                     *             "districtShare": "1102000.00",
+                     *             "advancesPaid": "100000.00",
+                     *             "balanceDue": "128000.00",
+                     *             "adjustment": "0.00",
+                     *             "balanceAdjustment": "0.00"
+                     *           }
                      *         }
                      *       ],
                      *       "nextCursor": null
                      *     }
                      */
                     "application/json": {
-                        /** @description 结算批次 runs */
+                        /** @description 结算批次 runs, each with the number and totals of its lines in the caller's scope */
                         items: {
                             /**
                              * Format: int32
@@ -6433,6 +6443,28 @@ export interface operations {
                             digest: string | null;
                             /** @description 强制定稿理由 why the run was finalized although a line was disputed; null when no dispute was overridden */
                             overrideReason: string | null;
+                            /**
+                             * Format: int64
+                             * @description 结算行数 the lines in the caller's scope (GET …/lines pages through them)
+                             */
+                            lineCount: number;
+                            /** @description 合计 totals of the lines in the caller's scope */
+                            totals: {
+                                /** @description 收入合计 Σ line revenue (元, exactly two decimals, at most 18 integer digits) */
+                                revenueTotal: string;
+                                /** @description 功能区分成合计 Σ line zone share (元, exactly two decimals, at most 18 integer digits) */
+                                zoneShare: string;
+                                /** @description 属地政府留成合计 Σ line district share (元, exactly two decimals, at most 18 integer digits) */
+                                districtShare: string;
+                                /** @description 已预拨合计 Σ advances (元, exactly two decimals, at most 18 integer digits) */
+                                advancesPaid: string;
+                                /** @description 应补(扣)合计 Σ balance due (元, exactly two decimals, at most 18 integer digits) */
+                                balanceDue: string;
+                                /** @description 补充结算调整合计 Σ supplementary adjustments (元, exactly two decimals, at most 18 integer digits) */
+                                adjustment: string;
+                                /** @description 补充结算应补(扣)调整合计 Σ supplementary balance adjustments (元, exactly two decimals, at most 18 integer digits) */
+                                balanceAdjustment: string;
+                            };
                         }[];
                         /** @description 下一页游标 cursor of the next page; null on the last page */
                         nextCursor: string | null;

@@ -425,6 +425,44 @@ t.test('a run answers its line count and totals; its lines come a page at a time
   expectProblem(t, await get(app, '/v1/settlement-runs/999999/lines'), 404)
 })
 
+t.test('the list of runs shows each run as GET /v1/settlement-runs/{id} does, with the number and totals of the caller\'s lines (api-contract.md: the same shape)', async (t) => {
+  const here = await zone()
+  const there = await zone('370203')
+  const ids = [await agreement(here, 2045), await agreement(there, 2045, {}, '370203')]
+  await revenue(here, 2045, '2000.00')
+  await revenue(there, 2045, '3000.00', '370203')
+  const annual = await run(2045, ...ids)
+  t.equal((await finalize(annual.id)).statusCode, 200)
+  await revenue(here, 2045, '2500.00')
+  const both = await run(2045, ...ids)
+  const hereOnly = await run(2045, ids[0] ?? 0)
+  type Listed = Run & { fiscalYear: number }
+  const listAs = async (who: Parameters<typeof injectAs>[0]) => {
+    const response = await injectAs(who, { method: 'GET', url: '/v1/settlement-runs?fiscalYear=2045' })
+    t.equal(response.statusCode, 200)
+    return (response.json() as { items: Listed[] }).items
+  }
+  const admin = await listAs('admin')
+  t.same(admin.map((r) => r.id), [hereOnly.id, both.id, annual.id], 'newest first')
+  t.match(admin, [
+    { lineCount: 1, totals: { revenueTotal: '2500.00', zoneShare: '900.00', adjustment: '300.00', balanceAdjustment: '300.00' } },
+    { lineCount: 2, totals: { revenueTotal: '5500.00', zoneShare: '2100.00', districtShare: '3400.00', advancesPaid: '0.00', balanceDue: '2100.00', adjustment: '300.00', balanceAdjustment: '300.00' } },
+    { lineCount: 2, totals: { revenueTotal: '5000.00', zoneShare: '1800.00', adjustment: '0.00', balanceAdjustment: '0.00' } },
+  ], 'before, the list had neither lineCount nor totals')
+  for (const listed of admin) t.same(listed, (await get(app, `/v1/settlement-runs/${listed.id}`)).json(), `run ${listed.id} listed as it is shown alone`)
+
+  const key = await created(t, app, '/v1/api-keys', { role: 'district', districtCode: '370203', label: '市北区' }) as { token: string }
+  const shibei = await listAs({ token: key.token })
+  t.same(shibei.map((r) => r.id), [both.id, annual.id], '市北区 lists the runs with its lines, not the run of 城阳区\'s zone alone')
+  t.match(shibei, [
+    { lineCount: 1, totals: { revenueTotal: '3000.00', zoneShare: '1200.00', adjustment: '0.00' } },
+    { lineCount: 1, totals: { revenueTotal: '3000.00', zoneShare: '1200.00', adjustment: '0.00' } },
+  ], 'each with the count and totals of its own lines')
+  for (const listed of shibei) {
+    t.same(listed, (await injectAs({ token: key.token }, { method: 'GET', url: `/v1/settlement-runs/${listed.id}` })).json(), `run ${listed.id} listed for 市北区 as shown to it alone`)
+  }
+})
+
 t.test('§9 a statement says 含补充结算 in its title when a line it prints is supplementary: in each caller\'s scope', async (t) => {
   // 城阳区's zone settled 2048 once and its revenue was revised: its line in the new run is
   // supplementary; 市北区's zone settles 2048 for the first time in the same run.

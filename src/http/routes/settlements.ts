@@ -7,7 +7,7 @@ import { languageOf } from '../language.js'
 import { answerWrite, contextOf, documentOperations, emptyBodyIsObject, pageOf, type StylesheetRouteDeps, sendTable } from '../routing.js'
 import { idFromParam } from '../schemas/common.js'
 import * as schemas from '../schemas/settlements.js'
-import { presentLines, presentRecordedReview, presentRun, presentRunSummary, presentVerification } from '../schemas/settlements.js'
+import { presentLines, presentRecordedReview, presentRun, presentVerification } from '../schemas/settlements.js'
 import { statementCsv, statementRows, statementXlsx } from '../statement.js'
 import { STATEMENT_CSP, statementHtml } from '../statement-html.js'
 
@@ -22,7 +22,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
   app.get('/settlement-runs', { config: { access: EVERY_ROLE }, schema: schemas.listSettlementRunsSchema },
     async (request) => {
       const page = await settlements.runs(contextOf(request, deps), request.query.fiscalYear, pageOf(request.query))
-      return { items: page.items.map(presentRunSummary), nextCursor: page.nextCursor }
+      return { items: page.items.map(presentRun), nextCursor: page.nextCursor }
     })
 
   app.get('/settlement-runs/:id', { config: { access: EVERY_ROLE }, schema: schemas.getSettlementRunSchema },

@@ -108,8 +108,6 @@ const RunProps = {
   }),
   overrideReason: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()], { description: '强制定稿理由 why the run was finalized although a line was disputed; null when no dispute was overridden' }),
 }
-export const RunSummary = Type.Object(RunProps, { additionalProperties: false, description: '结算批次 a settlement run',
-  examples: [{ id: 1, fiscalYear: 2021, status: 'draft', minimumRate: '0.60', createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'bootstrap', finalizedAt: null, finalizedBy: null, digest: null, overrideReason: null }] })
 export const RunOut = Type.Object({
   ...RunProps,
   lineCount: Count('结算行数 the lines in the caller\'s scope (GET …/lines pages through them)'),
@@ -182,13 +180,9 @@ export function presentLines (page: Page<SettledLine>, lang: Language) {
   return { items: page.items.map((l) => presentLine(l, lang)), nextCursor: page.nextCursor }
 }
 
-/** A run as the list shows it: the floor printed as the run itself prints it ("0.60"). */
-export function presentRunSummary ({ digestFormat: _format, ...run }: RunOverview['run']) {
-  return { ...run, minimumRate: formatRate(money(run.minimumRate)) }
-}
-
-export function presentRun ({ run, lineCount, totals }: RunOverview) {
-  return { ...presentRunSummary(run), lineCount, totals }
+/** A run as it is shown, alone or in the list: the floor printed as the run itself prints it ("0.60"). */
+export function presentRun ({ run: { digestFormat: _format, ...run }, lineCount, totals }: RunOverview) {
+  return { ...run, minimumRate: formatRate(money(run.minimumRate)), lineCount, totals }
 }
 
 export const createSettlementRunSchema = {
@@ -209,9 +203,9 @@ export const createSettlementRunSchema = {
 }
 
 export const listSettlementRunsSchema = {
-  operationId: 'listSettlementRuns', summary: '结算批次列表 settlement runs with lines in the caller\'s scope, newest first',
+  operationId: 'listSettlementRuns', summary: '结算批次列表 settlement runs with lines in the caller\'s scope, newest first, each with the number and totals of those lines',
   querystring: Type.Object({ ...PageQuery, fiscalYear: Type.Optional(FiscalYear()) }, { additionalProperties: false }),
-  response: { 200: PageOf(RunSummary, '结算批次 runs'), ...problemResponses(400, 401) },
+  response: { 200: PageOf(RunOut, '结算批次 runs, each with the number and totals of its lines in the caller\'s scope'), ...problemResponses(400, 401) },
 }
 
 export const getSettlementRunSchema = {
