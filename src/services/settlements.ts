@@ -548,7 +548,7 @@ type LineShortfalls = Pick<StoredLine, 'agreementId'> & { groups: ReadonlyArray<
  * of its chain wrote off (written off stays written off), and otherwise decides as the registry's
  * versions stand. Lines finalized before sql/013 recorded write-offs are read as they always were.
  */
-async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShortfalls[]): Promise<Map<number, Map<string, LineShortfallDisposition>>> {
+async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShortfalls[], awaiting = false): Promise<Map<number, Map<string, LineShortfallDisposition>>> {
   const ending = lines.filter((l) => l.groups.some((g) => g.carriedShortfallOut !== null && money(g.carriedShortfallOut).greaterThan(ZERO)))
   const ids = ending.map((l) => l.agreementId)
   const finalized = run.status === 'finalized'
@@ -583,10 +583,11 @@ async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShort
     const recordingSince = await writeOffsRecordedSince(db)
     if (recordingSince !== undefined && new Date(run.finalizedAt) >= recordingSince) {
       // Signed while its agreement went on, the line carried the shortfall out; the agreement has ended
-      // at that year since. Still the chain's head, nothing has disposed of it: it awaits its write-off.
-      const heads = await chainHeads(db, [run.fiscalYear], [...new Set(unrecorded.map((u) => u.agreementId))])
+      // at that year since. Still the chain's head, nothing has disposed of it: it awaits its write-off
+      // (asked for by the lines alone: a statement prints what was signed, and reads no chain for it).
+      const heads = awaiting ? await chainHeads(db, [run.fiscalYear], [...new Set(unrecorded.map((u) => u.agreementId))]) : undefined
       for (const u of unrecorded) {
-        if (heads.of(u.agreementId, run.fiscalYear)?.runId === run.id) u.dispositions.set(u.group, { kind: 'awaiting_write_off', amount: u.amount })
+        if (heads?.of(u.agreementId, run.fiscalYear)?.runId === run.id) u.dispositions.set(u.group, { kind: 'awaiting_write_off', amount: u.amount })
         else u.dispositions.delete(u.group)
       }
     }
@@ -594,9 +595,13 @@ async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShort
   return found
 }
 
-/** The lines with what becomes of their carried-out shortfalls: carried into the next version, or written off. */
-async function withDispositions<L extends LineShortfalls> (db: Db, run: StoredRun, lines: L[]): Promise<Array<L & Pick<SettledLine, 'dispositions' | 'run'>>> {
-  const dispositions = await dispositionsOf(db, run, lines)
+/**
+ * The lines with what becomes of their carried-out shortfalls: carried into the next version, or written
+ * off; with `awaiting`, also a signed line's shortfall that awaits its write-off (the lines show it; a
+ * statement prints what was signed).
+ */
+async function withDispositions<L extends LineShortfalls> (db: Db, run: StoredRun, lines: L[], awaiting = false): Promise<Array<L & Pick<SettledLine, 'dispositions' | 'run'>>> {
+  const dispositions = await dispositionsOf(db, run, lines, awaiting)
   return lines.map((l) => ({ ...l, dispositions: dispositions.get(l.agreementId) ?? new Map(), run: { fiscalYear: run.fiscalYear, minimumRate: run.minimumRate } }))
 }
 
@@ -616,7 +621,7 @@ export async function runLines (ctx: Context, id: number, filter: LineFilter, pa
   const header = await runInScope(ctx.db, ctx.actor.scope, id)
   const lines = await runLinesPage(ctx.db, ctx.actor.scope, id, filter, page)
   const history = await reviewHistory(ctx.db, id, lines.items.map((l) => l.agreementId))
-  const settled = await withDispositions(ctx.db, header, lines.items)
+  const settled = await withDispositions(ctx.db, header, lines.items, true)
   return { items: settled.map((l) => ({ ...l, reviews: latestReviews(history.get(l.agreementId) ?? []) })), nextCursor: lines.nextCursor }
 }
 
