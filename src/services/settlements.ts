@@ -4,6 +4,7 @@ import { advanceSums } from '../db/advances.js'
 import { adjacentVersions, agreementIdsInForce, agreementsInForce, carryTermsOf, countInForce, findAgreement, type StoredAgreement } from '../db/agreements.js'
 import type { Db } from '../db/database.js'
 import { lockSettlementInputs } from '../db/locks.js'
+import { readOnly } from '../db/read-only.js'
 import { keyLabel } from '../db/keys.js'
 import type { Page, PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone, registryNames } from '../db/registry.js'
@@ -506,11 +507,11 @@ export async function verifyRun (ctx: Context, id: number): Promise<Verification
 
 /**
  * The runs with lines in the caller's scope, newest first, each as GET /v1/settlement-runs/{id} shows it:
- * with the number and totals of those lines (api-contract.md: the same shape). Read in one transaction,
- * so that a run listed is counted as it was listed.
+ * with the number and totals of those lines (api-contract.md: the same shape). Read in one snapshot
+ * (readOnly), so that the runs listed and the lines counted are of one state of the records.
  */
 export function runs (ctx: Context, fiscalYear: number | undefined, page: PageRequest): Promise<Page<RunOverview>> {
-  return ctx.db.transaction().execute(async (tx) => {
+  return readOnly(ctx.db, async (tx) => {
     const found = await listRuns(tx, ctx.actor.scope, fiscalYear, page)
     const sums = await runLineSums(tx, ctx.actor.scope, found.items.map((r) => r.id))
     return {
