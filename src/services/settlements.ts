@@ -29,11 +29,10 @@ import {
 import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
 import { type BandJson, presentGroupFigures } from '../domain/presentation.js'
-import { type LineFigures, runSums, runTotals, type RunTotals, type StatementLine } from '../domain/settlement.js'
+import { runSums, runTotals, type RunTotals, type StatementLine } from '../domain/settlement.js'
 import type { AgreementYearInput, AgreementYearResult } from '../domain/types.js'
 import { groupJson } from '../domain/calculation-request.js'
 import type { Context } from './context.js'
-import { slicesInTurns } from './turns.js'
 import { inWriteTransaction } from './write.js'
 
 /*
@@ -289,22 +288,23 @@ async function runInScope (db: Db, scope: Scope, id: number): Promise<StoredRun>
 }
 
 /**
- * The totals of lines' printed figures, summed a thousand lines at a time between turns of the
- * event loop: a national run's 25,000 lines took a quarter of a second in one piece, with every
- * other request waiting. Sums are exact, so the pieces add up to what one sum would give.
+ * Runs with the number and totals of their lines in the caller's scope (none in scope: 0 and 0.00), read
+ * for all of them in one statement (runLineSums): the single run and the list show them alike.
  */
-async function totalsInTurns (lines: readonly LineFigures[]): Promise<RunTotals> {
-  const sums = runSums()
-  for await (const slice of slicesInTurns(lines)) sums.add(slice)
-  return sums.totals()
+async function withLineTotals (db: Db, scope: Scope, found: readonly StoredRun[]): Promise<RunOverview[]> {
+  const sums = await runLineSums(db, scope, found.map((r) => r.id))
+  return found.map((run) => {
+    const counted = sums.get(run.id)
+    return { run, lineCount: counted?.lineCount ?? 0, totals: runTotals(counted === undefined ? [] : [counted.sums]) }
+  })
 }
 
 /** The run in the caller's scope: its header, how many lines and their totals; 404 when none of it is in scope. */
 async function overview (db: Db, scope: Scope, id: number): Promise<RunOverview> {
   const run = await findRunHeader(db, id)
-  const figures = run === undefined ? [] : await runLineFigures(db, scope, id)
-  if (run === undefined || (figures.length === 0 && scope.kind !== 'all')) throw Problems.notFound(`settlement run ${id}`)
-  return { run, lineCount: figures.length, totals: await totalsInTurns(figures) }
+  const [found] = run === undefined ? [] : await withLineTotals(db, scope, [run])
+  if (found === undefined || (found.lineCount === 0 && scope.kind !== 'all')) throw Problems.notFound(`settlement run ${id}`)
+  return found
 }
 
 /** 年度结算: computes and stores a draft run for the year (admins, `npm run settle`, the demo loader). */
@@ -513,14 +513,7 @@ export async function verifyRun (ctx: Context, id: number): Promise<Verification
 export function runs (ctx: Context, fiscalYear: number | undefined, page: PageRequest): Promise<Page<RunOverview>> {
   return readOnly(ctx.db, async (tx) => {
     const found = await listRuns(tx, ctx.actor.scope, fiscalYear, page)
-    const sums = await runLineSums(tx, ctx.actor.scope, found.items.map((r) => r.id))
-    return {
-      items: found.items.map((run) => {
-        const counted = sums.get(run.id)
-        return { run, lineCount: counted?.lineCount ?? 0, totals: runTotals(counted === undefined ? [] : [counted.sums]) }
-      }),
-      nextCursor: found.nextCursor,
-    }
+    return { items: await withLineTotals(tx, ctx.actor.scope, found.items), nextCursor: found.nextCursor }
   })
 }
 
