@@ -95,10 +95,13 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
   // can call the service only with a token its user gave it: no credentials are allowed.
   await app.register(cors, { origin: options.corsOrigin, credentials: false, strictPreflight: false })
   // helmet's headers do not depend on the request: computed once, each answer gets the same.
+  // They go into Fastify's own reply headers, which it hands to writeHead whole; one header set
+  // on the raw response instead makes Node take every header of the answer one by one.
   const headers = securityHeaders()
+  const securityHeaderFields = Object.fromEntries(headers.set.map(([name, value]) => [name.toLowerCase(), value]))
   app.addHook('onRequest', (_request, reply, done) => {
     for (const name of headers.removed) reply.raw.removeHeader(name)
-    for (const [name, value] of headers.set) reply.raw.setHeader(name, value)
+    reply.headers(securityHeaderFields)
     done()
   })
 

@@ -20,6 +20,20 @@ t.test('security headers on every answer, the API and Swagger UI alike', async (
     t.equal(response.headers['access-control-allow-origin'], '*', `${url}: CORS without credentials`)
     t.equal(response.headers['access-control-allow-credentials'], undefined, `${url}: never credentials`)
   }
+  // Refusals too: unauthenticated, no such route, a body the schema refuses, a rule the engine refuses.
+  const app = await testApp(t, database)
+  const refusals = [
+    { status: 401, response: await app.inject({ method: 'GET', url: '/v1/districts' }) },
+    { status: 404, response: await injectAs('admin', { method: 'GET', url: '/v1/no-such-route' }) },
+    { status: 400, response: await injectAs('admin', { method: 'POST', url: '/v1/calculations', payload: { fiscalYear: 2022, groups: [] } }) },
+    { status: 422, response: await injectAs('admin', { method: 'POST', url: '/v1/calculations', payload: { fiscalYear: 2022, minimumRate: '0.10', groups: [{ name: 'fees', basis: 'total', actual: '1.00', rates: [{ rate: '0.50' }] }] } }) },
+  ]
+  for (const { status, response } of refusals) {
+    t.equal(response.statusCode, status, `a ${status} refusal`)
+    t.equal(response.headers['x-content-type-options'], 'nosniff', `${status}: nosniff`)
+    t.equal(response.headers['x-frame-options'], 'SAMEORIGIN', `${status}: no framing by other sites`)
+    t.match(String(response.headers['content-security-policy']), /default-src 'self'.*frame-ancestors 'none'/, `${status}: a content security policy`)
+  }
 })
 
 t.test('CORS_ORIGIN narrows the origin browsers may call from', async (t) => {
