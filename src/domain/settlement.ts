@@ -225,11 +225,12 @@ export interface StatementRun {
 
 /**
  * The first line of a CSV or xlsx statement: the year, the run (含补充结算 when a line it prints is
- * supplementary), its status, its digest and the override reason if any.
+ * supplementary), its status (when finalized, in Beijing time as the page and the review cells print
+ * it), its digest and the override reason if any.
  */
 export function statementTitle (run: StatementRun, printsSupplementary: boolean): string {
   const kind = printsSupplementary ? '（含补充结算）' : ''
-  const status = run.status === 'finalized' ? `定稿 finalized ${run.finalizedAt ?? ''}` : '草稿 draft'
+  const status = run.status === 'finalized' ? `定稿 finalized ${run.finalizedAt === null ? '' : `${beijingTime(run.finalizedAt)} 北京时间`}` : '草稿 draft'
   const digest = run.digest === null ? '' : ` — 校验码 SHA-256 digest ${run.digest}`
   const override = run.overrideReason === null ? '' : ` — 强制定稿理由 override: ${run.overrideReason}`
   return `${run.fiscalYear}年度${kind}结算单 settlement statement — run ${run.id}, ${status}${digest}${override}`

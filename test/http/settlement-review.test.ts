@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync'
 import { sql } from 'kysely'
+import ExcelJS from 'exceljs'
 import t from 'tap'
 import { ConfigError, parseConfig } from '../../src/config.js'
 import { lockRunHeader } from '../../src/db/settlements.js'
@@ -165,6 +166,13 @@ t.test('finalize with an override: the reason is stored and printed on every sta
   const [[title = ''] = [], columns = [], ...rows] = parse(csv.body, { bom: true, relaxColumnCount: true }) as string[][]
   t.match(title, `校验码 SHA-256 digest ${finalized.json().digest as string}`, 'the CSV title carries the digest')
   t.match(title, `强制定稿理由 override: ${reason}`, 'and the override reason')
+  // Beijing time (UTC+8), as the HTML page and the review cells print it: a run finalized before
+  // 08:00 in Beijing would otherwise carry the day before, and on 1 January the year before.
+  const beijing = new Date(Date.parse(finalized.json().finalizedAt as string) + 8 * 3600_000).toISOString()
+  t.match(title, `定稿 finalized ${beijing.slice(0, 10)} ${beijing.slice(11, 16)} 北京时间 — `, 'the CSV title gives the finalization in Beijing time')
+  const workbook = new ExcelJS.Workbook()
+  await workbook.xlsx.load((await get(app, `/v1/settlement-runs/${run2021}/statement?format=xlsx`)).rawPayload as unknown as ArrayBuffer)
+  t.equal(workbook.getWorksheet('结算单')?.getRow(1).getCell(1).value, title, 'the xlsx title is the CSV\'s')
   const subtotal = rows.find((r) => r[0]!.startsWith('小计') && r.includes('QD-BL'))!
   t.match(subtotal[columns.indexOf('区财政局审核 district review')], /^确认 confirm · test · \d{4}-\d{2}-\d{2} \d{2}:\d{2} 北京时间$/, 'each party\'s decision on the agreement\'s subtotal row')
   t.match(subtotal[columns.indexOf('功能区管委会审核 zone review')], /^有异议 dispute · test · .* 北京时间 · 结转短收100\.00元有异议/)
