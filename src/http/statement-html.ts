@@ -34,7 +34,7 @@ export const STATEMENT_CSP = "default-src 'none'; style-src 'self'; font-src 'se
 
 const STATEMENT_CSS = `
 @page { size: A4 landscape; margin: 11mm 13mm; }
-html { font-family: '${FONT_FAMILY}', 'Microsoft YaHei', 'PingFang SC', 'Noto Sans CJK SC', sans-serif; font-size: 8.6pt; line-height: 1.35; color: #000; }
+html { font-family: '${FONT_FAMILY}', 'Microsoft YaHei', 'PingFang SC', 'Noto Sans CJK SC', sans-serif; font-size: 8.6pt; line-height: 1.3; color: #000; }
 body { margin: 0; }
 .agreement { break-after: page; page-break-after: always; }
 .agreement:last-of-type { break-after: auto; page-break-after: auto; }
@@ -47,7 +47,8 @@ h1 small { display: block; font-size: 8pt; font-weight: 400; letter-spacing: 0; 
 h2 { margin: 2.6mm 0 1mm; font-size: 9.5pt; font-weight: 700; }
 .draft { font-weight: 700; font-size: 11pt; letter-spacing: 0.2em; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 0.5pt solid #000; padding: 0.8mm 1.4mm; vertical-align: middle; }
+th, td { border: 0.5pt solid #000; padding: 0.4mm 1.4mm; vertical-align: middle; }
+tr { break-inside: avoid; page-break-inside: avoid; }
 th { font-weight: 600; background: #f1f1f1; text-align: center; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.empty { text-align: center; color: #555; }
@@ -62,11 +63,12 @@ tr.subtotal td, tr.subtotal th { font-weight: 700; }
 .override { margin: 2mm 0 0; padding: 1.2mm 2mm; border: 1pt solid #000; font-weight: 600; }
 .digest { margin: 2mm 0 0; font-size: 8pt; }
 .digest code { font-family: inherit; letter-spacing: 0.02em; word-break: break-all; }
+.sign-off { break-inside: avoid; page-break-inside: avoid; }
 .signatures { display: grid; grid-template-columns: repeat(3, 1fr); gap: 5mm; margin-top: 3mm; }
-.seal { border: 0.5pt solid #000; height: 36mm; padding: 1.6mm 2.4mm; display: flex; flex-direction: column; }
+.seal { border: 0.5pt solid #000; height: 32mm; padding: 1.6mm 2.4mm; display: flex; flex-direction: column; }
 .seal h3 { margin: 0; font-size: 10pt; font-weight: 700; }
 .seal .name { margin: 0; font-size: 8pt; }
-.seal .stamp { flex: 1; text-align: right; color: #666; margin: 0; padding-top: 6mm; }
+.seal .stamp { flex: 1; text-align: right; color: #666; margin: 0; padding-top: 4mm; }
 .seal .line { margin: 0; }
 footer { margin-top: 2mm; display: flex; justify-content: space-between; font-size: 7.5pt; color: #333; }
 @media screen {
@@ -201,8 +203,8 @@ ${groupsTable(line)}${transfers}${writtenOff}
 <h2>审核确认</h2>
 <table class="review"><thead><tr><th>当事方</th><th>结论</th><th>登记人</th><th>时间（北京时间）</th><th>说明</th></tr></thead><tbody>${reviewRows(line.reviewHistory)}</tbody></table>
 ${override}${digest}
-<div class="signatures">${sealBlock('市财政局', '')}${sealBlock('区财政局', line.districtName)}${sealBlock('功能区管委会', line.zoneName)}</div>
-<footer><span>结算批次 ${run.id} · 分成办法 ${line.agreementId}</span><span>第 ${index + 1} 页，共 ${count} 页，另附汇总页</span></footer>
+<div class="sign-off"><div class="signatures">${sealBlock('市财政局', '')}${sealBlock('区财政局', line.districtName)}${sealBlock('功能区管委会', line.zoneName)}</div>
+<footer><span>结算批次 ${run.id} · 分成办法 ${line.agreementId}</span><span>第 ${index + 1} 份，共 ${count} 份，另附汇总页</span></footer></div>
 </section>`
 }
 
@@ -221,9 +223,9 @@ function totalsPage (run: StoredRun, count: number, totals: RunTotals, printsSup
   if (printsSupplementary) rows.push(['补充结算调整 adjustment', totals.adjustment], ['应补(扣)调整 balance adjustment', totals.balanceAdjustment])
   return `<section class="totals">
 <header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度</p><h1>${run.fiscalYear}年度功能区收入分成结算单 合计<small>totals</small></h1><p class="status">${statusText(run)}</p></header>
-<p class="unit">本结算单 ${count} 份分成办法（${count} 页）合计；金额单位：元</p>
+<p class="unit">本结算单 ${count} 份分成办法合计；金额单位：元</p>
 <table class="balance"><tbody>${rows.map(([title, amount]) => `<tr><th>${title}</th>${yuan(amount)}</tr>`).join('')}</tbody></table>
-<footer><span>结算批次 ${run.id} · 合计</span><span>汇总页（附于 ${count} 页结算单之后）</span></footer>
+<footer><span>结算批次 ${run.id} · 合计</span><span>汇总页（附于 ${count} 份结算单之后）</span></footer>
 </section>`
 }
 

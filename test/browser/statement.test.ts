@@ -1,9 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { PDFDocument, PDFName } from 'pdf-lib'
+import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs'
 import { type Browser, chromium } from 'playwright-core'
 import t, { type Test } from 'tap'
+import type { StoredRun } from '../../src/db/settlements.js'
 import { loadDemoData } from '../../src/demo.js'
+import type { StatementLine } from '../../src/domain/settlement.js'
+import { loadStatementAssets, statementHtml } from '../../src/http/statement-html.js'
 import { ADMIN_TOKEN } from '../helpers.js'
 import { apiClient, listeningServer } from '../client/index.js'
 import { chromiumBinary, LAUNCH_ARGS, launchChromium, npmChromium, watchedPage } from './chromium.js'
@@ -126,3 +130,59 @@ t.test('the browser npm delivers (@sparticuz/chromium) prints the same pages', a
 })
 
 
+
+/** A line of `groups` groups of one agreement, the zone disputing it when `disputed` (else unreviewed). */
+function longLine (groups: number, disputed: boolean): StatementLine {
+  return {
+    agreementId: 1, zoneCode: '370211', zoneName: '青岛西海岸新区', districtCode: '370211', districtName: '黄岛区', documentNo: '青政字〔2020〕12号',
+    kind: 'annual', follows: null, previousZoneShare: null, adjustment: null, balanceAdjustment: null,
+    revenueTotal: '7200000.00', zoneShare: '720000.00', districtShare: '6480000.00', advancesPaid: '0.00', balanceDue: '720000.00',
+    groups: Array.from({ length: groups }, (_, i) => ({
+      name: `口径组${i + 1}`, basis: 'increment' as const, base: '1000000.00', actual: '1200000.00', increment: '200000.00', carriedShortfallIn: '0.00', shareable: '200000.00',
+      zoneShare: '120000.00', districtShare: '1080000.00', carriedShortfallOut: '0.00', bands: [{ rate: '0.60', amount: '200000.00', zoneShare: '120000.00' }],
+    })),
+    reviewHistory: !disputed ? [] : [
+      { party: 'district', decision: 'confirm', note: null, by: 'k1', byRole: 'district', byLabel: '黄岛区财政局', at: '2026-12-05T02:00:00.000Z' },
+      { party: 'zone', decision: 'dispute', note: '12月增值税入库数待与国库核对', by: 'k2', byRole: 'zone', byLabel: '西海岸新区管委会', at: '2026-12-05T03:00:00.000Z' },
+    ],
+  }
+}
+
+/** The text of each printed page of `line`'s statement (finalized, with `overrideReason`), as the service's stylesheet and font lay it out. */
+async function printedPages (t: Test, browser: Browser, line: StatementLine, overrideReason: string | null): Promise<string[]> {
+  const run: StoredRun = { id: 6, fiscalYear: 2021, status: 'finalized', minimumRate: '0.60', createdAt: '2026-12-05T01:00:00.000Z', createdBy: 'admin',
+    finalizedAt: '2026-12-05T04:00:00.000Z', finalizedBy: 'admin', digest: 'a'.repeat(64), overrideReason }
+  let html = ''
+  for await (const piece of statementHtml(run, { lineCount: 1, lines: [line] }, `/assets/${(await loadStatementAssets()).stylesheet}`)) html += piece
+  const { page, browserErrors } = await watchedPage(t, browser, { viewport: { width: 1280, height: 900 }, token: ADMIN_TOKEN })
+  // The page is written here; its stylesheet and font come from the service.
+  await page.route(`${baseUrl}/printed-statement.html`, (route) => route.fulfill({ contentType: 'text/html; charset=utf-8', body: html }))
+  await page.goto(`${baseUrl}/printed-statement.html`, { waitUntil: 'load' })
+  await page.evaluate(async () => { await document.fonts.ready })
+  const pdf = await getDocument({ data: new Uint8Array(await page.pdf({ preferCSSPageSize: true, printBackground: true })), verbosity: 0 }).promise
+  const pages: string[] = []
+  for (let n = 1; n <= pdf.numPages; n++) {
+    pages.push((await (await pdf.getPage(n)).getTextContent()).items.map((item) => 'str' in item ? item.str : '').join(''))
+  }
+  t.same(browserErrors, [], 'nothing refused, failed or logged as an error')
+  return pages
+}
+
+const count = (text: string, what: string) => text.split(what).length - 1
+/** What a page holds of a statement's sign-off: the seal blocks' titles (市财政局; the zone's with its name), seals, signature lines, and the footer. */
+const signOff = (text: string) => [count(text, '市财政局'), count(text, '功能区管委会青岛西海岸新区'), count(text, '（盖章）'), count(text, '负责人'), count(text, '经办人'), count(text, '另附汇总页')]
+
+t.test('a statement longer than a sheet keeps its three seal blocks and its footer together on its last sheet; five groups, a dispute and an override fit on one', async (t) => {
+  const browser = await launchChromium(t)
+  const five = await printedPages(t, browser, longLine(5, true), '经专题会议研究先行结算，异议在补充结算中处理')
+  t.equal(five.length, 2, 'five groups with a dispute and an override: one sheet, then the totals')
+  t.same(signOff(five[0]!), [1, 1, 3, 3, 3, 1], 'the seals and the footer on it')
+
+  // Before, the seal blocks were cut across the page break (found by an export review).
+  const seven = await printedPages(t, browser, longLine(7, false), null)
+  t.equal(seven.length, 3, 'seven groups: two sheets, then the totals')
+  t.same(seven.slice(0, 2).map(signOff), [[0, 0, 0, 0, 0, 0], [1, 1, 3, 3, 3, 1]],
+    'the three seal blocks whole (titles, names, seal, signatures), and the footer, on the second sheet')
+  t.same(Array.from({ length: 7 }, (_, i) => `口径组${i + 1}`).filter((name) => !seven.slice(0, 2).join('').includes(name)), [], 'every group printed')
+  t.match(seven[1], '第 1 份，共 1 份，另附汇总页', 'the footer counts statements, not sheets')
+})

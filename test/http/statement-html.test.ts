@@ -53,9 +53,9 @@ t.test('api-contract.md, Settlement runs (totals that add up to the cent): after
   const html = (await writtenFrom(3, [line(1), line(2), supplementary], true)).pieces.join('')
   const totals = /<section class="totals">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? ''
   t.ok(html.indexOf('<section class="totals">') > html.lastIndexOf('<section class="agreement"'), 'the last page')
-  t.match(totals, /本结算单 3 份分成办法（3 页）合计/)
-  t.match(totals, /汇总页（附于 3 页结算单之后）/)
-  t.equal(html.match(/第 \d+ 页，共 3 页，另附汇总页/g)?.length, 3, 'each agreement\'s page says a totals page follows, so a missing one is noticed when signing')
+  t.match(totals, /本结算单 3 份分成办法合计/)
+  t.match(totals, /汇总页（附于 3 份结算单之后）/)
+  t.equal(html.match(/第 \d+ 份，共 3 份，另附汇总页/g)?.length, 3, 'each agreement\'s page says a totals page follows, so a missing one is noticed when signing')
   t.same([...totals.matchAll(/<th>([^<]+)<\/th><td class="num">([^<]+)<\/td>/g)].map((m) => `${m[1]} ${m[2]}`), [
     '收入合计 revenue 300.00', '功能区分成 zone share 180.00', '属地政府留成 district share -1,234,487.89', '已预拨 advances paid 0.00',
     '应补(扣) balance due 180.00', '补充结算调整 adjustment 10.00', '应补(扣)调整 balance adjustment 10.00',
@@ -105,7 +105,7 @@ t.test('lines read a page at a time: every page once, in order, numbered across 
   t.equal(error, undefined)
   const html = pieces.join('')
   t.same([...html.matchAll(/data-agreement-id="(\d+)"/g)].map((m) => Number(m[1])), lines.map((l) => l.agreementId))
-  t.same([...html.matchAll(/第 (\d+) 页，共 (\d+) 页/g)].map((m) => `${m[1]}/${m[2]}`), lines.map((_, i) => `${i + 1}/2500`))
+  t.same([...html.matchAll(/第 (\d+) 份，共 (\d+) 份/g)].map((m) => `${m[1]}/${m[2]}`), lines.map((_, i) => `${i + 1}/2500`))
   t.match(html, /<\/body>\n<\/html>\n$/)
   t.notOk(html.includes(INCOMPLETE_NOTICE))
 })
