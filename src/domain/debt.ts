@@ -14,6 +14,8 @@ import { saysSomething } from './text.js'
 
 export type DebtKind = 'bank_loan' | 'bond' | 'project_payable' | 'ppp' | 'other'
 export const DEBT_KINDS: readonly DebtKind[] = ['bank_loan', 'bond', 'project_payable', 'ppp', 'other']
+/** Each kind as a budget office names it (债务类型), for the tables it prints. */
+export const DEBT_KIND_TITLES: Readonly<Record<DebtKind, string>> = { bank_loan: '银行贷款', bond: '债券', project_payable: '工程欠款', ppp: 'PPP项目', other: '其他' }
 
 /** 划转, 偿还, 冲正 */
 export type DebtEventKind = 'transfer' | 'repayment' | 'reversal'

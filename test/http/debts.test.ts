@@ -1,3 +1,4 @@
+import { parse } from 'csv-parse/sync'
 import ExcelJS from 'exceljs'
 import { sql } from 'kysely'
 import t from 'tap'
@@ -126,6 +127,9 @@ t.test('summary as of a date, grouped, totals to the cent; maturities; exports',
   t.equal(csv.statusCode, 200)
   t.same([...csv.rawPayload.subarray(0, 3)], [0xef, 0xbb, 0xbf])
   t.match(csv.body, /合计 total,3,3600\.50,800\.00,20\.00,2800\.50,2,1800\.50/)
+  // Kinds by their Chinese names, as a budget office reads them (before, the codes alone; found by an export review).
+  const kindsCsv = parse((await get(app, '/v1/debts/summary?asOf=2021-12-31&groupBy=kind&format=csv')).body, { bom: true, relaxColumnCount: true }) as string[][]
+  t.same(kindsCsv.slice(2).map((r) => r[0]), ['银行贷款 bank_loan', '债券 bond', 'PPP项目 ppp', '合计 total'])
   const xlsx = await get(app, '/v1/debts/summary?asOf=2021-12-31&groupBy=zone&format=xlsx')
   const workbook = new ExcelJS.Workbook()
   await workbook.xlsx.load(xlsx.rawPayload as unknown as ArrayBuffer)

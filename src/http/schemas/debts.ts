@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { DEBT_EVENT_KINDS, DEBT_GROUPINGS, DEBT_KINDS, DEBT_STATUSES, type DebtSummaryRow, debtStatus, positionAsOf } from '../../domain/debt.js'
+import { DEBT_EVENT_KINDS, DEBT_GROUPINGS, DEBT_KIND_TITLES, DEBT_KINDS, DEBT_STATUSES, type DebtSummaryRow, debtStatus, positionAsOf } from '../../domain/debt.js'
 import { formatMoney, formatRate, money } from '../../domain/money.js'
 import { DEBT_CSV_HEADER, type DebtAsOf, type RecordedEvent } from '../../services/debts.js'
 import {
@@ -108,9 +108,13 @@ export function presentDebt ({ debt: d, asOf }: DebtAsOf) {
   }
 }
 
-/** The summary as a table for a spreadsheet: a row per group, then the total (合计). */
+/** The summary as a table for a spreadsheet: a row per group (a kind by its Chinese name and its code), then the total (合计). */
 export function summaryTable (rows: readonly DebtSummaryRow[], total: DebtSummaryRow, groupBy: string) {
-  const label = (key: string | null) => key ?? (groupBy === 'district' ? '未划转 not transferred' : '')
+  const label = (key: string | null) => {
+    if (key === null) return groupBy === 'district' ? '未划转 not transferred' : ''
+    const kind = groupBy === 'kind' ? (DEBT_KIND_TITLES as Readonly<Record<string, string | undefined>>)[key] : undefined
+    return kind === undefined ? key : `${kind} ${key}`
+  }
   return [...rows.map((r) => ({ ...r, key: label(r.key) })), { ...total, key: '合计 total' }]
     .map((r) => ({ ...r, debts: String(r.debts), transferred: String(r.transferred) }))
 }
