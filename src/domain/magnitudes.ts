@@ -134,10 +134,22 @@ export function baseInYearIssue (
       message: `group "${group.name}": the base of ${year} has ${TOO_LARGE} (calculation-rules.md §1)`,
     }
   }
+  return transfersInYearIssue(group, year, transfers)
+}
+
+/**
+ * Why an agreement view cannot print the transfers in force in `year`, if it cannot: a transfer whose
+ * F(Y) has more than 18 integer digits (an indexed funding compounded over many years). Checked even
+ * when the base itself cannot be computed (a prior_year base without last year's revenue), as the
+ * view prints each F(Y) all the same.
+ */
+export function transfersInYearIssue (
+  group: { name: string, position: number }, year: number, transfers: ReadonlyArray<{ function: string, fundingForYear: Decimal }>,
+): InputIssue | undefined {
   const oversized = transfers.find((x) => !fitsFigure(x.fundingForYear))
   if (oversized === undefined) return undefined
   return {
-    pointer: `${at}/transfers`,
+    pointer: `/groups/${group.position}/transfers`,
     message: `group "${group.name}": the responsibility transfer (事权划转) "${oversized.function}" has a funding for ${year} of ${TOO_LARGE} (calculation-rules.md §1)`,
   }
 }

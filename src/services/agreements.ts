@@ -10,7 +10,7 @@ import { groupActuals } from '../db/revenue.js'
 import { lastFinalizedYear } from '../db/settlements.js'
 import { type AgreementJson, groupBaseForYear, inForce, MAX_BASE_ADJUSTMENTS, parseAgreement } from '../domain/agreement.js'
 import { InputError, type InputIssue, Problems } from '../domain/errors.js'
-import { baseInYearIssue } from '../domain/magnitudes.js'
+import { baseInYearIssue, transfersInYearIssue } from '../domain/magnitudes.js'
 import type { Decimal } from '../domain/money.js'
 import { ratesForYear, transferForYear, transferInForce } from '../domain/engine.js'
 import type { PeriodInYear, RateBand, TransferInYear } from '../domain/types.js'
@@ -102,10 +102,9 @@ export async function agreementInYear (ctx: Context, id: number, year: number): 
     if (g.basis === 'total') return rates
     const base = groupBaseForYear(g.base, found.baseYear, g.adjustments, g.transfers, year, actuals.of(found.id, position, year - 1))
     const transfers = g.transfers.filter((x) => transferInForce(x, year)).map((x) => ({ ...transferForYear(x, year), id: x.id }))
-    if (!base.ok) return { ...rates, base: { base: null, note: base.reason, transfers } }
-    const tooLargeHere = baseInYearIssue({ name: g.name, position }, year, base.derivation, transfers)
+    const tooLargeHere = base.ok ? baseInYearIssue({ name: g.name, position }, year, base.derivation, transfers) : transfersInYearIssue({ name: g.name, position }, year, transfers)
     if (tooLargeHere !== undefined) tooLarge.push(tooLargeHere)
-    return { ...rates, base: { base: base.derivation.base, transfers } }
+    return { ...rates, base: base.ok ? { base: base.derivation.base, transfers } : { base: null, note: base.reason, transfers } }
   })
   if (tooLarge.length > 0) throw new InputError('rule', tooLarge)
   return { agreement: found, year, inForce: inForce(found, year), groups }

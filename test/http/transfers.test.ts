@@ -93,6 +93,32 @@ t.test('refusals answer their status with a pointer and store nothing', async (t
   t.equal(await rowCount(database, 'responsibility_transfers'), before, 'no refused transfer was stored')
 })
 
+t.test('§1 ?year= refuses an indexed funding compounded beyond 18 integer digits with 422 at the transfers, whether or not the base can be computed', async (t) => {
+  // Agreements of their own, from 2030 on, so that the other tests' runs (2020, 2021) do not meet them.
+  const agreementFrom2030 = async (zoneCode: string, base: Record<string, unknown>) => {
+    await created(t, app, '/v1/zones', { code: zoneCode, name: zoneCode, hostDistrictCode: '370214' })
+    const agreement = await created(t, app, '/v1/agreements', agreementBody(zoneCode, '370214', {
+      effectiveFrom: 2030, baseYear: 2029, groups: [{ name: 'taxes', basis: 'increment', categories: ['10101'], base, rates: [{ rate: '0.60' }] }],
+    })) as { id: number }
+    await created(t, app, transfers, {
+      agreementId: agreement.id, group: 'taxes', function: '城市管理', direction: 'to_zone', fromYear: 2030, documentNo: 'x',
+      funding: { method: 'indexed', amount: '999999999999999.99', growthRate: '10' },
+    })
+    return agreement.id
+  }
+  const fixed = await agreementFrom2030('QD-FX', { amount: '1000.00', mode: 'fixed' })
+  const priorYear = await agreementFrom2030('QD-PY', { mode: 'prior_year' })
+  for (const [what, id] of [['a fixed base', fixed], ['a prior_year base without last year\'s revenue', priorYear]] as const) {
+    const problem = expectProblem(t, await get(app, `/v1/agreements/${id}?year=2040`), 422)
+    t.same(problem.errors?.map((e) => e.pointer), ['/groups/0/transfers'], `${what}: 422 at the transfer that led there`)
+    t.match(problem.errors?.[0]?.message, /2040 .*more than 18 integer digits/)
+  }
+  // Before, the prior_year agreement answered 200 with a 35-digit fundingForYear (found by a probe of the API).
+  const early = (await get(app, `/v1/agreements/${priorYear}?year=2031`)).json().groups[0]
+  t.same([early.baseForYear, early.transfersForYear.map((x: { fundingForYear: string }) => x.fundingForYear)], [null, ['10999999999999999.89']],
+    'a year whose figures fit still answers: 999,999,999,999,999.99 × 11')
+})
+
 t.test('a transfer outside the agreement\'s years says why for the side it falls on: before, the base already holds it; after, the next version records it', async (t) => {
   await created(t, app, '/v1/zones', { code: 'QD-END', name: '到期区', hostDistrictCode: '370214' })
   const ending = await created(t, app, '/v1/agreements', agreementBody('QD-END', '370214', { effectiveTo: 2022 })) as { id: number }
