@@ -1,7 +1,7 @@
 import { type RawBuilder, sql } from 'kysely'
 import { type CategoryActual, type GroupActual, groupActualKey, NOTHING_RECORDED, type RecordedActual, recordsDigest, sumGroupActuals } from '../domain/agreement.js'
 import { money } from '../domain/money.js'
-import type { CheckedRevenueRow } from '../domain/revenue-row.js'
+import type { RevenueMonthKey } from '../domain/revenue-row.js'
 import { copyRows } from './copy.js'
 import type { Db } from './database.js'
 import { LockSpace, lock } from './locks.js'
@@ -17,9 +17,14 @@ import { type Scope, scopeFilter, zoneFilter } from './scope.js'
  * (repeatedMonths), never silently resolved.
  */
 
-export interface StagedRevenue extends CheckedRevenueRow {
+export interface StagedRevenue extends RevenueMonthKey {
   /** Where the row came from: its index in a JSON batch, or its line in a CSV file. */
   line: number
+  /**
+   * Null for a CSV line refused for its amount alone: staged only so that a month given twice is
+   * found whatever its lines' amounts (repeatedMonths), never merged.
+   */
+  amount: string | null
 }
 
 /** A new staging table for the transaction (a transaction that records revenue twice, as the demo loader does, gets an empty one). */
@@ -27,17 +32,17 @@ export async function createStaging (tx: Db): Promise<void> {
   await sql`DROP TABLE IF EXISTS pg_temp.revenue_staging`.execute(tx)
   await sql`CREATE TEMP TABLE revenue_staging (
     line integer NOT NULL, zone_code text NOT NULL, district_code text NOT NULL, category_code text NOT NULL,
-    year integer NOT NULL, month integer NOT NULL, amount numeric(17, 2) NOT NULL) ON COMMIT DROP`.execute(tx)
+    year integer NOT NULL, month integer NOT NULL, amount numeric(17, 2)) ON COMMIT DROP`.execute(tx)
 }
 
 /**
  * Stages rows as they come (a JSON batch, or a CSV file's checked lines as they are read) with one
- * COPY; only a piece of them is held at a time. Answers how many rows were staged.
+ * COPY; only a piece of them is held at a time. Answers how many rows with an amount were staged.
  */
 export async function stageRows (tx: Db, rows: AsyncIterable<StagedRevenue> | Iterable<StagedRevenue>): Promise<number> {
   let staged = 0
   const data = copyRows(rows, (r) => {
-    staged++
+    if (r.amount !== null) staged++
     return [r.line, r.zoneCode, r.districtCode, r.categoryCode, r.year, r.month, r.amount]
   })
   await sql`COPY revenue_staging (line, zone_code, district_code, category_code, year, month, amount) FROM STDIN ${data}`.execute(tx)
@@ -64,7 +69,8 @@ export async function mergeStaging (tx: Db, keyId: string, requestId: string): P
   await sql`CREATE TEMP TABLE revenue_changes ON COMMIT DROP AS
     SELECT s.zone_code, s.district_code, s.category_code, s.year, s.month, s.amount,
       coalesce(r.revision, 0) + 1 AS revision, r.revision IS NULL AS is_new, r.amount IS NOT DISTINCT FROM s.amount AS same
-    FROM revenue_staging s LEFT JOIN revenue_records r USING (zone_code, district_code, category_code, year, month)`.execute(tx)
+    FROM revenue_staging s LEFT JOIN revenue_records r USING (zone_code, district_code, category_code, year, month)
+    WHERE s.amount IS NOT NULL`.execute(tx)
   await sql`INSERT INTO revenue_revisions (zone_code, district_code, category_code, year, month, revision, amount, key_id, request_id)
     SELECT zone_code, district_code, category_code, year, month, revision, amount, ${keyId}, ${requestId}
     FROM revenue_changes WHERE NOT same`.execute(tx)
@@ -114,33 +120,40 @@ export async function loadRevenueReferences (db: Db, onlyDistrict?: string): Pro
 export interface RepeatedMonth {
   /** The lines (JSON indexes or CSV line numbers) in order; at most `perMonth` of them. */
   lines: number[]
+  /** Those of `lines` refused already for their amount (staged without one). */
+  refused: number[]
   /** How many lines give the month, those beyond `perMonth` too. */
   count: number
 }
 
 /**
  * The months staged more than once in this request, by their first line (at most `limit` months),
- * and how many staged lines repeat a month in all.
+ * and how many staged lines with an amount repeat a month in all (a line staged without one was
+ * refused already, and is named only beside the others of its month).
  */
 export async function repeatedMonths (tx: Db, limit: number, perMonth = 1000): Promise<{ months: RepeatedMonth[], lines: number }> {
   const { rows: [total] } = await sql<{ lines: number }>`SELECT coalesce(sum(n), 0)::int AS lines FROM (
-    SELECT count(*) AS n FROM revenue_staging GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1) repeated`.execute(tx)
+    SELECT count(amount) AS n FROM revenue_staging GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1) repeated`.execute(tx)
   const lines = total?.lines ?? 0
   // Listing them costs a second pass over the staged rows: only when there are some.
   if (lines === 0) return { months: [], lines }
-  const { rows } = await sql<{ lines: number[], count: number }>`
-    SELECT (array_agg(line ORDER BY line))[1:${perMonth}::int] AS lines, count(*)::int AS count FROM revenue_staging
-    GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1
+  const { rows } = await sql<{ lines: number[], refused: number[] | null, count: number }>`
+    SELECT (array_agg(line ORDER BY line))[1:${perMonth}::int] AS lines, (array_agg(line ORDER BY line) FILTER (WHERE amount IS NULL))[1:${perMonth}::int] AS refused, count(*)::int AS count
+    FROM revenue_staging
+    GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1 AND count(amount) > 0
     ORDER BY min(line) LIMIT ${limit}::int`.execute(tx)
-  return { months: rows.map((r) => ({ lines: r.lines, count: r.count })), lines }
+  return { months: rows.map((r) => ({ lines: r.lines, refused: r.refused ?? [], count: r.count })), lines }
 }
 
-/** Takes every staged row of a month staged more than once out of the staging table; answers how many. */
+/** Takes every staged row of a month staged more than once out of the staging table; answers how many of them had an amount. */
 export async function unstageRepeatedMonths (tx: Db): Promise<number> {
-  const result = await sql`DELETE FROM revenue_staging s WHERE (zone_code, district_code, category_code, year, month) IN (
-    SELECT zone_code, district_code, category_code, year, month FROM revenue_staging
-    GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1)`.execute(tx)
-  return Number(result.numAffectedRows ?? 0n)
+  const { rows: [deleted] } = await sql<{ lines: number }>`WITH deleted AS (
+    DELETE FROM revenue_staging s WHERE (zone_code, district_code, category_code, year, month) IN (
+      SELECT zone_code, district_code, category_code, year, month FROM revenue_staging
+      GROUP BY zone_code, district_code, category_code, year, month HAVING count(*) > 1)
+    RETURNING amount)
+    SELECT count(amount)::int AS lines FROM deleted`.execute(tx)
+  return deleted?.lines ?? 0
 }
 
 export interface RevenueRecord {

@@ -33,7 +33,14 @@ export interface CheckedRevenueRow {
   amount: string
 }
 
-export type RowCheck = { ok: true, row: CheckedRevenueRow } | { ok: false, problems: Array<{ field: string, message: string }> }
+/** The month a row gives: every field of it but the amount. */
+export type RevenueMonthKey = Omit<CheckedRevenueRow, 'amount'>
+
+/**
+ * A row checked: loadable, or its problems; a row refused for its amount alone still names the month
+ * it gives (`month`), so that another row of the same month is not loaded as if it were the only one.
+ */
+export type RowCheck = { ok: true, row: CheckedRevenueRow } | { ok: false, problems: Array<{ field: string, message: string }>, month?: RevenueMonthKey }
 
 const MONEY = new RegExp(MONEY_PATTERN)
 
@@ -71,7 +78,10 @@ export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferen
   const month = whole(input.month)
   if (month === undefined || month < 1 || month > 12) problems.push({ field: 'month', message: 'must be a month from 1 to 12' })
   if (!MONEY.test(input.amount)) problems.push({ field: 'amount', message: 'must be an amount in yuan with at most two decimals, e.g. 1000.00' })
-  if (problems.length > 0 || districtCode === undefined || year === undefined || month === undefined) return { ok: false, problems }
+  if (problems.length > 0 || districtCode === undefined || year === undefined || month === undefined) {
+    const given = districtCode !== undefined && year !== undefined && month !== undefined && problems.every((p) => p.field === 'amount')
+    return given ? { ok: false, problems, month: { zoneCode: input.zoneCode, districtCode, categoryCode: input.category, year, month } } : { ok: false, problems }
+  }
   return { ok: true, row: { zoneCode: input.zoneCode, districtCode, categoryCode: input.category, year, month, amount: input.amount } }
 }
 

@@ -74,15 +74,25 @@ export function importRevenue (ctx: Context, body: unknown, partial: boolean): P
       for await (const { line, fields } of file.lines) {
         const [zoneCode = '', districtCode = '', category = '', year = '', month = '', amount = ''] = fields
         const checked = checkRevenueRow({ zoneCode, districtCode, category, year, month, amount }, refs, onlyDistrict)
-        if (checked.ok) yield { line, ...checked.row }
-        else for (const p of checked.problems) file.reject(line, p.field, p.message)
+        if (checked.ok) {
+          yield { line, ...checked.row }
+          continue
+        }
+        for (const p of checked.problems) file.reject(line, p.field, p.message)
+        // A line refused for its amount still gives its month: staged without one, so that another
+        // line of the month is found repeated, not loaded as the month's only amount.
+        if (checked.month !== undefined) yield { line, ...checked.month, amount: null }
       }
     }
     let loaded = await stageRows(tx, checkedRows())
     // One amount per month in a file: every line of a month given twice is a bad line, naming the others.
     const repeated = await repeatedMonths(tx, MAX_LISTED_ERRORS)
     if (repeated.lines > 0) {
-      const listed = repeated.months.flatMap((m) => repeatedMonthMessages(m.lines, 'line', m.count))
+      // Each line of such a month named, but those refused already for their amount only beside the others.
+      const listed = repeated.months.flatMap((m) => {
+        const refused = new Set(m.refused)
+        return repeatedMonthMessages(m.lines, 'line', m.count).filter(({ line }) => !refused.has(line))
+      })
       for (const { line, message } of listed) file.reject(line, 'line', message)
       file.rejectUnlisted(repeated.lines - listed.length)
       loaded -= partial ? await unstageRepeatedMonths(tx) : repeated.lines

@@ -58,6 +58,23 @@ t.test('api-contract.md, Revenue: a CSV file giving a month twice lists both lin
   t.same(months.map((m) => [m.month, m.amount]), [[2, '20.00'], [3, '30.00']], 'January, given twice, was not loaded either way')
 })
 
+t.test('api-contract.md, Revenue: a month given twice is repeated whatever the amount of its other line: with ?partial=true, a line whose twin has a bad amount is not loaded alone', async (t) => {
+  const file = `${header}\nQD-HT,,10104,2024,3,1.00\nQD-HT,,10104,2024,3,1250.000\nQD-HT,,10104,2024,4,4.00\nQD-HT,,10104,2024,5,x\n`
+  const before = await revisions()
+  const problem = expectProblem(t, await csv(file), 422)
+  t.same(problem.errors?.map((e) => e.pointer), ['/line/2/line', '/line/3/amount', '/line/5/amount'], 'the month\'s good line too, in line order with the bad amounts')
+  t.match(problem.errors?.[0]?.message, /line 2, line: is repeated by line 3 \(the same zone, district, category, year and month/)
+  t.match(problem.detail, /^3 of 4 line\(s\) are bad; nothing was loaded/)
+  t.equal(await revisions(), before, 'nothing was loaded')
+
+  // Before, March was loaded at 1.00 from line 2 alone, and only line 3's amount was reported (found by a probe of the API).
+  const partial = await csv(file, '?partial=true')
+  t.equal(partial.statusCode, 200)
+  t.match(partial.json(), { rows: 4, loaded: 1, rejected: 3, created: 1 })
+  const months = ((await get(app, '/v1/revenues?zoneCode=QD-HT&year=2024&category=10104')).json() as { items: Array<{ month: number, amount: string }> }).items
+  t.same(months.map((m) => [m.month, m.amount]), [[4, '4.00']], 'March, given twice, was not loaded; May, whose only line is bad, neither')
+})
+
 t.test('api-contract.md, Revenue: a month repeated 300 times names the first 20 other lines and counts the rest, within the documented 500 characters', async (t) => {
   const file = `${header}\n${Array.from({ length: 300 }, (_, i) => `QD-HT,,10104,2023,5,${i + 1}.00`).join('\n')}\nQD-HT,,10104,2023,6,6.00\n`
   const partial = await csv(file, '?partial=true')
