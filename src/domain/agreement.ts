@@ -1,7 +1,7 @@
-import { bandBelowFloor, groupInput, parseGroupRates, type RateBandJson, type RatePeriodJson } from './calculation-request.js'
+import { groupInput, parseGroupRates, type RateBandJson, type RatePeriodJson } from './calculation-request.js'
 import { baseForYear, computeAgreementYear, priorYearRevenueMissing } from './engine.js'
 import { type InputIssue, IssueCollector } from './errors.js'
-import { type Decimal, formatRate, money, ZERO } from './money.js'
+import { type Decimal, money, ZERO } from './money.js'
 import { type CarrySource, carryNotFinalized } from './ledger.js'
 import { magnitudeIssues } from './magnitudes.js'
 import type {
@@ -286,16 +286,6 @@ export function settleAgreementYear (a: AgreementForYear, year: number, minimumR
     conflicts.push({ pointer: `/agreements/${a.id}`, message: carryNotFinalized(a, year, facts.carry) })
   }
   const groups = a.groups.map((g, position): GroupInput | undefined => {
-    // Bands agreed under a lower floor than the run's (MIN_ZONE_RATE raised since): refused, as a
-    // calculation or a scenario refuses them, not settled below the floor the statement prints.
-    const belowFloor = bandBelowFloor(g, minimumRate)
-    if (belowFloor !== undefined) {
-      problems.push({
-        pointer: `/agreements/${a.id}/groups/${position}/${belowFloor.at}`,
-        message: `agreement ${a.id} group "${g.name}": ${belowFloor.message}; its bands were agreed under a lower floor: register a version whose bands meet ${formatRate(minimumRate)}`,
-      })
-      return undefined
-    }
     const actual = facts.actual(position, year).total
     if (g.basis === 'total') return groupInput(g.name, 'total', undefined, actual, g, 'none', ZERO)
     const priorYear = g.base.mode === 'prior_year' ? facts.actual(position, year - 1) : NOTHING_RECORDED
