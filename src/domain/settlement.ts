@@ -200,6 +200,11 @@ export function beijingTime (iso: string): string {
   return `${shifted.slice(0, 10)} ${shifted.slice(11, 16)}`
 }
 
+/** When a run was finalized, as every statement format prints it: Beijing time, so marked; empty when unknown. */
+export function finalizedText (finalizedAt: string | null): string {
+  return finalizedAt === null ? '' : `${beijingTime(finalizedAt)} 北京时间`
+}
+
 /** Who recorded a decision: the key's label (or id), and whether the city recorded it on the party's behalf. */
 export function reviewerText (review: Review): string {
   const who = review.byLabel ?? review.by
@@ -230,7 +235,7 @@ export interface StatementRun {
  */
 export function statementTitle (run: StatementRun, printsSupplementary: boolean): string {
   const kind = printsSupplementary ? '（含补充结算）' : ''
-  const status = run.status === 'finalized' ? `定稿 finalized ${run.finalizedAt === null ? '' : `${beijingTime(run.finalizedAt)} 北京时间`}` : '草稿 draft'
+  const status = run.status === 'finalized' ? `定稿 finalized ${finalizedText(run.finalizedAt)}` : '草稿 draft'
   const digest = run.digest === null ? '' : ` — 校验码 SHA-256 digest ${run.digest}`
   const override = run.overrideReason === null ? '' : ` — 强制定稿理由 override: ${run.overrideReason}`
   return `${run.fiscalYear}年度${kind}结算单 settlement statement — run ${run.id}, ${status}${digest}${override}`

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path'
 import type { StoredRun } from '../db/settlements.js'
 import { formatPercent, formatYuan } from '../domain/money.js'
 import { DECISION_TITLES, latestReviews, PARTY_TITLES, REVIEW_PARTIES, type Review, UNREVIEWED } from '../domain/review.js'
-import { beijingTime, reviewerText, runSums, type RunTotals, type StatementLine } from '../domain/settlement.js'
+import { beijingTime, finalizedText, reviewerText, runSums, type RunTotals, type StatementLine } from '../domain/settlement.js'
 import { type ItemSource, slicesInTurns } from '../services/turns.js'
 
 /*
@@ -175,7 +175,7 @@ function sealBlock (title: string, name: string): string {
 /** The run's status as a page's header prints it: finalized when, or a draft not to settle by. */
 function statusText (run: StoredRun): string {
   return run.status === 'finalized'
-    ? `定稿 ${run.finalizedAt === null ? '' : `${beijingTime(run.finalizedAt)} 北京时间`}`
+    ? `定稿 ${finalizedText(run.finalizedAt)}`
     : '<span class="draft">草稿 DRAFT</span> 未定稿，不作结算依据'
 }
 
