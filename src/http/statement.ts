@@ -23,20 +23,24 @@ export function neutralize (text: string): string {
 /**
  * Text a spreadsheet opening the CSV would read as a number and print otherwise: a code with
  * leading zeros (007 → 7), more digits than its floating point keeps, what reads as an exponent
- * (1E5 → 100000), decimals ending in zero or a bare point (2018.10 → 2018.1, .5 → 0.5, 12. → 12),
+ * (1E5 → 100000, 1.E5, .5E3), more significant digits than that in a decimal, decimals ending in zero or a bare point (2018.10 → 2018.1, .5 → 0.5, 12. → 12),
  * thousands separators (1,000 → 1000) or an accountant's parentheses ((12) → −12). Codes, names and
  * document numbers are text: such a cell is written as the formula ="007", whose value is the text
  * as written. A date-like text is left to the spreadsheet (a date column should read as dates).
  */
 const READ_AS_ANOTHER_NUMBER =
-  /^(?:0\d+(?:\.\d+)?|\d{16,}|\d+(?:\.\d+)?[eE][+-]?\d+|\d*\.\d*0|\d+\.|\.\d+|\d{1,3}(?:,\d{3})+(?:\.\d*)?|\([\d,]*\d(?:\.\d*)?\))$/
+  /^(?:0\d+(?:\.\d+)?|\d{16,}|(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+|\d*\.\d*0|\d+\.|\.\d+|\d{1,3}(?:,\d{3})+(?:\.\d*)?|\([\d,]*\d(?:\.\d*)?\))$/
+
+/** A decimal of more significant digits than a spreadsheet's floating point keeps (15): 0.1234567890123456 would print rounded. */
+const beyondFifteenDigits = (text: string): boolean =>
+  /^\d*\.\d+$/.test(text) && text.replace('.', '').replace(/^0+/, '').length > 15
 
 /** A CSV cell whose value is `text` as text, whatever a spreadsheet would read it as (text without quotes). */
 const keptAsText = (text: string): string => `="${text}"`
 
 /** A CSV text cell: neutralized, and kept as the text it is where a spreadsheet would read another number. */
 function csvText (text: string): string {
-  return READ_AS_ANOTHER_NUMBER.test(text) ? keptAsText(text) : neutralize(text)
+  return READ_AS_ANOTHER_NUMBER.test(text) || beyondFifteenDigits(text) ? keptAsText(text) : neutralize(text)
 }
 
 function csvField (value: string): string {

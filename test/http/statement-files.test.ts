@@ -67,12 +67,14 @@ t.test('CSV: a code a spreadsheet would read as another number (leading zeros, 1
 })
 
 t.test('CSV: a name or document number a spreadsheet would print as another number (decimals ending in zero, a bare point, thousands separators, parentheses) is kept as text too', async (t) => {
-  const names = ['2018.10', '1.50', '0.0', '.5', '12.', '1,000', '1,234.5', '(12)', '(1,000.5)', '1.5', '12', '1,00', '（12）']
+  const names = ['2018.10', '1.50', '0.0', '.5', '12.', '1,000', '1,234.5', '(12)', '(1,000.5)', '1.E5', '.5E3', '1234567890.1234567', '0.1234567890123456',
+    '1.5', '12', '1,00', '（12）', '0.123456789012345', '1234567890.12345']
   const lines = (await tableCsv('表', columns, names.map((name) => ({ name, documentNo: 'x', amount: '1.00' })))).toString('utf8').slice(1).split('\r\n')
   t.same(lines.slice(2, 2 + names.length).map((l) => l.slice(0, l.indexOf(',x,'))), [
     '"=""2018.10"""', '"=""1.50"""', '"=""0.0"""', '"="".5"""', '"=""12."""', '"=""1,000"""', '"=""1,234.5"""', '"=""(12)"""', '"=""(1,000.5)"""',
-    '1.5', '12', '"1,00"', '（12）',
-  ], 'before, 2018.10 opened as 2018.1, (12) as -12 and 1,000 as 1000 (found by an export review); 1.5 and 12 read as the numbers they print')
+    '"=""1.E5"""', '"="".5E3"""', '"=""1234567890.1234567"""', '"=""0.1234567890123456"""',
+    '1.5', '12', '"1,00"', '（12）', '0.123456789012345', '1234567890.12345',
+  ], 'before, 2018.10 opened as 2018.1, (12) as -12 and 1,000 as 1000 (found by an export review), and 1.E5 as 100000 and a 16-digit decimal rounded (found by its review); 1.5, 12 and decimals of 15 digits read as the numbers they print')
 })
 
 t.test('CSV: an amount of more than 15 digits is kept as text (="…"), as the xlsx keeps it; amounts a spreadsheet holds exactly stay numbers', async (t) => {
