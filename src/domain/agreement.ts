@@ -1,7 +1,7 @@
-import { groupInput, parseGroupRates, type RateBandJson, type RatePeriodJson } from './calculation-request.js'
+import { bandBelowFloor, groupInput, parseGroupRates, type RateBandJson, type RatePeriodJson } from './calculation-request.js'
 import { baseForYear, computeAgreementYear, priorYearRevenueMissing } from './engine.js'
 import { type InputIssue, IssueCollector } from './errors.js'
-import { type Decimal, money, ZERO } from './money.js'
+import { type Decimal, formatRate, money, ZERO } from './money.js'
 import { type CarrySource, carryNotFinalized } from './ledger.js'
 import { magnitudeIssues } from './magnitudes.js'
 import type {
@@ -278,6 +278,25 @@ export interface AgreementYearFacts {
 export type AgreementYearSettlement =
   | { ok: true, input: AgreementYearInput, result: AgreementYearResult }
   | { ok: false, conflicts: InputIssue[], problems: InputIssue[] }
+
+/**
+ * An agreement's bands below the deployment floor `floor`, one issue for each group's first (§3):
+ * terms registered before MIN_ZONE_RATE was raised, which a year's first (annual) settlement
+ * refuses, as a calculation refuses them, until a version that meets the floor is registered. A
+ * supplementary settlement (补充结算) re-settles a year finalized under its run's floor and is not
+ * checked; nor are scenarios, which weigh the agreed terms under the floor they were agreed at.
+ */
+export function bandsBelowFloor (a: AgreementForYear, floor: Decimal): InputIssue[] {
+  return a.groups.flatMap((g, position) => {
+    const below = bandBelowFloor(g, floor)
+    return below === undefined
+      ? []
+      : [{
+          pointer: `/agreements/${a.id}/groups/${position}/${below.at}`,
+          message: `agreement ${a.id} group "${g.name}": ${below.message}; its bands were agreed under a lower floor: register a version whose bands meet ${formatRate(floor)}`,
+        }]
+  })
+}
 
 export function settleAgreementYear (a: AgreementForYear, year: number, minimumRate: Decimal, facts: AgreementYearFacts): AgreementYearSettlement {
   const conflicts: InputIssue[] = []

@@ -81,6 +81,23 @@ function floorMessage (rate: Decimal, floor: Decimal): string {
     'the zone\'s share may not be lower (calculation-rules.md §3)'
 }
 
+/**
+ * The first band of a group's rates, or of any period of its schedule, below `floor`: its place
+ * (rates/k/rate or schedule/p/rates/k/rate) and why, as a calculation request would be refused (§3).
+ * A settlement line's request carries the whole schedule, so every period must meet the floor.
+ */
+export function bandBelowFloor (group: GroupRates, floor: Decimal): { at: string, message: string } | undefined {
+  const periods = group.schedule === undefined
+    ? [{ at: 'rates', rates: group.rates }]
+    : group.schedule.map((period, p) => ({ at: `schedule/${p}/rates`, rates: period.rates }))
+  for (const { at, rates } of periods) {
+    const k = rates.findIndex((band) => band.rate.lessThan(floor))
+    const band = rates[k]
+    if (band !== undefined) return { at: `${at}/${k}/rate`, message: floorMessage(band.rate, floor) }
+  }
+  return undefined
+}
+
 export function parseRateBands (
   issues: IssueCollector, pointer: string, bands: readonly RateBandJson[], basis: Basis, floor: Decimal,
 ): RateBand[] {

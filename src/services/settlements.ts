@@ -14,7 +14,7 @@ import {
   listRuns, lockRunHeader, runLineSums, markFinalized, type NewSettlementLine, recordedWriteOffs, recordWriteOffs, chainWriteOffs, writeOffsRecordedSince, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
   runReviewsPage, lastReviewId, shortfallsOut, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
 } from '../db/settlements.js'
-import { agreementTermsText, settleAgreementYear } from '../domain/agreement.js'
+import { agreementTermsText, bandsBelowFloor, settleAgreementYear } from '../domain/agreement.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
 import { runMagnitudeIssue } from '../domain/magnitudes.js'
 import { agreementHistory as historyOfLines, type HistoryYear } from '../domain/history.js'
@@ -245,9 +245,13 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
     for (const [index, a] of agreements.entries()) {
       if (index % COMPUTE_TURN === COMPUTE_TURN - 1) await setImmediate()
       const { facts, follows, lineInputs, uncarried, shortfallsOf } = agreementFacts(inputs, a)
+      // A year's first settlement of an agreement meets today's floor (§3); a supplementary one re-settles a year finalized under its run's.
+      const belowFloor = follows === undefined ? bandsBelowFloor(a, ctx.settings.minZoneRate) : []
       const settled = settleAgreementYear(a, year, ctx.settings.minZoneRate, facts)
       if (uncarried.length > 0) {
         refused.push({ agreementId: a.id, conflicts: uncarried, problems: [] })
+      } else if (belowFloor.length > 0) {
+        refused.push({ agreementId: a.id, conflicts: [], problems: belowFloor })
       } else if (!settled.ok) {
         refused.push({ agreementId: a.id, conflicts: settled.conflicts, problems: settled.problems })
       } else {

@@ -228,3 +228,23 @@ if (onPostgres) t.test('a run for a year while another runs answers 409 at once'
   })
   t.equal((await post(app, '/v1/settlement-runs', { fiscalYear: 2022 })).statusCode, 201, 'and runs once the first has finished')
 })
+
+t.test('§3 MIN_ZONE_RATE raised after agreements were registered: a year\'s first run refuses the bands below it (422 at each) and stores nothing; a supplementary run of a year finalized under the old floor still runs', async (t) => {
+  // The same database under a deployment whose floor is now 0.65: the world's bands at 0.60 no longer meet it.
+  const raised = await testApp(t, database, { minZoneRate: '0.65' })
+  const runCount = async () => (await database.db.selectFrom('settlement_runs').select('id').execute()).length
+  const runsBefore = await runCount()
+  const problem = expectProblem(t, await post(raised, '/v1/settlement-runs', { fiscalYear: 2022, agreementIds: [world.agreements.ht] }), 422)
+  t.same(problem.errors?.map((e) => e.pointer), [`/agreements/${world.agreements.ht}/groups/0/rates/0/rate`, `/agreements/${world.agreements.ht}/groups/1/rates/0/rate`],
+    'the first band below 0.65 of each group (taxes ≤ 10% at 0.60, fees at 0.60)')
+  t.match(problem.errors?.[0]?.message, /group "taxes": rate 0\.60 is below the floor of 0\.65 .*register a version whose bands meet 0\.65/)
+  t.equal(await runCount(), runsBefore, 'no run stored')
+  // Before, the run was stored with minimumRate 0.65 and lines on 0.60 bands, whose calculationRequest POST /v1/calculations refused (found by a probe of the API).
+  const calculation = expectProblem(t, await post(raised, '/v1/calculations', { fiscalYear: 2022, groups: [{ name: 'fees', basis: 'total', actual: '100.00', rates: [{ rate: '0.60' }] }] }), 422)
+  t.match(calculation.errors?.[0]?.message, /rate 0\.60 is below the floor of 0\.65/, 'the same refusal as a calculation\'s')
+
+  // 2020 was finalized under 0.60 and no new version can cover a settled year: its supplementary settlement is not refused.
+  const supplementary = await withLines(await created(t, raised, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: [world.agreements.ht] }))
+  t.match(lineOf(supplementary, world.agreements.ht), { kind: 'supplementary', zoneShare: '90.00', previousZoneShare: '90.00', adjustment: '0.00' },
+    'settled on the bands 2020 was finalized with: the revised revenue, nothing more to adjust')
+})
