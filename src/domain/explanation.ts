@@ -1,7 +1,7 @@
 import { Decimal, formatMoney, formatRate, sum } from './money.js'
 import {
   BASE_MODES, BASES, type BandResult, type BaseAdjustment, type BaseDerivation, FUNDING_METHODS, type GroupResult, type IncrementGroupResult, type PeriodInYear,
-  SHORTFALL_POLICIES, TRANSFER_DIRECTIONS, type TransferFunding, type TransferInYear,
+  SHORTFALL_POLICIES, TRANSFER_DIRECTIONS, type TransferDirection, type TransferFunding, type TransferInYear,
 } from './types.js'
 
 /** Explanations are Chinese by default and English on request (Accept-Language: en). */
@@ -114,14 +114,18 @@ function shortfallLines (g: IncrementGroupResult, lang: Language): string[] {
   }
 }
 
-/**
- * The responsibility transfers behind a group's base, for a statement's cell: each with its
- * function, direction, document and F(Y) as it moved the base (§4). Empty when none is in force.
- */
-export function transfersCited (g: GroupResult): string {
-  if (g.basis !== 'increment') return ''
-  return (g.baseDerivation.transfers ?? []).map((x) =>
-    `${x.function} ${x.direction === 'to_district' ? '划归属地 to the district' : '划归功能区 to the zone'} ${x.baseMove.isNegative() ? '' : '+'}${m(x.baseMove)}（${x.documentNo}）`).join('；')
+/** A responsibility transfer (事权划转) behind a group's base as a statement cites it: F(Y) as it moved the base, to the cent (§4). */
+export interface CitedTransfer {
+  function: string
+  direction: TransferDirection
+  documentNo: string
+  baseMove: string
+}
+
+/** The responsibility transfers behind a group's base in its year; none when none is in force. */
+export function transfersCited (g: GroupResult): CitedTransfer[] {
+  if (g.basis !== 'increment') return []
+  return (g.baseDerivation.transfers ?? []).map((x) => ({ function: x.function, direction: x.direction, documentNo: x.documentNo, baseMove: m(x.baseMove) }))
 }
 
 /**
@@ -130,8 +134,18 @@ export function transfersCited (g: GroupResult): string {
  * statement prints the figures stored in the line's columns; a result that is not what
  * serializeGroupResult wrote is found by GET …/verification, which reads every line back.
  */
-export function storedTransfersCited (result: string): string {
-  return result.includes('"transfers"') ? transfersCited(deserializeGroupResult(result)) : ''
+export function storedTransfersCited (result: string): CitedTransfer[] {
+  return result.includes('"transfers"') ? transfersCited(deserializeGroupResult(result)) : []
+}
+
+/**
+ * The transfers' citation for a statement's cell or note: each with its function, direction,
+ * F(Y) signed as it moved the base (printed by `amount`: as stored for a cell, with thousands
+ * separators on the printed page) and its document.
+ */
+export function transfersCitation (cited: readonly CitedTransfer[], amount: (baseMove: string) => string = (baseMove) => baseMove): string {
+  return cited.map((x) =>
+    `${x.function} ${x.direction === 'to_district' ? '划归属地 to the district' : '划归功能区 to the zone'} ${x.baseMove.startsWith('-') ? '' : '+'}${amount(x.baseMove)}（${x.documentNo}）`).join('；')
 }
 
 /** The schedule period (分段期限) whose bands the year used (§2). */

@@ -1,4 +1,5 @@
 import { type Decimal, formatMoney, money, sum, ZERO } from './money.js'
+import { type CitedTransfer, transfersCitation } from './explanation.js'
 import type { BandJson } from './presentation.js'
 import { DECISION_TITLES, latestReviews, type Review, UNREVIEWED } from './review.js'
 
@@ -100,7 +101,7 @@ export interface StatementLine extends LineFigures {
    * Each group, with its printed bands, the shortfall written off (核销) in the agreement's last year when no next version
    * carries it (§6), and the responsibility transfers (事权划转) behind its base (§4).
    */
-  groups: ReadonlyArray<SettledGroupFigures & { bands: readonly BandJson[], writtenOff?: string | undefined, transfers?: string | undefined }>
+  groups: ReadonlyArray<SettledGroupFigures & { bands: readonly BandJson[], writtenOff?: string | undefined, transfers?: readonly CitedTransfer[] | undefined }>
   /** Every decision of the district and the zone on the line, oldest first (审核确认). */
   reviewHistory: readonly Review[]
 }
@@ -158,7 +159,7 @@ export function statementLineRows (line: StatementLine): StatementRow[] {
     if (g.shareable !== null) row.shareable = g.shareable
     if (g.carriedShortfallOut !== null) row.carriedShortfallOut = g.carriedShortfallOut
     if (g.writtenOff !== undefined) row.writtenOff = g.writtenOff
-    if (g.transfers !== undefined && g.transfers !== '') row.transfers = g.transfers
+    if (g.transfers !== undefined && g.transfers.length > 0) row.transfers = transfersCitation(g.transfers)
     rows.push(row)
   }
   const groupSum = (pick: (g: StatementLine['groups'][number]) => string) => formatMoney(sum(line.groups.map((g) => money(pick(g)))))

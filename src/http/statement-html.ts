@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { StoredRun } from '../db/settlements.js'
+import { transfersCitation } from '../domain/explanation.js'
 import { formatPercent, formatYuan } from '../domain/money.js'
 import { DECISION_TITLES, latestReviews, PARTY_TITLES, REVIEW_PARTIES, type Review, UNREVIEWED } from '../domain/review.js'
 import { beijingTime, finalizedText, reviewerText, runSums, type RunTotals, type StatementLine } from '../domain/settlement.js'
@@ -185,8 +186,8 @@ function page (run: StoredRun, line: StatementLine, index: number, count: number
   const kind = line.kind === 'annual' ? '年度结算' : `补充结算（依据结算批次 ${line.follows ?? ''}）`
   const writtenOff = line.groups.filter((g) => g.writtenOff !== undefined)
     .map((g) => `<p class="note">注：口径组 ${h(g.name)} 结转下年短收 ${formatYuan(g.writtenOff ?? '0.00')} 元，分成办法期满无后续办法承接，予以核销。</p>`).join('')
-  const transfers = line.groups.filter((g) => g.transfers !== undefined && g.transfers !== '')
-    .map((g) => `<p class="note">注：口径组 ${h(g.name)} 核定基数含事权划转（财随事走）：${h(g.transfers ?? '')}。</p>`).join('')
+  const transfers = line.groups.filter((g) => g.transfers !== undefined && g.transfers.length > 0)
+    .map((g) => `<p class="note">注：口径组 ${h(g.name)} 核定基数含事权划转（财随事走）：${h(transfersCitation(g.transfers ?? [], formatYuan))}。</p>`).join('')
   const override = run.overrideReason === null ? '' : `<p class="override">强制定稿理由（存在异议时定稿）：${h(run.overrideReason)}</p>`
   const digest = run.digest !== null
     ? `<p class="digest">校验码 SHA-256：<code>${run.digest}</code>（核验：GET /v1/settlement-runs/${run.id}/verification）</p>`

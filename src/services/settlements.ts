@@ -681,7 +681,7 @@ async function * statementPages (ctx: Context, header: StoredRun, allIds: readon
       groups: l.groups.map(({ resultCitingTransfers, ...g }) => {
         const disposition = l.dispositions.get(g.name)
         const bands = JSON.parse(g.bands) as BandJson[]
-        const cited = { ...g, bands, transfers: resultCitingTransfers === null ? '' : storedTransfersCited(resultCitingTransfers) }
+        const cited = { ...g, bands, transfers: resultCitingTransfers === null ? [] : storedTransfersCited(resultCitingTransfers) }
         return disposition?.kind === 'written_off' ? { ...cited, writtenOff: formatMoney(disposition.amount) } : cited
       }),
     }))

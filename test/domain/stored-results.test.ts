@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  computeGroup, deserializeGroupResult, explainGroup, type GroupInput, money, serializeGroupResult, storedTransfersCited, transfersCited, ZERO,
+  computeGroup, deserializeGroupResult, explainGroup, formatYuan, type GroupInput, money, serializeGroupResult, storedTransfersCited, transfersCitation, transfersCited, ZERO,
 } from '../../src/domain/index.js'
 
 // settlement_groups.result holds serializeGroupResult(g), and a stored settlement explains itself
@@ -237,11 +237,14 @@ for (const [label, [input, year]] of Object.entries(inputs)) {
 
 t.test('a statement cites the transfers of a stored text as the result read back cites them, reading back only texts that name transfers (§4)', async (t) => {
   for (const [label, { stored: text }] of Object.entries(stored)) {
-    t.equal(storedTransfersCited(text), transfersCited(deserializeGroupResult(text)), label)
+    t.same(storedTransfersCited(text), transfersCited(deserializeGroupResult(text)), label)
   }
-  t.equal(storedTransfersCited(stored['schedule, transfers of every method']!.stored),
+  t.equal(transfersCitation(storedTransfersCited(stored['schedule, transfers of every method']!.stored)),
     '教育 划归属地 to the district +50000.00（青政字〔2021〕5号）；卫生健康 划归属地 to the district +21600.00（青政字〔2022〕2号）；城市管理 划归功能区 to the zone -13224.99（青政字〔2020〕7号）')
-  t.equal(storedTransfersCited(stored['given, two bands']!.stored), '', 'none without transfers')
+  t.same(storedTransfersCited(stored['given, two bands']!.stored), [], 'none without transfers')
+  t.equal(transfersCitation(storedTransfersCited(stored['schedule, transfers of every method']!.stored), formatYuan),
+    '教育 划归属地 to the district +50,000.00（青政字〔2021〕5号）；卫生健康 划归属地 to the district +21,600.00（青政字〔2022〕2号）；城市管理 划归功能区 to the zone -13,224.99（青政字〔2020〕7号）',
+    'the printed page\'s amounts with thousands separators, as its tables print them')
 })
 
 t.test('a stored text that is not a result of its basis and mode is an error naming the field', async (t) => {

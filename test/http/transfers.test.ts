@@ -235,8 +235,8 @@ t.test('a schedule by year, falling bands and transfers of every method, settled
   // api-contract.md, Responsibility transfers: every statement cites them, the page to print and stamp too.
   const html = (await injectAs('admin', { method: 'GET', url: `/v1/settlement-runs/${run2021.id}/statement?format=html` })).body
   const page = html.slice(html.indexOf(`data-agreement-id="${agreement.id}"`))
-  t.match(page.slice(0, page.indexOf('</section>')), '<p class="note">注：口径组 vat 核定基数含事权划转（财随事走）：卫生健康 划归属地 to the district +21600.00（青政字〔2021〕卫生健康号）；' +
-    '城市管理 划归功能区 to the zone -12345.67（青政字〔2021〕城市管理号）。</p>', 'on the agreement\'s page, under its groups')
+  t.match(page.slice(0, page.indexOf('</section>')), '<p class="note">注：口径组 vat 核定基数含事权划转（财随事走）：卫生健康 划归属地 to the district +21,600.00（青政字〔2021〕卫生健康号）；' +
+    '城市管理 划归功能区 to the zone -12,345.67（青政字〔2021〕城市管理号）。</p>', 'on the agreement\'s page, under its groups, amounts with thousands separators as its tables print them (before, +21600.00)')
 
   // api-contract.md, Settlement runs: verification recomputes every line from its stored inputs, the transfers behind its bases included.
   t.equal((await post(app, `/v1/settlement-runs/${run2021.id}/finalize`, undefined)).statusCode, 200)
