@@ -1,4 +1,4 @@
-import { Ajv, type ValidateFunction } from 'ajv'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 
 /**
@@ -11,7 +11,52 @@ export function validatorCompiler () {
   const options = { allErrors: true, verbose: true, strict: false, removeAdditional: false, useDefaults: false } as const
   const exact = addFormats.default(new Ajv({ ...options, coerceTypes: false }))
   const coercing = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }))
-  return ({ schema, httpPart }: { schema: object, httpPart?: string }) => storableText((httpPart === 'body' ? exact : coercing).compile(schema))
+  return ({ schema, httpPart }: { schema: object, httpPart?: string }) =>
+    storableText(httpPart === 'body' ? exact.compile(schema) : wholeNumbersInDigits(schema, coercing.compile(schema)))
+}
+
+/** A whole number in a query string, path or header as a clerk writes it: decimal digits, a minus sign at most (01 is 1). */
+const DIGITS = /^-?\d+$/
+
+/**
+ * Coercion reads text as JavaScript reads numbers, so `0xA`, `1e1`, `12.0` or ` 1` passed for 10,
+ * 10, 12 and 1: a parameter of type integer (or a list of them) is refused unless written in digits,
+ * before the coercing validator sees it.
+ */
+function wholeNumbersInDigits (schema: object, validate: ValidateFunction): ValidateFunction {
+  const properties = (schema as { properties?: Record<string, { type?: unknown, items?: { type?: unknown } }> }).properties ?? {}
+  const integers = Object.keys(properties).filter((key) => properties[key]?.type === 'integer' || (properties[key]?.type === 'array' && properties[key].items?.type === 'integer'))
+  if (integers.length === 0) return validate
+  return checkedFirst((data) => {
+    if (data === null || typeof data !== 'object') return undefined
+    for (const key of integers) {
+      const value = (data as Record<string, unknown>)[key]
+      const written = Array.isArray(value) ? value : [value]
+      const index = written.findIndex((v) => typeof v === 'string' && !DIGITS.test(v))
+      if (index >= 0) {
+        return {
+          keyword: 'type', instancePath: Array.isArray(value) ? `/${key}/${index}` : `/${key}`, schemaPath: '#', params: { type: 'integer' },
+          message: `must be a whole number written in decimal digits, e.g. 2021, got "${String(written[index])}"`,
+        }
+      }
+    }
+    return undefined
+  }, validate)
+}
+
+/** `validate`, after `check`: what `check` finds is the one error, and the schema is not checked. */
+function checkedFirst (check: (data: unknown) => ErrorObject | undefined, validate: ValidateFunction): ValidateFunction {
+  const checked = ((data: unknown) => {
+    const found = check(data)
+    if (found !== undefined) {
+      checked.errors = [found]
+      return false
+    }
+    const valid = validate(data)
+    checked.errors = validate.errors
+    return valid
+  }) as ValidateFunction
+  return checked
 }
 
 /** Half of a UTF-16 surrogate pair without its other half: no character, so no text can hold it. */
@@ -68,15 +113,8 @@ function unstorableAt (data: unknown): { pointer: string, message: string } | un
  * as a schema error (400) before the schema's own checks, in every part of the request.
  */
 function storableText (validate: ValidateFunction): ValidateFunction {
-  const checked = ((data: unknown) => {
+  return checkedFirst((data) => {
     const found = unstorableAt(data)
-    if (found !== undefined) {
-      checked.errors = [{ keyword: 'text', instancePath: found.pointer, schemaPath: '#', params: {}, message: found.message }]
-      return false
-    }
-    const valid = validate(data)
-    checked.errors = validate.errors
-    return valid
-  }) as ValidateFunction
-  return checked
+    return found === undefined ? undefined : { keyword: 'text', instancePath: found.pointer, schemaPath: '#', params: {}, message: found.message }
+  }, validate)
 }

@@ -379,3 +379,31 @@ t.test('api-contract.md, Errors: a body of a type no operation takes is 415 nami
   t.match(expectProblem(t, await get(app, '/v1/no-such-thing'), 404), { detail: 'No route GET /v1/no-such-thing.' }, 'with a valid token: no such route')
   t.match(expectProblem(t, await app.inject({ method: 'GET', url: '/no-such-thing' }), 404), { detail: 'No route GET /no-such-thing.' }, 'outside /v1 no token is asked')
 })
+
+t.test('api-contract.md, Errors: a year, month or page size in the URL written other than in decimal digits (0x7E5, 1e1, 12.0, " 1") is 400 at the parameter, not read as another number', async (t) => {
+  const cases: Array<[string, string, string]> = [
+    ['/v1/revenues/QD-HT/370214/10101/0x7E5/10/history', '/params/year', '0x7E5'],
+    ['/v1/revenues/QD-HT/370214/10101/2021/1e1/history', '/params/month', '1e1'],
+    ['/v1/revenues/QD-HT/370214/10101/2021/12.0/history', '/params/month', '12.0'],
+    ['/v1/revenue-categories?limit=0x10', '/querystring/limit', '0x10'],
+    ['/v1/revenue-categories?limit=%201', '/querystring/limit', ' 1'],
+    ['/v1/settlement-runs?fiscalYear=2021.0', '/querystring/fiscalYear', '2021.0'],
+    ['/v1/settlement-runs?fiscalYear=%2B2021', '/querystring/fiscalYear', '+2021'],
+  ]
+  for (const [url, pointer, written] of cases) {
+    const problem = expectProblem(t, await get(app, url), 400)
+    t.same(problem.errors, [{ pointer, message: `must be a whole number written in decimal digits, e.g. 2021, got "${written}"` }], url)
+  }
+  // Before, each was read as JavaScript reads a number: October 2021's history for 0x7E5/0xA (found by a probe of the API).
+  const january = await get(app, '/v1/revenues/QD-HT/370214/10101/2021/01/history')
+  t.equal(expectProblem(t, january, 404).type, 'urn:problem-type:revenue-sharing:not-found', 'a month written 01 is January, as a clerk writes it: looked up (none recorded here), not refused')
+  t.equal((await get(app, '/v1/revenue-categories?limit=2')).json().items.length, 2)
+  t.equal((await get(app, '/v1/settlement-runs?fiscalYear=2021')).statusCode, 200)
+})
+
+t.test('the audit log\'s filters are never empty: entityType= or entityId= is 400 at the filter, as every other list\'s filter is', async (t) => {
+  for (const filter of ['entityType', 'entityId']) {
+    const problem = expectProblem(t, await get(app, `/v1/audit-events?${filter}=`), 400)
+    t.equal(problem.errors?.[0]?.pointer, `/querystring/${filter}`, `before, ${filter}= answered an empty page (found by a probe of the API)`)
+  }
+})

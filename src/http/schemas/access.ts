@@ -79,8 +79,8 @@ export const listAuditEventsSchema = {
   operationId: 'listAuditEvents', summary: '审计日志 the audit log, newest first (admin)',
   querystring: Type.Object({
     ...PageQuery,
-    entityType: Type.Optional(Type.String({ maxLength: 50, description: '对象类型 e.g. agreement, zone, revenue_import' })),
-    entityId: Type.Optional(Type.String({ maxLength: 200, description: '对象 the record\'s id or code' })),
+    entityType: Type.Optional(Type.String({ minLength: 1, maxLength: 50, description: '对象类型 e.g. agreement, zone, revenue_import' })),
+    entityId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: '对象 the record\'s id or code' })),
   }, { additionalProperties: false }),
   response: { 200: PageOf(AuditEvent, '审计事件 events, newest first'), ...problemResponses(400, 401, 403) },
 }
