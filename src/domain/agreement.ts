@@ -236,12 +236,14 @@ const categoryKey = (zoneCode: string, districtCode: string, categoryCode: strin
 
 export const groupActualKey = (agreementId: number, position: number, year: number): string => `${agreementId}|${position}|${year}`
 
-/** B(Y) of an increment group, or why it cannot be computed (§4: prior_year without revenue in Y−1). */
+/** B(Y) of an increment group, or why it cannot be computed (§2: a year not after the base year; §4: prior_year without revenue in Y−1). */
 export type GroupBaseForYear = { ok: true, derivation: BaseDerivation } | { ok: false, reason: string }
 
 export function groupBaseForYear (
   base: BaseTerms, baseYear: number, adjustments: readonly BaseAdjustment[], transfers: readonly ResponsibilityTransfer[], year: number, priorYear: RecordedActual,
 ): GroupBaseForYear {
+  // A calculation refuses such a year (baseYear must be before fiscalYear); B(Y) would compound backwards.
+  if (year <= baseYear) return { ok: false, reason: `${year} is not after the base year ${baseYear}: a base is verified in the base year and applies from the year after it (calculation-rules.md §2)` }
   if (base.mode === 'prior_year' && priorYear.records === 0) return { ok: false, reason: priorYearRevenueMissing(year) }
   const rule = baseRuleOf(base, baseYear, adjustments, transfers, base.mode === 'prior_year' ? priorYear.total : undefined)
   return { ok: true, derivation: baseForYear({ kind: 'rule', rule }, year) }

@@ -147,6 +147,14 @@ t.test('§2 falling rates and a rate schedule (分段期限) are stored as writt
   const before = (await get(app, `/v1/agreements/${agreement.id}?year=2019`)).json()
   t.equal(before.inForce, false)
   t.equal(before.groups[0].ratesForYear, undefined, 'no bands before the schedule starts')
+  // §2: a base is verified in the base year and applies from the year after; before, ?year=1990 compounded it backwards (27582513.55 for
+  // 65,000,000 at 3%) or, for a shrinking base, answered 422 at a growthRate the request does not hold (found by a probe of the API).
+  for (const year of [2025, 2000, 1990]) {
+    const shown = (await get(app, `/v1/agreements/${shrinking.id}?year=${year}`)).json()
+    t.equal(shown.groups[0].baseForYear, null, `${year}: no base`)
+    t.equal(shown.groups[0].baseNote, `${year} is not after the base year 2025: a base is verified in the base year and applies from the year after it (calculation-rules.md §2)`)
+  }
+  t.equal((await get(app, `/v1/agreements/${shrinking.id}?year=2026`)).json().groups[0].baseForYear, '980.00', '2026: 1000.00 × (1 − 0.02)')
 })
 
 t.test('§6 an agreement cannot end before a year it has advances (预拨) for: no line would count them; recovered, it can', async (t) => {
