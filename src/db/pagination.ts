@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { type SelectQueryBuilder, sql } from 'kysely'
 import { isDay } from '../domain/days.js'
 import { Problems } from '../domain/errors.js'
@@ -5,8 +6,8 @@ import type { Database } from './database.js'
 
 /*
  * Every list answers { items, nextCursor } in a stable order (api-contract.md, Lists), paged by
- * keyset: the cursor is the key of the last row of the page (base64url JSON, opaque to callers),
- * and the next page starts after it. A cursor no list gave out is a 400, whatever it holds: its key
+ * keyset: the cursor is the key of the last row of the page and which list it is of (base64url
+ * JSON, opaque to callers), and the next page starts after it. A cursor no list gave out is a 400, whatever it holds: its key
  * must have the list's shape (text columns text PostgreSQL can hold, int columns integers of int4, day columns real days)
  * and encode back to the same cursor.
  */
@@ -37,18 +38,30 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** What PostgreSQL text cannot hold: U+0000, and half a surrogate pair. */
 const unstorable = (text: string) => text.includes('\u0000') || LONE_SURROGATE.test(text)
 
-function encodeCursor (key: ReadonlyArray<string | number>): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url')
+function encodeCursor (list: string, key: ReadonlyArray<string | number>): string {
+  return Buffer.from(JSON.stringify([list, ...key]), 'utf8').toString('base64url')
 }
 
-function decodeCursor (cursor: string, types: Keyset<unknown>['types']): Array<string | number> {
-  let key: unknown
+/**
+ * Which list a cursor belongs to: the list's query with its filters and scope, before its order,
+ * limit and cursor. A cursor of another list, or of the same list with other filters, would start
+ * its page after a key of other rows and skip or repeat some: it is refused instead.
+ */
+function listOf (query: { compile: () => { sql: string, parameters: readonly unknown[] } }): string {
+  const { sql: text, parameters } = query.compile()
+  return createHash('sha256').update(text).update('\u0000').update(JSON.stringify(parameters)).digest('base64url').slice(0, 8)
+}
+
+function decodeCursor (cursor: string, list: string, types: Keyset<unknown>['types']): Array<string | number> {
+  let written: unknown
   try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    written = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
   } catch {
     throw Problems.badCursor()
   }
-  const fits = Array.isArray(key) && key.length === types.length && key.every((part: unknown, i) => {
+  if (!Array.isArray(written) || written[0] !== list) throw Problems.badCursor()
+  const key: unknown[] = written.slice(1)
+  const fits = key.length === types.length && key.every((part: unknown, i) => {
     switch (types[i]) {
       case 'text': return typeof part === 'string' && part.length <= 200 && !unstorable(part)
       case 'day': return typeof part === 'string' && isDay(part)
@@ -57,7 +70,7 @@ function decodeCursor (cursor: string, types: Keyset<unknown>['types']): Array<s
   })
   // Only the very text a list gave out: the key written back must give the cursor again, byte for
   // byte (so no other spelling of a number, no lone surrogate, no stray base64 character gets through).
-  if (!fits || encodeCursor(key as Array<string | number>) !== cursor) throw Problems.badCursor()
+  if (!fits || encodeCursor(list, key as Array<string | number>) !== cursor) throw Problems.badCursor()
   return key as Array<string | number>
 }
 
@@ -66,10 +79,11 @@ export async function fetchPage<TB extends keyof Database, O> (
   query: SelectQueryBuilder<Database, TB, O>, page: PageRequest, keyset: Keyset<O>,
 ): Promise<Page<O>> {
   const direction = keyset.descending === true ? 'desc' : 'asc'
+  const list = listOf(query)
   let q = query
   for (const column of keyset.columns) q = q.orderBy(sql.ref(column), direction)
   if (page.cursor !== undefined) {
-    const after = decodeCursor(page.cursor, keyset.types)
+    const after = decodeCursor(page.cursor, list, keyset.types)
     const columns = sql.join(keyset.columns.map((c) => sql.ref(c)))
     const values = sql.join(after.map((v) => sql.val(v)))
     q = q.where(keyset.descending === true ? sql<boolean>`(${columns}) < (${values})` : sql<boolean>`(${columns}) > (${values})`)
@@ -78,7 +92,7 @@ export async function fetchPage<TB extends keyof Database, O> (
   const more = rows.length > page.limit
   const items = more ? rows.slice(0, page.limit) : rows
   const last = items[items.length - 1]
-  return { items, nextCursor: more && last !== undefined ? encodeCursor(keyset.of(last)) : null }
+  return { items, nextCursor: more && last !== undefined ? encodeCursor(list, keyset.of(last)) : null }
 }
 
 /** The same page with its items mapped. */

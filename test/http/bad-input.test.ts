@@ -407,3 +407,17 @@ t.test('the audit log\'s filters are never empty: entityType= or entityId= is 40
     t.equal(problem.errors?.[0]?.pointer, `/querystring/${filter}`, `before, ${filter}= answered an empty page (found by a probe of the API)`)
   }
 })
+
+t.test('api-contract.md, Lists: a cursor of another list, or of the same list with other filters, is 400 at /querystring/cursor, not a page after another list\'s key', async (t) => {
+  const zones = (await get(app, '/v1/audit-events?entityType=zone&limit=1')).json() as { nextCursor: string | null }
+  t.type(zones.nextCursor, 'string', 'the world created zones: more than one page of one')
+  t.equal((await get(app, `/v1/audit-events?entityType=zone&limit=1&cursor=${zones.nextCursor}`)).statusCode, 200, 'the list that gave it out takes it')
+  t.equal((await get(app, `/v1/audit-events?entityType=zone&limit=5&cursor=${zones.nextCursor}`)).statusCode, 200, 'another page size too')
+  // Before, each answered 200 with a page that started after a key of other rows (found by a probe of the read endpoints).
+  for (const url of [`/v1/audit-events?entityType=agreement&cursor=${zones.nextCursor}`, `/v1/audit-events?cursor=${zones.nextCursor}`, `/v1/api-keys?cursor=${zones.nextCursor}`]) {
+    const problem = expectProblem(t, await get(app, url), 400)
+    t.equal(problem.errors?.[0]?.pointer, '/querystring/cursor', url)
+  }
+  const categories = (await get(app, '/v1/revenue-categories?limit=2')).json() as { nextCursor: string }
+  t.equal(expectProblem(t, await get(app, `/v1/zones?cursor=${categories.nextCursor}`), 400).errors?.[0]?.pointer, '/querystring/cursor', 'a text key of another list')
+})
