@@ -80,7 +80,7 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, probl
 
 /** What the HTTP parser refuses before there is a request at all, by Node's error code. */
 const CLIENT_ERRORS: Record<string, { status: number, detail: string }> = {
-  HPE_HEADER_OVERFLOW: { status: 431, detail: 'The request\'s headers are larger than the server accepts (16 KiB in all).' },
+  HPE_HEADER_OVERFLOW: { status: 431, detail: 'The request\'s URL and headers are larger than the server accepts (16 KiB in all, the URL included).' },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, detail: 'The request did not arrive in full within the time allowed (REQUEST_TIMEOUT_MS).' },
   ERR_HTTP_REQUEST_HEADERS_TIMEOUT: { status: 408, detail: 'The request\'s headers did not arrive in full within the time allowed.' },
 }

@@ -234,6 +234,14 @@ t.test('api-contract.md, Errors: headers too large (431) are problem+json, on a 
   const problem = JSON.parse(body) as Record<string, unknown>
   t.match(problem, { status: 431, title: 'Request Header Fields Too Large', type: /hpe-header-overflow$/, detail: /headers are larger than the server accepts/ })
   t.same(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type'], 'the fields of components.schemas.Problem, nothing else')
+  // A URL of 20,000 characters counts against the same limit: the answer names it (before, it spoke of headers alone; found by a probe of the API).
+  const long = connect(port, '127.0.0.1')
+  await once(long, 'connect')
+  let answer = ''
+  long.on('data', (chunk: Buffer) => { answer += chunk.toString('utf8') })
+  long.write(`GET /v1/districts?code=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+  await once(long, 'close')
+  t.match(JSON.parse(answer.split('\r\n\r\n')[1] ?? '{}'), { status: 431, detail: /URL and headers are larger than the server accepts \(16 KiB in all, the URL included\)/ })
 })
 
 t.test('README, Limits: a request whose body stops arriving is answered 408 problem+json once REQUEST_TIMEOUT_MS has passed, and its connection closed ' +
