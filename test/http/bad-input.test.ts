@@ -429,3 +429,26 @@ t.test('api-contract.md, Lists: a cursor of another list, or of the same list wi
   const categories = (await get(app, '/v1/revenue-categories?limit=2')).json() as { nextCursor: string }
   t.equal(expectProblem(t, await get(app, `/v1/zones?cursor=${categories.nextCursor}`), 400).errors?.[0]?.pointer, '/querystring/cursor', 'a text key of another list')
 })
+
+t.test('api-contract.md, Lists: a debt list asked as of today pages on across midnight (Beijing): its cursor is of the same list the next day', async (t) => {
+  const debt = (reference: string, maturityDate: string) => ({ zoneCode: 'QD-HT', reference, creditor: '示例银行', kind: 'bank_loan', principal: '3000.00', outstanding: '2000.00', maturityDate, registeredOn: '2020-12-31' })
+  for (const [reference, maturityDate] of [['CUR-1', '2027-05-01'], ['CUR-2', '2028-05-01']] as const) {
+    const { id } = await created(t, app, '/v1/debts', debt(reference, maturityDate)) as { id: number }
+    const transferred = await injectAs('admin', { method: 'POST', url: `/v1/debts/${id}/transfer`, payload: { districtCode: '370214', transferredOn: '2021-03-31', documentNo: 'x' } })
+    t.equal(transferred.statusCode, 200)
+  }
+  const urls = ['/v1/debts/maturities?from=2020-01-01&to=2030-12-31&limit=1', '/v1/debts?districtCode=370214&limit=1', '/v1/debts?status=transferred&limit=1', '/v1/debts?limit=1']
+  const cursors: string[] = []
+  for (const url of urls) cursors.push((await get(app, url)).json().nextCursor as string)
+  const real = Date.now
+  Date.now = () => real() + 86_400_000 // midnight passes between page 1 and page 2 (the embedded database's now() follows it)
+  try {
+    for (const [i, url] of urls.entries()) {
+      const next = await get(app, `${url}&cursor=${cursors[i]}`)
+      t.equal(next.statusCode, 200, `page 2 of ${url} (found by review of cc7fc21: a 400 after midnight)`, { body: next.body })
+    }
+  } finally {
+    Date.now = real
+  }
+  t.equal(expectProblem(t, await get(app, `/v1/debts?status=zone&cursor=${cursors[2]}`), 400).errors?.[0]?.pointer, '/querystring/cursor', 'another filter is still another list')
+})
