@@ -161,6 +161,10 @@ export const Problems = {
   priorYearNotFinalized: (conflicts: readonly InputIssue[]) => new Problem(409, 'prior-year-not-finalized', firstOf(conflicts), conflicts),
   runAlreadyFinalized: (runId: number, finalizedAt: string | null) => new Problem(409, 'already-finalized',
     `Settlement run ${runId} was finalized on ${finalizedAt}; it can no longer change.`),
+  /** calculation-rules.md §3: MIN_ZONE_RATE was raised after the draft was computed; a new run checks the bands against it. */
+  floorRaisedSince: (runId: number, runFloor: string, floor: string) => new Problem(409, 'settlement-stale',
+    `Settlement run ${runId} was computed under the floor of ${runFloor}, and the floor (MIN_ZONE_RATE) is now ${floor} (calculation-rules.md §3). ` +
+    `Create a new run and finalize that one: it refuses a year's first settlement of an agreement whose bands are below ${floor}.`),
   /** calculation-rules.md §9: what the run read changed after it was computed (committed by any transaction). */
   settlementStale: (runId: number, year: number, stale: ReadonlyArray<{ agreementId: number, zoneCode: string, districtCode: string, changed: readonly string[] }>) => {
     const [first] = stale

@@ -26,7 +26,7 @@ import { serializeGroupResult, storedTransfersCited } from '../domain/explanatio
 import {
   carriedFromInput, type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, draftShortfallDisposition, type LineShortfallDisposition, type ShortfallDisposition, shortfallsInput, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
 } from '../domain/ledger.js'
-import { type Decimal, formatMoney, money, ZERO } from '../domain/money.js'
+import { type Decimal, formatMoney, formatRate, money, ZERO } from '../domain/money.js'
 import { ALL, type Scope } from '../domain/principal.js'
 import { type BandJson, presentGroupFigures } from '../domain/presentation.js'
 import { runSums, runTotals, type RunTotals, type StatementLine } from '../domain/settlement.js'
@@ -392,6 +392,8 @@ export function finalizeRun (ctx: Context, id: number, request: FinalizeRequest 
     const run = await lockRunHeader(tx, id, 'update')
     if (run === undefined) throw Problems.notFound(`settlement run ${id}`)
     if (run.status === 'finalized') throw Problems.runAlreadyFinalized(id, run.finalizedAt)
+    // A draft computed before MIN_ZONE_RATE was raised was not checked against today's floor (computeRun).
+    if (money(run.minimumRate).lessThan(ctx.settings.minZoneRate)) throw Problems.floorRaisedSince(id, formatRate(money(run.minimumRate)), formatRate(ctx.settings.minZoneRate))
     // No writer of what the run read can commit from here until this transaction ends.
     await lockSettlementInputs(tx)
     await withoutJit(tx)

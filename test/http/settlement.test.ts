@@ -247,4 +247,12 @@ t.test('§3 MIN_ZONE_RATE raised after agreements were registered: a year\'s fir
   const supplementary = await withLines(await created(t, raised, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: [world.agreements.ht] }))
   t.match(lineOf(supplementary, world.agreements.ht), { kind: 'supplementary', zoneShare: '90.00', previousZoneShare: '90.00', adjustment: '0.00' },
     'settled on the bands 2020 was finalized with: the revised revenue, nothing more to adjust')
+  t.equal((await post(raised, `/v1/settlement-runs/${supplementary.id}/finalize`, undefined)).statusCode, 200, 'and finalized')
+
+  // A draft computed under 0.60 before the floor was raised is not finalized under 0.65 (before, it was: found by review of 24d879b).
+  const draft = await created(t, app, '/v1/settlement-runs', { fiscalYear: 2022, agreementIds: [world.agreements.ht] })
+  const stale = expectProblem(t, await post(raised, `/v1/settlement-runs/${draft.id}/finalize`, undefined), 409)
+  t.equal(stale.detail, `Settlement run ${draft.id} was computed under the floor of 0.60, and the floor (MIN_ZONE_RATE) is now 0.65 (calculation-rules.md §3). ` +
+    'Create a new run and finalize that one: it refuses a year\'s first settlement of an agreement whose bands are below 0.65.')
+  t.match((await get(app, `/v1/settlement-runs/${draft.id}`)).json(), { status: 'draft', finalizedAt: null }, 'still a draft')
 })
