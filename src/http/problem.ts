@@ -171,6 +171,12 @@ export function frameworkProblem (error: FastifyError, request: FastifyRequest, 
   return sendProblem(request, reply, Problems.unacceptedRequest(status, error.code, FRAMEWORK_DETAILS[error.code] ?? 'The request could not be routed.'))
 }
 
+/** What the 4xx errors plugins raise mean to a client, where the plugin's own message says too little. */
+const PLUGIN_DETAILS: Record<string, (path: string) => string> = {
+  // @fastify/static refuses a path that climbs out of its folder; its message is 'Forbidden' alone.
+  FST_STATIC_FORBIDDEN_PATH: (path) => `The path ${JSON.stringify(path.slice(0, 200))} climbs out of the documentation's files with '..', which is not served.`,
+}
+
 /** What a 415 says: the content type sent, and the ones the service takes. */
 function unsupportedMediaType (contentType: string | undefined): Problem {
   const sent = contentType === undefined ? 'no content type' : `the content type ${JSON.stringify(contentType.slice(0, 100))}`
@@ -197,7 +203,10 @@ function problemOf (error: FastifyError | Error, request: FastifyRequest): Probl
   const fastifyError = error as FastifyError
   if (fastifyError.validation !== undefined) return Problems.schemaMismatch(fastifyError.validationContext ?? 'body', validationFields(fastifyError))
   const status = fastifyError.statusCode ?? 500
-  if (status >= 400 && status < 500) return Problems.unacceptedRequest(status, fastifyError.code ?? `HTTP_${status}`, fastifyError.message)
+  if (status >= 400 && status < 500) {
+    const detail = PLUGIN_DETAILS[fastifyError.code]?.(request.url.split('?')[0] ?? '') ?? fastifyError.message
+    return Problems.unacceptedRequest(status, fastifyError.code ?? `HTTP_${status}`, detail)
+  }
   return undefined
 }
 

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { request } from 'node:http'
 import { connect } from 'node:net'
 import { sql } from 'kysely'
 import t from 'tap'
@@ -386,6 +387,25 @@ t.test('api-contract.md, Errors: a body of a type no operation takes is 415 nami
   }
   t.match(expectProblem(t, await get(app, '/v1/no-such-thing'), 404), { detail: 'No route GET /v1/no-such-thing.' }, 'with a valid token: no such route')
   t.match(expectProblem(t, await app.inject({ method: 'GET', url: '/no-such-thing' }), 404), { detail: 'No route GET /no-such-thing.' }, 'outside /v1 no token is asked')
+})
+
+t.test('api-contract.md, Errors: a documentation path that climbs out of its files with .. is 403 saying so, where it said only "Forbidden"', async (t) => {
+  // On a listening server: an injected request's URL is resolved before it is routed, a client's is not.
+  const server = await testApp(t, database)
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = server.server.address() as { port: number }
+  for (const url of ['/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json']) {
+    const answer = await new Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path: url }, (response) => {
+        let body = ''
+        response.on('data', (chunk: Buffer) => { body += chunk.toString('utf8') })
+        response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, body }))
+      }).on('error', reject).end()
+    })
+    const problem = expectProblem(t, answer, 403)
+    t.match(problem, { type: /fst-static-forbidden-path$/, title: 'Forbidden' }, url)
+    t.match(problem.detail, /^The path "\/docs\/static\/.*package\.json" climbs out of the documentation's files with '\.\.', which is not served\.$/, `${url}: the detail names the path and why`)
+  }
 })
 
 t.test('api-contract.md, Errors: a year, month or page size in the URL written other than in decimal digits (0x7E5, 1e1, 12.0, " 1") is 400 at the parameter, not read as another number', async (t) => {
