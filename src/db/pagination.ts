@@ -20,6 +20,12 @@ export interface Page<T> {
 export interface PageRequest {
   limit: number
   cursor?: string | undefined
+  /**
+   * The day the service filled in as today where the caller named none (the debts' defaults): left
+   * out of the list's identity, so that its cursor pages on after midnight. A day the caller named is
+   * the caller's filter like any other.
+   */
+  today?: string | undefined
 }
 
 /** How a list is ordered: its key columns (unique together), the type of each, and the direction. */
@@ -45,13 +51,14 @@ function encodeCursor (list: string, key: ReadonlyArray<string | number>): strin
 /**
  * Which list a cursor belongs to: the list's query with its filters and scope, before its order,
  * limit and cursor. A cursor of another list, or of the same list with other filters, would start
- * its page after a key of other rows and skip or repeat some: it is refused instead. Days are left
- * out: a list the service asks as of today (the debts' defaults) asks another day after midnight,
- * and its cursor still pages on, as a cursor of a list whose rows changed does.
+ * its page after a key of other rows and skip or repeat some: it is refused instead. The day the
+ * service filled in as today (`today`) is left out: the list asks another day after midnight, and
+ * its cursor still pages on, as a cursor of a list whose rows changed does. Every other value counts,
+ * a day the caller named or a code that reads like a day included.
  */
-function listOf (query: { compile: () => { sql: string, parameters: readonly unknown[] } }): string {
+function listOf (query: { compile: () => { sql: string, parameters: readonly unknown[] } }, today: string | undefined): string {
   const { sql: text, parameters } = query.compile()
-  const identity = JSON.stringify(parameters.map((p) => typeof p === 'string' && isDay(p) ? 'a day' : p))
+  const identity = JSON.stringify(parameters.map((p) => today !== undefined && p === today ? 'today' : p))
   return createHash('sha256').update(text).update('\u0000').update(identity).digest('base64url').slice(0, 8)
 }
 
@@ -82,7 +89,7 @@ export async function fetchPage<TB extends keyof Database, O> (
   query: SelectQueryBuilder<Database, TB, O>, page: PageRequest, keyset: Keyset<O>,
 ): Promise<Page<O>> {
   const direction = keyset.descending === true ? 'desc' : 'asc'
-  const list = listOf(query)
+  const list = listOf(query, page.today)
   let q = query
   for (const column of keyset.columns) q = q.orderBy(sql.ref(column), direction)
   if (page.cursor !== undefined) {

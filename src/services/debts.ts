@@ -194,7 +194,8 @@ async function dayOf (ctx: Context, asOf: string | undefined): Promise<string> {
 export async function debts (ctx: Context, filter: Omit<DebtFilter, 'transferredBy' | 'status'>, page: PageRequest, asOf?: string, status?: DebtStatus): Promise<Page<DebtAsOf>> {
   const day = await dayOf(ctx, asOf)
   // The state is filtered in the query, so that every page is full and the last one ends the list.
-  const found = await listDebts(ctx.db, ctx.actor.scope, { ...filter, transferredBy: day, ...(status === undefined ? {} : { status: { is: status, asOf: day } }) }, page)
+  const found = await listDebts(ctx.db, ctx.actor.scope, { ...filter, transferredBy: day, ...(status === undefined ? {} : { status: { is: status, asOf: day } }) },
+    asOf === undefined ? { ...page, today: day } : page)
   return mapPage(found, (debt) => ({ debt, asOf: day }))
 }
 
@@ -214,7 +215,7 @@ export async function summary (ctx: Context, asOf: string | undefined, groupBy: 
 export async function maturities (ctx: Context, from: string, to: string, page: PageRequest): Promise<Page<DebtAsOf>> {
   if (from > to) throw Problems.dateRangeReversed()
   const day = await today(ctx.db)
-  const found = await listDebtsByMaturity(ctx.db, ctx.actor.scope, { maturingFrom: from, maturingTo: to, outstandingOn: day }, page)
+  const found = await listDebtsByMaturity(ctx.db, ctx.actor.scope, { maturingFrom: from, maturingTo: to, outstandingOn: day }, { ...page, today: day })
   return mapPage(found, (debt) => ({ debt, asOf: day }))
 }
 

@@ -471,4 +471,28 @@ t.test('api-contract.md, Lists: a debt list asked as of today pages on across mi
     Date.now = real
   }
   t.equal(expectProblem(t, await get(app, `/v1/debts?status=zone&cursor=${cursors[2]}`), 400).errors?.[0]?.pointer, '/querystring/cursor', 'another filter is still another list')
+
+  // Only the day the service filled in is left out (found by the review of 77db3f6, which left out every value that read like a day):
+  // a day the caller named, and a zone code that reads like a day, are filters like any other.
+  const asOf = (await get(app, '/v1/debts?districtCode=370214&asOf=2021-06-30&limit=1')).json() as { nextCursor: string }
+  t.equal((await get(app, `/v1/debts?districtCode=370214&asOf=2021-06-30&limit=1&cursor=${asOf.nextCursor}`)).statusCode, 200, 'the list that gave it out takes it')
+  for (const url of ['/v1/debts?districtCode=370214&asOf=2023-06-30', '/v1/debts?districtCode=370214', '/v1/debts/maturities?from=2021-06-30&to=2030-12-31']) {
+    t.equal(expectProblem(t, await get(app, `${url}&cursor=${asOf.nextCursor}`), 400).errors?.[0]?.pointer, '/querystring/cursor', `${url}: another day is another list`)
+  }
+  const maturities = (await get(app, '/v1/debts/maturities?from=2020-01-01&to=2030-12-31&limit=1')).json() as { nextCursor: string }
+  t.equal(expectProblem(t, await get(app, `/v1/debts/maturities?from=2020-01-01&to=2029-12-31&cursor=${maturities.nextCursor}`), 400).errors?.[0]?.pointer, '/querystring/cursor', 'maturities to another day')
+  for (const zoneCode of ['2024-01-01', '2024-01-02']) {
+    await created(t, app, '/v1/zones', { code: zoneCode, name: `日期代码区 ${zoneCode}`, hostDistrictCode: '370214' })
+    for (const n of [1, 2]) await created(t, app, '/v1/debts', { ...debt(`DAY-${n}`, '2027-05-01'), zoneCode })
+  }
+  const second = (await get(app, '/v1/debts?zoneCode=2024-01-02&limit=1')).json() as { nextCursor: string }
+  const first = await get(app, `/v1/debts?zoneCode=2024-01-01&limit=1&cursor=${second.nextCursor}`)
+  t.equal(expectProblem(t, first, 400).errors?.[0]?.pointer, '/querystring/cursor', 'before, 200 with an empty page: both debts of zone 2024-01-01 skipped')
+  const ids = new Set<number>()
+  for (let cursor: string | null = null, pages = 0; pages === 0 || cursor !== null; pages++) {
+    const answer = (await get(app, `/v1/debts?zoneCode=2024-01-01&limit=1${cursor === null ? '' : `&cursor=${cursor}`}`)).json() as { items: Array<{ id: number }>, nextCursor: string | null }
+    for (const item of answer.items) ids.add(item.id)
+    cursor = answer.nextCursor
+  }
+  t.equal(ids.size, 2, 'its own cursor pages through both')
 })
