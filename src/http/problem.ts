@@ -172,10 +172,10 @@ export function frameworkProblem (error: FastifyError, request: FastifyRequest, 
 }
 
 /** What the 4xx errors plugins raise mean to a client, where the plugin's own message says too little. */
-const PLUGIN_DETAILS: Record<string, (path: string) => string> = {
-  // @fastify/static refuses a path that climbs out of its folder; its message is 'Forbidden' alone.
-  FST_STATIC_FORBIDDEN_PATH: (path) => `The path ${JSON.stringify(path.slice(0, 200))} climbs out of the documentation's files with '..', which is not served.`,
-}
+const PLUGIN_DETAILS = new Map<string, (path: string) => string>([
+  // @fastify/static refuses any path with a '..' segment, even one that stays in its folder; its message is 'Forbidden' alone.
+  ['FST_STATIC_FORBIDDEN_PATH', (path) => `The path ${JSON.stringify(path.slice(0, 200))} has a '..' segment: the documentation's files are served only at paths without one.`],
+])
 
 /** What a 415 says: the content type sent, and the ones the service takes. */
 function unsupportedMediaType (contentType: string | undefined): Problem {
@@ -204,7 +204,7 @@ function problemOf (error: FastifyError | Error, request: FastifyRequest): Probl
   if (fastifyError.validation !== undefined) return Problems.schemaMismatch(fastifyError.validationContext ?? 'body', validationFields(fastifyError))
   const status = fastifyError.statusCode ?? 500
   if (status >= 400 && status < 500) {
-    const detail = PLUGIN_DETAILS[fastifyError.code]?.(request.url.split('?')[0] ?? '') ?? fastifyError.message
+    const detail = PLUGIN_DETAILS.get(fastifyError.code)?.(request.url.split('?')[0] ?? '') ?? fastifyError.message
     return Problems.unacceptedRequest(status, fastifyError.code ?? `HTTP_${status}`, detail)
   }
   return undefined

@@ -18,11 +18,12 @@ export const MAX_LISTED_ERRORS = 10_000
 export interface ImportError { line: number, field: string, message: string }
 
 /**
- * The longest line an import reads (characters): a line of any import is a few hundred characters
- * at most (every field has a schema limit), so a longer one is not a line of the file but a file
- * that is not CSV (a missing newline, a quote never closed): 400 at its line, read no further.
+ * The longest line an import reads, in bytes of UTF-8 (csv-parse counts the bytes it is given; a
+ * Chinese character is three): a line of any import is a few hundred characters at most (every
+ * field has a schema limit), so a longer one is not a line of the file but a file that is not CSV
+ * (a missing newline, a quote never closed): 400 at its line, read no further.
  */
-export const MAX_LINE_CHARACTERS = 64 * 1024
+export const MAX_LINE_BYTES = 64 * 1024
 
 export interface CsvImport {
   /** The data lines with the header's number of fields, in order. */
@@ -143,7 +144,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
     // cannot know where the record ends.
     let strayQuote: { column: number } | undefined
     const parser = parse({
-      bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, max_record_size: MAX_LINE_CHARACTERS,
+      bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, max_record_size: MAX_LINE_BYTES,
       // Every line break ends a line, whichever the file began with: left to itself, csv-parse takes
       // the first one it meets as the only one, and a file written in CR LF with lines appended in
       // LF (another tool's rows added to a spreadsheet's export) read two lines as one.

@@ -389,12 +389,13 @@ t.test('api-contract.md, Errors: a body of a type no operation takes is 415 nami
   t.match(expectProblem(t, await app.inject({ method: 'GET', url: '/no-such-thing' }), 404), { detail: 'No route GET /no-such-thing.' }, 'outside /v1 no token is asked')
 })
 
-t.test('api-contract.md, Errors: a documentation path that climbs out of its files with .. is 403 saying so, where it said only "Forbidden"', async (t) => {
+t.test('api-contract.md, Errors: a documentation path with a .. segment is 403 saying so, where it said only "Forbidden"', async (t) => {
   // On a listening server: an injected request's URL is resolved before it is routed, a client's is not.
   const server = await testApp(t, database)
   await server.listen({ port: 0, host: '127.0.0.1' })
   const { port } = server.server.address() as { port: number }
-  for (const url of ['/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json']) {
+  // @fastify/static refuses a '..' segment that stays inside its folder too (the review of be06a44 found the first detail said it climbed out).
+  for (const url of ['/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/foo/../swagger-ui.css']) {
     const answer = await new Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }>((resolve, reject) => {
       request({ host: '127.0.0.1', port, path: url }, (response) => {
         let body = ''
@@ -404,7 +405,7 @@ t.test('api-contract.md, Errors: a documentation path that climbs out of its fil
     })
     const problem = expectProblem(t, answer, 403)
     t.match(problem, { type: /fst-static-forbidden-path$/, title: 'Forbidden' }, url)
-    t.match(problem.detail, /^The path "\/docs\/static\/.*package\.json" climbs out of the documentation's files with '\.\.', which is not served\.$/, `${url}: the detail names the path and why`)
+    t.equal(problem.detail, `The path ${JSON.stringify(url)} has a '..' segment: the documentation's files are served only at paths without one.`, `${url}: the detail names the path and why`)
   }
 })
 
