@@ -1,3 +1,4 @@
+import { repeatedMessages } from './repeats.js'
 import { MONEY_PATTERN } from './money.js'
 
 /*
@@ -85,24 +86,11 @@ export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferen
   return { ok: true, row: { zoneCode: input.zoneCode, districtCode, categoryCode: input.category, year, month, amount: input.amount } }
 }
 
-/** The other lines a repeated month's first line names; the rest are counted. */
-const LISTED_REPEATS = 20
-
 /**
  * What a batch says of the records it holds twice (the same zone, district, category, year and
  * month): one amount per month, so each of them is refused naming the others, and none is
  * dropped without a word. `lines` are the records' indexes (JSON) or line numbers (CSV), in order.
  */
 export function repeatedMonthMessages (lines: readonly number[], noun: 'record' | 'line', count = lines.length): Array<{ line: number, message: string }> {
-  const [first, ...others] = lines
-  if (first === undefined) return []
-  // An answer's message holds 500 characters: a month repeated hundreds of times names the first of
-  // the others, and counts the rest (`count`: all the lines of the month, beyond those read too).
-  const names = (list: readonly number[]) => `${noun}${count > 2 ? 's' : ''} ${list.slice(0, LISTED_REPEATS).join(', ')}` +
-    (count - 1 > LISTED_REPEATS ? ` and ${count - 1 - LISTED_REPEATS} more` : '')
-  const same = 'the same zone, district, category, year and month: one amount per month, in one record'
-  return [
-    { line: first, message: `is repeated by ${names(others)} (${same})` },
-    ...others.map((line) => ({ line, message: `repeats ${noun} ${first} (${same})` })),
-  ]
+  return repeatedMessages(lines, noun, 'the same zone, district, category, year and month: one amount per month, in one record', count)
 }

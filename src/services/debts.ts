@@ -2,6 +2,7 @@ import {
   allDebts, debtRegister, listDebtsByMaturity, type DebtFilter, findDebt, insertDebt, insertDebtEvent, listDebts, registerSums, type StoredDebt, today,
 } from '../db/debts.js'
 import type { Db } from '../db/database.js'
+import { repeatedMessages } from '../domain/repeats.js'
 import { lockDebtRegister } from '../db/locks.js'
 import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
@@ -128,40 +129,64 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
     const { zones, references } = await debtRegister(tx)
     const day = await today(tx)
     let room = (await roomIn(tx)).outstanding
-    const good: Array<Parameters<typeof insertDebt>[1]> = []
+    const good: Array<{ line: number, debt: Parameters<typeof insertDebt>[1] }> = []
+    // The lines that give each zone's reference, bad ones too: a reference given twice is a repeat on every line that gives it.
+    const referenceLines = new Map<string, number[]>()
+    const badLines = new Set<number>()
     for await (const { line, fields } of file.lines) {
       const [zoneCode = '', reference = '', creditor = '', kind = '', principal = '', outstanding = '', interestRate = '', incurredOn = '', maturityDate = '', registeredOn = '', notes = ''] = fields
       const text = { zoneCode, reference, creditor, kind, principal, outstanding, interestRate, incurredOn, maturityDate, registeredOn, notes }
       const issues = checkDebtRegistration(text, { zoneExists: (code) => zones.has(code), referenceTaken: (zone, ref) => references.has(`${zone}|${ref}`), today: day })
       const ahead = registeredOn === '' || issues.some((i) => i.field === 'registeredOn') ? undefined : datedAheadProblem('registration', registeredOn, day, '/registeredOn')
       if (ahead !== undefined) issues.push({ field: 'registeredOn', rule: 'format', message: ahead.message })
+      if (!issues.some((i) => i.field === 'reference' && i.rule === 'format')) {
+        const key = `${zoneCode}|${reference}`
+        const lines = referenceLines.get(key)
+        if (lines === undefined) referenceLines.set(key, [line])
+        else lines.push(line)
+      }
       if (issues.length > 0) {
         for (const issue of issues) file.reject(line, issue.field, issue.message)
+        badLines.add(line)
         continue
       }
       if (money(outstanding).greaterThan(room)) {
         file.reject(line, 'outstanding', `would take the register's outstanding at registration, summed over every debt, beyond 18 integer digits ` +
           `(calculation-rules.md §1): at most ${formatMoney(room)} more can be registered`)
+        badLines.add(line)
         continue
       }
       room = room.minus(money(outstanding))
-      // A reference used twice in one file: the second line finds it taken.
-      references.add(`${zoneCode}|${reference}`)
       good.push({
-        zoneCode, reference, creditor, kind: kind as DebtKind, principal, outstanding, registeredOn: registeredOn === '' ? day : registeredOn,
-        ...(interestRate === '' ? {} : { interestRate }), ...(incurredOn === '' ? {} : { incurredOn }),
-        ...(maturityDate === '' ? {} : { maturityDate }), ...(notes === '' ? {} : { notes }),
+        line,
+        debt: {
+          zoneCode, reference, creditor, kind: kind as DebtKind, principal, outstanding, registeredOn: registeredOn === '' ? day : registeredOn,
+          ...(interestRate === '' ? {} : { interestRate }), ...(incurredOn === '' ? {} : { incurredOn }),
+          ...(maturityDate === '' ? {} : { maturityDate }), ...(notes === '' ? {} : { notes }),
+        },
       })
     }
-    const { rows, rejected, errors } = file.finish(partial, good.length)
+    // A reference given twice in the file is never resolved silently (as a month given twice in a
+    // revenue import): every line that gives it is bad, naming the others, and none of them is registered.
+    const repeated = new Set<number>()
+    for (const lines of referenceLines.values()) {
+      if (lines.length < 2) continue
+      const same = 'the same zone and reference: one debt per reference in a zone'
+      for (const { line, message } of repeatedMessages(lines, 'line', same)) {
+        repeated.add(line)
+        if (!badLines.has(line)) file.reject(line, 'reference', message)
+      }
+    }
+    const registered = good.filter(({ line }) => !repeated.has(line)).map(({ debt }) => debt)
+    const { rows, rejected, errors } = file.finish(partial, registered.length)
     const ids: number[] = []
-    for (const debt of good) ids.push(await insertDebt(tx, debt))
+    for (const debt of registered) ids.push(await insertDebt(tx, debt))
     return {
-      value: { rows, registered: good.length, rejected, errors },
+      value: { rows, registered: registered.length, rejected, errors },
       // The import, and each debt it registered as a registration of one would be: who registered debt N is in the log under debt N.
       audit: [
-        { action: 'import', entityType: 'debt_import', entityId: ctx.actor.requestId, details: { rows, registered: good.length, rejected } },
-        ...good.map((debt, i) => ({ action: 'register', entityType: 'debt', entityId: String(ids[i]), details: debt })),
+        { action: 'import', entityType: 'debt_import', entityId: ctx.actor.requestId, details: { rows, registered: registered.length, rejected } },
+        ...registered.map((debt, i) => ({ action: 'register', entityType: 'debt', entityId: String(ids[i]), details: debt })),
       ],
     }
   }, { streamedBody: file })
