@@ -247,6 +247,10 @@ export const Problems = {
   tooManyAdjustments: (group: string, held: number, max: number) => new Problem(422, 'rule-violated',
     `Group "${group}" already holds ${held} base adjustments, the most a group may hold; record a new agreement with the base as it now stands.`,
     at('/group', `at most ${max} adjustments per group`)),
+  /** A base adjustment moves the base up or down from a year on: 0.00 moves nothing (as an advance of 0.00). */
+  adjustmentEmpty: () => new Problem(422, 'rule-violated',
+    'A base adjustment (基数调整) raises the base (a positive amount) or lowers it (a negative amount) from fromYear on; 0.00 moves nothing, and would only make the agreement\'s draft runs stale.',
+    at('/amount', 'not zero')),
   adjustmentNotAfterBaseYear: (baseYear: number) => new Problem(422, 'rule-violated', `fromYear must be after the base year ${baseYear}.`,
     at('/fromYear', `must be after ${baseYear}`)),
   agreementNotInForce: (agreement: { id: number, effectiveFrom: number, effectiveTo: number | null }, year: number) => new Problem(422, 'rule-violated',

@@ -11,7 +11,7 @@ import { lastFinalizedYear } from '../db/settlements.js'
 import { type AgreementJson, groupBaseForYear, inForce, MAX_BASE_ADJUSTMENTS, parseAgreement } from '../domain/agreement.js'
 import { InputError, type InputIssue, Problems } from '../domain/errors.js'
 import { baseInYearIssue, transfersInYearIssue } from '../domain/magnitudes.js'
-import type { Decimal } from '../domain/money.js'
+import { type Decimal, money } from '../domain/money.js'
 import { ratesForYear, transferForYear, transferInForce } from '../domain/engine.js'
 import type { PeriodInYear, RateBand, TransferInYear } from '../domain/types.js'
 import { ALL } from '../domain/principal.js'
@@ -158,6 +158,7 @@ export function addBaseAdjustment (ctx: Context, id: number, adjustment: NewBase
     const group = found.groups.find((g) => g.name === adjustment.group)
     if (group === undefined) throw Problems.agreementGroupUnknown(found.id, adjustment.group, found.groups.map((g) => g.name))
     if (group.basis !== 'increment') throw Problems.totalGroupHasNoBase(group.name)
+    if (money(adjustment.amount).isZero()) throw Problems.adjustmentEmpty()
     if (group.adjustments.length >= MAX_BASE_ADJUSTMENTS) throw Problems.tooManyAdjustments(group.name, group.adjustments.length, MAX_BASE_ADJUSTMENTS)
     const settled = await lastFinalizedYear(tx, found.id)
     if (settled !== undefined && adjustment.fromYear <= settled) throw Problems.agreementSettledAdjustment(found.id, settled, adjustment.fromYear)

@@ -82,6 +82,13 @@ t.test('base for any year: fixed, escalating and prior_year, with adjustments (Â
   t.equal(y2020.groups[2].baseForYear, null, 'no revenue recorded for 2019')
   t.match(y2020.groups[2].baseNote, /2019/)
 
+  // An adjustment of 0.00 moves nothing: 422 at /amount, nothing recorded (before, 201 and every draft of the agreement stale; found by a probe of the writes).
+  for (const amount of ['0.00', '-0.00', '0']) {
+    const before = await rowCount(database, 'base_adjustments')
+    const empty = expectProblem(t, await post(app, `/v1/agreements/${agreement.id}/base-adjustments`, { group: 'vat', fromYear: 2025, amount, reason: 'x', documentNo: 'x' }), 422)
+    t.same(empty.errors, [{ pointer: '/amount', message: 'not zero' }], amount)
+    t.equal(await rowCount(database, 'base_adjustments'), before, `${amount}: nothing recorded`)
+  }
   const wrongGroup = expectProblem(t, await post(app, `/v1/agreements/${agreement.id}/base-adjustments`, { group: 'nope', fromYear: 2021, amount: '1.00', reason: 'x', documentNo: 'x' }), 422)
   t.equal(wrongGroup.errors?.[0]?.pointer, '/group')
   expectProblem(t, await post(app, '/v1/agreements/999999/base-adjustments', { group: 'vat', fromYear: 2021, amount: '1.00', reason: 'x', documentNo: 'x' }), 404)
