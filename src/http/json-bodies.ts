@@ -18,6 +18,25 @@ export function firstNonUtf8Byte (body: Uint8Array): number {
 }
 
 /**
+ * Bodies are taken as they are written (identity): a compressed body (Content-Encoding: gzip, say)
+ * is 415 saying so, before it is read; read as it came, its bytes would be refused as text that is
+ * not UTF-8, with advice about GBK that does not apply.
+ */
+export function refuseEncodedBodies (app: FastifyInstance): void {
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    const encoding = request.headers['content-encoding']
+    const { 'content-length': length, 'transfer-encoding': chunked } = request.headers
+    const hasBody = chunked !== undefined || (length !== undefined && length !== '0')
+    if (encoding === undefined || !hasBody || /^\s*(identity\s*)?$/i.test(encoding)) {
+      done(null, payload)
+      return
+    }
+    done(Problems.unacceptedRequest(415, 'FST_ERR_CTP_INVALID_CONTENT_ENCODING',
+      `The body is sent with Content-Encoding ${JSON.stringify(encoding.slice(0, 100))}, which this service does not take: send it uncompressed (identity).`))
+  })
+}
+
+/**
  * JSON bodies as Fastify reads them (its own parser: empty bodies, prototype poisoning), but
  * refused when they are not UTF-8: decoded as they were, the bytes of text saved in GBK would be
  * stored as U+FFFD, a name or a creditor turned into question marks (RFC 8259 §8.1: JSON

@@ -389,6 +389,23 @@ t.test('api-contract.md, Errors: a body of a type no operation takes is 415 nami
   t.match(expectProblem(t, await app.inject({ method: 'GET', url: '/no-such-thing' }), 404), { detail: 'No route GET /no-such-thing.' }, 'outside /v1 no token is asked')
 })
 
+t.test('api-contract.md, Errors: a compressed body (Content-Encoding: gzip) is 415 saying so, not read as text that is not UTF-8; nothing stored', async (t) => {
+  const { gzipSync } = await import('node:zlib')
+  const districts = await rowCount(database, 'districts')
+  const json = gzipSync(Buffer.from(JSON.stringify({ code: '370299', name: '压缩区' })))
+  const csv = gzipSync(Buffer.from('zoneCode,districtCode,category,year,month,amount\nQD-HT,,10101,2021,1,1.00\n'))
+  for (const [url, type, payload] of [['/v1/districts', 'application/json', json], ['/v1/revenues/import', 'text/csv', csv]] as const) {
+    for (const encoding of ['gzip', 'GZIP', 'deflate, gzip', 'br']) {
+      const problem = expectProblem(t, await injectAs('admin', { method: 'POST', url, headers: { 'content-type': type, 'content-encoding': encoding }, payload }), 415)
+      t.equal(problem.detail, `The body is sent with Content-Encoding ${JSON.stringify(encoding)}, which this service does not take: send it uncompressed (identity).`, `${url} ${encoding}: before, 400 not-utf8 with advice about GBK`)
+    }
+  }
+  t.equal(await rowCount(database, 'districts'), districts, 'nothing was stored')
+  const identity = await injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, payload: { code: '370299', name: '未压缩区' } })
+  t.equal(identity.statusCode, 201, 'identity is the body as it is')
+  t.equal((await injectAs('admin', { method: 'GET', url: '/v1/districts', headers: { 'content-encoding': 'gzip' } })).statusCode, 200, 'a request without a body has nothing to decode')
+})
+
 t.test('api-contract.md, Errors: a documentation path with a .. segment is 403 saying so, where it said only "Forbidden"', async (t) => {
   // On a listening server: an injected request's URL is resolved before it is routed, a client's is not.
   const server = await testApp(t, database)
