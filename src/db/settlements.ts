@@ -178,6 +178,19 @@ export async function recordedWriteOffs (db: Db, runId: number, ids: readonly nu
   return new Map(rows.map((r) => [`${r.agreement_id}/${r.name}`, r.written_off ?? '0']))
 }
 
+/**
+ * The floor each agreement's year was first settled under: that of the run of its finalized annual
+ * line of `year` (the line a supplementary settlement of the year re-settles), for the agreements `ids`.
+ */
+export async function annualFloors (db: Db, year: number, ids: readonly number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map()
+  const rows = await db.selectFrom('settlement_lines as l').innerJoin('settlement_runs as r', 'r.id', 'l.run_id')
+    .select(['l.agreement_id', 'r.minimum_rate'])
+    .where('r.fiscal_year', '=', year).where('r.status', '=', 'finalized').where('l.kind', '=', 'annual')
+    .where(sql<boolean>`l.agreement_id = ANY(${[...ids]}::integer[])`).execute()
+  return new Map(rows.map((r) => [r.agreement_id, r.minimum_rate]))
+}
+
 export interface StoredRun {
   id: number
   fiscalYear: number

@@ -104,6 +104,8 @@ export interface StatementLine extends LineFigures {
   groups: ReadonlyArray<SettledGroupFigures & { bands: readonly BandJson[], writtenOff?: string | undefined, transfers?: readonly CitedTransfer[] | undefined }>
   /** Every decision of the district and the zone on the line, oldest first (审核确认). */
   reviewHistory: readonly Review[]
+  /** The floor the line was settled under (分成比例下限): its run's, or for a supplementary line that of its year's first settlement. */
+  run: { minimumRate: string }
 }
 
 /** The statement's columns, Chinese title first. Money columns hold yuan to the cent. */

@@ -196,7 +196,7 @@ function page (run: StoredRun, line: StatementLine, index: number, count: number
 <header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度 · ${kind}</p><h1>${run.fiscalYear}年度功能区收入分成结算单<small>settlement statement</small></h1><p class="status">${status}</p></header>
 <table class="parties"><tbody>
 <tr><th>功能区</th><td>${h(line.zoneName)}（${h(line.zoneCode)}）</td><th>属地政府</th><td>${h(line.districtName)}（${h(line.districtCode)}）</td></tr>
-<tr><th>分成办法</th><td>${h(line.documentNo)}（编号 ${line.agreementId}）</td><th>分成比例下限</th><td>${formatPercent(run.minimumRate)}</td></tr>
+<tr><th>分成办法</th><td>${h(line.documentNo)}（编号 ${line.agreementId}）</td><th>分成比例下限</th><td>${formatPercent(line.run.minimumRate)}</td></tr>
 </tbody></table>
 <p class="unit">金额单位：元</p>
 ${groupsTable(line)}${transfers}${writtenOff}

@@ -12,7 +12,7 @@ import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearG
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, hasLineInScope, insertLines, insertReview, insertRun, type LineFilter,
   listRuns, lockRunHeader, runLineSums, markFinalized, type NewSettlementLine, recordedWriteOffs, recordWriteOffs, chainWriteOffs, writeOffsRecordedSince, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
-  runReviewsPage, lastReviewId, shortfallsOut, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
+  runReviewsPage, lastReviewId, shortfallsOut, annualFloors, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
 } from '../db/settlements.js'
 import { agreementTermsText, bandsBelowFloor, settleAgreementYear } from '../domain/agreement.js'
 import { type InputIssue, Problems } from '../domain/errors.js'
@@ -529,7 +529,7 @@ export function run (ctx: Context, id: number): Promise<RunOverview> {
 
 /**
  * A settled line with what becomes of the shortfall its groups carry out, in the agreement's last year (§6),
- * its run's year and floor, and the parties' decisions in force.
+ * its run's year and the floor it was settled under (withDispositions), and the parties' decisions in force.
  */
 export interface SettledLine extends StoredLine {
   dispositions: ReadonlyMap<string, LineShortfallDisposition>
@@ -598,11 +598,18 @@ async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShort
 /**
  * The lines with what becomes of their carried-out shortfalls: carried into the next version, or written
  * off; with `awaiting`, also a signed line's shortfall that awaits its write-off (the lines show it; a
- * statement prints what was signed).
+ * statement prints what was signed). Each line carries its year and the floor it was settled under:
+ * the run's; for a supplementary line (补充结算), which re-settles its year on the bands it was first
+ * settled on, the floor of that first (annual) settlement, though MIN_ZONE_RATE has been raised since.
  */
-async function withDispositions<L extends LineShortfalls> (db: Db, run: StoredRun, lines: L[], awaiting = false): Promise<Array<L & Pick<SettledLine, 'dispositions' | 'run'>>> {
-  const dispositions = await dispositionsOf(db, run, lines, awaiting)
-  return lines.map((l) => ({ ...l, dispositions: dispositions.get(l.agreementId) ?? new Map(), run: { fiscalYear: run.fiscalYear, minimumRate: run.minimumRate } }))
+async function withDispositions<L extends LineShortfalls & Pick<StoredLine, 'kind'>> (db: Db, run: StoredRun, lines: L[], awaiting = false): Promise<Array<L & Pick<SettledLine, 'dispositions' | 'run'>>> {
+  const supplementary = lines.filter((l) => l.kind === 'supplementary').map((l) => l.agreementId)
+  const [dispositions, floors] = await Promise.all([dispositionsOf(db, run, lines, awaiting), annualFloors(db, run.fiscalYear, supplementary)])
+  const ofRun = { fiscalYear: run.fiscalYear, minimumRate: run.minimumRate }
+  return lines.map((l) => {
+    const floor = l.kind === 'supplementary' ? floors.get(l.agreementId) : undefined
+    return { ...l, dispositions: dispositions.get(l.agreementId) ?? new Map(), run: floor === undefined ? ofRun : { fiscalYear: run.fiscalYear, minimumRate: floor } }
+  })
 }
 
 /**

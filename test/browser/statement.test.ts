@@ -135,7 +135,7 @@ t.test('the browser npm delivers (@sparticuz/chromium) prints the same pages', a
 function longLine (groups: number, disputed: boolean): StatementLine {
   return {
     agreementId: 1, zoneCode: '370211', zoneName: '青岛西海岸新区', districtCode: '370211', districtName: '黄岛区', documentNo: '青政字〔2020〕12号',
-    kind: 'annual', follows: null, previousZoneShare: null, adjustment: null, balanceAdjustment: null,
+    kind: 'annual', follows: null, previousZoneShare: null, adjustment: null, balanceAdjustment: null, run: { minimumRate: '0.60' },
     revenueTotal: '7200000.00', zoneShare: '720000.00', districtShare: '6480000.00', advancesPaid: '0.00', balanceDue: '720000.00',
     groups: Array.from({ length: groups }, (_, i) => ({
       name: `口径组${i + 1}`, basis: 'increment' as const, base: '1000000.00', actual: '1200000.00', increment: '200000.00', carriedShortfallIn: '0.00', shareable: '200000.00',

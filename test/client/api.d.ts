@@ -6426,7 +6426,7 @@ export interface operations {
                              * @enum {string}
                              */
                             status: "draft" | "finalized";
-                            /** @description 分成比例下限 the floor in force */
+                            /** @description 分成比例下限 the floor (MIN_ZONE_RATE) the run was computed under; a supplementary line prints the floor its year was first settled under */
                             minimumRate: string;
                             /**
                              * Format: date-time
@@ -6617,7 +6617,7 @@ export interface operations {
                          * @enum {string}
                          */
                         status: "draft" | "finalized";
-                        /** @description 分成比例下限 the floor in force */
+                        /** @description 分成比例下限 the floor (MIN_ZONE_RATE) the run was computed under; a supplementary line prints the floor its year was first settled under */
                         minimumRate: string;
                         /**
                          * Format: date-time
@@ -6854,7 +6854,7 @@ export interface operations {
                          * @enum {string}
                          */
                         status: "draft" | "finalized";
-                        /** @description 分成比例下限 the floor in force */
+                        /** @description 分成比例下限 the floor (MIN_ZONE_RATE) the run was computed under; a supplementary line prints the floor its year was first settled under */
                         minimumRate: string;
                         /**
                          * Format: date-time
@@ -7618,7 +7618,7 @@ export interface operations {
                          * @enum {string}
                          */
                         status: "draft" | "finalized";
-                        /** @description 分成比例下限 the floor in force */
+                        /** @description 分成比例下限 the floor (MIN_ZONE_RATE) the run was computed under; a supplementary line prints the floor its year was first settled under */
                         minimumRate: string;
                         /**
                          * Format: date-time

@@ -247,6 +247,16 @@ t.test('§3 MIN_ZONE_RATE raised after agreements were registered: a year\'s fir
   const supplementary = await withLines(await created(t, raised, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: [world.agreements.ht] }))
   t.match(lineOf(supplementary, world.agreements.ht), { kind: 'supplementary', zoneShare: '90.00', previousZoneShare: '90.00', adjustment: '0.00' },
     'settled on the bands 2020 was finalized with: the revised revenue, nothing more to adjust')
+  // It prints the floor 2020 was settled under, 0.60, beside its 0.60 bands; before, the raised floor (0.65), and its calculationRequest
+  // held 0.65 with bands of 0.60 (found by a probe of the writes and the review of 24d879b). The run itself records the floor it was computed under.
+  t.equal((supplementary as unknown as { minimumRate: string }).minimumRate, '0.65', 'the run: the floor it was computed under')
+  const request = (lineOf(supplementary, world.agreements.ht) as { calculationRequest?: { minimumRate: string, groups: Array<{ rates: Array<{ rate: string }> }> } }).calculationRequest
+  t.equal(request?.minimumRate, '0.60', 'the line\'s calculationRequest: the floor of its year\'s first settlement')
+  t.equal(request?.groups[1]?.rates[0]?.rate, '0.60', 'beside its bands')
+  t.match((await post(app, '/v1/calculations', request)).json(), { zoneShare: '90.00', minimumRate: '0.60' }, 'which give the line\'s figures back under 0.60')
+  const html = (await get(raised, `/v1/settlement-runs/${supplementary.id}/statement?format=html`)).body
+  t.match(html, /<th>分成比例下限<\/th><td>60%<\/td>/, 'the statement prints 60%')
+  t.notMatch(html, /65%/, 'and never the raised floor beside the 0.60 bands')
   t.equal((await post(raised, `/v1/settlement-runs/${supplementary.id}/finalize`, undefined)).statusCode, 200, 'and finalized')
 
   // A draft computed under 0.60 before the floor was raised is not finalized under 0.65 (before, it was: found by review of 24d879b).

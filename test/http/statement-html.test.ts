@@ -18,7 +18,7 @@ const run: StoredRun = {
 /** A line whose district review was recorded at `at` (a page prints it in Beijing time). */
 const line = (agreementId: number, at = '2026-01-05T08:00:00.000Z'): StatementLine => ({
   agreementId, zoneCode: `Z${agreementId}`, zoneName: '高新区', districtCode: '370214', districtName: '城阳区', documentNo: '青财预〔2020〕1号',
-  kind: 'annual', follows: null, previousZoneShare: null, adjustment: null, balanceAdjustment: null,
+  kind: 'annual', follows: null, previousZoneShare: null, adjustment: null, balanceAdjustment: null, run: { minimumRate: '0.60' },
   revenueTotal: '100.00', zoneShare: '60.00', districtShare: '40.00', advancesPaid: '0.00', balanceDue: '60.00',
   groups: [], reviewHistory: [{ party: 'district', decision: 'confirm', note: null, by: 'k1', byRole: 'district', byLabel: null, at }],
 })

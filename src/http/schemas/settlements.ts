@@ -98,7 +98,7 @@ const RunProps = {
   id: RecordId('编号 run id', [1]),
   fiscalYear: FiscalYear('财政年度 fiscal year settled'),
   status: StringEnum([...RUN_STATUSES], '状态 draft, or finalized (immutable)'),
-  minimumRate: RateOut('分成比例下限 the floor in force'),
+  minimumRate: RateOut('分成比例下限 the floor (MIN_ZONE_RATE) the run was computed under; a supplementary line prints the floor its year was first settled under'),
   createdAt: Timestamp('计算时间 when it was computed'),
   createdBy: Type.String({ maxLength: 40, description: '经办 the key that ran it' }),
   finalizedAt: Type.Union([Timestamp('定稿时间 when it was finalized'), Type.Null()], { description: '定稿时间 when it was finalized, null for a draft' }),
@@ -127,7 +127,7 @@ const LinesPage = PageOf(LineOut, '结算行 lines by zone, district and agreeme
 const presentReview = (r: Review | null) => r === null ? null : { decision: r.decision, note: r.note, by: r.by, byRole: r.byRole, byLabel: r.byLabel, at: r.at }
 const presentReviews = (reviews: LineReviews) => ({ district: presentReview(reviews.district), zone: presentReview(reviews.zone) })
 /**
- * The request that gives the line's figures from POST /v1/calculations: the run's year and floor, each
+ * The request that gives the line's figures from POST /v1/calculations: the run's year, the line's floor (withDispositions), each
  * group as the engine took it, the line's advances. Absent for lines settled before it was kept, and
  * when a sum is longer than a request's amounts may be (§1).
  */
