@@ -35,12 +35,19 @@ const READ_AS_ANOTHER_NUMBER =
 const beyondFifteenDigits = (text: string): boolean =>
   /^\d*\.\d+$/.test(text) && text.replace('.', '').replace(/^0+/, '').length > 15
 
+/**
+ * A number with what a spreadsheet strips or reads around it: a sign (-007 → -7, and a text cell
+ * starting with one would otherwise be neutralized with a visible apostrophe), a currency sign
+ * (¥12 → 12), a percent sign (5.0% → 5%) or spaces at either end ( 007 → 7). Kept as text too.
+ */
+const DECORATED_NUMBER = /^(?=[\s+-]|.*[¥￥$%]|.*\s$)\s*[+-]?[¥￥$]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?\s*$/
+
 /** A CSV cell whose value is `text` as text, whatever a spreadsheet would read it as (text without quotes). */
 const keptAsText = (text: string): string => `="${text}"`
 
 /** A CSV text cell: neutralized, and kept as the text it is where a spreadsheet would read another number. */
 function csvText (text: string): string {
-  return READ_AS_ANOTHER_NUMBER.test(text) || beyondFifteenDigits(text) ? keptAsText(text) : neutralize(text)
+  return READ_AS_ANOTHER_NUMBER.test(text) || beyondFifteenDigits(text) || DECORATED_NUMBER.test(text) ? keptAsText(text) : neutralize(text)
 }
 
 function csvField (value: string): string {
