@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import { errorCodes, type FastifyError, type FastifyInstance } from 'fastify'
 import { Problems } from '../domain/errors.js'
 
 /**
@@ -46,6 +46,12 @@ export function acceptJsonBodies (app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // An operation that takes another type (the CSV imports) refuses JSON whatever it holds: 415, not a parse error of what may be CSV.
+    const consumes = (request.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes
+    if (Array.isArray(consumes) && !consumes.includes('application/json')) {
+      done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type']), undefined)
+      return
+    }
     const bytes = body as Buffer
     if (!isUtf8(bytes)) {
       done(Problems.notUtf8Body(Math.max(0, firstNonUtf8Byte(bytes))), undefined)

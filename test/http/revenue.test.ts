@@ -122,6 +122,11 @@ t.test('CSV import: header, BOM, empty files and revisions (a month given twice 
   t.same((await get(app, '/v1/revenues/QD-HT/370214/10101/2022/1/history')).json().items.map((h: { amount: string }) => h.amount), ['100.00', '160.00'])
   const json = await injectAs('admin', { method: 'POST', url: '/v1/revenues/import', headers: { 'content-type': 'application/json' }, payload: { records: [] } })
   expectProblem(t, json, 415)
+  // A CSV file sent as application/json is the same 415, not 400 "not valid JSON" (found by a probe of the writes); so is the debt import.
+  for (const url of ['/v1/revenues/import', '/v1/debts/import']) {
+    const mislabelled = expectProblem(t, await injectAs('admin', { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: `${header}\nQD-HT,,10101,2022,1,1.00\n` }), 415)
+    t.match(mislabelled.detail, /^The body has the content type "application\/json", which this operation does not take: .*take text\/csv\)\.$/, url)
+  }
   const outOfScope = expectProblem(t, await csv(`${header}\nQD-BL,370203,10101,2022,5,1.00\n`, '', 'district214'), 422)
   t.same(outOfScope.errors?.map((e) => e.message), ['line 2, zoneCode: no zone QD-BL in this key\'s scope', 'line 2, districtCode: no district 370203 in this key\'s scope'])
 })
