@@ -26,8 +26,9 @@ export function refuseEncodedBodies (app: FastifyInstance): void {
   app.addHook('preParsing', (request, _reply, payload, done) => {
     const encoding = request.headers['content-encoding']
     const { 'content-length': length, 'transfer-encoding': chunked } = request.headers
-    const hasBody = chunked !== undefined || (length !== undefined && length !== '0')
-    if (encoding === undefined || !hasBody || /^\s*(identity\s*)?$/i.test(encoding)) {
+    // A GET or HEAD is answered without its body, whatever it is sent with.
+    const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && (chunked !== undefined || (length !== undefined && length !== '0'))
+    if (encoding === undefined || !hasBody || encoding.split(',').every((coding) => /^\s*(identity\s*)?$/i.test(coding))) {
       done(null, payload)
       return
     }

@@ -40,7 +40,7 @@ const beyondFifteenDigits = (text: string): boolean =>
  * starting with one would otherwise be neutralized with a visible apostrophe), a currency sign
  * (¥12 → 12), a percent sign (5.0% → 5%) or spaces at either end ( 007 → 7). Kept as text too.
  */
-const DECORATED_NUMBER = /^(?=[\s+-]|.*[¥￥$%]|.*\s$)\s*[+-]?[¥￥$]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?\s*$/
+const DECORATED_NUMBER = /^(?=[\s+-]|.*[¥￥$%]|.*\s$)\s*[+-]?[¥￥$]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?\s*$/
 
 /** A CSV cell whose value is `text` as text, whatever a spreadsheet would read it as (text without quotes). */
 const keptAsText = (text: string): string => `="${text}"`
