@@ -112,15 +112,26 @@ function filtered (db: Db, scope: Scope, filter: DebtFilter) {
   return query
 }
 
-export async function listDebts (db: Db, scope: Scope, filter: DebtFilter, page: PageRequest): Promise<Page<StoredDebt>> {
-  const rows = await fetchPage(filtered(db, scope, filter), page, { columns: ['debts.id'], types: ['int'], of: (r) => [r.id] })
+/**
+ * Stands in, in a list's identity (fetchPage), for the day the service filled in as today where the
+ * caller named none: the list is the same list after midnight.
+ */
+export const TODAY = 'today'
+
+/**
+ * A page of the debts of `filter`, by id, with their events. `asCalled`: the filter as the caller
+ * gave it, TODAY where the service filled in today (the list's identity); `filter` when it is the same.
+ */
+export async function listDebts (db: Db, scope: Scope, filter: DebtFilter, page: PageRequest, asCalled: DebtFilter = filter): Promise<Page<StoredDebt>> {
+  const rows = await fetchPage(filtered(db, scope, filter), page, { columns: ['debts.id'], types: ['int'], of: (r) => [r.id] }, filtered(db, scope, asCalled))
   return mapPageAsync(rows, (items) => withEvents(db, items))
 }
 
-/** A page of the debts of `filter` that have a maturity date, by maturity date and id, with their events. */
-export async function listDebtsByMaturity (db: Db, scope: Scope, filter: DebtFilter, page: PageRequest): Promise<Page<StoredDebt>> {
-  const rows = await fetchPage(filtered(db, scope, filter).where('debts.maturity_date', 'is not', null), page,
-    { columns: ['debts.maturity_date', 'debts.id'], types: ['day', 'int'], of: (r) => [r.maturity_date ?? '', r.id] })
+/** A page of the debts of `filter` that have a maturity date, by maturity date and id, with their events (`asCalled` as for listDebts). */
+export async function listDebtsByMaturity (db: Db, scope: Scope, filter: DebtFilter, page: PageRequest, asCalled: DebtFilter = filter): Promise<Page<StoredDebt>> {
+  const byMaturity = (f: DebtFilter) => filtered(db, scope, f).where('debts.maturity_date', 'is not', null)
+  const rows = await fetchPage(byMaturity(filter), page,
+    { columns: ['debts.maturity_date', 'debts.id'], types: ['day', 'int'], of: (r) => [r.maturity_date ?? '', r.id] }, byMaturity(asCalled))
   return mapPageAsync(rows, (items) => withEvents(db, items))
 }
 

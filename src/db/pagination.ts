@@ -20,12 +20,11 @@ export interface Page<T> {
 export interface PageRequest {
   limit: number
   cursor?: string | undefined
-  /**
-   * The day the service filled in as today where the caller named none (the debts' defaults): left
-   * out of the list's identity, so that its cursor pages on after midnight. A day the caller named is
-   * the caller's filter like any other.
-   */
-  today?: string | undefined
+}
+
+/** A query as far as its identity goes: what it compiles to. */
+export interface Compilable {
+  compile: () => { sql: string, parameters: readonly unknown[] }
 }
 
 /** How a list is ordered: its key columns (unique together), the type of each, and the direction. */
@@ -51,14 +50,12 @@ function encodeCursor (list: string, key: ReadonlyArray<string | number>): strin
 /**
  * Which list a cursor belongs to: the list's query with its filters and scope, before its order,
  * limit and cursor. A cursor of another list, or of the same list with other filters, would start
- * its page after a key of other rows and skip or repeat some: it is refused instead. The day the
- * service filled in as today (`today`) is left out: the list asks another day after midnight, and
- * its cursor still pages on, as a cursor of a list whose rows changed does. Every other value counts,
- * a day the caller named or a code that reads like a day included.
+ * its page after a key of other rows and skip or repeat some: it is refused instead. Every value
+ * counts, a day the caller named or a code that reads like a day included.
  */
-function listOf (query: { compile: () => { sql: string, parameters: readonly unknown[] } }, today: string | undefined): string {
+function listOf (query: Compilable): string {
   const { sql: text, parameters } = query.compile()
-  const identity = JSON.stringify(parameters.map((p) => today !== undefined && p === today ? 'today' : p))
+  const identity = JSON.stringify(parameters)
   return createHash('sha256').update(text).update('\u0000').update(identity).digest('base64url').slice(0, 8)
 }
 
@@ -84,12 +81,18 @@ function decodeCursor (cursor: string, list: string, types: Keyset<unknown>['typ
   return key as Array<string | number>
 }
 
-/** One page of `query` after the cursor, in keyset order, with the cursor of the next page. */
+/**
+ * One page of `query` after the cursor, in keyset order, with the cursor of the next page. `identity`:
+ * the query that says which list it is, where that is not `query` itself: a list the service asks as
+ * of today (the debts' defaults) asks another day after midnight, and its cursor still pages on, as a
+ * cursor of a list whose rows changed does; its identity is the same query with a stand-in for the day
+ * the service filled in, in the place it fills it in.
+ */
 export async function fetchPage<TB extends keyof Database, O> (
-  query: SelectQueryBuilder<Database, TB, O>, page: PageRequest, keyset: Keyset<O>,
+  query: SelectQueryBuilder<Database, TB, O>, page: PageRequest, keyset: Keyset<O>, identity: Compilable = query,
 ): Promise<Page<O>> {
   const direction = keyset.descending === true ? 'desc' : 'asc'
-  const list = listOf(query, page.today)
+  const list = listOf(identity)
   let q = query
   for (const column of keyset.columns) q = q.orderBy(sql.ref(column), direction)
   if (page.cursor !== undefined) {

@@ -1,5 +1,5 @@
 import {
-  allDebts, debtRegister, listDebtsByMaturity, type DebtFilter, findDebt, insertDebt, insertDebtEvent, listDebts, registerSums, type StoredDebt, today,
+  allDebts, debtRegister, TODAY, listDebtsByMaturity, type DebtFilter, findDebt, insertDebt, insertDebtEvent, listDebts, registerSums, type StoredDebt, today,
 } from '../db/debts.js'
 import type { Db } from '../db/database.js'
 import { repeatedMessages } from '../domain/repeats.js'
@@ -219,8 +219,9 @@ async function dayOf (ctx: Context, asOf: string | undefined): Promise<string> {
 export async function debts (ctx: Context, filter: Omit<DebtFilter, 'transferredBy' | 'status'>, page: PageRequest, asOf?: string, status?: DebtStatus): Promise<Page<DebtAsOf>> {
   const day = await dayOf(ctx, asOf)
   // The state is filtered in the query, so that every page is full and the last one ends the list.
-  const found = await listDebts(ctx.db, ctx.actor.scope, { ...filter, transferredBy: day, ...(status === undefined ? {} : { status: { is: status, asOf: day } }) },
-    asOf === undefined ? { ...page, today: day } : page)
+  const asOfDay = (d: string): DebtFilter => ({ ...filter, transferredBy: d, ...(status === undefined ? {} : { status: { is: status, asOf: d } }) })
+  // A list asked as of today is the same list after midnight: its identity holds TODAY where the day goes.
+  const found = await listDebts(ctx.db, ctx.actor.scope, asOfDay(day), page, asOf === undefined ? asOfDay(TODAY) : undefined)
   return mapPage(found, (debt) => ({ debt, asOf: day }))
 }
 
@@ -240,7 +241,8 @@ export async function summary (ctx: Context, asOf: string | undefined, groupBy: 
 export async function maturities (ctx: Context, from: string, to: string, page: PageRequest): Promise<Page<DebtAsOf>> {
   if (from > to) throw Problems.dateRangeReversed()
   const day = await today(ctx.db)
-  const found = await listDebtsByMaturity(ctx.db, ctx.actor.scope, { maturingFrom: from, maturingTo: to, outstandingOn: day }, { ...page, today: day })
+  const found = await listDebtsByMaturity(ctx.db, ctx.actor.scope, { maturingFrom: from, maturingTo: to, outstandingOn: day }, page,
+    { maturingFrom: from, maturingTo: to, outstandingOn: TODAY })
   return mapPage(found, (debt) => ({ debt, asOf: day }))
 }
 
