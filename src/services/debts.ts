@@ -150,13 +150,6 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
         badLines.add(line)
         continue
       }
-      if (money(outstanding).greaterThan(room)) {
-        file.reject(line, 'outstanding', `would take the register's outstanding at registration, summed over every debt, beyond 18 integer digits ` +
-          `(calculation-rules.md §1): at most ${formatMoney(room)} more can be registered`)
-        badLines.add(line)
-        continue
-      }
-      room = room.minus(money(outstanding))
       good.push({
         line,
         debt: {
@@ -177,7 +170,18 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
         if (!badLines.has(line)) file.reject(line, 'reference', message)
       }
     }
-    const registered = good.filter(({ line }) => !repeated.has(line)).map(({ debt }) => debt)
+    // What is left of the register's room (§1) is taken in line order by the lines that register, repeats not among them.
+    const registered: Array<Parameters<typeof insertDebt>[1]> = []
+    for (const { line, debt } of good) {
+      if (repeated.has(line)) continue
+      if (money(debt.outstanding).greaterThan(room)) {
+        file.reject(line, 'outstanding', `would take the register's outstanding at registration, summed over every debt, beyond 18 integer digits ` +
+          `(calculation-rules.md §1): at most ${formatMoney(room)} more can be registered`)
+        continue
+      }
+      room = room.minus(money(debt.outstanding))
+      registered.push(debt)
+    }
     const { rows, rejected, errors } = file.finish(partial, registered.length)
     const ids: number[] = []
     for (const debt of registered) ids.push(await insertDebt(tx, debt))

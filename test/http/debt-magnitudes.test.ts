@@ -37,6 +37,15 @@ t.test('§1 the register\'s outstanding: 1,000 of the largest debts fit, the nex
   t.match(partial.json(), { registered: 1, rejected: 1, errors: [{ line: 3, field: 'outstanding', message: /at most 9\.99 more can be registered/ }] })
   t.equal(await rowCount(database, 'debts'), 1000)
 
+  // A reference given twice takes no room: neither of its lines registers, and a line after them that fits does
+  // (found by the review of 12d2e87: the repeats took the room first, and the last line was told at most 9.99 - 6.00).
+  const repeats = [line('REP-1', '6.00'), line('REP-1', '1.00'), line('FITS', '9.00')]
+  const afterRepeats = await importCsv(repeats, '?partial=true')
+  t.match(afterRepeats.json(), { rows: 3, registered: 1, rejected: 2, errors: [{ line: 2, field: 'reference' }, { line: 3, field: 'reference' }] }, afterRepeats.body)
+  t.equal(afterRepeats.json().errors.length, 2, 'the fitting line is not refused')
+  await sql`DELETE FROM debts WHERE reference = 'FITS'`.execute(database.db)
+  t.equal(await rowCount(database, 'debts'), 1000)
+
   const one = { zoneCode: 'QD-HT', reference: 'ONE-MORE', creditor: '示例银行', kind: 'bank_loan', principal: '10.00', outstanding: '10.00', registeredOn: '2021-01-01' }
   const refused = expectProblem(t, await post(app, '/v1/debts', one), 422)
   t.match(refused.detail, /would have more than 18 integer digits \(calculation-rules\.md §1\).*At most 9\.99 more/)
