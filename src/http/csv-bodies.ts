@@ -6,6 +6,7 @@ import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { Problems } from '../domain/errors.js'
+import { consumedTypes } from './json-bodies.js'
 import { validatorCompiler } from './validation.js'
 
 /** How a CSV route takes its body: its validator compiler, and the hook that spools the body first where it must. */
@@ -32,8 +33,7 @@ export function acceptCsvBodies (app: FastifyInstance, spool: { limit: number })
   // The parser is the plugin's, so every route of it would take text/csv: only those whose schema
   // consumes it do; the others answer 415, as the routes of any other plugin do.
   app.addContentTypeParser('text/csv', (request, payload, done) => {
-    const consumes = (request.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes
-    if (Array.isArray(consumes) && consumes.includes('text/csv')) done(null, payload)
+    if (consumedTypes(request)?.includes('text/csv') === true) done(null, payload)
     else done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type']), undefined)
   })
   const compile = validatorCompiler()

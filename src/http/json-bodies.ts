@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { errorCodes, type FastifyError, type FastifyInstance } from 'fastify'
+import { errorCodes, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { Problems } from '../domain/errors.js'
 
 /**
@@ -15,6 +15,12 @@ export function firstNonUtf8Byte (body: Uint8Array): number {
     i += length
   }
   return -1
+}
+
+/** The body types a route's schema declares it takes (`consumes`); undefined where it declares none (JSON). */
+export function consumedTypes (request: FastifyRequest): readonly unknown[] | undefined {
+  const consumes = (request.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes
+  return Array.isArray(consumes) ? consumes : undefined
 }
 
 /**
@@ -48,8 +54,8 @@ export function acceptJsonBodies (app: FastifyInstance): void {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     // An operation that takes another type (the CSV imports) refuses JSON whatever it holds: 415, not a parse error of what may be CSV.
-    const consumes = (request.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes
-    if (Array.isArray(consumes) && !consumes.includes('application/json')) {
+    const consumes = consumedTypes(request)
+    if (consumes !== undefined && !consumes.includes('application/json')) {
       done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type']), undefined)
       return
     }

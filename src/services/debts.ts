@@ -162,9 +162,9 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
     // A reference given twice in the file is never resolved silently (as a month given twice in a
     // revenue import): every line that gives it is bad, naming the others, and none of them is registered.
     const repeated = new Set<number>()
+    const same = 'the same zone and reference: one debt per reference in a zone'
     for (const lines of referenceLines.values()) {
       if (lines.length < 2) continue
-      const same = 'the same zone and reference: one debt per reference in a zone'
       for (const { line, message } of repeatedMessages(lines, 'line', same)) {
         repeated.add(line)
         if (!badLines.has(line)) file.reject(line, 'reference', message)
@@ -245,8 +245,9 @@ export async function summary (ctx: Context, asOf: string | undefined, groupBy: 
 export async function maturities (ctx: Context, from: string, to: string, page: PageRequest): Promise<Page<DebtAsOf>> {
   if (from > to) throw Problems.dateRangeReversed()
   const day = await today(ctx.db)
-  const found = await listDebtsByMaturity(ctx.db, ctx.actor.scope, { maturingFrom: from, maturingTo: to, outstandingOn: day }, page,
-    { maturingFrom: from, maturingTo: to, outstandingOn: TODAY })
+  // Outstanding today, whichever day that is: the list's identity holds TODAY where the day goes.
+  const outstandingOn = (d: string): DebtFilter => ({ maturingFrom: from, maturingTo: to, outstandingOn: d })
+  const found = await listDebtsByMaturity(ctx.db, ctx.actor.scope, outstandingOn(day), page, outstandingOn(TODAY))
   return mapPage(found, (debt) => ({ debt, asOf: day }))
 }
 
