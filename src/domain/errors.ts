@@ -107,8 +107,8 @@ export const Problems = {
   // —— 400: malformed input ————————————————————————————————————————————————
   /** A list's cursor that no list gave out. */
   badCursor: () => new InputError('malformed', at('/querystring/cursor', 'is not a cursor this list gave out')),
-  idempotencyKeyMalformed: () => new Problem(400, 'invalid-input', 'Idempotency-Key must be 1 to 255 printable characters without spaces.',
-    at('/headers/idempotency-key', 'must be 1 to 255 printable characters')),
+  idempotencyKeyMalformed: () => new Problem(400, 'invalid-input', 'Idempotency-Key must be 1 to 255 printable ASCII characters; spaces may come between them.',
+    at('/headers/idempotency-key', 'must be 1 to 255 printable ASCII characters')),
   /** A field that goes with one role only (an API key's districtCode or zoneCode). */
   scopeFieldMismatch: (field: 'districtCode' | 'zoneCode', role: string) => {
     const owner = field === 'districtCode' ? 'district' : 'zone'

@@ -41,7 +41,12 @@ export function pageOf (query: { limit?: number | undefined, cursor?: string | u
   return { limit: query.limit ?? 100, cursor: query.cursor }
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
+/**
+ * An Idempotency-Key (api-contract.md: 1–255 characters): printable ASCII, spaces allowed between
+ * the first and the last (`import 2021-12`). A control character, or a byte outside ASCII, which
+ * HTTP gives no one reading, is refused.
+ */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$/
 
 function hashOf (...parts: string[]): string {
   const hash = createHash('sha256')

@@ -34,6 +34,22 @@ t.test('the same key with another body is 422 and changes nothing', async (t) =>
   t.equal(await rowCount(database, 'districts'), 1)
 })
 
+t.test('a key is 1 to 255 printable characters, spaces between them included (api-contract.md, Idempotency)', async (t) => {
+  const spaced = await send('/v1/districts', { code: '370281', name: '胶州市' }, 'districts 2021 batch 1')
+  t.equal(spaced.statusCode, 201, 'a space inside the key is a character like another')
+  const replay = await send('/v1/districts', { code: '370281', name: '胶州市' }, 'districts 2021 batch 1')
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  t.equal(replay.body, spaced.body)
+  const longest = await send('/v1/districts', { code: '370282', name: '即墨区' }, 'k'.repeat(255))
+  t.equal(longest.statusCode, 201)
+  const districts = await rowCount(database, 'districts')
+  for (const key of ['k'.repeat(256), 'tab\there', 'caf\u00e9']) {
+    const problem = expectProblem(t, await send('/v1/districts', { code: '370283', name: '平度市' }, key), 400)
+    t.equal(problem.errors?.[0]?.pointer, '/headers/idempotency-key', JSON.stringify(key))
+  }
+  t.equal(await rowCount(database, 'districts'), districts, 'a refused key changes nothing')
+})
+
 t.test('the same key sent to another operation is 422 too, and says it was used with another request, not only another body', async (t) => {
   const problem = expectProblem(t, await send('/v1/zones', { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' }, 'create-370214'), 422)
   t.match(problem.detail, /"create-370214" was used before with another request \(another operation or path, or another body\)/)
