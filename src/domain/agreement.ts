@@ -1,5 +1,5 @@
 import { bandBelowFloor, groupInput, parseGroupRates, type RateBandJson, type RatePeriodJson } from './calculation-request.js'
-import { baseForYear, computeAgreementYear, priorYearRevenueMissing } from './engine.js'
+import { adjustmentsFor, baseForYear, computeAgreementYear, priorYearRevenueMissing, transferInForce } from './engine.js'
 import { type InputIssue, IssueCollector } from './errors.js'
 import { type Decimal, formatRate, money, ZERO } from './money.js'
 import { type CarrySource, carryNotFinalized } from './ledger.js'
@@ -339,25 +339,33 @@ function transferText (x: RecordedTransfer) {
 }
 
 /**
- * The agreement's terms as one canonical text (calculation-rules.md §9: "the agreement's terms or
- * years", its base adjustments and its responsibility transfers): the same terms always give the
- * same text, any change another. A group with one set of bands and no transfers reads as it did
- * before schedules and transfers existed, so a draft run computed then is not stale for that alone.
+ * The agreement's terms as settling `year` reads them, as one canonical text (calculation-rules.md
+ * §9: "the agreement's terms or years", its base adjustments and its responsibility transfers): the
+ * same terms always give the same text, any change that could move the year's line another. What
+ * moves only later years is left out (an adjustment from a later year, a transfer not in force in
+ * the year, an end after the year), so that registering it does not make the year's draft stale.
+ * A group with one set of bands and no transfers reads as it did before schedules and transfers
+ * existed, so a draft run computed then is not stale for that alone.
  */
 export function agreementTermsText (a: Omit<AgreementTerms, 'groups'> & {
   id: number
   groups: ReadonlyArray<AgreementGroupTerms & { adjustments: ReadonlyArray<BaseAdjustment & { id?: number }>, transfers: readonly RecordedTransfer[] }>
-}): string {
+}, year: number): string {
   return JSON.stringify({
     id: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, documentNo: a.documentNo,
-    effectiveFrom: a.effectiveFrom, effectiveTo: a.effectiveTo, baseYear: a.baseYear,
-    groups: a.groups.map((g) => ({
-      name: g.name, basis: g.basis, categories: [...g.categories].sort(), shortfall: g.shortfall,
-      base: g.basis === 'increment' ? { mode: g.base.mode, amount: g.base.amount?.toString() ?? null, growthRate: g.base.mode === 'escalating' ? g.base.growthRate.toString() : null } : null,
-      rates: g.schedule === undefined ? bandsText(g.rates) : null,
-      ...(g.schedule === undefined ? {} : { schedule: g.schedule.map((p) => [p.fromYear, bandsText(p.rates)]) }),
-      adjustments: g.adjustments.map((x) => [x.id ?? null, x.fromYear, x.amount.toString()]),
-      ...(g.transfers.length === 0 ? {} : { transfers: g.transfers.map(transferText) }),
-    })),
+    // Whether the year is the last (where a shortfall carried out goes, §6) or in force at all.
+    effectiveFrom: a.effectiveFrom, effectiveTo: a.effectiveTo !== null && a.effectiveTo <= year ? a.effectiveTo : null, baseYear: a.baseYear,
+    groups: a.groups.map((g) => {
+      const transfers = g.transfers.filter((x) => transferInForce(x, year))
+      const adjustments = g.basis === 'increment' ? adjustmentsFor({ mode: g.base.mode, adjustments: g.adjustments }, year) : g.adjustments
+      return {
+        name: g.name, basis: g.basis, categories: [...g.categories].sort(), shortfall: g.shortfall,
+        base: g.basis === 'increment' ? { mode: g.base.mode, amount: g.base.amount?.toString() ?? null, growthRate: g.base.mode === 'escalating' ? g.base.growthRate.toString() : null } : null,
+        rates: g.schedule === undefined ? bandsText(g.rates) : null,
+        ...(g.schedule === undefined ? {} : { schedule: g.schedule.map((p) => [p.fromYear, bandsText(p.rates)]) }),
+        adjustments: adjustments.map((x) => [x.id ?? null, x.fromYear, x.amount.toString()]),
+        ...(transfers.length === 0 ? {} : { transfers: transfers.map(transferText) }),
+      }
+    }),
   })
 }

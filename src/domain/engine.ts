@@ -12,7 +12,8 @@ import type {
  */
 
 /** Σ adjustments that apply to year Y. */
-function adjustmentsFor (rule: BaseRule, fiscalYear: number) {
+/** The base adjustments that move B(Y) (§4). */
+export function adjustmentsFor<A extends { fromYear: number }> (rule: { mode: BaseRule['mode'], adjustments: readonly A[] }, fiscalYear: number): A[] {
   // prior_year takes only the adjustments made for Y itself: earlier ones are already in A(Y−1).
   return rule.adjustments.filter((a) => rule.mode === 'prior_year' ? a.fromYear === fiscalYear : a.fromYear <= fiscalYear)
 }

@@ -156,7 +156,7 @@ function agreementFacts (inputs: YearInputs, a: StoredAgreement) {
     return g.basis === 'increment' && g.base.mode === 'prior_year' ? `${current}/${actuals.digestOf(a.id, position, year - 1)}` : current
   }).join('|')
   const lineInputs: LineInputs = {
-    terms: digest(agreementTermsText(a)),
+    terms: digest(agreementTermsText(a, year)),
     revenue: digest(revenue),
     advances: advances?.digest ?? '',
     carriedFrom: carriedFromInput(carry, a.id, carriedFrom),

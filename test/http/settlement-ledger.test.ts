@@ -206,6 +206,42 @@ t.test('§9 an agreement ended after its draft run: finalizing is refused, and t
   t.same(lines.map((l) => l.agreement_id), [next], 'one finalized 2034 settlement for the zone and district, under the agreement in force')
 })
 
+t.test('§9 §4 what moves only later years does not make a year\'s draft stale: a later adjustment or transfer, an end after the year; one that moves the year does', async (t) => {
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2069)
+  await revenue(zoneCode, 2069, '2000.00')
+  const draft = await run(2069, id)
+  await created(t, app, `/v1/agreements/${id}/base-adjustments`, { group: 'taxes', fromYear: 2070, amount: '100.00', reason: '企业迁入', documentNo: '调〔2070〕1号' })
+  await created(t, app, '/v1/responsibility-transfers', {
+    agreementId: id, group: 'taxes', function: '教育', direction: 'to_district', fromYear: 2070, documentNo: '划〔2070〕1号', funding: { method: 'fixed', amount: '50.00' },
+  })
+  const ended = await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${id}`, payload: { effectiveTo: 2071 } })
+  t.equal(ended.statusCode, 200)
+  t.equal((await finalize(draft.id)).statusCode, 200, 'none of them moves 2069: the draft is what finalizing it would compute')
+  t.match(await line(draft.id, id), { zoneShare: '600.00' }, 'A 2000.00, base 1000.00, 60%')
+
+  // The same changes made for the draft's own year do make it stale.
+  const other = await agreement(await zone(), 2069)
+  const otherZone = (await get(app, `/v1/agreements/${other}`)).json().zoneCode as string
+  await revenue(otherZone, 2069, '2000.00')
+  for (const change of [
+    () => created(t, app, `/v1/agreements/${other}/base-adjustments`, { group: 'taxes', fromYear: 2069, amount: '100.00', reason: '企业迁入', documentNo: '调〔2069〕1号' }),
+    () => created(t, app, '/v1/responsibility-transfers', {
+      agreementId: other, group: 'taxes', function: '教育', direction: 'to_district', fromYear: 2069, documentNo: '划〔2069〕1号', funding: { method: 'fixed', amount: '50.00' },
+    }),
+    () => injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${other}`, payload: { effectiveTo: 2069 } }),
+  ]) {
+    const before = await run(2069, other)
+    await change()
+    const stale = expectProblem(t, await finalize(before.id), 409)
+    t.match(stale.type, /settlement-stale$/)
+    t.match(stale.detail, /terms, years, base adjustments or responsibility transfers/)
+  }
+  const settled = await run(2069, other)
+  t.equal((await finalize(settled.id)).statusCode, 200)
+  t.match(await line(settled.id, other), { zoneShare: '510.00' }, 'A 2000.00, base 1000.00 + 100.00 + 50.00, 60%')
+})
+
 t.test('§9 §6 a supplementary Y−1 finalized after the Y draft: finalizing Y is refused; Y again carries in the new figure', async (t) => {
   const zoneCode = await zone()
   const id = await agreement(zoneCode, 2038)
