@@ -3,6 +3,7 @@ import {
   BASE_MODES, BASES, type BandResult, type BaseAdjustment, type BaseDerivation, FUNDING_METHODS, type GroupResult, type IncrementGroupResult, type PeriodInYear,
   SHORTFALL_POLICIES, TRANSFER_DIRECTIONS, type TransferDirection, type TransferFunding, type TransferInYear,
 } from './types.js'
+import type { LineShortfallDisposition } from './ledger.js'
 
 /** Explanations are Chinese by default and English on request (Accept-Language: en). */
 export type Language = 'zh' | 'en'
@@ -91,7 +92,34 @@ function bandLine (band: BandResult, k: number, count: number, lang: Language): 
   return lang === 'zh' ? `第${k + 1}档（超出部分）：${calc}` : `Band ${k + 1} (the rest): ${calc}`
 }
 
-function shortfallLines (g: IncrementGroupResult, lang: Language): string[] {
+/**
+ * What becomes of a shortfall carried out (§5 step 5, carry_forward): carried to later years, or, in
+ * the agreement's last year, as the line's disposition says (§6).
+ */
+function carriedShortfallLine (g: IncrementGroupResult, lang: Language, disposition: LineShortfallDisposition | undefined): string {
+  const shortfall = m(g.carriedShortfallOut)
+  const zh = lang === 'zh'
+  switch (disposition?.kind) {
+    case undefined:
+      return zh
+        ? `可分成增量为负，短收 ${shortfall} 结转以后年度增量抵扣：功能区分成 0.00`
+        : `The shareable increment is negative; the shortfall of ${shortfall} is carried forward against later increments: zone share 0.00`
+    case 'carried':
+      return zh
+        ? `可分成增量为负，短收 ${shortfall} 结转后续分成办法（编号 ${disposition.agreementId}）以后年度增量抵扣：功能区分成 0.00`
+        : `The shareable increment is negative; the shortfall of ${shortfall} is carried into the next version of the agreement (id ${disposition.agreementId}) against its later increments: zone share 0.00`
+    case 'written_off':
+      return zh
+        ? `可分成增量为负，短收 ${shortfall} 于分成办法最后一年予以核销，不转入后续办法：功能区分成 0.00`
+        : `The shareable increment is negative; the shortfall of ${shortfall} is written off in the agreement's last year, not carried into a next version: zone share 0.00`
+    case 'awaiting_write_off':
+      return zh
+        ? `可分成增量为负，短收 ${shortfall} 待核销（本年度已为分成办法最后一年）：功能区分成 0.00`
+        : `The shareable increment is negative; the shortfall of ${shortfall} awaits its write-off (the year has become the agreement's last): zone share 0.00`
+  }
+}
+
+function shortfallLines (g: IncrementGroupResult, lang: Language, disposition: LineShortfallDisposition | undefined): string[] {
   const shortfall = m(g.shareable.negated())
   const zh = lang === 'zh'
   switch (g.shortfall) {
@@ -108,9 +136,7 @@ function shortfallLines (g: IncrementGroupResult, lang: Language): string[] {
         : `The shareable increment is negative; the zone bears its part at the first band's rate: ${product(band)}`]
     }
     case 'carry_forward':
-      return [zh
-        ? `可分成增量为负，短收 ${m(g.carriedShortfallOut)} 结转以后年度增量抵扣：功能区分成 0.00`
-        : `The shareable increment is negative; the shortfall of ${m(g.carriedShortfallOut)} is carried forward against later increments: zone share 0.00`]
+      return [carriedShortfallLine(g, lang, disposition)]
   }
 }
 
@@ -158,8 +184,12 @@ function periodLine (p: PeriodInYear, lang: Language): string {
   return `Rate schedule: period ${p.number} of ${p.of}, ${years}: its bands apply`
 }
 
-/** The steps of one group's computation, in words, in the order §4–§5 take them. */
-export function explainGroup (g: GroupResult, lang: Language): string[] {
+/**
+ * The steps of one group's computation, in words, in the order §4–§5 take them. `disposition`: on a
+ * settled line, what becomes of the shortfall it carries out of the agreement's last year (§6); a
+ * calculation has none.
+ */
+export function explainGroup (g: GroupResult, lang: Language, disposition?: LineShortfallDisposition): string[] {
   const zh = lang === 'zh'
   const lines: string[] = []
   if (g.period !== undefined) lines.push(periodLine(g.period, lang))
@@ -179,7 +209,7 @@ export function explainGroup (g: GroupResult, lang: Language): string[] {
         : `Shareable increment = increment ${m(g.increment)} − shortfall carried in ${m(g.carriedShortfallIn)} = ${m(g.shareable)}`)
     }
     if (g.shareable.isNegative()) {
-      lines.push(...shortfallLines(g, lang))
+      lines.push(...shortfallLines(g, lang, disposition))
     } else {
       g.bands.forEach((band, k) => lines.push(bandLine(band, k, g.bands.length, lang)))
       if (g.bands.length > 1) {

@@ -185,7 +185,7 @@ function page (run: StoredRun, line: StatementLine, index: number, count: number
   const status = statusText(run)
   const kind = line.kind === 'annual' ? '年度结算' : `补充结算（依据结算批次 ${line.follows ?? ''}）`
   const writtenOff = line.groups.filter((g) => g.writtenOff !== undefined)
-    .map((g) => `<p class="note">注：口径组 ${h(g.name)} 结转下年短收 ${formatYuan(g.writtenOff ?? '0.00')} 元，分成办法期满无后续办法承接，予以核销。</p>`).join('')
+    .map((g) => `<p class="note">注：口径组 ${h(g.name)} 结转下年短收 ${formatYuan(g.writtenOff ?? '0.00')} 元，分成办法期满，不转入后续办法，予以核销。</p>`).join('')
   const transfers = line.groups.filter((g) => g.transfers !== undefined && g.transfers.length > 0)
     .map((g) => `<p class="note">注：口径组 ${h(g.name)} 核定基数含事权划转（财随事走）：${h(transfersCitation(g.transfers ?? [], formatYuan))}。</p>`).join('')
   const override = run.overrideReason === null ? '' : `<p class="override">强制定稿理由（存在异议时定稿）：${h(run.overrideReason)}</p>`

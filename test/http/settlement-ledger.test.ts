@@ -50,7 +50,7 @@ const finalize = (id: number) => post(app, `/v1/settlement-runs/${id}/finalize`,
 
 interface Line {
   agreementId: number, kind: string, zoneShare: string, balanceDue: string, revenueTotal: string, follows?: number, previousZoneShare?: string,
-  adjustment?: string, balanceAdjustment?: string, groups: Array<Group & { carriedShortfallIn?: string, carriedShortfallOut?: string, writtenOff?: string, carriedToAgreementId?: number }>
+  adjustment?: string, balanceAdjustment?: string, groups: Array<Group & { carriedShortfallIn?: string, carriedShortfallOut?: string, writtenOff?: string, carriedToAgreementId?: number, explanation?: string[] }>
 }
 /** The line of an agreement in a run. */
 async function line (runId: number, agreementId: number): Promise<Line> {
@@ -277,6 +277,8 @@ t.test('§6 a shortfall carries into the next version of the agreement, or is wr
   t.match((await line(first.id, next)).groups[0], { carriedShortfallIn: '100.00', shareable: '400.00', zoneShare: '240.00' }, 'the old version\'s 100.00 carried in')
   t.match((await line(last.id, old)).groups[0], { carriedShortfallOut: '100.00', carriedToAgreementId: next })
   t.notOk('writtenOff' in ((await line(last.id, old)).groups[0] ?? {}), 'not written off')
+  t.ok((await line(last.id, old)).groups[0]?.explanation?.includes(`可分成增量为负，短收 100.00 结转后续分成办法（编号 ${next}）以后年度增量抵扣：功能区分成 0.00`),
+    'its explanation says where the shortfall goes')
 
   // Written off: the next version's group of that name does not carry shortfalls.
   const writtenZone = await zone()
@@ -288,6 +290,11 @@ t.test('§6 a shortfall carries into the next version of the agreement, or is wr
   await revenue(writtenZone, 2041, '1500.00')
   t.match((await line((await run(2041, replacement)).id, replacement)).groups[0], { carriedShortfallIn: '0.00', zoneShare: '300.00' }, 'nothing carried in')
   t.match((await line(endedRun.id, ended)).groups[0], { carriedShortfallOut: '100.00', writtenOff: '100.00' }, 'the old line says it is written off')
+  const explained = (await line(endedRun.id, ended)).groups[0]?.explanation ?? []
+  t.ok(explained.includes('可分成增量为负，短收 100.00 于分成办法最后一年予以核销，不转入后续办法：功能区分成 0.00'), 'and so does its explanation')
+  t.notOk(explained.some((text) => text.includes('结转以后年度')), 'not that it is carried forward')
+  t.match((await get(app, `/v1/settlement-runs/${endedRun.id}/statement?format=html`)).body, '注：口径组 taxes 结转下年短收 100.00 元，分成办法期满，不转入后续办法，予以核销。',
+    'the printed statement gives no reason that a next version would belie: one exists, without a carry_forward group of that name')
   const csv = (await get(app, `/v1/settlement-runs/${endedRun.id}/statement`)).body.split('\r\n').map((row) => row.split(','))
   const column = csv[1]?.indexOf('核销短收 shortfall written off') ?? -1
   t.ok(column > 0, 'the statement has a column for it')
@@ -599,6 +606,7 @@ t.test('§6, §9 a signed line whose agreement is later ended at its year shows 
   t.equal((await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old}`, payload: { effectiveTo: 2050 } })).statusCode, 200)
   const awaiting = (await line(annual.id, old)).groups[0] ?? {}
   t.match(awaiting, { carriedShortfallOut: '100.00', awaitingWriteOff: '100.00' }, 'before, nothing said the 100.00 was carried by nothing and written off nowhere')
+  t.ok(awaiting?.explanation?.includes('可分成增量为负，短收 100.00 待核销（本年度已为分成办法最后一年）：功能区分成 0.00'), 'its explanation says so too')
   t.notOk('writtenOff' in awaiting, 'the signed line is not given a write-off it was not signed with')
   t.equal((await get(app, `/v1/settlement-runs/${annual.id}/statement`)).body, signed, 'and its statement reads as it was finalized')
   // The year settled again writes it off; signed, the old line no longer awaits anything.

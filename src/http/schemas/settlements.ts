@@ -168,7 +168,7 @@ function presentLine (l: SettledLine, lang: Language) {
         ...(disposition?.kind === 'carried' ? { carriedToAgreementId: disposition.agreementId } : {}),
         ...(disposition?.kind === 'awaiting_write_off' ? { awaitingWriteOff: formatMoney(disposition.amount) } : {}),
         ...(result.period === undefined ? {} : { period: result.period }),
-        explanation: explainGroup(result, lang),
+        explanation: explainGroup(result, lang, disposition),
       }
     }),
     reviews: presentReviews(l.reviews),
