@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { ApiKeyRow, Db } from './database.js'
 import { fetchPage, mapPage, type Page, type PageRequest } from './pagination.js'
+import { LockSpace } from './locks.js'
 
 /* API keys, stored only as the SHA-256 hash of their token (api-contract.md, Roles and scope). */
 
@@ -46,18 +47,29 @@ export async function revokeApiKey (db: Db, id: string): Promise<{ key: ApiKey, 
 }
 
 /**
- * Whether the stored key `id` is revoked, holding its row (FOR SHARE) until the transaction ends:
- * a revocation (an UPDATE of the row) waits for the writes under way with the key, and a write
- * that reads the row after a revocation committed sees it. undefined when `id` is no stored key
- * (the bootstrap ADMIN_TOKEN, the settle command, the demo loader).
+ * A key's turn, an advisory lock that PostgreSQL grants in the order asked: the writes with the key
+ * share it, a revocation of the key takes it alone. A row lock would not do: a write asking to share
+ * the key's row while a revocation waits for the writes under way is let in ahead of it, so a key
+ * that keeps writing could not be revoked (README, Roles and keys: revoked at once).
+ */
+const keyTurn = (id: string, alone: boolean) =>
+  sql`select ${sql.raw(alone ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared')}(hashtextextended(${id}, ${sql.lit(LockSpace.apiKey)}))`
+
+/**
+ * Whether the stored key `id` is revoked, holding the key's turn (keyTurn) and its row (FOR SHARE)
+ * until the transaction ends: a revocation waits for the writes under way with the key, a write that
+ * asks after the revocation waits for it, and then reads the row as the revocation left it.
+ * undefined when `id` is no stored key (the bootstrap ADMIN_TOKEN, the settle command, the demo loader).
  */
 export async function holdKey (tx: Db, id: string): Promise<{ revoked: boolean } | undefined> {
+  await keyTurn(id, false).execute(tx)
   const row = await tx.selectFrom('api_keys').select('revoked_at').where('id', '=', id).forShare().executeTakeFirst()
   return row === undefined ? undefined : { revoked: row.revoked_at !== null }
 }
 
-/** Holds the row of the stored key `id` for an update (a revocation) until the transaction ends; nothing when there is none. */
+/** Holds the key `id` for its revocation until the transaction ends: its turn alone, then its row for an update (nothing when there is none). */
 export async function lockKeyForRevocation (tx: Db, id: string): Promise<void> {
+  await keyTurn(id, true).execute(tx)
   await tx.selectFrom('api_keys').select('id').where('id', '=', id).forUpdate().execute()
 }
 

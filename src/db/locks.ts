@@ -14,6 +14,7 @@ export const LockSpace = {
   settlementInputs: 7305,
   agreement: 7306,
   debtRegister: 7307,
+  apiKey: 7308,
 } as const
 
 /** Waits for the lock. */

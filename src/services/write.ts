@@ -103,10 +103,12 @@ export async function inWriteTransaction<T> (ctx: Context, work: (tx: Db) => Pro
   const run = async (tx: Db): Promise<T> => {
     // The key was valid when the request came in; a revocation that committed since stops the write, and one that
     // comes while it is under way waits for it to commit (README, Roles and keys: revoked at once).
-    // A revocation holds the two rows in the order of their ids: the row it revokes first when that comes first (or is
-    // its own: two requests holding it to share would each wait for the other), else by its UPDATE after its own.
-    if (options.revokes !== undefined && options.revokes <= keyId) await lockKeyForRevocation(tx, options.revokes)
+    // A revocation holds the two keys in the order of their ids: the key it revokes first when that comes first (or is
+    // its own: two requests holding it to share would each wait for the other), else after its own.
+    const revokes = options.revokes
+    if (revokes !== undefined && revokes <= keyId) await lockKeyForRevocation(tx, revokes)
     if ((await holdKey(tx, keyId))?.revoked === true) throw Problems.unauthorized('The bearer token is not valid (unknown or revoked).')
+    if (revokes !== undefined && revokes > keyId) await lockKeyForRevocation(tx, revokes)
     if (idempotency !== undefined) {
       if (!(await tryLockIdempotencyKey(tx, keyId, idempotency.key))) throw Problems.idempotencyKeyInUse(idempotency.key)
       const stored = await findStoredAnswer(tx, keyId, idempotency.key)
