@@ -32,8 +32,8 @@ export function refuseEncodedBodies (app: FastifyInstance): void {
   app.addHook('preParsing', (request, _reply, payload, done) => {
     const encoding = request.headers['content-encoding']
     const { 'content-length': length, 'transfer-encoding': chunked } = request.headers
-    // A GET or HEAD is answered without its body, whatever it is sent with.
-    const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && (chunked !== undefined || (length !== undefined && length !== '0'))
+    // A GET or HEAD is answered without its body, whatever it is sent with; so is a request no route takes (404).
+    const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && !request.is404 && (chunked !== undefined || (length !== undefined && length !== '0'))
     if (encoding === undefined || !hasBody || encoding.split(',').every((coding) => /^\s*(identity\s*)?$/i.test(coding))) {
       done(null, payload)
       return

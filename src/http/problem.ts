@@ -173,9 +173,26 @@ export function frameworkProblem (error: FastifyError, request: FastifyRequest, 
 
 /** What the 4xx errors plugins raise mean to a client, where the plugin's own message says too little. */
 const PLUGIN_DETAILS = new Map<string, (path: string) => string>([
-  // @fastify/static refuses any path with a '..' segment, even one that stays in its folder; its message is 'Forbidden' alone.
-  ['FST_STATIC_FORBIDDEN_PATH', (path) => `The path ${JSON.stringify(path.slice(0, 200))} has a '..' segment: the documentation's files are served only at paths without one.`],
+  ['FST_STATIC_FORBIDDEN_PATH', forbiddenStaticPath],
 ])
+
+/**
+ * Why @fastify/static refused a path (its message is 'Forbidden' alone): a '..' segment, even one
+ * that stays in its folder, or a path not written as the file's (an empty or '.' segment, a
+ * backslash, a name spelled otherwise).
+ */
+function forbiddenStaticPath (path: string): string {
+  let decoded = path
+  try {
+    decoded = decodeURIComponent(path)
+  } catch {
+    // Escapes that do not decode: the path as sent.
+  }
+  const quoted = JSON.stringify(path.slice(0, 200))
+  return /(^|[/\\])\.\.([/\\]|$)/.test(decoded)
+    ? `The path ${quoted} has a '..' segment: the documentation's files are served only at paths without one.`
+    : `The path ${quoted} is not written as a file's path: the documentation's files are served only at paths without empty or '.' segments or backslashes, their names spelled as they are.`
+}
 
 /** What a 415 says: the content type sent, and the ones the service takes. */
 function unsupportedMediaType (contentType: string | undefined): Problem {

@@ -409,25 +409,35 @@ t.test('api-contract.md, Errors: a compressed body (Content-Encoding: gzip) is 4
   const identities = await injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'content-type': 'application/json', 'content-encoding': 'identity, IDENTITY' }, payload: { code: '370298', name: '未压缩区二' } })
   t.equal(identities.statusCode, 201, 'identity, identity')
   t.equal(expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'content-type': 'application/json', 'content-encoding': 'identity, gzip' }, payload: json }), 415).status, 415, 'identity, gzip is compressed')
+  // No route takes it: 404, as without the header (found by the review of 14761cf, which answered 415 there).
+  for (const [method, url] of [['POST', '/v1/no-such'], ['PUT', '/v1/districts'], ['POST', '/docs/x']] as const) {
+    const unrouted = expectProblem(t, await injectAs('admin', { method, url, headers: { 'content-type': 'text/csv', 'content-encoding': 'gzip' }, payload: csv }), 404)
+    t.match(unrouted.detail, /route/i, `${method} ${url}`)
+  }
 })
 
-t.test('api-contract.md, Errors: a documentation path with a .. segment is 403 saying so, where it said only "Forbidden"', async (t) => {
+t.test('api-contract.md, Errors: a documentation path with a .. segment, or not written as a file\'s, is 403 saying which, where it said only "Forbidden"', async (t) => {
   // On a listening server: an injected request's URL is resolved before it is routed, a client's is not.
   const server = await testApp(t, database)
   await server.listen({ port: 0, host: '127.0.0.1' })
   const { port } = server.server.address() as { port: number }
   // @fastify/static refuses a '..' segment that stays inside its folder too (the review of be06a44 found the first detail said it climbed out).
+  const fetchRaw = (url: string) => new Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: url }, (response) => {
+      let body = ''
+      response.on('data', (chunk: Buffer) => { body += chunk.toString('utf8') })
+      response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, body }))
+    }).on('error', reject).end()
+  })
   for (const url of ['/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/foo/../swagger-ui.css']) {
-    const answer = await new Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }>((resolve, reject) => {
-      request({ host: '127.0.0.1', port, path: url }, (response) => {
-        let body = ''
-        response.on('data', (chunk: Buffer) => { body += chunk.toString('utf8') })
-        response.on('end', () => resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, body }))
-      }).on('error', reject).end()
-    })
-    const problem = expectProblem(t, answer, 403)
+    const problem = expectProblem(t, await fetchRaw(url), 403)
     t.match(problem, { type: /fst-static-forbidden-path$/, title: 'Forbidden' }, url)
     t.equal(problem.detail, `The path ${JSON.stringify(url)} has a '..' segment: the documentation's files are served only at paths without one.`, `${url}: the detail names the path and why`)
+  }
+  // @fastify/static refuses other paths too, without a '..' (found by the review of 2587390: the detail said they had one).
+  for (const url of ['/docs/static//swagger-ui.css', '/docs/static/./swagger-ui.css', '/docs/static/a%5Cb']) {
+    const problem = expectProblem(t, await fetchRaw(url), 403)
+    t.equal(problem.detail, `The path ${JSON.stringify(url)} is not written as a file's path: the documentation's files are served only at paths without empty or '.' segments or backslashes, their names spelled as they are.`, url)
   }
 })
 
