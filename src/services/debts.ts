@@ -134,7 +134,10 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
     const referenceLines = new Map<string, number[]>()
     const badLines = new Set<number>()
     for await (const { line, fields } of file.lines) {
-      const [zoneCode = '', reference = '', creditor = '', kind = '', principal = '', outstanding = '', interestRate = '', incurredOn = '', maturityDate = '', registeredOn = '', notes = ''] = fields
+      const [zoneCode = '', quotedReference = '', quotedCreditor = '', kind = '', principal = '', outstanding = '', interestRate = '', incurredOn = '', maturityDate = '', registeredOn = '', notes = ''] = fields
+      // Without the white space a field in quotes keeps, as registerDebt takes them: "R5 " is the zone's R5.
+      const reference = quotedReference.trim()
+      const creditor = quotedCreditor.trim()
       const text = { zoneCode, reference, creditor, kind, principal, outstanding, interestRate, incurredOn, maturityDate, registeredOn, notes }
       const issues = checkDebtRegistration(text, { zoneExists: (code) => zones.has(code), referenceTaken: (zone, ref) => references.has(`${zone}|${ref}`), today: day })
       const ahead = registeredOn === '' || issues.some((i) => i.field === 'registeredOn') ? undefined : datedAheadProblem('registration', registeredOn, day, '/registeredOn')
