@@ -53,6 +53,9 @@ function lineBreaks (bytes: Buffer, afterCR: boolean): number {
   return breaks
 }
 
+/** The last CR or LF in `bytes`; −1 when there is none. */
+const lastBreakOf = (bytes: Buffer): number => Math.max(bytes.lastIndexOf(LF), bytes.lastIndexOf(CR))
+
 /** Where the line from `start` ends: its first CR or LF, or the end of `bytes`. */
 function nextBreak (bytes: Buffer, start: number): number {
   const lf = bytes.indexOf(LF, start)
@@ -99,6 +102,32 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
     }
     return Problems.notUtf8(line)
   }
+  // The bytes of the line the chunks so far leave unfinished. csv-parse's own limit (max_record_size)
+  // counts a record's fields and not the commas between them: a line of commas alone grew without
+  // end, a field at a time.
+  let lineBytes = 0
+  /** The line of `chunk` (counting from the one it continues) longer than MAX_LINE_BYTES, if any: 400 at it. */
+  const tooLong = (chunk: Buffer) => {
+    let start = 0
+    let end = nextBreak(chunk, 0)
+    let length = lineBytes + end
+    while (length <= MAX_LINE_BYTES) {
+      if (end === chunk.length) {
+        lineBytes = length
+        return undefined
+      }
+      start = end + 1
+      // What is left of the chunk holds no line that long: only its last, unfinished one goes on.
+      if (chunk.length - start <= MAX_LINE_BYTES) {
+        lineBytes = chunk.length - lastBreakOf(chunk) - 1
+        return undefined
+      }
+      end = nextBreak(chunk, start)
+      length = end - start
+    }
+    return Problems.invalidCsv(linesBefore + 1 + lineBreaks(chunk.subarray(0, start), endsWithCR),
+      `a line of more than ${MAX_LINE_BYTES.toLocaleString('en')} bytes: no line of an import is that long`)
+  }
   const metered = new Transform({
     transform (chunk: Buffer, _encoding, callback) {
       bytes += chunk.length
@@ -112,7 +141,12 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
         callback(notUtf8(chunk))
         return
       }
-      const lastBreak = Math.max(chunk.lastIndexOf(LF), chunk.lastIndexOf(CR))
+      const long = tooLong(chunk)
+      if (long !== undefined) {
+        callback(long)
+        return
+      }
+      const lastBreak = lastBreakOf(chunk)
       if (lastBreak === -1) {
         partialLine.push(chunk)
         endsWithCR = false

@@ -39,6 +39,23 @@ t.test('a line longer than any line of an import is 400 at that line, read no fu
   const long = Buffer.from(`a,b\n1,2\n${'Q'.repeat(4 * MAX_LINE_BYTES)},3\n`)
   const chunks = Array.from({ length: Math.ceil(long.length / 1024) }, (_, i) => long.subarray(i * 1024, (i + 1) * 1024))
   await t.rejects(read(chunks), { status: 400, type: 'invalid-csv', message: /line 3/ })
+  // The limit is of the line's bytes, commas and quotes too (found by review: csv-parse's own counts a record's fields, and a
+  // line of 70,000 commas, or of fields of 30,000 characters each, was read as a line).
+  const commas = Buffer.from(`a,b\n1,2\nQD-HT${','.repeat(70_000)}\n3,4\n`)
+  const longFields = Buffer.from(`a,b\n1,${'中'.repeat(15_000)},${'中'.repeat(15_000)},${'x'.repeat(35_000)}\n`)
+  for (const [name, file, line] of [['70,000 commas', commas, 3], ['three fields of 45,000, 45,000 and 35,000 bytes', longFields, 2]] as const) {
+    for (const size of [file.length, 1000, 65_536, 100_000]) {
+      const pieces = Array.from({ length: Math.ceil(file.length / size) }, (_, i) => file.subarray(i * size, (i + 1) * size))
+      await t.rejects(read(pieces), { status: 400, type: 'invalid-csv', message: new RegExp(`^The file is not valid CSV \\(line ${line}\\): a line of more than 65,536 bytes`) }, `${name}, in chunks of ${size}`)
+    }
+  }
+  // Lines of exactly the limit, in CR LF, across chunks: read.
+  const full = `${'y'.repeat(MAX_LINE_BYTES - 2)},z`
+  const crlf = Buffer.from(`a,b\r\n${full}\r\n${full}\r\n`)
+  for (const size of [crlf.length, 7, 65_537, 65_540]) {
+    const pieces = Array.from({ length: Math.ceil(crlf.length / size) }, (_, i) => crlf.subarray(i * size, (i + 1) * size))
+    t.same((await read(pieces)).length, 2, `two lines of ${MAX_LINE_BYTES} bytes in chunks of ${size}`)
+  }
 })
 
 t.test('bytes that are not UTF-8 at the end of a line that came in many chunks: its line', async (t) => {
