@@ -38,9 +38,11 @@ const beyondFifteenDigits = (text: string): boolean =>
 /**
  * A number with what a spreadsheet strips or reads around it: a sign (-007 → -7, and a text cell
  * starting with one would otherwise be neutralized with a visible apostrophe), a currency sign
- * (¥12 → 12), a percent sign (5.0% → 5%) or spaces at either end ( 007 → 7). Kept as text too.
+ * (¥12 → 12), a percent sign (5.0% → 5%) or spaces at either end ( 007 → 7), with or without
+ * thousands separators or an accountant's parentheses (-1,000, $1,000.00, (¥12)). Kept as text too.
  */
-const DECORATED_NUMBER = /^(?=[\s+-]|.*[¥￥$%]|.*\s$)\s*[+-]?[¥￥$]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?\s*$/
+const NUMBER = String.raw`(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?`
+const DECORATED_NUMBER = new RegExp(String.raw`^(?=[\s+-]|.*[¥￥$%]|.*\s$)\s*[+-]?(?:[¥￥$]?${NUMBER}|[¥￥$]?\([¥￥$]?${NUMBER}\))%?\s*$`)
 
 /** A CSV cell whose value is `text` as text, whatever a spreadsheet would read it as (text without quotes). */
 const keptAsText = (text: string): string => `="${text}"`

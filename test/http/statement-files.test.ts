@@ -79,12 +79,15 @@ t.test('CSV: a name or document number a spreadsheet would print as another numb
 
 t.test('CSV: a number with a sign, a currency or percent sign, or spaces around it is kept as text (="…"), not read as the bare number or shown with an apostrophe', async (t) => {
   const names = ['-007', '+12', '-1E5', '-2018.10', '12%', '5.0%', '¥12', '￥12.50', '$12', ' 007', '12 ', '-12',
-    '-', '-abc', '=1+2', '12 号', '¥', '5 %', 'QD-12']
+    '-1,000', '-(12)', '¥1,000', '$1,000.00', '1,000%', '(¥12)',
+    '-', '-abc', '=1+2', '12 号', '¥', '5 %', 'QD-12', '-(12', '¥(1,00)']
   const lines = (await tableCsv('表', columns, names.map((name) => ({ name, documentNo: 'x', amount: '1.00' })))).toString('utf8').slice(1).split('\r\n')
   t.same(lines.slice(2, 2 + names.length).map((l) => l.slice(0, l.indexOf(',x,'))), [
     '"=""-007"""', '"=""+12"""', '"=""-1E5"""', '"=""-2018.10"""', '"=""12%"""', '"=""5.0%"""', '"=""¥12"""', '"=""￥12.50"""', '"=""$12"""', '"="" 007"""', '"=""12 """', '"=""-12"""',
-    "'-", "'-abc", "'=1+2", '12 号', '¥', '5 %', 'QD-12',
-  ], 'before, -007 was written \'-007 (the apostrophe shown), 5.0% opened as 5%, ¥12 as 12 and " 007" as 7 (found by the review of 480054a); other text as before, a formula neutralized')
+    '"=""-1,000"""', '"=""-(12)"""', '"=""¥1,000"""', '"=""$1,000.00"""', '"=""1,000%"""', '"=""(¥12)"""',
+    "'-", "'-abc", "'=1+2", '12 号', '¥', '5 %', 'QD-12', "'-(12", '"¥(1,00)"',
+  ], 'before, -007 was written \'-007 (the apostrophe shown), 5.0% opened as 5%, ¥12 as 12 and " 007" as 7 (found by the review of 480054a); ' +
+    'with thousands separators or parentheses, -1,000 as \'-1,000 and $1,000.00 as 1000 (found by the review of 8055c55); other text as before, a formula neutralized')
 })
 
 t.test('CSV: an amount of more than 15 digits is kept as text (="…"), as the xlsx keeps it; amounts a spreadsheet holds exactly stay numbers', async (t) => {
