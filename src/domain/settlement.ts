@@ -181,16 +181,31 @@ export function statementLineRows (line: StatementLine): StatementRow[] {
 }
 
 /**
- * The statement's last row: the run's totals (runTotals), each the sum of the lines' printed figures.
- * The adjustment columns are summed only on a statement that prints a supplementary line: where every
- * 小计 leaves them blank, so does the 合计.
+ * The sum of the previously settled zone shares (原结算功能区分成) of a statement's supplementary
+ * lines, added a page of lines at a time: the 合计 of the column their 小计 rows fill.
  */
-export function statementTotalRow (totals: RunTotals, printsSupplementary: boolean): StatementRow {
+export function previousZoneShareSum () {
+  let total = ZERO
+  return {
+    add (lines: ReadonlyArray<Pick<StatementLine, 'previousZoneShare'>>): void {
+      for (const l of lines) if (l.previousZoneShare !== null) total = total.plus(money(l.previousZoneShare))
+    },
+    total: () => formatMoney(total),
+  }
+}
+
+/**
+ * The statement's last row: the run's totals (runTotals), each the sum of the lines' printed figures.
+ * The columns of supplementary lines (the zone share previously settled, the adjustments) are summed
+ * only on a statement that prints one: where every 小计 leaves them blank, so does the 合计.
+ */
+export function statementTotalRow (totals: RunTotals, printsSupplementary: boolean, previousZoneShare: string): StatementRow {
   const row: StatementRow = {
     row: '合计 total', actual: totals.revenueTotal, zoneShare: totals.zoneShare, districtShare: totals.districtShare,
     advancesPaid: totals.advancesPaid, balanceDue: totals.balanceDue,
   }
   if (printsSupplementary) {
+    row.previousZoneShare = previousZoneShare
     row.adjustment = totals.adjustment
     row.balanceAdjustment = totals.balanceAdjustment
   }

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events'
 import { PassThrough } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import ExcelJS from 'exceljs'
-import { runTotals, type RunTotals, STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
+import { previousZoneShareSum, runTotals, type RunTotals, STATEMENT_COLUMNS, type StatementLine, statementLineRows, type StatementRow, statementTotalRow } from '../domain/settlement.js'
 import { type ItemSource, slicesInTurns } from '../services/turns.js'
 import { xmlText } from './xml-text.js'
 
@@ -69,13 +69,15 @@ export interface TableColumn<K extends string> {
  * them: each line's rows, then the total of the lines (runTotals) that the pages answer at the end.
  */
 export async function * statementRows (pages: AsyncGenerator<StatementLine[], RunTotals>, printsSupplementary: boolean): AsyncGenerator<StatementRow[]> {
+  const previous = previousZoneShareSum()
   try {
     for (;;) {
       const next = await pages.next()
       if (next.done === true) {
-        yield [statementTotalRow(next.value, printsSupplementary)]
+        yield [statementTotalRow(next.value, printsSupplementary, previous.total())]
         return
       }
+      previous.add(next.value)
       const rows: StatementRow[] = []
       for (const line of next.value) rows.push(...statementLineRows(line))
       yield rows

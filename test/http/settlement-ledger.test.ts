@@ -526,25 +526,26 @@ t.test('§9 a statement says 含补充结算 in its title when a line it prints 
     t.equal(csv.statusCode, 200)
     return csv.rawPayload.subarray(3).toString('utf8').split('\r\n').filter((r) => r !== '')
   }
-  // The 合计 row (a row of figures only: no field is quoted) and its adjustment columns, 补充结算调整 and its 应补(扣)调整.
+  // The 合计 row (a row of figures only: no field is quoted) and its columns of supplementary lines: 原结算功能区分成, 补充结算调整 and its 应补(扣)调整.
   const adjustmentsOfTotal = (rows: string[]) => {
     const header = rows[1]?.split(',') ?? []
     const total = rows.at(-1)?.split(',') ?? []
     t.equal(total[0], '合计 total')
-    return [total[header.indexOf('补充结算调整 supplementary adjustment')], total[header.indexOf('补充结算应补(扣)调整 supplementary balance adjustment')]]
+    return [total[header.indexOf('原结算功能区分成 previously settled zone share')], total[header.indexOf('补充结算调整 supplementary adjustment')], total[header.indexOf('补充结算应补(扣)调整 supplementary balance adjustment')]]
   }
   const keyOf = async (districtCode: string) => ({ token: (await created(t, app, '/v1/api-keys', { role: 'district', districtCode, label: districtCode }) as { token: string }).token })
-  const supplementary = await line(both.id, revisedId) as { adjustment: string, balanceAdjustment: string }
+  const supplementary = await line(both.id, revisedId) as { previousZoneShare: string, adjustment: string, balanceAdjustment: string }
   t.not(supplementary.adjustment, '0.00', 'the revision moved the zone share')
   const admin = await rowsAs('admin')
   t.match(admin[0], /^"?2048年度（含补充结算）结算单/, 'the whole run prints a supplementary line')
-  t.same(adjustmentsOfTotal(admin), [supplementary.adjustment, supplementary.balanceAdjustment], 'its 合计 sums the adjustments (the annual line has none)')
+  t.same(adjustmentsOfTotal(admin), [supplementary.previousZoneShare, supplementary.adjustment, supplementary.balanceAdjustment],
+    'its 合计 sums the zone share previously settled and the adjustments (the annual line has none); before, it left the first blank (found by a probe)')
   const chengyang = await rowsAs(await keyOf('370214'))
   t.match(chengyang[0], /^"?2048年度（含补充结算）结算单/, '城阳区 prints its supplementary line')
-  t.same(adjustmentsOfTotal(chengyang), [supplementary.adjustment, supplementary.balanceAdjustment])
+  t.same(adjustmentsOfTotal(chengyang), [supplementary.previousZoneShare, supplementary.adjustment, supplementary.balanceAdjustment])
   const shibei = await rowsAs(await keyOf('370203'))
   t.match(shibei[0], /^"?2048年度结算单/, '市北区 prints only its annual line: no 含补充结算')
-  t.same(adjustmentsOfTotal(shibei), ['', ''], 'and its 合计 leaves the adjustment columns blank, as its 小计 does (not 0.00)')
+  t.same(adjustmentsOfTotal(shibei), ['', '', ''], 'and its 合计 leaves those columns blank, as its 小计 does (not 0.00)')
 })
 
 t.test('§6 a shortfall never vanishes silently: the next version, without a carry_forward group of that name, is not settled (409) until the ended year, settled again, writes it off', async (t) => {
