@@ -102,7 +102,22 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
   app.log.info(`Swagger UI at ${docsUrl(app.server.address()) ?? `http://${config.host}:${config.port}/docs`}`)
 }
 
+/** What the commands are, for `help` and a usage error. */
+const COMMANDS = 'commands: serve (the default), migrate, settle --year 2021 [--finalize] [--agreement ID …], pglite-template; ' +
+  'each is configured by its environment (PORT, DATA_DIR, DATABASE_URL, …: README, Configuration)'
+
 async function main (): Promise<void> {
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`usage: node dist/src/server.js [command]\n${COMMANDS}\n`)
+    return
+  }
+  // Only settle takes arguments: `serve --port 3424` listened on PORT and said nothing of it.
+  const extra = process.argv.slice(3)
+  if ((command === 'serve' || command === 'migrate' || command === 'pglite-template') && extra.length > 0) {
+    process.stderr.write(`${command}: takes no arguments (given ${JSON.stringify(extra.join(' ').slice(0, 200))})\n${COMMANDS}\n`)
+    process.exitCode = 2
+    return
+  }
   const config = parseConfig(process.env)
   const log = pino({ level: config.logLevel })
   if (command === 'migrate') {
@@ -145,7 +160,7 @@ async function main (): Promise<void> {
   } else if (command === 'serve') {
     await serve(log, config)
   } else {
-    throw new OperatorError(`unknown command "${command}": use "serve" (the default), "migrate", "settle" or "pglite-template"`)
+    throw new OperatorError(`unknown command "${command}": use "serve" (the default), "migrate", "settle" or "pglite-template" ("help" lists them)`)
   }
 }
 

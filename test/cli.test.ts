@@ -74,7 +74,24 @@ t.test('settle on an embedded database that is not there (DATA_DIR mistyped) say
   t.notOk(existsSync(missing), 'no directory was made')
   const usage = await settle({ DATA_DIR: missing }, ['--year', '21'])
   t.equal(usage.code, 2, 'a usage error is told first, before any database is looked for')
-  t.match(usage.stderr, /^settle: --year is required/)
+  t.match(usage.stderr, /^settle: --year 21 is not a fiscal year: four digits, from 1990 to 2100/)
+})
+
+t.test('--year says what is wrong with the year given, and is given once (found by a probe: "--year is required" for a year given, and of two the last settled)', async (t) => {
+  const { settleRequest } = await import('../src/cli/settle.js')
+  for (const [args, message] of [
+    [[], /^settle: --year is required\n/],
+    [['--year', 'abc'], /^settle: --year abc is not a fiscal year: four digits, from 1990 to 2100\n/],
+    [['--year', '02025'], /^settle: --year 02025 is not a fiscal year/],
+    [['--year', '1989'], /^settle: --year 1989 is not a fiscal year/],
+    [['--year', '2025', '--year', '2026'], /^settle: --year is given 2 times \(2025, 2026\): one year a run\n/],
+  ] as const) {
+    const errors: string[] = []
+    t.equal(settleRequest([...args], { error: (text) => errors.push(text) }), 2, args.join(' '))
+    t.match(errors.join(''), message)
+    t.match(errors.join(''), /usage: npm run settle -- --year 2021/)
+  }
+  t.same(settleRequest(['--year', '2025', '--agreement', '3'], { error: () => {} }), { year: 2025, finalize: false, agreementIds: [3] })
 })
 
 t.test('--agreement takes decimal agreement ids, each once: 0x10, 1e3, 07 or a repeat is a usage error (exit 2, on standard error), not another agreement settled', async (t) => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
@@ -93,10 +94,26 @@ t.test('a server that cannot listen exits 1 instead of hanging', async (t) => {
   t.match(server.stderr(), /^failed to start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+\n$/, 'told in one line, without a stack trace')
 })
 
+t.test('only settle takes arguments: serve, migrate and pglite-template given some are a usage error (exit 2), not run as if none were given; help lists the commands', async (t) => {
+  // Found by a probe: `serve --port 3424` listened on 3000 without a word.
+  const env = await serverEnvironment(t, 'server-args-')
+  for (const args of [['serve', '--port', '3424'], ['migrate', '--year', '2025'], ['pglite-template', 'extra']]) {
+    const refused = spawnServer(args, env)
+    t.equal(await refused.exited, 2, args.join(' '))
+    t.match(refused.stderr(), new RegExp(`^${args[0]}: takes no arguments \\(given "${args.slice(1).join(' ')}"\\)\\ncommands: serve \\(the default\\), migrate, settle`))
+  }
+  t.notOk(existsSync(join(env.DATA_DIR, 'pglite')), 'no database was made')
+  for (const help of ['help', '--help']) {
+    const listed = spawnServer([help], env)
+    t.equal(await listed.exited, 0)
+    t.match(listed.output(), /^usage: node dist\/src\/server\.js \[command\]\ncommands: serve \(the default\), migrate, settle --year 2021/)
+  }
+})
+
 t.test('what an operator acts on is told in one line without a stack trace, named for the command that failed', async (t) => {
   const unknown = spawnServer(['setle'], {})
   t.equal(await unknown.exited, 1)
-  t.equal(unknown.stderr(), 'failed to start: unknown command "setle": use "serve" (the default), "migrate", "settle" or "pglite-template"\n')
+  t.equal(unknown.stderr(), 'failed to start: unknown command "setle": use "serve" (the default), "migrate", "settle" or "pglite-template" ("help" lists them)\n')
   // A database that does not answer: PostgreSQL on a port nothing listens on.
   const closed = createServer().listen(0, '127.0.0.1')
   await once(closed, 'listening')

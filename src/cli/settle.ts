@@ -60,14 +60,20 @@ export interface SettleRequest {
 export function settleRequest (args: string[], out: Pick<SettleOutput, 'error'>): SettleRequest | 2 {
   let options
   try {
-    options = parseArgs({ args, options: { year: { type: 'string' }, finalize: { type: 'boolean', default: false }, agreement: { type: 'string', multiple: true } }, strict: true }).values
+    options = parseArgs({ args, options: { year: { type: 'string', multiple: true }, finalize: { type: 'boolean', default: false }, agreement: { type: 'string', multiple: true } }, strict: true }).values
   } catch (error) {
     out.error(`settle: ${(error as Error).message}\n${USAGE}`)
     return 2
   }
-  const year = options.year === undefined || !/^\d{4}$/.test(options.year) ? undefined : Number(options.year)
+  const [given, ...more] = options.year ?? []
+  if (given === undefined || more.length > 0) {
+    // One year a run: of two, which one to settle (and perhaps finalize) is not for the command to guess.
+    out.error(`settle: ${given === undefined ? '--year is required' : `--year is given ${more.length + 1} times (${[given, ...more].join(', ')}): one year a run`}\n${USAGE}`)
+    return 2
+  }
+  const year = /^\d{4}$/.test(given) ? Number(given) : undefined
   if (year === undefined || year < 1990 || year > 2100) {
-    out.error(`settle: --year is required, a fiscal year from 1990 to 2100\n${USAGE}`)
+    out.error(`settle: --year ${given} is not a fiscal year: four digits, from 1990 to 2100\n${USAGE}`)
     return 2
   }
   const notAnId = options.agreement?.find((id) => !AGREEMENT_ID.test(id) || Number(id) > INT4_MAX)

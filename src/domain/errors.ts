@@ -156,7 +156,7 @@ export const Problems = {
   /** A unique key of the database refused a write that the checks before it could not see coming (a race). */
   duplicateKey: () => new Problem(409, 'already-exists', 'A record with this key already exists.'),
   idempotencyKeyInUse: (key: string) => new Problem(409, 'idempotency-key-in-use', `A request with Idempotency-Key "${key}" is still running; retry when it has finished.`),
-  settlementRunning: (year: number) => new Problem(409, 'settlement-running', `A settlement run for ${year} is in progress; try again when it has finished.`),
+  settlementRunning: (year: number) => new Problem(409, 'settlement-running', `A settlement run for ${year} is in progress (being computed or finalized); try again when it has finished.`),
   /** calculation-rules.md §6: a carry_forward agreement settles Y only after Y−1 is finalized. */
   priorYearNotFinalized: (conflicts: readonly InputIssue[]) => new Problem(409, 'prior-year-not-finalized', firstOf(conflicts), conflicts),
   runAlreadyFinalized: (runId: number, finalizedAt: string | null) => new Problem(409, 'already-finalized',
