@@ -121,12 +121,16 @@ async function main (): Promise<void> {
   const config = parseConfig(process.env)
   const log = pino({ level: config.logLevel })
   if (command === 'migrate') {
+    // A new embedded database is what a fresh checkout asks for; in a DATA_DIR mistyped it is not, so it is said.
+    const embedded = join(config.dataDir, 'pglite')
+    const made = config.databaseUrl === undefined && !existsSync(embedded)
     const database = open(config)
     try {
       await runMigrations(log, database)
     } finally {
       await database.close()
     }
+    if (made) process.stderr.write(`migrate: there was no embedded database in ${embedded}; made a new one (set DATA_DIR if the service's data is elsewhere)\n`)
   } else if (command === 'settle') {
     // A run holds one chunk of agreements at a time (about 50 MB live at 25,000 agreements), but
     // V8 may let the heap grow to up to four times what survived its last full collection before the next

@@ -110,6 +110,17 @@ t.test('only settle takes arguments: serve, migrate and pglite-template given so
   }
 })
 
+t.test('migrate says so when it makes a new embedded database: what a fresh checkout asks for, and what a mistyped DATA_DIR gets (found by a probe: it said nothing)', async (t) => {
+  const dataDir = join(await temporaryDirectory(t, 'migrate-new-'), 'typo')
+  const env = { DATA_DIR: dataDir, LOG_LEVEL: 'warn' }
+  const first = spawnServer(['migrate'], env)
+  t.equal(await first.exited, 0)
+  t.equal(first.stderr(), `migrate: there was no embedded database in ${join(dataDir, 'pglite')}; made a new one (set DATA_DIR if the service's data is elsewhere)\n`)
+  const again = spawnServer(['migrate'], env)
+  t.equal(await again.exited, 0)
+  t.equal(again.stderr(), '', 'on the database it made, nothing to say')
+})
+
 t.test('what an operator acts on is told in one line without a stack trace, named for the command that failed', async (t) => {
   const unknown = spawnServer(['setle'], {})
   t.equal(await unknown.exited, 1)

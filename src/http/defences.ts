@@ -123,7 +123,16 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
     retryAfter: SHED_RETRY_AFTER_SECONDS,
     // A rejected promise reaches the error handler, which answers problem+json.
     pressureHandler: async (_request, _reply, type, value) => {
-      throw Problems.overloaded(type, String(value))
+      throw Problems.overloaded(type, pressureText(type, value, options.pressure.maxEventLoopDelayMs))
     },
   })
+}
+
+/**
+ * What under-pressure measured, as a 503 says it: the event-loop delay in milliseconds, or, when no
+ * sample landed in its window (it reports Infinity: the loop was held all that time), over the limit.
+ */
+export function pressureText (type: string, value: number | undefined, maxEventLoopDelayMs: number): string {
+  if (type !== 'eventLoopDelay') return String(value)
+  return value !== undefined && Number.isFinite(value) ? `${Math.round(value)} ms` : `over ${maxEventLoopDelayMs} ms`
 }
