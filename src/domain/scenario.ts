@@ -351,6 +351,13 @@ function settleChain (plan: ScenarioPlan, version: Version, facts: ScenarioFacts
   const chain = new Map<number, ReadonlyMap<string, Decimal>>()
   let carriedOut: ReadonlyMap<string, Decimal> | undefined
   for (let year = plan.chainFrom; year <= plan.toYear; year++) {
+    // A year before the scenario's whose settlement is finalized carries into the next what was signed
+    // (ownCarry): its figures are not needed, and one the version cannot compute (a prior_year base
+    // without the revenue of the year before it) is no reason to refuse the years asked for.
+    if (year < plan.fromYear && facts.finalizedCarriedOut?.(year) !== undefined) {
+      carriedOut = undefined
+      continue
+    }
     const carry: CarrySource = carrySource(version.carry, year, facts.predecessor)
     const ownCarry = () => {
       const finalized = facts.finalizedCarriedOut?.(year - 1)

@@ -117,3 +117,18 @@ t.test('§6 §9 a change that leaves C_out alone carries the signed C_out, thoug
     t.equal(years[1]?.groups[0]?.scenario.carriedShortfallIn, '100.00', 'the signed 100.00 carried in, as the agreed terms do')
   }
 })
+
+t.test('§4 §6 a year before the scenario\'s that is finalized is not computed as changed: a prior_year base tried from 2021 is answered, though 2020 has no 2019 revenue to base it on', async (t) => {
+  const id = await zoneWithRevenue(t, 'QD-PY')
+  const payload = { agreementId: id, changes: { groups: [{ name: 'taxes', base: { mode: 'prior_year' } }] }, fromYear: 2021, toYear: 2021 }
+  // 2020 not settled: its C_out as changed is what 2021 carries in, and it cannot be computed.
+  const refused = expectProblem(t, await post(app, '/v1/scenarios', payload), 422)
+  t.same(refused.errors?.map((e) => e.pointer), ['/changes/groups/0/base'])
+  t.match(refused.errors?.[0]?.message, /prior_year bases 2020 on 2019's revenue, and none is recorded/)
+  await settleAlone(t, id, 2020)
+  // 2020 signed: 2021 carries in the signed 100.00 (found by a probe: still refused over 2020, whose figures were thrown away).
+  const answered = await post(app, '/v1/scenarios', payload)
+  t.equal(answered.statusCode, 200, answered.body)
+  // Base A(2020) = 900.00; 1,250.00 − 900.00 − 100.00 carried in = 250.00: 90.00 × 0.60 + 160.00 × 0.80 = 182.00
+  t.same(taxesAsChanged(answered.json()), [{ year: 2021, in: '100.00', out: '0.00', zone: '182.00' }])
+})
