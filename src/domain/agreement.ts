@@ -344,20 +344,21 @@ function transferText (x: RecordedTransfer) {
  * same terms always give the same text, any change that could move the year's line another. What
  * moves only later years is left out (an adjustment from a later year, a transfer not in force in
  * the year, an end after the year), so that registering it does not make the year's draft stale.
+ * `year` undefined: every year's, the text a draft computed before 716a5e5 holds the digest of.
  * A group with one set of bands and no transfers reads as it did before schedules and transfers
  * existed, so a draft run computed then is not stale for that alone.
  */
 export function agreementTermsText (a: Omit<AgreementTerms, 'groups'> & {
   id: number
   groups: ReadonlyArray<AgreementGroupTerms & { adjustments: ReadonlyArray<BaseAdjustment & { id?: number }>, transfers: readonly RecordedTransfer[] }>
-}, year: number): string {
+}, year: number | undefined): string {
   return JSON.stringify({
     id: a.id, zoneCode: a.zoneCode, districtCode: a.districtCode, documentNo: a.documentNo,
     // Whether the year is the last (where a shortfall carried out goes, §6) or in force at all.
-    effectiveFrom: a.effectiveFrom, effectiveTo: a.effectiveTo !== null && a.effectiveTo <= year ? a.effectiveTo : null, baseYear: a.baseYear,
+    effectiveFrom: a.effectiveFrom, effectiveTo: a.effectiveTo !== null && (year === undefined || a.effectiveTo <= year) ? a.effectiveTo : null, baseYear: a.baseYear,
     groups: a.groups.map((g) => {
-      const transfers = g.transfers.filter((x) => transferInForce(x, year))
-      const adjustments = g.basis === 'increment' ? adjustmentsFor({ mode: g.base.mode, adjustments: g.adjustments }, year) : g.adjustments
+      const transfers = year === undefined ? g.transfers : g.transfers.filter((x) => transferInForce(x, year))
+      const adjustments = g.basis === 'increment' && year !== undefined ? adjustmentsFor({ mode: g.base.mode, adjustments: g.adjustments }, year) : g.adjustments
       return {
         name: g.name, basis: g.basis, categories: [...g.categories].sort(), shortfall: g.shortfall,
         base: g.basis === 'increment' ? { mode: g.base.mode, amount: g.base.amount?.toString() ?? null, growthRate: g.base.mode === 'escalating' ? g.base.growthRate.toString() : null } : null,

@@ -329,13 +329,17 @@ async function staleLines (tx: Db, run: StoredRun) {
   const lines = await runLineInputs(tx, run.id)
   const carriedOut = new Map(lines.map((l) => [l.agreementId, l.carriedOut]))
   // What each line would be computed from now, read a chunk of agreements at a time like the run.
+  const storedTerms = new Map(lines.map((l) => [l.agreementId, l.inputs?.terms]))
   const now = new Map<number, LineInputs>()
   const priorYearGroups = new Map<number, string[]>()
   for await (const { agreements, inputs } of chunksOf(tx, year, lines.map((l) => l.agreementId), await actualsBy(tx, year, lines.length))) {
     for (const a of agreements) {
       const { lineInputs, shortfallsOf } = agreementFacts(inputs, a)
       const shortfalls = shortfallsOf(carriedOut.get(a.id) ?? [])
-      now.set(a.id, shortfalls === undefined ? lineInputs : { ...lineInputs, shortfalls })
+      // A draft computed before the terms were read by year holds the digest of every year's: the same, nothing in them changed.
+      const stored = storedTerms.get(a.id)
+      const terms = stored !== undefined && stored !== lineInputs.terms && stored === digest(agreementTermsText(a, undefined)) ? stored : lineInputs.terms
+      now.set(a.id, { ...lineInputs, terms, ...(shortfalls === undefined ? {} : { shortfalls }) })
       priorYearGroups.set(a.id, a.groups.flatMap((g) => g.basis === 'increment' && g.base.mode === 'prior_year' ? [g.name] : []))
     }
   }

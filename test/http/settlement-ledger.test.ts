@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { sql } from 'kysely'
 import t from 'tap'
 import { insertAdvance } from '../../src/db/advances.js'
+import { agreementsInForce } from '../../src/db/agreements.js'
 import { holdSettlementInputs } from '../../src/db/locks.js'
+import { agreementTermsText } from '../../src/domain/agreement.js'
 import { expectProblem, onPostgres, rowCount, testApp, testDatabase } from '../helpers.js'
 import { created, get, injector, post } from '../world.js'
 
@@ -240,6 +243,26 @@ t.test('§9 §4 what moves only later years does not make a year\'s draft stale:
   const settled = await run(2069, other)
   t.equal((await finalize(settled.id)).statusCode, 200)
   t.match(await line(settled.id, other), { zoneShare: '510.00' }, 'A 2000.00, base 1000.00 + 100.00 + 50.00, 60%')
+})
+
+t.test('§9 a draft computed before the terms were read by year holds the digest of every year\'s terms: unchanged, it is not stale for that; changed, it is', async (t) => {
+  // Found by the review of 716a5e5: after the upgrade, every draft of an agreement ending after its year, or with a later adjustment, was refused.
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2074, { effectiveTo: 2076 })
+  await revenue(zoneCode, 2074, '2000.00')
+  await created(t, app, `/v1/agreements/${id}/base-adjustments`, { group: 'taxes', fromYear: 2075, amount: '100.00', reason: '企业迁入', documentNo: '调〔2075〕1号' })
+  const [stored] = await agreementsInForce(database.db, 2074, [id])
+  const everyYear = createHash('sha256').update(agreementTermsText(stored!, undefined)).digest('hex')
+  t.not(everyYear, createHash('sha256').update(agreementTermsText(stored!, 2074)).digest('hex'), 'the two texts differ for this agreement')
+  const draftHolding = async (terms: string) => {
+    const draft = await run(2074, id)
+    await sql`UPDATE settlement_lines SET inputs = jsonb_set(inputs::jsonb, '{terms}', to_jsonb(${terms}::text))::text WHERE run_id = ${draft.id}`.execute(database.db)
+    return draft
+  }
+  const changed = await draftHolding(createHash('sha256').update('other terms').digest('hex'))
+  t.match(expectProblem(t, await finalize(changed.id), 409).detail, /terms, years, base adjustments or responsibility transfers/, 'a digest of other terms is a change')
+  const before = await draftHolding(everyYear)
+  t.equal((await finalize(before.id)).statusCode, 200, 'the digest an earlier build stored, of the same terms')
 })
 
 t.test('§9 §6 a supplementary Y−1 finalized after the Y draft: finalizing Y is refused; Y again carries in the new figure', async (t) => {
