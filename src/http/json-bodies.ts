@@ -53,6 +53,11 @@ export function acceptJsonBodies (app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // A request no route takes is 404, whatever its body holds (gzip bytes, GBK, not JSON).
+    if (request.is404) {
+      done(null, undefined)
+      return
+    }
     // An operation that takes another type (the CSV imports) refuses JSON whatever it holds: 415, not a parse error of what may be CSV.
     const consumes = consumedTypes(request)
     if (consumes !== undefined && !consumes.includes('application/json')) {

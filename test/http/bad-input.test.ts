@@ -410,9 +410,13 @@ t.test('api-contract.md, Errors: a compressed body (Content-Encoding: gzip) is 4
   t.equal(identities.statusCode, 201, 'identity, identity')
   t.equal(expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'content-type': 'application/json', 'content-encoding': 'identity, gzip' }, payload: json }), 415).status, 415, 'identity, gzip is compressed')
   // No route takes it: 404, as without the header (found by the review of 14761cf, which answered 415 there).
+  // Nor does what the body holds, JSON or not (found by the review of aeb7d2d: gzipped JSON there was 400 not-utf8, with advice about GBK).
+  const notJson = Buffer.from('{"name": "城阳', 'utf8')
   for (const [method, url] of [['POST', '/v1/no-such'], ['PUT', '/v1/districts'], ['POST', '/docs/x']] as const) {
-    const unrouted = expectProblem(t, await injectAs('admin', { method, url, headers: { 'content-type': 'text/csv', 'content-encoding': 'gzip' }, payload: csv }), 404)
-    t.match(unrouted.detail, /route/i, `${method} ${url}`)
+    for (const [type, encoding, payload] of [['text/csv', 'gzip', csv], ['application/json', 'gzip', json], ['application/json', undefined, notJson], ['application/json', undefined, Buffer.from([0xb3, 0xc7])]] as const) {
+      const unrouted = expectProblem(t, await injectAs('admin', { method, url, headers: { 'content-type': type, ...(encoding === undefined ? {} : { 'content-encoding': encoding }) }, payload }), 404)
+      t.match(unrouted.detail, /route/i, `${method} ${url} ${type} ${encoding ?? ''}`)
+    }
   }
 })
 
