@@ -6,7 +6,7 @@ import type { StoredRun } from '../db/settlements.js'
 import { transfersCitation } from '../domain/explanation.js'
 import { formatPercent, formatYuan } from '../domain/money.js'
 import { DECISION_TITLES, latestReviews, PARTY_TITLES, REVIEW_PARTIES, type Review, UNREVIEWED } from '../domain/review.js'
-import { beijingTime, finalizedText, reviewerText, runSums, type RunTotals, type StatementLine } from '../domain/settlement.js'
+import { beijingTime, finalizedText, previousZoneShareSum, reviewerText, runSums, type RunTotals, type StatementLine } from '../domain/settlement.js'
 import { type ItemSource, slicesInTurns } from '../services/turns.js'
 
 /*
@@ -211,9 +211,9 @@ ${override}${digest}
 
 /**
  * The last page: the totals of the lines printed (the run's, or the caller's share of it), as the
- * CSV and xlsx end with their 合计 row, with the supplementary adjustments when a line prints them.
+ * CSV and xlsx end with their 合计 row, with the columns of supplementary lines when a line prints them.
  */
-function totalsPage (run: StoredRun, count: number, totals: RunTotals, printsSupplementary: boolean): string {
+function totalsPage (run: StoredRun, count: number, totals: RunTotals, previousZoneShare: string, printsSupplementary: boolean): string {
   const rows: Array<[string, string]> = [
     ['收入合计 revenue', totals.revenueTotal],
     ['功能区分成 zone share', totals.zoneShare],
@@ -221,7 +221,9 @@ function totalsPage (run: StoredRun, count: number, totals: RunTotals, printsSup
     ['已预拨 advances paid', totals.advancesPaid],
     ['应补(扣) balance due', totals.balanceDue],
   ]
-  if (printsSupplementary) rows.push(['补充结算调整 adjustment', totals.adjustment], ['应补(扣)调整 balance adjustment', totals.balanceAdjustment])
+  if (printsSupplementary) {
+    rows.push(['原结算功能区分成 previously settled', previousZoneShare], ['补充结算调整 adjustment', totals.adjustment], ['应补(扣)调整 balance adjustment', totals.balanceAdjustment])
+  }
   return `<section class="totals">
 <header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度</p><h1>${run.fiscalYear}年度功能区收入分成结算单 合计<small>totals</small></h1><p class="status">${statusText(run)}</p></header>
 <p class="unit">本结算单 ${count} 份分成办法合计；金额单位：元</p>
@@ -230,14 +232,18 @@ function totalsPage (run: StoredRun, count: number, totals: RunTotals, printsSup
 </section>`
 }
 
+/** The pages printed so far, and their sums (the previously settled zone shares of the supplementary lines apart). */
+interface Printed { lines: number, sums: ReturnType<typeof runSums>, previous: ReturnType<typeof previousZoneShareSum> }
+
 /** Pages of the statement written at a time, between turns of the event loop. */
 const PAGES_AT_A_TIME = 200
 
 /** The statement's pages, PAGES_AT_A_TIME at a time (numbered "page i of count"), with a turn of the event loop between pieces. */
-async function * htmlPieces (run: StoredRun, count: number, lines: ItemSource<StatementLine>, printed: { lines: number, sums: ReturnType<typeof runSums> }): AsyncGenerator<string> {
+async function * htmlPieces (run: StoredRun, count: number, lines: ItemSource<StatementLine>, printed: Printed): AsyncGenerator<string> {
   for await (const slice of slicesInTurns(lines, PAGES_AT_A_TIME)) {
     yield slice.map((line, i) => page(run, line, printed.lines + i, count)).join('\n')
     printed.sums.add(slice)
+    printed.previous.add(slice)
     printed.lines += slice.length
   }
 }
@@ -257,7 +263,7 @@ export async function * statementHtml (
   run: StoredRun, statement: { lineCount: number, lines: ItemSource<StatementLine>, printsSupplementary?: boolean }, stylesheetHref: string,
 ): AsyncGenerator<string> {
   // The pages printed so far, and their sums: the totals page after the last of them.
-  const printed = { lines: 0, sums: runSums() }
+  const printed: Printed = { lines: 0, sums: runSums(), previous: previousZoneShareSum() }
   const pieces = htmlPieces(run, statement.lineCount, statement.lines, printed)
   try {
     const head = await pieces.next()
@@ -278,7 +284,7 @@ ${first}`
       yield `\n${INCOMPLETE_NOTICE}`
       throw error
     }
-    const totals = printed.lines === 0 ? '' : `\n${totalsPage(run, printed.lines, printed.sums.totals(), statement.printsSupplementary ?? false)}`
+    const totals = printed.lines === 0 ? '' : `\n${totalsPage(run, printed.lines, printed.sums.totals(), printed.previous.total(), statement.printsSupplementary ?? false)}`
     yield `${totals}
 </body>
 </html>

@@ -58,11 +58,11 @@ t.test('api-contract.md, Settlement runs (totals that add up to the cent): after
   t.equal(html.match(/第 \d+ 份，共 3 份，另附汇总页/g)?.length, 3, 'each agreement\'s page says a totals page follows, so a missing one is noticed when signing')
   t.same([...totals.matchAll(/<th>([^<]+)<\/th><td class="num">([^<]+)<\/td>/g)].map((m) => `${m[1]} ${m[2]}`), [
     '收入合计 revenue 300.00', '功能区分成 zone share 180.00', '属地政府留成 district share -1,234,487.89', '已预拨 advances paid 0.00',
-    '应补(扣) balance due 180.00', '补充结算调整 adjustment 10.00', '应补(扣)调整 balance adjustment 10.00',
-  ])
+    '应补(扣) balance due 180.00', '原结算功能区分成 previously settled 50.00', '补充结算调整 adjustment 10.00', '应补(扣)调整 balance adjustment 10.00',
+  ], 'the zone share previously settled too, as the CSV and xlsx 合计 (found by the review of dd492ba)')
   t.match(totals, /草稿 DRAFT/, 'a draft\'s totals say so, as its pages do')
   const annualOnly = (await written([line(1)])).pieces.join('')
-  t.notMatch(annualOnly, /补充结算调整/, 'no adjustments when no supplementary line is printed')
+  t.notMatch(annualOnly, /补充结算调整|原结算功能区分成/, 'no adjustments when no supplementary line is printed')
   t.notMatch((await written([])).pieces.join(''), /class="totals"/, 'no lines, no totals page')
 })
 
