@@ -13,6 +13,13 @@ const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABOR
  * database was dropped or renamed under the service).
  */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '3D000'])
+/**
+ * Refusals of a connection being opened: class 28 (the login refused: a password changed, pg_hba.conf),
+ * and 55000 when the database is not taking connections (ALTER DATABASE … ALLOW_CONNECTIONS false,
+ * as during maintenance); 55000 is otherwise a statement's error, which stays one.
+ */
+const refusesConnections = (code: string, message: unknown): boolean =>
+  /^28[0-9A-Z]{3}$/.test(code) || (code === '55000' && typeof message === 'string' && /is not currently accepting connections/.test(message))
 /** 57014 query_canceled: a statement ran past statement_timeout (or was cancelled by an operator). */
 const TIMED_OUT_SQLSTATE = '57014'
 
@@ -25,7 +32,7 @@ const CONNECTION_ERROR_MESSAGES = /^(Connection terminated|timeout exceeded when
 export function isDatabaseUnavailable (error: unknown, depth = 0): boolean {
   if (typeof error !== 'object' || error === null || depth > 3) return false
   const { code, message, errors } = error as { code?: unknown, message?: unknown, errors?: unknown }
-  if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
+  if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || refusesConnections(code, message))) return true
   if (typeof message === 'string' && CONNECTION_ERROR_MESSAGES.test(message)) return true
   // Node answers an AggregateError when every address of a host name refused.
   return Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))

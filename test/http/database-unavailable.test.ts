@@ -26,6 +26,10 @@ const unavailable: Array<[string, unknown]> = [
   ['the pool waited too long for a connection', new Error('timeout exceeded when trying to connect')],
   ['a client that broke before', new Error('Client has encountered a connection error and is not queryable')],
   ['3D000 invalid_catalog_name (the database was dropped or renamed)', withCode('3D000', 'database "fiscal" does not exist')],
+  // Found by a probe: a database set to refuse connections (maintenance) answered 500.
+  ['55000 the database not accepting connections (ALLOW_CONNECTIONS false)', withCode('55000', 'database "fiscal" is not currently accepting connections')],
+  ['28P01 the password refused (changed while the service runs)', withCode('28P01', 'password authentication failed for user "fiscal"')],
+  ['28000 the login refused by pg_hba.conf', withCode('28000', 'no pg_hba.conf entry for host "10.0.0.5", user "fiscal", database "fiscal"')],
 ]
 
 // A statement past its time limit, or a database that sent nothing back in time: 503 as well (databaseTimedOut).
@@ -38,6 +42,7 @@ const notUnavailable: Array<[string, unknown, number]> = [
   ['unique violation', withCode('23505'), 409],
   ['foreign key violation', withCode('23503'), 422],
   ['invalid text representation', withCode('22P02'), 500],
+  ['55000 of a statement (object_not_in_prerequisite_state): a defect, not an outage', withCode('55000', 'cannot refresh materialized view concurrently'), 500],
   ['a plain error', new Error('something else'), 500],
 ]
 
