@@ -315,12 +315,12 @@ export const Problems = {
   notOwnRepayment: (eventId: number, paidOn: string, districtCode: string, transferredOn: string | undefined) => new Problem(422, 'rule-violated',
     `Repayment ${eventId} of ${paidOn} was made before the debt was transferred to ${districtCode}${transferredOn === undefined ? '' : ` on ${transferredOn}`}: ` +
     'a district reverses only its own repayments; an admin may reverse this one.', at('/params/eventId', `not a repayment of ${districtCode}`)),
-  /** An advance that would take the year's advances of an agreement beyond 18 integer digits (§1). */
   /** calculation-rules.md §6: advancesPaid is what was paid to the zone for the year; a recovery takes back no more than was paid. */
   advancesBelowZero: (agreementId: number, year: number, paid: string, total: string) => new Problem(422, 'rule-violated',
     `Agreement ${agreementId}'s advances (预拨) for ${year} add up to ${paid}; this one would take them to ${total}. ` +
     'A recovered advance (a negative amount) takes back at most what was paid for the year (calculation-rules.md §6: advancesPaid is what was paid to the zone).',
-    at('/amount', `at least -${paid} (what was paid for the year)`)),
+    at('/amount', paid === '0.00' ? 'more than 0.00: nothing was paid for the year to take back' : `at least -${paid} (what was paid for the year)`)),
+  /** An advance that would take the year's advances of an agreement beyond 18 integer digits (§1). */
   advancesTooLarge: (agreementId: number, year: number, total: string) => new Problem(422, 'rule-violated',
     `Agreement ${agreementId}'s advances for ${year} would add up to ${total}, more than 18 integer digits (calculation-rules.md §1): ` +
     'its settlement could not print them.', at('/amount', 'the year\'s advances would exceed 18 integer digits')),
