@@ -111,9 +111,15 @@ async function main (): Promise<void> {
     process.stdout.write(`usage: node dist/src/server.js [command]\n${COMMANDS}\n`)
     return
   }
+  // A usage error, as settle's are (exit 2), before anything is configured or opened.
+  if (!['serve', 'migrate', 'settle', 'pglite-template'].includes(command)) {
+    process.stderr.write(`unknown command "${command.slice(0, 100)}": use "serve" (the default), "migrate", "settle" or "pglite-template" ("help" lists them)\n`)
+    process.exitCode = 2
+    return
+  }
   // Only settle takes arguments: `serve --port 3424` listened on PORT and said nothing of it.
   const extra = process.argv.slice(3)
-  if ((command === 'serve' || command === 'migrate' || command === 'pglite-template') && extra.length > 0) {
+  if (command !== 'settle' && extra.length > 0) {
     process.stderr.write(`${command}: takes no arguments (given ${JSON.stringify(extra.join(' ').slice(0, 200))})\n${COMMANDS}\n`)
     process.exitCode = 2
     return
@@ -161,10 +167,8 @@ async function main (): Promise<void> {
     const { PGLITE_TEMPLATE, templateIsCurrent, writePgliteTemplate } = await import('./db/pglite-template.js')
     if (!templateIsCurrent()) process.stderr.write(`wrote ${await writePgliteTemplate()}\n`)
     else log.debug(`${PGLITE_TEMPLATE} is current`)
-  } else if (command === 'serve') {
-    await serve(log, config)
   } else {
-    throw new OperatorError(`unknown command "${command}": use "serve" (the default), "migrate", "settle" or "pglite-template" ("help" lists them)`)
+    await serve(log, config)
   }
 }
 

@@ -123,8 +123,8 @@ t.test('migrate says so when it makes a new embedded database: what a fresh chec
 
 t.test('what an operator acts on is told in one line without a stack trace, named for the command that failed', async (t) => {
   const unknown = spawnServer(['setle'], {})
-  t.equal(await unknown.exited, 1)
-  t.equal(unknown.stderr(), 'failed to start: unknown command "setle": use "serve" (the default), "migrate", "settle" or "pglite-template" ("help" lists them)\n')
+  t.equal(await unknown.exited, 2, 'a usage error, as settle\'s are (before, 1: found by a walk through README)')
+  t.equal(unknown.stderr(), 'unknown command "setle": use "serve" (the default), "migrate", "settle" or "pglite-template" ("help" lists them)\n')
   // A database that does not answer: PostgreSQL on a port nothing listens on.
   const closed = createServer().listen(0, '127.0.0.1')
   await once(closed, 'listening')
