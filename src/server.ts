@@ -102,6 +102,9 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
   app.log.info(`Swagger UI at ${docsUrl(app.server.address()) ?? `http://${config.host}:${config.port}/docs`}`)
 }
 
+/** The commands (COMMANDS says what each is). */
+const COMMAND_NAMES = ['serve', 'migrate', 'settle', 'pglite-template']
+
 /** What the commands are, for `help` and a usage error. */
 const COMMANDS = 'commands: serve (the default), migrate, settle --year 2021 [--finalize] [--agreement ID …], pglite-template; ' +
   'each is configured by its environment (PORT, DATA_DIR, DATABASE_URL, …: README, Configuration)'
@@ -112,7 +115,7 @@ async function main (): Promise<void> {
     return
   }
   // A usage error, as settle's are (exit 2), before anything is configured or opened.
-  if (!['serve', 'migrate', 'settle', 'pglite-template'].includes(command)) {
+  if (!COMMAND_NAMES.includes(command)) {
     process.stderr.write(`unknown command "${command.slice(0, 100)}": use "serve" (the default), "migrate", "settle" or "pglite-template" ("help" lists them)\n`)
     process.exitCode = 2
     return

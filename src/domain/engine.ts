@@ -11,7 +11,6 @@ import type {
  * (§5.5), basis total (§5).
  */
 
-/** Σ adjustments that apply to year Y. */
 /** The base adjustments that move B(Y) (§4). */
 export function adjustmentsFor<A extends { fromYear: number }> (rule: { mode: BaseRule['mode'], adjustments: readonly A[] }, fiscalYear: number): A[] {
   // prior_year takes only the adjustments made for Y itself: earlier ones are already in A(Y−1).

@@ -106,8 +106,8 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   // counts a record's fields and not the commas between them: a line of commas alone grew without
   // end, a field at a time.
   let lineBytes = 0
-  /** The line of `chunk` (counting from the one it continues) longer than MAX_LINE_BYTES, if any: 400 at it. */
-  const tooLong = (chunk: Buffer) => {
+  /** The line of `chunk` (counting from the one it continues) longer than MAX_LINE_BYTES, if any: 400 at it. `lastBreak`: lastBreakOf(chunk). */
+  const tooLong = (chunk: Buffer, lastBreak: number) => {
     let start = 0
     let end = nextBreak(chunk, 0)
     let length = lineBytes + end
@@ -119,7 +119,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       start = end + 1
       // What is left of the chunk holds no line that long: only its last, unfinished one goes on.
       if (chunk.length - start <= MAX_LINE_BYTES) {
-        lineBytes = chunk.length - lastBreakOf(chunk) - 1
+        lineBytes = chunk.length - lastBreak - 1
         return undefined
       }
       end = nextBreak(chunk, start)
@@ -141,12 +141,12 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
         callback(notUtf8(chunk))
         return
       }
-      const long = tooLong(chunk)
+      const lastBreak = lastBreakOf(chunk)
+      const long = tooLong(chunk, lastBreak)
       if (long !== undefined) {
         callback(long)
         return
       }
-      const lastBreak = lastBreakOf(chunk)
       if (lastBreak === -1) {
         partialLine.push(chunk)
         endsWithCR = false
