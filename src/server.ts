@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8'
 import closeWithGrace from 'close-with-grace'
 import { type Logger, pino } from 'pino'
 import { resolveAdminToken } from './admin-token.js'
-import { settleCommand, settleRequest } from './cli/settle.js'
+import { INTERRUPTED, settleCommand, settleRequest } from './cli/settle.js'
 import { ConfigError, parseConfig, type ServerConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connect.js'
 import { isDatabaseUnavailable, OperatorError } from './db/errors.js'
@@ -158,10 +158,22 @@ async function main (): Promise<void> {
     if (config.databaseUrl === undefined && !existsSync(embedded)) {
       throw new OperatorError(`there is no embedded database in ${embedded}: set DATA_DIR to the service's data directory, or DATABASE_URL to its PostgreSQL database`)
     }
+    // Ctrl-C (or a job's SIGTERM) stops the run where what is stored can be told (settleCommand); a second one exits at once.
+    const interruption = new AbortController()
+    const interrupt = (signal: NodeJS.Signals) => {
+      if (interruption.signal.aborted) {
+        process.stderr.write(`\nsettle: ${signal} again: exiting now; what the database committed stands (GET /v1/settlement-runs)\n`)
+        process.exit(INTERRUPTED)
+      }
+      process.stderr.write(`\nsettle: ${signal} received: stopping… (send it again to exit at once)\n`)
+      interruption.abort()
+    }
+    process.on('SIGINT', interrupt)
+    process.on('SIGTERM', interrupt)
     const database = open(config)
     try {
       await runMigrations(log, database)
-      process.exitCode = await settleCommand(database.db, request, { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, output)
+      process.exitCode = await settleCommand(database.db, request, { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, output, interruption.signal)
     } finally {
       await database.close()
     }

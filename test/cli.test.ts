@@ -4,7 +4,8 @@ import t, { type Test } from 'tap'
 import { openDatabase } from '../src/db/connect.js'
 import { migrate } from '../src/db/migrate.js'
 import { loadDemoData } from '../src/demo.js'
-import { onPostgres } from './helpers.js'
+import { money } from '../src/domain/money.js'
+import { onPostgres, rowCount, testDatabase } from './helpers.js'
 import { send, serverEnvironment, spawnServer, startServer } from './spawn.js'
 
 // `npm run settle -- --year 2021 [--finalize]`: the annual job from the command line
@@ -110,6 +111,42 @@ t.test('--agreement takes decimal agreement ids, each once: 0x10, 1e3, 07 or a r
   }
   const usage = await settle(env, [])
   t.match(usage.stderr, /--year is required/, 'usage errors on standard error')
+})
+
+t.test('interrupted (Ctrl-C, SIGTERM) it says what is stored and exits 130: while the run is computed, nothing (its transaction is rolled back); once it is ' +
+  'stored, a draft, not finalized (it exited 130 without a word, and the operator could not tell; found by a probe)', async (t) => {
+  const { INTERRUPTED, settleCommand } = await import('../src/cli/settle.js')
+  const database = await testDatabase(t)
+  await loadDemoData(database.db)
+  const settings = { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false }
+  const runs = async () => (await database.db.selectFrom('settlement_runs').select(['id', 'status']).orderBy('id').execute()).map((r) => `${r.id} ${r.status}`)
+  const before = await runs()
+  /** The command's output, with the interruption coming when it first writes `when`. */
+  const interruptedAt = async (when: RegExp) => {
+    const interruption = new AbortController()
+    const written: string[] = []
+    const errors: string[] = []
+    const write = (text: string) => {
+      written.push(text)
+      if (when.test(text)) interruption.abort()
+    }
+    const code = await settleCommand(database.db, { year: 2024, finalize: true, agreementIds: undefined }, settings, { write, error: (text) => errors.push(text), isTTY: true }, interruption.signal)
+    return { code, written: written.join(''), errors: errors.join('') }
+  }
+
+  const computing = await interruptedAt(/ 33% 1\/3 agreements/)
+  t.equal(computing.code, INTERRUPTED)
+  t.equal(computing.errors, '\nsettle: interrupted at 2/3 agreements; nothing of the run is stored (its transaction was rolled back)\n')
+  t.same(await runs(), before, 'no run was stored')
+  const lines = await rowCount(database, 'settlement_lines')
+  t.equal((await database.db.selectFrom('settlement_lines').select('run_id').where('run_id', '<=', 6).execute()).length, lines, 'nor any line of another run')
+
+  const stored = await interruptedAt(/100% 3\/3 agreements/)
+  t.equal(stored.code, INTERRUPTED)
+  // Run 8: the id of the run rolled back is not given out again.
+  t.equal(stored.errors, '\nsettle: interrupted after run 8 (2024) was stored: it is a draft, not finalized (GET /v1/settlement-runs/8)\n')
+  t.same(await runs(), [...before, '8 draft'], 'the run the interruption came after is stored, a draft')
+  t.notMatch(stored.written, /run 8, 2024/, 'no summary as if the command had finished')
 })
 
 // The embedded database is one process's: a settle command beside the running service wrote a run

@@ -26,9 +26,16 @@ export interface SettleOutput {
 const AGREEMENT_ID = /^[1-9][0-9]{0,9}$/
 const INT4_MAX = 2_147_483_647
 
-function progressBar (out: SettleOutput): (done: number, total: number) => void {
+/** Thrown from the progress callback once the command is interrupted: the run's transaction is rolled back. */
+class Interrupted extends Error {}
+
+/** The exit code of an interrupted command, as a shell gives one killed by SIGINT (128 + 2). */
+export const INTERRUPTED = 130
+
+function progressBar (out: SettleOutput, interrupted: AbortSignal): (done: number, total: number) => void {
   let shown = -1
   return (done, total) => {
+    if (interrupted.aborted) throw new Interrupted(`${done}/${total}`)
     const percent = Math.floor((100 * done) / total)
     if (percent === shown || (!out.isTTY && percent % 10 !== 0 && done !== total)) return
     shown = percent
@@ -90,18 +97,31 @@ export function settleRequest (args: string[], out: Pick<SettleOutput, 'error'>)
   return { year, finalize: options.finalize === true, agreementIds }
 }
 
-/** Runs the command; answers the exit code. */
-export async function settleCommand (db: Db, request: SettleRequest, settings: Settings, out: SettleOutput): Promise<number> {
+/**
+ * Runs the command; answers the exit code. `interrupted` (SIGINT or SIGTERM, src/server.ts) stops
+ * it where what is stored can be told: while the run is computed, its transaction is rolled back
+ * and nothing is stored; once the run is stored, it is not finalized; a finalization under way is
+ * let finish. Either way the command says what is stored and exits with INTERRUPTED.
+ */
+export async function settleCommand (db: Db, request: SettleRequest, settings: Settings, out: SettleOutput, interrupted: AbortSignal = new AbortController().signal): Promise<number> {
   const { year, agreementIds } = request
   const ctx: Context = { db, settings, actor: { principal: { role: 'admin', keyId: 'cli' }, scope: ALL, requestId: `cli-${process.pid}` } }
   try {
     out.write(`settling ${year}${agreementIds === undefined ? '' : ` for agreements ${agreementIds.join(', ')}`}…\n`)
-    const { run: created } = await createRun(ctx, { fiscalYear: year, agreementIds }, progressBar(out))
+    const { run: created } = await createRun(ctx, { fiscalYear: year, agreementIds }, progressBar(out, interrupted))
+    if (interrupted.aborted) {
+      out.error(`\nsettle: interrupted after run ${created.id} (${year}) was stored: it is a draft${request.finalize ? ', not finalized' : ''} (GET /v1/settlement-runs/${created.id})\n`)
+      return INTERRUPTED
+    }
     // Under REQUIRE_TWO_ADMINS the key that computed a run may not finalize it: the command stops at
     // the draft it computed (README), which a second admin finalizes through the API.
     const secondAdmin = request.finalize && settings.requireTwoAdmins
     if (request.finalize && !secondAdmin) await finalizeRun(ctx, created.id)
     const { run, districts, total } = await runSummary(ctx, created.id)
+    if (interrupted.aborted) {
+      out.error(`\nsettle: interrupted while run ${run.id} (${year}) was finalized; the finalization went through: the run is ${run.status}\n`)
+      return INTERRUPTED
+    }
     const next = secondAdmin
       ? ` (not finalized here: REQUIRE_TWO_ADMINS=1 asks an admin other than the one that computed it to finalize it: POST /v1/settlement-runs/${run.id}/finalize)`
       : ` (finalize with --finalize or POST /v1/settlement-runs/${run.id}/finalize)`
@@ -110,6 +130,10 @@ export async function settleCommand (db: Db, request: SettleRequest, settings: S
     // Asked to finalize and left a draft: not a failure, and not a success a job chained on it may take for one (paying on the statement, say).
     return secondAdmin ? LEFT_AS_DRAFT : 0
   } catch (error) {
+    if (error instanceof Interrupted) {
+      out.error(`\nsettle: interrupted at ${error.message} agreements; nothing of the run is stored (its transaction was rolled back)\n`)
+      return INTERRUPTED
+    }
     if (error instanceof Problem) {
       out.error(`\nsettle: ${error.message}\n${(error.errors ?? []).slice(0, 20).map((e) => `  ${e.message}\n`).join('')}`)
       return 1
