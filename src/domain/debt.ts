@@ -207,9 +207,9 @@ export function checkDebtRegistration (d: DebtRegistrationText, register: DebtRe
   if (!(DEBT_KINDS as readonly string[]).includes(d.kind)) issue('kind', 'format', `must be one of ${DEBT_KINDS.join(', ')}`)
   const principalIsMoney = MONEY.test(d.principal)
   const principalOk = principalIsMoney && money(d.principal).greaterThan(0)
-  if (!principalIsMoney) issue('principal', 'format', 'must be an amount above 0.00 with at most two decimals')
+  if (!principalIsMoney) issue('principal', 'format', 'must be an amount above 0.00 with at most 15 integer digits and two decimals')
   else if (!principalOk) issue('principal', 'principal-not-positive', 'must be an amount above 0.00 with at most two decimals')
-  if (!MONEY.test(d.outstanding) || money(d.outstanding).isNegative()) issue('outstanding', 'format', 'must be an amount of at least 0.00 with at most two decimals')
+  if (!MONEY.test(d.outstanding) || money(d.outstanding).isNegative()) issue('outstanding', 'format', 'must be an amount of at least 0.00 with at most 15 integer digits and two decimals')
   else if (principalOk && money(d.outstanding).greaterThan(money(d.principal))) issue('outstanding', 'outstanding-above-principal', 'is more than the principal')
   if (d.interestRate !== '' && !RATE.test(d.interestRate)) issue('interestRate', 'format', 'must be a rate between 0 and 1 with at most six decimals')
   const days = (['incurredOn', 'maturityDate', 'registeredOn'] as const).filter((field) => {

@@ -78,7 +78,7 @@ export function checkRevenueRow (input: RevenueRowInput, refs: RevenueRowReferen
   if (year === undefined || year < 1990 || year > 2100) problems.push({ field: 'year', message: 'must be a year from 1990 to 2100' })
   const month = whole(input.month)
   if (month === undefined || month < 1 || month > 12) problems.push({ field: 'month', message: 'must be a month from 1 to 12' })
-  if (!MONEY.test(input.amount)) problems.push({ field: 'amount', message: 'must be an amount in yuan with at most two decimals, e.g. 1000.00' })
+  if (!MONEY.test(input.amount)) problems.push({ field: 'amount', message: 'must be an amount in yuan with at most 15 integer digits and two decimals, e.g. 1000.00' })
   if (problems.length > 0 || districtCode === undefined || year === undefined || month === undefined) {
     const given = districtCode !== undefined && year !== undefined && month !== undefined && problems.every((p) => p.field === 'amount')
     return given ? { ok: false, problems, month: { zoneCode: input.zoneCode, districtCode, categoryCode: input.category, year, month } } : { ok: false, problems }

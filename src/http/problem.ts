@@ -104,14 +104,17 @@ export function clientErrorProblem (error: Error & { code?: string }, socket: So
 
 /** What a value of each documented string format must look like, by its pattern. */
 const FORMAT_MESSAGES: Record<string, string> = {
-  [MONEY_PATTERN]: 'must be an amount in yuan written as a string with at most two decimals, e.g. "1000.00"',
-  [NON_NEGATIVE_MONEY_PATTERN]: 'must be an amount of at least zero written as a string with at most two decimals, e.g. "0.00"',
+  [MONEY_PATTERN]: 'must be an amount in yuan written as a string with at most 15 integer digits and two decimals, e.g. "1000.00"',
+  [NON_NEGATIVE_MONEY_PATTERN]: 'must be an amount of at least zero written as a string with at most 15 integer digits and two decimals, e.g. "0.00"',
   [RATE_PATTERN]: 'must be a rate between 0 and 1 written as a string with at most six decimals, e.g. "0.60"',
   [GROWTH_PATTERN]: 'must be a ratio written as a string with at most six decimals, e.g. "0.10"',
   [DAY_PATTERN]: 'must be a day written YYYY-MM-DD, from 1900-01-01 to 2199-12-31',
   [ID_PATTERN]: 'must be a record id: a whole number from 1 to 2147483647, written without leading zeros',
   [NOT_BLANK_PATTERN]: 'must not be blank: white space alone says nothing',
 }
+
+/** The amounts' patterns, whose words say how long an amount may be (calculation-rules.md §1). */
+const MONEY_PATTERNS = new Set([MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN])
 
 interface AjvError {
   keyword: string
@@ -144,8 +147,9 @@ function validationFields (error: FastifyError): InputIssue[] {
     } else if (typeof e.params.additionalProperty === 'string') {
       message = 'is not a known field'
     } else {
-      // A format's words for the value's shape; a string too long is told so, whatever its format.
-      const format = e.parentSchema?.pattern === undefined || e.keyword === 'maxLength' ? undefined : FORMAT_MESSAGES[e.parentSchema.pattern]
+      // A format's words for the value's shape; a string too long is told so, unless its format names its limit (an amount's 15 digits, §1).
+      const pattern = e.parentSchema?.pattern
+      const format = pattern === undefined || (e.keyword === 'maxLength' && !MONEY_PATTERNS.has(pattern)) ? undefined : FORMAT_MESSAGES[pattern]
       message = format === undefined
         ? e.message ?? 'is invalid'
         : e.keyword === 'type' ? `${format}; a JSON number is not accepted` : format

@@ -536,3 +536,17 @@ t.test('api-contract.md, Lists: a debt list asked as of today pages on across mi
   }
   t.equal(ids.size, 2, 'its own cursor pages through both')
 })
+
+t.test('calculation-rules.md §1: an amount beyond 15 integer digits is told the limit, however long it is (it said "must NOT have more than 19 characters" or named no limit)', async (t) => {
+  const message = 'must be an amount in yuan written as a string with at most 15 integer digits and two decimals, e.g. "1000.00"'
+  for (const actual of ['1234567890123456.00', '1234567890123456', '12345678901234567890.00', '1234567890123456789012345']) {
+    const problem = expectProblem(t, await post(app, '/v1/calculations', { fiscalYear: 2021, groups: [{ name: 'taxes', basis: 'increment', base: '1000.00', actual, rates: [{ rate: '0.60' }] }] }), 400)
+    t.same(problem.errors, [{ pointer: '/groups/0/actual', message }], actual)
+  }
+  const advances = expectProblem(t, await post(app, '/v1/calculations', { fiscalYear: 2021, advancesPaid: '12345678901234567.00', groups: [{ name: 'taxes', basis: 'increment', base: '1000.00', actual: '1000.00', rates: [{ rate: '0.60' }] }] }), 400)
+  t.same(advances.errors, [{ pointer: '/advancesPaid', message }])
+  const before = await rowCount(database, 'advances')
+  const advance = expectProblem(t, await post(app, '/v1/advances', { agreementId: 1, fiscalYear: 2024, paidOn: '2024-06-30', amount: '1000000000000000.00', documentNo: 'x' }), 400)
+  t.same(advance.errors, [{ pointer: '/amount', message }])
+  t.equal(await rowCount(database, 'advances'), before, 'nothing recorded')
+})

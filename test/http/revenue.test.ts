@@ -179,3 +179,10 @@ t.test('a CSV cell of any length is quoted shortened, so every bad line is repor
   t.same(errors.map((e) => e.field), ['zoneCode', 'districtCode', 'category'])
   t.ok(errors.every((e) => e.message.length <= 100 && e.message.includes(`${'x'.repeat(64)}…`)), 'each names the first 64 characters of the cell')
 })
+
+t.test('calculation-rules.md §1: a CSV amount beyond 15 integer digits is refused at its line, naming the limit; nothing loaded', async (t) => {
+  const before = await stored()
+  const problem = expectProblem(t, await csv(`${header}\nQD-HT,370214,10101,2022,5,1234567890123456.00\n`), 422)
+  t.same(problem.errors, [{ pointer: '/line/2/amount', message: 'line 2, amount: must be an amount in yuan with at most 15 integer digits and two decimals, e.g. 1000.00' }])
+  t.same(await stored(), before, 'nothing was loaded')
+})
