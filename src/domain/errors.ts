@@ -103,6 +103,35 @@ function firstOf (issues: readonly InputIssue[]): string {
 /** Agreement years as printed: "2020–open". */
 const years = (from: number, to: number | null) => `${from}–${to ?? 'open'}`
 
+/**
+ * The problem type of a request the HTTP layer refused before any operation saw it, by the error
+ * code Node or Fastify gave it: a name of this service's own, which a framework upgrade does not
+ * rename (before, the code itself: `fst-err-ctp-invalid-media-type`, `hpe-header-overflow`).
+ */
+const UNACCEPTED_TYPES: Record<string, string> = {
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid-json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid-json',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
+  FST_ERR_CTP_INVALID_CONTENT_ENCODING: 'unsupported-content-encoding',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body-too-large',
+  FST_ERR_BAD_URL: 'invalid-url',
+  FST_ERR_MAX_PARAM_LENGTH: 'invalid-url',
+  FST_STATIC_FORBIDDEN_PATH: 'forbidden-path',
+  HPE_HEADER_OVERFLOW: 'headers-too-large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request-timeout',
+  ERR_HTTP_REQUEST_HEADERS_TIMEOUT: 'request-timeout',
+}
+
+/** Codes not named above, by their status: what the status says, never the code. */
+const UNACCEPTED_BY_STATUS: Record<number, string> = {
+  400: 'bad-request', 404: 'not-found', 405: 'method-not-allowed', 406: 'not-acceptable', 408: 'request-timeout', 411: 'length-required',
+  413: 'body-too-large', 414: 'uri-too-long', 415: 'unsupported-media-type', 431: 'headers-too-large',
+}
+
+function unacceptedRequestType (status: number, code: string): string {
+  return UNACCEPTED_TYPES[code] ?? (code.startsWith('HPE_') ? 'invalid-http' : UNACCEPTED_BY_STATUS[status] ?? `refused-${status}`)
+}
+
 export const Problems = {
   // —— 400: malformed input ————————————————————————————————————————————————
   /** A list's cursor that no list gave out. */
@@ -119,7 +148,7 @@ export const Problems = {
   schemaMismatch: (part: string, issues: readonly InputIssue[]) => new Problem(400, 'invalid-input',
     `The request ${part} does not match the schema: see errors for each field.`, issues),
   /** What the framework refuses before a handler runs (a body that is not JSON, too large, of another type; a URL that does not decode). */
-  unacceptedRequest: (status: number, code: string, detail: string) => new Problem(status, code.toLowerCase().replaceAll('_', '-'), detail),
+  unacceptedRequest: (status: number, code: string, detail: string) => new Problem(status, unacceptedRequestType(status, code), detail),
   dateRangeReversed: () => new Problem(400, 'invalid-input', 'from is after to.', at('/querystring/from', 'must not be after to')),
   notUtf8: (line: number) => new Problem(400, 'not-utf8',
     `The file is not UTF-8 text (line ${line}). Save it as "CSV UTF-8": a file in GBK or GB18030 cannot be read as it is.`,

@@ -176,8 +176,10 @@ export function frameworkProblem (error: FastifyError, request: FastifyRequest, 
 }
 
 /** What the 4xx errors plugins raise mean to a client, where the plugin's own message says too little. */
-const PLUGIN_DETAILS = new Map<string, (path: string) => string>([
-  ['FST_STATIC_FORBIDDEN_PATH', forbiddenStaticPath],
+const PLUGIN_DETAILS = new Map<string, (request: FastifyRequest) => string>([
+  ['FST_STATIC_FORBIDDEN_PATH', (request) => forbiddenStaticPath(request.url.split('?')[0] ?? '')],
+  // Fastify's own says "Request body is too large": not how large a body may be.
+  ['FST_ERR_CTP_BODY_TOO_LARGE', (request) => `The body is larger than this operation takes: at most ${request.routeOptions.bodyLimit ?? 'BODY_LIMIT'} bytes (BODY_LIMIT).`],
 ])
 
 /**
@@ -225,7 +227,7 @@ function problemOf (error: FastifyError | Error, request: FastifyRequest): Probl
   if (fastifyError.validation !== undefined) return Problems.schemaMismatch(fastifyError.validationContext ?? 'body', validationFields(fastifyError))
   const status = fastifyError.statusCode ?? 500
   if (status >= 400 && status < 500) {
-    const detail = PLUGIN_DETAILS.get(fastifyError.code)?.(request.url.split('?')[0] ?? '') ?? fastifyError.message
+    const detail = PLUGIN_DETAILS.get(fastifyError.code)?.(request) ?? fastifyError.message
     return Problems.unacceptedRequest(status, fastifyError.code ?? `HTTP_${status}`, detail)
   }
   return undefined
