@@ -35,8 +35,8 @@ export const ADMIN_ONLY: RouteAccess = { roles: ['admin'] }
 /** Recording revenue and advances: admins anywhere, district bureaus for their own district. */
 export const ADMIN_OR_DISTRICT: RouteAccess = { roles: ['admin', 'district'] }
 
-/** RFC 9110 §11.1: the scheme name is case-insensitive (`Bearer`, `bearer`, `BEARER`); the token is not. */
-const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] ([\x21-\x7e]{1,512})$/
+/** RFC 9110 §11.1: the scheme name is case-insensitive (`Bearer`, `bearer`, `BEARER`); the token is not. RFC 6750 §2.1: one space or more before it. */
+const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] +([\x21-\x7e]{1,512})$/
 
 /** Failed authentications an address may make per window before it is answered 429 (per instance). */
 export interface AuthFailureBudget {

@@ -100,6 +100,16 @@ t.test('the bearer scheme is case-insensitive (RFC 9110 §11.1); the token is no
   expectProblem(t, await app.inject({ method: 'GET', url: '/v1/districts', headers: { authorization: `Basic ${ADMIN_TOKEN}` } }), 401)
 })
 
+t.test('RFC 6750 §2.1: one space or more may come between the scheme and the token (two were 401; found by a probe); a tab or none may not', async (t) => {
+  const app = await testApp(t, database)
+  for (const between of ['  ', '   ']) {
+    t.equal((await app.inject({ method: 'GET', url: '/v1/districts', headers: { authorization: `Bearer${between}${ADMIN_TOKEN}` } })).statusCode, 200, JSON.stringify(between))
+  }
+  for (const between of ['\t', '', ' \t']) {
+    expectProblem(t, await app.inject({ method: 'GET', url: '/v1/districts', headers: { authorization: `Bearer${between}${ADMIN_TOKEN}` } }), 401)
+  }
+})
+
 /** A plugin counting the statements that read api_keys. */
 function keyLookups (): KyselyPlugin & { count: number } {
   return {
