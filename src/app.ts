@@ -72,6 +72,9 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     // second here, so that 408 comes within a second of REQUEST_TIMEOUT_MS.
     http: { requestTimeout, connectionsCheckingInterval: 1000 },
     genReqId: () => randomUUID(),
+    // A path parameter is checked by its route's schema (400 at /params/…, naming it), however long:
+    // the router's own limit (100 characters) answered 414 naming none. The URL is bounded anyway (16 KiB with the headers).
+    routerOptions: { maxParamLength: 16 * 1024 },
     // Requests that arrive while closing get a problem+json 503 instead (src/http/problem.ts).
     return503OnClosing: false,
     frameworkErrors: frameworkProblem,
