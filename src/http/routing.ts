@@ -101,7 +101,12 @@ export async function answerWrite<T> (
   write: (ctx: Context) => Promise<T>, present: (value: T) => unknown, options: AnswerOptions<T> = {},
 ): Promise<FastifyReply> {
   const header = request.headers['idempotency-key']
-  if (header !== undefined && (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header))) throw Problems.idempotencyKeyMalformed()
+  if (header !== undefined) {
+    // Node joins a header given twice with ", ": two keys would be taken for one, "a, b".
+    const times = request.raw.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'idempotency-key').length
+    if (times > 1) throw Problems.idempotencyKeyRepeated(times)
+    if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) throw Problems.idempotencyKeyMalformed()
+  }
   let text: string | undefined
   const answer = (value: T) => (text ??= String(reply.code(status).serialize(present(value))))
   const stored = (value: T) => options.replay === undefined ? answer(value) : String(reply.code(status).serialize(options.replay(value)))

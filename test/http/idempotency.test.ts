@@ -50,6 +50,16 @@ t.test('a key is 1 to 255 printable characters, spaces between them included (ap
   t.equal(await rowCount(database, 'districts'), districts, 'a refused key changes nothing')
 })
 
+t.test('two Idempotency-Key headers are 400, not taken as one key "a, b" (found by a probe)', async (t) => {
+  const districts = await rowCount(database, 'districts')
+  const problem = expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': ['a', 'b'] }, payload: { code: '370284', name: '莱西市' } }), 400)
+  t.same(problem.errors, [{ pointer: '/headers/idempotency-key', message: 'is given 2 times' }])
+  t.equal(await rowCount(database, 'districts'), districts, 'nothing stored')
+  const joined = await send('/v1/districts', { code: '370284', name: '莱西市' }, 'a, b')
+  t.equal(joined.statusCode, 201, 'one header holding "a, b" is one key, as before')
+  t.equal(joined.headers['idempotent-replayed'], undefined, 'and was not stored by the refused request')
+})
+
 t.test('the same key sent to another operation is 422 too, and says it was used with another request, not only another body', async (t) => {
   const problem = expectProblem(t, await send('/v1/zones', { code: 'QD-HT', name: '青岛高新区', hostDistrictCode: '370214' }, 'create-370214'), 422)
   t.match(problem.detail, /"create-370214" was used before with another request \(another operation or path, or another body\)/)
