@@ -1,4 +1,5 @@
 import { type Language, explainGroup } from './explanation.js'
+import type { LineShortfallDisposition } from './ledger.js'
 import { formatMoney, formatRate } from './money.js'
 import type { AgreementYearResult, GroupResult, PeriodInYear } from './types.js'
 
@@ -68,8 +69,9 @@ export function presentGroupFigures (g: GroupResult): Omit<GroupResultJson, 'exp
   return figures
 }
 
-export function presentGroup (g: GroupResult, lang: Language): GroupResultJson {
-  return Object.assign(presentGroupFigures(g), { explanation: explainGroup(g, lang) })
+/** `disposition`: what becomes of the group's shortfall carried out of the agreement's last year (§6), explained as such. */
+export function presentGroup (g: GroupResult, lang: Language, disposition?: LineShortfallDisposition): GroupResultJson {
+  return Object.assign(presentGroupFigures(g), { explanation: explainGroup(g, lang, disposition) })
 }
 
 export function presentAgreementYear (result: AgreementYearResult, lang: Language): AgreementYearResultJson {

@@ -5,7 +5,7 @@ import {
 import { parseTransfer, type RateBandJson, type RatePeriodJson, type TransferJson } from './calculation-request.js'
 import { InputError, type InputIssue, IssueCollector, Problems } from './errors.js'
 import { type Language } from './explanation.js'
-import { type CarrySource, carrySource, type CarryTerms } from './ledger.js'
+import { type CarrySource, carrySource, type CarryTerms, draftShortfallDisposition, type ShortfallDisposition } from './ledger.js'
 import { fitsFigure, MAX_FIGURE_DIGITS } from './magnitudes.js'
 import { Decimal, formatMoney, formatRate, money, roundToCent, sum, ZERO } from './money.js'
 import { presentGroup, presentGroupFigures, type GroupResultJson } from './presentation.js'
@@ -270,6 +270,10 @@ export interface ScenarioFacts {
    * chain); undefined when the year is not finalized. Absent: no year is.
    */
   finalizedCarriedOut?: (year: number) => ReadonlyMap<string, Decimal> | undefined
+  /** The next version of the agreement (§6), if one starts the year after it ends: it may carry the last year's shortfalls. */
+  successor?: CarryTerms
+  /** Whether a finalized line of the agreement's last year wrote the group's shortfall off (written off stays written off). */
+  writtenOff?: (group: string) => boolean
 }
 
 export interface ScenarioYear {
@@ -278,6 +282,8 @@ export interface ScenarioYear {
   projected: boolean
   agreed: AgreementYearResult
   scenario: AgreementYearResult
+  /** In the agreement's last year, what becomes of each shortfall the changed version carries out, by group name (§6). */
+  dispositions: ReadonlyMap<string, ShortfallDisposition>
 }
 
 /** A version's figures summed over the scenario's years. */
@@ -412,6 +418,19 @@ const summed = (results: readonly AgreementYearResult[]): ScenarioTotals => ({
   revenueTotal: sum(results.map((r) => r.revenueTotal)), zoneShare: sum(results.map((r) => r.zoneShare)), districtShare: sum(results.map((r) => r.districtShare)),
 })
 
+/** What becomes of the shortfalls the changed version carries out of the agreement's last year, as a run's line would say (§6). */
+function lastYearDispositions (plan: ScenarioPlan, facts: ScenarioFacts, result: AgreementYearResult): Map<string, ShortfallDisposition> {
+  const dispositions = new Map<string, ShortfallDisposition>()
+  for (const g of result.groups) {
+    const carriedOut = g.carriedShortfallOut
+    const disposition = carriedOut === undefined
+      ? undefined
+      : draftShortfallDisposition(plan.scenario.carry, result.fiscalYear, g.name, carriedOut, facts.successor, facts.writtenOff?.(g.name) === true)
+    if (disposition !== undefined) dispositions.set(g.name, disposition)
+  }
+  return dispositions
+}
+
 /**
  * The scenario's years, settled under both versions with the settlement run's engine. A carry from a
  * previous version that is not finalized is a 409 (§6), as it is for a run; a prior_year base without
@@ -429,7 +448,7 @@ export function runScenario (plan: ScenarioPlan, facts: ScenarioFacts): Scenario
   const years = agreed.results.map((result, i): ScenarioYear => {
     const changed = scenario.results[i]
     if (changed === undefined) throw new Error(`scenario: no changed result for ${result.fiscalYear}`)
-    return { fiscalYear: result.fiscalYear, projected: result.fiscalYear > facts.lastRecordedYear, agreed: result, scenario: changed }
+    return { fiscalYear: result.fiscalYear, projected: result.fiscalYear > facts.lastRecordedYear, agreed: result, scenario: changed, dispositions: lastYearDispositions(plan, facts, changed) }
   })
   // Each year's figures fit (§1); so must the differences the scenario prints, of each group and year.
   const tooLarge = differenceIssues(plan, years)
@@ -491,7 +510,7 @@ export function presentScenario (result: ScenarioResult, lang: Language): Scenar
     projected: y.projected,
     groups: y.agreed.groups.map((agreed, i) => {
       const changed = y.scenario.groups[i] ?? agreed
-      return { name: agreed.name, agreed: presentGroupFigures(agreed), scenario: presentGroup(changed, lang), difference: formatMoney(changed.zoneShare.minus(agreed.zoneShare)) }
+      return { name: agreed.name, agreed: presentGroupFigures(agreed), scenario: presentGroup(changed, lang, y.dispositions.get(changed.name)), difference: formatMoney(changed.zoneShare.minus(agreed.zoneShare)) }
     }),
     totals: { agreed: totalsOf(y.agreed), scenario: totalsOf(y.scenario), difference: formatMoney(y.scenario.zoneShare.minus(y.agreed.zoneShare)) },
   }))

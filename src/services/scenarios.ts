@@ -2,7 +2,7 @@ import { adjacentVersions, findAgreement } from '../db/agreements.js'
 import type { Db } from '../db/database.js'
 import { groupActuals, lastRevenueYear } from '../db/revenue.js'
 import { readOnly } from '../db/read-only.js'
-import { chainHeads } from '../db/settlements.js'
+import { chainHeads, chainWriteOffs } from '../db/settlements.js'
 import { Problems } from '../domain/errors.js'
 import { planScenario, runScenario, type ScenarioRequestJson, type ScenarioResult } from '../domain/scenario.js'
 import type { Context } from './context.js'
@@ -26,10 +26,14 @@ export function scenario (ctx: Context, request: ScenarioRequestJson): Promise<S
     for (let y = plan.chainFrom - 1; y <= Math.min(plan.toYear, last); y++) years.add(y)
     // The agreement's own finalized lines of the chain's years: what a run carries in from (§6), whatever the revenue on record says now.
     const chainYears = Array.from({ length: Math.max(0, plan.toYear - plan.chainFrom) }, (_, i) => plan.chainFrom + i)
-    const [actuals, previous, signed] = await Promise.all([
+    // The agreement's last year among the scenario's: what becomes of its shortfalls (§6), as a run's line says.
+    const endsWithin = agreement.effectiveTo !== null && agreement.effectiveTo >= plan.fromYear && agreement.effectiveTo <= plan.toYear
+    const [actuals, previous, signed, next, writtenOff] = await Promise.all([
       groupActuals(tx, [...years], [agreement.id]),
       plan.chainFrom === agreement.effectiveFrom ? adjacentVersions(tx, [agreement.id], 'previous') : Promise.resolve(new Map()),
       chainHeads(tx, chainYears, [agreement.id]),
+      endsWithin ? adjacentVersions(tx, [agreement.id], 'next') : Promise.resolve(new Map()),
+      endsWithin && agreement.effectiveTo !== null ? chainWriteOffs(tx, agreement.effectiveTo, [agreement.id]) : Promise.resolve(new Set<string>()),
     ])
     const predecessor = previous.get(agreement.id)
     const head = predecessor === undefined ? undefined : (await chainHeads(tx, [plan.chainFrom - 1], [predecessor.id])).of(predecessor.id, plan.chainFrom - 1)
@@ -39,6 +43,8 @@ export function scenario (ctx: Context, request: ScenarioRequestJson): Promise<S
       predecessor,
       predecessorCarriedOut: head?.carriedOut,
       finalizedCarriedOut: (year) => signed.of(agreement.id, year)?.carriedOut,
+      successor: next.get(agreement.id),
+      writtenOff: (group) => writtenOff.has(`${agreement.id}/${group}`),
     })
   })
 }

@@ -286,6 +286,38 @@ t.test('§9 §6 a supplementary Y−1 finalized after the Y draft: finalizing Y 
   t.equal((await finalize(again.id)).statusCode, 200)
 })
 
+t.test('§6 a scenario of an agreement\'s last year explains its shortfall as the run\'s line does: written off (核销), or carried into the next version, not "carried forward" ' +
+  'against later increments the agreement does not have (found by a probe)', async (t) => {
+  const scenarioOf = async (agreementId: number) => {
+    const answer = await post(app, '/v1/scenarios', { agreementId, changes: {}, fromYear: 2040, toYear: 2040 })
+    t.equal(answer.statusCode, 200, answer.body)
+    return (answer.json().years[0].groups[0].scenario.explanation as string[])
+  }
+  // Written off: the next version's group of that name does not carry shortfalls.
+  const writtenZone = await zone()
+  const ended = await agreement(writtenZone, 2040, { effectiveTo: 2040 })
+  await revenue(writtenZone, 2040, '900.00')
+  await agreement(writtenZone, 2041, { groups: [taxes({ shortfall: 'none' })] })
+  const writtenOff = '可分成增量为负，短收 100.00 于分成办法最后一年予以核销，不转入后续办法：功能区分成 0.00'
+  t.ok((await line((await run(2040, ended)).id, ended)).groups[0]?.explanation?.includes(writtenOff), 'the run\'s line says so')
+  const explained = await scenarioOf(ended)
+  t.ok(explained.includes(writtenOff), 'and so does the scenario')
+  t.notOk(explained.some((text) => text.includes('结转以后年度')), 'not that it is carried forward')
+
+  // Carried: the next version has a carry_forward group of the same name.
+  const carriedZone = await zone()
+  const old = await agreement(carriedZone, 2040, { effectiveTo: 2040 })
+  await revenue(carriedZone, 2040, '900.00')
+  const next = await agreement(carriedZone, 2041, { documentNo: '第二版' })
+  t.ok((await scenarioOf(old)).includes(`可分成增量为负，短收 100.00 结转后续分成办法（编号 ${next}）以后年度增量抵扣：功能区分成 0.00`), 'carried into the next version, named')
+
+  // Going on: carried forward against its own later increments, as before.
+  const goingZone = await zone()
+  const going = await agreement(goingZone, 2040)
+  await revenue(goingZone, 2040, '900.00')
+  t.ok((await scenarioOf(going)).some((text) => text.includes('结转以后年度增量抵扣')), 'an agreement that goes on carries it forward')
+})
+
 t.test('§6 a shortfall carries into the next version of the agreement, or is written off (核销) on the old one\'s last line', async (t) => {
   // Carried: the next version has a carry_forward group of the same name.
   const carriedZone = await zone()
