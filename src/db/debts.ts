@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { DebtEvent, DebtKind, DebtRecord, DebtStatus } from '../domain/debt.js'
+import { type DebtEvent, type DebtKind, type DebtRecord, type DebtStatus, referenceKey } from '../domain/debt.js'
 import { money } from '../domain/money.js'
 import type { Db, DebtRow } from './database.js'
 import { fetchPage, mapPageAsync, type Page, type PageRequest } from './pagination.js'
@@ -149,8 +149,8 @@ export async function debtRegister (db: Db, zoneCode?: string): Promise<{ zones:
     debts = debts.where('zone_code', '=', zoneCode)
   }
   const [zoneRows, debtRows] = await Promise.all([zones.execute(), debts.execute()])
-  // Trimmed, as a reference given now is (one stored with spaces around it before they were trimmed is the same reference).
-  return { zones: new Set(zoneRows.map((z) => z.code)), references: new Set(debtRows.map((d) => `${d.zone_code}|${d.reference.trim()}`)) }
+  // As the register compares them (trimmed: one stored with spaces around it before they were trimmed is the same reference).
+  return { zones: new Set(zoneRows.map((z) => z.code)), references: new Set(debtRows.map((d) => referenceKey(d.zone_code, d.reference))) }
 }
 
 export async function insertDebt (tx: Db, d: {

@@ -168,6 +168,13 @@ export interface DebtRegistrationText {
   notes: string
 }
 
+/**
+ * A debt's reference as the register compares it (unique in its zone): without the white space
+ * around it, in Unicode NFKC form, so that a reference typed or pasted otherwise is the same one
+ * (ＨＴ－２０１６－００１ is HT-2016-001; an accent composed or not is one letter). It is stored as given.
+ */
+export const referenceKey = (zoneCode: string, reference: string): string => `${zoneCode}|${reference.trim().normalize('NFKC')}`
+
 /** What the register already holds that a new debt must fit. */
 export interface DebtRegister {
   zoneExists: (zoneCode: string) => boolean

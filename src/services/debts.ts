@@ -8,7 +8,7 @@ import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
 import {
   checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, maxRepayable,
-  datedAheadProblem, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, reversalReasonOf, summarizeDebts, transferOf, transferProblem,
+  datedAheadProblem, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, reversalReasonOf, summarizeDebts, transferOf, transferProblem, referenceKey,
 } from '../domain/debt.js'
 import { Problems } from '../domain/errors.js'
 import { Decimal, formatMoney, money, ZERO } from '../domain/money.js'
@@ -85,7 +85,7 @@ export function registerDebt (ctx: Context, given: NewDebt): Promise<DebtAsOf> {
     const register = await debtRegister(tx, d.zoneCode)
     const day = await today(tx)
     const issues = checkDebtRegistration(asText(d), {
-      zoneExists: (code) => register.zones.has(code), referenceTaken: (zone, reference) => register.references.has(`${zone}|${reference}`), today: day,
+      zoneExists: (code) => register.zones.has(code), referenceTaken: (zone, reference) => register.references.has(referenceKey(zone, reference)), today: day,
     })
     const broken = (rule: (typeof issues)[number]['rule']) => issues.some((i) => i.rule === rule)
     if (broken('principal-not-positive')) throw Problems.principalNotPositive()
@@ -139,11 +139,11 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
       const reference = quotedReference.trim()
       const creditor = quotedCreditor.trim()
       const text = { zoneCode, reference, creditor, kind, principal, outstanding, interestRate, incurredOn, maturityDate, registeredOn, notes }
-      const issues = checkDebtRegistration(text, { zoneExists: (code) => zones.has(code), referenceTaken: (zone, ref) => references.has(`${zone}|${ref}`), today: day })
+      const issues = checkDebtRegistration(text, { zoneExists: (code) => zones.has(code), referenceTaken: (zone, ref) => references.has(referenceKey(zone, ref)), today: day })
       const ahead = registeredOn === '' || issues.some((i) => i.field === 'registeredOn') ? undefined : datedAheadProblem('registration', registeredOn, day, '/registeredOn')
       if (ahead !== undefined) issues.push({ field: 'registeredOn', rule: 'format', message: ahead.message })
       if (!issues.some((i) => i.field === 'reference' && i.rule === 'format')) {
-        const key = `${zoneCode}|${reference}`
+        const key = referenceKey(zoneCode, reference)
         const lines = referenceLines.get(key)
         if (lines === undefined) referenceLines.set(key, [line])
         else lines.push(line)

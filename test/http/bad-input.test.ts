@@ -578,3 +578,22 @@ t.test('README, Errors: an id outside 1 to 2147483647 is 400 at its parameter ho
     t.match(problem.errors?.[0]?.pointer, /^\/params\/(id|runId)$/)
   }
 })
+
+t.test('a debt reference written with full-width characters, or with its accent decomposed, is the reference the zone already has: 409, not a second debt; ' +
+  'in a CSV file too, against the register and against another line (found by a probe: the same loan pasted from another system registered twice)', async (t) => {
+  const debt = { zoneCode: 'QD-HT', creditor: '示例银行', kind: 'bank_loan', principal: '10.00', outstanding: '10.00' }
+  await created(t, app, '/v1/debts', { ...debt, reference: 'HT-2016-001' })
+  await created(t, app, '/v1/debts', { ...debt, reference: '借款-\u00e9' })
+  const before = await rowCount(database, 'debts')
+  for (const reference of ['ＨＴ－２０１６－００１', '借款-e\u0301']) {
+    const again = expectProblem(t, await post(app, '/v1/debts', { ...debt, reference }), 409)
+    t.equal(again.errors?.[0]?.pointer, '/reference', reference)
+  }
+  const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+  const file = `${header}\nQD-HT,ＨＴ－２０１６－００１,示例银行,bank_loan,10.00,10.00,,,,,\nQD-HT,NEW-１,示例银行,bank_loan,10.00,10.00,,,,,\nQD-HT,NEW-1,示例银行,bank_loan,10.00,10.00,,,,,\n`
+  const imported = expectProblem(t, await app.inject({ method: 'POST', url: '/v1/debts/import', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/csv' }, payload: file }), 422)
+  t.same(imported.errors?.map((e) => e.pointer), ['/line/2/reference', '/line/3/reference', '/line/4/reference'], 'the register\'s reference, and a reference given twice in the file')
+  t.equal(await rowCount(database, 'debts'), before, 'nothing stored')
+  const plain = await created(t, app, '/v1/debts', { ...debt, reference: 'ＨＴ－２０１６－００２' }) as { debt?: { reference: string }, reference?: string }
+  t.equal((plain.debt ?? plain).reference, 'ＨＴ－２０１６－００２', 'another reference is registered, stored as given')
+})
