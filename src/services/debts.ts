@@ -3,6 +3,7 @@ import {
 } from '../db/debts.js'
 import type { Db } from '../db/database.js'
 import { repeatedMessages } from '../domain/repeats.js'
+import { noteOf } from '../domain/review.js'
 import { lockDebtRegister } from '../db/locks.js'
 import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
@@ -207,10 +208,12 @@ async function hostOf (tx: Db, zoneCode: string): Promise<string> {
 }
 
 function recordTransfer (tx: Db, ctx: Context, debtId: number, transfer: DebtTransfer): Promise<number> {
-  const { districtCode, transferredOn, documentNo, reason } = transfer
+  const { districtCode, transferredOn, documentNo } = transfer
+  // Kept as a reversal's reason is: without the spaces around it.
+  const reason = noteOf(transfer.reason)
   return insertDebtEvent(tx, {
     debtId, kind: 'transfer', occurredOn: transferredOn, districtCode, documentNo, keyId: ctx.actor.principal.keyId,
-    ...(reason === undefined ? {} : { note: reason }),
+    ...(reason === null ? {} : { note: reason }),
   })
 }
 

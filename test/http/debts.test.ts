@@ -245,3 +245,11 @@ t.test('the audit log traces every debt to whoever wrote it: a CSV import logs e
   t.match(repay, { action: 'repay', details: { eventId: repaid.id, principal: '1.00' } }, 'the repayment names the ledger event it made')
   t.match(reverse, { action: 'reverse', details: { eventId: repaid.id, reversalEventId: reversed.id } }, 'the reversal names the one it reverses and the one it made')
 })
+
+t.test('a transfer\'s reason is kept without the spaces around it, as a reversal\'s is (found by a probe)', async (t) => {
+  const debt = await created(t, app, '/v1/debts', { ...loanBody, reference: 'HT-TRIM-1' }) as { id: number }
+  const transferred = await post(app, `/v1/debts/${debt.id}/transfer`, { districtCode: '370203', transferredOn: '2021-03-31', documentNo: '青政办字〔2021〕9号', reason: '  市政府专题会议决定  ' })
+  t.equal(transferred.statusCode, 200, transferred.body)
+  const events = (await get(app, `/v1/debts/${debt.id}`)).json().events as Array<{ kind: string, note?: string }>
+  t.equal(events.find((e) => e.kind === 'transfer')?.note, '市政府专题会议决定')
+})
