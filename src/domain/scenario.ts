@@ -421,6 +421,8 @@ const summed = (results: readonly AgreementYearResult[]): ScenarioTotals => ({
 /** What becomes of the shortfalls the changed version carries out of the agreement's last year, as a run's line would say (§6). */
 function lastYearDispositions (plan: ScenarioPlan, facts: ScenarioFacts, result: AgreementYearResult): Map<string, ShortfallDisposition> {
   const dispositions = new Map<string, ShortfallDisposition>()
+  // An earlier year carries its shortfall forward, whatever became of the last year's (facts.writtenOff is of the last year).
+  if (result.fiscalYear !== plan.scenario.carry.effectiveTo) return dispositions
   for (const g of result.groups) {
     const carriedOut = g.carriedShortfallOut
     const disposition = carriedOut === undefined

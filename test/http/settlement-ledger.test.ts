@@ -318,6 +318,25 @@ t.test('§6 a scenario of an agreement\'s last year explains its shortfall as th
   t.ok((await scenarioOf(going)).some((text) => text.includes('结转以后年度增量抵扣')), 'an agreement that goes on carries it forward')
 })
 
+t.test('§6 a scenario explains only the agreement\'s last year as written off: an earlier year\'s shortfall is carried forward, as its run\'s line says, ' +
+  'though the last year\'s finalized line wrote its own off (found by review)', async (t) => {
+  const zoneCode = await zone()
+  const id = await agreement(zoneCode, 2060, { effectiveTo: 2061 })
+  await revenue(zoneCode, 2060, '900.00')
+  await revenue(zoneCode, 2061, '900.00')
+  const first = await run(2060, id)
+  t.equal((await finalize(first.id)).statusCode, 200)
+  const last = await run(2061, id)
+  t.equal((await finalize(last.id)).statusCode, 200)
+  t.match((await line(last.id, id)).groups[0], { carriedShortfallOut: '200.00', writtenOff: '200.00' })
+  const answer = await post(app, '/v1/scenarios', { agreementId: id, changes: {}, fromYear: 2060, toYear: 2061 })
+  t.equal(answer.statusCode, 200, answer.body)
+  const [y2060, y2061] = (answer.json().years as Array<{ groups: Array<{ scenario: { explanation: string[] } }> }>).map((y) => y.groups[0]?.scenario.explanation ?? [])
+  t.ok(y2060?.some((text) => text.includes('短收 100.00 结转以后年度增量抵扣')), '2060 carries its 100.00 forward')
+  t.notOk(y2060?.some((text) => text.includes('核销')), 'and writes nothing off')
+  t.ok(y2061?.some((text) => text.includes('短收 200.00 于分成办法最后一年予以核销')), '2061, the last year, writes its 200.00 off')
+})
+
 t.test('§6 a shortfall carries into the next version of the agreement, or is written off (核销) on the old one\'s last line', async (t) => {
   // Carried: the next version has a carry_forward group of the same name.
   const carriedZone = await zone()
