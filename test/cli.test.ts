@@ -149,6 +149,45 @@ t.test('interrupted (Ctrl-C, SIGTERM) it says what is stored and exits 130: whil
   t.notMatch(stored.written, /run 8, 2024/, 'no summary as if the command had finished')
 })
 
+t.test('a signal while the database was opened is seen before anything is settled: on the embedded database the command runs in promises alone, and a SIGINT ' +
+  'waited for its end, the run computed and finalized (found by review); once a draft asked for is stored, a signal while its summary is read changes nothing', async (t) => {
+  const { INTERRUPTED, LEFT_AS_DRAFT, settleCommand } = await import('../src/cli/settle.js')
+  const database = await testDatabase(t)
+  await loadDemoData(database.db)
+  const settings = { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false }
+  const runs = async () => (await database.db.selectFrom('settlement_runs').select(['id', 'status']).orderBy('id').execute()).map((r) => `${r.id} ${r.status}`)
+  const before = await runs()
+  const output = () => {
+    const errors: string[] = []
+    const written: string[] = []
+    return { errors, written, out: { write: (text: string) => written.push(text), error: (text: string) => errors.push(text), isTTY: false } }
+  }
+
+  const early = new AbortController()
+  // As the signal handler runs: at the next turn of the event loop, while the command's promises are under way.
+  setImmediate(() => early.abort())
+  const first = output()
+  t.equal(await settleCommand(database.db, { year: 2024, finalize: true, agreementIds: undefined }, settings, first.out, early.signal), INTERRUPTED)
+  t.equal(first.errors.join(''), 'settle: interrupted before 2024 was settled; nothing is stored\n')
+  t.same(await runs(), before, 'no run computed, none finalized')
+
+  /** A signal that turns aborted at its second look once the run is computed (the progress bar at 100%): after the look that follows the run's storing. */
+  const afterStored = () => {
+    const { errors, written, out } = output()
+    let looks = 0
+    const signal = { get aborted () { return written.join('').includes('100%') && ++looks >= 2 } } as unknown as AbortSignal
+    return { errors, written, out, signal }
+  }
+  const draft = afterStored()
+  t.equal(await settleCommand(database.db, { year: 2024, finalize: false, agreementIds: undefined }, settings, draft.out, draft.signal), 0, 'the draft asked for is stored: exit 0')
+  t.equal(draft.errors.join(''), '', 'not "the finalization went through" of a run nobody finalized')
+  t.match(draft.written.join(''), /run 7, 2024: draft/)
+  const leftAsDraft = afterStored()
+  t.equal(await settleCommand(database.db, { year: 2024, finalize: true, agreementIds: undefined }, { ...settings, requireTwoAdmins: true }, leftAsDraft.out, leftAsDraft.signal), LEFT_AS_DRAFT,
+    'under REQUIRE_TWO_ADMINS, exit 3 as documented')
+  t.equal(leftAsDraft.errors.join(''), '')
+})
+
 // The embedded database is one process's: a settle command beside the running service wrote a run
 // the service never saw, and lost when it stopped. It is refused now, naming the process.
 if (!onPostgres) {

@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import type { Db } from '../db/database.js'
 import { Problem } from '../domain/errors.js'
@@ -28,6 +29,12 @@ const INT4_MAX = 2_147_483_647
 
 /** Thrown from the progress callback once the command is interrupted: the run's transaction is rolled back. */
 class Interrupted extends Error {}
+
+/**
+ * A turn of the event loop, where a signal is seen: on the embedded database a command's queries
+ * are answered in promises alone, and a SIGINT that came meanwhile waited for the command's end.
+ */
+const signalsSeen = () => setImmediate()
 
 /** The exit code of an interrupted command, as a shell gives one killed by SIGINT (128 + 2). */
 export const INTERRUPTED = 130
@@ -107,8 +114,15 @@ export async function settleCommand (db: Db, request: SettleRequest, settings: S
   const { year, agreementIds } = request
   const ctx: Context = { db, settings, actor: { principal: { role: 'admin', keyId: 'cli' }, scope: ALL, requestId: `cli-${process.pid}` } }
   try {
+    // A signal that came while the database was opened and migrated stops the command before it settles anything.
+    await signalsSeen()
+    if (interrupted.aborted) {
+      out.error(`settle: interrupted before ${year} was settled; nothing is stored\n`)
+      return INTERRUPTED
+    }
     out.write(`settling ${year}${agreementIds === undefined ? '' : ` for agreements ${agreementIds.join(', ')}`}…\n`)
     const { run: created } = await createRun(ctx, { fiscalYear: year, agreementIds }, progressBar(out, interrupted))
+    await signalsSeen()
     if (interrupted.aborted) {
       out.error(`\nsettle: interrupted after run ${created.id} (${year}) was stored: it is a draft${request.finalize ? ', not finalized' : ''} (GET /v1/settlement-runs/${created.id})\n`)
       return INTERRUPTED
@@ -116,9 +130,15 @@ export async function settleCommand (db: Db, request: SettleRequest, settings: S
     // Under REQUIRE_TWO_ADMINS the key that computed a run may not finalize it: the command stops at
     // the draft it computed (README), which a second admin finalizes through the API.
     const secondAdmin = request.finalize && settings.requireTwoAdmins
-    if (request.finalize && !secondAdmin) await finalizeRun(ctx, created.id)
+    const finalizing = request.finalize && !secondAdmin
+    if (finalizing) {
+      await finalizeRun(ctx, created.id)
+      await signalsSeen()
+    }
     const { run, districts, total } = await runSummary(ctx, created.id)
-    if (interrupted.aborted) {
+    // Interrupted while the run was finalized: that went through, and is told as such. Once the work
+    // asked for is done (a draft stored), a signal while its summary is read changes nothing.
+    if (finalizing && interrupted.aborted) {
       out.error(`\nsettle: interrupted while run ${run.id} (${year}) was finalized; the finalization went through: the run is ${run.status}\n`)
       return INTERRUPTED
     }
