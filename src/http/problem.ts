@@ -4,6 +4,7 @@ import { classifyDatabaseError } from '../db/errors.js'
 import { type InputIssue, MAX_PROBLEM_ERRORS, Problem, Problems } from '../domain/errors.js'
 import { DAY_PATTERN } from '../domain/days.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../domain/money.js'
+import { consumedTypes } from './json-bodies.js'
 import { ID_PATTERN, NOT_BLANK_PATTERN } from './schemas/common.js'
 
 /*
@@ -210,7 +211,14 @@ function unsupportedMediaType (contentType: string | undefined): Problem {
 /** The problem an error thrown while answering stands for; undefined for a defect (a 500). */
 function problemOf (error: FastifyError | Error, request: FastifyRequest): Problem | undefined {
   if (error instanceof Problem) return error
-  if ((error as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType(request.headers['content-type'])
+  const code = (error as FastifyError).code
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType(request.headers['content-type'])
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    // Its size is not what is wrong with it: no route takes the request (404 whatever its body), or its
+    // operation does not take JSON whatever its size (the CSV imports, 415), as the smaller body is told.
+    if (request.is404) return Problems.routeNotFound(request.method, request.url.split('?')[0] ?? '')
+    if (consumedTypes(request)?.includes('application/json') === false) return unsupportedMediaType(request.headers['content-type'])
+  }
   switch (classifyDatabaseError(error)) {
     // Not a bug of the service: the database is down, restarting or unreachable. The client
     // may retry; /ready answers 503 as well until it is back.

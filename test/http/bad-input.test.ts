@@ -597,3 +597,18 @@ t.test('a debt reference written with full-width characters, or with its accent 
   const plain = await created(t, app, '/v1/debts', { ...debt, reference: 'ＨＴ－２０１６－００２' }) as { debt?: { reference: string }, reference?: string }
   t.equal((plain.debt ?? plain).reference, 'ＨＴ－２０１６－００２', 'another reference is registered, stored as given')
 })
+
+t.test('api-contract.md, Errors: a body over BODY_LIMIT to a path no route takes is 404, and JSON of any size to a CSV import is 415, as a smaller body is told; ' +
+  'not 413 "this operation takes at most 1048576 bytes" of an operation that takes none, or takes CSV up to the import limit (found by review)', async (t) => {
+  const big = JSON.stringify({ pad: 'x'.repeat(1024 * 1024) })
+  const json = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }
+  const nowhere = expectProblem(t, await app.inject({ method: 'POST', url: '/v1/nothing', headers: json, payload: big }), 404)
+  t.equal(nowhere.type, 'urn:problem-type:revenue-sharing:not-found')
+  const before = await rowCount(database, 'revenue_records')
+  for (const url of ['/v1/revenues/import', '/v1/debts/import']) {
+    const refused = expectProblem(t, await app.inject({ method: 'POST', url, headers: json, payload: big }), 415)
+    t.match(refused.detail, /application\/json/, url)
+  }
+  t.equal(await rowCount(database, 'revenue_records'), before, 'nothing loaded')
+  expectProblem(t, await app.inject({ method: 'POST', url: '/v1/calculations', headers: json, payload: big }), 413)
+})
