@@ -10,7 +10,7 @@ import { type AuthFailureBudget, DEFAULT_AUTH_FAILURE_BUDGET, registerAccessCont
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
 import { acceptJsonBodies, refuseEncodedBodies } from './http/json-bodies.js'
 import { openapiOptions } from './http/openapi.js'
-import { clientErrorProblem, frameworkProblem, registerProblemHandlers, routeNotFound } from './http/problem.js'
+import { clientErrorProblem, frameworkProblem, refuseWhileClosing, registerProblemHandlers, routeNotFound } from './http/problem.js'
 import { accessRoutes } from './http/routes/access.js'
 import { assetRoutes } from './http/routes/assets.js'
 import { advanceRoutes } from './http/routes/advances.js'
@@ -89,6 +89,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   registerProblemHandlers(app)
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
   await registerDefences(app, { rateLimit: config.rateLimit ?? DEFAULT_RATE_LIMIT, pressure: config.pressure ?? DEFAULT_PRESSURE, corsOrigin: config.corsOrigin ?? '*' })
+  refuseWhileClosing(app)
 
   await app.register(swagger, openapiOptions)
   await app.register(swaggerUi, {

@@ -326,6 +326,9 @@ t.test('SIGTERM during requests: those in flight complete, later ones get 503 or
   t.match(JSON.parse(refused?.body ?? '{}'), { status: 503, type: /shutting-down$/ })
   t.equal(refused?.headers.connection, 'close', 'with Connection: close')
   t.ok(refused?.headers['retry-after'], 'and Retry-After')
+  t.equal(refused?.headers['x-content-type-options'], 'nosniff', 'and the security headers every answer carries (it had none; found by a probe)')
+  t.ok(refused?.headers['content-security-policy'])
+  t.equal(refused?.headers['access-control-allow-origin'], '*', 'and CORS')
 
   // The calculation completes; a request sent on its connection after the answer gets 503 too.
   calc.write(calculation.body.slice(10))

@@ -252,17 +252,22 @@ export function registerProblemHandlers (app: FastifyInstance): void {
     return sendProblem(request, reply, Problems.defect(String(request.id)))
   })
 
-  // While the server shuts down (SIGTERM), requests still arriving on keep-alive connections that
-  // were busy at the signal get a 503 problem and Connection: close; new connections are refused
-  // once the listener is closed. (Fastify's own 503 for this, return503OnClosing, is plain JSON:
-  // app.ts turns it off in favour of this one.)
+  app.setNotFoundHandler(routeNotFound)
+}
+
+/**
+ * While the server shuts down (SIGTERM), requests still arriving on keep-alive connections that
+ * were busy at the signal get a 503 problem and Connection: close; new connections are refused
+ * once the listener is closed. (Fastify's own 503 for this, return503OnClosing, is plain JSON:
+ * app.ts turns it off in favour of this one.) Registered after the defences, so that the answer
+ * carries their security and CORS headers as every other does.
+ */
+export function refuseWhileClosing (app: FastifyInstance): void {
   let closing = false
   app.addHook('preClose', async () => { closing = true })
   app.addHook('onRequest', async (request, reply) => {
     if (closing) return sendProblem(request, reply.header('connection', 'close'), Problems.shuttingDown())
   })
-
-  app.setNotFoundHandler(routeNotFound)
 }
 
 /**
