@@ -26,8 +26,8 @@ function documentSharedResponses (schema: RouteSchema, url: string, method: stri
   // Idempotency-Key (api-contract.md, Idempotency): reused with another body 422, still running 409.
   const idempotent = (schema.headers as { properties?: Record<string, unknown> } | undefined)?.properties?.['idempotency-key'] !== undefined
   if (idempotent) statuses.push(409, 422)
-  // A path parameter its schema refuses, however long (the URL and headers are bounded first: 431).
-  if (schema.params !== undefined) statuses.push(400)
+  // A path parameter longer than the router takes is 414 before validation sees it.
+  if (schema.params !== undefined) statuses.push(400, 414)
   for (const [status, entry] of Object.entries(problemResponses(...statuses))) {
     response[status] ??= entry as Record<string, unknown>
   }
