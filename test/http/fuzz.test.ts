@@ -628,6 +628,8 @@ const VALID_CREDENTIALS: Record<string, string> = {
   admin: `Bearer ${world.tokens.admin}`,
   district: `Bearer ${world.tokens.district214}`,
   zone: `Bearer ${world.tokens.zoneHT}`,
+  // RFC 6750 §2.1: one space or more after the scheme.
+  'admin-double-space': `Bearer  ${world.tokens.admin}`,
 }
 const INVALID_CREDENTIALS: Record<string, string | undefined> = {
   none: undefined,
@@ -638,7 +640,7 @@ const INVALID_CREDENTIALS: Record<string, string | undefined> = {
   'bare-scheme': 'Bearer',
   basic: 'Basic YWRtaW46YWRtaW4=',
   'token-only': ADMIN_TOKEN,
-  'double-space': `Bearer  ${ADMIN_TOKEN}`,
+  'tab-separated': `Bearer\t${ADMIN_TOKEN}`,
   'trailing-word': `Bearer ${ADMIN_TOKEN} extra`,
   'two-tokens': `Bearer ${ADMIN_TOKEN}, Bearer ${ADMIN_TOKEN}`,
   'sql': "Bearer ' OR 1=1 --",
