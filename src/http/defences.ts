@@ -115,6 +115,15 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
       errorResponseBuilder: (request, context) => Problems.rateLimited(context.max, Math.round(timeWindowMs / 1000), context.after, Math.max(1, Math.ceil(context.ttl / 1000)),
         rateLimitKey(request).startsWith('token:') ? 'token' : 'address'),
     })
+    // Counted before /v1's authentication (README, Limits): a request refused 401 or 403 is counted
+    // too, and carries the X-RateLimit headers as every other answer does. The routes' own hooks,
+    // which the plugin adds after every other, then find the request counted; /health and /ready
+    // (config.rateLimit false) are not.
+    const limit = app.rateLimit()
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.routeOptions.config.rateLimit === false) return
+      await limit.call(app, request, reply)
+    })
   }
 
   await app.register(underPressure, {

@@ -26,7 +26,7 @@ function documentSharedResponses (schema: RouteSchema, url: string, method: stri
   // Idempotency-Key (api-contract.md, Idempotency): reused with another body 422, still running 409.
   const idempotent = (schema.headers as { properties?: Record<string, unknown> } | undefined)?.properties?.['idempotency-key'] !== undefined
   if (idempotent) statuses.push(409, 422)
-  // A path parameter longer than the router takes is 414 before validation sees it.
+  // A path parameter longer than the router takes (16 KiB, app.ts) is 414 before validation sees it; over HTTP the headers limit (431) comes first.
   if (schema.params !== undefined) statuses.push(400, 414)
   for (const [status, entry] of Object.entries(problemResponses(...statuses))) {
     response[status] ??= entry as Record<string, unknown>

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { expectProblem, testApp, testDatabase } from '../helpers.js'
+import { ADMIN_TOKEN, expectProblem, testApp, testDatabase } from '../helpers.js'
 import { buildWorld, injector } from '../world.js'
 
 /*
@@ -87,6 +87,29 @@ t.test('rate limit: /health and /ready answer whatever the budget (a liveness pr
     t.notOk('429' in responses, `${probe} documents no 429`)
     t.notOk(Object.values(responses).some((r) => r.headers?.['X-RateLimit-Limit'] !== undefined), `${probe} documents no rate-limit headers`)
   }
+})
+
+t.test('rate limit: a /v1 request refused 401 (no token, or one not valid) or 403 (its role) is counted too, and carries the X-RateLimit headers every other ' +
+  'answer does (README, Limits: per address without a token); they were refused before the limit saw them, and said nothing of it (found by a probe)', async (t) => {
+  const open = await testApp(t, database)
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
+  await open.inject({ method: 'POST', url: '/v1/districts', headers: admin, payload: { code: '370285', name: '限流测试区' } })
+  const { token } = (await open.inject({ method: 'POST', url: '/v1/api-keys', headers: admin, payload: { role: 'district', districtCode: '370285', label: 'rate limit' } })).json() as { token: string }
+  const app = await testApp(t, database, { rateLimit: { max: 3, timeWindowMs: 60_000 } })
+  for (let i = 1; i <= 3; i++) {
+    const refused = await app.inject({ method: 'GET', url: '/v1/districts' })
+    t.equal(refused.statusCode, 401, `request ${i} of 3 without a token: 401`)
+    t.equal(refused.headers['x-ratelimit-remaining'], String(3 - i), `${3 - i} left`)
+  }
+  const unauthorized = await app.inject({ method: 'GET', url: '/v1/zones' })
+  t.equal(unauthorized.statusCode, 429, 'the fourth from the address is over its budget')
+  const first = await app.inject({ method: 'GET', url: '/v1/zones', headers: { authorization: 'Bearer not-a-token-of-this-service' } })
+  t.equal(first.statusCode, 401)
+  t.equal(first.headers['x-ratelimit-limit'], '3', 'a 401 carries the headers')
+  t.equal(first.headers['x-ratelimit-remaining'], '2')
+  const forbidden = await app.inject({ method: 'POST', url: '/v1/districts', headers: { authorization: `Bearer ${token}` }, payload: { code: '370211', name: '黄岛区' } })
+  t.equal(forbidden.statusCode, 403)
+  t.equal(forbidden.headers['x-ratelimit-remaining'], '2', 'so does a 403, counted against its token')
 })
 
 t.test('under pressure: 503 problem+json with Retry-After, and the service answers again when it eases', async (t) => {
