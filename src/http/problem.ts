@@ -180,7 +180,7 @@ export function frameworkProblem (error: FastifyError, request: FastifyRequest, 
 const PLUGIN_DETAILS = new Map<string, (request: FastifyRequest) => string>([
   ['FST_STATIC_FORBIDDEN_PATH', (request) => forbiddenStaticPath(request.url.split('?')[0] ?? '')],
   // Fastify's own says "Request body is too large": not how large a body may be.
-  ['FST_ERR_CTP_BODY_TOO_LARGE', (request) => `The body is larger than this operation takes: at most ${request.routeOptions.bodyLimit ?? 'BODY_LIMIT'} bytes (BODY_LIMIT).`],
+  ['FST_ERR_CTP_BODY_TOO_LARGE', (request) => `The body is too large for this operation: at most ${request.routeOptions.bodyLimit ?? 'BODY_LIMIT'} bytes (BODY_LIMIT).`],
 ])
 
 /**

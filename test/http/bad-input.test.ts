@@ -567,7 +567,7 @@ t.test('api-contract.md, Errors: a request refused before any operation sees it 
   for (const [what, request, status, type] of cases) {
     const problem = expectProblem(t, await app.inject(request), status)
     t.equal(problem.type, `urn:problem-type:revenue-sharing:${type}`, what)
-    if (status === 413) t.equal(problem.detail, 'The body is larger than this operation takes: at most 1048576 bytes (BODY_LIMIT).', 'it said "Request body is too large"')
+    if (status === 413) t.equal(problem.detail, 'The body is too large for this operation: at most 1048576 bytes (BODY_LIMIT).', 'it said "Request body is too large"')
   }
 })
 
