@@ -108,7 +108,8 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
   if (options.rateLimit !== false) {
     const { max, timeWindowMs } = options.rateLimit
     await app.register(rateLimit, {
-      global: true,
+      // Not a hook on each route (those run after /v1's authentication): the one hook below.
+      global: false,
       max,
       timeWindow: timeWindowMs,
       keyGenerator: rateLimitKey,
@@ -116,8 +117,7 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
         rateLimitKey(request).startsWith('token:') ? 'token' : 'address'),
     })
     // Counted before /v1's authentication (README, Limits): a request refused 401 or 403 is counted
-    // too, and carries the X-RateLimit headers as every other answer does. The routes' own hooks,
-    // which the plugin adds after every other, then find the request counted; /health and /ready
+    // too, and carries the X-RateLimit headers as every other answer does; /health and /ready
     // (config.rateLimit false) are not.
     const limit = app.rateLimit()
     app.addHook('onRequest', async (request, reply) => {

@@ -27,13 +27,13 @@ export function scenario (ctx: Context, request: ScenarioRequestJson): Promise<S
     // The agreement's own finalized lines of the chain's years: what a run carries in from (§6), whatever the revenue on record says now.
     const chainYears = Array.from({ length: Math.max(0, plan.toYear - plan.chainFrom) }, (_, i) => plan.chainFrom + i)
     // The agreement's last year among the scenario's: what becomes of its shortfalls (§6), as a run's line says.
-    const endsWithin = agreement.effectiveTo !== null && agreement.effectiveTo >= plan.fromYear && agreement.effectiveTo <= plan.toYear
+    const lastYear = agreement.effectiveTo !== null && agreement.effectiveTo >= plan.fromYear && agreement.effectiveTo <= plan.toYear ? agreement.effectiveTo : undefined
     const [actuals, previous, signed, next, writtenOff] = await Promise.all([
       groupActuals(tx, [...years], [agreement.id]),
       plan.chainFrom === agreement.effectiveFrom ? adjacentVersions(tx, [agreement.id], 'previous') : Promise.resolve(new Map()),
       chainHeads(tx, chainYears, [agreement.id]),
-      endsWithin ? adjacentVersions(tx, [agreement.id], 'next') : Promise.resolve(new Map()),
-      endsWithin && agreement.effectiveTo !== null ? chainWriteOffs(tx, agreement.effectiveTo, [agreement.id]) : Promise.resolve(new Set<string>()),
+      lastYear === undefined ? Promise.resolve(new Map()) : adjacentVersions(tx, [agreement.id], 'next'),
+      lastYear === undefined ? Promise.resolve(new Set<string>()) : chainWriteOffs(tx, lastYear, [agreement.id]),
     ])
     const predecessor = previous.get(agreement.id)
     const head = predecessor === undefined ? undefined : (await chainHeads(tx, [plan.chainFrom - 1], [predecessor.id])).of(predecessor.id, plan.chainFrom - 1)
