@@ -10,7 +10,7 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { copyStatement } from './copy.js'
 import type { Database } from './database.js'
-import { OperatorError, QUERY_TIMEOUT_CODE } from './errors.js'
+import { classifyDatabaseError, OperatorError, QUERY_TIMEOUT_CODE } from './errors.js'
 import { builtTemplate, isNewDataDir, readTemplate } from './pglite-template.js'
 
 /** Where the data lives: PostgreSQL by URL, or the embedded PGlite in a folder (or in memory). */
@@ -42,8 +42,12 @@ export interface DatabaseHandle {
   poolSize?: number
   /** One connection for `fn`'s whole run, for multi-statement scripts (migrations) and session locks. */
   withScriptSession: <T>(fn: (run: ScriptRunner) => Promise<T>) => Promise<T>
-  /** Answers whether the database responds, within `timeoutMs`. */
-  ping: (timeoutMs: number) => Promise<boolean>
+  /**
+   * Whether the database answers within `timeoutMs` with the schema of this service: `migration`
+   * (the last file of sql/) applied. A database re-created or restored under a running service
+   * answers, but without it.
+   */
+  readiness: (timeoutMs: number, migration: string) => Promise<Readiness>
   close: () => Promise<void>
 }
 
@@ -163,7 +167,7 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
         client.release(reset)
       }
     },
-    ping: (timeoutMs) => pingWith(db, timeoutMs),
+    readiness: (timeoutMs, migration) => readinessOf(db, timeoutMs, migration),
     close: () => db.destroy(),
   }
 }
@@ -211,7 +215,7 @@ function openPglite (dataDir: string | undefined, template: string | false | und
       sessions = turn.then(() => undefined, () => undefined)
       return turn
     },
-    ping: (timeoutMs) => pingWith(db, timeoutMs),
+    readiness: (timeoutMs, migration) => readinessOf(db, timeoutMs, migration),
     async close () {
       await db.destroy()
       if (instance !== undefined) {
@@ -314,11 +318,17 @@ function processIsAlive (pid: number): boolean {
   }
 }
 
-async function pingWith (db: Kysely<Database>, timeoutMs: number): Promise<boolean> {
+/** 'unavailable': no answer in time, or an error; 'unmigrated': an answer without the schema. */
+export type Readiness = 'ready' | 'unavailable' | 'unmigrated'
+
+async function readinessOf (db: Kysely<Database>, timeoutMs: number, migration: string): Promise<Readiness> {
   let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs) })
+  const timeout = new Promise<Readiness>((resolve) => { timer = setTimeout(() => resolve('unavailable'), timeoutMs) })
+  const applied = sql<{ applied: boolean }>`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = ${migration}) AS applied`.execute(db).then(
+    ({ rows }) => rows[0]?.applied === true ? 'ready' as const : 'unmigrated' as const,
+    (error: unknown) => classifyDatabaseError(error) === 'undefined-table' ? 'unmigrated' as const : 'unavailable' as const)
   try {
-    return await Promise.race([sql`select 1`.execute(db).then(() => true, () => false), timeout])
+    return await Promise.race([applied, timeout])
   } finally {
     clearTimeout(timer)
   }

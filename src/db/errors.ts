@@ -20,6 +20,8 @@ const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '3D00
  */
 const refusesConnections = (code: string, message: unknown): boolean =>
   /^28[0-9A-Z]{3}$/.test(code) || (code === '55000' && typeof message === 'string' && /is not currently accepting connections/.test(message))
+/** 42P01 undefined_table: the service's tables are not there (a database re-created or restored under it). */
+const UNDEFINED_TABLE_SQLSTATE = '42P01'
 /** 57014 query_canceled: a statement ran past statement_timeout (or was cancelled by an operator). */
 const TIMED_OUT_SQLSTATE = '57014'
 
@@ -38,12 +40,13 @@ export function isDatabaseUnavailable (error: unknown, depth = 0): boolean {
   return Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))
 }
 
-export type DatabaseErrorKind = 'unavailable' | 'timed-out' | 'unique-violation' | 'foreign-key-violation'
+export type DatabaseErrorKind = 'unavailable' | 'undefined-table' | 'timed-out' | 'unique-violation' | 'foreign-key-violation'
 
 /** What kind of database error `error` is, if it is one the service answers other than with a 500. */
 export function classifyDatabaseError (error: unknown): DatabaseErrorKind | undefined {
   if (isDatabaseUnavailable(error)) return 'unavailable'
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined
+  if (code === UNDEFINED_TABLE_SQLSTATE) return 'undefined-table'
   if (code === TIMED_OUT_SQLSTATE || code === QUERY_TIMEOUT_CODE) return 'timed-out'
   if (code === '23505') return 'unique-violation'
   if (code === '23503') return 'foreign-key-violation'

@@ -54,6 +54,13 @@ const SAME_SCHEMA_AS: Readonly<Record<string, readonly string[]>> = {
   '012_settlement_lines_order.sql': ['59cbb94cfc80f6622946e56a1b78121c190a159a4a16b05a8238df3307dfa1b8'],
 }
 
+/** The name of the last migration in `dir`: a database without it is not this service's (/ready). */
+export async function latestMigration (dir: string = defaultMigrationsDir()): Promise<string> {
+  const last = (await readMigrations(dir)).at(-1)
+  if (last === undefined) throw new OperatorError(`migrations: no migration in ${dir}`)
+  return last.name
+}
+
 function literal (value: string): string {
   return `'${value.replaceAll("'", "''")}'`
 }

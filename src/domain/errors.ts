@@ -398,6 +398,11 @@ export const Problems = {
     undefined, { 'retry-after': String(SHED_RETRY_AFTER_SECONDS) }),
   databaseUnavailable: (detail = 'The database is not available at the moment; try again shortly.') => new Problem(503, 'database-unavailable', detail,
     undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
+  /** The database answers without this service's tables: re-created or restored under the running service. */
+  databaseUnmigrated: (migration?: string) => new Problem(503, 'database-unavailable',
+    `The database answers, but without this service's schema${migration === undefined ? '' : ` (migration ${migration} is not applied)`}: ` +
+    'it was re-created or restored under the running service. Restarting the service migrates it.',
+    undefined, { 'retry-after': String(RETRY_AFTER_SECONDS) }),
   /** A statement ran past its time limit, or the database sent nothing back in time. */
   databaseTimedOut: () => new Problem(503, 'database-unavailable',
     'The database did not answer in time and the request was abandoned; try again shortly. A write whose time ran out while it was being committed may have been saved: ' +

@@ -226,6 +226,9 @@ function problemOf (error: FastifyError | Error, request: FastifyRequest): Probl
     // A statement that ran past its time limit, or a database that sent nothing back in time
     // (src/db/connect.ts): the connection is gone, and the client may retry.
     case 'timed-out': return Problems.databaseTimedOut()
+    // A table that is not there: the database was re-created or restored under the service (a
+    // statement naming a table that no migration makes would fail every test that runs it).
+    case 'undefined-table': return Problems.databaseUnmigrated()
     // A race that the explicit checks before a write could not see: the database's constraints decide.
     case 'unique-violation': return Problems.duplicateKey()
     case 'foreign-key-violation': return Problems.danglingReference()

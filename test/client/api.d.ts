@@ -28,8 +28,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * 就绪 the database answers
-         * @description 200 when the database answers within a short timeout, 503 problem+json when it does not.
+         * 就绪 the database answers, with this service's schema
+         * @description 200 when the database answers within a short timeout and holds this service's schema (its last migration applied); 503 problem+json `database-unavailable` when it does not answer, or answers without the schema (re-created or restored under the running service).
          */
         get: operations["ready"];
         put?: never;
@@ -816,7 +816,7 @@ export interface operations {
                      */
                     "application/json": {
                         /**
-                         * @description 状态 "ready": the database answers
+                         * @description 状态 "ready": the database answers, with this service's schema
                          * @enum {string}
                          */
                         status: "ready";

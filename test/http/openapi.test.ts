@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
-import { ADMIN_TOKEN, expectProblem, testApp, testDatabase } from '../helpers.js'
+import { migrate } from '../../src/db/migrate.js'
+import { ADMIN_TOKEN, emptyDatabase, expectProblem, testApp, testDatabase } from '../helpers.js'
 import { post } from '../world.js'
 
 // The OpenAPI document, /docs, /health and /ready (api-contract.md, Public endpoints).
@@ -116,6 +117,22 @@ t.test('/ready answers 503 problem+json when the database does not answer', asyn
   t.match(problem.detail, /database/)
   t.equal(response.headers['retry-after'], '5')
   t.equal((await down.inject({ method: 'GET', url: '/health' })).statusCode, 200, '/health still answers: the process runs')
+})
+
+t.test('/ready answers 503 for a database that answers without the schema, as /v1 does, until it is migrated (api-contract.md, Public endpoints: /ready)', async (t) => {
+  // A database re-created empty, or restored from before the last migration, under a running service.
+  const empty = await emptyDatabase(t)
+  const unmigrated = await testApp(t, empty)
+  const ready = await unmigrated.inject({ method: 'GET', url: '/ready' })
+  const problem = expectProblem(t, ready, 503)
+  t.match(problem.type, /:database-unavailable$/)
+  t.match(problem.detail, /without this service's schema \(migration 015_settlement_digest_input\.sql is not applied\).*Restarting the service migrates it/)
+  t.equal(ready.headers['retry-after'], '5')
+  const read = await unmigrated.inject({ method: 'GET', url: '/v1/agreements', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.match(expectProblem(t, read, 503), { type: /:database-unavailable$/, detail: /without this service's schema/ }, 'a request meeting a table that is not there: 503, not 500')
+  await migrate(empty)
+  t.same((await unmigrated.inject({ method: 'GET', url: '/ready' })).json(), { status: 'ready' }, 'migrated: ready')
+  t.equal((await unmigrated.inject({ method: 'GET', url: '/v1/agreements', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).statusCode, 200)
 })
 
 t.test('every string has a maxLength and every array a maxItems in the published document (api-contract.md, Public endpoints: /openapi.json)', async (t) => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import type { DatabaseHandle } from '../../db/connect.js'
+import { latestMigration } from '../../db/migrate.js'
 import { Problems } from '../../domain/errors.js'
 import { problemResponses } from '../schemas/common.js'
 
@@ -12,6 +13,7 @@ export interface HealthRoutesOptions {
 }
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { database, readyTimeoutMs }) => {
+  const migration = await latestMigration()
   // Probes are never rate-limited: a liveness probe refused with 429 (its address's budget spent by
   // browsers behind the same proxy) would have a healthy instance restarted.
   app.get('/health', {
@@ -28,17 +30,20 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     config: { rateLimit: false },
     schema: {
       operationId: 'ready',
-      summary: '就绪 the database answers',
-      description: '200 when the database answers within a short timeout, 503 problem+json when it does not.',
+      summary: '就绪 the database answers, with this service\'s schema',
+      description: '200 when the database answers within a short timeout and holds this service\'s schema (its last migration applied); ' +
+        '503 problem+json `database-unavailable` when it does not answer, or answers without the schema (re-created or restored under the running service).',
       tags: ['operations'],
       response: {
-        200: Type.Object({ status: Type.Literal('ready', { description: '状态 "ready": the database answers' }) }, { additionalProperties: false, examples: [{ status: 'ready' }] }),
+        200: Type.Object({ status: Type.Literal('ready', { description: '状态 "ready": the database answers, with this service\'s schema' }) }, { additionalProperties: false, examples: [{ status: 'ready' }] }),
         ...problemResponses(503),
       },
     },
   }, async () => {
-    if (!(await database.ping(readyTimeoutMs))) {
-      throw Problems.databaseUnavailable('The database does not answer.')
+    switch (await database.readiness(readyTimeoutMs, migration)) {
+      case 'unavailable': throw Problems.databaseUnavailable('The database does not answer.')
+      case 'unmigrated': throw Problems.databaseUnmigrated(migration)
+      case 'ready': break
     }
     return { status: 'ready' as const }
   })
