@@ -10,7 +10,7 @@ import { type AuthFailureBudget, DEFAULT_AUTH_FAILURE_BUDGET, registerAccessCont
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
 import { acceptJsonBodies, refuseEncodedBodies } from './http/json-bodies.js'
 import { openapiOptions } from './http/openapi.js'
-import { clientErrorProblem, frameworkProblem, refuseWhileClosing, registerProblemHandlers, routeNotFound } from './http/problem.js'
+import { clientErrorProblem, expectationProblem, frameworkProblem, refuseWhileClosing, registerProblemHandlers, routeNotFound } from './http/problem.js'
 import { accessRoutes } from './http/routes/access.js'
 import { assetRoutes } from './http/routes/assets.js'
 import { advanceRoutes } from './http/routes/advances.js'
@@ -82,6 +82,8 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorProblem,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler())
+  // An Expect header other than 100-continue is refused problem+json too (Node's own 417 is plain).
+  app.server.on('checkExpectation', expectationProblem)
   // Requests are JSON, in UTF-8; a route that takes another type (CSV imports) registers its own parser.
   app.removeContentTypeParser('text/plain')
   acceptJsonBodies(app)

@@ -125,7 +125,7 @@ const UNACCEPTED_TYPES: Record<string, string> = {
 /** Codes not named above, by their status: what the status says, never the code. */
 const UNACCEPTED_BY_STATUS: Record<number, string> = {
   400: 'bad-request', 404: 'not-found', 405: 'method-not-allowed', 406: 'not-acceptable', 408: 'request-timeout', 411: 'length-required',
-  413: 'body-too-large', 414: 'uri-too-long', 415: 'unsupported-media-type', 431: 'headers-too-large',
+  413: 'body-too-large', 414: 'uri-too-long', 415: 'unsupported-media-type', 417: 'expectation-failed', 431: 'headers-too-large',
 }
 
 function unacceptedRequestType (status: number, code: string): string {

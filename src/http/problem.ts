@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { classifyDatabaseError } from '../db/errors.js'
@@ -35,6 +36,7 @@ const TITLES: Record<number, string> = {
   413: 'Content Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  417: 'Expectation Failed',
   431: 'Request Header Fields Too Large',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
@@ -101,6 +103,19 @@ export function clientErrorProblem (error: Error & { code?: string }, socket: So
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
   }
   socket.destroy(error)
+}
+
+/**
+ * The server's `checkExpectation` listener: a request whose Expect header is not 100-continue gets a
+ * problem+json 417 like every other refusal, where Node answered a plain 417 with no body. The
+ * request never reaches the app (its body is not read), so the connection is closed after it.
+ */
+export function expectationProblem (request: IncomingMessage, response: ServerResponse): void {
+  const expect = request.headers.expect ?? ''
+  const problem = Problems.unacceptedRequest(417, 'EXPECTATION_FAILED',
+    `The request's Expect header ${JSON.stringify(expect.slice(0, 100))} asks for what this service does not do: it meets "100-continue" alone. Send the request without the header.`)
+  const body = JSON.stringify(problemBody(problem))
+  response.writeHead(problem.status, { 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
 }
 
 /** What a value of each documented string format must look like, by its pattern. */

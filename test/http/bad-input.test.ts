@@ -246,6 +246,32 @@ t.test('api-contract.md, Errors: headers too large (431) are problem+json, on a 
   t.match(JSON.parse(answer.split('\r\n\r\n')[1] ?? '{}'), { status: 431, detail: /URL and headers are larger than the server accepts \(16 KiB in all, the URL included\)/ })
 })
 
+t.test('api-contract.md, Errors: an Expect header other than 100-continue is refused 417 problem+json, on a listening server (Node answered a plain 417 with no body)', async (t) => {
+  const server = await testApp(t, database)
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = server.server.address() as { port: number }
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  let raw = ''
+  socket.on('data', (chunk: Buffer) => { raw += chunk.toString('utf8') })
+  socket.write('POST /v1/calculations HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 200-ok\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}')
+  await once(socket, 'close')
+  const [head = '', body = ''] = raw.split('\r\n\r\n')
+  t.match(head, /^HTTP\/1\.1 417 Expectation Failed\r\n/)
+  t.match(head, /\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/i)
+  const problem = JSON.parse(body) as Record<string, unknown>
+  t.match(problem, { status: 417, title: 'Expectation Failed', type: 'urn:problem-type:revenue-sharing:expectation-failed', detail: /Expect header "200-ok" .*meets "100-continue" alone/ })
+  t.same(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type'], 'the fields of components.schemas.Problem, nothing else')
+  // 100-continue is met as before: the client is told to go on, and the request is answered.
+  const met = connect(port, '127.0.0.1')
+  await once(met, 'connect')
+  let answer = ''
+  met.on('data', (chunk: Buffer) => { answer += chunk.toString('utf8') })
+  met.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n')
+  await once(met, 'close')
+  t.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\{"status":"ok"\}$/, 'Expect: 100-continue goes on to the app')
+})
+
 t.test('README, Limits: a request whose body stops arriving is answered 408 problem+json once REQUEST_TIMEOUT_MS has passed, and its connection closed ' +
   '(the body had no deadline: such a request held its connection, and a CSV import its spooled file, for as long as the client liked; found by review)', async (t) => {
   const server = await testApp(t, database, { requestTimeoutMs: 1000 })
