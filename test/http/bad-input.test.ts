@@ -220,16 +220,22 @@ t.test('api-contract.md, Settlement runs: agreementIds is bounded (400 above 10,
   t.equal((await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: [world.agreements.ht, world.agreements.bl] })).statusCode, 201, 'a selection that is in force runs')
 })
 
-t.test('api-contract.md, Errors: headers too large (431) are problem+json, on a listening server', async (t) => {
-  const server = await testApp(t, database)
-  await server.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = server.server.address() as { port: number }
+/** Sends `request` as it is to a listening server and answers all it sent back until it closed the connection. */
+async function exchange (port: number, request: string): Promise<string> {
   const socket = connect(port, '127.0.0.1')
   await once(socket, 'connect')
   let raw = ''
   socket.on('data', (chunk: Buffer) => { raw += chunk.toString('utf8') })
-  socket.write(`GET /v1/districts HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`)
+  socket.write(request)
   await once(socket, 'close')
+  return raw
+}
+
+t.test('api-contract.md, Errors: headers too large (431) are problem+json, on a listening server', async (t) => {
+  const server = await testApp(t, database)
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = server.server.address() as { port: number }
+  const raw = await exchange(port, `GET /v1/districts HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`)
   const [head = '', body = ''] = raw.split('\r\n\r\n')
   t.match(head, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
   t.match(head, /\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/i)
@@ -237,12 +243,7 @@ t.test('api-contract.md, Errors: headers too large (431) are problem+json, on a 
   t.match(problem, { status: 431, title: 'Request Header Fields Too Large', type: 'urn:problem-type:revenue-sharing:headers-too-large', detail: /headers are larger than the server accepts/ })
   t.same(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type'], 'the fields of components.schemas.Problem, nothing else')
   // A URL of 20,000 characters counts against the same limit: the answer names it (before, it spoke of headers alone; found by a probe of the API).
-  const long = connect(port, '127.0.0.1')
-  await once(long, 'connect')
-  let answer = ''
-  long.on('data', (chunk: Buffer) => { answer += chunk.toString('utf8') })
-  long.write(`GET /v1/districts?code=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
-  await once(long, 'close')
+  const answer = await exchange(port, `GET /v1/districts?code=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
   t.match(JSON.parse(answer.split('\r\n\r\n')[1] ?? '{}'), { status: 431, detail: /URL and headers are larger than the server accepts \(16 KiB in all, the URL included\)/ })
 })
 
@@ -250,12 +251,7 @@ t.test('api-contract.md, Errors: an Expect header other than 100-continue is ref
   const server = await testApp(t, database)
   await server.listen({ port: 0, host: '127.0.0.1' })
   const { port } = server.server.address() as { port: number }
-  const socket = connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  let raw = ''
-  socket.on('data', (chunk: Buffer) => { raw += chunk.toString('utf8') })
-  socket.write('POST /v1/calculations HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 200-ok\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}')
-  await once(socket, 'close')
+  const raw = await exchange(port, 'POST /v1/calculations HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 200-ok\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}')
   const [head = '', body = ''] = raw.split('\r\n\r\n')
   t.match(head, /^HTTP\/1\.1 417 Expectation Failed\r\n/)
   t.match(head, /\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/i)
@@ -263,12 +259,7 @@ t.test('api-contract.md, Errors: an Expect header other than 100-continue is ref
   t.match(problem, { status: 417, title: 'Expectation Failed', type: 'urn:problem-type:revenue-sharing:expectation-failed', detail: /Expect header "200-ok" .*meets "100-continue" alone/ })
   t.same(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type'], 'the fields of components.schemas.Problem, nothing else')
   // 100-continue is met as before: the client is told to go on, and the request is answered.
-  const met = connect(port, '127.0.0.1')
-  await once(met, 'connect')
-  let answer = ''
-  met.on('data', (chunk: Buffer) => { answer += chunk.toString('utf8') })
-  met.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n')
-  await once(met, 'close')
+  const answer = await exchange(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n')
   t.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\{"status":"ok"\}$/, 'Expect: 100-continue goes on to the app')
 })
 
