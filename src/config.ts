@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { distance } from 'fastest-levenshtein'
 import { RATE_PATTERN } from './domain/money.js'
 
 /*
@@ -29,6 +30,29 @@ export interface ServerConfig {
   corsOrigin: string
   /** REQUIRE_TWO_ADMINS=1: the admin key that finalizes a settlement run must not be the one that computed it. */
   requireTwoAdmins: boolean
+}
+
+/** Every environment variable the service reads (README, Configuration). */
+export const SETTINGS = [
+  'PORT', 'HOST', 'DATABASE_URL', 'DATA_DIR', 'ADMIN_TOKEN', 'MIN_ZONE_RATE', 'DEMO_DATA', 'REQUIRE_TWO_ADMINS', 'LOG_LEVEL',
+  'BODY_LIMIT', 'RATE_LIMIT', 'CORS_ORIGIN', 'REQUEST_TIMEOUT_MS', 'AUTH_FAILURE_LIMIT', 'DB_STATEMENT_TIMEOUT_MS',
+] as const
+
+/**
+ * Variables of the environment that are not settings but are a setting's name mistyped
+ * (`DATABSE_URL`, `DATADIR`, `LOGLEVEL`): the setting itself keeps its default, and a mistyped
+ * DATABASE_URL would serve an embedded database in place of PostgreSQL. Near means at most one
+ * edit in four characters (so `HOME` is not taken for `HOST`), ignoring case.
+ */
+export function mistypedSettings (env: Record<string, string | undefined>): Array<{ given: string, meant: string }> {
+  const found: Array<{ given: string, meant: string }> = []
+  for (const given of Object.keys(env)) {
+    if ((SETTINGS as readonly string[]).includes(given)) continue
+    const upper = given.toUpperCase()
+    const meant = SETTINGS.find((name) => upper === name || distance(upper, name) <= Math.max(1, Math.floor(name.length / 4)))
+    if (meant !== undefined && env[meant] === undefined) found.push({ given, meant })
+  }
+  return found
 }
 
 export class ConfigError extends Error {

@@ -6,7 +6,7 @@ import closeWithGrace from 'close-with-grace'
 import { type Logger, pino } from 'pino'
 import { resolveAdminToken } from './admin-token.js'
 import { INTERRUPTED, settleCommand, settleRequest } from './cli/settle.js'
-import { ConfigError, parseConfig, type ServerConfig } from './config.js'
+import { ConfigError, mistypedSettings, parseConfig, type ServerConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connect.js'
 import { isDatabaseUnavailable, OperatorError } from './db/errors.js'
 import { migrate } from './db/migrate.js'
@@ -129,6 +129,9 @@ async function main (): Promise<void> {
   }
   const config = parseConfig(process.env)
   const log = pino({ level: config.logLevel })
+  for (const { given, meant } of mistypedSettings(process.env)) {
+    log.warn(`${given} is not a setting of this service, and is ignored: did you mean ${meant}? (${meant} keeps its default; README, Configuration)`)
+  }
   if (command === 'migrate') {
     // A new embedded database is what a fresh checkout asks for; in a DATA_DIR mistyped it is not, so it is said.
     const embedded = join(config.dataDir, 'pglite')

@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
+import { mistypedSettings } from '../src/config.js'
 import { temporaryDirectory } from './helpers.js'
 import { send, serverEnvironment, spawnServer, startServer } from './spawn.js'
 
@@ -149,6 +150,19 @@ t.test('the start-up line names where Swagger UI answers: the port given when PO
   t.match(server.output(), new RegExp(`Swagger UI at http://127\\.0\\.0\\.1:${listening?.[1] ?? 'none'}/docs`), 'the same port, not 0')
   server.child.kill('SIGTERM')
   await server.exited
+})
+
+t.test('README, Configuration: a setting\'s name mistyped is warned of at start, naming the setting meant (an embedded database served where DATABSE_URL meant PostgreSQL, without a word)', async (t) => {
+  t.same(mistypedSettings({ DATABSE_URL: 'postgres://x', LOGLEVEL: 'warn', database_url: 'postgres://y', RATE_LIMT: '10', DATADIR: '/d' }), [
+    { given: 'DATABSE_URL', meant: 'DATABASE_URL' }, { given: 'LOGLEVEL', meant: 'LOG_LEVEL' }, { given: 'database_url', meant: 'DATABASE_URL' },
+    { given: 'RATE_LIMT', meant: 'RATE_LIMIT' }, { given: 'DATADIR', meant: 'DATA_DIR' },
+  ])
+  t.same(mistypedSettings({ HOME: '/root', PWD: '/', PATH: '/bin', HOSTNAME: 'vm', NODE_ENV: 'production', TERM: 'xterm', PGHOST: 'db', LANG: 'C' }), [], 'the usual variables of a machine are not taken for settings')
+  t.same(mistypedSettings({ DATA_DIRS: 'x', DATA_DIR: '/d', PORT: '1', PORTS: '2' }), [], 'a near name beside the setting itself: the setting is set, nothing is lost')
+  const dataDir = await temporaryDirectory(t, 'mistyped-')
+  const run = spawnServer(['migrate'], { DATA_DIR: dataDir, LOG_LEVEL: 'warn', DATABSE_URL: 'postgres://postgres@127.0.0.1:1/none' })
+  t.equal(await run.exited, 0, 'a warning, not a failure: the variable may be another program\'s')
+  t.match(run.output(), /DATABSE_URL is not a setting of this service, and is ignored: did you mean DATABASE_URL\? \(DATABASE_URL keeps its default; README, Configuration\)/)
 })
 
 t.test('a bad setting stops the start with a message naming it', async (t) => {
