@@ -259,7 +259,7 @@ export function planScenario (a: ScenarioAgreement, request: ScenarioRequestJson
 export interface ScenarioFacts {
   /** A(y) of the group at `position` as recorded (as a settlement run reads it). */
   recorded: (position: number, year: number) => RecordedActual
-  /** The last year with revenue on record in any of the agreement's groups; later years are projected from it. */
+  /** The last year on record: with revenue in any of the agreement's groups, or a finalized settlement; later years are projected from it. */
   lastRecordedYear: number
   /** The previous version of the agreement (§6), if one ended the year before it started. */
   predecessor: CarryTerms | undefined

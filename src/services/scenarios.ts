@@ -2,7 +2,7 @@ import { adjacentVersions, findAgreement } from '../db/agreements.js'
 import type { Db } from '../db/database.js'
 import { groupActuals, lastRevenueYear } from '../db/revenue.js'
 import { readOnly } from '../db/read-only.js'
-import { chainHeads, chainWriteOffs } from '../db/settlements.js'
+import { chainHeads, chainWriteOffs, lastFinalizedYear } from '../db/settlements.js'
 import { Problems } from '../domain/errors.js'
 import { planScenario, runScenario, type ScenarioRequestJson, type ScenarioResult } from '../domain/scenario.js'
 import type { Context } from './context.js'
@@ -19,8 +19,11 @@ export function scenario (ctx: Context, request: ScenarioRequestJson): Promise<S
     const agreement = await findAgreement(tx, ctx.actor.scope, request.agreementId)
     if (agreement === undefined) throw Problems.notFound(`agreement ${request.agreementId}`)
     const plan = planScenario(agreement, request, ctx.settings.minZoneRate)
-    const last = await lastRevenueYear(tx, agreement.id)
-    if (last === undefined) throw Problems.scenarioWithoutRevenue(agreement.id)
+    const [lastRevenue, lastFinalized] = await Promise.all([lastRevenueYear(tx, agreement.id), lastFinalizedYear(tx, agreement.id)])
+    if (lastRevenue === undefined) throw Problems.scenarioWithoutRevenue(agreement.id)
+    // A year settled and signed is on record, revenue or none: it is never projected (a year finalized on
+    // no revenue was projected from the year before it, and the next year carried in the signed line's shortfall).
+    const last = Math.max(lastRevenue, lastFinalized ?? lastRevenue)
     // A(y) as a run reads it, for every year the chains settle (and the year before, for prior_year bases) up to the last on record.
     const years = new Set([last])
     for (let y = plan.chainFrom - 1; y <= Math.min(plan.toYear, last); y++) years.add(y)

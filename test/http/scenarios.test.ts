@@ -264,3 +264,27 @@ t.test('svg (api-contract.md, Scenarios): both zone shares by year, the projecte
   t.equal(refused.statusCode, 422, 'a bad scenario is a problem in any format')
   t.match(refused.headers['content-type'], /^application\/problem\+json/)
 })
+
+t.test('README, Scenarios: a year settled and finalized on no revenue is on record, not projected: its figures are the signed line\'s, and the next year carries in its shortfall (found by a probe: it was projected from the year before)', async (t) => {
+  const bl = world.agreements.bl
+  await created(t, app, '/v1/revenues', { records: [
+    { zoneCode: 'QD-BL', category: '10101', year: 2020, month: 3, amount: '1100.00' },
+    { zoneCode: 'QD-BL', category: '10304', year: 2020, month: 3, amount: '100.00' },
+  ] }, 200)
+  const signed: Record<number, number> = {}
+  for (const year of [2020, 2021]) {
+    signed[year] = (await created(t, app, '/v1/settlement-runs', { fiscalYear: year, agreementIds: [bl] })).id
+    await created(t, app, `/v1/settlement-runs/${signed[year]}/finalize`, undefined, 200)
+  }
+  const body = (await scenario({ agreementId: bl, changes: {}, fromYear: 2020, toYear: 2022, growth: { default: '0.05' } })).json() as ScenarioJson
+  t.equal(body.lastRecordedYear, 2021, '2021 is settled and signed: on record')
+  t.same(body.years.map((y) => [y.fiscalYear, y.projected, y.totals.agreed.revenueTotal]), [[2020, false, '1200.00'], [2021, false, '0.00'], [2022, true, '0.00']],
+    'revenue after 2021 is projected from 2021\'s, as signed (before: 2021 projected at 1,260.00)')
+  const [line] = await linesOf(injectAs, signed[2021] ?? 0)
+  const y2021 = body.years[1]
+  t.same(y2021?.totals.agreed, { revenueTotal: line?.revenueTotal, zoneShare: line?.zoneShare, districtShare: line?.districtShare }, '2021: the finalized line\'s totals')
+  const taxesOut = (line?.groups as GroupJson[]).find((g) => g.name === 'taxes')?.carriedShortfallOut
+  t.equal(taxesOut, '1000.00', 'the signed 2021 line carries out B − A = 1000.00 (no revenue, carry_forward)')
+  t.equal(y2021?.groups[0]?.agreed.carriedShortfallOut, taxesOut, '2021 carries out what the signed line does')
+  t.equal(body.years[2]?.groups[0]?.agreed.carriedShortfallIn, taxesOut, '2022 carries in what 2021 carried out: one chain')
+})
