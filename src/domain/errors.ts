@@ -132,6 +132,11 @@ function unacceptedRequestType (status: number, code: string): string {
   return UNACCEPTED_TYPES[code] ?? (code.startsWith('HPE_') ? 'invalid-http' : UNACCEPTED_BY_STATUS[status] ?? `refused-${status}`)
 }
 
+/** A request's part as a sentence names it, with its verb. */
+const REQUEST_PARTS: Record<string, string> = {
+  body: 'The request body does', querystring: 'The query string does', params: 'The path parameters do', headers: 'The request headers do',
+}
+
 export const Problems = {
   // —— 400: malformed input ————————————————————————————————————————————————
   /** A list's cursor that no list gave out. */
@@ -148,7 +153,7 @@ export const Problems = {
   },
   /** A request part that does not match its schema; `part` is body, querystring, params or headers. */
   schemaMismatch: (part: string, issues: readonly InputIssue[]) => new Problem(400, 'invalid-input',
-    `The request ${part} does not match the schema: see errors for each field.`, issues),
+    `${REQUEST_PARTS[part] ?? `The request ${part} does`} not match the schema: see errors for each field.`, issues),
   /** What the framework refuses before a handler runs (a body that is not JSON, too large, of another type; a URL that does not decode). */
   unacceptedRequest: (status: number, code: string, detail: string) => new Problem(status, unacceptedRequestType(status, code), detail),
   dateRangeReversed: () => new Problem(400, 'invalid-input', 'from is after to.', at('/querystring/from', 'must not be after to')),

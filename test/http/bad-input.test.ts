@@ -220,6 +220,13 @@ t.test('api-contract.md, Settlement runs: agreementIds is bounded (400 above 10,
   t.equal((await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: [world.agreements.ht, world.agreements.bl] })).statusCode, 201, 'a selection that is in force runs')
 })
 
+t.test('a schema mismatch is told in English by the part of the request it is in (found by a probe: "The request headers does not match")', async (t) => {
+  t.equal(expectProblem(t, await app.inject({ method: 'GET', url: '/v1/districts?limit=0', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }), 400).detail,
+    'The query string does not match the schema: see errors for each field.')
+  t.equal(expectProblem(t, await app.inject({ method: 'GET', url: '/v1/agreements/abc', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }), 400).detail,
+    'The path parameters do not match the schema: see errors for each field.')
+})
+
 /** Sends `request` as it is to a listening server and answers all it sent back until it closed the connection. */
 async function exchange (port: number, request: string): Promise<string> {
   const socket = connect(port, '127.0.0.1')
