@@ -259,7 +259,8 @@ export const Problems = {
     `Adjust from ${settled + 1} on, or record a new agreement.`, at('/fromYear', `must be after ${settled}`)),
   /** A responsibility transfer may not move the base of a settled year. */
   agreementSettledTransfer: (agreementId: number, settled: number, fromYear: number) => new Problem(409, 'agreement-settled',
-    `Agreement ${agreementId} is in a finalized settlement of ${settled}: a transfer from ${fromYear} would move the base of a settled year. ` +
+    `Agreement ${agreementId} is in a finalized settlement of ${settled}: a transfer from ${fromYear} would change ${fromYear === settled ? 'that year' : `a year up to ${settled}`}, ` +
+    'and the years up to a signed one are not changed after it (the years after them carry from them, calculation-rules.md §6). ' +
     `Record it from ${settled + 1} on, or record a new agreement.`,
     at('/fromYear', `must be after ${settled}`)),
   alreadyTransferred: (debtId: number, districtCode: string | undefined, on: string) => new Problem(409, 'already-transferred',

@@ -144,6 +144,8 @@ t.test('§9 a transfer stales a draft run that did not read it, and a finalized 
 
   const refused = expectProblem(t, await post(app, transfers, { agreementId: bl, group: 'taxes', function: '卫生健康', direction: 'to_zone', fromYear: 2020, documentNo: 'x', funding: { method: 'fixed', amount: '1.00' } }), 409)
   t.same(refused.errors, [{ pointer: '/fromYear', message: 'must be after 2020' }])
+  t.equal(refused.detail, `Agreement ${bl} is in a finalized settlement of 2020: a transfer from 2020 would change that year, and the years up to a signed one are not changed after it ` +
+    '(the years after them carry from them, calculation-rules.md §6). Record it from 2021 on, or record a new agreement.', 'a transfer ending before the signed year is refused too; the detail does not say it moves the signed year (found by a probe)')
   await created(t, app, transfers, { agreementId: bl, group: 'taxes', function: '卫生健康', direction: 'to_zone', fromYear: 2021, documentNo: 'x', funding: { method: 'fixed', amount: '1.00' } })
 })
 
