@@ -9,6 +9,8 @@ import type { LineShortfallDisposition } from './ledger.js'
 export type Language = 'zh' | 'en'
 
 const m = formatMoney
+/** An amount subtracted, in parentheses when it is negative: "0.00 − (-20.00)", never "0.00 − -20.00". */
+const minus = (value: Decimal): string => value.lt(0) ? `(${m(value)})` : m(value)
 const r = formatRate
 
 /** A band's product rate × amount, with its rounding shown when the exact product has more than two decimals. */
@@ -201,12 +203,12 @@ export function explainGroup (g: GroupResult, lang: Language, disposition?: Line
   } else {
     lines.push(baseLine(g.baseDerivation, lang))
     lines.push(zh
-      ? `增量 = 实际 ${m(g.actual)} − 基数 ${m(g.base)} = ${m(g.increment)}`
-      : `Increment = actual ${m(g.actual)} − base ${m(g.base)} = ${m(g.increment)}`)
+      ? `增量 = 实际 ${m(g.actual)} − 基数 ${minus(g.base)} = ${m(g.increment)}`
+      : `Increment = actual ${m(g.actual)} − base ${minus(g.base)} = ${m(g.increment)}`)
     if (g.shortfall === 'carry_forward') {
       lines.push(zh
-        ? `可分成增量 = 增量 ${m(g.increment)} − 上年结转短收 ${m(g.carriedShortfallIn)} = ${m(g.shareable)}`
-        : `Shareable increment = increment ${m(g.increment)} − shortfall carried in ${m(g.carriedShortfallIn)} = ${m(g.shareable)}`)
+        ? `可分成增量 = 增量 ${m(g.increment)} − 上年结转短收 ${minus(g.carriedShortfallIn)} = ${m(g.shareable)}`
+        : `Shareable increment = increment ${m(g.increment)} − shortfall carried in ${minus(g.carriedShortfallIn)} = ${m(g.shareable)}`)
     }
     if (g.shareable.isNegative()) {
       lines.push(...shortfallLines(g, lang, disposition))
@@ -221,8 +223,8 @@ export function explainGroup (g: GroupResult, lang: Language, disposition?: Line
     }
   }
   lines.push(zh
-    ? `功能区分成 ${m(g.zoneShare)}；属地政府留成 = 实际 ${m(g.actual)} − ${m(g.zoneShare)} = ${m(g.districtShare)}`
-    : `Zone share ${m(g.zoneShare)}; the district keeps actual ${m(g.actual)} − ${m(g.zoneShare)} = ${m(g.districtShare)}`)
+    ? `功能区分成 ${m(g.zoneShare)}；属地政府留成 = 实际 ${m(g.actual)} − ${minus(g.zoneShare)} = ${m(g.districtShare)}`
+    : `Zone share ${m(g.zoneShare)}; the district keeps actual ${m(g.actual)} − ${minus(g.zoneShare)} = ${m(g.districtShare)}`)
   return lines
 }
 

@@ -148,13 +148,13 @@ const stored: Record<string, { stored: string, zh: string[], en: string[] }> = {
       '基数（递增）= 核定基数 1000000.00 × (1 + 0.05)^3 = 1157625.00 = 1157625.00',
       '增量 = 实际 1000000.05 − 基数 1157625.00 = -157624.95',
       '可分成增量为负，功能区按第1档比例承担：-157624.95 × 0.65 = -102456.2175 → -102456.22',
-      '功能区分成 -102456.22；属地政府留成 = 实际 1000000.05 − -102456.22 = 1102456.27',
+      '功能区分成 -102456.22；属地政府留成 = 实际 1000000.05 − (-102456.22) = 1102456.27',
     ],
     en: [
       'Base (escalating) = verified base 1000000.00 × (1 + 0.05)^3 = 1157625.00 = 1157625.00',
       'Increment = actual 1000000.05 − base 1157625.00 = -157624.95',
       'The shareable increment is negative; the zone bears its part at the first band\'s rate: -157624.95 × 0.65 = -102456.2175 → -102456.22',
-      'Zone share -102456.22; the district keeps actual 1000000.05 − -102456.22 = 1102456.27',
+      'Zone share -102456.22; the district keeps actual 1000000.05 − (-102456.22) = 1102456.27',
     ],
   },
   'prior year, shortfall none': {

@@ -353,3 +353,17 @@ t.test('unknown routes answer 404 problem+json; public endpoints need no token',
   t.same(health.json(), { status: 'ok' })
   t.ok(health.headers['x-request-id'], 'every response carries its request id')
 })
+
+t.test('an explanation subtracts a negative amount in parentheses, never "− -" (found by a probe: "actual 0.00 − -2399999999999999.98")', async (t) => {
+  const body = {
+    fiscalYear: 2021,
+    groups: [{ name: 'taxes', basis: 'increment', base: { amount: '0.00', baseYear: 2020, mode: 'fixed', adjustments: [{ fromYear: 2021, amount: '-50.00' }] }, actual: '0.00', rates: [{ rate: '0.60' }], shortfall: 'deduct' }],
+  }
+  const zh = (await calculate(body)).json()
+  t.match(zh.groups[0], { base: '-50.00', increment: '50.00', zoneShare: '30.00' })
+  t.ok(zh.groups[0].explanation.includes('增量 = 实际 0.00 − 基数 (-50.00) = 50.00'), zh.groups[0].explanation.join('\n'))
+  const negative = (await calculate({ fiscalYear: 2021, groups: [{ ...body.groups[0], base: '100.00' }] }, { 'accept-language': 'en' })).json()
+  t.match(negative.groups[0], { zoneShare: '-60.00', districtShare: '60.00' }, '§5.5 deduct: S = −100.00 at the first band\'s 0.60')
+  t.equal(negative.groups[0].explanation.at(-1), 'Zone share -60.00; the district keeps actual 0.00 − (-60.00) = 60.00')
+  for (const line of [...zh.groups[0].explanation, ...negative.groups[0].explanation] as string[]) t.notMatch(line, /− -/, line)
+})
