@@ -38,11 +38,16 @@ await created(t, app, '/v1/revenues', { records: [
   { zoneCode: 'QD-HT', category: '10104', year: 2021, month: 5, amount: '150.00' },
   { zoneCode: 'QD-HT', category: '10304', year: 2021, month: 3, amount: '200.00' },
 ] }, 200)
-const runs: Record<number, number> = {}
-for (const year of [2020, 2021]) {
-  runs[year] = (await created(t, app, '/v1/settlement-runs', { fiscalYear: year, agreementIds: [ht] })).id
-  await created(t, app, `/v1/settlement-runs/${runs[year]}/finalize`, undefined, 200)
+/** Settles and finalizes `years` of the agreement, each in a run of its own; answers the runs by year. */
+async function signYears (agreementId: number, years: readonly number[]): Promise<Record<number, number>> {
+  const signed: Record<number, number> = {}
+  for (const year of years) {
+    signed[year] = (await created(t, app, '/v1/settlement-runs', { fiscalYear: year, agreementIds: [agreementId] })).id
+    await created(t, app, `/v1/settlement-runs/${signed[year]}/finalize`, undefined, 200)
+  }
+  return signed
 }
+const runs = await signYears(ht, [2020, 2021])
 
 const worked = {
   agreementId: ht,
@@ -271,11 +276,7 @@ t.test('README, Scenarios: a year settled and finalized on no revenue is on reco
     { zoneCode: 'QD-BL', category: '10101', year: 2020, month: 3, amount: '1100.00' },
     { zoneCode: 'QD-BL', category: '10304', year: 2020, month: 3, amount: '100.00' },
   ] }, 200)
-  const signed: Record<number, number> = {}
-  for (const year of [2020, 2021]) {
-    signed[year] = (await created(t, app, '/v1/settlement-runs', { fiscalYear: year, agreementIds: [bl] })).id
-    await created(t, app, `/v1/settlement-runs/${signed[year]}/finalize`, undefined, 200)
-  }
+  const signed = await signYears(bl, [2020, 2021])
   const body = (await scenario({ agreementId: bl, changes: {}, fromYear: 2020, toYear: 2022, growth: { default: '0.05' } })).json() as ScenarioJson
   t.equal(body.lastRecordedYear, 2021, '2021 is settled and signed: on record')
   t.same(body.years.map((y) => [y.fiscalYear, y.projected, y.totals.agreed.revenueTotal]), [[2020, false, '1200.00'], [2021, false, '0.00'], [2022, true, '0.00']],
