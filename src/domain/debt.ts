@@ -260,6 +260,12 @@ export function datedAheadProblem (what: DatedRecord, day: string, today: string
   return day > latest ? Problems.datedAhead(what, day, latest, AHEAD_REASONS[what], pointer) : undefined
 }
 
+/** The same, said of a field of a CSV line ("line 5, registeredOn: is after …"), as the line's other problems are. */
+export function datedAheadIssue (what: DatedRecord, day: string, today: string): string | undefined {
+  const latest = latestDayFor(what, today)
+  return day > latest ? `is after ${latest}: ${AHEAD_REASONS[what]}` : undefined
+}
+
 /**
  * A debt's last repayment day, if any: a transfer may not be dated before it. A repayment that has
  * been reversed (冲正: keyed with a wrong date or amount) was not made, and its reversal is not one

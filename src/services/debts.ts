@@ -9,7 +9,7 @@ import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
 import {
   checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, maxRepayable,
-  datedAheadProblem, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, reversalReasonOf, summarizeDebts, transferOf, transferProblem, referenceKey,
+  datedAheadIssue, datedAheadProblem, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, reversalReasonOf, summarizeDebts, transferOf, transferProblem, referenceKey,
 } from '../domain/debt.js'
 import { Problems } from '../domain/errors.js'
 import { Decimal, formatMoney, money, ZERO } from '../domain/money.js'
@@ -141,8 +141,8 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
       const creditor = quotedCreditor.trim()
       const text = { zoneCode, reference, creditor, kind, principal, outstanding, interestRate, incurredOn, maturityDate, registeredOn, notes }
       const issues = checkDebtRegistration(text, { zoneExists: (code) => zones.has(code), referenceTaken: (zone, ref) => references.has(referenceKey(zone, ref)), today: day })
-      const ahead = registeredOn === '' || issues.some((i) => i.field === 'registeredOn') ? undefined : datedAheadProblem('registration', registeredOn, day, '/registeredOn')
-      if (ahead !== undefined) issues.push({ field: 'registeredOn', rule: 'format', message: ahead.message })
+      const ahead = registeredOn === '' || issues.some((i) => i.field === 'registeredOn') ? undefined : datedAheadIssue('registration', registeredOn, day)
+      if (ahead !== undefined) issues.push({ field: 'registeredOn', rule: 'format', message: ahead })
       if (!issues.some((i) => i.field === 'reference' && i.rule === 'format')) {
         const key = referenceKey(zoneCode, reference)
         const lines = referenceLines.get(key)

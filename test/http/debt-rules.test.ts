@@ -116,6 +116,8 @@ t.test('Legacy debts: "today" is Beijing\'s date; repayments, reversals and regi
   const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
   const imported = expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' }, payload: `${header}\nQD-HT,AHEAD-1,某银行,bond,10.00,10.00,,,,${nextDay},\n` }), 422)
   t.match(imported.errors?.[0], { pointer: '/line/2/registeredOn' }, 'a CSV line registered ahead: rejected at its field')
+  t.match(imported.errors?.[0]?.message, /^line 2, registeredOn: is after \d{4}-\d{2}-\d{2}: the outstanding figure registered is of a day that has come/,
+    'said of the field, as the line\'s other problems are, not as a sentence of its own')
   t.equal(await rowCount(database, 'debts'), debts, 'nothing registered')
 })
 
