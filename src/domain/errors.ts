@@ -288,6 +288,10 @@ export const Problems = {
   adjustmentEmpty: () => new Problem(422, 'rule-violated',
     'A base adjustment (基数调整) raises the base (a positive amount) or lowers it (a negative amount) from fromYear on; 0.00 moves nothing, and would only make the agreement\'s draft runs stale.',
     at('/amount', 'not zero')),
+  /** A base adjustment from after the agreement's last year would change no year it settles: a mistyped year, or one for the version that follows. */
+  adjustmentAfterAgreement: (agreement: { id: number, effectiveFrom: number, effectiveTo: number }, fromYear: number) => new Problem(422, 'rule-violated',
+    `Agreement ${agreement.id} is in force ${years(agreement.effectiveFrom, agreement.effectiveTo)}: an adjustment from ${fromYear} would change no year it settles ` +
+    '(record it under the version that follows).', at('/fromYear', `${agreement.effectiveTo} at the latest`)),
   adjustmentNotAfterBaseYear: (baseYear: number) => new Problem(422, 'rule-violated', `fromYear must be after the base year ${baseYear}.`,
     at('/fromYear', `must be after ${baseYear}`)),
   agreementNotInForce: (agreement: { id: number, effectiveFrom: number, effectiveTo: number | null }, year: number) => new Problem(422, 'rule-violated',

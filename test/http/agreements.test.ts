@@ -114,6 +114,15 @@ t.test('a change is a new agreement from a later year: end the old one, then add
   t.same((await get(app, '/v1/agreements?zoneCode=QD-HT&districtCode=370214&year=2025')).json().items.map((a: { id: number }) => a.id), [next.id])
   const reopen = expectProblem(t, await injectAs('admin', { method: 'PATCH', url: `/v1/agreements/${old.id}`, payload: { effectiveTo: null } }), 422)
   t.equal(reopen.errors?.[0]?.pointer, '/effectiveTo')
+
+  // §4: an adjustment from after the last year in force would change no year the agreement settles. It is refused,
+  // as a responsibility transfer is, rather than stored where no statement would show it (before: 201).
+  const adjustments = await rowCount(database, 'base_adjustments')
+  const late = expectProblem(t, await post(app, `/v1/agreements/${old.id}/base-adjustments`, { group: 'taxes', fromYear: 2025, amount: '100.00', reason: '企业迁入', documentNo: 'x' }), 422)
+  t.same(late.errors, [{ pointer: '/fromYear', message: '2024 at the latest' }])
+  t.match(late.detail, /in force 2023–2024: an adjustment from 2025 would change no year it settles \(record it under the version that follows\)/)
+  t.equal(await rowCount(database, 'base_adjustments'), adjustments, 'nothing recorded')
+  await created(t, app, `/v1/agreements/${old.id}/base-adjustments`, { group: 'taxes', fromYear: 2024, amount: '100.00', reason: '企业迁入', documentNo: 'x' })
 })
 
 t.test('§2 falling rates and a rate schedule (分段期限) are stored as written; ?year= shows the bands of the year and names the period', async (t) => {
