@@ -63,6 +63,11 @@ export async function mergeStaging (tx: Db, keyId: string, requestId: string): P
   // Merges take turns (staging does not): two writes of one month at once must both land, as
   // revisions n+1 and n+2, not as the same revision twice. The lock ends with the transaction.
   await lock(tx, LockSpace.revenueMerge, 'revenue-merge')
+  // The revisions are timed when they are numbered, under the lock, not when the transaction began
+  // (now()): a large import begun before a small write and merged after it makes the later revision,
+  // and its time must say so.
+  const { rows: [clock] } = await sql<{ at: string }>`SELECT clock_timestamp()::text AS at`.execute(tx)
+  const recordedAt = clock?.at ?? null
   await sql`DROP TABLE IF EXISTS pg_temp.revenue_changes`.execute(tx)
   // Each month is staged once by now (a month given twice is refused, or taken out of a partial
   // import, before the merge); were one staged twice, revenue_records' key would refuse the insert.
@@ -71,14 +76,14 @@ export async function mergeStaging (tx: Db, keyId: string, requestId: string): P
       coalesce(r.revision, 0) + 1 AS revision, r.revision IS NULL AS is_new, r.amount IS NOT DISTINCT FROM s.amount AS same
     FROM revenue_staging s LEFT JOIN revenue_records r USING (zone_code, district_code, category_code, year, month)
     WHERE s.amount IS NOT NULL`.execute(tx)
-  await sql`INSERT INTO revenue_revisions (zone_code, district_code, category_code, year, month, revision, amount, key_id, request_id)
-    SELECT zone_code, district_code, category_code, year, month, revision, amount, ${keyId}, ${requestId}
+  await sql`INSERT INTO revenue_revisions (zone_code, district_code, category_code, year, month, revision, amount, key_id, request_id, recorded_at)
+    SELECT zone_code, district_code, category_code, year, month, revision, amount, ${keyId}, ${requestId}, ${recordedAt}::timestamptz
     FROM revenue_changes WHERE NOT same`.execute(tx)
   // The merge lock keeps every other writer of these months out, so a new month is a plain INSERT
   // (no speculative ON CONFLICT insertion: the bulk of a large import) and a changed one an UPDATE.
-  await sql`INSERT INTO revenue_records (zone_code, district_code, category_code, year, month, amount, revision)
-    SELECT zone_code, district_code, category_code, year, month, amount, revision FROM revenue_changes WHERE is_new`.execute(tx)
-  await sql`UPDATE revenue_records r SET amount = c.amount, revision = c.revision, updated_at = now() FROM revenue_changes c
+  await sql`INSERT INTO revenue_records (zone_code, district_code, category_code, year, month, amount, revision, updated_at)
+    SELECT zone_code, district_code, category_code, year, month, amount, revision, ${recordedAt}::timestamptz FROM revenue_changes WHERE is_new`.execute(tx)
+  await sql`UPDATE revenue_records r SET amount = c.amount, revision = c.revision, updated_at = ${recordedAt}::timestamptz FROM revenue_changes c
     WHERE NOT c.is_new AND NOT c.same
       AND (r.zone_code, r.district_code, r.category_code, r.year, r.month) = (c.zone_code, c.district_code, c.category_code, c.year, c.month)`.execute(tx)
   const { rows } = await sql<MergeCounts>`SELECT
