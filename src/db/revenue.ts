@@ -306,7 +306,7 @@ export async function revenueHistory (
 
 /**
  * The last fiscal year with revenue on record in any of the agreement's groups (its zone, its district,
- * its groups' categories); undefined when none is recorded.
+ * its groups' categories), up to the agreement's last year; undefined when none is recorded.
  */
 export async function lastRevenueYear (db: Db, agreementId: number): Promise<number | undefined> {
   const { rows } = await sql<{ year: number | null }>`
@@ -314,6 +314,7 @@ export async function lastRevenueYear (db: Db, agreementId: number): Promise<num
     FROM agreements a
     JOIN agreement_group_categories gc ON gc.agreement_id = a.id
     JOIN revenue_year_totals r ON r.zone_code = a.zone_code AND r.district_code = a.district_code AND r.category_code = gc.category_code
-    WHERE a.id = ${agreementId}`.execute(db)
+    -- After its last year the pair's revenue is the next version's: it says nothing of this agreement's years.
+    WHERE a.id = ${agreementId} AND (a.effective_to IS NULL OR r.year <= a.effective_to)`.execute(db)
   return rows[0]?.year ?? undefined
 }

@@ -12734,7 +12734,7 @@ export interface operations {
                         toYear: number;
                         /**
                          * Format: int32
-                         * @description 实际收入截至年度 the last year on record: with revenue in any of the agreement's groups, or settled and finalized; later years are projected from it
+                         * @description 实际收入截至年度 the last year on record: with revenue in any of the agreement's groups (up to its last year: after it, the revenue is the next version's), or settled and finalized; later years are projected from it
                          * @example 2021
                          */
                         lastRecordedYear: number;

@@ -2,7 +2,7 @@ import ExcelJS from 'exceljs'
 import t, { type Test } from 'tap'
 import type { Database } from '../../src/db/database.js'
 import { expectProblem, rowCount, testApp, testDatabase } from '../helpers.js'
-import { buildWorld, created, injector, linesOf, type Caller } from '../world.js'
+import { agreementBody, buildWorld, created, injector, linesOf, type Caller } from '../world.js'
 import { parseSvg } from '../svg.js'
 
 // 测算 (api-contract.md, Scenarios; calculation-rules.md §2–§6, §9): POST /v1/scenarios settles an agreement as it is and as
@@ -288,4 +288,19 @@ t.test('README, Scenarios: a year settled and finalized on no revenue is on reco
   t.equal(taxesOut, '1000.00', 'the signed 2021 line carries out B − A = 1000.00 (no revenue, carry_forward)')
   t.equal(y2021?.groups[0]?.agreed.carriedShortfallOut, taxesOut, '2021 carries out what the signed line does')
   t.equal(body.years[2]?.groups[0]?.agreed.carriedShortfallIn, taxesOut, '2022 carries in what 2021 carried out: one chain')
+})
+
+t.test('README, Scenarios: revenue of the pair after the agreement ends is the next version\'s: the last year on record is the agreement\'s own, and its later years are projected (found by a probe: they were settled on 0.00)', async (t) => {
+  await created(t, app, '/v1/zones', { code: 'QD-SN', name: '示例新区', hostDistrictCode: '370214' })
+  const ended = (await created(t, app, '/v1/agreements', agreementBody('QD-SN', '370214', { effectiveTo: 2022, documentNo: '旧版' }))).id as number
+  await created(t, app, '/v1/agreements', agreementBody('QD-SN', '370214', { effectiveFrom: 2023, baseYear: 2022, documentNo: '新版' }))
+  await created(t, app, '/v1/revenues', { records: [
+    { zoneCode: 'QD-SN', category: '10101', year: 2020, month: 3, amount: '1100.00' },
+    { zoneCode: 'QD-SN', category: '10304', year: 2020, month: 3, amount: '100.00' },
+    { zoneCode: 'QD-SN', category: '10101', year: 2023, month: 1, amount: '5.00' },
+  ] }, 200)
+  const body = (await scenario({ agreementId: ended, changes: {}, fromYear: 2020, toYear: 2022, growth: { default: '0.10' } })).json() as ScenarioJson
+  t.equal(body.lastRecordedYear, 2020, 'the 2023 record is under the version that follows (before: 2023)')
+  t.same(body.years.map((y) => [y.fiscalYear, y.projected, y.totals.agreed.revenueTotal]), [[2020, false, '1200.00'], [2021, true, '1320.00'], [2022, true, '1452.00']],
+    '2021 and 2022 projected from 2020 at 10% (before: settled on 0.00, as if nothing had come in)')
 })

@@ -99,7 +99,7 @@ export const ScenarioResponse = Type.Object({
   agreementId: RecordId('分成办法编号 the agreement'),
   fromYear: FiscalYear('起始年度 the first year shown'),
   toYear: FiscalYear('终止年度 the last year shown'),
-  lastRecordedYear: FiscalYear('实际收入截至年度 the last year on record: with revenue in any of the agreement\'s groups, or settled and finalized; later years are projected from it'),
+  lastRecordedYear: FiscalYear('实际收入截至年度 the last year on record: with revenue in any of the agreement\'s groups (up to its last year: after it, the revenue is the next version\'s), or settled and finalized; later years are projected from it'),
   minimumRate: Type.Object({
     agreed: RateOut('现行下限 the floor of the agreement as it is (the deployment floor)'),
     scenario: RateOut('测算下限 the floor of the changed terms'),
