@@ -216,23 +216,30 @@ function forbiddenStaticPath (path: string): string {
     : `The path ${quoted} is not written as a file's path: the documentation's files are served only at paths without empty or '.' segments or backslashes, their names spelled as they are.`
 }
 
-/** What a 415 says: the content type sent, and the ones the service takes. */
-function unsupportedMediaType (contentType: string | undefined): Problem {
+/**
+ * What a 415 says: the content type sent, and the one the operation takes. A CSV import (POST
+ * /v1/revenues/import) names the operation that takes the same records as JSON (POST /v1/revenues).
+ */
+function unsupportedMediaType (request: FastifyRequest): Problem {
+  const contentType = request.headers['content-type']
   const sent = contentType === undefined ? 'no content type' : `the content type ${JSON.stringify(contentType.slice(0, 100))}`
-  return Problems.unacceptedRequest(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
-    `The body has ${sent}, which this operation does not take: send JSON as application/json (the CSV imports, POST /v1/revenues/import and POST /v1/debts/import, take text/csv).`)
+  const route = request.routeOptions.url
+  const takes = consumedTypes(request)?.includes('text/csv') === true && route !== undefined
+    ? `send the file as text/csv, in UTF-8 (the same records as JSON go to POST ${route.replace(/\/import$/, '')}).`
+    : 'send JSON as application/json (the CSV imports, POST /v1/revenues/import and POST /v1/debts/import, take text/csv).'
+  return Problems.unacceptedRequest(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE', `The body has ${sent}, which this operation does not take: ${takes}`)
 }
 
 /** The problem an error thrown while answering stands for; undefined for a defect (a 500). */
 function problemOf (error: FastifyError | Error, request: FastifyRequest): Problem | undefined {
   if (error instanceof Problem) return error
   const code = (error as FastifyError).code
-  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType(request.headers['content-type'])
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType(request)
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     // Its size is not what is wrong with it: no route takes the request (404 whatever its body), or its
     // operation does not take JSON whatever its size (the CSV imports, 415), as the smaller body is told.
     if (request.is404) return Problems.routeNotFound(request.method, request.url.split('?')[0] ?? '')
-    if (consumedTypes(request)?.includes('application/json') === false) return unsupportedMediaType(request.headers['content-type'])
+    if (consumedTypes(request)?.includes('application/json') === false) return unsupportedMediaType(request)
   }
   switch (classifyDatabaseError(error)) {
     // Not a bug of the service: the database is down, restarting or unreachable. The client
