@@ -24,7 +24,7 @@ const DIGITS = /^-?\d+$/
  * before the coercing validator sees it.
  */
 function wholeNumbersInDigits (schema: object, validate: ValidateFunction): ValidateFunction {
-  const properties = (schema as { properties?: Record<string, { type?: unknown, items?: { type?: unknown } }> }).properties ?? {}
+  const properties = (schema as { properties?: Record<string, IntegerSchema & { items?: IntegerSchema }> }).properties ?? {}
   const integers = Object.keys(properties).filter((key) => properties[key]?.type === 'integer' || (properties[key]?.type === 'array' && properties[key].items?.type === 'integer'))
   if (integers.length === 0) return validate
   return checkedFirst((data) => {
@@ -36,12 +36,23 @@ function wholeNumbersInDigits (schema: object, validate: ValidateFunction): Vali
       if (index >= 0) {
         return {
           keyword: 'type', instancePath: Array.isArray(value) ? `/${key}/${index}` : `/${key}`, schemaPath: '#', params: { type: 'integer' },
-          message: `must be a whole number written in decimal digits, e.g. 2021, got "${String(written[index])}"`,
+          message: `must be a whole number written in decimal digits, e.g. ${exampleOf(properties[key]?.items ?? properties[key])}, got "${String(written[index])}"`,
         }
       }
     }
     return undefined
   }, validate)
+}
+
+interface IntegerSchema { type?: unknown, minimum?: number, maximum?: number, examples?: unknown[] }
+
+/** A value the parameter takes, for its message: its example, else 2021 if a year, else its largest (a month's 12). */
+function exampleOf (schema: IntegerSchema | undefined): string {
+  const given = schema?.examples?.[0]
+  if (typeof given === 'number') return String(given)
+  const { minimum = -Infinity, maximum = Infinity } = schema ?? {}
+  if (minimum <= 2021 && 2021 <= maximum) return '2021'
+  return String(Number.isFinite(maximum) ? maximum : minimum)
 }
 
 /** `validate`, after `check`: what `check` finds is the one error, and the schema is not checked. */

@@ -471,18 +471,19 @@ t.test('api-contract.md, Errors: a documentation path with a .. segment, or not 
 })
 
 t.test('api-contract.md, Errors: a year, month or page size in the URL written other than in decimal digits (0x7E5, 1e1, 12.0, " 1") is 400 at the parameter, not read as another number', async (t) => {
-  const cases: Array<[string, string, string]> = [
-    ['/v1/revenues/QD-HT/370214/10101/0x7E5/10/history', '/params/year', '0x7E5'],
-    ['/v1/revenues/QD-HT/370214/10101/2021/1e1/history', '/params/month', '1e1'],
-    ['/v1/revenues/QD-HT/370214/10101/2021/12.0/history', '/params/month', '12.0'],
-    ['/v1/revenue-categories?limit=0x10', '/querystring/limit', '0x10'],
-    ['/v1/revenue-categories?limit=%201', '/querystring/limit', ' 1'],
-    ['/v1/settlement-runs?fiscalYear=2021.0', '/querystring/fiscalYear', '2021.0'],
-    ['/v1/settlement-runs?fiscalYear=%2B2021', '/querystring/fiscalYear', '+2021'],
+  // The example is one the parameter takes: a month is not told "e.g. 2021" (found by a probe).
+  const cases: Array<[string, string, string, string]> = [
+    ['/v1/revenues/QD-HT/370214/10101/0x7E5/10/history', '/params/year', '0x7E5', '2021'],
+    ['/v1/revenues/QD-HT/370214/10101/2021/1e1/history', '/params/month', '1e1', '12'],
+    ['/v1/revenues/QD-HT/370214/10101/2021/12.0/history', '/params/month', '12.0', '12'],
+    ['/v1/revenue-categories?limit=0x10', '/querystring/limit', '0x10', '1000'],
+    ['/v1/revenue-categories?limit=%201', '/querystring/limit', ' 1', '1000'],
+    ['/v1/settlement-runs?fiscalYear=2021.0', '/querystring/fiscalYear', '2021.0', '2021'],
+    ['/v1/settlement-runs?fiscalYear=%2B2021', '/querystring/fiscalYear', '+2021', '2021'],
   ]
-  for (const [url, pointer, written] of cases) {
+  for (const [url, pointer, written, example] of cases) {
     const problem = expectProblem(t, await get(app, url), 400)
-    t.same(problem.errors, [{ pointer, message: `must be a whole number written in decimal digits, e.g. 2021, got "${written}"` }], url)
+    t.same(problem.errors, [{ pointer, message: `must be a whole number written in decimal digits, e.g. ${example}, got "${written}"` }], url)
   }
   // Before, each was read as JavaScript reads a number: October 2021's history for 0x7E5/0xA (found by a probe of the API).
   const january = await get(app, '/v1/revenues/QD-HT/370214/10101/2021/01/history')
