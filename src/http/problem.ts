@@ -6,7 +6,7 @@ import { type InputIssue, MAX_PROBLEM_ERRORS, Problem, Problems } from '../domai
 import { DAY_PATTERN } from '../domain/days.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../domain/money.js'
 import { consumedTypes } from './json-bodies.js'
-import { ID_PATTERN, NOT_BLANK_PATTERN } from './schemas/common.js'
+import { CATEGORY_CODE_PATTERN, DISTRICT_CODE_PATTERN, ID_PATTERN, NOT_BLANK_PATTERN, ZONE_CODE_PATTERN } from './schemas/common.js'
 
 /*
  * Every 4xx/5xx answer is RFC 9457 problem+json (api-contract.md, Errors). Services and the
@@ -127,16 +127,48 @@ const FORMAT_MESSAGES: Record<string, string> = {
   [DAY_PATTERN]: 'must be a day written YYYY-MM-DD, from 1900-01-01 to 2199-12-31',
   [ID_PATTERN]: 'must be a record id: a whole number from 1 to 2147483647, written without leading zeros',
   [NOT_BLANK_PATTERN]: 'must not be blank: white space alone says nothing',
+  [DISTRICT_CODE_PATTERN]: 'must be a 6-digit division code (GB/T 2260), e.g. "370214"',
+  [ZONE_CODE_PATTERN]: 'must be a zone code of at most 32 letters, digits, "-" and "_", starting with a letter or digit, e.g. "QD-HT"',
+  [CATEGORY_CODE_PATTERN]: 'must be a revenue category code of at most 32 letters, digits, "." and "-", starting with a letter or digit, e.g. "10101"',
 }
 
-/** The amounts' patterns, whose words say how long an amount may be (calculation-rules.md §1). */
-const MONEY_PATTERNS = new Set([MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN])
+/**
+ * The patterns whose words say how long a value may be (an amount's 15 digits, calculation-rules.md §1;
+ * a rate's six decimals; a code's length): a value too long is told its format, not a count of characters.
+ */
+const LENGTH_WORDED_PATTERNS = new Set([MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN, GROWTH_PATTERN, ID_PATTERN, DISTRICT_CODE_PATTERN, ZONE_CODE_PATTERN, CATEGORY_CODE_PATTERN])
+
+/** JSON types as a clerk names them. */
+const TYPE_WORDS: Record<string, string> = {
+  integer: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'a list', null: 'null',
+}
+
+/** Ajv's words for a keyword, where they say too little to a clerk ("must be equal to one of the allowed values"). */
+function keywordMessage (e: AjvError, part: string): string | undefined {
+  const { params } = e
+  switch (e.keyword) {
+    case 'enum': return Array.isArray(params.allowedValues) ? `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}` : undefined
+    case 'maxLength': return `must be at most ${String(params.limit)} characters`
+    case 'minLength': return params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters`
+    case 'uniqueItems': return `must not list the same value twice (items ${Math.min(Number(params.i), Number(params.j))} and ${Math.max(Number(params.i), Number(params.j))} are the same)`
+    case 'type': {
+      // Words of the service's own (src/http/validation.ts: a number in the URL not written in digits) stand.
+      if (e.message !== `must be ${String(params.type)}`) return undefined
+      // A query parameter given twice arrives as a list.
+      if (part === 'querystring' && Array.isArray(e.data) && params.type !== 'array') return `is given ${e.data.length} times: give it once`
+      const types = String(params.type).split(',').map((type) => TYPE_WORDS[type] ?? type)
+      return `must be ${types.join(' or ')}`
+    }
+    default: return undefined
+  }
+}
 
 interface AjvError {
   keyword: string
   instancePath: string
   params: Record<string, unknown>
   message?: string
+  data?: unknown
   parentSchema?: { pattern?: string, description?: string }
 }
 
@@ -165,9 +197,12 @@ function validationFields (error: FastifyError): InputIssue[] {
     } else {
       // A format's words for the value's shape; a string too long is told so, unless its format names its limit (an amount's 15 digits, §1).
       const pattern = e.parentSchema?.pattern
-      const format = pattern === undefined || (e.keyword === 'maxLength' && !MONEY_PATTERNS.has(pattern)) ? undefined : FORMAT_MESSAGES[pattern]
+      // Text that is not a string at all is told so: "must not be blank" would not say what is wrong with 5.
+      const format = pattern === undefined || (e.keyword === 'maxLength' && !LENGTH_WORDED_PATTERNS.has(pattern)) || (e.keyword === 'type' && pattern === NOT_BLANK_PATTERN)
+        ? undefined
+        : FORMAT_MESSAGES[pattern]
       message = format === undefined
-        ? e.message ?? 'is invalid'
+        ? keywordMessage(e, part) ?? e.message ?? 'is invalid'
         : e.keyword === 'type' ? `${format}; a JSON number is not accepted` : format
     }
     // One message per field: the first, most specific one.

@@ -161,9 +161,9 @@ t.test('text of invisible characters alone says nothing either (a zero-width spa
   t.same(expectProblem(t, csv, 422).errors?.map((e) => e.pointer), ['/line/2/reference'], 'a CSV reference of a zero-width space')
   // Too long is not blank (api-contract.md, Errors: what is wrong and where).
   const long = expectProblem(t, await post(app, '/v1/districts', { code: '370216', name: '区'.repeat(101) }), 400)
-  t.same(long.errors, [{ pointer: '/name', message: 'must NOT have more than 100 characters' }])
+  t.same(long.errors, [{ pointer: '/name', message: 'must be at most 100 characters' }])
   const note = expectProblem(t, await injectAs('district214', { method: 'POST', url: `/v1/settlement-runs/${draft.id}/lines/${world.agreements.ht}/review`, payload: { decision: 'dispute', note: 'x'.repeat(2001) } }), 400)
-  t.same(note.errors, [{ pointer: '/note', message: 'must NOT have more than 2000 characters' }])
+  t.same(note.errors, [{ pointer: '/note', message: 'must be at most 2000 characters' }])
   t.same({ debts: await rowCount(database, 'debts'), districts: await rowCount(database, 'districts'), reviews: await rowCount(database, 'settlement_reviews') }, before, 'nothing stored')
   // Text with something visible in it is kept as sent, invisible characters and all.
   const joined = await created(t, app, '/v1/districts', { code: '370216', name: '即墨\u200b区' }) as { name: string }
@@ -225,6 +225,30 @@ t.test('a schema mismatch is told in English by the part of the request it is in
     'The query string does not match the schema: see errors for each field.')
   t.equal(expectProblem(t, await app.inject({ method: 'GET', url: '/v1/agreements/abc', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }), 400).detail,
     'The path parameters do not match the schema: see errors for each field.')
+})
+
+t.test('api-contract.md, Errors: a field is told what it takes in words, not the validator\'s ("must be equal to one of the allowed values", "must match pattern", "must NOT have more than 8 characters"; found by a probe)', async (t) => {
+  const cases: Array<[string, InjectOptions, string, string]> = [
+    ['a role not in the list', { method: 'POST', url: '/v1/api-keys', payload: { role: 'boss', label: 'x' } }, '/role', 'must be one of "admin", "district", "zone"'],
+    ['a format not in the list', { method: 'GET', url: '/v1/debts/summary?format=pdf' }, '/querystring/format', 'must be one of "json", "csv", "xlsx"'],
+    ['a district code of five digits', { method: 'POST', url: '/v1/districts', payload: { code: '37021', name: '某区' } }, '/code', 'must be a 6-digit division code (GB/T 2260), e.g. "370214"'],
+    ['a district code too long', { method: 'POST', url: '/v1/districts', payload: { code: '3702140', name: '某区' } }, '/code', 'must be a 6-digit division code (GB/T 2260), e.g. "370214"'],
+    ['a zone code with a space', { method: 'POST', url: '/v1/zones', payload: { code: 'QD HT', name: '某区', hostDistrictCode: '370214' } }, '/code',
+      'must be a zone code of at most 32 letters, digits, "-" and "_", starting with a letter or digit, e.g. "QD-HT"'],
+    ['a rate with seven decimals', { method: 'POST', url: '/v1/agreements', payload: agreementBody('QD-HT', '370203', { groups: [{ name: 'fees', basis: 'total', categories: ['10304'], rates: [{ rate: '0.6000001' }] }] }) },
+      '/groups/0/rates/0/rate', 'must be a rate between 0 and 1 written as a string with at most six decimals, e.g. "0.60"'],
+    ['an agreement listed twice', { method: 'POST', url: '/v1/settlement-runs', payload: { fiscalYear: 2021, agreementIds: [world.agreements.ht, world.agreements.ht] } },
+      '/agreementIds', 'must not list the same value twice (items 0 and 1 are the same)'],
+    ['a year given twice', { method: 'GET', url: '/v1/agreements?year=2021&year=2022' }, '/querystring/year', 'is given 2 times: give it once'],
+    ['a name that is a number', { method: 'POST', url: '/v1/districts', payload: { code: '370299', name: 5 } }, '/name', 'must be a string'],
+    ['an empty Idempotency-Key', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': '' }, payload: { code: '370299', name: '某区' } }, '/headers/idempotency-key', 'must not be empty'],
+  ]
+  const districts = await rowCount(database, 'districts')
+  for (const [what, request, pointer, message] of cases) {
+    const problem = expectProblem(t, await injectAs('admin', request), 400)
+    t.same(problem.errors?.find((e) => e.pointer === pointer), { pointer, message }, what)
+  }
+  t.equal(await rowCount(database, 'districts'), districts, 'nothing stored')
 })
 
 /** Sends `request` as it is to a listening server and answers all it sent back until it closed the connection. */

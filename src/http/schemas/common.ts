@@ -99,12 +99,16 @@ export const PageOf = <T extends Type.TSchema>(item: T, description: string) => 
 }
 
 export const Timestamp = (description: string) => Type.String({ format: 'date-time', maxLength: 40, description })
+/** The codes' patterns (src/http/problem.ts words each for a client). */
+export const DISTRICT_CODE_PATTERN = '^[1-9][0-9]{5}$'
+export const ZONE_CODE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$'
+export const CATEGORY_CODE_PATTERN = '^[0-9A-Za-z][0-9A-Za-z.-]{0,31}$'
 export const DistrictCode = (description = '行政区划代码 6-digit GB/T 2260 division code of the district') =>
-  Type.String({ pattern: '^[1-9][0-9]{5}$', maxLength: 6, description, examples: ['370214'] })
+  Type.String({ pattern: DISTRICT_CODE_PATTERN, maxLength: 6, description, examples: ['370214'] })
 export const ZoneCode = (description = '功能区代码 the zone\'s code') =>
-  Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$', maxLength: 32, description, examples: ['QD-HT'] })
+  Type.String({ pattern: ZONE_CODE_PATTERN, maxLength: 32, description, examples: ['QD-HT'] })
 export const CategoryCode = (description = '科目编码 government revenue classification code (政府收支分类科目)') =>
-  Type.String({ pattern: '^[0-9A-Za-z][0-9A-Za-z.-]{0,31}$', maxLength: 32, description, examples: ['10101'] })
+  Type.String({ pattern: CATEGORY_CODE_PATTERN, maxLength: 32, description, examples: ['10101'] })
 /** 日期 a real day written YYYY-MM-DD, from 1900-01-01 to 2199-12-31 (src/domain/days.ts). */
 export const DateString = (description: string) =>
   Type.String({ pattern: DAY_PATTERN, format: 'date', maxLength: 10, description, examples: ['2021-06-30'] })
