@@ -88,8 +88,22 @@ export function debtStatus (position: DebtPosition): DebtStatus {
  * later day with an event, so that no balance, then or afterwards, goes below zero.
  */
 export function maxRepayable (debt: DebtRecord, date: string): Decimal {
-  const later = [...new Set(debt.events.map((e) => e.occurredOn).filter((d) => d > date))]
-  return [date, ...later].map((d) => positionAsOf(debt, d).outstanding).reduce((a, b) => (a.lessThan(b) ? a : b))
+  return repayableOn(debt, date).limit
+}
+
+/**
+ * The same, with what a refusal says: the outstanding on `date`, and the first day on which the
+ * least is outstanding (`date` itself, or a later day whose repayments leave less).
+ */
+export function repayableOn (debt: DebtRecord, date: string): { limit: Decimal, outstanding: Decimal, lowestOn: string } {
+  const later = [...new Set(debt.events.map((e) => e.occurredOn).filter((d) => d > date))].sort()
+  const outstanding = positionAsOf(debt, date).outstanding
+  let lowest = { limit: outstanding, lowestOn: date }
+  for (const day of later) {
+    const then = positionAsOf(debt, day).outstanding
+    if (then.lessThan(lowest.limit)) lowest = { limit: then, lowestOn: day }
+  }
+  return { ...lowest, outstanding }
 }
 
 /** A reversing entry (冲正) carries the negated amounts of the repayment it corrects. */

@@ -383,8 +383,13 @@ export const Problems = {
     at('/params/eventId', 'a repayment of the debt')),
   reversalBeforeRepayment: (repaidOn: string) => new Problem(422, 'rule-violated',
     `The repayment is dated ${repaidOn}; its reversal cannot be earlier.`, at('/reversedOn', `on or after ${repaidOn}`)),
-  repaymentExceedsOutstanding: (principal: string, limit: string, paidOn: string) => new Problem(422, 'repayment-exceeds-outstanding',
-    `Principal ${principal} is more than the ${limit} outstanding on ${paidOn} (or after).`, at('/principal', `at most ${limit}`)),
+  /** `lowestOn`: the day the least is outstanding, `paidOn` or a later day whose repayments leave less than is outstanding on `paidOn`. */
+  repaymentExceedsOutstanding: (principal: string, limit: string, paidOn: string, lowest: { outstanding: string, on: string }) => new Problem(422, 'repayment-exceeds-outstanding',
+    lowest.on === paidOn
+      ? `Principal ${principal} is more than the ${limit} outstanding on ${paidOn}.`
+      : `Principal ${principal} is more than can be repaid on ${paidOn}: ${lowest.outstanding} is outstanding that day, but the events recorded after it ` +
+        `leave ${limit} outstanding on ${lowest.on}, and no balance may go below zero.`,
+    at('/principal', `at most ${limit}`)),
   /** A responsibility transfer (事权划转) moves an increment group's base in the agreement's years only. */
   transferOutsideAgreement: (agreement: { id: number, effectiveFrom: number, effectiveTo: number | null }, fromYear: number) => new Problem(422, 'rule-violated',
     `Agreement ${agreement.id} is in force ${years(agreement.effectiveFrom, agreement.effectiveTo)}: a transfer from ${fromYear} would move no base it settles ` +

@@ -8,8 +8,8 @@ import { lockDebtRegister } from '../db/locks.js'
 import { mapPage, type Page, type PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone } from '../db/registry.js'
 import {
-  checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus, maxRepayable,
-  datedAheadIssue, datedAheadProblem, registerRoom, repaymentDateProblem, reversalAmounts, reversalProblem, reversalReasonOf, summarizeDebts, transferOf, transferProblem, referenceKey,
+  checkDebtRegistration, type DebtGroupBy, type DebtKind, type DebtRegistrationText, type DebtStatus,
+  datedAheadIssue, datedAheadProblem, registerRoom, repayableOn, repaymentDateProblem, reversalAmounts, reversalProblem, reversalReasonOf, summarizeDebts, transferOf, transferProblem, referenceKey,
 } from '../domain/debt.js'
 import { Problems } from '../domain/errors.js'
 import { Decimal, formatMoney, money, ZERO } from '../domain/money.js'
@@ -298,8 +298,10 @@ export function recordRepayment (ctx: Context, id: number, repayment: Repayment)
     const misdated = datedAheadProblem('repayment', repayment.paidOn, await today(tx), '/paidOn') ??
       repaymentDateProblem(found, repayment.paidOn, onlyDistrictOf(ctx.actor.principal))
     if (misdated !== undefined) throw misdated
-    const limit = maxRepayable(found, repayment.paidOn)
-    if (money(repayment.principal).greaterThan(limit)) throw Problems.repaymentExceedsOutstanding(repayment.principal, formatMoney(limit), repayment.paidOn)
+    const { limit, outstanding, lowestOn } = repayableOn(found, repayment.paidOn)
+    if (money(repayment.principal).greaterThan(limit)) {
+      throw Problems.repaymentExceedsOutstanding(repayment.principal, formatMoney(limit), repayment.paidOn, { outstanding: formatMoney(outstanding), on: lowestOn })
+    }
     const room = await roomIn(tx)
     if (money(repayment.interest).greaterThan(room.interest)) throw Problems.registerFull('interest', formatMoney(room.interest), '/interest')
     const eventId = await insertDebtEvent(tx, {
