@@ -103,6 +103,9 @@ function firstOf (issues: readonly InputIssue[]): string {
 /** Agreement years as printed: "2020–open". */
 const years = (from: number, to: number | null) => `${from}–${to ?? 'open'}`
 
+/** "1 line", "2 lines": a count and its noun, as a sentence says them. */
+const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
+
 /**
  * The problem type of a request the HTTP layer refused before any operation saw it, by the error
  * code Node or Fastify gave it: a name of this service's own, which a framework upgrade does not
@@ -204,7 +207,7 @@ export const Problems = {
   /** calculation-rules.md §9: what the run read changed after it was computed (committed by any transaction). */
   settlementStale: (runId: number, year: number, stale: ReadonlyArray<{ agreementId: number, zoneCode: string, districtCode: string, changed: readonly string[] }>) => {
     const [first] = stale
-    const more = stale.length > 1 ? ` (and ${stale.length - 1} more agreement(s))` : ''
+    const more = stale.length > 1 ? ` (and ${counted(stale.length - 1, 'more agreement')})` : ''
     return new Problem(409, 'settlement-stale',
       `What run ${runId} read for ${year} changed after run ${runId} was computed: agreement ${first?.agreementId ?? ''} (${first?.zoneCode ?? ''}–${first?.districtCode ?? ''}): ` +
       `${first?.changed.join('; ') ?? ''}${more}. Create a new run and finalize that one.`,
@@ -220,10 +223,10 @@ export const Problems = {
   /** 审核确认: a line whose district or zone disputes it stops finalizing, unless an admin overrides it with a reason. */
   settlementDisputed: (runId: number, disputed: ReadonlyArray<{ agreementId: number, zoneCode: string, districtCode: string, parties: readonly string[], notes: readonly string[] }>) => {
     const [first] = disputed
-    const more = disputed.length > 1 ? ` (and ${disputed.length - 1} more line(s))` : ''
+    const more = disputed.length > 1 ? ` (and ${counted(disputed.length - 1, 'more line')})` : ''
     const line = (d: NonNullable<typeof first>) => `agreement ${d.agreementId} (${d.zoneCode}–${d.districtCode}) disputed by the ${d.parties.join(' and the ')}: ${d.notes.join('; ')}`
     return new Problem(409, 'settlement-disputed',
-      `Settlement run ${runId} has ${disputed.length} disputed line(s): ${first === undefined ? '' : line(first)}${more}. ` +
+      `Settlement run ${runId} has ${counted(disputed.length, 'disputed line')}: ${first === undefined ? '' : line(first)}${more}. ` +
       'Settle the dispute (the party confirms), compute a new run, or finalize with an override giving the reason, which every statement prints.',
       disputed.map((d) => ({ pointer: `/agreements/${d.agreementId}`, message: line(d) })))
   },
@@ -302,7 +305,7 @@ export const Problems = {
   /** A foreign key of the database refused a write (a race with a deletion the checks could not see). */
   danglingReference: () => new Problem(422, 'unknown-reference', 'The request refers to a record that does not exist.'),
   agreementsNotInForce: (year: number, missing: ReadonlyArray<{ id: number, index: number }>) => new Problem(422, 'unknown-reference',
-    `${missing.length} agreement(s) are unknown or not in force in ${year}.`,
+    `${counted(missing.length, 'agreement')} ${missing.length === 1 ? 'is' : 'are'} unknown or not in force in ${year}.`,
     missing.map(({ id, index }) => ({ pointer: `/agreementIds/${index}`, message: `agreement ${id} is unknown or not in force in ${year}` }))),
   /** An override sets aside disputes: with none to set aside it would print a reason for nothing. */
   overrideWithoutDispute: (runId: number) => new Problem(422, 'rule-violated',
@@ -329,13 +332,13 @@ export const Problems = {
     at('/effectiveFrom', `overlaps agreement ${other.id}`)),
   endOverlaps: (otherId: number) => new Problem(422, 'overlapping-agreement', `Agreement ${otherId} already covers some of those years.`,
     at('/effectiveTo', `overlaps agreement ${otherId}`)),
-  invalidRecords: (issues: readonly InputIssue[]) => new Problem(422, 'invalid-records', `${issues.length} problem(s) in the records; nothing was recorded.`, issues),
+  invalidRecords: (issues: readonly InputIssue[]) => new Problem(422, 'invalid-records', `${counted(issues.length, 'problem')} in the records; nothing was recorded.`, issues),
   csvHeaderExpected: (header: readonly string[], found: string[] | undefined) => new Problem(422, 'invalid-csv-header',
     found === undefined ? `The file is empty: line 1 must be the header ${header.join(',')}.` : `Line 1 must be the header ${header.join(',')}.`,
     at('/line/1', found === undefined ? 'missing' : `found: ${found.join(',').slice(0, 200)}`)),
   /** `errors`: the problems an import's answer would list (the first of `problems`, all that were found). */
   invalidRows: (rejected: number, rows: number, loaded: number, errors: ReadonlyArray<{ line: number, field: string, message: string }>, problems = errors.length) => new Problem(422, 'invalid-rows',
-    `${rejected} of ${rows} line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the ${loaded} good line(s).` +
+    `${rejected} of ${counted(rows, 'line')} ${rejected === 1 ? 'is' : 'are'} bad; nothing was loaded. Correct ${rejected === 1 ? 'it' : 'them'}, or send ?partial=true to load the ${counted(loaded, 'good line')}.` +
       (problems > MAX_PROBLEM_ERRORS
         ? ` The first ${MAX_PROBLEM_ERRORS} of the ${problems} problems found in them are listed here; the answer to ?partial=true lists ${problems > errors.length ? `the first ${errors.length}` : 'them all'}.`
         : ''),

@@ -214,7 +214,7 @@ t.test('api-contract.md, Settlement runs: agreementIds is bounded (400 above 10,
   const unknown = Array.from({ length: 10_000 }, (_, i) => 100_000 + i)
   const ids = [world.agreements.ht, ...unknown.slice(1)]
   const missing = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: ids }), 422)
-  t.match(missing.detail, /9999 agreement\(s\) are unknown or not in force in 2020/)
+  t.match(missing.detail, /9999 agreements are unknown or not in force in 2020/)
   t.equal(missing.errors?.[0]?.pointer, '/agreementIds/1')
   t.equal(await rowCount(database, 'settlement_runs'), runs, 'no run was stored')
   t.equal((await post(app, '/v1/settlement-runs', { fiscalYear: 2020, agreementIds: [world.agreements.ht, world.agreements.bl] })).statusCode, 201, 'a selection that is in force runs')

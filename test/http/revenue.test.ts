@@ -102,7 +102,7 @@ t.test('CSV import: every bad line reported with its line number, nothing loaded
   const problem = expectProblem(t, refused, 422)
   t.same(problem.errors?.map((e) => e.pointer), ['/line/4/month', '/line/5/zoneCode', '/line/6/amount', '/line/7/line', '/line/9/amount'],
     'line numbers as a spreadsheet shows them (the header is line 1; the blank line 8 is skipped but counted)')
-  t.match(problem.detail, /5 of 8 line\(s\) are bad; nothing was loaded/)
+  t.match(problem.detail, /5 of 8 lines are bad; nothing was loaded/)
   t.same(await stored(), before, 'nothing was loaded')
 
   const partial = await csv(file, '?partial=true')

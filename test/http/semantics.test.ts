@@ -45,7 +45,7 @@ t.test('api-contract.md, Revenue: a CSV file giving a month twice lists both lin
   const file = `${header}\nQD-HT,,10104,2022,1,10.00\nQD-HT,,10104,2022,2,20.00\nQD-HT,,10104,2022,3,30.00\nQD-HT,370214,10104,2022,1,11.00\nBAD,,10104,2022,4,1.00\n`
   const before = await revisions()
   const problem = expectProblem(t, await csv(file), 422)
-  t.match(problem.detail, /^3 of 5 line\(s\) are bad; nothing was loaded\. Correct them, or send \?partial=true to load the 2 good line\(s\)\.$/)
+  t.match(problem.detail, /^3 of 5 lines are bad; nothing was loaded\. Correct them, or send \?partial=true to load the 2 good lines\.$/)
   t.same(problem.errors?.map((e) => e.pointer), ['/line/2/line', '/line/5/line', '/line/6/zoneCode'], 'both lines of the month, in line order with the other bad line')
   t.match(problem.errors?.[0]?.message, /line 2, line: is repeated by line 5 \(the same zone, district, category, year and month/)
   t.match(problem.errors?.[1]?.message, /line 5, line: repeats line 2 /)
@@ -64,7 +64,7 @@ t.test('api-contract.md, Revenue: a month given twice is repeated whatever the a
   const problem = expectProblem(t, await csv(file), 422)
   t.same(problem.errors?.map((e) => e.pointer), ['/line/2/line', '/line/3/amount', '/line/5/amount'], 'the month\'s good line too, in line order with the bad amounts')
   t.match(problem.errors?.[0]?.message, /line 2, line: is repeated by line 3 \(the same zone, district, category, year and month/)
-  t.match(problem.detail, /^3 of 4 line\(s\) are bad; nothing was loaded/)
+  t.match(problem.detail, /^3 of 4 lines are bad; nothing was loaded/)
   t.equal(await revisions(), before, 'nothing was loaded')
 
   // Before, March was loaded at 1.00 from line 2 alone, and only line 3's amount was reported (found by a probe of the API).
@@ -101,7 +101,7 @@ t.test('api-contract.md, Revenue: a month given on 1,500 lines counts all 1,479 
 t.test('api-contract.md, Revenue ("lists every bad row"): a 422 with more bad lines than a problem lists (1,000) says so, and ?partial=true lists them all', async (t) => {
   const file = `${header}\n${Array.from({ length: 1500 }, (_, i) => `QD-HT,,10104,2024,13,${i + 1}.00`).join('\n')}\n`
   const problem = expectProblem(t, await csv(file), 422)
-  t.equal(problem.detail, '1500 of 1500 line(s) are bad; nothing was loaded. Correct them, or send ?partial=true to load the 0 good line(s). ' +
+  t.equal(problem.detail, '1500 of 1500 lines are bad; nothing was loaded. Correct them, or send ?partial=true to load the 0 good lines. ' +
     'The first 1000 of the 1500 problems found in them are listed here; the answer to ?partial=true lists them all.')
   t.equal(problem.errors?.length, 1000)
   t.equal(problem.errors?.at(-1)?.pointer, '/line/1001/month')
@@ -159,7 +159,7 @@ t.test('api-contract.md, Revenue ("lists every bad row with its line number"): a
   const file = `${header}\nQD-HT,,10105,2022,1,10.00\nQD-HT,,10105,2022,2,2"0.00\nQD-HT,,10105,2022,3,30.00\n`
   const before = await revisions()
   const problem = expectProblem(t, await csv(file), 422)
-  t.match(problem.detail, /^1 of 3 line\(s\) are bad; nothing was loaded\./)
+  t.match(problem.detail, /^1 of 3 lines is bad; nothing was loaded\. Correct it, or send \?partial=true to load the 2 good lines\./)
   t.same(problem.errors?.map((e) => e.pointer), ['/line/3/amount'])
   t.equal(await revisions(), before, 'nothing was loaded')
   const partial = await csv(file, '?partial=true')
