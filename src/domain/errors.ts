@@ -342,7 +342,7 @@ export const Problems = {
       (problems > MAX_PROBLEM_ERRORS
         ? ` The first ${MAX_PROBLEM_ERRORS} of the ${problems} problems found in them are listed here; the answer to ?partial=true lists ${problems > errors.length ? `the first ${errors.length}` : 'them all'}.`
         : ''),
-    errors.map((e) => ({ pointer: `/line/${e.line}/${e.field}`, message: `line ${e.line}, ${e.field}: ${e.message}` }))),
+    errors.map((e) => ({ pointer: `/line/${e.line}/${e.field}`, message: `line ${e.line}${e.field === 'line' ? '' : `, ${e.field}`}: ${e.message}` }))),
   principalNotPositive: () => new Problem(422, 'rule-violated', 'The principal must be more than zero.', at('/principal', 'must be more than 0.00')),
   outstandingAbovePrincipal: (outstanding: string, principal: string) => new Problem(422, 'rule-violated',
     `The outstanding ${outstanding} is more than the principal ${principal}.`, at('/outstanding', 'at most the principal')),

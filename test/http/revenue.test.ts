@@ -140,6 +140,7 @@ t.test('CSV import: a file that is not CSV is a 400, a line holding U+0000 a bad
   }
   const nul = expectProblem(t, await csv(`${header}\nQD-HT,,10101,2022,2,1.00\nQD-HT,,10101\u0000,2022,3,1.00\n`), 422)
   t.same(nul.errors?.map((e) => e.pointer), ['/line/3/line'])
+  t.equal(nul.errors?.[0]?.message, 'line 3: contains the NUL character (U+0000)', 'a problem of the line as a whole is said of the line, not of a column "line" (found by a probe)')
   t.same(await stored(), before, 'nothing loaded')
   const partial = await csv(`${header}\nQD-HT,,10101,2022,2,1.00\nQD-HT,,10101\u0000,2022,3,1.00\n`, '?partial=true')
   t.match(partial.json(), { rows: 2, loaded: 1, rejected: 1 })

@@ -47,8 +47,8 @@ t.test('api-contract.md, Revenue: a CSV file giving a month twice lists both lin
   const problem = expectProblem(t, await csv(file), 422)
   t.match(problem.detail, /^3 of 5 lines are bad; nothing was loaded\. Correct them, or send \?partial=true to load the 2 good lines\.$/)
   t.same(problem.errors?.map((e) => e.pointer), ['/line/2/line', '/line/5/line', '/line/6/zoneCode'], 'both lines of the month, in line order with the other bad line')
-  t.match(problem.errors?.[0]?.message, /line 2, line: is repeated by line 5 \(the same zone, district, category, year and month/)
-  t.match(problem.errors?.[1]?.message, /line 5, line: repeats line 2 /)
+  t.match(problem.errors?.[0]?.message, /line 2: is repeated by line 5 \(the same zone, district, category, year and month/)
+  t.match(problem.errors?.[1]?.message, /line 5: repeats line 2 /)
   t.equal(await revisions(), before, 'nothing was loaded')
 
   const partial = await csv(file, '?partial=true')
@@ -63,7 +63,7 @@ t.test('api-contract.md, Revenue: a month given twice is repeated whatever the a
   const before = await revisions()
   const problem = expectProblem(t, await csv(file), 422)
   t.same(problem.errors?.map((e) => e.pointer), ['/line/2/line', '/line/3/amount', '/line/5/amount'], 'the month\'s good line too, in line order with the bad amounts')
-  t.match(problem.errors?.[0]?.message, /line 2, line: is repeated by line 3 \(the same zone, district, category, year and month/)
+  t.match(problem.errors?.[0]?.message, /line 2: is repeated by line 3 \(the same zone, district, category, year and month/)
   t.match(problem.detail, /^3 of 4 lines are bad; nothing was loaded/)
   t.equal(await revisions(), before, 'nothing was loaded')
 

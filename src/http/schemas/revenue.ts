@@ -31,7 +31,7 @@ export const BatchResult = Type.Object({
 
 const ImportError = Type.Object({
   line: Count('行号 line in the file; the header is line 1', 1),
-  field: Type.String({ maxLength: 20, description: '字段 the column at fault' }),
+  field: Type.String({ maxLength: 20, description: '字段 the column at fault, or "line" for the line as a whole (its number of fields, a repeated month)' }),
   message: Type.String({ maxLength: 500, description: '说明 what is wrong' }),
 }, { additionalProperties: false, description: '错误行 a bad line' })
 
