@@ -324,7 +324,7 @@ export const Problems = {
     `Agreement ${agreementId} has no revenue on record: a scenario settles the recorded years and projects later ones from the last of them.`,
     at('/agreementId', 'no revenue on record for the agreement\'s groups')),
   /** calculation-rules.md §4: a prior_year base needs revenue recorded for Y−1. */
-  cannotSettle: (issues: readonly InputIssue[]) => new Problem(422, 'cannot-settle', firstOf(issues), issues),
+  cannotSettle: (issues: readonly InputIssue[]) => new Problem(422, 'cannot-settle', `A year cannot be settled: ${firstOf(issues)}. See errors for each.`, issues),
   overlappingAgreement: (other: { id: number, documentNo: string, effectiveFrom: number, effectiveTo: number | null },
     wanted: { zoneCode: string, districtCode: string, effectiveFrom: number, effectiveTo: number | null }) => new Problem(422, 'overlapping-agreement',
     `Agreement ${other.id} (${other.documentNo}, ${years(other.effectiveFrom, other.effectiveTo)}) already covers some of ` +
