@@ -28,6 +28,12 @@ export async function listRevenueCategories (db: Db, page: PageRequest, kind?: R
   return mapPage(await fetchPage(query, page, BY_CODE), toCategory)
 }
 
+/** The code registered in `table` that is `code` but for its case (`code` itself when registered as written). */
+export async function codeInAnyCase (db: Db, table: 'zones' | 'revenue_categories', code: string): Promise<string | undefined> {
+  const rows = await db.selectFrom(table).select('code').where(sql<boolean>`lower(code) = lower(${code})`).execute()
+  return rows.find((r) => r.code === code)?.code ?? rows[0]?.code
+}
+
 export async function categoryExists (db: Db, code: string): Promise<boolean> {
   return (await db.selectFrom('revenue_categories').select('code').where('code', '=', code).executeTakeFirst()) !== undefined
 }

@@ -190,6 +190,10 @@ export const Problems = {
 
   // —— 409: conflicts ——————————————————————————————————————————————————————
   alreadyExists: (what: string, pointer: string, message = 'already exists') => new Problem(409, 'already-exists', `${what} already exists.`, at(pointer, message)),
+  /** Codes are told apart by more than their case: a statement, a file or a clerk would take one for the other. */
+  codeTakenInOtherCase: (what: 'Zone' | 'Revenue category', code: string, registered: string) => new Problem(409, 'already-exists',
+    `${what} ${registered} already exists: ${code} differs from it only in case, and a statement or a file would not tell them apart. Choose another code.`,
+    at('/code', `${registered} already exists`)),
   debtReferenceTaken: (zoneCode: string, reference: string) => new Problem(409, 'already-exists', `Zone ${zoneCode} already has a debt ${reference}.`,
     at('/reference', 'already registered for this zone')),
   /** A unique key of the database refused a write that the checks before it could not see coming (a race). */

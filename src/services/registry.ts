@@ -1,6 +1,6 @@
 import type { PageRequest } from '../db/pagination.js'
 import {
-  categoryExists, type District, findDistrict, findZone, insertDistrict, insertRevenueCategory, insertZone, listDistricts, listRevenueCategories,
+  categoryExists, codeInAnyCase, type District, findDistrict, findZone, insertDistrict, insertRevenueCategory, insertZone, listDistricts, listRevenueCategories,
   listZones, type RevenueCategory, type Zone,
 } from '../db/registry.js'
 import { classifyDatabaseError } from '../db/errors.js'
@@ -39,7 +39,9 @@ export function listCategories (ctx: Context, page: PageRequest, kind?: RevenueC
 export function createCategory (ctx: Context, c: NewRevenueCategory): Promise<RevenueCategory> {
   return inWriteTransaction(ctx, async (tx) => {
     const taken = () => Problems.alreadyExists(`Revenue category ${c.code}`, '/code')
-    if (await categoryExists(tx, c.code)) throw taken()
+    const registered = await codeInAnyCase(tx, 'revenue_categories', c.code)
+    if (registered === c.code) throw taken()
+    if (registered !== undefined) throw Problems.codeTakenInOtherCase('Revenue category', c.code, registered)
     if (c.parentCode !== undefined && !(await categoryExists(tx, c.parentCode))) throw Problems.parentCategoryUnknown(c.parentCode)
     const created = await unlessTaken(insertRevenueCategory(tx, {
       code: c.code, parentCode: c.parentCode ?? null, nameZh: c.nameZh, nameEn: c.nameEn, kind: c.kind, localShare: c.localShare ?? null, note: c.note ?? null,
@@ -80,7 +82,9 @@ export async function zone (ctx: Context, code: string): Promise<Zone> {
 export function createZone (ctx: Context, z: { code: string, name: string, hostDistrictCode: string }): Promise<Zone> {
   return inWriteTransaction(ctx, async (tx) => {
     const taken = () => Problems.alreadyExists(`Zone ${z.code}`, '/code')
-    if (await findZone(tx, ALL, z.code) !== undefined) throw taken()
+    const registered = await codeInAnyCase(tx, 'zones', z.code)
+    if (registered === z.code) throw taken()
+    if (registered !== undefined) throw Problems.codeTakenInOtherCase('Zone', z.code, registered)
     if (await findDistrict(tx, ALL, z.hostDistrictCode) === undefined) throw Problems.districtNotRegistered(z.hostDistrictCode, '/hostDistrictCode')
     const created = await unlessTaken(insertZone(tx, z), taken)
     return { value: created, audit: [{ action: 'create', entityType: 'zone', entityId: created.code, details: z }] }

@@ -31,6 +31,9 @@ t.test('revenue categories: the seeded classification, paged; an admin adds a lo
   t.equal((local as { localShare: string }).localShare, (await get(app, '/v1/revenue-categories?limit=1000')).json().items.find((c: { code: string }) => c.code === '1030499').localShare,
     'the 201 answers the share as stored, as every later read does (before, "1.00" then "1.000000")')
   expectProblem(t, await post(app, '/v1/revenue-categories', { code: '1030499', nameZh: 'x', nameEn: 'x', kind: 'fee' }), 409)
+  await created(t, app, '/v1/revenue-categories', { code: '10304A', parentCode: '10304', nameZh: '功能区收费甲', nameEn: 'Zone fee A', kind: 'fee' })
+  const cased = expectProblem(t, await post(app, '/v1/revenue-categories', { code: '10304a', parentCode: '10304', nameZh: 'x', nameEn: 'x', kind: 'fee' }), 409)
+  t.match(cased.detail, /^Revenue category 10304A already exists: 10304a differs from it only in case/)
   const orphan = expectProblem(t, await post(app, '/v1/revenue-categories', { code: '1030498', parentCode: '99999', nameZh: 'x', nameEn: 'x', kind: 'fee' }), 422)
   t.same(orphan.errors?.map((e) => e.pointer), ['/parentCode'])
   expectProblem(t, await get(app, '/v1/revenue-categories?cursor=not-a-cursor'), 400)
@@ -53,6 +56,10 @@ t.test('districts and zones: create, read, list, duplicates and unknown hosts', 
   const unknownHost = expectProblem(t, await post(app, '/v1/zones', { code: 'QD-X', name: 'x', hostDistrictCode: '370299' }), 422)
   t.equal(unknownHost.errors?.[0]?.pointer, '/hostDistrictCode')
   expectProblem(t, await post(app, '/v1/zones', { code: 'QD-HT', name: 'again', hostDistrictCode: '370214' }), 409)
+  // A code that differs from a zone's only in case would be told apart by no statement or file (before: 201; found by a probe).
+  const cased = expectProblem(t, await post(app, '/v1/zones', { code: 'qd-ht', name: '小写', hostDistrictCode: '370214' }), 409)
+  t.equal(cased.detail, 'Zone QD-HT already exists: qd-ht differs from it only in case, and a statement or a file would not tell them apart. Choose another code.')
+  t.same(cased.errors, [{ pointer: '/code', message: 'QD-HT already exists' }])
   t.same((await get(app, '/v1/zones')).json(), { items: [zone], nextCursor: null })
   const rows = await database.db.selectFrom('zones').selectAll().execute()
   t.same(rows.map((r) => [r.code, r.host_district_code]), [['QD-HT', '370214']], 'the refused zones stored nothing')
