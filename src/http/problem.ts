@@ -123,7 +123,7 @@ const FORMAT_MESSAGES: Record<string, string> = {
   [MONEY_PATTERN]: 'must be an amount in yuan written as a string with at most 15 integer digits and two decimals, e.g. "1000.00"',
   [NON_NEGATIVE_MONEY_PATTERN]: 'must be an amount of at least zero written as a string with at most 15 integer digits and two decimals, e.g. "0.00"',
   [RATE_PATTERN]: 'must be a rate between 0 and 1 written as a string with at most six decimals, e.g. "0.60"',
-  [GROWTH_PATTERN]: 'must be a ratio written as a string with at most six decimals, e.g. "0.10"',
+  [GROWTH_PATTERN]: 'must be a ratio written as a string with at most 3 integer digits and six decimals, e.g. "0.10"',
   [DAY_PATTERN]: 'must be a day written YYYY-MM-DD, from 1900-01-01 to 2199-12-31',
   [ID_PATTERN]: 'must be a record id: a whole number from 1 to 2147483647, written without leading zeros',
   [NOT_BLANK_PATTERN]: 'must not be blank: white space alone says nothing',
@@ -143,6 +143,15 @@ const TYPE_WORDS: Record<string, string> = {
   integer: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'a list', null: 'null',
 }
 
+/** A bound as words: ">=" 1990 is "1990 or more". */
+const LIMIT_WORDS: Record<string, (limit: string) => string> = {
+  '>=': (limit) => `must be ${limit} or more`, '<=': (limit) => `must be ${limit} or less`,
+  '>': (limit) => `must be more than ${limit}`, '<': (limit) => `must be less than ${limit}`,
+}
+
+/** "1 item", "2 items". */
+const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
+
 /** Ajv's words for a keyword, where they say too little to a clerk ("must be equal to one of the allowed values"). */
 function keywordMessage (e: AjvError, part: string): string | undefined {
   const { params } = e
@@ -150,6 +159,10 @@ function keywordMessage (e: AjvError, part: string): string | undefined {
     case 'enum': return Array.isArray(params.allowedValues) ? `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}` : undefined
     case 'maxLength': return `must be at most ${String(params.limit)} characters`
     case 'minLength': return params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters`
+    case 'minItems': return `must list at least ${counted(Number(params.limit), 'item')}`
+    case 'maxItems': return `must list at most ${counted(Number(params.limit), 'item')}`
+    case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum': return LIMIT_WORDS[String(params.comparison)]?.(String(params.limit))
+    case 'required': return 'is required'
     case 'uniqueItems': return `must not list the same value twice (items ${Math.min(Number(params.i), Number(params.j))} and ${Math.max(Number(params.i), Number(params.j))} are the same)`
     case 'type': {
       // Words of the service's own (src/http/validation.ts: a number in the URL not written in digits) stand.
@@ -203,7 +216,7 @@ function validationFields (error: FastifyError): InputIssue[] {
         : FORMAT_MESSAGES[pattern]
       message = format === undefined
         ? keywordMessage(e, part) ?? e.message ?? 'is invalid'
-        : e.keyword === 'type' ? `${format}; a JSON number is not accepted` : format
+        : e.keyword === 'type' && typeof e.data === 'number' ? `${format}; a JSON number is not accepted` : format
     }
     // One message per field: the first, most specific one.
     if (!fields.has(pointer)) fields.set(pointer, message)

@@ -31,6 +31,8 @@ function wholeNumbersInDigits (schema: object, validate: ValidateFunction): Vali
     if (data === null || typeof data !== 'object') return undefined
     for (const key of integers) {
       const value = (data as Record<string, unknown>)[key]
+      // A parameter of one value given twice is told so by the schema ("is given 2 times"), not pointed at its second value.
+      if (Array.isArray(value) && properties[key]?.type !== 'array') continue
       const written = Array.isArray(value) ? value : [value]
       const index = written.findIndex((v) => typeof v === 'string' && !DIGITS.test(v))
       if (index >= 0) {

@@ -241,6 +241,15 @@ t.test('api-contract.md, Errors: a field is told what it takes in words, not the
       '/agreementIds', 'must not list the same value twice (items 0 and 1 are the same)'],
     ['a year given twice', { method: 'GET', url: '/v1/agreements?year=2021&year=2022' }, '/querystring/year', 'is given 2 times: give it once'],
     ['a name that is a number', { method: 'POST', url: '/v1/districts', payload: { code: '370299', name: 5 } }, '/name', 'must be a string'],
+    ['a district code that is null', { method: 'POST', url: '/v1/districts', payload: { code: null, name: '某区' } }, '/code', 'must be a 6-digit division code (GB/T 2260), e.g. "370214"'],
+    ['a district code that is a number', { method: 'POST', url: '/v1/districts', payload: { code: 370299, name: '某区' } }, '/code',
+      'must be a 6-digit division code (GB/T 2260), e.g. "370214"; a JSON number is not accepted'],
+    ['a growth with four integer digits', { method: 'POST', url: '/v1/agreements', payload: agreementBody('QD-HT', '370203', { groups: [{ name: 'taxes', basis: 'increment', categories: ['10101'], base: { amount: '1.00', mode: 'escalating', growthRate: '1234.10' }, rates: [{ rate: '0.60' }] }] }) },
+      '/groups/0/base/growthRate', 'must be a ratio written as a string with at most 3 integer digits and six decimals, e.g. "0.10"'],
+    ['no records', { method: 'POST', url: '/v1/revenues', payload: { records: [] } }, '/records', 'must list at least 1 item'],
+    ['a year before 1990', { method: 'POST', url: '/v1/settlement-runs', payload: { fiscalYear: 1989 } }, '/fiscalYear', 'must be 1990 or more'],
+    ['a name missing', { method: 'POST', url: '/v1/districts', payload: { code: '370299' } }, '/name', 'is required'],
+    ['a page size given twice, once not in digits', { method: 'GET', url: '/v1/districts?limit=5&limit=x' }, '/querystring/limit', 'is given 2 times: give it once'],
     ['an empty Idempotency-Key', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': '' }, payload: { code: '370299', name: '某区' } }, '/headers/idempotency-key', 'must not be empty'],
   ]
   const districts = await rowCount(database, 'districts')
