@@ -67,7 +67,8 @@ export async function mergeStaging (tx: Db, keyId: string, requestId: string): P
   // (now()): a large import begun before a small write and merged after it makes the later revision,
   // and its time must say so.
   const { rows: [clock] } = await sql<{ at: string }>`SELECT clock_timestamp()::text AS at`.execute(tx)
-  const recordedAt = clock?.at ?? null
+  const recordedAt = clock?.at
+  if (recordedAt === undefined) throw new Error('clock_timestamp() answered no row')
   await sql`DROP TABLE IF EXISTS pg_temp.revenue_changes`.execute(tx)
   // Each month is staged once by now (a month given twice is refused, or taken out of a partial
   // import, before the merge); were one staged twice, revenue_records' key would refuse the insert.

@@ -84,16 +84,9 @@ export function debtStatus (position: DebtPosition): DebtStatus {
 }
 
 /**
- * The most principal a repayment on `date` may carry: the least outstanding on that day or any
- * later day with an event, so that no balance, then or afterwards, goes below zero.
- */
-export function maxRepayable (debt: DebtRecord, date: string): Decimal {
-  return repayableOn(debt, date).limit
-}
-
-/**
- * The same, with what a refusal says: the outstanding on `date`, and the first day on which the
- * least is outstanding (`date` itself, or a later day whose repayments leave less).
+ * The most principal a repayment on `date` may carry (`limit`): the least outstanding on that day or
+ * any later day with an event, so that no balance, then or afterwards, goes below zero. With what a
+ * refusal says: the outstanding on `date`, and the first day the least is outstanding.
  */
 export function repayableOn (debt: DebtRecord, date: string): { limit: Decimal, outstanding: Decimal, lowestOn: string } {
   const later = [...new Set(debt.events.map((e) => e.occurredOn).filter((d) => d > date))].sort()

@@ -44,10 +44,13 @@ export type IssueKind = 'malformed' | 'rule'
  * below the floor is rejected "with a detail that names the floor"), and how many more there are.
  */
 function ruleViolatedDetail (issues: readonly InputIssue[]): string {
-  const [first, ...more] = issues
-  if (first === undefined) return 'The request breaks a rule of the calculation rules: see errors for each field.'
-  const others = more.length === 0 ? '' : ` (and ${more.length} more)`
-  return `The request breaks a rule of the calculation rules: ${first.message}${others}. See errors for each field.`
+  if (issues.length === 0) return 'The request breaks a rule of the calculation rules: see errors for each field.'
+  return sentence('The request breaks a rule of the calculation rules', issues, 'See errors for each field.')
+}
+
+/** A detail as a sentence: what is refused, the first issue (and how many more), and where to read them all. */
+function sentence (lead: string, issues: readonly InputIssue[], readOn = 'See errors for each.'): string {
+  return `${lead}: ${firstOf(issues)}. ${readOn}`
 }
 
 /** Input the domain's parsers refuse, field by field. */
@@ -104,7 +107,7 @@ function firstOf (issues: readonly InputIssue[]): string {
 const years = (from: number, to: number | null) => `${from}–${to ?? 'open'}`
 
 /** "1 line", "2 lines": a count and its noun, as a sentence says them. */
-const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
+export const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
 
 /**
  * The problem type of a request the HTTP layer refused before any operation saw it, by the error
@@ -201,7 +204,7 @@ export const Problems = {
   idempotencyKeyInUse: (key: string) => new Problem(409, 'idempotency-key-in-use', `A request with Idempotency-Key "${key}" is still running; retry when it has finished.`),
   settlementRunning: (year: number) => new Problem(409, 'settlement-running', `A settlement run for ${year} is in progress (being computed or finalized); try again when it has finished.`),
   /** calculation-rules.md §6: a carry_forward agreement settles Y only after Y−1 is finalized. */
-  priorYearNotFinalized: (conflicts: readonly InputIssue[]) => new Problem(409, 'prior-year-not-finalized', firstOf(conflicts), conflicts),
+  priorYearNotFinalized: (conflicts: readonly InputIssue[]) => new Problem(409, 'prior-year-not-finalized', sentence('The year cannot be settled yet', conflicts), conflicts),
   runAlreadyFinalized: (runId: number, finalizedAt: string | null) => new Problem(409, 'already-finalized',
     `Settlement run ${runId} was finalized on ${finalizedAt}; it can no longer change.`),
   /** calculation-rules.md §3: MIN_ZONE_RATE was raised after the draft was computed; a new run checks the bands against it. */
@@ -295,10 +298,6 @@ export const Problems = {
   adjustmentEmpty: () => new Problem(422, 'rule-violated',
     'A base adjustment (基数调整) raises the base (a positive amount) or lowers it (a negative amount) from fromYear on; 0.00 moves nothing, and would only make the agreement\'s draft runs stale.',
     at('/amount', 'not zero')),
-  /** A base adjustment from after the agreement's last year would change no year it settles: a mistyped year, or one for the version that follows. */
-  adjustmentAfterAgreement: (agreement: { id: number, effectiveFrom: number, effectiveTo: number }, fromYear: number) => new Problem(422, 'rule-violated',
-    `Agreement ${agreement.id} is in force ${years(agreement.effectiveFrom, agreement.effectiveTo)}: an adjustment from ${fromYear} would change no year it settles ` +
-    '(record it under the version that follows).', at('/fromYear', `${agreement.effectiveTo} at the latest`)),
   adjustmentNotAfterBaseYear: (baseYear: number) => new Problem(422, 'rule-violated', `fromYear must be after the base year ${baseYear}.`,
     at('/fromYear', `must be after ${baseYear}`)),
   agreementNotInForce: (agreement: { id: number, effectiveFrom: number, effectiveTo: number | null }, year: number) => new Problem(422, 'rule-violated',
@@ -324,11 +323,14 @@ export const Problems = {
     at('/paidOn', `a day from ${fiscalYear - 1}-01-01 to ${fiscalYear + 1}-12-31`)),
   nothingToSettle: (year: number) => new Problem(422, 'nothing-to-settle', `No agreement is in force in ${year}.`, at('/fiscalYear', 'no agreement in force')),
   /** 测算: a scenario settles the years on record and projects later ones from the last of them; with none there is nothing to start from. */
-  scenarioWithoutRevenue: (agreementId: number) => new Problem(422, 'cannot-settle',
-    `Agreement ${agreementId} has no revenue on record: a scenario settles the recorded years and projects later ones from the last of them.`,
-    at('/agreementId', 'no revenue on record for the agreement\'s groups')),
+  scenarioWithoutRevenue: (agreementId: number, effectiveTo: number | null) => {
+    const upTo = effectiveTo === null ? '' : ` up to ${effectiveTo}, its last year`
+    return new Problem(422, 'cannot-settle',
+      `Agreement ${agreementId} has no revenue on record${upTo}: a scenario settles the recorded years and projects later ones from the last of them.`,
+      at('/agreementId', `no revenue on record for the agreement's groups${upTo}`))
+  },
   /** calculation-rules.md §4: a prior_year base needs revenue recorded for Y−1. */
-  cannotSettle: (issues: readonly InputIssue[]) => new Problem(422, 'cannot-settle', `A year cannot be settled: ${firstOf(issues)}. See errors for each.`, issues),
+  cannotSettle: (issues: readonly InputIssue[]) => new Problem(422, 'cannot-settle', sentence('The figures cannot be computed', issues), issues),
   overlappingAgreement: (other: { id: number, documentNo: string, effectiveFrom: number, effectiveTo: number | null },
     wanted: { zoneCode: string, districtCode: string, effectiveFrom: number, effectiveTo: number | null }) => new Problem(422, 'overlapping-agreement',
     `Agreement ${other.id} (${other.documentNo}, ${years(other.effectiveFrom, other.effectiveTo)}) already covers some of ` +
@@ -394,12 +396,15 @@ export const Problems = {
   repaymentExceedsOutstanding: (principal: string, limit: string, paidOn: string, lowest: { outstanding: string, on: string }) => new Problem(422, 'repayment-exceeds-outstanding',
     lowest.on === paidOn
       ? `Principal ${principal} is more than the ${limit} outstanding on ${paidOn}.`
-      : `Principal ${principal} is more than can be repaid on ${paidOn}: ${lowest.outstanding} is outstanding that day, but the events recorded after it ` +
+      : `Principal ${principal} is more than can be repaid on ${paidOn}: ${lowest.outstanding} is outstanding that day, but the events dated after it ` +
         `leave ${limit} outstanding on ${lowest.on}, and no balance may go below zero.`,
     at('/principal', `at most ${limit}`)),
-  /** A responsibility transfer (事权划转) moves an increment group's base in the agreement's years only. */
-  transferOutsideAgreement: (agreement: { id: number, effectiveFrom: number, effectiveTo: number | null }, fromYear: number) => new Problem(422, 'rule-violated',
-    `Agreement ${agreement.id} is in force ${years(agreement.effectiveFrom, agreement.effectiveTo)}: a transfer from ${fromYear} would move no base it settles ` +
+  /**
+   * A responsibility transfer (事权划转) or a base adjustment (基数调整) moves an increment group's base in the
+   * agreement's years only: from another year it would move none (a mistyped year, or one for another version).
+   */
+  fromYearOutsideAgreement: (record: 'transfer' | 'adjustment', agreement: { id: number, effectiveFrom: number, effectiveTo: number | null }, fromYear: number) => new Problem(422, 'rule-violated',
+    `Agreement ${agreement.id} is in force ${years(agreement.effectiveFrom, agreement.effectiveTo)}: ${record === 'transfer' ? 'a transfer' : 'an adjustment'} from ${fromYear} would move no base it settles ` +
     (fromYear < agreement.effectiveFrom ? '(a function moved before effectiveFrom is already in the verified base).' : '(record it under the version that follows).'), at('/fromYear', `within ${years(agreement.effectiveFrom, agreement.effectiveTo)}`)),
   tooManyTransfers: (group: string, held: number, max: number) => new Problem(422, 'rule-violated',
     `Group "${group}" already holds ${held} responsibility transfers, the most a group may hold; record a new agreement with the base as it now stands.`,

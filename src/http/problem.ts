@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { classifyDatabaseError } from '../db/errors.js'
-import { type InputIssue, MAX_PROBLEM_ERRORS, Problem, Problems } from '../domain/errors.js'
+import { counted, type InputIssue, MAX_PROBLEM_ERRORS, Problem, Problems } from '../domain/errors.js'
 import { DAY_PATTERN } from '../domain/days.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../domain/money.js'
 import { consumedTypes } from './json-bodies.js'
@@ -149,9 +149,6 @@ const LIMIT_WORDS: Record<string, (limit: string) => string> = {
   '>': (limit) => `must be more than ${limit}`, '<': (limit) => `must be less than ${limit}`,
 }
 
-/** "1 item", "2 items". */
-const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
-
 /** Ajv's words for a keyword, where they say too little to a clerk ("must be equal to one of the allowed values"). */
 function keywordMessage (e: AjvError, part: string): string | undefined {
   const { params } = e
@@ -273,7 +270,7 @@ function unsupportedMediaType (request: FastifyRequest): Problem {
   const sent = contentType === undefined ? 'no content type' : `the content type ${JSON.stringify(contentType.slice(0, 100))}`
   const route = request.routeOptions.url
   const takes = consumedTypes(request)?.includes('text/csv') === true && route !== undefined
-    ? `send the file as text/csv, in UTF-8 (the same records as JSON go to POST ${route.replace(/\/import$/, '')}).`
+    ? `send the file as text/csv, in UTF-8 (as JSON, ${route.endsWith('/debts/import') ? 'one debt at a time goes' : 'the same records go'} to POST ${route.replace(/\/import$/, '')}).`
     : 'send JSON as application/json (the CSV imports, POST /v1/revenues/import and POST /v1/debts/import, take text/csv).'
   return Problems.unacceptedRequest(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE', `The body has ${sent}, which this operation does not take: ${takes}`)
 }

@@ -163,7 +163,7 @@ export function addBaseAdjustment (ctx: Context, id: number, adjustment: NewBase
     const settled = await lastFinalizedYear(tx, found.id)
     if (settled !== undefined && adjustment.fromYear <= settled) throw Problems.agreementSettledAdjustment(found.id, settled, adjustment.fromYear)
     if (adjustment.fromYear <= found.baseYear) throw Problems.adjustmentNotAfterBaseYear(found.baseYear)
-    if (found.effectiveTo !== null && adjustment.fromYear > found.effectiveTo) throw Problems.adjustmentAfterAgreement({ ...found, effectiveTo: found.effectiveTo }, adjustment.fromYear)
+    if (found.effectiveTo !== null && adjustment.fromYear > found.effectiveTo) throw Problems.fromYearOutsideAgreement('adjustment', found, adjustment.fromYear)
     const recorded = await insertBaseAdjustment(tx, found.id, group.position, adjustment)
     return {
       value: recorded,

@@ -20,7 +20,7 @@ export function scenario (ctx: Context, request: ScenarioRequestJson): Promise<S
     if (agreement === undefined) throw Problems.notFound(`agreement ${request.agreementId}`)
     const plan = planScenario(agreement, request, ctx.settings.minZoneRate)
     const [lastRevenue, lastFinalized] = await Promise.all([lastRevenueYear(tx, agreement.id), lastFinalizedYear(tx, agreement.id)])
-    if (lastRevenue === undefined) throw Problems.scenarioWithoutRevenue(agreement.id)
+    if (lastRevenue === undefined) throw Problems.scenarioWithoutRevenue(agreement.id, agreement.effectiveTo)
     // A year settled and signed is on record, revenue or none: it is never projected (a year finalized on
     // no revenue was projected from the year before it, and the next year carried in the signed line's shortfall).
     const last = Math.max(lastRevenue, lastFinalized ?? lastRevenue)

@@ -43,7 +43,7 @@ export function recordTransfer (ctx: Context, json: NewTransfer): Promise<Stored
     const group = found.groups.find((g) => g.name === json.group)
     if (group === undefined) throw Problems.agreementGroupUnknown(found.id, json.group, found.groups.map((g) => g.name))
     if (group.basis !== 'increment') throw Problems.totalGroupHasNoBase(group.name)
-    if (!inForce(found, transfer.fromYear)) throw Problems.transferOutsideAgreement(found, transfer.fromYear)
+    if (!inForce(found, transfer.fromYear)) throw Problems.fromYearOutsideAgreement('transfer', found, transfer.fromYear)
     if (group.transfers.length >= MAX_TRANSFERS) throw Problems.tooManyTransfers(group.name, group.transfers.length, MAX_TRANSFERS)
     const settled = await lastFinalizedYear(tx, found.id)
     if (settled !== undefined && transfer.fromYear <= settled) throw Problems.agreementSettledTransfer(found.id, settled, transfer.fromYear)

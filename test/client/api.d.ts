@@ -9123,7 +9123,7 @@ export interface operations {
                              * @description 行号 line in the file
                              */
                             line: number;
-                            /** @description 字段 the column at fault, or "line" for the line as a whole (its number of fields, a repeated month) */
+                            /** @description 字段 the column at fault, or "line" for the line as a whole (its number of fields, a NUL character) */
                             field: string;
                             /** @description 说明 what is wrong */
                             message: string;

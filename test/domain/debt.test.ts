@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { type DebtEvent, type DebtRecord, maxRepayable, money, positionAsOf, sum, summarizeDebts } from '../../src/domain/index.js'
+import { type DebtEvent, type DebtRecord, money, positionAsOf, repayableOn, sum, summarizeDebts } from '../../src/domain/index.js'
 import { holds } from '../properties.js'
 
 // api-contract.md, Legacy debts: the debt event history (repayments never above what is
@@ -10,7 +10,7 @@ const RUNS = { numRuns: 1000, seed: 20210331 } as const
 const DAYS = Array.from({ length: 60 }, (_, i) => new Date(Date.UTC(2021, 0, 1 + i * 6)).toISOString().slice(0, 10))
 const cents = (max: number) => fc.integer({ min: 0, max }).map((c) => money(`${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`))
 
-/** Repayment attempts applied the way the API does: only what maxRepayable allows on that day. */
+/** Repayment attempts applied the way the API does: only what repayableOn allows on that day. */
 const history = fc.record({
   registered: cents(10_000_000),
   attempts: fc.array(fc.record({ day: fc.constantFrom(...DAYS), principal: cents(5_000_000), interest: cents(100_000) }), { maxLength: 25 }),
@@ -18,7 +18,7 @@ const history = fc.record({
   const debt: DebtRecord & { events: DebtEvent[] } = { zoneCode: 'Z', kind: 'bank_loan', registeredOn: DAYS[0]!, outstandingAtRegistration: registered, events: [] }
   let id = 0
   for (const a of attempts) {
-    if (a.principal.greaterThan(maxRepayable(debt, a.day))) continue
+    if (a.principal.greaterThan(repayableOn(debt, a.day).limit)) continue
     debt.events.push({ id: ++id, kind: 'repayment', occurredOn: a.day, principal: a.principal, interest: a.interest })
     debt.events.sort((x, y) => x.occurredOn.localeCompare(y.occurredOn) || x.id - y.id)
   }
@@ -70,5 +70,5 @@ t.test('before its registration date a debt is not in the register', async (t) =
   t.equal(positionAsOf(debt, '2020-12-31').registered, false)
   t.same(summarizeDebts([debt], '2020-12-31', 'zone').total.debts, 0)
   t.ok(positionAsOf(debt, '2021-01-01').outstanding.equals(money('10.00')))
-  t.ok(maxRepayable(debt, '2021-01-01').equals(money('10.00')))
+  t.ok(repayableOn(debt, '2021-01-01').limit.equals(money('10.00')))
 })

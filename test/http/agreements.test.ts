@@ -119,8 +119,8 @@ t.test('a change is a new agreement from a later year: end the old one, then add
   // as a responsibility transfer is, rather than stored where no statement would show it (before: 201).
   const adjustments = await rowCount(database, 'base_adjustments')
   const late = expectProblem(t, await post(app, `/v1/agreements/${old.id}/base-adjustments`, { group: 'taxes', fromYear: 2025, amount: '100.00', reason: '企业迁入', documentNo: 'x' }), 422)
-  t.same(late.errors, [{ pointer: '/fromYear', message: '2024 at the latest' }])
-  t.match(late.detail, /in force 2023–2024: an adjustment from 2025 would change no year it settles \(record it under the version that follows\)/)
+  t.same(late.errors, [{ pointer: '/fromYear', message: 'within 2023–2024' }])
+  t.match(late.detail, /in force 2023–2024: an adjustment from 2025 would move no base it settles \(record it under the version that follows\)/)
   t.equal(await rowCount(database, 'base_adjustments'), adjustments, 'nothing recorded')
   await created(t, app, `/v1/agreements/${old.id}/base-adjustments`, { group: 'taxes', fromYear: 2024, amount: '100.00', reason: '企业迁入', documentNo: 'x' })
 })

@@ -47,7 +47,7 @@ t.test('principal never exceeds what is outstanding, then or later', async (t) =
   // On 2021-07-01 1500.00 was outstanding, but 300.00 were repaid later: a backdated 1500.00 would take the balance below zero.
   const backdated = expectProblem(t, await post(app, `/v1/debts/${loan.id}/repayments`, { paidOn: '2021-07-01', principal: '1500.00', interest: '0.00' }), 422)
   t.match(backdated.errors?.[0]?.message, /at most 1200\.00/)
-  t.equal(backdated.detail, 'Principal 1500.00 is more than can be repaid on 2021-07-01: 1500.00 is outstanding that day, but the events recorded after it ' +
+  t.equal(backdated.detail, 'Principal 1500.00 is more than can be repaid on 2021-07-01: 1500.00 is outstanding that day, but the events dated after it ' +
     'leave 1200.00 outstanding on 2021-12-20, and no balance may go below zero.', 'names the later day that binds (it said "the 1200.00 outstanding on 2021-07-01 (or after)"; found by a probe)')
   t.equal(over.detail, 'Principal 1200.01 is more than the 1200.00 outstanding on 2022-01-10.')
   t.equal((await post(app, `/v1/debts/${loan.id}/repayments`, { paidOn: '2022-01-10', principal: '1200.00', interest: '5.00' })).statusCode, 201)

@@ -126,7 +126,7 @@ t.test('CSV import: header, BOM, empty files and revisions (a month given twice 
   for (const url of ['/v1/revenues/import', '/v1/debts/import']) {
     const mislabelled = expectProblem(t, await injectAs('admin', { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: `${header}\nQD-HT,,10101,2022,1,1.00\n` }), 415)
     t.equal(mislabelled.detail, 'The body has the content type "application/json", which this operation does not take: ' +
-      `send the file as text/csv, in UTF-8 (the same records as JSON go to POST ${url.replace('/import', '')}).`, `${url}: the advice of a CSV import, not "send JSON" (found by a probe)`)
+      `send the file as text/csv, in UTF-8 (as JSON, ${url.startsWith('/v1/debts') ? 'one debt at a time goes' : 'the same records go'} to POST ${url.replace('/import', '')}).`, `${url}: the advice of a CSV import, not "send JSON" (found by a probe)`)
   }
   const outOfScope = expectProblem(t, await csv(`${header}\nQD-BL,370203,10101,2022,5,1.00\n`, '', 'district214'), 422)
   t.same(outOfScope.errors?.map((e) => e.message), ['line 2, zoneCode: no zone QD-BL in this key\'s scope', 'line 2, districtCode: no district 370203 in this key\'s scope'])

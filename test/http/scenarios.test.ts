@@ -303,4 +303,12 @@ t.test('README, Scenarios: revenue of the pair after the agreement ends is the n
   t.equal(body.lastRecordedYear, 2020, 'the 2023 record is under the version that follows (before: 2023)')
   t.same(body.years.map((y) => [y.fiscalYear, y.projected, y.totals.agreed.revenueTotal]), [[2020, false, '1200.00'], [2021, true, '1320.00'], [2022, true, '1452.00']],
     '2021 and 2022 projected from 2020 at 10% (before: settled on 0.00, as if nothing had come in)')
+
+  // With revenue of the pair only after its last year, the agreement has none on record of its own: said so, naming the year.
+  await created(t, app, '/v1/zones', { code: 'QD-SO', name: '示例旧区', hostDistrictCode: '370214' })
+  const bare = (await created(t, app, '/v1/agreements', agreementBody('QD-SO', '370214', { effectiveTo: 2022, documentNo: '旧版' }))).id as number
+  await created(t, app, '/v1/revenues', { records: [{ zoneCode: 'QD-SO', category: '10101', year: 2023, month: 1, amount: '5.00' }] }, 200)
+  const refused = expectProblem(t, await scenario({ agreementId: bare, changes: {}, fromYear: 2020, toYear: 2022 }), 422)
+  t.equal(refused.detail, `Agreement ${bare} has no revenue on record up to 2022, its last year: a scenario settles the recorded years and projects later ones from the last of them.`)
+  t.same(refused.errors, [{ pointer: '/agreementId', message: 'no revenue on record for the agreement\'s groups up to 2022, its last year' }])
 })

@@ -490,7 +490,7 @@ t.test('§1 advances (预拨) past 18 integer digits: an advance that would take
   const runs = await rowCount(database, 'settlement_runs')
   const settle = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2043, agreementIds: [id] }), 422)
   t.same(settle.errors?.map((e) => e.pointer), [`/agreements/${id}/advances`])
-  t.match(settle.detail, new RegExp(`^A year cannot be settled: agreement ${id}: 2043 gives advances paid \\(预拨\\) of more than 18 integer digits \\(calculation-rules\\.md §1\\)\\. See errors for each\\.$`),
+  t.match(settle.detail, new RegExp(`^The figures cannot be computed: agreement ${id}: 2043 gives advances paid \\(预拨\\) of more than 18 integer digits \\(calculation-rules\\.md §1\\)\\. See errors for each\\.$`),
     'a sentence: it began "agreement …" in lower case, without a full stop (found by a probe)')
   t.equal(await rowCount(database, 'settlement_runs'), runs, 'no run stored')
 

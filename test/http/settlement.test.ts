@@ -67,7 +67,8 @@ t.test('a draft run: one line per agreement, every figure from the engine of /v1
 t.test('carry-forward: settling a year before the previous one is finalized is 409, naming agreement and year', async (t) => {
   await record([['QD-HT', '10101', 2021, 1, '1250.00']])
   const problem = expectProblem(t, await post(app, '/v1/settlement-runs', { fiscalYear: 2021 }), 409)
-  t.match(problem.detail, new RegExp(`agreement ${world.agreements.ht} .*2020 is not finalized`))
+  t.match(problem.detail, new RegExp(`^The year cannot be settled yet: agreement ${world.agreements.ht} .*2020 is not finalized: finalize the 2020 settlement first \\(and 1 more\\)\\. See errors for each\\.$`),
+    'a sentence, not the first conflict in lower case (found by a review)')
   t.equal(await database.db.selectFrom('settlement_runs').select('id').where('fiscal_year', '=', 2021).executeTakeFirst(), undefined, 'nothing stored')
 })
 

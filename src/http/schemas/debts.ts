@@ -155,7 +155,7 @@ export const importDebtsSchema = {
       rejected: Count('错误行数 bad lines'),
       errors: Type.Array(Type.Object({
         line: Count('行号 line in the file', 1),
-        field: Type.String({ maxLength: 20, description: '字段 the column at fault, or "line" for the line as a whole (its number of fields, a repeated month)' }),
+        field: Type.String({ maxLength: 20, description: '字段 the column at fault, or "line" for the line as a whole (its number of fields, a NUL character)' }),
         message: Type.String({ maxLength: 500, description: '说明 what is wrong' }),
       }, { additionalProperties: false }), { maxItems: 10_000, description: '错误行 the bad lines' }),
     }, { additionalProperties: false, examples: [{ rows: 1, registered: 1, rejected: 0, errors: [] }] }),
