@@ -139,6 +139,11 @@ function inRequestTerms (issue: InputIssue, groups: readonly AgreementGroupTerms
   if (i !== undefined && change !== undefined && field !== undefined && (TERM_FIELDS as readonly string[]).includes(field) && change[field as typeof TERM_FIELDS[number]] !== undefined) {
     return { pointer: `/changes/groups/${i}/${field}${match[3] ?? ''}`, message: `group "${name}": ${issue.message}` }
   }
+  // A field the changed basis needs that neither the change nor the agreement gives (a base for a group made increment): the change's to give.
+  const agreedGroup = groups[position]
+  if (i !== undefined && change?.basis !== undefined && field !== undefined && (TERM_FIELDS as readonly string[]).includes(field) && agreedGroup !== undefined && !(field in agreedGroup)) {
+    return { pointer: `/changes/groups/${i}/${field}${match[3] ?? ''}`, message: `group "${name}", changed to basis ${change.basis}: ${issue.message}` }
+  }
   const agreedTerm = `group "${name}", agreed ${field === undefined ? 'terms' : `${field}${match[3] ?? ''}`}: ${issue.message}`
   return i === undefined ? { pointer: '/changes/minimumRate', message: agreedTerm } : { pointer: `/changes/groups/${i}`, message: agreedTerm }
 }

@@ -170,7 +170,9 @@ t.test('4xx: what is wrong and where, as problem+json, nothing stored', async (t
     /rate 0\.55 is below the floor of 0\.60 \(不低于60%\)/)
   await refused(t, { ...worked, changes: { minimumRate: '0.70' } }, 422, '/changes/minimumRate', /group "taxes", agreed rates\/0\/rate: rate 0\.60 is below the floor of 0\.70/)
   await refused(t, { ...worked, changes: { minimumRate: '0.50' } }, 422, '/changes/minimumRate', /below the deployment floor of 0\.60/)
-  await refused(t, { ...worked, changes: { groups: [{ name: 'fees', basis: 'increment' }] } }, 400, '/changes/groups/0', /not well-formed/)
+  // The base a group made increment needs is the change's to give, not an agreed term (it said "agreed base: base is required"; found by a probe).
+  const baseless = await refused(t, { ...worked, changes: { groups: [{ name: 'fees', basis: 'increment' }] } }, 400, '/changes/groups/0/base', /not well-formed/)
+  t.same(baseless.errors, [{ pointer: '/changes/groups/0/base', message: 'group "fees", changed to basis increment: base is required for basis increment' }])
   await refused(t, { ...worked, changes: { groups: [{ name: 'taxes', basis: 'total' }] } }, 422, '/changes/groups/0', /basis total allows one band only/)
   await refused(t, { ...worked, changes: { groups: [{ name: 'taxes', shortfall: 'none' }, { name: 'taxes', shortfall: 'deduct' }] } }, 422, '/changes/groups/1/name', /already changed by \/changes\/groups\/0/)
   await refused(t, { ...worked, changes: { groups: [{ name: 'fees', transfers: [{ function: '教育', direction: 'to_zone', fromYear: 2022, documentNo: 'x', funding: { method: 'fixed', amount: '1.00' } }] }] } },
