@@ -101,12 +101,8 @@ export async function answerWrite<T> (
   write: (ctx: Context) => Promise<T>, present: (value: T) => unknown, options: AnswerOptions<T> = {},
 ): Promise<FastifyReply> {
   const header = request.headers['idempotency-key']
-  if (header !== undefined) {
-    // Node joins a header given twice with ", ": two keys would be taken for one, "a, b".
-    const times = request.raw.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'idempotency-key').length
-    if (times > 1) throw Problems.idempotencyKeyRepeated(times)
-    if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) throw Problems.idempotencyKeyMalformed()
-  }
+  // Given twice, it was refused before validation (refuseRepeatedIdempotencyKey).
+  if (header !== undefined && (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header))) throw Problems.idempotencyKeyMalformed()
   let text: string | undefined
   const answer = (value: T) => (text ??= String(reply.code(status).serialize(present(value))))
   const stored = (value: T) => options.replay === undefined ? answer(value) : String(reply.code(status).serialize(options.replay(value)))
@@ -168,7 +164,19 @@ export function documentOperations (app: FastifyInstance, tag: string): void {
     route.schema.tags ??= [tag]
     route.schema.security ??= security
     route.schema.querystring ??= NO_QUERY
+    const headers = route.schema.headers as { properties?: Record<string, unknown> } | undefined
+    if (headers?.properties?.['idempotency-key'] !== undefined) route.preValidation = [refuseRepeatedIdempotencyKey, ...[route.preValidation ?? []].flat()]
   })
+}
+
+/**
+ * Node joins a header given twice with ", ": two keys would be taken for one, "a, b". Refused before
+ * the schema sees them, so that two long keys are told they are two, not that one is too long.
+ */
+async function refuseRepeatedIdempotencyKey (request: FastifyRequest): Promise<void> {
+  if (request.headers['idempotency-key'] === undefined) return
+  const times = request.raw.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'idempotency-key').length
+  if (times > 1) throw Problems.idempotencyKeyRepeated(times)
 }
 
 const NO_QUERY = { type: 'object', properties: {}, additionalProperties: false }

@@ -54,6 +54,9 @@ t.test('two Idempotency-Key headers are 400, not taken as one key "a, b" (found 
   const districts = await rowCount(database, 'districts')
   const problem = expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': ['a', 'b'] }, payload: { code: '370284', name: '莱西市' } }), 400)
   t.same(problem.errors, [{ pointer: '/headers/idempotency-key', message: 'is given 2 times' }])
+  // Two keys of 200 characters each are two keys, not one of 402 "too long" (found by a probe).
+  const long = expectProblem(t, await injectAs('admin', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': ['k'.repeat(200), 'l'.repeat(200)] }, payload: { code: '370284', name: '莱西市' } }), 400)
+  t.same(long.errors, [{ pointer: '/headers/idempotency-key', message: 'is given 2 times' }])
   t.equal(await rowCount(database, 'districts'), districts, 'nothing stored')
   const joined = await send('/v1/districts', { code: '370284', name: '莱西市' }, 'a, b')
   t.equal(joined.statusCode, 201, 'one header holding "a, b" is one key, as before')
