@@ -79,6 +79,8 @@ export interface DebtFilter {
   maturingTo?: string | undefined
   /** Only debts in this state at the end of `asOf` (debtStatus of src/domain/debt.ts, in SQL). */
   status?: { is: DebtStatus, asOf: string } | undefined
+  /** Only debts registered by the end of this day: the register as it stood then. */
+  registeredBy?: string | undefined
   /** Only debts with principal outstanding at the end of this day (registered, and neither repaid nor written down to zero). */
   outstandingOn?: string | undefined
 }
@@ -105,6 +107,7 @@ function filtered (db: Db, scope: Scope, filter: DebtFilter) {
     const dated = filter.transferredBy === undefined ? sql<boolean>`true` : sql<boolean>`t.occurred_on <= ${filter.transferredBy}::date`
     query = query.where(sql<boolean>`EXISTS (SELECT 1 FROM debt_events t WHERE t.debt_id = debts.id AND t.kind = 'transfer' AND t.district_code = ${code} AND ${dated})`)
   }
+  if (filter.registeredBy !== undefined) query = query.where(sql<boolean>`debts.registered_on <= ${filter.registeredBy}::date`)
   if (filter.maturingFrom !== undefined) query = query.where(sql<boolean>`debts.maturity_date >= ${filter.maturingFrom}::date`)
   if (filter.maturingTo !== undefined) query = query.where(sql<boolean>`debts.maturity_date <= ${filter.maturingTo}::date`)
   if (filter.status !== undefined) query = query.where(sql<boolean>`${statusAsOf(filter.status.asOf)} = ${filter.status.is}`)

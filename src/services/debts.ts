@@ -226,10 +226,11 @@ async function dayOf (ctx: Context, asOf: string | undefined): Promise<string> {
  * Debts in scope by id, with their balances as of a day; `status` keeps those in that state on the
  * day, `districtCode` those transferred to the district by then (as the summary of the day counts them).
  */
-export async function debts (ctx: Context, filter: Omit<DebtFilter, 'transferredBy' | 'status'>, page: PageRequest, asOf?: string, status?: DebtStatus): Promise<Page<DebtAsOf>> {
+export async function debts (ctx: Context, filter: Omit<DebtFilter, 'transferredBy' | 'registeredBy' | 'status'>, page: PageRequest, asOf?: string, status?: DebtStatus): Promise<Page<DebtAsOf>> {
   const day = await dayOf(ctx, asOf)
+  // The register as it stood on the day, as its summary counts it: a debt registered later is not listed.
   // The state is filtered in the query, so that every page is full and the last one ends the list.
-  const asOfDay = (d: string): DebtFilter => ({ ...filter, transferredBy: d, ...(status === undefined ? {} : { status: { is: status, asOf: d } }) })
+  const asOfDay = (d: string): DebtFilter => ({ ...filter, transferredBy: d, registeredBy: d, ...(status === undefined ? {} : { status: { is: status, asOf: d } }) })
   // A list asked as of today is the same list after midnight: its identity holds TODAY where the day goes.
   const found = await listDebts(ctx.db, ctx.actor.scope, asOfDay(day), page, asOf === undefined ? asOfDay(TODAY) : undefined)
   return mapPage(found, (debt) => ({ debt, asOf: day }))

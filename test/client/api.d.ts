@@ -8463,7 +8463,7 @@ export interface operations {
                 /** @description 状态 only debts in this state on asOf (today by default); filtered before paging, so every page but the last is full */
                 status?: "zone" | "transferred" | "repaid";
                 /**
-                 * @description 截至日期 balances as of this day; today by default
+                 * @description 截至日期 the register as it stood at the end of this day: the debts registered by then, with their balances, as the summary of that day counts them; today by default
                  * @example 2021-06-30
                  */
                 asOf?: string;

@@ -103,6 +103,10 @@ t.test('summary as of a date, grouped, totals to the cent; maturities; exports',
   const summary = (await get(app, '/v1/debts/summary?asOf=2021-12-31&groupBy=district')).json()
   t.same(summary.rows.map((r: { key: string | null, outstanding: string }) => [r.key, r.outstanding]), [[null, '1000.00'], ['370203', '600.50'], ['370214', '1200.00']])
   t.match(summary.total, { debts: 3, outstanding: '2800.50', registeredOutstanding: '3600.50', principalRepaid: '800.00', interestPaid: '20.00', transferred: 2, transferredOutstanding: '1800.50' })
+  // The list as of a day is the register as it stood then, as the summary counts it (before, BL-1 and BL-2 were listed as not_registered; found by a probe).
+  const registered = (await get(app, '/v1/debts?asOf=2020-12-31')).json() as { items: Array<{ reference: string, status: string }> }
+  t.same(registered.items.map((d) => [d.reference, d.status]), [['HT-2016-001', 'zone']], 'BL-1 and BL-2, registered on 2021-01-01, are not listed as of 2020-12-31')
+  t.equal((await get(app, '/v1/debts/summary?asOf=2020-12-31')).json().total.debts, registered.items.length, 'the summary of the day counts what the list shows')
   const byKind = (await get(app, '/v1/debts/summary?asOf=2021-12-31&groupBy=kind')).json()
   t.same(byKind.rows.map((r: { key: string }) => r.key), ['bank_loan', 'bond', 'ppp'])
   t.equal(byKind.total.outstanding, summary.total.outstanding, 'the same total, however grouped')

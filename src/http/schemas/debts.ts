@@ -170,7 +170,7 @@ export const listDebtsSchema = {
     zoneCode: Type.Optional(ZoneCode()),
     districtCode: Type.Optional(DistrictCode('承接属地政府 only debts transferred to this district by asOf (today by default), as the summary of that day counts them')),
     status: Type.Optional(StringEnum(DEBT_STATUSES.filter((s): s is Exclude<typeof s, 'not_registered'> => s !== 'not_registered'), '状态 only debts in this state on asOf (today by default); filtered before paging, so every page but the last is full')),
-    asOf: Type.Optional(DateString('截至日期 balances as of this day; today by default')),
+    asOf: Type.Optional(DateString('截至日期 the register as it stood at the end of this day: the debts registered by then, with their balances, as the summary of that day counts them; today by default')),
   }, { additionalProperties: false }),
   response: { 200: PageOf(DebtOut, '债务 debts by id'), ...problemResponses(400, 401) },
 }
