@@ -263,14 +263,20 @@ export function latestDayFor (what: DatedRecord, today: string): string {
 
 /** Why `day` is too far ahead for the record, if it is. */
 export function datedAheadProblem (what: DatedRecord, day: string, today: string, pointer: string): Problem | undefined {
-  const latest = latestDayFor(what, today)
-  return day > latest ? Problems.datedAhead(what, day, latest, AHEAD_REASONS[what], pointer) : undefined
+  const latest = latestIfAhead(what, day, today)
+  return latest === undefined ? undefined : Problems.datedAhead(what, day, latest, AHEAD_REASONS[what], pointer)
 }
 
 /** The same, said of a field of a CSV line ("line 5, registeredOn: is after …"), as the line's other problems are. */
 export function datedAheadIssue (what: DatedRecord, day: string, today: string): string | undefined {
+  const latest = latestIfAhead(what, day, today)
+  return latest === undefined ? undefined : `is after ${latest}: ${AHEAD_REASONS[what]}`
+}
+
+/** The latest day the record may carry, when `day` is after it. */
+function latestIfAhead (what: DatedRecord, day: string, today: string): string | undefined {
   const latest = latestDayFor(what, today)
-  return day > latest ? `is after ${latest}: ${AHEAD_REASONS[what]}` : undefined
+  return day > latest ? latest : undefined
 }
 
 /**

@@ -162,8 +162,6 @@ function keywordMessage (e: AjvError, part: string): string | undefined {
     case 'required': return 'is required'
     case 'uniqueItems': return `must not list the same value twice (items ${Math.min(Number(params.i), Number(params.j))} and ${Math.max(Number(params.i), Number(params.j))} are the same)`
     case 'type': {
-      // Words of the service's own (src/http/validation.ts: a number in the URL not written in digits) stand.
-      if (e.message !== `must be ${String(params.type)}`) return undefined
       // A query parameter given twice arrives as a list.
       if (part === 'querystring' && Array.isArray(e.data) && params.type !== 'array') return `is given ${e.data.length} times: give it once`
       const types = String(params.type).split(',').map((type) => TYPE_WORDS[type] ?? type)

@@ -37,7 +37,8 @@ function wholeNumbersInDigits (schema: object, validate: ValidateFunction): Vali
       const index = written.findIndex((v) => typeof v === 'string' && !DIGITS.test(v))
       if (index >= 0) {
         return {
-          keyword: 'type', instancePath: Array.isArray(value) ? `/${key}/${index}` : `/${key}`, schemaPath: '#', params: { type: 'integer' },
+          // A keyword of the service's own: its words stand as they are (src/http/problem.ts rewords Ajv's).
+          keyword: 'wholeNumberInDigits', instancePath: Array.isArray(value) ? `/${key}/${index}` : `/${key}`, schemaPath: '#', params: { type: 'integer' },
           message: `must be a whole number written in decimal digits, e.g. ${exampleOf(properties[key]?.items ?? properties[key])}, got "${String(written[index])}"`,
         }
       }
