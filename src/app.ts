@@ -8,7 +8,7 @@ import { pruneIdempotencyKeys } from './db/idempotency.js'
 import { money } from './domain/money.js'
 import { type AuthFailureBudget, DEFAULT_AUTH_FAILURE_BUDGET, registerAccessControl } from './http/access.js'
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
-import { acceptJsonBodies, refuseEncodedBodies } from './http/json-bodies.js'
+import { acceptJsonBodies, refuseAmbiguousBodies } from './http/json-bodies.js'
 import { openapiOptions } from './http/openapi.js'
 import { clientErrorProblem, expectationProblem, frameworkProblem, refuseWhileClosing, registerProblemHandlers, routeNotFound } from './http/problem.js'
 import { accessRoutes } from './http/routes/access.js'
@@ -87,7 +87,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   // Requests are JSON, in UTF-8; a route that takes another type (CSV imports) registers its own parser.
   app.removeContentTypeParser('text/plain')
   acceptJsonBodies(app)
-  refuseEncodedBodies(app)
+  refuseAmbiguousBodies(app)
   registerProblemHandlers(app)
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
   await registerDefences(app, { rateLimit: config.rateLimit ?? DEFAULT_RATE_LIMIT, pressure: config.pressure ?? DEFAULT_PRESSURE, corsOrigin: config.corsOrigin ?? '*' })

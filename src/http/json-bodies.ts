@@ -17,6 +17,14 @@ export function firstNonUtf8Byte (body: Uint8Array): number {
   return -1
 }
 
+/** How many times the request gives the header `name` (lower case): Node joins some headers given twice and drops others. */
+export function timesGiven (request: FastifyRequest, name: string): number {
+  const raw = request.raw.rawHeaders
+  let times = 0
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === name) times++
+  return times
+}
+
 /** The body types a route's schema declares it takes (`consumes`); undefined where it declares none (JSON). */
 export function consumedTypes (request: FastifyRequest): readonly unknown[] | undefined {
   const consumes = (request.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes
@@ -27,13 +35,23 @@ export function consumedTypes (request: FastifyRequest): readonly unknown[] | un
  * Bodies are taken as they are written (identity): a compressed body (Content-Encoding: gzip, say)
  * is 415 saying so, before it is read; read as it came, its bytes would be refused as text that is
  * not UTF-8, with advice about GBK that does not apply.
+ *
+ * And a body has one type: two Content-Type headers are 400. Node keeps the first and drops the
+ * others, so `application/json` then `text/csv` was read as JSON, whichever the client meant.
  */
-export function refuseEncodedBodies (app: FastifyInstance): void {
+export function refuseAmbiguousBodies (app: FastifyInstance): void {
   app.addHook('preParsing', (request, _reply, payload, done) => {
     const encoding = request.headers['content-encoding']
     const { 'content-length': length, 'transfer-encoding': chunked } = request.headers
     // A GET or HEAD is answered without its body, whatever it is sent with; so is a request no route takes (404).
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && !request.is404 && (chunked !== undefined || (length !== undefined && length !== '0'))
+    if (hasBody && request.headers['content-type'] !== undefined) {
+      const times = timesGiven(request, 'content-type')
+      if (times > 1) {
+        done(Problems.contentTypeRepeated(times))
+        return
+      }
+    }
     if (encoding === undefined || !hasBody || encoding.split(',').every((coding) => /^\s*(identity\s*)?$/i.test(coding))) {
       done(null, payload)
       return

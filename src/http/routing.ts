@@ -6,6 +6,7 @@ import { Problems } from '../domain/errors.js'
 import type { Context, Settings } from '../services/context.js'
 import { Replay, type WriteTurns } from '../services/write.js'
 import { CHART_CSP, SVG_TYPE } from './charts.js'
+import { timesGiven } from './json-bodies.js'
 import { security } from './schemas/common.js'
 
 /*
@@ -175,7 +176,7 @@ export function documentOperations (app: FastifyInstance, tag: string): void {
  */
 async function refuseRepeatedIdempotencyKey (request: FastifyRequest): Promise<void> {
   if (request.headers['idempotency-key'] === undefined) return
-  const times = request.raw.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'idempotency-key').length
+  const times = timesGiven(request, 'idempotency-key')
   if (times > 1) throw Problems.idempotencyKeyRepeated(times)
 }
 

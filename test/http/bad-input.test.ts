@@ -287,6 +287,30 @@ t.test('api-contract.md, Errors: headers too large (431) are problem+json, on a 
   t.match(JSON.parse(answer.split('\r\n\r\n')[1] ?? '{}'), { status: 431, detail: /URL and headers are larger than the server accepts \(16 KiB in all, the URL included\)/ })
 })
 
+t.test('api-contract.md, Errors: two Content-Type headers are 400 at /headers/content-type, on a listening server; nothing stored ' +
+  '(Node kept the first and dropped the second: application/json then text/csv was read as JSON; found by a probe)', async (t) => {
+  const server = await testApp(t, database)
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = server.server.address() as { port: number }
+  const before = await rowCount(database, 'districts')
+  const body = '{"code":"370297","name":"两类型区"}'
+  const sent = (types: string[]) => exchange(port, `POST /v1/districts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n` +
+    types.map((type) => `Content-Type: ${type}\r\n`).join('') + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  for (const types of [['application/json', 'text/csv'], ['application/json', 'application/json'], ['text/plain', 'application/json', 'application/json']]) {
+    const [head = '', answer = ''] = (await sent(types)).split('\r\n\r\n')
+    t.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/, types.join(' + '))
+    t.match(head, /\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/i)
+    t.match(JSON.parse(answer), {
+      status: 400,
+      detail: `Content-Type is given ${types.length} times: a body has one type, so send the header once.`,
+      errors: [{ pointer: '/headers/content-type', message: `is given ${types.length} times` }],
+    })
+  }
+  t.equal(await rowCount(database, 'districts'), before, 'nothing stored')
+  const [head = ''] = (await sent(['application/json'])).split('\r\n\r\n')
+  t.match(head, /^HTTP\/1\.1 201 Created\r\n/, 'one Content-Type is taken as before')
+})
+
 t.test('api-contract.md, Errors: an Expect header other than 100-continue is refused 417 problem+json, on a listening server (Node answered a plain 417 with no body)', async (t) => {
   const server = await testApp(t, database)
   await server.listen({ port: 0, host: '127.0.0.1' })
