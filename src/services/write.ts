@@ -11,7 +11,8 @@ import type { Context } from './context.js'
  * an Idempotency-Key, the first answer to replay to retries (api-contract.md, Idempotency). A
  * retry with the same key and request gets the stored answer and changes nothing; the same key
  * with another request is 422; a retry while the first is still running is 409 (an advisory lock
- * on the key, held by the transaction).
+ * on the key, held by the transaction; retries that meet one another after the first has finished
+ * are each answered from the stored answer).
  */
 
 export type { AuditEntry } from '../db/audit.js'
@@ -110,8 +111,11 @@ export async function inWriteTransaction<T> (ctx: Context, work: (tx: Db) => Pro
     if ((await holdKey(tx, keyId))?.revoked === true) throw Problems.unauthorized('The bearer token is not valid (unknown or revoked).')
     if (revokes !== undefined && revokes > keyId) await lockKeyForRevocation(tx, revokes)
     if (idempotency !== undefined) {
-      if (!(await tryLockIdempotencyKey(tx, keyId, idempotency.key))) throw Problems.idempotencyKeyInUse(idempotency.key)
+      // The key's lock is held by the first request while it runs, and by each retry while it reads the stored answer:
+      // a retry that finds it held is told "still running" only when no answer has been stored (committed) for the key.
+      const locked = await tryLockIdempotencyKey(tx, keyId, idempotency.key)
       const stored = await findStoredAnswer(tx, keyId, idempotency.key)
+      if (stored === undefined && !locked) throw Problems.idempotencyKeyInUse(idempotency.key)
       if (stored !== undefined) {
         // A retry is answered from the stored answer, without running the write again (an imported file's lines would
         // find their own references taken). A streamed body is read to its end for its digest; another method, route

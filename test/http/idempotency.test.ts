@@ -145,6 +145,28 @@ if (onPostgres) t.test('a retry while the first request still runs answers 409',
   t.equal(after.statusCode, 201, 'once the first has finished, the key works')
 })
 
+// Found by a probe on PostgreSQL: 20 retries sent at once after the first had finished got 16 × 409 "still running", as
+// each retry holds the key's lock while it reads the stored answer.
+if (onPostgres) t.test('a retry that meets another retry of a finished request is answered from the stored answer, not 409 "still running"', async (t) => {
+  const holder = (await postgresDatabase(t)).open(3)
+  await migrate(holder)
+  const injectAsPg = injector(await testApp(t, holder))
+  const put = (name: string) => injectAsPg('admin', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': 'retried-key' }, payload: { code: '370212', name } })
+  const first = await put('崂山区')
+  t.equal(first.statusCode, 201)
+  await holder.db.transaction().execute(async (tx) => {
+    // Another retry holds the key's lock, reading the stored answer.
+    await sql`select pg_advisory_xact_lock(hashtextextended(${'bootstrap|retried-key'}, 7301))`.execute(tx)
+    const replay = await put('崂山区')
+    t.equal(replay.statusCode, 201, 'the stored answer')
+    t.equal(replay.headers['idempotent-replayed'], 'true')
+    t.equal(replay.body, first.body, 'byte for byte')
+    const other = expectProblem(t, await put('另一区'), 422)
+    t.equal(other.errors?.[0]?.pointer, '/headers/idempotency-key', 'another request with the key is the key reused, not "still running"')
+  })
+  t.equal(await rowCount(holder, 'districts'), 1, 'one district')
+})
+
 t.test('keys are kept at least 24 hours; older than the retention they are pruned', async (t) => {
   await database.db.insertInto('idempotency_keys').values([
     { key_id: 'bootstrap', idempotency_key: 'old', request_hash: 'x', response_status: 201, response_body: '{}', created_at: sql<Date>`now() - interval '73 hours'` },
