@@ -169,6 +169,11 @@ export const Problems = {
   notUtf8: (line: number) => new Problem(400, 'not-utf8',
     `The file is not UTF-8 text (line ${line}). Save it as "CSV UTF-8": a file in GBK or GB18030 cannot be read as it is.`,
     at(`/line/${line}`, 'holds bytes that are not UTF-8')),
+  /** A name given twice in one object of a JSON body: JSON.parse keeps the last, another reader the first (RFC 8259 §4). */
+  jsonKeyRepeated: (pointer: string, name?: string, times = 2) => new Problem(400, 'invalid-input',
+    `The body gives ${name === undefined ? 'a name' : JSON.stringify(name.slice(0, 100))} ${times} times in one object${pointer === '' ? '' : ` (at ${pointer.slice(0, 200)})`}: ` +
+    'readers differ on which one counts, so give it once.',
+    at(pointer, `is given ${times} times`)),
   notUtf8Body: (offset: number) => new Problem(400, 'not-utf8',
     `The body is not UTF-8 text (byte ${offset}, counting from 0). Send JSON as UTF-8: text in GBK or GB18030 cannot be read as it is.`,
     at('', `holds bytes that are not UTF-8 from byte ${offset}`)),

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
-import { Problems } from '../domain/errors.js'
+import { parse as parseJsonTree, type ElementNode, type MemberNode, type ValueNode } from '@humanwhocodes/momoa'
+import { Problems, type Problem } from '../domain/errors.js'
 
 /**
  * The offset of the first byte of `body` that does not begin a well-formed UTF-8 character; -1
@@ -91,7 +92,12 @@ export function acceptJsonBodies (app: FastifyInstance): void {
     const text = bytes.toString('utf8')
     parse(request, text, (error: Error | null, value?: unknown) => {
       const code = (error as FastifyError | null)?.code
-      if (error === null || code !== 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      if (error === null) {
+        // A name given twice in one object: JSON.parse kept the last, silently ("amount" 1.00, then 100000.00).
+        done(repeatedNameIn(text, value) ?? null, value)
+        return
+      }
+      if (code !== 'FST_ERR_CTP_INVALID_JSON_BODY') {
         done(error, value)
         return
       }
@@ -106,4 +112,83 @@ export function acceptJsonBodies (app: FastifyInstance): void {
       done(Problems.unacceptedRequest(400, code, `The body is not valid JSON: ${reason}.`), undefined)
     })
   })
+}
+
+/** The problem of a name given twice in one object of the JSON `text`, which parsed as `value`; undefined when none is. */
+export function repeatedNameIn (text: string, value: unknown): Problem | undefined {
+  return pairsWritten(text) === pairsParsed(value) ? undefined : repeatedName(text)
+}
+
+/** The name–value pairs a JSON text writes: its colons outside strings (the text is JSON, parsed already). */
+function pairsWritten (text: string): number {
+  let pairs = 0
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i)
+    if (char === 0x3A) pairs++
+    else if (char === 0x22) {
+      // Skip the string, escapes and all, to its closing quote.
+      for (i++; i < text.length; i++) {
+        const inside = text.charCodeAt(i)
+        if (inside === 0x5C) i++
+        else if (inside === 0x22) break
+      }
+    }
+  }
+  return pairs
+}
+
+/**
+ * The name–value pairs of the objects in a parsed JSON value; fewer than written when a name was
+ * given twice. Iterative, for deeply nested input; `for…in` allocates nothing, and what JSON.parse
+ * makes has no enumerable property but its own (a __proto__ key is refused before).
+ */
+function pairsParsed (value: unknown): number {
+  let pairs = 0
+  // Objects alone go on the stack: `for…in` over a string would count its characters.
+  const pending = typeof value === 'object' && value !== null ? [value] : []
+  while (pending.length > 0) {
+    const next = pending.pop()
+    if (Array.isArray(next)) {
+      for (const element of next as unknown[]) if (typeof element === 'object' && element !== null) pending.push(element)
+      continue
+    }
+    for (const name in next as Record<string, unknown>) {
+      pairs++
+      const member = (next as Record<string, unknown>)[name]
+      if (typeof member === 'object' && member !== null) pending.push(member)
+    }
+  }
+  return pairs
+}
+
+/**
+ * The problem of the first name given twice in one object of `text` (in the order it is written),
+ * with its pointer: `text` is read again, as a tree, only when a name was given twice.
+ */
+function repeatedName (text: string): Problem {
+  const escape = (name: string) => name.replaceAll('~', '~0').replaceAll('/', '~1')
+  const nameOf = (member: MemberNode) => member.name.type === 'String' ? member.name.value : member.name.name
+  const pending: Array<{ node: ValueNode, pointer: string }> = []
+  try {
+    pending.push({ node: parseJsonTree(text.replace(/^\uFEFF/, '')).body, pointer: '' })
+  } catch {
+    // JSON.parse read it and the tree's parser cannot (nested too deep for it, say): the body is the place.
+    return Problems.jsonKeyRepeated('')
+  }
+  while (pending.length > 0) {
+    const { node, pointer } = pending.pop() as { node: ValueNode, pointer: string }
+    // Children go on the stack last first, so that the first name given twice is the first written.
+    if (node.type === 'Array') {
+      for (let i = node.elements.length - 1; i >= 0; i--) pending.push({ node: (node.elements[i] as ElementNode).value, pointer: `${pointer}/${i}` })
+    }
+    if (node.type !== 'Object') continue
+    const times = new Map<string, number>()
+    for (const member of node.members) times.set(nameOf(member), (times.get(nameOf(member)) ?? 0) + 1)
+    for (const [name, count] of times) if (count > 1) return Problems.jsonKeyRepeated(`${pointer}/${escape(name)}`, name, count)
+    for (let i = node.members.length - 1; i >= 0; i--) {
+      const member = node.members[i] as MemberNode
+      pending.push({ node: member.value, pointer: `${pointer}/${escape(nameOf(member))}` })
+    }
+  }
+  return Problems.jsonKeyRepeated('')
 }

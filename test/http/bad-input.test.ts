@@ -471,6 +471,37 @@ t.test('api-contract.md, Errors: a body of a type no operation takes is 415 nami
   t.match(expectProblem(t, await app.inject({ method: 'GET', url: '/no-such-thing' }), 404), { detail: 'No route GET /no-such-thing.' }, 'outside /v1 no token is asked')
 })
 
+t.test('RFC 8259 §4: a name given twice in one object of a JSON body is 400 at that name, not the last one taken silently; nothing stored (found by a probe: "amount" 1.00 then 100000.00 stored 100000.00)', async (t) => {
+  const send = (url: string, payload: string) => injectAs('admin', { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload })
+  const revenues = await rowCount(database, 'revenue_records')
+  const record = '{"zoneCode":"QD-HT","category":"10101","year":2024,"month":7,"amount":"1.00","amount":"100000.00"}'
+  const twice = expectProblem(t, await send('/v1/revenues', `{"records":[${record.replace(',"amount":"1.00"', '')},${record}]}`), 400)
+  t.equal(twice.detail, 'The body gives "amount" 2 times in one object (at /records/1/amount): readers differ on which one counts, so give it once.')
+  t.same(twice.errors, [{ pointer: '/records/1/amount', message: 'is given 2 times' }])
+  t.equal(await rowCount(database, 'revenue_records'), revenues, 'nothing stored')
+  const calculation = '{"fiscalYear":2025,"groups":[{"name":"taxes","basis":"increment","base":"1000.00","actual":"1050.00","rates":[{"rate":"0.60"}]}]}'
+  // The first name given twice as the body is written is the one named, however deep; names are pointer-escaped (RFC 6901).
+  for (const [body, pointer, name, times] of [
+    [calculation.replace('"fiscalYear":2025', '"fiscalYear":2025,"fiscalYear":2024'), '/fiscalYear', 'fiscalYear', 2],
+    [calculation.replace('"rate":"0.60"', '"rate":"0.60","rate":"0.70","rate":"0.80"'), '/groups/0/rates/0/rate', 'rate', 3],
+    [calculation.replace('"name":"taxes"', '"name":"taxes","a/b~":1,"a/b~":2').replace('"fiscalYear":2025', '"fiscalYear":2025,"x":{"y":1,"y":2}'), '/x/y', 'y', 2],
+    [calculation.replace('"name":"taxes"', '"name":"taxes","a/b~":1,"a/b~":2'), '/groups/0/a~1b~0', 'a/b~', 2],
+    [`\uFEFF${calculation.replace('"basis":"increment"', '"basis":"increment","basis" : "total"')}`, '/groups/0/basis', 'basis', 2],
+  ] as const) {
+    const problem = expectProblem(t, await send('/v1/calculations', body), 400)
+    t.same(problem.errors, [{ pointer, message: `is given ${times} times` }], body)
+    t.match(problem.detail, `The body gives ${JSON.stringify(name)} ${times} times in one object (at ${pointer})`)
+  }
+  // Colons and quotes inside strings are not names: taken as before.
+  const quoted = calculation.replace('"name":"taxes"', String.raw`"name":"ta\":xes: \\"`)
+  t.equal((await send('/v1/calculations', quoted)).statusCode, 200, quoted)
+  t.equal((await send('/v1/calculations', calculation)).statusCode, 200)
+  // A body that is no object has no names: told what the operation takes, as before.
+  for (const body of ['"fiscalYear"', '[1,"a:b",{}]', '12']) {
+    t.equal(expectProblem(t, await send('/v1/calculations', body), 400).errors?.[0]?.message, 'must be an object', body)
+  }
+})
+
 t.test('api-contract.md, Errors: a compressed body (Content-Encoding: gzip) is 415 saying so, not read as text that is not UTF-8; nothing stored', async (t) => {
   const { gzipSync } = await import('node:zlib')
   const districts = await rowCount(database, 'districts')
