@@ -5,12 +5,13 @@ import addFormats from 'ajv-formats'
 /*
  * The published contract checks itself (api-contract.md, Public endpoints: /openapi.json): every response a test receives through
  * testApp is held against the committed openapi/openapi.json. A status the operation does not
- * document, a content type it does not list, or a JSON body its schema refuses (an unknown field
- * included: every object is closed) fails the test that sent the request.
+ * document, a content type it does not list, a JSON body its schema refuses (an unknown field
+ * included: every object is closed), or a documented header whose value its schema refuses fails
+ * the test that sent the request.
  */
 
 interface Operation {
-  responses: Record<string, { content?: Record<string, { schema?: object }> }>
+  responses: Record<string, { content?: Record<string, { schema?: object }>, headers?: Record<string, { $ref?: string, schema?: { type?: string } }> }>
 }
 
 interface PathEntry {
@@ -22,7 +23,7 @@ interface PathEntry {
 
 const document = JSON.parse(readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8')) as {
   paths: Record<string, Record<string, Operation>>
-  components?: { schemas?: Record<string, object> }
+  components?: { schemas?: Record<string, object>, headers?: Record<string, { schema?: { type?: string } }> }
 }
 
 // Literal segments win over parameters: /v1/debts/summary before /v1/debts/{id}.
@@ -67,6 +68,17 @@ export function contractViolation (method: string, url: string, response: Observ
   const documented = operation.responses[String(response.statusCode)]
   if (documented === undefined) {
     return `${where}: status not documented (documented: ${Object.keys(operation.responses).join(', ')}); body ${response.body.slice(0, 300)}`
+  }
+  // A documented header the answer carries holds what its schema says (a number as its digits).
+  for (const [name, header] of Object.entries(documented.headers ?? {})) {
+    const value = response.headers[name.toLowerCase()]
+    if (value === undefined) continue
+    const schema = header.$ref === undefined ? header.schema : document.components?.headers?.[header.$ref.split('/').pop() ?? '']?.schema
+    if (schema === undefined) return `${where}: header ${name} has no schema`
+    const text = String(value)
+    const typed = schema.type === 'integer' && /^-?\d+$/.test(text) ? Number(text) : text
+    const validate = validatorFor(`header ${name}`, schema)
+    if (!validate(typed)) return `${where}: header ${name} ${JSON.stringify(text)} does not match the documented schema: ${ajv.errorsText(validate.errors, { separator: '; ' })}`
   }
   if (response.body === '' || documented.content === undefined) return undefined
   const contentType = String(response.headers['content-type'] ?? '').split(';')[0]!.trim()

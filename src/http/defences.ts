@@ -28,9 +28,14 @@ export interface PressureConfig {
 export const DEFAULT_RATE_LIMIT: RateLimitConfig = { max: 1200, timeWindowMs: 60_000 }
 export const DEFAULT_PRESSURE: PressureConfig = { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 }
 
+/** The headers the service answers with that a page on another origin may read (CORS lets it read Content-Type and a few others anyway). */
+export const EXPOSED_HEADERS = ['Idempotent-Replayed', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Content-Disposition', 'X-Request-Id', 'WWW-Authenticate'] as const
+
 /** The headers every answer carries, for the document. */
 export const CORS_HEADERS = {
   'Access-Control-Allow-Origin': { type: 'string', maxLength: 200, pattern: '^(\\*|https?://[^\\s]+)$', description: '跨域来源 the origin browsers may call from (CORS_ORIGIN)' },
+  'Access-Control-Expose-Headers': { type: 'string', enum: [EXPOSED_HEADERS.join(', ')], description: '可读响应头 the headers of the answer a page on another origin may read' },
+  'X-Request-Id': { type: 'string', format: 'uuid', maxLength: 36, description: '请求编号 the id the log gives this request: quote it when reporting a problem' },
 } as const
 
 /** The headers a refusal that should be retried later carries (429, 503). */
@@ -93,7 +98,17 @@ function securityHeaders (): { set: Array<[string, string]>, removed: string[] }
 export async function registerDefences (app: FastifyInstance, options: { rateLimit: RateLimitConfig | false, pressure: PressureConfig, corsOrigin: string }): Promise<void> {
   // Tokens travel in the Authorization header, never in cookies, so a page on another origin
   // can call the service only with a token its user gave it: no credentials are allowed.
-  await app.register(cors, { origin: options.corsOrigin, credentials: false, strictPreflight: false })
+  // A preflight allows every method an operation has (the plugin's default allows GET, HEAD and POST
+  // alone: PATCH of an agreement and DELETE of a key were refused to pages on another origin), and a
+  // page may read the headers the service answers with beyond those CORS lets it read anyway.
+  await app.register(cors, {
+    origin: options.corsOrigin,
+    credentials: false,
+    strictPreflight: false,
+    // Strings: the plugin joins a list anew for every answer.
+    methods: 'GET, HEAD, POST, PATCH, DELETE',
+    exposedHeaders: EXPOSED_HEADERS.join(', '),
+  })
   // helmet's headers do not depend on the request: computed once, each answer gets the same.
   // They go into Fastify's own reply headers, which it hands to writeHead whole; one header set
   // on the raw response instead makes Node take every header of the answer one by one.

@@ -10,6 +10,16 @@ const REPLAY_HEADERS = {
   'Idempotent-Replayed': { type: 'string', enum: ['true'], description: '重放 "true" when this is the stored first answer to the request\'s Idempotency-Key (a retry); absent otherwise' },
 } as const
 
+/** The header a 401 carries (RFC 9110 §11.6.1; Problems.unauthorized sends it). */
+const CHALLENGE_HEADERS = {
+  'WWW-Authenticate': { type: 'string', enum: ['Bearer realm="revenue-sharing"'], description: '认证方式 the token the request lacks: Authorization: Bearer <token>' },
+} as const
+
+/** The header a file answer (CSV, xlsx) carries: routing.ts sendTable names the file. */
+const FILE_HEADERS = {
+  'Content-Disposition': { type: 'string', maxLength: 200, pattern: '^attachment; filename="[^"]+\\.(csv|xlsx)"$', description: '附件文件名 with a CSV or xlsx answer: attachment; filename="….csv" (absent from JSON, HTML and SVG answers)' },
+} as const
+
 /**
  * What every operation can answer besides what its route declares, for the document: the
  * problems the shared machinery gives (a bad token, a bad body, the rate limit, an unavailable
@@ -39,10 +49,18 @@ function documentSharedResponses (schema: RouteSchema, url: string, method: stri
         ...(rateLimited && /^[24]/.test(status) ? RATE_LIMIT_HEADERS : {}),
         ...(status === '429' || status === '503' ? RETRY_HEADERS : {}),
         ...(idempotent && /^2/.test(status) ? REPLAY_HEADERS : {}),
+        ...(status === '401' ? CHALLENGE_HEADERS : {}),
+        ...(/^2/.test(status) && producesFiles(schema) ? FILE_HEADERS : {}),
       },
     }
   }
   return { ...schema, response }
+}
+
+/** Whether a route answers a CSV or xlsx file (its `produces`). */
+function producesFiles (schema: RouteSchema): boolean {
+  const produces = (schema as { produces?: unknown }).produces
+  return Array.isArray(produces) && produces.some((media) => media === 'text/csv' || String(media).startsWith('application/vnd.openxmlformats'))
 }
 
 type Json = Record<string, unknown>
@@ -88,7 +106,7 @@ function shareCommonParts (document: Json): Json {
   const components = (document.components ?? {}) as { schemas?: Json, headers?: Json }
   const schemas: Json = { ...(components.schemas ?? {}) }
   const headers: Json = { ...(components.headers ?? {}) }
-  const shared = new Set(Object.keys({ ...CORS_HEADERS, ...RATE_LIMIT_HEADERS, ...RETRY_HEADERS, ...REPLAY_HEADERS }))
+  const shared = new Set(Object.keys({ ...CORS_HEADERS, ...RATE_LIMIT_HEADERS, ...RETRY_HEADERS, ...REPLAY_HEADERS, ...CHALLENGE_HEADERS, ...FILE_HEADERS }))
   const paths = document.paths as Record<string, Record<string, { responses?: Record<string, DocumentResponse>, requestBody?: { required?: boolean }, [OPTIONAL_BODY]?: boolean }>>
   for (const operations of Object.values(paths)) {
     for (const operation of Object.values(operations)) {

@@ -27,6 +27,18 @@ t.test('an undocumented status, field, value or content type fails', async (t) =
     /must have required property 'detail'/, 'the shared problem schema (components.schemas.Problem) is enforced through its $ref')
 })
 
+t.test('a documented header the answer carries holds what the document says (components.headers, through their $ref)', async (t) => {
+  const problem = { 'content-type': 'application/problem+json' }
+  const body = '{"type":"urn:x","title":"Unauthorized","status":401,"detail":"no token"}'
+  const unauthorized = (headers: Record<string, unknown>) => contractViolation('GET', '/v1/debts/7', { statusCode: 401, headers: { ...problem, ...headers }, body })
+  t.equal(unauthorized({ 'www-authenticate': 'Bearer realm="revenue-sharing"', 'x-request-id': '7d444840-9dc0-11d1-b245-5ffdce74fad2', 'x-ratelimit-remaining': '3' }), undefined)
+  t.match(unauthorized({ 'www-authenticate': 'Basic' }), /GET \/v1\/debts\/\{id\} → 401: header WWW-Authenticate "Basic" does not match/)
+  t.match(unauthorized({ 'x-request-id': 'req-1' }), /header X-Request-Id "req-1" does not match/)
+  t.match(unauthorized({ 'x-ratelimit-remaining': '-1' }), /header X-RateLimit-Remaining "-1" does not match/)
+  t.match(contractViolation('GET', '/v1/settlement-runs/1/statement', { statusCode: 200, headers: { 'content-type': 'text/csv', 'content-disposition': 'inline' }, body: 'x' }),
+    /header Content-Disposition "inline" does not match/)
+})
+
 t.test('testApp holds every injected response to the document', async (t) => {
   const app = await testApp(t, await testDatabase(t))
   t.equal((await get(app, '/v1/districts')).statusCode, 200, 'a conforming answer passes through')

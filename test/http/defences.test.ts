@@ -42,6 +42,21 @@ t.test('CORS_ORIGIN narrows the origin browsers may call from', async (t) => {
   t.equal(response.headers['access-control-allow-origin'], 'https://czj.example.gov.cn')
 })
 
+t.test('CORS: a preflight allows every method an operation has, and a page may read the service\'s own headers ' +
+  '(the preflight allowed GET, HEAD and POST alone: PATCH /v1/agreements/{id} and DELETE /v1/api-keys/{id} were refused to another origin; found by a probe)', async (t) => {
+  const app = await testApp(t, database, { corsOrigin: 'https://czj.example.gov.cn' })
+  for (const [method, url] of [['PATCH', '/v1/agreements/1'], ['DELETE', '/v1/api-keys/1'], ['POST', '/v1/calculations']] as const) {
+    const preflight = await app.inject({ method: 'OPTIONS', url, headers: { origin: 'https://czj.example.gov.cn', 'access-control-request-method': method, 'access-control-request-headers': 'authorization, content-type, idempotency-key' } })
+    t.equal(preflight.statusCode, 204, `${method} ${url}`)
+    t.ok(String(preflight.headers['access-control-allow-methods']).split(/\s*,\s*/).includes(method), `${method} is allowed: ${preflight.headers['access-control-allow-methods']}`)
+    t.equal(preflight.headers['access-control-allow-origin'], 'https://czj.example.gov.cn')
+  }
+  const answer = await app.inject({ method: 'GET', url: '/v1/districts', headers: { origin: 'https://czj.example.gov.cn', authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.equal(answer.statusCode, 200)
+  const exposed = String(answer.headers['access-control-expose-headers']).toLowerCase().split(/\s*,\s*/)
+  for (const header of ['idempotent-replayed', 'retry-after', 'x-ratelimit-remaining', 'content-disposition', 'x-request-id']) t.ok(exposed.includes(header), `${header} can be read by the page`)
+})
+
 t.test('rate limit: a budget per token, 429 problem+json with Retry-After beyond it', async (t) => {
   const world = await buildWorld(t, await testApp(t, database))
   const injectAs = injector(await testApp(t, database, { rateLimit: { max: 5, timeWindowMs: 60_000 } }), world)

@@ -174,6 +174,25 @@ t.test('api-contract.md, Idempotency: every operation that takes an Idempotency-
   t.equal((await send()).headers['idempotent-replayed'], 'true')
 })
 
+t.test('the document names the headers every answer carries, a 401\'s challenge and a file\'s name, as the answers send them (found by a probe: they were sent undocumented)', async (t) => {
+  type Documented = { responses: Record<string, { headers?: Record<string, unknown> }> }
+  const operations = Object.entries(committed.paths as Record<string, Record<string, Documented>>)
+    .flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })))
+  for (const { name, operation } of operations) {
+    for (const [status, response] of Object.entries(operation.responses)) {
+      for (const header of ['X-Request-Id', 'Access-Control-Allow-Origin', 'Access-Control-Expose-Headers']) t.ok(response.headers?.[header] !== undefined, `${name} ${status}: ${header}`)
+      t.equal(response.headers?.['WWW-Authenticate'] !== undefined, status === '401', `${name} ${status}: WWW-Authenticate on 401 alone`)
+    }
+  }
+  const files = ['GET /v1/settlement-runs/{id}/statement', 'GET /v1/agreements/{id}/history', 'GET /v1/debts/summary', 'POST /v1/scenarios']
+  t.same(operations.filter(({ operation }) => Object.values(operation.responses).some((r) => r.headers?.['Content-Disposition'] !== undefined)).map((o) => o.name).sort(), files.sort(), 'Content-Disposition on the operations that answer CSV or xlsx')
+  // What the answers send (testApp holds each to the document's schema of the header).
+  const unauthorized = await app.inject({ method: 'GET', url: '/v1/districts' })
+  t.equal(unauthorized.headers['www-authenticate'], 'Bearer realm="revenue-sharing"')
+  t.match(unauthorized.headers['x-request-id'], /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+  t.match(unauthorized.headers['access-control-expose-headers'], /Content-Disposition/)
+})
+
 t.test('the published patterns read alike without Unicode regular expressions (Python\'s re, JavaScript without the u flag): no \\p{…} property class', async (t) => {
   const patterns = [...JSON.stringify(committed).matchAll(/"pattern":"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string)
   t.ok(patterns.length > 30, `${patterns.length} patterns`)
