@@ -161,15 +161,6 @@ export async function chainWriteOffs (db: Db, year: number, ids: readonly number
   return new Set(rows.map((r) => `${r.agreement_id}/${r.name}`))
 }
 
-/**
- * When finalizing began to record write-offs (sql/013 applied): a line finalized since prints the write-offs
- * recorded then and no other; one finalized before is read from the registry's versions, as it always was.
- */
-export async function writeOffsRecordedSince (db: Db): Promise<Date | undefined> {
-  const { rows } = await sql<{ applied_at: Date }>`SELECT applied_at FROM schema_migrations WHERE name = '013_settlement_write_offs.sql'`.execute(db)
-  return rows[0]?.applied_at
-}
-
 /** The write-offs recorded on a finalized run's groups of the agreements `ids`, by `${agreementId}/${group name}`. */
 export async function recordedWriteOffs (db: Db, runId: number, ids: readonly number[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map()

@@ -11,7 +11,7 @@ import { findDistrict, findZone, registryNames } from '../db/registry.js'
 import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearGroupActuals } from '../db/revenue.js'
 import {
   type ChainHeads, chainHeads, disputedLines, finalizedLinesOf, findLineParties, findRunHeader, followedFigures, hasLineInScope, insertLines, insertReview, insertRun, type LineFilter,
-  listRuns, lockRunHeader, runLineSums, markFinalized, type NewSettlementLine, recordedWriteOffs, recordWriteOffs, chainWriteOffs, writeOffsRecordedSince, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
+  listRuns, lockRunHeader, runLineSums, markFinalized, type NewSettlementLine, recordedWriteOffs, recordWriteOffs, chainWriteOffs, reviewHistory, runContentPage, runLineFigures, runLineInputs, runLinesPage,
   runReviewsPage, lastReviewId, shortfallsOut, annualFloors, type StoredLine, type StoredRun, transactionNow, tryLockYear, statementLineOrder, statementSourceLines, withoutJit,
 } from '../db/settlements.js'
 import { agreementTermsText, bandsBelowFloor, settleAgreementYear } from '../domain/agreement.js'
@@ -550,7 +550,7 @@ type LineShortfalls = Pick<StoredLine, 'agreementId'> & { groups: ReadonlyArray<
  * since a signed statement does not change (§9). Such a shortfall, while nothing carries it and no later
  * signed line of the chain has written it off, shows as awaiting its write-off instead of vanishing. A draft line writes off what an earlier finalized line
  * of its chain wrote off (written off stays written off), and otherwise decides as the registry's
- * versions stand. Lines finalized before sql/013 recorded write-offs are read as they always were.
+ * versions stand. Lines finalized before sql/013 recorded write-offs have theirs recorded by sql/016.
  */
 async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShortfalls[], awaiting = false): Promise<Map<number, Map<string, LineShortfallDisposition>>> {
   const ending = lines.filter((l) => l.groups.some((g) => g.carriedShortfallOut !== null && money(g.carriedShortfallOut).greaterThan(ZERO)))
@@ -562,7 +562,7 @@ async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShort
     finalized ? new Set<string>() : chainWriteOffs(db, run.fiscalYear, ids),
   ])
   const found = new Map<number, Map<string, LineShortfallDisposition>>()
-  /** Write-offs a finalized line would gain from the registry as it stands now: printed only if it was finalized before sql/013. */
+  /** Write-offs a finalized line would gain from the registry as it stands now, which it was not signed with. */
   const unrecorded: Array<{ agreementId: number, dispositions: Map<string, LineShortfallDisposition>, group: string, amount: Decimal }> = []
   for (const l of ending) {
     const agreement = terms.get(l.agreementId)
@@ -582,18 +582,15 @@ async function dispositionsOf (db: Db, run: StoredRun, lines: readonly LineShort
     }
     found.set(l.agreementId, dispositions)
   }
-  // Read only when there is such a write-off (rarely; a national statement reads its lines a page at a time).
-  if (unrecorded.length > 0 && run.finalizedAt !== null) {
-    const recordingSince = await writeOffsRecordedSince(db)
-    if (recordingSince !== undefined && new Date(run.finalizedAt) >= recordingSince) {
-      // Signed while its agreement went on, the line carried the shortfall out; the agreement has ended
-      // at that year since. Still the chain's head, nothing has disposed of it: it awaits its write-off
-      // (asked for by the lines alone: a statement prints what was signed, and reads no chain for it).
-      const heads = awaiting ? await chainHeads(db, [run.fiscalYear], [...new Set(unrecorded.map((u) => u.agreementId))]) : undefined
-      for (const u of unrecorded) {
-        if (heads?.of(u.agreementId, run.fiscalYear)?.runId === run.id) u.dispositions.set(u.group, { kind: 'awaiting_write_off', amount: u.amount })
-        else u.dispositions.delete(u.group)
-      }
+  // Signed while its agreement went on, the line carried the shortfall out; the agreement has ended at
+  // that year since. Still the chain's head, nothing has disposed of it: it awaits its write-off (asked
+  // for by the lines alone: a statement prints what was signed, and reads no chain for it). The chain is
+  // read only when there is such a shortfall (rarely; a national statement reads its lines a page at a time).
+  if (unrecorded.length > 0) {
+    const heads = awaiting ? await chainHeads(db, [run.fiscalYear], [...new Set(unrecorded.map((u) => u.agreementId))]) : undefined
+    for (const u of unrecorded) {
+      if (heads?.of(u.agreementId, run.fiscalYear)?.runId === run.id) u.dispositions.set(u.group, { kind: 'awaiting_write_off', amount: u.amount })
+      else u.dispositions.delete(u.group)
     }
   }
   return found
