@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { distance } from 'fastest-levenshtein'
-import { RATE_PATTERN } from './domain/money.js'
+import { money, RATE_PATTERN } from './domain/money.js'
 
 /*
  * The service's settings (api-contract.md, Running), parsed once from an environment given as
@@ -76,6 +76,8 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
   const minZoneRate = env.MIN_ZONE_RATE === undefined || env.MIN_ZONE_RATE === '' ? '0.60' : env.MIN_ZONE_RATE
   if (!new RegExp(RATE_PATTERN).test(minZoneRate)) {
     problems.push(`MIN_ZONE_RATE must be a rate between 0 and 1 with at most six decimals, e.g. "0.60", got "${minZoneRate}"`)
+  } else if (money(minZoneRate).lessThan('0.60')) {
+    problems.push(`MIN_ZONE_RATE must be 0.60 or more: the zone's share is no less than 60% (不低于60%, calculation-rules.md §3); a deployment may raise the floor, never lower it, got "${minZoneRate}"`)
   }
   const demo = env.DEMO_DATA ?? '0'
   if (!['0', '1', ''].includes(demo)) problems.push(`DEMO_DATA must be 0 or 1, got "${demo}"`)
@@ -85,8 +87,11 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
   if (adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(adminToken)) {
     problems.push('ADMIN_TOKEN must be 16 to 512 printable characters without spaces')
   }
-  const databaseUrl = env.DATABASE_URL === '' ? undefined : env.DATABASE_URL
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+  // Set but empty (a variable that did not expand) is not unset: the embedded database would be served in place of PostgreSQL.
+  const databaseUrl = env.DATABASE_URL
+  if (databaseUrl === '') {
+    problems.push('DATABASE_URL is set but empty: give a postgres:// connection string, or unset it to use the embedded database in DATA_DIR')
+  } else if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string')
   }
   const config: ServerConfig = {

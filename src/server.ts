@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { mkdir, stat } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
@@ -11,6 +12,7 @@ import { type DatabaseHandle, openDatabase } from './db/connect.js'
 import { isDatabaseUnavailable, OperatorError } from './db/errors.js'
 import { migrate } from './db/migrate.js'
 import { pruneIdempotencyKeys } from './db/idempotency.js'
+import { InputError } from './domain/errors.js'
 import { money } from './domain/money.js'
 
 /*
@@ -42,6 +44,25 @@ async function runMigrations (log: Logger, database: DatabaseHandle): Promise<vo
   await pruneIdempotencyKeys(database.db)
 }
 
+/**
+ * The data directory holds the embedded database and the admin token: made readable by this user
+ * alone (0700), and every file the service writes from now on likewise (umask 077). A directory
+ * that already exists keeps its mode, which may be the operator's choice: it is only warned of
+ * when other users may read it.
+ */
+async function keepDataDirPrivate (log: Logger, dataDir: string): Promise<void> {
+  process.umask(0o077)
+  let mode
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    mode = (await stat(dataDir)).mode
+  } catch (error) {
+    // A file in its place, a folder that cannot be made: the operator's to mend, said in a line.
+    throw new OperatorError(`DATA_DIR ${dataDir} cannot be used: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  if ((mode & 0o077) !== 0) log.warn(`DATA_DIR ${dataDir} can be read by other users of this machine (mode ${(mode & 0o777).toString(8)}): the embedded database and the admin token are in it; chmod 700 it unless that is meant`)
+}
+
 /** Where Swagger UI answers on the address the service listens on (the port it was given when PORT is 0; this machine for "any address"). */
 function docsUrl (address: AddressInfo | string | null): string | undefined {
   if (address === null || typeof address === 'string') return undefined
@@ -50,26 +71,35 @@ function docsUrl (address: AddressInfo | string | null): string | undefined {
 }
 
 async function serve (log: Logger, config: ServerConfig): Promise<void> {
+  await keepDataDirPrivate(log, config.dataDir)
   const database = open(config)
   let admin
+  // Nothing may keep a process that failed to start alive: the database is closed on every failure (the embedded one held its lock, and the process, open).
   try {
     await runMigrations(log, database)
     admin = await resolveAdminToken(config.dataDir, config.adminToken)
+    if (admin.origin === 'generated') {
+      log.warn(`generated the admin token (kept in ${admin.file}; set ADMIN_TOKEN to choose your own): ${admin.token}`)
+    } else if (admin.origin === 'file') {
+      log.info(`admin token read from ${admin.file}`)
+    }
+    if (config.demoData) {
+      const { loadDemoData } = await import('./demo.js')
+      let loaded
+      try {
+        loaded = await loadDemoData(database.db, money(config.minZoneRate))
+      } catch (error) {
+        // The data set's agreements are signed at 0.60: a raised floor refuses them, and nothing of the set is stored.
+        if (error instanceof InputError) throw new OperatorError(`DEMO_DATA=1: the illustrative data set was not loaded (nothing of it is stored) under MIN_ZONE_RATE ${config.minZoneRate}: ${error.message} Start it with the default floor.`)
+        throw error
+      }
+      log.warn(loaded
+        ? 'DEMO_DATA=1: loaded the illustrative data set (示例数据: two districts, three zones, agreements, 2020–2024 revenue, advances, settlement runs 1–6 (2020–2023 finalized, 2024 a draft), legacy debts)'
+        : 'DEMO_DATA=1: the database already holds districts, so the illustrative data set was not loaded')
+    }
   } catch (error) {
     await database.close()
     throw error
-  }
-  if (admin.origin === 'generated') {
-    log.warn(`generated the admin token (kept in ${admin.file}; set ADMIN_TOKEN to choose your own): ${admin.token}`)
-  } else if (admin.origin === 'file') {
-    log.info(`admin token read from ${admin.file}`)
-  }
-  if (config.demoData) {
-    const { loadDemoData } = await import('./demo.js')
-    const loaded = await loadDemoData(database.db, money(config.minZoneRate))
-    log.warn(loaded
-      ? 'DEMO_DATA=1: loaded the illustrative data set (示例数据: two districts, three zones, agreements, 2020–2024 revenue, advances, settlement runs 1–6 (2020–2023 finalized, 2024 a draft), legacy debts)'
-      : 'DEMO_DATA=1: the database already holds districts, so the illustrative data set was not loaded')
   }
   // The HTTP layer is loaded only to serve: `migrate` and `settle` do without it (about 50 MB less).
   const { buildApp } = await import('./app.js')
@@ -136,6 +166,7 @@ async function main (): Promise<void> {
     // A new embedded database is what a fresh checkout asks for; in a DATA_DIR mistyped it is not, so it is said.
     const embedded = join(config.dataDir, 'pglite')
     const made = config.databaseUrl === undefined && !existsSync(embedded)
+    if (config.databaseUrl === undefined) await keepDataDirPrivate(log, config.dataDir)
     const database = open(config)
     try {
       await runMigrations(log, database)

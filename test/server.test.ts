@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
-import { readdir, readFile } from 'node:fs/promises'
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
 import { mistypedSettings } from '../src/config.js'
 import { temporaryDirectory } from './helpers.js'
@@ -170,4 +171,44 @@ t.test('a bad setting stops the start with a message naming it', async (t) => {
   t.equal(await server.exited, 1)
   t.match(server.stderr(), /MIN_ZONE_RATE must be a rate/)
   t.match(server.stderr(), /PORT must be a whole number/)
+})
+
+t.test('README, Configuration: an empty DATABASE_URL, a floor below 60% and a DATA_DIR that is a file stop the start in a line naming the setting ' +
+  '(found by a probe: an empty DATABASE_URL served the embedded database, MIN_ZONE_RATE=0 took the floor away, a file printed a stack)', async (t) => {
+  const dataDir = await temporaryDirectory(t, 'settings-')
+  const empty = spawnServer(['migrate'], { DATABASE_URL: '', DATA_DIR: dataDir })
+  t.equal(await empty.exited, 1)
+  t.match(empty.stderr(), /^invalid configuration:\n {2}DATABASE_URL is set but empty: give a postgres:\/\/ connection string, or unset it to use the embedded database in DATA_DIR\n$/)
+  t.notOk(existsSync(join(dataDir, 'pglite')), 'no embedded database made')
+  for (const rate of ['0', '0.59', '0.599999']) {
+    const low = spawnServer(['migrate'], { MIN_ZONE_RATE: rate, DATA_DIR: dataDir })
+    t.equal(await low.exited, 1, rate)
+    t.match(low.stderr(), `MIN_ZONE_RATE must be 0.60 or more: the zone's share is no less than 60% (不低于60%, calculation-rules.md §3); a deployment may raise the floor, never lower it, got "${rate}"`)
+  }
+  const file = join(dataDir, 'a-file')
+  await writeFile(file, '')
+  const notDir = spawnServer(['migrate'], { DATA_DIR: file })
+  t.equal(await notDir.exited, 1)
+  t.match(notDir.stderr(), new RegExp(`^migrate: DATA_DIR ${file} cannot be used: EEXIST: file already exists, mkdir '${file}'\\n$`), 'one line, no stack')
+})
+
+t.test('README, Configuration: a new DATA_DIR is made readable by the service\'s user alone (found by a probe: the embedded database\'s files could be read by any user of the machine)', async (t) => {
+  const parent = await temporaryDirectory(t, 'private-')
+  const dataDir = join(parent, 'data')
+  const run = spawnServer(['migrate'], { DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
+  t.equal(await run.exited, 0)
+  t.equal((await stat(dataDir)).mode & 0o777, 0o700, 'DATA_DIR is 0700')
+  t.equal((await stat(join(dataDir, 'pglite'))).mode & 0o077, 0, 'and its database folder is the user\'s alone')
+  await chmod(dataDir, 0o755)
+  const again = spawnServer(['migrate'], { DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
+  t.equal(await again.exited, 0, 'an existing folder keeps its mode: the operator may have meant it')
+  t.match(again.output(), /DATA_DIR [^ ]+ can be read by other users of this machine \(mode 755\)/)
+})
+
+t.test('DEMO_DATA=1 under a raised MIN_ZONE_RATE stops the start, saying why, and exits (found by a probe: it printed a stack and the process stayed alive holding the embedded database)', async (t) => {
+  const dataDir = await temporaryDirectory(t, 'demo-floor-')
+  const server = spawnServer([], { DATA_DIR: dataDir, DEMO_DATA: '1', MIN_ZONE_RATE: '0.70', PORT: '0', LOG_LEVEL: 'error' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  t.equal(await Promise.race([server.exited, delay(60_000, 'still running after 60 s')]), 1)
+  t.match(server.stderr(), /^failed to start: DEMO_DATA=1: the illustrative data set was not loaded \(nothing of it is stored\) under MIN_ZONE_RATE 0\.70: .*rate 0\.60 is below the floor of 0\.70.* Start it with the default floor\.\n$/)
 })
