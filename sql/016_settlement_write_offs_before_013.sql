@@ -4,17 +4,26 @@
 -- read as before: from the versions in the registry. So a next version registered after the upgrade
 -- still took in a shortfall such a signed statement had written off: the statement changed (核销短收
 -- went blank) and the shortfall was counted a second time, against the zone. Each of those lines now
--- records what it prints today: a shortfall carried out of its agreement's last year that no next
--- version carries in (a carry_forward group of the same name in a version from the next year) is
--- written off. A shortfall a next version carries stays carried, as printed.
+-- records what it printed when this migration was applied: a shortfall carried out of its
+-- agreement's last year that no next version carries in (a carry_forward group of the same name in
+-- a version from the next year) is written off. A shortfall a next version carries stays carried.
 --
--- Rows of finalized runs are immutable (003); this migration is a writer allowed past that, for the
--- one column 013 added, on the lines finalized before 013 alone.
+-- In a column of its own: written_off is part of what a run's digest was taken over (settlement-run
+-- v1 and v2 print it when it is set), and these runs were signed without it. Their digests still
+-- verify; what they print and what carries their shortfalls read either column.
 
+ALTER TABLE settlement_groups
+  -- The shortfall a line finalized before 013 wrote off, as it printed it when 016 was applied; NULL otherwise.
+  ADD COLUMN written_off_before_013 numeric(20,2),
+  ADD CONSTRAINT settlement_groups_written_off_before_013_positive CHECK (written_off_before_013 IS NULL OR written_off_before_013 > 0),
+  ADD CONSTRAINT settlement_groups_written_off_once CHECK (written_off IS NULL OR written_off_before_013 IS NULL);
+
+-- Rows of finalized runs are immutable (003); this migration is a writer allowed past that, for its
+-- own column, on the lines finalized before 013 alone.
 ALTER TABLE settlement_groups DISABLE TRIGGER settlement_groups_immutable;
 
 UPDATE settlement_groups g
-SET written_off = g.carried_shortfall_out
+SET written_off_before_013 = g.carried_shortfall_out
 FROM settlement_lines l
 JOIN settlement_runs r ON r.id = l.run_id
 JOIN agreements a ON a.id = l.agreement_id

@@ -219,8 +219,10 @@ export interface SettlementGroupsTable {
   zone_share: NumericString
   district_share: NumericString
   carried_shortfall_out: NumericString | null
-  /** 核销: the shortfall the finalized line wrote off, recorded when it was finalized (sql/013); null when none (or finalized before 013). */
+  /** 核销: the shortfall the finalized line wrote off, recorded when it was finalized (sql/013); null when none, or finalized before 013 (see written_off_before_013). */
   written_off: ColumnType<string | null, never, string | null>
+  /** 核销 on a line finalized before sql/013: what it printed when sql/016 was applied; outside the run's digest, which was taken without it. */
+  written_off_before_013: ColumnType<string | null, never, never>
   bands: string
   result: string
   /** The group as a POST /v1/calculations request (GroupJson); null for groups settled before 008. */

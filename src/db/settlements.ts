@@ -63,7 +63,7 @@ export async function chainHeads (db: Db, years: readonly number[], agreementIds
     SELECT l.run_id, l.agreement_id, l.fiscal_year, l.zone_share, l.balance_due,
       -- A shortfall its finalized line wrote off (sql/013) is carried by nothing (calculation-rules.md §6). Amounts as text, never a JSON number.
       coalesce((SELECT json_agg(json_build_array(g.name, g.carried_shortfall_out::text) ORDER BY g.position) FROM settlement_groups g
-        WHERE g.run_id = l.run_id AND g.agreement_id = l.agreement_id AND g.carried_shortfall_out IS NOT NULL AND g.written_off IS NULL), '[]') AS carried_out
+        WHERE g.run_id = l.run_id AND g.agreement_id = l.agreement_id AND g.carried_shortfall_out IS NOT NULL AND g.written_off IS NULL AND g.written_off_before_013 IS NULL), '[]') AS carried_out
     FROM settlement_lines l
     WHERE l.finalized AND l.fiscal_year = ANY(${[...years]}::integer[])
       ${ids === undefined ? sql`` : sql`AND l.agreement_id = ANY(${ids})`}
@@ -157,16 +157,17 @@ export async function chainWriteOffs (db: Db, year: number, ids: readonly number
   const { rows } = await sql<{ agreement_id: number, name: string }>`
     SELECT DISTINCT g.agreement_id, g.name FROM settlement_lines l
     JOIN settlement_groups g ON g.run_id = l.run_id AND g.agreement_id = l.agreement_id
-    WHERE l.finalized AND l.fiscal_year = ${year}::integer AND l.agreement_id = ANY(${which}) AND g.written_off IS NOT NULL`.execute(db)
+    WHERE l.finalized AND l.fiscal_year = ${year}::integer AND l.agreement_id = ANY(${which}) AND coalesce(g.written_off, g.written_off_before_013) IS NOT NULL`.execute(db)
   return new Set(rows.map((r) => `${r.agreement_id}/${r.name}`))
 }
 
 /** The write-offs recorded on a finalized run's groups of the agreements `ids`, by `${agreementId}/${group name}`. */
 export async function recordedWriteOffs (db: Db, runId: number, ids: readonly number[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map()
-  const rows = await db.selectFrom('settlement_groups').select(['agreement_id', 'name', 'written_off'])
-    .where('run_id', '=', runId).where('written_off', 'is not', null).where(sql<boolean>`agreement_id = ANY(${[...ids]}::integer[])`).execute()
-  return new Map(rows.map((r) => [`${r.agreement_id}/${r.name}`, r.written_off ?? '0']))
+  // A line finalized before sql/013 has its write-off in a column of its own (sql/016), outside its digest.
+  const rows = await db.selectFrom('settlement_groups').select(['agreement_id', 'name', sql<string>`coalesce(written_off, written_off_before_013)`.as('written_off')])
+    .where('run_id', '=', runId).where(sql<boolean>`coalesce(written_off, written_off_before_013) IS NOT NULL`).where(sql<boolean>`agreement_id = ANY(${[...ids]}::integer[])`).execute()
+  return new Map(rows.map((r) => [`${r.agreement_id}/${r.name}`, r.written_off]))
 }
 
 /**

