@@ -60,7 +60,7 @@ async function keepDataDirPrivate (log: Logger, dataDir: string): Promise<void> 
     // A file in its place, a folder that cannot be made: the operator's to mend, said in a line.
     throw new OperatorError(`DATA_DIR ${dataDir} cannot be used: ${error instanceof Error ? error.message : String(error)}`)
   }
-  if ((mode & 0o077) !== 0) log.warn(`DATA_DIR ${dataDir} can be read by other users of this machine (mode ${(mode & 0o777).toString(8)}): the embedded database and the admin token are in it; chmod 700 it unless that is meant`)
+  if ((mode & 0o077) !== 0) log.warn(`DATA_DIR ${dataDir} can be read by other users of this machine (mode ${(mode & 0o777).toString(8)}): the service keeps its embedded database and its admin token there; chmod 700 it unless that is meant`)
 }
 
 /** Where Swagger UI answers on the address the service listens on (the port it was given when PORT is 0; this machine for "any address"). */
@@ -71,7 +71,8 @@ function docsUrl (address: AddressInfo | string | null): string | undefined {
 }
 
 async function serve (log: Logger, config: ServerConfig): Promise<void> {
-  await keepDataDirPrivate(log, config.dataDir)
+  // DATA_DIR holds the embedded database and the generated admin token: untouched when it holds neither.
+  if (config.databaseUrl === undefined || config.adminToken === undefined) await keepDataDirPrivate(log, config.dataDir)
   const database = open(config)
   let admin
   // Nothing may keep a process that failed to start alive: the database is closed on every failure (the embedded one held its lock, and the process, open).
@@ -90,7 +91,7 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
         loaded = await loadDemoData(database.db, money(config.minZoneRate))
       } catch (error) {
         // The data set's agreements are signed at 0.60: a raised floor refuses them, and nothing of the set is stored.
-        if (error instanceof InputError) throw new OperatorError(`DEMO_DATA=1: the illustrative data set was not loaded (nothing of it is stored) under MIN_ZONE_RATE ${config.minZoneRate}: ${error.message} Start it with the default floor.`)
+        if (error instanceof InputError && money(config.minZoneRate).greaterThan('0.60')) throw new OperatorError(`DEMO_DATA=1: the illustrative data set was not loaded (nothing of it is stored) under MIN_ZONE_RATE ${config.minZoneRate}: ${error.message} Start it with the default floor.`)
         throw error
       }
       log.warn(loaded

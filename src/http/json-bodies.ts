@@ -153,6 +153,8 @@ function pairsParsed (value: unknown): number {
       continue
     }
     for (const name in next as Record<string, unknown>) {
+      // Own names alone, should anything have made a property of Object.prototype enumerable.
+      if (!Object.hasOwn(next as object, name)) continue
       pairs++
       const member = (next as Record<string, unknown>)[name]
       if (typeof member === 'object' && member !== null) pending.push(member)
@@ -162,8 +164,8 @@ function pairsParsed (value: unknown): number {
 }
 
 /**
- * The problem of the first name given twice in one object of `text` (in the order it is written),
- * with its pointer: `text` is read again, as a tree, only when a name was given twice.
+ * The problem of a name given twice in one object of `text` (objects taken in the order they begin
+ * in the text: an object before those it holds), with its pointer: `text` is read again, as a tree, only when a name was given twice.
  */
 function repeatedName (text: string): Problem {
   const escape = (name: string) => name.replaceAll('~', '~0').replaceAll('/', '~1')
@@ -177,7 +179,7 @@ function repeatedName (text: string): Problem {
   }
   while (pending.length > 0) {
     const { node, pointer } = pending.pop() as { node: ValueNode, pointer: string }
-    // Children go on the stack last first, so that the first name given twice is the first written.
+    // Children go on the stack last first: popped, they come in the order they begin in the text.
     if (node.type === 'Array') {
       for (let i = node.elements.length - 1; i >= 0; i--) pending.push({ node: (node.elements[i] as ElementNode).value, pointer: `${pointer}/${i}` })
     }
