@@ -97,6 +97,12 @@ export const SHED_RETRY_AFTER_SECONDS = 10
 
 const at = (pointer: string, message: string): InputIssue[] => [{ pointer, message }]
 
+/** A name as one segment of a JSON pointer (RFC 6901: ~ and / escaped). */
+export const pointerSegment = (name: string): string => name.replaceAll('~', '~0').replaceAll('/', '~1')
+
+/** What a 401 answers in WWW-Authenticate (RFC 9110 §11.6.1): the token the request lacks. */
+export const BEARER_CHALLENGE = 'Bearer realm="revenue-sharing"'
+
 /** The first of several issues, and how many more there are. */
 function firstOf (issues: readonly InputIssue[]): string {
   const [first] = issues
@@ -181,7 +187,7 @@ export const Problems = {
     at(`/line/${line}`, reason.slice(0, 500))),
 
   // —— 401, 403: who is calling ——————————————————————————————————————————————
-  unauthorized: (detail: string) => new Problem(401, 'unauthorized', detail, undefined, { 'www-authenticate': 'Bearer realm="revenue-sharing"' }),
+  unauthorized: (detail: string) => new Problem(401, 'unauthorized', detail, undefined, { 'www-authenticate': BEARER_CHALLENGE }),
   forbidden: (role: string, operation: string, roles: readonly string[]) => new Problem(403, 'forbidden',
     `A ${role} key may not ${operation}; it is for ${roles.join(' or ')} keys.`),
   /** 审核确认: a district or zone key records its own party's decision only (an admin may record either's). */

@@ -3,7 +3,7 @@ import {
   settleAgreementYear,
 } from './agreement.js'
 import { parseTransfer, type RateBandJson, type RatePeriodJson, type TransferJson } from './calculation-request.js'
-import { InputError, type InputIssue, IssueCollector, Problems } from './errors.js'
+import { InputError, type InputIssue, IssueCollector, pointerSegment, Problems } from './errors.js'
 import { type Language } from './explanation.js'
 import { type CarrySource, carrySource, type CarryTerms, draftShortfallDisposition, type ShortfallDisposition } from './ledger.js'
 import { fitsFigure, MAX_FIGURE_DIGITS } from './magnitudes.js'
@@ -218,7 +218,7 @@ export function planScenario (a: ScenarioAgreement, request: ScenarioRequestJson
   }
   for (const [name, text] of Object.entries(request.growth?.byGroup ?? {})) {
     const position = names.indexOf(name)
-    const at = `/growth/byGroup/${name.replaceAll('~', '~0').replaceAll('/', '~1')}`
+    const at = `/growth/byGroup/${pointerSegment(name)}`
     const g = growthOf(at, text)
     if (position === -1) issues.ruleAt(at, `agreement ${a.id} has no group "${name}" (its groups: ${names.join(', ')})`)
     else {

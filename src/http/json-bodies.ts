@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { parse as parseJsonTree, type ElementNode, type MemberNode, type ValueNode } from '@humanwhocodes/momoa'
-import { Problems, type Problem } from '../domain/errors.js'
+import { pointerSegment, Problems, type Problem } from '../domain/errors.js'
 
 /**
  * The offset of the first byte of `body` that does not begin a well-formed UTF-8 character; -1
@@ -168,7 +168,6 @@ function pairsParsed (value: unknown): number {
  * in the text: an object before those it holds), with its pointer: `text` is read again, as a tree, only when a name was given twice.
  */
 function repeatedName (text: string): Problem {
-  const escape = (name: string) => name.replaceAll('~', '~0').replaceAll('/', '~1')
   const nameOf = (member: MemberNode) => member.name.type === 'String' ? member.name.value : member.name.name
   const pending: Array<{ node: ValueNode, pointer: string }> = []
   try {
@@ -184,13 +183,11 @@ function repeatedName (text: string): Problem {
       for (let i = node.elements.length - 1; i >= 0; i--) pending.push({ node: (node.elements[i] as ElementNode).value, pointer: `${pointer}/${i}` })
     }
     if (node.type !== 'Object') continue
+    const names = node.members.map(nameOf)
     const times = new Map<string, number>()
-    for (const member of node.members) times.set(nameOf(member), (times.get(nameOf(member)) ?? 0) + 1)
-    for (const [name, count] of times) if (count > 1) return Problems.jsonKeyRepeated(`${pointer}/${escape(name)}`, name, count)
-    for (let i = node.members.length - 1; i >= 0; i--) {
-      const member = node.members[i] as MemberNode
-      pending.push({ node: member.value, pointer: `${pointer}/${escape(nameOf(member))}` })
-    }
+    for (const name of names) times.set(name, (times.get(name) ?? 0) + 1)
+    for (const [name, count] of times) if (count > 1) return Problems.jsonKeyRepeated(`${pointer}/${pointerSegment(name)}`, name, count)
+    for (let i = node.members.length - 1; i >= 0; i--) pending.push({ node: (node.members[i] as MemberNode).value, pointer: `${pointer}/${pointerSegment(names[i] as string)}` })
   }
   return Problems.jsonKeyRepeated('')
 }

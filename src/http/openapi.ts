@@ -1,4 +1,5 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger'
+import { BEARER_CHALLENGE } from '../domain/errors.js'
 import { CORS_HEADERS, RATE_LIMIT_HEADERS, RETRY_HEADERS } from './defences.js'
 import { OPTIONAL_BODY } from './routing.js'
 import { problemResponses } from './schemas/common.js'
@@ -12,7 +13,7 @@ const REPLAY_HEADERS = {
 
 /** The header a 401 carries (RFC 9110 §11.6.1; Problems.unauthorized sends it). */
 const CHALLENGE_HEADERS = {
-  'WWW-Authenticate': { type: 'string', enum: ['Bearer realm="revenue-sharing"'], description: '认证方式 the token the request lacks: Authorization: Bearer <token>' },
+  'WWW-Authenticate': { type: 'string', enum: [BEARER_CHALLENGE], description: '认证方式 the token the request lacks: Authorization: Bearer <token>' },
 } as const
 
 /** The header a file answer (CSV, xlsx) carries: routing.ts sendTable names the file. */

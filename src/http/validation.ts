@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
+import { pointerSegment } from '../domain/errors.js'
 
 /**
  * Two validators: request bodies are checked exactly as sent (a JSON number is never coerced
@@ -89,8 +90,6 @@ function unstorable (text: string): string | undefined {
   return undefined
 }
 
-/** An escaped JSON pointer segment (RFC 6901). */
-const segment = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1')
 
 /**
  * The pointer to the first string (or object key) in `data` that text cannot hold, and why;
@@ -102,7 +101,7 @@ function unstorableAt (data: unknown): { pointer: string, message: string } | un
   type Pending = typeof pending[number]
   const pointerOf = (found: Pending): string => {
     const keys: string[] = []
-    for (let p: Pending | undefined = found; p?.key !== undefined; p = p.parent) keys.push(segment(p.key))
+    for (let p: Pending | undefined = found; p?.key !== undefined; p = p.parent) keys.push(pointerSegment(p.key))
     return keys.reverse().map((key) => `/${key}`).join('')
   }
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
