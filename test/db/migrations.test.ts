@@ -53,6 +53,19 @@ t.test('an applied migration whose file changed is refused', async (t) => {
   await t.rejects(migrate(database), /001_revenue_categories\.sql was changed after it was applied/)
 })
 
+t.test('a database a newer release migrated is refused, and nothing is applied to it', async (t) => {
+  const database = await emptyDatabase(t)
+  const dir = await temporaryDirectory(t, 'migrations-')
+  const files = await readMigrations(defaultMigrationsDir())
+  for (const file of files.slice(0, 3)) await copyFile(join(defaultMigrationsDir(), file.name), join(dir, file.name))
+  await migrate(database)
+  await database.db.insertInto('schema_migrations').values({ name: '900_from_a_newer_release.sql', checksum: 'newer' }).execute()
+  await t.rejects(migrate(database), /the database has 900_from_a_newer_release\.sql, which this build does not have; a newer release migrated it/)
+  t.equal(await rowCount(database, 'schema_migrations'), files.length + 1, 'the newer release\'s record stays')
+  // An older build (here: one with the first three files) is refused in the same words, not migrated further.
+  await t.rejects(migrate(database, dir), /the database has 004_debts\.sql, .*, 900_from_a_newer_release\.sql, which this build does not have/)
+})
+
 t.test('a database that applied 012 before a comment in it was reworded (ccd5ccc) starts: its schema is the same; another checksum of 012 is refused', async (t) => {
   const database = await emptyDatabase(t)
   await migrate(database)
