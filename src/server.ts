@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8'
 import closeWithGrace from 'close-with-grace'
 import { type Logger, pino } from 'pino'
 import { resolveAdminToken } from './admin-token.js'
-import { INTERRUPTED, settleCommand, settleRequest } from './cli/settle.js'
+import { asksForHelp, INTERRUPTED, settleCommand, settleRequest, USAGE } from './cli/settle.js'
 import { ConfigError, mistypedSettings, parseConfig, type ServerConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connect.js'
 import { isDatabaseUnavailable, OperatorError } from './db/errors.js'
@@ -159,7 +159,8 @@ async function main (): Promise<void> {
     return
   }
   const config = parseConfig(process.env)
-  const log = pino({ level: config.logLevel })
+  // settle writes its table on standard output, for a job to keep: its log lines go to standard error.
+  const log = command === 'settle' ? pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true })) : pino({ level: config.logLevel })
   for (const { given, meant } of mistypedSettings(process.env)) {
     log.warn(`${given} is not a setting of this service, and is ignored: did you mean ${meant}? (${meant} keeps its default; README, Configuration)`)
   }
@@ -182,6 +183,10 @@ async function main (): Promise<void> {
     setFlagsFromString('--heap-growing-percent=50')
     const output = { write: (text: string) => process.stdout.write(text), error: (text: string) => process.stderr.write(text), isTTY: process.stdout.isTTY === true }
     // Usage first: a mistyped argument is told as such, whatever the state of the database.
+    if (asksForHelp(process.argv.slice(3))) {
+      output.write(USAGE)
+      return
+    }
     const request = settleRequest(process.argv.slice(3), output)
     if (request === 2) {
       process.exitCode = 2

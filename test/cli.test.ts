@@ -24,9 +24,9 @@ async function demoEnvironment (t: Test): Promise<Record<string, string>> {
   return env
 }
 
-async function settle (env: Record<string, string>, args: string[]): Promise<{ code: number | null, output: string, stderr: string }> {
+async function settle (env: Record<string, string>, args: string[]): Promise<{ code: number | null, output: string, stderr: string, stdout: string }> {
   const run = spawnServer(['settle', ...args], { LOG_LEVEL: 'warn', ...env })
-  return { code: await run.exited, output: run.output(), stderr: run.stderr() }
+  return { code: await run.exited, output: run.output(), stderr: run.stderr(), stdout: run.stdout() }
 }
 
 t.test('settles and finalizes a year, with a progress bar and a summary per district', async (t) => {
@@ -63,6 +63,21 @@ t.test('fails with a reason and a non-zero exit code', async (t) => {
   t.match(usage.output, /--year is required/)
   const unknown = await settle(env, ['--year', '2021', '--frobnicate'])
   t.equal(unknown.code, 2)
+})
+
+t.test('settle --help (or -h) shows the usage on standard output and exits 0, opening nothing; at LOG_LEVEL=info the log goes to standard error and standard output holds the table alone (it exited 2, and a JSON log line came before the table; found by a probe)', async (t) => {
+  const env = await demoEnvironment(t)
+  for (const args of [['--help'], ['-h'], ['--year', '2024', '--help']]) {
+    const help = await settle({ ...env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', DATA_DIR: join(env.DATA_DIR ?? '.', 'none') }, args)
+    t.equal(help.code, 0, args.join(' '))
+    t.equal(help.stdout, 'usage: npm run settle -- --year 2021 [--finalize] [--agreement ID …]\n')
+    t.equal(help.stderr, '')
+  }
+  const { code, stdout, stderr } = await settle({ ...env, LOG_LEVEL: 'info' }, ['--year', '2024'])
+  t.equal(code, 0, stderr)
+  t.match(stdout, /^settling 2024…\n/, 'standard output begins with what the command says')
+  t.notMatch(stdout, /"level"/, 'no log line among it')
+  t.match(stderr, /"msg":"database schema is up to date"/, 'the log is on standard error')
 })
 
 t.test('settle on an embedded database that is not there (DATA_DIR mistyped) says so and makes none, instead of an empty one with nothing to settle', async (t) => {

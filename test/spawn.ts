@@ -24,6 +24,8 @@ export interface ServerProcess {
   output: () => string
   /** What it wrote to stderr alone. */
   stderr: () => string
+  /** What it wrote to stdout alone. */
+  stdout: () => string
   /** Its exit code, once it has exited and its output is read to the end (null after a signal). */
   exited: Promise<number | null>
 }
@@ -39,10 +41,11 @@ export function spawnServer (args: string[] = [], env: Record<string, string> = 
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', ...args], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   let stderr = ''
-  child.stdout!.on('data', (c: Buffer) => { output += c.toString() })
+  let stdout = ''
+  child.stdout!.on('data', (c: Buffer) => { output += c.toString(); stdout += c.toString() })
   child.stderr!.on('data', (c: Buffer) => { output += c.toString(); stderr += c.toString() })
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
-  return { child, output: () => output, stderr: () => stderr, exited }
+  return { child, output: () => output, stderr: () => stderr, stdout: () => stdout, exited }
 }
 
 export interface RunningServer extends ServerProcess {

@@ -14,7 +14,12 @@ import { createRun, finalizeRun, runSummary } from '../services/settlements.js'
  * for and REQUIRE_TWO_ADMINS leaves the run a draft.
  */
 
-const USAGE = 'usage: npm run settle -- --year 2021 [--finalize] [--agreement ID …]\n'
+export const USAGE = 'usage: npm run settle -- --year 2021 [--finalize] [--agreement ID …]\n'
+
+/** `--help` or `-h` anywhere among the arguments: the usage is what was asked for (standard output, exit 0), not a usage error. */
+export function asksForHelp (args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h')
+}
 
 export interface SettleOutput {
   write: (text: string) => void
