@@ -26,10 +26,23 @@ export function neutralize (text: string): string {
  * (1E5 → 100000, 1.E5, .5E3), more significant digits than that in a decimal, decimals ending in zero or a bare point (2018.10 → 2018.1, .5 → 0.5, 12. → 12),
  * thousands separators (1,000 → 1000) or an accountant's parentheses ((12) → −12). Codes, names and
  * document numbers are text: such a cell is written as the formula ="007", whose value is the text
- * as written. A date-like text is left to the spreadsheet (a date column should read as dates).
+ * as written.
  */
 const READ_AS_ANOTHER_NUMBER =
   /^(?:0\d+(?:\.\d+)?|\d{16,}|(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+|\d*\.\d*0|\d+\.|\.\d+|\d{1,3}(?:,\d{3})+(?:\.\d*)?|\([\d,]*\d(?:\.\d*)?\))$/
+
+/**
+ * Text a spreadsheet would read as a date, a time, a fraction, a truth value or an error value, and
+ * print otherwise: a zone code 2021-06 (Jun-21), MAR-1 (1-Mar), 37-01, 1/2 (1月2日), 12:30, 1 1/2,
+ * 2021年6月, TRUE, #N/A. No export has a date column: every such cell is a code, a name or a number
+ * of a document, kept as text. (Before, a zone coded 2021-06 opened as a date; found by a probe.)
+ */
+const READ_AS_A_DATE_OR_VALUE = new RegExp([
+  String.raw`^(?=.*\d)(?=.*[-/:年月日])[\d\s\-/:.年月日时分秒]+(?:\s*[ap]\.?m\.?)?$`,
+  String.raw`^(?=.*\d)[\d\s\-/,.]*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?[\d\s\-/,.]*$`,
+  String.raw`^(?:true|false)$`,
+  String.raw`^#(?:n/a|div/0!|value!|ref!|name\?|num!|null!)$`,
+].join('|'), 'i')
 
 /** A decimal of more significant digits than a spreadsheet's floating point keeps (15): 0.1234567890123456 would print rounded. */
 const beyondFifteenDigits = (text: string): boolean =>
@@ -49,7 +62,7 @@ const keptAsText = (text: string): string => `="${text}"`
 
 /** A CSV text cell: neutralized, and kept as the text it is where a spreadsheet would read another number. */
 function csvText (text: string): string {
-  return READ_AS_ANOTHER_NUMBER.test(text) || beyondFifteenDigits(text) || DECORATED_NUMBER.test(text) ? keptAsText(text) : neutralize(text)
+  return READ_AS_ANOTHER_NUMBER.test(text) || beyondFifteenDigits(text) || DECORATED_NUMBER.test(text) || READ_AS_A_DATE_OR_VALUE.test(text) ? keptAsText(text) : neutralize(text)
 }
 
 function csvField (value: string): string {

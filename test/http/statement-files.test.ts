@@ -61,9 +61,20 @@ t.test('CSV: a code a spreadsheet would read as another number (leading zeros, 1
   const codes = ['007', '0042', '1E5', '2.5e3', '12345678901234567', '370214', 'QD-HT', '青政字〔2021〕5号', '2023-01-05']
   const lines = (await tableCsv('表', columns, codes.map((name) => ({ name, documentNo: 'x', amount: '1.00' })))).toString('utf8').slice(1).split('\r\n')
   t.same(lines.slice(2, 2 + codes.length).map((l) => l.slice(0, l.indexOf(',x,'))), [
-    '"=""007"""', '"=""0042"""', '"=""1E5"""', '"=""2.5e3"""', '"=""12345678901234567"""', '370214', 'QD-HT', '青政字〔2021〕5号', '2023-01-05',
-  ], 'before, 007 opened as 7 and 1E5 as 100000 (found by a review helper); a code without leading zeros reads as the same number, a date-like text as a date')
+    '"=""007"""', '"=""0042"""', '"=""1E5"""', '"=""2.5e3"""', '"=""12345678901234567"""', '370214', 'QD-HT', '青政字〔2021〕5号', '"=""2023-01-05"""',
+  ], 'before, 007 opened as 7 and 1E5 as 100000 (found by a review helper); a code without leading zeros reads as the same number; a date-like code is text (it opened as a date until a probe found zone codes turned into dates)')
   t.ok(lines.every((l) => !l.startsWith("'=")), 'not taken for a formula to neutralize')
+})
+
+t.test('CSV: a code, name or document number a spreadsheet would read as a date, a time, a fraction, a truth value or an error value is kept as text (="…"); other text as before', async (t) => {
+  const names = ['2021-06', 'MAR-1', '1-Mar', '37-01', '1/2', '12:30', '12:30 PM', '1 1/2', '2021年6月', '6月1日', 'Jan 2021', 'TRUE', 'false', '#N/A', '#DIV/0!', '#REF!',
+    'QD-HT', 'QD-12', 'MAR', 'May', '青政字〔2021〕5号', '12 号', '-', '#1', 'true story', 'A-1']
+  const lines = (await tableCsv('表', columns, names.map((name) => ({ name, documentNo: 'x', amount: '1.00' })))).toString('utf8').slice(1).split('\r\n')
+  t.same(lines.slice(2, 2 + names.length).map((l) => l.slice(0, l.indexOf(',x,'))), [
+    '"=""2021-06"""', '"=""MAR-1"""', '"=""1-Mar"""', '"=""37-01"""', '"=""1/2"""', '"=""12:30"""', '"=""12:30 PM"""', '"=""1 1/2"""', '"=""2021年6月"""', '"=""6月1日"""', '"=""Jan 2021"""',
+    '"=""TRUE"""', '"=""false"""', '"=""#N/A"""', '"=""#DIV/0!"""', '"=""#REF!"""',
+    'QD-HT', 'QD-12', 'MAR', 'May', '青政字〔2021〕5号', '12 号', "'-", '#1', 'true story', 'A-1',
+  ], 'before, a zone coded 2021-06 opened as Jun-21, MAR-1 as 1-Mar, 1/2 as 1月2日 and TRUE as a truth value (found by a probe)')
 })
 
 t.test('CSV: a name or document number a spreadsheet would print as another number (decimals ending in zero, a bare point, thousands separators, parentheses) is kept as text too', async (t) => {
