@@ -114,6 +114,9 @@ function copyThroughBlobs<T extends Pick<PGliteTransaction, 'query'>> (target: T
   return target
 }
 
+/** What the service's sessions read dates and times in, whatever the server's defaults (see openPostgres). */
+const SESSION_SETTINGS = "SET DateStyle TO 'ISO, YMD'; SET IntervalStyle TO 'postgres'"
+
 function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: url,
@@ -138,6 +141,11 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
     client.on('error', () => {})
     boundQueries(client, timeouts.answerMs)
     copyThrough(client)
+    // Dates and times are read in ISO style (pg parses timestamptz; dates are read as text):
+    // whatever the database, the role or DATABASE_URL sets, e.g. DateStyle 'SQL, DMY' (31/12/2021),
+    // under which every read of a run, debt or advance failed. Queued ahead of the client's first
+    // query; its failure is that query's too (the connection is broken then).
+    client.query(SESSION_SETTINGS).catch(() => {})
   })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return {
