@@ -1,7 +1,7 @@
 import { readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { mkdir } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { chmod, mkdir, readdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite'
@@ -181,6 +181,18 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
 }
 
 /**
+ * The database's folders and files as this user's alone (0700, 0600): PGlite writes the files of a
+ * template 0666 and its folders 0755 whatever the umask (968 of about 1,000 files, readable and
+ * writable by every user of the machine wherever the data directory itself was not 0700).
+ */
+async function keepPrivate (dataDir: string): Promise<void> {
+  await chmod(dataDir, 0o700)
+  for (const entry of await readdir(dataDir, { recursive: true, withFileTypes: true })) {
+    await chmod(join(entry.parentPath, entry.name), entry.isDirectory() ? 0o700 : 0o600)
+  }
+}
+
+/**
  * `template`: the data directory a new database starts from (src/db/pglite-template.ts); by
  * default the one `npm run build` wrote, if any; false: PGlite's own initdb.
  */
@@ -195,7 +207,9 @@ function openPglite (dataDir: string | undefined, template: string | false | und
     }
     const from = template === false || !isNewDataDir(dataDir) ? undefined : template ?? builtTemplate()
     const loadDataDir = from === undefined ? undefined : await readTemplate(from)
-    return PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), ...(loadDataDir === undefined ? {} : { loadDataDir }) })
+    const created = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), ...(loadDataDir === undefined ? {} : { loadDataDir }) })
+    if (dataDir !== undefined && loadDataDir !== undefined) await keepPrivate(dataDir)
+    return created
   }
   const create = async () => {
     const p = copyThroughBlobs(await open())

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
@@ -33,4 +34,20 @@ t.test('a new embedded database from the template migrates and keeps its data; a
   t.same(await migrate(inMemory), applied, 'in memory, from the template: the same migrations')
   t.same(await inMemory.db.selectFrom('districts').select('code').execute(), [], 'and a database of its own')
   await inMemory.close()
+})
+
+t.test('a new embedded database from the template is this user\'s alone: its folders 0700, its files 0600 (PGlite wrote them 0666, whatever the umask; found by the operations probe)', async (t) => {
+  const dir = await temporaryDirectory(t, 'pglite-template-')
+  const template = await writePgliteTemplate(join(dir, 'template.tar.gz'))
+  const dataDir = join(dir, 'db')
+  const database = openDatabase({ kind: 'pglite', dataDir, template })
+  await migrate(database)
+  await database.close()
+  const entries = await readdir(dataDir, { recursive: true })
+  t.ok(entries.length > 500, `the database's ${entries.length} folders and files`)
+  const open = []
+  for (const path of [dataDir, ...entries.map((entry) => join(dataDir, entry))]) {
+    if (((await stat(path)).mode & 0o077) !== 0) open.push(path)
+  }
+  t.same(open, [], 'none that another user may read or write')
 })
