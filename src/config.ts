@@ -93,6 +93,9 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
     problems.push('DATABASE_URL is set but empty: give a postgres:// connection string, or unset it to use the embedded database in DATA_DIR')
   } else if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string')
+  } else if (databaseUrl !== undefined && !URL.canParse(databaseUrl)) {
+    // Not echoed: it may hold a password.
+    problems.push('DATABASE_URL cannot be read as a URL (a port beyond 65535, a space, a password with an unescaped @ or /?): postgres://user:password@host:5432/database, with reserved characters percent-encoded')
   }
   const config: ServerConfig = {
     port: integer(problems, 'PORT', env.PORT, 3000, 0, 65535),

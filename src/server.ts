@@ -37,8 +37,23 @@ function open (config: ServerConfig): DatabaseHandle {
     })
 }
 
-async function runMigrations (log: Logger, database: DatabaseHandle): Promise<void> {
-  const applied = await migrate(database)
+/** The setting that names the database, as an error at start says it: the URL without its password, or the folder. */
+function databaseSetting (config: ServerConfig): string {
+  if (config.databaseUrl === undefined) return `DATA_DIR (the embedded database in ${join(config.dataDir, 'pglite')})`
+  const url = new URL(config.databaseUrl)
+  if (url.password !== '') url.password = '***'
+  return `DATABASE_URL (${url.toString()})`
+}
+
+async function runMigrations (log: Logger, database: DatabaseHandle, config: ServerConfig): Promise<void> {
+  let applied
+  try {
+    applied = await migrate(database)
+  } catch (error) {
+    // The database out of reach, refusing the login or not there: the operator mends the setting that names it.
+    if (error instanceof Error && isUnreachable(error)) throw new OperatorError(`${databaseSetting(config)}: ${error.message}`)
+    throw error
+  }
   log.info({ database: database.kind }, applied.length === 0 ? 'database schema is up to date' : `applied migrations: ${applied.join(', ')}`)
   // Idempotency keys are kept at least 24 hours (api-contract.md); older ones go at each start.
   await pruneIdempotencyKeys(database.db)
@@ -77,7 +92,7 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
   let admin
   // Nothing may keep a process that failed to start alive: the database is closed on every failure (the embedded one held its lock, and the process, open).
   try {
-    await runMigrations(log, database)
+    await runMigrations(log, database, config)
     admin = await resolveAdminToken(config.dataDir, config.adminToken)
     if (admin.origin === 'generated') {
       log.warn(`generated the admin token (kept in ${admin.file}; set ADMIN_TOKEN to choose your own): ${admin.token}`)
@@ -122,6 +137,7 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     // Nothing may keep a process that failed to start alive.
     await app.close()
     await database.close()
+    if (error instanceof Error && isListenError(error)) throw new OperatorError(`HOST ${config.host}, PORT ${config.port}: ${error.message}`)
     throw error
   }
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
@@ -171,7 +187,7 @@ async function main (): Promise<void> {
     if (config.databaseUrl === undefined) await keepDataDirPrivate(log, config.dataDir)
     const database = open(config)
     try {
-      await runMigrations(log, database)
+      await runMigrations(log, database, config)
     } finally {
       await database.close()
     }
@@ -212,7 +228,7 @@ async function main (): Promise<void> {
     process.on('SIGTERM', interrupt)
     const database = open(config)
     try {
-      await runMigrations(log, database)
+      await runMigrations(log, database, config)
       process.exitCode = await settleCommand(database.db, request, { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, output, interruption.signal)
     } finally {
       await database.close()
@@ -237,9 +253,18 @@ const LISTEN_ERROR_CODES = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES', 'EN
  */
 function operatorFacing (error: unknown): error is Error {
   if (!(error instanceof Error)) return false
+  return error instanceof ConfigError || error instanceof OperatorError || isUnreachable(error) || isListenError(error)
+}
+
+/** The database out of reach, not there, or refusing the login (SQLSTATE class 28). */
+function isUnreachable (error: Error): boolean {
   const code = (error as { code?: unknown }).code
-  return error instanceof ConfigError || error instanceof OperatorError || isDatabaseUnavailable(error) ||
-    (typeof code === 'string' && (LISTEN_ERROR_CODES.has(code) || /^28[0-9A-Z]{3}$/.test(code)))
+  return isDatabaseUnavailable(error) || (typeof code === 'string' && /^28[0-9A-Z]{3}$/.test(code))
+}
+
+function isListenError (error: Error): boolean {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && LISTEN_ERROR_CODES.has(code)
 }
 
 const command = process.argv[2] ?? 'serve'

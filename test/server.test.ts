@@ -93,7 +93,7 @@ t.test('a server that cannot listen exits 1 instead of hanging', async (t) => {
   const server = spawnServer([], { ...env, PORT: String(port) })
   t.equal(await server.exited, 1)
   t.match(server.stderr(), /EADDRINUSE/)
-  t.match(server.stderr(), /^failed to start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+\n$/, 'told in one line, without a stack trace')
+  t.equal(server.stderr(), `failed to start: HOST 127.0.0.1, PORT ${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`, 'told in one line, without a stack trace, naming the settings to change')
 })
 
 t.test('only settle takes arguments: serve, migrate and pglite-template given some are a usage error (exit 2), not run as if none were given; help lists the commands', async (t) => {
@@ -133,10 +133,15 @@ t.test('what an operator acts on is told in one line without a stack trace, name
   const port = (closed.address() as { port: number }).port
   await new Promise((resolve) => closed.close(resolve))
   for (const command of ['migrate', 'settle'] as const) {
-    const run = spawnServer(command === 'settle' ? ['settle', '--year', '2021'] : ['migrate'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/none` })
+    const run = spawnServer(command === 'settle' ? ['settle', '--year', '2021'] : ['migrate'], { DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/none` })
     t.equal(await run.exited, 1, command)
-    t.equal(run.stderr(), `${command}: connect ECONNREFUSED 127.0.0.1:${port}\n`, `${command}: the reason alone`)
+    t.equal(run.stderr(), `${command}: DATABASE_URL (postgres://postgres:***@127.0.0.1:${port}/none): connect ECONNREFUSED 127.0.0.1:${port}\n`, `${command}: the reason and the setting that names the database, without its password`)
   }
+  // A URL no client can read: said as such, not "Invalid URL" with a stack (found by the operations probe), and not echoed (it may hold a password).
+  const unreadable = spawnServer(['migrate'], { DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:99999/none' })
+  t.equal(await unreadable.exited, 1)
+  t.match(unreadable.stderr(), /^invalid configuration:\n {2}DATABASE_URL cannot be read as a URL \(a port beyond 65535, /)
+  t.notMatch(unreadable.stderr(), /secret/)
 })
 
 t.test('the start-up line names where Swagger UI answers: the port given when PORT is 0', async (t) => {
