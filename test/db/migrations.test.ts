@@ -97,6 +97,7 @@ const LANDED = {
   '014_settlement_finalized_inserts.sql': '9c7bf19e411243ca1c702cf8337c983765784f4124a8296206fbf4cc2e97cb2f',
   '015_settlement_digest_input.sql': '53d3dc7bbaa4610b4def7b2d98cd357b3ceaef0a1c02588069aa574b78634ea4',
   '016_settlement_write_offs_before_013.sql': '3d805f76e8f07d1da812a44d590bff0e0cd6d0116327b15364e0f1fb4d0d5851',
+  '017_audit_append_only.sql': 'a8bf90b4935d34659bde919b7e7b675554b86f0b01ea4afb201ba6fdabe668cf',
 }
 
 t.test('no migration file changes once it has landed: each file\'s checksum is the one pinned here', async (t) => {
