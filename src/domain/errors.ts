@@ -175,6 +175,10 @@ export const Problems = {
   notUtf8: (line: number) => new Problem(400, 'not-utf8',
     `The file is not UTF-8 text (line ${line}). Save it as "CSV UTF-8": a file in GBK or GB18030 cannot be read as it is.`,
     at(`/line/${line}`, 'holds bytes that are not UTF-8')),
+  /** A file in GBK whose bytes are UTF-8 too (src/services/csv-file.ts): `asGbk` is the text as GBK reads it, `asUtf8` as UTF-8 does. */
+  readsAsGbk: (line: number, asGbk: string, asUtf8: string) => new Problem(400, 'not-utf8',
+    `The file reads as GBK or GB18030 text, not UTF-8 (line ${line}: ${JSON.stringify(asGbk)} in GBK would be stored as ${JSON.stringify(asUtf8)}). Save it as "CSV UTF-8".`,
+    at(`/line/${line}`, `reads as GBK text (${JSON.stringify(asGbk)}), not UTF-8`)),
   /** A name given twice in one object of a JSON body: JSON.parse keeps the last, another reader the first (RFC 8259 §4). */
   jsonKeyRepeated: (pointer: string, name?: string, times = 2) => new Problem(400, 'invalid-input',
     `The body gives ${name === undefined ? 'a name' : JSON.stringify(name.slice(0, 100))} ${times} times in one object${pointer === '' ? '' : ` (at ${pointer.slice(0, 200)})`}: ` +

@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer'
+import { isAscii, isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { Readable, Transform } from 'node:stream'
 import { CsvError, parse } from 'csv-parse'
@@ -72,6 +72,42 @@ function nextBreak (bytes: Buffer, start: number): number {
  */
 const rowOf = (recordsBefore: number, emptyLinesBefore: number): number => recordsBefore + emptyLinesBefore + 1
 
+/** In a chunk read as latin1 (a character a byte): a character of UTF-8 in three or four bytes (CJK, a BOM). */
+const WIDE_UTF8 = /[\xE0-\xF4]/
+/** Two or more characters of UTF-8 in two bytes each, one after the other (U+0080–U+07FF: Latin, Greek, Cyrillic, Armenian…). */
+const TWO_BYTE_RUN = /(?:[\xC2-\xDF][\x80-\xBF]){2,}/
+
+/**
+ * A file in GBK whose bytes happen to be UTF-8 too: about 1,900 common characters are (医院 is
+ * D2 BD D4 BA, which reads as ҽԺ), and a short file of them passed the UTF-8 check and was stored
+ * as Cyrillic and Armenian (found by a probe). Chinese text in UTF-8 is three bytes a character, so
+ * a file with no such character and a run of two-byte characters is taken for GBK: refused, naming
+ * the line and the text both ways. One character of three bytes anywhere (a BOM, as "CSV UTF-8"
+ * writes, or any Chinese) settles that the file is UTF-8. Only chunks that are not ASCII are looked at.
+ */
+function gbkLookingUtf8 () {
+  let wide = false
+  let suspect: { line: number, bytes: Buffer } | undefined
+  return {
+    /** Looks at a chunk whose first line is `line` (breaks: the line breaks before an offset of it). */
+    look (chunk: Buffer, line: number, breaks: (end: number) => number): void {
+      if (wide || isAscii(chunk)) return
+      const text = chunk.toString('latin1')
+      if (WIDE_UTF8.test(text)) {
+        wide = true
+        return
+      }
+      const run = suspect === undefined ? TWO_BYTE_RUN.exec(text) : null
+      if (run !== null) suspect = { line: line + breaks(run.index), bytes: chunk.subarray(run.index, run.index + Math.min(run[0].length, 40)) }
+    },
+    /** At the end of the file: the problem, if it reads as GBK. */
+    problem () {
+      if (wide || suspect === undefined) return undefined
+      return Problems.readsAsGbk(suspect.line, new TextDecoder('gb18030').decode(suspect.bytes), suspect.bytes.toString('utf8'))
+    },
+  }
+}
+
 export function openCsvImport (body: unknown, header: readonly string[], limit: number, instead: string): CsvImport {
   if (!(body instanceof Readable)) throw Problems.notCsv(instead)
   const hash = createHash('sha256')
@@ -80,6 +116,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
   // UTF-8 is checked as the bytes arrive: decoded leniently, a file saved in GBK (what a
   // spreadsheet often writes for "CSV") would load with its Chinese text turned into U+FFFD.
   const utf8 = new TextDecoder('utf-8', { fatal: true })
+  const gbk = gbkLookingUtf8()
   // Line breaks before the unfinished line, counted as csv-parse counts them: CR LF, LF or CR
   // (Excel's "CSV (Macintosh)") each end a line.
   let linesBefore = 0
@@ -141,6 +178,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
         callback(notUtf8(chunk))
         return
       }
+      gbk.look(chunk, linesBefore + 1, (end) => lineBreaks(chunk.subarray(0, end), endsWithCR))
       const lastBreak = lastBreakOf(chunk)
       const long = tooLong(chunk, lastBreak)
       if (long !== undefined) {
@@ -165,7 +203,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
         callback(notUtf8(Buffer.alloc(0)))
         return
       }
-      callback()
+      callback(gbk.problem())
     },
   })
   // The file is read only once someone iterates the lines (inside the write's transaction).

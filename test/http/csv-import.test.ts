@@ -137,3 +137,20 @@ t.test('api-contract.md, Revenue ("every bad row with its line number"): lines m
     t.same((await numbered([bytes.subarray(0, cut), bytes.subarray(cut)])).map(([line]) => line), [2, 3, 4, 6, 7], `cut at byte ${cut}`)
   }
 })
+
+t.test('a file in GBK whose bytes are UTF-8 too (医院, 学校, 债券 are) is refused naming its line and the text both ways, not stored as Cyrillic and Armenian (found by a probe); UTF-8 with other two-byte characters is read', async (t) => {
+  const gbk = (text: string) => Buffer.from(new Map([['医院', 'd2bdd4ba'], ['学校', 'd1a7d0a3'], ['债券', 'd5aec8af']]).get(text)!, 'hex')
+  t.equal(gbk('医院').toString('utf8'), 'ҽԺ', '医院 in GBK is UTF-8: ҽԺ')
+  const file = Buffer.concat([Buffer.from('a,b\r\nG-001,x\r\n'), Buffer.from('G-002,'), gbk('医院'), Buffer.from('\r\nG-003,'), gbk('学校'), Buffer.from('\r\n')])
+  for (const cut of [1, 14, 20, file.length - 1]) {
+    await t.rejects(read([file.subarray(0, cut), file.subarray(cut)]), {
+      status: 400, type: 'not-utf8',
+      message: 'The file reads as GBK or GB18030 text, not UTF-8 (line 3: "医院" in GBK would be stored as "ҽԺ"). Save it as "CSV UTF-8".',
+      errors: [{ pointer: '/line/3', message: 'reads as GBK text ("医院"), not UTF-8' }],
+    }, `cut at byte ${cut}`)
+  }
+  // What is UTF-8 beyond doubt is read as it is: Chinese in UTF-8 anywhere in the file, or the BOM "CSV UTF-8" writes.
+  t.same(await read([Buffer.concat([Buffer.from('a,b\nG-002,'), gbk('债券'), Buffer.from('\nG-003,城阳\n')])]), [['G-002', 'ծȯ'], ['G-003', '城阳']], 'with Chinese in UTF-8 further on')
+  t.same(await read([Buffer.from('\uFEFFa,b\nG-002,ҽԺ\n')]), [['G-002', 'ҽԺ']], 'after a BOM')
+  t.same(await read([Buffer.from('a,b\nMüller,25°C\nCafé,Straße 1\n')]), [['Müller', '25°C'], ['Café', 'Straße 1']], 'a two-byte character alone, here and there')
+})

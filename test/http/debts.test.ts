@@ -212,6 +212,21 @@ t.test('a CSV saved in GBK is refused naming its first non-UTF-8 line, not loade
   t.match(loaded.json(), { registered: 2 })
 })
 
+t.test('a CSV saved in GBK whose bytes happen to be UTF-8 (医院, 学校) is refused at its line, not registered with creditors ҽԺ and ѧУ (found by a probe)', async (t) => {
+  const header = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+  const file = Buffer.concat([
+    Buffer.from(`${header}\r\nQD-HT,GBK-U-1,`), Buffer.from('d2bdd4ba', 'hex'), Buffer.from(',project_payable,5000.00,5000.00,,,,,\r\nQD-HT,GBK-U-2,'), Buffer.from('d1a7d0a3', 'hex'), Buffer.from(',other,100.00,100.00,,,,,\r\n'),
+  ])
+  const before = await rowCount(database, 'debts')
+  for (const query of ['', '?partial=true']) {
+    const problem = expectProblem(t, await injectAs('admin', { method: 'POST', url: `/v1/debts/import${query}`, headers: { 'content-type': 'text/csv' }, payload: file }), 400)
+    t.equal(problem.detail, 'The file reads as GBK or GB18030 text, not UTF-8 (line 2: "医院" in GBK would be stored as "ҽԺ"). Save it as "CSV UTF-8".', query)
+  }
+  t.equal(await rowCount(database, 'debts'), before, 'nothing registered')
+  const utf8 = await injectAs('admin', { method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv' }, payload: `${header}\r\nQD-HT,GBK-U-1,医院,project_payable,5000.00,5000.00,,,,,\r\n` })
+  t.match(utf8.json(), { registered: 1 }, 'the file saved as UTF-8 loads')
+})
+
 t.test('text a spreadsheet would run as a formula is neutralized in exports', async (t) => {
   const { neutralize } = await import('../../src/http/statement.js')
   t.equal(neutralize('=cmd|/c calc'), "'=cmd|/c calc")
