@@ -299,6 +299,9 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
         }
         continue
       }
+      // A row of separators alone (",,,,,", what a spreadsheet leaves below the data it saved) holds
+      // nothing to load or refuse: skipped, as an empty line is (before, five problems a row).
+      if (record.every((field) => field === '')) continue
       rows++
       if (record.length !== header.length) {
         reject(info.lines, 'line', `has ${record.length} fields, expected ${header.length}`)
