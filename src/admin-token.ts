@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { ADMIN_TOKEN_PATTERN } from './config.js'
+import { OperatorError } from './db/errors.js'
 
 export interface AdminTokenSource {
   token: string
@@ -11,19 +13,28 @@ export interface AdminTokenSource {
 
 /**
  * The bootstrap admin token: ADMIN_TOKEN when set; else the one kept in DATA_DIR from an earlier
- * start; else a new random one (256 bits), written there with owner-only permissions.
+ * start; else a new random one (256 bits), written there with owner-only permissions. A file that
+ * holds something other than a token (one an operator wrote, too short) stops the start: replaced
+ * without a word, the token the operator meant would stop working and no one would be told. An
+ * empty file is as none (a write cut short), and a new token is generated.
  */
 export async function resolveAdminToken (dataDir: string, fromEnvironment: string | undefined): Promise<AdminTokenSource> {
   const file = join(dataDir, 'admin-token')
   if (fromEnvironment !== undefined) return { token: fromEnvironment, origin: 'environment', file }
   try {
     const kept = (await readFile(file, 'utf8')).trim()
-    if (kept.length >= 16) return { token: kept, origin: 'file', file }
+    if (ADMIN_TOKEN_PATTERN.test(kept)) return { token: kept, origin: 'file', file }
+    if (kept !== '') {
+      throw new OperatorError(`${file} holds no usable admin token (${kept.length} characters): a token is 16 to 512 printable characters without spaces. Write one there, set ADMIN_TOKEN, or remove the file to have a new one generated`)
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
   await mkdir(dataDir, { recursive: true })
   const token = randomBytes(32).toString('base64url')
-  await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'w' })
+  // Whole or not at all: a start cut short leaves no half-written token.
+  const partial = `${file}.${process.pid}.partial`
+  await writeFile(partial, `${token}\n`, { mode: 0o600, flag: 'w' })
+  await rename(partial, file)
   return { token, origin: 'generated', file }
 }

@@ -38,6 +38,9 @@ export const SETTINGS = [
   'BODY_LIMIT', 'RATE_LIMIT', 'CORS_ORIGIN', 'REQUEST_TIMEOUT_MS', 'AUTH_FAILURE_LIMIT', 'DB_STATEMENT_TIMEOUT_MS',
 ] as const
 
+/** An admin token, in ADMIN_TOKEN or DATA_DIR/admin-token: 16 to 512 printable characters without spaces. */
+export const ADMIN_TOKEN_PATTERN = /^[\x21-\x7e]{16,512}$/
+
 /**
  * Variables of the environment that are not settings but are a setting's name mistyped
  * (`DATABSE_URL`, `DATADIR`, `LOGLEVEL`): the setting itself keeps its default, and a mistyped
@@ -84,7 +87,7 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
   const twoAdmins = env.REQUIRE_TWO_ADMINS ?? '0'
   if (!['0', '1', ''].includes(twoAdmins)) problems.push(`REQUIRE_TWO_ADMINS must be 0 or 1, got "${twoAdmins}"`)
   const adminToken = env.ADMIN_TOKEN === '' ? undefined : env.ADMIN_TOKEN
-  if (adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(adminToken)) {
+  if (adminToken !== undefined && !ADMIN_TOKEN_PATTERN.test(adminToken)) {
     problems.push('ADMIN_TOKEN must be 16 to 512 printable characters without spaces')
   }
   // Set but empty (a variable that did not expand) is not unset: the embedded database would be served in place of PostgreSQL.

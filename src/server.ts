@@ -95,7 +95,8 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     await runMigrations(log, database, config)
     admin = await resolveAdminToken(config.dataDir, config.adminToken)
     if (admin.origin === 'generated') {
-      log.warn(`generated the admin token (kept in ${admin.file}; set ADMIN_TOKEN to choose your own): ${admin.token}`)
+      // Logged once, whatever LOG_LEVEL hides: at error or silent the operator was never told it.
+      log.child({}, { level: 'warn' }).warn(`generated the admin token (kept in ${admin.file}; set ADMIN_TOKEN to choose your own): ${admin.token}`)
     } else if (admin.origin === 'file') {
       log.info(`admin token read from ${admin.file}`)
     }

@@ -33,6 +33,27 @@ t.test('first start generates the admin token, keeps it, logs it once; the next 
   t.equal(await second.exited, 0)
 })
 
+t.test('an admin-token file that holds no usable token stops the start and is left as it is; an empty one is as none; at LOG_LEVEL=error a generated token is still shown once (found by the operations probe: replaced without a word, and never shown)', async (t) => {
+  const env = await serverEnvironment(t, 'server-token-')
+  const file = join(env.DATA_DIR, 'admin-token')
+  await writeFile(file, 'secret\n')
+  const refused = spawnServer([], { ...env, PORT: '0' })
+  t.equal(await refused.exited, 1)
+  t.equal(refused.stderr(), `failed to start: ${file} holds no usable admin token (6 characters): a token is 16 to 512 printable characters without spaces. Write one there, set ADMIN_TOKEN, or remove the file to have a new one generated\n`)
+  t.equal(await readFile(file, 'utf8'), 'secret\n', 'the file is left as the operator wrote it')
+
+  await writeFile(file, '\n')
+  const quiet = await startServer({ ...env, LOG_LEVEL: 'error' })
+  const token = (await readFile(file, 'utf8')).trim()
+  t.ok(token.length >= 40, 'an empty file: a new token is generated')
+  t.equal(quiet.output().split(token).length - 1, 1, 'and logged once, though LOG_LEVEL=error hides warnings')
+  t.same(quiet.output().trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg.replace(token, 'TOKEN')),
+    [`generated the admin token (kept in ${file}; set ADMIN_TOKEN to choose your own): TOKEN`], 'the one line logged at that level')
+  t.same((await readdir(env.DATA_DIR)).filter((name) => name.includes('admin-token')), ['admin-token'], 'written whole: no partial file beside it')
+  quiet.child.kill('SIGTERM')
+  t.equal(await quiet.exited, 0)
+})
+
 t.test('SIGTERM lets a request in flight finish, then exits 0', async (t) => {
   const env = await serverEnvironment(t, 'server-test-')
   const server = await startServer({ ...env, ADMIN_TOKEN: 'shutdown-test-token-0123456789' })
