@@ -4,6 +4,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { StoredRun } from '../db/settlements.js'
 import { transfersCitation } from '../domain/explanation.js'
+import { ALL, type Scope } from '../domain/principal.js'
 import { formatPercent, formatYuan } from '../domain/money.js'
 import { DECISION_TITLES, latestReviews, PARTY_TITLES, REVIEW_PARTIES, type Review, UNREVIEWED } from '../domain/review.js'
 import { beijingTime, finalizedText, previousZoneShareSum, reviewerText, runSums, type RunTotals, type StatementLine } from '../domain/settlement.js'
@@ -66,11 +67,14 @@ tr.subtotal td, tr.subtotal th { font-weight: 700; }
 .digest code { font-family: inherit; letter-spacing: 0.02em; word-break: break-all; }
 .sign-off { break-inside: avoid; page-break-inside: avoid; }
 .signatures { display: grid; grid-template-columns: repeat(3, 1fr); gap: 5mm; margin-top: 3mm; }
-.seal { border: 0.5pt solid #000; height: 32mm; padding: 1.6mm 2.4mm; display: flex; flex-direction: column; }
+.seal { border: 0.5pt solid #000; min-height: 32mm; padding: 1.6mm 2.4mm; display: flex; flex-direction: column; }
 .seal h3 { margin: 0; font-size: 10pt; font-weight: 700; }
 .seal .name { margin: 0; font-size: 8pt; }
 .seal .stamp { flex: 1; text-align: right; color: #666; margin: 0; padding-top: 4mm; }
 .seal .line { margin: 0; }
+.unsignable { margin: 3mm 0 0; padding: 2mm; border: 1pt dashed #000; font-weight: 700; text-align: center; }
+.watermark { position: fixed; top: 40%; left: 0; right: 0; text-align: center; font-size: 64pt; font-weight: 700; letter-spacing: 0.3em; color: rgba(0, 0, 0, 0.1); transform: rotate(-18deg); pointer-events: none; }
+.scope { margin: 1.2mm 0 0; font-weight: 600; }
 footer { margin-top: 2mm; display: flex; justify-content: space-between; font-size: 7.5pt; color: #333; }
 @media screen {
   body { background: #d9d9d9; padding: 6mm 0; }
@@ -180,6 +184,29 @@ function statusText (run: StoredRun): string {
     : '<span class="draft">草稿 DRAFT</span> 未定稿，不作结算依据'
 }
 
+/** Where a finalized run's seal blocks are, a draft says it is not to be signed (it printed the blocks, and a sheet after its first had no mark of a draft; found by a probe). */
+const UNSIGNABLE = '<p class="unsignable">草稿 DRAFT：未定稿，不得签章 — not finalized, not to be signed or stamped</p>'
+
+/** A draft's mark on every printed sheet (an element of fixed position prints on each page). */
+const WATERMARK = '<div class="watermark" aria-hidden="true">草稿 DRAFT</div>'
+
+/** Whose lines a statement printed for a district's or a zone's key holds: not the run's totals. */
+function scopeNote (scope: Scope): string {
+  if (scope.kind === 'all') return ''
+  const whose = scope.kind === 'district' ? `属地政府 ${h(scope.districtCode)}` : `功能区 ${h(scope.zoneCode)}`
+  return `<p class="scope">本页仅合计${whose} 的分成办法（按查询范围），不是本结算批次的全部 — the lines of ${scope.kind === 'district' ? 'district' : 'zone'} ${h(scope.kind === 'district' ? scope.districtCode : scope.zoneCode)} only, not the whole run</p>`
+}
+
+/** The run's digest as a page prints it: a finalized run's, or where a draft's will be. */
+function digestText (run: StoredRun): string {
+  return run.digest !== null
+    ? `<p class="digest">校验码 SHA-256：<code>${run.digest}</code>（核验：GET /v1/settlement-runs/${run.id}/verification）</p>`
+    : `<p class="digest">校验码 SHA-256：${run.status === 'finalized' ? '无（本批次定稿早于校验码功能）' : '定稿时生成'}</p>`
+}
+
+/** The override reason a run finalized over a dispute prints. */
+const overrideText = (run: StoredRun): string => run.overrideReason === null ? '' : `<p class="override">强制定稿理由（存在异议时定稿）：${h(run.overrideReason)}</p>`
+
 function page (run: StoredRun, line: StatementLine, index: number, count: number): string {
   const finalized = run.status === 'finalized'
   const status = statusText(run)
@@ -188,10 +215,6 @@ function page (run: StoredRun, line: StatementLine, index: number, count: number
     .map((g) => `<p class="note">注：口径组 ${h(g.name)} 结转下年短收 ${formatYuan(g.writtenOff ?? '0.00')} 元，分成办法期满，不转入后续办法，予以核销。</p>`).join('')
   const transfers = line.groups.filter((g) => g.transfers !== undefined && g.transfers.length > 0)
     .map((g) => `<p class="note">注：口径组 ${h(g.name)} 核定基数含事权划转（财随事走）：${h(transfersCitation(g.transfers ?? [], formatYuan))}。</p>`).join('')
-  const override = run.overrideReason === null ? '' : `<p class="override">强制定稿理由（存在异议时定稿）：${h(run.overrideReason)}</p>`
-  const digest = run.digest !== null
-    ? `<p class="digest">校验码 SHA-256：<code>${run.digest}</code>（核验：GET /v1/settlement-runs/${run.id}/verification）</p>`
-    : `<p class="digest">校验码 SHA-256：${finalized ? '无（本批次定稿早于校验码功能）' : '定稿时生成'}</p>`
   return `<section class="agreement" data-agreement-id="${line.agreementId}">
 <header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度 · ${kind}</p><h1>${run.fiscalYear}年度功能区收入分成结算单<small>settlement statement</small></h1><p class="status">${status}</p></header>
 <table class="parties"><tbody>
@@ -203,8 +226,10 @@ ${groupsTable(line)}${transfers}${writtenOff}
 <div class="pair"><div><h2>分档明细</h2>${bandsTable(line)}</div><div><h2>结算</h2>${balanceTable(line)}</div></div>
 <h2>审核确认</h2>
 <table class="review"><thead><tr><th>当事方</th><th>结论</th><th>登记人</th><th>时间（北京时间）</th><th>说明</th></tr></thead><tbody>${reviewRows(line.reviewHistory)}</tbody></table>
-${override}${digest}
-<div class="sign-off"><div class="signatures">${sealBlock('市财政局', '')}${sealBlock('区财政局', line.districtName)}${sealBlock('功能区管委会', line.zoneName)}</div>
+${overrideText(run)}${digestText(run)}
+<div class="sign-off">${finalized
+    ? `<div class="signatures">${sealBlock('市财政局', '')}${sealBlock('区财政局', line.districtName)}${sealBlock('功能区管委会', line.zoneName)}</div>`
+    : UNSIGNABLE}
 <footer><span>结算批次 ${run.id} · 分成办法 ${line.agreementId}</span><span>第 ${index + 1} 份，共 ${count} 份，另附汇总页</span></footer></div>
 </section>`
 }
@@ -213,7 +238,7 @@ ${override}${digest}
  * The last page: the totals of the lines printed (the run's, or the caller's share of it), as the
  * CSV and xlsx end with their 合计 row, with the columns of supplementary lines when a line prints them.
  */
-function totalsPage (run: StoredRun, count: number, totals: RunTotals, previousZoneShare: string, printsSupplementary: boolean): string {
+function totalsPage (run: StoredRun, count: number, totals: RunTotals, previousZoneShare: string, printsSupplementary: boolean, scope: Scope): string {
   const rows: Array<[string, string]> = [
     ['收入合计 revenue', totals.revenueTotal],
     ['功能区分成 zone share', totals.zoneShare],
@@ -227,7 +252,9 @@ function totalsPage (run: StoredRun, count: number, totals: RunTotals, previousZ
   return `<section class="totals">
 <header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度</p><h1>${run.fiscalYear}年度功能区收入分成结算单 合计<small>totals</small></h1><p class="status">${statusText(run)}</p></header>
 <p class="unit">本结算单 ${count} 份分成办法合计；金额单位：元</p>
+${scopeNote(scope)}
 <table class="balance"><tbody>${rows.map(([title, amount]) => `<tr><th>${title}</th>${yuan(amount)}</tr>`).join('')}</tbody></table>
+${overrideText(run)}${digestText(run)}
 <footer><span>结算批次 ${run.id} · 合计</span><span>汇总页（附于 ${count} 份结算单之后）</span></footer>
 </section>`
 }
@@ -260,7 +287,7 @@ export const INCOMPLETE_NOTICE = '<p class="incomplete">结算单不完整，不
  * page fail, what was sent ends with INCOMPLETE_NOTICE and the answer is cut off.
  */
 export async function * statementHtml (
-  run: StoredRun, statement: { lineCount: number, lines: ItemSource<StatementLine>, printsSupplementary?: boolean }, stylesheetHref: string,
+  run: StoredRun, statement: { lineCount: number, lines: ItemSource<StatementLine>, printsSupplementary?: boolean, scope?: Scope }, stylesheetHref: string,
 ): AsyncGenerator<string> {
   // The pages printed so far, and their sums: the totals page after the last of them.
   const printed: Printed = { lines: 0, sums: runSums(), previous: previousZoneShareSum() }
@@ -277,14 +304,14 @@ export async function * statementHtml (
 <link rel="stylesheet" href="${h(stylesheetHref)}">
 </head>
 <body>
-${first}`
+${run.status === 'finalized' ? '' : `${WATERMARK}\n`}${first}`
     try {
       for await (const piece of pieces) yield `\n${piece}`
     } catch (error) {
       yield `\n${INCOMPLETE_NOTICE}`
       throw error
     }
-    const totals = printed.lines === 0 ? '' : `\n${totalsPage(run, printed.lines, printed.sums.totals(), printed.previous.total(), statement.printsSupplementary ?? false)}`
+    const totals = printed.lines === 0 ? '' : `\n${totalsPage(run, printed.lines, printed.sums.totals(), printed.previous.total(), statement.printsSupplementary ?? false, statement.scope ?? ALL)}`
     yield `${totals}
 </body>
 </html>

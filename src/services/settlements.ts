@@ -647,6 +647,8 @@ export interface Statement {
    * when the last page has been taken it answers the totals of all of them.
    */
   pages: AsyncGenerator<StatementLine[], RunTotals>
+  /** Whose lines it prints: the whole run, or a district's or a zone's share of it (the caller's scope). */
+  scope: Scope
 }
 
 /**
@@ -667,6 +669,7 @@ export async function statement (ctx: Context, id: number): Promise<Statement> {
   return {
     run: header, lineCount: order.length, printsSupplementary: order.some((l) => l.kind === 'supplementary'),
     pages: statementPages(ctx, header, order.map((l) => l.agreementId), lastReview),
+    scope: ctx.actor.scope,
   }
 }
 

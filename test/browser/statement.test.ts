@@ -186,3 +186,24 @@ t.test('a statement longer than a sheet keeps its three seal blocks and its foot
   t.same(Array.from({ length: 7 }, (_, i) => `口径组${i + 1}`).filter((name) => !seven.slice(0, 2).join('').includes(name)), [], 'every group printed')
   t.match(seven[1], '第 1 份，共 1 份，另附汇总页', 'the footer counts statements, not sheets')
 })
+
+t.test('a seal block grows with a long zone name: its signature and date lines stay inside its border (found by the print probe: under a 100-character name they fell below it, into the footer)', async (t) => {
+  const browser = await launchChromium(t)
+  const run: StoredRun = { id: 6, fiscalYear: 2021, status: 'finalized', minimumRate: '0.60', createdAt: '2026-12-05T01:00:00.000Z', createdBy: 'admin',
+    finalizedAt: '2026-12-05T04:00:00.000Z', finalizedBy: 'admin', digest: 'a'.repeat(64), overrideReason: null }
+  const line = { ...longLine(1, false), zoneName: '青岛西海岸新区'.repeat(14) + '管委会' }
+  let html = ''
+  for await (const piece of statementHtml(run, { lineCount: 1, lines: [line] }, `/assets/${(await loadStatementAssets()).stylesheet}`)) html += piece
+  const { page, browserErrors } = await watchedPage(t, browser, { viewport: { width: 1280, height: 900 }, token: ADMIN_TOKEN })
+  await page.route(`${baseUrl}/long-name.html`, (route) => route.fulfill({ contentType: 'text/html; charset=utf-8', body: html }))
+  await page.goto(`${baseUrl}/long-name.html`, { waitUntil: 'load' })
+  await page.emulateMedia({ media: 'print' })
+  await page.evaluate(async () => { await document.fonts.ready })
+  const overflows = await page.evaluate(() => [...document.querySelectorAll('.seal')].map((seal) => {
+    const box = seal.getBoundingClientRect()
+    return Math.max(...[...seal.children].map((child) => child.getBoundingClientRect().bottom)) - box.bottom
+  }))
+  t.equal(overflows.length, 3, 'three seal blocks')
+  t.ok(overflows.every((below) => below <= 0), `every line inside its block (px below the border: ${overflows.map((o) => o.toFixed(1)).join(', ')})`)
+  t.same(browserErrors, [])
+})

@@ -155,3 +155,29 @@ t.test('a file that stops before the last page lets the pages go: none is read a
   await rows.return(undefined)
   t.ok(closed.done, 'the pages were returned')
 })
+
+t.test('a draft is marked on every sheet and prints no seal blocks to sign; a finalized run prints them, and its totals page its digest and override; a scoped statement\'s totals say whose lines they add up (found by the print probe)', async (t) => {
+  const html = async (printed: StoredRun, scope?: Parameters<typeof statementHtml>[1]['scope']) => {
+    let text = ''
+    for await (const piece of statementHtml(printed, { lineCount: 2, lines: [line(1), line(2)], scope }, 'statement.css')) text += piece
+    return text
+  }
+  const draft = await html(run)
+  t.equal(draft.match(/<div class="watermark" aria-hidden="true">草稿 DRAFT<\/div>/g)?.length, 1, 'one mark of fixed position, which prints on every sheet')
+  t.equal(draft.match(/草稿 DRAFT：未定稿，不得签章/g)?.length, 2, 'on each agreement\'s page, where the seal blocks would be')
+  t.notMatch(draft, /（盖章）|负责人|class="seal"/, 'no seal block, no signature line')
+
+  const finalized: StoredRun = { ...run, status: 'finalized', finalizedAt: '2026-01-06T02:00:00.000Z', finalizedBy: 'admin', digest: 'b'.repeat(64), overrideReason: '经专题会议研究先行结算' }
+  const signed = await html(finalized)
+  t.notMatch(signed, /watermark|不得签章/)
+  t.equal(signed.match(/（盖章）/g)?.length, 6, 'three seal blocks on each page')
+  const totals = /<section class="totals">([\s\S]*?)<\/section>/.exec(signed)?.[1] ?? ''
+  t.match(totals, `校验码 SHA-256：<code>${'b'.repeat(64)}</code>`, 'the totals page prints the digest')
+  t.match(totals, '强制定稿理由（存在异议时定稿）：经专题会议研究先行结算', 'and the override reason')
+  t.notMatch(totals, /class="scope"/, 'the whole run: no scope to say')
+
+  const district = /<section class="totals">([\s\S]*?)<\/section>/.exec(await html(finalized, { kind: 'district', districtCode: '370214' }))?.[1] ?? ''
+  t.match(district, '本页仅合计属地政府 370214 的分成办法（按查询范围），不是本结算批次的全部')
+  const zone = /<section class="totals">([\s\S]*?)<\/section>/.exec(await html(finalized, { kind: 'zone', zoneCode: 'QD-HT' }))?.[1] ?? ''
+  t.match(zone, '本页仅合计功能区 QD-HT 的分成办法（按查询范围），不是本结算批次的全部')
+})

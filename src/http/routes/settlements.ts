@@ -45,11 +45,11 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
     async (request) => presentVerification(await settlements.verifyRun(contextOf(request, deps), idFromParam(request.params.id))))
 
   app.get('/settlement-runs/:id/statement', { config: { access: EVERY_ROLE }, schema: schemas.settlementStatementSchema }, async (request, reply) => {
-    const { run, lineCount, printsSupplementary, pages } = await settlements.statement(contextOf(request, deps), idFromParam(request.params.id))
+    const { run, lineCount, printsSupplementary, pages, scope } = await settlements.statement(contextOf(request, deps), idFromParam(request.params.id))
     const format = request.query.format ?? 'csv'
     if (format === 'html') {
       return reply.type('text/html; charset=utf-8').header('content-security-policy', STATEMENT_CSP)
-        .send(Readable.from(statementHtml(run, { lineCount, lines: pages, printsSupplementary }, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
+        .send(Readable.from(statementHtml(run, { lineCount, lines: pages, printsSupplementary, scope }, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
     }
     const rows = statementRows(pages, printsSupplementary)
     const title = statementTitle(run, printsSupplementary)
