@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
+import { hostname, uptime } from 'node:os'
 import { chmod, mkdir, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
@@ -320,7 +320,11 @@ function lockDataDir (dataDir: string): () => void {
     } else {
       // This process's own number in a lock it does not hold: left by an earlier process that had the
       // same number (a container restarted in a namespace it shares: its service is process 1 each time).
-      const held = holder === process.pid ? heldDataDirs.has(path) : Number.isInteger(holder) && holder > 0 && processIsAlive(holder)
+      // A lock last touched before this machine started was left by a process of an earlier boot,
+      // whatever process has its number now (found by a probe: after a reboot, another program had
+      // it, and the service would not start until the lock was removed by hand).
+      const beforeBoot = statSync(path).mtimeMs < Date.now() - uptime() * 1000
+      const held = !beforeBoot && (holder === process.pid ? heldDataDirs.has(path) : Number.isInteger(holder) && holder > 0 && processIsAlive(holder))
       if (held) {
         throw new OperatorError(`The embedded database in ${dataDir} is in use by process ${holder}${holder === process.pid ? ' (this one)' : ''}, ` +
           'the service or a command such as settle: stop it first (PGlite is one process\'s database), or run both against PostgreSQL with DATABASE_URL.')

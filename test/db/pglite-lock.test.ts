@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
+import { hostname, uptime } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
@@ -40,6 +40,22 @@ t.test('a lock left by a process that is gone, or by an earlier process with thi
     t.equal(await select1(handle), 1, `left by ${holder === gone ? 'a process that has exited' : 'this process\'s number, not held by it'}`)
     await handle.close()
   }
+})
+
+t.test('a lock last touched before this machine started is taken over, whatever process has its number now (found by a probe: after a reboot another program had it, and the start was refused until the lock was removed by hand); touched since, it is refused', async (t) => {
+  const dataDir = join(await temporaryDirectory(t, 'pglite-lock-'), 'pglite')
+  const lock = `${dataDir}.lock`
+  const living = String(process.ppid)
+  writeFileSync(lock, `${living}\n${hostname()}\n${readlinkSync('/proc/self/ns/pid')}\n`)
+  const refused = openDatabase({ kind: 'pglite', dataDir, template: false })
+  await t.rejects(select1(refused), { message: new RegExp(`is in use by process ${living}, the service or a command such as settle`) }, 'a living process, touched since the machine started')
+  await refused.close()
+  const beforeBoot = new Date(Date.now() - uptime() * 1000 - 60_000)
+  utimesSync(lock, beforeBoot, beforeBoot)
+  const taken = openDatabase({ kind: 'pglite', dataDir, template: false })
+  t.equal(await select1(taken), 1, 'the same lock, last touched a minute before the machine started: taken over')
+  t.match(readFileSync(lock, 'utf8'), new RegExp(`^${process.pid}\n`), 'now naming this process')
+  await taken.close()
 })
 
 t.test('a lock taken in another process namespace (another container on the same volume, process 1 there as here, whatever its host name) ' +
