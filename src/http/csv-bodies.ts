@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, rmSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
@@ -60,9 +60,16 @@ async function spooled (payload: Readable, limit: number, reply: FastifyReply): 
   removeSpoolsAtExit()
   const dir = await mkdtemp(join(tmpdir(), 'csv-import-'))
   spoolDirs.add(dir)
+  // Removed at once (a folder of one file): removed in the background, a process that exited just
+  // after the answer (its shutdown grace run out behind a long import on the embedded database)
+  // left it behind, no longer among those the exit removes (found by a probe).
   const removeDir = () => {
-    spoolDirs.delete(dir)
-    rm(dir, { recursive: true, force: true }).catch(() => {})
+    try {
+      rmSync(dir, { recursive: true, force: true })
+      spoolDirs.delete(dir)
+    } catch {
+      // Left to the exit, which tries again.
+    }
   }
   const path = join(dir, 'body.csv')
   let bytes = 0
