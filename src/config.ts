@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { distance } from 'fastest-levenshtein'
 import { money, RATE_PATTERN } from './domain/money.js'
+import { parse as parseConnectionString } from 'pg-connection-string'
 
 /*
  * The service's settings (api-contract.md, Running), parsed once from an environment given as
@@ -96,9 +97,14 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
     problems.push('DATABASE_URL is set but empty: give a postgres:// connection string, or unset it to use the embedded database in DATA_DIR')
   } else if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string')
-  } else if (databaseUrl !== undefined && !URL.canParse(databaseUrl)) {
-    // Not echoed: it may hold a password.
-    problems.push('DATABASE_URL cannot be read as a URL (a port beyond 65535, a space, a password with an unescaped @ or /?): postgres://user:password@host:5432/database, with reserved characters percent-encoded')
+  } else if (databaseUrl !== undefined) {
+    // Read as pg reads it (a socket's folder in ?host= too); not echoed: it may hold a password.
+    try {
+      parseConnectionString(databaseUrl)
+    } catch (error) {
+      problems.push(`DATABASE_URL cannot be read as a connection string (${error instanceof Error ? error.message : String(error)}): ` +
+        'postgres://user:password@host:5432/database, a port from 1 to 65535, and #, / or ? in a password percent-encoded')
+    }
   }
   const config: ServerConfig = {
     port: integer(problems, 'PORT', env.PORT, 3000, 0, 65535),

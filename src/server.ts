@@ -14,6 +14,7 @@ import { migrate } from './db/migrate.js'
 import { pruneIdempotencyKeys } from './db/idempotency.js'
 import { InputError } from './domain/errors.js'
 import { money } from './domain/money.js'
+import { parse as parseConnectionString } from 'pg-connection-string'
 
 /*
  * The process entry point, and the only module that reads the environment.
@@ -37,12 +38,12 @@ function open (config: ServerConfig): DatabaseHandle {
     })
 }
 
-/** The setting that names the database, as an error at start says it: the URL without its password, or the folder. */
+/** The setting that names the database, as an error at start says it: user, host, port and database of the URL, or the folder. */
 function databaseSetting (config: ServerConfig): string {
   if (config.databaseUrl === undefined) return `DATA_DIR (the embedded database in ${join(config.dataDir, 'pglite')})`
-  const url = new URL(config.databaseUrl)
-  if (url.password !== '') url.password = '***'
-  return `DATABASE_URL (${url.toString()})`
+  // Who, where and which database: never the password (in the URL's user part or in ?password=).
+  const { user, host, port, database } = parseConnectionString(config.databaseUrl)
+  return `DATABASE_URL (${user ?? ''}@${host ?? ''}${port === undefined || port === null || port === '' ? '' : `:${port}`}/${database ?? ''})`
 }
 
 async function runMigrations (log: Logger, database: DatabaseHandle, config: ServerConfig): Promise<void> {
@@ -175,6 +176,11 @@ async function main (): Promise<void> {
     process.exitCode = 2
     return
   }
+  // Asked for, the usage is shown whatever the settings (a bad one is told when the command runs).
+  if (command === 'settle' && asksForHelp(extra)) {
+    process.stdout.write(USAGE)
+    return
+  }
   const config = parseConfig(process.env)
   // settle writes its table on standard output, for a job to keep: its log lines go to standard error.
   const log = command === 'settle' ? pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true })) : pino({ level: config.logLevel })
@@ -200,10 +206,6 @@ async function main (): Promise<void> {
     setFlagsFromString('--heap-growing-percent=50')
     const output = { write: (text: string) => process.stdout.write(text), error: (text: string) => process.stderr.write(text), isTTY: process.stdout.isTTY === true }
     // Usage first: a mistyped argument is told as such, whatever the state of the database.
-    if (asksForHelp(process.argv.slice(3))) {
-      output.write(USAGE)
-      return
-    }
     const request = settleRequest(process.argv.slice(3), output)
     if (request === 2) {
       process.exitCode = 2

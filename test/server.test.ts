@@ -6,7 +6,7 @@ import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
-import { mistypedSettings } from '../src/config.js'
+import { mistypedSettings, parseConfig } from '../src/config.js'
 import { temporaryDirectory } from './helpers.js'
 import { send, serverEnvironment, spawnServer, startServer } from './spawn.js'
 
@@ -156,13 +156,20 @@ t.test('what an operator acts on is told in one line without a stack trace, name
   for (const command of ['migrate', 'settle'] as const) {
     const run = spawnServer(command === 'settle' ? ['settle', '--year', '2021'] : ['migrate'], { DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/none` })
     t.equal(await run.exited, 1, command)
-    t.equal(run.stderr(), `${command}: DATABASE_URL (postgres://postgres:***@127.0.0.1:${port}/none): connect ECONNREFUSED 127.0.0.1:${port}\n`, `${command}: the reason and the setting that names the database, without its password`)
+    t.equal(run.stderr(), `${command}: DATABASE_URL (postgres@127.0.0.1:${port}/none): connect ECONNREFUSED 127.0.0.1:${port}\n`, `${command}: the reason and the setting that names the database, without its password`)
   }
+  const inQuery = spawnServer(['migrate'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/none?password=hunter2` })
+  t.equal(await inQuery.exited, 1)
+  t.equal(inQuery.stderr(), `migrate: DATABASE_URL (postgres@127.0.0.1:${port}/none): connect ECONNREFUSED 127.0.0.1:${port}\n`, 'nor a password given as ?password= (found by review)')
   // A URL no client can read: said as such, not "Invalid URL" with a stack (found by the operations probe), and not echoed (it may hold a password).
   const unreadable = spawnServer(['migrate'], { DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:99999/none' })
   t.equal(await unreadable.exited, 1)
-  t.match(unreadable.stderr(), /^invalid configuration:\n {2}DATABASE_URL cannot be read as a URL \(a port beyond 65535, /)
+  t.match(unreadable.stderr(), /^invalid configuration:\n {2}DATABASE_URL cannot be read as a connection string \(Invalid URL\): postgres:\/\/user:password@host:5432\/database, a port from 1 to 65535/)
   t.notMatch(unreadable.stderr(), /secret/)
+  // What pg reads is read: a socket's folder in ?host=, a password with @ or a space (found by review: the socket form was refused).
+  for (const url of ['postgres://postgres@/test?host=/var/run/postgresql', 'postgres://u:p@ss@127.0.0.1:5432/db', 'postgres://u:p ss@127.0.0.1/db']) {
+    t.equal(parseConfig({ DATABASE_URL: url }).databaseUrl, url, url)
+  }
 })
 
 t.test('the start-up line names where Swagger UI answers: the port given when PORT is 0', async (t) => {
