@@ -74,31 +74,50 @@ const rowOf = (recordsBefore: number, emptyLinesBefore: number): number => recor
 
 /** In a chunk read as latin1 (a character a byte): a character of UTF-8 in three or four bytes (CJK, a BOM). */
 const WIDE_UTF8 = /[\xE0-\xF4]/
-/** Two or more characters of UTF-8 in two bytes each, one after the other (U+0080–U+07FF: Latin, Greek, Cyrillic, Armenian…). */
-const TWO_BYTE_RUN = /(?:[\xC2-\xDF][\x80-\xBF]){2,}/
+/** Two or more characters of UTF-8 in two bytes each, one after the other (U+0080–U+07FF). */
+const TWO_BYTE_RUNS = /(?:[\xC2-\xDF][\x80-\xBF]){2,}/g
+/** A two-byte character from U+0180 on (Latin Extended-B, IPA, Greek, Cyrillic, Armenian…): where GBK's Chinese lands when it reads as UTF-8. */
+const BEYOND_LATIN = /[\xC6-\xDF]/
+/** The bytes at the end of a chunk that may begin a run the next chunk goes on with (none is ASCII or begins three bytes). */
+const RUN_TAIL = 64
 
 /**
  * A file in GBK whose bytes happen to be UTF-8 too: about 1,900 common characters are (医院 is
  * D2 BD D4 BA, which reads as ҽԺ), and a short file of them passed the UTF-8 check and was stored
  * as Cyrillic and Armenian (found by a probe). Chinese text in UTF-8 is three bytes a character, so
- * a file with no such character and a run of two-byte characters is taken for GBK: refused, naming
- * the line and the text both ways. One character of three bytes anywhere (a BOM, as "CSV UTF-8"
- * writes, or any Chinese) settles that the file is UTF-8. Only chunks that are not ASCII are looked at.
+ * a file with no such character and a run of two-byte characters, one of them past Latin (U+0180
+ * on), is taken for GBK: refused, naming the line and the text both ways. One character of three
+ * bytes anywhere (a BOM, as "CSV UTF-8" writes, or any Chinese) settles that the file is UTF-8;
+ * Latin text (××, Ñúñez, Þórður, lüè) is never taken for GBK. Only chunks that are not ASCII are
+ * looked at, with the end of the chunk before (a run may go on across chunks).
  */
 function gbkLookingUtf8 () {
   let wide = false
   let suspect: { line: number, bytes: Buffer } | undefined
+  let tail = Buffer.alloc(0)
   return {
     /** Looks at a chunk whose first line is `line` (breaks: the line breaks before an offset of it). */
     look (chunk: Buffer, line: number, breaks: (end: number) => number): void {
-      if (wide || isAscii(chunk)) return
-      const text = chunk.toString('latin1')
+      if (wide || suspect !== undefined) return
+      if (isAscii(chunk)) {
+        tail = Buffer.alloc(0)
+        return
+      }
+      const bytes = tail.length === 0 ? chunk : Buffer.concat([tail, chunk])
+      const text = bytes.toString('latin1')
       if (WIDE_UTF8.test(text)) {
         wide = true
         return
       }
-      const run = suspect === undefined ? TWO_BYTE_RUN.exec(text) : null
-      if (run !== null) suspect = { line: line + breaks(run.index), bytes: chunk.subarray(run.index, run.index + Math.min(run[0].length, 40)) }
+      for (const run of text.matchAll(TWO_BYTE_RUNS)) {
+        if (!BEYOND_LATIN.test(run[0])) continue
+        // The tail holds no line break: a run that begins in it is on the chunk's first line.
+        suspect = { line: line + breaks(Math.max(0, run.index - tail.length)), bytes: bytes.subarray(run.index, run.index + Math.min(run[0].length, 40)) }
+        return
+      }
+      let from = bytes.length
+      while (from > 0 && bytes.length - from < RUN_TAIL && (bytes[from - 1] ?? 0) >= 0x80) from--
+      tail = Buffer.from(bytes.subarray(from))
     },
     /** At the end of the file: the problem, if it reads as GBK. */
     problem () {

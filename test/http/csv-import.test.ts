@@ -142,7 +142,7 @@ t.test('a file in GBK whose bytes are UTF-8 too (医院, 学校, 债券 are) is 
   const gbk = (text: string) => Buffer.from(new Map([['医院', 'd2bdd4ba'], ['学校', 'd1a7d0a3'], ['债券', 'd5aec8af']]).get(text)!, 'hex')
   t.equal(gbk('医院').toString('utf8'), 'ҽԺ', '医院 in GBK is UTF-8: ҽԺ')
   const file = Buffer.concat([Buffer.from('a,b\r\nG-001,x\r\n'), Buffer.from('G-002,'), gbk('医院'), Buffer.from('\r\nG-003,'), gbk('学校'), Buffer.from('\r\n')])
-  for (const cut of [1, 14, 20, file.length - 1]) {
+  for (const cut of [1, 14, 20, 21, 22, 23, file.length - 1]) {
     await t.rejects(read([file.subarray(0, cut), file.subarray(cut)]), {
       status: 400, type: 'not-utf8',
       message: 'The file reads as GBK or GB18030 text, not UTF-8 (line 3: "医院" in GBK would be stored as "ҽԺ"). Save it as "CSV UTF-8".',
@@ -153,6 +153,8 @@ t.test('a file in GBK whose bytes are UTF-8 too (医院, 学校, 债券 are) is 
   t.same(await read([Buffer.concat([Buffer.from('a,b\nG-002,'), gbk('债券'), Buffer.from('\nG-003,城阳\n')])]), [['G-002', 'ծȯ'], ['G-003', '城阳']], 'with Chinese in UTF-8 further on')
   t.same(await read([Buffer.from('\uFEFFa,b\nG-002,ҽԺ\n')]), [['G-002', 'ҽԺ']], 'after a BOM')
   t.same(await read([Buffer.from('a,b\nMüller,25°C\nCafé,Straße 1\n')]), [['Müller', '25°C'], ['Café', 'Straße 1']], 'a two-byte character alone, here and there')
+  const latin = [['××', 'Ñúñez'], ['Þórður', 'lüè'], ['Größe', '÷±']]
+  t.same(await read([Buffer.from(`a,b\n${latin.map((l) => l.join(',')).join('\n')}\n`)]), latin, 'Latin text in runs (found by review: ×× and Ñúñez were taken for GBK)')
 })
 
 t.test('rows of separators alone (",", what a spreadsheet leaves below its data) are skipped as empty lines are, and the rows after them keep their numbers (found by a probe: five problems a row, and the file refused)', async (t) => {
