@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ADMIN_TOKEN_PATTERN } from './config.js'
 import { OperatorError } from './db/errors.js'
@@ -32,9 +32,16 @@ export async function resolveAdminToken (dataDir: string, fromEnvironment: strin
   }
   await mkdir(dataDir, { recursive: true })
   const token = randomBytes(32).toString('base64url')
-  // Whole or not at all: a start cut short leaves no half-written token.
+  // Whole or not at all, and on disk before it is named: a start cut short (or the power) leaves no
+  // half-written or empty token behind, for the next start to replace without a word.
   const partial = `${file}.${process.pid}.partial`
-  await writeFile(partial, `${token}\n`, { mode: 0o600, flag: 'w' })
+  const handle = await open(partial, 'w', 0o600)
+  try {
+    await handle.writeFile(`${token}\n`)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
   await rename(partial, file)
   return { token, origin: 'generated', file }
 }

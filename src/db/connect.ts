@@ -144,8 +144,9 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
     // Dates and times are read in ISO style (pg parses timestamptz; dates are read as text):
     // whatever the database, the role or DATABASE_URL sets, e.g. DateStyle 'SQL, DMY' (31/12/2021),
     // under which every read of a run, debt or advance failed. Queued ahead of the client's first
-    // query; its failure is that query's too (the connection is broken then).
-    client.query(SESSION_SETTINGS).catch(() => {})
+    // query. Should it fail, the connection is closed, so that its queries fail (503) and the pool
+    // lends it no more, rather than read dates in another style.
+    client.query(SESSION_SETTINGS).catch(() => { client.end().catch(() => {}) })
   })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return {
@@ -181,15 +182,17 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
 }
 
 /**
- * The database's folders and files as this user's alone (0700, 0600): PGlite writes the files of a
- * template 0666 and its folders 0755 whatever the umask (968 of about 1,000 files, readable and
- * writable by every user of the machine wherever the data directory itself was not 0700).
+ * A new database's folders and files as this user's alone (0700, 0600): PGlite writes its files
+ * 0666 and its folders 0755 whatever the umask, from the template or not (968 of about 1,000 files,
+ * readable and writable by every user of the machine wherever the data directory itself was not
+ * 0700). A link is left as it is; a file system that takes no modes (a mount of another kind) is
+ * left as it is too: the database works there as before.
  */
 async function keepPrivate (dataDir: string): Promise<void> {
-  await chmod(dataDir, 0o700)
-  for (const entry of await readdir(dataDir, { recursive: true, withFileTypes: true })) {
-    await chmod(join(entry.parentPath, entry.name), entry.isDirectory() ? 0o700 : 0o600)
-  }
+  const entries = [{ path: dataDir, folder: true }, ...(await readdir(dataDir, { recursive: true, withFileTypes: true }))
+    .filter((entry) => !entry.isSymbolicLink())
+    .map((entry) => ({ path: join(entry.parentPath, entry.name), folder: entry.isDirectory() }))]
+  for (const { path, folder } of entries) await chmod(path, folder ? 0o700 : 0o600).catch(() => {})
 }
 
 /**
@@ -205,10 +208,11 @@ function openPglite (dataDir: string | undefined, template: string | false | und
       await mkdir(dataDir, { recursive: true })
       unlock = lockDataDir(dataDir)
     }
-    const from = template === false || !isNewDataDir(dataDir) ? undefined : template ?? builtTemplate()
+    const fresh = isNewDataDir(dataDir)
+    const from = template === false || !fresh ? undefined : template ?? builtTemplate()
     const loadDataDir = from === undefined ? undefined : await readTemplate(from)
     const created = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), ...(loadDataDir === undefined ? {} : { loadDataDir }) })
-    if (dataDir !== undefined && loadDataDir !== undefined) await keepPrivate(dataDir)
+    if (dataDir !== undefined && fresh) await keepPrivate(dataDir)
     return created
   }
   const create = async () => {

@@ -193,8 +193,8 @@ const WATERMARK = '<div class="watermark" aria-hidden="true">草稿 DRAFT</div>'
 /** Whose lines a statement printed for a district's or a zone's key holds: not the run's totals. */
 function scopeNote (scope: Scope): string {
   if (scope.kind === 'all') return ''
-  const whose = scope.kind === 'district' ? `属地政府 ${h(scope.districtCode)}` : `功能区 ${h(scope.zoneCode)}`
-  return `<p class="scope">本页仅合计${whose} 的分成办法（按查询范围），不是本结算批次的全部 — the lines of ${scope.kind === 'district' ? 'district' : 'zone'} ${h(scope.kind === 'district' ? scope.districtCode : scope.zoneCode)} only, not the whole run</p>`
+  const [title, kind, code] = scope.kind === 'district' ? ['属地政府', 'district', scope.districtCode] : ['功能区', 'zone', scope.zoneCode]
+  return `<p class="scope">本页仅合计${title} ${h(code)} 的分成办法（按查询范围），不是本结算批次的全部 — the lines of ${kind} ${h(code)} only, not the whole run</p>`
 }
 
 /** The run's digest as a page prints it: a finalized run's, or where a draft's will be. */

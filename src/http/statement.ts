@@ -38,10 +38,12 @@ const READ_AS_ANOTHER_NUMBER =
  * of a document, kept as text. (Before, a zone coded 2021-06 opened as a date; found by a probe.)
  */
 const READ_AS_A_DATE_OR_VALUE = new RegExp([
-  String.raw`^(?=.*\d)(?=.*[-/:年月日])[\d\s\-/:.年月日时分秒]+(?:\s*[ap]\.?m\.?)?$`,
+  String.raw`^(?:上午|下午)?(?=.*\d)(?=.*[-/:年月日时分秒])[\d\s\-/:.年月日时分秒]+(?:\s*[ap]\.?m\.?)?$`,
+  String.raw`^\d{1,2}\s*[ap]\.?m\.?$`,
+  String.raw`^\d{1,2}\.\d{1,2}\.\d{2,4}$`,
   String.raw`^(?=.*\d)[\d\s\-/,.]*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?[\d\s\-/,.]*$`,
   String.raw`^(?:true|false)$`,
-  String.raw`^#(?:n/a|div/0!|value!|ref!|name\?|num!|null!)$`,
+  String.raw`^#(?:n/a|div/0!|value!|ref!|name\?|num!|null!|spill!|calc!|getting_data)$`,
 ].join('|'), 'i')
 
 /** A decimal of more significant digits than a spreadsheet's floating point keeps (15): 0.1234567890123456 would print rounded. */

@@ -36,18 +36,20 @@ t.test('a new embedded database from the template migrates and keeps its data; a
   await inMemory.close()
 })
 
-t.test('a new embedded database from the template is this user\'s alone: its folders 0700, its files 0600 (PGlite wrote them 0666, whatever the umask; found by the operations probe)', async (t) => {
+t.test('a new embedded database, from the template or not, is this user\'s alone: its folders 0700, its files 0600 (PGlite wrote them 0666, whatever the umask; found by the operations probe)', async (t) => {
   const dir = await temporaryDirectory(t, 'pglite-template-')
-  const template = await writePgliteTemplate(join(dir, 'template.tar.gz'))
-  const dataDir = join(dir, 'db')
-  const database = openDatabase({ kind: 'pglite', dataDir, template })
-  await migrate(database)
-  await database.close()
-  const entries = await readdir(dataDir, { recursive: true })
-  t.ok(entries.length > 500, `the database's ${entries.length} folders and files`)
-  const open = []
-  for (const path of [dataDir, ...entries.map((entry) => join(dataDir, entry))]) {
-    if (((await stat(path)).mode & 0o077) !== 0) open.push(path)
+  const built = await writePgliteTemplate(join(dir, 'template.tar.gz'))
+  for (const template of [built, false] as const) {
+    const dataDir = join(dir, template === false ? 'initdb' : 'db')
+    const database = openDatabase({ kind: 'pglite', dataDir, template })
+    await migrate(database)
+    await database.close()
+    const entries = await readdir(dataDir, { recursive: true })
+    t.ok(entries.length > 500, `the database's ${entries.length} folders and files`)
+    const open = []
+    for (const path of [dataDir, ...entries.map((entry) => join(dataDir, entry))]) {
+      if (((await stat(path)).mode & 0o077) !== 0) open.push(path)
+    }
+    t.same(open, [], `${template === false ? 'initialized by PGlite' : 'from the template'}: none that another user may read or write`)
   }
-  t.same(open, [], 'none that another user may read or write')
 })

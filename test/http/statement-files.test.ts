@@ -68,11 +68,13 @@ t.test('CSV: a code a spreadsheet would read as another number (leading zeros, 1
 
 t.test('CSV: a code, name or document number a spreadsheet would read as a date, a time, a fraction, a truth value or an error value is kept as text (="…"); other text as before', async (t) => {
   const names = ['2021-06', 'MAR-1', '1-Mar', '37-01', '1/2', '12:30', '12:30 PM', '1 1/2', '2021年6月', '6月1日', 'Jan 2021', 'TRUE', 'false', '#N/A', '#DIV/0!', '#REF!',
+    '3 pm', '12 PM', '3时30分', '下午3:30', '1.2.2021', '#SPILL!',
     'QD-HT', 'QD-12', 'MAR', 'May', '青政字〔2021〕5号', '12 号', '-', '#1', 'true story', 'A-1']
   const lines = (await tableCsv('表', columns, names.map((name) => ({ name, documentNo: 'x', amount: '1.00' })))).toString('utf8').slice(1).split('\r\n')
   t.same(lines.slice(2, 2 + names.length).map((l) => l.slice(0, l.indexOf(',x,'))), [
     '"=""2021-06"""', '"=""MAR-1"""', '"=""1-Mar"""', '"=""37-01"""', '"=""1/2"""', '"=""12:30"""', '"=""12:30 PM"""', '"=""1 1/2"""', '"=""2021年6月"""', '"=""6月1日"""', '"=""Jan 2021"""',
     '"=""TRUE"""', '"=""false"""', '"=""#N/A"""', '"=""#DIV/0!"""', '"=""#REF!"""',
+    '"=""3 pm"""', '"=""12 PM"""', '"=""3时30分"""', '"=""下午3:30"""', '"=""1.2.2021"""', '"=""#SPILL!"""',
     'QD-HT', 'QD-12', 'MAR', 'May', '青政字〔2021〕5号', '12 号', "'-", '#1', 'true story', 'A-1',
   ], 'before, a zone coded 2021-06 opened as Jun-21, MAR-1 as 1-Mar, 1/2 as 1月2日 and TRUE as a truth value (found by a probe)')
 })
