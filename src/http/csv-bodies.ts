@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { createReadStream, createWriteStream, rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -85,7 +86,15 @@ async function spooled (payload: Readable, limit: number, reply: FastifyReply): 
     removeDir()
     throw error
   }
+  // Opened before the answer may close: the name can then go at once (found when the removal became
+  // synchronous: a request refused before its body was read had its file opened after it was gone).
   const file = createReadStream(path)
+  try {
+    await once(file, 'open')
+  } catch (error) {
+    removeDir()
+    throw error
+  }
   reply.raw.once('close', () => {
     // The file's name goes (the import reads on through its open descriptor). Once the answer is
     // sent, nothing reads the file any more: it is closed. A client that goes before its answer
