@@ -1,9 +1,10 @@
+import { sql } from 'kysely'
 import pg from 'pg'
 import t from 'tap'
 import { openDatabase } from '../../src/db/connect.js'
 import { migrate } from '../../src/db/migrate.js'
 import { loadDemoData } from '../../src/demo.js'
-import { onPostgres, postgresDatabase, testApp } from '../helpers.js'
+import { onPostgres, postgresDatabase, testApp, testDatabase } from '../helpers.js'
 import { injector } from '../world.js'
 
 /*
@@ -46,5 +47,11 @@ if (onPostgres) {
     t.equal(repayment.statusCode, 201, repayment.body)
     t.match(JSON.parse(repayment.body), { kind: 'repayment', occurredOn: '2025-06-30', principal: '1.00' })
     t.match(JSON.parse((await other('admin', { method: 'GET', url: '/v1/debts/1?asOf=2025-06-30' })).body), { asOf: '2025-06-30' }, 'and it reads back as of its day')
+  })
+} else {
+  t.test('the embedded database reads dates in ISO style: its settings are the service\'s own', async (t) => {
+    const database = await testDatabase(t)
+    const { rows } = await sql<{ style: string, day: string }>`SELECT current_setting('DateStyle') AS style, '2021-12-31'::date::text AS day`.execute(database.db)
+    t.same(rows, [{ style: 'ISO, MDY', day: '2021-12-31' }])
   })
 }
