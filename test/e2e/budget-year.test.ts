@@ -368,7 +368,7 @@ t.test('the statement as xlsx and as a printable page, and the verification: the
   if (html === undefined) throw new Error('no html')
   t.equal(html.match(/<section class="agreement"/g)?.length, 2, 'a page per agreement')
   for (const figure of ['1,302,345.62', '203,624.65', '1,098,720.97', '140,000.00', '63,624.65', '-21,400.00', '134,399.96']) t.match(html, `>${figure}<`, `${figure} in 元 with thousands separators`)
-  t.equal(html.split(digest).length - 1, 2, 'the digest on both pages')
+  t.equal(html.split(digest).length - 1, 3, 'the digest on both pages, and on the totals page (since the print probe)')
   for (const seal of ['市财政局', '区财政局', '功能区管委会']) t.match(html, `<h3>${seal}</h3>`, `a seal block for ${seal}`)
   t.match(html, '未确认', 'QD-BL\'s line printed as unreviewed')
 
