@@ -175,6 +175,9 @@ export const Problems = {
   notUtf8: (line: number) => new Problem(400, 'not-utf8',
     `The file is not UTF-8 text (line ${line}). Save it as "CSV UTF-8": a file in GBK or GB18030 cannot be read as it is.`,
     at(`/line/${line}`, 'holds bytes that are not UTF-8')),
+  utf16File: () => new Problem(400, 'not-utf8',
+    'The file is UTF-16 text (what Excel saves as "Unicode text"), not UTF-8 (line 1). Save it as "CSV UTF-8".',
+    at('/line/1', 'begins with the byte-order mark of UTF-16')),
   /** A file in GBK whose bytes are UTF-8 too (src/services/csv-file.ts): `asGbk` is the text as GBK reads it, `asUtf8` as UTF-8 does. */
   readsAsGbk: (line: number, asGbk: string, asUtf8: string) => new Problem(400, 'not-utf8',
     `The file reads as GBK or GB18030 text, not UTF-8 (line ${line}: ${JSON.stringify(asGbk)} in GBK would be stored as ${JSON.stringify(asUtf8)}). Save it as "CSV UTF-8".`,

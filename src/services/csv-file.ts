@@ -72,6 +72,9 @@ function nextBreak (bytes: Buffer, start: number): number {
  */
 const rowOf = (recordsBefore: number, emptyLinesBefore: number): number => recordsBefore + emptyLinesBefore + 1
 
+/** The first bytes of a file in UTF-16: FF FE (little-endian, what Windows writes) or FE FF. */
+const isUtf16Bom = (chunk: Buffer) => (chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff)
+
 /** In a chunk read as latin1 (a character a byte): a character of UTF-8 in three or four bytes (CJK, a BOM). */
 const WIDE_UTF8 = /[\xE0-\xF4]/
 /** Two or more characters of UTF-8 in two bytes each, one after the other (U+0080–U+07FF). */
@@ -194,7 +197,9 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       try {
         utf8.decode(chunk, { stream: true })
       } catch {
-        callback(notUtf8(chunk))
+        // Excel's "Unicode text" and Notepad's "Unicode" are UTF-16, with its BOM: name it, rather
+        // than advise about GBK (found by a probe of CSV files as Chinese Windows saves them).
+        callback(bytes === chunk.length && isUtf16Bom(chunk) ? Problems.utf16File() : notUtf8(chunk))
         return
       }
       gbk.look(chunk, linesBefore + 1, (end) => lineBreaks(chunk.subarray(0, end), endsWithCR))

@@ -164,3 +164,20 @@ t.test('rows of separators alone (",", what a spreadsheet leaves below its data)
   t.same(lines, [{ line: 2, fields: ['1', '2'] }, { line: 5, fields: ['3', '4'] }], 'the data rows, numbered as the spreadsheet shows them')
   t.same(file.finish(false, 2), { rows: 2, rejected: 0, errors: [] })
 })
+
+t.test('a file in UTF-16 (Excel\'s "Unicode text") is refused as UTF-16, not with advice about GBK (found by a probe of CSV files as Chinese Windows saves them)', async (t) => {
+  const text = 'a,b\n城阳,1\n'
+  const littleEndian = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])
+  const bigEndian = Buffer.from(littleEndian)
+  bigEndian.swap16()
+  for (const [name, file] of [['little-endian', littleEndian], ['big-endian', bigEndian]] as const) {
+    await t.rejects(read([file]), {
+      status: 400,
+      type: 'not-utf8',
+      message: 'The file is UTF-16 text (what Excel saves as "Unicode text"), not UTF-8 (line 1). Save it as "CSV UTF-8".',
+      errors: [{ pointer: '/line/1', message: 'begins with the byte-order mark of UTF-16' }],
+    }, name)
+  }
+  // The same bytes later in a file are bytes that are not UTF-8, on their line.
+  await t.rejects(read([Buffer.from('a,b\n'), littleEndian]), { status: 400, type: 'not-utf8', message: /^The file is not UTF-8 text \(line 2\)/ })
+})
