@@ -213,7 +213,7 @@ function lineOf (
  * Computes a draft run for the year in `tx` and stores it, a chunk of agreements at a time;
  * answers its id, the number of its lines and their totals, summed chunk by chunk as it goes.
  */
-async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<{ id: number, lines: number, totals: RunTotals }> {
+async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<{ id: number, lines: number, supplementaryLines: number, totals: RunTotals }> {
   const year = request.fiscalYear
   if (!(await tryLockYear(tx, year))) throw Problems.settlementRunning(year)
   await withoutJit(tx)
@@ -240,6 +240,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   // anywhere throws, and the transaction takes every line back with it.
   let stored = Promise.resolve()
   const sums = runSums()
+  let supplementaryLines = 0
   for await (const { start, agreements, inputs } of chunksOf(tx, year, ids, by)) {
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
@@ -268,6 +269,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
       onProgress?.(start + index + 1, ids.length)
     }
     sums.add(lines)
+    for (const l of lines) if (l.kind === 'supplementary') supplementaryLines++
     await stored
     stored = insertLines(tx, id, year, lines)
     stored.catch(() => {})
@@ -281,7 +283,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   if (problems.length > 0) throw Problems.cannotSettle(problems)
   const tooLarge = runMagnitudeIssue(sums.unsigned(), ids.length, request.agreementIds === undefined ? '/fiscalYear' : '/agreementIds')
   if (tooLarge !== undefined) throw Problems.cannotSettle([tooLarge])
-  return { id, lines: ids.length, totals: sums.totals() }
+  return { id, lines: ids.length, supplementaryLines, totals: sums.totals() }
 }
 
 /** The run's header when some of it is in the caller's scope (admins: any run); 404 otherwise. Reads no line's figures. */
@@ -314,11 +316,14 @@ async function overview (db: Db, scope: Scope, id: number): Promise<RunOverview>
 /** 年度结算: computes and stores a draft run for the year (admins, `npm run settle`, the demo loader). */
 export function createRun (ctx: Context, request: SettlementRequest, onProgress?: Progress): Promise<RunOverview> {
   return inWriteTransaction(ctx, async (tx) => {
-    const { id, lines, totals } = await computeRun(tx, ctx, request, onProgress)
+    const { id, lines, supplementaryLines, totals } = await computeRun(tx, ctx, request, onProgress)
     // Every line is in an admin's scope: the totals summed as the run went are the run's.
     const run = ctx.actor.scope.kind === 'all' ? await findRunHeader(tx, id) : undefined
     const value = run === undefined ? await overview(tx, ctx.actor.scope, id) : { run, lineCount: lines, totals }
-    return { value, audit: [{ action: 'create', entityType: 'settlement_run', entityId: String(id), details: { fiscalYear: request.fiscalYear, lines } }] }
+    // What an auditor asks of a run: which agreements it was asked for (all in force, when none were
+    // named), how many of its lines re-settle a finalized year (补充结算), under which floor.
+    const details = { fiscalYear: request.fiscalYear, agreementIds: request.agreementIds ?? 'all in force', lines, supplementaryLines, minimumRate: ctx.settings.minZoneRate.toString() }
+    return { value, audit: [{ action: 'create', entityType: 'settlement_run', entityId: String(id), details }] }
   })
 }
 

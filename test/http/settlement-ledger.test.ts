@@ -103,6 +103,16 @@ t.test('§9 a difference is paid once: of two supplementary runs against one fin
   }
 })
 
+t.test('§9 the audit log says of each run what an auditor asks: the agreements it was asked for, how many of its lines are supplementary (补充结算), its floor', async (t) => {
+  const { id, annual, b } = await twoSupplementaryRuns(2034)
+  const created = async (runId: number) => {
+    const events = (await get(app, `/v1/audit-events?entityType=settlement_run&entityId=${runId}`)).json().items as Array<{ action: string, details: unknown }>
+    return events.filter((e) => e.action === 'create').map((e) => e.details)
+  }
+  t.same(await created(annual.id), [{ fiscalYear: 2034, agreementIds: [id], lines: 1, supplementaryLines: 0, minimumRate: '0.6' }], 'the annual run')
+  t.same(await created(b.id), [{ fiscalYear: 2034, agreementIds: [id], lines: 1, supplementaryLines: 1, minimumRate: '0.6' }], 'a supplementary run')
+})
+
 if (onPostgres) {
   t.test('§9 two finalizations at once: one succeeds, the other is refused (PostgreSQL)', async (t) => {
     const { id, annual, b, c } = await twoSupplementaryRuns(2033)
