@@ -46,10 +46,24 @@ const toEvent = (r: AuditEventRow): AuditEvent => ({
   entityType: r.entity_type, entityId: r.entity_id, requestId: r.request_id, details: r.details === null ? null : JSON.parse(r.details) as unknown,
 })
 
+/** What the audit log is filtered by: each given one narrows it. `since` (included) and `before` (not) are ISO instants. */
+export interface AuditFilter {
+  entityType?: string | undefined
+  entityId?: string | undefined
+  keyId?: string | undefined
+  action?: string | undefined
+  since?: string | undefined
+  before?: string | undefined
+}
+
 /** Newest first. */
-export async function listAuditEvents (db: Db, page: PageRequest, filter: { entityType?: string | undefined, entityId?: string | undefined }): Promise<Page<AuditEvent>> {
+export async function listAuditEvents (db: Db, page: PageRequest, filter: AuditFilter): Promise<Page<AuditEvent>> {
   let query = db.selectFrom('audit_events').selectAll()
   if (filter.entityType !== undefined) query = query.where('entity_type', '=', filter.entityType)
   if (filter.entityId !== undefined) query = query.where('entity_id', '=', filter.entityId)
+  if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId)
+  if (filter.action !== undefined) query = query.where('action', '=', filter.action)
+  if (filter.since !== undefined) query = query.where('occurred_at', '>=', new Date(filter.since))
+  if (filter.before !== undefined) query = query.where('occurred_at', '<', new Date(filter.before))
   return mapPage(await fetchPage(query, page, { columns: ['id'], types: ['int'], of: (r) => [r.id], descending: true }), toEvent)
 }

@@ -25,6 +25,15 @@ export function advancePaidInWindow (fiscalYear: number, paidOn: string): boolea
   return year >= fiscalYear - 1 && year <= fiscalYear + 1
 }
 
+/**
+ * The instants of Beijing's days `from` to `to` (both written YYYY-MM-DD, both included), as ISO
+ * timestamps: from the first day's midnight at UTC+8 up to, not including, the midnight after the last.
+ */
+export function beijingDays (from: string, to: string): { since: string, before: string } {
+  const midnight = (day: string) => Date.parse(`${day}T00:00:00+08:00`)
+  return { since: new Date(midnight(from)).toISOString(), before: new Date(midnight(to) + 86_400_000).toISOString() }
+}
+
 /** The calendar year of a day written YYYY-MM-DD (an integer). */
 export function yearOf (day: string): number {
   return Number.parseInt(day.slice(0, 4), 10)

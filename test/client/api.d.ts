@@ -12234,6 +12234,23 @@ export interface operations {
                 entityType?: string;
                 /** @description 对象 the record's id or code */
                 entityId?: string;
+                /**
+                 * @description 密钥 the key that made the change (`bootstrap` for ADMIN_TOKEN)
+                 * @example bootstrap
+                 */
+                keyId?: string;
+                /** @description 操作 e.g. create, finalize, review, revoke */
+                action?: string;
+                /**
+                 * @description 起 from this day, Beijing time (inclusive)
+                 * @example 2026-01-01
+                 */
+                from?: string;
+                /**
+                 * @description 止 to this day, Beijing time (inclusive)
+                 * @example 2026-12-31
+                 */
+                to?: string;
             };
             header?: never;
             path?: never;

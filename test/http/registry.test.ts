@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import t from 'tap'
 import { expectProblem, testApp, testDatabase } from '../helpers.js'
 import { created, get, injector, post } from '../world.js'
@@ -140,6 +141,30 @@ t.test('every write is audited with the key, the action and the request id', asy
   t.equal(all.items.length, 2)
   t.ok(all.items[0].id > all.items[1].id, 'newest first')
   t.type(all.nextCursor, 'string')
+})
+
+t.test('the audit log is filtered by the key that wrote, the action and a period of Beijing days, both ends included (found by a probe of the audit trail: "who did what in March" took a walk through the whole log)', async (t) => {
+  const key = await created(t, app, '/v1/api-keys', { role: 'admin', label: '审计测试' })
+  const made = await injectAs({ token: key.token }, { method: 'POST', url: '/v1/districts', payload: { code: '370285', name: '莱西市' } })
+  t.equal(made.statusCode, 201)
+  const ids = async (query: string) => ((await get(app, `/v1/audit-events?limit=1000&${query}`)).json().items as Array<{ keyId: string, action: string, entityId: string }>)
+  t.same((await ids(`keyId=${key.id}`)).map((e) => [e.keyId, e.action, e.entityId]), [[key.id, 'create', '370285']], 'the key\'s one write')
+  t.same((await ids(`keyId=${key.id}&action=revoke`)), [], 'and no revocation by it')
+  t.ok((await ids('keyId=bootstrap&action=create')).every((e) => e.keyId === 'bootstrap' && e.action === 'create'))
+  t.notOk((await ids('keyId=bootstrap')).some((e) => e.entityId === '370285'), 'another key\'s writes are not its')
+  // Two events a millisecond apart across Beijing's midnight of 1 January 2026 (16:00 UTC the day before).
+  await sql`INSERT INTO audit_events (occurred_at, key_id, role, action, entity_type, entity_id, request_id)
+    VALUES ('2025-12-31T15:59:59.999Z', 'period-test', 'admin', 'create', 'district', 'last-of-2025', 'r1'),
+           ('2025-12-31T16:00:00.000Z', 'period-test', 'admin', 'create', 'district', 'first-of-2026', 'r2')`.execute(database.db)
+  const period = async (query: string) => (await ids(`keyId=period-test&${query}`)).map((e) => e.entityId)
+  t.same(await period('from=2025-12-31&to=2025-12-31'), ['last-of-2025'], '31 December in Beijing ends at 15:59:59.999 UTC')
+  t.same(await period('from=2026-01-01&to=2026-01-01'), ['first-of-2026'], '1 January in Beijing begins at 16:00 UTC the day before')
+  t.same(await period('from=2025-12-31'), ['first-of-2026', 'last-of-2025'], 'from alone: that day on, newest first')
+  t.same(await period('to=2025-12-31'), ['last-of-2025'], 'to alone: up to the end of that day')
+  const reversed = expectProblem(t, await get(app, '/v1/audit-events?from=2026-01-02&to=2026-01-01'), 400)
+  t.same(reversed.errors, [{ pointer: '/querystring/from', message: 'must not be after to' }])
+  const badDay = expectProblem(t, await get(app, '/v1/audit-events?from=2026-02-30'), 400)
+  t.equal(badDay.errors?.[0]?.pointer, '/querystring/from', 'a day that does not exist')
 })
 
 t.test('api-contract.md, Errors: the same code created by requests at once is created once; every other request gets the same 409 at /code as a later duplicate', async (t) => {

@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { ROLES } from '../../domain/principal.js'
-import { DistrictCode, IdempotencyHeaders, PageOf, PageQuery, problemResponses, RecordId, StringEnum, Timestamp, ZoneCode, Words } from './common.js'
+import { DateString, DistrictCode, IdempotencyHeaders, PageOf, PageQuery, problemResponses, RecordId, StringEnum, Timestamp, ZoneCode, Words } from './common.js'
 
 /* API keys and the audit log (api-contract.md, Roles and scope). Admins only. */
 
@@ -81,6 +81,10 @@ export const listAuditEventsSchema = {
     ...PageQuery,
     entityType: Type.Optional(Type.String({ minLength: 1, maxLength: 50, description: '对象类型 e.g. agreement, zone, revenue_import' })),
     entityId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: '对象 the record\'s id or code' })),
+    keyId: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: '密钥 the key that made the change (`bootstrap` for ADMIN_TOKEN)', examples: ['bootstrap'] })),
+    action: Type.Optional(Type.String({ minLength: 1, maxLength: 50, description: '操作 e.g. create, finalize, review, revoke' })),
+    from: Type.Optional({ ...DateString('起 from this day, Beijing time (inclusive)'), examples: ['2026-01-01'] }),
+    to: Type.Optional({ ...DateString('止 to this day, Beijing time (inclusive)'), examples: ['2026-12-31'] }),
   }, { additionalProperties: false }),
   response: { 200: PageOf(AuditEvent, '审计事件 events, newest first'), ...problemResponses(400, 401, 403) },
 }
