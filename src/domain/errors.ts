@@ -158,6 +158,9 @@ export const Problems = {
   /** Node keeps the first of two Content-Type headers and drops the rest: which one the client meant is not known. */
   contentTypeRepeated: (times: number) => new Problem(400, 'invalid-input', `Content-Type is given ${times} times: a body has one type, so send the header once.`,
     at('/headers/content-type', `is given ${times} times`)),
+  /** Node keeps the first of two Authorization headers; a proxy in front may read the last: who is calling is not known. */
+  authorizationRepeated: (times: number) => new Problem(400, 'invalid-input', `Authorization is given ${times} times: a request is made by one key, so send the header once.`,
+    at('/headers/authorization', `is given ${times} times`)),
   idempotencyKeyMalformed: () => new Problem(400, 'invalid-input', 'Idempotency-Key must be 1 to 255 printable ASCII characters; spaces may come between them.',
     at('/headers/idempotency-key', 'must be 1 to 255 printable ASCII characters')),
   /** A field that goes with one role only (an API key's districtCode or zoneCode). */

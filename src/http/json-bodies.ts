@@ -22,7 +22,7 @@ export function firstNonUtf8Byte (body: Uint8Array): number {
 export function timesGiven (request: FastifyRequest, name: string): number {
   const raw = request.raw.rawHeaders
   let times = 0
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === name) times++
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.length === name.length && raw[i]?.toLowerCase() === name) times++
   return times
 }
 
