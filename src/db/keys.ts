@@ -79,6 +79,21 @@ export async function findActiveKey (db: Db, tokenHash: string): Promise<Pick<Ap
     .where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).executeTakeFirst()
 }
 
+/**
+ * The stored key `id` and every stored key that issued it, up the chain (created_by) to one that is
+ * no stored key (ADMIN_TOKEN's bootstrap, the settle command): [] when `id` is no stored key either.
+ */
+export async function issuingChain (db: Db, id: string): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`
+    WITH RECURSIVE chain (id, created_by) AS (
+      SELECT id, created_by FROM api_keys WHERE id = ${id}
+      UNION
+      SELECT k.id, k.created_by FROM api_keys k JOIN chain c ON k.id = c.created_by
+    )
+    SELECT id FROM chain`.execute(db)
+  return rows.map((r) => r.id)
+}
+
 /** The label a key was issued with (undefined for the bootstrap admin, which is no stored key). */
 export async function keyLabel (db: Db, id: string): Promise<string | undefined> {
   const row = await db.selectFrom('api_keys').select('label').where('id', '=', id).executeTakeFirst()

@@ -207,6 +207,10 @@ export const Problems = {
   /** REQUIRE_TWO_ADMINS=1: the key that computed a run may not also finalize it. */
   secondAdminRequired: (runId: number, createdBy: string) => new Problem(403, 'second-admin-required',
     `Settlement run ${runId} was computed with key ${createdBy}; this deployment requires another admin key to finalize it (REQUIRE_TWO_ADMINS=1).`),
+  /** REQUIRE_TWO_ADMINS: the finalizing key and the computing key share an issuer (src/domain/principal.ts sharedIssuer). */
+  sameSigner: (runId: number, createdBy: string, keyId: string, shared: string) => new Problem(403, 'second-admin-required',
+    `Settlement run ${runId} was computed with key ${createdBy}, and ${shared === createdBy ? `key ${keyId} was issued through it` : shared === keyId ? `that key was issued through key ${keyId}` : `both it and key ${keyId} were issued through key ${shared}`}: ` +
+    'under REQUIRE_TWO_ADMINS=1 they count as one signer. Finalize it with an admin key issued by someone else.'),
 
   // —— 404: unknown, or outside the caller's scope ——————————————————————————————
   /** `what` names the record: "debt 12", "settlement run 3". */

@@ -21,6 +21,17 @@ export type Scope =
 
 export const ALL: Scope = { kind: 'all' }
 
+/**
+ * REQUIRE_TWO_ADMINS (四眼原则): two keys are one signer when one issued the other, directly or
+ * through keys it issued, or both were issued through one key other than ADMIN_TOKEN's: an admin
+ * could otherwise issue themself a second key and finalize their own run with it (found by a probe).
+ * `computed` and `finalizing` are each a key's issuing chain (the key first); answers the key they
+ * share, if any. ADMIN_TOKEN, which issues every first key, is in no chain.
+ */
+export function sharedIssuer (computed: readonly string[], finalizing: readonly string[]): string | undefined {
+  return finalizing.find((id) => computed.includes(id))
+}
+
 export function scopeOf (principal: Principal): Scope {
   switch (principal.role) {
     case 'admin': return ALL

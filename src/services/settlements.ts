@@ -5,7 +5,7 @@ import { adjacentVersions, agreementIdsInForce, agreementsInForce, carryTermsOf,
 import type { Db } from '../db/database.js'
 import { lockSettlementInputs } from '../db/locks.js'
 import { readOnly } from '../db/read-only.js'
-import { keyLabel } from '../db/keys.js'
+import { issuingChain, keyLabel } from '../db/keys.js'
 import type { Page, PageRequest } from '../db/pagination.js'
 import { findDistrict, findZone, registryNames } from '../db/registry.js'
 import { categoryActuals, type GroupActuals, groupActuals, groupActualsOf, yearGroupActuals } from '../db/revenue.js'
@@ -27,7 +27,7 @@ import {
   carriedFromInput, type CarrySource, carrySource, type CarryTerms, changedInputs, type LineInputs, draftShortfallDisposition, type LineShortfallDisposition, type ShortfallDisposition, shortfallsInput, supplementaryFigures, supplementaryMagnitudeIssue, uncarriedShortfallConflicts,
 } from '../domain/ledger.js'
 import { type Decimal, formatMoney, formatRate, money, ZERO } from '../domain/money.js'
-import { ALL, type Scope } from '../domain/principal.js'
+import { ALL, type Scope, sharedIssuer } from '../domain/principal.js'
 import { type BandJson, presentGroupFigures } from '../domain/presentation.js'
 import { runSums, runTotals, type RunTotals, type StatementLine } from '../domain/settlement.js'
 import type { AgreementYearInput, AgreementYearResult } from '../domain/types.js'
@@ -394,7 +394,11 @@ export function finalizeRun (ctx: Context, id: number, request: FinalizeRequest 
     const found = await findRunHeader(tx, id)
     if (found === undefined) throw Problems.notFound(`settlement run ${id}`)
     if (found.status === 'finalized') throw Problems.runAlreadyFinalized(id, found.finalizedAt)
-    if (ctx.settings.requireTwoAdmins && found.createdBy === keyId) throw Problems.secondAdminRequired(id, found.createdBy)
+    if (ctx.settings.requireTwoAdmins) {
+      if (found.createdBy === keyId) throw Problems.secondAdminRequired(id, found.createdBy)
+      const shared = sharedIssuer(await issuingChain(tx, found.createdBy), await issuingChain(tx, keyId))
+      if (shared !== undefined) throw Problems.sameSigner(id, found.createdBy, keyId, shared)
+    }
     const reason = overrideReasonOf(request.override)
     if (!(await tryLockYear(tx, found.fiscalYear))) throw Problems.settlementRunning(found.fiscalYear)
     // Reviews under way finish first (and are in the digest); later ones find the run finalized.

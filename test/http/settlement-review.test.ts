@@ -253,7 +253,7 @@ t.test('verification: the digest and every line recomputed from the stored rows;
   t.match(reviewed, { digestMatches: false, mismatchCount: 1, mismatches: [{ field: 'digest' }] }, 'the zone share restored, the changed review still breaks the digest')
 })
 
-t.test('REQUIRE_TWO_ADMINS=1: the key that computed a run may not finalize it (403); another admin key may', async (t) => {
+t.test('REQUIRE_TWO_ADMINS=1: the key that computed a run may not finalize it (403), nor a key that shares an issuer with it other than ADMIN_TOKEN; another admin key may', async (t) => {
   const fourEyes = injector(await testApp(t, database, { requireTwoAdmins: true }), world)
   const second = await created(t, app, '/v1/api-keys', { role: 'admin', label: '市财政局复核' }) as { id: string, token: string }
   const computed = await fourEyes('admin', { method: 'POST', url: '/v1/settlement-runs', payload: { fiscalYear: 2022 } })
@@ -263,6 +263,30 @@ t.test('REQUIRE_TWO_ADMINS=1: the key that computed a run may not finalize it (4
   t.match(same.type, /:second-admin-required$/)
   t.match(same.detail, /computed with key bootstrap.*another admin key/)
   t.match((await get(app, `/v1/settlement-runs/${runId}`)).json(), { status: 'draft' })
+  // One admin may not be two signers by issuing themself more keys (found by a probe of the keys): a key issued through the
+  // computing key, the key that issued it, a key issued through the same key: each 403, naming the key they share.
+  const issue = async (by: { token: string }, label: string) => (await fourEyes(by, { method: 'POST', url: '/v1/api-keys', payload: { role: 'admin', label } })).json() as { id: string, token: string }
+  const clerk = await created(t, app, '/v1/api-keys', { role: 'admin', label: '市财政局结算科' }) as { id: string, token: string }
+  const clerksOwn = await issue(clerk, '结算科第二把钥匙')
+  const clerksThird = await issue(clerksOwn, '结算科第三把钥匙')
+  const sibling = await issue(clerk, '结算科第四把钥匙')
+  const draftBy = async (key: { token: string }) => (await fourEyes(key, { method: 'POST', url: '/v1/settlement-runs', payload: { fiscalYear: 2022 } })).json().id as number
+  const byClerk = await draftBy(clerk)
+  const byClerksOwn = await draftBy(clerksOwn)
+  const refusals: Array<[number, { id: string, token: string }, string]> = [
+    [byClerk, clerksOwn, `Settlement run ${byClerk} was computed with key ${clerk.id}, and key ${clerksOwn.id} was issued through it`],
+    [byClerk, clerksThird, `Settlement run ${byClerk} was computed with key ${clerk.id}, and key ${clerksThird.id} was issued through it`],
+    [byClerksOwn, clerk, `Settlement run ${byClerksOwn} was computed with key ${clerksOwn.id}, and that key was issued through key ${clerk.id}`],
+    [byClerksOwn, sibling, `Settlement run ${byClerksOwn} was computed with key ${clerksOwn.id}, and both it and key ${sibling.id} were issued through key ${clerk.id}`],
+  ]
+  for (const [run, key, detail] of refusals) {
+    const refused = expectProblem(t, await fourEyes(key, { method: 'POST', url: `/v1/settlement-runs/${run}/finalize` }), 403)
+    t.match(refused, { type: /:second-admin-required$/, detail: `${detail}: under REQUIRE_TWO_ADMINS=1 they count as one signer. Finalize it with an admin key issued by someone else.` })
+    t.match((await get(app, `/v1/settlement-runs/${run}`)).json(), { status: 'draft' })
+  }
+  // A key revoked stays in the chain of the keys it issued.
+  t.equal((await fourEyes('admin', { method: 'DELETE', url: `/v1/api-keys/${clerk.id}` })).statusCode, 200)
+  expectProblem(t, await fourEyes(clerksOwn, { method: 'POST', url: `/v1/settlement-runs/${byClerk}/finalize` }), 403)
   const other = await fourEyes({ token: second.token }, { method: 'POST', url: `/v1/settlement-runs/${runId}/finalize` })
   t.equal(other.statusCode, 200)
   t.match(other.json(), { status: 'finalized', createdBy: 'bootstrap', finalizedBy: second.id })
