@@ -101,7 +101,11 @@ export interface StatementLine extends LineFigures {
    * Each group, with its printed bands, the shortfall written off (核销) in the agreement's last year when no next version
    * carries it (§6), and the responsibility transfers (事权划转) behind its base (§4).
    */
-  groups: ReadonlyArray<SettledGroupFigures & { bands: readonly BandJson[], writtenOff?: string | undefined, transfers?: readonly CitedTransfer[] | undefined }>
+  groups: ReadonlyArray<SettledGroupFigures & {
+    bands: readonly BandJson[], writtenOff?: string | undefined, transfers?: readonly CitedTransfer[] | undefined
+    /** The next version of the agreement that carries the group's shortfall in (§6): the printed statement says where it went. */
+    carriedToAgreementId?: number | undefined
+  }>
   /** Every decision of the district and the zone on the line, oldest first (审核确认). */
   reviewHistory: readonly Review[]
   /** The floor the line was settled under (分成比例下限): its run's, or for a supplementary line that of its year's first settlement. */

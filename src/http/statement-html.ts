@@ -213,6 +213,9 @@ function page (run: StoredRun, line: StatementLine, index: number, count: number
   const kind = line.kind === 'annual' ? '年度结算' : `补充结算（依据结算批次 ${line.follows ?? ''}）`
   const writtenOff = line.groups.filter((g) => g.writtenOff !== undefined)
     .map((g) => `<p class="note">注：口径组 ${h(g.name)} 结转下年短收 ${formatYuan(g.writtenOff ?? '0.00')} 元，分成办法期满，不转入后续办法，予以核销。</p>`).join('')
+  // Where a shortfall carried out of the agreement's last year went: the lines' JSON said, the printed page did not (found by a probe).
+  const carriedOn = line.groups.filter((g) => g.carriedToAgreementId !== undefined)
+    .map((g) => `<p class="note">注：口径组 ${h(g.name)} 结转下年短收 ${formatYuan(g.carriedShortfallOut ?? '0.00')} 元，分成办法期满，转入后续分成办法（编号 ${g.carriedToAgreementId ?? ''}）同名口径组。</p>`).join('')
   const transfers = line.groups.filter((g) => g.transfers !== undefined && g.transfers.length > 0)
     .map((g) => `<p class="note">注：口径组 ${h(g.name)} 核定基数含事权划转（财随事走）：${h(transfersCitation(g.transfers ?? [], formatYuan))}。</p>`).join('')
   return `<section class="agreement" data-agreement-id="${line.agreementId}">
@@ -222,7 +225,7 @@ function page (run: StoredRun, line: StatementLine, index: number, count: number
 <tr><th>分成办法</th><td>${h(line.documentNo)}（编号 ${line.agreementId}）</td><th>分成比例下限</th><td>${formatPercent(line.run.minimumRate)}</td></tr>
 </tbody></table>
 <p class="unit">金额单位：元</p>
-${groupsTable(line)}${transfers}${writtenOff}
+${groupsTable(line)}${transfers}${writtenOff}${carriedOn}
 <div class="pair"><div><h2>分档明细</h2>${bandsTable(line)}</div><div><h2>结算</h2>${balanceTable(line)}</div></div>
 <h2>审核确认</h2>
 <table class="review"><thead><tr><th>当事方</th><th>结论</th><th>登记人</th><th>时间（北京时间）</th><th>说明</th></tr></thead><tbody>${reviewRows(line.reviewHistory)}</tbody></table>
@@ -250,7 +253,7 @@ function totalsPage (run: StoredRun, count: number, totals: RunTotals, previousZ
     rows.push(['原结算功能区分成 previously settled', previousZoneShare], ['补充结算调整 adjustment', totals.adjustment], ['应补(扣)调整 balance adjustment', totals.balanceAdjustment])
   }
   return `<section class="totals">
-<header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度</p><h1>${run.fiscalYear}年度功能区收入分成结算单 合计<small>totals</small></h1><p class="status">${statusText(run)}</p></header>
+<header><p class="meta">结算批次 ${run.id} · ${run.fiscalYear}年度${printsSupplementary ? ' · 含补充结算' : ''}</p><h1>${run.fiscalYear}年度功能区收入分成结算单 合计<small>totals</small></h1><p class="status">${statusText(run)}</p></header>
 <p class="unit">本结算单 ${count} 份分成办法合计；金额单位：元</p>
 ${scopeNote(scope)}
 <table class="balance"><tbody>${rows.map(([title, amount]) => `<tr><th>${title}</th>${yuan(amount)}</tr>`).join('')}</tbody></table>

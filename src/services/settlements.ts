@@ -704,7 +704,9 @@ async function * statementPages (ctx: Context, header: StoredRun, allIds: readon
         const disposition = l.dispositions.get(g.name)
         const bands = JSON.parse(g.bands) as BandJson[]
         const cited = { ...g, bands, transfers: resultCitingTransfers === null ? [] : storedTransfersCited(resultCitingTransfers) }
-        return disposition?.kind === 'written_off' ? { ...cited, writtenOff: formatMoney(disposition.amount) } : cited
+        return disposition?.kind === 'written_off'
+          ? { ...cited, writtenOff: formatMoney(disposition.amount) }
+          : disposition?.kind === 'carried' ? { ...cited, carriedToAgreementId: disposition.agreementId } : cited
       }),
     }))
     sums.add(page)

@@ -363,6 +363,10 @@ t.test('§6 a shortfall carries into the next version of the agreement, or is wr
   t.notOk('writtenOff' in ((await line(last.id, old)).groups[0] ?? {}), 'not written off')
   t.ok((await line(last.id, old)).groups[0]?.explanation?.includes(`可分成增量为负，短收 100.00 结转后续分成办法（编号 ${next}）以后年度增量抵扣：功能区分成 0.00`),
     'its explanation says where the shortfall goes')
+  const printed = (await get(app, `/v1/settlement-runs/${last.id}/statement?format=html`)).body
+  t.match(printed, `注：口径组 taxes 结转下年短收 100.00 元，分成办法期满，转入后续分成办法（编号 ${next}）同名口径组。`,
+    'and so does the printed statement (before, only the lines\' JSON said; found by a probe of supplementary settlements)')
+  t.notMatch(printed, '予以核销', 'not that it is written off')
 
   // Written off: the next version's group of that name does not carry shortfalls.
   const writtenZone = await zone()

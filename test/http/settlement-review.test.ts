@@ -301,6 +301,7 @@ t.test('REQUIRE_TWO_ADMINS is read from the environment: 1 turns it on, the defa
 
 t.test('the statement page\'s stylesheet and font: public, cacheable, only what the page names', async (t) => {
   const html = (await get(app, `/v1/settlement-runs/${run2020}/statement?format=html`)).body
+  t.match(html, `<p class="meta">结算批次 ${run2020} · 2020年度</p>`, 'a run of annual lines alone: its totals page says no more')
   const href = /<link rel="stylesheet" href="([^"]+)">/.exec(html)?.[1]
   t.match(href, /^\.\.\/\.\.\/\.\.\/assets\/statement-[0-9a-f]{16}\.css$/, 'a relative URL, so a proxy may mount the service under a prefix')
   const cssUrl = new URL(href!, `http://x/v1/settlement-runs/${run2020}/statement`).pathname

@@ -258,6 +258,7 @@ t.test('§3 MIN_ZONE_RATE raised after agreements were registered: a year\'s fir
   const html = (await get(raised, `/v1/settlement-runs/${supplementary.id}/statement?format=html`)).body
   t.match(html, /<th>分成比例下限<\/th><td>60%<\/td>/, 'the statement prints 60%')
   t.notMatch(html, /65%/, 'and never the raised floor beside the 0.60 bands')
+  t.match(html, `<p class="meta">结算批次 ${supplementary.id} · 2020年度 · 含补充结算</p>`, 'its totals page says it holds supplementary lines, as the CSV\'s title does (found by a probe)')
   t.equal((await post(raised, `/v1/settlement-runs/${supplementary.id}/finalize`, undefined)).statusCode, 200, 'and finalized')
 
   // A draft computed under 0.60 before the floor was raised is not finalized under 0.65 (before, it was: found by review of 24d879b).
