@@ -289,9 +289,10 @@ function lockDataDir (dataDir: string): () => void {
   const path = resolve(`${dataDir}.lock`)
   const host = hostname()
   const namespace = pidNamespace()
+  const directory = directoryIdentity(dataDir)
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(path, `${process.pid}\n${host}\n${namespace}\n`, { flag: 'wx' })
+      writeFileSync(path, `${process.pid}\n${host}\n${namespace}\n${directory}\n`, { flag: 'wx' })
       heldDataDirs.add(path)
       const touching = setInterval(() => {
         const now = new Date()
@@ -310,8 +311,15 @@ function lockDataDir (dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error
     }
-    const [pidText = '', holderHost, holderNamespace] = readFileSync(path, 'utf8').split('\n').map((part) => part.trim())
+    const [pidText = '', holderHost, holderNamespace, holderDirectory] = readFileSync(path, 'utf8').split('\n').map((part) => part.trim())
     const holder = Number(pidText)
+    // A lock that names another directory came with a copy of DATA_DIR (a backup taken while the
+    // service ran, restored): its holder holds the original, not this one (found by a probe of
+    // backups: the copy was refused, naming the process that served the original).
+    if (holderDirectory !== undefined && holderDirectory !== '' && directory !== '' && holderDirectory !== directory) {
+      rmSync(path, { force: true })
+      continue
+    }
     // Named by host alone (written before namespaces were named): another host is another namespace.
     const elsewhere = holderNamespace === undefined || holderNamespace === '' ? holderHost !== undefined && holderHost !== '' && holderHost !== host : holderNamespace !== namespace
     if (elsewhere) {
@@ -335,6 +343,19 @@ function lockDataDir (dataDir: string): () => void {
       }
     }
     rmSync(path, { force: true })
+  }
+}
+
+/**
+ * The data directory's identity in a lock: its inode, which a copy does not keep and a
+ * path does not give (one volume is mounted at different paths in two containers). '' when unknown.
+ */
+function directoryIdentity (dataDir: string): string {
+  try {
+    const { ino } = statSync(dataDir)
+    return `inode ${ino}`
+  } catch {
+    return ''
   }
 }
 

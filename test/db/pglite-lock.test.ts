@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname, uptime } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
@@ -82,7 +82,7 @@ t.test('a lock taken in another process namespace (another container on the same
     utimesSync(lock, untouched, untouched)
     const after = openDatabase({ kind: 'pglite', dataDir, template: false })
     t.equal(await select1(after), 1, 'taken over once untouched for LOCK_STALE_MS')
-    t.equal(readFileSync(lock, 'utf8'), `${process.pid}\n${hostname()}\n${readlinkSync('/proc/self/ns/pid')}\n`, 'naming this process, its host and its namespace')
+    t.equal(readFileSync(lock, 'utf8'), `${process.pid}\n${hostname()}\n${readlinkSync('/proc/self/ns/pid')}\ninode ${statSync(dataDir).ino}\n`, 'naming this process, its host, its namespace and the directory')
     await after.close()
   }
 })
@@ -97,4 +97,26 @@ t.test('a held lock is touched every LOCK_REFRESH_MS, so that another namespace 
   t.ok(Date.now() - statSync(`${dataDir}.lock`).mtimeMs < LOCK_REFRESH_MS + 500, 'touched since')
   await handle.close()
   t.notOk(existsSync(`${dataDir}.lock`))
+})
+
+t.test('a copy of DATA_DIR taken while the service ran (a restored backup) opens: its lock names the directory it was taken on, not the copy ' +
+  '(found by a probe of backups: the copy was refused, naming the process that served the original); the original stays refused', async (t) => {
+  const folder = await temporaryDirectory(t, 'pglite-lock-')
+  const original = join(folder, 'pglite')
+  const serving = openDatabase({ kind: 'pglite', dataDir: original, template: false })
+  t.equal(await select1(serving), 1)
+  const held = readFileSync(`${original}.lock`, 'utf8')
+  t.match(held, new RegExp(`\ninode ${statSync(original).ino}\n$`), 'the lock names the directory')
+  const copy = join(folder, 'copy', 'pglite')
+  cpSync(original, copy, { recursive: true })
+  // As another process (the service, living) left it in the copy.
+  writeFileSync(`${copy}.lock`, held.replace(/^\d+\n/, `${process.ppid}\n`))
+  const restored = openDatabase({ kind: 'pglite', dataDir: copy, template: false })
+  t.equal(await select1(restored), 1, 'the copy opens while the process its lock names lives')
+  t.match(readFileSync(`${copy}.lock`, 'utf8'), new RegExp(`\ninode ${statSync(copy).ino}\n$`), 'its lock now names the copy')
+  const second = openDatabase({ kind: 'pglite', dataDir: original, template: false })
+  await t.rejects(select1(second), { message: /is in use by process \d+ \(this one\)/ }, 'the original, still held, is refused as before')
+  await second.close()
+  await restored.close()
+  await serving.close()
 })
