@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { DatabaseHandle, ScriptRunner } from './connect.js'
-import { OperatorError } from './errors.js'
+import { classifyDatabaseError, OperatorError } from './errors.js'
 
 /*
  * Plain, numbered SQL migrations from sql/ (001_name.sql, 002_name.sql, …), applied in order,
@@ -84,10 +84,33 @@ async function applyPending (run: ScriptRunner, files: MigrationFile[]): Promise
       continue
     }
     // One simple-protocol script runs as one implicit transaction: all of it, or none of it.
-    await run(`${file.text}\n;\nINSERT INTO schema_migrations (name, checksum) VALUES (${literal(file.name)}, ${literal(file.checksum)});`)
+    try {
+      await run(`${file.text}\n;\nINSERT INTO schema_migrations (name, checksum) VALUES (${literal(file.name)}, ${literal(file.checksum)});`)
+    } catch (error) {
+      throw migrationFailed(file.name, error)
+    }
     done.push(file.name)
   }
   return done
+}
+
+/** SQLSTATEs of a script that creates what is there already: a table, a function, a trigger or index, a schema. */
+const ALREADY_THERE = new Set(['42P07', '42723', '42710', '42P06'])
+
+/**
+ * A migration the database refused, named (found by a probe of backups: a partial restore stopped
+ * the start with a stack trace from pg that named no migration). A database that cannot be reached
+ * or answers too late is not the migration's fault: that error goes on as it is.
+ */
+function migrationFailed (name: string, error: unknown): unknown {
+  const kind = classifyDatabaseError(error)
+  if (kind === 'unavailable' || kind === 'timed-out' || !(error instanceof Error)) return error
+  const code = (error as { code?: unknown }).code
+  const hint = typeof code === 'string' && ALREADY_THERE.has(code)
+    ? '. The database holds what it creates but schema_migrations does not record it (a partial restore, or rows removed from that table): ' +
+      'restore a whole dump into an empty database (README, Backups)'
+    : ''
+  return new OperatorError(`migrations: ${name} failed, and nothing of it was applied: ${error.message}${hint}`, { cause: error })
 }
 
 /** Applies every pending migration; answers the names it applied, in order. */
