@@ -111,3 +111,21 @@ t.test('scenario chart subtitle: the difference says it is in 元 (the axis may 
   t.equal(titles(2024), '2022–2025 年 · 实际收入至 2024 年，其后为预测 · 下限 0.60 / 0.60 · 差额合计 3886400.00 元', 'before, "差额合计 3886400.00" under an axis in 万元')
   t.equal(titles(2025), '2022–2025 年 · 实际收入至 2025 年 · 下限 0.60 / 0.60 · 差额合计 3886400.00 元', 'nothing projected: nothing said of it')
 })
+
+t.test('the same chart is the same bytes, whenever it is drawn: ECharts\'s names are numbered per drawing, in markup and the stylesheet only (found by a probe of backups)', async (t) => {
+  const years = [{ fiscalYear: 2022, revenueTotal: '1285.84', base: '971.00', zoneShare: '220.38' }, { fiscalYear: 2023, revenueTotal: '1352.84', base: '971.00', zoneShare: '273.38' }]
+  const title = '示例 zr5-cls-40 zr7-c0 区'
+  const first = renderHistoryChart(years, { title })
+  renderScenarioChart([])
+  const again = renderHistoryChart(years, { title })
+  t.equal(again, first, 'drawn again, after another chart')
+  const names = [...new Set(first.replace(/(<(title|desc|text)\b[^>]*>)[^<]*<\/\2>/g, '$1').match(/\bzr\d+-[\w-]+/g))]
+  t.ok(names.length > 3 && names.every((name) => name.startsWith('zr0-')), `every name is the drawing's own: ${names.join(' ')}`)
+  const classes = names.filter((name) => name.startsWith('zr0-cls-')).map((name) => Number(name.slice('zr0-cls-'.length))).sort((x, y) => x - y)
+  t.same(classes, classes.map((_, i) => i), 'classes numbered from 0')
+  for (const name of classes.map((n) => `zr0-cls-${n}`)) t.match(first, new RegExp(`\\.${name}[: {]`), `${name} is styled under its new name`)
+  const svg = parseSvg(first)
+  t.equal(svg.elements.find((e) => e.name === 'title')?.text, title, 'a title that looks like one of those names is left as written')
+  t.match(svg.elements.find((e) => e.name === 'desc')?.text, /^示例 zr5-cls-40 zr7-c0 区（单位：元）/)
+  t.ok(svg.texts.includes(title), 'and so is the chart\'s own title')
+})
