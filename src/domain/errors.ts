@@ -149,6 +149,17 @@ const REQUEST_PARTS: Record<string, string> = {
   body: 'The request body does', querystring: 'The query string does', params: 'The path parameters do', headers: 'The request headers do',
 }
 
+/**
+ * Where a change refused for a settled year can go: a later year of the agreement, or, once its last
+ * year is settled, the next version (before, "from Y+1 on" was advised past the agreement's end,
+ * where it is refused as outside it; found by a probe).
+ */
+function laterOrNextVersion (verb: string, settled: number, effectiveTo: number | null): string {
+  return effectiveTo !== null && settled >= effectiveTo
+    ? `Every year it is in force (to ${effectiveTo}) is settled: record the change in the agreement's next version.`
+    : `${verb} from ${settled + 1} on, or record a new agreement.`
+}
+
 export const Problems = {
   // —— 400: malformed input ————————————————————————————————————————————————
   /** A list's cursor that no list gave out. */
@@ -292,14 +303,14 @@ export const Problems = {
       at('/effectiveTo', `must be ${last} or later while advances for ${last} are on record`))
   },
   /** A base adjustment may not reach back into a settled year. */
-  agreementSettledAdjustment: (agreementId: number, settled: number, fromYear: number) => new Problem(409, 'agreement-settled',
+  agreementSettledAdjustment: (agreementId: number, settled: number, fromYear: number, effectiveTo: number | null) => new Problem(409, 'agreement-settled',
     `Agreement ${agreementId} is in a finalized settlement of ${settled}: an adjustment from ${fromYear} would change a settled year. ` +
-    `Adjust from ${settled + 1} on, or record a new agreement.`, at('/fromYear', `must be after ${settled}`)),
+    `${laterOrNextVersion('Adjust', settled, effectiveTo)}`, at('/fromYear', `must be after ${settled}`)),
   /** A responsibility transfer may not move the base of a settled year. */
-  agreementSettledTransfer: (agreementId: number, settled: number, fromYear: number) => new Problem(409, 'agreement-settled',
+  agreementSettledTransfer: (agreementId: number, settled: number, fromYear: number, effectiveTo: number | null) => new Problem(409, 'agreement-settled',
     `Agreement ${agreementId} is in a finalized settlement of ${settled}: a transfer from ${fromYear} would change ${fromYear === settled ? 'that year' : `a year up to ${settled}`}, ` +
     'and the years up to a signed one are not changed after it (the years after them carry from them, calculation-rules.md §6). ' +
-    `Record it from ${settled + 1} on, or record a new agreement.`,
+    `${laterOrNextVersion('Record it', settled, effectiveTo)}`,
     at('/fromYear', `must be after ${settled}`)),
   alreadyTransferred: (debtId: number, districtCode: string | undefined, on: string) => new Problem(409, 'already-transferred',
     `Debt ${debtId} was transferred to ${districtCode ?? ''} on ${on}; a debt is transferred once.`),

@@ -161,7 +161,7 @@ export function addBaseAdjustment (ctx: Context, id: number, adjustment: NewBase
     if (money(adjustment.amount).isZero()) throw Problems.adjustmentEmpty()
     if (group.adjustments.length >= MAX_BASE_ADJUSTMENTS) throw Problems.tooManyAdjustments(group.name, group.adjustments.length, MAX_BASE_ADJUSTMENTS)
     const settled = await lastFinalizedYear(tx, found.id)
-    if (settled !== undefined && adjustment.fromYear <= settled) throw Problems.agreementSettledAdjustment(found.id, settled, adjustment.fromYear)
+    if (settled !== undefined && adjustment.fromYear <= settled) throw Problems.agreementSettledAdjustment(found.id, settled, adjustment.fromYear, found.effectiveTo)
     if (adjustment.fromYear <= found.baseYear) throw Problems.adjustmentNotAfterBaseYear(found.baseYear)
     if (found.effectiveTo !== null && adjustment.fromYear > found.effectiveTo) throw Problems.fromYearOutsideAgreement('adjustment', found, adjustment.fromYear)
     const recorded = await insertBaseAdjustment(tx, found.id, group.position, adjustment)

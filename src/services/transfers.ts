@@ -46,7 +46,7 @@ export function recordTransfer (ctx: Context, json: NewTransfer): Promise<Stored
     if (!inForce(found, transfer.fromYear)) throw Problems.fromYearOutsideAgreement('transfer', found, transfer.fromYear)
     if (group.transfers.length >= MAX_TRANSFERS) throw Problems.tooManyTransfers(group.name, group.transfers.length, MAX_TRANSFERS)
     const settled = await lastFinalizedYear(tx, found.id)
-    if (settled !== undefined && transfer.fromYear <= settled) throw Problems.agreementSettledTransfer(found.id, settled, transfer.fromYear)
+    if (settled !== undefined && transfer.fromYear <= settled) throw Problems.agreementSettledTransfer(found.id, settled, transfer.fromYear, found.effectiveTo)
     const recorded = await insertTransfer(tx, found.id, group.position, group.name, transfer)
     return {
       value: recorded,

@@ -113,6 +113,25 @@ t.test('§9 the audit log says of each run what an auditor asks: the agreements 
   t.same(await created(b.id), [{ fiscalYear: 2034, agreementIds: [id], lines: 1, supplementaryLines: 1, minimumRate: '0.6' }], 'a supplementary run')
 })
 
+t.test('§9 a change refused for a settled year says where it can go: a later year, or once the agreement\'s last year is settled, its next version (before, "from 2051 on" past its end; found by a probe)', async (t) => {
+  const zoneCode = await zone()
+  const ended = await agreement(zoneCode, 2050, { effectiveTo: 2050 })
+  await revenue(zoneCode, 2050, '1500.00')
+  t.equal((await finalize((await run(2050, ended)).id)).statusCode, 200)
+  const adjustment = expectProblem(t, await post(app, `/v1/agreements/${ended}/base-adjustments`, { group: 'taxes', fromYear: 2050, amount: '-100.00', reason: '核减', documentNo: '调〔2051〕1号' }), 409)
+  t.equal(adjustment.detail, `Agreement ${ended} is in a finalized settlement of 2050: an adjustment from 2050 would change a settled year. ` +
+    'Every year it is in force (to 2050) is settled: record the change in the agreement\'s next version.')
+  const transfer = expectProblem(t, await post(app, '/v1/responsibility-transfers', { agreementId: ended, group: 'taxes', function: '教育', direction: 'to_district', fromYear: 2050, documentNo: 'x', funding: { method: 'fixed', amount: '1.00' } }), 409)
+  t.match(transfer.detail, /\. Every year it is in force \(to 2050\) is settled: record the change in the agreement's next version\.$/)
+  // An agreement with years to come is told the next year, as before.
+  const openZone = await zone()
+  const open = await agreement(openZone, 2052)
+  await revenue(openZone, 2052, '1500.00')
+  t.equal((await finalize((await run(2052, open)).id)).statusCode, 200)
+  const later = expectProblem(t, await post(app, `/v1/agreements/${open}/base-adjustments`, { group: 'taxes', fromYear: 2052, amount: '-100.00', reason: '核减', documentNo: '调〔2053〕1号' }), 409)
+  t.match(later.detail, /\. Adjust from 2053 on, or record a new agreement\.$/)
+})
+
 if (onPostgres) {
   t.test('§9 two finalizations at once: one succeeds, the other is refused (PostgreSQL)', async (t) => {
     const { id, annual, b, c } = await twoSupplementaryRuns(2033)
