@@ -5,8 +5,9 @@ import { classifyDatabaseError } from '../db/errors.js'
 import { counted, type InputIssue, MAX_PROBLEM_ERRORS, Problem, Problems } from '../domain/errors.js'
 import { DAY_PATTERN } from '../domain/days.js'
 import { GROWTH_PATTERN, MONEY_PATTERN, NON_NEGATIVE_MONEY_PATTERN, RATE_PATTERN } from '../domain/money.js'
+import { saysSomething } from '../domain/text.js'
 import { consumedTypes } from './json-bodies.js'
-import { CATEGORY_CODE_PATTERN, DISTRICT_CODE_PATTERN, ID_PATTERN, NOT_BLANK_PATTERN, ZONE_CODE_PATTERN } from './schemas/common.js'
+import { CATEGORY_CODE_PATTERN, DISTRICT_CODE_PATTERN, ID_PATTERN, NAME_PATTERN, NOT_BLANK_PATTERN, ZONE_CODE_PATTERN } from './schemas/common.js'
 
 /*
  * Every 4xx/5xx answer is RFC 9457 problem+json (api-contract.md, Errors). Services and the
@@ -127,6 +128,7 @@ const FORMAT_MESSAGES: Record<string, string> = {
   [DAY_PATTERN]: 'must be a day written YYYY-MM-DD, from 1900-01-01 to 2199-12-31',
   [ID_PATTERN]: 'must be a record id: a whole number from 1 to 2147483647, written without leading zeros',
   [NOT_BLANK_PATTERN]: 'must not be blank: white space alone says nothing',
+  [NAME_PATTERN]: 'must be a name on one line: no tab, line break or other control character, no bidirectional override (U+202A–U+202E, U+2066–U+2069)',
   [DISTRICT_CODE_PATTERN]: 'must be a 6-digit division code (GB/T 2260), e.g. "370214"',
   [ZONE_CODE_PATTERN]: 'must be a zone code of at most 32 letters, digits, "-" and "_", starting with a letter or digit, e.g. "QD-HT"',
   [CATEGORY_CODE_PATTERN]: 'must be a revenue category code of at most 32 letters, digits, "." and "-", starting with a letter or digit, e.g. "10101"',
@@ -206,9 +208,10 @@ function validationFields (error: FastifyError): InputIssue[] {
       // A format's words for the value's shape; a string too long is told so, unless its format names its limit (an amount's 15 digits, §1).
       const pattern = e.parentSchema?.pattern
       // Text that is not a string at all is told so: "must not be blank" would not say what is wrong with 5.
-      const format = pattern === undefined || (e.keyword === 'maxLength' && !LENGTH_WORDED_PATTERNS.has(pattern)) || (e.keyword === 'type' && pattern === NOT_BLANK_PATTERN)
+      const format = pattern === undefined || (e.keyword === 'maxLength' && !LENGTH_WORDED_PATTERNS.has(pattern)) || (e.keyword === 'type' && (pattern === NOT_BLANK_PATTERN || pattern === NAME_PATTERN))
         ? undefined
-        : FORMAT_MESSAGES[pattern]
+        // A name that says nothing is told so, as any text is; one that does, what it may not hold.
+        : pattern === NAME_PATTERN && typeof e.data === 'string' && !saysSomething(e.data) ? FORMAT_MESSAGES[NOT_BLANK_PATTERN] : FORMAT_MESSAGES[pattern]
       message = format === undefined
         ? keywordMessage(e, part) ?? e.message ?? 'is invalid'
         : e.keyword === 'type' && typeof e.data === 'number' ? `${format}; a JSON number is not accepted` : format

@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { ROLES } from '../../domain/principal.js'
-import { DateString, DistrictCode, IdempotencyHeaders, PageOf, PageQuery, problemResponses, RecordId, StringEnum, Timestamp, ZoneCode, Words } from './common.js'
+import { DateString, DistrictCode, IdempotencyHeaders, Name, PageOf, PageQuery, problemResponses, RecordId, StringEnum, Timestamp, ZoneCode } from './common.js'
 
 /* API keys and the audit log (api-contract.md, Roles and scope). Admins only. */
 
@@ -38,7 +38,7 @@ export const NewApiKey = Type.Object({
   role: RoleSchema,
   districtCode: Type.Optional(DistrictCode('所属属地政府 required for a district key')),
   zoneCode: Type.Optional(ZoneCode('所属功能区 required for a zone key')),
-  label: Words(200, '标签 what the key is for, e.g. 城阳区财政局结算岗'),
+  label: Name(200, '标签 what the key is for, e.g. 城阳区财政局结算岗'),
 }, { additionalProperties: false, description: '新增密钥 a new API key', examples: [{ role: 'district', districtCode: '370214', label: '城阳区财政局 settlement desk' }] })
 
 export const AuditEvent = Type.Object({

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { CategoryCode, DistrictCode, PageOf, PageQuery, problemResponses, Rate, StringEnum, Timestamp, ZoneCode, IdempotencyHeaders, Words } from './common.js'
+import { CategoryCode, DistrictCode, PageOf, PageQuery, problemResponses, Rate, StringEnum, Timestamp, ZoneCode, IdempotencyHeaders, Name, Words } from './common.js'
 
 /* Revenue categories, districts and zones (api-contract.md, Registry). */
 
@@ -19,8 +19,8 @@ export const RevenueCategory = Type.Object({
 export const NewRevenueCategory = Type.Object({
   code: CategoryCode('科目编码 the new local code'),
   parentCode: Type.Optional(CategoryCode('上级科目 an existing parent code')),
-  nameZh: Words(200, '中文名称 Chinese name'),
-  nameEn: Words(200, '英文名称 English name'),
+  nameZh: Name(200, '中文名称 Chinese name'),
+  nameEn: Name(200, '英文名称 English name'),
   kind: CategoryKind,
   localShare: Type.Optional(Rate('地方级分享比例 the local level\'s default share')),
   note: Type.Optional(Words(500, '备注 note')),
@@ -34,7 +34,7 @@ export const District = Type.Object({
 
 export const NewDistrict = Type.Object({
   code: DistrictCode(),
-  name: Words(100, '名称 name, e.g. 城阳区'),
+  name: Name(100, '名称 name, e.g. 城阳区'),
 }, { additionalProperties: false, description: '新增属地政府 a new district', examples: [{ code: '370299', name: '示例区' }] })
 
 export const Zone = Type.Object({
@@ -46,7 +46,7 @@ export const Zone = Type.Object({
 
 export const NewZone = Type.Object({
   code: ZoneCode(),
-  name: Words(100, '名称 name'),
+  name: Name(100, '名称 name'),
   hostDistrictCode: DistrictCode('属地政府 the host district\'s code (registered first)'),
 }, { additionalProperties: false, description: '新增功能区 a new zone', examples: [{ code: 'QD-NEW', name: '示例功能区', hostDistrictCode: '370214' }] })
 
