@@ -202,6 +202,7 @@ t.test('the statement: CSV with a BOM and xlsx, one row per agreement and group,
   const last = sheet.getRow(sheet.rowCount)
   t.equal(last.getCell(1).value, '合计 total')
   t.equal(last.getCell(zoneShareCell).value, 200, 'a number a spreadsheet can add')
+  t.equal(sheet.getColumn(zoneShareCell).width, 22, 'in a column wide enough for "-1,234,567,890,123.45", a city\'s total (at 18 it showed #####; found by a probe of the spreadsheets)')
   t.equal(last.getCell(zoneShareCell).numFmt, '#,##0.00;[Red]-#,##0.00', 'yuan to the cent')
   t.equal(last.font?.bold, true)
   // Each cell carries its row's font and its column's format (cells share one style per column and kind of row).
