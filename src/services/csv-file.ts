@@ -130,6 +130,13 @@ function gbkLookingUtf8 () {
   }
 }
 
+/** A record without the empty fields at its end. */
+function withoutEmptyTail (record: readonly string[]): readonly string[] {
+  let end = record.length
+  while (end > 0 && record[end - 1] === '') end--
+  return end === record.length ? record : record.slice(0, end)
+}
+
 export function openCsvImport (body: unknown, header: readonly string[], limit: number, instead: string): CsvImport {
   if (!(body instanceof Readable)) throw Problems.notCsv(instead)
   const hash = createHash('sha256')
@@ -318,7 +325,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       }
       if (!headerSeen) {
         headerSeen = true
-        if (record.join(',') !== header.join(',')) {
+        if (withoutEmptyTail(record).join(',') !== header.join(',')) {
           throw Problems.csvHeaderExpected(header, record)
         }
         continue
@@ -327,16 +334,19 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
       // nothing to load or refuse: skipped, as an empty line is (before, five problems a row).
       if (record.every((field) => field === '')) continue
       rows++
-      if (record.length !== header.length) {
-        reject(info.lines, 'line', `has ${record.length} fields, expected ${header.length}`)
+      // Empty fields after the last column are what a spreadsheet writes when cells to the right of
+      // the data were touched (a header "zoneCode,…,amount,,"): nothing to load, nothing to refuse.
+      const fields = record.length > header.length && record.slice(header.length).every((field) => field === '') ? record.slice(0, header.length) : record
+      if (fields.length !== header.length) {
+        reject(info.lines, 'line', `has ${fields.length} fields, expected ${header.length}`)
         continue
       }
       // PostgreSQL text cannot hold U+0000.
-      if (record.some((field) => field.includes('\u0000'))) {
+      if (fields.some((field) => field.includes('\u0000'))) {
         reject(info.lines, 'line', 'contains the NUL character (U+0000)')
         continue
       }
-      yield { line: info.lines, fields: record }
+      yield { line: info.lines, fields }
     }
     if (!headerSeen) throw Problems.csvHeaderExpected(header, undefined)
   }

@@ -181,3 +181,14 @@ t.test('a file in UTF-16 (Excel\'s "Unicode text") is refused as UTF-16, not wit
   // The same bytes later in a file are bytes that are not UTF-8, on their line.
   await t.rejects(read([Buffer.from('a,b\n'), littleEndian]), { status: 400, type: 'not-utf8', message: /^The file is not UTF-8 text \(line 2\)/ })
 })
+
+t.test('empty columns after the last one, as a spreadsheet writes them when cells to the right of the data were touched ("a,b,,"), are read as absent; a value in one is a bad line (found by a probe of CSV files as Excel and WPS save them)', async (t) => {
+  const file = openCsvImport(Readable.from([Buffer.from('a,b,,\r\n1,2,,\r\n3,4\r\n5,6,7,\r\n8,9,\r\n')]), ['a', 'b'], 1_000_000, 'or JSON')
+  const lines: Array<{ line: number, fields: readonly string[] }> = []
+  for await (const line of file.lines) lines.push(line)
+  t.same(lines, [{ line: 2, fields: ['1', '2'] }, { line: 3, fields: ['3', '4'] }, { line: 5, fields: ['8', '9'] }])
+  t.same(file.finish(true, 3), { rows: 4, rejected: 1, errors: [{ line: 4, field: 'line', message: 'has 4 fields, expected 2' }] })
+  // A header with a name in a column past the last is another header.
+  const other = openCsvImport(Readable.from([Buffer.from('a,b,c\r\n1,2,3\r\n')]), ['a', 'b'], 1_000_000, 'or JSON')
+  await t.rejects((async () => { for await (const _line of other.lines) { /* read */ } })(), { status: 422, type: 'invalid-csv-header' })
+})
