@@ -2,6 +2,7 @@ import { type Decimal, formatMoney, money, sum, ZERO } from './money.js'
 import { type CitedTransfer, transfersCitation } from './explanation.js'
 import type { BandJson } from './presentation.js'
 import { DECISION_TITLES, latestReviews, type Review, UNREVIEWED } from './review.js'
+import { ALL, type Scope } from './principal.js'
 
 /*
  * Figures of a settlement run beyond its lines (calculation-rules.md §6): the run's totals and
@@ -255,10 +256,25 @@ export interface StatementRun {
  * supplementary), its status (when finalized, in Beijing time as the page and the review cells print
  * it), its digest and the override reason if any.
  */
-export function statementTitle (run: StatementRun, printsSupplementary: boolean): string {
+export function statementTitle (run: StatementRun, printsSupplementary: boolean, scope: Scope = ALL): string {
   const kind = printsSupplementary ? '（含补充结算）' : ''
   const status = run.status === 'finalized' ? `定稿 finalized ${finalizedText(run.finalizedAt)}` : '草稿 draft'
   const digest = run.digest === null ? '' : ` — 校验码 SHA-256 digest ${run.digest}`
   const override = run.overrideReason === null ? '' : ` — 强制定稿理由 override: ${run.overrideReason}`
-  return `${run.fiscalYear}年度${kind}结算单 settlement statement — run ${run.id}, ${status}${digest}${override}`
+  return `${run.fiscalYear}年度${kind}结算单 settlement statement — run ${run.id}, ${status}${digest}${override}${scopeNote(scope)}`
+}
+
+/**
+ * What a statement printed for a district's or a zone's key holds: its lines, and a 合计 of them
+ * alone, not the run's (the printed totals page says so; the CSV and xlsx did not, found by review).
+ */
+function scopeNote (scope: Scope): string {
+  const held = scopeHeld(scope)
+  return held === undefined ? '' : ` — 仅含${held.title} ${held.code} 的分成办法，合计不是本结算批次的全部 the lines of ${held.kind} ${held.code} only, not the whole run`
+}
+
+/** Whose lines a statement printed for a district's or a zone's key holds, in the words each format prints; undefined for an admin's (the whole run). */
+export function scopeHeld (scope: Scope): { title: '属地政府' | '功能区', kind: 'district' | 'zone', code: string } | undefined {
+  if (scope.kind === 'all') return undefined
+  return scope.kind === 'district' ? { title: '属地政府', kind: 'district', code: scope.districtCode } : { title: '功能区', kind: 'zone', code: scope.zoneCode }
 }

@@ -7,7 +7,7 @@ import { transfersCitation } from '../domain/explanation.js'
 import { ALL, type Scope } from '../domain/principal.js'
 import { formatPercent, formatYuan } from '../domain/money.js'
 import { DECISION_TITLES, latestReviews, PARTY_TITLES, REVIEW_PARTIES, type Review, UNREVIEWED } from '../domain/review.js'
-import { beijingTime, finalizedText, previousZoneShareSum, reviewerText, runSums, type RunTotals, type StatementLine } from '../domain/settlement.js'
+import { beijingTime, finalizedText, previousZoneShareSum, reviewerText, runSums, type RunTotals, scopeHeld, type StatementLine } from '../domain/settlement.js'
 import { type ItemSource, slicesInTurns } from '../services/turns.js'
 
 /*
@@ -192,9 +192,8 @@ const WATERMARK = '<div class="watermark" aria-hidden="true">草稿 DRAFT</div>'
 
 /** Whose lines a statement printed for a district's or a zone's key holds: not the run's totals. */
 function scopeNote (scope: Scope): string {
-  if (scope.kind === 'all') return ''
-  const [title, kind, code] = scope.kind === 'district' ? ['属地政府', 'district', scope.districtCode] : ['功能区', 'zone', scope.zoneCode]
-  return `<p class="scope">本页仅合计${title} ${h(code)} 的分成办法（按查询范围），不是本结算批次的全部 — the lines of ${kind} ${h(code)} only, not the whole run</p>`
+  const held = scopeHeld(scope)
+  return held === undefined ? '' : `<p class="scope">本页仅合计${held.title} ${h(held.code)} 的分成办法（按查询范围），不是本结算批次的全部 — the lines of ${held.kind} ${h(held.code)} only, not the whole run</p>`
 }
 
 /** The run's digest as a page prints it: a finalized run's, or where a draft's will be. */

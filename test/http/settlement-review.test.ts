@@ -334,6 +334,17 @@ t.test('the statement page\'s stylesheet and font: public, cacheable, only what 
   const htmlTotal = [...(/<section class="totals">([\s\S]*?)<\/section>/.exec(scoped)?.[1] ?? '').matchAll(/<td class="num">([^<]+)<\/td>/g)].map((m) => (m[1] ?? '').replaceAll(',', ''))
   t.ok(csvTotal.length > 0, 'the CSV has its 合计 row')
   t.same(htmlTotal.slice().sort(), csvTotal.slice().sort(), 'the HTML totals page prints the figures of the CSV\'s 合计 row')
+  // And the CSV and the xlsx say so in their title, as the totals page does (found by review: their 合计 looked like the run's).
+  const note = ' — 仅含属地政府 370203 的分成办法，合计不是本结算批次的全部 the lines of district 370203 only, not the whole run'
+  const titleOf = (csv: string) => String((parse(csv, { bom: true, relax_column_count: true, to_line: 1 }) as string[][])[0]?.[0])
+  t.ok(titleOf(scopedCsv).endsWith(note), 'the CSV\'s title')
+  const scopedXlsx = await injectAs('district203', { method: 'GET', url: `/v1/settlement-runs/${run2020}/statement?format=xlsx` })
+  const workbook = new ExcelJS.Workbook()
+  await workbook.xlsx.load(scopedXlsx.rawPayload as unknown as ArrayBuffer)
+  t.ok(String(workbook.getWorksheet('结算单')?.getRow(1).getCell(1).value).endsWith(note), 'the xlsx\'s title')
+  const zoneCsv = (await injectAs('zoneHT', { method: 'GET', url: `/v1/settlement-runs/${run2020}/statement?format=csv` })).body
+  t.match(titleOf(zoneCsv), / — 仅含功能区 QD-HT 的分成办法，合计不是本结算批次的全部 the lines of zone QD-HT only, not the whole run$/)
+  t.notMatch(titleOf((await get(app, `/v1/settlement-runs/${run2020}/statement?format=csv`)).body), '仅含', 'an admin\'s statement is the whole run')
 })
 
 if (onPostgres) {

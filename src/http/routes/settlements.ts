@@ -52,7 +52,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
         .send(Readable.from(statementHtml(run, { lineCount, lines: pages, printsSupplementary, scope }, `../../../assets/${deps.statementStylesheet}`)) as unknown as string)
     }
     const rows = statementRows(pages, printsSupplementary)
-    const title = statementTitle(run, printsSupplementary)
+    const title = statementTitle(run, printsSupplementary, scope)
     return sendTable(reply, format, `settlement-${run.fiscalYear}-run-${run.id}`, {
       csv: () => statementCsv(title, rows),
       xlsx: () => statementXlsx(title, rows),
