@@ -128,7 +128,7 @@ const FORMAT_MESSAGES: Record<string, string> = {
   [DAY_PATTERN]: 'must be a day written YYYY-MM-DD, from 1900-01-01 to 2199-12-31',
   [ID_PATTERN]: 'must be a record id: a whole number from 1 to 2147483647, written without leading zeros',
   [NOT_BLANK_PATTERN]: 'must not be blank: white space alone says nothing',
-  [NAME_PATTERN]: 'must be a name on one line: no tab, line break or other control character, no bidirectional override (U+202A–U+202E, U+2066–U+2069)',
+  [NAME_PATTERN]: 'must be a name on one line: no tab, line break, line separator or other control character, no bidirectional mark, override or isolate (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069)',
   [DISTRICT_CODE_PATTERN]: 'must be a 6-digit division code (GB/T 2260), e.g. "370214"',
   [ZONE_CODE_PATTERN]: 'must be a zone code of at most 32 letters, digits, "-" and "_", starting with a letter or digit, e.g. "QD-HT"',
   [CATEGORY_CODE_PATTERN]: 'must be a revenue category code of at most 32 letters, digits, "." and "-", starting with a letter or digit, e.g. "10101"',
