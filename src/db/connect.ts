@@ -4,6 +4,7 @@ import { chmod, mkdir, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { setTimeout as delay } from 'node:timers/promises'
 import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite'
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
@@ -206,7 +207,7 @@ function openPglite (dataDir: string | undefined, template: string | false | und
   const open = async () => {
     if (dataDir !== undefined) {
       await mkdir(dataDir, { recursive: true })
-      unlock = lockDataDir(dataDir)
+      unlock = await lockDataDir(dataDir)
     }
     const fresh = isNewDataDir(dataDir)
     const from = template === false || !fresh ? undefined : template ?? builtTemplate()
@@ -285,7 +286,7 @@ function pidNamespace (): string {
  * an earlier version names the process alone, and is read as one of this namespace. Answers how to
  * let it go.
  */
-function lockDataDir (dataDir: string): () => void {
+async function lockDataDir (dataDir: string): Promise<() => void> {
   const path = resolve(`${dataDir}.lock`)
   const host = hostname()
   const namespace = pidNamespace()
@@ -311,13 +312,16 @@ function lockDataDir (dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error
     }
-    const [pidText = '', holderHost, holderNamespace, holderDirectory] = readFileSync(path, 'utf8').split('\n').map((part) => part.trim())
+    const written = readFileSync(path, 'utf8')
+    const [pidText = '', holderHost, holderNamespace, holderDirectory] = written.split('\n').map((part) => part.trim())
     const holder = Number(pidText)
     // A lock that names another directory came with a copy of DATA_DIR (a backup taken while the
     // service ran, restored): its holder holds the original, not this one (found by a probe of
-    // backups: the copy was refused, naming the process that served the original).
-    if (holderDirectory !== undefined && holderDirectory !== '' && directory !== '' && holderDirectory !== directory) {
-      rmSync(path, { force: true })
+    // backups: the copy was refused, naming the process that served the original). Some file
+    // systems number a directory differently on each host that mounts it (CIFS with noserverino,
+    // sshfs): such a lock is still touched by its holder, and is judged as any other (found by review).
+    if (holderDirectory !== undefined && holderDirectory !== '' && directory !== '' && holderDirectory !== directory && await untouchedFor(path, LOCK_REFRESH_MS * 1.5)) {
+      removeIfUnchanged(path, written)
       continue
     }
     // Named by host alone (written before namespaces were named): another host is another namespace.
@@ -342,8 +346,35 @@ function lockDataDir (dataDir: string): () => void {
           'the service or a command such as settle: stop it first (PGlite is one process\'s database), or run both against PostgreSQL with DATABASE_URL.')
       }
     }
-    rmSync(path, { force: true })
+    removeIfUnchanged(path, written)
   }
+}
+
+/** Whether the lock at `path` goes `ms` untouched: waits for what is left of `ms` since it was last touched, and looks again. */
+async function untouchedFor (path: string, ms: number): Promise<boolean> {
+  const touched = statSync(path).mtimeMs
+  const left = touched + ms - Date.now()
+  if (left > 0) await delay(left)
+  try {
+    return statSync(path).mtimeMs === touched
+  } catch {
+    return true
+  }
+}
+
+/**
+ * Removes the lock at `path` if it still holds what was judged left behind: another process that
+ * took it over meanwhile wrote its own, which is not removed (the one that comes second is then
+ * refused, where both could have opened the directory).
+ */
+function removeIfUnchanged (path: string, judged: string): void {
+  let now: string
+  try {
+    now = readFileSync(path, 'utf8')
+  } catch {
+    return
+  }
+  if (now === judged) rmSync(path, { force: true })
 }
 
 /**
