@@ -156,7 +156,7 @@ const REQUEST_PARTS: Record<string, string> = {
  */
 function laterOrNextVersion (verb: string, settled: number, effectiveTo: number | null): string {
   return effectiveTo !== null && settled >= effectiveTo
-    ? `Every year it is in force (to ${effectiveTo}) is settled: record the change in the agreement's next version.`
+    ? `Every year it is in force (to ${effectiveTo}) is settled: record the change in a new agreement from ${effectiveTo + 1}, its next version.`
     : `${verb} from ${settled + 1} on, or record a new agreement.`
 }
 
@@ -221,7 +221,7 @@ export const Problems = {
   /** REQUIRE_TWO_ADMINS: the finalizing key and the computing key share an issuer (src/domain/principal.ts sharedIssuer). */
   sameSigner: (runId: number, createdBy: string, keyId: string, shared: string) => new Problem(403, 'second-admin-required',
     `Settlement run ${runId} was computed with key ${createdBy}, and ${shared === createdBy ? `key ${keyId} was issued through it` : shared === keyId ? `that key was issued through key ${keyId}` : `both it and key ${keyId} were issued through key ${shared}`}: ` +
-    'under REQUIRE_TWO_ADMINS=1 they count as one signer. Finalize it with an admin key issued by someone else.'),
+    'under REQUIRE_TWO_ADMINS=1 they count as one signer. Finalize it with an admin key issued by someone else (ADMIN_TOKEN issues each signer theirs).'),
 
   // —— 404: unknown, or outside the caller's scope ——————————————————————————————
   /** `what` names the record: "debt 12", "settlement run 3". */

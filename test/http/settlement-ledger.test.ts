@@ -120,9 +120,9 @@ t.test('§9 a change refused for a settled year says where it can go: a later ye
   t.equal((await finalize((await run(2050, ended)).id)).statusCode, 200)
   const adjustment = expectProblem(t, await post(app, `/v1/agreements/${ended}/base-adjustments`, { group: 'taxes', fromYear: 2050, amount: '-100.00', reason: '核减', documentNo: '调〔2051〕1号' }), 409)
   t.equal(adjustment.detail, `Agreement ${ended} is in a finalized settlement of 2050: an adjustment from 2050 would change a settled year. ` +
-    'Every year it is in force (to 2050) is settled: record the change in the agreement\'s next version.')
+    'Every year it is in force (to 2050) is settled: record the change in a new agreement from 2051, its next version.')
   const transfer = expectProblem(t, await post(app, '/v1/responsibility-transfers', { agreementId: ended, group: 'taxes', function: '教育', direction: 'to_district', fromYear: 2050, documentNo: 'x', funding: { method: 'fixed', amount: '1.00' } }), 409)
-  t.match(transfer.detail, /\. Every year it is in force \(to 2050\) is settled: record the change in the agreement's next version\.$/)
+  t.match(transfer.detail, /\. Every year it is in force \(to 2050\) is settled: record the change in a new agreement from 2051, its next version\.$/)
   // An agreement with years to come is told the next year, as before.
   const openZone = await zone()
   const open = await agreement(openZone, 2052)

@@ -281,7 +281,7 @@ t.test('REQUIRE_TWO_ADMINS=1: the key that computed a run may not finalize it (4
   ]
   for (const [run, key, detail] of refusals) {
     const refused = expectProblem(t, await fourEyes(key, { method: 'POST', url: `/v1/settlement-runs/${run}/finalize` }), 403)
-    t.match(refused, { type: /:second-admin-required$/, detail: `${detail}: under REQUIRE_TWO_ADMINS=1 they count as one signer. Finalize it with an admin key issued by someone else.` })
+    t.match(refused, { type: /:second-admin-required$/, detail: `${detail}: under REQUIRE_TWO_ADMINS=1 they count as one signer. Finalize it with an admin key issued by someone else (ADMIN_TOKEN issues each signer theirs).` })
     t.match((await get(app, `/v1/settlement-runs/${run}`)).json(), { status: 'draft' })
   }
   // A key revoked stays in the chain of the keys it issued.
