@@ -104,7 +104,7 @@ const ALREADY_THERE = new Set(['42P07', '42723', '42710', '42P06'])
  */
 function migrationFailed (name: string, error: unknown): unknown {
   const kind = classifyDatabaseError(error)
-  if (kind === 'unavailable' || kind === 'timed-out' || !(error instanceof Error)) return error
+  if (kind === 'unavailable' || !(error instanceof Error)) return error
   const code = (error as { code?: unknown }).code
   const hint = typeof code === 'string' && ALREADY_THERE.has(code)
     ? '. The database holds what it creates but schema_migrations does not record it (a partial restore, or rows removed from that table): ' +

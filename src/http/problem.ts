@@ -208,7 +208,9 @@ function validationFields (error: FastifyError): InputIssue[] {
       // A format's words for the value's shape; a string too long is told so, unless its format names its limit (an amount's 15 digits, §1).
       const pattern = e.parentSchema?.pattern
       // Text that is not a string at all is told so: "must not be blank" would not say what is wrong with 5.
-      const format = pattern === undefined || (e.keyword === 'maxLength' && !LENGTH_WORDED_PATTERNS.has(pattern)) || (e.keyword === 'type' && (pattern === NOT_BLANK_PATTERN || pattern === NAME_PATTERN))
+      // A query parameter given twice (a list where one is wanted) is told so, whatever its format (found by review: ?from= twice was told the format of a day).
+      const givenTwice = e.keyword === 'type' && part === 'querystring' && Array.isArray(e.data)
+      const format = pattern === undefined || givenTwice || (e.keyword === 'maxLength' && !LENGTH_WORDED_PATTERNS.has(pattern)) || (e.keyword === 'type' && (pattern === NOT_BLANK_PATTERN || pattern === NAME_PATTERN))
         ? undefined
         // A name that says nothing is told so, as any text is; one that does, what it may not hold.
         : pattern === NAME_PATTERN && typeof e.data === 'string' && !saysSomething(e.data) ? FORMAT_MESSAGES[NOT_BLANK_PATTERN] : FORMAT_MESSAGES[pattern]

@@ -57,6 +57,16 @@ t.test('a migration the database refuses is named, with what to do when the data
   t.equal(await rowCount(database, 'schema_migrations'), (await readMigrations(defaultMigrationsDir())).length - 1, 'nothing recorded')
 })
 
+if (onPostgres) {
+  t.test('a migration that runs past the statement timeout is named too (found by review: a bare stack trace)', async (t) => {
+    const dir = await temporaryDirectory(t, 'migrations-')
+    for (const file of await readMigrations(defaultMigrationsDir())) await copyFile(join(defaultMigrationsDir(), file.name), join(dir, file.name))
+    await writeFile(join(dir, '900_slow.sql'), 'SET LOCAL statement_timeout = 50;\nSELECT pg_sleep(2);\n')
+    const database = await emptyDatabase(t)
+    await t.rejects(migrate(database, dir), { name: 'OperatorError', message: /^migrations: 900_slow\.sql failed, and nothing of it was applied: canceling statement due to statement timeout$/ })
+  })
+}
+
 t.test('an applied migration whose file changed is refused', async (t) => {
   const database = await emptyDatabase(t)
   await migrate(database)

@@ -276,6 +276,8 @@ t.test('api-contract.md, Errors: a field is told what it takes in words, not the
     ['a year before 1990', { method: 'POST', url: '/v1/settlement-runs', payload: { fiscalYear: 1989 } }, '/fiscalYear', 'must be 1990 or more'],
     ['a name missing', { method: 'POST', url: '/v1/districts', payload: { code: '370299' } }, '/name', 'is required'],
     ['a page size given twice, once not in digits', { method: 'GET', url: '/v1/districts?limit=5&limit=x' }, '/querystring/limit', 'is given 2 times: give it once'],
+    ['a day given twice (found by review: told the format of a day)', { method: 'GET', url: '/v1/audit-events?from=2026-01-01&from=2026-02-01' }, '/querystring/from', 'is given 2 times: give it once'],
+    ['a district code given twice', { method: 'GET', url: '/v1/agreements?districtCode=370214&districtCode=370203' }, '/querystring/districtCode', 'is given 2 times: give it once'],
     ['an empty Idempotency-Key', { method: 'POST', url: '/v1/districts', headers: { 'idempotency-key': '' }, payload: { code: '370299', name: '某区' } }, '/headers/idempotency-key', 'must not be empty'],
   ]
   const districts = await rowCount(database, 'districts')
