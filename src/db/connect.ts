@@ -352,7 +352,13 @@ async function lockDataDir (dataDir: string): Promise<() => void> {
 
 /** Whether the lock at `path` goes `ms` untouched: waits for what is left of `ms` since it was last touched, and looks again. */
 async function untouchedFor (path: string, ms: number): Promise<boolean> {
-  const touched = statSync(path).mtimeMs
+  let touched: number
+  try {
+    touched = statSync(path).mtimeMs
+  } catch {
+    // Gone already: its holder let it go.
+    return true
+  }
   const left = touched + ms - Date.now()
   if (left > 0) await delay(left)
   try {
