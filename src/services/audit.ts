@@ -1,4 +1,4 @@
-import { listAuditEvents } from '../db/audit.js'
+import { type AuditFilter, listAuditEvents } from '../db/audit.js'
 import type { PageRequest } from '../db/pagination.js'
 import { beijingDays } from '../domain/days.js'
 import { Problems } from '../domain/errors.js'
@@ -6,15 +6,8 @@ import type { Context } from './context.js'
 
 /* The audit log, newest first (admins). Every write records its events through src/services/write.ts. */
 
-export interface AuditQuery {
-  entityType?: string | undefined
-  entityId?: string | undefined
-  keyId?: string | undefined
-  action?: string | undefined
-  /** Beijing days (YYYY-MM-DD), both included: what an auditor asks of a period. */
-  from?: string | undefined
-  to?: string | undefined
-}
+/** The audit log's filter as the API takes it: the period in Beijing days (YYYY-MM-DD, both included), what an auditor asks of one. */
+export type AuditQuery = Omit<AuditFilter, 'since' | 'before'> & { from?: string | undefined, to?: string | undefined }
 
 export function auditEvents (ctx: Context, page: PageRequest, query: AuditQuery) {
   const { from, to, ...filter } = query
