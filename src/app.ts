@@ -40,6 +40,8 @@ export interface AppConfig {
   importLimit?: number
   /** Longest time a request may take to arrive, in ms. */
   requestTimeoutMs?: number
+  /** SEND_TIMEOUT_MS: a connection on which nothing moves this long while an answer is sent is closed; default 60 s. */
+  sendTimeoutMs?: number
   /** Requests per token per window; false turns rate limiting off. Default DEFAULT_RATE_LIMIT. */
   rateLimit?: RateLimitConfig | false
   /** Failed authentications per address per window before 429; false turns it off. Default DEFAULT_AUTH_FAILURE_BUDGET. */
@@ -90,7 +92,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   refuseAmbiguousBodies(app)
   registerProblemHandlers(app)
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
-  await registerDefences(app, { rateLimit: config.rateLimit ?? DEFAULT_RATE_LIMIT, pressure: config.pressure ?? DEFAULT_PRESSURE, corsOrigin: config.corsOrigin ?? '*' })
+  await registerDefences(app, { rateLimit: config.rateLimit ?? DEFAULT_RATE_LIMIT, pressure: config.pressure ?? DEFAULT_PRESSURE, corsOrigin: config.corsOrigin ?? '*', sendTimeoutMs: config.sendTimeoutMs ?? 60_000 })
   refuseWhileClosing(app)
 
   await app.register(swagger, openapiOptions)

@@ -25,6 +25,8 @@ export interface ServerConfig {
   authFailuresPerMinute: number
   /** Longest time a request may take to arrive, in ms. */
   requestTimeoutMs: number
+  /** How long a connection may stay without moving while an answer is sent, in ms, before it is closed. */
+  sendTimeoutMs: number
   /** PostgreSQL statement_timeout of the service's connections, in ms (a query with no answer 5 s later loses its connection); 0 turns both off. */
   statementTimeoutMs: number
   /** The origin browsers may call the API from: "*" or one https?:// origin. */
@@ -36,7 +38,7 @@ export interface ServerConfig {
 /** Every environment variable the service reads (README, Configuration). */
 export const SETTINGS = [
   'PORT', 'HOST', 'DATABASE_URL', 'DATA_DIR', 'ADMIN_TOKEN', 'MIN_ZONE_RATE', 'DEMO_DATA', 'REQUIRE_TWO_ADMINS', 'LOG_LEVEL',
-  'BODY_LIMIT', 'RATE_LIMIT', 'CORS_ORIGIN', 'REQUEST_TIMEOUT_MS', 'AUTH_FAILURE_LIMIT', 'DB_STATEMENT_TIMEOUT_MS',
+  'BODY_LIMIT', 'RATE_LIMIT', 'CORS_ORIGIN', 'REQUEST_TIMEOUT_MS', 'SEND_TIMEOUT_MS', 'AUTH_FAILURE_LIMIT', 'DB_STATEMENT_TIMEOUT_MS',
 ] as const
 
 /** An admin token, in ADMIN_TOKEN or DATA_DIR/admin-token: 16 to 512 printable characters without spaces. */
@@ -120,6 +122,7 @@ export function parseConfig (env: Record<string, string | undefined>): ServerCon
     authFailuresPerMinute: integer(problems, 'AUTH_FAILURE_LIMIT', env.AUTH_FAILURE_LIMIT, 30, 0, 10_000_000),
     corsOrigin: env.CORS_ORIGIN === undefined || env.CORS_ORIGIN === '' ? '*' : env.CORS_ORIGIN,
     requestTimeoutMs: integer(problems, 'REQUEST_TIMEOUT_MS', env.REQUEST_TIMEOUT_MS, 120_000, 1000, 3_600_000),
+    sendTimeoutMs: integer(problems, 'SEND_TIMEOUT_MS', env.SEND_TIMEOUT_MS, 60_000, 1000, 3_600_000),
     requireTwoAdmins: twoAdmins === '1',
     statementTimeoutMs: integer(problems, 'DB_STATEMENT_TIMEOUT_MS', env.DB_STATEMENT_TIMEOUT_MS, 120_000, 0, 86_400_000),
   }

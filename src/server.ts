@@ -127,6 +127,7 @@ async function serve (log: Logger, config: ServerConfig): Promise<void> {
     minZoneRate: config.minZoneRate,
     bodyLimit: config.bodyLimit,
     requestTimeoutMs: config.requestTimeoutMs,
+    sendTimeoutMs: config.sendTimeoutMs,
     corsOrigin: config.corsOrigin,
     requireTwoAdmins: config.requireTwoAdmins,
     rateLimit: config.rateLimitPerMinute === 0 ? false : { max: config.rateLimitPerMinute, timeWindowMs: 60_000 },

@@ -3,6 +3,7 @@ import cors from '@fastify/cors'
 import helmet, { type HelmetOptions } from 'helmet'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
+import { Socket } from 'node:net'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Problems, SHED_RETRY_AFTER_SECONDS } from '../domain/errors.js'
 
@@ -95,7 +96,8 @@ function securityHeaders (): { set: Array<[string, string]>, removed: string[] }
   return { set, removed }
 }
 
-export async function registerDefences (app: FastifyInstance, options: { rateLimit: RateLimitConfig | false, pressure: PressureConfig, corsOrigin: string }): Promise<void> {
+export async function registerDefences (app: FastifyInstance, options: { rateLimit: RateLimitConfig | false, pressure: PressureConfig, corsOrigin: string, sendTimeoutMs: number }): Promise<void> {
+  closeStalledConnections(app, options.sendTimeoutMs)
   // Tokens travel in the Authorization header, never in cookies, so a page on another origin
   // can call the service only with a token its user gave it: no credentials are allowed.
   // A preflight allows every method an operation has (the plugin's default allows GET, HEAD and POST
@@ -149,6 +151,32 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
     pressureHandler: async (_request, _reply, type, value) => {
       throw Problems.overloaded(type, pressureText(type, value, options.pressure.maxEventLoopDelayMs))
     },
+  })
+}
+
+/** A JSON answer shorter than this fits the socket's buffers whole: no reader can stall on it. */
+const FITS_SOCKET_BUFFERS = 64 * 1024
+
+/**
+ * SEND_TIMEOUT_MS: a connection on which nothing moves for `ms` while an answer is being sent is
+ * closed. Once an answer outgrows the socket's buffers, the rest of it waits in memory (a
+ * statement's pages, a file's bytes) for the client to read on; a client that never does held it
+ * until it went away. The clock starts when the answer does, so computing it (a settlement run)
+ * is not counted, and every byte the client takes starts it again, so a slow line is not cut.
+ * When the answer is sent, Node sets the keep-alive timeout in its place. The calculation path's
+ * answers are small strings, and are left without a timer.
+ */
+function closeStalledConnections (app: FastifyInstance, ms: number): void {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const socket = request.raw.socket
+    // Injected requests (tests) have no socket to close.
+    if ((typeof payload !== 'string' || payload.length >= FITS_SOCKET_BUFFERS) && socket instanceof Socket) {
+      reply.raw.setTimeout(ms, () => {
+        request.log.warn({ sendTimeoutMs: ms }, 'the client read nothing of the answer for SEND_TIMEOUT_MS: connection closed')
+        socket.destroy()
+      })
+    }
+    done()
   })
 }
 
