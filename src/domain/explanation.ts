@@ -28,10 +28,15 @@ function percent (ratio: Decimal): string {
   return `${ratio.times(100).toString()}%`
 }
 
+/** A term added to or taken from the base: " + label amount" or " − label amount", the amount as a magnitude. */
+function term (amount: Decimal, label: string): string {
+  return amount.lt(0) ? ` − ${label} ${m(amount.abs())}` : ` + ${label} ${m(amount)}`
+}
+
 function adjustmentsText (d: BaseDerivation, lang: Language): string {
   return d.adjustments.map((a) => lang === 'zh'
-    ? ` + 基数调整 ${m(a.amount)}（${a.fromYear}年起${a.documentNo === undefined ? '' : `，${a.documentNo}`}）`
-    : ` + adjustment ${m(a.amount)} (from ${a.fromYear}${a.documentNo === undefined ? '' : `, ${a.documentNo}`})`).join('')
+    ? `${term(a.amount, '基数调整')}（${a.fromYear}年起${a.documentNo === undefined ? '' : `，${a.documentNo}`}）`
+    : `${term(a.amount, 'adjustment')} (from ${a.fromYear}${a.documentNo === undefined ? '' : `, ${a.documentNo}`})`).join('')
 }
 
 /** F(Y) of a transfer, as computed: the amount; headcount × unit cost; amount × (1 + g)^n, with its rounding. */
@@ -47,17 +52,27 @@ function fundingText (x: TransferInYear, year: number, lang: Language): string {
   }
 }
 
-/** Each responsibility transfer in force, as a term of the base: its direction, function, document and F(Y) (§4). */
+/**
+ * Each responsibility transfer in force, as a term of the base: F(Y) added when the function went
+ * to the district, taken when it went to the zone, then its function, direction, document and how
+ * F(Y) was computed, in parentheses, so that the line's last "=" is the base (§4).
+ */
 function transfersText (d: BaseDerivation, lang: Language): string {
   return (d.transfers ?? []).map((x) => {
-    const sign = x.direction === 'to_district' ? '+' : '−'
+    const toDistrict = x.direction === 'to_district'
     const y = x.fiscalYear
+    const funding = toDistrict ? x.fundingForYear : x.fundingForYear.negated()
     return lang === 'zh'
-      ? ` ${sign} 事权划转「${x.function}」${x.direction === 'to_district' ? '划归属地' : '划归功能区'}（${x.documentNo}）F(${y}) = ${fundingText(x, y, lang)}`
-      : ` ${sign} transfer "${x.function}" ${x.direction === 'to_district' ? 'to the district' : 'to the zone'} (${x.documentNo}) F(${y}) = ${fundingText(x, y, lang)}`
+      ? `${term(funding, '事权划转')}（「${x.function}」${toDistrict ? '划归属地' : '划归功能区'}，${x.documentNo}，F(${y}) = ${fundingText(x, y, lang)}）`
+      : `${term(funding, 'transfer')} ("${x.function}" ${toDistrict ? 'to the district' : 'to the zone'}, ${x.documentNo}, F(${y}) = ${fundingText(x, y, lang)})`
   }).join('')
 }
 
+/**
+ * How a group's base was found, as one line whose every "=" holds: the starting amount, each
+ * adjustment and transfer as a signed term, then the base. An escalated base with terms shows its
+ * power in parentheses after the rounded amount, so "+ term" follows an amount, not an equation.
+ */
 function baseLine (d: BaseDerivation, lang: Language): string {
   const adj = adjustmentsText(d, lang) + transfersText(d, lang)
   const zh = lang === 'zh'
@@ -71,10 +86,11 @@ function baseLine (d: BaseDerivation, lang: Language): string {
     case 'escalating': {
       const power = `${m(d.amount)} × (1 + ${r(d.growthRate)})^${d.years}`
       const exact = d.exactEscalated
-      const rounding = exact.decimalPlaces() > 2 ? ` = ${exact.toString()} → ${m(d.escalated)}` : ` = ${m(d.escalated)}`
+      const computed = exact.decimalPlaces() > 2 ? `${power} = ${exact.toString()} → ${m(d.escalated)}` : `${power} = ${m(d.escalated)}`
+      if (adj === '') return zh ? `基数（递增）= 核定基数 ${computed}` : `Base (escalating) = verified base ${computed}`
       return zh
-        ? `基数（递增）= 核定基数 ${power}${rounding}${adj} = ${m(d.base)}`
-        : `Base (escalating) = verified base ${power}${rounding}${adj} = ${m(d.base)}`
+        ? `基数（递增）= 递增后核定基数 ${m(d.escalated)}（${computed}）${adj} = ${m(d.base)}`
+        : `Base (escalating) = escalated verified base ${m(d.escalated)} (${computed})${adj} = ${m(d.base)}`
     }
     case 'prior_year':
       return zh

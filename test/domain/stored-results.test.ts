@@ -6,7 +6,8 @@ import {
 // settlement_groups.result holds serializeGroupResult(g), and a stored settlement explains itself
 // from it. The texts below were stored by the code of a80d17b, before GroupResult and BaseDerivation
 // became unions: one per kind of result and base. They must still read back and explain themselves
-// word for word, and the same inputs must still store the very same text. The last two pin what a
+// word for word (the base line as it reads since every "=" in it holds: each term signed and its
+// details in parentheses, stop 51), and the same inputs must still store the very same text. The last two pin what a
 // group with a rate schedule (分段期限) and responsibility transfers (事权划转) stores (calculation-rules.md §2, §4).
 
 /** An adjustment as the settlement run reads it from the database, with its id and createdAt. */
@@ -107,14 +108,14 @@ const stored: Record<string, { stored: string, zh: string[], en: string[] }> = {
   'fixed, adjustments, carried in': {
     stored: '{"name":"taxes","basis":"increment","shortfall":"carry_forward","base":"1150","baseDerivation":{"mode":"fixed","baseYear":2019,"amount":"1000","adjustments":[{"id":2020,"fromYear":2020,"amount":"200","reason":"财随事走","documentNo":"青财预〔2020〕3号","createdAt":"2026-01-05T08:00:00.000Z"},{"id":2021,"fromYear":2021,"amount":"-50","reason":"财随事走","createdAt":"2026-01-05T08:00:00.000Z"}],"base":"1150"},"actual":"1400","increment":"250","carriedShortfallIn":"50","shareable":"200","bands":[{"rate":"0.7","amount":"200","portion":"200","exactShare":"140","zoneShare":"140"}],"zoneShare":"140","districtShare":"1260","carriedShortfallOut":"0"}',
     zh: [
-      '基数（固定）= 核定基数 1000.00（2019年） + 基数调整 200.00（2020年起，青财预〔2020〕3号） + 基数调整 -50.00（2021年起） = 1150.00',
+      '基数（固定）= 核定基数 1000.00（2019年） + 基数调整 200.00（2020年起，青财预〔2020〕3号） − 基数调整 50.00（2021年起） = 1150.00',
       '增量 = 实际 1400.00 − 基数 1150.00 = 250.00',
       '可分成增量 = 增量 250.00 − 上年结转短收 50.00 = 200.00',
       '分成：200.00 × 0.70 = 140.00',
       '功能区分成 140.00；属地政府留成 = 实际 1400.00 − 140.00 = 1260.00',
     ],
     en: [
-      'Base (fixed) = verified base 1000.00 (2019) + adjustment 200.00 (from 2020, 青财预〔2020〕3号) + adjustment -50.00 (from 2021) = 1150.00',
+      'Base (fixed) = verified base 1000.00 (2019) + adjustment 200.00 (from 2020, 青财预〔2020〕3号) − adjustment 50.00 (from 2021) = 1150.00',
       'Increment = actual 1400.00 − base 1150.00 = 250.00',
       'Shareable increment = increment 250.00 − shortfall carried in 50.00 = 200.00',
       'Share: 200.00 × 0.70 = 140.00',
@@ -124,7 +125,7 @@ const stored: Record<string, { stored: string, zh: string[], en: string[] }> = {
   'escalating, exact power rounded, fractional limit': {
     stored: '{"name":"taxes","basis":"increment","shortfall":"none","base":"1101.81","baseDerivation":{"mode":"escalating","baseYear":2019,"amount":"1000.01","growthRate":"0.033","years":3,"exactEscalated":"1102.31396002937","escalated":"1102.31","adjustments":[{"id":2021,"fromYear":2021,"amount":"-0.5","reason":"财随事走","documentNo":"青政字〔2021〕7号","createdAt":"2026-01-05T08:00:00.000Z"}],"base":"1101.81"},"actual":"3000","increment":"1898.19","carriedShortfallIn":"0","shareable":"1898.19","bands":[{"rate":"0.6","limit":"367.26963273","upToGrowth":"0.333333","amount":"367.27","portion":"367.26963273","exactShare":"220.361779638","zoneShare":"220.36"},{"rate":"0.75","limit":"550.905","upToGrowth":"0.5","amount":"183.64","portion":"183.63536727","exactShare":"137.7265254525","zoneShare":"137.73"},{"rate":"0.65","amount":"1347.28","portion":"1347.285","exactShare":"875.73525","zoneShare":"875.74"}],"zoneShare":"1233.83","districtShare":"1766.17","carriedShortfallOut":"0"}',
     zh: [
-      '基数（递增）= 核定基数 1000.01 × (1 + 0.033)^3 = 1102.31396002937 → 1102.31 + 基数调整 -0.50（2021年起，青政字〔2021〕7号） = 1101.81',
+      '基数（递增）= 递增后核定基数 1102.31（1000.01 × (1 + 0.033)^3 = 1102.31396002937 → 1102.31） − 基数调整 0.50（2021年起，青政字〔2021〕7号） = 1101.81',
       '增量 = 实际 3000.00 − 基数 1101.81 = 1898.19',
       '第1档（增长不超过基数的33.3333%，上限 367.26963273）：367.26963273 × 0.60 = 220.361779638 → 220.36',
       '第2档（增长不超过基数的50%，上限 550.905）：183.63536727 × 0.75 = 137.7265254525 → 137.73',
@@ -133,7 +134,7 @@ const stored: Record<string, { stored: string, zh: string[], en: string[] }> = {
       '功能区分成 1233.83；属地政府留成 = 实际 3000.00 − 1233.83 = 1766.17',
     ],
     en: [
-      'Base (escalating) = verified base 1000.01 × (1 + 0.033)^3 = 1102.31396002937 → 1102.31 + adjustment -0.50 (from 2021, 青政字〔2021〕7号) = 1101.81',
+      'Base (escalating) = escalated verified base 1102.31 (1000.01 × (1 + 0.033)^3 = 1102.31396002937 → 1102.31) − adjustment 0.50 (from 2021, 青政字〔2021〕7号) = 1101.81',
       'Increment = actual 3000.00 − base 1101.81 = 1898.19',
       'Band 1 (growth up to 33.3333% of the base, limit 367.26963273): 367.26963273 × 0.60 = 220.361779638 → 220.36',
       'Band 2 (growth up to 50% of the base, limit 550.905): 183.63536727 × 0.75 = 137.7265254525 → 137.73',
@@ -145,13 +146,13 @@ const stored: Record<string, { stored: string, zh: string[], en: string[] }> = {
   'escalating, whole cents, deduct': {
     stored: '{"name":"taxes","basis":"increment","shortfall":"deduct","base":"1157625","baseDerivation":{"mode":"escalating","baseYear":2019,"amount":"1000000","growthRate":"0.05","years":3,"exactEscalated":"1157625","escalated":"1157625","adjustments":[],"base":"1157625"},"actual":"1000000.05","increment":"-157624.95","carriedShortfallIn":"0","shareable":"-157624.95","bands":[{"rate":"0.65","amount":"-157624.95","portion":"-157624.95","exactShare":"-102456.2175","zoneShare":"-102456.22"}],"zoneShare":"-102456.22","districtShare":"1102456.27","carriedShortfallOut":"0"}',
     zh: [
-      '基数（递增）= 核定基数 1000000.00 × (1 + 0.05)^3 = 1157625.00 = 1157625.00',
+      '基数（递增）= 核定基数 1000000.00 × (1 + 0.05)^3 = 1157625.00',
       '增量 = 实际 1000000.05 − 基数 1157625.00 = -157624.95',
       '可分成增量为负，功能区按第1档比例承担：-157624.95 × 0.65 = -102456.2175 → -102456.22',
       '功能区分成 -102456.22；属地政府留成 = 实际 1000000.05 − (-102456.22) = 1102456.27',
     ],
     en: [
-      'Base (escalating) = verified base 1000000.00 × (1 + 0.05)^3 = 1157625.00 = 1157625.00',
+      'Base (escalating) = verified base 1000000.00 × (1 + 0.05)^3 = 1157625.00',
       'Increment = actual 1000000.05 − base 1157625.00 = -157624.95',
       'The shareable increment is negative; the zone bears its part at the first band\'s rate: -157624.95 × 0.65 = -102456.2175 → -102456.22',
       'Zone share -102456.22; the district keeps actual 1000000.05 − (-102456.22) = 1102456.27',
@@ -160,13 +161,13 @@ const stored: Record<string, { stored: string, zh: string[], en: string[] }> = {
   'prior year, shortfall none': {
     stored: '{"name":"taxes","basis":"increment","shortfall":"none","base":"1250","baseDerivation":{"mode":"prior_year","baseYear":2019,"priorYearActual":"1300","adjustments":[{"id":2022,"fromYear":2022,"amount":"-50","reason":"财随事走","documentNo":"X","createdAt":"2026-01-05T08:00:00.000Z"}],"base":"1250"},"actual":"1000","increment":"-250","carriedShortfallIn":"0","shareable":"-250","bands":[],"zoneShare":"0","districtShare":"1000","carriedShortfallOut":"0"}',
     zh: [
-      '基数（上年实际）= 上年实际收入 1300.00 + 基数调整 -50.00（2022年起，X） = 1250.00',
+      '基数（上年实际）= 上年实际收入 1300.00 − 基数调整 50.00（2022年起，X） = 1250.00',
       '增量 = 实际 1000.00 − 基数 1250.00 = -250.00',
       '可分成增量为负（短收 250.00），由属地政府承担：功能区分成 0.00',
       '功能区分成 0.00；属地政府留成 = 实际 1000.00 − 0.00 = 1000.00',
     ],
     en: [
-      'Base (prior year) = last year\'s actual revenue 1300.00 + adjustment -50.00 (from 2022, X) = 1250.00',
+      'Base (prior year) = last year\'s actual revenue 1300.00 − adjustment 50.00 (from 2022, X) = 1250.00',
       'Increment = actual 1000.00 − base 1250.00 = -250.00',
       'The shareable increment is negative (shortfall 250.00); the district bears it: zone share 0.00',
       'Zone share 0.00; the district keeps actual 1000.00 − 0.00 = 1000.00',
@@ -193,7 +194,7 @@ const stored: Record<string, { stored: string, zh: string[], en: string[] }> = {
     stored: '{"name":"taxes","basis":"increment","shortfall":"none","base":"1058375.01","baseDerivation":{"mode":"fixed","baseYear":2019,"amount":"1000000","adjustments":[],"transfers":[{"function":"教育","direction":"to_district","fromYear":2021,"toYear":2023,"documentNo":"青政字〔2021〕5号","funding":{"method":"fixed","amount":"50000"},"fiscalYear":2022,"exactFunding":"50000","fundingForYear":"50000","baseMove":"50000"},{"function":"卫生健康","direction":"to_district","fromYear":2022,"documentNo":"青政字〔2022〕2号","funding":{"method":"headcount","headcount":12,"unitCost":"1800"},"fiscalYear":2022,"exactFunding":"21600","fundingForYear":"21600","baseMove":"21600"},{"function":"城市管理","direction":"to_zone","fromYear":2020,"documentNo":"青政字〔2020〕7号","funding":{"method":"indexed","amount":"12345.67","growthRate":"0.035"},"fiscalYear":2022,"exactFunding":"13224.99034575","fundingForYear":"13224.99","baseMove":"-13224.99"}],"base":"1058375.01"},"actual":"1300000","increment":"241624.99","carriedShortfallIn":"0","shareable":"241624.99","bands":[{"rate":"0.8","limit":"105837.501","upToGrowth":"0.1","amount":"105837.5","portion":"105837.501","exactShare":"84670.0008","zoneShare":"84670"},{"rate":"0.6","amount":"135787.49","portion":"135787.489","exactShare":"81472.4934","zoneShare":"81472.49"}],"zoneShare":"166142.49","districtShare":"1133857.51","carriedShortfallOut":"0","period":{"fromYear":2022,"toYear":2024,"number":2,"of":3}}',
     zh: [
       '分段期限：第2段（共3段），2022–2024年，适用本段分成比例',
-      '基数（固定）= 核定基数 1000000.00（2019年） + 事权划转「教育」划归属地（青政字〔2021〕5号）F(2022) = 50000.00 + 事权划转「卫生健康」划归属地（青政字〔2022〕2号）F(2022) = 12人 × 1800.00 = 21600.00 − 事权划转「城市管理」划归功能区（青政字〔2020〕7号）F(2022) = 12345.67 × (1 + 0.035)^2 = 13224.99034575 → 13224.99 = 1058375.01',
+      '基数（固定）= 核定基数 1000000.00（2019年） + 事权划转 50000.00（「教育」划归属地，青政字〔2021〕5号，F(2022) = 50000.00） + 事权划转 21600.00（「卫生健康」划归属地，青政字〔2022〕2号，F(2022) = 12人 × 1800.00 = 21600.00） − 事权划转 13224.99（「城市管理」划归功能区，青政字〔2020〕7号，F(2022) = 12345.67 × (1 + 0.035)^2 = 13224.99034575 → 13224.99） = 1058375.01',
       '增量 = 实际 1300000.00 − 基数 1058375.01 = 241624.99',
       '第1档（增长不超过基数的10%，上限 105837.501）：105837.501 × 0.80 = 84670.0008 → 84670.00',
       '第2档（超出部分）：135787.489 × 0.60 = 81472.4934 → 81472.49',
@@ -202,7 +203,7 @@ const stored: Record<string, { stored: string, zh: string[], en: string[] }> = {
     ],
     en: [
       'Rate schedule: period 2 of 3, 2022–2024: its bands apply',
-      'Base (fixed) = verified base 1000000.00 (2019) + transfer "教育" to the district (青政字〔2021〕5号) F(2022) = 50000.00 + transfer "卫生健康" to the district (青政字〔2022〕2号) F(2022) = 12 staff × 1800.00 = 21600.00 − transfer "城市管理" to the zone (青政字〔2020〕7号) F(2022) = 12345.67 × (1 + 0.035)^2 = 13224.99034575 → 13224.99 = 1058375.01',
+      'Base (fixed) = verified base 1000000.00 (2019) + transfer 50000.00 ("教育" to the district, 青政字〔2021〕5号, F(2022) = 50000.00) + transfer 21600.00 ("卫生健康" to the district, 青政字〔2022〕2号, F(2022) = 12 staff × 1800.00 = 21600.00) − transfer 13224.99 ("城市管理" to the zone, 青政字〔2020〕7号, F(2022) = 12345.67 × (1 + 0.035)^2 = 13224.99034575 → 13224.99) = 1058375.01',
       'Increment = actual 1300000.00 − base 1058375.01 = 241624.99',
       'Band 1 (growth up to 10% of the base, limit 105837.501): 105837.501 × 0.80 = 84670.0008 → 84670.00',
       'Band 2 (the rest): 135787.489 × 0.60 = 81472.4934 → 81472.49',
@@ -234,6 +235,35 @@ for (const [label, [input, year]] of Object.entries(inputs)) {
     t.same(explainGroup(read, 'en'), expected.en)
   })
 }
+
+/** A line with what stands in parentheses (a term's details, a power's (1 + g)) taken out, innermost first. */
+function topLevel (line: string): string {
+  let shown = line
+  for (let before = ''; before !== shown;) {
+    before = shown
+    shown = shown.replace(/（[^（）]*）|\([^()]*\)/g, '')
+  }
+  return shown
+}
+
+t.test('a base line is one true sum: the starting amount and each signed term, outside the parentheses, add up to the base after its last "="', async (t) => {
+  let sums = 0
+  for (const [label, { stored: text }] of Object.entries(stored)) {
+    for (const language of ['zh', 'en'] as const) {
+      const line = explainGroup(deserializeGroupResult(text), language).find((l) => l.startsWith('基数') || l.startsWith('Base'))
+      if (line === undefined) continue
+      const [, ...sides] = topLevel(line).split('=')
+      if (sides.length < 2 || sides[0]!.includes('×')) continue // "基数 = 1000.00", "基数（递增）= 核定基数 A × (1 + g)^n = B": no terms
+      t.equal(sides.length, 2, `${label} (${language}): one "=" between the terms and the base, outside the parentheses: ${line}`)
+      const terms = [...sides[0]!.matchAll(/([+−]?)[^\d+−]*?(-?\d+\.\d\d)\b/g)]
+      const total = terms.reduce((acc, [, sign, amount]) => sign === '−' ? acc.minus(money(amount!)) : acc.plus(money(amount!)), ZERO)
+      t.ok(terms.every(([, , amount]) => !amount!.startsWith('-')), `${label} (${language}): a term is signed by its operator, never "+ -50.00"`)
+      t.equal(total.toFixed(2), money(sides[1]!.trim()).toFixed(2), `${label} (${language}): ${line}`)
+      sums++
+    }
+  }
+  t.ok(sums >= 8, `every example with terms checked (${sums} lines)`)
+})
 
 t.test('a statement cites the transfers of a stored text as the result read back cites them, reading back only texts that name transfers (§4)', async (t) => {
   for (const [label, { stored: text }] of Object.entries(stored)) {

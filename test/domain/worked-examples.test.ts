@@ -221,9 +221,9 @@ t.test('§8.11 a headcount transfer 卫生健康 to the district, 12 staff × 18
   t.equal(f(g.increment), '1750000.00')
   t.equal(f(g.zoneShare), '1050000.00')
   t.equal(explainGroup(g, 'zh')[0],
-    '基数（递增）= 核定基数 100000000.00 × (1 + 0.03)^2 = 106090000.00 + 事权划转「卫生健康」划归属地（青政字〔2021〕5号）F(2021) = 12人 × 180000.00 = 2160000.00 = 108250000.00')
+    '基数（递增）= 递增后核定基数 106090000.00（100000000.00 × (1 + 0.03)^2 = 106090000.00） + 事权划转 2160000.00（「卫生健康」划归属地，青政字〔2021〕5号，F(2021) = 12人 × 180000.00 = 2160000.00） = 108250000.00')
   t.equal(explainGroup(g, 'en')[0],
-    'Base (escalating) = verified base 100000000.00 × (1 + 0.03)^2 = 106090000.00 + transfer "卫生健康" to the district (青政字〔2021〕5号) F(2021) = 12 staff × 180000.00 = 2160000.00 = 108250000.00')
+    'Base (escalating) = escalated verified base 106090000.00 (100000000.00 × (1 + 0.03)^2 = 106090000.00) + transfer 2160000.00 ("卫生健康" to the district, 青政字〔2021〕5号, F(2021) = 12 staff × 180000.00 = 2160000.00) = 108250000.00')
 })
 
 t.test('§8.12 an indexed transfer to the zone, 123456.78 growing 0.05 a year from 2021, on a prior_year base (every year, not once): ' +
@@ -241,5 +241,5 @@ t.test('§8.12 an indexed transfer to the zone, 123456.78 growing 0.05 a year fr
   t.equal(f(y2024.base), '1957083.35')
   const g = computeGroup({ name: 'taxes', basis: 'increment', base: { kind: 'rule', rule: rule('2000000.00') }, actual: money('2100000.00'), rates: bands([[undefined, '0.60']]), shortfall: 'none', carriedShortfall: ZERO }, 2023)
   t.equal(explainGroup(g, 'zh')[0],
-    '基数（上年实际）= 上年实际收入 2000000.00 − 事权划转「城市管理」划归功能区（青政字〔2021〕5号）F(2023) = 123456.78 × (1 + 0.05)^2 = 136111.09995 → 136111.10 = 1863888.90')
+    '基数（上年实际）= 上年实际收入 2000000.00 − 事权划转 136111.10（「城市管理」划归功能区，青政字〔2021〕5号，F(2023) = 123456.78 × (1 + 0.05)^2 = 136111.09995 → 136111.10） = 1863888.90')
 })

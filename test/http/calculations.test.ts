@@ -123,7 +123,7 @@ t.test('§8.7–§8.12 worked examples beyond calculation-rules.md §8 (README) 
   }, 2021, 'en')
   t.match(health, { base: '108250000.00', increment: '1750000.00', zoneShare: '1050000.00' }, '§8.11')
   t.equal(health.explanation[0],
-    'Base (escalating) = verified base 100000000.00 × (1 + 0.03)^2 = 106090000.00 + transfer "卫生健康" to the district (青政字〔2021〕5号) F(2021) = 12 staff × 180000.00 = 2160000.00 = 108250000.00')
+    'Base (escalating) = escalated verified base 106090000.00 (100000000.00 × (1 + 0.03)^2 = 106090000.00) + transfer 2160000.00 ("卫生健康" to the district, 青政字〔2021〕5号, F(2021) = 12 staff × 180000.00 = 2160000.00) = 108250000.00')
   const indexed = await one({
     base: {
       baseYear: 2020, mode: 'prior_year', priorYearActual: '2000000.00',
@@ -132,7 +132,7 @@ t.test('§8.7–§8.12 worked examples beyond calculation-rules.md §8 (README) 
     actual: '2100000.00', rates: [{ rate: '0.60' }],
   }, 2023)
   t.equal(indexed.base, '1863888.90', '§8.12 A(2022) 2000000.00 − F(2023) 136111.10')
-  t.match(indexed.explanation[0], /F\(2023\) = 123456\.78 × \(1 \+ 0\.05\)\^2 = 136111\.09995 → 136111\.10 = 1863888\.90$/)
+  t.match(indexed.explanation[0], / − 事权划转 136111\.10（.*F\(2023\) = 123456\.78 × \(1 \+ 0\.05\)\^2 = 136111\.09995 → 136111\.10） = 1863888\.90$/)
 })
 
 t.test('§7 no amount passes through a JavaScript number: 15-digit amounts come back exact', async (t) => {

@@ -32,7 +32,7 @@ t.test('the demo data loads once, on an empty database, labelled as illustrative
   t.match(transfer, { group: 'taxes', direction: 'to_district', fromYear: 2021, funding: { method: 'headcount', headcount: 12, unitCost: '180000.00' } })
   t.match(transfer.function, /^卫生健康/)
   const [line] = (await get(app, '/v1/settlement-runs/2/lines?zoneCode=QD-HT')).json().items
-  t.match(line.groups[0].explanation[0], /事权划转「卫生健康（示例数据）」划归属地（示例〔2021〕5号（示例数据））F\(2021\) = 12人 × 180000\.00 = 2160000\.00/,
+  t.match(line.groups[0].explanation[0], / \+ 事权划转 2160000\.00（「卫生健康（示例数据）」划归属地，示例〔2021〕5号（示例数据），F\(2021\) = 12人 × 180000\.00 = 2160000\.00）/,
     'the 2021 line cites the transfer with its document and F(2021)')
 })
 

@@ -51,7 +51,7 @@ t.test('every command of the README flow answers 2xx, with the figures the READM
   t.match(calculation, { zoneShare: '10221200.00', balanceDue: '5221200.00' })
   t.equal(calculation.groups[0]?.zoneShare, '9921200.00')
   t.equal(calculation.groups[0]?.explanation[0], '分段期限：第1段（共2段），2023–2025年，适用本段分成比例')
-  t.match(calculation.groups[0]?.explanation[1], /事权划转「卫生健康」划归属地（青政字〔2023〕5号）F\(2023\) = 12人 × 180000\.00 = 2160000\.00/)
+  t.match(calculation.groups[0]?.explanation[1], / \+ 事权划转 2160000\.00（「卫生健康」划归属地，青政字〔2023〕5号，F\(2023\) = 12人 × 180000\.00 = 2160000\.00）/)
   const lines = (await injectAs('admin', { method: 'GET', url: '/v1/settlement-runs/1/lines' })).json() as { items: Array<{ zoneShare: string, groups: unknown[] }> }
   t.equal(lines.items[0]?.zoneShare, calculation.zoneShare, 'the line and the calculation agree')
   t.same(lines.items[0]?.groups, calculation.groups, 'group for group')

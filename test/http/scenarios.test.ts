@@ -139,7 +139,7 @@ t.test('changes: a floor, a base, a basis, a shortfall policy, transfers; every 
   t.same(y.map((x) => x.groups[0]?.scenario.carriedShortfallOut), ['0.00', '0.00', '0.00', '0.00'], '§5.5 none: the district bears the 2020 shortfall')
   const transfer = await scenario({ ...worked, changes: { groups: [{ name: 'taxes', transfers: [{ function: '教育', direction: 'to_zone', fromYear: 2022, documentNo: '青政字〔2022〕1号', funding: { method: 'fixed', amount: '100.00' } }] }] } })
   t.same((transfer.json() as ScenarioJson).years.map((x) => x.groups[0]?.scenario.base), ['1000.00', '1000.00', '900.00', '900.00'], '§4 a transfer to the zone lowers the base from 2022')
-  t.match((transfer.json() as ScenarioJson).years[2]?.groups[0]?.scenario.explanation?.[0], /事权划转「教育」划归功能区（青政字〔2022〕1号）F\(2022\) = 100\.00/)
+  t.match((transfer.json() as ScenarioJson).years[2]?.groups[0]?.scenario.explanation?.[0], / − 事权划转 100\.00（「教育」划归功能区，青政字〔2022〕1号，F\(2022\) = 100\.00）/)
   const total = await scenario({ ...worked, changes: { groups: [{ name: 'taxes', basis: 'total', rates: [{ rate: '0.65' }] }, { name: 'fees', rates: [{ rate: '0.65' }] }], minimumRate: '0.65' } })
   const totalYears = (total.json() as ScenarioJson)
   t.same(totalYears.years.map((x) => x.groups[0]?.scenario.zoneShare), ['585.00', '747.50', '784.88', '824.12'], 'basis total at 0.65: 900.00, 1150.00, 1207.50, 1267.88 × 0.65 (784.875 → 784.88, 824.122 → 824.12)')
