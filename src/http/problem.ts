@@ -79,7 +79,8 @@ function problemBody (problem: Problem, request?: { url: string, id: unknown }):
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
 
 export function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
-  return reply.code(problem.status).headers(problem.headers).type(PROBLEM_TYPE).send(JSON.stringify(problemBody(problem, request)))
+  // A problem's title and detail are English whatever Accept-Language asks (README, Errors): said so.
+  return reply.code(problem.status).headers(problem.headers).header('content-language', 'en').type(PROBLEM_TYPE).send(JSON.stringify(problemBody(problem, request)))
 }
 
 /** What the HTTP parser refuses before there is a request at all, by Node's error code. */
@@ -100,7 +101,7 @@ export function clientErrorProblem (error: Error & { code?: string }, socket: So
   const problem = Problems.unacceptedRequest(known?.status ?? 400, error.code ?? 'HTTP_400', known?.detail ?? 'The request is not valid HTTP.')
   if (socket.writable) {
     const body = JSON.stringify(problemBody(problem))
-    socket.write(`HTTP/1.1 ${problem.status} ${titleFor(problem.status)}\r\nContent-Type: ${PROBLEM_TYPE}\r\n` +
+    socket.write(`HTTP/1.1 ${problem.status} ${titleFor(problem.status)}\r\nContent-Type: ${PROBLEM_TYPE}\r\nContent-Language: en\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
   }
   socket.destroy(error)
@@ -116,7 +117,7 @@ export function expectationProblem (request: IncomingMessage, response: ServerRe
   const problem = Problems.unacceptedRequest(417, 'EXPECTATION_FAILED',
     `The request's Expect header ${JSON.stringify(expect.slice(0, 100))} asks for what this service does not do: it meets "100-continue" alone. Send the request without the header.`)
   const body = JSON.stringify(problemBody(problem))
-  response.writeHead(problem.status, { 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
+  response.writeHead(problem.status, { 'content-type': PROBLEM_TYPE, 'content-language': 'en', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
 }
 
 /** What a value of each documented string format must look like, by its pattern. */

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { presentAgreementYear } from '../../domain/presentation.js'
 import { calculate } from '../../services/calculations.js'
 import { EVERY_ROLE } from '../access.js'
-import { languageOf } from '../language.js'
+import { explanationLanguage } from '../language.js'
 import { documentOperations, type RouteDeps } from '../routing.js'
 import { calculateSchema } from '../schemas/calculations.js'
 
@@ -12,9 +12,7 @@ export const calculationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
   documentOperations(app, 'calculations')
 
   app.post('/calculations', { config: { access: EVERY_ROLE }, schema: calculateSchema }, async (request, reply) => {
-    const language = languageOf(request.headers['accept-language'])
     const result = calculate(deps.settings, request.body)
-    reply.header('content-language', language === 'en' ? 'en' : 'zh-CN').header('vary', 'Accept-Language')
-    return presentAgreementYear(result, language)
+    return presentAgreementYear(result, explanationLanguage(request, reply))
   })
 }

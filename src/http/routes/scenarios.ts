@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { presentScenario, SCENARIO_COLUMNS, scenarioRows, scenarioTitle } from '../../domain/scenario.js'
 import { scenario } from '../../services/scenarios.js'
 import { EVERY_ROLE } from '../access.js'
-import { languageOf } from '../language.js'
+import { explanationLanguage } from '../language.js'
 import { renderScenarioChart } from '../charts.js'
 import { contextOf, documentOperations, sendChart, sendTable, type StylesheetRouteDeps } from '../routing.js'
 import { scenarioChartTitles, scenarioSchema } from '../schemas/scenarios.js'
@@ -14,13 +14,10 @@ export const scenarioRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = as
   documentOperations(app, 'scenarios')
 
   app.post('/scenarios', { config: { access: EVERY_ROLE }, schema: scenarioSchema }, async (request, reply) => {
-    const language = languageOf(request.headers['accept-language'])
-    const answer = presentScenario(await scenario(contextOf(request, deps), request.body), language)
     const format = request.query.format ?? 'json'
-    if (format === 'json') {
-      reply.header('content-language', language === 'en' ? 'en' : 'zh-CN').header('vary', 'Accept-Language')
-      return answer
-    }
+    // Only the JSON answer carries explanations; its tables and chart read the same in either language.
+    const answer = presentScenario(await scenario(contextOf(request, deps), request.body), format === 'json' ? explanationLanguage(request, reply) : 'zh')
+    if (format === 'json') return answer
     if (format === 'svg') {
       // Served at /v1/scenarios: the stylesheet (the statement's CJK font) is at /assets/….
       return sendChart(reply, renderScenarioChart(answer.years, { ...scenarioChartTitles(answer), stylesheet: `../assets/${deps.statementStylesheet}` }))

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { statementTitle } from '../../domain/settlement.js'
 import * as settlements from '../../services/settlements.js'
 import { ADMIN_ONLY, EVERY_ROLE } from '../access.js'
-import { languageOf } from '../language.js'
+import { explanationLanguage } from '../language.js'
 import { answerWrite, contextOf, documentOperations, emptyBodyIsObject, pageOf, type StylesheetRouteDeps, sendTable } from '../routing.js'
 import { idFromParam } from '../schemas/common.js'
 import * as schemas from '../schemas/settlements.js'
@@ -28,10 +28,10 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<StylesheetRouteDeps> = 
   app.get('/settlement-runs/:id', { config: { access: EVERY_ROLE }, schema: schemas.getSettlementRunSchema },
     async (request) => presentRun(await settlements.run(contextOf(request, deps), idFromParam(request.params.id))))
 
-  app.get('/settlement-runs/:id/lines', { config: { access: EVERY_ROLE }, schema: schemas.listSettlementRunLinesSchema }, async (request) => {
+  app.get('/settlement-runs/:id/lines', { config: { access: EVERY_ROLE }, schema: schemas.listSettlementRunLinesSchema }, async (request, reply) => {
     const { limit, cursor, ...filter } = request.query
     const lines = await settlements.runLines(contextOf(request, deps), idFromParam(request.params.id), filter, pageOf({ limit, cursor }))
-    return presentLines(lines, languageOf(request.headers['accept-language']))
+    return presentLines(lines, explanationLanguage(request, reply))
   })
 
   app.post('/settlement-runs/:id/finalize', { config: { access: ADMIN_ONLY }, schema: schemas.finalizeSettlementRunSchema, preValidation: emptyBodyIsObject },
