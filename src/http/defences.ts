@@ -4,7 +4,7 @@ import helmet, { type HelmetOptions } from 'helmet'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
 import { Socket } from 'node:net'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Problems, SHED_RETRY_AFTER_SECONDS } from '../domain/errors.js'
 
 /*
@@ -153,6 +153,21 @@ export async function registerDefences (app: FastifyInstance, options: { rateLim
     },
   })
 }
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** under-pressure calls a route's own handler, when it has one, in place of the 503. */
+    pressureHandler?: (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => Promise<void> | void
+  }
+}
+
+/**
+ * A route's pressureHandler that lets the request through: the liveness probe's. A process busy
+ * past the limits (a large import holds PGlite's thread for tens of seconds) is alive, and a probe
+ * answered 503 would have it restarted, losing the import in progress; /ready still answers as the
+ * database does, and every other route sheds load.
+ */
+export function answerUnderPressure (): void {}
 
 /** A JSON answer shorter than this fits the socket's buffers whole: no reader can stall on it. */
 const FITS_SOCKET_BUFFERS = 64 * 1024

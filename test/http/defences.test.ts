@@ -135,6 +135,10 @@ t.test('under pressure: 503 problem+json with Retry-After, and the service answe
   const problem = expectProblem(t, shed, 503)
   t.match(problem.detail, /overloaded \(heapUsedBytes at \d+\)/)
   t.equal(shed.headers['retry-after'], '10')
+  t.equal(expectProblem(t, await injectAs('admin', { method: 'GET', url: '/ready' }), 503).detail.includes('overloaded'), true, '/ready sheds too: a load balancer sends requests elsewhere')
+  const health = await injectAs('admin', { method: 'GET', url: '/health' })
+  t.equal(health.statusCode, 200, 'the liveness probe answers: a busy process is alive, and restarting it would lose the import holding it (before: 503)')
+  t.same(health.json(), { status: 'ok' })
 
   const calm = await testApp(t, database, { pressure: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0 } })
   t.equal((await calm.inject({ method: 'GET', url: '/health' })).statusCode, 200, 'with room to spare, requests pass')

@@ -3,6 +3,7 @@ import Type from 'typebox'
 import type { DatabaseHandle } from '../../db/connect.js'
 import { latestMigration } from '../../db/migrate.js'
 import { Problems } from '../../domain/errors.js'
+import { answerUnderPressure } from '../defences.js'
 import { problemResponses } from '../schemas/common.js'
 
 /* GET /health and GET /ready (api-contract.md, Public endpoints). */
@@ -15,9 +16,10 @@ export interface HealthRoutesOptions {
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { database, readyTimeoutMs }) => {
   const migration = await latestMigration()
   // Probes are never rate-limited: a liveness probe refused with 429 (its address's budget spent by
-  // browsers behind the same proxy) would have a healthy instance restarted.
+  // browsers behind the same proxy) would have a healthy instance restarted. Nor is /health shed
+  // under pressure (503), for the same reason.
   app.get('/health', {
-    config: { rateLimit: false },
+    config: { rateLimit: false, pressureHandler: answerUnderPressure },
     schema: {
       operationId: 'health',
       summary: '存活 the process is running',
