@@ -56,7 +56,7 @@ function removeSpoolsAtExit (): void {
   process.once('exit', () => { for (const dir of spoolDirs) rmSync(dir, { recursive: true, force: true }) })
 }
 
-/** The body, written to a temporary file that goes when the answer has been sent (or the client has gone). */
+/** The body, written to a temporary file whose name goes once the whole body is in it and it is open for the import. */
 async function spooled (payload: Readable, limit: number, reply: FastifyReply): Promise<Readable> {
   removeSpoolsAtExit()
   const dir = await mkdtemp(join(tmpdir(), 'csv-import-'))
@@ -86,21 +86,20 @@ async function spooled (payload: Readable, limit: number, reply: FastifyReply): 
     removeDir()
     throw error
   }
-  // Opened before the answer may close: the name can then go at once (found when the removal became
-  // synchronous: a request refused before its body was read had its file opened after it was gone).
+  // Opened, then its name goes at once: the import reads on through the open descriptor, and a
+  // process killed while it imports (SIGKILL, the OOM killer: no exit handler runs) leaves no file
+  // behind; before, the name stayed until the answer, and such a kill left the whole body in TMPDIR
+  // (found by a probe). The kernel frees the space when the descriptor closes, whatever ends it.
   const file = createReadStream(path)
   try {
     await once(file, 'open')
-  } catch (error) {
+  } finally {
     removeDir()
-    throw error
   }
   reply.raw.once('close', () => {
-    // The file's name goes (the import reads on through its open descriptor). Once the answer is
-    // sent, nothing reads the file any more: it is closed. A client that goes before its answer
-    // leaves the import to finish as it would have with a streamed body: closed under it, the
-    // import would wait for bytes that never come, holding its transaction.
-    removeDir()
+    // Once the answer is sent, nothing reads the file any more: it is closed. A client that goes
+    // before its answer leaves the import to finish as it would have with a streamed body: closed
+    // under it, the import would wait for bytes that never come, holding its transaction.
     if (reply.raw.writableFinished) file.destroy()
   })
   return file

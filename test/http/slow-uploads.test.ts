@@ -97,6 +97,22 @@ t.test('a spooled file over the import limit is 413 and stores nothing; the temp
   t.same(await spools(), [], 'no temporary file is left behind, by these imports or the ones above')
 })
 
+t.test('a spooled file\'s name goes once the whole body is in and the import reads it: a process killed while it imports ' +
+  '(SIGKILL, no exit handler) leaves nothing in TMPDIR (before: the whole body stayed until the answer; found by a probe)', async (t) => {
+  const before = await rowCount(database, 'debts')
+  const lines = Array.from({ length: 5000 }, (_, i) => `QD-HT,SPOOL-${i},建设银行,bank_loan,1.00,1.00,,,,,`)
+  const upload = slowUpload('/v1/debts/import', 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes\n')
+  for (let i = 0; i < 400 && (await spools()).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal((await spools()).length, 1, 'while the body arrives, it is spooled under a name')
+  const answer = upload.finish(`${lines.join('\n')}\n`)
+  for (let i = 0; i < 2000 && (await spools()).length > 0 && !upload.answered(); i++) await new Promise((resolve) => setTimeout(resolve, 1))
+  t.same(await spools(), [], 'the name has gone')
+  t.notOk(upload.answered(), 'while the import was still reading the file: there was no answer yet')
+  const { status, body } = await answer
+  t.equal(status, 200, body)
+  t.equal(await rowCount(database, 'debts') - before, lines.length, 'every line imported, read through the open file')
+})
+
 t.test('a client that goes before its answer leaves the spooled import to finish (and commit), as with a streamed body; other writes go on', async (t) => {
   // 1990–2100 × 12 months × 2 categories: 2,664 lines, long enough to import that the client is gone before the answer.
   const lines = ['zoneCode,districtCode,category,year,month,amount']
@@ -108,12 +124,16 @@ t.test('a client that goes before its answer leaves the spooled import to finish
   req.on('response', () => { answered = true })
   const body = Buffer.from(`${lines.join('\n')}\n`)
   req.end(body)
-  // Gone once the server holds the whole file (its spool is full size), before the import answers.
-  const spooledBytes = async () => {
+  // Gone once the server holds the whole file, before the import answers: the spool was seen, and
+  // its name has gone (the import reads it through its open descriptor) or it is full size.
+  let seen = false
+  const spooledWhole = async () => {
     const [dir] = await spools()
-    return dir === undefined ? 0 : await stat(join(process.env.TMPDIR ?? '', dir, 'body.csv')).then((s) => s.size, () => 0)
+    if (dir === undefined) return seen
+    seen = true
+    return await stat(join(process.env.TMPDIR ?? '', dir, 'body.csv')).then((s) => s.size === body.length, () => false)
   }
-  for (let i = 0; i < 400 && await spooledBytes() < body.length; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  for (let i = 0; i < 400 && !await spooledWhole(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
   req.destroy()
   const stored = async () => await rowCount(database, 'revenue_records') - before
   for (let i = 0; i < 200 && await stored() < lines.length - 1; i++) await new Promise((resolve) => setTimeout(resolve, 100))
