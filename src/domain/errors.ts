@@ -160,6 +160,9 @@ function laterOrNextVersion (verb: string, settled: number, effectiveTo: number 
     : `${verb} from ${settled + 1} on, or record a new agreement.`
 }
 
+/** A mebibyte, in which the import limit is said when it is a whole number of them. */
+const MIB = 1024 * 1024
+
 export const Problems = {
   // —— 400: malformed input ————————————————————————————————————————————————
   /** A list's cursor that no list gave out. */
@@ -317,7 +320,9 @@ export const Problems = {
   alreadyReversed: (eventId: number) => new Problem(409, 'already-reversed', `Repayment ${eventId} was already reversed.`),
 
   // —— 413, 415: the body —————————————————————————————————————————————————
-  fileTooLarge: (limit: number) => new Problem(413, 'body-too-large', `The file is larger than the import limit of ${limit} bytes.`),
+  fileTooLarge: (limit: number) => new Problem(413, 'body-too-large',
+    `The file is larger than the import limit of ${limit} bytes${limit % MIB === 0 ? ` (${limit / MIB} MiB)` : ''}: nothing of it was imported. ` +
+    'Split it into smaller files (by year or by month, say) and import each; each import stands on its own.'),
   notCsv: (instead: string) => new Problem(415, 'unsupported-media-type', `Send the file as Content-Type: text/csv; ${instead}.`),
 
   // —— 422: well-formed input that breaks a rule ————————————————————————————————

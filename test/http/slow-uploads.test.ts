@@ -89,7 +89,20 @@ t.test('a spooled file over the import limit is 413 and stores nothing; the temp
     payload: `zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes\n${'QD-HT,BIG,b,bond,1.00,1.00,,,,,\n'.repeat(10)}`,
   })
   t.equal(response.statusCode, 413)
-  t.match(response.json(), { type: /body-too-large$/, detail: 'The file is larger than the import limit of 100 bytes.' })
+  t.match(response.json(), {
+    type: /body-too-large$/,
+    detail: 'The file is larger than the import limit of 100 bytes: nothing of it was imported. Split it into smaller files (by year or by month, say) and import each; each import stands on its own.',
+  }, 'what to do about it (before: the limit in bytes alone)')
+  const mebibyte = await testApp(t, database, { importLimit: 1024 * 1024 })
+  const revenueRows = await rowCount(database, 'revenue_records')
+  const revenues = await mebibyte.inject({
+    method: 'POST', url: '/v1/revenues/import', headers: { 'content-type': 'text/csv', authorization: `Bearer ${ADMIN_TOKEN}` },
+    payload: `zoneCode,districtCode,category,year,month,amount\n${'QD-BL,370203,10302,2021,1,1.00\n'.repeat(40_000)}`,
+  })
+  t.equal(revenues.statusCode, 413)
+  t.match(revenues.json().detail, /^The file is larger than the import limit of 1048576 bytes \(1 MiB\): nothing of it was imported\. Split it/,
+    `a revenue file too, ${onPostgres ? 'streamed' : 'spooled'}; a limit of whole MiB said in MiB`)
+  t.equal(await rowCount(database, 'revenue_records'), revenueRows, 'nothing of it stored')
   t.equal(await rowCount(database, 'debts'), 3)
   const good = await small.inject({ method: 'POST', url: '/v1/debts/import', headers: { 'content-type': 'text/csv', authorization: `Bearer ${ADMIN_TOKEN}` }, payload: 'zoneCode,reference\n' })
   t.equal(good.statusCode, 422, 'a file within the limit is read (its header is wrong)')
