@@ -13,10 +13,14 @@ const m = formatMoney
 const minus = (value: Decimal): string => value.lt(0) ? `(${m(value)})` : m(value)
 const r = formatRate
 
+/** A computed amount as it was rounded: "exact → rounded" when the exact value has more than two decimals, else the amount. */
+function roundedFrom (exact: Decimal, rounded: Decimal): string {
+  return exact.decimalPlaces() > 2 ? `${exact.toString()} → ${m(rounded)}` : m(rounded)
+}
+
 /** A band's product rate × amount, with its rounding shown when the exact product has more than two decimals. */
 function product (band: BandResult): string {
-  const shown = band.exactShare.decimalPlaces() > 2 ? `${band.exactShare.toString()} → ${m(band.zoneShare)}` : m(band.zoneShare)
-  return `${exactAmount(band.portion)} × ${r(band.rate)} = ${shown}`
+  return `${exactAmount(band.portion)} × ${r(band.rate)} = ${roundedFrom(band.exactShare, band.zoneShare)}`
 }
 
 /** An amount that is whole cents prints as money; a fractional band limit prints exactly. */
@@ -42,13 +46,13 @@ function adjustmentsText (d: BaseDerivation, lang: Language): string {
 /** F(Y) of a transfer, as computed: the amount; headcount × unit cost; amount × (1 + g)^n, with its rounding. */
 function fundingText (x: TransferInYear, year: number, lang: Language): string {
   const f = x.funding
-  const rounded = (exact: Decimal) => exact.decimalPlaces() > 2 ? `${exact.toString()} → ${m(x.fundingForYear)}` : m(x.fundingForYear)
+  const rounded = roundedFrom(x.exactFunding, x.fundingForYear)
   switch (f.method) {
     case 'fixed': return m(x.fundingForYear)
     case 'headcount': return lang === 'zh'
-      ? `${f.headcount}人 × ${m(f.unitCost)} = ${rounded(x.exactFunding)}`
-      : `${f.headcount} staff × ${m(f.unitCost)} = ${rounded(x.exactFunding)}`
-    case 'indexed': return `${m(f.amount)} × (1 + ${r(f.growthRate)})^${year - x.fromYear} = ${rounded(x.exactFunding)}`
+      ? `${f.headcount}人 × ${m(f.unitCost)} = ${rounded}`
+      : `${f.headcount} staff × ${m(f.unitCost)} = ${rounded}`
+    case 'indexed': return `${m(f.amount)} × (1 + ${r(f.growthRate)})^${year - x.fromYear} = ${rounded}`
   }
 }
 
@@ -84,9 +88,7 @@ function baseLine (d: BaseDerivation, lang: Language): string {
         ? `基数（固定）= 核定基数 ${m(d.amount)}（${d.baseYear}年）${adj} = ${m(d.base)}`
         : `Base (fixed) = verified base ${m(d.amount)} (${d.baseYear})${adj} = ${m(d.base)}`
     case 'escalating': {
-      const power = `${m(d.amount)} × (1 + ${r(d.growthRate)})^${d.years}`
-      const exact = d.exactEscalated
-      const computed = exact.decimalPlaces() > 2 ? `${power} = ${exact.toString()} → ${m(d.escalated)}` : `${power} = ${m(d.escalated)}`
+      const computed = `${m(d.amount)} × (1 + ${r(d.growthRate)})^${d.years} = ${roundedFrom(d.exactEscalated, d.escalated)}`
       if (adj === '') return zh ? `基数（递增）= 核定基数 ${computed}` : `Base (escalating) = verified base ${computed}`
       return zh
         ? `基数（递增）= 递增后核定基数 ${m(d.escalated)}（${computed}）${adj} = ${m(d.base)}`

@@ -22,11 +22,11 @@ export function languageOf (acceptLanguage: string | undefined): Language {
   const weights = new Map<Language | '*', number>()
   for (const part of acceptLanguage.split(',').slice(0, 20)) {
     const [tag = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase())
-    const weight = params.find((p) => p.startsWith('q'))
-    if (weight !== undefined && !WEIGHT.test(weight.replace(/\s/g, ''))) continue
+    const weight = params.find((p) => p.startsWith('q'))?.replace(/\s/g, '')
+    if (weight !== undefined && !WEIGHT.test(weight)) continue
     const range = rangeOf(tag)
     // q-values are weights (0–1, three decimals), not money: a number is the right type here.
-    const q = weight === undefined ? 1 : Number(weight.replace(/\s/g, '').slice(2))
+    const q = weight === undefined ? 1 : Number(weight.slice(2))
     if (range !== undefined) weights.set(range, Math.max(q, weights.get(range) ?? 0))
   }
   const wildcard = weights.get('*')
