@@ -188,6 +188,9 @@ export const Problems = {
     `${REQUEST_PARTS[part] ?? `The request ${part} does`} not match the schema: see errors for each field.`, issues),
   /** What the framework refuses before a handler runs (a body that is not JSON, too large, of another type; a URL that does not decode). */
   unacceptedRequest: (status: number, code: string, detail: string) => new Problem(status, unacceptedRequestType(status, code), detail),
+  /** A body Fastify's JSON parser refused, with the parser's `reason` and, when it is known, where it stopped. */
+  notJson: (code: string, reason: string, where?: InputIssue) => new Problem(400, unacceptedRequestType(400, code), `The body is not valid JSON: ${reason}.`,
+    where === undefined ? undefined : [where]),
   dateRangeReversed: () => new Problem(400, 'invalid-input', 'from is after to.', at('/querystring/from', 'must not be after to')),
   notUtf8: (line: number) => new Problem(400, 'not-utf8',
     `The file is not UTF-8 text (line ${line}). Save it as "CSV UTF-8": a file in GBK or GB18030 cannot be read as it is.`,

@@ -101,17 +101,95 @@ export function acceptJsonBodies (app: FastifyInstance): void {
         done(error, value)
         return
       }
-      // Fastify's own error does not say what is wrong: the parser's reason does.
+      // Fastify's own error does not say what is wrong: the parser's reason does, and where it stopped.
+      const json = text.replace(/^\uFEFF/, '')
       let reason = 'it could not be parsed'
       try {
-        JSON.parse(text.replace(/^\uFEFF/, ''))
+        JSON.parse(json)
         reason = 'it holds a __proto__ or constructor.prototype key'
       } catch (parseError) {
-        if (parseError instanceof Error) reason = parseError.message
+        if (parseError instanceof Error) {
+          reason = parseError.message
+          done(Problems.notJson(code, reason, whereJsonStops(json, reason)), undefined)
+          return
+        }
       }
-      done(Problems.unacceptedRequest(400, code, `The body is not valid JSON: ${reason}.`), undefined)
+      done(Problems.notJson(code, reason), undefined)
     })
   })
+}
+
+/**
+ * Where JSON.parse stopped reading `json`, which it refused for `reason`: the value it was reading
+ * (a JSON pointer: the member or element, or the object awaiting a name) and the line and column,
+ * so that a body of many records says which one to mend. Node's reason names the position for
+ * some faults and the end of the input for another; for the rest ("Unexpected token '}', … is not
+ * valid JSON") the tree's parser finds it. Undefined when neither can say.
+ */
+export function whereJsonStops (json: string, reason: string): { pointer: string, message: string } | undefined {
+  const offset = stopOffset(json, reason)
+  if (offset === undefined) return undefined
+  const before = json.slice(0, offset)
+  const line = before.split('\n').length
+  const column = offset - before.lastIndexOf('\n')
+  const fault = reason.replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '')
+  return { pointer: pointerAt(json, offset), message: `is not valid JSON at line ${line}, column ${column}: ${fault}` }
+}
+
+function stopOffset (json: string, reason: string): number | undefined {
+  const position = / at position (\d+)/.exec(reason)
+  if (position !== null) return Math.min(Number(position[1]), json.length)
+  if (reason.startsWith('Unexpected end of JSON input')) return json.length
+  try {
+    parseJsonTree(json)
+  } catch (error) {
+    const offset = (error as { offset?: unknown }).offset
+    if (typeof offset === 'number' && offset >= 0 && offset <= json.length) return offset
+  }
+  return undefined
+}
+
+/**
+ * The JSON pointer of the value being read at `offset` of `json`, whose text before it reads as
+ * JSON so far: each open array's element, each open object's member once its name and colon are
+ * read (an object awaiting a name is itself the place).
+ */
+function pointerAt (json: string, offset: number): string {
+  const open: Array<{ array: boolean, segment: string | undefined, index: number }> = []
+  let name = ''
+  for (let i = 0; i < offset; i++) {
+    const char = json[i]
+    const top = open.at(-1)
+    if (char === '"') {
+      let end = i + 1
+      while (end < json.length && json[end] !== '"') end += json[end] === '\\' ? 2 : 1
+      if (top !== undefined && !top.array && top.segment === undefined) name = stringValue(json.slice(i, end + 1))
+      i = end
+    } else if (char === '{' || char === '[') {
+      open.push({ array: char === '[', segment: char === '[' ? '0' : undefined, index: 0 })
+    } else if (char === '}' || char === ']') {
+      open.pop()
+    } else if (char === ':' && top !== undefined && !top.array) {
+      top.segment = name
+    } else if (char === ',' && top !== undefined) {
+      top.segment = top.array ? String(++top.index) : undefined
+    }
+  }
+  let pointer = ''
+  for (const { segment } of open) {
+    if (segment === undefined) break
+    pointer += `/${pointerSegment(segment)}`
+  }
+  return pointer
+}
+
+/** A JSON string literal's text; as written, without its quotes, when it does not read as one. */
+function stringValue (literal: string): string {
+  try {
+    const value: unknown = JSON.parse(literal)
+    if (typeof value === 'string') return value
+  } catch { /* as written */ }
+  return literal.slice(1, -1)
 }
 
 /** The problem of a name given twice in one object of the JSON `text`, which parsed as `value`; undefined when none is. */

@@ -451,6 +451,30 @@ t.test('api-contract.md, Errors: a JSON body that is not UTF-8 is 400 at the byt
   t.equal((await get(app, '/v1/districts/370290')).json().name, '中文区')
 })
 
+t.test('api-contract.md, Errors: a body that is not JSON says where it stops: the record it was reading (a JSON pointer) and the line and column; nothing stored', async (t) => {
+  const send = (payload: string) => injectAs('admin', { method: 'POST', url: '/v1/revenues', headers: { 'content-type': 'application/json' }, payload })
+  const records = await rowCount(database, 'revenue_records')
+  const revisions = await rowCount(database, 'revenue_revisions')
+  const record = (month: number) => `{ "zoneCode": "QD-HT", "category": "10101", "year": 2021, "month": ${month}, "amount": "100.00" }`
+  // A batch of records written by hand: a comma after the last member of the third.
+  const trailingComma = `{\n  "records": [\n    ${record(1)},\n    ${record(2)},\n    { "zoneCode": "QD-HT", "category": "10101", "year": 2021, "month": 3, "amount": "100.00", }\n  ]\n}`
+  const comma = expectProblem(t, await send(trailingComma), 400)
+  t.match(comma, { type: /invalid-json$/, detail: /^The body is not valid JSON: Expected double-quoted property name in JSON at position \d+\.$/ })
+  t.same(comma.errors, [{ pointer: '/records/2', message: 'is not valid JSON at line 5, column 95: Expected double-quoted property name' }])
+  // Node's reason names no position here ("Unexpected token '}', … is not valid JSON"): the tree's parser finds it.
+  const noValue = expectProblem(t, await send('{"records": [{"zoneCode": "QD-HT", "category": "10101", "year": 2021, "month": 4, "amount": }]}'), 400)
+  t.match(noValue, { detail: /^The body is not valid JSON: Unexpected token '\}'/ })
+  t.same(noValue.errors, [{ pointer: '/records/0/amount', message: 'is not valid JSON at line 1, column 93: Unexpected token \'}\'' }])
+  // The second record cut off where a copy stopped: the end of the input (the column after the last character), in its month.
+  const cut = expectProblem(t, await send(`{"records": [${record(5)}, {"zoneCode": "QD-HT", "category": "10101", "year": 2021, "month": `), 400)
+  t.match(cut, { detail: 'The body is not valid JSON: Unexpected end of JSON input.' })
+  t.same(cut.errors, [{ pointer: '/records/1/month', message: `is not valid JSON at line 1, column 172: Unexpected end of JSON input` }])
+  // A name with / or ~ in it is one segment of the pointer (RFC 6901).
+  t.same(expectProblem(t, await send('{"a/b~c": [1, 2, ]}'), 400).errors, [{ pointer: '/a~1b~0c/2', message: 'is not valid JSON at line 1, column 18: Unexpected token \']\'' }])
+  t.equal(await rowCount(database, 'revenue_records'), records, 'nothing was stored')
+  t.equal(await rowCount(database, 'revenue_revisions'), revisions)
+})
+
 t.test('calculation-rules.md §1, §9: a supplementary settlement whose adjustment would have more than 18 integer digits is 422 naming the agreement, storing no run', async (t) => {
   // 540 months of 999999999999999.99 at rate 1: a zone share of 539999999999999994.60 (18 digits).
   // Revised to −999999999999999.99 each, the new zone share fits too; the adjustment, −1079999999999999989.20, does not.
