@@ -120,6 +120,7 @@ export interface DebtImportResult {
   registered: number
   rejected: number
   errors: ImportError[]
+  unlistedErrors?: number
 }
 
 /** Registers debts from a CSV file (admins), a line at a time by the same rules as one debt. */
@@ -186,11 +187,11 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
       room = room.minus(money(debt.outstanding))
       registered.push(debt)
     }
-    const { rows, rejected, errors } = file.finish(partial, registered.length)
+    const { rows, rejected, errors, unlisted } = file.finish(partial, registered.length)
     const ids: number[] = []
     for (const debt of registered) ids.push(await insertDebt(tx, debt))
     return {
-      value: { rows, registered: registered.length, rejected, errors },
+      value: { rows, registered: registered.length, rejected, errors, ...unlisted },
       // The import, and each debt it registered as a registration of one would be: who registered debt N is in the log under debt N.
       audit: [
         { action: 'import', entityType: 'debt_import', entityId: ctx.actor.requestId, details: { rows, registered: registered.length, rejected } },

@@ -59,6 +59,7 @@ export interface RevenueImportResult extends MergeCounts {
   loaded: number
   rejected: number
   errors: ImportError[]
+  unlistedErrors?: number
 }
 
 /** A CSV file (text/csv, header REVENUE_CSV_HEADER), read as it arrives. */
@@ -97,10 +98,10 @@ export function importRevenue (ctx: Context, body: unknown, partial: boolean): P
       file.rejectUnlisted(repeated.lines - listed.length)
       loaded -= partial ? await unstageRepeatedMonths(tx) : repeated.lines
     }
-    const { rows, rejected, errors } = file.finish(partial, loaded)
+    const { rows, rejected, errors, unlisted } = file.finish(partial, loaded)
     const counts = await merge(tx, ctx)
     return {
-      value: { rows, loaded, rejected, ...counts, errors },
+      value: { rows, loaded, rejected, ...counts, errors, ...unlisted },
       audit: [{ action: 'import', entityType: 'revenue_import', entityId: ctx.actor.requestId, details: { rows, loaded, rejected, ...counts, partial } }],
     }
   }, { streamedBody: file })

@@ -5997,6 +5997,11 @@ export interface operations {
                             /** @description 说明 what is wrong */
                             message: string;
                         }[];
+                        /**
+                         * Format: int64
+                         * @description 未列出 problems found beyond those errors lists (the first 10000); absent when it lists every one
+                         */
+                        unlistedErrors?: number;
                     };
                 };
             };
@@ -9747,6 +9752,11 @@ export interface operations {
                             /** @description 说明 what is wrong */
                             message: string;
                         }[];
+                        /**
+                         * Format: int64
+                         * @description 未列出 problems found beyond those errors lists (the first 10000); absent when it lists every one
+                         */
+                        unlistedErrors?: number;
                     };
                 };
             };

@@ -112,6 +112,33 @@ t.test('api-contract.md, Revenue ("lists every bad row"): a 422 with more bad li
   t.match(expectProblem(t, await csv(more), 422).detail, /The first 1000 of the 10500 problems found in them are listed here; the answer to \?partial=true lists the first 10000\.$/)
 })
 
+t.test('api-contract.md, Revenue, Legacy debts: an import\'s answer that lists the first 10,000 problems says how many it leaves out (unlistedErrors), and says nothing of it when it lists them all', async (t) => {
+  const debts = await rowCount(database, 'debts')
+  const before = await revisions()
+  const bad = (lines: number) => `${header}\n${Array.from({ length: lines }, (_, i) => `QD-HT,,10104,2024,13,${i + 1}.00`).join('\n')}\n`
+  const cut = await csv(bad(10_500), '?partial=true')
+  t.equal(cut.statusCode, 200)
+  const answer = cut.json() as { rejected: number, errors: Array<{ line: number }>, unlistedErrors?: number }
+  t.match(answer, { rows: 10_500, loaded: 0, rejected: 10_500, unlistedErrors: 500 })
+  t.equal(answer.errors.length, 10_000)
+  t.equal(answer.errors.at(-1)?.line, 10_001, 'the first 10,000 lines after the header are the ones listed')
+  // Two problems a line (a month of 13 and an amount that is not one): the problems are counted, not the lines.
+  const twice = (await csv(`${header}\n${Array.from({ length: 6000 }, () => 'QD-HT,,10104,2024,13,x').join('\n')}\n`, '?partial=true')).json() as { rejected: number, errors: unknown[], unlistedErrors?: number }
+  t.match(twice, { rejected: 6000, unlistedErrors: 2000 })
+  t.equal(twice.errors.length, 10_000)
+  const whole = (await csv(bad(1500), '?partial=true')).json() as Record<string, unknown>
+  t.equal((whole['errors'] as unknown[]).length, 1500)
+  t.notOk('unlistedErrors' in whole, 'every problem listed: nothing said of unlisted ones')
+  // A debt file the same way: 10,001 lines of one field each.
+  const debtHeader = 'zoneCode,reference,creditor,kind,principal,outstanding,interestRate,incurredOn,maturityDate,registeredOn,notes'
+  const debtFile = `${debtHeader}\n${Array.from({ length: 10_001 }, () => 'QD-HT').join('\n')}\n`
+  const debtAnswer = (await injectAs('admin', { method: 'POST', url: '/v1/debts/import?partial=true', headers: { 'content-type': 'text/csv' }, payload: debtFile })).json() as { errors: unknown[] }
+  t.match(debtAnswer, { rows: 10_001, registered: 0, rejected: 10_001, unlistedErrors: 1 })
+  t.equal(debtAnswer.errors.length, 10_000)
+  t.equal(await rowCount(database, 'debts'), debts, 'no debt registered')
+  t.equal(await revisions(), before, 'no revenue recorded')
+})
+
 /** A problem as the caller reads it, with the code it named replaced and the request id left out. */
 const reading = (body: string, code: string) => {
   const { requestId: _requestId, ...problem } = JSON.parse(body) as Record<string, unknown>

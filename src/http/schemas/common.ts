@@ -136,6 +136,12 @@ export const Count = (description: string, minimum = 0) =>
   Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER, format: 'int64', description })
 
 /**
+ * An import's problems beyond those its `errors` lists (the first 10,000): present only when the
+ * list is cut, so that the answer says so itself, not only its schema.
+ */
+export const UnlistedErrors = () => Type.Optional(Count('未列出 problems found beyond those errors lists (the first 10000); absent when it lists every one', 1))
+
+/**
  * 1 to 2147483647 (INT4_MAX) in decimal digits, without leading zeros: every id an identity column
  * can hold, digit by digit (from 2147483647 down: the longest prefix kept, the next digit lower).
  */

@@ -4,7 +4,7 @@ import { formatMoney, formatRate, money } from '../../domain/money.js'
 import { DEBT_CSV_HEADER, type DebtAsOf, type RecordedEvent } from '../../services/debts.js'
 import {
   Count, DateString, DistrictCode, IdempotencyHeaders, IdParam, Money, MoneyOut, NonNegativeMoney, PageOf, PageQuery, problemResponses, Rate, RecordId,
-  StringEnum, Timestamp, ZoneCode, Words,
+  StringEnum, Timestamp, UnlistedErrors, ZoneCode, Words,
 } from './common.js'
 
 /* The legacy debt register (历史遗留债务) — api-contract.md, Legacy debts. */
@@ -158,6 +158,7 @@ export const importDebtsSchema = {
         field: Type.String({ maxLength: 20, description: '字段 the column at fault, or "line" for the line as a whole (its number of fields, a NUL character)' }),
         message: Type.String({ maxLength: 500, description: '说明 what is wrong' }),
       }, { additionalProperties: false }), { maxItems: 10_000, description: '错误行 the bad lines' }),
+      unlistedErrors: UnlistedErrors(),
     }, { additionalProperties: false, examples: [{ rows: 1, registered: 1, rejected: 0, errors: [] }] }),
     ...problemResponses(400, 401, 403, 409, 413, 415, 422),
   },

@@ -2,7 +2,7 @@ import Type from 'typebox'
 import { MAX_LISTED_ERRORS } from '../../services/csv-file.js'
 import { REVENUE_CSV_HEADER as CSV_HEADER } from '../../services/revenue.js'
 import {
-  CategoryCode, Count, DistrictCode, FiscalYear, IdempotencyHeaders, Money, MoneyOut, PageOf, PageQuery, problemResponses, Timestamp, ZoneCode,
+  CategoryCode, Count, DistrictCode, FiscalYear, IdempotencyHeaders, Money, MoneyOut, PageOf, PageQuery, problemResponses, Timestamp, UnlistedErrors, ZoneCode,
 } from './common.js'
 
 /* Revenue records (实际收入): JSON batches, streamed CSV imports, lists and revision history (api-contract.md, Revenue). */
@@ -41,6 +41,7 @@ export const ImportResult = Type.Object({
   rejected: Count('错误行数 bad lines (not loaded)'),
   ...MergeResult,
   errors: Type.Array(ImportError, { maxItems: MAX_LISTED_ERRORS, description: `错误行 the bad lines (the first ${MAX_LISTED_ERRORS})` }),
+  unlistedErrors: UnlistedErrors(),
 }, { additionalProperties: false, description: '导入结果 what the import changed' , examples: [{ rows: 3, loaded: 2, rejected: 1, created: 1, revised: 1, unchanged: 0, errors: [{ line: 4, field: 'month', message: 'must be a month from 1 to 12' }] }] })
 
 export const RevenueRecord = Type.Object({
