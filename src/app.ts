@@ -7,6 +7,7 @@ import { CONNECT_TIMEOUT_MS, type DatabaseHandle } from './db/connect.js'
 import { pruneIdempotencyKeys } from './db/idempotency.js'
 import { money } from './domain/money.js'
 import { type AuthFailureBudget, DEFAULT_AUTH_FAILURE_BUDGET, registerAccessControl } from './http/access.js'
+import { meetExpectContinue } from './http/continue.js'
 import { DEFAULT_PRESSURE, DEFAULT_RATE_LIMIT, type PressureConfig, type RateLimitConfig, registerDefences } from './http/defences.js'
 import { acceptJsonBodies, refuseAmbiguousBodies } from './http/json-bodies.js'
 import { openapiOptions } from './http/openapi.js'
@@ -64,6 +65,7 @@ export const IDEMPOTENCY_PRUNE_EVERY_MS = 60 * 60 * 1000
 /** An isolated instance of the service: no module-level state, so every test builds its own. */
 export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   const requestTimeout = config.requestTimeoutMs ?? 120_000
+  const importLimit = config.importLimit ?? 512 * 1024 * 1024
   const app = Fastify({
     ...(config.logger === undefined ? { logger: false } : { loggerInstance: config.logger }),
     bodyLimit: config.bodyLimit ?? 1024 * 1024,
@@ -94,6 +96,8 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id) })
   await registerDefences(app, { rateLimit: config.rateLimit ?? DEFAULT_RATE_LIMIT, pressure: config.pressure ?? DEFAULT_PRESSURE, corsOrigin: config.corsOrigin ?? '*', sendTimeoutMs: config.sendTimeoutMs ?? 60_000 })
   refuseWhileClosing(app)
+  // Expect: 100-continue is answered once the request's headers have passed every check (src/http/continue.ts).
+  meetExpectContinue(app, { importLimit })
 
   await app.register(swagger, openapiOptions)
   await app.register(swaggerUi, {
@@ -107,7 +111,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
   await app.register(assetRoutes, { assets: statementAssets })
   const deps = {
     db: config.database.db,
-    settings: { minZoneRate: money(config.minZoneRate), importLimit: config.importLimit ?? 512 * 1024 * 1024, requireTwoAdmins: config.requireTwoAdmins ?? false },
+    settings: { minZoneRate: money(config.minZoneRate), importLimit, requireTwoAdmins: config.requireTwoAdmins ?? false },
     // PostgreSQL: writes waiting on one another's locks never hold every connection of the pool.
     writeTurns: config.database.poolSize === undefined ? undefined : WriteTurns.forPool(config.database.poolSize, CONNECT_TIMEOUT_MS),
   }
