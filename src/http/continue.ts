@@ -18,14 +18,19 @@ export function meetExpectContinue (app: FastifyInstance, limits: { importLimit:
     awaiting.add(request)
     app.server.emit('request', request, response)
   })
-  // Hooks of every route, the 404 handler's too, run before the route's own (the CSV spool).
-  app.addHook('preParsing', async (request, reply, payload) => {
-    if (!awaiting.has(request.raw)) return payload
+  // Hooks of every route, the 404 handler's too, run before the route's own (the CSV spool). A
+  // callback, not an async function: on every request's path, it makes no promise.
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    if (!awaiting.has(request.raw)) {
+      done(null, payload)
+      return
+    }
     awaiting.delete(request.raw)
     // No route takes it: the 404 is answered without its body, and the connection ends with it.
     if (request.is404) {
       reply.header('connection', 'close')
-      return payload
+      done(null, payload)
+      return
     }
     const declared = Number(request.headers['content-length'])
     // A CSV file to an import is held to the import limit; everything else to the route's body limit
@@ -35,9 +40,10 @@ export function meetExpectContinue (app: FastifyInstance, limits: { importLimit:
     if (limit !== undefined && Number.isSafeInteger(declared) && declared > limit) {
       // The body is never read: the connection ends with the answer.
       reply.header('connection', 'close')
-      throw csv ? Problems.fileTooLarge(limit) : new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE()
+      done(csv ? Problems.fileTooLarge(limit) : new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
+      return
     }
     reply.raw.writeContinue()
-    return payload
+    done(null, payload)
   })
 }
