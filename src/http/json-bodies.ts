@@ -103,18 +103,14 @@ export function acceptJsonBodies (app: FastifyInstance): void {
       }
       // Fastify's own error does not say what is wrong: the parser's reason does, and where it stopped.
       const json = text.replace(/^\uFEFF/, '')
-      let reason = 'it could not be parsed'
       try {
         JSON.parse(json)
-        reason = 'it holds a __proto__ or constructor.prototype key'
       } catch (parseError) {
-        if (parseError instanceof Error) {
-          reason = parseError.message
-          done(Problems.notJson(code, reason, whereJsonStops(json, reason)), undefined)
-          return
-        }
+        const reason = parseError instanceof Error ? parseError.message : 'it could not be parsed'
+        done(Problems.notJson(code, reason, whereJsonStops(json, reason)), undefined)
+        return
       }
-      done(Problems.notJson(code, reason), undefined)
+      done(Problems.notJson(code, 'it holds a __proto__ or constructor.prototype key'), undefined)
     })
   })
 }
@@ -126,7 +122,7 @@ export function acceptJsonBodies (app: FastifyInstance): void {
  * some faults and the end of the input for another; for the rest ("Unexpected token '}', … is not
  * valid JSON") the tree's parser finds it. Undefined when neither can say.
  */
-export function whereJsonStops (json: string, reason: string): { pointer: string, message: string } | undefined {
+function whereJsonStops (json: string, reason: string): { pointer: string, message: string } | undefined {
   const offset = stopOffset(json, reason)
   if (offset === undefined) return undefined
   const before = json.slice(0, offset)
