@@ -125,15 +125,21 @@ export function acceptJsonBodies (app: FastifyInstance): void {
 function whereJsonStops (json: string, reason: string): { pointer: string, message: string } | undefined {
   const offset = stopOffset(json, reason)
   if (offset === undefined) return undefined
-  const before = json.slice(0, offset)
-  const line = before.split('\n').length
-  const column = offset - before.lastIndexOf('\n')
-  const fault = reason.replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '')
-  return { pointer: pointerAt(json, offset), message: `is not valid JSON at line ${line}, column ${column}: ${fault}` }
+  // Lines end as a text editor ends them: CR LF, LF or CR alone (JSON takes each as white space).
+  let line = 1
+  let lineStart = 0
+  for (const found of json.slice(0, offset).matchAll(/\r\n|\r|\n/g)) {
+    line++
+    lineStart = found.index + found[0].length
+  }
+  // Node's reason without its excerpt of the body (cut at either end when long) or its position.
+  const fault = reason.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '').replace(/ in JSON at position \d+$/, '').replace(/ at position \d+$/, '')
+  return { pointer: pointerAt(json, offset), message: `is not valid JSON at line ${line}, column ${offset - lineStart + 1}: ${fault}` }
 }
 
 function stopOffset (json: string, reason: string): number | undefined {
-  const position = / at position (\d+)/.exec(reason)
+  // Node's own position ends its reason ("… in JSON at position 48", "… after JSON at position 8").
+  const position = / at position (\d+)$/.exec(reason)
   if (position !== null) return Math.min(Number(position[1]), json.length)
   if (reason.startsWith('Unexpected end of JSON input')) return json.length
   try {
@@ -152,19 +158,24 @@ function stopOffset (json: string, reason: string): number | undefined {
  */
 function pointerAt (json: string, offset: number): string {
   const open: Array<{ array: boolean, segment: string | undefined, index: number }> = []
+  // Values nested deeper than a pointer is printed (a problem's message is cut at 500 characters)
+  // are counted, not followed: a megabyte of "[[[[" is a million of them.
+  let deeper = 0
   let name = ''
   for (let i = 0; i < offset; i++) {
     const char = json[i]
-    const top = open.at(-1)
+    const top = deeper > 0 ? undefined : open.at(-1)
     if (char === '"') {
       let end = i + 1
       while (end < json.length && json[end] !== '"') end += json[end] === '\\' ? 2 : 1
       if (top !== undefined && !top.array && top.segment === undefined) name = stringValue(json.slice(i, end + 1))
       i = end
     } else if (char === '{' || char === '[') {
-      open.push({ array: char === '[', segment: char === '[' ? '0' : undefined, index: 0 })
+      if (open.length < MAX_POINTER_DEPTH) open.push({ array: char === '[', segment: char === '[' ? '0' : undefined, index: 0 })
+      else deeper++
     } else if (char === '}' || char === ']') {
-      open.pop()
+      if (deeper > 0) deeper--
+      else open.pop()
     } else if (char === ':' && top !== undefined && !top.array) {
       top.segment = name
     } else if (char === ',' && top !== undefined) {
@@ -178,6 +189,9 @@ function pointerAt (json: string, offset: number): string {
   }
   return pointer
 }
+
+/** The depth to which pointerAt follows the values a body opens. */
+const MAX_POINTER_DEPTH = 250
 
 /** A JSON string literal's text; as written, without its quotes, when it does not read as one. */
 function stringValue (literal: string): string {

@@ -471,6 +471,13 @@ t.test('api-contract.md, Errors: a body that is not JSON says where it stops: th
   t.same(cut.errors, [{ pointer: '/records/1/month', message: `is not valid JSON at line 1, column 172: Unexpected end of JSON input` }])
   // A name with / or ~ in it is one segment of the pointer (RFC 6901).
   t.same(expectProblem(t, await send('{"a/b~c": [1, 2, ]}'), 400).errors, [{ pointer: '/a~1b~0c/2', message: 'is not valid JSON at line 1, column 18: Unexpected token \']\'' }])
+  // Found by review: a long body's fault in its middle (Node quotes the body cut at both ends), a fault after the value, lines ended by CR alone, deep nesting.
+  const batch = `{"records": [${Array.from({ length: 40 }, (_, i) => record(i % 12 + 1)).join(', ')}, {"month": }, ${record(1)}]}`
+  t.match(expectProblem(t, await send(batch), 400).errors, [{ pointer: '/records/40/month', message: /^is not valid JSON at line 1, column \d+: Unexpected token '\}'$/ }])
+  t.same(expectProblem(t, await send('{"a":1}}'), 400).errors, [{ pointer: '', message: 'is not valid JSON at line 1, column 8: Unexpected non-whitespace character after JSON' }])
+  t.same(expectProblem(t, await send('{\r  "records": [\r    1,\r    ]\r}'), 400).errors, [{ pointer: '/records/1', message: 'is not valid JSON at line 4, column 5: Unexpected token \']\'' }])
+  const deep = expectProblem(t, await send('['.repeat(300_000)), 400)
+  t.same(deep.errors, [{ pointer: '/0'.repeat(250), message: 'is not valid JSON at line 1, column 300001: Unexpected end of JSON input' }], 'followed 250 deep, no further')
   t.equal(await rowCount(database, 'revenue_records'), records, 'nothing was stored')
   t.equal(await rowCount(database, 'revenue_revisions'), revisions)
 })
