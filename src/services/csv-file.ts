@@ -33,7 +33,7 @@ export interface CsvImport {
   /** Counts more rejected lines without listing them (beyond what an answer lists). */
   rejectUnlisted: (lines: number) => void
   /** After the lines: the counts, or 422 when lines were rejected and the import is not partial. */
-  finish: (partial: boolean, loaded: number) => { rows: number, rejected: number, errors: ImportError[], unlisted: { unlistedErrors?: number } }
+  finish: (partial: boolean, loaded: number) => { rows: number, rejected: number, errors: ImportError[], unlistedErrors?: number }
   /** SHA-256 of the bytes read, once they are all read. */
   digest: () => string
   /** Reads the file to its end without loading it (an Idempotency-Key retry): its digest. */
@@ -366,7 +366,7 @@ export function openCsvImport (body: unknown, header: readonly string[], limit: 
         throw Problems.invalidRows(rejected, rows, loaded, errors, problems)
       }
       // The problems `errors` leaves out, said in the answer when there are any.
-      return { rows, rejected, errors, unlisted: problems > errors.length ? { unlistedErrors: problems - errors.length } : {} }
+      return problems > errors.length ? { rows, rejected, errors, unlistedErrors: problems - errors.length } : { rows, rejected, errors }
     },
     digest: digestOf,
     async readToEnd () {

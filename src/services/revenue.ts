@@ -98,10 +98,11 @@ export function importRevenue (ctx: Context, body: unknown, partial: boolean): P
       file.rejectUnlisted(repeated.lines - listed.length)
       loaded -= partial ? await unstageRepeatedMonths(tx) : repeated.lines
     }
-    const { rows, rejected, errors, unlisted } = file.finish(partial, loaded)
+    const listed = file.finish(partial, loaded)
+    const { rows, rejected } = listed
     const counts = await merge(tx, ctx)
     return {
-      value: { rows, loaded, rejected, ...counts, errors, ...unlisted },
+      value: { ...listed, loaded, ...counts },
       audit: [{ action: 'import', entityType: 'revenue_import', entityId: ctx.actor.requestId, details: { rows, loaded, rejected, ...counts, partial } }],
     }
   }, { streamedBody: file })
