@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { Problems } from '../domain/errors.js'
 import { consumedTypes } from './json-bodies.js'
+import { routeNotFoundProblem } from './problem.js'
 
 /*
  * Expect: 100-continue (RFC 9110 §10.1.1): a client asks before it sends a body (curl does for
@@ -32,7 +33,7 @@ export function meetExpectContinue (app: FastifyInstance, limits: { importLimit:
     // first, never told to come, would hold the client until the request timed out).
     if (request.is404) {
       reply.header('connection', 'close')
-      done(Problems.routeNotFound(request.method, request.url.split('?')[0] ?? ''))
+      done(routeNotFoundProblem(request))
       return
     }
     const tooLarge = declaredTooLarge(request, limits.importLimit)

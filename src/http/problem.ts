@@ -287,7 +287,7 @@ function problemOf (error: FastifyError | Error, request: FastifyRequest): Probl
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     // Its size is not what is wrong with it: no route takes the request (404 whatever its body), or its
     // operation does not take JSON whatever its size (the CSV imports, 415), as the smaller body is told.
-    if (request.is404) return Problems.routeNotFound(request.method, request.url.split('?')[0] ?? '')
+    if (request.is404) return routeNotFoundProblem(request)
     if (consumedTypes(request)?.includes('application/json') === false) return unsupportedMediaType(request)
   }
   switch (classifyDatabaseError(error)) {
@@ -350,5 +350,8 @@ export function refuseWhileClosing (app: FastifyInstance): void {
  * api-contract.md says of everything under /v1, and tells nothing of which paths exist.
  */
 export function routeNotFound (request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendProblem(request, reply, Problems.routeNotFound(request.method, request.url.split('?')[0] ?? ''))
+  return sendProblem(request, reply, routeNotFoundProblem(request))
 }
+
+/** The 404 of a request no route takes: its method and path, without the query string. */
+export const routeNotFoundProblem = (request: FastifyRequest) => Problems.routeNotFound(request.method, request.url.split('?')[0] ?? '')

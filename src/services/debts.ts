@@ -187,12 +187,12 @@ export function importDebts (ctx: Context, body: unknown, partial: boolean): Pro
       room = room.minus(money(debt.outstanding))
       registered.push(debt)
     }
-    const listed = file.finish(partial, registered.length)
-    const { rows, rejected } = listed
+    const listing = file.finish(partial, registered.length)
+    const { rows, rejected } = listing
     const ids: number[] = []
     for (const debt of registered) ids.push(await insertDebt(tx, debt))
     return {
-      value: { ...listed, registered: registered.length },
+      value: { ...listing, registered: registered.length },
       // The import, and each debt it registered as a registration of one would be: who registered debt N is in the log under debt N.
       audit: [
         { action: 'import', entityType: 'debt_import', entityId: ctx.actor.requestId, details: { rows, registered: registered.length, rejected } },

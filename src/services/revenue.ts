@@ -98,11 +98,11 @@ export function importRevenue (ctx: Context, body: unknown, partial: boolean): P
       file.rejectUnlisted(repeated.lines - listed.length)
       loaded -= partial ? await unstageRepeatedMonths(tx) : repeated.lines
     }
-    const listed = file.finish(partial, loaded)
-    const { rows, rejected } = listed
+    const listing = file.finish(partial, loaded)
+    const { rows, rejected } = listing
     const counts = await merge(tx, ctx)
     return {
-      value: { ...listed, loaded, ...counts },
+      value: { ...listing, loaded, ...counts },
       audit: [{ action: 'import', entityType: 'revenue_import', entityId: ctx.actor.requestId, details: { rows, loaded, rejected, ...counts, partial } }],
     }
   }, { streamedBody: file })
