@@ -114,6 +114,37 @@ t.test('api-contract.md, Settlement runs: a finalized run takes no new line or g
   t.same(await counts(), { lines: before!.lines + 1, groups: before!.groups + 1 }, 'a draft run takes its rows as before')
 })
 
+t.test('§9 the check of a run\'s new groups reads each line of the ledger a few times at most, however few lines it held when the session first checked one (sql/018: before, the check kept the plan it made then, a scan of the ledger for each group: 161,202 rows read for 798 groups)', async (t) => {
+  const database = await testDatabase(t)
+  const db = database.db
+  const agreements = 400
+  await sql`INSERT INTO districts (code, name) VALUES ('110102', 'district')`.execute(db)
+  await sql`INSERT INTO zones (code, name, host_district_code) SELECT 'Z' || lpad(i::text, 6, '0'), 'zone ' || i, '110102' FROM generate_series(1, ${agreements}) i`.execute(db)
+  await sql`INSERT INTO agreements (zone_code, district_code, document_no, base_year, effective_from)
+    SELECT 'Z' || lpad(i::text, 6, '0'), '110102', 'doc-' || i, 2019, 2020 FROM generate_series(1, ${agreements}) i`.execute(db)
+  // A new database: its ledger analyzed while empty.
+  await sql`ANALYZE`.execute(db)
+  await db.transaction().execute(async (tx) => {
+    const { rows: [run] } = await sql<{ id: number }>`INSERT INTO settlement_runs (fiscal_year, status, minimum_rate, created_by) VALUES (2021, 'draft', 0.6, 'test') RETURNING id`.execute(tx)
+    const runId = run!.id
+    const { rows: [first] } = await sql<{ id: number }>`SELECT min(id)::int AS id FROM agreements`.execute(tx)
+    // The session's first check, with one line in the ledger (a run of one chosen agreement).
+    await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} SELECT ${runId}, id, 2021, 'annual', zone_code, district_code, 0, 0, 0, 0, 0 FROM agreements WHERE id = ${first!.id}`.execute(tx)
+    await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(runId, first!.id)}`.execute(tx)
+    await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} SELECT ${runId}, id, 2021, 'annual', zone_code, district_code, 0, 0, 0, 0, 0 FROM agreements WHERE id <> ${first!.id}`.execute(tx)
+    // Rows and index entries of settlement_lines read in this transaction, by any path.
+    const read = async () => (await sql<{ n: number }>`SELECT (pg_stat_get_xact_tuples_returned('settlement_lines'::regclass)
+      + pg_stat_get_xact_tuples_returned('settlement_lines_pkey'::regclass) + pg_stat_get_xact_tuples_returned('settlement_lines_run_order_idx'::regclass))::int AS n`.execute(tx)).rows[0]!.n
+    const before = await read()
+    await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS}
+      SELECT run_id, agreement_id, p, 'group ' || p, 'total', 0, 0, 0, '[]', '{}' FROM settlement_lines, generate_series(0, 1) p WHERE run_id = ${runId} AND agreement_id <> ${first!.id}`.execute(tx)
+    const groups = 2 * (agreements - 1)
+    const rowsRead = await read() - before
+    t.ok(rowsRead > 0 && rowsRead <= 5 * groups, `${groups} groups checked with ${rowsRead} rows and entries of the ledger read (at most ${5 * groups})`)
+    t.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM settlement_groups WHERE run_id = ${runId}`.execute(tx)).rows[0]?.n, groups + 1, 'and stored')
+  })
+})
+
 // Two sessions at once need two connections: PostgreSQL only (PGlite is one connection).
 if (onPostgres) {
   t.test('§9 a line or agreement deleted while another session adds what refers to it waits for that session, and is refused once it commits', async (t) => {

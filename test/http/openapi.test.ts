@@ -126,7 +126,7 @@ t.test('/ready answers 503 for a database that answers without the schema, as /v
   const ready = await unmigrated.inject({ method: 'GET', url: '/ready' })
   const problem = expectProblem(t, ready, 503)
   t.match(problem.type, /:database-unavailable$/)
-  t.match(problem.detail, /without this service's schema \(migration 017_audit_append_only\.sql is not applied\).*Restarting the service migrates it/)
+  t.match(problem.detail, /without this service's schema \(migration 018_settlement_reference_plans\.sql is not applied\).*Restarting the service migrates it/)
   t.equal(ready.headers['retry-after'], '5')
   const read = await unmigrated.inject({ method: 'GET', url: '/v1/agreements', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   t.match(expectProblem(t, read, 503), { type: /:database-unavailable$/, detail: /without this service's schema/ }, 'a request meeting a table that is not there: 503, not 500')
