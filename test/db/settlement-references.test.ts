@@ -32,6 +32,8 @@ const lineOf = (runId: number, agreementId: number) =>
 const groupOf = (runId: number, agreementId: number) =>
   sql`(${runId}, ${agreementId}, 9, 'fees', 'total', 0, 0, 0, '[]', '{}')`
 const GROUP_COLUMNS = sql`(run_id, agreement_id, position, name, basis, actual, zone_share, district_share, bands, result)`
+/** A new draft run of 2021 inserted by hand; its id. */
+const draftRun = async (db: Db) => (await sql<{ id: number }>`INSERT INTO settlement_runs (fiscal_year, status, minimum_rate, created_by) VALUES (2021, 'draft', 0.6, 'test') RETURNING id`.execute(db)).rows[0]!.id
 
 t.test('§9 a line or group that would refer to nothing is refused whole, SQLSTATE 23503, naming what is missing', async (t) => {
   const database = await testDatabase(t)
@@ -45,8 +47,7 @@ t.test('§9 a line or group that would refer to nothing is refused whole, SQLSTA
     t.equal(codeOf(error), '23503', `${what}: SQLSTATE 23503`)
     t.match((error as Error | undefined)?.message, names, `${what}: says what is missing`)
   }
-  const { rows: [run2] } = await sql<{ id: number }>`INSERT INTO settlement_runs (fiscal_year, status, minimum_rate, created_by) VALUES (2021, 'draft', 0.6, 'test') RETURNING id`.execute(db)
-  const other = run2!.id
+  const other = await draftRun(db)
   await refused('a line of a run that does not exist', sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(other, 1)}, ${lineOf(999999, 2)}`, /settlement run 999999/)
   await refused('a line of an agreement that does not exist', sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(other, 1)}, ${lineOf(other, 424242)}`, /agreement 424242/)
   await refused('a line following a line that does not exist',
@@ -109,13 +110,13 @@ t.test('api-contract.md, Settlement runs: a finalized run takes no new line or g
   await refused('a line of another agreement', sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(runId, 3)}`)
   t.same(await counts(), before, 'nothing added')
 
-  const { rows: [draft] } = await sql<{ id: number }>`INSERT INTO settlement_runs (fiscal_year, status, minimum_rate, created_by) VALUES (2021, 'draft', 0.6, 'test') RETURNING id`.execute(db)
-  await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(draft!.id, 3)}`.execute(db)
-  await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(draft!.id, 3)}`.execute(db)
+  const draft = await draftRun(db)
+  await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} VALUES ${lineOf(draft, 3)}`.execute(db)
+  await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(draft, 3)}`.execute(db)
   t.same(await counts(), { lines: before!.lines + 1, groups: before!.groups + 1 }, 'a draft run takes its rows as before')
 })
 
-/** AGREEMENTS agreements on a new database, its ledger analyzed while empty; answers the database. */
+/** AGREEMENTS agreements on a new database, its ledger analyzed while empty; answers the database and the first agreement's id. */
 const AGREEMENTS = 400
 async function manyAgreements (t: Parameters<typeof testDatabase>[0]) {
   const { db } = await testDatabase(t)
@@ -124,8 +125,13 @@ async function manyAgreements (t: Parameters<typeof testDatabase>[0]) {
   await sql`INSERT INTO agreements (zone_code, district_code, document_no, base_year, effective_from)
     SELECT 'Z' || lpad(i::text, 6, '0'), '110102', 'doc-' || i, 2019, 2020 FROM generate_series(1, ${AGREEMENTS}) i`.execute(db)
   await sql`ANALYZE`.execute(db)
-  return db
+  const { rows: [lowest] } = await sql<{ id: number }>`SELECT min(id)::int AS id FROM agreements`.execute(db)
+  return { db, first: lowest!.id }
 }
+
+/** Annual lines of `runId` for the agreements `which` selects. */
+const annualLines = (runId: number, which: ReturnType<typeof sql>) =>
+  sql`INSERT INTO settlement_lines ${LINE_COLUMNS} SELECT ${runId}, id, 2021, 'annual', zone_code, district_code, 0, 0, 0, 0, 0 FROM agreements WHERE ${which}`
 
 /**
  * What `statement` read of settlement_lines in the transaction `tx`: rows and index entries by any
@@ -142,16 +148,14 @@ async function ledgerReads (tx: Db, statement: ReturnType<typeof sql>) {
 }
 
 t.test('§9 the check of a run\'s new groups reads each line of the ledger a few times at most, however few lines it held when the session first checked one (sql/018: before, the check kept the plan it made then, a scan of the ledger for each group: 160,798 rows read for 798 groups on PostgreSQL 15)', async (t) => {
-  const db = await manyAgreements(t)
+  const { db, first } = await manyAgreements(t)
   await db.transaction().execute(async (tx) => {
-    const { rows: [run] } = await sql<{ id: number }>`INSERT INTO settlement_runs (fiscal_year, status, minimum_rate, created_by) VALUES (2021, 'draft', 0.6, 'test') RETURNING id`.execute(tx)
-    const runId = run!.id
-    const { rows: [first] } = await sql<{ id: number }>`SELECT min(id)::int AS id FROM agreements`.execute(tx)
+    const runId = await draftRun(tx)
     // The session's first check, with one line in the ledger (a run of one chosen agreement).
-    await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} SELECT ${runId}, id, 2021, 'annual', zone_code, district_code, 0, 0, 0, 0, 0 FROM agreements WHERE id = ${first!.id}`.execute(tx)
-    await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(runId, first!.id)}`.execute(tx)
-    await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} SELECT ${runId}, id, 2021, 'annual', zone_code, district_code, 0, 0, 0, 0, 0 FROM agreements WHERE id <> ${first!.id}`.execute(tx)
-    const { rows: lines } = await sql<{ agreement_id: number }>`SELECT agreement_id FROM settlement_lines WHERE run_id = ${runId} AND agreement_id <> ${first!.id}`.execute(tx)
+    await annualLines(runId, sql`id = ${first}`).execute(tx)
+    await sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${groupOf(runId, first)}`.execute(tx)
+    await annualLines(runId, sql`id <> ${first}`).execute(tx)
+    const { rows: lines } = await sql<{ agreement_id: number }>`SELECT agreement_id FROM settlement_lines WHERE run_id = ${runId} AND agreement_id <> ${first}`.execute(tx)
     // Given as values, so that the statement reads the ledger only to check them.
     const values = lines.flatMap((l) => [0, 1].map((p) => sql`(${runId}, ${l.agreement_id}, ${p}, ${`group ${p}`}, 'total', 0, 0, 0, '[]', '{}')`))
     const { rowsRead, orderBlocks } = await ledgerReads(tx, sql`INSERT INTO settlement_groups ${GROUP_COLUMNS} VALUES ${sql.join(values)}`)
@@ -164,20 +168,17 @@ t.test('§9 the check of a run\'s new groups reads each line of the ledger a few
 })
 
 t.test('§9 the check of a supplementary run\'s new lines reads each line they follow a few times at most, however few lines the ledger held when the session first checked one (sql/018: before, 81,398 rows read for 399 lines on PostgreSQL 15)', async (t) => {
-  const db = await manyAgreements(t)
+  const { db, first } = await manyAgreements(t)
   await db.transaction().execute(async (tx) => {
-    const newRun = async () => (await sql<{ id: number }>`INSERT INTO settlement_runs (fiscal_year, status, minimum_rate, created_by) VALUES (2021, 'draft', 0.6, 'test') RETURNING id`.execute(tx)).rows[0]!.id
-    const [annual, supplementary] = [await newRun(), await newRun()]
-    const { rows: [first] } = await sql<{ id: number }>`SELECT min(id)::int AS id FROM agreements`.execute(tx)
-    const linesOf = (which: ReturnType<typeof sql>) => sql`SELECT ${annual}, id, 2021, 'annual', zone_code, district_code, 0, 0, 0, 0, 0 FROM agreements WHERE ${which}`
+    const [annual, supplementary] = [await draftRun(tx), await draftRun(tx)]
     const following = (agreementIds: readonly number[]) => sql`INSERT INTO settlement_lines
       (run_id, agreement_id, fiscal_year, kind, zone_code, district_code, revenue_total, zone_share, district_share, advances_paid, balance_due, follows_run_id, previous_zone_share, adjustment, balance_adjustment)
       SELECT ${supplementary}, id, 2021, 'supplementary', zone_code, district_code, 0, 0, 0, 0, 0, ${annual}, 0, 0, 0 FROM agreements WHERE id = ANY(${[...agreementIds]}::integer[])`
     // The session's first check of a followed line, with two lines in the ledger.
-    await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} ${linesOf(sql`id = ${first!.id}`)}`.execute(tx)
-    await following([first!.id]).execute(tx)
-    await sql`INSERT INTO settlement_lines ${LINE_COLUMNS} ${linesOf(sql`id <> ${first!.id}`)}`.execute(tx)
-    const rest = (await sql<{ id: number }>`SELECT id FROM agreements WHERE id <> ${first!.id}`.execute(tx)).rows.map((r) => r.id)
+    await annualLines(annual, sql`id = ${first}`).execute(tx)
+    await following([first]).execute(tx)
+    await annualLines(annual, sql`id <> ${first}`).execute(tx)
+    const rest = (await sql<{ id: number }>`SELECT id FROM agreements WHERE id <> ${first}`.execute(tx)).rows.map((r) => r.id)
     // (The blocks of the index in statement order are not bounded here: the new lines are written into it.)
     const { rowsRead } = await ledgerReads(tx, following(rest))
     t.ok(rowsRead > 0 && rowsRead <= 10 * rest.length, `${rest.length} supplementary lines checked with ${rowsRead} rows and entries of the ledger read (at most ${10 * rest.length}: the ledger holds twice as many lines as are checked)`)
