@@ -36,14 +36,20 @@ const root = new URL('..', import.meta.url).pathname
 /** Starts `node <args>` in the project with `env` added, and resolves once `readyUrl` answers 2xx (up to 2 minutes: PGlite migrates first, slowly on a busy machine). */
 export async function startServer (args: string[], env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
   const child = spawn('node', args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
-  let exited = false
-  child.once('exit', () => { exited = true })
-  for (let i = 0; i < 1200 && !exited; i++) {
-    if (await fetch(readyUrl).then((r) => r.ok, () => false)) return child
+  let exited: string | undefined
+  child.once('exit', (code, signal) => { exited = signal === null ? `exit code ${code}` : `signal ${signal}` })
+  // What the last attempt got, so that a server that never became ready says how (a status, a refused connection).
+  let last = 'no answer yet'
+  for (let i = 0; i < 1200 && exited === undefined; i++) {
+    const answer = await fetch(readyUrl).then((r) => r.ok ? undefined : `HTTP ${r.status}`, (e: unknown) => `${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`)
+    if (answer === undefined) return child
+    last = answer
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   child.kill('SIGKILL')
-  throw new Error(`${args.join(' ')} did not answer at ${readyUrl}`)
+  throw new Error(exited === undefined
+    ? `${args.join(' ')} did not answer at ${readyUrl} within 2 minutes (last: ${last}); killed`
+    : `${args.join(' ')} ended (${exited}) before it answered at ${readyUrl} (last: ${last}); its standard error is above`)
 }
 
 /** Stops a server started by startServer (SIGTERM) and waits for it to exit. */
