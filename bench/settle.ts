@@ -18,7 +18,8 @@ import { createScratchDatabase, median, ratio, watchPeak, withClient } from './s
  * beside a single SQL aggregate over the same rows (the floor: reading the data once), the two
  * taking turns, and the peak resident memory (VmHWM) of `npm run settle` doing the same run as
  * its own process. Target (issue 16): 2,500 agreements ≤ 2× the aggregate; 25,000 ≤ 2.5× and
- * peak RSS ≤ 300 MB; time linear in the number of agreements.
+ * peak RSS ≤ 300 MB; time linear in the number of agreements. Each run is also split into its
+ * phases (medians): until its first agreement is computed, until its last, and after it.
  *
  * Environment: DATABASE_URL (server for scratch databases; default
  * postgres://postgres@127.0.0.1:5432/test), BENCH_SIZES (250,2500,25000), BENCH_RUNS (3),
@@ -43,7 +44,17 @@ async function peakRssOfCli (url: string): Promise<{ mb: number, seconds: number
   return { mb, seconds: Number(process.hrtime.bigint() - started) / 1e9 }
 }
 
-interface Row { agreements: number, revenueRows: number, 'aggregate ms': number, 'run ms': number, 'run / aggregate': string, 'ms per 1,000 agreements': number, 'runs (ms)': string, 'npm run settle peak RSS MB': number }
+interface Row {
+  agreements: number, revenueRows: number, 'aggregate ms': number, 'run ms': number, 'run / aggregate': string, 'ms per 1,000 agreements': number, 'runs (ms)': string,
+  'npm run settle peak RSS MB': number, 'before first line / computing / after last (ms)': string,
+}
+
+/**
+ * Where a run's time goes: until its first agreement is computed (the reads it waits for), from
+ * the first to the last agreement computed (the chunks that follow are read and stored meanwhile),
+ * and after the last (what is left to store, the totals, the commit).
+ */
+interface Phases { beforeFirst: number, computing: number, afterLast: number }
 
 async function measure (agreements: number): Promise<Row> {
   const name = `bench_settle_${randomBytes(4).toString('hex')}`
@@ -58,20 +69,27 @@ async function measure (agreements: number): Promise<Row> {
     process.stdout.write('\n')
     const aggregate: number[] = []
     const run: number[] = []
+    const phases: Phases[] = []
     for (let i = -warmup; i < runs; i++) {
       let started = process.hrtime.bigint()
       await sql`SELECT zone_code, district_code, category_code, sum(amount) FROM revenue_records WHERE year = 2021 GROUP BY 1, 2, 3`.execute(database.db)
       aggregate.push(Number(process.hrtime.bigint() - started) / 1e6)
       started = process.hrtime.bigint()
+      // When the first and the last agreement were computed (the run reports each as it goes).
+      let first: bigint | undefined
+      let last = started
       await createRun({
         db: database.db, settings: { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false }, actor: { principal: { role: 'admin', keyId: 'bench' }, scope: ALL, requestId: 'bench' },
-      }, { fiscalYear: 2021 })
-      run.push(Number(process.hrtime.bigint() - started) / 1e6)
+      }, { fiscalYear: 2021 }, () => { last = process.hrtime.bigint(); first ??= last })
+      const ended = process.hrtime.bigint()
+      run.push(Number(ended - started) / 1e6)
+      phases.push({ beforeFirst: Number((first ?? last) - started) / 1e6, computing: Number(last - (first ?? last)) / 1e6, afterLast: Number(ended - last) / 1e6 })
       process.stdout.write(`${i < 0 ? 'warm-up' : `round ${i + 1}`}: aggregate ${aggregate.at(-1)?.toFixed(0)} ms, run ${run.at(-1)?.toFixed(0)} ms; `)
     }
     // The warm-up rounds (the first run compiles the code it runs; the first aggregate reads cold pages) are printed, not counted.
     aggregate.splice(0, warmup)
     run.splice(0, warmup)
+    phases.splice(0, warmup)
     const lines = await database.db.selectFrom('settlement_lines').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
     if (Number(lines.n) !== agreements * (warmup + runs)) throw new Error(`expected ${agreements * (warmup + runs)} lines, found ${lines.n}`)
     const cli = await peakRssOfCli(url.toString())
@@ -82,6 +100,7 @@ async function measure (agreements: number): Promise<Row> {
       agreements, revenueRows: agreements * 240, 'aggregate ms': Math.round(aggregateMs), 'run ms': Math.round(runMs),
       'run / aggregate': ratio(runMs, aggregateMs), 'ms per 1,000 agreements': Math.round(runMs / agreements * 1000),
       'runs (ms)': run.map((ms, i) => `${Math.round(ms)} (agg ${Math.round(aggregate[i] ?? 0)})`).join(' / '), 'npm run settle peak RSS MB': Math.round(cli.mb),
+      'before first line / computing / after last (ms)': (['beforeFirst', 'computing', 'afterLast'] as const).map((k) => Math.round(median(phases.map((p) => p[k])))).join(' / '),
     }
   } finally {
     await database.close()
