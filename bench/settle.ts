@@ -82,8 +82,9 @@ async function measure (agreements: number): Promise<Row> {
         db: database.db, settings: { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false }, actor: { principal: { role: 'admin', keyId: 'bench' }, scope: ALL, requestId: 'bench' },
       }, { fiscalYear: 2021 }, () => { last = process.hrtime.bigint(); first ??= last })
       const ended = process.hrtime.bigint()
+      const firstAt = first ?? last
       run.push(Number(ended - started) / 1e6)
-      phases.push({ beforeFirst: Number((first ?? last) - started) / 1e6, computing: Number(last - (first ?? last)) / 1e6, afterLast: Number(ended - last) / 1e6 })
+      phases.push({ beforeFirst: Number(firstAt - started) / 1e6, computing: Number(last - firstAt) / 1e6, afterLast: Number(ended - last) / 1e6 })
       process.stdout.write(`${i < 0 ? 'warm-up' : `round ${i + 1}`}: aggregate ${aggregate.at(-1)?.toFixed(0)} ms, run ${run.at(-1)?.toFixed(0)} ms; `)
     }
     // The warm-up rounds (the first run compiles the code it runs; the first aggregate reads cold pages) are printed, not counted.
