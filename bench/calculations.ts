@@ -1,15 +1,16 @@
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { median, memoryOf, ratio, serverFlags, startServer as start, stopServer as stop } from './stats.js'
+import { cpuMeter, median, memoryOf, ratio, serverFlags, startServer as start, stopServer as stop } from './stats.js'
 
 /*
  * `npm run bench`: POST /v1/calculations with a three-group body against a bare Fastify
  * "hello world", both on this machine, driven by autocannon with the same connections,
  * duration and pipelining. The two alternate for several rounds; medians, their ratio and the peak
- * resident memory (VmHWM) of each server print. Target (issue 16): with every defence on, the
+ * resident memory (VmHWM) of each server print, and the CPU cores the server and the rest of the
+ * machine (mostly autocannon, which shares the machine's cores with it) kept busy. Target (issue 16): with every defence on, the
  * calculation at ≥ 0.2× hello-world req/s and p99 < 20 ms at 100 connections.
  *
  * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (100),
@@ -36,12 +37,19 @@ const body = JSON.stringify({
   advancesPaid: '100000.00',
 })
 
-interface Sample { reqPerSec: number, p99: number, non2xx: number, errors: number, peakRssMb?: number }
+interface Sample { reqPerSec: number, p99: number, non2xx: number, errors: number, peakRssMb?: number, serverCores: number, restCores: number }
 
-async function drive (options: autocannon.Options): Promise<Sample> {
+/** Drives the server `pid` listens on: a warm-up, then the measured run, during which the CPU it and the rest of the machine use is measured. */
+async function drive (pid: number | undefined, options: autocannon.Options): Promise<Sample> {
   await autocannon({ ...options, duration: 2 }) // warm-up: JIT, connection pools
+  if (pid === undefined) throw new Error('the server under test has no pid')
+  const cpu = await cpuMeter(pid)
   const result = await autocannon({ ...options, duration: seconds })
-  return { reqPerSec: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors }
+  const spent = await cpu.stop()
+  return {
+    reqPerSec: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors,
+    serverCores: spent.processMs / spent.wallMs, restCores: spent.restMs / spent.wallMs,
+  }
 }
 
 
@@ -57,9 +65,9 @@ async function main (): Promise<void> {
       process.stdout.write(`\nround ${round}/${rounds}: hello world… `)
       const h = await start(['--import', 'tsx', 'bench/hello-server.ts'], { PORT: '3101' }, 'http://127.0.0.1:3101/')
       try {
-        hello.push(await drive({ url: 'http://127.0.0.1:3101/', connections, pipelining: 1 }))
+        hello.push(await drive(h.pid, { url: 'http://127.0.0.1:3101/', connections, pipelining: 1 }))
         process.stdout.write(`${Math.round(hello.at(-1)?.reqPerSec ?? 0)} req/s; bare POST… `)
-        echo.push(await drive({ url: 'http://127.0.0.1:3101/echo', method: 'POST', connections, pipelining: 1, body, headers: { 'content-type': 'application/json' } }))
+        echo.push(await drive(h.pid, { url: 'http://127.0.0.1:3101/echo', method: 'POST', connections, pipelining: 1, body, headers: { 'content-type': 'application/json' } }))
         const helloPeak = await memoryOf(h.pid, 'VmHWM')
         for (const s of [hello.at(-1), echo.at(-1)]) if (s !== undefined) s.peakRssMb = helloPeak
       } finally {
@@ -68,7 +76,7 @@ async function main (): Promise<void> {
       process.stdout.write(`${Math.round(echo.at(-1)?.reqPerSec ?? 0)} req/s; calculations… `)
       const app = await start([...serverFlags(), 'dist/src/server.js'], { PORT: '3102', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, LOG_LEVEL: logLevel, RATE_LIMIT: process.env.BENCH_RATE_LIMIT ?? '10000000' }, 'http://127.0.0.1:3102/health')
       try {
-        calc.push(await drive({
+        calc.push(await drive(app.pid, {
           url: 'http://127.0.0.1:3102/v1/calculations', method: 'POST', connections, pipelining: 1, body,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
         }))
@@ -90,10 +98,12 @@ async function main (): Promise<void> {
     'req/s per round': s.map((x) => Math.round(x.reqPerSec)).join(' / '),
     'p99 per round': s.map((x) => x.p99).join(' / '),
     'peak RSS MB': Math.round(Math.max(...s.map((x) => x.peakRssMb ?? 0))),
+    'CPU cores: server / rest of machine': `${median(s.map((x) => x.serverCores)).toFixed(2)} / ${median(s.map((x) => x.restCores)).toFixed(2)}`,
     'non-2xx': s.reduce((a, x) => a + x.non2xx, 0),
     errors: s.reduce((a, x) => a + x.errors, 0),
   })
-  process.stdout.write(`\n\n${connections} connections, pipelining 1, ${seconds} s per run, ${rounds} alternating rounds, app LOG_LEVEL=${logLevel}\n`)
+  process.stdout.write(`\n\n${connections} connections, pipelining 1, ${seconds} s per run, ${rounds} alternating rounds, app LOG_LEVEL=${logLevel}; ` +
+    `${availableParallelism()} cores, shared by the server and autocannon (the rest of the machine; medians of the measured runs)\n`)
   console.table([
     row('GET / (bare Fastify hello world)', hello),
     row('POST /echo (bare Fastify, same body parsed)', echo),

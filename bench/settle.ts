@@ -9,7 +9,7 @@ import { money } from '../src/domain/money.js'
 import { ALL } from '../src/domain/principal.js'
 import { createRun } from '../src/services/settlements.js'
 import { seedSettlementData } from './seed.js'
-import { createScratchDatabase, median, ratio, watchPeak, withClient } from './stats.js'
+import { cpuMeter, type CpuSpent, createScratchDatabase, median, ratio, watchPeak, withClient } from './stats.js'
 
 /*
  * `npm run bench:settle`: national scale on PostgreSQL. For each size (default 250, 2,500 and
@@ -19,7 +19,9 @@ import { createScratchDatabase, median, ratio, watchPeak, withClient } from './s
  * taking turns, and the peak resident memory (VmHWM) of `npm run settle` doing the same run as
  * its own process. Target (issue 16): 2,500 agreements ≤ 2× the aggregate; 25,000 ≤ 2.5× and
  * peak RSS ≤ 300 MB; time linear in the number of agreements. Each run is also split into its
- * phases (medians): until its first agreement is computed, until its last, and after it.
+ * phases (medians): until its first agreement is computed, until its last, and after it, and into
+ * the CPU it took: this process's (the service computing and storing lines) and the rest of the
+ * machine's (PostgreSQL, on the same cores).
  *
  * Environment: DATABASE_URL (server for scratch databases; default
  * postgres://postgres@127.0.0.1:5432/test), BENCH_SIZES (250,2500,25000), BENCH_RUNS (3),
@@ -46,7 +48,7 @@ async function peakRssOfCli (url: string): Promise<{ mb: number, seconds: number
 
 interface Row {
   agreements: number, revenueRows: number, 'aggregate ms': number, 'run ms': number, 'run / aggregate': string, 'ms per 1,000 agreements': number, 'runs (ms)': string,
-  'npm run settle peak RSS MB': number, 'before first line / computing / after last (ms)': string,
+  'npm run settle peak RSS MB': number, 'before first line / computing / after last (ms)': string, 'CPU ms: service / rest of machine': string,
 }
 
 /**
@@ -70,10 +72,13 @@ async function measure (agreements: number): Promise<Row> {
     const aggregate: number[] = []
     const run: number[] = []
     const phases: Phases[] = []
+    const cpu: CpuSpent[] = []
     for (let i = -warmup; i < runs; i++) {
       let started = process.hrtime.bigint()
       await sql`SELECT zone_code, district_code, category_code, sum(amount) FROM revenue_records WHERE year = 2021 GROUP BY 1, 2, 3`.execute(database.db)
       aggregate.push(Number(process.hrtime.bigint() - started) / 1e6)
+      // Started before the clock, so that reading /proc is not in the run's time.
+      const meter = await cpuMeter()
       started = process.hrtime.bigint()
       // When the first and the last agreement were computed (the run reports each as it goes).
       let first: bigint | undefined
@@ -82,6 +87,7 @@ async function measure (agreements: number): Promise<Row> {
         db: database.db, settings: { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false }, actor: { principal: { role: 'admin', keyId: 'bench' }, scope: ALL, requestId: 'bench' },
       }, { fiscalYear: 2021 }, () => { last = process.hrtime.bigint(); first ??= last })
       const ended = process.hrtime.bigint()
+      cpu.push(await meter.stop())
       const firstAt = first ?? last
       run.push(Number(ended - started) / 1e6)
       phases.push({ beforeFirst: Number(firstAt - started) / 1e6, computing: Number(last - firstAt) / 1e6, afterLast: Number(ended - last) / 1e6 })
@@ -91,6 +97,7 @@ async function measure (agreements: number): Promise<Row> {
     aggregate.splice(0, warmup)
     run.splice(0, warmup)
     phases.splice(0, warmup)
+    cpu.splice(0, warmup)
     const lines = await database.db.selectFrom('settlement_lines').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
     if (Number(lines.n) !== agreements * (warmup + runs)) throw new Error(`expected ${agreements * (warmup + runs)} lines, found ${lines.n}`)
     const cli = await peakRssOfCli(url.toString())
@@ -102,6 +109,7 @@ async function measure (agreements: number): Promise<Row> {
       'run / aggregate': ratio(runMs, aggregateMs), 'ms per 1,000 agreements': Math.round(runMs / agreements * 1000),
       'runs (ms)': run.map((ms, i) => `${Math.round(ms)} (agg ${Math.round(aggregate[i] ?? 0)})`).join(' / '), 'npm run settle peak RSS MB': Math.round(cli.mb),
       'before first line / computing / after last (ms)': (['beforeFirst', 'computing', 'afterLast'] as const).map((k) => Math.round(median(phases.map((p) => p[k])))).join(' / '),
+      'CPU ms: service / rest of machine': (['processMs', 'restMs'] as const).map((k) => Math.round(median(cpu.map((c) => c[k])))).join(' / '),
     }
   } finally {
     await database.close()

@@ -28,6 +28,46 @@ export function watchPeak (pid: number | undefined, everyMs = 50): { stop: () =>
 
 export const ratio = (x: number, baseline: number): string => `${(x / baseline).toFixed(2)}×`
 
+/** /proc counts CPU time in clock ticks: 100 a second on Linux (`getconf CLK_TCK`). */
+const TICK_MS = 10
+
+/** CPU time (ms) process `pid` has used, all its threads: utime + stime of /proc/<pid>/stat; 0 once it is gone. */
+async function processCpuMs (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  // The fields after the command name (which may hold spaces), from the third (state): utime and stime are the 14th and 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * TICK_MS
+}
+
+/** CPU time (ms) the whole machine has spent busy (anything but idle and waiting for I/O), all cores together: /proc/stat. */
+async function machineBusyMs (): Promise<number> {
+  const [, ...ticks] = ((await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '').trim().split(/\s+/).map(Number)
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks
+  return (user + nice + system + irq + softirq + steal) * TICK_MS
+}
+
+/** What a stretch of a benchmark cost in CPU: the process measured, the rest of the machine, and the wall time, all in ms. */
+export interface CpuSpent { processMs: number, restMs: number, wallMs: number }
+
+/**
+ * Starts measuring the CPU used by process `pid` (this process when omitted: process.cpuUsage,
+ * every thread) and by the rest of the machine (the load generator, PostgreSQL, anything else
+ * running), so that a figure can say whether the machine's cores were what bounded it.
+ */
+export async function cpuMeter (pid?: number): Promise<{ stop: () => Promise<CpuSpent> }> {
+  const ownMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
+  const processMs = () => pid === undefined ? Promise.resolve(ownMs()) : processCpuMs(pid)
+  const [process0, machine0] = await Promise.all([processMs(), machineBusyMs()])
+  const started = process.hrtime.bigint()
+  return {
+    async stop () {
+      const [process1, machine1] = await Promise.all([processMs(), machineBusyMs()])
+      const spent = process1 - process0
+      return { processMs: spent, restMs: Math.max(0, machine1 - machine0 - spent), wallMs: Number(process.hrtime.bigint() - started) / 1e6 }
+    },
+  }
+}
+
 /** Node flags for the server under test, from BENCH_SERVER_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
 export const serverFlags = (): string[] => (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((f) => f !== '')
 
