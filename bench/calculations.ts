@@ -8,10 +8,10 @@ import { cpuMeter, median, memoryOf, ratio, serverFlags, startServer as start, s
 /*
  * `npm run bench`: POST /v1/calculations with a three-group body against a bare Fastify
  * "hello world", both on this machine, driven by autocannon with the same connections,
- * duration and pipelining. The two alternate for several rounds; medians, their ratio and the peak
- * resident memory (VmHWM) of each server print, and the CPU cores the server and the rest of the
- * machine (mostly autocannon, which shares the machine's cores with it) kept busy. Target (issue 16): with every defence on, the
- * calculation at ≥ 0.2× hello-world req/s and p99 < 20 ms at 100 connections.
+ * duration and pipelining. The two alternate for several rounds; medians, their ratio, the peak
+ * resident memory (VmHWM) of each server, and the CPU cores the server and the rest of the machine
+ * (mostly autocannon, on the same cores) kept busy print. Target (issue 16): with every defence
+ * on, the calculation at ≥ 0.2× hello-world req/s and p99 < 20 ms at 100 connections.
  *
  * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (100),
  * BENCH_LOG_LEVEL (the app's LOG_LEVEL, default warn: request logging is measured separately),
