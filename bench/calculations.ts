@@ -41,8 +41,8 @@ interface Sample { reqPerSec: number, p99: number, non2xx: number, errors: numbe
 
 /** Drives the server `pid` listens on: a warm-up, then the measured run, during which the CPU it and the rest of the machine use is measured. */
 async function drive (pid: number | undefined, options: autocannon.Options): Promise<Sample> {
-  await autocannon({ ...options, duration: 2 }) // warm-up: JIT, connection pools
   if (pid === undefined) throw new Error('the server under test has no pid')
+  await autocannon({ ...options, duration: 2 }) // warm-up: JIT, connection pools
   const cpu = await cpuMeter(pid)
   const result = await autocannon({ ...options, duration: seconds })
   const spent = await cpu.stop()

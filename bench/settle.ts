@@ -9,7 +9,7 @@ import { money } from '../src/domain/money.js'
 import { ALL } from '../src/domain/principal.js'
 import { createRun } from '../src/services/settlements.js'
 import { seedSettlementData } from './seed.js'
-import { cpuMeter, type CpuSpent, createScratchDatabase, median, ratio, watchPeak, withClient } from './stats.js'
+import { cpuMeter, createScratchDatabase, median, ratio, watchPeak, withClient } from './stats.js'
 
 /*
  * `npm run bench:settle`: national scale on PostgreSQL. For each size (default 250, 2,500 and
@@ -52,11 +52,15 @@ interface Row {
 }
 
 /**
- * Where a run's time goes: until its first agreement is computed (the reads it waits for), from
- * the first to the last agreement computed (the chunks that follow are read and stored meanwhile),
- * and after the last (what is left to store, the totals, the commit).
+ * One round, in ms: the aggregate, then the run, with where its time went — until its first
+ * agreement is computed (the reads it waits for), from the first to the last agreement computed
+ * (the chunks that follow are read and stored meanwhile), and after the last (what is left to
+ * store, the totals, the commit) — and the CPU it took, this process's and the rest of the machine's.
  */
-interface Phases { beforeFirst: number, computing: number, afterLast: number }
+interface Round { aggregate: number, run: number, beforeFirst: number, computing: number, afterLast: number, processMs: number, restMs: number }
+
+/** The medians of `keys` over the rounds, rounded, as one cell: "122 / 244 / 53". */
+const medians = (rounds: readonly Round[], keys: ReadonlyArray<keyof Round>): string => keys.map((k) => Math.round(median(rounds.map((r) => r[k])))).join(' / ')
 
 async function measure (agreements: number): Promise<Row> {
   const name = `bench_settle_${randomBytes(4).toString('hex')}`
@@ -69,14 +73,12 @@ async function measure (agreements: number): Promise<Row> {
     process.stdout.write(`  ${agreements.toLocaleString('en')} agreements: seeding ${(agreements * 240).toLocaleString('en')} revenue rows… `)
     await database.withScriptSession((run) => seedSettlementData(run, agreements, (step) => process.stdout.write(`${step}; `)))
     process.stdout.write('\n')
-    const aggregate: number[] = []
-    const run: number[] = []
-    const phases: Phases[] = []
-    const cpu: CpuSpent[] = []
+    const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6
+    const rounds: Round[] = []
     for (let i = -warmup; i < runs; i++) {
       let started = process.hrtime.bigint()
       await sql`SELECT zone_code, district_code, category_code, sum(amount) FROM revenue_records WHERE year = 2021 GROUP BY 1, 2, 3`.execute(database.db)
-      aggregate.push(Number(process.hrtime.bigint() - started) / 1e6)
+      const aggregate = ms(started, process.hrtime.bigint())
       // Started before the clock, so that reading /proc is not in the run's time.
       const meter = await cpuMeter()
       started = process.hrtime.bigint()
@@ -87,29 +89,26 @@ async function measure (agreements: number): Promise<Row> {
         db: database.db, settings: { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false }, actor: { principal: { role: 'admin', keyId: 'bench' }, scope: ALL, requestId: 'bench' },
       }, { fiscalYear: 2021 }, () => { last = process.hrtime.bigint(); first ??= last })
       const ended = process.hrtime.bigint()
-      cpu.push(await meter.stop())
+      const { processMs, restMs } = await meter.stop()
       const firstAt = first ?? last
-      run.push(Number(ended - started) / 1e6)
-      phases.push({ beforeFirst: Number(firstAt - started) / 1e6, computing: Number(last - firstAt) / 1e6, afterLast: Number(ended - last) / 1e6 })
-      process.stdout.write(`${i < 0 ? 'warm-up' : `round ${i + 1}`}: aggregate ${aggregate.at(-1)?.toFixed(0)} ms, run ${run.at(-1)?.toFixed(0)} ms; `)
+      const round = { aggregate, run: ms(started, ended), beforeFirst: ms(started, firstAt), computing: ms(firstAt, last), afterLast: ms(last, ended), processMs, restMs }
+      rounds.push(round)
+      process.stdout.write(`${i < 0 ? 'warm-up' : `round ${i + 1}`}: aggregate ${round.aggregate.toFixed(0)} ms, run ${round.run.toFixed(0)} ms; `)
     }
     // The warm-up rounds (the first run compiles the code it runs; the first aggregate reads cold pages) are printed, not counted.
-    aggregate.splice(0, warmup)
-    run.splice(0, warmup)
-    phases.splice(0, warmup)
-    cpu.splice(0, warmup)
+    const counted = rounds.slice(warmup)
     const lines = await database.db.selectFrom('settlement_lines').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
     if (Number(lines.n) !== agreements * (warmup + runs)) throw new Error(`expected ${agreements * (warmup + runs)} lines, found ${lines.n}`)
     const cli = await peakRssOfCli(url.toString())
     process.stdout.write(`npm run settle: ${cli.seconds.toFixed(1)} s, peak ${cli.mb.toFixed(0)} MB\n`)
-    const runMs = median(run)
-    const aggregateMs = median(aggregate)
+    const runMs = median(counted.map((r) => r.run))
+    const aggregateMs = median(counted.map((r) => r.aggregate))
     return {
       agreements, revenueRows: agreements * 240, 'aggregate ms': Math.round(aggregateMs), 'run ms': Math.round(runMs),
       'run / aggregate': ratio(runMs, aggregateMs), 'ms per 1,000 agreements': Math.round(runMs / agreements * 1000),
-      'runs (ms)': run.map((ms, i) => `${Math.round(ms)} (agg ${Math.round(aggregate[i] ?? 0)})`).join(' / '), 'npm run settle peak RSS MB': Math.round(cli.mb),
-      'before first line / computing / after last (ms)': (['beforeFirst', 'computing', 'afterLast'] as const).map((k) => Math.round(median(phases.map((p) => p[k])))).join(' / '),
-      'CPU ms: service / rest of machine': (['processMs', 'restMs'] as const).map((k) => Math.round(median(cpu.map((c) => c[k])))).join(' / '),
+      'runs (ms)': counted.map((r) => `${Math.round(r.run)} (agg ${Math.round(r.aggregate)})`).join(' / '), 'npm run settle peak RSS MB': Math.round(cli.mb),
+      'before first line / computing / after last (ms)': medians(counted, ['beforeFirst', 'computing', 'afterLast']),
+      'CPU ms: service / rest of machine': medians(counted, ['processMs', 'restMs']),
     }
   } finally {
     await database.close()
