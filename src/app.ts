@@ -114,6 +114,7 @@ export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
     settings: { minZoneRate: money(config.minZoneRate), importLimit, requireTwoAdmins: config.requireTwoAdmins ?? false },
     // PostgreSQL: writes waiting on one another's locks never hold every connection of the pool.
     writeTurns: config.database.poolSize === undefined ? undefined : WriteTurns.forPool(config.database.poolSize, CONNECT_TIMEOUT_MS),
+    readsBesideWrites: config.database.readsBesideWrites,
   }
   await app.register(async (v1) => {
     registerAccessControl(v1, { adminToken: config.adminToken, db: deps.db, authFailures: config.authFailures ?? DEFAULT_AUTH_FAILURE_BUDGET })

@@ -233,7 +233,7 @@ async function main (): Promise<void> {
     const database = open(config)
     try {
       await runMigrations(log, database, config)
-      process.exitCode = await settleCommand(database.db, request, { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, output, interruption.signal)
+      process.exitCode = await settleCommand(database.db, request, { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, output, interruption.signal, database.readsBesideWrites)
     } finally {
       await database.close()
     }

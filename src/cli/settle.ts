@@ -115,9 +115,11 @@ export function settleRequest (args: string[], out: Pick<SettleOutput, 'error'>)
  * and nothing is stored; once the run is stored, it is not finalized; a finalization under way is
  * let finish. Either way the command says what is stored and exits with INTERRUPTED.
  */
-export async function settleCommand (db: Db, request: SettleRequest, settings: Settings, out: SettleOutput, interrupted: AbortSignal = new AbortController().signal): Promise<number> {
+export async function settleCommand (
+  db: Db, request: SettleRequest, settings: Settings, out: SettleOutput, interrupted: AbortSignal = new AbortController().signal, readsBesideWrites = false,
+): Promise<number> {
   const { year, agreementIds } = request
-  const ctx: Context = { db, settings, actor: { principal: { role: 'admin', keyId: 'cli' }, scope: ALL, requestId: `cli-${process.pid}` } }
+  const ctx: Context = { db, settings, actor: { principal: { role: 'admin', keyId: 'cli' }, scope: ALL, requestId: `cli-${process.pid}` }, readsBesideWrites }
   try {
     // A signal that came while the database was opened and migrated stops the command before it settles anything.
     await signalsSeen()

@@ -41,6 +41,11 @@ export interface DatabaseHandle {
   db: Kysely<Database>
   /** PostgreSQL: the connections of the pool (PGlite has one, shared by every caller). */
   poolSize?: number
+  /**
+   * A write's transaction may read committed records on another connection while it goes on: a
+   * pool of two or more (PostgreSQL). PGlite's one connection is the transaction's until it ends.
+   */
+  readsBesideWrites: boolean
   /** One connection for `fn`'s whole run, for multi-statement scripts (migrations) and session locks. */
   withScriptSession: <T>(fn: (run: ScriptRunner) => Promise<T>) => Promise<T>
   /**
@@ -154,6 +159,7 @@ function openPostgres (url: string, poolSize: number, timeouts: QueryTimeouts): 
     kind: 'postgres',
     db,
     poolSize,
+    readsBesideWrites: poolSize >= 2,
     async withScriptSession (fn) {
       const client = await pool.connect()
       // A migration may rewrite large tables: its session is not bounded (reset before the pool reuses it).
@@ -229,6 +235,7 @@ function openPglite (dataDir: string | undefined, template: string | false | und
   return {
     kind: 'pglite',
     db,
+    readsBesideWrites: false,
     withScriptSession (fn) {
       // PGlite has one connection, so a session lock taken there is shared by every caller:
       // sessions take turns instead.

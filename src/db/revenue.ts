@@ -224,8 +224,8 @@ export async function groupActuals (db: Db, years: readonly number[], ids: reado
  * district, takes the sums of an agreement's zone and district for a fiftieth of what they are and
  * would look up each category's sum on its own: 500,000 index probes at 25,000 agreements, twice as
  * slow as one hash join (1.2 s against 0.54 s). So nested loops are off for this one statement: in a
- * transaction (a run's), the three statements go out together on its one connection, and nothing
- * runs between them.
+ * transaction (a run's, or the read-only one beside it), the three statements go out together on its
+ * one connection, and nothing runs between them.
  */
 export async function yearGroupActuals (db: Db, years: readonly number[], inForceIn: number): Promise<GroupActuals> {
   const [, { rows }] = await Promise.all([

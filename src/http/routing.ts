@@ -21,6 +21,8 @@ export interface RouteDeps {
   settings: Settings
   /** The instance's turns for write transactions (PostgreSQL: src/services/write.ts). */
   writeTurns?: WriteTurns | undefined
+  /** Whether a write may read on another connection beside its transaction (src/services/context.ts). */
+  readsBesideWrites?: boolean | undefined
 }
 
 /**
@@ -34,7 +36,7 @@ export interface StylesheetRouteDeps extends RouteDeps {
 
 /** The service context of a request: its database, its caller (set by src/http/access.ts), the settings. */
 export function contextOf (request: FastifyRequest, deps: RouteDeps): Context {
-  return { db: deps.db, actor: request.actor, settings: deps.settings, writeTurns: deps.writeTurns }
+  return { db: deps.db, actor: request.actor, settings: deps.settings, writeTurns: deps.writeTurns, readsBesideWrites: deps.readsBesideWrites }
 }
 
 /** ?limit=&cursor= (api-contract.md, Lists: 100 by default). */

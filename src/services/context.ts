@@ -47,4 +47,9 @@ export interface Context {
   idempotency?: Idempotency | undefined
   /** The instance's turns for write transactions (PostgreSQL), so that reads always find a connection. */
   writeTurns?: WriteTurns | undefined
+  /**
+   * The database has connections besides a write's own (PostgreSQL's pool; PGlite has one): a write
+   * may read committed records on another connection while its transaction goes on.
+   */
+  readsBesideWrites?: boolean | undefined
 }

@@ -227,7 +227,11 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
 
   let by: ActualsBy
   if (request.agreementIds === undefined) {
-    by = { kind: 'year', actuals: yearGroupActuals(tx, [year - 1, year], year) }
+    // On PostgreSQL the year's sums are read on a connection of their own, while the run's reads its
+    // first chunk: the sums as committed, as the run's own statements read them (READ COMMITTED;
+    // nothing the run writes is summed). A transaction has one connection: there, and on PGlite, in it.
+    const yearSums = (db: Db) => yearGroupActuals(db, [year - 1, year], year)
+    by = { kind: 'year', actuals: ctx.readsBesideWrites === true ? readOnly(ctx.db, yearSums) : yearSums(tx) }
     // Awaited by each chunk; should the run fail before the first chunk awaits it, its failure is not unhandled either.
     by.actuals.catch(() => {})
   } else {

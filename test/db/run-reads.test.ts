@@ -1,0 +1,79 @@
+import { sql } from 'kysely'
+import pg from 'pg'
+import t from 'tap'
+import { seedSettlementData } from '../../bench/seed.js'
+import type { Db } from '../../src/db/database.js'
+import { money } from '../../src/domain/money.js'
+import { ALL } from '../../src/domain/principal.js'
+import type { Context } from '../../src/services/context.js'
+import { createRun } from '../../src/services/settlements.js'
+import { onPostgres, testDatabase } from '../helpers.js'
+
+// calculation-rules.md §9: a whole year's run reads the year's group sums in one pass. On
+// PostgreSQL that read runs on a connection of the pool beside the run's own transaction, while the
+// run reads its first chunk of agreements; PGlite has one connection, so there it runs in the
+// run's transaction. Either way the run stores the same lines.
+
+const contextOf = (db: Db, readsBesideWrites: boolean): Context => ({
+  db, settings: { minZoneRate: money('0.60'), importLimit: 0, requireTwoAdmins: false },
+  actor: { principal: { role: 'admin', keyId: 'test' }, scope: ALL, requestId: 'test' }, readsBesideWrites,
+})
+
+/** A run's lines and groups as stored, without the run's id. */
+async function storedLines (db: Db, runId: number) {
+  const { rows: lines } = await sql`SELECT agreement_id, kind, zone_code, district_code, revenue_total::text, zone_share::text, district_share::text,
+      advances_paid::text, balance_due::text, follows_run_id, inputs::text
+    FROM settlement_lines WHERE run_id = ${runId} ORDER BY agreement_id`.execute(db)
+  const { rows: groups } = await sql`SELECT agreement_id, position, name, basis, base::text, actual::text, increment::text, shareable::text,
+      zone_share::text, district_share::text, carried_shortfall_out::text, bands::text, result, input
+    FROM settlement_groups WHERE run_id = ${runId} ORDER BY agreement_id, position`.execute(db)
+  return { lines, groups }
+}
+
+t.test('a write may read beside its transaction on PostgreSQL\'s pool, never on PGlite\'s one connection', async (t) => {
+  const database = await testDatabase(t)
+  t.equal(database.readsBesideWrites, onPostgres)
+})
+
+if (onPostgres) {
+  t.test('§9 on PostgreSQL a whole year\'s run reads the year\'s group sums on another connection than its own, and stores the same lines as a run that reads them in its transaction', async (t) => {
+    // Which backend ran each statement: every statement of the pool goes through pg.Client#query,
+    // which each client binds as it connects (src/db/connect.ts), so this comes before the pool.
+    const ran: Array<{ backend: number, text: string }> = []
+    const query = pg.Client.prototype.query
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const [config] = args
+      const text = typeof config === 'string' ? config : (config as { text?: unknown } | undefined)?.text
+      ran.push({ backend: (this as pg.Client & { processID: number }).processID, text: typeof text === 'string' ? text : '' })
+      return (query as (...a: unknown[]) => unknown).apply(this, args)
+    } as typeof query
+    t.teardown(() => { pg.Client.prototype.query = query })
+    const database = await testDatabase(t)
+    await database.withScriptSession((run) => seedSettlementData(run, 30))
+    /** The backends that ran the run's insert of its header, and the year's group sums. */
+    const backends = () => {
+      const of = (pattern: RegExp) => [...new Set(ran.filter((s) => pattern.test(s.text)).map((s) => s.backend))]
+      const found = { run: of(/^insert into "settlement_runs"/), sums: of(/JOIN revenue_year_totals t[\s\S]*a\.effective_from <=/) }
+      ran.length = 0
+      return found
+    }
+
+    const inTransaction = await createRun(contextOf(database.db, false), { fiscalYear: 2021 })
+    const one = backends()
+    t.equal(one.run.length, 1, 'the run inserted its header once')
+    t.same(one.sums, one.run, 'told it may not read beside its transaction, the run reads the year\'s sums in it')
+
+    const beside = await createRun(contextOf(database.db, true), { fiscalYear: 2021 })
+    const two = backends()
+    t.equal(two.run.length, 1)
+    t.equal(two.sums.length, 1, 'the year\'s sums are read once')
+    t.not(two.sums[0], two.run[0], 'the year\'s sums are read on a connection beside the run\'s')
+
+    t.equal(beside.lineCount, 30)
+    t.same(beside.totals, inTransaction.totals)
+    const [a, b] = [await storedLines(database.db, inTransaction.run.id), await storedLines(database.db, beside.run.id)]
+    t.equal(b.lines.length, 30)
+    t.ok(b.groups.length >= 30)
+    t.same(b, a, 'every line and group is stored as the run in one transaction stores it: figures, inputs, results')
+  })
+}
