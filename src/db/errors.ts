@@ -30,6 +30,9 @@ export const QUERY_TIMEOUT_CODE = 'QUERY_TIMEOUT'
 /** What pg and its pool say, with no code, when a connection ends or cannot be had in time. */
 const CONNECTION_ERROR_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/
 
+/** Whether the pool found no connection within its wait: every one busy, or none could be opened. */
+export const isNoConnectionInTime = (error: unknown): boolean => error instanceof Error && error.message.startsWith('timeout exceeded when trying to connect')
+
 /** Whether an error says the database could not be reached, rather than that a statement failed. */
 export function isDatabaseUnavailable (error: unknown, depth = 0): boolean {
   if (typeof error !== 'object' || error === null || depth > 3) return false

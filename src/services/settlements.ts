@@ -3,6 +3,7 @@ import { setImmediate } from 'node:timers/promises'
 import { advanceSums } from '../db/advances.js'
 import { adjacentVersions, agreementIdsInForce, agreementsInForce, carryTermsOf, countInForce, findAgreement, type StoredAgreement } from '../db/agreements.js'
 import type { Db } from '../db/database.js'
+import { isNoConnectionInTime } from '../db/errors.js'
 import { lockSettlementInputs } from '../db/locks.js'
 import { readOnly } from '../db/read-only.js'
 import { issuingChain, keyLabel } from '../db/keys.js'
@@ -230,8 +231,13 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
     // On PostgreSQL the year's sums are read on a connection of their own, while the run's reads its
     // first chunk: the sums as committed, as the run's own statements read them (READ COMMITTED;
     // nothing the run writes is summed). A transaction has one connection: there, and on PGlite, in it.
+    // Should every connection of the pool be busy, the run's own reads them after the wait.
     const yearSums = (db: Db) => yearGroupActuals(db, [year - 1, year], year)
-    by = { kind: 'year', actuals: ctx.readsBesideWrites === true ? readOnly(ctx.db, yearSums) : yearSums(tx) }
+    const beside = () => readOnly(ctx.db, yearSums).catch((error: unknown) => {
+      if (isNoConnectionInTime(error)) return yearSums(tx)
+      throw error
+    })
+    by = { kind: 'year', actuals: ctx.readsBesideWrites === true ? beside() : yearSums(tx) }
     // Awaited by each chunk; should the run fail before the first chunk awaits it, its failure is not unhandled either.
     by.actuals.catch(() => {})
   } else {

@@ -2,12 +2,15 @@ import { sql } from 'kysely'
 import pg from 'pg'
 import t from 'tap'
 import { seedSettlementData } from '../../bench/seed.js'
+import { CONNECT_TIMEOUT_MS } from '../../src/db/connect.js'
 import type { Db } from '../../src/db/database.js'
+import { migrate } from '../../src/db/migrate.js'
 import { money } from '../../src/domain/money.js'
 import { ALL } from '../../src/domain/principal.js'
 import type { Context } from '../../src/services/context.js'
 import { createRun } from '../../src/services/settlements.js'
-import { onPostgres, testDatabase } from '../helpers.js'
+import type { Test } from 'tap'
+import { onPostgres, postgresDatabase, testDatabase } from '../helpers.js'
 
 // calculation-rules.md §9: a whole year's run reads the year's group sums in one pass. On
 // PostgreSQL that read runs on a connection of the pool beside the run's own transaction, while the
@@ -35,28 +38,35 @@ t.test('a write may read beside its transaction on PostgreSQL\'s pool, never on 
   t.equal(database.readsBesideWrites, onPostgres)
 })
 
+/**
+ * Which backend ran each statement: every statement of a pool goes through pg.Client#query, which
+ * each client binds as it connects (src/db/connect.ts), so this is called before the pool opens.
+ * `backends()` answers the backends that ran the run's insert of its header and the year's group
+ * sums since it was last called.
+ */
+function recordBackends (t: Test) {
+  const ran: Array<{ backend: number, text: string }> = []
+  const query = pg.Client.prototype.query
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const [config] = args
+    const text = typeof config === 'string' ? config : (config as { text?: unknown } | undefined)?.text
+    ran.push({ backend: (this as pg.Client & { processID: number }).processID, text: typeof text === 'string' ? text : '' })
+    return (query as (...a: unknown[]) => unknown).apply(this, args)
+  } as typeof query
+  t.teardown(() => { pg.Client.prototype.query = query })
+  return () => {
+    const of = (pattern: RegExp) => [...new Set(ran.filter((s) => pattern.test(s.text)).map((s) => s.backend))]
+    const found = { run: of(/^insert into "settlement_runs"/), sums: of(/JOIN revenue_year_totals t[\s\S]*a\.effective_from <=/) }
+    ran.length = 0
+    return found
+  }
+}
+
 if (onPostgres) {
   t.test('§9 on PostgreSQL a whole year\'s run reads the year\'s group sums on another connection than its own, and stores the same lines as a run that reads them in its transaction', async (t) => {
-    // Which backend ran each statement: every statement of the pool goes through pg.Client#query,
-    // which each client binds as it connects (src/db/connect.ts), so this comes before the pool.
-    const ran: Array<{ backend: number, text: string }> = []
-    const query = pg.Client.prototype.query
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const [config] = args
-      const text = typeof config === 'string' ? config : (config as { text?: unknown } | undefined)?.text
-      ran.push({ backend: (this as pg.Client & { processID: number }).processID, text: typeof text === 'string' ? text : '' })
-      return (query as (...a: unknown[]) => unknown).apply(this, args)
-    } as typeof query
-    t.teardown(() => { pg.Client.prototype.query = query })
+    const backends = recordBackends(t)
     const database = await testDatabase(t)
     await database.withScriptSession((run) => seedSettlementData(run, 30))
-    /** The backends that ran the run's insert of its header, and the year's group sums. */
-    const backends = () => {
-      const of = (pattern: RegExp) => [...new Set(ran.filter((s) => pattern.test(s.text)).map((s) => s.backend))]
-      const found = { run: of(/^insert into "settlement_runs"/), sums: of(/JOIN revenue_year_totals t[\s\S]*a\.effective_from <=/) }
-      ran.length = 0
-      return found
-    }
 
     const inTransaction = await createRun(contextOf(database.db, false), { fiscalYear: 2021 })
     const one = backends()
@@ -75,5 +85,29 @@ if (onPostgres) {
     t.equal(b.lines.length, 30)
     t.ok(b.groups.length >= 30)
     t.same(b, a, 'every line and group is stored as the run in one transaction stores it: figures, inputs, results')
+  })
+
+  t.test('§9 with every other connection of the pool busy, the run reads the year\'s sums on its own after the wait, and settles', async (t) => {
+    const backends = recordBackends(t)
+    const database = (await postgresDatabase(t)).open(2)
+    await migrate(database)
+    await database.withScriptSession((run) => seedSettlementData(run, 30))
+    const expected = await createRun(contextOf(database.db, false), { fiscalYear: 2021 })
+    backends()
+    // The pool's other connection, held until the run has ended.
+    let release = () => {}
+    const held = new Promise<void>((resolve) => {
+      database.db.connection().execute(() => new Promise<void>((done) => { release = done; resolve() })).catch(() => {})
+    })
+    await held
+    const started = Date.now()
+    const run = await createRun(contextOf(database.db, true), { fiscalYear: 2021 }).finally(() => release())
+    const found = backends()
+    t.ok(Date.now() - started >= CONNECT_TIMEOUT_MS, 'it waited for a connection as long as any caller does')
+    t.equal(found.run.length, 1)
+    t.same(found.sums, found.run, 'the year\'s sums are read on the run\'s own connection')
+    t.equal(run.lineCount, 30)
+    t.same(run.totals, expected.totals)
+    t.same(await storedLines(database.db, run.run.id), await storedLines(database.db, expected.run.id))
   })
 }
