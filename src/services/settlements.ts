@@ -118,13 +118,33 @@ async function readChunk (tx: Db, year: number, ids: readonly number[], by: Actu
   return { agreements, inputs }
 }
 
+/** How a run reads: `read` given the database to read from. */
+type Reader = <T>(read: (db: Db) => Promise<T>) => Promise<T>
+
+/** Reads in the run's transaction `tx` (finalizing, which holds the inputs still; PGlite; the demo loader's transaction). */
+const inRun = (tx: Db): Reader => (read) => read(tx)
+
+/**
+ * Reads on a connection of the pool beside the run's transaction `tx`, where the database has one
+ * (PostgreSQL): the records as committed, as the run's own statements read them (READ COMMITTED;
+ * nothing a run reads is what it writes). Should no connection be free within the usual wait, on
+ * the run's own after it.
+ */
+const besideRun = (ctx: Context, tx: Db): Reader => ctx.readsBesideWrites !== true
+  ? inRun(tx)
+  : (read) => readOnly(ctx.db, read).catch((error: unknown) => {
+      if (isNoConnectionInTime(error)) return read(tx)
+      throw error
+    })
+
 /**
  * The agreements of `ids` a chunk at a time, each chunk read while the one before it is computed
- * (one connection: the reads queue behind that chunk's stored lines, never beside them).
+ * (on the run's connection, the reads queue behind that chunk's stored lines; beside it, they go on
+ * while the lines are stored).
  */
-async function * chunksOf (tx: Db, year: number, ids: readonly number[], by: ActualsBy) {
+async function * chunksOf (reader: Reader, year: number, ids: readonly number[], by: ActualsBy) {
   const read = (start: number) => {
-    const chunk = readChunk(tx, year, ids.slice(start, start + RUN_CHUNK), by)
+    const chunk = reader((db) => readChunk(db, year, ids.slice(start, start + RUN_CHUNK), by))
     // Awaited in turn below; a failure while an earlier chunk is still being computed is not unhandled.
     chunk.catch(() => {})
     return chunk
@@ -226,18 +246,11 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   }
   if (ids.length === 0) throw Problems.nothingToSettle(year)
 
+  const reader = besideRun(ctx, tx)
   let by: ActualsBy
   if (request.agreementIds === undefined) {
-    // On PostgreSQL the year's sums are read on a connection of their own, while the run's reads its
-    // first chunk: the sums as committed, as the run's own statements read them (READ COMMITTED;
-    // nothing the run writes is summed). A transaction has one connection: there, and on PGlite, in it.
-    // Should every connection of the pool be busy, the run's own reads them after the wait.
-    const yearSums = (db: Db) => yearGroupActuals(db, [year - 1, year], year)
-    const beside = () => readOnly(ctx.db, yearSums).catch((error: unknown) => {
-      if (isNoConnectionInTime(error)) return yearSums(tx)
-      throw error
-    })
-    by = { kind: 'year', actuals: ctx.readsBesideWrites === true ? beside() : yearSums(tx) }
+    // Beside the run where it can be: the year's sums while the first chunk is read.
+    by = { kind: 'year', actuals: reader((db) => yearGroupActuals(db, [year - 1, year], year)) }
     // Awaited by each chunk; should the run fail before the first chunk awaits it, its failure is not unhandled either.
     by.actuals.catch(() => {})
   } else {
@@ -251,7 +264,7 @@ async function computeRun (tx: Db, ctx: Context, request: SettlementRequest, onP
   let stored = Promise.resolve()
   const sums = runSums()
   let supplementaryLines = 0
-  for await (const { start, agreements, inputs } of chunksOf(tx, year, ids, by)) {
+  for await (const { start, agreements, inputs } of chunksOf(reader, year, ids, by)) {
     const lines: NewSettlementLine[] = []
     for (const [index, a] of agreements.entries()) {
       if (index % COMPUTE_TURN === COMPUTE_TURN - 1) await setImmediate()
@@ -347,7 +360,7 @@ async function staleLines (tx: Db, run: StoredRun) {
   const storedTerms = new Map(lines.map((l) => [l.agreementId, l.inputs?.terms]))
   const now = new Map<number, LineInputs>()
   const priorYearGroups = new Map<number, string[]>()
-  for await (const { agreements, inputs } of chunksOf(tx, year, lines.map((l) => l.agreementId), await actualsBy(tx, year, lines.length))) {
+  for await (const { agreements, inputs } of chunksOf(inRun(tx), year, lines.map((l) => l.agreementId), await actualsBy(tx, year, lines.length))) {
     for (const a of agreements) {
       const { lineInputs, shortfallsOf } = agreementFacts(inputs, a)
       const shortfalls = shortfallsOf(carriedOut.get(a.id) ?? [])
