@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import pg from 'pg'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { seedSettlementData } from '../../bench/seed.js'
 import { CONNECT_TIMEOUT_MS } from '../../src/db/connect.js'
 import type { Db } from '../../src/db/database.js'
@@ -9,7 +9,6 @@ import { money } from '../../src/domain/money.js'
 import { ALL } from '../../src/domain/principal.js'
 import type { Context } from '../../src/services/context.js'
 import { createRun } from '../../src/services/settlements.js'
-import type { Test } from 'tap'
 import { onPostgres, postgresDatabase, testDatabase } from '../helpers.js'
 
 // calculation-rules.md §9: a whole year's run reads the year's group sums in one pass, and its
