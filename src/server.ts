@@ -233,7 +233,7 @@ async function main (): Promise<void> {
     const database = open(config)
     try {
       await runMigrations(log, database, config)
-      process.exitCode = await settleCommand(database.db, request, { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, output, interruption.signal, database.readsBesideWrites)
+      process.exitCode = await settleCommand(database, request, { minZoneRate: money(config.minZoneRate), importLimit: 0, requireTwoAdmins: config.requireTwoAdmins }, output, interruption.signal)
     } finally {
       await database.close()
     }

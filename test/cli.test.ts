@@ -145,7 +145,7 @@ t.test('interrupted (Ctrl-C, SIGTERM) it says what is stored and exits 130: whil
       written.push(text)
       if (when.test(text)) interruption.abort()
     }
-    const code = await settleCommand(database.db, { year: 2024, finalize: true, agreementIds: undefined }, settings, { write, error: (text) => errors.push(text), isTTY: true }, interruption.signal)
+    const code = await settleCommand(database, { year: 2024, finalize: true, agreementIds: undefined }, settings, { write, error: (text) => errors.push(text), isTTY: true }, interruption.signal)
     return { code, written: written.join(''), errors: errors.join('') }
   }
 
@@ -182,7 +182,7 @@ t.test('a signal while the database was opened is seen before anything is settle
   // As the signal handler runs: at the next turn of the event loop, while the command's promises are under way.
   setImmediate(() => early.abort())
   const first = output()
-  t.equal(await settleCommand(database.db, { year: 2024, finalize: true, agreementIds: undefined }, settings, first.out, early.signal), INTERRUPTED)
+  t.equal(await settleCommand(database, { year: 2024, finalize: true, agreementIds: undefined }, settings, first.out, early.signal), INTERRUPTED)
   t.equal(first.errors.join(''), 'settle: interrupted before 2024 was settled; nothing is stored\n')
   t.same(await runs(), before, 'no run computed, none finalized')
 
@@ -194,11 +194,11 @@ t.test('a signal while the database was opened is seen before anything is settle
     return { errors, written, out, signal }
   }
   const draft = afterStored()
-  t.equal(await settleCommand(database.db, { year: 2024, finalize: false, agreementIds: undefined }, settings, draft.out, draft.signal), 0, 'the draft asked for is stored: exit 0')
+  t.equal(await settleCommand(database, { year: 2024, finalize: false, agreementIds: undefined }, settings, draft.out, draft.signal), 0, 'the draft asked for is stored: exit 0')
   t.equal(draft.errors.join(''), '', 'not "the finalization went through" of a run nobody finalized')
   t.match(draft.written.join(''), /run 7, 2024: draft/)
   const leftAsDraft = afterStored()
-  t.equal(await settleCommand(database.db, { year: 2024, finalize: true, agreementIds: undefined }, { ...settings, requireTwoAdmins: true }, leftAsDraft.out, leftAsDraft.signal), LEFT_AS_DRAFT,
+  t.equal(await settleCommand(database, { year: 2024, finalize: true, agreementIds: undefined }, { ...settings, requireTwoAdmins: true }, leftAsDraft.out, leftAsDraft.signal), LEFT_AS_DRAFT,
     'under REQUIRE_TWO_ADMINS, exit 3 as documented')
   t.equal(leftAsDraft.errors.join(''), '')
 })

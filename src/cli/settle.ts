@@ -1,6 +1,6 @@
 import { setImmediate } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import type { Db } from '../db/database.js'
+import type { DatabaseHandle } from '../db/connect.js'
 import { Problem } from '../domain/errors.js'
 import { ALL } from '../domain/principal.js'
 import type { Context, Settings } from '../services/context.js'
@@ -116,10 +116,12 @@ export function settleRequest (args: string[], out: Pick<SettleOutput, 'error'>)
  * let finish. Either way the command says what is stored and exits with INTERRUPTED.
  */
 export async function settleCommand (
-  db: Db, request: SettleRequest, settings: Settings, out: SettleOutput, interrupted: AbortSignal = new AbortController().signal, readsBesideWrites = false,
+  database: Pick<DatabaseHandle, 'db' | 'readsBesideWrites'>, request: SettleRequest, settings: Settings, out: SettleOutput, interrupted: AbortSignal = new AbortController().signal,
 ): Promise<number> {
   const { year, agreementIds } = request
-  const ctx: Context = { db, settings, actor: { principal: { role: 'admin', keyId: 'cli' }, scope: ALL, requestId: `cli-${process.pid}` }, readsBesideWrites }
+  const ctx: Context = {
+    db: database.db, settings, actor: { principal: { role: 'admin', keyId: 'cli' }, scope: ALL, requestId: `cli-${process.pid}` }, readsBesideWrites: database.readsBesideWrites,
+  }
   try {
     // A signal that came while the database was opened and migrated stops the command before it settles anything.
     await signalsSeen()

@@ -27,11 +27,13 @@ const TIMED_OUT_SQLSTATE = '57014'
 
 /** The code of the error a query gets when the database sent nothing back in time (src/db/connect.ts). */
 export const QUERY_TIMEOUT_CODE = 'QUERY_TIMEOUT'
+/** What pg's pool says, with no code, when it found no connection within its wait: every one busy, or none could be opened. */
+const NO_CONNECTION_IN_TIME = 'timeout exceeded when trying to connect'
 /** What pg and its pool say, with no code, when a connection ends or cannot be had in time. */
-const CONNECTION_ERROR_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/
+const CONNECTION_ERROR_MESSAGES = new RegExp(`^(Connection terminated|${NO_CONNECTION_IN_TIME}|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)`)
 
-/** Whether the pool found no connection within its wait: every one busy, or none could be opened. */
-export const isNoConnectionInTime = (error: unknown): boolean => error instanceof Error && error.message.startsWith('timeout exceeded when trying to connect')
+/** Whether the pool found no connection within its wait (NO_CONNECTION_IN_TIME). */
+export const isNoConnectionInTime = (error: unknown): boolean => error instanceof Error && error.message.startsWith(NO_CONNECTION_IN_TIME)
 
 /** Whether an error says the database could not be reached, rather than that a statement failed. */
 export function isDatabaseUnavailable (error: unknown, depth = 0): boolean {
